@@ -1,0 +1,1 @@
+"""FPGA board builds with amaranth-boards and the YoWASP toolchains."""

@@ -1,0 +1,93 @@
+"""``ArrayConfig``: the one frozen, self-validating description of a PE array.
+
+It flows everywhere: CLI → RTL generator (``hw``) → golden model → cycle model → simulators →
+board builds. Derived widths and latencies are properties, never stored twice.
+It lives in ``golden`` because the cycle model needs it and ``golden`` imports nothing of ours;
+``hw.ArrayConfig`` is the same class.
+"""
+from dataclasses import dataclass
+
+from .errors import AdderhwError
+from .validate import check_int
+from .widths import mac_acc_width, sad_acc_width
+
+__all__ = ["ArrayConfig", "PE_KINDS", "RTL_WIDTHS"]
+
+PE_KINDS = ("sad", "mac")
+#: widths the RTL generator supports
+RTL_WIDTHS = (2, 16)
+
+
+@dataclass(frozen=True)
+class ArrayConfig:
+    """An R x C output-stationary systolic array of SAD or MAC processing elements.
+
+    Fields
+    ------
+    rows, cols : int
+        Array size R x C (1 to 64 each). PE(r, c) owns output (t = tile_t·R + r, p = tile_p·C + c).
+    width : int
+        Signed fixed-point width of filters and activations, 2 to 16 bits.
+    k_max : int
+        Largest reduction length K a tile may have; it sets the accumulator width (worst case).
+    pe : "sad" or "mac"
+        Subtract-abs-accumulate (adder layer) or multiply-accumulate (the multiplier twin).
+    mul_stages : int
+        MAC only: register stages inside the multiplier (1 to 3). Deeper raises Fmax and latency.
+    """
+    rows: int = 8
+    cols: int = 8
+    width: int = 8
+    k_max: int = 1152
+    pe: str = "sad"
+    mul_stages: int = 1
+
+    def __post_init__(self):
+        for name, lo, hi in (("rows", 1, 64), ("cols", 1, 64), ("width", *RTL_WIDTHS),
+                             ("k_max", 1, 1 << 20), ("mul_stages", 1, 3)):
+            object.__setattr__(self, name, check_int(name, getattr(self, name), lo=lo, hi=hi))
+        if self.pe not in PE_KINDS:
+            raise AdderhwError(f"pe must be one of {', '.join(map(repr, PE_KINDS))}, not {self.pe!r}")
+        if self.pe == "sad" and self.mul_stages != 1:
+            raise AdderhwError(f"mul_stages applies to the MAC PE only; a SAD PE takes 1, not {self.mul_stages}")
+
+    # ---- derived widths
+    @property
+    def acc_width(self):
+        """Accumulator bits: worst case over k_max terms (unsigned for SAD, signed for MAC)."""
+        if self.pe == "sad":
+            return sad_acc_width(self.width, self.k_max)
+        return mac_acc_width(self.width, self.k_max)
+
+    @property
+    def acc_signed(self):
+        return self.pe == "mac"
+
+    # ---- derived latencies (the RTL implements exactly these; tests compare)
+    @property
+    def pe_stages(self):
+        """Cycles from operands at a PE's inputs to the sum in its result register.
+
+        SAD: difference register, then accumulate (2). MAC: ``mul_stages`` product registers,
+        then accumulate (1 + mul_stages).
+        """
+        return 2 if self.pe == "sad" else 1 + self.mul_stages
+
+    @property
+    def pes(self):
+        return self.rows * self.cols
+
+    def check_k(self, k):
+        """Raise unless 1 <= k <= k_max (K of one tile at run time)."""
+        return check_int("K", k, lo=1, hi=self.k_max)
+
+    def with_(self, **changes):
+        """A copy with some fields changed (validated again)."""
+        from dataclasses import replace
+        return replace(self, **changes)
+
+    def describe(self):
+        kind = "SAD" if self.pe == "sad" else f"MAC (multiplier stages {self.mul_stages})"
+        sign = "signed" if self.acc_signed else "unsigned"
+        return (f"{self.rows}x{self.cols} {kind} array, {self.width}-bit operands, K <= {self.k_max}, "
+                f"{self.acc_width}-bit {sign} accumulators, PE latency {self.pe_stages}")

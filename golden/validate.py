@@ -1,0 +1,66 @@
+"""Parameter and array checks shared by the golden model, the RTL config and the CLI.
+
+Each check raises :class:`AdderhwError` with one sentence: parameter, value, what is allowed.
+"""
+import operator
+
+import numpy as np
+
+from .errors import AdderhwError
+
+__all__ = ["check_int", "check_width", "check_int_array", "int_range"]
+
+#: Fixed-point widths the golden model accepts. The RTL accepts a narrower range (see ArrayConfig).
+MIN_WIDTH, MAX_WIDTH = 2, 32
+
+
+def check_int(name, value, *, lo=None, hi=None):
+    """Return ``value`` as a Python int, or raise if it is not an integer in [lo, hi]."""
+    if isinstance(value, bool):
+        raise AdderhwError(f"{name} must be an integer, not {value!r}")
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise AdderhwError(f"{name} must be an integer, not {value!r}") from None
+    if lo is not None and hi is not None and not lo <= value <= hi:
+        raise AdderhwError(f"{name} must be an integer from {lo} to {hi}, not {value}")
+    if lo is not None and value < lo:
+        raise AdderhwError(f"{name} must be an integer of at least {lo}, not {value}")
+    if hi is not None and value > hi:
+        raise AdderhwError(f"{name} must be an integer of at most {hi}, not {value}")
+    return value
+
+
+def check_width(width, *, lo=MIN_WIDTH, hi=MAX_WIDTH):
+    return check_int("width", width, lo=lo, hi=hi)
+
+
+def int_range(width):
+    """Inclusive range (lo, hi) of a signed ``width``-bit integer."""
+    return -(1 << (width - 1)), (1 << (width - 1)) - 1
+
+
+def check_int_array(name, arr, *, ndim=None, width=None):
+    """Return ``arr`` as an int64 ndarray after checking dtype, rank and range.
+
+    Floating-point arrays are refused even if they hold whole numbers: the integer model
+    must never silently round. ``width`` bounds the values to the signed ``width``-bit range.
+    """
+    a = np.asarray(arr)
+    if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.integer):
+        raise AdderhwError(
+            f"{name} must be an integer array (quantise floats first with golden.quantize), "
+            f"not an array of dtype {a.dtype}")
+    if ndim is not None and a.ndim != ndim:
+        raise AdderhwError(f"{name} must be a {ndim}-D array, not one of shape {a.shape}")
+    if a.dtype == np.uint64 and a.size and a.max() > np.iinfo(np.int64).max:
+        raise AdderhwError(f"{name} holds values beyond int64")
+    a = a.astype(np.int64, copy=False)
+    if width is not None and a.size:
+        lo, hi = int_range(width)
+        amin, amax = int(a.min()), int(a.max())
+        if amin < lo or amax > hi:
+            bad = amin if amin < lo else amax
+            raise AdderhwError(
+                f"{name} holds {bad}, out of range for width {width}: values must lie in [{lo}, {hi}]")
+    return a

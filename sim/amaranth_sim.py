@@ -1,0 +1,38 @@
+"""Amaranth-simulator backend: runs a :class:`GemmPlan` through ``hw.SystolicArray`` in pysim."""
+from amaranth.sim import Simulator
+
+from hw.array import SystolicArray
+
+from .driver import StreamDriver
+
+__all__ = ["run_plan"]
+
+
+def run_plan(plan, stalls, max_cycles, waves=None):
+    """Returns (output beats as (lanes, last), cycles)."""
+    cfg = plan.config
+    dut = SystolicArray(cfg)
+    beats = [(f, {"data": x, "last": int(last)}) for f, x, last in plan.beats()]
+    drv = StreamDriver(beats, plan.n_out_beats, stalls, max_cycles)
+
+    async def testbench(ctx):
+        while not drv.done:
+            fv, fp, av, ap, ready = drv.drive()
+            ctx.set(dut.i_filter.valid, fv)
+            ctx.set(dut.i_filter.payload, fp)
+            ctx.set(dut.i_act.valid, av)
+            ctx.set(dut.i_act.payload, ap)
+            ctx.set(dut.o_sum.ready, ready)
+            _, _, f_rdy, a_rdy, o_val, o_pay = await ctx.tick().sample(
+                dut.i_filter.ready, dut.i_act.ready, dut.o_sum.valid, dut.o_sum.payload)
+            drv.observe(f_rdy, a_rdy, o_val, ([int(v) for v in o_pay.data], int(o_pay.last)))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    if waves:
+        with sim.write_vcd(str(waves)):
+            sim.run()
+    else:
+        sim.run()
+    return drv.out, drv.cycles

@@ -1,0 +1,48 @@
+"""``run_gemm``: one call that runs a GEMM on the array in any simulator backend."""
+import numpy as np
+
+from golden.config import ArrayConfig
+from golden.errors import AdderhwError
+
+from .plan import GemmPlan
+from .stalls import StallPattern
+
+__all__ = ["run_gemm", "BACKENDS"]
+
+BACKENDS = ("amaranth", "icarus", "verilator")
+
+
+def _max_cycles(plan, stall_prob):
+    T, K, P = plan.shape
+    cfg = plan.config
+    n = len(plan.tiles)
+    bound = n * (K + cfg.rows + cfg.cols + cfg.pe_stages + cfg.rows) + 100
+    return int(bound / max(1e-3, (1 - stall_prob) ** 2)) * 4 + 2000
+
+
+def run_gemm(config, a, b, backend="amaranth", seed=None, stall_prob=0.0, waves=None):
+    """Run ``a`` (T x K) · ``b`` (K x P) through the array described by ``config``.
+
+    The SAD array computes Σ_k |a - b| (golden.sad_gemm), the MAC twin Σ_k a·b (golden.mac_gemm).
+    K must not exceed ``config.k_max``; T and P are tiled onto R x C tiles.
+    ``stall_prob`` > 0 inserts seeded random valid/ready stalls on all three streams (and bursts of
+    output backpressure); ``seed`` makes them repeatable. ``waves`` writes a VCD (Amaranth) or
+    FST/VCD (cocotb backends).
+
+    Returns (result as int64 (T, P), cycles), where cycles counts from the first cycle with
+    input offered to the cycle that accepts the last output beat, inclusive.
+    """
+    if backend not in BACKENDS:
+        raise AdderhwError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if not isinstance(config, ArrayConfig):
+        raise AdderhwError(f"config must be an ArrayConfig, not {type(config).__name__}")
+    plan = GemmPlan.build(config, a, b)
+    stalls = StallPattern(stall_prob, seed)
+    limit = _max_cycles(plan, stall_prob)
+    if backend == "amaranth":
+        from .amaranth_sim import run_plan
+        rows, cycles = run_plan(plan, stalls, limit, waves)
+    else:
+        from .cocotb_sim import run_plan
+        rows, cycles = run_plan(plan, stalls, limit, backend, waves, seed)
+    return plan.assemble(rows), cycles

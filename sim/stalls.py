@@ -1,0 +1,39 @@
+"""Seeded valid/ready stall patterns, identical on every simulator.
+
+Each cycle draws exactly three random numbers, whatever the DUT does, so two simulators
+driven by the same seed see the same stall sequence and must report the same cycles.
+Output stalls also come in bursts (``burst`` cycles of ready = 0), to hold a finished tile
+in the array while the next one computes behind it.
+"""
+import random
+
+__all__ = ["StallPattern"]
+
+
+class StallPattern:
+    """``offer_filter``/``offer_act``: may a new input beat be offered this cycle;
+    ``out_ready``: is the output ready this cycle. ``prob`` = 0 means no stalls at all."""
+
+    def __init__(self, prob=0.0, seed=None, burst=(8, 40)):
+        if not 0.0 <= prob < 1.0:
+            from golden.errors import AdderhwError
+            raise AdderhwError(f"stall probability must be at least 0 and below 1, not {prob}")
+        self.prob = prob
+        self.rng = random.Random(seed)
+        self.burst = burst
+        self._hold = 0
+
+    def cycle(self):
+        """(offer_filter, offer_act, out_ready) for the next cycle."""
+        if self.prob == 0.0:
+            return True, True, True
+        f, x, o = self.rng.random(), self.rng.random(), self.rng.random()
+        if self._hold:
+            self._hold -= 1
+            ready = False
+        elif o < self.prob / 8:
+            self._hold = self.burst[0] + int(o * 1e6) % (self.burst[1] - self.burst[0])
+            ready = False
+        else:
+            ready = o >= self.prob
+        return f >= self.prob, x >= self.prob, ready
