@@ -70,6 +70,74 @@ def cmd_verilog(args):
     return 0
 
 
+# ---------------------------------------------------------------- simulate
+def cmd_simulate(args):
+    from sim.simulate import format_report, simulate
+    if not 0.0 <= args.stall_prob < 1.0:
+        raise AdderhwError(f"--stall-prob must be at least 0 and below 1, not {args.stall_prob}")
+    k = args.k
+    cfg = _config_from(args, k_max=args.k_max or k or 1)
+    report = simulate(cfg, args.sim, args.t, k, args.p, seed=args.seed, stall_prob=args.stall_prob,
+                      waves=args.waves, a=args.a, b=args.b, driver=args.driver)
+    print(format_report(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0 if report["passed"] else 1
+
+
+def cmd_bench_sim(args):
+    from sim.simulate import bench_sim, format_bench
+    from golden.config import ArrayConfig
+    result = bench_sim(ArrayConfig(rows=8, cols=8, width=args.width, pe=args.pe), progress=_say)
+    table = format_bench(result)
+    print(table)
+    _write_reports(args.out, "bench_sim", result, table)
+    return 0
+
+
+# ---------------------------------------------------------------- compare
+def _fmax_from_report(path, option):
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise AdderhwError(f"{option} {path!r} is not a readable JSON report ({exc})") from None
+    f = doc.get("fmax_mhz")
+    if not isinstance(f, (int, float)) or f <= 0:
+        raise AdderhwError(f"{option} {path!r} has no positive fmax_mhz (write it with adderhw build)")
+    return float(f)
+
+
+def cmd_compare(args):
+    from golden.compare import compare_network, format_compare, plot_compare
+    from golden.networks import network
+    for name in ("rows", "cols", "width", "batch"):
+        v = getattr(args, name)
+        if v < 1:
+            raise AdderhwError(f"--{name} must be a positive integer, not {v}")
+    net = network(args.network)
+    fmax = {}
+    if args.sad_report:
+        fmax["sad"] = _fmax_from_report(args.sad_report, "--sad-report")
+    if args.mac_report:
+        fmax["mac"] = _fmax_from_report(args.mac_report, "--mac-report")
+    sad_shape = None
+    if args.sad_rows or args.sad_cols:
+        sad_shape = (args.sad_rows or args.rows, args.sad_cols or args.cols)
+    from golden.config import ArrayConfig
+    ArrayConfig(rows=args.rows, cols=args.cols, width=args.width)          # validates the array
+    if sad_shape:
+        ArrayConfig(rows=sad_shape[0], cols=sad_shape[1], width=args.width)
+    result = compare_network(net, args.rows, args.cols, args.width, args.batch, fmax, sad_shape)
+    table = format_compare(result)
+    print(table)
+    if args.out:
+        out = Path(args.out)
+        _write_reports(out, "compare", result, table)
+        plot_compare(result, out / "compare.png")
+        _say(f"wrote {out / 'compare.png'}")
+    return 0
+
+
 def _add_array_args(p, *, k_max=True):
     p.add_argument("--rows", type=int, default=8, help="array rows R (default 8)")
     p.add_argument("--cols", type=int, default=8, help="array columns C (default 8)")
@@ -107,12 +175,49 @@ def build_parser():
     v.add_argument("--name", default="adder_array", help="top module name (default adder_array)")
     v.set_defaults(func=cmd_verilog)
 
+    s = sub.add_parser("simulate", help="run a GEMM on the array in a simulator, check it against golden")
+    s.add_argument("--sim", choices=["amaranth", "icarus", "verilator"], default="amaranth",
+                   help="simulator (default amaranth)")
+    _add_array_args(s, k_max=False)
+    s.add_argument("--k-max", type=int, default=None, help="array k_max (default: K)")
+    s.add_argument("--t", type=int, default=8, help="T, rows of A (default 8)")
+    s.add_argument("--k", type=int, default=16, help="K, the reduction length (default 16)")
+    s.add_argument("--p", type=int, default=8, help="P, columns of B (default 8)")
+    s.add_argument("--a", help="A as a .npy file of integers (T x K), instead of random values")
+    s.add_argument("--b", help="B as a .npy file of integers (K x P)")
+    s.add_argument("--seed", type=int, default=0, help="seed of operands and stalls (default 0)")
+    s.add_argument("--stall-prob", type=float, default=0.0, help="random valid/ready stall probability (default 0)")
+    s.add_argument("--driver", choices=["harness", "cocotb"], default="harness",
+                   help="Verilog backends: HDL stream harness (fast) or Python driver per cycle")
+    s.add_argument("--waves", help="write a waveform file (VCD on amaranth, FST/VCD on Verilog backends)")
+    s.add_argument("--json", help="also write the report as JSON to this file")
+    s.set_defaults(func=cmd_simulate)
+
+    c = sub.add_parser("compare", help="AdderNet on the SAD array vs the CNN on the MAC twin: ops, cycles, energy")
+    c.add_argument("--network", default="resnet20",
+                   help="lenet5, resnet20, resnet32, vggsmall, or a network .json file (default resnet20)")
+    c.add_argument("--rows", type=int, default=8, help="array rows (default 8)")
+    c.add_argument("--cols", type=int, default=8, help="array columns (default 8)")
+    c.add_argument("--width", type=int, default=8, help="operand width (default 8)")
+    c.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    c.add_argument("--sad-rows", type=int, help="SAD array rows if different (iso-area comparisons)")
+    c.add_argument("--sad-cols", type=int, help="SAD array columns if different")
+    c.add_argument("--sad-report", help="report.json of an adderhw build of the SAD array (adds Fmax and time)")
+    c.add_argument("--mac-report", help="report.json of an adderhw build of the MAC array")
+    c.add_argument("--out", help="directory for compare.json, compare.md and compare.png")
+    c.set_defaults(func=cmd_compare)
+
     b = sub.add_parser("bench", help="benchmarks that print ratios against a baseline measured in the same run")
     bsub = b.add_subparsers(dest="bench", required=True, metavar="WHAT")
     bg = bsub.add_parser("golden", help="golden model and PyTorch reference vs conv2d on ResNet-20 layers")
     bg.add_argument("--repeats", type=_positive_int, default=5, help="timed repeats, best is kept (default 5)")
     bg.add_argument("--out", help="directory for bench_golden.json and bench_golden.md")
     bg.set_defaults(func=cmd_bench_golden)
+    bs = bsub.add_parser("sim", help="simulated cycles per second of an 8x8 array on each simulator")
+    bs.add_argument("--width", type=int, default=8, help="operand width (default 8)")
+    bs.add_argument("--pe", default="sad", help="sad or mac (default sad)")
+    bs.add_argument("--out", help="directory for bench_sim.json and bench_sim.md")
+    bs.set_defaults(func=cmd_bench_sim)
     return p
 
 

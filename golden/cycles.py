@@ -8,13 +8,18 @@ with S = ``config.pe_stages`` and G = R + C + S - 1,
     the cycle that accepts the last output row, inclusive.
 
 So a GEMM of n tiles with equal K takes (K - 1) + (n - 1)·max(K, G) + G cycles.
-Tests hold every RTL backend to these numbers exactly.
+
+Layers (``layer_cycles``): a layer's im2col GEMM has T = Cout, K = Cin·kh·kw, P = N·Hout·Wout.
+When K exceeds k_max it is split into ``k_chunks(K, k_max)`` (as equal as possible), and the tiles
+of every chunk stream back to back in one run: chunk 0's tiles, then chunk 1's, and so on
+(``sim.run_layer`` does exactly this). Tests hold every RTL backend to these numbers exactly.
 """
 from .config import ArrayConfig
 from .errors import AdderhwError
 from .validate import check_int
 
-__all__ = ["drain_gap", "tiles", "tile_sequence_cycles", "gemm_cycles"]
+__all__ = ["drain_gap", "tiles", "tile_sequence_cycles", "gemm_cycles", "k_chunks", "split_gemm_cycles",
+           "layer_cycles", "utilisation"]
 
 
 def _check_config(config):
@@ -54,3 +59,29 @@ def gemm_cycles(config, T, K, P):
     K = config.check_k(K)
     g = drain_gap(config)
     return (K - 1) + (n - 1) * max(K, g) + g
+
+
+def k_chunks(K, k_max):
+    """Reduction lengths of the chunks a K > k_max reduction is split into: ceil(K / k_max) chunks,
+    as equal as possible, larger first."""
+    K, k_max = check_int("K", K, lo=1), check_int("k_max", k_max, lo=1)
+    n = -(-K // k_max)
+    base, extra = divmod(K, n)
+    return [base + 1] * extra + [base] * (n - extra)
+
+
+def split_gemm_cycles(config, T, K, P):
+    """Cycles of a GEMM of any K, split into ``k_chunks`` whose tiles stream back to back."""
+    n = tiles(config, T, P)
+    return tile_sequence_cycles(config, [k for k in k_chunks(K, config.k_max) for _ in range(n)])
+
+
+def layer_cycles(config, layer, batch=1):
+    """Cycles of one layer (a :class:`golden.networks.Layer`) on the array, no stalls."""
+    T, K, P = layer.gemm(batch)
+    return split_gemm_cycles(config, T, K, P)
+
+
+def utilisation(config, terms, cycles):
+    """Useful terms over PE-cycles: how busy the array is."""
+    return terms / (config.pes * cycles) if cycles else 0.0

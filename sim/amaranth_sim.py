@@ -1,4 +1,6 @@
 """Amaranth-simulator backend: runs a :class:`GemmPlan` through ``hw.SystolicArray`` in pysim."""
+import time
+
 from amaranth.sim import Simulator
 
 from hw.array import SystolicArray
@@ -8,7 +10,7 @@ from .driver import StreamDriver
 __all__ = ["run_plan"]
 
 
-def run_plan(plan, stalls, max_cycles, waves=None):
+def run_plan(plan, stalls, max_cycles, waves=None, info=None):
     """Returns (output beats as (lanes, last), cycles)."""
     cfg = plan.config
     dut = SystolicArray(cfg)
@@ -30,9 +32,12 @@ def run_plan(plan, stalls, max_cycles, waves=None):
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(testbench)
+    t0 = time.perf_counter()
     if waves:
         with sim.write_vcd(str(waves)):
             sim.run()
     else:
         sim.run()
+    if info is not None:
+        info["sim_seconds"] = time.perf_counter() - t0
     return drv.out, drv.cycles

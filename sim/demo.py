@@ -50,6 +50,15 @@ def array_demo(out_dir, seed=0, config=None, shape=(12, 72, 20)):
     return "\n".join(lines), ok
 
 
+def compare_demo(out_dir, network_name="resnet20"):
+    from golden.compare import compare_network, format_compare, plot_compare
+    from golden.networks import network
+    r = compare_network(network(network_name), 8, 8, 8)
+    plot_compare(r, Path(out_dir) / "compare.png")
+    return ("## AdderNet vs CNN on the 8x8 arrays (cycle model, energy estimate)\n\n" + format_compare(r)
+            + f"\n\nplot: {Path(out_dir) / 'compare.png'}")
+
+
 def run_demo(out_dir="out/demo", seed=0):
     text, ok = array_demo(out_dir, seed)
-    return golden_demo(seed=seed) + "\n\n" + text, ok
+    return golden_demo(seed=seed) + "\n\n" + text + "\n\n" + compare_demo(out_dir), ok

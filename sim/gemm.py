@@ -13,21 +13,28 @@ BACKENDS = ("amaranth", "icarus", "verilator")
 
 
 def _max_cycles(plan, stall_prob):
-    T, K, P = plan.shape
     cfg = plan.config
-    n = len(plan.tiles)
-    bound = n * (K + cfg.rows + cfg.cols + cfg.pe_stages + cfg.rows) + 100
+    g = cfg.rows + cfg.cols + cfg.pe_stages + cfg.rows
+    bound = sum(k + g for k in plan.tile_ks) + 100
     return int(bound / max(1e-3, (1 - stall_prob) ** 2)) * 4 + 2000
 
 
-def run_gemm(config, a, b, backend="amaranth", seed=None, stall_prob=0.0, waves=None):
+def run_gemm(config, a, b, backend="amaranth", seed=None, stall_prob=0.0, waves=None, driver="harness",
+             scoreboard=True, info=None, split_k=False):
     """Run ``a`` (T x K) · ``b`` (K x P) through the array described by ``config``.
 
     The SAD array computes Σ_k |a - b| (golden.sad_gemm), the MAC twin Σ_k a·b (golden.mac_gemm).
-    K must not exceed ``config.k_max``; T and P are tiled onto R x C tiles.
+    K must not exceed ``config.k_max`` unless ``split_k``: then K is cut into chunks that stream
+    back to back and the host adds their partial sums (see sim.plan). T and P are tiled onto
+    R x C tiles.
     ``stall_prob`` > 0 inserts seeded random valid/ready stalls on all three streams (and bursts of
     output backpressure); ``seed`` makes them repeatable. ``waves`` writes a VCD (Amaranth) or
     FST/VCD (cocotb backends).
+    Verilog backends only: ``driver`` is "harness" (HDL stream driver, fast) or "cocotb" (Python
+    driver every cycle); with ``scoreboard`` the cocotb test itself compares every output beat
+    with golden and fails on a mismatch.
+    ``info``: a dict that receives ``sim_seconds``, the wall time of the simulation proper
+    (without building, process start-up or file transfer).
 
     Returns (result as int64 (T, P), cycles), where cycles counts from the first cycle with
     input offered to the cycle that accepts the last output beat, inclusive.
@@ -36,13 +43,15 @@ def run_gemm(config, a, b, backend="amaranth", seed=None, stall_prob=0.0, waves=
         raise AdderhwError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if not isinstance(config, ArrayConfig):
         raise AdderhwError(f"config must be an ArrayConfig, not {type(config).__name__}")
-    plan = GemmPlan.build(config, a, b)
+    plan = GemmPlan.build(config, a, b, split_k=split_k)
     stalls = StallPattern(stall_prob, seed)
     limit = _max_cycles(plan, stall_prob)
     if backend == "amaranth":
         from .amaranth_sim import run_plan
-        rows, cycles = run_plan(plan, stalls, limit, waves)
+        rows, cycles = run_plan(plan, stalls, limit, waves, info=info)
     else:
         from .cocotb_sim import run_plan
-        rows, cycles = run_plan(plan, stalls, limit, backend, waves, seed)
+        expect = plan.expected_words() if scoreboard else None
+        rows, cycles = run_plan(plan, stalls, limit, backend, waves, seed, driver=driver, expect=expect,
+                                info=info)
     return plan.assemble(rows), cycles

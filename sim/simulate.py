@@ -1,0 +1,104 @@
+"""``adderhw simulate`` and ``adderhw bench sim``: one GEMM on a chosen simulator, checked and timed."""
+import time
+
+import numpy as np
+
+from golden import mac_gemm, sad_gemm
+from golden.cycles import gemm_cycles
+from golden.errors import AdderhwError
+from golden.validate import check_int
+
+from .gemm import BACKENDS, run_gemm
+
+__all__ = ["simulate", "format_report", "bench_sim", "format_bench"]
+
+
+def _operands(config, T, K, P, seed, a=None, b=None):
+    if a is not None or b is not None:
+        if a is None or b is None:
+            raise AdderhwError("give both --a and --b, or neither (then random operands are drawn)")
+        return np.load(a), np.load(b)
+    T, K, P = check_int("T", T, lo=1), check_int("K", K, lo=1), check_int("P", P, lo=1)
+    rng = np.random.default_rng(seed)
+    lo, hi = -(1 << (config.width - 1)), (1 << (config.width - 1)) - 1
+    return rng.integers(lo, hi + 1, (T, K)), rng.integers(lo, hi + 1, (K, P))
+
+
+def simulate(config, backend, T=None, K=None, P=None, seed=0, stall_prob=0.0, waves=None, a=None, b=None,
+             driver="harness"):
+    """Run one GEMM; returns a report dict (``passed`` is the bit-exact comparison with golden)."""
+    a, b = _operands(config, T, K, P, seed, a, b)
+    from .cocotb_sim import SimulationMismatch
+    info = {}
+    t0 = time.perf_counter()
+    try:
+        y, cycles = run_gemm(config, a, b, backend=backend, seed=seed, stall_prob=stall_prob, waves=waves,
+                             driver=driver, info=info)
+        expect = (sad_gemm if config.pe == "sad" else mac_gemm)(a, b, width=config.width)
+        mismatches = int(np.count_nonzero(y != expect))
+        detail = None
+    except SimulationMismatch as exc:
+        cycles, mismatches, detail = None, None, str(exc)
+    wall = time.perf_counter() - t0
+    T, K, P = a.shape[0], a.shape[1], b.shape[1]
+    model = gemm_cycles(config, T, K, P)
+    sim_s = info.get("sim_seconds")
+    return {
+        "config": config.describe(), "backend": backend, "T": T, "K": K, "P": P, "seed": seed,
+        "stall_prob": stall_prob, "passed": mismatches == 0, "mismatches": mismatches, "detail": detail,
+        "cycles": cycles, "model_cycles": model, "wall_seconds": wall, "sim_seconds": sim_s,
+        "cycles_per_second": (cycles / sim_s) if cycles and sim_s else None,
+    }
+
+
+def format_report(r):
+    status = "PASS" if r["passed"] else "FAIL"
+    lines = [f"{status}: {r['config']}",
+             f"  {r['backend']}: T={r['T']} K={r['K']} P={r['P']}, seed {r['seed']}, stall probability {r['stall_prob']}"]
+    if r["passed"]:
+        note = "equals the cycle model" if r["cycles"] == r["model_cycles"] else (
+            f"cycle model without stalls: {r['model_cycles']}")
+        lines.append(f"  result bit-exact against golden; {r['cycles']} cycles ({note})")
+        if r["cycles_per_second"]:
+            lines.append(f"  {r['cycles_per_second']:,.0f} simulated cycles per second "
+                         f"({r['sim_seconds']:.2f} s simulating, {r['wall_seconds']:.1f} s in all)")
+    elif r["detail"]:
+        lines.append("  " + r["detail"].replace("\n", "\n  "))
+    else:
+        lines.append(f"  {r['mismatches']} of {r['T'] * r['P']} results differ from golden")
+    return "\n".join(lines)
+
+
+#: (backend, T, K, P): sized so each run simulates long enough to be timed, in seconds
+_BENCH_SIZES = {"amaranth": (16, 288, 16), "icarus": (16, 288, 16), "verilator": (64, 1152, 64)}
+
+
+def bench_sim(config, backends=BACKENDS, progress=None):
+    rows = []
+    for i, be in enumerate(backends):
+        T, K, P = _BENCH_SIZES[be]
+        for stall in (0.0, 0.2):
+            if progress:
+                progress(f"[{len(rows) + 1}/{2 * len(backends)}] {be}: T={T} K={K} P={P}, stalls {stall}")
+            r = simulate(config.with_(k_max=max(config.k_max, K)), be, T, K, P, seed=1, stall_prob=stall)
+            if not r["passed"]:
+                raise AdderhwError(f"bench sim: {be} did not match golden: {r['detail'] or r['mismatches']}")
+            rows.append(r)
+    base = {r["stall_prob"]: r["cycles_per_second"] for r in rows if r["backend"] == "amaranth"}
+    for r in rows:
+        b = base.get(r["stall_prob"])
+        r["x_amaranth"] = r["cycles_per_second"] / b if b else None
+    return {"config": config.describe(), "runs": rows, "goal": {"verilator_cycles_per_second": 100_000}}
+
+
+def format_bench(result):
+    lines = [f"Simulated cycles per second, {result['config']}; time of the simulation proper "
+             "(no build, no process start-up), best of one run each, all in this run.", "",
+             "| backend | stalls | T x K x P | cycles | sim s | cycles/s | x Amaranth |",
+             "|---|---:|---|---:|---:|---:|---:|"]
+    for r in result["runs"]:
+        x = f"{r['x_amaranth']:.1f}" if r.get("x_amaranth") else "-"
+        lines.append(f"| {r['backend']} | {r['stall_prob']} | {r['T']}x{r['K']}x{r['P']} | {r['cycles']} | "
+                     f"{r['sim_seconds']:.2f} | {r['cycles_per_second']:,.0f} | {x} |")
+    lines += ["", f"Goal: Verilator >= {result['goal']['verilator_cycles_per_second']:,} cycles/s."]
+    return "\n".join(lines)

@@ -1,0 +1,42 @@
+import pytest
+
+from golden import AdderhwError
+from golden.config import ArrayConfig
+from golden.cycles import drain_gap, gemm_cycles, k_chunks, layer_cycles, split_gemm_cycles, tile_sequence_cycles
+from golden.networks import Layer
+
+
+def test_formula_by_hand():
+    cfg = ArrayConfig(rows=2, cols=3, width=8, k_max=16)       # S = 2, G = 6
+    assert drain_gap(cfg) == 6
+    assert gemm_cycles(cfg, 2, 9, 3) == 8 + 6                 # one tile: K - 1 + G
+    assert gemm_cycles(cfg, 4, 9, 3) == 8 + 9 + 6             # two tiles, K >= G: K apart
+    assert gemm_cycles(cfg, 4, 2, 3) == 1 + 6 + 6             # K < G: tiles G apart (the drain shows)
+    assert tile_sequence_cycles(cfg, [9, 2, 9]) == 8 + 6 + 9 + 6
+
+
+def test_k_chunks_are_balanced_and_bounded():
+    for K in range(1, 200):
+        for k_max in (1, 7, 64, 144):
+            parts = k_chunks(K, k_max)
+            assert sum(parts) == K and max(parts) <= k_max and max(parts) - min(parts) <= 1
+            assert len(parts) == -(-K // k_max)
+
+
+def test_layer_cycles_split_k():
+    cfg = ArrayConfig(rows=4, cols=4, width=8, k_max=20)
+    layer = Layer("l", 3, 5, 3, 2, 1, 7, 7)                    # K = 27 -> 14 + 13, T = 5, P = 16
+    n = 2 * 4
+    G = drain_gap(cfg)
+    expect = (14 - 1) + (n - 1) * max(14, G) + n * max(13, G) + G
+    assert layer_cycles(cfg, layer) == split_gemm_cycles(cfg, 5, 27, 16) == expect
+
+
+def test_bad_input():
+    cfg = ArrayConfig(k_max=9)
+    with pytest.raises(AdderhwError, match="K must be an integer from 1 to 9, not 10"):
+        gemm_cycles(cfg, 1, 10, 1)
+    with pytest.raises(AdderhwError, match="T must be an integer of at least 1, not 0"):
+        gemm_cycles(cfg, 0, 1, 1)
+    with pytest.raises(AdderhwError, match="config must be an ArrayConfig"):
+        gemm_cycles("8x8", 1, 1, 1)

@@ -1,0 +1,99 @@
+"""The generated Verilog on Icarus and Verilator (through cocotb) against golden, the Amaranth
+simulator and the PyTorch reference: identical results and identical cycle counts."""
+import numpy as np
+import pytest
+import torch
+
+from golden import choose_frac_bits, dequantize, im2col, quantize
+from golden.cycles import gemm_cycles
+from golden.reference import adder2d_torch
+from hw import ArrayConfig
+from sim import run_gemm
+from sim.cocotb_sim import SimulationMismatch
+from tests.sim.cases import operands
+from tests.sim.test_gemm import golden_for
+
+VERILOG = ["icarus", "verilator"]
+
+# (config, T, K, P, stall probability): widths 4, 8, 16; arrays 1x1 to 8x8; both PEs; K 1 to 1152
+CONFIGS = [
+    (ArrayConfig(rows=1, cols=1, width=4, k_max=4, pe="sad"), 3, 1, 2, 0.0),
+    (ArrayConfig(rows=2, cols=3, width=8, k_max=9, pe="mac"), 5, 9, 7, 0.3),
+    (ArrayConfig(rows=3, cols=2, width=4, k_max=16, pe="sad"), 4, 2, 5, 0.4),
+    (ArrayConfig(rows=4, cols=4, width=16, k_max=37, pe="sad"), 5, 37, 6, 0.25),
+    (ArrayConfig(rows=4, cols=4, width=8, k_max=144, pe="mac"), 6, 144, 5, 0.0),
+    (ArrayConfig(rows=2, cols=2, width=8, k_max=20, pe="mac", mul_stages=3), 3, 20, 3, 0.2),
+    (ArrayConfig(rows=8, cols=8, width=16, k_max=64, pe="mac"), 9, 64, 9, 0.2),
+    (ArrayConfig(rows=8, cols=8, width=8, k_max=1152, pe="sad"), 8, 1152, 10, 0.0),
+]
+
+
+def cid(case):
+    cfg, T, K, P, stall = case
+    return f"{cfg.pe}-{cfg.rows}x{cfg.cols}-w{cfg.width}-K{K}-s{stall}"
+
+
+@pytest.mark.parametrize("case", CONFIGS, ids=cid)
+def test_three_backends_agree_bit_for_bit_and_cycle_for_cycle(case):
+    cfg, T, K, P, stall = case
+    a, b = operands(cfg, T, K, P, seed=K)
+    runs = {be: run_gemm(cfg, a, b, backend=be, seed=5, stall_prob=stall) for be in ["amaranth", *VERILOG]}
+    expect = golden_for(cfg, a, b)
+    for be, (y, _) in runs.items():
+        assert np.array_equal(y, expect), be
+    cycles = {be: c for be, (_, c) in runs.items()}
+    assert len(set(cycles.values())) == 1, cycles
+    if stall == 0.0:
+        assert cycles["verilator"] == gemm_cycles(cfg, T, K, P)
+
+
+@pytest.mark.parametrize("backend", VERILOG)
+def test_python_driver_and_hdl_harness_agree(backend):
+    # the per-cycle cocotb driver and the HDL harness see the same seeded stalls
+    cfg = ArrayConfig(rows=2, cols=3, width=8, k_max=9, pe="sad")
+    a, b = operands(cfg, 5, 9, 7, seed=1)
+    y1, c1 = run_gemm(cfg, a, b, backend=backend, seed=9, stall_prob=0.3, driver="harness")
+    y2, c2 = run_gemm(cfg, a, b, backend=backend, seed=9, stall_prob=0.3, driver="cocotb")
+    assert np.array_equal(y1, y2) and np.array_equal(y1, golden_for(cfg, a, b))
+    assert c1 == c2
+
+
+@pytest.mark.parametrize("driver", ["harness", "cocotb"])
+@pytest.mark.parametrize("backend", VERILOG)
+def test_a_wrong_expectation_fails_the_test(backend, driver, monkeypatch):
+    # ADDERHW_BREAK_SCOREBOARD corrupts one expected value: the cocotb scoreboard must catch it
+    monkeypatch.setenv("ADDERHW_BREAK_SCOREBOARD", "1")
+    cfg = ArrayConfig(rows=2, cols=2, width=4, k_max=3)
+    a, b = operands(cfg, 2, 3, 2, seed=0)
+    with pytest.raises(SimulationMismatch, match="output beat 0 differs from golden"):
+        run_gemm(cfg, a, b, backend=backend, driver=driver)
+
+
+@pytest.mark.parametrize("backend", VERILOG)
+@pytest.mark.parametrize("stride,padding", [(1, 1), (2, 0)])
+def test_adder_layer_through_verilog_equals_pytorch_reference(backend, stride, padding):
+    rng = np.random.default_rng(stride * 10 + padding)
+    x = rng.standard_normal((2, 3, 7, 7))
+    w = rng.standard_normal((5, 3, 3, 3)) * 0.5
+    width = 8
+    frac = choose_frac_bits([x, w], width)
+    xq, _ = quantize(x, width, frac)
+    wq, _ = quantize(w, width, frac)
+    cols = im2col(xq, 3, 3, stride, padding)                      # (K, N·Ho·Wo)
+    cfg = ArrayConfig(rows=4, cols=4, width=width, k_max=27)
+    sad, _ = run_gemm(cfg, wq.reshape(5, -1), cols, backend=backend, seed=2, stall_prob=0.1)
+    ho = (7 + 2 * padding - 3) // stride + 1
+    y_hw = dequantize(-sad, frac).reshape(5, 2, ho, ho).transpose(1, 0, 2, 3)
+    y_ref = adder2d_torch(torch.tensor(dequantize(xq, frac)), torch.tensor(dequantize(wq, frac)),
+                          stride, padding).numpy()
+    assert np.array_equal(y_hw, y_ref)
+
+
+@pytest.mark.parametrize("backend", VERILOG)
+def test_waves_are_written(backend, tmp_path):
+    cfg = ArrayConfig(rows=1, cols=2, width=4, k_max=2)
+    a, b = operands(cfg, 1, 2, 2, seed=0)
+    path = tmp_path / "run.fst"
+    y, _ = run_gemm(cfg, a, b, backend=backend, waves=path)
+    assert path.stat().st_size > 100
+    assert np.array_equal(y, golden_for(cfg, a, b))
