@@ -138,6 +138,62 @@ def cmd_compare(args):
     return 0
 
 
+# ---------------------------------------------------------------- boards
+def cmd_build(args):
+    from boards.build import build_board, summarise
+    cfg = _config_from(args)
+    report = build_board(args.board, cfg, freq_mhz=args.freq, dsp=args.dsp, seed=args.seed, out_dir=args.out,
+                         progress=_say)
+    print(summarise(report))
+    _say(f"wrote {Path(args.out) / 'report.json'}")
+    return 0
+
+
+def _boards_list(text):
+    from boards.platforms import BOARDS
+    names = [b.strip() for b in text.split(",") if b.strip()]
+    for n in names:
+        if n not in BOARDS:
+            raise AdderhwError(f"board must be one of {', '.join(BOARDS)}, not {n!r}")
+    return names
+
+
+def cmd_bench_pe(args):
+    from boards.bench import bench_pe, format_bench_pe, plot_bench_pe
+    sizes = [int(v) for v in args.sizes.split(",")]
+    if len(sizes) < 3 or any(n < 1 for n in sizes) or sorted(set(sizes)) != sizes:
+        raise AdderhwError(f"--sizes must be at least three increasing positive integers, not {args.sizes!r}")
+    result = bench_pe(boards=_boards_list(args.boards), sizes=sizes, width=args.width, k_max=args.k_max,
+                      freq=args.freq, out_dir=args.build_dir, jobs=args.jobs, progress=_say)
+    table = format_bench_pe(result)
+    print(table)
+    if args.out:
+        _write_reports(args.out, "bench_pe", result, table)
+        plot_bench_pe(result, Path(args.out) / "bench_pe.png")
+    return 0
+
+
+def cmd_sweep(args):
+    from boards.sweep import format_sweep, plot_sweep, sweep
+    kinds = []
+    for pe in [p.strip() for p in args.pe.split(",") if p.strip()]:
+        if pe == "sad":
+            kinds.append("sad")
+        elif pe == "mac":
+            kinds += ["mac", "mac+dsp"]
+        else:
+            raise AdderhwError(f"--pe must list sad and/or mac, not {pe!r}")
+    result = sweep(args.board, kinds, width=args.width, k_max=args.k_max, freq=args.freq, jobs=args.jobs,
+                   seed=args.seed, out_dir=args.build_dir, progress=_say)
+    table = format_sweep(result)
+    print(table)
+    if args.out:
+        stem = f"sweep_{args.board}"
+        _write_reports(args.out, stem, result, table)
+        plot_sweep(result, Path(args.out) / f"{stem}.png")
+    return 0
+
+
 def _add_array_args(p, *, k_max=True):
     p.add_argument("--rows", type=int, default=8, help="array rows R (default 8)")
     p.add_argument("--cols", type=int, default=8, help="array columns C (default 8)")
@@ -207,6 +263,28 @@ def build_parser():
     c.add_argument("--out", help="directory for compare.json, compare.md and compare.png")
     c.set_defaults(func=cmd_compare)
 
+    bd = sub.add_parser("build", help="synthesise the array for an FPGA board; report resources and Fmax")
+    bd.add_argument("--board", required=True, help="icebreaker, hx8k, ulx3s-85f or orangecrab-25f")
+    _add_array_args(bd)
+    bd.add_argument("--freq", type=float, default=None, help="target clock in MHz (default 48 on iCE40, 100 on ECP5)")
+    bd.add_argument("--dsp", action=argparse.BooleanOptionalAction, default=True,
+                    help="MAC: map multipliers to DSP blocks (default yes)")
+    bd.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
+    bd.add_argument("--out", required=True, help="build directory; report.json is written there")
+    bd.set_defaults(func=cmd_build)
+
+    sw = sub.add_parser("sweep", help="largest SAD and MAC arrays that fit a device and meet a clock")
+    sw.add_argument("--board", required=True, help="icebreaker, hx8k, ulx3s-85f or orangecrab-25f")
+    sw.add_argument("--pe", default="sad,mac", help="kinds to sweep: sad,mac (mac sweeps with and without DSPs)")
+    sw.add_argument("--width", type=int, default=8, help="operand width (default 8)")
+    sw.add_argument("--k-max", type=int, default=144, help="k_max of the arrays (default 144)")
+    sw.add_argument("--freq", type=float, default=None, help="target clock in MHz (default 40 on iCE40, 100 on ECP5)")
+    sw.add_argument("--jobs", type=_positive_int, default=2, help="parallel builds (default 2)")
+    sw.add_argument("--seed", type=int, default=1, help="nextpnr seed (default 1)")
+    sw.add_argument("--build-dir", default="build/sweep", help="where the builds go (default build/sweep)")
+    sw.add_argument("--out", help="directory for sweep_BOARD.json, .md and .png")
+    sw.set_defaults(func=cmd_sweep)
+
     b = sub.add_parser("bench", help="benchmarks that print ratios against a baseline measured in the same run")
     bsub = b.add_subparsers(dest="bench", required=True, metavar="WHAT")
     bg = bsub.add_parser("golden", help="golden model and PyTorch reference vs conv2d on ResNet-20 layers")
@@ -218,6 +296,16 @@ def build_parser():
     bs.add_argument("--pe", default="sad", help="sad or mac (default sad)")
     bs.add_argument("--out", help="directory for bench_sim.json and bench_sim.md")
     bs.set_defaults(func=cmd_bench_sim)
+    bp = bsub.add_parser("pe", help="LUTs, FFs and Fmax per SAD and MAC PE on iCE40 and ECP5 (the headline table)")
+    bp.add_argument("--boards", default="icebreaker,ulx3s-85f", help="comma-separated boards")
+    bp.add_argument("--sizes", default="1,2,4", help="N of the N x N arrays to fit (default 1,2,4)")
+    bp.add_argument("--width", type=int, default=8, help="operand width (default 8)")
+    bp.add_argument("--k-max", type=int, default=144, help="k_max (default 144)")
+    bp.add_argument("--freq", type=float, default=None, help="target clock in MHz (default per family)")
+    bp.add_argument("--jobs", type=_positive_int, default=2, help="parallel builds (default 2)")
+    bp.add_argument("--build-dir", default="build/bench_pe", help="where the builds go")
+    bp.add_argument("--out", help="directory for bench_pe.json, .md and .png")
+    bp.set_defaults(func=cmd_bench_pe)
     return p
 
 

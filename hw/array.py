@@ -105,17 +105,18 @@ class SystolicArray(wiring.Component):
         m.d.comb += [self.i_filter.ready.eq(fire), self.i_act.ready.eq(fire)]
 
         # Skew: row r's filter lane through r registers, column c's activation lane through c.
-        def delayed(m, value, n, name):
+        # Data registers need no reset (valid travels beside them); valid and last are reset.
+        def delayed(m, value, n, name, data=False):
             for i in range(n):
-                reg = Signal(value.shape(), name=f"{name}_d{i + 1}")
+                reg = Signal(value.shape(), name=f"{name}_d{i + 1}", reset_less=data)
                 m.d.sync += reg.eq(value)
                 value = reg
             return value
 
-        a_in = [delayed(m, self.i_filter.payload[r], r, f"skew_a{r}") for r in range(R)]
+        a_in = [delayed(m, self.i_filter.payload[r], r, f"skew_a{r}", data=True) for r in range(R)]
         b_in, v_in, l_in = [], [], []
         for c in range(C):
-            b_in.append(delayed(m, self.i_act.payload.data[c], c, f"skew_b{c}"))
+            b_in.append(delayed(m, self.i_act.payload.data[c], c, f"skew_b{c}", data=True))
             v_in.append(delayed(m, fire, c, f"skew_v{c}"))
             l_in.append(delayed(m, fire & self.i_act.payload.last, c, f"skew_l{c}"))
 

@@ -2,6 +2,7 @@
 import random
 
 import pytest
+from amaranth.hdl import ClockDomain, Module
 from amaranth.sim import Simulator
 
 from hw import ArrayConfig, MacPE, SadPE
@@ -72,3 +73,36 @@ def test_mac_pe_sums_tiles_exactly(mul_stages):
 def test_pe_refuses_a_config_of_the_other_kind():
     with pytest.raises(ValueError, match="SadPE needs a config with pe='sad', not 'mac'"):
         SadPE(ArrayConfig(pe="mac"))
+
+
+@pytest.mark.parametrize("cls,kind", [(SadPE, "sad"), (MacPE, "mac")])
+def test_reset_in_the_middle_of_a_tile_starts_the_next_tile_from_zero(cls, kind):
+    # the accumulator has no reset of its own: it shares the end-of-tile clear, so this must hold
+    cfg = ArrayConfig(width=8, k_max=8, pe=kind)
+    pe = cls(cfg)
+    sums = []
+
+    async def reset_and_run(ctx):
+        for a, b in [(100, -100), (-128, 127)]:
+            ctx.set(pe.i_a, a), ctx.set(pe.i_b, b), ctx.set(pe.i_valid, 1), ctx.set(pe.i_last, 0)
+            await ctx.tick()
+        ctx.set(pe.i_valid, 0)
+        ctx.set(sync.rst, 1)
+        await ctx.delay(3e-8)                # three clock edges in reset (tick() refuses to run in reset)
+        ctx.set(sync.rst, 0)
+        for i, (a, b) in enumerate([(3, 5), (-7, 2)]):
+            ctx.set(pe.i_a, a), ctx.set(pe.i_b, b), ctx.set(pe.i_valid, 1), ctx.set(pe.i_last, i == 1)
+            await ctx.tick()
+        ctx.set(pe.i_valid, 0), ctx.set(pe.i_last, 0)
+        await ctx.tick().repeat(pe.stages + 1)
+        sums.append(ctx.get(pe.o_sum))
+
+    top = Module()
+    top.domains.sync = sync = ClockDomain("sync")
+    top.submodules.pe = pe
+    sim = Simulator(top)
+    sim.add_clock(1e-8)
+    sim.add_testbench(reset_and_run)
+    sim.run()
+    expect = abs(3 - 5) + abs(-7 - 2) if kind == "sad" else 3 * 5 + -7 * 2
+    assert sums[-1] == expect

@@ -1,0 +1,137 @@
+"""``adderhw bench pe``: the headline table, logic per PE of the SAD PE against the MAC PE.
+
+For each board and PE kind (SAD; MAC on LUTs; MAC on DSP blocks) the benchmark harness is built
+for several R x C arrays (N x N by default). Array periphery (input skew, generator, output
+reduction) grows with R + C and the PEs with R·C, so the cost per PE is c in a least-squares fit
+cost = a + b·(R + C) + c·R·C of LUT4s (and flip-flops, logic cells): the harness overhead cancels.
+MAC on DSP blocks needs one block per PE, so on small devices it uses the shapes
+1x1, 1x2, 2x2, 2x4, ... that fit the device's DSP blocks. Fmax is reported at the largest array. All numbers come from nextpnr's report JSON and Yosys's stat JSON.
+"""
+import json
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+
+from golden.config import ArrayConfig
+
+from .build import build_board
+from .platforms import board as board_by_name
+
+__all__ = ["VARIANTS", "bench_pe", "format_bench_pe", "plot_bench_pe"]
+
+#: (label, pe, dsp)
+VARIANTS = [("sad", "sad", False), ("mac", "mac", False), ("mac+dsp", "mac", True)]
+
+
+def _one(board, variant, shape, width, k_max, freq, seed, out_dir):
+    label, pe, dsp = next(v for v in VARIANTS if v[0] == variant)
+    cfg = ArrayConfig(rows=shape[0], cols=shape[1], width=width, k_max=k_max, pe=pe)
+    r = build_board(board, cfg, freq_mhz=freq, dsp=dsp, seed=seed,
+                    out_dir=Path(out_dir) / f"{board}_{label}_{shape[0]}x{shape[1]}", versions=False)
+    return board, variant, shape, r
+
+
+def _shapes(board_name, variant, sizes):
+    shapes = [(n, n) for n in sizes]
+    dsps = board_by_name(board_name).dsps
+    if variant == "mac+dsp" and max(r * c for r, c in shapes) > dsps:
+        small = [(1, 1), (1, 2), (2, 2), (2, 4), (4, 4), (4, 8)]
+        shapes = [s for s in small if s[0] * s[1] <= dsps][:max(3, len(sizes))]
+    return shapes
+
+
+def _per_pe(shapes, values):
+    """c of the least-squares fit values = a + b·(R + C) + c·R·C."""
+    x = np.array([[1.0, r + c, r * c] for r, c in shapes])
+    return float(np.linalg.lstsq(x, np.array(values, dtype=float), rcond=None)[0][2])
+
+
+def bench_pe(boards=("icebreaker", "ulx3s-85f"), sizes=(1, 2, 4), width=8, k_max=144, freq=None,
+             seed=1, out_dir="build/bench_pe", jobs=2, progress=None):
+    say = progress or (lambda m: None)
+    tasks = [(b, v[0], shape) for b in boards for v in VARIANTS for shape in _shapes(b, v[0], sizes)]
+    results = {}
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(_one, b, v, shape, width, k_max, freq, seed, out_dir) for b, v, shape in tasks]
+        for i, f in enumerate(as_completed(futures), 1):
+            b, v, shape, r = f.result()
+            results[(b, v, shape)] = r
+            say(f"[{i}/{len(tasks)}] {b} {v} {shape[0]}x{shape[1]}: {r['luts']} LUT4s, {r['ffs']} FFs, "
+                f"{r['dsp']['used']} DSPs, {r['fmax_mhz']:.1f} MHz")
+    rows = []
+    for b in boards:
+        for label, pe, dsp in VARIANTS:
+            shapes = _shapes(b, label, sizes)
+            pts = [results[(b, label, s)] for s in shapes]
+            big = pts[-1]
+            rows.append({
+                "board": b, "device": big["device"], "variant": label, "pe": pe, "dsp": dsp,
+                "luts_per_pe": _per_pe(shapes, [p["luts"] for p in pts]),
+                "ffs_per_pe": _per_pe(shapes, [p["ffs"] for p in pts]),
+                "logic_per_pe": _per_pe(shapes, [p["logic"]["used"] for p in pts]),
+                "logic_cell": big["logic"]["cell"],
+                "dsps_per_pe": big["dsp"]["used"] / big["config"]["pes"],
+                "fmax_mhz": big["fmax_mhz"], "fmax_size": f"{shapes[-1][0]}x{shapes[-1][1]}",
+                "points": [{"rows": s[0], "cols": s[1], "pes": s[0] * s[1], "luts": p["luts"], "ffs": p["ffs"],
+                            "logic": p["logic"]["used"], "dsp": p["dsp"]["used"], "fmax_mhz": p["fmax_mhz"]}
+                           for s, p in zip(shapes, pts)],
+            })
+    ratios = {}
+    for b in boards:
+        by = {r["variant"]: r for r in rows if r["board"] == b}
+        ratios[b] = {
+            "sad_over_mac_luts": by["sad"]["luts_per_pe"] / by["mac"]["luts_per_pe"],
+            "sad_over_mac_logic": by["sad"]["logic_per_pe"] / by["mac"]["logic_per_pe"],
+            "sad_over_mac_fmax": by["sad"]["fmax_mhz"] / by["mac"]["fmax_mhz"],
+            "sad_over_macdsp_fmax": by["sad"]["fmax_mhz"] / by["mac+dsp"]["fmax_mhz"],
+        }
+    return {"width": width, "k_max": k_max, "sizes": list(sizes), "seed": seed, "freq_mhz": freq,
+            "rows": rows, "ratios": ratios,
+            "goals": {"sad_over_mac_luts_ice40": 0.25, "sad_over_mac_fmax": 1.3}}
+
+
+def format_bench_pe(r):
+    lines = [f"Cost per PE at {r['width']} bits (K <= {r['k_max']}): c in cost = a + b(R+C) + c·RC fitted over "
+             f"N x N arrays, N in {r['sizes']} (MAC+DSP on iCE40: shapes that fit its DSP blocks); Fmax at the "
+             f"largest array. nextpnr + Yosys (YoWASP), seed {r['seed']}.",
+             "", "| board | PE | LUT4 / PE | FF / PE | logic cells / PE | DSP / PE | Fmax (MHz) at |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for row in r["rows"]:
+        lines.append(f"| {row['board']} ({row['device']}) | {row['variant']} | {row['luts_per_pe']:.1f} | "
+                     f"{row['ffs_per_pe']:.1f} | {row['logic_per_pe']:.1f} {row['logic_cell']} | "
+                     f"{row['dsps_per_pe']:.1f} | {row['fmax_mhz']:.1f} at {row['fmax_size']} |")
+    lines.append("")
+    for b, q in r["ratios"].items():
+        lines.append(f"{b}: SAD / MAC (LUTs) LUT4s per PE {q['sad_over_mac_luts']:.3f}, logic cells per PE "
+                     f"{q['sad_over_mac_logic']:.3f}; Fmax SAD / MAC {q['sad_over_mac_fmax']:.2f}, "
+                     f"SAD / MAC+DSP {q['sad_over_macdsp_fmax']:.2f}.")
+    g = r["goals"]
+    lines.append(f"Goals: SAD LUT4s per PE <= {g['sad_over_mac_luts_ice40']}x the MAC's on iCE40 without DSPs; "
+                 f"SAD Fmax >= {g['sad_over_mac_fmax']}x the MAC's.")
+    return "\n".join(lines)
+
+
+def plot_bench_pe(r, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    boards = sorted({row["board"] for row in r["rows"]})
+    fig, axes = plt.subplots(1, len(boards), figsize=(6 * len(boards), 4.5), squeeze=False)
+    for ax, b in zip(axes[0], boards):
+        for row in (x for x in r["rows"] if x["board"] == b):
+            pes = [p["pes"] for p in row["points"]]
+            ax.plot(pes, [p["luts"] for p in row["points"]], "o-",
+                    label=f"{row['variant']}: {row['luts_per_pe']:.0f} LUT4/PE, {row['fmax_mhz']:.0f} MHz")
+        ax.set_title(f"{b}: LUT4s vs PEs ({r['width']}-bit)")
+        ax.set_xlabel("PEs")
+        ax.set_ylabel("LUT4s (whole design)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_json(r, path):
+    Path(path).write_text(json.dumps(r, indent=2) + "\n")

@@ -1,0 +1,194 @@
+"""``build_board``: synthesise, place and route the benchmark harness for a board; write report.json.
+
+Flow: amaranth-boards platform (clock constrained at the target) → Amaranth's Lattice build script
+run with the YoWASP tools → nextpnr ``--report`` JSON (utilisation, Fmax) and Yosys ``stat -json``
+(cell counts: LUT4s, flip-flops, carry cells). Nothing is scraped from tool logs except, when a
+build fails, the lines that say why.
+
+DSPs: a MAC array may map its multipliers to DSP blocks (iCE40 SB_MAC16 through ``synth_ice40
+-dsp``; ECP5 MULT18X18D, which ``synth_ecp5`` uses unless ``-nodsp``). ``dsp`` chooses; the report
+records the choice and the DSP blocks actually used.
+"""
+import json
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from golden.errors import AdderhwError
+
+from .bench_top import BenchTop
+from .platforms import board as board_by_name, make_platform
+from .toolchain import tool_versions, use_yowasp
+
+__all__ = ["build_board", "BuildFailed", "DesignDoesNotFit", "summarise"]
+
+#: report keys per family: logic cells, flip-flops, DSP blocks, block RAMs (nextpnr utilisation names)
+_UTIL = {
+    "ice40": {"logic": "ICESTORM_LC", "dsp": "ICESTORM_DSP", "bram": "ICESTORM_RAM"},
+    "ecp5": {"logic": "TRELLIS_COMB", "ff": "TRELLIS_FF", "dsp": "MULT18X18D", "bram": "DP16KD"},
+}
+#: Yosys cell types per family
+_LUT_CELLS = {"ice40": ("SB_LUT4",), "ecp5": ("LUT4",)}
+_FF_CELL = {"ice40": re.compile(r"^SB_DFF"), "ecp5": re.compile(r"^TRELLIS_FF$")}
+_CARRY_CELLS = {"ice40": ("SB_CARRY",), "ecp5": ("CCU2C",)}
+
+
+class BuildFailed(AdderhwError):
+    pass
+
+
+class DesignDoesNotFit(BuildFailed):
+    pass
+
+
+def _progress_thread(build_dir, name, say, stop):
+    """Report the running phase every few seconds (yosys, nextpnr, pack)."""
+    t0 = time.monotonic()
+    last = None
+    while not stop.wait(5.0):
+        d = Path(build_dir)
+        if (d / f"{name}.tim").exists():
+            phase = "place and route (nextpnr)"
+        elif (d / f"{name}.rpt").exists():
+            phase = "synthesis (yosys)"
+        else:
+            phase = "starting"
+        msg = f"  ... {phase}, {time.monotonic() - t0:.0f} s"
+        if msg != last:
+            say(msg)
+            last = msg
+
+
+def _overflow(log_path):
+    """(cell type, needed, available) from nextpnr's utilisation lines when a cell type overflows."""
+    try:
+        text = Path(log_path).read_text(errors="replace")
+    except OSError:
+        return None
+    for m in re.finditer(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+(\d+)%", text):
+        cell, used, avail, pct = m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4))
+        if used > avail:
+            return cell, used, avail
+    return None
+
+
+def _tail(path, n=12):
+    try:
+        lines = Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    keep = [l for l in lines if "ERROR" in l or "error" in l.lower()] or lines
+    return "\n".join(keep[-n:])
+
+
+def build_board(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="build", progress=None,
+                versions=True):
+    """Build the benchmark harness of ``config`` for a board; returns the report dict (also written
+    to ``out_dir/report.json``). Raises DesignDoesNotFit or BuildFailed with one clear sentence."""
+    b = board_by_name(board_name)
+    if freq_mhz is None:
+        freq_mhz = 100.0 if b.family == "ecp5" else 48.0
+    if not (isinstance(freq_mhz, (int, float)) and 1 <= freq_mhz <= 1000):
+        raise AdderhwError(f"freq must be a frequency in MHz from 1 to 1000, not {freq_mhz!r}")
+    say = progress or (lambda msg: None)
+    use_yowasp(b.family)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    name = "top"
+    platform = make_platform(b, freq_mhz * 1e6)
+    synth_opts = []
+    if config.pe == "mac":
+        if b.family == "ice40" and dsp:
+            synth_opts.append("-dsp")
+        if b.family == "ecp5" and not dsp:
+            synth_opts.append("-nodsp")
+    plan = platform.build(
+        BenchTop(config), name=name, build_dir=str(out), do_build=False, do_program=False,
+        synth_opts=synth_opts,
+        nextpnr_opts=["--report", "report_nextpnr.json", "--seed", str(seed), "--timing-allow-fail"],
+        script_after_synth="tee -q -o stat.json stat -json")
+    plan.extract(str(out))
+    say(f"building {config.describe()} for {b.name} ({b.device}) at {freq_mhz:g} MHz in {out}")
+    t0 = time.monotonic()
+    stop = threading.Event()
+    watcher = threading.Thread(target=_progress_thread, args=(out, name, say, stop), daemon=True)
+    watcher.start()
+    try:
+        with open(out / "build.log", "w") as log:
+            r = subprocess.run(["sh", f"build_{name}.sh"], cwd=out, stdout=log, stderr=subprocess.STDOUT)
+    finally:
+        stop.set()
+        watcher.join()
+    seconds = time.monotonic() - t0
+    report_path = out / "report_nextpnr.json"
+    if r.returncode != 0 or not report_path.exists():
+        over = _overflow(out / f"{name}.tim") or _overflow(out / "build.log")
+        if over:
+            cell, used, avail = over
+            raise DesignDoesNotFit(
+                f"design does not fit {b.device}: needs {used} {cell}, the device has {avail} "
+                f"(make the array smaller or pick a larger board)")
+        raise BuildFailed(f"the build for {b.name} failed (exit {r.returncode}); from {out / 'build.log'}:\n"
+                          + _tail(out / "build.log"))
+    report = _report(b, config, freq_mhz, dsp, seed, out, seconds)
+    if versions:
+        report["tools"] = tool_versions(b.family)
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def _report(b, config, freq_mhz, dsp, seed, out, seconds):
+    nextpnr = json.loads((out / "report_nextpnr.json").read_text())
+    stat = json.loads((out / "stat.json").read_text())
+    cells = stat["design"]["num_cells_by_type"]
+    util = nextpnr["utilization"]
+    keys = _UTIL[b.family]
+
+    def used_avail(key):
+        u = util.get(key, {"used": 0, "available": 0})
+        return {"used": u["used"], "available": u["available"]}
+
+    fmax = list(nextpnr.get("fmax", {}).values())
+    if not fmax:
+        raise BuildFailed(f"nextpnr reported no clock for the build in {out}")
+    achieved = min(f["achieved"] for f in fmax)
+    luts = sum(cells.get(c, 0) for c in _LUT_CELLS[b.family])
+    ffs = sum(n for c, n in cells.items() if _FF_CELL[b.family].match(c))
+    dsp_used = used_avail(keys["dsp"])
+    return {
+        "board": b.name, "device": b.device, "family": b.family,
+        "config": {"rows": config.rows, "cols": config.cols, "width": config.width, "k_max": config.k_max,
+                   "pe": config.pe, "mul_stages": config.mul_stages, "pes": config.pes},
+        "dsp_requested": bool(dsp) if config.pe == "mac" else False,
+        "uses_dsp": dsp_used["used"] > 0,
+        "logic": {"cell": keys["logic"], **used_avail(keys["logic"])},
+        "luts": luts, "ffs": ffs, "carry_cells": sum(cells.get(c, 0) for c in _CARRY_CELLS[b.family]),
+        "dsp": {"cell": keys["dsp"], **dsp_used},
+        "bram": {"cell": keys["bram"], **used_avail(keys["bram"])},
+        "fmax_mhz": achieved, "target_mhz": float(freq_mhz), "timing_met": achieved >= freq_mhz,
+        "seed": seed, "build_seconds": round(seconds, 1),
+    }
+
+
+def summarise(r):
+    """One screen of text for a report."""
+    c = r["config"]
+    met = "met" if r["timing_met"] else "NOT met"
+    dsp = (f"{r['dsp']['used']}/{r['dsp']['available']} {r['dsp']['cell']}"
+           + (" (requested)" if r["dsp_requested"] else " (not requested)" if c["pe"] == "mac" else ""))
+    lines = [
+        f"{r['board']} ({r['device']}): {c['rows']}x{c['cols']} {c['pe'].upper()} array, {c['width']}-bit, "
+        f"K <= {c['k_max']} ({c['pes']} PEs)",
+        f"  logic  {r['logic']['used']}/{r['logic']['available']} {r['logic']['cell']} "
+        f"({100 * r['logic']['used'] / max(1, r['logic']['available']):.1f} %); {r['luts']} LUT4s, "
+        f"{r['ffs']} flip-flops, {r['carry_cells']} carry cells",
+        f"  DSP    {dsp}",
+        f"  BRAM   {r['bram']['used']}/{r['bram']['available']} {r['bram']['cell']}",
+        f"  Fmax   {r['fmax_mhz']:.1f} MHz against a {r['target_mhz']:g} MHz target: {met}",
+        f"  seed {r['seed']}, {r['build_seconds']} s",
+    ]
+    for tool in r.get("tools", {}).values():
+        lines.append(f"  {tool}")
+    return "\n".join(lines)

@@ -1,0 +1,48 @@
+"""``Lfsr``: a free-running pseudo-random generator that feeds the benchmark harness.
+
+Banks of Marsaglia's xorshift32 (x ^= x << 13; x ^= x >> 17; x ^= x << 5; period 2^32 - 1), one
+per 32 output bits, each with its own seed. Every next-state bit is the XOR of several state bits,
+so no bit is a delayed copy of another: with a plain shift-register LFSR Yosys merged the array's
+input and forwarding registers with generator stages, which hid about 16 flip-flops per PE.
+Widths: ``width`` output bits; cost 32 flip-flops and about 32 LUTs per bank, all harness overhead.
+"""
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import Out
+
+__all__ = ["Lfsr"]
+
+
+def xorshift32(x):
+    """One xorshift32 step on a 32-bit Amaranth value (or a Python int)."""
+    mask = 0xFFFFFFFF
+    if isinstance(x, int):
+        x ^= (x << 13) & mask
+        x ^= x >> 17
+        x ^= (x << 5) & mask
+        return x
+    x = x ^ (x << 13)[:32]
+    x = x ^ (x >> 17)
+    return x ^ (x << 5)[:32]
+
+
+class Lfsr(wiring.Component):
+    """Members: ``o_state`` : Out(width), pseudo-random bits, new every cycle."""
+
+    def __init__(self, width, seed=0xACE1):
+        if width < 8:
+            raise ValueError(f"width must be at least 8, not {width}")
+        self.width = width
+        self.banks = -(-width // 32)
+        self.seeds = [((seed * 2654435761 + 97 * i) & 0xFFFFFFFF) or 1 for i in range(self.banks)]
+        super().__init__({"o_state": Out(width)})
+
+    def elaborate(self, platform):
+        m = Module()
+        states = []
+        for i, seed in enumerate(self.seeds):
+            s = Signal(32, init=seed, name=f"xorshift{i}")
+            m.d.sync += s.eq(xorshift32(s))
+            states.append(s)
+        m.d.comb += self.o_state.eq(Cat(*states)[:self.width])
+        return m

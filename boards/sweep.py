@@ -1,0 +1,160 @@
+"""``adderhw sweep``: the largest array of each PE kind that fits a device and meets a target clock.
+
+Candidate arrays grow one row or one column at a time (1x1, 1x2, 2x2, 2x3, 3x3, ...), so the number
+of PEs rises monotonically. For each kind (SAD; MAC on LUTs; MAC on DSP blocks) a search over that
+list builds several candidates in parallel per round (``jobs`` processes): a candidate passes when
+it places and routes and reaches the target Fmax. The first round's candidates are spread up to an
+upper bound from the device's logic capacity; each later round narrows to the interval between the
+largest pass and the smallest failure. Designs that do not fit fail fast, in nextpnr's packer.
+
+Reported per kind: PEs, Fmax, peak throughput = PEs × Fmax (terms per second), and utilisation.
+"""
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from golden.config import ArrayConfig
+
+from .build import BuildFailed, DesignDoesNotFit, build_board
+from .platforms import board as board_by_name
+
+__all__ = ["sweep", "format_sweep", "plot_sweep", "candidate_shapes"]
+
+
+def candidate_shapes(limit=64):
+    shapes = []
+    for n in range(1, limit + 1):
+        shapes.append((n, n))
+        if n < limit:
+            shapes.append((n, n + 1))
+    return shapes
+
+
+def _probe(board, kind, shape, width, k_max, freq, seed, out_dir):
+    pe, dsp = {"sad": ("sad", False), "mac": ("mac", False), "mac+dsp": ("mac", True)}[kind]
+    cfg = ArrayConfig(rows=shape[0], cols=shape[1], width=width, k_max=k_max, pe=pe)
+    try:
+        r = build_board(board, cfg, freq_mhz=freq, dsp=dsp, seed=seed,
+                        out_dir=Path(out_dir) / f"{kind}_{shape[0]}x{shape[1]}", versions=False)
+    except DesignDoesNotFit as exc:
+        return kind, shape, None, str(exc)
+    except BuildFailed as exc:
+        return kind, shape, None, str(exc).splitlines()[0]
+    if kind == "mac+dsp" and r["dsp"]["used"] < cfg.pes:
+        return kind, shape, r, f"only {r['dsp']['used']} of {cfg.pes} multipliers in DSP blocks"
+    return kind, shape, r, None if r["timing_met"] else f"Fmax {r['fmax_mhz']:.1f} MHz below target"
+
+
+def sweep(board_name, kinds=("sad", "mac", "mac+dsp"), width=8, k_max=144, freq=None, jobs=2, seed=1,
+          out_dir="build/sweep", progress=None, start_bounds=None):
+    """Returns a JSON-ready dict. ``start_bounds``: {kind: max PEs to consider} to cap the search."""
+    b = board_by_name(board_name)
+    freq = freq or (100.0 if b.family == "ecp5" else 40.0)
+    say = progress or (lambda m: None)
+    shapes = candidate_shapes()
+    # rough upper bounds: logic cells per PE can't be lower than this (measured SAD ~ 36+)
+    floor_cost = {"sad": 30, "mac": 120, "mac+dsp": 30}
+    state = {}
+    for kind in kinds:
+        cap = (start_bounds or {}).get(kind) or b.luts // floor_cost[kind]
+        if kind == "mac+dsp":
+            cap = min(cap, b.dsps)
+        hi = max(i for i, s in enumerate(shapes) if s[0] * s[1] <= max(cap, 1))
+        state[kind] = {"lo": -1, "hi": hi + 1, "best": None, "probes": []}  # shapes[lo] passes, shapes[hi] fails
+    probe_no = 0
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        while True:
+            batch = []
+            for kind, st in state.items():
+                gap = st["hi"] - st["lo"]
+                if gap <= 1:
+                    continue
+                k = min(jobs, gap - 1)
+                picks = sorted({st["lo"] + max(1, (gap * (j + 1)) // (k + 1)) for j in range(k)})
+                batch += [(kind, i) for i in picks if st["lo"] < i < st["hi"]]
+            if not batch:
+                break
+            futures = {pool.submit(_probe, board_name, kind, shapes[i], width, k_max, freq, seed, out_dir): (kind, i)
+                       for kind, i in batch}
+            for f in as_completed(futures):
+                kind, i = futures[f]
+                _, shape, r, why = f.result()
+                probe_no += 1
+                st = state[kind]
+                entry = {"rows": shape[0], "cols": shape[1], "pes": shape[0] * shape[1], "passed": why is None,
+                         "why": why}
+                if r:
+                    entry.update(fmax_mhz=r["fmax_mhz"], luts=r["luts"], logic=r["logic"]["used"],
+                                 logic_available=r["logic"]["available"], dsp=r["dsp"]["used"], ffs=r["ffs"])
+                st["probes"].append(entry)
+                if why is None:
+                    if i > st["lo"]:
+                        st["lo"], st["best"] = i, entry
+                else:
+                    st["hi"] = min(st["hi"], i)
+                say(f"[probe {probe_no}] {kind} {shape[0]}x{shape[1]}: "
+                    + ("pass" if why is None else f"fail ({why})")
+                    + (f", {r['fmax_mhz']:.1f} MHz, {r['logic']['used']}/{r['logic']['available']} "
+                       f"{r['logic']['cell']}" if r else ""))
+    results = []
+    for kind, st in state.items():
+        best = st["best"]
+        results.append({
+            "kind": kind, "best": best,
+            "throughput_gops": (best["pes"] * best["fmax_mhz"] / 1e3) if best else 0.0,
+            "probes": sorted(st["probes"], key=lambda p: p["pes"]),
+        })
+    return {"board": b.name, "device": b.device, "width": width, "k_max": k_max, "target_mhz": freq,
+            "seed": seed, "results": results}
+
+
+def format_sweep(r):
+    lines = [f"{r['board']} ({r['device']}), {r['width']}-bit, K <= {r['k_max']}: the largest array of each kind "
+             f"that fits and meets {r['target_mhz']:g} MHz (seed {r['seed']}).", "",
+             "| PE | array | PEs | Fmax (MHz) | peak throughput (G terms/s) | logic used | DSP | probes |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for x in r["results"]:
+        b = x["best"]
+        if b:
+            lines.append(f"| {x['kind']} | {b['rows']}x{b['cols']} | {b['pes']} | {b['fmax_mhz']:.1f} | "
+                         f"{x['throughput_gops']:.2f} | {b['logic']}/{b['logic_available']} | {b['dsp']} | "
+                         f"{len(x['probes'])} |")
+        else:
+            lines.append(f"| {x['kind']} | none fits | 0 | - | 0 | - | - | {len(x['probes'])} |")
+    by = {x["kind"]: x for x in r["results"]}
+    if "sad" in by and "mac" in by and by["mac"]["throughput_gops"]:
+        lines.append("")
+        lines.append(f"SAD / MAC on LUTs: {by['sad']['throughput_gops'] / by['mac']['throughput_gops']:.2f}x "
+                     "peak throughput" + (f"; SAD / MAC with DSPs: "
+                                          f"{by['sad']['throughput_gops'] / by['mac+dsp']['throughput_gops']:.2f}x"
+                                          if by.get("mac+dsp", {}).get("throughput_gops") else "") + ".")
+    return "\n".join(lines)
+
+
+def plot_sweep(r, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for x in r["results"]:
+        pts = [p for p in x["probes"] if "logic" in p]
+        a1.plot([p["pes"] for p in pts], [p["logic"] for p in pts], "o-", label=x["kind"])
+    if r["results"] and r["results"][0]["probes"]:
+        avail = next((p["logic_available"] for x in r["results"] for p in x["probes"] if "logic_available" in p), None)
+        if avail:
+            a1.axhline(avail, color="gray", ls="--", label="device capacity")
+    a1.set_xlabel("PEs")
+    a1.set_ylabel("logic cells used")
+    a1.set_title(f"{r['board']}: logic vs PEs")
+    a1.grid(alpha=0.3)
+    a1.legend()
+    kinds = [x["kind"] for x in r["results"]]
+    a2.bar(kinds, [x["throughput_gops"] for x in r["results"]], color=["C0", "C1", "C2"][:len(kinds)])
+    a2.set_ylabel("peak throughput (G terms/s) = PEs x Fmax")
+    a2.set_title(f"largest array meeting {r['target_mhz']:g} MHz")
+    for i, x in enumerate(r["results"]):
+        if x["best"]:
+            a2.text(i, x["throughput_gops"], f"{x['best']['rows']}x{x['best']['cols']}\n{x['best']['fmax_mhz']:.0f} MHz",
+                    ha="center", va="bottom", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

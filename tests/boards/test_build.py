@@ -1,0 +1,99 @@
+"""Real builds through the YoWASP toolchains (small arrays, so CI stays fast)."""
+import json
+import subprocess
+import sys
+
+import pytest
+from amaranth.sim import Simulator
+
+from boards.build import DesignDoesNotFit, build_board
+from boards.lfsr import Lfsr
+from boards.sweep import candidate_shapes, sweep
+from golden import AdderhwError
+from hw import ArrayConfig
+
+pytestmark = pytest.mark.boards
+
+
+@pytest.mark.parametrize("board,pe,dsp", [
+    ("icebreaker", "sad", True),        # dsp is ignored for SAD: it has no multiplier
+    ("icebreaker", "mac", True),
+    ("icebreaker", "mac", False),
+    ("orangecrab-25f", "sad", False),   # OrangeCrab: builds without dfu-suffix installed
+    ("ulx3s-85f", "mac", True),         # ULX3S: builds without openFPGALoader installed
+])
+def test_small_builds_report_real_numbers(board, pe, dsp, tmp_path):
+    cfg = ArrayConfig(rows=1, cols=2, width=6, k_max=16, pe=pe)
+    r = build_board(board, cfg, freq_mhz=30, dsp=dsp, out_dir=tmp_path, versions=False)
+    assert json.loads((tmp_path / "report.json").read_text()) == r
+    assert r["luts"] > 0 and r["ffs"] > 0 and 0 < r["logic"]["used"] < r["logic"]["available"]
+    assert r["fmax_mhz"] > 0 and r["target_mhz"] == 30
+    assert r["timing_met"] == (r["fmax_mhz"] >= 30)
+    if pe == "sad":
+        assert r["dsp"]["used"] == 0 and not r["uses_dsp"]
+    else:
+        assert r["uses_dsp"] == dsp
+        assert r["dsp"]["used"] == (cfg.pes if dsp else 0)
+
+
+def test_more_multipliers_than_dsp_blocks_does_not_fit(tmp_path):
+    # the UP5K has 8 SB_MAC16 blocks; a 3x3 MAC array asks for 9
+    cfg = ArrayConfig(rows=3, cols=3, width=6, k_max=4, pe="mac")   # 6 bits: Yosys maps these to DSPs
+    with pytest.raises(DesignDoesNotFit, match="needs 9 ICESTORM_DSP, the device has 8"):
+        build_board("icebreaker", cfg, dsp=True, out_dir=tmp_path, versions=False)
+
+
+def test_cli_build_prints_a_summary_and_exits_nonzero_on_bad_input(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "adderhw", "build", "--board", "icebreaker", "--rows", "1", "--cols", "1",
+                        "--width", "4", "--k-max", "4", "--freq", "20", "--out", str(tmp_path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "icebreaker (iCE40UP5K-SG48): 1x1 SAD array" in r.stdout and "MHz against a 20 MHz target" in r.stdout
+    assert "Yosys" in r.stdout                           # tool versions are in the report
+    bad = subprocess.run([sys.executable, "-m", "adderhw", "build", "--board", "de10", "--out", str(tmp_path)],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "board must be one of icebreaker, hx8k, ulx3s-85f, orangecrab-25f" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_sweep_finds_the_dsp_limited_mac_array(tmp_path):
+    # 8 SB_MAC16 blocks: among 1x1, 1x2, 2x2, 2x3, 3x3, ... the largest that fits is 2x3
+    r = sweep("icebreaker", kinds=("mac+dsp",), width=6, k_max=4, freq=20, jobs=2, out_dir=tmp_path)
+    best = r["results"][0]["best"]
+    assert (best["rows"], best["cols"]) == (2, 3) and best["dsp"] == 6
+    assert not any(p["passed"] and p["pes"] > 8 for p in r["results"][0]["probes"])
+    assert len(r["results"][0]["probes"]) >= 2
+
+
+def test_bad_frequency():
+    with pytest.raises(AdderhwError, match="freq must be a frequency in MHz from 1 to 1000, not 0"):
+        build_board("icebreaker", ArrayConfig(rows=1, cols=1), freq_mhz=0)
+
+
+def test_candidate_shapes_grow_one_step_at_a_time():
+    shapes = candidate_shapes(10)
+    pes = [r * c for r, c in shapes]
+    assert pes == sorted(pes) and shapes[:4] == [(1, 1), (1, 2), (2, 2), (2, 3)]
+
+
+def test_lfsr_bits_are_not_delayed_copies_of_each_other():
+    lfsr = Lfsr(16)
+    seen = []
+
+    async def tb(ctx):
+        for _ in range(40):
+            seen.append(ctx.get(lfsr.o_state))
+            await ctx.tick()
+
+    sim = Simulator(lfsr)
+    sim.add_clock(1e-8)
+    sim.add_testbench(tb)
+    sim.run()
+    assert len(set(seen)) == 40                            # it keeps changing
+    from boards.lfsr import xorshift32
+    assert seen[1] == xorshift32(lfsr.seeds[0]) & 0xFFFF    # and is xorshift32
+    bits = [[(v >> i) & 1 for v in seen] for i in range(16)]
+    for i in range(16):
+        for j in range(16):
+            # no bit equals another bit one cycle earlier (what let synthesis merge registers)
+            assert bits[i][1:] != bits[j][:-1]
