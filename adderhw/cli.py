@@ -29,10 +29,40 @@ def _write_reports(out_dir, stem, data, markdown):
 
 # ---------------------------------------------------------------- demo
 def cmd_demo(args):
+    if args.what == "digits":
+        return cmd_demo_digits(args)
     from sim.demo import run_demo
-    text, ok = run_demo(out_dir=args.out, seed=args.seed)
+    text, ok = run_demo(out_dir=args.out or "out/demo", seed=args.seed)
     print(text)
     return 0 if ok else 1
+
+
+def cmd_demo_digits(args):
+    from sim.digits import DigitsConfig, format_digits, run_digits, write_reports
+    import torch
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    for name in ("epochs", "small_batch", "rows", "cols"):
+        v = getattr(args, name)
+        if v < 1:
+            raise AdderhwError(f"--{name.replace('_', '-')} must be a positive integer, not {v}")
+    if args.verilog_batch < 0:
+        raise AdderhwError(f"--verilog-batch must be 0 (the whole test set) or positive, not {args.verilog_batch}")
+    conf = DigitsConfig(epochs=args.epochs, hw_width=args.hw_width, rows=args.rows, cols=args.cols,
+                        small_batch=args.small_batch, verilog_backend=args.verilog_backend,
+                        verilog_batch=args.verilog_batch, seed=args.seed)
+    from golden.config import ArrayConfig
+    ArrayConfig(rows=conf.rows, cols=conf.cols, width=conf.hw_width)          # validates the array
+    result = run_digits(conf, progress=_say)
+    text = format_digits(result)
+    print(text)
+    out = write_reports(result, args.out or "out/digits")
+    _say(f"wrote {out / 'digits.json'}, {out / 'digits.md'} and {out / 'digits.png'}")
+    mism = sum(h["mismatches"] for h in result["hardware"].values())
+    cyc_bad = [c for h in result["hardware"].values() for c in h["cycles"] if c["measured"] != c["model"]]
+    if mism or cyc_bad:
+        _say(f"FAIL: {mism} hardware values differ from golden; {len(cyc_bad)} runs differ from the cycle model")
+        return 1
+    return 0
 
 
 # ---------------------------------------------------------------- bench
@@ -183,8 +213,11 @@ def cmd_sweep(args):
             kinds += ["mac", "mac+dsp"]
         else:
             raise AdderhwError(f"--pe must list sad and/or mac, not {pe!r}")
+    if args.max_pes is not None and args.max_pes < 1:
+        raise AdderhwError(f"--max-pes must be a positive integer, not {args.max_pes}")
+    bounds = {k: args.max_pes for k in kinds} if args.max_pes else None
     result = sweep(args.board, kinds, width=args.width, k_max=args.k_max, freq=args.freq, jobs=args.jobs,
-                   seed=args.seed, out_dir=args.build_dir, progress=_say)
+                   seed=args.seed, out_dir=args.build_dir, progress=_say, start_bounds=bounds)
     table = format_sweep(result)
     print(table)
     if args.out:
@@ -220,9 +253,21 @@ def build_parser():
         description="Generate, simulate and compare AdderNet (SAD) hardware against its multiplier (MAC) twin.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    d = sub.add_parser("demo", help="golden vs PyTorch reference, Verilog of the default array, a bit-exact RTL run")
+    d = sub.add_parser("demo", help="the main job: 'demo' (golden, Verilog, a bit-exact RTL run, compare) "
+                                    "or 'demo digits' (a trained AdderNet through the hardware)")
+    d.add_argument("what", nargs="?", choices=["quick", "digits"], default="quick",
+                   help="quick (default) or digits")
     d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    d.add_argument("--out", default="out/demo", help="directory for generated files (default out/demo)")
+    d.add_argument("--out", default=None, help="directory for generated files (default out/demo or out/digits)")
+    d.add_argument("--epochs", type=int, default=40, help="digits: training epochs (default 40)")
+    d.add_argument("--hw-width", type=int, default=8, help="digits: width of the hardware run (default 8)")
+    d.add_argument("--rows", type=int, default=8, help="digits: array rows (default 8)")
+    d.add_argument("--cols", type=int, default=8, help="digits: array columns (default 8)")
+    d.add_argument("--small-batch", type=int, default=4, help="digits: images through Amaranth's simulator (default 4)")
+    d.add_argument("--verilog-backend", choices=["verilator", "icarus"], default="verilator",
+                   help="digits: Verilog simulator for the large batch (default verilator)")
+    d.add_argument("--verilog-batch", type=int, default=0,
+                   help="digits: images through the Verilog simulator (default 0: the whole test set)")
     d.set_defaults(func=cmd_demo)
 
     v = sub.add_parser("verilog", help="write the array as Verilog")
@@ -281,6 +326,8 @@ def build_parser():
     sw.add_argument("--freq", type=float, default=None, help="target clock in MHz (default 40 on iCE40, 100 on ECP5)")
     sw.add_argument("--jobs", type=_positive_int, default=2, help="parallel builds (default 2)")
     sw.add_argument("--seed", type=int, default=1, help="nextpnr seed (default 1)")
+    sw.add_argument("--max-pes", type=int, default=None,
+                    help="largest array to try, in PEs (default: from the device's logic capacity)")
     sw.add_argument("--build-dir", default="build/sweep", help="where the builds go (default build/sweep)")
     sw.add_argument("--out", help="directory for sweep_BOARD.json, .md and .png")
     sw.set_defaults(func=cmd_sweep)

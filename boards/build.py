@@ -62,14 +62,16 @@ def _progress_thread(build_dir, name, say, stop):
 
 
 def _overflow(log_path):
-    """(cell type, needed, available) from nextpnr's utilisation lines when a cell type overflows."""
+    """(cell type, needed, available) from nextpnr's utilisation lines when a cell type overflows,
+    or is full and nextpnr reports that it found no legal placement."""
     try:
         text = Path(log_path).read_text(errors="replace")
     except OSError:
         return None
+    full = "utilisation limit" in text or "Unable to find legal placement" in text
     for m in re.finditer(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+(\d+)%", text):
-        cell, used, avail, pct = m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4))
-        if used > avail:
+        cell, used, avail = m.group(1), int(m.group(2)), int(m.group(3))
+        if used > avail or (full and avail and used == avail):
             return cell, used, avail
     return None
 
@@ -127,9 +129,10 @@ def build_board(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="bu
         over = _overflow(out / f"{name}.tim") or _overflow(out / "build.log")
         if over:
             cell, used, avail = over
+            needs = f"needs {used} {cell}, the device has {avail}" if used > avail else \
+                f"it fills all {avail} {cell} and nextpnr found no legal placement"
             raise DesignDoesNotFit(
-                f"design does not fit {b.device}: needs {used} {cell}, the device has {avail} "
-                f"(make the array smaller or pick a larger board)")
+                f"design does not fit {b.device}: {needs} (make the array smaller or pick a larger board)")
         raise BuildFailed(f"the build for {b.name} failed (exit {r.returncode}); from {out / 'build.log'}:\n"
                           + _tail(out / "build.log"))
     report = _report(b, config, freq_mhz, dsp, seed, out, seconds)

@@ -55,7 +55,7 @@ def sweep(board_name, kinds=("sad", "mac", "mac+dsp"), width=8, k_max=144, freq=
     floor_cost = {"sad": 30, "mac": 120, "mac+dsp": 30}
     state = {}
     for kind in kinds:
-        cap = (start_bounds or {}).get(kind) or b.luts // floor_cost[kind]
+        cap = min((start_bounds or {}).get(kind) or b.luts, b.luts // floor_cost[kind])
         if kind == "mac+dsp":
             cap = min(cap, b.dsps)
         hi = max(i for i, s in enumerate(shapes) if s[0] * s[1] <= max(cap, 1))

@@ -66,8 +66,10 @@ class _Kernels:
                               torch.compile(_grad_cols, dynamic=True))
         return self._compiled
 
-    def run(self, which, terms, *args):
-        kernels = self._get() if terms >= _COMPILE_MIN_TERMS else None
+    def run(self, which, terms, compiled, *args):
+        """``compiled``: None chooses by size, True uses the fused kernel whenever it can, False never."""
+        use = (terms >= _COMPILE_MIN_TERMS) if compiled is None else compiled
+        kernels = self._get() if use else None
         if kernels is not None:
             try:
                 return kernels[which](*args)
@@ -126,7 +128,7 @@ class AdderFunction(torch.autograd.Function):
     """Autograd function of the adder layer with the paper's backward pass."""
 
     @staticmethod
-    def forward(ctx, x, w, stride, padding, eta, adaptive):
+    def forward(ctx, x, w, stride, padding, eta, adaptive, compiled=None):
         n, c, h, wd, t, kh, kw, ho, wo = _geometry(x, w, stride, padding)
         k, l = c * kh * kw, ho * wo
         wf = w.reshape(t, k)
@@ -134,15 +136,15 @@ class AdderFunction(torch.autograd.Function):
         step = _batch_step(k, l)
         for n0 in range(0, n, step):
             cols = F.unfold(x[n0:n0 + step], (kh, kw), padding=padding, stride=stride)
-            y[n0:n0 + step] = _kernels.run(0, cols.shape[0] * t * k * l, wf, cols)
+            y[n0:n0 + step] = _kernels.run(0, cols.shape[0] * t * k * l, compiled, wf, cols)
         ctx.save_for_backward(x, w)
-        ctx.conf = (stride, padding, eta, adaptive)
+        ctx.conf = (stride, padding, eta, adaptive, compiled)
         return -y.reshape(n, t, ho, wo)
 
     @staticmethod
     def backward(ctx, grad_y):
         x, w = ctx.saved_tensors
-        stride, padding, eta, adaptive = ctx.conf
+        stride, padding, eta, adaptive, compiled = ctx.conf
         n, c, h, wd, t, kh, kw, ho, wo = _geometry(x, w, stride, padding)
         grad_x = grad_w = None
         if ctx.needs_input_grad[1]:
@@ -162,9 +164,9 @@ class AdderFunction(torch.autograd.Function):
             step = _batch_step(k, l)
             for n0 in range(0, n, step):
                 cols = F.unfold(x[n0:n0 + step], (kh, kw), padding=padding, stride=stride)
-                gc = _kernels.run(1, cols.shape[0] * t * k * l, wf, cols, gy[n0:n0 + step])
+                gc = _kernels.run(1, cols.shape[0] * t * k * l, compiled, wf, cols, gy[n0:n0 + step])
                 grad_x[n0:n0 + step] = F.fold(gc, (h, wd), (kh, kw), padding=padding, stride=stride)
-        return grad_x, grad_w, None, None, None, None
+        return grad_x, grad_w, None, None, None, None, None
 
 
 def _check_conf(stride, padding, eta):
@@ -176,12 +178,14 @@ def _check_conf(stride, padding, eta):
         raise AdderhwError(f"eta must be a positive finite number, not {eta!r}")
 
 
-def adder2d_torch(x, w, stride=1, padding=0, *, eta=DEFAULT_ETA, adaptive=True):
+def adder2d_torch(x, w, stride=1, padding=0, *, eta=DEFAULT_ETA, adaptive=True, compiled=None):
     """Adder layer forward -Σ|X - F| with the paper's backward pass.
 
     x: (N, Cin, H, W) float tensor; w: (Cout, Cin, kh, kw) of the same dtype.
     Returns (N, Cout, Hout, Wout) with ``conv2d``'s output shape.
     ``adaptive`` switches the adaptive learning-rate scaling of grad w (η = ``eta``).
+    ``compiled``: None uses the fused torch.compile kernel for large problems only; True whenever
+    it is available (worth it when the same shapes repeat, as in training); False never.
     """
     _check_conf(stride, padding, eta)
     if x.dim() != 4 or w.dim() != 4:
@@ -189,7 +193,7 @@ def adder2d_torch(x, w, stride=1, padding=0, *, eta=DEFAULT_ETA, adaptive=True):
             f"x and w must be 4-D, (N, Cin, H, W) and (Cout, Cin, kh, kw), not {tuple(x.shape)} and {tuple(w.shape)}")
     if not (x.is_floating_point() and w.is_floating_point()) or x.dtype != w.dtype:
         raise AdderhwError(f"x and w must share one float dtype, not {x.dtype} and {w.dtype}")
-    return AdderFunction.apply(x, w, stride, padding, float(eta), bool(adaptive))
+    return AdderFunction.apply(x, w, stride, padding, float(eta), bool(adaptive), compiled)
 
 
 class Adder2d(nn.Module):
@@ -199,7 +203,7 @@ class Adder2d(nn.Module):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 *, eta=DEFAULT_ETA, adaptive=True):
+                 *, eta=DEFAULT_ETA, adaptive=True, compiled=None):
         super().__init__()
         for name, v, lo in (("in_channels", in_channels, 1), ("out_channels", out_channels, 1),
                             ("kernel_size", kernel_size, 1)):
@@ -207,12 +211,13 @@ class Adder2d(nn.Module):
                 raise AdderhwError(f"{name} must be a positive integer, not {v!r}")
         _check_conf(stride, padding, eta)
         self.stride, self.padding, self.eta, self.adaptive = stride, padding, eta, adaptive
+        self.compiled = compiled
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
         nn.init.kaiming_normal_(self.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x):
         return adder2d_torch(x, self.weight, self.stride, self.padding,
-                             eta=self.eta, adaptive=self.adaptive)
+                             eta=self.eta, adaptive=self.adaptive, compiled=self.compiled)
 
     def extra_repr(self):
         t, c, k, _ = self.weight.shape

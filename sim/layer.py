@@ -7,6 +7,8 @@ see sim.plan). The SAD array's result Σ|A - B| is negated into the adder layer'
 -Σ|X - F| (golden.adder2d); the MAC twin's Σ A·B is the convolution (golden.mac_conv2d).
 An FC layer is a 1x1 conv on a 1x1 input: x (N, Cin, 1, 1), w (Cout, Cin, 1, 1).
 """
+import numpy as np
+
 from golden.conv import _check_layer, conv_output_shape, im2col
 from golden.errors import AdderhwError
 
@@ -30,5 +32,6 @@ def run_layer(config, x_q, w_q, stride=1, padding=0, backend="amaranth", seed=No
     b = im2col(x, kh, kw, stride, padding)
     y, cycles = run_gemm(config, w.reshape(cout, -1), b, backend=backend, seed=seed, stall_prob=stall_prob,
                          split_k=True, **kwargs)
-    y = y.reshape(cout, n, ho, wo).transpose(1, 0, 2, 3)
+    # C-contiguous like golden's output (a transposed view makes torch pick other float kernels)
+    y = np.ascontiguousarray(y.reshape(cout, n, ho, wo).transpose(1, 0, 2, 3))
     return (-y if config.pe == "sad" else y), cycles

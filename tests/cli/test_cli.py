@@ -88,3 +88,13 @@ def test_compare_bad_report(tmp_path):
     path.write_text('{"device": "x"}')
     r = run("compare", "--sad-report", str(path))
     assert r.returncode == 2 and "has no positive fmax_mhz" in r.stderr
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["demo", "digits", "--epochs", "0"], "--epochs must be a positive integer, not 0"),
+    (["demo", "digits", "--hw-width", "1"], "width must be an integer from 2 to 16, not 1"),
+    (["demo", "cifar"], "invalid choice: 'cifar'"),
+])
+def test_demo_digits_bad_arguments(args, msg):
+    r = run(*args)
+    assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr

@@ -1,0 +1,202 @@
+"""A small AdderNet for the 8x8 handwritten digits of scikit-learn, its CNN twin, training, and
+fixed-point inference of its adder layers.
+
+Data: ``sklearn.datasets.load_digits`` (1,797 real 8x8 digits shipped with scikit-learn; nothing
+is downloaded). Pixels 0..16 are scaled to [0, 1]. Split: a seeded 75 % / 25 % train / test split.
+
+Network (paper style: the first conv and the last classifier stay multiplier layers, every adder
+layer is followed by BatchNorm; Chen et al., CVPR 2020):
+
+    conv1  Conv2d(1 -> c1, 3x3, pad 1)  + BN + ReLU             8x8
+    add1   Adder2d(c1 -> c2, 3x3, pad 1) + BN + ReLU + maxpool 2 4x4
+    add2   Adder2d(c2 -> c3, 3x3, pad 1) + BN + ReLU + global average pool
+    fc     Linear(c3 -> 10)
+
+The CNN twin has Conv2d layers where the adder layers are. Adder layers are trained with the
+reference's backward pass (full-precision gradient for F, HardTanh-clipped gradient for X) and the
+adaptive learning-rate scaling (golden.reference).
+
+Fixed-point inference: each adder layer's input X and weights F are quantised to signed W-bit
+integers with one shared power-of-two scale chosen from data (golden.choose_frac_bits: the finest
+scale at which neither the calibration activations nor the weights saturate). A finer scale that
+saturates a few outliers was tried and is much worse: clipping one large weight changes every
+|X - F| of its filter (8 bits: 23 % instead of 95 % on the test set). The layer is computed exactly in integers
+(golden.adder2d, or the RTL through a hook) and dequantised; everything else stays float.
+"""
+import copy
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .conv import adder2d, mac_conv2d
+from .fixed import choose_frac_bits, dequantize, quantize
+
+__all__ = ["DigitsData", "load_digits_data", "DigitsNet", "train", "accuracy", "FixedPointAdders",
+           "ADDER_LAYERS"]
+
+ADDER_LAYERS = ("add1", "add2")
+
+
+@dataclass
+class DigitsData:
+    x_train: np.ndarray      # (N, 1, 8, 8) float32 in [0, 1]
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def load_digits_data(seed=0, test_fraction=0.25):
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    x = (d.images / 16.0).astype(np.float32)[:, None]
+    y = d.target.astype(np.int64)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(y))
+    n_test = int(round(len(y) * test_fraction))
+    test, train = order[:n_test], order[n_test:]
+    return DigitsData(x[train], y[train], x[test], y[test])
+
+
+def _torch():
+    import torch
+    return torch
+
+
+def DigitsNet(adder=True, channels=(8, 16, 16), eta=0.2, compiled=True):
+    """The digits network (adder=True) or its CNN twin (adder=False), as a torch.nn.Module."""
+    torch = _torch()
+    from torch import nn
+    from .reference import Adder2d
+
+    c1, c2, c3 = channels
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.adder = adder
+            self.conv1 = nn.Conv2d(1, c1, 3, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(c1)
+            if adder:
+                self.add1 = Adder2d(c1, c2, 3, padding=1, eta=eta, compiled=compiled)
+                self.add2 = Adder2d(c2, c3, 3, padding=1, eta=eta, compiled=compiled)
+            else:
+                self.add1 = nn.Conv2d(c1, c2, 3, padding=1, bias=False)
+                self.add2 = nn.Conv2d(c2, c3, 3, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(c2)
+            self.bn3 = nn.BatchNorm2d(c3)
+            self.fc = nn.Linear(c3, 10)
+
+        def forward(self, x, layer_fn=None, taps=None):
+            """``layer_fn(name, module, x)`` replaces the adder (or twin conv) layers when given;
+            ``taps`` (a dict) receives each such layer's input."""
+            def run(name, x):
+                mod = getattr(self, name)
+                if taps is not None:
+                    taps.setdefault(name, []).append(x.detach())
+                return layer_fn(name, mod, x) if layer_fn else mod(x)
+            x = torch.relu(self.bn1(self.conv1(x)))
+            x = torch.relu(self.bn2(run("add1", x)))
+            x = torch.nn.functional.max_pool2d(x, 2)
+            x = torch.relu(self.bn3(run("add2", x)))
+            x = x.mean(dim=(2, 3))
+            return self.fc(x)
+
+    return Net()
+
+
+def train(model, data, epochs=40, batch=64, lr=0.05, seed=0, progress=None):
+    """SGD with momentum and a cosine schedule; seeded. Returns per-epoch losses."""
+    torch = _torch()
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.tensor(data.x_train)
+    y = torch.tensor(data.y_train)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
+    losses = []
+    t0 = time.perf_counter()
+    for epoch in range(epochs):
+        model.train()
+        perm = torch.randperm(len(y), generator=g)
+        total = 0.0
+        for i in range(0, len(y), batch):
+            idx = perm[i:i + batch]
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        sched.step()
+        losses.append(total / len(y))
+        if progress and (epoch + 1) % max(1, epochs // 10) == 0:
+            kind = "AdderNet" if model.adder else "CNN"
+            progress(f"  {kind} epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f} "
+                     f"({time.perf_counter() - t0:.0f} s)")
+    model.eval()
+    return losses
+
+
+def predict(model, x, layer_fn=None, batch=512):
+    torch = _torch()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            out.append(model(torch.tensor(x[i:i + batch]), layer_fn=layer_fn).numpy())
+    return np.concatenate(out)
+
+
+def accuracy(model, x, y, layer_fn=None):
+    return float(np.mean(predict(model, x, layer_fn).argmax(axis=1) == y))
+
+
+class FixedPointAdders:
+    """A ``layer_fn`` that runs the adder layers (or, for the CNN twin, the convolutions in their
+    place) in W-bit fixed point with one shared scale 2^-f for X and F.
+
+    ``compute(name, xq, wq, stride, padding)`` computes the integer layer; the default is the golden
+    model (golden.adder2d, or golden.mac_conv2d for the twin). A hardware run passes a function that
+    calls the RTL. With ``keep``, every call's integer inputs and outputs are kept in
+    ``self.records`` so callers can compare paths bit for bit. Outputs are dequantised with 2^-f
+    (an L1 distance is in the units of its inputs) or 2^-2f (a sum of products).
+    """
+
+    def __init__(self, model, width, calib_x, compute=None, keep=False):
+        torch = _torch()
+        self.width = width
+        self.kind = "sad" if model.adder else "mac"
+        golden_fn = adder2d if self.kind == "sad" else mac_conv2d
+        self.compute = compute or (lambda name, xq, wq, s, p: golden_fn(xq, wq, s, p, width=width))
+        self.keep = keep
+        self.records = {}
+        self.saturated = {}
+        taps = {}
+        with torch.no_grad():
+            model(torch.tensor(calib_x), taps=taps)
+        self.frac = {}
+        for name in ADDER_LAYERS:
+            w = getattr(model, name).weight.detach().numpy()
+            xs = torch.cat(taps[name]).numpy()
+            self.frac[name] = choose_frac_bits([xs, w], width)
+            self.saturated[name] = 0
+
+    def with_compute(self, compute):
+        """The same scales with another integer compute function (for example, the RTL)."""
+        other = copy.copy(self)
+        other.compute = compute
+        other.records = {}
+        other.saturated = {k: 0 for k in self.saturated}
+        return other
+
+    def __call__(self, name, module, x):
+        torch = _torch()
+        f = self.frac[name]
+        xq, nx = quantize(x.numpy(), self.width, f)
+        wq, nw = quantize(module.weight.detach().numpy(), self.width, f)
+        self.saturated[name] += nx + nw
+        stride = module.stride if isinstance(module.stride, int) else module.stride[0]
+        padding = module.padding if isinstance(module.padding, int) else module.padding[0]
+        yq = self.compute(name, xq, wq, stride, padding)
+        if self.keep:
+            self.records.setdefault(name, []).append((xq, wq, yq))
+        return torch.tensor(dequantize(yq, f if self.kind == "sad" else 2 * f), dtype=x.dtype)

@@ -1,0 +1,243 @@
+"""``adderhw demo digits``: a trained AdderNet on real data, quantised, run bit-exact through the
+simulated hardware, with cycles and energy against the multiplier twin.
+
+Steps (each reported):
+1. train the digits AdderNet and its CNN twin (golden.addernet), float test accuracy of both;
+2. quantise the adder layers to W bits for W in 4, 6, 8, 12, 16 (shared X/F power-of-two scale
+   per layer, from training data): fixed-point test accuracy and saturated values;
+3. hardware inference at the demo width: the adder layers of a small batch through the Amaranth
+   simulator, and of the whole test set through a Verilog simulator (Verilator by default); every
+   adder-layer output is compared with the golden model bit for bit, so the hardware accuracy must
+   equal the golden fixed-point accuracy;
+4. the CNN twin's convolutions in the same places through the MAC twin the same way;
+5. cycles of every layer run from the exact cycle model, checked against the RTL's measured cycles,
+   and an energy estimate (golden.compare) for the AdderNet on the SAD array vs the CNN on the MAC.
+"""
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from golden.addernet import (ADDER_LAYERS, DigitsNet, FixedPointAdders, accuracy, load_digits_data, predict,
+                             train)
+from golden.compare import compare_network
+from golden.config import ArrayConfig
+from golden.cycles import layer_cycles
+from golden.networks import Layer, Network
+
+from .layer import run_layer
+
+__all__ = ["DigitsConfig", "run_digits", "format_digits", "plot_digits"]
+
+
+@dataclass
+class DigitsConfig:
+    """The demo's embedded defaults; every field can be changed from the CLI."""
+    epochs: int = 40
+    widths: tuple = (4, 6, 8, 12, 16)
+    hw_width: int = 8
+    rows: int = 8
+    cols: int = 8
+    small_batch: int = 4                 # images through the Amaranth simulator
+    verilog_backend: str = "verilator"
+    verilog_batch: int = 0               # images through the Verilog simulator; 0 = the whole test set
+    chunk: int = 150                     # images per Verilog run
+    channels: tuple = (8, 16, 16)
+    seed: int = 0
+    calib: int = 512                     # training images used to choose each layer's scale
+
+
+@dataclass
+class _HwRuns:
+    cycles: list = field(default_factory=list)         # (backend, layer, images, measured, model)
+    mismatches: int = 0
+
+
+def _layer_spec(name, module, x):
+    n, c, h, w = x.shape
+    return Layer(name, c, module.weight.shape[0], module.weight.shape[2], 1, 1, h, w)
+
+
+def _hardware(model, cfg_hw, fp_golden, x, backend, chunk, runs, say):
+    """Fixed-point inference of ``x`` with the model's adder (or twin conv) layers on the RTL;
+    every layer output is checked against golden. Returns logits."""
+    golden_compute = fp_golden.compute
+
+    def compute(name, xq, wq, stride, padding):
+        parts = []
+        for i in range(0, len(xq), chunk):
+            part, cycles = run_layer(cfg_hw, xq[i:i + chunk], wq, stride, padding, backend=backend)
+            spec = Layer(name, xq.shape[1], wq.shape[0], wq.shape[2], stride, padding, xq.shape[2], xq.shape[3])
+            model_cycles = layer_cycles(cfg_hw, spec, batch=len(part))
+            runs.cycles.append((backend, name, len(part), cycles, model_cycles))
+            parts.append(part)
+        y_hw = np.concatenate(parts)
+        y_gold = golden_compute(name, xq, wq, stride, padding)
+        runs.mismatches += int(np.count_nonzero(y_hw != y_gold))
+        say(f"  {backend}: {name} on {len(xq)} images, {cfg_hw.pe.upper()} array: "
+            f"{'bit-exact' if np.array_equal(y_hw, y_gold) else 'MISMATCH'} against golden")
+        return y_hw
+
+    return predict(model, x, layer_fn=fp_golden.with_compute(compute))
+
+
+def run_digits(conf=None, progress=None):
+    conf = conf or DigitsConfig()
+    say = progress or (lambda m: None)
+    t_start = time.perf_counter()
+    import torch
+    torch.manual_seed(conf.seed)
+    data = load_digits_data(conf.seed)
+    say(f"digits: {len(data.y_train)} training and {len(data.y_test)} test images (scikit-learn, 8x8)")
+    nets = {}
+    for adder in (True, False):
+        kind = "AdderNet" if adder else "CNN"
+        say(f"training the {kind} ({conf.epochs} epochs)")
+        m = DigitsNet(adder=adder, channels=conf.channels)
+        t0 = time.perf_counter()
+        train(m, data, epochs=conf.epochs, seed=conf.seed, progress=say)
+        nets[kind] = (m, accuracy(m, data.x_test, data.y_test), time.perf_counter() - t0)
+    adder_net, cnn_net = nets["AdderNet"][0], nets["CNN"][0]
+    calib = data.x_train[:conf.calib]
+
+    say("fixed-point accuracy of the adder layers (golden model)")
+    fixed = []
+    for w in conf.widths:
+        fp = FixedPointAdders(adder_net, w, calib)
+        acc = accuracy(adder_net, data.x_test, data.y_test, fp)
+        fixed.append({"width": w, "accuracy": acc, "frac_bits": dict(fp.frac),
+                      "saturated": sum(fp.saturated.values())})
+        say(f"  {w:2d} bits: {acc:.2%} (scales 2^-{fp.frac}, {sum(fp.saturated.values())} saturated)")
+
+    w = conf.hw_width
+    k_max = max(c * 9 for c in conf.channels[:2])
+    sad_cfg = ArrayConfig(rows=conf.rows, cols=conf.cols, width=w, k_max=k_max, pe="sad")
+    mac_cfg = sad_cfg.with_(pe="mac")
+    hw = {}
+    for kind, model, cfg in (("AdderNet", adder_net, sad_cfg), ("CNN", cnn_net, mac_cfg)):
+        fp = FixedPointAdders(model, w, calib)
+        runs = _HwRuns()
+        n_small = min(conf.small_batch, len(data.y_test))
+        n_big = conf.verilog_batch or len(data.y_test)
+        say(f"hardware inference, {kind} on the {cfg.rows}x{cfg.cols} {cfg.pe.upper()} array at {w} bits")
+        xs, ys = data.x_test[:n_small], data.y_test[:n_small]
+        small = _hardware(model, cfg, fp, xs, "amaranth", conf.chunk, runs, say)
+        xb, yb = data.x_test[:n_big], data.y_test[:n_big]
+        big = _hardware(model, cfg, fp, xb, conf.verilog_backend, conf.chunk, runs, say)
+        gold_small = predict(model, xs, layer_fn=fp).argmax(1)
+        gold_big = predict(model, xb, layer_fn=fp).argmax(1)
+        hw[kind] = {
+            "array": cfg.describe(), "mismatches": runs.mismatches,
+            "amaranth": {"images": n_small, "accuracy": float(np.mean(small.argmax(1) == ys)),
+                         "golden_accuracy": float(np.mean(gold_small == ys)),
+                         "predictions": small.argmax(1).tolist()},
+            conf.verilog_backend: {"images": n_big, "accuracy": float(np.mean(big.argmax(1) == yb)),
+                                   "golden_accuracy": float(np.mean(gold_big == yb))},
+            "cycles": [{"backend": b, "layer": n, "images": i, "measured": c, "model": mc}
+                       for b, n, i, c, mc in runs.cycles],
+        }
+
+    # energy and cycles for the whole test set, from the layer list of this network
+    specs = []
+    taps = {}
+    with torch.no_grad():
+        adder_net(torch.tensor(data.x_test[:1]), taps=taps)
+    specs.append(Layer("conv1", 1, conf.channels[0], 3, 1, 1, 8, 8, adder=False))
+    for name in ADDER_LAYERS:
+        x = taps[name][0]
+        specs.append(_layer_spec(name, getattr(adder_net, name), x))
+    specs.append(Layer("fc", conf.channels[2], 10, adder=False, kind="fc"))
+    net = Network("digits", tuple(specs), "sklearn digits")
+    comparison = compare_network(net, conf.rows, conf.cols, w, batch=len(data.y_test))
+    return {
+        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in conf.__dict__.items()},
+        "data": {"train": int(len(data.y_train)), "test": int(len(data.y_test))},
+        "float": {k: {"accuracy": v[1], "train_seconds": v[2]} for k, v in nets.items()},
+        "fixed_point": fixed, "hardware": hw, "comparison": comparison,
+        "test_images": data.x_test[:conf.small_batch].tolist(),
+        "test_labels": data.y_test[:conf.small_batch].tolist(),
+        "seconds": time.perf_counter() - t_start,
+    }
+
+
+def format_digits(r):
+    c = r["config"]
+    lines = [f"## AdderNet on scikit-learn digits ({r['data']['train']} train / {r['data']['test']} test, 8x8)", "",
+             "| model | test accuracy |", "|---|---:|"]
+    lines.append(f"| CNN (float) | {r['float']['CNN']['accuracy']:.2%} |")
+    lines.append(f"| AdderNet (float, PyTorch reference) | {r['float']['AdderNet']['accuracy']:.2%} |")
+    for f in r["fixed_point"]:
+        lines.append(f"| AdderNet, adder layers {f['width']}-bit fixed point (golden) | {f['accuracy']:.2%} "
+                     f"(scales 2^-{list(f['frac_bits'].values())}, {f['saturated']} saturated) |")
+    vb = c["verilog_backend"]
+    for kind in ("AdderNet",):
+        h = r["hardware"][kind]
+        lines.append(f"| AdderNet, {c['hw_width']}-bit, adder layers on the RTL (Amaranth sim, "
+                     f"{h['amaranth']['images']} images) | {h['amaranth']['accuracy']:.2%} "
+                     f"(golden on the same images: {h['amaranth']['golden_accuracy']:.2%}) |")
+        lines.append(f"| AdderNet, {c['hw_width']}-bit, adder layers on the generated Verilog ({vb}, "
+                     f"{h[vb]['images']} images) | {h[vb]['accuracy']:.2%} "
+                     f"(golden: {h[vb]['golden_accuracy']:.2%}) |")
+    lines += ["", "Every hardware layer output against the golden model: "
+              + ", ".join(f"{k}: {'bit-exact' if h['mismatches'] == 0 else str(h['mismatches']) + ' values differ'}"
+                          for k, h in r["hardware"].items()) + ".", "",
+              "| design | backend | layer | images | RTL cycles | cycle model |", "|---|---|---|---:|---:|---:|"]
+    for kind, h in r["hardware"].items():
+        for cy in h["cycles"]:
+            lines.append(f"| {kind} ({'SAD' if kind == 'AdderNet' else 'MAC'}) | {cy['backend']} | {cy['layer']} | "
+                         f"{cy['images']} | {cy['measured']} | {cy['model']} |")
+    cmp = r["comparison"]
+    a, m = cmp["totals"]["addernet"], cmp["totals"]["cnn"]
+    lines += ["", f"Whole test set ({cmp['batch']} images), {cmp['arrays']['sad'][0]}x{cmp['arrays']['sad'][1]} arrays, "
+              f"{cmp['width']}-bit (cycle model; energy: {cmp['energy_source']}):", "",
+              "| design | #Mul | #Add | cycles | utilisation | energy (uJ, est.) |", "|---|---:|---:|---:|---:|---:|",
+              f"| AdderNet on SAD (first/last layer on MAC) | {a['mul']:,} | {a['add']:,} | {a['cycles']:,} | "
+              f"{a['utilisation']:.1%} | {a['energy_pj'] / 1e6:.3f} |",
+              f"| CNN on MAC | {m['mul']:,} | {m['add']:,} | {m['cycles']:,} | {m['utilisation']:.1%} | "
+              f"{m['energy_pj'] / 1e6:.3f} |", "",
+              f"Done in {r['seconds']:.0f} s."]
+    return "\n".join(lines)
+
+
+def plot_digits(r, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig = plt.figure(figsize=(11, 4.2))
+    ax = fig.add_axes([0.07, 0.14, 0.45, 0.76])
+    ws = [f["width"] for f in r["fixed_point"]]
+    ax.plot(ws, [100 * f["accuracy"] for f in r["fixed_point"]], "o-", label="AdderNet, fixed-point adder layers")
+    ax.axhline(100 * r["float"]["AdderNet"]["accuracy"], color="C0", ls="--", label="AdderNet float")
+    ax.axhline(100 * r["float"]["CNN"]["accuracy"], color="C1", ls=":", label="CNN float")
+    vb = r["config"]["verilog_backend"]
+    hwacc = r["hardware"]["AdderNet"][vb]["accuracy"]
+    ax.plot([r["config"]["hw_width"]], [100 * hwacc], "r*", ms=14, label=f"on the Verilog array ({vb})")
+    ax.set_xlabel("adder-layer width (bits)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_xticks(ws)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title("digits: accuracy vs fixed-point width")
+    imgs, labels = r["test_images"], r["test_labels"]
+    preds = r["hardware"]["AdderNet"]["amaranth"]["predictions"]
+    n = len(preds)
+    for i in range(n):
+        a = fig.add_axes([0.58 + (i % 4) * 0.1, 0.52 - (i // 4) * 0.4, 0.09, 0.32])
+        a.imshow(np.array(imgs[i])[0], cmap="gray_r")
+        a.set_xticks([])
+        a.set_yticks([])
+        a.set_title(f"HW: {preds[i]} (label {labels[i]})", fontsize=8)
+    fig.text(0.58, 0.92, "adder layers on the RTL (Amaranth simulator)", fontsize=9)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_reports(r, out_dir):
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "digits.json").write_text(json.dumps(r, indent=2) + "\n")
+    (out / "digits.md").write_text(format_digits(r) + "\n")
+    plot_digits(r, out / "digits.png")
+    return out
