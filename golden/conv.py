@@ -11,13 +11,13 @@ The columns are built a chunk of images at a time so that memory stays bounded.
 import numpy as np
 
 from .errors import AdderhwError
-from .gemm import data_width, mac_gemm, sad_kernel, scratch_dtype
-from .validate import MAX_WIDTH, check_int, check_int_array, check_width
+from .gemm import mac_gemm, sad_kernel, scratch_dtype
+from .validate import check_int, check_int_array, operand_width
 
 __all__ = ["adder2d", "mac_conv2d", "im2col", "conv_output_shape"]
 
 #: im2col elements built per chunk
-_COLS_ELEMS = 1 << 21
+_COLS_ELEMS = 1 << 19
 
 
 def conv_output_shape(h, w, kh, kw, stride, padding):
@@ -40,15 +40,7 @@ def _check_layer(x, w, stride, padding, width):
         raise AdderhwError(
             f"x has {x.shape[1]} input channels (shape {x.shape}) but w expects {w.shape[1]} "
             f"(shape {w.shape}); w must be (Cout, Cin, kh, kw) with Cin = x.shape[1]")
-    if width is None:
-        width = data_width(x, w)
-        if width > MAX_WIDTH:
-            raise AdderhwError(
-                f"x and w hold values needing {width} bits; the golden model supports at most {MAX_WIDTH}")
-    else:
-        width = check_width(width)
-        x = check_int_array("x", x, width=width)
-        w = check_int_array("w", w, width=width)
+    (x, w), width = operand_width(("x", "w"), (x, w), width)
     conv_output_shape(x.shape[2], x.shape[3], w.shape[2], w.shape[3], stride, padding)
     return x, w, stride, padding, width
 

@@ -13,23 +13,13 @@ Scratch memory is bounded by the block size, whatever T, K and P are.
 import numpy as np
 
 from .errors import AdderhwError
-from .validate import MAX_WIDTH, check_int_array, check_width
+from .validate import check_int_array, data_width, operand_width
 from .widths import mac_acc_width
 
 __all__ = ["sad_gemm", "mac_gemm", "data_width", "sad_kernel", "scratch_dtype"]
 
 #: elements of one (T, P) scratch block; 2^15 int16/int32 values sit in L1/L2.
 _BLOCK_ELEMS = 1 << 15
-
-
-def data_width(*arrays):
-    """Smallest signed width (at least 2) that holds every value in ``arrays``."""
-    w = 2
-    for a in arrays:
-        if a.size:
-            lo, hi = int(a.min()), int(a.max())
-            w = max(w, hi.bit_length() + 1, (-lo - 1).bit_length() + 1)
-    return w
 
 
 def _operands(a, b, width):
@@ -39,15 +29,7 @@ def _operands(a, b, width):
         raise AdderhwError(
             f"a and b do not chain: a is {a.shape[0]}x{a.shape[1]} (T x K) and b is "
             f"{b.shape[0]}x{b.shape[1]}, but b must have K = {a.shape[1]} rows")
-    if width is None:
-        width = data_width(a, b)
-        if width > MAX_WIDTH:
-            raise AdderhwError(
-                f"a and b hold values needing {width} bits; the golden model supports at most {MAX_WIDTH}")
-    else:
-        width = check_width(width)
-        a = check_int_array("a", a, width=width)
-        b = check_int_array("b", b, width=width)
+    (a, b), width = operand_width(("a", "b"), (a, b), width)
     return a, b, width
 
 

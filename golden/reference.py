@@ -16,7 +16,7 @@ On quantised inputs (integers × 2^-frac) its forward equals the golden model ex
 whenever the sums stay within the float dtype's integer precision (2^53 for float64).
 
 Memory: the T×K×P difference tensor is never materialised. The input is unfolded a few
-images at a time (about 2^20 column elements per chunk) and reduced chunk by chunk.
+images at a time (about 2^18 column elements per chunk) and reduced chunk by chunk.
 Speed: large problems use a fused kernel from ``torch.compile`` (one compile per process,
 dynamic shapes); small problems, or machines without a C++ compiler, use eager chunked
 code. Set ``ADDERHW_TORCH_COMPILE=0`` to force the eager path.
@@ -35,8 +35,8 @@ __all__ = ["adder2d_torch", "Adder2d", "AdderFunction", "DEFAULT_ETA"]
 
 #: η of the adaptive learning-rate scaling (paper, Sec. 3.3)
 DEFAULT_ETA = 0.2
-#: column elements (n·K·L) unfolded per chunk
-_CHUNK_ELEMS = 1 << 20
+#: column elements (n·K·L) unfolded per chunk (1 MiB of float32)
+_CHUNK_ELEMS = 1 << 18
 #: problems smaller than this many |x - f| terms stay on the eager path (compiling costs seconds)
 _COMPILE_MIN_TERMS = 1 << 24
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from .errors import AdderhwError
 
-__all__ = ["check_int", "check_width", "check_int_array", "int_range"]
+__all__ = ["check_int", "check_width", "check_int_array", "int_range", "data_width", "operand_width"]
 
 #: Fixed-point widths the golden model accepts. The RTL accepts a narrower range (see ArrayConfig).
 MIN_WIDTH, MAX_WIDTH = 2, 32
@@ -64,3 +64,26 @@ def check_int_array(name, arr, *, ndim=None, width=None):
             raise AdderhwError(
                 f"{name} holds {bad}, out of range for width {width}: values must lie in [{lo}, {hi}]")
     return a
+
+
+def data_width(*arrays):
+    """Smallest signed width (at least 2) that holds every value in ``arrays``."""
+    w = 2
+    for a in arrays:
+        if a.size:
+            lo, hi = int(a.min()), int(a.max())
+            w = max(w, hi.bit_length() + 1, (-lo - 1).bit_length() + 1)
+    return w
+
+
+def operand_width(names, arrays, width):
+    """(arrays, width) of checked integer operands: each array within ``width`` if it is given,
+    else the width is taken from the data (at most MAX_WIDTH)."""
+    if width is None:
+        width = data_width(*arrays)
+        if width > MAX_WIDTH:
+            raise AdderhwError(f"{' and '.join(names)} hold values needing {width} bits; "
+                               f"the golden model supports at most {MAX_WIDTH}")
+        return list(arrays), width
+    width = check_width(width)
+    return [check_int_array(n, a, width=width) for n, a in zip(names, arrays)], width

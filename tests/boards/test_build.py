@@ -19,6 +19,7 @@ pytestmark = pytest.mark.boards
     ("icebreaker", "sad", True),        # dsp is ignored for SAD: it has no multiplier
     ("icebreaker", "mac", True),
     ("icebreaker", "mac", False),
+    ("hx8k", "sad", False),
     ("orangecrab-25f", "sad", False),   # OrangeCrab: builds without dfu-suffix installed
     ("ulx3s-85f", "mac", True),         # ULX3S: builds without openFPGALoader installed
 ])
