@@ -37,7 +37,7 @@ __all__ = ["adder2d_torch", "Adder2d", "AdderFunction", "DEFAULT_ETA"]
 DEFAULT_ETA = 0.2
 #: column elements (n·K·L) unfolded per chunk (1 MiB of float32)
 _CHUNK_ELEMS = 1 << 18
-#: problems smaller than this many |x - f| terms stay on the eager path (compiling costs seconds)
+#: layers smaller than this many |x - f| terms stay on the eager path (compiling costs seconds)
 _COMPILE_MIN_TERMS = 1 << 24
 
 
@@ -66,10 +66,9 @@ class _Kernels:
                               torch.compile(_grad_cols, dynamic=True))
         return self._compiled
 
-    def run(self, which, terms, compiled, *args):
-        """``compiled``: None chooses by size, True uses the fused kernel whenever it can, False never."""
-        use = (terms >= _COMPILE_MIN_TERMS) if compiled is None else compiled
-        kernels = self._get() if use else None
+    def run(self, which, compiled, *args):
+        """``compiled``: use the fused kernel (if it can be had) or the eager code."""
+        kernels = self._get() if compiled else None
         if kernels is not None:
             try:
                 return kernels[which](*args)
@@ -134,9 +133,11 @@ class AdderFunction(torch.autograd.Function):
         wf = w.reshape(t, k)
         y = x.new_empty((n, t, l))
         step = _batch_step(k, l)
+        # decided once per layer (not per chunk): a large layer in small chunks still compiles
+        compiled = (n * t * k * l >= _COMPILE_MIN_TERMS) if compiled is None else bool(compiled)
         for n0 in range(0, n, step):
             cols = F.unfold(x[n0:n0 + step], (kh, kw), padding=padding, stride=stride)
-            y[n0:n0 + step] = _kernels.run(0, cols.shape[0] * t * k * l, compiled, wf, cols)
+            y[n0:n0 + step] = _kernels.run(0, compiled, wf, cols)
         ctx.save_for_backward(x, w)
         ctx.conf = (stride, padding, eta, adaptive, compiled)
         return -y.reshape(n, t, ho, wo)
@@ -164,7 +165,7 @@ class AdderFunction(torch.autograd.Function):
             step = _batch_step(k, l)
             for n0 in range(0, n, step):
                 cols = F.unfold(x[n0:n0 + step], (kh, kw), padding=padding, stride=stride)
-                gc = _kernels.run(1, cols.shape[0] * t * k * l, compiled, wf, cols, gy[n0:n0 + step])
+                gc = _kernels.run(1, compiled, wf, cols, gy[n0:n0 + step])
                 grad_x[n0:n0 + step] = F.fold(gc, (h, wd), (kh, kw), padding=padding, stride=stride)
         return grad_x, grad_w, None, None, None, None, None
 

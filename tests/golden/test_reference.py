@@ -27,14 +27,23 @@ def test_forward_equals_golden_exactly(seed, geometry, k, width):
     assert np.array_equal(y.detach().numpy(), dequantize(adder2d(xq, wq, stride, padding), FRAC))
 
 
-def test_compiled_path_equals_golden_exactly():
-    # large enough (>= 2^24 terms) for the fused torch.compile kernel, in float32 whose
-    # 24-bit mantissa still holds these sums exactly (|sum| <= 144·255·2^-5 < 2^24 units)
+@pytest.mark.parametrize("compiled", [True, False])
+def test_fused_and_eager_paths_equal_golden_exactly(compiled):
+    # float32 still holds these sums exactly (|sum| <= 144·255 < 2^24 units of 2^-5);
+    # several images per chunk and a partial last chunk
     rng = np.random.default_rng(7)
-    xq, wq = _quantised_case(rng, 16, 16, 16, 16, 3)
-    y = adder2d_torch(torch.tensor(dequantize(xq, FRAC), dtype=torch.float32),
-                      torch.tensor(dequantize(wq, FRAC), dtype=torch.float32), 1, 1)
-    assert np.array_equal(y.numpy().astype(np.float64), dequantize(adder2d(xq, wq, 1, 1), FRAC))
+    xq, wq = _quantised_case(rng, 21, 16, 16, 16, 3)
+    xt = torch.tensor(dequantize(xq, FRAC), dtype=torch.float32, requires_grad=True)
+    wt = torch.tensor(dequantize(wq, FRAC), dtype=torch.float32, requires_grad=True)
+    y = adder2d_torch(xt, wt, 1, 1, compiled=compiled)
+    assert np.array_equal(y.detach().numpy().astype(np.float64), dequantize(adder2d(xq, wq, 1, 1), FRAC))
+    y.sum().backward()
+    grads = (xt.grad.clone(), wt.grad.clone())
+    xt.grad = wt.grad = None
+    y2 = adder2d_torch(xt, wt, 1, 1, compiled=not compiled)
+    y2.sum().backward()
+    torch.testing.assert_close(xt.grad, grads[0], rtol=1e-5, atol=1e-4)   # both paths, same gradients
+    torch.testing.assert_close(wt.grad, grads[1], rtol=1e-5, atol=1e-4)
 
 
 def _brute_grads(x, w, g, stride, padding):
