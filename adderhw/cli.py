@@ -216,8 +216,14 @@ def cmd_sweep(args):
     if args.max_pes is not None and args.max_pes < 1:
         raise AdderhwError(f"--max-pes must be a positive integer, not {args.max_pes}")
     bounds = {k: args.max_pes for k in kinds} if args.max_pes else None
+    partial = None
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        partial = Path(args.out) / f"sweep_{args.board}.partial.json"
     result = sweep(args.board, kinds, width=args.width, k_max=args.k_max, freq=args.freq, jobs=args.jobs,
-                   seed=args.seed, out_dir=args.build_dir, progress=_say, start_bounds=bounds)
+                   seed=args.seed, out_dir=args.build_dir, progress=_say, start_bounds=bounds, partial=partial)
+    if partial and partial.exists():
+        partial.unlink()
     table = format_sweep(result)
     print(table)
     if args.out:
@@ -328,7 +334,9 @@ def build_parser():
     sw.add_argument("--seed", type=int, default=1, help="nextpnr seed (default 1)")
     sw.add_argument("--max-pes", type=int, default=None,
                     help="largest array to try, in PEs (default: from the device's logic capacity)")
-    sw.add_argument("--build-dir", default="build/sweep", help="where the builds go (default build/sweep)")
+    sw.add_argument("--build-dir", default="build/sweep",
+                    help="where the builds go (default build/sweep); finished builds there are reused, so an "
+                         "interrupted sweep resumes")
     sw.add_argument("--out", help="directory for sweep_BOARD.json, .md and .png")
     sw.set_defaults(func=cmd_sweep)
 

@@ -9,6 +9,7 @@ DSPs: a MAC array may map its multipliers to DSP blocks (iCE40 SB_MAC16 through 
 -dsp``; ECP5 MULT18X18D, which ``synth_ecp5`` uses unless ``-nodsp``). ``dsp`` chooses; the report
 records the choice and the DSP blocks actually used.
 """
+import hashlib
 import json
 import re
 import subprocess
@@ -85,18 +86,35 @@ def _tail(path, n=12):
     return "\n".join(keep[-n:])
 
 
+def design_key(board_name, config, freq_mhz, dsp, seed):
+    """A hash of everything a build depends on: the array's Verilog, the harness, board and options."""
+    from hw.verilog import generate_verilog
+    parts = [generate_verilog(config), Path(__file__).with_name("bench_top.py").read_text(),
+             Path(__file__).with_name("lfsr.py").read_text(), board_name, repr(float(freq_mhz)), repr(bool(dsp)),
+             repr(seed)]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
+
+
 def build_board(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="build", progress=None,
-                versions=True):
+                versions=True, reuse=False):
     """Build the benchmark harness of ``config`` for a board; returns the report dict (also written
-    to ``out_dir/report.json``). Raises DesignDoesNotFit or BuildFailed with one clear sentence."""
+    to ``out_dir/report.json``). Raises DesignDoesNotFit or BuildFailed with one clear sentence.
+    ``reuse``: return the report already in ``out_dir`` if it was built from the same design and
+    options (long sweeps can then be resumed)."""
     b = board_by_name(board_name)
     if freq_mhz is None:
         freq_mhz = 100.0 if b.family == "ecp5" else 48.0
     if not (isinstance(freq_mhz, (int, float)) and 1 <= freq_mhz <= 1000):
         raise AdderhwError(f"freq must be a frequency in MHz from 1 to 1000, not {freq_mhz!r}")
     say = progress or (lambda msg: None)
-    use_yowasp(b.family)
     out = Path(out_dir)
+    key = design_key(board_name, config, freq_mhz, dsp, seed)
+    if reuse and (out / "report.json").exists():
+        old = json.loads((out / "report.json").read_text())
+        if old.get("design_key") == key:
+            say(f"reusing {out / 'report.json'}")
+            return old
+    use_yowasp(b.family)
     out.mkdir(parents=True, exist_ok=True)
     name = "top"
     platform = make_platform(b, freq_mhz * 1e6)
@@ -136,6 +154,7 @@ def build_board(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="bu
         raise BuildFailed(f"the build for {b.name} failed (exit {r.returncode}); from {out / 'build.log'}:\n"
                           + _tail(out / "build.log"))
     report = _report(b, config, freq_mhz, dsp, seed, out, seconds)
+    report["design_key"] = key
     if versions:
         report["tools"] = tool_versions(b.family)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")

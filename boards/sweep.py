@@ -8,7 +8,11 @@ upper bound from the device's logic capacity; each later round narrows to the in
 largest pass and the smallest failure. Designs that do not fit fail fast, in nextpnr's packer.
 
 Reported per kind: PEs, Fmax, peak throughput = PEs × Fmax (terms per second), and utilisation.
+Long sweeps can be resumed: every probe's report is kept in its build directory and reused when the
+design and options are unchanged, and ``partial`` (a path) receives the results so far after every
+probe, marked ``"complete": false``.
 """
+import json
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -29,12 +33,12 @@ def candidate_shapes(limit=64):
     return shapes
 
 
-def _probe(board, kind, shape, width, k_max, freq, seed, out_dir):
+def _probe(board, kind, shape, width, k_max, freq, seed, out_dir):  # runs in a worker process
     pe, dsp = {"sad": ("sad", False), "mac": ("mac", False), "mac+dsp": ("mac", True)}[kind]
     cfg = ArrayConfig(rows=shape[0], cols=shape[1], width=width, k_max=k_max, pe=pe)
     try:
         r = build_board(board, cfg, freq_mhz=freq, dsp=dsp, seed=seed,
-                        out_dir=Path(out_dir) / f"{kind}_{shape[0]}x{shape[1]}", versions=False)
+                        out_dir=Path(out_dir) / f"{kind}_{shape[0]}x{shape[1]}", versions=False, reuse=True)
     except DesignDoesNotFit as exc:
         return kind, shape, None, str(exc)
     except BuildFailed as exc:
@@ -45,7 +49,7 @@ def _probe(board, kind, shape, width, k_max, freq, seed, out_dir):
 
 
 def sweep(board_name, kinds=("sad", "mac", "mac+dsp"), width=8, k_max=144, freq=None, jobs=2, seed=1,
-          out_dir="build/sweep", progress=None, start_bounds=None):
+          out_dir="build/sweep", progress=None, start_bounds=None, partial=None):
     """Returns a JSON-ready dict. ``start_bounds``: {kind: max PEs to consider} to cap the search."""
     b = board_by_name(board_name)
     freq = freq or (100.0 if b.family == "ecp5" else 40.0)
@@ -95,6 +99,13 @@ def sweep(board_name, kinds=("sad", "mac", "mac+dsp"), width=8, k_max=144, freq=
                     + ("pass" if why is None else f"fail ({why})")
                     + (f", {r['fmax_mhz']:.1f} MHz, {r['logic']['used']}/{r['logic']['available']} "
                        f"{r['logic']['cell']}" if r else ""))
+                if partial:
+                    doc = _summary(b, width, k_max, freq, seed, state, complete=False)
+                    Path(partial).write_text(json.dumps(doc, indent=2) + "\n")
+    return _summary(b, width, k_max, freq, seed, state, complete=True)
+
+
+def _summary(b, width, k_max, freq, seed, state, complete):
     results = []
     for kind, st in state.items():
         best = st["best"]
@@ -104,7 +115,7 @@ def sweep(board_name, kinds=("sad", "mac", "mac+dsp"), width=8, k_max=144, freq=
             "probes": sorted(st["probes"], key=lambda p: p["pes"]),
         })
     return {"board": b.name, "device": b.device, "width": width, "k_max": k_max, "target_mhz": freq,
-            "seed": seed, "results": results}
+            "seed": seed, "complete": complete, "results": results}
 
 
 def format_sweep(r):

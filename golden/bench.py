@@ -1,9 +1,9 @@
 """``adderhw bench golden``: the golden model and the PyTorch reference against conv2d.
 
-Each implementation runs in a child process of its own, on the ResNet-20 CIFAR layer
-shapes at batch 64, so that its peak memory can be read from the kernel (VmHWM after
-resetting it through /proc/self/clear_refs) without one candidate's allocations
-hiding another's. Times are the best of several repeats after a warm-up call (which
+Each implementation runs in child processes of its own, on the ResNet-20 CIFAR layer
+shapes at batch 64: one child for time (default allocator) and one for peak memory, read from
+the kernel (VmHWM after resetting it through /proc/self/clear_refs), without one candidate's
+allocations hiding another's. Times are the best of several repeats after a warm-up call (which
 also absorbs torch.compile). Ratios are against ``torch.nn.functional.conv2d`` measured
 in the same run on the same machine.
 
@@ -42,8 +42,9 @@ def _rss_kib(field):
     return 0
 
 
-def _child(impl, layer, repeats):
-    """Runs in the child: measures one layer for one implementation, prints JSON."""
+def _child(impl, layer, repeats, what="time"):
+    """Runs in the child: measures one layer for one implementation, prints JSON.
+    ``what`` is "time" (default allocator) or "memory" (run under a fixed mmap threshold)."""
     import numpy as np
     import torch
     import torch.nn.functional as F
@@ -93,18 +94,24 @@ def _child(impl, layer, repeats):
 
 def run_bench(repeats=5, progress=None):
     """Measure every implementation; returns a dict ready for JSON."""
-    # A fixed mmap threshold makes glibc map large blocks and unmap them when freed, so that
-    # the peak RSS of one call is not hidden by memory an earlier call left in the heap.
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="65536")
+    # Memory is measured in a second child under a fixed mmap threshold: glibc then maps large
+    # blocks and unmaps them when freed, so the peak RSS of one call is not hidden by memory an
+    # earlier call left in the heap. That setting slows allocation, so times come from a child
+    # with the default allocator.
+    env_mem = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="65536")
     runs = {impl: [] for impl in IMPLS}
     jobs = [(impl, li) for impl in IMPLS for li in range(len(LAYERS))]
     for i, (impl, li) in enumerate(jobs):
         if progress:
             progress(f"[{i + 1}/{len(jobs)}] {impl} on {LAYERS[li][0]}")
-        out = subprocess.run(
-            [sys.executable, "-c", f"from golden.bench import _child; _child({impl!r}, {li}, {repeats})"],
-            check=True, capture_output=True, text=True, env=env)
-        runs[impl].append(json.loads(out.stdout.strip().splitlines()[-1]))
+        res = {}
+        for what, env in (("time", None), ("memory", env_mem)):
+            out = subprocess.run(
+                [sys.executable, "-c", f"from golden.bench import _child; _child({impl!r}, {li}, {repeats}, {what!r})"],
+                check=True, capture_output=True, text=True, env=env)
+            res[what] = json.loads(out.stdout.strip().splitlines()[-1])
+        runs[impl].append({"layer": res["time"]["layer"], "seconds": res["time"]["seconds"],
+                           "peak_mib": res["memory"]["peak_mib"]})
     rows = []
     for li, (name, *_rest) in enumerate(LAYERS):
         conv = runs["conv2d"][li]

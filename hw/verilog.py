@@ -1,8 +1,13 @@
 """Verilog generation for the array: deterministic bytes, no absolute paths.
 
 ``emit_src=False`` drops the ``(* src = "/abs/path..." *)`` attributes Amaranth would write,
-so the same config always gives the same file wherever it is generated.
+so the same config always gives the same file wherever it is generated. Amaranth converts with the
+first Yosys it finds, and a system Yosys (``YOSYS``, or on PATH; the board flows set ``YOSYS`` to
+YoWASP's) would change the text; generation therefore uses Amaranth's built-in Yosys unless the
+user chose one through ``AMARANTH_USE_YOSYS``.
 """
+import contextlib
+import os
 from amaranth.back import verilog
 
 from golden.errors import AdderhwError
@@ -34,10 +39,23 @@ def _check_name(name):
     return name
 
 
+@contextlib.contextmanager
+def _builtin_yosys():
+    if "AMARANTH_USE_YOSYS" in os.environ:
+        yield
+        return
+    os.environ["AMARANTH_USE_YOSYS"] = "builtin"
+    try:
+        yield
+    finally:
+        del os.environ["AMARANTH_USE_YOSYS"]
+
+
 def generate_verilog(config, name="adder_array"):
     """Verilog text of ``SystolicArray(config)`` with top module ``name``."""
     _check_name(name)
-    return verilog.convert(SystolicArray(config), name=name, emit_src=False)
+    with _builtin_yosys():
+        return verilog.convert(SystolicArray(config), name=name, emit_src=False)
 
 
 def port_summary(config):

@@ -98,3 +98,13 @@ def test_lfsr_bits_are_not_delayed_copies_of_each_other():
         for j in range(16):
             # no bit equals another bit one cycle earlier (what let synthesis merge registers)
             assert bits[i][1:] != bits[j][:-1]
+
+
+def test_a_finished_build_is_reused_only_for_the_same_design(tmp_path):
+    cfg = ArrayConfig(rows=1, cols=1, width=4, k_max=4)
+    first = build_board("icebreaker", cfg, freq_mhz=20, out_dir=tmp_path, versions=False)
+    (tmp_path / "marker").write_text("")
+    again = build_board("icebreaker", cfg, freq_mhz=20, out_dir=tmp_path, versions=False, reuse=True)
+    assert again == first                                  # same design key: no new build
+    other = build_board("icebreaker", cfg, freq_mhz=25, out_dir=tmp_path, versions=False, reuse=True)
+    assert other["target_mhz"] == 25 and other["design_key"] != first["design_key"]
