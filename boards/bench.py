@@ -7,7 +7,6 @@ cost = a + b·(R + C) + c·R·C of LUT4s (and flip-flops, logic cells): the harn
 MAC on DSP blocks needs one block per PE, so on small devices it uses the shapes
 1x1, 1x2, 2x2, 2x4, ... that fit the device's DSP blocks. Fmax is reported at the largest array. All numbers come from nextpnr's report JSON and Yosys's stat JSON.
 """
-import json
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -131,7 +130,3 @@ def plot_bench_pe(r, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def write_json(r, path):
-    Path(path).write_text(json.dumps(r, indent=2) + "\n")

@@ -51,45 +51,43 @@ def _child(impl, layer, repeats, what="time"):
     from golden import adder2d
     from golden.reference import adder2d_torch
     rng = np.random.default_rng(0)
-    results = []
-    for name, cin, cout, h, stride in LAYERS[layer:layer + 1]:
-        xq = rng.integers(-128, 128, (BATCH, cin, h, h))
-        wq = rng.integers(-128, 128, (cout, cin, 3, 3))
-        x = torch.tensor(xq, dtype=torch.float32) / 32
-        w = torch.tensor(wq, dtype=torch.float32) / 32
-        if impl == "golden":
-            def op():
-                adder2d(xq, wq, stride, 1, width=8)
-        elif impl == "conv2d":
-            def op():
-                F.conv2d(x, w, stride=stride, padding=1)
-        elif impl == "reference":
-            def op():
-                with torch.no_grad():
-                    adder2d_torch(x, w, stride, 1)
-        else:
-            xg, wg = x.clone().requires_grad_(), w.clone().requires_grad_()
-            fn = adder2d_torch if impl == "reference_fb" else (
-                lambda a, b, s, p: F.conv2d(a, b, stride=s, padding=p))
+    name, cin, cout, h, stride = LAYERS[layer]
+    xq = rng.integers(-128, 128, (BATCH, cin, h, h))
+    wq = rng.integers(-128, 128, (cout, cin, 3, 3))
+    x = torch.tensor(xq, dtype=torch.float32) / 32
+    w = torch.tensor(wq, dtype=torch.float32) / 32
+    if impl == "golden":
+        def op():
+            adder2d(xq, wq, stride, 1, width=8)
+    elif impl == "conv2d":
+        def op():
+            F.conv2d(x, w, stride=stride, padding=1)
+    elif impl == "reference":
+        def op():
+            with torch.no_grad():
+                adder2d_torch(x, w, stride, 1)
+    else:
+        xg, wg = x.clone().requires_grad_(), w.clone().requires_grad_()
+        fn = adder2d_torch if impl == "reference_fb" else (
+            lambda a, b, s, p: F.conv2d(a, b, stride=s, padding=p))
 
-            def op():
-                y = fn(xg, wg, stride, 1)
-                y.backward(torch.ones_like(y))
-                xg.grad = wg.grad = None
-        op()                                    # warm-up (and torch.compile)
+        def op():
+            y = fn(xg, wg, stride, 1)
+            y.backward(torch.ones_like(y))
+            xg.grad = wg.grad = None
+    op()                                    # warm-up (and torch.compile)
+    op()
+    times = []
+    peak = 0
+    for _ in range(repeats):
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")                   # reset VmHWM to the current RSS
+        base = _rss_kib("VmRSS")
+        t0 = time.perf_counter()
         op()
-        times = []
-        peak = 0
-        for _ in range(repeats):
-            with open("/proc/self/clear_refs", "w") as f:
-                f.write("5")                   # reset VmHWM to the current RSS
-            base = _rss_kib("VmRSS")
-            t0 = time.perf_counter()
-            op()
-            times.append(time.perf_counter() - t0)
-            peak = max(peak, _rss_kib("VmHWM") - base)
-        results.append({"layer": name, "seconds": min(times), "peak_mib": peak / 1024})
-    print(json.dumps(results[0]))
+        times.append(time.perf_counter() - t0)
+        peak = max(peak, _rss_kib("VmHWM") - base)
+    print(json.dumps({"layer": name, "seconds": min(times), "peak_mib": peak / 1024}))
 
 
 def run_bench(repeats=5, progress=None):
