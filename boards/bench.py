@@ -118,13 +118,17 @@ def plot_bench_pe(r, path):
     boards = sorted({row["board"] for row in r["rows"]})
     fig, axes = plt.subplots(1, len(boards), figsize=(6 * len(boards), 4.5), squeeze=False)
     for ax, b in zip(axes[0], boards):
+        cell = ""
         for row in (x for x in r["rows"] if x["board"] == b):
             pes = [p["pes"] for p in row["points"]]
-            ax.plot(pes, [p["luts"] for p in row["points"]], "o-",
-                    label=f"{row['variant']}: {row['luts_per_pe']:.0f} LUT4/PE, {row['fmax_mhz']:.0f} MHz")
-        ax.set_title(f"{b}: LUT4s vs PEs ({r['width']}-bit)")
+            cell = row["logic_cell"]
+            ax.plot(pes, [p["logic"] for p in row["points"]], "o-",
+                    label=f"{row['variant']}: {row['logic_per_pe']:.0f} cells/PE ({row['luts_per_pe']:.0f} LUT4), "
+                          f"{row['fmax_mhz']:.0f} MHz")
+        # logic cells, not LUT4s: on ECP5 the adders sit in CCU2C carry cells, which LUT4 counts leave out
+        ax.set_title(f"{b}: logic cells vs PEs ({r['width']}-bit)")
         ax.set_xlabel("PEs")
-        ax.set_ylabel("LUT4s (whole design)")
+        ax.set_ylabel(f"{cell} used (whole design)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
