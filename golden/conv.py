@@ -14,7 +14,7 @@ from .errors import AdderhwError
 from .gemm import mac_gemm, sad_kernel, scratch_dtype
 from .validate import check_int, check_int_array, operand_width
 
-__all__ = ["adder2d", "mac_conv2d", "im2col", "conv_output_shape"]
+__all__ = ["adder2d", "mac_conv2d", "im2col", "conv_output_shape", "check_layer"]
 
 #: im2col elements built per chunk
 _COLS_ELEMS = 1 << 19
@@ -31,7 +31,8 @@ def conv_output_shape(h, w, kh, kw, stride, padding):
     return ho, wo
 
 
-def _check_layer(x, w, stride, padding, width):
+def check_layer(x, w, stride, padding, width):
+    """Checked (x, w, stride, padding, width) of an integer layer; shared with sim.run_layer."""
     stride = check_int("stride", stride, lo=1)
     padding = check_int("padding", padding, lo=0)
     x = check_int_array("x", x, ndim=4)
@@ -62,7 +63,7 @@ def im2col(x, kh, kw, stride=1, padding=0, dtype=None):
 
 
 def _layer(kind, x, w, stride, padding, width):
-    x, w, stride, padding, width = _check_layer(x, w, stride, padding, width)
+    x, w, stride, padding, width = check_layer(x, w, stride, padding, width)
     n, c, h, wd = x.shape
     cout, _, kh, kw = w.shape
     ho, wo = conv_output_shape(h, wd, kh, kw, stride, padding)

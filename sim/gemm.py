@@ -1,5 +1,4 @@
 """``run_gemm``: one call that runs a GEMM on the array in any simulator backend."""
-import numpy as np
 
 from golden.config import ArrayConfig
 from golden.errors import AdderhwError

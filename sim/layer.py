@@ -9,7 +9,7 @@ An FC layer is a 1x1 conv on a 1x1 input: x (N, Cin, 1, 1), w (Cout, Cin, 1, 1).
 """
 import numpy as np
 
-from golden.conv import _check_layer, conv_output_shape, im2col
+from golden.conv import check_layer, conv_output_shape, im2col
 from golden.errors import AdderhwError
 
 from .gemm import run_gemm
@@ -23,7 +23,7 @@ def run_layer(config, x_q, w_q, stride=1, padding=0, backend="amaranth", seed=No
 
     x_q, w_q: integers within ``config.width`` bits. Other keyword arguments go to ``run_gemm``.
     """
-    x, w, stride, padding, _ = _check_layer(x_q, w_q, stride, padding, config.width)
+    x, w, stride, padding, _ = check_layer(x_q, w_q, stride, padding, config.width)
     n, _, h, wd = x.shape
     cout, cin, kh, kw = w.shape
     if kh != kw:

@@ -5,7 +5,7 @@ import pytest
 from golden import AdderhwError
 from golden.compare import compare_network
 from golden.energy import term_energy_pj
-from golden.networks import Layer, NETWORKS, load_network, network
+from golden.networks import NETWORKS, load_network, network
 
 
 def test_resnet20_counts_by_hand():
