@@ -98,3 +98,15 @@ def test_compare_bad_report(tmp_path):
 def test_demo_digits_bad_arguments(args, msg):
     r = run(*args)
     assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["sweep", "--board", "icebreaker", "--pe", "adder"], "--pe must list sad and/or mac, not 'adder'"),
+    (["sweep", "--board", "icebreaker", "--max-pes", "0"], "--max-pes must be a positive integer, not 0"),
+    (["sweep", "--board", "de10"], "board must be one of icebreaker, hx8k, ulx3s-85f, orangecrab-25f, not 'de10'"),
+    (["bench", "pe", "--sizes", "1,2"], "--sizes must be at least three increasing positive integers, not '1,2'"),
+    (["bench", "pe", "--boards", "icebreaker,de10"], "board must be one of"),
+])
+def test_board_commands_refuse_bad_arguments_before_building(args, msg):
+    r = run(*args)
+    assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr
