@@ -137,6 +137,7 @@ def run_plan(plan, stalls, max_cycles, backend, waves=None, seed=None, driver="h
                 plusargs += ["+stalls=1", f"+stall_file={tmp / 's.hex'}"]
         try:
             results = runner.test(test_module="sim.cocotb_tb", hdl_toplevel=top, build_dir=build_dir,
+                                  testcase="harness" if driver == "harness" else "gemm_stream",
                                   test_dir=tmp, plusargs=plusargs, timescale=TIMESCALE, waves=bool(waves),
                                   log_file=tmp / "sim.log")
             failed = _failed(results)

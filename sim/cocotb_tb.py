@@ -53,7 +53,7 @@ async def _reset(dut):
     dut.rst.value = 0
 
 
-@cocotb.test(skip=cocotb.top._name != "adderhw_tb")
+@cocotb.test
 async def harness(dut):
     path, job = _job()
     await _reset(dut)
@@ -71,7 +71,7 @@ async def harness(dut):
     _scoreboard(job, out)
 
 
-@cocotb.test(skip=cocotb.top._name != "adder_array")
+@cocotb.test
 async def gemm_stream(dut):
     path, job = _job()
     beats = [tuple(b) for b in job["beats"]]
