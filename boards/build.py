@@ -34,6 +34,8 @@ _UTIL = {
 _LUT_CELLS = {"ice40": ("SB_LUT4",), "ecp5": ("LUT4",)}
 _FF_CELL = {"ice40": re.compile(r"^SB_DFF"), "ecp5": re.compile(r"^TRELLIS_FF$")}
 _CARRY_CELLS = {"ice40": ("SB_CARRY",), "ecp5": ("CCU2C",)}
+#: what a build that did not fit leaves in its directory, so that ``reuse`` need not rebuild it
+_NO_FIT = "does_not_fit.json"
 
 
 class BuildFailed(AdderhwError):
@@ -100,7 +102,8 @@ def build_board(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="bu
     """Build the benchmark harness of ``config`` for a board; returns the report dict (also written
     to ``out_dir/report.json``). Raises DesignDoesNotFit or BuildFailed with one clear sentence.
     ``reuse``: return the report already in ``out_dir`` if it was built from the same design and
-    options (long sweeps can then be resumed)."""
+    options, or raise DesignDoesNotFit again if that design did not fit (long sweeps can then be
+    resumed)."""
     b = board_by_name(board_name)
     if freq_mhz is None:
         freq_mhz = 100.0 if b.family == "ecp5" else 48.0
@@ -114,6 +117,11 @@ def build_board(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="bu
         if old.get("design_key") == key:
             say(f"reusing {out / 'report.json'}")
             return old
+    if reuse and (out / _NO_FIT).exists():
+        old = json.loads((out / _NO_FIT).read_text())
+        if old.get("design_key") == key:
+            say(f"reusing {out / _NO_FIT}")
+            raise DesignDoesNotFit(old["message"])
     use_yowasp(b.family)
     out.mkdir(parents=True, exist_ok=True)
     name = "top"
@@ -149,8 +157,9 @@ def build_board(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="bu
             cell, used, avail = over
             needs = f"needs {used} {cell}, the device has {avail}" if used > avail else \
                 f"it fills all {avail} {cell} and nextpnr found no legal placement"
-            raise DesignDoesNotFit(
-                f"design does not fit {b.device}: {needs} (make the array smaller or pick a larger board)")
+            message = f"design does not fit {b.device}: {needs} (make the array smaller or pick a larger board)"
+            (out / _NO_FIT).write_text(json.dumps({"design_key": key, "message": message}, indent=2) + "\n")
+            raise DesignDoesNotFit(message)
         raise BuildFailed(f"the build for {b.name} failed (exit {r.returncode}); from {out / 'build.log'}:\n"
                           + _tail(out / "build.log"))
     report = _report(b, config, freq_mhz, dsp, seed, out, seconds)

@@ -6,6 +6,7 @@ import sys
 import pytest
 from amaranth.sim import Simulator
 
+from boards import build as build_module
 from boards.build import DesignDoesNotFit, build_board
 from boards.lfsr import Lfsr
 from boards.sweep import candidate_shapes, sweep
@@ -37,11 +38,19 @@ def test_small_builds_report_real_numbers(board, pe, dsp, tmp_path):
         assert r["dsp"]["used"] == (cfg.pes if dsp else 0)
 
 
-def test_more_multipliers_than_dsp_blocks_does_not_fit(tmp_path):
+def test_more_multipliers_than_dsp_blocks_does_not_fit(tmp_path, monkeypatch):
     # the UP5K has 8 SB_MAC16 blocks; a 3x3 MAC array asks for 9
     cfg = ArrayConfig(rows=3, cols=3, width=6, k_max=4, pe="mac")   # 6 bits: Yosys maps these to DSPs
     with pytest.raises(DesignDoesNotFit, match="needs 9 ICESTORM_DSP, the device has 8"):
         build_board("icebreaker", cfg, dsp=True, out_dir=tmp_path, versions=False)
+    # a resumed sweep does not rebuild it: the outcome is kept with the design's key
+    def no_tools(*args, **kwargs):
+        raise AssertionError("the tools ran again")
+    monkeypatch.setattr(build_module.subprocess, "run", no_tools)
+    with pytest.raises(DesignDoesNotFit, match="needs 9 ICESTORM_DSP, the device has 8"):
+        build_board("icebreaker", cfg, dsp=True, out_dir=tmp_path, versions=False, reuse=True)
+    with pytest.raises(AssertionError, match="the tools ran again"):   # a different design is built
+        build_board("icebreaker", cfg.with_(rows=2), dsp=True, out_dir=tmp_path, versions=False, reuse=True)
 
 
 def test_cli_build_prints_a_summary_and_exits_nonzero_on_bad_input(tmp_path):
