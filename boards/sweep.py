@@ -2,10 +2,12 @@
 
 Candidate arrays grow one row or one column at a time (1x1, 1x2, 2x2, 2x3, 3x3, ...), so the number
 of PEs rises monotonically. For each kind (SAD; MAC on LUTs; MAC on DSP blocks) a search over that
-list builds several candidates in parallel per round (``jobs`` processes): a candidate passes when
-it places and routes and reaches the target Fmax. The first round's candidates are spread up to an
-upper bound from the device's logic capacity; each later round narrows to the interval between the
-largest pass and the smallest failure. Designs that do not fit fail fast, in nextpnr's packer.
+list probes ``jobs`` candidates per round: a candidate passes when it places and routes and reaches
+the target Fmax. The first round's candidates are spread up to an upper bound from the device's
+logic capacity; each later round narrows to the interval between the largest pass and the smallest
+failure. The kinds' searches are independent and share one pool of ``jobs`` processes: a kind
+starts its next round as soon as its own round is done, so a long build of one kind does not hold
+up the others. Designs that do not fit fail fast, in nextpnr's packer.
 
 Reported per kind: PEs, Fmax, peak throughput = PEs × Fmax (terms per second), and utilisation.
 Long sweeps can be resumed: every probe's report is kept in its build directory and reused when the
@@ -13,7 +15,7 @@ design and options are unchanged, and ``partial`` (a path) receives the results 
 probe, marked ``"complete": false``.
 """
 import json
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from golden.config import ArrayConfig
@@ -66,21 +68,25 @@ def sweep(board_name, kinds=("sad", "mac", "mac+dsp"), width=8, k_max=144, freq=
         state[kind] = {"lo": -1, "hi": hi + 1, "best": None, "probes": []}  # shapes[lo] passes, shapes[hi] fails
     probe_no = 0
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        while True:
-            batch = []
-            for kind, st in state.items():
-                gap = st["hi"] - st["lo"]
-                if gap <= 1:
-                    continue
-                k = min(jobs, gap - 1)
-                picks = sorted({st["lo"] + max(1, (gap * (j + 1)) // (k + 1)) for j in range(k)})
-                batch += [(kind, i) for i in picks if st["lo"] < i < st["hi"]]
-            if not batch:
-                break
-            futures = {pool.submit(_probe, board_name, kind, shapes[i], width, k_max, freq, seed, out_dir): (kind, i)
-                       for kind, i in batch}
-            for f in as_completed(futures):
-                kind, i = futures[f]
+        running = {}                                       # future -> (kind, shape index)
+
+        def next_round(kind):                              # a kind's next probes, once none are in flight
+            st = state[kind]
+            gap = st["hi"] - st["lo"]
+            if gap <= 1:
+                return
+            k = min(jobs, gap - 1)
+            for i in sorted({st["lo"] + max(1, (gap * (j + 1)) // (k + 1)) for j in range(k)}):
+                if st["lo"] < i < st["hi"]:
+                    f = pool.submit(_probe, board_name, kind, shapes[i], width, k_max, freq, seed, out_dir)
+                    running[f] = (kind, i)
+
+        for kind in state:
+            next_round(kind)
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for f in done:
+                kind, i = running.pop(f)
                 _, shape, r, why = f.result()
                 probe_no += 1
                 st = state[kind]
@@ -102,6 +108,8 @@ def sweep(board_name, kinds=("sad", "mac", "mac+dsp"), width=8, k_max=144, freq=
                 if partial:
                     doc = _summary(b, width, k_max, freq, seed, state, complete=False)
                     Path(partial).write_text(json.dumps(doc, indent=2) + "\n")
+                if not any(k == kind for k, _ in running.values()):
+                    next_round(kind)
     return _summary(b, width, k_max, freq, seed, state, complete=True)
 
 

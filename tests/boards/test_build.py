@@ -117,3 +117,27 @@ def test_a_finished_build_is_reused_only_for_the_same_design(tmp_path):
     assert again == first                                  # same design key: no new build
     other = build_board("icebreaker", cfg, freq_mhz=25, out_dir=tmp_path, versions=False, reuse=True)
     assert other["target_mhz"] == 25 and other["design_key"] != first["design_key"]
+
+
+def _fake_probe(board, kind, shape, width, k_max, freq, seed, out_dir):
+    """Stands in for a build: each kind passes up to a known number of PEs (runs in a worker)."""
+    limit = {"sad": 150, "mac": 30, "mac+dsp": 7}[kind]
+    pes = shape[0] * shape[1]
+    report = {"fmax_mhz": 100.0, "luts": pes, "logic": {"used": pes, "available": 5280, "cell": "LC"},
+              "dsp": {"used": 0}, "ffs": pes}
+    return kind, shape, report, None if pes <= limit else "too big"
+
+
+def test_the_sweep_search_finds_each_kinds_largest_passing_shape(monkeypatch):
+    # the search alone, without the tools; the kinds share the pool and finish at different rounds
+    import boards.sweep as sweep_module
+    monkeypatch.setattr(sweep_module, "_probe", _fake_probe)
+    r = sweep("icebreaker", jobs=2, width=8, k_max=16, freq=20)
+    shapes = candidate_shapes()
+    for x in r["results"]:
+        limit = {"sad": 150, "mac": 30, "mac+dsp": 7}[x["kind"]]
+        expect = max((s for s in shapes if s[0] * s[1] <= limit), key=lambda s: s[0] * s[1])
+        assert (x["best"]["rows"], x["best"]["cols"]) == expect
+        assert all(p["passed"] == (p["pes"] <= limit) for p in x["probes"])
+        pes = [p["pes"] for p in x["probes"]]
+        assert len(pes) == len(set(pes))                   # nothing is probed twice
