@@ -343,7 +343,7 @@ def build_parser():
     b = sub.add_parser("bench", help="benchmarks that print ratios against a baseline measured in the same run")
     bsub = b.add_subparsers(dest="bench", required=True, metavar="WHAT")
     bg = bsub.add_parser("golden", help="golden model and PyTorch reference vs conv2d on ResNet-20 layers")
-    bg.add_argument("--repeats", type=_positive_int, default=5, help="timed repeats, best is kept (default 5)")
+    bg.add_argument("--repeats", type=_positive_int, default=7, help="timed rounds, best is kept (default 7)")
     bg.add_argument("--out", help="directory for bench_golden.json and bench_golden.md")
     bg.set_defaults(func=cmd_bench_golden)
     bs = bsub.add_parser("sim", help="simulated cycles per second of an 8x8 array on each simulator")

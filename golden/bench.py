@@ -1,11 +1,15 @@
 """``adderhw bench golden``: the golden model and the PyTorch reference against conv2d.
 
-Each implementation runs in child processes of its own, on the ResNet-20 CIFAR layer
-shapes at batch 64: one child for time (default allocator) and one for peak memory, read from
-the kernel (VmHWM after resetting it through /proc/self/clear_refs), without one candidate's
-allocations hiding another's. Times are the best of several repeats after a warm-up call (which
-also absorbs torch.compile). Ratios are against ``torch.nn.functional.conv2d`` measured
-in the same run on the same machine.
+Runs on the ResNet-20 CIFAR layer shapes at batch 64, each measurement in a child process of
+its own.
+
+Time: one child per candidate and layer times the candidate and its baseline (conv2d forward,
+or conv2d forward + backward for the reference's backward) alternately, ``repeats`` rounds
+after two warm-up calls of each (which also absorb torch.compile); each is the best of its
+rounds. Interleaving makes both see the same machine state, so the ratio survives a noisy
+machine better than two separate measurements would. Memory: one child per implementation and
+layer, peak RSS read from the kernel (VmHWM after resetting it through /proc/self/clear_refs),
+so one candidate's allocations cannot hide another's.
 
 Goals (issue 2): reference forward <= 10x conv2d, golden <= 30x, peak memory <= 2x conv's.
 """
@@ -32,6 +36,8 @@ IMPLS = {
     "reference": "golden.reference.adder2d_torch forward",
     "reference_fb": "adder2d_torch forward + paper backward",
 }
+#: the candidates and the baseline each is timed against
+BASELINE = {"golden": "conv2d", "reference": "conv2d", "reference_fb": "conv2d_fb"}
 
 
 def _rss_kib(field):
@@ -42,9 +48,8 @@ def _rss_kib(field):
     return 0
 
 
-def _child(impl, layer, repeats, what="time"):
-    """Runs in the child: measures one layer for one implementation, prints JSON.
-    ``what`` is "time" (default allocator) or "memory" (run under a fixed mmap threshold)."""
+def _op(impl, layer):
+    """A no-argument callable running ``impl`` on one layer (inputs built once, seeded)."""
     import numpy as np
     import torch
     import torch.nn.functional as F
@@ -57,79 +62,100 @@ def _child(impl, layer, repeats, what="time"):
     x = torch.tensor(xq, dtype=torch.float32) / 32
     w = torch.tensor(wq, dtype=torch.float32) / 32
     if impl == "golden":
-        def op():
-            adder2d(xq, wq, stride, 1, width=8)
-    elif impl == "conv2d":
-        def op():
-            F.conv2d(x, w, stride=stride, padding=1)
-    elif impl == "reference":
+        return lambda: adder2d(xq, wq, stride, 1, width=8)
+    if impl == "conv2d":
+        return lambda: F.conv2d(x, w, stride=stride, padding=1)
+    if impl == "reference":
         def op():
             with torch.no_grad():
                 adder2d_torch(x, w, stride, 1)
-    else:
-        xg, wg = x.clone().requires_grad_(), w.clone().requires_grad_()
-        fn = adder2d_torch if impl == "reference_fb" else (
-            lambda a, b, s, p: F.conv2d(a, b, stride=s, padding=p))
+        return op
+    xg, wg = x.clone().requires_grad_(), w.clone().requires_grad_()
+    fn = adder2d_torch if impl == "reference_fb" else (lambda a, b, s, p: F.conv2d(a, b, stride=s, padding=p))
 
-        def op():
-            y = fn(xg, wg, stride, 1)
-            y.backward(torch.ones_like(y))
-            xg.grad = wg.grad = None
-    op()                                    # warm-up (and torch.compile)
+    def op():
+        y = fn(xg, wg, stride, 1)
+        y.backward(torch.ones_like(y))
+        xg.grad = wg.grad = None
+    return op
+
+
+def _child_time(impl, layer, repeats):
+    """Runs in the child: ``impl`` and its baseline, alternately; prints JSON (best of each)."""
+    ops = {"impl": _op(impl, layer), "base": _op(BASELINE[impl], layer)}
+    for op in ops.values():                 # warm-up (and torch.compile)
+        op()
+        op()
+    best = {"impl": float("inf"), "base": float("inf")}
+    for _ in range(repeats):
+        for which in ("base", "impl"):
+            t0 = time.perf_counter()
+            ops[which]()
+            best[which] = min(best[which], time.perf_counter() - t0)
+    print(json.dumps({"layer": LAYERS[layer][0], "seconds": best["impl"], "base_seconds": best["base"]}))
+
+
+def _child_memory(impl, layer, repeats):
+    """Runs in the child (under a fixed mmap threshold): peak RSS of one call above the RSS before it."""
+    op = _op(impl, layer)
     op()
-    times = []
+    op()
     peak = 0
     for _ in range(repeats):
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")                   # reset VmHWM to the current RSS
         base = _rss_kib("VmRSS")
-        t0 = time.perf_counter()
         op()
-        times.append(time.perf_counter() - t0)
         peak = max(peak, _rss_kib("VmHWM") - base)
-    print(json.dumps({"layer": name, "seconds": min(times), "peak_mib": peak / 1024}))
+    print(json.dumps({"layer": LAYERS[layer][0], "peak_mib": peak / 1024}))
 
 
-def run_bench(repeats=5, progress=None):
+def _run_child(fn, impl, layer, repeats, env=None):
+    out = subprocess.run(
+        [sys.executable, "-c", f"from golden.bench import {fn}; {fn}({impl!r}, {layer}, {repeats})"],
+        check=True, capture_output=True, text=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_bench(repeats=7, progress=None):
     """Measure every implementation; returns a dict ready for JSON."""
-    # Memory is measured in a second child under a fixed mmap threshold: glibc then maps large
-    # blocks and unmaps them when freed, so the peak RSS of one call is not hidden by memory an
-    # earlier call left in the heap. That setting slows allocation, so times come from a child
-    # with the default allocator.
+    # Memory is measured under a fixed mmap threshold: glibc then maps large blocks and unmaps
+    # them when freed, so the peak RSS of one call is not hidden by memory an earlier call left
+    # in the heap. That setting slows allocation, so times come from children with the default
+    # allocator.
     env_mem = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="65536")
-    runs = {impl: [] for impl in IMPLS}
-    jobs = [(impl, li) for impl in IMPLS for li in range(len(LAYERS))]
-    for i, (impl, li) in enumerate(jobs):
+    jobs = [("time", impl, li) for impl in BASELINE for li in range(len(LAYERS))]
+    jobs += [("memory", impl, li) for impl in IMPLS for li in range(len(LAYERS))]
+    times, mems = {}, {}
+    for i, (what, impl, li) in enumerate(jobs):
         if progress:
-            progress(f"[{i + 1}/{len(jobs)}] {impl} on {LAYERS[li][0]}")
-        res = {}
-        for what, env in (("time", None), ("memory", env_mem)):
-            out = subprocess.run(
-                [sys.executable, "-c", f"from golden.bench import _child; _child({impl!r}, {li}, {repeats}, {what!r})"],
-                check=True, capture_output=True, text=True, env=env)
-            res[what] = json.loads(out.stdout.strip().splitlines()[-1])
-        runs[impl].append({"layer": res["time"]["layer"], "seconds": res["time"]["seconds"],
-                           "peak_mib": res["memory"]["peak_mib"]})
+            progress(f"[{i + 1}/{len(jobs)}] {what}: {impl}" + (f" and {BASELINE[impl]}" if what == "time" else "")
+                     + f" on {LAYERS[li][0]}")
+        if what == "time":
+            times[impl, li] = _run_child("_child_time", impl, li, repeats)
+        else:
+            mems[impl, li] = _run_child("_child_memory", impl, li, repeats, env_mem)["peak_mib"]
     rows = []
     for li, (name, *_rest) in enumerate(LAYERS):
-        conv = runs["conv2d"][li]
-        conv_fb = runs["conv2d_fb"][li]
-        row = {"layer": name, "conv2d_ms": conv["seconds"] * 1e3, "conv2d_peak_mib": conv["peak_mib"]}
-        for impl, base in (("golden", conv), ("reference", conv), ("reference_fb", conv_fb)):
-            r = runs[impl][li]
-            row[f"{impl}_ms"] = r["seconds"] * 1e3
-            row[f"{impl}_time_x"] = r["seconds"] / base["seconds"]
-            row[f"{impl}_peak_mib"] = r["peak_mib"]
-            row[f"{impl}_mem_x"] = r["peak_mib"] / max(base["peak_mib"], 1e-9)
+        # conv2d's own time: the best it did beside either forward candidate
+        conv_s = min(times["golden", li]["base_seconds"], times["reference", li]["base_seconds"])
+        row = {"layer": name, "conv2d_ms": conv_s * 1e3, "conv2d_fb_ms": times["reference_fb", li]["base_seconds"] * 1e3,
+               "conv2d_peak_mib": mems["conv2d", li], "conv2d_fb_peak_mib": mems["conv2d_fb", li]}
+        for impl, base in BASELINE.items():
+            t = times[impl, li]
+            row[f"{impl}_ms"] = t["seconds"] * 1e3
+            row[f"{impl}_time_x"] = t["seconds"] / t["base_seconds"]
+            row[f"{impl}_peak_mib"] = mems[impl, li]
+            row[f"{impl}_mem_x"] = mems[impl, li] / max(mems[base, li], 1e-9)
         rows.append(row)
-    return {"batch": BATCH, "repeats": repeats, "layers": rows, "raw": runs,
+    return {"batch": BATCH, "repeats": repeats, "layers": rows,
             "goals": {"reference_time_x": 10, "golden_time_x": 30, "mem_x": 2}}
 
 
 def format_table(result):
     lines = [
-        f"Batch {result['batch']}, best of {result['repeats']}; ratios against conv2d in the same run "
-        "(backward against conv2d forward+backward).",
+        f"Batch {result['batch']}; each time is the best of {result['repeats']} rounds, timed alternately with "
+        "its baseline in one process: conv2d (backward: conv2d forward + backward).",
         "",
         "| layer | conv2d ms | golden x | reference fwd x | reference fwd+bwd x | conv peak MiB | golden mem x | reference mem x | fwd+bwd mem x |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
