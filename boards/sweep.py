@@ -9,6 +9,12 @@ failure. The kinds' searches are independent and share one pool of ``jobs`` proc
 starts its next round as soon as its own round is done, so a long build of one kind does not hold
 up the others. Designs that do not fit fail fast, in nextpnr's packer.
 
+The coarse list skips PE counts (between 2x3 and 3x3 lies 2x4, which exactly fills eight DSP
+blocks). So once a kind's coarse search has closed, the same search runs again over
+:func:`fine_shapes`: every PE count between the largest pass and the smallest failure that an
+array with aspect ratio at most 2 can have. The coarse probes are the same as without this
+stage, so earlier builds are reused.
+
 Reported per kind: PEs, Fmax, peak throughput = PEs × Fmax (terms per second), and utilisation.
 Long sweeps can be resumed: every probe's report is kept in its build directory and reused when the
 design and options are unchanged, and ``partial`` (a path) receives the results so far after every
@@ -23,7 +29,7 @@ from golden.config import ArrayConfig
 from .build import BuildFailed, DesignDoesNotFit, build_board
 from .platforms import board as board_by_name
 
-__all__ = ["sweep", "format_sweep", "plot_sweep", "candidate_shapes"]
+__all__ = ["sweep", "format_sweep", "plot_sweep", "candidate_shapes", "fine_shapes"]
 
 
 def candidate_shapes(limit=64):
@@ -33,6 +39,18 @@ def candidate_shapes(limit=64):
         if n < limit:
             shapes.append((n, n + 1))
     return shapes
+
+
+def fine_shapes(lo_pes, hi_pes):
+    """Shapes rows x cols with rows <= cols <= 2 rows and lo_pes < rows·cols < hi_pes, one per PE
+    count (the squarest), in increasing PE count."""
+    best = {}
+    for r in range(1, 65):
+        for c in range(r, min(2 * r, 64) + 1):
+            n = r * c
+            if lo_pes < n < hi_pes and (n not in best or c - r < best[n][1] - best[n][0]):
+                best[n] = (r, c)
+    return [best[n] for n in sorted(best)]
 
 
 def _probe(board, kind, shape, width, k_max, freq, seed, out_dir):  # runs in a worker process
@@ -65,7 +83,9 @@ def sweep(board_name, kinds=("sad", "mac", "mac+dsp"), width=8, k_max=144, freq=
         if kind == "mac+dsp":
             cap = min(cap, b.dsps)
         hi = max(i for i, s in enumerate(shapes) if s[0] * s[1] <= max(cap, 1))
-        state[kind] = {"lo": -1, "hi": hi + 1, "best": None, "probes": []}  # shapes[lo] passes, shapes[hi] fails
+        # shapes[lo] passes, shapes[hi] fails (or lies past the cap)
+        state[kind] = {"shapes": shapes, "lo": -1, "hi": hi + 1, "cap": cap, "refined": False, "best": None,
+                       "probes": []}
     probe_no = 0
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         running = {}                                       # future -> (kind, shape index)
@@ -73,12 +93,21 @@ def sweep(board_name, kinds=("sad", "mac", "mac+dsp"), width=8, k_max=144, freq=
         def next_round(kind):                              # a kind's next probes, once none are in flight
             st = state[kind]
             gap = st["hi"] - st["lo"]
+            if gap <= 1 and not st["refined"]:            # the coarse search has closed: refine
+                st["refined"] = True
+                lo_pes = st["best"]["pes"] if st["best"] else 0
+                hi_pes = st["cap"] + 1
+                if st["hi"] < len(st["shapes"]):
+                    hi_pes = min(hi_pes, st["shapes"][st["hi"]][0] * st["shapes"][st["hi"]][1])
+                st["shapes"] = fine_shapes(lo_pes, hi_pes)
+                st["lo"], st["hi"] = -1, len(st["shapes"])
+                gap = st["hi"] - st["lo"]
             if gap <= 1:
                 return
             k = min(jobs, gap - 1)
             for i in sorted({st["lo"] + max(1, (gap * (j + 1)) // (k + 1)) for j in range(k)}):
                 if st["lo"] < i < st["hi"]:
-                    f = pool.submit(_probe, board_name, kind, shapes[i], width, k_max, freq, seed, out_dir)
+                    f = pool.submit(_probe, board_name, kind, st["shapes"][i], width, k_max, freq, seed, out_dir)
                     running[f] = (kind, i)
 
         for kind in state:

@@ -9,7 +9,7 @@ from amaranth.sim import Simulator
 from boards import build as build_module
 from boards.build import DesignDoesNotFit, build_board
 from boards.lfsr import Lfsr
-from boards.sweep import candidate_shapes, sweep
+from boards.sweep import candidate_shapes, fine_shapes, sweep
 from golden import AdderhwError
 from hw import ArrayConfig
 
@@ -67,10 +67,11 @@ def test_cli_build_prints_a_summary_and_exits_nonzero_on_bad_input(tmp_path):
 
 
 def test_sweep_finds_the_dsp_limited_mac_array(tmp_path):
-    # 8 SB_MAC16 blocks: among 1x1, 1x2, 2x2, 2x3, 3x3, ... the largest that fits is 2x3
+    # 8 SB_MAC16 blocks: the coarse list (1x1, 1x2, 2x2, 2x3, 3x3, ...) closes between 2x3 and 3x3,
+    # and the fine stage finds 2x4, which fills all eight
     r = sweep("icebreaker", kinds=("mac+dsp",), width=6, k_max=4, freq=20, jobs=2, out_dir=tmp_path)
     best = r["results"][0]["best"]
-    assert (best["rows"], best["cols"]) == (2, 3) and best["dsp"] == 6
+    assert (best["rows"], best["cols"]) == (2, 4) and best["dsp"] == 8
     assert not any(p["passed"] and p["pes"] > 8 for p in r["results"][0]["probes"])
     assert len(r["results"][0]["probes"]) >= 2
 
@@ -78,6 +79,14 @@ def test_sweep_finds_the_dsp_limited_mac_array(tmp_path):
 def test_bad_frequency():
     with pytest.raises(AdderhwError, match="freq must be a frequency in MHz from 1 to 1000, not 0"):
         build_board("icebreaker", ArrayConfig(rows=1, cols=1), freq_mhz=0)
+
+
+def test_fine_shapes_fill_the_gaps_between_coarse_shapes():
+    assert fine_shapes(6, 9) == [(2, 4)]                   # 7 has no shape with aspect <= 2
+    assert fine_shapes(72, 81) == [(7, 11), (8, 10)]
+    fine = fine_shapes(0, 200)
+    assert [r * c for r, c in fine] == sorted({r * c for r in range(1, 15) for c in range(r, 2 * r + 1) if r * c < 200})
+    assert fine_shapes(9, 9) == [] and fine_shapes(10, 5) == []
 
 
 def test_candidate_shapes_grow_one_step_at_a_time():
@@ -133,11 +142,11 @@ def test_the_sweep_search_finds_each_kinds_largest_passing_shape(monkeypatch):
     import boards.sweep as sweep_module
     monkeypatch.setattr(sweep_module, "_probe", _fake_probe)
     r = sweep("icebreaker", jobs=2, width=8, k_max=16, freq=20)
-    shapes = candidate_shapes()
     for x in r["results"]:
         limit = {"sad": 150, "mac": 30, "mac+dsp": 7}[x["kind"]]
-        expect = max((s for s in shapes if s[0] * s[1] <= limit), key=lambda s: s[0] * s[1])
-        assert (x["best"]["rows"], x["best"]["cols"]) == expect
+        # brute force: the most PEs <= limit of any shape with rows <= cols <= 2 rows
+        expect = max(r_ * c for r_ in range(1, 65) for c in range(r_, 2 * r_ + 1) if r_ * c <= limit)
+        assert x["best"]["pes"] == expect and x["best"]["rows"] <= x["best"]["cols"] <= 2 * x["best"]["rows"]
         assert all(p["passed"] == (p["pes"] <= limit) for p in x["probes"])
         pes = [p["pes"] for p in x["probes"]]
         assert len(pes) == len(set(pes))                   # nothing is probed twice
