@@ -64,19 +64,35 @@ def _progress_thread(build_dir, name, say, stop):
             last = msg
 
 
-def _overflow(log_path):
+def _overflow(log_path, logic_cell):
     """(cell type, needed, available) from nextpnr's utilisation lines when a cell type overflows,
-    or is full and nextpnr reports that it found no legal placement."""
+    or, when nextpnr found no legal placement without any overflow, the logic cells' use (global
+    buffers are promoted until all are taken, so a full SB_GB says nothing)."""
     try:
         text = Path(log_path).read_text(errors="replace")
     except OSError:
         return None
     full = "utilisation limit" in text or "Unable to find legal placement" in text
+    logic = None
     for m in re.finditer(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+(\d+)%", text):
         cell, used, avail = m.group(1), int(m.group(2)), int(m.group(3))
-        if used > avail or (full and avail and used == avail):
+        if used > avail:
             return cell, used, avail
-    return None
+        if cell == logic_cell:
+            logic = cell, used, avail
+    return logic if full else None
+
+
+def _no_fit(device, out, name, logic_cell):
+    """The one-sentence reason a build did not fit, from the logs it left in ``out``; or None."""
+    over = _overflow(out / f"{name}.tim", logic_cell) or _overflow(out / "build.log", logic_cell)
+    if not over:
+        return None
+    cell, used, avail = over
+    needs = (f"needs {used} {cell}, the device has {avail}" if used > avail else
+             f"nextpnr found no legal placement with {used} of its {avail} {cell} in use "
+             f"({100 * used / avail:.0f} %), the utilisation limit")
+    return f"design does not fit {device}: {needs} (make the array smaller or pick a larger board)"
 
 
 def _tail(path, n=12):
@@ -111,6 +127,7 @@ def build_board(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="bu
         raise AdderhwError(f"freq must be a frequency in MHz from 1 to 1000, not {freq_mhz!r}")
     say = progress or (lambda msg: None)
     out = Path(out_dir)
+    name = "top"
     key = design_key(board_name, config, freq_mhz, dsp, seed)
     if reuse and (out / "report.json").exists():
         old = json.loads((out / "report.json").read_text())
@@ -119,12 +136,12 @@ def build_board(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="bu
             return old
     if reuse and (out / _NO_FIT).exists():
         old = json.loads((out / _NO_FIT).read_text())
-        if old.get("design_key") == key:
-            say(f"reusing {out / _NO_FIT}")
-            raise DesignDoesNotFit(old["message"])
+        message = _no_fit(b.device, out, name, _UTIL[b.family]["logic"])
+        if old.get("design_key") == key and message:
+            say(f"reusing the failed build in {out}")
+            raise DesignDoesNotFit(message)
     use_yowasp(b.family)
     out.mkdir(parents=True, exist_ok=True)
-    name = "top"
     platform = make_platform(b, freq_mhz * 1e6)
     synth_opts = []
     if config.pe == "mac":
@@ -152,13 +169,9 @@ def build_board(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="bu
     seconds = time.monotonic() - t0
     report_path = out / "report_nextpnr.json"
     if r.returncode != 0 or not report_path.exists():
-        over = _overflow(out / f"{name}.tim") or _overflow(out / "build.log")
-        if over:
-            cell, used, avail = over
-            needs = f"needs {used} {cell}, the device has {avail}" if used > avail else \
-                f"it fills all {avail} {cell} and nextpnr found no legal placement"
-            message = f"design does not fit {b.device}: {needs} (make the array smaller or pick a larger board)"
-            (out / _NO_FIT).write_text(json.dumps({"design_key": key, "message": message}, indent=2) + "\n")
+        message = _no_fit(b.device, out, name, _UTIL[b.family]["logic"])
+        if message:
+            (out / _NO_FIT).write_text(json.dumps({"design_key": key}, indent=2) + "\n")
             raise DesignDoesNotFit(message)
         raise BuildFailed(f"the build for {b.name} failed (exit {r.returncode}); from {out / 'build.log'}:\n"
                           + _tail(out / "build.log"))

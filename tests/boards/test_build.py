@@ -150,3 +150,27 @@ def test_the_sweep_search_finds_each_kinds_largest_passing_shape(monkeypatch):
         assert all(p["passed"] == (p["pes"] <= limit) for p in x["probes"])
         pes = [p["pes"] for p in x["probes"]]
         assert len(pes) == len(set(pes))                   # nothing is probed twice
+
+
+_UTILISATION = """Info: Device utilisation:
+Info: \t         ICESTORM_LC:    {lc}/   5280    95%
+Info: \t               SB_GB:       8/      8   100%
+Info: \t        ICESTORM_DSP:       {dsp}/      8     0%
+"""
+
+
+@pytest.mark.parametrize("lc, dsp, error, expect", [
+    (5068, 0, "ERROR: Unable to find legal placement for all cells, design is probably at utilisation limit.",
+     "nextpnr found no legal placement with 5068 of its 5280 ICESTORM_LC in use (96 %), the utilisation limit"),
+    (900, 9, "ERROR: Unable to place cell", "needs 9 ICESTORM_DSP, the device has 8"),
+    (6017, 0, "ERROR: Unable to place cell", "needs 6017 ICESTORM_LC, the device has 5280"),
+    (900, 0, "ERROR: something else", None),
+])
+def test_a_design_that_does_not_fit_is_named_by_the_cells_it_lacks(tmp_path, lc, dsp, error, expect):
+    # nextpnr promotes nets to global buffers until all 8 are taken: a full SB_GB is not the reason
+    (tmp_path / "top.tim").write_text(_UTILISATION.format(lc=lc, dsp=dsp) + error + "\n")
+    message = build_module._no_fit("iCE40UP5K-SG48", tmp_path, "top", "ICESTORM_LC")
+    if expect is None:
+        assert message is None
+    else:
+        assert message == f"design does not fit iCE40UP5K-SG48: {expect} (make the array smaller or pick a larger board)"
