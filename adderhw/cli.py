@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from golden.errors import AdderhwError
+from adderhw.base.errors import AdderhwError, BadParameter
 
 __all__ = ["main"]
 
@@ -20,38 +20,35 @@ def _say(msg):
 def _write_reports(out_dir, stem, data, markdown):
     if out_dir is None:
         return
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.json").write_text(json.dumps(data, indent=2) + "\n")
-    (out / f"{stem}.md").write_text(markdown + "\n")
-    _say(f"wrote {out / (stem + '.json')} and {out / (stem + '.md')}")
+    from adderhw.base.tables import write_reports
+    paths = write_reports(out_dir, stem, data, markdown)
+    _say(f"wrote {paths[0]} and {paths[1]}")
 
 
 # ---------------------------------------------------------------- demo
 def cmd_demo(args):
     if args.what == "digits":
         return cmd_demo_digits(args)
-    from sim.demo import run_demo
+    from adderhw.demo import run_demo
     text, ok = run_demo(out_dir=args.out or "out/demo", seed=args.seed)
     print(text)
     return 0 if ok else 1
 
 
 def cmd_demo_digits(args):
-    from sim.digits import DigitsConfig, format_digits, run_digits, write_reports
+    from adderhw.digits import DigitsConfig, format_digits, run_digits, write_reports
     import torch
     torch.set_num_threads(max(1, os.cpu_count() or 1))
+    from adderhw.base.config import ArrayConfig
     for name in ("epochs", "small_batch", "rows", "cols"):
         v = getattr(args, name)
         if v < 1:
-            raise AdderhwError(f"--{name.replace('_', '-')} must be a positive integer, not {v}")
+            raise BadParameter(f"--{name.replace('_', '-')} must be a positive integer, not {v}")
     if args.verilog_batch < 0:
-        raise AdderhwError(f"--verilog-batch must be 0 (the whole test set) or positive, not {args.verilog_batch}")
-    conf = DigitsConfig(epochs=args.epochs, hw_width=args.hw_width, rows=args.rows, cols=args.cols,
-                        small_batch=args.small_batch, verilog_backend=args.verilog_backend,
-                        verilog_batch=args.verilog_batch, seed=args.seed)
-    from golden.config import ArrayConfig
-    ArrayConfig(rows=conf.rows, cols=conf.cols, width=conf.hw_width)          # validates the array
+        raise BadParameter(f"--verilog-batch must be 0 (the whole test set) or positive, not {args.verilog_batch}")
+    array = ArrayConfig(rows=args.rows, cols=args.cols, width=args.hw_width)       # validates the array
+    conf = DigitsConfig(epochs=args.epochs, array=array, small_batch=args.small_batch,
+                        verilog_backend=args.verilog_backend, verilog_batch=args.verilog_batch, seed=args.seed)
     result = run_digits(conf, progress=_say)
     text = format_digits(result)
     print(text)
@@ -67,7 +64,7 @@ def cmd_demo_digits(args):
 
 # ---------------------------------------------------------------- bench
 def cmd_bench_golden(args):
-    from golden.bench import format_table, run_bench
+    from adderhw.bench_golden import format_table, run_bench
     result = run_bench(repeats=args.repeats, progress=_say)
     table = format_table(result)
     print(table)
@@ -77,7 +74,7 @@ def cmd_bench_golden(args):
 
 # ---------------------------------------------------------------- verilog
 def _config_from(args, **extra):
-    from golden.config import ArrayConfig
+    from adderhw.base.config import ArrayConfig
     fields = dict(rows=args.rows, cols=args.cols, width=args.width, k_max=args.k_max, pe=args.pe)
     if getattr(args, "mul_stages", None) is not None:
         fields["mul_stages"] = args.mul_stages
@@ -86,25 +83,30 @@ def _config_from(args, **extra):
 
 
 def cmd_verilog(args):
-    from hw.verilog import generate_verilog, port_summary
+    from adderhw.hw.verilog import generate_verilog
+    from adderhw.record import config_record
     cfg = _config_from(args)
     text = generate_verilog(cfg, name=args.name)
     out = Path(args.output)
     if out.parent and not out.parent.exists():
-        raise AdderhwError(f"-o/--output names {str(out)!r}, whose directory does not exist")
+        raise BadParameter(f"-o/--output names {str(out)!r}, whose directory does not exist")
+    record = config_record(cfg, args.name)
     out.write_text(text)
-    ports = ", ".join(f"{n}[{w}]" if w > 1 else n for n, _, w in port_summary(cfg))
+    sidecar = out.with_suffix(".json")
+    sidecar.write_text(json.dumps(record, indent=2) + "\n")
+    ports = ", ".join(f"{p['name']}[{p['width']}]" if p["width"] > 1 else p["name"] for p in record["ports"])
     sign = "signed" if cfg.acc_signed else "unsigned"
     print(f"{out}: module {args.name}, {cfg.rows}x{cfg.cols} {cfg.pe.upper()}, {cfg.width}-bit operands; "
           f"accumulator {cfg.acc_width} bits {sign}; PE latency {cfg.pe_stages} cycles; ports: {ports}")
+    print(f"{sidecar}: the config, derived widths, ports and payload bit layouts as JSON")
     return 0
 
 
 # ---------------------------------------------------------------- simulate
 def cmd_simulate(args):
-    from sim.simulate import format_report, simulate
+    from adderhw.simulate import format_report, simulate
     if not 0.0 <= args.stall_prob < 1.0:
-        raise AdderhwError(f"--stall-prob must be at least 0 and below 1, not {args.stall_prob}")
+        raise BadParameter(f"--stall-prob must be at least 0 and below 1, not {args.stall_prob}")
     k = args.k
     cfg = _config_from(args, k_max=args.k_max or k or 1)
     report = simulate(cfg, args.sim, args.t, k, args.p, seed=args.seed, stall_prob=args.stall_prob,
@@ -116,8 +118,8 @@ def cmd_simulate(args):
 
 
 def cmd_bench_sim(args):
-    from sim.simulate import bench_sim, format_bench
-    from golden.config import ArrayConfig
+    from adderhw.simulate import bench_sim, format_bench
+    from adderhw.base.config import ArrayConfig
     result = bench_sim(ArrayConfig(rows=8, cols=8, width=args.width, pe=args.pe), progress=_say)
     table = format_bench(result)
     print(table)
@@ -126,38 +128,42 @@ def cmd_bench_sim(args):
 
 
 # ---------------------------------------------------------------- compare
-def _fmax_from_report(path, option):
+def _fmax_from_report(path, option, expect):
+    """Fmax of a build report, after checking that it was built for the array ``expect``."""
+    from adderhw.record import check_record_config
     try:
         doc = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise AdderhwError(f"{option} {path!r} is not a readable JSON report ({exc})") from None
+        raise BadParameter(f"{option} {path!r} is not a readable JSON report ({exc})") from None
+    if not isinstance(doc, dict):
+        raise BadParameter(f"{option} {path!r} is not a build report (write it with adderhw build)")
+    check_record_config(doc, option, expect)
     f = doc.get("fmax_mhz")
     if not isinstance(f, (int, float)) or f <= 0:
-        raise AdderhwError(f"{option} {path!r} has no positive fmax_mhz (write it with adderhw build)")
+        raise BadParameter(f"{option} {path!r} has no positive fmax_mhz (write it with adderhw build)")
     return float(f)
 
 
 def cmd_compare(args):
-    from golden.compare import compare_network, format_compare, plot_compare
-    from golden.networks import network
+    from adderhw.compare import compare_network, format_compare, plot_compare
+    from adderhw.golden.networks import network
     for name in ("rows", "cols", "width", "batch"):
         v = getattr(args, name)
         if v < 1:
-            raise AdderhwError(f"--{name} must be a positive integer, not {v}")
+            raise BadParameter(f"--{name} must be a positive integer, not {v}")
     net = network(args.network)
-    fmax = {}
-    if args.sad_report:
-        fmax["sad"] = _fmax_from_report(args.sad_report, "--sad-report")
-    if args.mac_report:
-        fmax["mac"] = _fmax_from_report(args.mac_report, "--mac-report")
     sad_shape = None
     if args.sad_rows or args.sad_cols:
         sad_shape = (args.sad_rows or args.rows, args.sad_cols or args.cols)
-    from golden.config import ArrayConfig
-    ArrayConfig(rows=args.rows, cols=args.cols, width=args.width)          # validates the array
-    if sad_shape:
-        ArrayConfig(rows=sad_shape[0], cols=sad_shape[1], width=args.width)
-    result = compare_network(net, args.rows, args.cols, args.width, args.batch, fmax, sad_shape)
+    from adderhw.base.config import ArrayConfig
+    config = ArrayConfig(rows=args.rows, cols=args.cols, width=args.width)          # validates the array
+    sad_config = config.with_(rows=sad_shape[0], cols=sad_shape[1]) if sad_shape else config
+    fmax = {}
+    if args.sad_report:
+        fmax["sad"] = _fmax_from_report(args.sad_report, "--sad-report", sad_config.with_(pe="sad"))
+    if args.mac_report:
+        fmax["mac"] = _fmax_from_report(args.mac_report, "--mac-report", config.with_(pe="mac"))
+    result = compare_network(net, config, args.batch, fmax, sad_shape)
     table = format_compare(result)
     print(table)
     if args.out:
@@ -170,7 +176,7 @@ def cmd_compare(args):
 
 # ---------------------------------------------------------------- boards
 def cmd_build(args):
-    from boards.build import build_board, summarise
+    from adderhw.boards.build import build_board, summarise
     cfg = _config_from(args)
     report = build_board(args.board, cfg, freq_mhz=args.freq, dsp=args.dsp, seed=args.seed, out_dir=args.out,
                          progress=_say)
@@ -180,19 +186,25 @@ def cmd_build(args):
 
 
 def _boards_list(text):
-    from boards.platforms import BOARDS
+    from adderhw.boards.platforms import BOARDS
     names = [b.strip() for b in text.split(",") if b.strip()]
     for n in names:
         if n not in BOARDS:
-            raise AdderhwError(f"board must be one of {', '.join(BOARDS)}, not {n!r}")
+            raise BadParameter(f"board must be one of {', '.join(BOARDS)}, not {n!r}")
     return names
 
 
 def cmd_bench_pe(args):
-    from boards.bench import bench_pe, format_bench_pe, plot_bench_pe
+    from adderhw.boards.bench import bench_pe, format_bench_pe, plot_bench_pe
+    baseline = None
+    if args.baseline:
+        try:
+            baseline = json.loads(Path(args.baseline).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise BadParameter(f"--baseline {args.baseline!r} is not a readable JSON baseline ({exc})") from None
     sizes = [int(v) for v in args.sizes.split(",")]
     if len(sizes) < 3 or any(n < 1 for n in sizes) or sorted(set(sizes)) != sizes:
-        raise AdderhwError(f"--sizes must be at least three increasing positive integers, not {args.sizes!r}")
+        raise BadParameter(f"--sizes must be at least three increasing positive integers, not {args.sizes!r}")
     result = bench_pe(boards=_boards_list(args.boards), sizes=sizes, width=args.width, k_max=args.k_max,
                       freq=args.freq, out_dir=args.build_dir, jobs=args.jobs, progress=_say)
     table = format_bench_pe(result)
@@ -200,27 +212,30 @@ def cmd_bench_pe(args):
     if args.out:
         _write_reports(args.out, "bench_pe", result, table)
         plot_bench_pe(result, Path(args.out) / "bench_pe.png")
+    if baseline is not None:
+        from adderhw.boards.bench import check_baseline
+        bad = check_baseline(result, baseline)
+        for line in bad:
+            _say(f"baseline: {line}")
+        _say(f"baseline {args.baseline}: " + ("FAIL" if bad else "within tolerance"))
+        return 1 if bad else 0
     return 0
 
 
 def cmd_sweep(args):
-    from boards.sweep import format_sweep, plot_sweep, sweep
-    kinds = []
-    for pe in [p.strip() for p in args.pe.split(",") if p.strip()]:
-        if pe == "sad":
-            kinds.append("sad")
-        elif pe == "mac":
-            kinds += ["mac", "mac+dsp"]
-        else:
-            raise AdderhwError(f"--pe must list sad and/or mac, not {pe!r}")
+    from adderhw.boards.kinds import kinds_from_pe_list
+    from adderhw.boards.sweep import format_sweep, plot_sweep, sweep
+    kinds = kinds_from_pe_list(args.pe)
+    from adderhw.base.config import ArrayConfig
+    template = ArrayConfig(width=args.width, k_max=args.k_max)
     if args.max_pes is not None and args.max_pes < 1:
-        raise AdderhwError(f"--max-pes must be a positive integer, not {args.max_pes}")
+        raise BadParameter(f"--max-pes must be a positive integer, not {args.max_pes}")
     bounds = {k: args.max_pes for k in kinds} if args.max_pes else None
     partial = None
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         partial = Path(args.out) / f"sweep_{args.board}.partial.json"
-    result = sweep(args.board, kinds, width=args.width, k_max=args.k_max, freq=args.freq, jobs=args.jobs,
+    result = sweep(args.board, kinds, config=template, freq=args.freq, jobs=args.jobs,
                    seed=args.seed, out_dir=args.build_dir, progress=_say, start_bounds=bounds, partial=partial)
     if partial and partial.exists():
         partial.unlink()
@@ -360,6 +375,8 @@ def build_parser():
     bp.add_argument("--jobs", type=_positive_int, default=2, help="parallel builds (default 2)")
     bp.add_argument("--build-dir", default="build/bench_pe", help="where the builds go")
     bp.add_argument("--out", help="directory for bench_pe.json, .md and .png")
+    bp.add_argument("--baseline", help="check the result against a baseline file "
+                                       "(tests/boards/baselines/bench_pe.json); exit 1 on a violation")
     bp.set_defaults(func=cmd_bench_pe)
     return p
 

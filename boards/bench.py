@@ -12,22 +12,24 @@ from pathlib import Path
 
 import numpy as np
 
-from golden.config import ArrayConfig
+from adderhw.base.config import ArrayConfig
+
+from adderhw.base.tables import markdown_table, pyplot
 
 from .build import build_board
+from .kinds import KINDS
 from .platforms import board as board_by_name
 
-__all__ = ["VARIANTS", "bench_pe", "format_bench_pe", "plot_bench_pe"]
+__all__ = ["VARIANTS", "bench_pe", "format_bench_pe", "plot_bench_pe", "check_baseline"]
 
-#: (label, pe, dsp)
-VARIANTS = [("sad", "sad", False), ("mac", "mac", False), ("mac+dsp", "mac", True)]
+#: the kinds compared, in table order
+VARIANTS = tuple(KINDS)
 
 
-def _one(board, variant, shape, width, k_max, freq, seed, out_dir):
-    label, pe, dsp = next(v for v in VARIANTS if v[0] == variant)
-    cfg = ArrayConfig(rows=shape[0], cols=shape[1], width=width, k_max=k_max, pe=pe)
-    r = build_board(board, cfg, freq_mhz=freq, dsp=dsp, seed=seed,
-                    out_dir=Path(out_dir) / f"{board}_{label}_{shape[0]}x{shape[1]}", versions=False)
+def _one(board, variant, shape, template, freq, seed, out_dir):
+    cfg = KINDS[variant].config(template, *shape)
+    r = build_board(board, cfg, freq_mhz=freq, dsp=KINDS[variant].dsp, seed=seed,
+                    out_dir=Path(out_dir) / f"{board}_{variant}_{shape[0]}x{shape[1]}", versions=False)
     return board, variant, shape, r
 
 
@@ -49,10 +51,11 @@ def _per_pe(shapes, values):
 def bench_pe(boards=("icebreaker", "ulx3s-85f"), sizes=(1, 2, 4), width=8, k_max=144, freq=None,
              seed=1, out_dir="build/bench_pe", jobs=2, progress=None):
     say = progress or (lambda m: None)
-    tasks = [(b, v[0], shape) for b in boards for v in VARIANTS for shape in _shapes(b, v[0], sizes)]
+    template = ArrayConfig(width=width, k_max=k_max)
+    tasks = [(b, v, shape) for b in boards for v in VARIANTS for shape in _shapes(b, v, sizes)]
     results = {}
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_one, b, v, shape, width, k_max, freq, seed, out_dir) for b, v, shape in tasks]
+        futures = [pool.submit(_one, b, v, shape, template, freq, seed, out_dir) for b, v, shape in tasks]
         for i, f in enumerate(as_completed(futures), 1):
             b, v, shape, r = f.result()
             results[(b, v, shape)] = r
@@ -60,7 +63,8 @@ def bench_pe(boards=("icebreaker", "ulx3s-85f"), sizes=(1, 2, 4), width=8, k_max
                 f"{r['dsp']['used']} DSPs, {r['fmax_mhz']:.1f} MHz")
     rows = []
     for b in boards:
-        for label, pe, dsp in VARIANTS:
+        for label in VARIANTS:
+            pe, dsp = KINDS[label].pe, KINDS[label].dsp
             shapes = _shapes(b, label, sizes)
             pts = [results[(b, label, s)] for s in shapes]
             big = pts[-1]
@@ -94,13 +98,12 @@ def format_bench_pe(r):
     lines = [f"Cost per PE at {r['width']} bits (K <= {r['k_max']}): c in cost = a + b(R+C) + c·RC fitted over "
              f"N x N arrays, N in {r['sizes']} (MAC+DSP on iCE40: shapes that fit its DSP blocks); Fmax at the "
              f"largest array. nextpnr + Yosys (YoWASP), seed {r['seed']}.",
-             "", "| board | PE | LUT4 / PE | FF / PE | logic cells / PE | DSP / PE | Fmax (MHz) at |",
-             "|---|---|---:|---:|---:|---:|---:|"]
-    for row in r["rows"]:
-        lines.append(f"| {row['board']} ({row['device']}) | {row['variant']} | {row['luts_per_pe']:.1f} | "
-                     f"{row['ffs_per_pe']:.1f} | {row['logic_per_pe']:.1f} {row['logic_cell']} | "
-                     f"{row['dsps_per_pe']:.1f} | {row['fmax_mhz']:.1f} at {row['fmax_size']} |")
-    lines.append("")
+             "", markdown_table(
+                 ["board", "PE", "LUT4 / PE", "FF / PE", "logic cells / PE", "DSP / PE", "Fmax (MHz) at"],
+                 [[f"{row['board']} ({row['device']})", row["variant"], f"{row['luts_per_pe']:.1f}",
+                   f"{row['ffs_per_pe']:.1f}", f"{row['logic_per_pe']:.1f} {row['logic_cell']}",
+                   f"{row['dsps_per_pe']:.1f}", f"{row['fmax_mhz']:.1f} at {row['fmax_size']}"] for row in r["rows"]],
+                 "llrrrrr"), ""]
     for b, q in r["ratios"].items():
         lines.append(f"{b}: SAD / MAC (LUTs) LUT4s per PE {q['sad_over_mac_luts']:.3f}, logic cells per PE "
                      f"{q['sad_over_mac_logic']:.3f}; Fmax SAD / MAC {q['sad_over_mac_fmax']:.2f}, "
@@ -112,9 +115,7 @@ def format_bench_pe(r):
 
 
 def plot_bench_pe(r, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     boards = sorted({row["board"] for row in r["rows"]})
     fig, axes = plt.subplots(1, len(boards), figsize=(6 * len(boards), 4.5), squeeze=False)
     for ax, b in zip(axes[0], boards):
@@ -134,3 +135,27 @@ def plot_bench_pe(r, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def check_baseline(result, baseline):
+    """Compare a ``bench_pe`` result with a baseline; returns the violations as sentences (none: pass).
+
+    ``baseline``: {"tolerance": {"luts_per_pe": rel, "ffs_per_pe": rel, "fmax_mhz": rel},
+    "rows": [{"board", "variant", "luts_per_pe", "ffs_per_pe", "fmax_mhz"}, ...]}. Cost may not grow
+    by more than its tolerance (shrinking is welcome; update the baseline in a deliberate commit);
+    Fmax may not fall by more than its tolerance (placement moves it a little from run to run)."""
+    tol = baseline["tolerance"]
+    got = {(r["board"], r["variant"]): r for r in result["rows"]}
+    bad = []
+    for base in baseline["rows"]:
+        r = got.get((base["board"], base["variant"]))
+        if r is None:
+            continue
+        for key in ("luts_per_pe", "ffs_per_pe"):
+            if r[key] > base[key] * (1 + tol[key]):
+                bad.append(f"{base['board']} {base['variant']}: {key} {r[key]:.1f} exceeds the baseline "
+                           f"{base[key]:.1f} by more than {100 * tol[key]:.0f} %")
+        if r["fmax_mhz"] < base["fmax_mhz"] * (1 - tol["fmax_mhz"]):
+            bad.append(f"{base['board']} {base['variant']}: Fmax {r['fmax_mhz']:.1f} MHz is more than "
+                       f"{100 * tol['fmax_mhz']:.0f} % below the baseline {base['fmax_mhz']:.1f} MHz")
+    return bad

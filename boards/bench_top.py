@@ -14,7 +14,8 @@ Pins used: the clock input and one LED.
 from amaranth.hdl import Cat, ClockDomain, Elaboratable, Module, Signal
 from amaranth.lib import io
 
-from hw.array import SystolicArray
+from adderhw.base.errors import BadParameter
+from adderhw.hw.array import SystolicArray
 
 from .lfsr import Lfsr
 
@@ -77,4 +78,4 @@ class BenchTop(Elaboratable):
             return platform.request("led", 0, dir="-")
         if "rgb_led" in names:
             return platform.request("rgb_led", 0, dir={"r": "-", "g": "-", "b": "-"}).r
-        raise RuntimeError(f"{type(platform).__name__} has no led or rgb_led resource for the result pin")
+        raise BadParameter(f"the board {type(platform).__name__} has no led or rgb_led resource for the result pin")

@@ -10,6 +10,8 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import Out
 
+from adderhw.base.errors import BadParameter
+
 __all__ = ["Lfsr"]
 
 
@@ -31,7 +33,7 @@ class Lfsr(wiring.Component):
 
     def __init__(self, width, seed=0xACE1):
         if width < 8:
-            raise ValueError(f"width must be at least 8, not {width}")
+            raise BadParameter(f"width must be at least 8, not {width}")
         self.width = width
         self.banks = -(-width // 32)
         self.seeds = [((seed * 2654435761 + 97 * i) & 0xFFFFFFFF) or 1 for i in range(self.banks)]

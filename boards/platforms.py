@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from amaranth.build import Clock, Resource
 
-from golden.errors import AdderhwError
+from adderhw.base.errors import BadParameter
 
 __all__ = ["Board", "BOARDS", "board", "make_platform", "PROGRAMMING_TOOLS"]
 
@@ -40,7 +40,7 @@ BOARDS = {b.name: b for b in [
 
 def board(name):
     if name not in BOARDS:
-        raise AdderhwError(f"board must be one of {', '.join(BOARDS)}, not {name!r}")
+        raise BadParameter(f"board must be one of {', '.join(BOARDS)}, not {name!r}")
     return BOARDS[name]
 
 

@@ -24,9 +24,12 @@ import json
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
-from golden.config import ArrayConfig
+from adderhw.base.config import ArrayConfig, check_config
+
+from adderhw.base.tables import markdown_table, pyplot
 
 from .build import BuildFailed, DesignDoesNotFit, build_board
+from .kinds import KINDS
 from .platforms import board as board_by_name
 
 __all__ = ["sweep", "format_sweep", "plot_sweep", "candidate_shapes", "fine_shapes"]
@@ -53,11 +56,10 @@ def fine_shapes(lo_pes, hi_pes):
     return [best[n] for n in sorted(best)]
 
 
-def _probe(board, kind, shape, width, k_max, freq, seed, out_dir):  # runs in a worker process
-    pe, dsp = {"sad": ("sad", False), "mac": ("mac", False), "mac+dsp": ("mac", True)}[kind]
-    cfg = ArrayConfig(rows=shape[0], cols=shape[1], width=width, k_max=k_max, pe=pe)
+def _probe(board, kind, shape, template, freq, seed, out_dir):  # runs in a worker process
+    cfg = KINDS[kind].config(template, *shape)
     try:
-        r = build_board(board, cfg, freq_mhz=freq, dsp=dsp, seed=seed,
+        r = build_board(board, cfg, freq_mhz=freq, dsp=KINDS[kind].dsp, seed=seed,
                         out_dir=Path(out_dir) / f"{kind}_{shape[0]}x{shape[1]}", versions=False, reuse=True)
     except DesignDoesNotFit as exc:
         return kind, shape, None, str(exc)
@@ -68,19 +70,20 @@ def _probe(board, kind, shape, width, k_max, freq, seed, out_dir):  # runs in a 
     return kind, shape, r, None if r["timing_met"] else f"Fmax {r['fmax_mhz']:.1f} MHz below target"
 
 
-def sweep(board_name, kinds=("sad", "mac", "mac+dsp"), width=8, k_max=144, freq=None, jobs=2, seed=1,
+def sweep(board_name, kinds=tuple(KINDS), config=None, freq=None, jobs=2, seed=1,
           out_dir="build/sweep", progress=None, start_bounds=None, partial=None):
-    """Returns a JSON-ready dict. ``start_bounds``: {kind: max PEs to consider} to cap the search."""
+    """Returns a JSON-ready dict. ``config``: the ArrayConfig whose width and k_max every probe uses
+    (default 8-bit, k_max 144); ``start_bounds``: {kind: max PEs to consider} to cap the search."""
+    template = check_config(ArrayConfig(width=8, k_max=144) if config is None else config)
+    width, k_max = template.width, template.k_max
     b = board_by_name(board_name)
     freq = freq or (100.0 if b.family == "ecp5" else 40.0)
     say = progress or (lambda m: None)
     shapes = candidate_shapes()
-    # rough upper bounds: logic cells per PE can't be lower than this (measured SAD ~ 36+)
-    floor_cost = {"sad": 30, "mac": 120, "mac+dsp": 30}
     state = {}
     for kind in kinds:
-        cap = min((start_bounds or {}).get(kind) or b.luts, b.luts // floor_cost[kind])
-        if kind == "mac+dsp":
+        cap = min((start_bounds or {}).get(kind) or b.luts, b.luts // KINDS[kind].floor_cost)
+        if KINDS[kind].dsp:
             cap = min(cap, b.dsps)
         hi = max(i for i, s in enumerate(shapes) if s[0] * s[1] <= max(cap, 1))
         # shapes[lo] passes, shapes[hi] fails (or lies past the cap)
@@ -107,7 +110,7 @@ def sweep(board_name, kinds=("sad", "mac", "mac+dsp"), width=8, k_max=144, freq=
             k = min(jobs, gap - 1)
             for i in sorted({st["lo"] + max(1, (gap * (j + 1)) // (k + 1)) for j in range(k)}):
                 if st["lo"] < i < st["hi"]:
-                    f = pool.submit(_probe, board_name, kind, st["shapes"][i], width, k_max, freq, seed, out_dir)
+                    f = pool.submit(_probe, board_name, kind, st["shapes"][i], template, freq, seed, out_dir)
                     running[f] = (kind, i)
 
         for kind in state:
@@ -158,16 +161,12 @@ def _summary(b, width, k_max, freq, seed, state, complete):
 def format_sweep(r):
     lines = [f"{r['board']} ({r['device']}), {r['width']}-bit, K <= {r['k_max']}: the largest array of each kind "
              f"that fits and meets {r['target_mhz']:g} MHz (seed {r['seed']}).", "",
-             "| PE | array | PEs | Fmax (MHz) | peak throughput (G terms/s) | logic used | DSP | probes |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for x in r["results"]:
-        b = x["best"]
-        if b:
-            lines.append(f"| {x['kind']} | {b['rows']}x{b['cols']} | {b['pes']} | {b['fmax_mhz']:.1f} | "
-                         f"{x['throughput_gops']:.2f} | {b['logic']}/{b['logic_available']} | {b['dsp']} | "
-                         f"{len(x['probes'])} |")
-        else:
-            lines.append(f"| {x['kind']} | none fits | 0 | - | 0 | - | - | {len(x['probes'])} |")
+             markdown_table(
+                 ["PE", "array", "PEs", "Fmax (MHz)", "peak throughput (G terms/s)", "logic used", "DSP", "probes"],
+                 [[x["kind"], f"{b['rows']}x{b['cols']}", b["pes"], f"{b['fmax_mhz']:.1f}",
+                   f"{x['throughput_gops']:.2f}", f"{b['logic']}/{b['logic_available']}", b["dsp"], len(x["probes"])]
+                  if (b := x["best"]) else [x["kind"], "none fits", 0, "-", 0, "-", "-", len(x["probes"])]
+                  for x in r["results"]], "llrrrrrr")]
     by = {x["kind"]: x for x in r["results"]}
     if "sad" in by and "mac" in by and by["mac"]["throughput_gops"]:
         lines.append("")
@@ -179,9 +178,7 @@ def format_sweep(r):
 
 
 def plot_sweep(r, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.5))
     for x in r["results"]:
         pts = [p for p in x["probes"] if "logic" in p]

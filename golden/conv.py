@@ -10,9 +10,9 @@ The columns are built a chunk of images at a time so that memory stays bounded.
 """
 import numpy as np
 
-from .errors import AdderhwError
+from adderhw.base.errors import BadParameter
 from .gemm import mac_gemm, sad_kernel, scratch_dtype
-from .validate import check_int, check_int_array, operand_width
+from adderhw.base.validate import check_int, check_operand_pair
 
 __all__ = ["adder2d", "mac_conv2d", "im2col", "conv_output_shape", "check_layer"]
 
@@ -25,7 +25,7 @@ def conv_output_shape(h, w, kh, kw, stride, padding):
     ho = (h + 2 * padding - kh) // stride + 1
     wo = (w + 2 * padding - kw) // stride + 1
     if h + 2 * padding < kh or w + 2 * padding < kw:
-        raise AdderhwError(
+        raise BadParameter(
             f"kernel {kh}x{kw} does not fit the input {h}x{w} with padding {padding}: "
             f"the padded input must be at least as large as the kernel")
     return ho, wo
@@ -35,13 +35,10 @@ def check_layer(x, w, stride, padding, width):
     """Checked (x, w, stride, padding, width) of an integer layer; shared with sim.run_layer."""
     stride = check_int("stride", stride, lo=1)
     padding = check_int("padding", padding, lo=0)
-    x = check_int_array("x", x, ndim=4)
-    w = check_int_array("w", w, ndim=4)
-    if x.shape[1] != w.shape[1]:
-        raise AdderhwError(
-            f"x has {x.shape[1]} input channels (shape {x.shape}) but w expects {w.shape[1]} "
-            f"(shape {w.shape}); w must be (Cout, Cin, kh, kw) with Cin = x.shape[1]")
-    (x, w), width = operand_width(("x", "w"), (x, w), width)
+    (x, w), width = check_operand_pair(
+        ("x", "w"), (x, w), ndim=4, axes=(1, 1), width=width,
+        mismatch=lambda sx, sw: (f"x has {sx[1]} input channels (shape {sx}) but w expects {sw[1]} "
+                                 f"(shape {sw}); w must be (Cout, Cin, kh, kw) with Cin = x.shape[1]"))
     conv_output_shape(x.shape[2], x.shape[3], w.shape[2], w.shape[3], stride, padding)
     return x, w, stride, padding, width
 

@@ -14,35 +14,29 @@ When K exceeds k_max it is split into ``k_chunks(K, k_max)`` (as equal as possib
 of every chunk stream back to back in one run: chunk 0's tiles, then chunk 1's, and so on
 (``sim.run_layer`` does exactly this). Tests hold every RTL backend to these numbers exactly.
 """
-from .config import ArrayConfig
-from .errors import AdderhwError
-from .validate import check_int
+from adderhw.base.config import check_config
+from adderhw.base.validate import check_int
 
 __all__ = ["drain_gap", "tiles", "tile_sequence_cycles", "gemm_cycles", "k_chunks", "split_gemm_cycles",
            "layer_cycles", "utilisation"]
 
 
-def _check_config(config):
-    if not isinstance(config, ArrayConfig):
-        raise AdderhwError(f"config must be an ArrayConfig, not {type(config).__name__}")
-
-
 def drain_gap(config):
     """G = R + C + S - 1: the fewest cycles between two tiles' last beats; K >= G hides the drain."""
-    _check_config(config)
+    check_config(config)
     return config.rows + config.cols + config.pe_stages - 1
 
 
 def tiles(config, T, P):
     """Number of R x C output tiles of a (T x P) result."""
-    _check_config(config)
+    check_config(config)
     T, P = check_int("T", T, lo=1), check_int("P", P, lo=1)
     return -(-T // config.rows) * -(-P // config.cols)
 
 
 def tile_sequence_cycles(config, ks):
     """Cycles of tiles with reduction lengths ``ks`` streamed back to back, no stalls."""
-    _check_config(config)
+    check_config(config)
     if not ks:
         return 0
     g = drain_gap(config)

@@ -9,8 +9,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .errors import AdderhwError
-from .validate import check_int, check_width, int_range
+from adderhw.base.errors import BadParameter
+from adderhw.base.validate import check_int, check_width, int_range
 
 __all__ = ["Quantized", "quantize", "dequantize", "choose_frac_bits", "FRAC_BITS_RANGE"]
 
@@ -38,10 +38,10 @@ def quantize(x, width, frac_bits):
     frac_bits = _check_frac_bits(frac_bits)
     x = np.asarray(x)
     if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-        raise AdderhwError(f"x must be a real-valued array, not an array of dtype {x.dtype}")
+        raise BadParameter(f"x must be a real-valued array, not an array of dtype {x.dtype}")
     x = x.astype(np.float64)
     if np.isnan(x).any():
-        raise AdderhwError("x holds NaN; only finite values (or ±inf, which saturate) can be quantised")
+        raise BadParameter("x holds NaN; only finite values (or ±inf, which saturate) can be quantised")
     lo, hi = int_range(width)
     scaled = np.rint(np.ldexp(x, frac_bits))   # ldexp is exact; rint rounds half to even
     saturated = int(np.count_nonzero((scaled < lo) | (scaled > hi)))
@@ -54,7 +54,7 @@ def dequantize(q, frac_bits):
     frac_bits = _check_frac_bits(frac_bits)
     q = np.asarray(q)
     if not np.issubdtype(q.dtype, np.integer):
-        raise AdderhwError(f"q must be an integer array, not an array of dtype {q.dtype}")
+        raise BadParameter(f"q must be an integer array, not an array of dtype {q.dtype}")
     return np.ldexp(q.astype(np.float64), -frac_bits)
 
 
@@ -68,7 +68,7 @@ def choose_frac_bits(arrays, width):
     amax = max((float(np.max(np.abs(np.asarray(a, dtype=np.float64)))) if np.size(a) else 0.0)
                for a in arrays)
     if not np.isfinite(amax):
-        raise AdderhwError("arrays hold a non-finite value; a scale can only be chosen from finite data")
+        raise BadParameter("arrays hold a non-finite value; a scale can only be chosen from finite data")
     if amax == 0.0:
         return width - 1
     _, hi = int_range(width)

@@ -12,24 +12,22 @@ Scratch memory is bounded by the block size, whatever T, K and P are.
 """
 import numpy as np
 
-from .errors import AdderhwError
-from .validate import check_int_array, data_width, operand_width
-from .widths import mac_acc_width
+from adderhw.base.errors import BadParameter
+from adderhw.base.validate import check_operand_pair, data_width
+from adderhw.base.widths import mac_acc_width
 
-__all__ = ["sad_gemm", "mac_gemm", "data_width", "sad_kernel", "scratch_dtype"]
+__all__ = ["sad_gemm", "mac_gemm", "check_gemm_operands", "data_width", "sad_kernel", "scratch_dtype"]
 
 #: elements of one (T, P) scratch block; 2^15 int16/int32 values sit in L1/L2.
 _BLOCK_ELEMS = 1 << 15
 
 
-def _operands(a, b, width):
-    a = check_int_array("a", a, ndim=2)
-    b = check_int_array("b", b, ndim=2)
-    if a.shape[1] != b.shape[0]:
-        raise AdderhwError(
-            f"a and b do not chain: a is {a.shape[0]}x{a.shape[1]} (T x K) and b is "
-            f"{b.shape[0]}x{b.shape[1]}, but b must have K = {a.shape[1]} rows")
-    (a, b), width = operand_width(("a", "b"), (a, b), width)
+def check_gemm_operands(a, b, width=None):
+    """Checked (a, b, width) of a GEMM: integer a (T, K) and b (K, P) within ``width`` (or the data's)."""
+    (a, b), width = check_operand_pair(
+        ("a", "b"), (a, b), ndim=2, axes=(1, 0), width=width,
+        mismatch=lambda sa, sb: (f"a and b do not chain: a is {sa[0]}x{sa[1]} (T x K) and b is "
+                                 f"{sb[0]}x{sb[1]}, but b must have K = {sa[1]} rows"))
     return a, b, width
 
 
@@ -39,7 +37,7 @@ def sad_gemm(a, b, width=None):
     ``width``: if given, every value must fit a signed ``width``-bit integer (2 to 32);
     if omitted, the width is taken from the data.
     """
-    a, b, width = _operands(a, b, width)
+    a, b, width = check_gemm_operands(a, b, width)
     dt = scratch_dtype(width)
     return sad_kernel(np.ascontiguousarray(a.T, dtype=dt), np.ascontiguousarray(b, dtype=dt), width)
 
@@ -97,11 +95,11 @@ def mac_gemm(a, b, width=None):
     (then each float operation is exact), and an int64 product otherwise.
     Refuses widths whose worst-case accumulator exceeds 64 bits.
     """
-    a, b, width = _operands(a, b, width)
+    a, b, width = check_gemm_operands(a, b, width)
     K = a.shape[1]
     acc = mac_acc_width(width, max(K, 1))
     if acc > 64:
-        raise AdderhwError(
+        raise BadParameter(
             f"width {width} with K = {K} needs a {acc}-bit accumulator; the int64 golden model "
             f"supports at most 64 bits (lower the width or split K)")
     if acc <= 53:

@@ -27,8 +27,8 @@ import json
 from dataclasses import dataclass
 
 from .conv import conv_output_shape
-from .errors import AdderhwError
-from .validate import check_int
+from adderhw.base.errors import AdderhwError, BadParameter
+from adderhw.base.validate import check_int
 
 __all__ = ["Layer", "Network", "NETWORKS", "network", "load_network"]
 
@@ -147,7 +147,7 @@ def network(name):
         return NETWORKS[name]()
     if str(name).endswith(".json"):
         return load_network(name)
-    raise AdderhwError(f"network must be one of {', '.join(NETWORKS)} or a .json file, not {name!r}")
+    raise BadParameter(f"network must be one of {', '.join(NETWORKS)} or a .json file, not {name!r}")
 
 
 def load_network(path):
@@ -156,54 +156,54 @@ def load_network(path):
         with open(path) as f:
             doc = json.load(f)
     except OSError as exc:
-        raise AdderhwError(f"network file {path!r} cannot be read: {exc.strerror}") from None
+        raise BadParameter(f"network file {path!r} cannot be read: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
-        raise AdderhwError(f"network file {path!r} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        raise BadParameter(f"network file {path!r} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list) or not doc["layers"]:
-        raise AdderhwError(f"network file {path!r} must be an object with a non-empty list \"layers\"")
+        raise BadParameter(f"network file {path!r} must be an object with a non-empty list \"layers\"")
     layers = []
     for i, spec in enumerate(doc["layers"]):
         where = f"layers[{i}]"
         if not isinstance(spec, dict):
-            raise AdderhwError(f"{where} must be an object, not {spec!r}")
+            raise BadParameter(f"{where} must be an object, not {spec!r}")
         name = spec.get("name", f"layer{i}")
         where = f"layers[{i}] ({name})"
         kind = spec.get("type", "conv")
         if kind not in ("conv", "fc"):
-            raise AdderhwError(f"{where}.type must be \"conv\" or \"fc\", not {kind!r}")
+            raise BadParameter(f"{where}.type must be \"conv\" or \"fc\", not {kind!r}")
         op = spec.get("op")
         if op not in ("add", "mul"):
-            raise AdderhwError(f"{where}.op must be \"add\" (adder layer) or \"mul\" (multiplier layer), not {op!r}")
+            raise BadParameter(f"{where}.op must be \"add\" (adder layer) or \"mul\" (multiplier layer), not {op!r}")
         unknown = set(spec) - {"name", "type", "op", "cin", "cout", "kernel", "stride", "padding", "in_hw"}
         if unknown:
-            raise AdderhwError(f"{where} has unknown field {sorted(unknown)[0]!r}")
+            raise BadParameter(f"{where} has unknown field {sorted(unknown)[0]!r}")
 
         def field(key, lo, default=None):
             if key not in spec:
                 if default is None:
-                    raise AdderhwError(f"{where}.{key} is missing")
+                    raise BadParameter(f"{where}.{key} is missing")
                 return default
             try:
                 return check_int(f"{where}.{key}", spec[key], lo=lo)
             except AdderhwError as exc:
-                raise AdderhwError(str(exc)) from None
+                raise BadParameter(str(exc)) from None
 
         cin, cout = field("cin", 1), field("cout", 1)
         if kind == "fc":
             extra = set(spec) & {"kernel", "stride", "padding", "in_hw"}
             if extra:
-                raise AdderhwError(f"{where} is an fc layer and takes no {sorted(extra)[0]!r}")
+                raise BadParameter(f"{where} is an fc layer and takes no {sorted(extra)[0]!r}")
             layers.append(_fc(name, cin, cout, op == "add"))
             continue
         k, s, p = field("kernel", 1), field("stride", 1, 1), field("padding", 0, 0)
         hw = spec.get("in_hw")
         if not (isinstance(hw, list) and len(hw) == 2 and all(isinstance(v, int) and not isinstance(v, bool)
                                                                 and v >= 1 for v in hw)):
-            raise AdderhwError(f"{where}.in_hw must be [height, width] with positive integers, not {hw!r}")
+            raise BadParameter(f"{where}.in_hw must be [height, width] with positive integers, not {hw!r}")
         layer = Layer(name, cin, cout, k, s, p, hw[0], hw[1], op == "add")
         try:
             layer.out_hw
         except AdderhwError as exc:
-            raise AdderhwError(f"{where}: {exc}") from None
+            raise BadParameter(f"{where}: {exc}") from None
         layers.append(layer)
     return Network(str(doc.get("name", path)), tuple(layers))

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import AdderhwError
+from adderhw.base.errors import BadParameter
 
 __all__ = ["adder2d_torch", "Adder2d", "AdderFunction", "DEFAULT_ETA"]
 
@@ -107,11 +107,11 @@ def _geometry(x, w, stride, padding):
     n, c, h, wd = x.shape
     t, cw, kh, kw = w.shape
     if c != cw:
-        raise AdderhwError(
+        raise BadParameter(
             f"x has {c} input channels (shape {tuple(x.shape)}) but w expects {cw} "
             f"(shape {tuple(w.shape)}); w must be (Cout, Cin, kh, kw) with Cin = x.shape[1]")
     if h + 2 * padding < kh or w.shape[3] > wd + 2 * padding:
-        raise AdderhwError(
+        raise BadParameter(
             f"kernel {kh}x{kw} does not fit the input {h}x{wd} with padding {padding}: "
             f"the padded input must be at least as large as the kernel")
     ho = (h + 2 * padding - kh) // stride + 1
@@ -172,11 +172,11 @@ class AdderFunction(torch.autograd.Function):
 
 def _check_conf(stride, padding, eta):
     if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
-        raise AdderhwError(f"stride must be a positive integer, not {stride!r}")
+        raise BadParameter(f"stride must be a positive integer, not {stride!r}")
     if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-        raise AdderhwError(f"padding must be a non-negative integer, not {padding!r}")
+        raise BadParameter(f"padding must be a non-negative integer, not {padding!r}")
     if not (isinstance(eta, (int, float)) and eta > 0 and math.isfinite(eta)):
-        raise AdderhwError(f"eta must be a positive finite number, not {eta!r}")
+        raise BadParameter(f"eta must be a positive finite number, not {eta!r}")
 
 
 def adder2d_torch(x, w, stride=1, padding=0, *, eta=DEFAULT_ETA, adaptive=True, compiled=None):
@@ -190,10 +190,10 @@ def adder2d_torch(x, w, stride=1, padding=0, *, eta=DEFAULT_ETA, adaptive=True, 
     """
     _check_conf(stride, padding, eta)
     if x.dim() != 4 or w.dim() != 4:
-        raise AdderhwError(
+        raise BadParameter(
             f"x and w must be 4-D, (N, Cin, H, W) and (Cout, Cin, kh, kw), not {tuple(x.shape)} and {tuple(w.shape)}")
     if not (x.is_floating_point() and w.is_floating_point()) or x.dtype != w.dtype:
-        raise AdderhwError(f"x and w must share one float dtype, not {x.dtype} and {w.dtype}")
+        raise BadParameter(f"x and w must share one float dtype, not {x.dtype} and {w.dtype}")
     return AdderFunction.apply(x, w, stride, padding, float(eta), bool(adaptive), compiled)
 
 
@@ -209,7 +209,7 @@ class Adder2d(nn.Module):
         for name, v, lo in (("in_channels", in_channels, 1), ("out_channels", out_channels, 1),
                             ("kernel_size", kernel_size, 1)):
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-                raise AdderhwError(f"{name} must be a positive integer, not {v!r}")
+                raise BadParameter(f"{name} must be a positive integer, not {v!r}")
         _check_conf(stride, padding, eta)
         self.stride, self.padding, self.eta, self.adaptive = stride, padding, eta, adaptive
         self.compiled = compiled

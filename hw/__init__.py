@@ -1,6 +1,7 @@
-"""Amaranth RTL: the array config, the SAD and MAC processing elements, the systolic array,
-and Verilog generation."""
-from golden.config import ArrayConfig, PE_KINDS
+"""Amaranth RTL: the SAD and MAC processing elements, the systolic array, and Verilog generation.
+
+``ArrayConfig`` comes from :mod:`adderhw.base` (re-exported here for convenience)."""
+from adderhw.base.config import ArrayConfig, PE_KINDS
 
 from .pe import ProcessingElement, SadPE, MacPE, make_pe
 from .array import SystolicArray

@@ -39,7 +39,7 @@ from amaranth.hdl import Array, Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.config import ArrayConfig
+from adderhw.base.config import check_config
 
 from .pe import acc_shape, make_pe
 
@@ -79,18 +79,14 @@ class SystolicArray(wiring.Component):
     o_busy : Out(1)     a finished tile is being captured or drained
     """
 
+    def __new__(cls, config, *args, **kwargs):
+        # Refuse a bad config before the object exists (see ProcessingElement.__new__).
+        check_config(config)
+        return super().__new__(cls, config, *args, **kwargs)
+
     def __init__(self, config):
-        if not isinstance(config, ArrayConfig):
-            self._MustUse__silence = True       # a refused object is not an unused one
-            raise TypeError(f"config must be an ArrayConfig, not {config!r}")
         self.config = config
         super().__init__(array_signature(config))
-
-    @property
-    def latency(self):
-        """G: cycles from accepting a tile's last beat to accepting its last output row, plus one."""
-        c = self.config
-        return c.rows + c.cols + c.pe_stages - 1
 
     def elaborate(self, platform):
         m = Module()
@@ -125,8 +121,6 @@ class SystolicArray(wiring.Component):
             for c in range(C):
                 pe = pes[r][c]
                 m.submodules[f"pe_{r}_{c}"] = pe
-                if pe.stages != cfg.pe_stages:
-                    raise AssertionError(f"{type(pe).__name__} has {pe.stages} stages, config says {cfg.pe_stages}")
                 left = a_in[r] if c == 0 else pes[r][c - 1].o_a
                 if r == 0:
                     b, v, l = b_in[c], v_in[c], l_in[c]

@@ -26,7 +26,8 @@ from amaranth.hdl import Module, Mux, ResetSignal, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.config import ArrayConfig
+from adderhw.base.config import check_config
+from adderhw.base.errors import BadParameter
 
 __all__ = ["ProcessingElement", "SadPE", "MacPE", "make_pe", "acc_shape"]
 
@@ -52,12 +53,15 @@ class ProcessingElement(wiring.Component):
 
     kind = None
 
+    def __new__(cls, config, *args, **kwargs):
+        # Refuse a bad config before the object exists: an Elaboratable that was created and then
+        # refused would otherwise be reported as unused when it is collected.
+        check_config(config)
+        if config.pe != cls.kind:
+            raise BadParameter(f"{cls.__name__} needs a config with pe={cls.kind!r}, not {config.pe!r}")
+        return super().__new__(cls, config, *args, **kwargs)
+
     def __init__(self, config):
-        if not isinstance(config, ArrayConfig) or config.pe != self.kind:
-            self._MustUse__silence = True       # a refused object is not an unused one
-            if not isinstance(config, ArrayConfig):
-                raise TypeError(f"config must be an ArrayConfig, not {config!r}")
-            raise ValueError(f"{type(self).__name__} needs a config with pe={self.kind!r}, not {config.pe!r}")
         self.config = config
         w = config.width
         super().__init__({
@@ -68,8 +72,11 @@ class ProcessingElement(wiring.Component):
 
     @property
     def stages(self):
-        """Latency from operands at the inputs to the sum in the accumulator (cycles)."""
-        raise NotImplementedError
+        """Latency from operands at the inputs to the sum in the accumulator (cycles).
+
+        It is ``config.pe_stages``, the one source of truth; ``term`` builds ``stages - 1``
+        registers to match it."""
+        return self.config.pe_stages
 
     def term(self, m):
         """Build the pipeline in front of the accumulator.
@@ -118,10 +125,6 @@ class SadPE(ProcessingElement):
 
     kind = "sad"
 
-    @property
-    def stages(self):
-        return 2
-
     def term(self, m):
         w = self.config.width
         diff = Signal(signed(w + 1))
@@ -142,10 +145,6 @@ class MacPE(ProcessingElement):
     """
 
     kind = "mac"
-
-    @property
-    def stages(self):
-        return 1 + self.config.mul_stages
 
     def term(self, m):
         w, n = self.config.width, self.config.mul_stages

@@ -1,16 +1,15 @@
 """Verilog generation for the array: deterministic bytes, no absolute paths.
 
 ``emit_src=False`` drops the ``(* src = "/abs/path..." *)`` attributes Amaranth would write,
-so the same config always gives the same file wherever it is generated. Amaranth converts with the
-first Yosys it finds, and a system Yosys (``YOSYS``, or on PATH; the board flows set ``YOSYS`` to
-YoWASP's) would change the text; generation therefore uses Amaranth's built-in Yosys unless the
-user chose one through ``AMARANTH_USE_YOSYS``.
+so the same config always gives the same file wherever it is generated with the same Yosys.
+Amaranth converts with the Yosys it selects (``AMARANTH_USE_YOSYS``; by default a system Yosys
+named by ``YOSYS`` or found on PATH, else its built-in one). adderhw does not change that choice
+and never sets ``YOSYS`` itself (the board flows pass their tools to the build process only), so
+on a machine without a system Yosys the text comes from Amaranth's built-in Yosys.
 """
-import contextlib
-import os
 from amaranth.back import verilog
 
-from golden.errors import AdderhwError
+from adderhw.base.errors import BadParameter
 
 from amaranth.hdl import Shape
 
@@ -35,27 +34,14 @@ VERILATOR_WAIVERS = ("PROCASSINIT", "UNUSEDSIGNAL", "WIDTHEXPAND", "WIDTHTRUNC",
 
 def _check_name(name):
     if not name or not (name[0].isalpha() or name[0] == "_") or not all(ch.isalnum() or ch == "_" for ch in name):
-        raise AdderhwError(f"name must be a Verilog identifier (letters, digits, _; not starting with a digit), not {name!r}")
+        raise BadParameter(f"name must be a Verilog identifier (letters, digits, _; not starting with a digit), not {name!r}")
     return name
-
-
-@contextlib.contextmanager
-def _builtin_yosys():
-    if "AMARANTH_USE_YOSYS" in os.environ:
-        yield
-        return
-    os.environ["AMARANTH_USE_YOSYS"] = "builtin"
-    try:
-        yield
-    finally:
-        del os.environ["AMARANTH_USE_YOSYS"]
 
 
 def generate_verilog(config, name="adder_array"):
     """Verilog text of ``SystolicArray(config)`` with top module ``name``."""
     _check_name(name)
-    with _builtin_yosys():
-        return verilog.convert(SystolicArray(config), name=name, emit_src=False)
+    return verilog.convert(SystolicArray(config), name=name, emit_src=False)
 
 
 def port_summary(config):

@@ -3,7 +3,7 @@ import time
 
 from amaranth.sim import Simulator
 
-from hw.array import SystolicArray
+from adderhw.hw.array import SystolicArray
 
 from .driver import StreamDriver
 
@@ -25,9 +25,11 @@ def run_plan(plan, stalls, max_cycles, waves=None, info=None):
             ctx.set(dut.i_act.valid, av)
             ctx.set(dut.i_act.payload, ap)
             ctx.set(dut.o_sum.ready, ready)
-            _, _, f_rdy, a_rdy, o_val, o_pay = await ctx.tick().sample(
-                dut.i_filter.ready, dut.i_act.ready, dut.o_sum.valid, dut.o_sum.payload)
-            drv.observe(f_rdy, a_rdy, o_val, ([int(v) for v in o_pay.data], int(o_pay.last)))
+            _, _, f_rdy, a_rdy, o_val, o_pay, f_val, f_bits, a_val, a_bits = await ctx.tick().sample(
+                dut.i_filter.ready, dut.i_act.ready, dut.o_sum.valid, dut.o_sum.payload,
+                dut.i_filter.valid, dut.i_filter.payload.as_value(), dut.i_act.valid, dut.i_act.payload.as_value())
+            drv.observe(f_rdy, a_rdy, o_val, ([int(v) for v in o_pay.data], int(o_pay.last)),
+                        f_wire=(f_val, f_bits), a_wire=(a_val, a_bits))
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

@@ -4,7 +4,7 @@ Build directories live in a cache outside the source tree (``$ADDERHW_CACHE`` or
 ``~/.cache/adderhw``), keyed by a hash of everything that goes into the build (Verilog text,
 harness, simulator, options) and reused while that has not changed.
 
-Drivers (see :mod:`sim.cocotb_tb`): ``"harness"`` (default) drives the streams from an HDL harness,
+Drivers (see :mod:`adderhw.sim.cocotb_tb`): ``"harness"`` (default) drives the streams from an HDL harness,
 so the simulator runs at its own speed; ``"cocotb"`` drives them from Python every cycle.
 """
 import hashlib
@@ -14,11 +14,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from golden.errors import AdderhwError
-from hw.verilog import VERILATOR_WAIVERS, generate_verilog
+from adderhw.base.errors import BadParameter, SimulationError, ToolFailed
+from adderhw.hw.verilog import VERILATOR_WAIVERS, generate_verilog
 
 from .harness import HARNESS_TOP, harness_verilog
-from .toolchain import require_icarus, use_verilator, verilator_make_flags
+from .toolchain import require_icarus, scoped_environment, verilator_env
 
 __all__ = ["run_plan", "build", "cache_root", "DRIVERS"]
 
@@ -38,13 +38,18 @@ def _pow2(n, floor):
     return v
 
 
+def _tool_env(backend):
+    """Variables the backend's tools need while cocotb's runner works (see sim/toolchain.py)."""
+    if backend == "verilator":
+        return verilator_env()
+    require_icarus()
+    return {}
+
+
 def _runner(backend):
     from cocotb_tools.runner import get_runner
-    if backend == "verilator":
-        use_verilator()
-    else:
-        require_icarus()
-    return get_runner(backend)
+    with scoped_environment(_tool_env(backend)):
+        return get_runner(backend)
 
 
 def icarus_compatible(verilog):
@@ -78,26 +83,20 @@ def build(config, backend, driver="harness", waves=False, depths=(1 << 14, 1 << 
         build_dir.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
             (build_dir / name).write_text(text)
-        saved = os.environ.get("MAKEFLAGS")
-        if backend == "verilator":
-            os.environ["MAKEFLAGS"] = verilator_make_flags()
         try:
-            runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir, build_args=args,
-                         timescale=TIMESCALE, waves=waves, always=True, log_file=build_dir / "build.log")
+            with scoped_environment(_tool_env(backend)):
+                runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir, build_args=args,
+                             timescale=TIMESCALE, waves=waves, always=True, log_file=build_dir / "build.log")
         except Exception as exc:
             log = build_dir / "build.log"
             tail = "\n".join(log.read_text().splitlines()[-15:]) if log.exists() else ""
-            raise RuntimeError(f"building the {backend} model failed ({exc}); log {log}:\n{tail}") from None
-        finally:
-            if saved is None:
-                os.environ.pop("MAKEFLAGS", None)
-            else:
-                os.environ["MAKEFLAGS"] = saved
+            raise ToolFailed(f"building the {backend} model failed ({exc}); log {log}:\n{tail}") from None
         stamp.write_text("ok\n")
     else:
         # the runner keeps its build state in memory: register the cached build without rebuilding
-        runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir, build_args=args,
-                     timescale=TIMESCALE, waves=waves, always=False, log_file=build_dir / "reuse.log")
+        with scoped_environment(_tool_env(backend)):
+            runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir, build_args=args,
+                         timescale=TIMESCALE, waves=waves, always=False, log_file=build_dir / "reuse.log")
     return runner, build_dir, top
 
 
@@ -112,7 +111,7 @@ def run_plan(plan, stalls, max_cycles, backend, waves=None, seed=None, driver="h
     ``expect``: golden's packed output beats; the cocotb test then scoreboards them itself.
     """
     if driver not in DRIVERS:
-        raise AdderhwError(f"driver must be one of {', '.join(DRIVERS)}, not {driver!r}")
+        raise BadParameter(f"driver must be one of {', '.join(DRIVERS)}, not {driver!r}")
     cfg = plan.config
     beats = plan.packed_beats()
     depths = (_pow2(len(beats) + 1, 1 << 14), _pow2(plan.n_out_beats, 1 << 12),
@@ -136,10 +135,11 @@ def run_plan(plan, stalls, max_cycles, backend, waves=None, seed=None, driver="h
                 (tmp / "s.hex").write_text(_hex_lines(stalls.table(max_cycles), 1))
                 plusargs += ["+stalls=1", f"+stall_file={tmp / 's.hex'}"]
         try:
-            results = runner.test(test_module="sim.cocotb_tb", hdl_toplevel=top, build_dir=build_dir,
-                                  testcase="harness" if driver == "harness" else "gemm_stream",
-                                  test_dir=tmp, plusargs=plusargs, timescale=TIMESCALE, waves=bool(waves),
-                                  log_file=tmp / "sim.log")
+            with scoped_environment(_tool_env(backend)):
+                results = runner.test(test_module="adderhw.sim.cocotb_tb", hdl_toplevel=top, build_dir=build_dir,
+                                      testcase="harness" if driver == "harness" else "gemm_stream",
+                                      test_dir=tmp, plusargs=plusargs, timescale=TIMESCALE, waves=bool(waves),
+                                      log_file=tmp / "sim.log")
             failed = _failed(results)
         except SystemExit:                  # the runner exits when a test fails
             failed = True
@@ -157,7 +157,7 @@ def run_plan(plan, stalls, max_cycles, backend, waves=None, seed=None, driver="h
     return [plan.unpack_sum(w) for w in res["out"]], res["cycles"]
 
 
-class SimulationMismatch(AssertionError):
+class SimulationMismatch(SimulationError):
     """The cocotb test failed (a scoreboard mismatch, a hang, or a simulator error)."""
 
 
@@ -174,4 +174,4 @@ def _copy_waves(test_dir, build_dir, dest):
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(f, dest)
                 return
-    raise RuntimeError(f"the simulator wrote no waveform file in {test_dir} or {build_dir}")
+    raise ToolFailed(f"the simulator wrote no waveform file in {test_dir} or {build_dir}")

@@ -23,6 +23,8 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
+from adderhw.base.errors import SimulationError
+
 from .driver import StreamDriver
 from .stalls import StallPattern
 
@@ -30,7 +32,7 @@ from .stalls import StallPattern
 def _job():
     path = cocotb.plusargs.get("adderhw_job")
     if not path:
-        raise RuntimeError("the testbench needs +adderhw_job=PATH (run it through sim.run_gemm)")
+        raise SimulationError("the testbench needs +adderhw_job=PATH (run it through sim.run_gemm)")
     with open(path) as f:
         return path, json.load(f)
 
@@ -61,7 +63,9 @@ async def harness(dut):
     await RisingEdge(dut.done)
     sim_seconds = time.perf_counter() - t0
     with open(job["cycles_file"]) as f:
-        cycles, hang, n_out, fi, ai = (int(v) for v in f.read().split())
+        cycles, hang, n_out, fi, ai, rule_cycle = (int(v) for v in f.read().split())
+    assert rule_cycle < 0, (f"o_sum broke the stream rules at cycle {rule_cycle}: valid withdrawn or payload "
+                            f"changed before the beat was accepted")
     assert not hang, (f"no progress after {job['max_cycles']} cycles: {n_out} of {job['n_out']} output beats, "
                       f"{fi} and {ai} of {len(job['beats'])} input beats accepted")
     with open(job["out_file"]) as f:

@@ -3,16 +3,21 @@
 A backend supplies the clocking and signal access; this class decides, cycle by cycle, what
 to offer on the two input streams and whether the output is ready, following the stream rules:
 a beat, once offered (valid = 1), stays with the same payload until it is accepted.
-It records accepted output beats and the cycle count.
+It records accepted output beats and the cycle count, and checks the stream rules on all three
+streams with :class:`~adderhw.sim.monitor.StreamMonitor` (its own offers, and the array's output).
 
 Cycle count: cycles from the first cycle (cycle 0, when the first beats are offered if no stall
 holds them) through the cycle in which the last output beat is accepted, inclusive.
 """
+from adderhw.base.errors import SimulationError
+
+from .monitor import StreamMonitor
+
 __all__ = ["StreamDriver", "SimulationHang"]
 
 
-class SimulationHang(RuntimeError):
-    pass
+class SimulationHang(SimulationError):
+    """The design made no progress within the cycle limit; the message says how far it got."""
 
 
 class StreamDriver:
@@ -26,6 +31,7 @@ class StreamDriver:
         self.out = []
         self.cycle = 0
         self.cycles = None
+        self.monitors = {name: StreamMonitor(name) for name in ("i_filter", "i_act", "o_sum")}
 
     @property
     def done(self):
@@ -45,10 +51,17 @@ class StreamDriver:
         f_pay = self.beats[min(self.fi, len(self.beats) - 1)][0]
         a_pay = self.beats[min(self.ai, len(self.beats) - 1)][1]
         self.o_ready = ready
+        self._f_pay, self._a_pay = f_pay, a_pay
         return self.f_valid, f_pay, self.a_valid, a_pay, ready
 
-    def observe(self, f_ready, a_ready, o_valid, o_payload):
-        """What the DUT showed at this cycle's clock edge."""
+    def observe(self, f_ready, a_ready, o_valid, o_payload, f_wire=None, a_wire=None):
+        """What the DUT showed at this cycle's clock edge (``o_payload`` matters only when ``o_valid``).
+
+        ``f_wire``/``a_wire``: (valid, payload) of the input streams as the simulator saw them, for
+        the input monitors; by default, what this driver offered."""
+        self.monitors["i_filter"].sample(*(f_wire or (self.f_valid, self._f_pay)), ready=f_ready)
+        self.monitors["i_act"].sample(*(a_wire or (self.a_valid, self._a_pay)), ready=a_ready)
+        self.monitors["o_sum"].sample(o_valid, o_payload, ready=self.o_ready)
         if self.f_valid and f_ready:
             self.fi += 1
             self.f_valid = False

@@ -1,7 +1,7 @@
 """``run_gemm``: one call that runs a GEMM on the array in any simulator backend."""
 
-from golden.config import ArrayConfig
-from golden.errors import AdderhwError
+from adderhw.base.config import check_config
+from adderhw.base.errors import BadParameter
 
 from .plan import GemmPlan
 from .stalls import StallPattern
@@ -39,9 +39,8 @@ def run_gemm(config, a, b, backend="amaranth", seed=None, stall_prob=0.0, waves=
     input offered to the cycle that accepts the last output beat, inclusive.
     """
     if backend not in BACKENDS:
-        raise AdderhwError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    if not isinstance(config, ArrayConfig):
-        raise AdderhwError(f"config must be an ArrayConfig, not {type(config).__name__}")
+        raise BadParameter(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    check_config(config)
     plan = GemmPlan.build(config, a, b, split_k=split_k)
     stalls = StallPattern(stall_prob, seed)
     limit = _max_cycles(plan, stall_prob)

@@ -10,7 +10,10 @@ HDL, so the simulator runs without a Python call per cycle:
     harness and the Python drivers see identical stalls;
   * accepted output beats are stored and written with ``$writememh``; ``cycles`` counts from
     the first cycle after reset to the cycle accepting the last output beat, inclusive;
-  * ``done`` rises once the results are written; ``hang`` marks a run that hit the cycle limit.
+  * ``done`` rises once the results are written; ``hang`` marks a run that hit the cycle limit;
+  * it checks the stream rules on ``o_sum`` as :class:`adderhw.sim.monitor.StreamMonitor` does: a
+    beat offered and not accepted must be offered again, with the same payload, in the next cycle;
+    the first cycle that breaks this is written out (``rule_cycle``, or -1), and the cocotb test fails.
 
 Sizes and file names arrive as plusargs (``+n_beats= +n_out= +max_cycles= +stalls=`` and
 ``+beats_f= +beats_a= +stall_file= +out_file= +cycles_file=``), so one build serves every job of
@@ -42,6 +45,9 @@ module {HARNESS_TOP} (
   integer n_beats, n_out, max_cycles, stalls, fd;
   reg [31:0] fi, ai, oi, cycle, cycles;
   reg fhold, ahold, written;
+  reg o_pend;                        // o_sum offered a beat that was not accepted
+  reg [{ow - 1}:0] o_held;           // ... with this payload
+  integer rule_cycle;                // first cycle that broke the stream rules on o_sum, or -1
 
   initial begin
     stop = 1'b0; hang = 1'b0; written = 1'b0;
@@ -49,7 +55,7 @@ module {HARNESS_TOP} (
     // re-evaluate a continuous read of a memory word (fmem[fi]) when $readmemh fills the memory
     // at time 0 after that read, so an unchanged index would leave the first beat X.
     fi = 32'hffffffff; ai = 32'hffffffff; oi = 0; cycle = 0; cycles = 0; fhold = 1'b0; ahold = 1'b0;
-    stalls = 0;
+    stalls = 0; o_pend = 1'b0; rule_cycle = -1;
     if (!$value$plusargs("n_beats=%d", n_beats)) $fatal(1, "missing +n_beats");
     if (!$value$plusargs("n_out=%d", n_out)) $fatal(1, "missing +n_out");
     if (!$value$plusargs("max_cycles=%d", max_cycles)) $fatal(1, "missing +max_cycles");
@@ -89,9 +95,12 @@ module {HARNESS_TOP} (
 
   always @(posedge clk) begin
     if (rst) begin
-      fi <= 0; ai <= 0; oi <= 0; cycle <= 0; fhold <= 1'b0; ahold <= 1'b0;
+      fi <= 0; ai <= 0; oi <= 0; cycle <= 0; fhold <= 1'b0; ahold <= 1'b0; o_pend <= 1'b0;
     end else if (!stop) begin
       cycle <= cycle + 1;
+      if (o_pend && (!o_valid || o_payload !== o_held) && rule_cycle < 0) rule_cycle <= cycle;
+      o_pend <= o_valid & ~o_ready;
+      o_held <= o_payload;
       if (f_valid & f_ready) begin fi <= fi + 1; fhold <= 1'b0; end else fhold <= f_valid;
       if (a_valid & a_ready) begin ai <= ai + 1; ahold <= 1'b0; end else ahold <= a_valid;
       if (o_valid & o_ready) begin
@@ -104,7 +113,7 @@ module {HARNESS_TOP} (
       // one cycle after stop: every result is in omem
       $writememh(out_file, omem, 0, n_out - 1);
       fd = $fopen(cycles_file, "w");
-      $fdisplay(fd, "%0d %0d %0d %0d %0d", cycles, hang, oi, fi, ai);
+      $fdisplay(fd, "%0d %0d %0d %0d %0d %0d", cycles, hang, oi, fi, ai, rule_cycle);
       $fclose(fd);
       written <= 1'b1;
     end

@@ -9,8 +9,8 @@ An FC layer is a 1x1 conv on a 1x1 input: x (N, Cin, 1, 1), w (Cout, Cin, 1, 1).
 """
 import numpy as np
 
-from golden.conv import check_layer, conv_output_shape, im2col
-from golden.errors import AdderhwError
+from adderhw.golden.conv import check_layer, conv_output_shape, im2col
+from adderhw.base.errors import BadParameter
 
 from .gemm import run_gemm
 
@@ -27,7 +27,7 @@ def run_layer(config, x_q, w_q, stride=1, padding=0, backend="amaranth", seed=No
     n, _, h, wd = x.shape
     cout, cin, kh, kw = w.shape
     if kh != kw:
-        raise AdderhwError(f"the kernel must be square for the array, not {kh}x{kw}")
+        raise BadParameter(f"the kernel must be square for the array, not {kh}x{kw}")
     ho, wo = conv_output_shape(h, wd, kh, kw, stride, padding)
     b = im2col(x, kh, kw, stride, padding)
     y, cycles = run_gemm(config, w.reshape(cout, -1), b, backend=backend, seed=seed, stall_prob=stall_prob,

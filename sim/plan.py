@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from golden.config import ArrayConfig
-from golden.errors import AdderhwError
-from golden.cycles import k_chunks
-from golden.validate import check_int_array
+from adderhw.base.config import ArrayConfig, check_config
+from adderhw.base.errors import BadParameter, SimulationError
+from adderhw.golden.cycles import k_chunks
+from adderhw.golden.gemm import check_gemm_operands
 
 __all__ = ["GemmPlan", "pack_lanes", "unpack_lanes"]
 
@@ -56,21 +56,15 @@ class GemmPlan:
 
     @classmethod
     def build(cls, config, a, b, split_k=False):
-        if not isinstance(config, ArrayConfig):
-            raise AdderhwError(f"config must be an ArrayConfig, not {type(config).__name__}")
-        a = check_int_array("a", a, ndim=2, width=config.width)
-        b = check_int_array("b", b, ndim=2, width=config.width)
-        if a.shape[1] != b.shape[0]:
-            raise AdderhwError(
-                f"a and b do not chain: a is {a.shape[0]}x{a.shape[1]} (T x K) and b is "
-                f"{b.shape[0]}x{b.shape[1]}, but b must have K = {a.shape[1]} rows")
+        check_config(config)
+        a, b, _ = check_gemm_operands(a, b, config.width)
         if a.shape[0] == 0 or b.shape[1] == 0:
-            raise AdderhwError(f"T and P must be at least 1, not T = {a.shape[0]}, P = {b.shape[1]}")
+            raise BadParameter(f"T and P must be at least 1, not T = {a.shape[0]}, P = {b.shape[1]}")
         K = a.shape[1]
         if K == 0:
-            raise AdderhwError("K must be at least 1, not 0")
+            raise BadParameter("K must be at least 1, not 0")
         if K > config.k_max and not split_k:
-            raise AdderhwError(
+            raise BadParameter(
                 f"K must be an integer from 1 to {config.k_max} (the array's k_max), not {K}; "
                 f"split K (run_layer does) or build the array with a larger k_max")
         bounds, k0 = [], 0
@@ -140,7 +134,7 @@ class GemmPlan:
         wrong expectation, which proves the harness can fail.
         """
         import os
-        from golden import mac_gemm, sad_gemm
+        from adderhw.golden import mac_gemm, sad_gemm
         cfg = self.config
         ap, bp = self.padded()
         gemm = sad_gemm if cfg.pe == "sad" else mac_gemm
@@ -159,13 +153,13 @@ class GemmPlan:
         T, _, P = self.shape
         R, C = self.config.rows, self.config.cols
         if len(rows) != self.n_out_beats:
-            raise RuntimeError(f"expected {self.n_out_beats} output beats, got {len(rows)}")
+            raise SimulationError(f"expected {self.n_out_beats} output beats, got {len(rows)}")
         ap, bp = self.padded()
         out = np.zeros((ap.shape[0], bp.shape[1]), dtype=np.int64)
         for n, (_, t0, p0) in enumerate(self.tiles):
             for r in range(R):
                 lanes, last = rows[n * R + r]
                 if bool(last) != (r == R - 1):
-                    raise RuntimeError(f"output beat {n * R + r}: last = {last} on tile row {r}")
+                    raise SimulationError(f"output beat {n * R + r}: last = {last} on tile row {r}")
                 out[t0 + r, p0:p0 + C] += np.asarray(lanes, dtype=np.int64)   # K parts add up here
         return out[:T, :P]

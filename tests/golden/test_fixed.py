@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from golden import AdderhwError, choose_frac_bits, dequantize, quantize
+from adderhw.golden import AdderhwError, choose_frac_bits, dequantize, quantize
 
 
 def test_round_half_to_even_and_scale():

@@ -2,10 +2,11 @@ import json
 
 import pytest
 
-from golden import AdderhwError
-from golden.compare import compare_network
-from golden.energy import term_energy_pj
-from golden.networks import NETWORKS, load_network, network
+from adderhw.golden import AdderhwError
+from adderhw.base.config import ArrayConfig
+from adderhw.compare import compare_network
+from adderhw.golden.energy import term_energy_pj
+from adderhw.golden.networks import NETWORKS, load_network, network
 
 
 def test_resnet20_counts_by_hand():
@@ -35,7 +36,7 @@ def test_every_builtin_network_has_sane_layers():
 
 
 def test_resnet20_on_8x8_is_well_utilised():
-    r = compare_network(network("resnet20"), 8, 8, 8)
+    r = compare_network(network("resnet20"), ArrayConfig(rows=8, cols=8, width=8))
     assert r["totals"]["addernet"]["utilisation"] >= 0.95
     adder_layers = [l for l in r["layers"] if l["adder"]]
     G = 8 + 8 + 2 - 1
@@ -53,7 +54,7 @@ def test_resnet20_on_8x8_is_well_utilised():
 
 
 def test_fmax_adds_time():
-    r = compare_network(network("lenet5"), 4, 4, 8, fmax_mhz={"sad": 200.0, "mac": 100.0})
+    r = compare_network(network("lenet5"), ArrayConfig(rows=4, cols=4, width=8), fmax_mhz={"sad": 200.0, "mac": 100.0})
     a, c = r["totals"]["addernet"], r["totals"]["cnn"]
     assert a["time_us"] == pytest.approx(a["cycles"] / 200.0)
     assert c["time_us"] == pytest.approx(c["cycles"] / 100.0)

@@ -5,7 +5,7 @@ import pytest
 from amaranth.hdl import ClockDomain, Module
 from amaranth.sim import Simulator
 
-from hw import ArrayConfig, MacPE, SadPE
+from adderhw.hw import ArrayConfig, MacPE, SadPE
 
 
 def run_pe(pe, terms, gap_every=3):

@@ -1,7 +1,7 @@
 """Seeded GEMM cases shared by the simulator tests: operands drawn with corner values."""
 import numpy as np
 
-from hw import ArrayConfig
+from adderhw.hw import ArrayConfig
 
 
 def operands(cfg, T, K, P, seed, corner=None):

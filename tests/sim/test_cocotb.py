@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from golden import choose_frac_bits, dequantize, im2col, quantize
-from golden.cycles import gemm_cycles
-from golden.reference import adder2d_torch
-from hw import ArrayConfig
-from sim import run_gemm
-from sim.cocotb_sim import SimulationMismatch
+from adderhw.golden import choose_frac_bits, dequantize, im2col, quantize
+from adderhw.golden.cycles import gemm_cycles
+from adderhw.golden.reference import adder2d_torch
+from adderhw.hw import ArrayConfig
+from adderhw.sim import run_gemm
+from adderhw.sim.cocotb_sim import SimulationMismatch
 from tests.sim.cases import operands
 from tests.sim.test_gemm import golden_for
 

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from golden import AdderhwError, mac_gemm, sad_gemm
-from golden.cycles import gemm_cycles
-from hw import ArrayConfig
-from sim import run_gemm
+from adderhw.golden import AdderhwError, mac_gemm, sad_gemm
+from adderhw.golden.cycles import gemm_cycles
+from adderhw.hw import ArrayConfig
+from adderhw.sim import run_gemm
 from tests.sim.cases import CASES, case_id, operands
 
 

@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from golden import adder2d, mac_conv2d
-from golden.cycles import layer_cycles
-from golden.networks import Layer
-from hw import ArrayConfig
-from sim import run_layer
+from adderhw.golden import adder2d, mac_conv2d
+from adderhw.golden.cycles import layer_cycles
+from adderhw.golden.networks import Layer
+from adderhw.hw import ArrayConfig
+from adderhw.sim import run_layer
 
 # (N, Cin, H, Cout, kernel, stride, padding, k_max): 1x1 / 3x3 / 5x5, stride 1 and 2, padding 0 and 1,
 # K above k_max, batch > 1

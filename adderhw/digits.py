@@ -13,21 +13,21 @@ Steps (each reported):
 5. cycles of every layer run from the exact cycle model, checked against the RTL's measured cycles,
    and an energy estimate (golden.compare) for the AdderNet on the SAD array vs the CNN on the MAC.
 """
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from golden.addernet import (ADDER_LAYERS, DigitsNet, FixedPointAdders, accuracy, load_digits_data, predict,
+from adderhw.golden.addernet import (ADDER_LAYERS, DigitsNet, FixedPointAdders, accuracy, load_digits_data, predict,
                              train)
-from golden.compare import compare_network
-from golden.config import ArrayConfig
-from golden.cycles import layer_cycles
-from golden.networks import Layer, Network
+from adderhw.compare import compare_network
+from adderhw.base.config import ArrayConfig
+from adderhw.base.tables import markdown_table, pyplot, write_reports as write_report_files
+from adderhw.golden.cycles import layer_cycles
+from adderhw.golden.networks import Layer, Network
 
-from .layer import run_layer
+from adderhw.sim.layer import run_layer
 
 __all__ = ["DigitsConfig", "run_digits", "format_digits", "plot_digits"]
 
@@ -37,9 +37,7 @@ class DigitsConfig:
     """The demo's embedded defaults; every field can be changed from the CLI."""
     epochs: int = 40
     widths: tuple = (4, 6, 8, 12, 16)
-    hw_width: int = 8
-    rows: int = 8
-    cols: int = 8
+    array: ArrayConfig = ArrayConfig(rows=8, cols=8, width=8)   # the hardware run's array (k_max set per layer)
     small_batch: int = 4                 # images through the Amaranth simulator
     verilog_backend: str = "verilator"
     verilog_batch: int = 0               # images through the Verilog simulator; 0 = the whole test set
@@ -111,9 +109,9 @@ def run_digits(conf=None, progress=None):
                       "saturated": sum(fp.saturated.values())})
         say(f"  {w:2d} bits: {acc:.2%} (scales 2^-{fp.frac}, {sum(fp.saturated.values())} saturated)")
 
-    w = conf.hw_width
+    w = conf.array.width
     k_max = max(c * 9 for c in conf.channels[:2])
-    sad_cfg = ArrayConfig(rows=conf.rows, cols=conf.cols, width=w, k_max=k_max, pe="sad")
+    sad_cfg = conf.array.with_(k_max=k_max, pe="sad", mul_stages=1)
     mac_cfg = sad_cfg.with_(pe="mac")
     hw = {}
     for kind, model, cfg in (("AdderNet", adder_net, sad_cfg), ("CNN", cnn_net, mac_cfg)):
@@ -150,9 +148,11 @@ def run_digits(conf=None, progress=None):
         specs.append(_layer_spec(name, getattr(adder_net, name), x))
     specs.append(Layer("fc", conf.channels[2], 10, adder=False, kind="fc"))
     net = Network("digits", tuple(specs), "sklearn digits")
-    comparison = compare_network(net, conf.rows, conf.cols, w, batch=len(data.y_test))
+    comparison = compare_network(net, conf.array, batch=len(data.y_test))
     return {
-        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in conf.__dict__.items()},
+        "config": {k: (list(v) if isinstance(v, tuple) else
+                       {"rows": v.rows, "cols": v.cols, "width": v.width} if isinstance(v, ArrayConfig) else v)
+                   for k, v in conf.__dict__.items()},
         "data": {"train": int(len(data.y_train)), "test": int(len(data.y_test))},
         "float": {k: {"accuracy": v[1], "train_seconds": v[2]} for k, v in nets.items()},
         "fixed_point": fixed, "hardware": hw, "comparison": comparison,
@@ -164,47 +164,42 @@ def run_digits(conf=None, progress=None):
 
 def format_digits(r):
     c = r["config"]
-    lines = [f"## AdderNet on scikit-learn digits ({r['data']['train']} train / {r['data']['test']} test, 8x8)", "",
-             "| model | test accuracy |", "|---|---:|"]
-    lines.append(f"| CNN (float) | {r['float']['CNN']['accuracy']:.2%} |")
-    lines.append(f"| AdderNet (float, PyTorch reference) | {r['float']['AdderNet']['accuracy']:.2%} |")
+    hw_width = c["array"]["width"]
+    acc = [["CNN (float)", f"{r['float']['CNN']['accuracy']:.2%}"],
+           ["AdderNet (float, PyTorch reference)", f"{r['float']['AdderNet']['accuracy']:.2%}"]]
     for f in r["fixed_point"]:
-        lines.append(f"| AdderNet, adder layers {f['width']}-bit fixed point (golden) | {f['accuracy']:.2%} "
-                     f"(scales 2^-{list(f['frac_bits'].values())}, {f['saturated']} saturated) |")
+        scales = ", ".join(f"{name} 2^{-bits}" for name, bits in f["frac_bits"].items())
+        acc.append([f"AdderNet, adder layers {f['width']}-bit fixed point (golden)",
+                    f"{f['accuracy']:.2%} (scales {scales}; {f['saturated']} saturated)"])
     vb = c["verilog_backend"]
-    for kind in ("AdderNet",):
-        h = r["hardware"][kind]
-        lines.append(f"| AdderNet, {c['hw_width']}-bit, adder layers on the RTL (Amaranth sim, "
-                     f"{h['amaranth']['images']} images) | {h['amaranth']['accuracy']:.2%} "
-                     f"(golden on the same images: {h['amaranth']['golden_accuracy']:.2%}) |")
-        lines.append(f"| AdderNet, {c['hw_width']}-bit, adder layers on the generated Verilog ({vb}, "
-                     f"{h[vb]['images']} images) | {h[vb]['accuracy']:.2%} "
-                     f"(golden: {h[vb]['golden_accuracy']:.2%}) |")
+    h = r["hardware"]["AdderNet"]
+    acc.append([f"AdderNet, {hw_width}-bit, adder layers on the RTL (Amaranth sim, {h['amaranth']['images']} images)",
+                f"{h['amaranth']['accuracy']:.2%} (golden on the same images: {h['amaranth']['golden_accuracy']:.2%})"])
+    acc.append([f"AdderNet, {hw_width}-bit, adder layers on the generated Verilog ({vb}, {h[vb]['images']} images)",
+                f"{h[vb]['accuracy']:.2%} (golden: {h[vb]['golden_accuracy']:.2%})"])
+    lines = [f"## AdderNet on scikit-learn digits ({r['data']['train']} train / {r['data']['test']} test, 8x8)", "",
+             markdown_table(["model", "test accuracy"], acc, "lr")]
+    cycles = [[f"{kind} ({'SAD' if kind == 'AdderNet' else 'MAC'})", cy["backend"], cy["layer"], cy["images"],
+               cy["measured"], cy["model"]] for kind, h in r["hardware"].items() for cy in h["cycles"]]
     lines += ["", "Every hardware layer output against the golden model: "
               + ", ".join(f"{k}: {'bit-exact' if h['mismatches'] == 0 else str(h['mismatches']) + ' values differ'}"
                           for k, h in r["hardware"].items()) + ".", "",
-              "| design | backend | layer | images | RTL cycles | cycle model |", "|---|---|---|---:|---:|---:|"]
-    for kind, h in r["hardware"].items():
-        for cy in h["cycles"]:
-            lines.append(f"| {kind} ({'SAD' if kind == 'AdderNet' else 'MAC'}) | {cy['backend']} | {cy['layer']} | "
-                         f"{cy['images']} | {cy['measured']} | {cy['model']} |")
+              markdown_table(["design", "backend", "layer", "images", "RTL cycles", "cycle model"], cycles, "lllrrr")]
     cmp = r["comparison"]
     a, m = cmp["totals"]["addernet"], cmp["totals"]["cnn"]
     lines += ["", f"Whole test set ({cmp['batch']} images), {cmp['arrays']['sad'][0]}x{cmp['arrays']['sad'][1]} arrays, "
               f"{cmp['width']}-bit (cycle model; energy: {cmp['energy_source']}):", "",
-              "| design | #Mul | #Add | cycles | utilisation | energy (uJ, est.) |", "|---|---:|---:|---:|---:|---:|",
-              f"| AdderNet on SAD (first/last layer on MAC) | {a['mul']:,} | {a['add']:,} | {a['cycles']:,} | "
-              f"{a['utilisation']:.1%} | {a['energy_pj'] / 1e6:.3f} |",
-              f"| CNN on MAC | {m['mul']:,} | {m['add']:,} | {m['cycles']:,} | {m['utilisation']:.1%} | "
-              f"{m['energy_pj'] / 1e6:.3f} |", "",
+              markdown_table(["design", "#Mul", "#Add", "cycles", "utilisation", "energy (uJ, est.)"], [
+                  ["AdderNet on SAD (first/last layer on MAC)", f"{a['mul']:,}", f"{a['add']:,}", f"{a['cycles']:,}",
+                   f"{a['utilisation']:.1%}", f"{a['energy_pj'] / 1e6:.3f}"],
+                  ["CNN on MAC", f"{m['mul']:,}", f"{m['add']:,}", f"{m['cycles']:,}", f"{m['utilisation']:.1%}",
+                   f"{m['energy_pj'] / 1e6:.3f}"]], "lrrrrr"), "",
               f"Done in {r['seconds']:.0f} s."]
     return "\n".join(lines)
 
 
 def plot_digits(r, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     fig = plt.figure(figsize=(11, 4.2))
     ax = fig.add_axes([0.07, 0.14, 0.45, 0.76])
     ws = [f["width"] for f in r["fixed_point"]]
@@ -213,7 +208,7 @@ def plot_digits(r, path):
     ax.axhline(100 * r["float"]["CNN"]["accuracy"], color="C1", ls=":", label="CNN float")
     vb = r["config"]["verilog_backend"]
     hwacc = r["hardware"]["AdderNet"][vb]["accuracy"]
-    ax.plot([r["config"]["hw_width"]], [100 * hwacc], "r*", ms=14, label=f"on the Verilog array ({vb})")
+    ax.plot([r["config"]["array"]["width"]], [100 * hwacc], "r*", ms=14, label=f"on the Verilog array ({vb})")
     ax.set_xlabel("adder-layer width (bits)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_xticks(ws)
@@ -235,9 +230,6 @@ def plot_digits(r, path):
 
 
 def write_reports(r, out_dir):
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "digits.json").write_text(json.dumps(r, indent=2) + "\n")
-    (out / "digits.md").write_text(format_digits(r) + "\n")
-    plot_digits(r, out / "digits.png")
-    return out
+    write_report_files(out_dir, "digits", r, format_digits(r))
+    plot_digits(r, Path(out_dir) / "digits.png")
+    return Path(out_dir)

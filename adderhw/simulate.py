@@ -3,24 +3,42 @@ import time
 
 import numpy as np
 
-from golden import mac_gemm, sad_gemm
-from golden.cycles import gemm_cycles
-from golden.errors import AdderhwError
-from golden.validate import check_int
+from adderhw.golden import mac_gemm, sad_gemm
+from adderhw.golden.cycles import gemm_cycles
+from adderhw.base.errors import BadParameter
+from adderhw.base.tables import markdown_table
+from adderhw.base.validate import check_int, int_range
 
-from .gemm import BACKENDS, run_gemm
+from adderhw.sim.gemm import BACKENDS, run_gemm
 
 __all__ = ["simulate", "format_report", "bench_sim", "format_bench"]
+
+
+def _load_operand(option, path):
+    """A 2-D integer array from a .npy file, or one sentence saying what is wrong with the file."""
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise BadParameter(f"{option} names {str(path)!r}, which does not exist") from None
+    except IsADirectoryError:
+        raise BadParameter(f"{option} names {str(path)!r}, which is a directory, not a .npy file") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise BadParameter(f"{option} {str(path)!r} is not a readable .npy array ({exc})") from None
+    if not isinstance(arr, np.ndarray):
+        raise BadParameter(f"{option} {str(path)!r} holds an archive of several arrays, not one array")
+    if arr.ndim != 2:
+        raise BadParameter(f"{option} {str(path)!r} must hold a 2-D array, not one of shape {arr.shape}")
+    return arr
 
 
 def _operands(config, T, K, P, seed, a=None, b=None):
     if a is not None or b is not None:
         if a is None or b is None:
-            raise AdderhwError("give both --a and --b, or neither (then random operands are drawn)")
-        return np.load(a), np.load(b)
+            raise BadParameter("give both --a and --b, or neither (then random operands are drawn)")
+        return _load_operand("--a", a), _load_operand("--b", b)
     T, K, P = check_int("T", T, lo=1), check_int("K", K, lo=1), check_int("P", P, lo=1)
     rng = np.random.default_rng(seed)
-    lo, hi = -(1 << (config.width - 1)), (1 << (config.width - 1)) - 1
+    lo, hi = int_range(config.width)
     return rng.integers(lo, hi + 1, (T, K)), rng.integers(lo, hi + 1, (K, P))
 
 
@@ -28,7 +46,7 @@ def simulate(config, backend, T=None, K=None, P=None, seed=0, stall_prob=0.0, wa
              driver="harness"):
     """Run one GEMM; returns a report dict (``passed`` is the bit-exact comparison with golden)."""
     a, b = _operands(config, T, K, P, seed, a, b)
-    from .cocotb_sim import SimulationMismatch
+    from adderhw.sim.cocotb_sim import SimulationMismatch
     info = {}
     t0 = time.perf_counter()
     try:
@@ -82,7 +100,7 @@ def bench_sim(config, backends=BACKENDS, progress=None):
                 progress(f"[{len(rows) + 1}/{2 * len(backends)}] {be}: T={T} K={K} P={P}, stalls {stall}")
             r = simulate(config.with_(k_max=max(config.k_max, K)), be, T, K, P, seed=1, stall_prob=stall)
             if not r["passed"]:
-                raise AdderhwError(f"bench sim: {be} did not match golden: {r['detail'] or r['mismatches']}")
+                raise BadParameter(f"bench sim: {be} did not match golden: {r['detail'] or r['mismatches']}")
             rows.append(r)
     base = {r["stall_prob"]: r["cycles_per_second"] for r in rows if r["backend"] == "amaranth"}
     for r in rows:
@@ -94,11 +112,10 @@ def bench_sim(config, backends=BACKENDS, progress=None):
 def format_bench(result):
     lines = [f"Simulated cycles per second, {result['config']}; time of the simulation proper "
              "(no build, no process start-up), best of one run each, all in this run.", "",
-             "| backend | stalls | T x K x P | cycles | sim s | cycles/s | x Amaranth |",
-             "|---|---:|---|---:|---:|---:|---:|"]
-    for r in result["runs"]:
-        x = f"{r['x_amaranth']:.1f}" if r.get("x_amaranth") else "-"
-        lines.append(f"| {r['backend']} | {r['stall_prob']} | {r['T']}x{r['K']}x{r['P']} | {r['cycles']} | "
-                     f"{r['sim_seconds']:.2f} | {r['cycles_per_second']:,.0f} | {x} |")
+             markdown_table(["backend", "stalls", "T x K x P", "cycles", "sim s", "cycles/s", "x Amaranth"],
+                            [[r["backend"], r["stall_prob"], f"{r['T']}x{r['K']}x{r['P']}", r["cycles"],
+                              f"{r['sim_seconds']:.2f}", f"{r['cycles_per_second']:,.0f}",
+                              f"{r['x_amaranth']:.1f}" if r.get("x_amaranth") else "-"] for r in result["runs"]],
+                            "lrlrrrr")]
     lines += ["", f"Goal: Verilator >= {result['goal']['verilator_cycles_per_second']:,} cycles/s."]
     return "\n".join(lines)

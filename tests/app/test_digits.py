@@ -3,9 +3,9 @@ layers through the generated Verilog, and hold every value to the golden model."
 import numpy as np
 import pytest
 
-from golden.addernet import ADDER_LAYERS, DigitsNet, FixedPointAdders, accuracy, load_digits_data, predict, train
-from golden.config import ArrayConfig
-from sim.digits import _HwRuns, _hardware
+from adderhw.golden.addernet import ADDER_LAYERS, DigitsNet, FixedPointAdders, accuracy, load_digits_data, predict, train
+from adderhw.base.config import ArrayConfig
+from adderhw.digits import _HwRuns, _hardware
 
 
 @pytest.fixture(scope="module")

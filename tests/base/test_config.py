@@ -1,7 +1,7 @@
 import pytest
 
-from golden import AdderhwError, mac_acc_width, sad_acc_width
-from hw import ArrayConfig
+from adderhw.golden import AdderhwError, mac_acc_width, sad_acc_width
+from adderhw.hw import ArrayConfig
 
 
 @pytest.mark.parametrize("kwargs,msg", [

@@ -2,7 +2,7 @@ import itertools
 
 import pytest
 
-from golden import AdderhwError, mac_acc_width, sad_acc_width
+from adderhw.golden import AdderhwError, mac_acc_width, sad_acc_width
 
 
 @pytest.mark.parametrize("width,k", [(2, 1), (3, 5), (4, 9), (8, 1), (8, 144)])

@@ -2,16 +2,16 @@
 
 It flows everywhere: CLI → RTL generator (``hw``) → golden model → cycle model → simulators →
 board builds. Derived widths and latencies are properties, never stored twice.
-It lives in ``golden`` because the cycle model needs it and ``golden`` imports nothing of ours;
-``hw.ArrayConfig`` is the same class.
+It lives in the base package, which every package may import (the RTL, the golden and cycle
+models, the simulators and the board flows), so that ``hw`` does not depend on ``golden``.
 """
 from dataclasses import dataclass
 
-from .errors import AdderhwError
+from .errors import BadParameter
 from .validate import check_int
 from .widths import mac_acc_width, sad_acc_width
 
-__all__ = ["ArrayConfig", "PE_KINDS", "RTL_WIDTHS"]
+__all__ = ["ArrayConfig", "PE_KINDS", "RTL_WIDTHS", "check_config"]
 
 PE_KINDS = ("sad", "mac")
 #: widths the RTL generator supports
@@ -47,9 +47,9 @@ class ArrayConfig:
                              ("k_max", 1, 1 << 20), ("mul_stages", 1, 3)):
             object.__setattr__(self, name, check_int(name, getattr(self, name), lo=lo, hi=hi))
         if self.pe not in PE_KINDS:
-            raise AdderhwError(f"pe must be one of {', '.join(map(repr, PE_KINDS))}, not {self.pe!r}")
+            raise BadParameter(f"pe must be one of {', '.join(map(repr, PE_KINDS))}, not {self.pe!r}")
         if self.pe == "sad" and self.mul_stages != 1:
-            raise AdderhwError(f"mul_stages applies to the MAC PE only; a SAD PE takes 1, not {self.mul_stages}")
+            raise BadParameter(f"mul_stages applies to the MAC PE only; a SAD PE takes 1, not {self.mul_stages}")
 
     # ---- derived widths
     @property
@@ -69,7 +69,9 @@ class ArrayConfig:
         """Cycles from operands at a PE's inputs to the sum in its result register.
 
         SAD: difference register, then accumulate (2). MAC: ``mul_stages`` product registers,
-        then accumulate (1 + mul_stages).
+        then accumulate (1 + mul_stages). This is the one source of the PE latency: the PEs
+        (``hw.pe``) read it and build ``pe_stages - 1`` registers in front of the accumulator,
+        and the cycle model reads it too.
         """
         return 2 if self.pe == "sad" else 1 + self.mul_stages
 
@@ -91,3 +93,10 @@ class ArrayConfig:
         sign = "signed" if self.acc_signed else "unsigned"
         return (f"{self.rows}x{self.cols} {kind} array, {self.width}-bit operands, K <= {self.k_max}, "
                 f"{self.acc_width}-bit {sign} accumulators, PE latency {self.pe_stages}")
+
+
+def check_config(config, name="config"):
+    """Return ``config`` if it is an :class:`ArrayConfig`; raise :class:`BadParameter` otherwise."""
+    if not isinstance(config, ArrayConfig):
+        raise BadParameter(f"{name} must be an ArrayConfig, not {type(config).__name__} {config!r}")
+    return config

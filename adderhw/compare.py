@@ -9,19 +9,26 @@ exact cycle model (golden.cycles, which tests hold the RTL to), utilisation (use
 PE-cycles), and an arithmetic energy ESTIMATE from Horowitz's 45 nm table (golden.energy).
 When Fmax is known for a design (from ``adderhw build`` reports), time = cycles / Fmax is added.
 """
-from .config import ArrayConfig
-from .cycles import layer_cycles, utilisation
-from .energy import term_energy_pj
+from adderhw.base.config import ArrayConfig, check_config
+from adderhw.base.tables import markdown_table, pyplot
+from adderhw.golden.cycles import layer_cycles, utilisation
+from adderhw.golden.energy import term_energy_pj
 
 __all__ = ["compare_network", "format_compare", "plot_compare"]
 
 
-def compare_network(net, rows=8, cols=8, width=8, batch=1, fmax_mhz=None, sad_shape=None):
-    """Comparison as a JSON-ready dict. ``fmax_mhz``: {"sad": MHz, "mac": MHz} (either may be absent).
-    ``sad_shape``: (rows, cols) of the SAD array if it differs (e.g. iso-area: more PEs in the same LUTs)."""
+def compare_network(net, config=None, batch=1, fmax_mhz=None, sad_shape=None):
+    """Comparison as a JSON-ready dict.
+
+    ``config``: the ArrayConfig of both designs (rows, cols, width; its k_max is raised to the
+    network's largest K, its pe is set per design); default 8x8, 8-bit. ``fmax_mhz``:
+    {"sad": MHz, "mac": MHz} (either may be absent). ``sad_shape``: (rows, cols) of the SAD array if
+    it differs (e.g. iso-area: more PEs in the same LUTs)."""
+    config = check_config(ArrayConfig() if config is None else config)
+    rows, cols, width = config.rows, config.cols, config.width
     fmax_mhz = fmax_mhz or {}
     k_max = max(layer.gemm(batch)[1] for layer in net.layers)
-    mac = ArrayConfig(rows=rows, cols=cols, width=width, k_max=k_max, pe="mac")
+    mac = config.with_(k_max=k_max, pe="mac", mul_stages=1)
     sr, sc = sad_shape or (rows, cols)
     sad = ArrayConfig(rows=sr, cols=sc, width=width, k_max=k_max, pe="sad")
     mac_for_adder_net = mac.with_(rows=sr, cols=sc)
@@ -70,20 +77,17 @@ def format_compare(r):
     head = (f"{r['network']}, batch {r['batch']}, {r['width']}-bit: AdderNet on a {sr}x{sc} SAD array "
             f"(multiplier layers on a {sr}x{sc} MAC array) vs CNN on a {mr}x{mc} MAC array. "
             f"Energy: {r['energy_source']}.")
-    lines = [head, "",
-             "| layer | T x K x P | AdderNet #Mul | AdderNet #Add | CNN #Mul = #Add | cycles AdderNet | cycles CNN "
-             "| util AdderNet | util CNN | energy AdderNet (uJ, est.) | energy CNN (uJ, est.) |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for l in r["layers"]:
-        a, c = l["addernet"], l["cnn"]
-        tag = "" if l["adder"] else " (mul)"
-        lines.append(f"| {l['name']}{tag} | {l['T']}x{l['K']}x{l['P']} | {_m(a['mul'])} | {_m(a['add'])} | "
-                     f"{_m(c['mul'])} | {a['cycles']} | {c['cycles']} | {a['utilisation']:.1%} | "
-                     f"{c['utilisation']:.1%} | {a['energy_pj'] / 1e6:.3f} | {c['energy_pj'] / 1e6:.3f} |")
+    def cells(name, shape, a, c):
+        return [name, shape, _m(a["mul"]), _m(a["add"]), _m(c["mul"]), a["cycles"], c["cycles"],
+                f"{a['utilisation']:.1%}", f"{c['utilisation']:.1%}", f"{a['energy_pj'] / 1e6:.3f}",
+                f"{c['energy_pj'] / 1e6:.3f}"]
+    rows = [cells(l["name"] + ("" if l["adder"] else " (mul)"), f"{l['T']}x{l['K']}x{l['P']}", l["addernet"], l["cnn"])
+            for l in r["layers"]]
     a, c = r["totals"]["addernet"], r["totals"]["cnn"]
-    lines.append(f"| **total** | | {_m(a['mul'])} | {_m(a['add'])} | {_m(c['mul'])} | {a['cycles']} | "
-                 f"{c['cycles']} | {a['utilisation']:.1%} | {c['utilisation']:.1%} | "
-                 f"{a['energy_pj'] / 1e6:.3f} | {c['energy_pj'] / 1e6:.3f} |")
+    rows.append(cells("**total**", "", a, c))
+    lines = [head, "", markdown_table(
+        ["layer", "T x K x P", "AdderNet #Mul", "AdderNet #Add", "CNN #Mul = #Add", "cycles AdderNet", "cycles CNN",
+         "util AdderNet", "util CNN", "energy AdderNet (uJ, est.)", "energy CNN (uJ, est.)"], rows, "ll" + "r" * 9)]
     lines += ["", f"Cycles AdderNet / CNN: {a['cycles'] / c['cycles']:.3f}; "
               f"estimated arithmetic energy AdderNet / CNN: {a['energy_pj'] / c['energy_pj']:.3f}."]
     if "time_us" in a or "time_us" in c:
@@ -95,9 +99,7 @@ def format_compare(r):
 
 def plot_compare(r, path):
     """PNG: per-layer cycles and estimated energy, AdderNet vs CNN."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import numpy as np
     names = [l["name"] for l in r["layers"]]
     x = np.arange(len(names))

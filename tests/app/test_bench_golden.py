@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-import golden.bench as bench
+import adderhw.bench_golden as bench
 
 
 @pytest.fixture

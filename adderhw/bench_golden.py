@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 
+from adderhw.base.tables import markdown_table
+
 __all__ = ["LAYERS", "IMPLS", "run_bench", "format_table"]
 
 #: ResNet-20 (CIFAR-10) adder-layer shapes: (name, Cin, Cout, H, stride); kernel 3x3, padding 1.
@@ -53,8 +55,8 @@ def _op(impl, layer):
     import numpy as np
     import torch
     import torch.nn.functional as F
-    from golden import adder2d
-    from golden.reference import adder2d_torch
+    from adderhw.golden import adder2d
+    from adderhw.golden.reference import adder2d_torch
     rng = np.random.default_rng(0)
     name, cin, cout, h, stride = LAYERS[layer]
     xq = rng.integers(-128, 128, (BATCH, cin, h, h))
@@ -112,7 +114,7 @@ def _child_memory(impl, layer, repeats):
 
 def _run_child(fn, impl, layer, repeats, env=None):
     out = subprocess.run(
-        [sys.executable, "-c", f"from golden.bench import {fn}; {fn}({impl!r}, {layer}, {repeats})"],
+        [sys.executable, "-c", f"from adderhw.bench_golden import {fn}; {fn}({impl!r}, {layer}, {repeats})"],
         check=True, capture_output=True, text=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -157,14 +159,14 @@ def format_table(result):
         f"Batch {result['batch']}; each time is the best of {result['repeats']} rounds, timed alternately with "
         "its baseline in one process: conv2d (backward: conv2d forward + backward).",
         "",
-        "| layer | conv2d ms | golden x | reference fwd x | reference fwd+bwd x | conv peak MiB | golden mem x | reference mem x | fwd+bwd mem x |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        markdown_table(
+            ["layer", "conv2d ms", "golden x", "reference fwd x", "reference fwd+bwd x", "conv peak MiB",
+             "golden mem x", "reference mem x", "fwd+bwd mem x"],
+            [[r["layer"], f"{r['conv2d_ms']:.2f}", f"{r['golden_time_x']:.1f}", f"{r['reference_time_x']:.1f}",
+              f"{r['reference_fb_time_x']:.1f}", f"{r['conv2d_peak_mib']:.1f}", f"{r['golden_mem_x']:.2f}",
+              f"{r['reference_mem_x']:.2f}", f"{r['reference_fb_mem_x']:.2f}"] for r in result["layers"]],
+            "l" + "r" * 8),
     ]
-    for r in result["layers"]:
-        lines.append(
-            f"| {r['layer']} | {r['conv2d_ms']:.2f} | {r['golden_time_x']:.1f} | {r['reference_time_x']:.1f} | "
-            f"{r['reference_fb_time_x']:.1f} | {r['conv2d_peak_mib']:.1f} | {r['golden_mem_x']:.2f} | "
-            f"{r['reference_mem_x']:.2f} | {r['reference_fb_mem_x']:.2f} |")
     g = result["goals"]
     lines += ["", f"Goals: reference forward <= {g['reference_time_x']}x, golden <= {g['golden_time_x']}x, "
               f"peak memory <= {g['mem_x']}x conv2d's."]

@@ -1,4 +1,5 @@
 """The console script: subcommands answer --help, and bad input exits non-zero with one sentence."""
+import json
 import subprocess
 import sys
 
@@ -17,6 +18,7 @@ def test_help_on_every_subcommand():
         assert r.returncode == 0 and r.stdout.startswith("usage: adderhw " + " ".join(cmd))
 
 
+@pytest.mark.slow
 def test_demo_reports_bit_exact_pass():
     r = run("demo", "--seed", "3")
     assert r.returncode == 0, r.stderr
@@ -85,9 +87,31 @@ def test_compare_bad_network_file(tmp_path, content, msg):
 
 def test_compare_bad_report(tmp_path):
     path = tmp_path / "report.json"
-    path.write_text('{"device": "x"}')
+    path.write_text('{"config": {"pe": "sad", "rows": 8, "cols": 8, "width": 8}}')
     r = run("compare", "--sad-report", str(path))
     assert r.returncode == 2 and "has no positive fmax_mhz" in r.stderr
+
+
+@pytest.mark.parametrize("option, config, msg", [
+    ("--sad-report", {"pe": "sad", "rows": 4, "cols": 4, "width": 8},
+     "--sad-report describes a 4x4 SAD array at 8 bits, but the compared design is a 8x8 SAD array at 8 bits"),
+    ("--mac-report", {"pe": "sad", "rows": 8, "cols": 8, "width": 8},
+     "--mac-report describes a 8x8 SAD array at 8 bits, but the compared design is a 8x8 MAC array at 8 bits"),
+    ("--sad-report", {"pe": "sad", "rows": 8, "cols": 8, "width": 6}, "8x8 SAD array at 6 bits"),
+])
+def test_compare_refuses_a_report_of_another_array(tmp_path, option, config, msg):
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps({"config": config, "fmax_mhz": 100.0}))
+    r = run("compare", option, str(path))
+    assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr
+
+
+def test_compare_accepts_the_report_of_its_array(tmp_path):
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps({"config": {"pe": "sad", "rows": 16, "cols": 8, "width": 8}, "fmax_mhz": 150.0}))
+    r = run("compare", "--network", "lenet5", "--sad-rows", "16", "--sad-report", str(path))
+    assert r.returncode == 0, r.stderr
+    assert "150" in r.stdout
 
 
 @pytest.mark.parametrize("args,msg", [
@@ -101,7 +125,7 @@ def test_demo_digits_bad_arguments(args, msg):
 
 
 @pytest.mark.parametrize("args,msg", [
-    (["sweep", "--board", "icebreaker", "--pe", "adder"], "--pe must list sad and/or mac, not 'adder'"),
+    (["sweep", "--board", "icebreaker", "--pe", "adder"], "--pe must list sad and/or mac (or the kinds sad, mac, mac+dsp), not 'adder'"),
     (["sweep", "--board", "icebreaker", "--max-pes", "0"], "--max-pes must be a positive integer, not 0"),
     (["sweep", "--board", "de10"], "board must be one of icebreaker, hx8k, ulx3s-85f, orangecrab-25f, not 'de10'"),
     (["bench", "pe", "--sizes", "1,2"], "--sizes must be at least three increasing positive integers, not '1,2'"),

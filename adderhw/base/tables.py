@@ -1,0 +1,42 @@
+"""Report helpers every package uses: Markdown tables for people, JSON beside them for machines,
+and a headless matplotlib for the PNG plots.
+
+``markdown_table(header, rows, align)``: ``align`` has one letter per column, ``l`` or ``r``
+(numbers are right-aligned). Cells are written with ``str``; format numbers before passing them.
+"""
+import json
+from pathlib import Path
+
+__all__ = ["markdown_table", "pyplot", "write_reports"]
+
+
+def markdown_table(header, rows, align=None):
+    """A GitHub-flavoured Markdown table as text (no trailing newline)."""
+    align = align or "l" * len(header)
+    if len(align) != len(header):
+        raise ValueError(f"align names {len(align)} columns, the header has {len(header)}")
+    rule = ["---:" if a == "r" else "---" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(rule) + "|"]
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f"a row has {len(row)} cells, the header has {len(header)}")
+        lines.append("| " + " | ".join(str(c) for c in row) + " |")
+    return "\n".join(lines)
+
+
+def pyplot():
+    """``matplotlib.pyplot`` on the non-interactive Agg backend (no display needed)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def write_reports(out_dir, stem, data, markdown):
+    """Write ``stem.json`` and ``stem.md`` into ``out_dir`` (created if needed); returns their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = out / f"{stem}.json", out / f"{stem}.md"
+    paths[0].write_text(json.dumps(data, indent=2) + "\n")
+    paths[1].write_text(markdown.rstrip("\n") + "\n")
+    return paths

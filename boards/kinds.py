@@ -1,0 +1,50 @@
+"""The kinds of array that the board benchmarks and sweeps build, defined once.
+
+* ``sad``: the SAD array (adder layers), in logic.
+* ``mac``: the MAC twin with its multipliers in logic (LUTs).
+* ``mac+dsp``: the MAC twin with its multipliers in DSP blocks (SB_MAC16 on iCE40, MULT18X18D on
+  ECP5); a build counts only if every PE's multiplier went to a DSP block.
+"""
+from dataclasses import dataclass
+
+from adderhw.base.config import check_config
+from adderhw.base.errors import BadParameter
+
+__all__ = ["BuildKind", "KINDS", "kinds_from_pe_list"]
+
+
+@dataclass(frozen=True)
+class BuildKind:
+    name: str
+    pe: str
+    dsp: bool
+    #: fewest logic cells a PE of this kind can take (measured SAD ~36+, LUT-MAC ~150+); it caps
+    #: a sweep's search at the device's logic cells / this
+    floor_cost: int
+
+    def config(self, template, rows, cols):
+        """``template`` (an ArrayConfig: width, k_max, mul_stages) as a rows x cols array of this kind."""
+        check_config(template, "template")
+        mul_stages = template.mul_stages if template.pe == "mac" else 1
+        return template.with_(rows=rows, cols=cols, pe=self.pe, mul_stages=mul_stages if self.pe == "mac" else 1)
+
+
+KINDS = {k.name: k for k in (BuildKind("sad", "sad", False, 30), BuildKind("mac", "mac", False, 120),
+                             BuildKind("mac+dsp", "mac", True, 30))}
+
+
+def kinds_from_pe_list(text):
+    """Kinds named by a comma-separated list of PEs: ``sad`` gives sad; ``mac`` gives mac and mac+dsp."""
+    names = []
+    for pe in [p.strip() for p in text.split(",") if p.strip()]:
+        if pe == "sad":
+            names.append("sad")
+        elif pe == "mac":
+            names += ["mac", "mac+dsp"]
+        elif pe in KINDS:
+            names.append(pe)
+        else:
+            raise BadParameter(f"--pe must list sad and/or mac (or the kinds {', '.join(KINDS)}), not {pe!r}")
+    if not names:
+        raise BadParameter(f"--pe must name at least one kind (sad, mac), not {text!r}")
+    return list(dict.fromkeys(names))

@@ -1,0 +1,119 @@
+"""Parsers for what the FPGA tools report, apart from the flows that run them.
+
+* nextpnr's ``--report`` JSON: utilisation per cell type and the achieved Fmax per clock
+  (:func:`parse_nextpnr`);
+* Yosys's ``stat -json``: cell counts by type, from which LUT4s, flip-flops and carry cells are
+  counted (:func:`parse_yosys_stat`);
+* nextpnr's log, only when a build failed: the utilisation lines that say why a design did not fit
+  (:func:`overflow`, :func:`no_fit_reason`).
+
+Cell names per family: iCE40 logic cells are ``ICESTORM_LC`` (a LUT4, a carry and a flip-flop);
+ECP5 counts ``TRELLIS_COMB`` (LUT4 or carry half) and ``TRELLIS_FF`` apart. Tests run these parsers
+on real tool output stored in ``tests/boards/fixtures``.
+"""
+import json
+import re
+from pathlib import Path
+
+from adderhw.base.errors import ToolFailed
+
+__all__ = ["UTIL_CELLS", "LOGIC_CELL", "parse_nextpnr", "parse_yosys_stat", "overflow", "no_fit_reason",
+           "build_report"]
+
+#: nextpnr utilisation names per family: logic cells, DSP blocks, block RAMs
+UTIL_CELLS = {
+    "ice40": {"logic": "ICESTORM_LC", "dsp": "ICESTORM_DSP", "bram": "ICESTORM_RAM"},
+    "ecp5": {"logic": "TRELLIS_COMB", "dsp": "MULT18X18D", "bram": "DP16KD"},
+}
+LOGIC_CELL = {family: cells["logic"] for family, cells in UTIL_CELLS.items()}
+#: Yosys cell types per family
+_LUT_CELLS = {"ice40": ("SB_LUT4",), "ecp5": ("LUT4",)}
+_FF_CELL = {"ice40": re.compile(r"^SB_DFF"), "ecp5": re.compile(r"^TRELLIS_FF$")}
+_CARRY_CELLS = {"ice40": ("SB_CARRY",), "ecp5": ("CCU2C",)}
+
+
+def _family(family):
+    if family not in UTIL_CELLS:
+        raise ValueError(f"family must be one of {', '.join(UTIL_CELLS)}, not {family!r}")
+    return family
+
+
+def parse_nextpnr(doc, family):
+    """From a nextpnr ``--report`` document: {"logic"|"dsp"|"bram": {cell, used, available}, "fmax_mhz"}.
+
+    ``fmax_mhz`` is the lowest achieved Fmax over the design's clocks (the harness has one)."""
+    cells = UTIL_CELLS[_family(family)]
+    util = doc.get("utilization", {})
+    out = {}
+    for role, cell in cells.items():
+        u = util.get(cell, {"used": 0, "available": 0})
+        out[role] = {"cell": cell, "used": int(u["used"]), "available": int(u["available"])}
+    fmax = [f["achieved"] for f in doc.get("fmax", {}).values()]
+    if not fmax:
+        raise ToolFailed("nextpnr's report names no clock, so it gives no Fmax")
+    out["fmax_mhz"] = float(min(fmax))
+    return out
+
+
+def parse_yosys_stat(doc, family):
+    """From Yosys ``stat -json``: {"luts", "ffs", "carry_cells"} of the whole design."""
+    fam = _family(family)
+    cells = doc["design"]["num_cells_by_type"]
+    return {"luts": sum(cells.get(c, 0) for c in _LUT_CELLS[fam]),
+            "ffs": sum(n for c, n in cells.items() if _FF_CELL[fam].match(c)),
+            "carry_cells": sum(cells.get(c, 0) for c in _CARRY_CELLS[fam])}
+
+
+def overflow(text, logic_cell):
+    """(cell type, needed, available) from nextpnr's log text when a cell type overflows, or, when
+    nextpnr found no legal placement without any overflow, the logic cells' use (global buffers are
+    promoted until all are taken, so a full SB_GB says nothing); None when the log shows neither."""
+    full = "utilisation limit" in text or "Unable to find legal placement" in text
+    logic = None
+    for m in re.finditer(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+(\d+)%", text):
+        cell, used, avail = m.group(1), int(m.group(2)), int(m.group(3))
+        if used > avail:
+            return cell, used, avail
+        if cell == logic_cell:
+            logic = cell, used, avail
+    return logic if full else None
+
+
+def _read(path):
+    try:
+        return Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def no_fit_reason(device, out, name, logic_cell):
+    """The one-sentence reason a build did not fit, from the logs it left in ``out``; or None."""
+    over = overflow(_read(Path(out) / f"{name}.tim"), logic_cell) or overflow(_read(Path(out) / "build.log"),
+                                                                               logic_cell)
+    if not over:
+        return None
+    cell, used, avail = over
+    needs = (f"needs {used} {cell}, the device has {avail}" if used > avail else
+             f"nextpnr found no legal placement with {used} of its {avail} {cell} in use "
+             f"({100 * used / avail:.0f} %), the utilisation limit")
+    return f"design does not fit {device}: {needs} (make the array smaller or pick a larger board)"
+
+
+def build_report(b, config, freq_mhz, dsp, seed, out, seconds):
+    """The report dict of a finished build in ``out`` (nextpnr and Yosys JSON read from there)."""
+    out = Path(out)
+    pnr = parse_nextpnr(json.loads((out / "report_nextpnr.json").read_text()), b.family)
+    stat = parse_yosys_stat(json.loads((out / "stat.json").read_text()), b.family)
+    fields = {"rows": config.rows, "cols": config.cols, "width": config.width, "k_max": config.k_max,
+              "pe": config.pe, "pes": config.pes}
+    if config.pe == "mac":
+        fields["mul_stages"] = config.mul_stages
+    return {
+        "board": b.name, "device": b.device, "family": b.family,
+        "config": fields,
+        "dsp_requested": bool(dsp) if config.pe == "mac" else False,
+        "uses_dsp": pnr["dsp"]["used"] > 0,
+        "logic": pnr["logic"], **stat, "dsp": pnr["dsp"], "bram": pnr["bram"],
+        "fmax_mhz": pnr["fmax_mhz"], "target_mhz": float(freq_mhz), "timing_met": pnr["fmax_mhz"] >= freq_mhz,
+        "seed": seed, "build_seconds": round(seconds, 1),
+    }

@@ -1,0 +1,117 @@
+"""``DrainControl``: empties the array's result registers through the ``o_sum`` stream with
+local wiring only.
+
+Why a shift chain. The first drain read row ``r`` of every column through an R:1 multiplexer whose
+select register fanned out across the whole array; at 17x18 on the ECP5-85F, 13.1 ns of the
+14.6 ns critical path was that routing, and large arrays lost half their clock. Here each column's
+result registers (the second buffer of each PE's double-buffered accumulator) form a shift chain
+toward row 0: when a tile is complete, every cycle that the column shifts, row 0's value leaves
+the column and each register takes the value of the one below. Every result register talks only
+to its neighbour below; nothing reaches across the array. A pipelined multiplexer tree with
+registered selects (the other way out) would need a register per tree node, about one more
+accumulator-wide register per PE, and flip-flops already bound the iCE40 arrays; the chain reuses
+the result registers and adds one 2:1 multiplexer per bit in front of them.
+
+The cost is latency: a chain can only start once its column is complete (the capture wave reaches
+row R-1 R-1 cycles after row 0), so the drain starts R cycles later than a multiplexer's would and
+G, the gap between two tiles' last beats that hides the drain, grows from R + C + S - 1 to
+2R + C + S - 1 (``golden.cycles.drain_gap``).
+
+Control, and what it fans out to:
+  * ``i_start`` is the capture pulse of PE(R-1, C-1), the last result register of a tile to be
+    written: from the next cycle the whole tile is in the chains.
+  * One central counter (rows left in the chains) and a 2-entry output FIFO decide, one cycle
+    ahead, whether the chains shift in the next cycle; that decision is registered once per column
+    (``o_shift[c]``), so each register drives the R result registers of one column, and the
+    decision logic drives C registers. ``o_sum.ready`` reaches only this controller.
+  * The FIFO takes row 0 of every column when the chains shift and offers it on ``o_sum``; it
+    holds its head until accepted (the stream rule). Two entries are enough for full throughput
+    with the one-cycle decision: a row is pushed only when the FIFO will have room for it.
+
+Timing (no stalls): if PE(R-1, C-1) captures in cycle t, the chains shift in cycles t+1 .. t+R
+and row r is offered in cycle t + 2 + r. ``o_done`` pulses in the cycle the tile's last row is
+accepted.
+
+Members
+-------
+i_start : In(1)                       the tile is complete (capture of PE(R-1, C-1))
+i_head : In(ArrayLayout(acc, cols))   row 0 of every column's chain
+o_shift : Out(cols)                   column c shifts its chain at the end of this cycle
+o_sum : Out(stream.Signature({data: ArrayLayout(acc, cols), last: 1}))
+o_done : Out(1)                       the tile's last row is accepted in this cycle
+"""
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from adderhw.base.config import check_config
+
+from .pe import acc_shape
+
+__all__ = ["DrainControl", "FIFO_DEPTH"]
+
+#: entries of the output FIFO (see the module docstring for why two suffice)
+FIFO_DEPTH = 2
+
+
+class DrainControl(wiring.Component):
+    def __init__(self, config):
+        self.config = check_config(config)
+        row = data.ArrayLayout(acc_shape(config), config.cols)
+        super().__init__({
+            "i_start": In(1),
+            "i_head": In(row),
+            "o_shift": Out(config.cols),
+            "o_sum": Out(stream.Signature(data.StructLayout({"data": row, "last": 1}))),
+            "o_done": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        R, C = self.config.rows, self.config.cols
+        layout = self.o_sum.payload.shape()
+
+        # -- the output FIFO: entries[0] is the head, offered on o_sum
+        # data needs no reset: occ says which entries hold a row
+        entries = [Signal(layout, name=f"fifo{i}", reset_less=True) for i in range(FIFO_DEPTH)]
+        occ = Signal(range(FIFO_DEPTH + 1))
+        pop = Signal()
+        m.d.comb += [self.o_sum.valid.eq(occ != 0), self.o_sum.payload.eq(entries[0]),
+                     pop.eq(self.o_sum.valid & self.o_sum.ready)]
+
+        # -- the shift decision, made one cycle ahead and registered per column
+        go = Signal()                       # the central copy of o_shift[c]: the chains shift now
+        go_col = Signal(C)
+        left = Signal(range(R + 1))         # rows of the current tile still in the chains
+        row = Signal(range(max(R, 2)))      # row index of the next row pushed into the FIFO
+        m.d.comb += self.o_shift.eq(go_col)
+
+        push = go
+        word = Signal(layout)
+        m.d.comb += [word.data.eq(self.i_head), word.last.eq(row == R - 1)]
+
+        occ_next = Signal(range(FIFO_DEPTH + 2))
+        m.d.comb += occ_next.eq(occ + push - pop)
+        left_next = Signal(range(R + 1))
+        with m.If(self.i_start):
+            m.d.comb += left_next.eq(R)
+        with m.Else():
+            m.d.comb += left_next.eq(left - push)
+        go_next = Signal()
+        m.d.comb += go_next.eq((left_next != 0) & (occ_next < FIFO_DEPTH))
+        m.d.sync += [go.eq(go_next), go_col.eq(go_next.replicate(C)), left.eq(left_next), occ.eq(occ_next)]
+
+        with m.If(push):
+            m.d.sync += row.eq(Mux(row == R - 1, 0, row + 1))
+
+        # FIFO storage: after a pop the entries move up one; a push writes the first free slot
+        for i in range(FIFO_DEPTH):
+            after_pop = entries[i + 1] if i + 1 < FIFO_DEPTH else entries[i]
+            slot = occ - pop                # index the pushed word lands at
+            with m.If(push & (slot == i)):
+                m.d.sync += entries[i].eq(word)
+            with m.Elif(pop):
+                m.d.sync += entries[i].eq(after_pop)
+
+        m.d.comb += self.o_done.eq(pop & entries[0].last)
+        return m

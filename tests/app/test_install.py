@@ -1,0 +1,46 @@
+"""The distribution installs one top-level package, ``adderhw``; golden/hw/sim/boards live under it."""
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wheel")
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                        "-w", str(out), str(ROOT)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    (whl,) = out.glob("adderhw-*.whl")
+    return whl
+
+
+def test_wheel_has_one_top_level_package(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert tops == {"adderhw"}
+    for sub in ("base", "golden", "hw", "sim", "boards"):
+        assert f"adderhw/{sub}/__init__.py" in names
+
+
+def test_fresh_install_exposes_only_adderhw(wheel, tmp_path):
+    env_dir = tmp_path / "venv"
+    # System site packages provide the dependencies (amaranth, numpy...); the wheel itself is new.
+    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    py = env_dir / "bin" / "python"
+    r = subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--no-deps", str(wheel)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    probe = ("import adderhw.hw, adderhw.golden, adderhw.sim, adderhw.boards, importlib.util as u;"
+             "print(adderhw.hw.__file__);"
+             "print([n for n in ('hw', 'golden', 'sim', 'boards') if u.find_spec(n) is not None])")
+    r = subprocess.run([str(py), "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    where, leaked = r.stdout.splitlines()
+    assert where.startswith(str(env_dir))
+    assert leaked == "[]"
