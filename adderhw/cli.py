@@ -222,6 +222,43 @@ def cmd_bench_pe(args):
     return 0
 
 
+def cmd_bench_fmax(args):
+    from adderhw.boards.fmax import DEFAULT_SIZES, bench_fmax, format_bench_fmax, plot_bench_fmax
+    from adderhw.boards.kinds import kinds_from_pe_list
+    boards = _boards_list(args.boards)
+    kinds = kinds_from_pe_list(args.pe)
+    seeds = _int_list(args.seeds, "--seeds", lo=1)
+    sizes = None
+    if args.sizes:
+        sizes = {b: _int_list(args.sizes, "--sizes", lo=1) for b in boards}
+    else:
+        sizes = {b: DEFAULT_SIZES.get(b, (2, 4)) for b in boards}
+    partial = None
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        partial = Path(args.out) / "bench_fmax.partial.json"
+    result = bench_fmax(boards=boards, kinds=kinds, sizes=sizes, seeds=seeds, width=args.width, k_max=args.k_max,
+                        freq=args.freq, jobs=args.jobs, out_dir=args.build_dir, progress=_say, partial=partial)
+    table = format_bench_fmax(result)
+    print(table)
+    if args.out:
+        _write_reports(args.out, "bench_fmax", result, table)
+        plot_bench_fmax(result, Path(args.out) / "bench_fmax.png")
+        if partial.exists():
+            partial.unlink()
+    return 0
+
+
+def _int_list(text, option, lo=None):
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise BadParameter(f"{option} must be a comma-separated list of integers, not {text!r}") from None
+    if not values or (lo is not None and min(values) < lo):
+        raise BadParameter(f"{option} must list integers of at least {lo}, not {text!r}")
+    return tuple(values)
+
+
 def cmd_sweep(args):
     from adderhw.boards.kinds import kinds_from_pe_list
     from adderhw.boards.sweep import format_sweep, plot_sweep, sweep
@@ -378,6 +415,20 @@ def build_parser():
     bp.add_argument("--baseline", help="check the result against a baseline file "
                                        "(tests/boards/baselines/bench_pe.json); exit 1 on a violation")
     bp.set_defaults(func=cmd_bench_pe)
+    bf = bsub.add_parser("fmax", help="Fmax against array size (N x N), several nextpnr seeds, before/after plot")
+    bf.add_argument("--boards", default="ulx3s-85f,icebreaker", help="comma-separated boards")
+    bf.add_argument("--pe", default="sad,mac", help="kinds: sad,mac (mac builds with and without DSPs)")
+    bf.add_argument("--sizes", default=None,
+                    help="N of the N x N arrays (default 4,8,16,24 on ECP5, 2,4,6 on iCE40; sizes that cannot "
+                         "fit are skipped)")
+    bf.add_argument("--seeds", default="1,2,3", help="nextpnr seeds per point (default 1,2,3)")
+    bf.add_argument("--width", type=int, default=8, help="operand width (default 8)")
+    bf.add_argument("--k-max", type=int, default=144, help="k_max (default 144)")
+    bf.add_argument("--freq", type=float, default=None, help="target clock in MHz (default 100 on ECP5, 40 on iCE40)")
+    bf.add_argument("--jobs", type=_positive_int, default=2, help="parallel builds (default 2)")
+    bf.add_argument("--build-dir", default="build/bench_fmax", help="where the builds go (reused on a rerun)")
+    bf.add_argument("--out", help="directory for bench_fmax.json, .md and .png")
+    bf.set_defaults(func=cmd_bench_fmax)
     return p
 
 

@@ -1,7 +1,8 @@
 """The exact cycle model of the array, from the same ``ArrayConfig`` as the RTL.
 
 Stall-free timing of ``hw.SystolicArray`` (derivation in hw/array.py's docstring):
-with S = ``config.pe_stages`` and G = R + C + S - 1,
+with S = ``config.pe_stages`` and G = 2R + C + S - 1 (the capture wave, then R cycles of the
+column drain chains, then the output FIFO),
 
   * tile j (K_j beats) has its last beat accepted at L_j = L_{j-1} + max(K_j, G), L_0 = K_0 - 1;
   * a run of tiles takes L_last + G cycles, counted from the first cycle input is offered to
@@ -22,9 +23,9 @@ __all__ = ["drain_gap", "tiles", "tile_sequence_cycles", "gemm_cycles", "k_chunk
 
 
 def drain_gap(config):
-    """G = R + C + S - 1: the fewest cycles between two tiles' last beats; K >= G hides the drain."""
+    """G = 2R + C + S - 1: the fewest cycles between two tiles' last beats; K >= G hides the drain."""
     check_config(config)
-    return config.rows + config.cols + config.pe_stages - 1
+    return 2 * config.rows + config.cols + config.pe_stages - 1
 
 
 def tiles(config, T, P):

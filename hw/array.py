@@ -21,26 +21,38 @@ When either is missing, a bubble (valid = 0) enters instead and the PEs hold.
 
 Double buffering and backpressure. The compute pipeline never stalls. When a tile's last
 term reaches a PE its sum moves to the PE's result register and the accumulator restarts,
-so the next tile computes while the finished one drains. The drain starts when PE(0, C-1)
-captures (row 0 is then complete; row r completes one cycle after row r-1, so the drain,
-one row per beat, never overtakes the capture wave) and reads row ``r`` through a mux.
-While a drain is pending the *last* beat of the next tile is not accepted (other beats are):
-that is the only place where output backpressure reaches the inputs, and it guarantees that
-no result register is overwritten before it is read. Nothing is lost or duplicated.
+so the next tile computes while the finished one drains. The result registers of each column
+form a shift chain toward row 0 (:mod:`hw.drain`): once PE(R-1, C-1), the last to capture, has
+its sum, the chains shift one row per cycle into a 2-entry output FIFO that feeds ``o_sum``.
+While a drain is pending (from the acceptance of a tile's last beat to the acceptance of its last
+output row) the *last* beat of the next tile is not accepted (other beats are): that is the only
+place where output backpressure reaches the inputs, and it guarantees that no result register is
+overwritten before it has left its chain. Nothing is lost or duplicated.
 
-Cycles (no stalls on either side). Let S = ``config.pe_stages`` and G = R + C + S - 1,
-the cycles from accepting a tile's last beat to its last output row, plus one. If tile j has
-K_j beats and its last beat is accepted at cycle L_j (L_0 = K_0 - 1,
-L_j = L_{j-1} + max(K_j, G)), the last output beat is accepted at cycle L_last + G - 1,
-so a run of tiles takes L_last + G cycles. The drain is hidden whenever K >= G.
-(``golden.cycles`` implements this formula; tests hold the RTL to it.)
+Wiring stays local. Operands move one PE per cycle; the result chains talk to their neighbour
+below; the drain's shift enable is registered once per column (fan-out R) and decided by one small
+controller that drives those C registers; ``o_sum.ready`` reaches only that controller. The input
+join (``fire``) drives the first skew register of each row and column (fan-out R + C). The one
+net that reaches every PE is the synchronous reset (valid/last flags and accumulators), which
+FPGA tools route as a reset network.
+
+Cycles (no stalls on either side). Let S = ``config.pe_stages`` and G = 2R + C + S - 1,
+the cycles from accepting a tile's last beat to its last output row, plus one: the capture wave
+reaches PE(R-1, C-1) R + C + S - 3 cycles after the last beat, the chains then shift for R
+cycles, and the FIFO offers each row one cycle after it left its chain. If tile j has K_j beats
+and its last beat is accepted at cycle L_j (L_0 = K_0 - 1, L_j = L_{j-1} + max(K_j, G)), the last
+output beat is accepted at cycle L_last + G - 1, so a run of tiles takes L_last + G cycles. The
+drain is hidden whenever K >= G. (``golden.cycles`` implements this formula; tests hold the RTL to
+it on every simulator.) The multiplexer drain this replaced had G = R + C + S - 1; the chain costs
+R cycles of latency and keeps large arrays at the clock of small ones.
 """
-from amaranth.hdl import Array, Module, Signal, signed
+from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from adderhw.base.config import check_config
 
+from .drain import DrainControl
 from .pe import acc_shape, make_pe
 
 __all__ = ["SystolicArray", "array_signature", "filter_layout", "act_layout", "sum_layout"]
@@ -76,7 +88,8 @@ class SystolicArray(wiring.Component):
     i_filter : In(stream.Signature(ArrayLayout(signed(width), rows)))
     i_act : In(stream.Signature({data: ArrayLayout(signed(width), cols), last: 1}))
     o_sum : Out(stream.Signature({data: ArrayLayout(acc, cols), last: 1}))
-    o_busy : Out(1)     a finished tile is being captured or drained
+    o_busy : Out(1)     a finished tile is being captured or drained (from the cycle after its last
+                        beat is accepted to the cycle its last output row is accepted)
     """
 
     def __new__(cls, config, *args, **kwargs):
@@ -129,23 +142,19 @@ class SystolicArray(wiring.Component):
                     b, v, l = up.o_b, up.o_valid, up.o_last
                 m.d.comb += [pe.i_a.eq(left), pe.i_b.eq(b), pe.i_valid.eq(v), pe.i_last.eq(l)]
 
-        # Drain: row by row from the result registers, starting when row 0 is complete.
-        draining = Signal()
-        row = Signal(range(max(R, 2)))      # at least one bit: a 0-bit wire is not Verilog
-        row_mux = [Array(pes[r][c].o_sum for r in range(R)) for c in range(C)]
-        m.d.comb += [
-            self.o_sum.valid.eq(draining),
-            self.o_sum.payload.last.eq(row == R - 1),
-        ]
+        # Drain: each column's result registers shift toward row 0 (see hw/drain.py).
+        m.submodules.drain = drain = DrainControl(cfg)
+        for r in range(R):
+            for c in range(C):
+                pe = pes[r][c]
+                m.d.comb += [pe.i_shift.eq(drain.o_shift[c]),
+                             pe.i_below.eq(pes[r + 1][c].o_sum if r + 1 < R else 0)]
         for c in range(C):
-            m.d.comb += self.o_sum.payload.data[c].eq(row_mux[c][row])
+            m.d.comb += drain.i_head[c].eq(pes[0][c].o_sum)
+        m.d.comb += drain.i_start.eq(pes[R - 1][C - 1].o_capture)
+        wiring.connect(m, drain.o_sum, wiring.flipped(self.o_sum))
         with m.If(fire & self.i_act.payload.last):
             m.d.sync += busy.eq(1)
-        with m.If(pes[0][C - 1].o_capture):
-            m.d.sync += [draining.eq(1), row.eq(0)]
-        with m.If(self.o_sum.valid & self.o_sum.ready):
-            with m.If(row == R - 1):
-                m.d.sync += [draining.eq(0), busy.eq(0)]
-            with m.Else():
-                m.d.sync += row.eq(row + 1)
+        with m.Elif(drain.o_done):
+            m.d.sync += busy.eq(0)
         return m

@@ -71,12 +71,15 @@ class DrainControl(wiring.Component):
         R, C = self.config.rows, self.config.cols
         layout = self.o_sum.payload.shape()
 
-        # -- the output FIFO: entries[0] is the head, offered on o_sum
-        # data needs no reset: occ says which entries hold a row
-        entries = [Signal(layout, name=f"fifo{i}", reset_less=True) for i in range(FIFO_DEPTH)]
+        # -- the output FIFO, two entries: ``head`` (offered on o_sum) and ``skid`` behind it.
+        # ``occ`` counts the rows held (0..2). The head takes a new value whenever it is free or
+        # being accepted, so o_sum.ready drives only the head's enable (one gate), and the skid
+        # takes every pushed row (it matters only when the head stays occupied).
+        head = Signal(layout, name="head", reset_less=True)       # occ says whether it holds a row
+        skid = Signal(layout, name="skid", reset_less=True)
         occ = Signal(range(FIFO_DEPTH + 1))
         pop = Signal()
-        m.d.comb += [self.o_sum.valid.eq(occ != 0), self.o_sum.payload.eq(entries[0]),
+        m.d.comb += [self.o_sum.valid.eq(occ != 0), self.o_sum.payload.eq(head),
                      pop.eq(self.o_sum.valid & self.o_sum.ready)]
 
         # -- the shift decision, made one cycle ahead and registered per column
@@ -86,7 +89,7 @@ class DrainControl(wiring.Component):
         row = Signal(range(max(R, 2)))      # row index of the next row pushed into the FIFO
         m.d.comb += self.o_shift.eq(go_col)
 
-        push = go
+        push = go                           # a shift moves row 0 of every chain into the FIFO
         word = Signal(layout)
         m.d.comb += [word.data.eq(self.i_head), word.last.eq(row == R - 1)]
 
@@ -98,20 +101,14 @@ class DrainControl(wiring.Component):
         with m.Else():
             m.d.comb += left_next.eq(left - push)
         go_next = Signal()
+        # a row is pushed only into a FIFO that will have room for it: never with occ = 2
         m.d.comb += go_next.eq((left_next != 0) & (occ_next < FIFO_DEPTH))
         m.d.sync += [go.eq(go_next), go_col.eq(go_next.replicate(C)), left.eq(left_next), occ.eq(occ_next)]
 
         with m.If(push):
-            m.d.sync += row.eq(Mux(row == R - 1, 0, row + 1))
+            m.d.sync += [row.eq(Mux(row == R - 1, 0, row + 1)), skid.eq(word)]
+        with m.If(~self.o_sum.valid | self.o_sum.ready):
+            m.d.sync += head.eq(Mux(occ == FIFO_DEPTH, skid, word))
 
-        # FIFO storage: after a pop the entries move up one; a push writes the first free slot
-        for i in range(FIFO_DEPTH):
-            after_pop = entries[i + 1] if i + 1 < FIFO_DEPTH else entries[i]
-            slot = occ - pop                # index the pushed word lands at
-            with m.If(push & (slot == i)):
-                m.d.sync += entries[i].eq(word)
-            with m.Elif(pop):
-                m.d.sync += entries[i].eq(after_pop)
-
-        m.d.comb += self.o_done.eq(pop & entries[0].last)
+        m.d.comb += self.o_done.eq(pop & head.last)
         return m

@@ -11,6 +11,10 @@ Protocol (per PE, one clock domain ``sync``):
     ``o_sum`` (the second buffer of the double-buffered accumulator) and the accumulator restarts
     at zero, so the next term begins the next tile with no idle cycle.
   * ``o_capture`` is high in the cycle whose clock edge writes ``o_sum``.
+  * The result registers of a column form the array's drain chain (see ``hw.drain``): when
+    ``i_shift`` is high (and no capture), ``o_sum`` takes ``i_below``, the result of the PE
+    below, so finished sums move up one row per shift. The array never shifts and captures a PE in
+    the same cycle; capture would win.
 
 Widths: operands signed ``width``; SAD accumulator unsigned, MAC accumulator signed, both
 ``config.acc_width`` bits (the worst case over ``k_max`` terms, so they cannot overflow).
@@ -49,6 +53,8 @@ class ProcessingElement(wiring.Component):
     o_b, o_valid, o_last : Out   ``i_b``, ``i_valid``, ``i_last`` delayed one cycle, downwards
     o_sum : Out(acc shape)       result register: the finished sum of the last tile
     o_capture : Out(1)           ``o_sum`` is written at the end of this cycle
+    i_shift : In(1)              the column's drain chain shifts: ``o_sum`` takes ``i_below``
+    i_below : In(acc shape)      ``o_sum`` of the PE below (0 for the last row)
     """
 
     kind = None
@@ -68,6 +74,7 @@ class ProcessingElement(wiring.Component):
             "i_a": In(signed(w)), "i_b": In(signed(w)), "i_valid": In(1), "i_last": In(1),
             "o_a": Out(signed(w)), "o_b": Out(signed(w)), "o_valid": Out(1), "o_last": Out(1),
             "o_sum": Out(acc_shape(config)), "o_capture": Out(1),
+            "i_shift": In(1), "i_below": In(acc_shape(config)),
         })
 
     @property
@@ -108,6 +115,8 @@ class ProcessingElement(wiring.Component):
             m.d.sync += acc.eq(total)
         with m.If(valid & last):
             m.d.sync += result.eq(total)
+        with m.Elif(self.i_shift):
+            m.d.sync += result.eq(self.i_below)
         return m
 
 

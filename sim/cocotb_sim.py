@@ -115,11 +115,11 @@ def run_plan(plan, stalls, max_cycles, backend, waves=None, seed=None, driver="h
     cfg = plan.config
     beats = plan.packed_beats()
     depths = (_pow2(len(beats) + 1, 1 << 14), _pow2(plan.n_out_beats, 1 << 12),
-              _pow2(max_cycles, 1 << 18) if stalls.prob else 2)
+              _pow2(max_cycles, 1 << 18) if stalls.active else 2)
     runner, build_dir, top = build(cfg, backend, driver, bool(waves), depths)
     with tempfile.TemporaryDirectory(prefix="adderhw-cocotb-") as tmp:
         tmp = Path(tmp)
-        job = {"beats": beats, "n_out": plan.n_out_beats, "seed": seed, "stall_prob": stalls.prob,
+        job = {"beats": beats, "n_out": plan.n_out_beats, "seed": seed, "stall_prob": stalls.prob, "stall_script": stalls.script,
                "max_cycles": max_cycles, "expect": expect,
                "out_file": str(tmp / "out.hex"), "cycles_file": str(tmp / "cycles.txt")}
         job_path = tmp / "job.json"
@@ -131,7 +131,7 @@ def run_plan(plan, stalls, max_cycles, backend, waves=None, seed=None, driver="h
             plusargs += [f"+n_beats={len(beats)}", f"+n_out={plan.n_out_beats}", f"+max_cycles={max_cycles}",
                          f"+beats_f={tmp / 'f.hex'}", f"+beats_a={tmp / 'a.hex'}",
                          f"+out_file={job['out_file']}", f"+cycles_file={job['cycles_file']}"]
-            if stalls.prob:
+            if stalls.active:
                 (tmp / "s.hex").write_text(_hex_lines(stalls.table(max_cycles), 1))
                 plusargs += ["+stalls=1", f"+stall_file={tmp / 's.hex'}"]
         try:

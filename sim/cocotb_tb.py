@@ -79,7 +79,7 @@ async def harness(dut):
 async def gemm_stream(dut):
     path, job = _job()
     beats = [tuple(b) for b in job["beats"]]
-    drv = StreamDriver(beats, job["n_out"], StallPattern(job["stall_prob"], job["seed"]), job["max_cycles"])
+    drv = StreamDriver(beats, job["n_out"], StallPattern(job["stall_prob"], job["seed"], script=job.get("stall_script")), job["max_cycles"])
     dut.i_filter__valid.value = 0
     dut.i_act__valid.value = 0
     dut.o_sum__ready.value = 0

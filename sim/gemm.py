@@ -2,6 +2,7 @@
 
 from adderhw.base.config import check_config
 from adderhw.base.errors import BadParameter
+from adderhw.golden.cycles import drain_gap
 
 from .plan import GemmPlan
 from .stalls import StallPattern
@@ -11,21 +12,23 @@ __all__ = ["run_gemm", "BACKENDS"]
 BACKENDS = ("amaranth", "icarus", "verilator")
 
 
-def _max_cycles(plan, stall_prob):
+def _max_cycles(plan, stalls):
     cfg = plan.config
-    g = cfg.rows + cfg.cols + cfg.pe_stages + cfg.rows
-    bound = sum(k + g for k in plan.tile_ks) + 100
-    return int(bound / max(1e-3, (1 - stall_prob) ** 2)) * 4 + 2000
+    g = drain_gap(cfg) + 1
+    bound = sum(k + g for k in plan.tile_ks) + 100 + len(stalls.script or ())
+    return int(bound / max(1e-3, (1 - stalls.prob) ** 2)) * 4 + 2000
 
 
 def run_gemm(config, a, b, backend="amaranth", seed=None, stall_prob=0.0, waves=None, driver="harness",
-             scoreboard=True, info=None, split_k=False):
+             scoreboard=True, info=None, split_k=False, stalls=None):
     """Run ``a`` (T x K) · ``b`` (K x P) through the array described by ``config``.
 
     The SAD array computes Σ_k |a - b| (golden.sad_gemm), the MAC twin Σ_k a·b (golden.mac_gemm).
     K must not exceed ``config.k_max`` unless ``split_k``: then K is cut into chunks that stream
     back to back and the host adds their partial sums (see sim.plan). T and P are tiled onto
     R x C tiles.
+    ``stalls`` (a :class:`~adderhw.sim.stalls.StallPattern`, e.g. with a ``script``) replaces
+    ``stall_prob`` and ``seed`` when given.
     ``stall_prob`` > 0 inserts seeded random valid/ready stalls on all three streams (and bursts of
     output backpressure); ``seed`` makes them repeatable. ``waves`` writes a VCD (Amaranth) or
     FST/VCD (cocotb backends).
@@ -42,8 +45,9 @@ def run_gemm(config, a, b, backend="amaranth", seed=None, stall_prob=0.0, waves=
         raise BadParameter(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     check_config(config)
     plan = GemmPlan.build(config, a, b, split_k=split_k)
-    stalls = StallPattern(stall_prob, seed)
-    limit = _max_cycles(plan, stall_prob)
+    if stalls is None:
+        stalls = StallPattern(stall_prob, seed)
+    limit = _max_cycles(plan, stalls)
     if backend == "amaranth":
         from .amaranth_sim import run_plan
         rows, cycles = run_plan(plan, stalls, limit, waves, info=info)

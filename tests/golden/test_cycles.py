@@ -7,12 +7,12 @@ from adderhw.golden.networks import Layer
 
 
 def test_formula_by_hand():
-    cfg = ArrayConfig(rows=2, cols=3, width=8, k_max=16)       # S = 2, G = 6
-    assert drain_gap(cfg) == 6
-    assert gemm_cycles(cfg, 2, 9, 3) == 8 + 6                 # one tile: K - 1 + G
-    assert gemm_cycles(cfg, 4, 9, 3) == 8 + 9 + 6             # two tiles, K >= G: K apart
-    assert gemm_cycles(cfg, 4, 2, 3) == 1 + 6 + 6             # K < G: tiles G apart (the drain shows)
-    assert tile_sequence_cycles(cfg, [9, 2, 9]) == 8 + 6 + 9 + 6
+    cfg = ArrayConfig(rows=2, cols=3, width=8, k_max=16)       # S = 2, G = 2·2 + 3 + 2 - 1 = 8
+    assert drain_gap(cfg) == 8
+    assert gemm_cycles(cfg, 2, 9, 3) == 8 + 8                 # one tile: K - 1 + G
+    assert gemm_cycles(cfg, 4, 9, 3) == 8 + 9 + 8             # two tiles, K >= G: K apart
+    assert gemm_cycles(cfg, 4, 2, 3) == 1 + 8 + 8             # K < G: tiles G apart (the drain shows)
+    assert tile_sequence_cycles(cfg, [9, 2, 9]) == 8 + 8 + 9 + 8
 
 
 def test_k_chunks_are_balanced_and_bounded():

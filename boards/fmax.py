@@ -1,0 +1,194 @@
+"""``bench_fmax``: Fmax against array size, several nextpnr seeds per point, before and after.
+
+The question it answers: does a large array keep the clock of a small one? For each board, kind
+(SAD, LUT-MAC, DSP-MAC; ``boards.kinds``) and N in ``sizes``, the N x N benchmark harness is built
+with each seed in ``seeds``; each point reports the min / median / max Fmax over the seeds. Points
+that cannot fit are skipped before building, from the logic cells per PE measured in the committed
+``bench_pe.json`` (or the DSP count for DSP-MACs), because a failed ECP5 build of a large array
+costs tens of minutes.
+
+Builds are reused (``build_board(reuse=True)``, keyed by the build plan's digest), and ``partial``
+receives the results so far after every build, so an interrupted run resumes where it stopped.
+Order: every point with the first seed (largest first), then the next seed, so a partial run
+already covers every size.
+
+``before`` points (the multiplexer drain, one seed) come from ``docs/results/fmax_before.json``.
+"""
+import json
+import statistics
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+
+from adderhw.base.config import ArrayConfig
+from adderhw.base.tables import markdown_table, pyplot
+
+from .build import BuildFailed, DesignDoesNotFit, build_board
+from .kinds import KINDS
+from .platforms import board as board_by_name
+
+__all__ = ["bench_fmax", "format_bench_fmax", "plot_bench_fmax", "DEFAULT_SIZES"]
+
+DEFAULT_SIZES = {"ulx3s-85f": (4, 8, 16, 24), "icebreaker": (2, 4, 6)}
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
+
+
+def _logic_per_pe(board, kind):
+    try:
+        doc = json.loads((RESULTS / "bench_pe.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    for row in doc.get("rows", []):
+        if row["board"] == board and row["variant"] == kind:
+            return row["logic_per_pe"]
+    return None
+
+
+def _fits(board_name, kind, n):
+    """(fits, reason): a rough capacity check before a build is spent on it."""
+    b = board_by_name(board_name)
+    pes = n * n
+    if KINDS[kind].dsp and pes > b.dsps:
+        return False, f"{pes} multipliers, {b.dsps} DSP blocks"
+    per_pe = _logic_per_pe(board_name, kind) or KINDS[kind].floor_cost
+    if pes * per_pe > 0.95 * b.luts:
+        return False, f"about {pes * per_pe:.0f} logic cells needed ({per_pe:.0f} per PE), {b.luts} available"
+    return True, None
+
+
+def _build(board, kind, n, seed, template, freq, out_dir):          # runs in a worker process
+    cfg = KINDS[kind].config(template, n, n)
+    try:
+        r = build_board(board, cfg, freq_mhz=freq, dsp=KINDS[kind].dsp, seed=seed, versions=False, reuse=True,
+                        out_dir=Path(out_dir) / f"{board}_{kind}_{n}x{n}_s{seed}")
+    except DesignDoesNotFit as exc:
+        return board, kind, n, seed, None, str(exc)
+    except BuildFailed as exc:
+        return board, kind, n, seed, None, str(exc).splitlines()[0]
+    return board, kind, n, seed, {"fmax_mhz": r["fmax_mhz"], "logic": r["logic"]["used"],
+                                  "logic_available": r["logic"]["available"], "ffs": r["ffs"], "luts": r["luts"],
+                                  "dsp": r["dsp"]["used"], "build_seconds": r["build_seconds"]}, None
+
+
+def _summary(runs, skipped, seeds, template, freq, complete):
+    points = {}
+    for (board, kind, n, seed), (r, why) in sorted(runs.items()):
+        p = points.setdefault((board, kind, n), {"board": board, "kind": kind, "n": n, "pes": n * n, "seeds": {},
+                                                  "failed": {}})
+        if r:
+            p["seeds"][str(seed)] = r
+        else:
+            p["failed"][str(seed)] = why
+    out = []
+    for p in points.values():
+        f = [r["fmax_mhz"] for r in p["seeds"].values()]
+        if f:
+            p.update(fmax_min=min(f), fmax_median=statistics.median(f), fmax_max=max(f), runs=len(f))
+        out.append(p)
+    try:
+        before = json.loads((RESULTS / "fmax_before.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        before = None
+    return {"width": template.width, "k_max": template.k_max, "target_mhz": freq, "seeds": list(seeds),
+            "complete": complete, "points": out, "skipped": skipped, "before": before,
+            "goal": {"board": "ulx3s-85f", "ratio_16_over_4": 0.9}}
+
+
+def bench_fmax(boards=("ulx3s-85f", "icebreaker"), kinds=tuple(KINDS), sizes=None, seeds=(1, 2, 3), width=8,
+               k_max=144, freq=None, jobs=2, out_dir="build/bench_fmax", progress=None, partial=None):
+    """Build every point; returns the JSON-ready result (see the module docstring)."""
+    say = progress or (lambda m: None)
+    template = ArrayConfig(width=width, k_max=k_max)
+    tasks, skipped = [], []
+    for seed in seeds:
+        for board in boards:
+            for n in sorted((sizes or {}).get(board, DEFAULT_SIZES.get(board, (2, 4))), reverse=True):
+                for kind in kinds:
+                    ok, why = _fits(board, kind, n)
+                    if not ok:
+                        if seed == seeds[0]:
+                            skipped.append({"board": board, "kind": kind, "n": n, "why": why})
+                        continue
+                    tasks.append((board, kind, n, seed))
+    runs = {}
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        pending = {}
+        queue = list(tasks)
+
+        def submit():
+            while queue and len(pending) < jobs:
+                t = queue.pop(0)
+                b = board_by_name(t[0])
+                f = freq or (100.0 if b.family == "ecp5" else 40.0)
+                pending[pool.submit(_build, *t, template, f, out_dir)] = t
+
+        submit()
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                pending.pop(fut)
+                board, kind, n, seed, r, why = fut.result()
+                runs[(board, kind, n, seed)] = (r, why)
+                say(f"[{len(runs)}/{len(tasks)}] {board} {kind} {n}x{n} seed {seed}: "
+                    + (f"{r['fmax_mhz']:.1f} MHz, {r['logic']}/{r['logic_available']} cells, {r['build_seconds']:.0f} s"
+                       if r else f"failed ({why})") + f"; running {len(pending)}, queued {len(queue)}")
+                if partial:
+                    doc = _summary(runs, skipped, seeds, template, freq, complete=False)
+                    Path(partial).write_text(json.dumps(doc, indent=1) + "\n")
+            submit()
+    return _summary(runs, skipped, seeds, template, freq, complete=True)
+
+
+def format_bench_fmax(r):
+    rows = []
+    for p in sorted(r["points"], key=lambda p: (p["board"], p["kind"], p["n"])):
+        if "fmax_median" in p:
+            rows.append([p["board"], p["kind"], f"{p['n']}x{p['n']}", p["pes"], f"{p['fmax_min']:.1f}",
+                         f"{p['fmax_median']:.1f}", f"{p['fmax_max']:.1f}", p["runs"]])
+        else:
+            rows.append([p["board"], p["kind"], f"{p['n']}x{p['n']}", p["pes"], "-", "-", "-",
+                         "0 (" + "; ".join(sorted(set(p["failed"].values())))[:80] + ")"])
+    lines = [f"Fmax against array size, {r['width']}-bit, K <= {r['k_max']}, nextpnr seeds {r['seeds']}"
+             + ("" if r["complete"] else " (partial: some builds have not run yet)") + ".", "",
+             markdown_table(["board", "PE", "array", "PEs", "Fmax min", "median", "max (MHz)", "seeds"], rows,
+                            "lllrrrrr")]
+    for s in r["skipped"]:
+        lines.append(f"- not built: {s['board']} {s['kind']} {s['n']}x{s['n']} ({s['why']})")
+    by = {(p["board"], p["kind"], p["n"]): p for p in r["points"] if "fmax_median" in p}
+    g = r["goal"]
+    for kind in ("sad", "mac", "mac+dsp"):
+        a, b = by.get((g["board"], kind, 4)), by.get((g["board"], kind, 16))
+        if a and b:
+            ratio = b["fmax_median"] / a["fmax_median"]
+            lines.append(f"{g['board']} {kind}: median Fmax at 16x16 / 4x4 = {ratio:.2f} "
+                         f"(goal >= {g['ratio_16_over_4']}: {'met' if ratio >= g['ratio_16_over_4'] else 'missed'})")
+    return "\n".join(lines)
+
+
+def plot_bench_fmax(r, path):
+    plt = pyplot()
+    boards = sorted({p["board"] for p in r["points"]})
+    fig, axes = plt.subplots(1, len(boards), figsize=(6.5 * len(boards), 4.5), squeeze=False)
+    colors = {"sad": "C0", "mac": "C1", "mac+dsp": "C2"}
+    for ax, board in zip(axes[0], boards):
+        for kind, color in colors.items():
+            pts = sorted((p for p in r["points"] if p["board"] == board and p["kind"] == kind and "fmax_median" in p),
+                         key=lambda p: p["pes"])
+            if pts:
+                x = [p["pes"] for p in pts]
+                med = [p["fmax_median"] for p in pts]
+                err = [[m - p["fmax_min"] for m, p in zip(med, pts)], [p["fmax_max"] - m for m, p in zip(med, pts)]]
+                ax.errorbar(x, med, yerr=err, fmt="o-", color=color, capsize=3, label=f"{kind}, shift-chain drain")
+            old = sorted((p for p in ((r.get("before") or {}).get("points", []))
+                          if p["board"] == board and p["kind"] == kind), key=lambda p: p["pes"])
+            if old:
+                ax.plot([p["pes"] for p in old], [p["fmax_mhz"] for p in old], "x--", color=color, alpha=0.6,
+                        label=f"{kind}, multiplexer drain (before, seed 1)")
+        ax.set_xscale("log")
+        ax.set_title(f"{board}: Fmax against PEs ({r['width']}-bit)")
+        ax.set_xlabel("PEs (log scale)")
+        ax.set_ylabel("Fmax (MHz): median, min-max over seeds")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
