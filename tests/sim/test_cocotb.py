@@ -88,12 +88,3 @@ def test_adder_layer_through_verilog_equals_pytorch_reference(backend, stride, p
                           stride, padding).numpy()
     assert np.array_equal(y_hw, y_ref)
 
-
-@pytest.mark.parametrize("backend", VERILOG)
-def test_waves_are_written(backend, tmp_path):
-    cfg = ArrayConfig(rows=1, cols=2, width=4, k_max=2)
-    a, b = operands(cfg, 1, 2, 2, seed=0)
-    path = tmp_path / "run.fst"
-    y, _ = run_gemm(cfg, a, b, backend=backend, waves=path)
-    assert path.stat().st_size > 100
-    assert np.array_equal(y, golden_for(cfg, a, b))
