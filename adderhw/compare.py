@@ -11,6 +11,7 @@ When Fmax is known for a design (from ``adderhw build`` reports), time = cycles 
 """
 from adderhw.base.config import ArrayConfig, check_config
 from adderhw.base.tables import markdown_table, pyplot
+from adderhw.base.words import a_an
 from adderhw.golden.cycles import layer_cycles, utilisation
 from adderhw.golden.energy import term_energy_pj
 
@@ -74,8 +75,8 @@ def _m(v):
 def format_compare(r):
     sr, sc = r["arrays"]["sad"]
     mr, mc = r["arrays"]["mac"]
-    head = (f"{r['network']}, batch {r['batch']}, {r['width']}-bit: AdderNet on a {sr}x{sc} SAD array "
-            f"(multiplier layers on a {sr}x{sc} MAC array) vs CNN on a {mr}x{mc} MAC array. "
+    head = (f"{r['network']}, batch {r['batch']}, {r['width']}-bit: AdderNet on {a_an(sr)} {sr}x{sc} SAD array "
+            f"(multiplier layers on {a_an(sr)} {sr}x{sc} MAC array) vs CNN on {a_an(mr)} {mr}x{mc} MAC array. "
             f"Energy: {r['energy_source']}.")
     def cells(name, shape, a, c):
         return [name, shape, _m(a["mul"]), _m(a["add"]), _m(c["mul"]), a["cycles"], c["cycles"],

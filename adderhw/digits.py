@@ -19,10 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from adderhw.golden.addernet import (ADDER_LAYERS, DigitsNet, FixedPointAdders, accuracy, load_digits_data, predict,
-                             train)
+from adderhw.golden.addernet import (ADDER_LAYERS, DigitsNet, FixedPointAdders, accuracy, layer_label,
+                                     load_digits_data, predict, train)
 from adderhw.compare import compare_network
 from adderhw.base.config import ArrayConfig
+from adderhw.base.errors import BadParameter
+from adderhw.base.words import count
 from adderhw.base.tables import markdown_table, pyplot, write_reports as write_report_files
 from adderhw.golden.cycles import layer_cycles
 from adderhw.golden.networks import Layer, Network
@@ -60,25 +62,38 @@ def _layer_spec(name, module, x):
 
 def _hardware(model, cfg_hw, fp_golden, x, backend, chunk, runs, say):
     """Fixed-point inference of ``x`` with the model's adder (or twin conv) layers on the RTL;
-    every layer output is checked against golden. Returns logits."""
+    every layer output is checked against golden. Returns logits. ``runs`` records each run's
+    layer by its report name (the twin's are conv2, conv3)."""
     golden_compute = fp_golden.compute
 
     def compute(name, xq, wq, stride, padding):
+        label = layer_label(name, model.adder)
         parts = []
         for i in range(0, len(xq), chunk):
-            part, cycles = run_layer(cfg_hw, xq[i:i + chunk], wq, stride, padding, backend=backend)
-            spec = Layer(name, xq.shape[1], wq.shape[0], wq.shape[2], stride, padding, xq.shape[2], xq.shape[3])
+            part, cycles = run_layer(cfg_hw, xq[i:i + chunk], wq, stride, padding, backend=backend, progress=say)
+            spec = Layer(label, xq.shape[1], wq.shape[0], wq.shape[2], stride, padding, xq.shape[2], xq.shape[3])
             model_cycles = layer_cycles(cfg_hw, spec, batch=len(part))
-            runs.cycles.append((backend, name, len(part), cycles, model_cycles))
+            runs.cycles.append((backend, label, len(part), cycles, model_cycles))
             parts.append(part)
         y_hw = np.concatenate(parts)
         y_gold = golden_compute(name, xq, wq, stride, padding)
         runs.mismatches += int(np.count_nonzero(y_hw != y_gold))
-        say(f"  {backend}: {name} on {len(xq)} images, {cfg_hw.pe.upper()} array: "
+        say(f"  {backend}: {label} on {count(len(xq), 'image')}, {cfg_hw.pe.upper()} array: "
             f"{'bit-exact' if np.array_equal(y_hw, y_gold) else 'MISMATCH'} against golden")
         return y_hw
 
     return predict(model, x, layer_fn=fp_golden.with_compute(compute))
+
+
+def _check_batches(conf, n_test):
+    """Refuse, before training, a hardware batch larger than the test set: the report would
+    otherwise name more images than were run."""
+    for name, lo in (("small_batch", 1), ("verilog_batch", 0)):
+        v = getattr(conf, name)
+        if not lo <= v <= n_test:
+            zero = "; 0 means all of them" if lo == 0 else ""
+            raise BadParameter(f"{name} must be from {lo} to {n_test} (the test set has {n_test} images{zero}), "
+                               f"not {v}")
 
 
 def run_digits(conf=None, progress=None):
@@ -88,11 +103,12 @@ def run_digits(conf=None, progress=None):
     import torch
     torch.manual_seed(conf.seed)
     data = load_digits_data(conf.seed)
+    _check_batches(conf, len(data.y_test))
     say(f"digits: {len(data.y_train)} training and {len(data.y_test)} test images (scikit-learn, 8x8)")
     nets = {}
     for adder in (True, False):
         kind = "AdderNet" if adder else "CNN"
-        say(f"training the {kind} ({conf.epochs} epochs)")
+        say(f"training the {kind} ({count(conf.epochs, 'epoch')})")
         m = DigitsNet(adder=adder, channels=conf.channels)
         t0 = time.perf_counter()
         train(m, data, epochs=conf.epochs, seed=conf.seed, progress=say)
@@ -117,7 +133,7 @@ def run_digits(conf=None, progress=None):
     for kind, model, cfg in (("AdderNet", adder_net, sad_cfg), ("CNN", cnn_net, mac_cfg)):
         fp = FixedPointAdders(model, w, calib)
         runs = _HwRuns()
-        n_small = min(conf.small_batch, len(data.y_test))
+        n_small = conf.small_batch
         n_big = conf.verilog_batch or len(data.y_test)
         say(f"hardware inference, {kind} on the {cfg.rows}x{cfg.cols} {cfg.pe.upper()} array at {w} bits")
         xs, ys = data.x_test[:n_small], data.y_test[:n_small]
@@ -173,9 +189,9 @@ def format_digits(r):
                     f"{f['accuracy']:.2%} (scales {scales}; {f['saturated']} saturated)"])
     vb = c["verilog_backend"]
     h = r["hardware"]["AdderNet"]
-    acc.append([f"AdderNet, {hw_width}-bit, adder layers on the RTL (Amaranth sim, {h['amaranth']['images']} images)",
+    acc.append([f"AdderNet, {hw_width}-bit, adder layers on the RTL (Amaranth sim, {count(h['amaranth']['images'], 'image')})",
                 f"{h['amaranth']['accuracy']:.2%} (golden on the same images: {h['amaranth']['golden_accuracy']:.2%})"])
-    acc.append([f"AdderNet, {hw_width}-bit, adder layers on the generated Verilog ({vb}, {h[vb]['images']} images)",
+    acc.append([f"AdderNet, {hw_width}-bit, adder layers on the generated Verilog ({vb}, {count(h[vb]['images'], 'image')})",
                 f"{h[vb]['accuracy']:.2%} (golden: {h[vb]['golden_accuracy']:.2%})"])
     lines = [f"## AdderNet on scikit-learn digits ({r['data']['train']} train / {r['data']['test']} test, 8x8)", "",
              markdown_table(["model", "test accuracy"], acc, "lr")]

@@ -76,10 +76,12 @@ def check_record_config(doc, option, expect):
     """Raise unless the build report ``doc`` (from ``adderhw build``) describes the array ``expect``
     (an ArrayConfig; rows, cols, width and pe are compared)."""
     from adderhw.base.errors import BadParameter
+    from adderhw.base.words import a_an
     got = doc.get("config") or {}
     for name in ("pe", "rows", "cols", "width"):
         if got.get(name) != getattr(expect, name):
             raise BadParameter(
-                f"{option} describes a {got.get('rows')}x{got.get('cols')} {str(got.get('pe')).upper()} array at "
-                f"{got.get('width')} bits, but the compared design is a {expect.rows}x{expect.cols} "
+                f"{option} describes {a_an(got.get('rows', 0))} {got.get('rows')}x{got.get('cols')} "
+                f"{str(got.get('pe')).upper()} array at {got.get('width')} bits, but the compared design is "
+                f"{a_an(expect.rows)} {expect.rows}x{expect.cols} "
                 f"{expect.pe.upper()} array at {expect.width} bits")

@@ -3,7 +3,8 @@ layers through the generated Verilog, and hold every value to the golden model."
 import numpy as np
 import pytest
 
-from adderhw.golden.addernet import ADDER_LAYERS, DigitsNet, FixedPointAdders, accuracy, load_digits_data, predict, train
+from adderhw.golden.addernet import (ADDER_LAYERS, DigitsNet, FixedPointAdders, accuracy, layer_label, load_digits_data,
+                                     predict, train)
 from adderhw.base.config import ArrayConfig
 from adderhw.digits import _HwRuns, _hardware
 
@@ -45,3 +46,18 @@ def test_fixed_point_accuracy_tracks_float_at_16_bits(tiny):
     float_acc = accuracy(model, data.x_test, data.y_test)
     fixed_acc = accuracy(model, data.x_test, data.y_test, FixedPointAdders(model, 16, data.x_train[:128]))
     assert abs(fixed_acc - float_acc) <= 0.02
+
+
+def test_the_cnn_twin_reports_its_layers_as_convolutions():
+    # the twin's convolutions sit where the adder layers are (add1, add2 in code): conv2 and conv3
+    data = load_digits_data(seed=1)
+    model = DigitsNet(adder=False, channels=(2, 4, 4), compiled=False)
+    fp = FixedPointAdders(model, 8, data.x_train[:64])
+    cfg = ArrayConfig(rows=4, cols=4, width=8, k_max=36, pe="mac")
+    runs, said = _HwRuns(), []
+    logits = _hardware(model, cfg, fp, data.x_test[:2], "amaranth", 2, runs, said.append)
+    assert np.array_equal(logits, predict(model, data.x_test[:2], layer_fn=fp))
+    assert [name for _, name, *_ in runs.cycles] == ["conv2", "conv3"] and runs.mismatches == 0
+    assert said == ["  amaranth: conv2 on 2 images, MAC array: bit-exact against golden",
+                    "  amaranth: conv3 on 2 images, MAC array: bit-exact against golden"]
+    assert [layer_label(n, adder=True) for n in ADDER_LAYERS] == ["add1", "add2"]
