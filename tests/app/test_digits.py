@@ -1,12 +1,16 @@
 """End to end on real data, small: train a tiny AdderNet on the digits, quantise it, run its adder
 layers through the generated Verilog, and hold every value to the golden model."""
+import json
+import struct
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from adderhw.golden.addernet import (ADDER_LAYERS, DigitsNet, FixedPointAdders, accuracy, layer_label, load_digits_data,
                                      predict, train)
 from adderhw.base.config import ArrayConfig
-from adderhw.digits import _HwRuns, _hardware
+from adderhw.digits import _HwRuns, _hardware, _hw_width, format_digits, plot_digits
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +65,24 @@ def test_the_cnn_twin_reports_its_layers_as_convolutions():
     assert said == ["  amaranth: conv2 on 2 images, MAC array: bit-exact against golden",
                     "  amaranth: conv3 on 2 images, MAC array: bit-exact against golden"]
     assert [layer_label(n, adder=True) for n in ADDER_LAYERS] == ["add1", "add2"]
+
+
+RESULTS = Path(__file__).resolve().parents[2] / "docs" / "results"
+
+
+def test_the_committed_results_render_in_either_config_form(tmp_path):
+    # docs/results/digits.json predates the config's "array"; the report and the plot read both forms
+    old = json.loads((RESULTS / "digits.json").read_text())
+    new = {**old, "config": {**{k: v for k, v in old["config"].items() if k not in ("rows", "cols", "hw_width")},
+                             "array": {"rows": 8, "cols": 8, "width": old["config"]["hw_width"]}}}
+    assert _hw_width(old["config"]) == _hw_width(new["config"]) == 8
+    for r in (old, new):
+        text = format_digits(r)
+        assert ("| AdderNet, adder layers 8-bit fixed point (golden) | 98.66% (scales add1 2^-2, add2 2^-2; "
+                "0 saturated) |") in text
+        assert "| AdderNet, 8-bit, adder layers on the RTL (Amaranth sim, 4 images) |" in text
+        png = tmp_path / "digits.png"
+        plot_digits(r, png)
+        data = png.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        assert struct.unpack(">II", data[16:24]) == (1210, 506)          # 11 x 4.6 inches at 110 dpi
