@@ -123,7 +123,7 @@ def run_digits(conf=None, progress=None):
         acc = accuracy(adder_net, data.x_test, data.y_test, fp)
         fixed.append({"width": w, "accuracy": acc, "frac_bits": dict(fp.frac),
                       "saturated": sum(fp.saturated.values())})
-        say(f"  {w:2d} bits: {acc:.2%} (scales 2^-{fp.frac}, {sum(fp.saturated.values())} saturated)")
+        say(f"  {w:2d} bits: {acc:.2%} (scales {_scales(fp.frac)}; {sum(fp.saturated.values())} saturated)")
 
     w = conf.array.width
     k_max = max(c * 9 for c in conf.channels[:2])
@@ -178,6 +178,11 @@ def run_digits(conf=None, progress=None):
     }
 
 
+def _scales(frac_bits):
+    """Each adder layer's scale as a power of two: "add1 2^-3, add2 2^-2" (a step of 2^-f per unit)."""
+    return ", ".join(f"{name} 2^{-bits}" for name, bits in frac_bits.items())
+
+
 def _hw_width(config):
     """The hardware run's width from a result's config: ``array.width``, or ``hw_width`` in results
     written before the config carried the whole array (docs/results/digits.json is one)."""
@@ -190,9 +195,8 @@ def format_digits(r):
     acc = [["CNN (float)", f"{r['float']['CNN']['accuracy']:.2%}"],
            ["AdderNet (float, PyTorch reference)", f"{r['float']['AdderNet']['accuracy']:.2%}"]]
     for f in r["fixed_point"]:
-        scales = ", ".join(f"{name} 2^{-bits}" for name, bits in f["frac_bits"].items())
         acc.append([f"AdderNet, adder layers {f['width']}-bit fixed point (golden)",
-                    f"{f['accuracy']:.2%} (scales {scales}; {f['saturated']} saturated)"])
+                    f"{f['accuracy']:.2%} (scales {_scales(f['frac_bits'])}; {f['saturated']} saturated)"])
     vb = c["verilog_backend"]
     h = r["hardware"]["AdderNet"]
     acc.append([f"AdderNet, {hw_width}-bit, adder layers on the RTL (Amaranth sim, {count(h['amaranth']['images'], 'image')})",

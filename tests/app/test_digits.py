@@ -10,7 +10,7 @@ import pytest
 from adderhw.golden.addernet import (ADDER_LAYERS, DigitsNet, FixedPointAdders, accuracy, layer_label, load_digits_data,
                                      predict, train)
 from adderhw.base.config import ArrayConfig
-from adderhw.digits import _HwRuns, _hardware, _hw_width, format_digits, plot_digits
+from adderhw.digits import _HwRuns, _hardware, _hw_width, _scales, format_digits, plot_digits
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +86,8 @@ def test_the_committed_results_render_in_either_config_form(tmp_path):
         data = png.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         assert struct.unpack(">II", data[16:24]) == (1210, 506)          # 11 x 4.6 inches at 110 dpi
+
+
+def test_scales_read_as_powers_of_two():
+    assert _scales({"add1": 3, "add2": 2}) == "add1 2^-3, add2 2^-2"
+    assert _scales({"add1": -2, "add2": 0}) == "add1 2^2, add2 2^0"        # 4 bits: a step of 4
