@@ -137,9 +137,6 @@ def cmd_simulate(args):
     from adderhw.sim.waves import waves_format
     if not 0.0 <= args.stall_prob < 1.0:
         raise BadParameter(f"--stall-prob must be at least 0 and below 1, not {args.stall_prob}")
-    if args.driver is not None and args.sim == "amaranth":
-        raise BadParameter(f"--driver {args.driver} applies to --sim icarus and --sim verilator only; "
-                           f"Amaranth's simulator drives the streams itself")
     if args.json:
         check_output_file("--json", args.json)
     waves_format(args.waves, args.sim, option="--waves")

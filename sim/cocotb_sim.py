@@ -167,7 +167,7 @@ def run_plan(plan, stalls, max_cycles, backend, waves=None, seed=None, driver="h
             if stalls.active:
                 (tmp / "s.hex").write_text(_hex_lines(stalls.table(max_cycles), 1))
                 plusargs += ["+stalls=1", f"+stall_file={tmp / 's.hex'}"]
-        wave_file = tmp / f"waves.{wave_fmt}"
+        wave_file = tmp / f"waves.{wave_fmt}" if wave_fmt else None
         wave_plusargs, test_args, wave_env = _wave_options(backend, wave_fmt, wave_file)
         try:
             with scoped_environment({**_tool_env(backend), **wave_env}):
@@ -187,7 +187,7 @@ def run_plan(plan, stalls, max_cycles, backend, waves=None, seed=None, driver="h
         res = json.loads(res_path.read_text())
         if info is not None:
             info["sim_seconds"] = res["sim_seconds"]
-        if waves:
+        if wave_file:
             if not wave_file.exists():
                 raise ToolFailed(f"{backend} ran but wrote no waveform file {wave_file.name}")
             shutil.copyfile(wave_file, waves)

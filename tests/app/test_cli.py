@@ -80,7 +80,8 @@ def test_simulate_exits_nonzero_on_a_mismatch(monkeypatch):
     (["simulate", "--width", "1"], "width must be an integer from 2 to 16, not 1"),
     (["simulate", "--seed", "-1"], "argument --seed: must be a non-negative integer, not -1"),
     (["simulate", "--driver", "cocotb"],
-     "--driver cocotb applies to --sim icarus and --sim verilator only; Amaranth's simulator drives the streams itself"),
+     "driver 'cocotb' applies to the Verilog backends (icarus, verilator) only; Amaranth's simulator drives the "
+     "streams itself"),
     (["simulate", "--waves", "run.fst"],
      "--waves names 'run.fst', but amaranth's simulator writes VCD only; name a .vcd file"),
     (["simulate", "--sim", "icarus", "--waves", "run.wav"], "--waves must name a .vcd or .fst file, not 'run.wav'"),
