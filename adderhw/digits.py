@@ -224,6 +224,35 @@ def format_digits(r):
     return "\n".join(lines)
 
 
+def _zoom_inset(ax, draw, ws, fixed, floats, hw, golden):
+    """An inset of ``ax`` on the widths within 5 points of the best fixed-point (or RTL) result,
+    with the float lines that fall in that window; ``draw(axes, star)`` draws the curves."""
+    best = max(fixed + [hw[1]])
+    zoom_ws = sorted({w for w, v in zip(ws, fixed) if v >= best - 5} | ({hw[0]} if hw[1] >= best - 5 else set()))
+    floats = {name: v for name, v in floats.items() if best - 5 <= v <= best + 5}
+    near = ([v for w, v in zip(ws, fixed) if w in zoom_ws] + list(floats.values())
+            + ([hw[1]] if hw[0] in zoom_ws else []))
+    x0, x1 = zoom_ws[0] - 0.6, max(ws) + 0.6
+    lo, hi = min(near) - 0.4, max(near) + 0.4
+    inset = ax.inset_axes([0.43, 0.12, 0.54, 0.5])
+    draw(inset, star=11)
+    inset.set_xlim(x0, x1)
+    inset.set_ylim(lo, hi)
+    inset.tick_params(labelsize=7)
+    inset.set_title(f"zoom: {lo:.1f} to {hi:.1f} %", fontsize=8)
+    if len(floats) == 2 and abs(floats["AdderNet"] - floats["CNN"]) < 1e-9:
+        notes = [(f"float, both: {floats['CNN']:.2f} %", x1 - 0.1, floats["CNN"], "C0", "right")]
+    else:
+        notes = [(f"{name} float: {v:.2f} %", x1 - 0.1, v, "C0" if name == "AdderNet" else "C1", "right")
+                 for name, v in floats.items()]
+    if hw[0] in zoom_ws:
+        notes.append((f"RTL = golden: {hw[1]:.2f} %" if hw[1] == golden else f"RTL: {hw[1]:.2f} %, golden {golden:.2f} %",
+                      hw[0] + 0.3, hw[1], "r", "left"))
+    for text, x, y, color, ha in notes:
+        inset.annotate(text, (x, y), textcoords="offset points", xytext=(0, 3), fontsize=7, color=color, ha=ha)
+    ax.indicate_inset([x0, lo, x1 - x0, hi - lo], edgecolor="0.5")
+
+
 def plot_digits(r, path):
     """PNG: test accuracy against the adder layers' width, and the images run on the RTL.
 
@@ -256,29 +285,8 @@ def plot_digits(r, path):
     ax.set_ylim(0, 104)
     ax.set_title("digits: test accuracy against fixed-point width")
     ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(0.0, 0.9))
-    # zoom: the widths within 5 points of the best result, and the float lines
-    best = max(fixed + [hw[1], *floats.values()])
-    zoom_ws = [w for w, v in zip(ws, fixed) if v >= best - 5] + ([hw[0]] if hw[1] >= best - 5 else [])
-    near = [v for w, v in zip(ws, fixed) if w in zoom_ws] + [*floats.values()] + ([hw[1]] if hw[0] in zoom_ws else [])
-    x0, x1 = min(zoom_ws) - 0.6, max(ws) + 0.6
-    lo, hi = min(near) - 0.4, max(near) + 0.4
-    inset = ax.inset_axes([0.43, 0.12, 0.54, 0.5])
-    draw(inset, star=11)
-    inset.set_xlim(x0, x1)
-    inset.set_ylim(lo, hi)
-    inset.tick_params(labelsize=7)
-    inset.set_title(f"zoom: {lo:.1f} to {hi:.1f} %", fontsize=8)
-    same = abs(floats["AdderNet"] - floats["CNN"]) < 1e-9
-    notes = ([(f"float, both: {floats['CNN']:.2f} %", x1 - 0.1, floats["CNN"], "C0", "right")] if same else
-             [(f"{name} float: {v:.2f} %", x1 - 0.1, v, "C0" if name == "AdderNet" else "C1", "right")
-              for name, v in floats.items()])
-    if hw[0] in zoom_ws:
-        golden = 100 * r["hardware"]["AdderNet"][vb]["golden_accuracy"]
-        notes.append((f"RTL = golden: {hw[1]:.2f} %" if hw[1] == golden else f"RTL: {hw[1]:.2f} %, golden {golden:.2f} %",
-                      hw[0] + 0.3, hw[1], "r", "left"))
-    for text, x, y, color, ha in notes:
-        inset.annotate(text, (x, y), textcoords="offset points", xytext=(0, 3), fontsize=7, color=color, ha=ha)
-    ax.indicate_inset([x0, lo, x1 - x0, hi - lo], edgecolor="0.5")
+    golden = 100 * r["hardware"]["AdderNet"][vb]["golden_accuracy"]
+    _zoom_inset(ax, draw, ws, fixed, floats, hw, golden)
 
     imgs, labels = r["test_images"], r["test_labels"]
     preds = r["hardware"]["AdderNet"]["amaranth"]["predictions"]

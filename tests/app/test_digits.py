@@ -91,3 +91,14 @@ def test_the_committed_results_render_in_either_config_form(tmp_path):
 def test_scales_read_as_powers_of_two():
     assert _scales({"add1": 3, "add2": 2}) == "add1 2^-3, add2 2^-2"
     assert _scales({"add1": -2, "add2": 0}) == "add1 2^2, add2 2^0"        # 4 bits: a step of 4
+
+
+def test_the_plot_of_a_poorly_trained_run_has_a_zoom_too(tmp_path):
+    # every fixed-point result far below both floats (1 epoch): the zoom follows the fixed-point
+    # results instead of looking for widths near the floats (there are none; this used to raise)
+    r = json.loads((RESULTS / "digits.json").read_text())
+    for f in r["fixed_point"]:
+        f["accuracy"] = 0.1
+    r["hardware"]["AdderNet"]["verilator"].update(accuracy=0.0, golden_accuracy=0.0)
+    plot_digits(r, tmp_path / "digits.png")
+    assert struct.unpack(">II", (tmp_path / "digits.png").read_bytes()[16:24]) == (1210, 506)
