@@ -8,13 +8,22 @@ import os
 import sys
 from pathlib import Path
 
+from adderhw import __version__
 from adderhw.base.errors import AdderhwError, BadParameter
+from adderhw.base.paths import check_output_dir, check_output_file
 
 __all__ = ["main"]
 
 
 def _say(msg):
     print(msg, file=sys.stderr, flush=True)
+
+
+def _check_out_dirs(args):
+    """Refuse, before any work, an --out or --build-dir that cannot be a directory."""
+    for name in ("out", "build_dir"):
+        if getattr(args, name, None):
+            check_output_dir("--" + name.replace("_", "-"), getattr(args, name))
 
 
 def _write_reports(out_dir, stem, data, markdown):
@@ -26,44 +35,60 @@ def _write_reports(out_dir, stem, data, markdown):
 
 
 # ---------------------------------------------------------------- demo
+#: the options only ``demo digits`` takes (their defaults are DigitsConfig's); the quick demo
+#: refuses them rather than ignoring them
+DIGITS_OPTIONS = ("epochs", "hw_width", "rows", "cols", "small_batch", "verilog_backend", "verilog_batch")
+
+
 def cmd_demo(args):
     if args.what == "digits":
         return cmd_demo_digits(args)
+    for name in DIGITS_OPTIONS:
+        if getattr(args, name) is not None:
+            raise BadParameter(f"--{name.replace('_', '-')} {getattr(args, name)} applies to 'adderhw demo digits' "
+                               f"only, not to the quick demo")
+    out = check_output_dir("--out", args.out or "out/demo")
     from adderhw.demo import run_demo
-    text, ok = run_demo(out_dir=args.out or "out/demo", seed=args.seed)
+    text, ok = run_demo(out_dir=out, seed=args.seed)
     print(text)
     return 0 if ok else 1
 
 
 def cmd_demo_digits(args):
+    out = check_output_dir("--out", args.out or "out/digits")
     from adderhw.digits import DigitsConfig, format_digits, run_digits, write_reports
     import torch
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    from adderhw.base.config import ArrayConfig
+    base = DigitsConfig()
+    defaults = {"epochs": base.epochs, "hw_width": base.array.width, "rows": base.array.rows,
+                "cols": base.array.cols, "small_batch": base.small_batch, "verilog_backend": base.verilog_backend,
+                "verilog_batch": base.verilog_batch}
+    opt = {name: defaults[name] if getattr(args, name) is None else getattr(args, name) for name in DIGITS_OPTIONS}
     for name in ("epochs", "small_batch", "rows", "cols"):
-        v = getattr(args, name)
-        if v < 1:
-            raise BadParameter(f"--{name.replace('_', '-')} must be a positive integer, not {v}")
-    if args.verilog_batch < 0:
-        raise BadParameter(f"--verilog-batch must be 0 (the whole test set) or positive, not {args.verilog_batch}")
-    array = ArrayConfig(rows=args.rows, cols=args.cols, width=args.hw_width)       # validates the array
-    conf = DigitsConfig(epochs=args.epochs, array=array, small_batch=args.small_batch,
-                        verilog_backend=args.verilog_backend, verilog_batch=args.verilog_batch, seed=args.seed)
+        if opt[name] < 1:
+            raise BadParameter(f"--{name.replace('_', '-')} must be a positive integer, not {opt[name]}")
+    if opt["verilog_batch"] < 0:
+        raise BadParameter(f"--verilog-batch must be 0 (the whole test set) or positive, not {opt['verilog_batch']}")
+    array = base.array.with_(rows=opt["rows"], cols=opt["cols"], width=opt["hw_width"])     # validates the array
+    conf = DigitsConfig(epochs=opt["epochs"], array=array, small_batch=opt["small_batch"],
+                        verilog_backend=opt["verilog_backend"], verilog_batch=opt["verilog_batch"], seed=args.seed)
     result = run_digits(conf, progress=_say)
     text = format_digits(result)
     print(text)
-    out = write_reports(result, args.out or "out/digits")
+    out = write_reports(result, out)
     _say(f"wrote {out / 'digits.json'}, {out / 'digits.md'} and {out / 'digits.png'}")
     mism = sum(h["mismatches"] for h in result["hardware"].values())
     cyc_bad = [c for h in result["hardware"].values() for c in h["cycles"] if c["measured"] != c["model"]]
     if mism or cyc_bad:
-        _say(f"FAIL: {mism} hardware values differ from golden; {len(cyc_bad)} runs differ from the cycle model")
+        _say(f"FAIL: hardware values that differ from golden: {mism}; runs whose cycles differ from the cycle "
+             f"model: {len(cyc_bad)}")
         return 1
     return 0
 
 
 # ---------------------------------------------------------------- bench
 def cmd_bench_golden(args):
+    _check_out_dirs(args)
     from adderhw.bench_golden import format_table, run_bench
     result = run_bench(repeats=args.repeats, progress=_say)
     table = format_table(result)
@@ -77,6 +102,8 @@ def _config_from(args, **extra):
     from adderhw.base.config import ArrayConfig
     fields = dict(rows=args.rows, cols=args.cols, width=args.width, k_max=args.k_max, pe=args.pe)
     if getattr(args, "mul_stages", None) is not None:
+        if args.pe == "sad":
+            raise BadParameter(f"--mul-stages {args.mul_stages} applies to MAC arrays only, not to --pe sad")
         fields["mul_stages"] = args.mul_stages
     fields.update(extra)
     return ArrayConfig(**fields)
@@ -86,10 +113,8 @@ def cmd_verilog(args):
     from adderhw.hw.verilog import generate_verilog
     from adderhw.record import config_record
     cfg = _config_from(args)
+    out = check_output_file("-o/--output", args.output)
     text = generate_verilog(cfg, name=args.name)
-    out = Path(args.output)
-    if out.parent and not out.parent.exists():
-        raise BadParameter(f"-o/--output names {str(out)!r}, whose directory does not exist")
     record = config_record(cfg, args.name)
     out.write_text(text)
     sidecar = out.with_suffix(".json")
@@ -103,14 +128,31 @@ def cmd_verilog(args):
 
 
 # ---------------------------------------------------------------- simulate
+#: T, K and P of ``simulate`` without --a/--b
+SIM_SHAPE = {"t": 8, "k": 16, "p": 8}
+
+
 def cmd_simulate(args):
-    from adderhw.simulate import format_report, simulate
+    from adderhw.simulate import format_report, load_operands, simulate
+    from adderhw.sim.waves import waves_format
     if not 0.0 <= args.stall_prob < 1.0:
         raise BadParameter(f"--stall-prob must be at least 0 and below 1, not {args.stall_prob}")
-    k = args.k
-    cfg = _config_from(args, k_max=args.k_max or k or 1)
-    report = simulate(cfg, args.sim, args.t, k, args.p, seed=args.seed, stall_prob=args.stall_prob,
-                      waves=args.waves, a=args.a, b=args.b, driver=args.driver)
+    if args.json:
+        check_output_file("--json", args.json)
+    waves_format(args.waves, args.sim, option="--waves")
+    a = b = None
+    if args.a is not None or args.b is not None:
+        for name in SIM_SHAPE:
+            if getattr(args, name) is not None:
+                raise BadParameter(f"--{name} {getattr(args, name)} cannot be combined with --a and --b, "
+                                   f"whose shapes give T, K and P")
+        a, b = load_operands(args.a, args.b)
+        t, k, p = a.shape[0], a.shape[1], b.shape[1]
+    else:
+        t, k, p = (SIM_SHAPE[n] if getattr(args, n) is None else getattr(args, n) for n in SIM_SHAPE)
+    cfg = _config_from(args, k_max=args.k_max or max(k, 1))    # a bad K is refused by name below
+    report = simulate(cfg, args.sim, t, k, p, seed=args.seed, stall_prob=args.stall_prob,
+                      waves=args.waves, a=a, b=b, driver=args.driver, progress=_say)
     print(format_report(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
@@ -118,6 +160,7 @@ def cmd_simulate(args):
 
 
 def cmd_bench_sim(args):
+    _check_out_dirs(args)
     from adderhw.simulate import bench_sim, format_bench
     from adderhw.base.config import ArrayConfig
     result = bench_sim(ArrayConfig(rows=8, cols=8, width=args.width, pe=args.pe), progress=_say)
@@ -151,6 +194,8 @@ def cmd_compare(args):
         v = getattr(args, name)
         if v < 1:
             raise BadParameter(f"--{name} must be a positive integer, not {v}")
+    if args.out:
+        check_output_dir("--out", args.out)
     net = network(args.network)
     sad_shape = None
     if args.sad_rows or args.sad_cols:
@@ -178,8 +223,12 @@ def cmd_compare(args):
 def cmd_build(args):
     from adderhw.boards.build import build_board, summarise
     cfg = _config_from(args)
-    report = build_board(args.board, cfg, freq_mhz=args.freq, dsp=args.dsp, seed=args.seed, out_dir=args.out,
-                         progress=_say)
+    if args.dsp is not None and cfg.pe == "sad":
+        flag = "--dsp" if args.dsp else "--no-dsp"
+        raise BadParameter(f"{flag} applies to MAC arrays only (a SAD PE has no multiplier), not to --pe sad")
+    out = check_output_dir("--out", args.out)
+    report = build_board(args.board, cfg, freq_mhz=args.freq, dsp=args.dsp is not False, seed=args.seed,
+                         out_dir=out, progress=_say)
     print(summarise(report))
     _say(f"wrote {Path(args.out) / 'report.json'}")
     return 0
@@ -195,6 +244,7 @@ def _boards_list(text):
 
 
 def cmd_bench_pe(args):
+    _check_out_dirs(args)
     from adderhw.boards.bench import bench_pe, format_bench_pe, plot_bench_pe
     baseline = None
     if args.baseline:
@@ -223,6 +273,7 @@ def cmd_bench_pe(args):
 
 
 def cmd_bench_fmax(args):
+    _check_out_dirs(args)
     from adderhw.boards.fmax import DEFAULT_SIZES, bench_fmax, format_bench_fmax, plot_bench_fmax
     from adderhw.boards.kinds import kinds_from_pe_list
     boards = _boards_list(args.boards)
@@ -260,6 +311,7 @@ def _int_list(text, option, lo=None):
 
 
 def cmd_sweep(args):
+    _check_out_dirs(args)
     from adderhw.boards.kinds import kinds_from_pe_list
     from adderhw.boards.sweep import format_sweep, plot_sweep, sweep
     kinds = kinds_from_pe_list(args.pe)
@@ -295,37 +347,48 @@ def _add_array_args(p, *, k_max=True):
     p.add_argument("--mul-stages", type=int, default=None, help="MAC only: multiplier pipeline stages 1-3")
 
 
-def _positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, not {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {v}")
-    return v
+def _int_at_least(lo, words):
+    """An argparse type: an integer of at least ``lo``, else one sentence (``words``: "positive" ...)."""
+    def parse(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, not {text!r}") from None
+        if v < lo:
+            raise argparse.ArgumentTypeError(f"must be a {words} integer, not {v}")
+        return v
+    return parse
+
+
+_positive_int = _int_at_least(1, "positive")
+_seed = _int_at_least(0, "non-negative")
 
 
 def build_parser():
     p = argparse.ArgumentParser(
         prog="adderhw",
         description="Generate, simulate and compare AdderNet (SAD) hardware against its multiplier (MAC) twin.")
+    p.add_argument("--version", action="version", version=f"adderhw {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     d = sub.add_parser("demo", help="the main job: 'demo' (golden, Verilog, a bit-exact RTL run, compare) "
                                     "or 'demo digits' (a trained AdderNet through the hardware)")
     d.add_argument("what", nargs="?", choices=["quick", "digits"], default="quick",
                    help="quick (default) or digits")
-    d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    d.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     d.add_argument("--out", default=None, help="directory for generated files (default out/demo or out/digits)")
-    d.add_argument("--epochs", type=int, default=40, help="digits: training epochs (default 40)")
-    d.add_argument("--hw-width", type=int, default=8, help="digits: width of the hardware run (default 8)")
-    d.add_argument("--rows", type=int, default=8, help="digits: array rows (default 8)")
-    d.add_argument("--cols", type=int, default=8, help="digits: array columns (default 8)")
-    d.add_argument("--small-batch", type=int, default=4, help="digits: images through Amaranth's simulator (default 4)")
-    d.add_argument("--verilog-backend", choices=["verilator", "icarus"], default="verilator",
+    # digits only (default None: the quick demo refuses them rather than ignoring them)
+    d.add_argument("--epochs", type=int, help="digits: training epochs (default 40)")
+    d.add_argument("--hw-width", type=int, help="digits: width of the hardware run (default 8)")
+    d.add_argument("--rows", type=int, help="digits: array rows (default 8)")
+    d.add_argument("--cols", type=int, help="digits: array columns (default 8)")
+    d.add_argument("--small-batch", type=int,
+                   help="digits: images through Amaranth's simulator, at most the test set's 449 (default 4)")
+    d.add_argument("--verilog-backend", choices=["verilator", "icarus"],
                    help="digits: Verilog simulator for the large batch (default verilator)")
-    d.add_argument("--verilog-batch", type=int, default=0,
-                   help="digits: images through the Verilog simulator (default 0: the whole test set)")
+    d.add_argument("--verilog-batch", type=int,
+                   help="digits: images through the Verilog simulator, at most the test set's 449 "
+                        "(default 0: the whole test set)")
     d.set_defaults(func=cmd_demo)
 
     v = sub.add_parser("verilog", help="write the array as Verilog")
@@ -339,16 +402,19 @@ def build_parser():
                    help="simulator (default amaranth)")
     _add_array_args(s, k_max=False)
     s.add_argument("--k-max", type=int, default=None, help="array k_max (default: K)")
-    s.add_argument("--t", type=int, default=8, help="T, rows of A (default 8)")
-    s.add_argument("--k", type=int, default=16, help="K, the reduction length (default 16)")
-    s.add_argument("--p", type=int, default=8, help="P, columns of B (default 8)")
-    s.add_argument("--a", help="A as a .npy file of integers (T x K), instead of random values")
+    s.add_argument("--t", type=int, help=f"T, rows of A (default {SIM_SHAPE['t']})")
+    s.add_argument("--k", type=int, help=f"K, the reduction length (default {SIM_SHAPE['k']})")
+    s.add_argument("--p", type=int, help=f"P, columns of B (default {SIM_SHAPE['p']})")
+    s.add_argument("--a", help="A as a .npy file of integers (T x K), instead of random values; T and K come "
+                               "from its shape")
     s.add_argument("--b", help="B as a .npy file of integers (K x P)")
-    s.add_argument("--seed", type=int, default=0, help="seed of operands and stalls (default 0)")
+    s.add_argument("--seed", type=_seed, default=0, help="seed of operands and stalls (default 0)")
     s.add_argument("--stall-prob", type=float, default=0.0, help="random valid/ready stall probability (default 0)")
-    s.add_argument("--driver", choices=["harness", "cocotb"], default="harness",
-                   help="Verilog backends: HDL stream harness (fast) or Python driver per cycle")
-    s.add_argument("--waves", help="write a waveform file (VCD on amaranth, FST/VCD on Verilog backends)")
+    s.add_argument("--driver", choices=["harness", "cocotb"], default=None,
+                   help="icarus and verilator only: HDL stream harness (fast, the default) or Python driver "
+                        "per cycle")
+    s.add_argument("--waves", help="write a waveform file; the name chooses the format: .vcd (every simulator) "
+                                   "or .fst (icarus, verilator)")
     s.add_argument("--json", help="also write the report as JSON to this file")
     s.set_defaults(func=cmd_simulate)
 
@@ -370,9 +436,9 @@ def build_parser():
     bd.add_argument("--board", required=True, help="icebreaker, hx8k, ulx3s-85f or orangecrab-25f")
     _add_array_args(bd)
     bd.add_argument("--freq", type=float, default=None, help="target clock in MHz (default 48 on iCE40, 100 on ECP5)")
-    bd.add_argument("--dsp", action=argparse.BooleanOptionalAction, default=True,
-                    help="MAC: map multipliers to DSP blocks (default yes)")
-    bd.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
+    bd.add_argument("--dsp", action=argparse.BooleanOptionalAction, default=None,
+                    help="MAC only: map multipliers to DSP blocks (default yes)")
+    bd.add_argument("--seed", type=_seed, default=1, help="nextpnr placement seed (default 1)")
     bd.add_argument("--out", required=True, help="build directory; report.json is written there")
     bd.set_defaults(func=cmd_build)
 
@@ -383,7 +449,7 @@ def build_parser():
     sw.add_argument("--k-max", type=int, default=144, help="k_max of the arrays (default 144)")
     sw.add_argument("--freq", type=float, default=None, help="target clock in MHz (default 40 on iCE40, 100 on ECP5)")
     sw.add_argument("--jobs", type=_positive_int, default=2, help="parallel builds (default 2)")
-    sw.add_argument("--seed", type=int, default=1, help="nextpnr seed (default 1)")
+    sw.add_argument("--seed", type=_seed, default=1, help="nextpnr seed (default 1)")
     sw.add_argument("--max-pes", type=int, default=None,
                     help="largest array to try, in PEs (default: from the device's logic capacity)")
     sw.add_argument("--build-dir", default="build/sweep",

@@ -11,6 +11,7 @@ When Fmax is known for a design (from ``adderhw build`` reports), time = cycles 
 """
 from adderhw.base.config import ArrayConfig, check_config
 from adderhw.base.tables import markdown_table, pyplot
+from adderhw.base.words import a_an
 from adderhw.golden.cycles import layer_cycles, utilisation
 from adderhw.golden.energy import term_energy_pj
 
@@ -74,8 +75,8 @@ def _m(v):
 def format_compare(r):
     sr, sc = r["arrays"]["sad"]
     mr, mc = r["arrays"]["mac"]
-    head = (f"{r['network']}, batch {r['batch']}, {r['width']}-bit: AdderNet on a {sr}x{sc} SAD array "
-            f"(multiplier layers on a {sr}x{sc} MAC array) vs CNN on a {mr}x{mc} MAC array. "
+    head = (f"{r['network']}, batch {r['batch']}, {r['width']}-bit: AdderNet on {a_an(sr)} {sr}x{sc} SAD array "
+            f"(multiplier layers on {a_an(sr)} {sr}x{sc} MAC array) vs CNN on {a_an(mr)} {mr}x{mc} MAC array. "
             f"Energy: {r['energy_source']}.")
     def cells(name, shape, a, c):
         return [name, shape, _m(a["mul"]), _m(a["add"]), _m(c["mul"]), a["cycles"], c["cycles"],
@@ -98,20 +99,62 @@ def format_compare(r):
 
 
 def plot_compare(r, path):
-    """PNG: per-layer cycles and estimated energy, AdderNet vs CNN."""
+    """PNG: where the cycles go and how well the PEs are used, then the estimated energy, per layer.
+
+    Equal arrays take equal cycles on both designs (the PEs have the same latency), so a pair of
+    identical cycle bars would say nothing: the top panel then draws one bar per layer (which
+    layers dominate the run time) with the utilisation of each layer on a second axis (where the
+    array idles: short K below the drain gap, a classifier with few outputs). When the designs
+    differ (``--sad-rows``/``--sad-cols``, iso-area) it draws both. The bottom panel compares the
+    arithmetic energy, where the designs differ.
+    """
     plt = pyplot()
     import numpy as np
-    names = [l["name"] for l in r["layers"]]
+    layers = r["layers"]
+    names = [l["name"] for l in layers]
     x = np.arange(len(names))
-    fig, axes = plt.subplots(2, 1, figsize=(max(8, 0.45 * len(names) + 3), 7), sharex=True)
-    for ax, key, scale, label in ((axes[0], "cycles", 1, "cycles"), (axes[1], "energy_pj", 1e-6, "energy (uJ, est.)")):
-        ax.bar(x - 0.2, [l["addernet"][key] * scale for l in r["layers"]], 0.4, label="AdderNet (SAD)")
-        ax.bar(x + 0.2, [l["cnn"][key] * scale for l in r["layers"]], 0.4, label="CNN (MAC)")
-        ax.set_ylabel(label)
-        ax.grid(axis="y", alpha=0.3)
-    axes[0].legend()
-    axes[0].set_title(f"{r['network']}: per-layer cycles and arithmetic energy (Horowitz 45 nm estimate)")
-    axes[1].set_xticks(x, names, rotation=60, ha="right", fontsize=8)
+    same = all(l["addernet"]["cycles"] == l["cnn"]["cycles"] for l in layers)
+    fig, axes = plt.subplots(2, 1, figsize=(max(8, 0.45 * len(names) + 3), 7.5), sharex=True)
+    top, bottom = axes
+    colors = {"addernet": "C0", "cnn": "C1"}
+    if same:
+        top.bar(x, [l["cnn"]["cycles"] for l in layers], 0.6, color="0.6", label="cycles, both designs")
+    else:
+        for design, dx, label in (("addernet", -0.2, "cycles, AdderNet"), ("cnn", 0.2, "cycles, CNN")):
+            top.bar(x + dx, [l[design]["cycles"] for l in layers], 0.4, color=colors[design], label=label)
+    top.set_ylabel("cycles")
+    top.set_ylim(0, 1.3 * max(max(l["addernet"]["cycles"], l["cnn"]["cycles"]) for l in layers))  # room for the legend
+    top.grid(axis="y", alpha=0.3)
+    util = top.twinx()
+    for design in (("cnn",) if same else ("addernet", "cnn")):
+        label = "utilisation" + ("" if same else (", AdderNet" if design == "addernet" else ", CNN"))
+        util.plot(x, [100 * l[design]["utilisation"] for l in layers], "o-", ms=4, color="C3" if same else
+                  colors[design], label=label)
+    util.set_ylim(0, 130)
+    util.set_yticks(range(0, 101, 20))
+    util.set_ylabel("utilisation (%)")
+    for i, l in enumerate(layers if same else ()):            # one line: name the layers that idle
+        u = 100 * l["cnn"]["utilisation"]
+        if u < 99:
+            util.annotate(f"{u:.1f} %", (i, u), textcoords="offset points", xytext=(0, -13 if u > 20 else 9),
+                          ha="center", fontsize=7, color="C3")
+    handles = top.get_legend_handles_labels()[0] + util.get_legend_handles_labels()[0]
+    top.legend(handles, [h.get_label() for h in handles], loc="upper left", ncol=len(handles), fontsize=8)
+    sr, sc = r["arrays"]["sad"]
+    mr, mc = r["arrays"]["mac"]
+    arrays = (f"{sr}x{sc} arrays" if (sr, sc) == (mr, mc) else f"SAD {sr}x{sc}, MAC {mr}x{mc}")
+    top.set_title(f"{r['network']}, {arrays}, {r['width']}-bit: cycles per layer"
+                  + (" (equal on both designs)" if same else "") + " and utilisation")
+    for design, dx, label in (("addernet", -0.2, "AdderNet (SAD)"), ("cnn", 0.2, "CNN (MAC)")):
+        bottom.bar(x + dx, [l[design]["energy_pj"] * 1e-6 for l in layers], 0.4, color=colors[design], label=label)
+    bottom.set_ylabel("energy (uJ, est.)")
+    bottom.set_ylim(0, 1.25 * max(l[d]["energy_pj"] * 1e-6 for l in layers for d in ("addernet", "cnn")))
+    bottom.grid(axis="y", alpha=0.3)
+    bottom.legend(loc="upper left", ncol=2, fontsize=8)
+    t = r["totals"]
+    bottom.set_title(f"arithmetic energy (Horowitz 45 nm estimate): AdderNet / CNN = "
+                     f"{t['addernet']['energy_pj'] / t['cnn']['energy_pj']:.3f} in total")
+    bottom.set_xticks(x, names, rotation=60, ha="right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -19,10 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from adderhw.golden.addernet import (ADDER_LAYERS, DigitsNet, FixedPointAdders, accuracy, load_digits_data, predict,
-                             train)
+from adderhw.golden.addernet import (ADDER_LAYERS, DigitsNet, FixedPointAdders, accuracy, layer_label,
+                                     load_digits_data, predict, train)
 from adderhw.compare import compare_network
 from adderhw.base.config import ArrayConfig
+from adderhw.base.errors import BadParameter
+from adderhw.base.words import count
 from adderhw.base.tables import markdown_table, pyplot, write_reports as write_report_files
 from adderhw.golden.cycles import layer_cycles
 from adderhw.golden.networks import Layer, Network
@@ -60,25 +62,38 @@ def _layer_spec(name, module, x):
 
 def _hardware(model, cfg_hw, fp_golden, x, backend, chunk, runs, say):
     """Fixed-point inference of ``x`` with the model's adder (or twin conv) layers on the RTL;
-    every layer output is checked against golden. Returns logits."""
+    every layer output is checked against golden. Returns logits. ``runs`` records each run's
+    layer by its report name (the twin's are conv2, conv3)."""
     golden_compute = fp_golden.compute
 
     def compute(name, xq, wq, stride, padding):
+        label = layer_label(name, model.adder)
         parts = []
         for i in range(0, len(xq), chunk):
-            part, cycles = run_layer(cfg_hw, xq[i:i + chunk], wq, stride, padding, backend=backend)
-            spec = Layer(name, xq.shape[1], wq.shape[0], wq.shape[2], stride, padding, xq.shape[2], xq.shape[3])
+            part, cycles = run_layer(cfg_hw, xq[i:i + chunk], wq, stride, padding, backend=backend, progress=say)
+            spec = Layer(label, xq.shape[1], wq.shape[0], wq.shape[2], stride, padding, xq.shape[2], xq.shape[3])
             model_cycles = layer_cycles(cfg_hw, spec, batch=len(part))
-            runs.cycles.append((backend, name, len(part), cycles, model_cycles))
+            runs.cycles.append((backend, label, len(part), cycles, model_cycles))
             parts.append(part)
         y_hw = np.concatenate(parts)
         y_gold = golden_compute(name, xq, wq, stride, padding)
         runs.mismatches += int(np.count_nonzero(y_hw != y_gold))
-        say(f"  {backend}: {name} on {len(xq)} images, {cfg_hw.pe.upper()} array: "
+        say(f"  {backend}: {label} on {count(len(xq), 'image')}, {cfg_hw.pe.upper()} array: "
             f"{'bit-exact' if np.array_equal(y_hw, y_gold) else 'MISMATCH'} against golden")
         return y_hw
 
     return predict(model, x, layer_fn=fp_golden.with_compute(compute))
+
+
+def _check_batches(conf, n_test):
+    """Refuse, before training, a hardware batch larger than the test set: the report would
+    otherwise name more images than were run."""
+    for name, lo in (("small_batch", 1), ("verilog_batch", 0)):
+        v = getattr(conf, name)
+        if not lo <= v <= n_test:
+            zero = "; 0 means all of them" if lo == 0 else ""
+            raise BadParameter(f"{name} must be from {lo} to {n_test} (the test set has {n_test} images{zero}), "
+                               f"not {v}")
 
 
 def run_digits(conf=None, progress=None):
@@ -88,11 +103,12 @@ def run_digits(conf=None, progress=None):
     import torch
     torch.manual_seed(conf.seed)
     data = load_digits_data(conf.seed)
+    _check_batches(conf, len(data.y_test))
     say(f"digits: {len(data.y_train)} training and {len(data.y_test)} test images (scikit-learn, 8x8)")
     nets = {}
     for adder in (True, False):
         kind = "AdderNet" if adder else "CNN"
-        say(f"training the {kind} ({conf.epochs} epochs)")
+        say(f"training the {kind} ({count(conf.epochs, 'epoch')})")
         m = DigitsNet(adder=adder, channels=conf.channels)
         t0 = time.perf_counter()
         train(m, data, epochs=conf.epochs, seed=conf.seed, progress=say)
@@ -107,7 +123,7 @@ def run_digits(conf=None, progress=None):
         acc = accuracy(adder_net, data.x_test, data.y_test, fp)
         fixed.append({"width": w, "accuracy": acc, "frac_bits": dict(fp.frac),
                       "saturated": sum(fp.saturated.values())})
-        say(f"  {w:2d} bits: {acc:.2%} (scales 2^-{fp.frac}, {sum(fp.saturated.values())} saturated)")
+        say(f"  {w:2d} bits: {acc:.2%} (scales {_scales(fp.frac)}; {sum(fp.saturated.values())} saturated)")
 
     w = conf.array.width
     k_max = max(c * 9 for c in conf.channels[:2])
@@ -117,7 +133,7 @@ def run_digits(conf=None, progress=None):
     for kind, model, cfg in (("AdderNet", adder_net, sad_cfg), ("CNN", cnn_net, mac_cfg)):
         fp = FixedPointAdders(model, w, calib)
         runs = _HwRuns()
-        n_small = min(conf.small_batch, len(data.y_test))
+        n_small = conf.small_batch
         n_big = conf.verilog_batch or len(data.y_test)
         say(f"hardware inference, {kind} on the {cfg.rows}x{cfg.cols} {cfg.pe.upper()} array at {w} bits")
         xs, ys = data.x_test[:n_small], data.y_test[:n_small]
@@ -162,20 +178,30 @@ def run_digits(conf=None, progress=None):
     }
 
 
+def _scales(frac_bits):
+    """Each adder layer's scale as a power of two: "add1 2^-3, add2 2^-2" (a step of 2^-f per unit)."""
+    return ", ".join(f"{name} 2^{-bits}" for name, bits in frac_bits.items())
+
+
+def _hw_width(config):
+    """The hardware run's width from a result's config: ``array.width``, or ``hw_width`` in results
+    written before the config carried the whole array (docs/results/digits.json is one)."""
+    return config["array"]["width"] if "array" in config else config["hw_width"]
+
+
 def format_digits(r):
     c = r["config"]
-    hw_width = c["array"]["width"]
+    hw_width = _hw_width(c)
     acc = [["CNN (float)", f"{r['float']['CNN']['accuracy']:.2%}"],
            ["AdderNet (float, PyTorch reference)", f"{r['float']['AdderNet']['accuracy']:.2%}"]]
     for f in r["fixed_point"]:
-        scales = ", ".join(f"{name} 2^{-bits}" for name, bits in f["frac_bits"].items())
         acc.append([f"AdderNet, adder layers {f['width']}-bit fixed point (golden)",
-                    f"{f['accuracy']:.2%} (scales {scales}; {f['saturated']} saturated)"])
+                    f"{f['accuracy']:.2%} (scales {_scales(f['frac_bits'])}; {f['saturated']} saturated)"])
     vb = c["verilog_backend"]
     h = r["hardware"]["AdderNet"]
-    acc.append([f"AdderNet, {hw_width}-bit, adder layers on the RTL (Amaranth sim, {h['amaranth']['images']} images)",
+    acc.append([f"AdderNet, {hw_width}-bit, adder layers on the RTL (Amaranth sim, {count(h['amaranth']['images'], 'image')})",
                 f"{h['amaranth']['accuracy']:.2%} (golden on the same images: {h['amaranth']['golden_accuracy']:.2%})"])
-    acc.append([f"AdderNet, {hw_width}-bit, adder layers on the generated Verilog ({vb}, {h[vb]['images']} images)",
+    acc.append([f"AdderNet, {hw_width}-bit, adder layers on the generated Verilog ({vb}, {count(h[vb]['images'], 'image')})",
                 f"{h[vb]['accuracy']:.2%} (golden: {h[vb]['golden_accuracy']:.2%})"])
     lines = [f"## AdderNet on scikit-learn digits ({r['data']['train']} train / {r['data']['test']} test, 8x8)", "",
              markdown_table(["model", "test accuracy"], acc, "lr")]
@@ -198,33 +224,85 @@ def format_digits(r):
     return "\n".join(lines)
 
 
+def _zoom_inset(ax, draw, ws, fixed, floats, hw, golden):
+    """An inset of ``ax`` on the widths within 5 points of the best fixed-point (or RTL) result,
+    with the float lines that fall in that window; ``draw(axes, star)`` draws the curves."""
+    best = max(fixed + [hw[1]])
+    zoom_ws = sorted({w for w, v in zip(ws, fixed) if v >= best - 5} | ({hw[0]} if hw[1] >= best - 5 else set()))
+    floats = {name: v for name, v in floats.items() if best - 5 <= v <= best + 5}
+    near = ([v for w, v in zip(ws, fixed) if w in zoom_ws] + list(floats.values())
+            + ([hw[1]] if hw[0] in zoom_ws else []))
+    x0, x1 = zoom_ws[0] - 0.6, max(ws) + 0.6
+    lo, hi = min(near) - 0.4, max(near) + 0.4
+    inset = ax.inset_axes([0.43, 0.12, 0.54, 0.5])
+    draw(inset, star=11)
+    inset.set_xlim(x0, x1)
+    inset.set_ylim(lo, hi)
+    inset.tick_params(labelsize=7)
+    inset.set_title(f"zoom: {lo:.1f} to {hi:.1f} %", fontsize=8)
+    if len(floats) == 2 and abs(floats["AdderNet"] - floats["CNN"]) < 1e-9:
+        notes = [(f"float, both: {floats['CNN']:.2f} %", x1 - 0.1, floats["CNN"], "C0", "right")]
+    else:
+        notes = [(f"{name} float: {v:.2f} %", x1 - 0.1, v, "C0" if name == "AdderNet" else "C1", "right")
+                 for name, v in floats.items()]
+    if hw[0] in zoom_ws:
+        notes.append((f"RTL = golden: {hw[1]:.2f} %" if hw[1] == golden else f"RTL: {hw[1]:.2f} %, golden {golden:.2f} %",
+                      hw[0] + 0.3, hw[1], "r", "left"))
+    for text, x, y, color, ha in notes:
+        inset.annotate(text, (x, y), textcoords="offset points", xytext=(0, 3), fontsize=7, color=color, ha=ha)
+    ax.indicate_inset([x0, lo, x1 - x0, hi - lo], edgecolor="0.5")
+
+
 def plot_digits(r, path):
+    """PNG: test accuracy against the adder layers' width, and the images run on the RTL.
+
+    The full axis shows the collapse below 8 bits; an inset zooms in on the top few percent, where
+    the 8-bit golden and hardware points, the wider widths and both float models differ by a
+    fraction of a percent (98.7 % against 99.1 % in the committed run) that the full axis hides.
+    The images take the right half, as large as it allows, each titled with the hardware's
+    prediction, green when it matches the label and red when not.
+    """
     plt = pyplot()
-    fig = plt.figure(figsize=(11, 4.2))
-    ax = fig.add_axes([0.07, 0.14, 0.45, 0.76])
+    fig = plt.figure(figsize=(11, 4.6))
+    ax = fig.add_axes([0.065, 0.12, 0.47, 0.78])
     ws = [f["width"] for f in r["fixed_point"]]
-    ax.plot(ws, [100 * f["accuracy"] for f in r["fixed_point"]], "o-", label="AdderNet, fixed-point adder layers")
-    ax.axhline(100 * r["float"]["AdderNet"]["accuracy"], color="C0", ls="--", label="AdderNet float")
-    ax.axhline(100 * r["float"]["CNN"]["accuracy"], color="C1", ls=":", label="CNN float")
+    fixed = [100 * f["accuracy"] for f in r["fixed_point"]]
+    floats = {name: 100 * r["float"][name]["accuracy"] for name in ("AdderNet", "CNN")}
     vb = r["config"]["verilog_backend"]
-    hwacc = r["hardware"]["AdderNet"][vb]["accuracy"]
-    ax.plot([r["config"]["array"]["width"]], [100 * hwacc], "r*", ms=14, label=f"on the Verilog array ({vb})")
+    hw = (_hw_width(r["config"]), 100 * r["hardware"]["AdderNet"][vb]["accuracy"])
+
+    def draw(a, star=14):
+        a.plot(ws, fixed, "o-", color="C0", label="AdderNet, fixed-point adder layers (golden)")
+        a.axhline(floats["AdderNet"], color="C0", ls="--", label="AdderNet float")
+        a.axhline(floats["CNN"], color="C1", ls=":", lw=2, label="CNN float")
+        a.plot(*hw, "r*", ms=star, label=f"adder layers on the Verilog ({vb})")
+        a.set_xticks(ws)
+        a.grid(alpha=0.3)
+
+    draw(ax)
     ax.set_xlabel("adder-layer width (bits)")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_xticks(ws)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_title("digits: accuracy vs fixed-point width")
+    ax.set_ylim(0, 104)
+    ax.set_title("digits: test accuracy against fixed-point width")
+    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(0.0, 0.9))
+    golden = 100 * r["hardware"]["AdderNet"][vb]["golden_accuracy"]
+    _zoom_inset(ax, draw, ws, fixed, floats, hw, golden)
+
     imgs, labels = r["test_images"], r["test_labels"]
     preds = r["hardware"]["AdderNet"]["amaranth"]["predictions"]
     n = len(preds)
+    cols = max(1, int(np.ceil(np.sqrt(n))))
+    rows = int(np.ceil(n / cols))
+    grid = fig.add_gridspec(rows, cols, left=0.6, right=0.98, bottom=0.05, top=0.84, wspace=0.08, hspace=0.25)
     for i in range(n):
-        a = fig.add_axes([0.58 + (i % 4) * 0.1, 0.52 - (i // 4) * 0.4, 0.09, 0.32])
+        a = fig.add_subplot(grid[i // cols, i % cols])
         a.imshow(np.array(imgs[i])[0], cmap="gray_r")
         a.set_xticks([])
         a.set_yticks([])
-        a.set_title(f"HW: {preds[i]} (label {labels[i]})", fontsize=8)
-    fig.text(0.58, 0.92, "adder layers on the RTL (Amaranth simulator)", fontsize=9)
+        ok = preds[i] == labels[i]
+        a.set_title(f"RTL: {preds[i]}, label {labels[i]}", fontsize=9, color="green" if ok else "red")
+    fig.text(0.79, 0.93, f"adder layers on the RTL (Amaranth simulator), {count(n, 'image')}", fontsize=9,
+             ha="center")
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

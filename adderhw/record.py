@@ -5,8 +5,9 @@ tool or a person wiring the Verilog into a design needs, from the same ``ArrayCo
 
 * ``config``: the fields of the ArrayConfig (``mul_stages`` only for a MAC array);
 * ``derived``: accumulator width and signedness, PE latency, and G (the cycle model's drain gap);
-* ``ports``: every top-level port with direction and width, from the component's
-  ``Component.metadata`` (Amaranth's own interface description);
+* ``ports``: every top-level port with direction and width, from the array's signature (what
+  Amaranth's ``Component.metadata`` is built from; read from the signature, no component is
+  created and left unelaborated, which Amaranth would warn about at exit);
 * ``payloads``: the bit layout of each stream payload: which lane sits in which bits (lane i of
   ``i_filter`` is bits [i·width, (i+1)·width), and so on), signedness included;
 * ``generator``: ``adderhw`` and its version; ``top``: the Verilog module name.
@@ -17,7 +18,8 @@ from amaranth.lib import data
 from adderhw import __version__
 from adderhw.base.config import check_config
 from adderhw.golden.cycles import drain_gap
-from adderhw.hw.array import SystolicArray, act_layout, filter_layout, sum_layout
+from adderhw.hw.array import act_layout, filter_layout, sum_layout
+from adderhw.hw.verilog import port_summary
 
 __all__ = ["config_record", "payload_fields", "check_record_config"]
 
@@ -43,15 +45,9 @@ def payload_fields(layout, prefix=""):
     return sorted(out, key=lambda f: f["lsb"])
 
 
-def _ports(component):
-    def walk(members):
-        for member in members.values():
-            if member["type"] == "port":
-                yield {"name": member["name"], "dir": member["dir"], "width": member["width"]}
-            else:
-                yield from walk(member["members"])
-    return [{"name": "clk", "dir": "in", "width": 1}, {"name": "rst", "dir": "in", "width": 1},
-            *walk(component.metadata.as_json()["interface"]["members"])]
+def _ports(config):
+    return [{"name": name, "dir": "in" if direction == "input" else "out", "width": width}
+            for name, direction, width in port_summary(config)]
 
 
 def config_record(config, top="adder_array"):
@@ -65,7 +61,7 @@ def config_record(config, top="adder_array"):
         "config": fields,
         "derived": {"pes": cfg.pes, "acc_width": cfg.acc_width, "acc_signed": cfg.acc_signed,
                     "pe_stages": cfg.pe_stages, "drain_gap": drain_gap(cfg)},
-        "ports": _ports(SystolicArray(cfg)),
+        "ports": _ports(cfg),
         "payloads": {"i_filter": payload_fields(filter_layout(cfg), "lane"),
                      "i_act": payload_fields(act_layout(cfg)),
                      "o_sum": payload_fields(sum_layout(cfg))},
@@ -76,10 +72,12 @@ def check_record_config(doc, option, expect):
     """Raise unless the build report ``doc`` (from ``adderhw build``) describes the array ``expect``
     (an ArrayConfig; rows, cols, width and pe are compared)."""
     from adderhw.base.errors import BadParameter
+    from adderhw.base.words import a_an
     got = doc.get("config") or {}
     for name in ("pe", "rows", "cols", "width"):
         if got.get(name) != getattr(expect, name):
             raise BadParameter(
-                f"{option} describes a {got.get('rows')}x{got.get('cols')} {str(got.get('pe')).upper()} array at "
-                f"{got.get('width')} bits, but the compared design is a {expect.rows}x{expect.cols} "
+                f"{option} describes {a_an(got.get('rows', 0))} {got.get('rows')}x{got.get('cols')} "
+                f"{str(got.get('pe')).upper()} array at {got.get('width')} bits, but the compared design is "
+                f"{a_an(expect.rows)} {expect.rows}x{expect.cols} "
                 f"{expect.pe.upper()} array at {expect.width} bits")

@@ -11,31 +11,49 @@ from adderhw.base.validate import check_int, int_range
 
 from adderhw.sim.gemm import BACKENDS, run_gemm
 
-__all__ = ["simulate", "format_report", "bench_sim", "format_bench"]
+__all__ = ["simulate", "load_operands", "format_report", "bench_sim", "format_bench"]
+
+#: the first bytes of every .npy file (NumPy's format specification)
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 def _load_operand(option, path):
     """A 2-D integer array from a .npy file, or one sentence saying what is wrong with the file."""
     try:
-        arr = np.load(path, allow_pickle=False)
+        with open(path, "rb") as f:
+            magic = f.read(len(_NPY_MAGIC))
     except FileNotFoundError:
         raise BadParameter(f"{option} names {str(path)!r}, which does not exist") from None
     except IsADirectoryError:
         raise BadParameter(f"{option} names {str(path)!r}, which is a directory, not a .npy file") from None
+    except OSError as exc:
+        raise BadParameter(f"{option} names {str(path)!r}, which cannot be read ({exc.strerror})") from None
+    if magic != _NPY_MAGIC:
+        raise BadParameter(f"{option} names {str(path)!r}, which is not a .npy file (write it with numpy.save)")
+    try:
+        arr = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
-        raise BadParameter(f"{option} {str(path)!r} is not a readable .npy array ({exc})") from None
-    if not isinstance(arr, np.ndarray):
-        raise BadParameter(f"{option} {str(path)!r} holds an archive of several arrays, not one array")
+        raise BadParameter(f"{option} {str(path)!r} is not a readable .npy array ({str(exc).rstrip('.')})") from None
     if arr.ndim != 2:
         raise BadParameter(f"{option} {str(path)!r} must hold a 2-D array, not one of shape {arr.shape}")
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise BadParameter(f"{option} {str(path)!r} must hold integers, not {arr.dtype} values "
+                           f"(quantise floats first with golden.quantize)")
     return arr
+
+
+def load_operands(a_path, b_path):
+    """(a, b): the operands of ``adderhw simulate --a A.npy --b B.npy`` (T x K and K x P integers)."""
+    if a_path is None or b_path is None:
+        raise BadParameter("give both --a and --b, or neither (then random operands are drawn)")
+    return _load_operand("--a", a_path), _load_operand("--b", b_path)
 
 
 def _operands(config, T, K, P, seed, a=None, b=None):
     if a is not None or b is not None:
         if a is None or b is None:
-            raise BadParameter("give both --a and --b, or neither (then random operands are drawn)")
-        return _load_operand("--a", a), _load_operand("--b", b)
+            raise BadParameter("give both a and b, or neither (then random operands are drawn)")
+        return a, b
     T, K, P = check_int("T", T, lo=1), check_int("K", K, lo=1), check_int("P", P, lo=1)
     rng = np.random.default_rng(seed)
     lo, hi = int_range(config.width)
@@ -43,15 +61,21 @@ def _operands(config, T, K, P, seed, a=None, b=None):
 
 
 def simulate(config, backend, T=None, K=None, P=None, seed=0, stall_prob=0.0, waves=None, a=None, b=None,
-             driver="harness"):
-    """Run one GEMM; returns a report dict (``passed`` is the bit-exact comparison with golden)."""
+             driver=None, progress=None):
+    """Run one GEMM; returns a report dict (``passed`` is the bit-exact comparison with golden).
+
+    The operands are ``a`` (T x K) and ``b`` (K x P) when given (see :func:`load_operands`), else
+    drawn at random from ``seed`` with the shape T x K x P. ``progress`` receives one-line notes
+    (a Verilator model's first build).
+    """
+    seed = check_int("seed", seed, lo=0)
     a, b = _operands(config, T, K, P, seed, a, b)
     from adderhw.sim.cocotb_sim import SimulationMismatch
     info = {}
     t0 = time.perf_counter()
     try:
         y, cycles = run_gemm(config, a, b, backend=backend, seed=seed, stall_prob=stall_prob, waves=waves,
-                             driver=driver, info=info)
+                             driver=driver, info=info, progress=progress)
         expect = (sad_gemm if config.pe == "sad" else mac_gemm)(a, b, width=config.width)
         mismatches = int(np.count_nonzero(y != expect))
         detail = None
@@ -98,7 +122,8 @@ def bench_sim(config, backends=BACKENDS, progress=None):
         for stall in (0.0, 0.2):
             if progress:
                 progress(f"[{len(rows) + 1}/{2 * len(backends)}] {be}: T={T} K={K} P={P}, stalls {stall}")
-            r = simulate(config.with_(k_max=max(config.k_max, K)), be, T, K, P, seed=1, stall_prob=stall)
+            r = simulate(config.with_(k_max=max(config.k_max, K)), be, T, K, P, seed=1, stall_prob=stall,
+                         progress=progress)
             if not r["passed"]:
                 raise BadParameter(f"bench sim: {be} did not match golden: {r['detail'] or r['mismatches']}")
             rows.append(r)

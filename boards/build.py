@@ -18,12 +18,14 @@ The report's ``multipliers`` says which mapping a build used: ``dsp``, ``booth``
 ``none`` for a SAD array.
 """
 import json
+import re
 import subprocess
 import threading
 import time
 from pathlib import Path
 
 from adderhw.base.errors import BadParameter, ToolFailed
+from adderhw.base.words import a_an, count
 
 from .bench_top import BenchTop
 from .platforms import board as board_by_name, make_platform
@@ -44,11 +46,52 @@ class DesignDoesNotFit(BuildFailed):
     """The design needs more of a resource than the device has; the message gives both counts."""
 
 
-def _progress_thread(build_dir, name, say, stop):
-    """Report the running phase every few seconds (yosys, nextpnr, pack)."""
+#: what a YoWASP tool prints on its first run, while it compiles its WebAssembly to machine code
+#: (yowasp_runtime.run_wasm; the result is cached per user, so later runs start at once)
+_YOWASP_COMPILING = re.compile(r"Preparing to run (\S+)\. This might take a while")
+
+
+class _FirstRunWatch:
+    """Reads a growing build log and names each YoWASP tool seen compiling itself, once.
+
+    A fresh machine spends a minute or two per tool there before any progress appears in the
+    log; saying so keeps a first build from looking hung. Only the new part of the log is read
+    on each call (with an overlap, so a line split between two reads is still found).
+    """
+
+    def __init__(self, log):
+        self.log = Path(log)
+        self.offset = 0
+        self.carry = ""
+        self.seen = set()
+
+    def new_tools(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                f.seek(self.offset)
+                text = f.read()
+                self.offset = f.tell()
+        except OSError:
+            return []
+        text = self.carry + text
+        self.carry = text[-200:]
+        tools = []
+        for tool in _YOWASP_COMPILING.findall(text):
+            if tool not in self.seen:
+                self.seen.add(tool)
+                tools.append(tool)
+        return tools
+
+
+def _progress_thread(build_dir, name, say, stop, interval=5.0):
+    """Report the running phase every few seconds (yosys, nextpnr, pack), and a YoWASP tool's
+    one-time compilation on its first run."""
     t0 = time.monotonic()
     last = None
-    while not stop.wait(5.0):
+    first_runs = _FirstRunWatch(Path(build_dir) / "build.log")
+    while not stop.wait(interval):
+        for tool in first_runs.new_tools():
+            say(f"  first run: YoWASP compiles its tools once ({tool} now), this takes a minute or two")
         d = Path(build_dir)
         if (d / f"{name}.tim").exists():
             phase = "place and route (nextpnr)"
@@ -163,13 +206,13 @@ def summarise(r):
            + (" (requested)" if r["dsp_requested"] else " (not requested)" if c["pe"] == "mac" else ""))
     lines = [
         f"{r['board']} ({r['device']}): {c['rows']}x{c['cols']} {c['pe'].upper()} array, {c['width']}-bit, "
-        f"K <= {c['k_max']} ({c['pes']} PEs)",
+        f"K <= {c['k_max']} ({count(c['pes'], 'PE')})",
         f"  logic  {r['logic']['used']}/{r['logic']['available']} {r['logic']['cell']} "
         f"({100 * r['logic']['used'] / max(1, r['logic']['available']):.1f} %); {r['luts']} LUT4s, "
         f"{r['ffs']} flip-flops, {r['carry_cells']} carry cells",
         f"  DSP    {dsp}",
         f"  BRAM   {r['bram']['used']}/{r['bram']['available']} {r['bram']['cell']}",
-        f"  Fmax   {r['fmax_mhz']:.1f} MHz against a {r['target_mhz']:g} MHz target: {met}",
+        f"  Fmax   {r['fmax_mhz']:.1f} MHz against {a_an(int(r['target_mhz']))} {r['target_mhz']:g} MHz target: {met}",
         f"  seed {r['seed']}, {r['build_seconds']} s",
     ]
     for tool in r.get("tools", {}).values():

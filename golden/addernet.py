@@ -12,7 +12,9 @@ layer is followed by BatchNorm; Chen et al., CVPR 2020):
     add2   Adder2d(c2 -> c3, 3x3, pad 1) + BN + ReLU + global average pool
     fc     Linear(c3 -> 10)
 
-The CNN twin has Conv2d layers where the adder layers are. Adder layers are trained with the
+The CNN twin has Conv2d layers where the adder layers are; both models name them add1 and add2 in
+code (one name per place, so one fixed-point hook serves both), and reports call the twin's
+conv2 and conv3 (``layer_label``). Adder layers are trained with the
 reference's backward pass (full-precision gradient for F, HardTanh-clipped gradient for X) and the
 adaptive learning-rate scaling (golden.reference).
 
@@ -33,9 +35,16 @@ from .conv import adder2d, mac_conv2d
 from .fixed import choose_frac_bits, dequantize, quantize
 
 __all__ = ["DigitsData", "load_digits_data", "DigitsNet", "train", "accuracy", "FixedPointAdders",
-           "ADDER_LAYERS"]
+           "ADDER_LAYERS", "layer_label"]
 
 ADDER_LAYERS = ("add1", "add2")
+#: what the CNN twin's layers in the adder layers' places are called in reports
+_TWIN_LABELS = {"add1": "conv2", "add2": "conv3"}
+
+
+def layer_label(name, adder):
+    """The report name of layer ``name`` (one of ADDER_LAYERS) in the AdderNet (``adder``) or its CNN twin."""
+    return name if adder else _TWIN_LABELS[name]
 
 
 @dataclass

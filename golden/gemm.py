@@ -15,6 +15,7 @@ import numpy as np
 from adderhw.base.errors import BadParameter
 from adderhw.base.validate import check_operand_pair, data_width
 from adderhw.base.widths import mac_acc_width
+from adderhw.base.words import a_an
 
 __all__ = ["sad_gemm", "mac_gemm", "check_gemm_operands", "data_width", "sad_kernel", "scratch_dtype"]
 
@@ -100,7 +101,7 @@ def mac_gemm(a, b, width=None):
     acc = mac_acc_width(width, max(K, 1))
     if acc > 64:
         raise BadParameter(
-            f"width {width} with K = {K} needs a {acc}-bit accumulator; the int64 golden model "
+            f"width {width} with K = {K} needs {a_an(acc)} {acc}-bit accumulator; the int64 golden model "
             f"supports at most 64 bits (lower the width or split K)")
     if acc <= 53:
         return np.rint(a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)

@@ -18,7 +18,8 @@ from adderhw.base.errors import BadParameter, SimulationError, ToolFailed
 from adderhw.hw.verilog import VERILATOR_WAIVERS, generate_verilog
 
 from .harness import HARNESS_TOP, harness_verilog
-from .toolchain import require_icarus, scoped_environment, verilator_env
+from .toolchain import require_icarus, require_verilator_fst, scoped_environment, verilator_env
+from .waves import waves_format
 
 __all__ = ["run_plan", "build", "cache_root", "DRIVERS"]
 
@@ -65,8 +66,14 @@ def icarus_compatible(verilog):
     return verilog.replace("always @*", "always_comb")
 
 
-def build(config, backend, driver="harness", waves=False, depths=(1 << 14, 1 << 12, 1 << 18)):
-    """Build (or reuse) a simulator for ``config``; returns (runner, build_dir, top)."""
+def build(config, backend, driver="harness", waves=None, depths=(1 << 14, 1 << 12, 1 << 18), progress=None):
+    """Build (or reuse) a simulator for ``config``; returns (runner, build_dir, top).
+
+    ``waves``: None, "vcd" or "fst" (see sim.waves). Verilator compiles the tracer in, so its format
+    is part of the build (``--trace`` for VCD, ``--trace-fst`` for FST); Icarus chooses the format
+    when it runs. A Verilator model takes a minute or so to compile; its first build says so
+    through ``progress``, and later runs reuse it from the cache.
+    """
     runner = _runner(backend)
     dut = generate_verilog(config, name=DUT_TOP)
     files = {f"{DUT_TOP}.v": icarus_compatible(dut) if backend == "icarus" else dut}
@@ -75,18 +82,26 @@ def build(config, backend, driver="harness", waves=False, depths=(1 << 14, 1 << 
         files[f"{HARNESS_TOP}.v"] = harness_verilog(config, *depths, dut=DUT_TOP)
         top = HARNESS_TOP
     args = [f"-Wno-{w}" for w in VERILATOR_WAIVERS] + ["-O3"] if backend == "verilator" else []
-    key = hashlib.sha256("\0".join([backend, top, *files.values(), *args, str(waves)]).encode()).hexdigest()[:20]
+    if backend == "verilator" and waves == "fst":
+        args.append("--trace-fst")
+    # the FST choice is in ``args`` (Verilator) or made at run time (Icarus), so a bool keys the tracer
+    key = hashlib.sha256("\0".join([backend, top, *files.values(), *args, str(bool(waves))]).encode()).hexdigest()[:20]
     build_dir = cache_root() / "sim" / backend / key
     stamp = build_dir / "adderhw.built"
     sources = [build_dir / name for name in files]
     if not stamp.exists():
+        if backend == "verilator" and waves == "fst":
+            require_verilator_fst()
+        if backend == "verilator" and progress:
+            progress(f"building the Verilator model of the {config.describe()} (a minute or so, once: "
+                     f"it is cached in {build_dir.parent})")
         build_dir.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
             (build_dir / name).write_text(text)
         try:
             with scoped_environment(_tool_env(backend)):
                 runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir, build_args=args,
-                             timescale=TIMESCALE, waves=waves, always=True, log_file=build_dir / "build.log")
+                             timescale=TIMESCALE, waves=bool(waves), always=True, log_file=build_dir / "build.log")
         except Exception as exc:
             log = build_dir / "build.log"
             tail = "\n".join(log.read_text().splitlines()[-15:]) if log.exists() else ""
@@ -96,8 +111,24 @@ def build(config, backend, driver="harness", waves=False, depths=(1 << 14, 1 << 
         # the runner keeps its build state in memory: register the cached build without rebuilding
         with scoped_environment(_tool_env(backend)):
             runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir, build_args=args,
-                         timescale=TIMESCALE, waves=waves, always=False, log_file=build_dir / "reuse.log")
+                         timescale=TIMESCALE, waves=bool(waves), always=False, log_file=build_dir / "reuse.log")
     return runner, build_dir, top
+
+
+def _wave_options(backend, fmt, path):
+    """(plusargs, test_args, environment) that make ``backend`` write its waves as ``fmt`` to ``path``.
+
+    Icarus: cocotb's dump module takes the file from ``+dumpfile_path``, and cocotb passes vvp
+    ``-fst``; vvp's dumpers honour the last format flag on the command line, and cocotb's runner
+    appends ``SIM_CMD_SUFFIX`` after its own flags, so ``-vcd`` there selects VCD. Verilator:
+    cocotb's main loop takes the file from ``--trace-file`` (the format was fixed at build time).
+    """
+    if fmt is None:
+        return [], [], {}
+    if backend == "icarus":
+        env = {"SIM_CMD_SUFFIX": (os.environ.get("SIM_CMD_SUFFIX", "") + " -vcd").strip()} if fmt == "vcd" else {}
+        return [f"+dumpfile_path={path}"], [], env
+    return [], ["--trace-file", str(path)], {}
 
 
 def _hex_lines(words, digits):
@@ -105,10 +136,11 @@ def _hex_lines(words, digits):
 
 
 def run_plan(plan, stalls, max_cycles, backend, waves=None, seed=None, driver="harness", expect=None,
-             info=None):
+             info=None, progress=None):
     """Returns (output beats as (lanes, last), cycles), like the Amaranth backend.
 
     ``expect``: golden's packed output beats; the cocotb test then scoreboards them itself.
+    ``waves``: the waveform file to write, .vcd or .fst (see sim.waves).
     """
     if driver not in DRIVERS:
         raise BadParameter(f"driver must be one of {', '.join(DRIVERS)}, not {driver!r}")
@@ -116,7 +148,8 @@ def run_plan(plan, stalls, max_cycles, backend, waves=None, seed=None, driver="h
     beats = plan.packed_beats()
     depths = (_pow2(len(beats) + 1, 1 << 14), _pow2(plan.n_out_beats, 1 << 12),
               _pow2(max_cycles, 1 << 18) if stalls.active else 2)
-    runner, build_dir, top = build(cfg, backend, driver, bool(waves), depths)
+    wave_fmt = waves_format(waves, backend)
+    runner, build_dir, top = build(cfg, backend, driver, wave_fmt, depths, progress=progress)
     with tempfile.TemporaryDirectory(prefix="adderhw-cocotb-") as tmp:
         tmp = Path(tmp)
         job = {"beats": beats, "n_out": plan.n_out_beats, "seed": seed, "stall_prob": stalls.prob, "stall_script": stalls.script,
@@ -134,12 +167,14 @@ def run_plan(plan, stalls, max_cycles, backend, waves=None, seed=None, driver="h
             if stalls.active:
                 (tmp / "s.hex").write_text(_hex_lines(stalls.table(max_cycles), 1))
                 plusargs += ["+stalls=1", f"+stall_file={tmp / 's.hex'}"]
+        wave_file = tmp / f"waves.{wave_fmt}" if wave_fmt else None
+        wave_plusargs, test_args, wave_env = _wave_options(backend, wave_fmt, wave_file)
         try:
-            with scoped_environment(_tool_env(backend)):
+            with scoped_environment({**_tool_env(backend), **wave_env}):
                 results = runner.test(test_module="adderhw.sim.cocotb_tb", hdl_toplevel=top, build_dir=build_dir,
                                       testcase="harness" if driver == "harness" else "gemm_stream",
-                                      test_dir=tmp, plusargs=plusargs, timescale=TIMESCALE, waves=bool(waves),
-                                      log_file=tmp / "sim.log")
+                                      test_dir=tmp, plusargs=plusargs + wave_plusargs, test_args=test_args,
+                                      timescale=TIMESCALE, waves=bool(waves), log_file=tmp / "sim.log")
             failed = _failed(results)
         except SystemExit:                  # the runner exits when a test fails
             failed = True
@@ -152,8 +187,10 @@ def run_plan(plan, stalls, max_cycles, backend, waves=None, seed=None, driver="h
         res = json.loads(res_path.read_text())
         if info is not None:
             info["sim_seconds"] = res["sim_seconds"]
-        if waves:
-            _copy_waves(tmp, build_dir, Path(waves))
+        if wave_file:
+            if not wave_file.exists():
+                raise ToolFailed(f"{backend} ran but wrote no waveform file {wave_file.name}")
+            shutil.copyfile(wave_file, waves)
     return [plan.unpack_sum(w) for w in res["out"]], res["cycles"]
 
 
@@ -165,13 +202,3 @@ def _failed(results_xml):
     from cocotb_tools.check_results import get_results
     _, fails = get_results(Path(results_xml))
     return fails > 0
-
-
-def _copy_waves(test_dir, build_dir, dest):
-    for d in (test_dir, build_dir):
-        for pattern in ("*.fst", "*.vcd"):
-            for f in sorted(d.glob(pattern)):
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(f, dest)
-                return
-    raise ToolFailed(f"the simulator wrote no waveform file in {test_dir} or {build_dir}")

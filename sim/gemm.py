@@ -6,6 +6,7 @@ from adderhw.golden.cycles import drain_gap
 
 from .plan import GemmPlan
 from .stalls import StallPattern
+from .waves import waves_format
 
 __all__ = ["run_gemm", "BACKENDS"]
 
@@ -19,8 +20,8 @@ def _max_cycles(plan, stalls):
     return int(bound / max(1e-3, (1 - stalls.prob) ** 2)) * 4 + 2000
 
 
-def run_gemm(config, a, b, backend="amaranth", seed=None, stall_prob=0.0, waves=None, driver="harness",
-             scoreboard=True, info=None, split_k=False, stalls=None):
+def run_gemm(config, a, b, backend="amaranth", seed=None, stall_prob=0.0, waves=None, driver=None,
+             scoreboard=True, info=None, split_k=False, stalls=None, progress=None):
     """Run ``a`` (T x K) · ``b`` (K x P) through the array described by ``config``.
 
     The SAD array computes Σ_k |a - b| (golden.sad_gemm), the MAC twin Σ_k a·b (golden.mac_gemm).
@@ -30,11 +31,15 @@ def run_gemm(config, a, b, backend="amaranth", seed=None, stall_prob=0.0, waves=
     ``stalls`` (a :class:`~adderhw.sim.stalls.StallPattern`, e.g. with a ``script``) replaces
     ``stall_prob`` and ``seed`` when given.
     ``stall_prob`` > 0 inserts seeded random valid/ready stalls on all three streams (and bursts of
-    output backpressure); ``seed`` makes them repeatable. ``waves`` writes a VCD (Amaranth) or
-    FST/VCD (cocotb backends).
-    Verilog backends only: ``driver`` is "harness" (HDL stream driver, fast) or "cocotb" (Python
-    driver every cycle); with ``scoreboard`` the cocotb test itself compares every output beat
-    with golden and fails on a mismatch.
+    output backpressure); ``seed`` makes them repeatable. ``waves`` names a waveform file to write;
+    its suffix chooses the format: ``.vcd`` on every backend, ``.fst`` on Icarus and Verilator
+    (see sim.waves).
+    Verilog backends only: ``driver`` is "harness" (HDL stream driver, fast; the default) or
+    "cocotb" (Python driver every cycle); Amaranth's simulator has one driver, so naming one there
+    is refused rather than ignored. With ``scoreboard`` the cocotb test itself compares every
+    output beat with golden and fails on a mismatch.
+    ``progress``: a function that receives one-line messages (the first build of a Verilator
+    model says that it takes a while and is cached afterwards).
     ``info``: a dict that receives ``sim_seconds``, the wall time of the simulation proper
     (without building, process start-up or file transfer).
 
@@ -44,6 +49,10 @@ def run_gemm(config, a, b, backend="amaranth", seed=None, stall_prob=0.0, waves=
     if backend not in BACKENDS:
         raise BadParameter(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     check_config(config)
+    if backend == "amaranth" and driver is not None:
+        raise BadParameter(f"driver {driver!r} applies to the Verilog backends (icarus, verilator) only; "
+                           f"Amaranth's simulator drives the streams itself")
+    waves_format(waves, backend)             # refuses a bad name before any work
     plan = GemmPlan.build(config, a, b, split_k=split_k)
     if stalls is None:
         stalls = StallPattern(stall_prob, seed)
@@ -54,6 +63,6 @@ def run_gemm(config, a, b, backend="amaranth", seed=None, stall_prob=0.0, waves=
     else:
         from .cocotb_sim import run_plan
         expect = plan.expected_words() if scoreboard else None
-        rows, cycles = run_plan(plan, stalls, limit, backend, waves, seed, driver=driver, expect=expect,
-                                info=info)
+        rows, cycles = run_plan(plan, stalls, limit, backend, waves, seed, driver=driver or "harness",
+                                expect=expect, info=info, progress=progress)
     return plan.assemble(rows), cycles

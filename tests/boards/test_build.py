@@ -1,14 +1,20 @@
 """Real builds through the YoWASP toolchains (small arrays, so CI stays fast)."""
 import json
 import os
+import shutil
 import subprocess
 import sys
+import threading
+import time
+from pathlib import Path
 
 import pytest
 from amaranth.sim import Simulator
 
 from adderhw.boards import build as build_module
-from adderhw.boards.build import DesignDoesNotFit, build_board
+from adderhw.boards.build import DesignDoesNotFit, build_board, summarise
+from adderhw.boards.platforms import board as board_by_name
+from adderhw.boards.report import build_report
 from adderhw.boards.lfsr import Lfsr
 from adderhw.boards.report import no_fit_reason
 from adderhw.boards.sweep import candidate_shapes, fine_shapes, sweep
@@ -187,3 +193,50 @@ def test_a_design_that_does_not_fit_is_named_by_the_cells_it_lacks(tmp_path, lc,
         assert message is None
     else:
         assert message == f"design does not fit iCE40UP5K-SG48: {expect} (make the array smaller or pick a larger board)"
+
+
+FIRST_RUN = "  first run: YoWASP compiles its tools once ({} now), this takes a minute or two"
+
+
+def test_a_yowasp_first_run_is_announced_once_per_tool(tmp_path):
+    # the lines yowasp_runtime prints while it compiles a tool, written to the log as a build would,
+    # one of them split across two writes
+    log = tmp_path / "build.log"
+    log.write_text("")
+    said, stop = [], threading.Event()
+    watcher = threading.Thread(target=build_module._progress_thread, args=(tmp_path, "top", said.append, stop, 0.01))
+    watcher.start()
+    chunks = ["Preparing to run yosys. This might", " take a while...\n", "\n-- Parsing `top.il' --\n" * 50,
+              "Preparing to run yosys. This might take a while...\n",
+              "Preparing to run nextpnr-ice40. This might take a while...\nInfo: Placed 0 cells\n"]
+    for chunk in chunks:
+        with open(log, "a") as f:
+            f.write(chunk)
+        time.sleep(0.05)
+    time.sleep(0.1)
+    stop.set()
+    watcher.join()
+    assert [m for m in said if "first run" in m] == [FIRST_RUN.format("yosys"), FIRST_RUN.format("nextpnr-ice40")]
+
+
+def test_a_warm_build_log_says_nothing_about_first_runs(tmp_path):
+    (tmp_path / "build.log").write_text("-- Parsing `top.il' --\nInfo: Placed 0 cells\n")
+    watch = build_module._FirstRunWatch(tmp_path / "build.log")
+    assert watch.new_tools() == [] and watch.new_tools() == []
+    assert build_module._FirstRunWatch(tmp_path / "missing.log").new_tools() == []
+
+
+@pytest.mark.parametrize("rows,cols,freq,first,clock", [
+    (1, 1, 48, "(1 PE)", "against a 48 MHz target"),
+    (2, 2, 80, "(4 PEs)", "against an 80 MHz target"),
+    (1, 8, 18, "(8 PEs)", "against an 18 MHz target"),
+])
+def test_the_summary_reads_right_for_every_size(rows, cols, freq, first, clock, tmp_path):
+    # the stored tool output of a real build stands in for this one's; only the words are checked
+    for name in ("report_nextpnr.json", "stat.json"):
+        shutil.copy(Path(__file__).with_name("fixtures") / "ice40_sad_2x2" / name, tmp_path)
+    cfg = ArrayConfig(rows=rows, cols=cols, width=8, k_max=16)
+    text = summarise(build_report(board_by_name("icebreaker"), cfg, freq, False, 1, tmp_path, 1.0))
+    head, *lines = text.splitlines()
+    assert head == f"icebreaker (iCE40UP5K-SG48): {rows}x{cols} SAD array, 8-bit, K <= 16 {first}"
+    assert clock in next(line for line in lines if "Fmax" in line)

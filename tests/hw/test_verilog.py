@@ -65,6 +65,7 @@ def test_cli_writes_a_json_record_that_matches_the_verilog(tmp_path):
     r = run_cli("verilog", "--rows", "2", "--cols", "3", "--width", "8", "--k-max", "144",
                 "--pe", "mac", "--mul-stages", "2", "-o", str(out), "--name", "mac_top")
     assert r.returncode == 0, r.stderr
+    assert r.stderr == ""                                   # no UnusedElaboratable at exit
     rec = json.loads((tmp_path / "a.json").read_text())
     assert rec["generator"] == "adderhw" and rec["version"] == adderhw.__version__ and rec["top"] == "mac_top"
     assert rec["config"] == {"rows": 2, "cols": 3, "width": 8, "k_max": 144, "pe": "mac", "mul_stages": 2}

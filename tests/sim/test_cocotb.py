@@ -89,11 +89,15 @@ def test_adder_layer_through_verilog_equals_pytorch_reference(backend, stride, p
     assert np.array_equal(y_hw, y_ref)
 
 
-@pytest.mark.parametrize("backend", VERILOG)
-def test_waves_are_written(backend, tmp_path):
-    cfg = ArrayConfig(rows=1, cols=2, width=4, k_max=2)
-    a, b = operands(cfg, 1, 2, 2, seed=0)
-    path = tmp_path / "run.fst"
-    y, _ = run_gemm(cfg, a, b, backend=backend, waves=path)
-    assert path.stat().st_size > 100
-    assert np.array_equal(y, golden_for(cfg, a, b))
+
+def test_the_first_verilator_build_says_so_once(tmp_path, monkeypatch):
+    # a fresh cache: the first run builds the model and says where it is cached, the second reuses it
+    monkeypatch.setenv("ADDERHW_CACHE", str(tmp_path))
+    cfg = ArrayConfig(rows=1, cols=1, width=4, k_max=2)
+    a, b = operands(cfg, 1, 2, 1, seed=0)
+    said = []
+    for _ in range(2):
+        y, _ = run_gemm(cfg, a, b, backend="verilator", progress=said.append)
+        assert np.array_equal(y, golden_for(cfg, a, b))
+    assert said == [f"building the Verilator model of the {cfg.describe()} (a minute or so, once: it is cached in "
+                    f"{tmp_path / 'sim' / 'verilator'})"]

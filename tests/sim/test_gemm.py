@@ -65,3 +65,12 @@ def test_same_seed_same_run():
 def test_bad_input(call, msg):
     with pytest.raises(AdderhwError, match=msg):
         call()
+
+
+def test_a_driver_named_for_amaranths_simulator_is_refused_not_ignored():
+    cfg = ArrayConfig(rows=1, cols=1, width=4, k_max=2)
+    a, b = operands(cfg, 1, 2, 1, seed=0)
+    for driver in ("cocotb", "harness"):
+        with pytest.raises(AdderhwError, match=f"driver '{driver}' applies to the Verilog backends"):
+            run_gemm(cfg, a, b, backend="amaranth", driver=driver)
+    assert np.array_equal(run_gemm(cfg, a, b, backend="amaranth")[0], golden_for(cfg, a, b))
