@@ -140,7 +140,10 @@ def build_board(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="bu
     platform = make_platform(b, freq_mhz * 1e6)
     synth_opts = []
     multipliers = "none"
-    script_after_read = None
+    # Registers the design replicates on purpose (the drain's per-column shift enables) carry a
+    # ``keep`` attribute on their wire; Yosys's opt_merge would otherwise merge the identical copies
+    # back into one register driving the whole array. A keep on the flip-flop cell stops it.
+    script_after_read = "proc\nsetattr -set keep 1 a:keep %ci1 t:$dff %i"
     if config.pe == "mac":
         if b.family == "ice40" and dsp:
             synth_opts.append("-dsp")
@@ -148,8 +151,8 @@ def build_board(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="bu
             synth_opts.append("-nodsp")
         multipliers = "dsp" if dsp else "booth" if booth else "default"
         if multipliers == "booth":
-            script_after_read = "proc\nbooth"          # booth maps $mul cells, which exist only after proc
-    overrides = {"script_after_read": script_after_read} if script_after_read else {}
+            script_after_read += "\nbooth"            # booth maps $mul cells, which exist only after proc
+    overrides = {"script_after_read": script_after_read}
     plan = platform.build(
         BenchTop(config), name=name, build_dir=str(out), do_build=False, do_program=False,
         synth_opts=synth_opts, **overrides,

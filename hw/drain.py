@@ -40,7 +40,7 @@ o_shift : Out(cols)                   column c shifts its chain at the end of th
 o_sum : Out(stream.Signature({data: ArrayLayout(acc, cols), last: 1}))
 o_done : Out(1)                       the tile's last row is accepted in this cycle
 """
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -84,10 +84,12 @@ class DrainControl(wiring.Component):
 
         # -- the shift decision, made one cycle ahead and registered per column
         go = Signal()                       # the central copy of o_shift[c]: the chains shift now
-        go_col = Signal(C)
+        # one register per column; ``keep`` stops Yosys from merging the identical copies back into
+        # one register that would drive every result register of the array
+        go_col = [Signal(name=f"go_col{c}", attrs={"keep": 1}) for c in range(C)]
         left = Signal(range(R + 1))         # rows of the current tile still in the chains
         row = Signal(range(max(R, 2)))      # row index of the next row pushed into the FIFO
-        m.d.comb += self.o_shift.eq(go_col)
+        m.d.comb += self.o_shift.eq(Cat(*go_col))
 
         push = go                           # a shift moves row 0 of every chain into the FIFO
         word = Signal(layout)
@@ -103,7 +105,7 @@ class DrainControl(wiring.Component):
         go_next = Signal()
         # a row is pushed only into a FIFO that will have room for it: never with occ = 2
         m.d.comb += go_next.eq((left_next != 0) & (occ_next < FIFO_DEPTH))
-        m.d.sync += [go.eq(go_next), go_col.eq(go_next.replicate(C)), left.eq(left_next), occ.eq(occ_next)]
+        m.d.sync += [go.eq(go_next), *(g.eq(go_next) for g in go_col), left.eq(left_next), occ.eq(occ_next)]
 
         with m.If(push):
             m.d.sync += [row.eq(Mux(row == R - 1, 0, row + 1)), skid.eq(word)]
