@@ -364,6 +364,16 @@ _positive_int = _int_at_least(1, "positive")
 _seed = _int_at_least(0, "non-negative")
 
 
+def _add_board_bench_args(p, stem):
+    """The options every board benchmark shares."""
+    p.add_argument("--width", type=int, default=8, help="operand width (default 8)")
+    p.add_argument("--k-max", type=int, default=144, help="k_max (default 144)")
+    p.add_argument("--freq", type=float, default=None, help="target clock in MHz (default per family)")
+    p.add_argument("--jobs", type=_positive_int, default=2, help="parallel builds (default 2)")
+    p.add_argument("--build-dir", default=f"build/{stem}", help="where the builds go (reused on a rerun)")
+    p.add_argument("--out", help=f"directory for {stem}.json, .md and .png")
+
+
 def build_parser():
     p = argparse.ArgumentParser(
         prog="adderhw",
@@ -472,12 +482,7 @@ def build_parser():
     bp = bsub.add_parser("pe", help="LUTs, FFs and Fmax per SAD and MAC PE on iCE40 and ECP5 (the headline table)")
     bp.add_argument("--boards", default="icebreaker,ulx3s-85f", help="comma-separated boards")
     bp.add_argument("--sizes", default="1,2,4", help="N of the N x N arrays to fit (default 1,2,4)")
-    bp.add_argument("--width", type=int, default=8, help="operand width (default 8)")
-    bp.add_argument("--k-max", type=int, default=144, help="k_max (default 144)")
-    bp.add_argument("--freq", type=float, default=None, help="target clock in MHz (default per family)")
-    bp.add_argument("--jobs", type=_positive_int, default=2, help="parallel builds (default 2)")
-    bp.add_argument("--build-dir", default="build/bench_pe", help="where the builds go")
-    bp.add_argument("--out", help="directory for bench_pe.json, .md and .png")
+    _add_board_bench_args(bp, "bench_pe")
     bp.add_argument("--baseline", help="check the result against a baseline file "
                                        "(tests/boards/baselines/bench_pe.json); exit 1 on a violation")
     bp.set_defaults(func=cmd_bench_pe)
@@ -488,12 +493,7 @@ def build_parser():
                     help="N of the N x N arrays (default 4,8,16,24 on ECP5, 2,4,6 on iCE40; sizes that cannot "
                          "fit are skipped)")
     bf.add_argument("--seeds", default="1,2,3", help="nextpnr seeds per point (default 1,2,3)")
-    bf.add_argument("--width", type=int, default=8, help="operand width (default 8)")
-    bf.add_argument("--k-max", type=int, default=144, help="k_max (default 144)")
-    bf.add_argument("--freq", type=float, default=None, help="target clock in MHz (default 100 on ECP5, 40 on iCE40)")
-    bf.add_argument("--jobs", type=_positive_int, default=2, help="parallel builds (default 2)")
-    bf.add_argument("--build-dir", default="build/bench_fmax", help="where the builds go (reused on a rerun)")
-    bf.add_argument("--out", help="directory for bench_fmax.json, .md and .png")
+    _add_board_bench_args(bf, "bench_fmax")
     bf.set_defaults(func=cmd_bench_fmax)
     return p
 

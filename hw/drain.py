@@ -24,6 +24,11 @@ Control, and what it fans out to:
     ahead, whether the chains shift in the next cycle; that decision is registered once per column
     (``o_shift[c]``), so each register drives the R result registers of one column, and the
     decision logic drives C registers. ``o_sum.ready`` reaches only this controller.
+  * The per-column copies carry ``keep`` on their wires. Yosys's ``opt_merge`` merges identical
+    flip-flops regardless, which would turn the C copies back into one register driving every
+    result register; adderhw's board builds therefore run ``setattr -set keep 1 a:keep %ci1 t:$dff
+    %i`` after ``proc`` (boards/build.py). Users synthesising the Verilog with Yosys need the same
+    line; at 16x16 on the ECP5-85F the merged register was the critical path.
   * The FIFO takes row 0 of every column when the chains shift and offers it on ``o_sum``; it
     holds its head until accepted (the stream rule). Two entries are enough for full throughput
     with the one-cycle decision: a row is pushed only when the FIFO will have room for it.
