@@ -53,7 +53,7 @@ from amaranth.lib.wiring import In, Out
 from adderhw.base.config import check_config
 
 from .drain import DrainControl
-from .mutation import mutation
+from .mutation import active_mutation, mutation
 from .pe import acc_shape, make_pe
 
 __all__ = ["SystolicArray", "array_signature", "filter_layout", "act_layout", "sum_layout"]
@@ -106,6 +106,7 @@ class SystolicArray(wiring.Component):
         super().__init__(array_signature(config))
 
     def elaborate(self, platform):
+        active_mutation()       # refuse a bad ADDERHW_MUTATE before any module is built
         m = Module()
         cfg = self.config
         R, C = cfg.rows, cfg.cols

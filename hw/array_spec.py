@@ -106,13 +106,17 @@ class ArraySpec(Elaboratable):
     :data:`COVER` for the cover statements. Assumptions are always present.
     """
 
-    def __init__(self, config, groups):
-        self.config = check_config(config)
-        groups = tuple(groups)
+    def __new__(cls, config, groups):
+        # Refuse bad arguments before the object exists (see ProcessingElement.__new__).
+        check_config(config)
         known = PROPERTIES + INVARIANTS + (COVER,)
         for g in groups:
             if g not in known:
                 raise BadParameter(f"property must be one of {', '.join(known)}, not {g!r}")
+        return super().__new__(cls)
+
+    def __init__(self, config, groups):
+        self.config = config
         self.groups = frozenset(groups)
 
     def elaborate(self, platform):
@@ -126,7 +130,7 @@ class ArraySpec(Elaboratable):
         want = self.groups.__contains__
 
         rst = ResetSignal()
-        m.d.comb += Assume(rst == Initial())
+        m.d.comb += Assume(rst == Initial(), "reset in the first cycle only")
 
         # -- free inputs
         f, a, o = dut.i_filter, dut.i_act, dut.o_sum
