@@ -288,13 +288,13 @@ def cmd_sweep(args):
 # ---------------------------------------------------------------- prove
 def cmd_prove(args):
     from adderhw.hw.mutation import active_mutation
-    from adderhw.prove import check_request, format_line, prove
+    from adderhw.prove import SOLVER, check_request, format_line, prove
     cfg = _config_from(args)
     props = [p.strip() for p in args.properties.split(",") if p.strip()] if args.properties is not None else None
     check_request(cfg, args.depth, props)
     mutant = active_mutation()
-    print(f"{cfg.describe()}; yowasp-sby + smtbmc yices" + (f"; MUTATION {mutant} (failures expected)" if mutant else ""),
-          flush=True)
+    note = f"; MUTATION {mutant} (failures expected)" if mutant else ""
+    print(f"{cfg.describe()}; yowasp-sby + smtbmc {SOLVER}{note}", flush=True)
     results = prove(cfg, depth=args.depth, properties=props, cover=args.cover, out_dir=args.out,
                     progress=lambda r: print(format_line(r), flush=True))
     counts = {s: sum(r.status == s for r in results) for s in ("PASS", "UNKNOWN", "FAIL")}
@@ -410,7 +410,7 @@ def build_parser():
     sw.add_argument("--out", help="directory for sweep_BOARD.json, .md and .png")
     sw.set_defaults(func=cmd_sweep)
 
-    pv = sub.add_parser("prove", help="prove the array's promises (stream rules, no overflow, conservation, "
+    pv = sub.add_parser("prove", help="prove the array's promises (stream rules, no overflow, conservation, progress, "
                                       "equivalence) with SymbiYosys and Yices; PASS, FAIL or UNKNOWN per property")
     pv.add_argument("--rows", type=int, default=2, help="array rows R (default 2)")
     pv.add_argument("--cols", type=int, default=2, help="array columns C (default 2)")
@@ -421,10 +421,12 @@ def build_parser():
     pv.add_argument("--depth", type=int, default=None,
                     help="basecase cycles and longest induction (default R + C + PE latency + 5)")
     pv.add_argument("--properties", default=None,
-                    help="comma-separated subset of stream, join, no-overflow, conservation, equivalence (default all)")
+                    help="comma-separated subset of stream, join, no-overflow, conservation, equivalence, "
+                         "progress (default all)")
     pv.add_argument("--cover", action=argparse.BooleanOptionalAction, default=True,
                     help="also reach the cover statements (default yes)")
-    pv.add_argument("--out", default="out/prove", help="work directory; counterexample VCDs go here (default out/prove)")
+    pv.add_argument("--out", default="out/prove",
+                    help="work directory; counterexample VCDs go here (default out/prove)")
     pv.set_defaults(func=cmd_prove)
 
     b = sub.add_parser("bench", help="benchmarks that print ratios against a baseline measured in the same run")

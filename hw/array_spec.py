@@ -36,6 +36,13 @@ Properties (asserted), one group each, so that each is proved and reported on it
     Every output row r of a tile carries, in column c, Σ_k |A[r, k] − B[k, c]| (SAD) or
     Σ_k A[r, k]·B[k, c] (MAC) over exactly the beats accepted for that tile, for every input
     sequence and every stall pattern on all three streams.
+``progress``
+    Nothing is held back: a tile's last output row is accepted within G − 1 cycles of its last
+    beat (G = 2R + C + S − 1, the drain gap of ``hw.array``), not counting the cycles in which
+    ``o_sum`` was stalled (valid and not ready). Proved with the ranking invariant
+    spent + remaining <= G − 1, where ``remaining`` counts the cycles the tile needs if ``o_sum`` is
+    never stalled again. With conservation, every accepted tile is delivered, in order, as long
+    as the receiver keeps accepting.
 
 Invariants (asserted, and so proved, alongside the properties that need them for k-induction)
 -------------------------------------------------------------------------------------------
@@ -78,7 +85,7 @@ from .drain import FIFO_DEPTH
 
 __all__ = ["ArraySpec", "PROPERTIES", "INVARIANTS", "COVER", "NEEDS", "term_bounds"]
 
-PROPERTIES = ("stream", "join", "no-overflow", "conservation", "equivalence")
+PROPERTIES = ("stream", "join", "no-overflow", "conservation", "equivalence", "progress")
 INVARIANTS = ("drain", "shadow", "phase", "values")
 COVER = "cover"
 #: the invariants (and properties) each property needs beside it for k-induction to close
@@ -88,6 +95,7 @@ NEEDS = {
     "no-overflow": ("shadow",),
     "conservation": ("drain", "phase"),
     "equivalence": ("drain", "shadow", "phase", "values", "no-overflow", "conservation"),
+    "progress": ("drain", "phase", "conservation"),
 }
 
 
@@ -148,7 +156,8 @@ class ArraySpec(Elaboratable):
             m.d.sync += [held.eq(stream.valid & ~stream.ready), before.eq(stream.payload)]
             with m.If(held & ~rst):
                 m.d.comb += [check(stream.valid, f"{name}.valid held until ready"),
-                             check(stream.payload.as_value() == before.as_value(), f"{name}.payload stable until ready")]
+                             check(stream.payload.as_value() == before.as_value(),
+                                   f"{name}.payload stable until ready")]
 
         accept = a.valid & a.ready
         last_in = accept & a.payload.last
@@ -240,12 +249,29 @@ class ArraySpec(Elaboratable):
                     m.d.comb += Assert(~pending, "a last beat waits while a tile is pending")
                 m.d.comb += Assert(dut.o_busy == pending, "o_busy high exactly while a tile is pending")
 
+        if want("progress"):
+            # ``spent``: cycles since the tile's last beat in which o_sum was not stalled (valid and not
+            # ready). ``remaining``: cycles the tile still needs if o_sum is never stalled again: the
+            # capture wave, one cycle to push the first row, then one row per cycle.
+            gap = 2 * R + C + S - 1                # G of hw.array: the unstalled drain takes G - 1 cycles
+            spent = Signal(range(gap + 1))
+            with m.If(pending & ~(o.valid & ~o.ready) & (spent < gap)):
+                m.d.sync += spent.eq(spent + 1)
+            with m.If(last_in):
+                m.d.sync += spent.eq(0)
+            remaining = Signal(range(gap + 1))
+            m.d.comb += remaining.eq(Mux(~draining, full - age + R + 1,
+                                         Mux(drain.occ == 0, R - out_row + 1, R - out_row)))
+            with m.If(~rst & pending):
+                m.d.comb += [Assert(spent + remaining <= gap - 1, "spent + remaining <= G - 1"),
+                             Assert(spent < gap - 1, "last row within G - 1 unstalled cycles of the last beat")]
+
         if want("equivalence"):
             with m.If(~rst & out):
                 for row in range(R):
                     with m.If(out_row == row):
-                        m.d.comb += [Assert(o.payload.data[c] == expect[row][c], f"o_sum row {row} column {c} equals the sum")
-                                     for c in range(C)]
+                        m.d.comb += [Assert(o.payload.data[c] == expect[row][c],
+                                            f"o_sum row {row} column {c} equals the sum") for c in range(C)]
 
         if want("drain"):
             with m.If(~rst):
@@ -292,8 +318,8 @@ class ArraySpec(Elaboratable):
                                          for c in range(C)]
                         if row + 1 < R:
                             with m.If(drain.occ == 2):
-                                m.d.comb += [Assert(drain.skid.data[c] == expect[row + 1][c], f"FIFO skid holds row {row + 1}")
-                                             for c in range(C)]
+                                m.d.comb += [Assert(drain.skid.data[c] == expect[row + 1][c],
+                                                    f"FIFO skid holds row {row + 1}") for c in range(C)]
 
         if want(COVER):
             done = Signal(range(3), name="tiles_done")         # tiles delivered, saturating at 2

@@ -26,7 +26,7 @@ def test_prove_passes_every_property_on_a_small_mac_array(tmp_path):
         line = next(l for l in lines if l.startswith(name + " "))
         assert re.search(rf"^{name} +PASS +\d+\.\d s  (proved by k-induction, k = \d+|holds in every state)", line), line
     assert sum(" PASS " in l for l in lines if l.startswith("cover: ")) == 3
-    assert lines[-1].startswith("8 passed, 0 bounded only (UNKNOWN), 0 failed")
+    assert lines[-1].startswith("9 passed, 0 bounded only (UNKNOWN), 0 failed")
 
 
 def test_prove_fails_with_a_counterexample_under_a_mutation(tmp_path):
@@ -42,7 +42,7 @@ def test_prove_fails_with_a_counterexample_under_a_mutation(tmp_path):
 
 @pytest.mark.parametrize("args,msg", [
     (["--depth", "0"], "depth must be an integer from 1 to 200, not 0"),
-    (["--properties", "liveness"], "property must be one of stream, join, no-overflow, conservation, equivalence, "
+    (["--properties", "liveness"], "property must be one of stream, join, no-overflow, conservation, equivalence, progress, "
                                    "not 'liveness'"),
     (["--pe", "fma"], "pe must be one of 'sad', 'mac', not 'fma'"),
     (["--rows", "0"], "rows must be an integer from 1 to 64, not 0"),
