@@ -284,6 +284,9 @@ class ArraySpec(Elaboratable):
 
         if want("phase"):
             with m.If(~rst):
+                m.d.comb += [Assert(age <= full, "age saturates at the capture wave's length"),
+                             Assert(~pending | (age != 0), "a pending tile has an age"),
+                             Assert(out_row < R, "the next output row is a row")]
                 with m.If(draining):
                     m.d.comb += Assert(out_row + drain.occ + drain.left == R, "rows delivered + queued + left = R")
                 with m.Else():
