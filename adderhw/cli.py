@@ -337,6 +337,24 @@ def cmd_sweep(args):
     return 0
 
 
+# ---------------------------------------------------------------- prove
+def cmd_prove(args):
+    from adderhw.hw.mutation import active_mutation
+    from adderhw.prove import SOLVER, check_request, format_line, prove
+    cfg = _config_from(args)
+    props = [p.strip() for p in args.properties.split(",") if p.strip()] if args.properties is not None else None
+    check_request(cfg, args.depth, props)
+    mutant = active_mutation()
+    note = f"; MUTATION {mutant} (failures expected)" if mutant else ""
+    print(f"{cfg.describe()}; yowasp-sby + smtbmc {SOLVER}{note}", flush=True)
+    results = prove(cfg, depth=args.depth, properties=props, cover=args.cover, out_dir=args.out,
+                    progress=lambda r: print(format_line(r), flush=True))
+    counts = {s: sum(r.status == s for r in results) for s in ("PASS", "UNKNOWN", "FAIL")}
+    print(f"{counts['PASS']} passed, {counts['UNKNOWN']} bounded only (UNKNOWN), {counts['FAIL']} failed; "
+          f"work files in {args.out}")
+    return 1 if counts["FAIL"] else 0
+
+
 def _add_array_args(p, *, k_max=True):
     p.add_argument("--rows", type=int, default=8, help="array rows R (default 8)")
     p.add_argument("--cols", type=int, default=8, help="array columns C (default 8)")
@@ -467,6 +485,25 @@ def build_parser():
                          "interrupted sweep resumes")
     sw.add_argument("--out", help="directory for sweep_BOARD.json, .md and .png")
     sw.set_defaults(func=cmd_sweep)
+
+    pv = sub.add_parser("prove", help="prove the array's promises (stream rules, no overflow, conservation, progress, "
+                                      "equivalence) with SymbiYosys and Yices; PASS, FAIL or UNKNOWN per property")
+    pv.add_argument("--rows", type=int, default=2, help="array rows R (default 2)")
+    pv.add_argument("--cols", type=int, default=2, help="array columns C (default 2)")
+    pv.add_argument("--width", type=int, default=4, help="operand width in bits, 2 to 16 (default 4)")
+    pv.add_argument("--k-max", type=int, default=3, help="largest reduction length K (default 3)")
+    pv.add_argument("--pe", default="sad", help="processing element: sad or mac (default sad)")
+    pv.add_argument("--mul-stages", type=int, default=None, help="MAC only: multiplier pipeline stages 1-3")
+    pv.add_argument("--depth", type=int, default=None,
+                    help="basecase cycles and longest induction (default R + C + PE latency + 5)")
+    pv.add_argument("--properties", default=None,
+                    help="comma-separated subset of stream, join, no-overflow, conservation, equivalence, "
+                         "progress (default all)")
+    pv.add_argument("--cover", action=argparse.BooleanOptionalAction, default=True,
+                    help="also reach the cover statements (default yes)")
+    pv.add_argument("--out", default="out/prove",
+                    help="work directory; counterexample VCDs go here (default out/prove)")
+    pv.set_defaults(func=cmd_prove)
 
     b = sub.add_parser("bench", help="benchmarks that print ratios against a baseline measured in the same run")
     bsub = b.add_subparsers(dest="bench", required=True, metavar="WHAT")

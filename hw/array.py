@@ -46,13 +46,14 @@ drain is hidden whenever K >= G. (``golden.cycles`` implements this formula; tes
 it on every simulator.) The multiplexer drain this replaced had G = R + C + S - 1; the chain costs
 R cycles of latency and keeps large arrays at the clock of small ones.
 """
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Const, Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from adderhw.base.config import check_config
 
 from .drain import DrainControl
+from .mutation import active_mutation, mutation
 from .pe import acc_shape, make_pe
 
 __all__ = ["SystolicArray", "array_signature", "filter_layout", "act_layout", "sum_layout"]
@@ -90,6 +91,9 @@ class SystolicArray(wiring.Component):
     o_sum : Out(stream.Signature({data: ArrayLayout(acc, cols), last: 1}))
     o_busy : Out(1)     a finished tile is being captured or drained (from the cycle after its last
                         beat is accepted to the cycle its last output row is accepted)
+
+    After elaboration ``pes[r][c]`` and ``drain`` name the submodules, whose registers the formal
+    spec (``hw.array_spec``) reads.
     """
 
     def __new__(cls, config, *args, **kwargs):
@@ -102,6 +106,7 @@ class SystolicArray(wiring.Component):
         super().__init__(array_signature(config))
 
     def elaborate(self, platform):
+        active_mutation()       # refuse a bad ADDERHW_MUTATE before any module is built
         m = Module()
         cfg = self.config
         R, C = cfg.rows, cfg.cols
@@ -110,7 +115,10 @@ class SystolicArray(wiring.Component):
         m.d.comb += self.o_busy.eq(busy)
         fire = Signal()
         # A tile's last beat waits until the previous tile has drained (see module docstring).
-        m.d.comb += fire.eq(self.i_filter.valid & self.i_act.valid & ~(self.i_act.payload.last & busy))
+        waits = self.i_act.payload.last & busy
+        if mutation("ready-ignores-backpressure"):  # MUTATION (hw.mutation): the last beat never waits
+            waits = Const(0, 1)
+        m.d.comb += fire.eq(self.i_filter.valid & self.i_act.valid & ~waits)
         m.d.comb += [self.i_filter.ready.eq(fire), self.i_act.ready.eq(fire)]
 
         # Skew: row r's filter lane through r registers, column c's activation lane through c.
@@ -157,4 +165,5 @@ class SystolicArray(wiring.Component):
             m.d.sync += busy.eq(1)
         with m.Elif(drain.o_done):
             m.d.sync += busy.eq(0)
+        self.pes, self.drain = pes, drain
         return m

@@ -44,6 +44,9 @@ i_head : In(ArrayLayout(acc, cols))   row 0 of every column's chain
 o_shift : Out(cols)                   column c shifts its chain at the end of this cycle
 o_sum : Out(stream.Signature({data: ArrayLayout(acc, cols), last: 1}))
 o_done : Out(1)                       the tile's last row is accepted in this cycle
+
+After elaboration, ``left``, ``occ``, ``row``, ``go``, ``go_col`` and ``skid`` name the registers
+above (not ports); the formal spec (``hw.array_spec``) states its invariants over them.
 """
 from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
@@ -51,6 +54,7 @@ from amaranth.lib.wiring import In, Out
 
 from adderhw.base.config import check_config
 
+from .mutation import mutation
 from .pe import acc_shape
 
 __all__ = ["DrainControl", "FIFO_DEPTH"]
@@ -94,7 +98,10 @@ class DrainControl(wiring.Component):
         go_col = [Signal(name=f"go_col{c}", attrs={"keep": 1}) for c in range(C)]
         left = Signal(range(R + 1))         # rows of the current tile still in the chains
         row = Signal(range(max(R, 2)))      # row index of the next row pushed into the FIFO
-        m.d.comb += self.o_shift.eq(Cat(*go_col))
+        shift = Cat(*go_col)
+        if mutation("drain-skips-row"):     # MUTATION (hw.mutation): an extra shift as the drain starts
+            shift = shift | self.i_start.replicate(C)
+        m.d.comb += self.o_shift.eq(shift)
 
         push = go                           # a shift moves row 0 of every chain into the FIFO
         word = Signal(layout)
@@ -118,4 +125,5 @@ class DrainControl(wiring.Component):
             m.d.sync += head.eq(Mux(occ == FIFO_DEPTH, skid, word))
 
         m.d.comb += self.o_done.eq(pop & head.last)
+        self.left, self.occ, self.row, self.go, self.go_col, self.skid = left, occ, row, go, go_col, skid
         return m

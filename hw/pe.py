@@ -26,12 +26,14 @@ the accumulator's clear shares one synchronous-clear condition with the end of a
 before a valid term has passed through; leaving it out saves logic on FPGAs whose flip-flops have a
 single synchronous set/reset input. The MAC twin follows the same rules, so the comparison is fair.
 """
-from amaranth.hdl import Module, Mux, ResetSignal, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, ResetSignal, Shape, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from adderhw.base.config import check_config
 from adderhw.base.errors import BadParameter
+
+from .mutation import mutation
 
 __all__ = ["ProcessingElement", "SadPE", "MacPE", "make_pe", "acc_shape"]
 
@@ -55,6 +57,9 @@ class ProcessingElement(wiring.Component):
     o_capture : Out(1)           ``o_sum`` is written at the end of this cycle
     i_shift : In(1)              the column's drain chain shifts: ``o_sum`` takes ``i_below``
     i_below : In(acc shape)      ``o_sum`` of the PE below (0 for the last row)
+
+    After elaboration ``acc`` names the accumulator register (not a port), which the formal
+    spec (``hw.array_spec``) holds equal to its wide shadow sum.
     """
 
     kind = None
@@ -106,6 +111,9 @@ class ProcessingElement(wiring.Component):
         acc = Signal(shape, reset_less=True)
         result = Signal(shape, reset_less=True)
         total = Signal(shape)
+        if mutation("acc-short"):   # MUTATION (hw.mutation): the running sum is one bit short
+            total = Signal(Shape(shape.width - 1, shape.signed))
+        self.acc = acc
         # The worst case over k_max terms fits acc_width bits, so truncation never loses a bit.
         m.d.comb += total.eq(acc + addend + carry_in)
         m.d.comb += [self.o_capture.eq(valid & last), self.o_sum.eq(result)]
