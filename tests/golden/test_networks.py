@@ -39,10 +39,10 @@ def test_resnet20_on_8x8_is_well_utilised():
     r = compare_network(network("resnet20"), ArrayConfig(rows=8, cols=8, width=8))
     assert r["totals"]["addernet"]["utilisation"] >= 0.95
     adder_layers = [l for l in r["layers"] if l["adder"]]
-    G = 8 + 8 + 2 - 1
+    G = 2 * 8 + 8 + 2 - 1                     # 2R + C + S - 1 (shift-chain drain)
     for l in adder_layers:
         if l["K"] >= G:                       # the drain is hidden
-            assert l["addernet"]["utilisation"] > 0.99
+            assert l["addernet"]["utilisation"] > 0.98      # only the last tile's G - 1 cycles show
         else:                                 # tiles are G cycles apart, K of them useful
             assert l["addernet"]["utilisation"] == pytest.approx(l["K"] / G, rel=0.01)
     assert any(l["K"] < G for l in adder_layers)
