@@ -38,6 +38,18 @@ from .mutation import mutation
 __all__ = ["ProcessingElement", "SadPE", "MacPE", "make_pe", "acc_shape"]
 
 
+def flag(name):
+    """A 1-bit valid/last register of one PE, marked ``keep``.
+
+    The flags of all PEs on one anti-diagonal (r + c) carry the same value, so Yosys's
+    ``opt_merge`` would merge them into one flip-flop that drives every PE of the diagonal, a net
+    that grows with the array (at 16x16 on the ECP5-85F it was the critical path). ``keep``, with
+    the ``setattr`` line of the board builds (see ``hw.drain``), keeps one copy per PE: two to four
+    flip-flops per PE buy wiring that stays local.
+    """
+    return Signal(name=name, attrs={"keep": 1})
+
+
 def acc_shape(config):
     return signed(config.acc_width) if config.acc_signed else unsigned(config.acc_width)
 
@@ -90,8 +102,11 @@ class ProcessingElement(wiring.Component):
         registers to match it."""
         return self.config.pe_stages
 
-    def term(self, m):
+    def term(self, m, valid1, last1):
         """Build the pipeline in front of the accumulator.
+
+        ``valid1``/``last1`` are the PE's kept flag registers (``i_valid``/``i_last`` delayed one
+        cycle), for the first stage to use rather than a second copy.
 
         Returns (addend, carry_in, valid, last) as seen by the accumulate stage, after
         ``stages - 1`` registers; ``carry_in`` is a 1-bit value added to the sum.
@@ -103,10 +118,13 @@ class ProcessingElement(wiring.Component):
         w = self.config.width
         a_fwd = Signal(signed(w), reset_less=True)
         b_fwd = Signal(signed(w), reset_less=True)
+        v_fwd, l_fwd = flag("v_fwd"), flag("l_fwd")
         m.d.sync += [a_fwd.eq(self.i_a), b_fwd.eq(self.i_b),
-                     self.o_valid.eq(self.i_valid), self.o_last.eq(self.i_last)]
-        m.d.comb += [self.o_a.eq(a_fwd), self.o_b.eq(b_fwd)]
-        addend, carry_in, valid, last = self.term(m)
+                     v_fwd.eq(self.i_valid), l_fwd.eq(self.i_last)]
+        m.d.comb += [self.o_a.eq(a_fwd), self.o_b.eq(b_fwd),
+                     self.o_valid.eq(v_fwd), self.o_last.eq(l_fwd)]
+        # v_fwd/l_fwd are i_valid/i_last delayed one cycle: the flags of the first pipeline stage
+        addend, carry_in, valid, last = self.term(m, v_fwd, l_fwd)
         shape = acc_shape(self.config)
         acc = Signal(shape, reset_less=True)
         result = Signal(shape, reset_less=True)
@@ -142,16 +160,14 @@ class SadPE(ProcessingElement):
 
     kind = "sad"
 
-    def term(self, m):
+    def term(self, m, valid1, last1):
         w = self.config.width
         diff = Signal(signed(w + 1))
         m.d.comb += diff.eq(self.i_a - self.i_b)
         neg = Signal(reset_less=True)
         magnitude_minus_neg = Signal(w, reset_less=True)          # |d| - s
-        valid, last = Signal(), Signal()
-        m.d.sync += [magnitude_minus_neg.eq(diff[:w] ^ Mux(diff[w], (1 << w) - 1, 0)), neg.eq(diff[w]),
-                     valid.eq(self.i_valid), last.eq(self.i_last)]
-        return magnitude_minus_neg, neg, valid, last
+        m.d.sync += [magnitude_minus_neg.eq(diff[:w] ^ Mux(diff[w], (1 << w) - 1, 0)), neg.eq(diff[w])]
+        return magnitude_minus_neg, neg, valid1, last1
 
 
 class MacPE(ProcessingElement):
@@ -163,27 +179,28 @@ class MacPE(ProcessingElement):
 
     kind = "mac"
 
-    def term(self, m):
+    def term(self, m, valid1, last1):
         w, n = self.config.width, self.config.mul_stages
-        a, b, valid, last = self.i_a, self.i_b, self.i_valid, self.i_last
+        a, b, pv, pl = self.i_a, self.i_b, valid1, last1
         if n >= 2:
-            a, b, valid, last = self._reg(m, a, b, valid, last, "in")
+            a, b = self._reg(m, a, b, "in")          # operands and valid1/last1 are one stage
+            pv, pl = flag("prod_valid"), flag("prod_last")
+            m.d.sync += [pv.eq(valid1), pl.eq(last1)]
         prod = Signal(signed(2 * w), reset_less=True)
-        pv, pl = Signal(), Signal()
-        m.d.sync += [prod.eq(a * b), pv.eq(valid), pl.eq(last)]
+        m.d.sync += prod.eq(a * b)
         if n == 3:
-            p2, pv2, pl2 = Signal(signed(2 * w), reset_less=True), Signal(), Signal()
+            p2 = Signal(signed(2 * w), reset_less=True)
+            pv2, pl2 = flag("prod2_valid"), flag("prod2_last")
             m.d.sync += [p2.eq(prod), pv2.eq(pv), pl2.eq(pl)]
             prod, pv, pl = p2, pv2, pl2
         return prod, 0, pv, pl
 
     @staticmethod
-    def _reg(m, a, b, valid, last, name):
+    def _reg(m, a, b, name):
         ra = Signal(a.shape(), name=f"{name}_a", reset_less=True)
         rb = Signal(b.shape(), name=f"{name}_b", reset_less=True)
-        rv, rl = Signal(name=f"{name}_valid"), Signal(name=f"{name}_last")
-        m.d.sync += [ra.eq(a), rb.eq(b), rv.eq(valid), rl.eq(last)]
-        return ra, rb, rv, rl
+        m.d.sync += [ra.eq(a), rb.eq(b)]
+        return ra, rb
 
 
 def make_pe(config):

@@ -1,0 +1,121 @@
+"""``EngineConfig``: the one frozen description of a layer engine (hw.engine), shared by the RTL,
+the program compiler and golden program model (golden.program) and the engine cycle model.
+
+The engine runs a whole network on chip for a *batch* of up to C images at once: lane c of every
+activation word is image c. That is how the activation buffer gives the array C activations per
+cycle with no bank conflict for any kernel, stride or padding: every lane reads the same address
+of its own bank. (Banking C output positions of one image instead needs a stride-aware layout and
+wastes lanes when a layer's output is narrower than C; with images on the lanes a layer's P-tile is
+one output position of C images.) Throughput per image is the batch's cycles / C; the latency of
+an image is the batch's cycles.
+
+Fields
+------
+array : ArrayConfig
+    The array of the network's adder layers (pe="sad"), or, for the CNN twin, of every layer
+    (pe="mac"). Its ``k_max`` bounds the reduction length K of every layer that runs on it.
+mac_rows : int
+    An AdderNet engine (array.pe == "sad") runs its multiplier layers (the first conv and the
+    classifier, as in the paper) on a second array, of MAC PEs, ``mac_rows`` x C, in the same top.
+    0 for a CNN engine (every layer runs on ``array``). Filter lanes of a multiplier layer are the
+    first ``mac_rows`` of the weight word.
+act_depth : int
+    Words of each activation buffer (two, ping-pong); a word holds one value of each of C images.
+    A layer's input and output (C·H·W values per image, after pooling) must each fit.
+weight_depth : int
+    Words of the weight buffer; a word holds R filter values (one per array row).
+const_depth : int
+    Entries of the post-processing table (one per output channel of every layer).
+max_layers : int
+    Entries of the descriptor table.
+scale_bits, bias_bits : int
+    Signed widths of the folded BatchNorm scale M and bias B (see golden.program).
+"""
+from dataclasses import dataclass, replace
+
+from .config import ArrayConfig, check_config
+from .errors import BadParameter
+from .validate import check_int
+
+__all__ = ["EngineConfig", "DESCRIPTOR_FIELDS", "POOL_KINDS", "LAYER_OPS"]
+
+LAYER_OPS = ("add", "mul")
+POOL_KINDS = ("none", "max2", "gap")
+
+#: the fields of one layer descriptor, in table order; each is an unsigned ``EngineConfig.field_bits``
+#: number (see golden.program.descriptor_words and hw.sequencer)
+DESCRIPTOR_FIELDS = (
+    "flags",        # bit 0 op (1 = mul), bit 1 relu, bits 2-3 pool (0 none, 1 max2, 2 gap), bit 4 last layer
+    "cin", "in_h", "in_w", "plane",          # plane = in_h·in_w
+    "kernel", "stride", "padding",
+    "out_h", "out_w",
+    "cout", "k", "t_tiles",
+    "wbase", "cbase", "shift",
+    "dst_w", "dst_plane",                    # the written output's row width and plane (after pooling)
+    "gap_log2",                              # log2 of the positions a global average pool sums
+)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    array: ArrayConfig = ArrayConfig(rows=8, cols=8, width=8, k_max=256)
+    mac_rows: int = 2
+    act_depth: int = 1024
+    weight_depth: int = 1024
+    const_depth: int = 128
+    max_layers: int = 8
+    scale_bits: int = 16
+    bias_bits: int = 32
+
+    def __post_init__(self):
+        check_config(self.array, "array")
+        for name, lo, hi in (("act_depth", 1, 1 << 20), ("weight_depth", 1, 1 << 20),
+                             ("const_depth", 1, 1 << 16), ("max_layers", 1, 64),
+                             ("scale_bits", 2, 32), ("bias_bits", 2, 48)):
+            object.__setattr__(self, name, check_int(name, getattr(self, name), lo=lo, hi=hi))
+        rows = self.array.rows
+        if self.array.pe == "sad":
+            object.__setattr__(self, "mac_rows", check_int("mac_rows", self.mac_rows, lo=1, hi=rows))
+        elif self.mac_rows not in (0, rows):
+            raise BadParameter(f"mac_rows applies to an AdderNet engine (array pe 'sad'); a CNN engine "
+                               f"runs every layer on its MAC array and takes 0, not {self.mac_rows}")
+        else:
+            object.__setattr__(self, "mac_rows", 0)
+
+    @property
+    def adder(self):
+        """True for an AdderNet engine (SAD array plus a MAC array for multiplier layers)."""
+        return self.array.pe == "sad"
+
+    @property
+    def lanes(self):
+        """Images per batch: the array's columns."""
+        return self.array.cols
+
+    def array_for(self, op):
+        """The ArrayConfig that runs a layer of ``op`` ("add" or "mul")."""
+        if op not in LAYER_OPS:
+            raise BadParameter(f"layer op must be one of {', '.join(LAYER_OPS)}, not {op!r}")
+        if not self.adder:
+            return self.array
+        if op == "add":
+            return self.array
+        return self.array.with_(pe="mac", rows=self.mac_rows)
+
+    def rows_for(self, op):
+        return self.array_for(op).rows
+
+    @property
+    def field_bits(self):
+        """Bits of one descriptor field: enough for every depth, size and base address."""
+        biggest = max(self.act_depth, self.weight_depth, self.const_depth, 1 << 12)
+        return max(16, biggest.bit_length() + 1)
+
+    def with_(self, **changes):
+        return replace(self, **changes)
+
+    def describe(self):
+        a = self.array
+        extra = f" + {self.mac_rows}x{a.cols} MAC" if self.adder else ""
+        return (f"{a.rows}x{a.cols} {a.pe.upper()}{extra}, {a.width}-bit, act {self.act_depth} x2, "
+                f"weights {self.weight_depth}, consts {self.const_depth}")

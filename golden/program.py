@@ -1,0 +1,324 @@
+"""The engine's program and its bit-exact golden model.
+
+A *program* is what the compiler (golden.compiler) makes of a trained network and what the layer
+engine (hw.engine) runs: a list of integer layers plus the memory images that hold them. This
+module defines the integer semantics; :func:`run_program` executes them in NumPy and is the golden
+reference every engine run is compared with, layer by layer and image by image.
+
+One layer, on signed ``width``-bit activations x (Cin, H, W) of one image:
+
+1. acc[t, y, x] = −Σ |x_pad − F[t]| for an adder layer (op "add"), Σ x_pad·F[t] for a multiplier
+   layer (op "mul"); x_pad is x with ``padding`` zeros around it (a padded position still counts
+   |0 − F| in an adder layer, as in golden.adder2d), cross-correlation with ``stride``.
+2. Folded BatchNorm and requantisation, per output channel t, with integers only:
+   v = (acc·M[t] + B[t] + 2^(S−1)) >> S for S > 0 (an arithmetic shift: rounding half up), or
+   acc·M[t] + B[t] for S = 0. M is a signed ``scale_bits`` number (negative when BN's γ is),
+   B a signed ``bias_bits`` number.
+3. ReLU (v = max(v, 0)) when the layer has it; then saturation to signed ``width`` bits.
+4. Pooling: "max2" takes the max of each 2x2 window (the output's height and width must be even);
+   "gap" averages all positions: (Σ v + n/2) >> log2 n, where n = out_h·out_w must be a power of
+   two (a count that is not is refused by the compiler: the mean would need a divider or a
+   reciprocal multiplier, and we keep the post-processing to one multiplier per lane).
+
+The last layer's saturated outputs are the logits; the class is the first index of their maximum.
+
+Memory images (:func:`memory_images`; the engine's loader writes them, hw.engine reads them):
+  * weights: word address ``wbase + tt·K + k`` holds lane r = F[tt·R_L + r, k] (0 where that
+    channel does not exist), with K index k = (ci, ky, kx) in C order and R_L the rows of the array
+    the layer runs on;
+  * constants: entry ``cbase + t`` holds (M[t], B[t]);
+  * activations: value (ci, y, x) of image c sits at word ``ci·H·W + y·W + x``, lane c, of the
+    buffer the layer reads: layer i reads buffer i mod 2 and writes buffer (i + 1) mod 2; the
+    image is loaded into buffer 0.
+  * descriptors: one per layer, the fields of ``adderhw.base.engine.DESCRIPTOR_FIELDS``.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from adderhw.base.engine import DESCRIPTOR_FIELDS, LAYER_OPS, POOL_KINDS, EngineConfig
+from adderhw.base.errors import BadParameter
+from adderhw.base.validate import check_int, int_range
+
+from .conv import adder2d, conv_output_shape, mac_conv2d
+
+__all__ = ["LayerProgram", "Program", "postprocess", "pool", "run_layer_program", "run_program",
+           "ProgramRun", "memory_images", "MemoryImages", "descriptor"]
+
+
+@dataclass(frozen=True, eq=False)
+class LayerProgram:
+    """One integer layer of a program (see the module docstring for its semantics)."""
+    name: str
+    op: str                     # "add" or "mul"
+    weights: np.ndarray         # int64 (cout, cin, kernel, kernel), signed width bits
+    scale: np.ndarray           # int64 (cout,): M
+    bias: np.ndarray            # int64 (cout,): B
+    shift: int                  # S
+    in_hw: tuple                # (H, W) of the input
+    stride: int = 1
+    padding: int = 0
+    relu: bool = True
+    pool: str = "none"
+
+    @property
+    def cout(self):
+        return self.weights.shape[0]
+
+    @property
+    def cin(self):
+        return self.weights.shape[1]
+
+    @property
+    def kernel(self):
+        return self.weights.shape[2]
+
+    @property
+    def k(self):
+        return self.cin * self.kernel * self.kernel
+
+    @property
+    def conv_hw(self):
+        """(out_h, out_w) of the convolution, before pooling."""
+        return conv_output_shape(*self.in_hw, self.kernel, self.kernel, self.stride, self.padding)
+
+    @property
+    def out_shape(self):
+        """(C, H, W) of the layer's output, after pooling."""
+        h, w = self.conv_hw
+        if self.pool == "max2":
+            return self.cout, h // 2, w // 2
+        if self.pool == "gap":
+            return self.cout, 1, 1
+        return self.cout, h, w
+
+    @property
+    def gap_log2(self):
+        h, w = self.conv_hw
+        return (h * w).bit_length() - 1
+
+    def terms(self):
+        """|x − f| terms (or multiply-accumulates) per image."""
+        h, w = self.conv_hw
+        return self.cout * self.k * h * w
+
+
+@dataclass(frozen=True, eq=False)
+class Program:
+    """A compiled network: integer layers at one signed ``width``, and where its input comes from.
+
+    ``input_frac`` is the scale of the image: pixel value v is loaded as round(v·2^input_frac),
+    saturated (golden.fixed.quantize)."""
+    name: str
+    width: int
+    layers: tuple
+    input_frac: int
+    scale_bits: int = 16
+    bias_bits: int = 32
+
+    def __post_init__(self):
+        check_program(self)
+
+    @property
+    def input_shape(self):
+        first = self.layers[0]
+        return (first.cin, *first.in_hw)
+
+    @property
+    def classes(self):
+        return self.layers[-1].cout
+
+
+def _fail(layer, fieldname, message):
+    raise BadParameter(f"layer {layer.name!r}: {fieldname} {message}")
+
+
+def check_program(program):
+    """Refuse a program the engine cannot run, with one sentence naming the layer and the field."""
+    width = check_int("width", program.width, lo=2, hi=16)
+    if not program.layers:
+        raise BadParameter("a program needs at least one layer, not an empty list")
+    lo, hi = int_range(width)
+    shape = None
+    for i, layer in enumerate(program.layers):
+        if layer.op not in LAYER_OPS:
+            _fail(layer, "op", f"must be one of {', '.join(LAYER_OPS)}, not {layer.op!r}")
+        if layer.pool not in POOL_KINDS:
+            _fail(layer, "pool", f"must be one of {', '.join(POOL_KINDS)}, not {layer.pool!r}")
+        w = np.asarray(layer.weights)
+        if w.ndim != 4 or w.shape[2] != w.shape[3]:
+            _fail(layer, "weights", f"must be (cout, cin, k, k) with a square kernel, not shape {w.shape}")
+        if w.min() < lo or w.max() > hi:
+            _fail(layer, "weights", f"must fit signed {width} bits ({lo}..{hi}), not {w.min()}..{w.max()}")
+        for name, arr, bits in (("scale", layer.scale, program.scale_bits), ("bias", layer.bias, program.bias_bits)):
+            a = np.asarray(arr)
+            if a.shape != (w.shape[0],):
+                _fail(layer, name, f"must have one entry per output channel ({w.shape[0]}), not shape {a.shape}")
+            blo, bhi = int_range(bits)
+            if a.min() < blo or a.max() > bhi:
+                _fail(layer, name, f"must fit signed {bits} bits, not {a.min()}..{a.max()}")
+        if not 0 <= layer.shift <= 62:
+            _fail(layer, "shift", f"must be 0..62, not {layer.shift}")
+        if shape is not None and shape != (layer.cin, *layer.in_hw):
+            _fail(layer, "input shape", f"{(layer.cin, *layer.in_hw)} does not match the previous layer's "
+                  f"output {shape}")
+        h, wd = layer.conv_hw
+        if layer.pool == "max2" and (h % 2 or wd % 2):
+            _fail(layer, "pool", f"max2 needs an even output, not {h}x{wd}")
+        if layer.pool == "gap" and (h * wd) & (h * wd - 1):
+            _fail(layer, "pool", f"gap needs a power-of-two count of positions, not {h}x{wd} = {h * wd}")
+        if layer.pool != "none" and i == len(program.layers) - 1:
+            _fail(layer, "pool", f"of the last layer (the logits) must be 'none', not {layer.pool!r}")
+        shape = layer.out_shape
+    return program
+
+
+def postprocess(acc, scale, bias, shift, relu, width):
+    """Steps 2-3 of a layer: int64 acc (..., cout, ...) with per-channel scale/bias on axis ``-3``
+    broadcast by the caller; returns the saturated ``width``-bit values (int64)."""
+    v = acc.astype(object) * scale + bias if _too_wide(acc, scale, bias) else acc * scale + bias
+    if shift:
+        v = (v + (1 << (shift - 1))) >> shift
+    v = np.asarray(v, dtype=np.int64)
+    if relu:
+        v = np.maximum(v, 0)
+    lo, hi = int_range(width)
+    return np.clip(v, lo, hi)
+
+
+def _too_wide(acc, scale, bias):
+    big = max(int(np.abs(acc).max(initial=0)), 1) * max(int(np.abs(scale).max(initial=0)), 1)
+    return big + int(np.abs(bias).max(initial=0)) >= (1 << 62)
+
+
+def pool(v, kind):
+    """Step 4 on (N, C, H, W)."""
+    if kind == "max2":
+        n, c, h, w = v.shape
+        return v.reshape(n, c, h // 2, 2, w // 2, 2).max(axis=(3, 5))
+    if kind == "gap":
+        n, c, h, w = v.shape
+        log2 = (h * w).bit_length() - 1
+        s = v.sum(axis=(2, 3), keepdims=True)
+        return (s + ((1 << log2) >> 1)) >> log2
+    return v
+
+
+def run_layer_program(layer, x, width):
+    """One layer on int64 x (N, Cin, H, W): returns (acc, output) as int64 arrays."""
+    conv = adder2d if layer.op == "add" else mac_conv2d
+    acc = conv(x, layer.weights, layer.stride, layer.padding, width=width)
+    scale = np.asarray(layer.scale, dtype=np.int64)[None, :, None, None]
+    bias = np.asarray(layer.bias, dtype=np.int64)[None, :, None, None]
+    v = postprocess(acc, scale, bias, layer.shift, layer.relu, width)
+    return acc, pool(v, layer.pool)
+
+
+@dataclass
+class ProgramRun:
+    """What :func:`run_program` returns: every layer's output (N, C, H, W) and the classes."""
+    outputs: list = field(default_factory=list)
+    classes: np.ndarray = None
+
+    @property
+    def logits(self):
+        return self.outputs[-1].reshape(len(self.outputs[-1]), -1)
+
+
+def run_program(program, images):
+    """Execute ``program`` on int64 images (N, Cin, H, W) already quantised to its width."""
+    x = np.asarray(images, dtype=np.int64)
+    if x.ndim != 4 or x.shape[1:] != program.input_shape:
+        raise BadParameter(f"images must have shape (N, {', '.join(map(str, program.input_shape))}), "
+                           f"not {x.shape}")
+    run = ProgramRun()
+    for layer in program.layers:
+        _, x = run_layer_program(layer, x, program.width)
+        run.outputs.append(x)
+    run.classes = run.logits.argmax(axis=1)
+    return run
+
+
+# ---- memory images -------------------------------------------------------------------------
+
+@dataclass
+class MemoryImages:
+    """The engine's memories for one program (see the module docstring).
+
+    weights: int64 (words, R); consts: int64 (entries, 2) as (M, B); descriptors: list of dicts
+    (DESCRIPTOR_FIELDS); bases: per layer (wbase, cbase)."""
+    weights: np.ndarray
+    consts: np.ndarray
+    descriptors: list
+    bases: list
+
+
+def descriptor(layer, wbase, cbase, last, rows):
+    """The descriptor of ``layer`` (a dict over DESCRIPTOR_FIELDS)."""
+    out_c, dst_h, dst_w = layer.out_shape
+    h, w = layer.conv_hw
+    flags = ((layer.op == "mul") | (layer.relu << 1) | (POOL_KINDS.index(layer.pool) << 2) | (last << 4))
+    d = {"flags": flags, "cin": layer.cin, "in_h": layer.in_hw[0], "in_w": layer.in_hw[1],
+         "plane": layer.in_hw[0] * layer.in_hw[1], "kernel": layer.kernel, "stride": layer.stride,
+         "padding": layer.padding, "out_h": h, "out_w": w, "cout": layer.cout, "k": layer.k,
+         "t_tiles": -(-layer.cout // rows), "wbase": wbase, "cbase": cbase, "shift": layer.shift,
+         "dst_w": dst_w, "dst_plane": dst_h * dst_w,
+         "gap_log2": layer.gap_log2 if layer.pool == "gap" else 0}
+    assert tuple(d) == DESCRIPTOR_FIELDS
+    return d
+
+
+def memory_images(program, engine):
+    """Lay ``program`` out in the memories of ``engine`` (an EngineConfig); refuse what does not fit,
+    naming the layer and the field."""
+    if not isinstance(engine, EngineConfig):
+        raise BadParameter(f"engine must be an EngineConfig, not {type(engine).__name__}")
+    check_program(program)
+    if program.width != engine.array.width:
+        raise BadParameter(f"program {program.name!r} has width {program.width} but the engine's array "
+                           f"is {engine.array.width}-bit; compile for the engine's width")
+    if program.scale_bits > engine.scale_bits or program.bias_bits > engine.bias_bits:
+        raise BadParameter(f"program {program.name!r} needs scale/bias of {program.scale_bits}/{program.bias_bits} "
+                           f"bits but the engine has {engine.scale_bits}/{engine.bias_bits}")
+    if len(program.layers) > engine.max_layers:
+        raise BadParameter(f"program {program.name!r} has {len(program.layers)} layers but the engine's "
+                           f"descriptor table holds max_layers={engine.max_layers}")
+    R = engine.array.rows
+    words, consts, descs, bases = [], [], [], []
+    wbase = cbase = 0
+    for i, layer in enumerate(program.layers):
+        if engine.adder and layer.op == "add" and engine.array.pe != "sad":
+            _fail(layer, "op", "add needs an AdderNet engine")
+        if not engine.adder and layer.op == "add":
+            _fail(layer, "op", f"'add' cannot run on a CNN engine (MAC arrays only); compile the CNN twin")
+        arr = engine.array_for(layer.op)
+        if layer.k > arr.k_max:
+            _fail(layer, "k", f"{layer.k} (cin·kernel²) exceeds the {arr.pe.upper()} array's k_max={arr.k_max}")
+        cin, h, w = layer.cin, *layer.in_hw
+        if cin * h * w > engine.act_depth:
+            _fail(layer, "input", f"of {cin}x{h}x{w} = {cin * h * w} values does not fit act_depth={engine.act_depth}")
+        oc, oh, ow = layer.out_shape
+        if oc * oh * ow > engine.act_depth:
+            _fail(layer, "output", f"of {oc}x{oh}x{ow} = {oc * oh * ow} values does not fit act_depth={engine.act_depth}")
+        rows = arr.rows
+        tiles = -(-layer.cout // rows)
+        f = np.zeros((tiles * rows, layer.k), dtype=np.int64)
+        f[:layer.cout] = np.asarray(layer.weights).reshape(layer.cout, layer.k)
+        block = np.zeros((tiles * layer.k, R), dtype=np.int64)
+        block[:, :rows] = f.reshape(tiles, rows, layer.k).transpose(0, 2, 1).reshape(tiles * layer.k, rows)
+        words.append(block)
+        consts.append(np.stack([np.asarray(layer.scale), np.asarray(layer.bias)], axis=1).astype(np.int64))
+        descs.append(descriptor(layer, wbase, cbase, i == len(program.layers) - 1, rows))
+        bases.append((wbase, cbase))
+        wbase += len(block)
+        cbase += layer.cout
+        if wbase > engine.weight_depth:
+            _fail(layer, "weights", f"end at word {wbase}, beyond weight_depth={engine.weight_depth}")
+        if cbase > engine.const_depth:
+            _fail(layer, "cout", f"{layer.cout} constants end at entry {cbase}, beyond const_depth={engine.const_depth}")
+    limit = 1 << engine.field_bits
+    for layer, d in zip(program.layers, descs):
+        for name, value in d.items():
+            if not 0 <= value < limit:
+                _fail(layer, name, f"{value} does not fit a {engine.field_bits}-bit descriptor field")
+    return MemoryImages(np.concatenate(words), np.concatenate(consts), descs, bases)
