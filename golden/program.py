@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from adderhw.base.engine import DESCRIPTOR_FIELDS, LAYER_OPS, POOL_KINDS, EngineConfig
+from adderhw.base.engine import DESCRIPTOR_FIELDS, SIGNED_FIELDS, LAYER_OPS, POOL_KINDS, EngineConfig
 from adderhw.base.errors import BadParameter
 from adderhw.base.validate import check_int, int_range
 
@@ -167,8 +167,9 @@ def check_program(program):
             _fail(layer, "pool", f"max2 needs an even output, not {h}x{wd}")
         if layer.pool == "gap" and (h * wd) & (h * wd - 1):
             _fail(layer, "pool", f"gap needs a power-of-two count of positions, not {h}x{wd} = {h * wd}")
-        if layer.pool != "none" and i == len(program.layers) - 1:
-            _fail(layer, "pool", f"of the last layer (the logits) must be 'none', not {layer.pool!r}")
+        if i == len(program.layers) - 1 and (layer.pool != "none" or layer.conv_hw != (1, 1)):
+            _fail(layer, "output", f"of the last layer (the logits) must be cout x 1 x 1 with pool 'none', "
+                  f"not {layer.conv_hw} with pool {layer.pool!r}")
         shape = layer.out_shape
     return program
 
@@ -254,14 +255,20 @@ class MemoryImages:
 
 
 def descriptor(layer, wbase, cbase, last, rows):
-    """The descriptor of ``layer`` (a dict over DESCRIPTOR_FIELDS)."""
+    """The descriptor of ``layer`` (a dict over DESCRIPTOR_FIELDS, plain signed integers)."""
     out_c, dst_h, dst_w = layer.out_shape
     h, w = layer.conv_hw
-    flags = ((layer.op == "mul") | (layer.relu << 1) | (POOL_KINDS.index(layer.pool) << 2) | (last << 4))
-    d = {"flags": flags, "cin": layer.cin, "in_h": layer.in_hw[0], "in_w": layer.in_hw[1],
-         "plane": layer.in_hw[0] * layer.in_hw[1], "kernel": layer.kernel, "stride": layer.stride,
-         "padding": layer.padding, "out_h": h, "out_w": w, "cout": layer.cout, "k": layer.k,
-         "t_tiles": -(-layer.cout // rows), "wbase": wbase, "cbase": cbase, "shift": layer.shift,
+    in_h, in_w = layer.in_hw
+    k, p, s = layer.kernel, layer.padding, layer.stride
+    t_tiles = -(-layer.cout // rows)
+    flags = (int(layer.op == "mul") | (int(layer.relu) << 1) | (POOL_KINDS.index(layer.pool) << 2)
+             | (int(last) << 4))
+    d = {"flags": flags, "cin": layer.cin, "in_h": in_h, "in_w": in_w,
+         "kernel": k, "stride": s, "padding": p, "out_h": h, "out_w": w,
+         "cout": layer.cout, "t_tiles": t_tiles, "t_beats": t_tiles * rows,
+         "wbase": wbase, "cbase": cbase, "shift": layer.shift,
+         "pos_start": -p * in_w - p, "row_step": s * in_w, "ky_step": in_w - (k - 1),
+         "ci_step": in_h * in_w - (k - 1) * in_w - (k - 1),
          "dst_w": dst_w, "dst_plane": dst_h * dst_w,
          "gap_log2": layer.gap_log2 if layer.pool == "gap" else 0}
     assert tuple(d) == DESCRIPTOR_FIELDS
@@ -316,9 +323,10 @@ def memory_images(program, engine):
             _fail(layer, "weights", f"end at word {wbase}, beyond weight_depth={engine.weight_depth}")
         if cbase > engine.const_depth:
             _fail(layer, "cout", f"{layer.cout} constants end at entry {cbase}, beyond const_depth={engine.const_depth}")
-    limit = 1 << engine.field_bits
+    bits = engine.field_bits
     for layer, d in zip(program.layers, descs):
         for name, value in d.items():
-            if not 0 <= value < limit:
-                _fail(layer, name, f"{value} does not fit a {engine.field_bits}-bit descriptor field")
+            lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if name in SIGNED_FIELDS else (0, (1 << bits) - 1)
+            if not lo <= value <= hi:
+                _fail(layer, name, f"{value} does not fit a {bits}-bit descriptor field")
     return MemoryImages(np.concatenate(words), np.concatenate(consts), descs, bases)

@@ -37,23 +37,30 @@ from .config import ArrayConfig, check_config
 from .errors import BadParameter
 from .validate import check_int
 
-__all__ = ["EngineConfig", "DESCRIPTOR_FIELDS", "POOL_KINDS", "LAYER_OPS"]
+__all__ = ["EngineConfig", "DESCRIPTOR_FIELDS", "SIGNED_FIELDS", "POOL_KINDS", "LAYER_OPS"]
 
 LAYER_OPS = ("add", "mul")
 POOL_KINDS = ("none", "max2", "gap")
 
-#: the fields of one layer descriptor, in table order; each is an unsigned ``EngineConfig.field_bits``
-#: number (see golden.program.descriptor_words and hw.sequencer)
+#: the fields of one layer descriptor, in table order; each is a ``EngineConfig.field_bits``-bit
+#: number, two's complement for the fields in SIGNED_FIELDS (see golden.program.descriptor and
+#: hw.sequencer). The compiler precomputes every product the address generator and the
+#: post-processing need, so the hardware steps its addresses with adders only.
 DESCRIPTOR_FIELDS = (
     "flags",        # bit 0 op (1 = mul), bit 1 relu, bits 2-3 pool (0 none, 1 max2, 2 gap), bit 4 last layer
-    "cin", "in_h", "in_w", "plane",          # plane = in_h·in_w
+    "cin", "in_h", "in_w",
     "kernel", "stride", "padding",
     "out_h", "out_w",
-    "cout", "k", "t_tiles",
+    "cout", "t_tiles", "t_beats",            # t_beats = t_tiles·R_L: output rows per position
     "wbase", "cbase", "shift",
+    "pos_start",                             # -padding·in_w - padding: address of tap (0, 0) at position (0, 0)
+    "row_step",                              # stride·in_w
+    "ky_step",                               # in_w - (kernel - 1)
+    "ci_step",                               # in_h·in_w - (kernel - 1)·in_w - (kernel - 1)
     "dst_w", "dst_plane",                    # the written output's row width and plane (after pooling)
     "gap_log2",                              # log2 of the positions a global average pool sums
 )
+SIGNED_FIELDS = ("pos_start", "ky_step", "ci_step")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,186 @@
+"""``LayerEngine``: an accelerator that runs a whole compiled network on chip, image in, class out.
+
+Blocks (one file each): the memories below, ``hw.im2col`` (address generation), the arrays
+(``hw.array``: the SAD array and, for an AdderNet, a ``mac_rows`` x C MAC array for the
+multiplier layers; a CNN engine has one MAC array), ``hw.postproc`` (BatchNorm, ReLU,
+saturation, pooling, argmax) and ``hw.sequencer`` (the program). The engine works on a batch of
+up to C images, image c on lane c (``adderhw.base.engine`` says why).
+
+Memories (``amaranth.lib.memory``, one synchronous read port and one write port each, the shape
+Yosys maps to iCE40 EBR and ECP5 DP16KD):
+  * two activation buffers (ping-pong), ``act_depth`` words of C lanes x ``width`` bits;
+  * the weight buffer, ``weight_depth`` words of R lanes x ``width`` bits;
+  * the constant table, ``const_depth`` entries of (M, B);
+  * the descriptor table, ``max_layers`` x 32 slots of ``field_bits`` bits;
+  * the average pool's running sums (inside ``hw.postproc``).
+
+Loading and reading (the host link or a testbench), only while the engine is idle:
+  * ``i_load``: a write per cycle, {space, addr, lane, data}. Space 0: activation buffer 0, lane
+    ``lane`` of word ``addr`` (an image's values, golden.program's layout); 1: weights, lane
+    ``lane`` of word ``addr``; 2: constants, ``lane`` 0 = M, 1 = B of entry ``addr``;
+    3: descriptor slot ``addr``. ``ready`` is low while the engine runs.
+  * ``i_peek_side``/``i_peek_addr`` → ``o_peek_data`` (one cycle later): a word of an activation
+    buffer, for example the last layer's logits (words 0 .. classes-1 of buffer L mod 2).
+Running: pulse ``i_start``; ``o_done`` rises when the last layer is written; ``o_class`` holds
+every lane's class and ``o_cycles`` the cycles of the run.
+
+Observation: ``o_wr`` shows every activation write of the post-processing (layer, buffer, address,
+data), so a testbench can rebuild each layer's output and compare it with the golden program.
+
+Members
+-------
+i_load : In(stream.Signature({space: 2, addr: A, lane: 6, data: signed(D)}))
+i_start : In(1)
+o_busy, o_done : Out(1)
+o_cycles : Out(32)
+o_class : Out(ArrayLayout(unsigned(class bits), C))
+i_peek_side : In(1), i_peek_addr : In(act address), o_peek_data : Out(ArrayLayout(signed(width), C))
+o_wr : Out({valid: 1, layer: 6, side: 1, addr: act address, data: ArrayLayout(signed(width), C)})
+"""
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from adderhw.base.engine import EngineConfig
+from adderhw.base.errors import BadParameter
+
+from .array import SystolicArray
+from .descriptor import is_mul
+from .im2col import Im2colGenerator
+from .postproc import PostProcessor, const_layout
+from .sequencer import DESC_SLOTS, Sequencer
+
+__all__ = ["LayerEngine", "load_layout", "SPACE_ACT", "SPACE_WEIGHT", "SPACE_CONST", "SPACE_DESC"]
+
+SPACE_ACT, SPACE_WEIGHT, SPACE_CONST, SPACE_DESC = range(4)
+
+
+def load_layout(engine):
+    depth = max(engine.act_depth, engine.weight_depth, engine.const_depth, engine.max_layers * DESC_SLOTS)
+    bits = max(engine.bias_bits, engine.scale_bits, engine.field_bits, engine.array.width)
+    return data.StructLayout({"space": 2, "addr": ceil_log2(depth), "lane": 6, "data": signed(bits)})
+
+
+class LayerEngine(wiring.Component):
+    def __init__(self, engine):
+        if not isinstance(engine, EngineConfig):
+            raise BadParameter(f"engine must be an EngineConfig, not {type(engine).__name__}")
+        self.engine = engine
+        a = engine.array
+        w, C = a.width, a.cols
+        act_addr = ceil_log2(engine.act_depth)
+        self.class_bits = max(1, ceil_log2(engine.const_depth))
+        super().__init__({
+            "i_load": In(stream.Signature(load_layout(engine))),
+            "i_start": In(1), "o_busy": Out(1), "o_done": Out(1), "o_cycles": Out(32),
+            "o_class": Out(data.ArrayLayout(unsigned(self.class_bits), C)),
+            "i_peek_side": In(1), "i_peek_addr": In(act_addr), "o_peek_data": Out(data.ArrayLayout(signed(w), C)),
+            "o_wr": Out(data.StructLayout({"valid": 1, "layer": 6, "side": 1, "addr": act_addr,
+                                           "data": data.ArrayLayout(signed(w), C)})),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        e = self.engine
+        a = e.array
+        w, C, R = a.width, a.cols, a.rows
+        word = data.ArrayLayout(signed(w), C)
+
+        m.submodules.seq = seq = Sequencer(e)
+        m.submodules.im2col = gen = Im2colGenerator(e)
+        m.submodules.post = post = PostProcessor(e)
+        m.submodules.act0 = act0 = memory.Memory(shape=word, depth=e.act_depth, init=[])
+        m.submodules.act1 = act1 = memory.Memory(shape=word, depth=e.act_depth, init=[])
+        m.submodules.weights = wmem = memory.Memory(shape=data.ArrayLayout(signed(w), R), depth=e.weight_depth, init=[])
+        m.submodules.consts = cmem = memory.Memory(shape=const_layout(e), depth=e.const_depth, init=[])
+        m.submodules.descs = dmem = memory.Memory(shape=e.field_bits, depth=e.max_layers * DESC_SLOTS, init=[])
+
+        busy = seq.o_busy
+        m.d.comb += [seq.i_start.eq(self.i_start), self.o_busy.eq(busy), self.o_done.eq(seq.o_done),
+                     self.o_cycles.eq(seq.o_cycles), self.o_class.eq(post.o_class)]
+        desc = seq.o_desc
+        m.d.comb += [gen.i_desc.eq(desc), post.i_desc.eq(desc), gen.i_start.eq(seq.o_start),
+                     post.i_start.eq(seq.o_start), seq.i_layer_done.eq(post.o_done)]
+
+        # ---- loading (idle only)
+        ld = self.i_load.payload
+        load = self.i_load.valid & ~busy
+        m.d.comb += self.i_load.ready.eq(~busy)
+        lane_en = Signal(64)
+        m.d.comb += lane_en.eq(1 << ld.lane)
+
+        # ---- descriptor table
+        d_rd = dmem.read_port(transparent_for=())
+        d_wr = dmem.write_port()
+        m.d.comb += [d_rd.addr.eq(seq.o_table_addr), seq.i_table_data.eq(d_rd.data),
+                     d_wr.addr.eq(ld.addr), d_wr.data.eq(ld.data), d_wr.en.eq(load & (ld.space == SPACE_DESC))]
+
+        # ---- weights and constants
+        w_rd = wmem.read_port(transparent_for=())
+        w_wr = wmem.write_port(granularity=1)
+        m.d.comb += [w_rd.addr.eq(gen.o_w_addr), w_rd.en.eq(gen.o_read_en), gen.i_w_data.eq(w_rd.data),
+                     w_wr.addr.eq(ld.addr), w_wr.en.eq(Mux(load & (ld.space == SPACE_WEIGHT), lane_en[:R], 0))]
+        for r in range(R):
+            m.d.comb += w_wr.data[r].eq(ld.data)
+        c_rd = cmem.read_port(transparent_for=())
+        c_wr = cmem.write_port()
+        m.d.comb += [c_rd.addr.eq(post.o_const_addr), c_rd.en.eq(post.o_const_en), post.i_const_data.eq(c_rd.data)]
+        # constants arrive as two loads (M, then B); B's load writes the entry with the M kept here
+        held_scale = Signal(signed(e.scale_bits))
+        with m.If(load & (ld.space == SPACE_CONST) & (ld.lane == 0)):
+            m.d.sync += held_scale.eq(ld.data)
+        m.d.comb += [c_wr.addr.eq(ld.addr), c_wr.data.scale.eq(held_scale), c_wr.data.bias.eq(ld.data),
+                     c_wr.en.eq(load & (ld.space == SPACE_CONST) & (ld.lane == 1))]
+
+        # ---- activations: the layer reads side seq.o_side and writes the other
+        side = seq.o_side
+        for s, mem in ((0, act0), (1, act1)):
+            rd = mem.read_port(transparent_for=())
+            wr = mem.write_port(granularity=1)
+            reading = side == s                 # this buffer is the layer's source
+            with m.If(~busy):
+                m.d.comb += [rd.addr.eq(self.i_peek_addr), rd.en.eq(1)]
+            with m.Elif(reading):
+                m.d.comb += [rd.addr.eq(gen.o_act_addr), rd.en.eq(gen.o_read_en)]
+            with m.Else():
+                m.d.comb += [rd.addr.eq(post.o_rd_addr), rd.en.eq(post.o_rd_en)]
+            with m.If(busy & ~reading):
+                m.d.comb += [wr.addr.eq(post.o_wr_addr), wr.data.eq(post.o_wr_data),
+                             wr.en.eq(Mux(post.o_wr_en, (1 << C) - 1, 0))]
+            if s == 0:
+                with m.If(~busy):
+                    m.d.comb += [wr.addr.eq(ld.addr), wr.en.eq(Mux(load & (ld.space == SPACE_ACT), lane_en[:C], 0))]
+                    for c in range(C):
+                        m.d.comb += wr.data[c].eq(ld.data)
+            peek_sel = Signal(name=f"peek_sel{s}")
+            m.d.sync += peek_sel.eq(self.i_peek_side == s)
+            with m.If(peek_sel & ~busy):
+                m.d.comb += self.o_peek_data.eq(rd.data)
+            with m.If(reading):
+                m.d.comb += gen.i_act_data.eq(rd.data)
+            with m.Else():
+                m.d.comb += post.i_rd_data.eq(rd.data)
+        m.d.comb += [self.o_wr.valid.eq(busy & post.o_wr_en), self.o_wr.layer.eq(seq.o_layer),
+                     self.o_wr.side.eq(~side), self.o_wr.addr.eq(post.o_wr_addr), self.o_wr.data.eq(post.o_wr_data)]
+
+        # ---- the arrays: one for adder layers, one for multiplier layers (AdderNet), or one MAC array
+        arrays = {"add": SystolicArray(e.array_for("add"))} if e.adder else {}
+        arrays["mul"] = SystolicArray(e.array_for("mul"))
+        mul = is_mul(desc)
+        for op, arr in arrays.items():
+            m.submodules[f"array_{op}"] = arr
+            cfg = arr.config
+            sel = mul if op == "mul" else ~mul
+            m.d.comb += [arr.i_act.payload.eq(gen.o_act.payload), arr.i_act.valid.eq(gen.o_act.valid & sel),
+                         arr.i_filter.valid.eq(gen.o_filter.valid & sel), arr.o_sum.ready.eq(1)]
+            for r in range(cfg.rows):
+                m.d.comb += arr.i_filter.payload[r].eq(gen.o_filter.payload[r])
+            with m.If(sel):
+                m.d.comb += [gen.o_act.ready.eq(arr.i_act.ready), gen.o_filter.ready.eq(arr.i_filter.ready),
+                             post.i_sum.valid.eq(arr.o_sum.valid), post.i_sum.payload.last.eq(arr.o_sum.payload.last)]
+                for c in range(C):
+                    lane = arr.o_sum.payload.data[c]
+                    # the signed layer sum: −SAD for the adder array, the MAC sum as it is
+                    m.d.comb += post.i_sum.payload.data[c].eq(-lane if cfg.pe == "sad" else lane)
+        return m

@@ -1,0 +1,123 @@
+"""``Im2colGenerator``: im2col in hardware. It reads the layer's input and weights from the engine's
+memories and streams the array's ``i_act`` and ``i_filter`` beats for every tile of a layer, back
+to back, without materialising the im2col matrix.
+
+Order (golden.program): for each output position (oy, ox) in raster order, for each T-tile tt,
+for each K index k = (ci, ky, kx) in C order, one beat:
+  * ``o_act``: lane c = x_c[ci, oy·s + ky − p, ox·s + kx − p] of image c (0 where that is padding),
+    ``last`` at k = K − 1;
+  * ``o_filter``: the weight word ``wbase + tt·K + k`` (lane r = F[tt·R_L + r, k]).
+
+Addresses are stepped with adders only, from the descriptor's precomputed steps:
+``a_pos`` is the address of tap (0, 0, 0) at the current position, ``t_off`` the tap's offset
+(+1 per kx, ``ky_step`` when kx wraps, ``ci_step`` when ky wraps); a tap is in range when
+0 <= iy0 + ky < in_h and 0 <= ix0 + kx < in_w, with (iy0, ix0) = (oy·s − p, ox·s − p).
+
+Timing: stage 0 holds the loop counters and drives the memories' read addresses; stage 1 is the
+memories' registered read data, which is the stream payload. A beat is offered from the second
+cycle after ``i_start`` and then on every cycle that the array accepts the previous one; when the
+array holds ``ready`` low (the last beat of a tile waits for the drain, hw.array) the counters and
+the memories' read enables hold, so no beat is lost and no bubble is added. ``o_busy`` is high from
+``i_start`` until the layer's last beat is accepted.
+
+Members
+-------
+i_start : In(1)                 begin the layer ``i_desc`` describes (held stable while busy)
+i_desc : In(descriptor_layout)  the layer's descriptor (hw.descriptor)
+o_act_addr : Out(act address)   read address of the source activation buffer; ``o_read_en`` enables
+o_w_addr : Out(weight address)  read address of the weight buffer
+o_read_en : Out(1)              both memories' read enables
+i_act_data : In(ArrayLayout(signed(width), C))   activation word read (one cycle after the address)
+i_w_data : In(ArrayLayout(signed(width), R))     weight word read
+o_act : Out(stream.Signature({data: ArrayLayout(signed(width), C), last: 1}))
+o_filter : Out(stream.Signature(ArrayLayout(signed(width), R)))
+o_busy : Out(1)
+"""
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from .descriptor import descriptor_layout
+
+__all__ = ["Im2colGenerator"]
+
+
+class Im2colGenerator(wiring.Component):
+    def __init__(self, engine):
+        self.engine = engine
+        a = engine.array
+        w, C, R = a.width, a.cols, a.rows
+        super().__init__({
+            "i_start": In(1),
+            "i_desc": In(descriptor_layout(engine)),
+            "o_act_addr": Out(ceil_log2(engine.act_depth)),
+            "o_w_addr": Out(ceil_log2(engine.weight_depth)),
+            "o_read_en": Out(1),
+            "i_act_data": In(data.ArrayLayout(signed(w), C)),
+            "i_w_data": In(data.ArrayLayout(signed(w), R)),
+            "o_act": Out(stream.Signature(data.StructLayout({"data": data.ArrayLayout(signed(w), C), "last": 1}))),
+            "o_filter": Out(stream.Signature(data.ArrayLayout(signed(w), R))),
+            "o_busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        d = self.i_desc
+        fb = self.engine.field_bits
+        addr = signed(fb + 2)
+        running = Signal()
+        oy, ox, tt, ci, ky, kx = (Signal(fb, name=n) for n in ("oy", "ox", "tt", "ci", "ky", "kx"))
+        iy0, ix0 = Signal(addr, name="iy0"), Signal(addr, name="ix0")
+        a_row, a_pos, t_off = Signal(addr, name="a_row"), Signal(addr, name="a_pos"), Signal(addr, name="t_off")
+        w_addr = Signal(fb, name="w_addr")
+        v1, pad1, last1 = Signal(), Signal(), Signal()
+
+        y, x = Signal(addr), Signal(addr)
+        m.d.comb += [y.eq(iy0 + ky), x.eq(ix0 + kx)]
+        in_range = (y >= 0) & (y < d.in_h) & (x >= 0) & (x < d.in_w)
+        k_last = (kx == d.kernel - 1) & (ky == d.kernel - 1) & (ci == d.cin - 1)
+        pos_last = k_last & (tt == d.t_tiles - 1)
+        row_last = pos_last & (ox == d.out_w - 1)
+        final = row_last & (oy == d.out_h - 1)
+
+        ready = self.o_act.ready & self.o_filter.ready
+        adv = ~v1 | ready
+        m.d.comb += [self.o_act_addr.eq(a_pos + t_off), self.o_w_addr.eq(w_addr), self.o_read_en.eq(adv),
+                     self.o_busy.eq(running | v1)]
+        for c in range(self.engine.array.cols):
+            m.d.comb += self.o_act.payload.data[c].eq(Mux(pad1, 0, self.i_act_data[c]))   # zero padding
+        m.d.comb += [self.o_act.payload.last.eq(last1), self.o_act.valid.eq(v1),
+                     self.o_filter.payload.eq(self.i_w_data), self.o_filter.valid.eq(v1)]
+
+        with m.If(adv):
+            m.d.sync += [v1.eq(running), pad1.eq(~in_range), last1.eq(k_last)]
+            with m.If(running):
+                # step the taps: kx fastest, then ky, then ci
+                with m.If(kx != d.kernel - 1):
+                    m.d.sync += [kx.eq(kx + 1), t_off.eq(t_off + 1)]
+                with m.Elif(ky != d.kernel - 1):
+                    m.d.sync += [kx.eq(0), ky.eq(ky + 1), t_off.eq(t_off + d.ky_step)]
+                with m.Elif(ci != d.cin - 1):
+                    m.d.sync += [kx.eq(0), ky.eq(0), ci.eq(ci + 1), t_off.eq(t_off + d.ci_step)]
+                with m.Else():
+                    m.d.sync += [kx.eq(0), ky.eq(0), ci.eq(0), t_off.eq(0)]
+                # the weight word follows the beats of one position, then returns to wbase
+                m.d.sync += w_addr.eq(w_addr + 1)
+                with m.If(k_last):
+                    with m.If(tt != d.t_tiles - 1):
+                        m.d.sync += tt.eq(tt + 1)
+                    with m.Else():
+                        m.d.sync += [tt.eq(0), w_addr.eq(d.wbase)]
+                        with m.If(ox != d.out_w - 1):
+                            m.d.sync += [ox.eq(ox + 1), ix0.eq(ix0 + d.stride), a_pos.eq(a_pos + d.stride)]
+                        with m.Else():
+                            m.d.sync += [ox.eq(0), ix0.eq(-d.padding), oy.eq(oy + 1), iy0.eq(iy0 + d.stride),
+                                         a_row.eq(a_row + d.row_step), a_pos.eq(a_row + d.row_step)]
+                with m.If(final):
+                    m.d.sync += running.eq(0)
+        with m.If(self.i_start):
+            m.d.sync += [running.eq(1), oy.eq(0), ox.eq(0), tt.eq(0), ci.eq(0), ky.eq(0), kx.eq(0),
+                         iy0.eq(-d.padding), ix0.eq(-d.padding), a_row.eq(d.pos_start), a_pos.eq(d.pos_start),
+                         t_off.eq(0), w_addr.eq(d.wbase)]
+        return m

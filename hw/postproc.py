@@ -1,0 +1,192 @@
+"""``PostProcessor``: the drain side of the engine. It turns each output row of the array into the
+next layer's activations, bit-exact with ``golden.program`` (steps 2-4 there):
+
+    v = sat_width(relu?((acc·M[t] + B[t] + 2^(S−1)) >> S)),   then 2x2 max pool or global average
+
+``acc`` is the signed layer sum (the engine negates the SAD array's unsigned sums; the MAC sums
+are signed already). One multiplier per lane (C of them) applies M; the CNN twin's engine has the
+same unit, so the comparison stays fair.
+
+Beats arrive in the order hw.im2col issues tiles: per output position, T-tile by T-tile, rows
+r = 0 .. R_L−1 of each tile, so the output channel is t = tt·R_L + r and simply counts
+0 .. t_beats − 1 per position. Rows with t >= cout (padding channels of the last T-tile) are
+dropped. ``i_sum.ready`` is always high: the unit is a fixed pipeline that takes a beat per cycle.
+
+Pipeline (a beat accepted in cycle n):
+  * n:   the constant table's read address cbase + t is presented; acc, t and the destination
+         address are registered (stage A);
+  * n+1: acc·M + B per lane (stage B);
+  * n+2: the rounding shift, ReLU and saturation (stage C); the destination's old value (max pool)
+         or the running sum (average pool) is read;
+  * n+3: the write: v, max(old, v) (not on the first position of a 2x2 window, which overwrites),
+         or for the average pool the running sum (to the pool memory) and, at the last position,
+         (sum + n/2) >> log2 n to the destination. ``o_done`` is high in the cycle after the layer's
+         last write. A destination address is read and written again only for another position,
+         which arrives at least one tile period (>= G >= 4 cycles) later, so the read always sees
+         the previous write.
+The last layer's rows also feed a running argmax per lane (first maximum wins): ``o_class``.
+
+Members
+-------
+i_start : In(1)                  begin a layer; ``i_desc`` is held stable until ``o_done``
+i_desc : In(descriptor_layout)
+i_sum : In(stream.Signature({data: ArrayLayout(signed(acc_bits), C), last: 1}))
+o_const_addr : Out, o_const_en : Out(1), i_const_data : In({scale, bias})   the constant table
+o_rd_addr : Out, o_rd_en : Out(1), i_rd_data : In(ArrayLayout(signed(width), C))   destination read
+o_wr_addr : Out, o_wr_en : Out(1), o_wr_data : Out(ArrayLayout(signed(width), C))  destination write
+o_done : Out(1)
+o_class : Out(ArrayLayout(unsigned(class bits), C))   argmax of the last layer's rows, per lane
+"""
+from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from .descriptor import POOL_GAP, POOL_MAX2, descriptor_layout, has_relu, is_last, pool_kind
+
+__all__ = ["PostProcessor", "const_layout", "sum_bits", "GAP_EXTRA_BITS", "POSTPROC_LATENCY"]
+
+#: bits the average pool's running sums have beyond ``width`` (up to 2^12 positions)
+GAP_EXTRA_BITS = 12
+#: cycles from a beat's acceptance to its write (the write is at the end of cycle n + 3)
+POSTPROC_LATENCY = 3
+
+
+def const_layout(engine):
+    return data.StructLayout({"scale": signed(engine.scale_bits), "bias": signed(engine.bias_bits)})
+
+
+def sum_bits(engine):
+    """Signed width of the layer sums the engine feeds in: the wider of −SAD and the MAC sum."""
+    bits = 2
+    for op in ("add", "mul"):
+        a = engine.array_for(op)
+        bits = max(bits, a.acc_width + (0 if a.acc_signed else 1))
+    return bits
+
+
+class PostProcessor(wiring.Component):
+    def __init__(self, engine):
+        self.engine = engine
+        a = engine.array
+        w, C = a.width, a.cols
+        self.acc_bits = sum_bits(engine)
+        self.class_bits = max(1, ceil_log2(engine.const_depth))
+        super().__init__({
+            "i_start": In(1),
+            "i_desc": In(descriptor_layout(engine)),
+            "i_sum": In(stream.Signature(data.StructLayout({"data": data.ArrayLayout(signed(self.acc_bits), C), "last": 1}))),
+            "o_const_addr": Out(ceil_log2(engine.const_depth)),
+            "o_const_en": Out(1),
+            "i_const_data": In(const_layout(engine)),
+            "o_rd_addr": Out(ceil_log2(engine.act_depth)),
+            "o_rd_en": Out(1),
+            "i_rd_data": In(data.ArrayLayout(signed(w), C)),
+            "o_wr_addr": Out(ceil_log2(engine.act_depth)),
+            "o_wr_en": Out(1),
+            "o_wr_data": Out(data.ArrayLayout(signed(w), C)),
+            "o_done": Out(1),
+            "o_class": Out(data.ArrayLayout(unsigned(self.class_bits), C)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        e, d = self.engine, self.i_desc
+        w, C, fb = e.array.width, e.array.cols, e.field_bits
+        lo, hi = -(1 << (w - 1)), (1 << (w - 1)) - 1
+        gap_shape = signed(w + GAP_EXTRA_BITS)
+        m.submodules.gap_mem = gap_mem = memory.Memory(
+            shape=data.ArrayLayout(gap_shape, C), depth=e.const_depth, init=[])
+        gap_rd = gap_mem.read_port(transparent_for=())
+        gap_wr = gap_mem.write_port()
+
+        # ---- beat counters: channel t within the position, and the position
+        t, tplane = Signal(fb, name="t"), Signal(fb, name="tplane")
+        oy, ox = Signal(fb, name="pp_oy"), Signal(fb, name="pp_ox")
+        pidx, prow = Signal(fb, name="pidx"), Signal(fb, name="prow")
+        pool = pool_kind(d)
+        pos_last = (ox == d.out_w - 1) & (oy == d.out_h - 1)
+        pos_off = Signal(fb)
+        with m.Switch(pool):
+            with m.Case(POOL_MAX2):
+                m.d.comb += pos_off.eq(prow + (ox >> 1))
+            with m.Case(POOL_GAP):
+                m.d.comb += pos_off.eq(0)
+            with m.Default():
+                m.d.comb += pos_off.eq(pidx)
+        beat = self.i_sum.valid
+        m.d.comb += [self.i_sum.ready.eq(1), self.o_const_addr.eq(d.cbase + t), self.o_const_en.eq(1)]
+        with m.If(beat):
+            with m.If(t != d.t_beats - 1):
+                m.d.sync += [t.eq(t + 1), tplane.eq(tplane + d.dst_plane)]
+            with m.Else():
+                m.d.sync += [t.eq(0), tplane.eq(0), pidx.eq(pidx + 1)]
+                with m.If(ox != d.out_w - 1):
+                    m.d.sync += ox.eq(ox + 1)
+                with m.Else():
+                    m.d.sync += [ox.eq(0), oy.eq(oy + 1)]
+                    with m.If(oy[0]):
+                        m.d.sync += prow.eq(prow + d.dst_w)
+        with m.If(self.i_start):
+            m.d.sync += [t.eq(0), tplane.eq(0), oy.eq(0), ox.eq(0), pidx.eq(0), prow.eq(0)]
+
+        # ---- stage A
+        acc_a = Signal(data.ArrayLayout(signed(self.acc_bits), C))
+        va, ta, dst_a, first_a, lastpos_a, end_a = (Signal(name="va"), Signal(fb, name="ta"), Signal(fb, name="dst_a"),
+                                                   Signal(name="first_a"), Signal(name="lastpos_a"), Signal(name="end_a"))
+        first = Mux(pool == POOL_MAX2, ~oy[0] & ~ox[0], (ox == 0) & (oy == 0))
+        m.d.sync += [acc_a.eq(self.i_sum.payload.data), va.eq(beat & (t < d.cout)), ta.eq(t),
+                     dst_a.eq(tplane + pos_off), first_a.eq(first), lastpos_a.eq(pos_last),
+                     end_a.eq(beat & pos_last & (t == d.t_beats - 1))]
+        # ---- stage B
+        const = self.i_const_data
+        prod_shape = signed(max(self.acc_bits + e.scale_bits, e.bias_bits) + 1)
+        prod = Signal(data.ArrayLayout(prod_shape, C))
+        vb, tb, dst_b, first_b, lastpos_b, end_b = (Signal(name="vb"), Signal(fb, name="tb"), Signal(fb, name="dst_b"),
+                                                   Signal(name="first_b"), Signal(name="lastpos_b"), Signal(name="end_b"))
+        for c in range(C):
+            m.d.sync += prod[c].eq(acc_a[c] * const.scale + const.bias)
+        m.d.sync += [vb.eq(va), tb.eq(ta), dst_b.eq(dst_a), first_b.eq(first_a), lastpos_b.eq(lastpos_a),
+                     end_b.eq(end_a)]
+        # ---- stage C: round, ReLU, saturate; read what the write needs
+        vals = Signal(data.ArrayLayout(signed(w), C))
+        vc, tc, dst_c, first_c, lastpos_c, end_c = (Signal(name="vc"), Signal(fb, name="tc"), Signal(fb, name="dst_c"),
+                                                   Signal(name="first_c"), Signal(name="lastpos_c"), Signal(name="end_c"))
+        shift = d.shift[:6]                     # S <= 62 (golden.program)
+        half = Mux(shift == 0, 0, Const(1, prod_shape) << (shift - 1)[:6])
+        for c in range(C):
+            shifted = Signal(prod_shape, name=f"shifted{c}")
+            m.d.comb += shifted.eq((prod[c] + half) >> shift)
+            relu = Mux(has_relu(d) & (shifted < 0), 0, shifted)
+            m.d.sync += vals[c].eq(Mux(relu > hi, hi, Mux(relu < lo, lo, relu)))
+        m.d.sync += [vc.eq(vb), tc.eq(tb), dst_c.eq(dst_b), first_c.eq(first_b), lastpos_c.eq(lastpos_b),
+                     end_c.eq(end_b)]
+        m.d.comb += [self.o_rd_addr.eq(dst_b), self.o_rd_en.eq(1), gap_rd.addr.eq(tb), gap_rd.en.eq(1)]
+        # ---- stage D: the write
+        m.d.comb += [self.o_wr_addr.eq(dst_c), gap_wr.addr.eq(tc)]
+        out = self.o_wr_data
+        with m.Switch(pool):
+            with m.Case(POOL_MAX2):
+                for c in range(C):
+                    m.d.comb += out[c].eq(Mux(first_c | (vals[c] > self.i_rd_data[c]), vals[c], self.i_rd_data[c]))
+                m.d.comb += self.o_wr_en.eq(vc)
+            with m.Case(POOL_GAP):
+                for c in range(C):
+                    s = Signal(gap_shape, name=f"gap_sum{c}")
+                    m.d.comb += [s.eq(Mux(first_c, 0, gap_rd.data[c]) + vals[c]), gap_wr.data[c].eq(s)]
+                    log2 = d.gap_log2[:4]       # at most GAP_EXTRA_BITS
+                    gap_half = Mux(log2 == 0, 0, Const(1, gap_shape) << (log2 - 1)[:4])
+                    m.d.comb += out[c].eq((s + gap_half) >> log2)
+                m.d.comb += [gap_wr.en.eq(vc & ~lastpos_c), self.o_wr_en.eq(vc & lastpos_c)]
+            with m.Default():
+                m.d.comb += [out.eq(vals), self.o_wr_en.eq(vc)]
+        # ---- the last layer's argmax, per lane (the first maximum wins)
+        best = Signal(data.ArrayLayout(signed(w), C))
+        with m.If(vc & is_last(d)):
+            for c in range(C):
+                with m.If((tc == 0) | (vals[c] > best[c])):
+                    m.d.sync += [best[c].eq(vals[c]), self.o_class[c].eq(tc)]
+        done = Signal()
+        m.d.sync += done.eq(end_c)
+        m.d.comb += self.o_done.eq(done)
+        return m

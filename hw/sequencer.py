@@ -1,0 +1,90 @@
+"""``Sequencer``: runs a compiled program layer by layer.
+
+For layer i it reads the descriptor's fields from the descriptor table (one field per cycle, slot
+``i·DESC_SLOTS + f``) into a register, pulses ``o_start`` for the address generator and the
+post-processing, and waits for the post-processing's ``i_layer_done``; after the layer whose
+``last`` flag is set it raises ``o_done`` (held until the next ``i_start``). Layer i reads
+activation buffer i mod 2 and writes the other (``o_side`` = i mod 2).
+
+Timing per layer: F + 1 cycles to fetch the F fields (a synchronous read), one cycle for
+``o_start``, then the layer itself; ``o_cycles`` counts every cycle from the one after ``i_start``
+to the one that raises ``o_done`` (golden.engine_cycles models it exactly).
+
+Members
+-------
+i_start : In(1)            run the program from layer 0 (ignored while busy)
+o_busy, o_done : Out(1)
+o_desc : Out(descriptor_layout)    the current layer's descriptor
+o_start : Out(1)           one-cycle pulse: the current layer begins
+o_side : Out(1)            the buffer the current layer reads
+o_layer : Out(6)           the current layer's index
+i_layer_done : In(1)       the post-processing wrote the layer's last output
+o_table_addr : Out, i_table_data : In(field_bits)   the descriptor table's read port
+o_cycles : Out(32)
+"""
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from adderhw.base.engine import DESCRIPTOR_FIELDS
+
+from .descriptor import descriptor_layout, is_last
+
+__all__ = ["Sequencer", "DESC_SLOTS", "FETCH_CYCLES"]
+
+#: descriptor table slots per layer (fields are at slots 0 .. F-1)
+DESC_SLOTS = 32
+#: cycles to fetch one descriptor
+FETCH_CYCLES = len(DESCRIPTOR_FIELDS) + 1
+
+
+class Sequencer(wiring.Component):
+    def __init__(self, engine):
+        self.engine = engine
+        super().__init__({
+            "i_start": In(1), "o_busy": Out(1), "o_done": Out(1),
+            "o_desc": Out(descriptor_layout(engine)), "o_start": Out(1), "o_side": Out(1), "o_layer": Out(6),
+            "i_layer_done": In(1),
+            "o_table_addr": Out(ceil_log2(engine.max_layers * DESC_SLOTS)),
+            "i_table_data": In(engine.field_bits),
+            "o_cycles": Out(32),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        F = len(DESCRIPTOR_FIELDS)
+        fb = self.engine.field_bits
+        layer = Signal(6)
+        field = Signal(range(F + 1))
+        desc_bits = Signal(F * fb)
+        m.d.comb += [self.o_desc.as_value().eq(desc_bits), self.o_layer.eq(layer), self.o_side.eq(layer[0]),
+                     self.o_table_addr.eq(layer * DESC_SLOTS + field)]
+        with m.If(self.o_busy):
+            m.d.sync += self.o_cycles.eq(self.o_cycles + 1)
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.i_start):
+                    m.d.sync += [layer.eq(0), field.eq(0), self.o_cycles.eq(0), self.o_done.eq(0)]
+                    m.next = "FETCH"
+            with m.State("FETCH"):
+                m.d.comb += self.o_busy.eq(1)
+                # the field addressed in the previous cycle arrives now: shift it in from the top
+                with m.If(field != 0):
+                    m.d.sync += desc_bits.eq((desc_bits >> fb) | (self.i_table_data << ((F - 1) * fb)))
+                m.d.sync += field.eq(field + 1)
+                with m.If(field == F):
+                    m.next = "START"
+            with m.State("START"):
+                m.d.comb += [self.o_busy.eq(1), self.o_start.eq(1)]
+                m.next = "RUN"
+            with m.State("RUN"):
+                m.d.comb += self.o_busy.eq(1)
+                with m.If(self.i_layer_done):
+                    with m.If(is_last(self.o_desc)):
+                        m.d.sync += self.o_done.eq(1)
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.d.sync += [layer.eq(layer + 1), field.eq(0)]
+                        m.next = "FETCH"
+        return m
