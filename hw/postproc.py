@@ -44,12 +44,10 @@ from amaranth.utils import ceil_log2
 
 from .descriptor import POOL_GAP, POOL_MAX2, descriptor_layout, has_relu, is_last, pool_kind
 
-__all__ = ["PostProcessor", "const_layout", "sum_bits", "GAP_EXTRA_BITS", "POSTPROC_LATENCY"]
+__all__ = ["PostProcessor", "const_layout", "sum_bits", "GAP_EXTRA_BITS"]
 
 #: bits the average pool's running sums have beyond ``width`` (up to 2^12 positions)
 GAP_EXTRA_BITS = 12
-#: cycles from a beat's acceptance to its write (the write is at the end of cycle n + 3)
-POSTPROC_LATENCY = 3
 
 
 def const_layout(engine):

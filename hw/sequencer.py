@@ -27,7 +27,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from adderhw.base.engine import DESCRIPTOR_FIELDS
+from adderhw.base.engine import DESCRIPTOR_FIELDS, FETCH_CYCLES
 
 from .descriptor import descriptor_layout, is_last
 
@@ -35,8 +35,6 @@ __all__ = ["Sequencer", "DESC_SLOTS", "FETCH_CYCLES"]
 
 #: descriptor table slots per layer (fields are at slots 0 .. F-1)
 DESC_SLOTS = 32
-#: cycles to fetch one descriptor
-FETCH_CYCLES = len(DESCRIPTOR_FIELDS) + 1
 
 
 class Sequencer(wiring.Component):

@@ -126,3 +126,11 @@ class EngineConfig:
         extra = f" + {self.mac_rows}x{a.cols} MAC" if self.adder else ""
         return (f"{a.rows}x{a.cols} {a.pe.upper()}{extra}, {a.width}-bit, act {self.act_depth} x2, "
                 f"weights {self.weight_depth}, consts {self.const_depth}")
+
+
+#: Cycles the sequencer spends fetching one descriptor (one field per cycle from a synchronous
+#: table, plus the first read's latency); hw.sequencer builds exactly this.
+FETCH_CYCLES = len(DESCRIPTOR_FIELDS) + 1
+#: Cycles from a beat's acceptance by the post-processing to the cycle its write happens
+#: (stages A, B, C; the write is at the end of the third cycle after acceptance); hw.postproc.
+POSTPROC_STAGES = 3

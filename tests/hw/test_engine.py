@@ -1,0 +1,100 @@
+"""hw.LayerEngine on Amaranth's simulator: every layer output of random small programs equals the
+golden program (golden.program.run_program), the classes too, and the cycles equal the engine
+cycle model (golden.engine_cycles) exactly."""
+import numpy as np
+import pytest
+
+from adderhw.base.config import ArrayConfig
+from adderhw.base.engine import EngineConfig
+from adderhw.base.errors import BadParameter
+from adderhw.golden.engine_cycles import engine_cycles
+from adderhw.golden.program import LayerProgram, Program, run_program
+from adderhw.sim.engine import run_engine_amaranth
+
+
+def random_program(rng, width, adder, n_layers=3):
+    """A chain of conv layers (random kernel, stride, padding, pooling) ending in a classifier."""
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    cin, h, w = int(rng.integers(1, 3)), int(rng.integers(4, 9)), int(rng.integers(4, 9))
+    layers = []
+    for i in range(n_layers):
+        k = int(rng.integers(1, 4))
+        s = int(rng.integers(1, 3))
+        p = int(rng.integers(0, 2))
+        cout = int(rng.integers(1, 6))
+        op = "mul" if (i == 0 or not adder) else "add"
+        oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+        if oh < 1 or ow < 1:
+            k, s, p = 1, 1, 0
+            oh, ow = h, w
+        pool = "none"
+        if oh % 2 == 0 and ow % 2 == 0 and rng.random() < 0.5:
+            pool = "max2"
+        elif (oh * ow) & (oh * ow - 1) == 0 and rng.random() < 0.5:
+            pool = "gap"
+        wts = rng.integers(lo, hi + 1, (cout, cin, k, k))
+        scale = rng.integers(-200, 200, cout)
+        bias = rng.integers(-3000, 3000, cout)
+        layers.append(LayerProgram(f"l{i}", op, wts, scale, bias, int(rng.integers(4, 12)), (h, w), s, p,
+                                   bool(rng.random() < 0.7), pool))
+        cin = cout
+        h, w = (oh // 2, ow // 2) if pool == "max2" else (1, 1) if pool == "gap" else (oh, ow)
+    classes = int(rng.integers(2, 6))
+    wts = rng.integers(lo, hi + 1, (classes, cin, h, h if h == w else 1))
+    if h != w:       # a classifier over the whole map needs a square kernel: pool it away first
+        return random_program(rng, width, adder, n_layers)
+    layers.append(LayerProgram("fc", "mul", wts, rng.integers(1, 100, classes), rng.integers(-100, 100, classes),
+                               6, (h, w), 1, 0, False, "none"))
+    return Program("random", width, tuple(layers), input_frac=4)
+
+
+def check_run(engine, program, images):
+    run = run_engine_amaranth(engine, program, images)
+    golden = run_program(program, images)
+    for layer, got, want in zip(program.layers, run.layer_outputs(), golden.outputs):
+        assert np.array_equal(got, want), f"layer {layer.name} differs"
+    assert np.array_equal(run.classes, golden.classes)
+    assert run.cycles == engine_cycles(engine, program)["total"]
+    return run
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("adder", [True, False], ids=["addernet", "cnn"])
+def test_random_programs_are_bit_exact_and_cycle_exact(seed, adder):
+    rng = np.random.default_rng(seed)
+    rows, cols = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    width = int(rng.choice([4, 6, 8]))
+    pe = "sad" if adder else "mac"
+    engine = EngineConfig(array=ArrayConfig(rows=rows, cols=cols, width=width, k_max=200, pe=pe),
+                          mac_rows=int(rng.integers(1, rows + 1)) if adder else 0,
+                          act_depth=512, weight_depth=2048, const_depth=64, max_layers=6)
+    program = random_program(rng, width, adder)
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    images = rng.integers(lo, hi + 1, (int(rng.integers(1, cols + 1)), *program.input_shape))
+    check_run(engine, program, images)
+
+
+def test_corner_values_saturate_and_tie_the_same_way():
+    # all-extreme images and weights: sums at their limits, saturation at both ends, ties in the argmax
+    width = 4
+    engine = EngineConfig(array=ArrayConfig(rows=2, cols=2, width=width, k_max=64), mac_rows=1,
+                          act_depth=64, weight_depth=256, const_depth=16, max_layers=3)
+    w1 = np.full((2, 1, 3, 3), -8)
+    w1[1] = 7
+    layers = (LayerProgram("c", "mul", w1, np.array([1, -1]), np.array([0, 0]), 0, (4, 4), 1, 1, False, "max2"),
+              LayerProgram("a", "add", np.full((3, 2, 2, 2), 7), np.array([-1, 1, 3]), np.array([8, -8, 0]), 1,
+                           (2, 2), 1, 0, True, "none"),
+              LayerProgram("fc", "mul", np.zeros((3, 3, 1, 1), dtype=int), np.ones(3, int), np.zeros(3, int), 0,
+                           (1, 1), 1, 0, False, "none"))
+    program = Program("corners", width, layers, input_frac=0)
+    images = np.stack([np.full((1, 4, 4), -8), np.full((1, 4, 4), 7)])
+    run = check_run(engine, program, images)
+    assert list(run.classes) == [0, 0]          # all logits tie at 0: the first index wins
+
+
+def test_a_batch_larger_than_the_lanes_is_refused():
+    engine = EngineConfig(array=ArrayConfig(rows=1, cols=2, width=8, k_max=16), mac_rows=1, act_depth=64)
+    program = Program("p", 8, (LayerProgram("fc", "mul", np.ones((2, 1, 2, 2), int), np.ones(2, int),
+                                            np.zeros(2, int), 0, (2, 2), relu=False),), input_frac=0)
+    with pytest.raises(BadParameter, match="a batch holds 1 to 2 images"):
+        run_engine_amaranth(engine, program, np.zeros((3, 1, 2, 2), int))
