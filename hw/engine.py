@@ -51,7 +51,7 @@ from .im2col import Im2colGenerator
 from .postproc import PostProcessor, const_layout
 from .sequencer import DESC_SLOTS, Sequencer
 
-__all__ = ["LayerEngine", "load_layout", "SPACE_ACT", "SPACE_WEIGHT", "SPACE_CONST", "SPACE_DESC"]
+__all__ = ["LayerEngine", "load_layout", "write_layout", "class_layout", "SPACE_ACT", "SPACE_WEIGHT", "SPACE_CONST", "SPACE_DESC"]
 
 SPACE_ACT, SPACE_WEIGHT, SPACE_CONST, SPACE_DESC = range(4)
 
@@ -62,6 +62,17 @@ def load_layout(engine):
     return data.StructLayout({"space": 2, "addr": ceil_log2(depth), "lane": 6, "data": signed(bits)})
 
 
+def write_layout(engine):
+    """The layout of ``o_wr``: one post-processing write of the C lanes of an activation word."""
+    return data.StructLayout({"valid": 1, "layer": 6, "side": 1, "addr": ceil_log2(engine.act_depth),
+                              "data": data.ArrayLayout(signed(engine.array.width), engine.array.cols)})
+
+
+def class_layout(engine):
+    """The layout of ``o_class``: every lane's class index."""
+    return data.ArrayLayout(unsigned(max(1, ceil_log2(engine.const_depth))), engine.array.cols)
+
+
 class LayerEngine(wiring.Component):
     def __init__(self, engine):
         if not isinstance(engine, EngineConfig):
@@ -70,14 +81,12 @@ class LayerEngine(wiring.Component):
         a = engine.array
         w, C = a.width, a.cols
         act_addr = ceil_log2(engine.act_depth)
-        self.class_bits = max(1, ceil_log2(engine.const_depth))
         super().__init__({
             "i_load": In(stream.Signature(load_layout(engine))),
             "i_start": In(1), "o_busy": Out(1), "o_done": Out(1), "o_cycles": Out(32),
-            "o_class": Out(data.ArrayLayout(unsigned(self.class_bits), C)),
+            "o_class": Out(class_layout(engine)),
             "i_peek_side": In(1), "i_peek_addr": In(act_addr), "o_peek_data": Out(data.ArrayLayout(signed(w), C)),
-            "o_wr": Out(data.StructLayout({"valid": 1, "layer": 6, "side": 1, "addr": act_addr,
-                                           "data": data.ArrayLayout(signed(w), C)})),
+            "o_wr": Out(write_layout(engine)),
         })
 
     def elaborate(self, platform):

@@ -21,7 +21,7 @@ from .harness import HARNESS_TOP, harness_verilog
 from .toolchain import require_icarus, require_verilator_fst, scoped_environment, verilator_env
 from .waves import waves_format
 
-__all__ = ["run_plan", "build", "cache_root", "DRIVERS"]
+__all__ = ["run_plan", "build", "build_sources", "cache_root", "DRIVERS", "TIMESCALE", "icarus_compatible"]
 
 DUT_TOP = "adder_array"
 TIMESCALE = ("1ns", "1ps")
@@ -74,13 +74,19 @@ def build(config, backend, driver="harness", waves=None, depths=(1 << 14, 1 << 1
     when it runs. A Verilator model takes a minute or so to compile; its first build says so
     through ``progress``, and later runs reuse it from the cache.
     """
-    runner = _runner(backend)
     dut = generate_verilog(config, name=DUT_TOP)
     files = {f"{DUT_TOP}.v": icarus_compatible(dut) if backend == "icarus" else dut}
     top = DUT_TOP
     if driver == "harness":
         files[f"{HARNESS_TOP}.v"] = harness_verilog(config, *depths, dut=DUT_TOP)
         top = HARNESS_TOP
+    return build_sources(files, top, backend, waves, progress, what=f"the {config.describe()}")
+
+
+def build_sources(files, top, backend, waves=None, progress=None, what="the design"):
+    """Build (or reuse) a simulator of Verilog ``files`` ({name: text}) with top module ``top``;
+    returns (runner, build_dir, top). The cache key covers every input of the build."""
+    runner = _runner(backend)
     args = [f"-Wno-{w}" for w in VERILATOR_WAIVERS] + ["-O3"] if backend == "verilator" else []
     if backend == "verilator" and waves == "fst":
         args.append("--trace-fst")
@@ -93,7 +99,7 @@ def build(config, backend, driver="harness", waves=None, depths=(1 << 14, 1 << 1
         if backend == "verilator" and waves == "fst":
             require_verilator_fst()
         if backend == "verilator" and progress:
-            progress(f"building the Verilator model of the {config.describe()} (a minute or so, once: "
+            progress(f"building the Verilator model of {what} (a minute or so, once: "
                      f"it is cached in {build_dir.parent})")
         build_dir.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
