@@ -1,0 +1,29 @@
+"""``adderhw engine`` end to end on a quickly trained digits network (Amaranth's simulator, a few
+images): the report's keys and that it checked what it claims."""
+import json
+
+from adderhw.cli import main
+from adderhw.golden.engine_cycles import engine_cycles
+
+
+def test_engine_command_runs_digits_bit_exact(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ADDERHW_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    rc = main(["engine", "--network", "digits", "--sim", "amaranth", "--images", "3", "--epochs", "1",
+               "--rows", "4", "--cols", "2", "--mac-rows", "1", "--out", str(out)])
+    assert rc == 0
+    r = json.loads((out / "engine.json").read_text())
+    for key in ("images", "hw_correct", "golden_correct", "bit_exact", "cycles_per_image", "model_cycles_per_image",
+                "array_utilisation", "layers"):
+        assert key in r
+    assert r["images"] == 3 and r["bit_exact"] is True and r["cycles_match_model"] is True
+    assert r["hw_correct"] == r["golden_correct"]
+    assert [l["kind"] for l in r["layers"]] == ["multiplier", "adder", "adder", "multiplier"]
+    assert sum(l["cycles"] for l in r["layers"]) == r["cycles_per_batch_model"]
+    assert (out / "engine.md").exists() and (out / "engine.png").stat().st_size > 0
+
+
+def test_engine_command_refuses_an_unknown_network(capsys):
+    assert main(["engine", "--network", "cifar"]) == 2
+    err = capsys.readouterr().err
+    assert "network must be one of digits, mnist, not 'cifar'" in err and "Traceback" not in err

@@ -1,0 +1,83 @@
+"""hw.postproc against golden.program.postprocess and pool on corner values: rounding ties of
+both signs, negative BatchNorm scales, saturation at both ends, ReLU, max and average pooling."""
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from adderhw.base.config import ArrayConfig
+from adderhw.base.engine import DESCRIPTOR_FIELDS, EngineConfig
+from adderhw.golden.program import LayerProgram, descriptor, pool, postprocess
+from adderhw.hw.postproc import PostProcessor
+
+
+def run_postproc(engine, layer, accs, scale, bias):
+    """Feed the beats of ``accs`` (positions, t_beats, C) with the constant table (scale, bias);
+    returns the final destination buffer {addr: lanes} and the beats' count of writes."""
+    rows = engine.array_for(layer.op).rows
+    d = descriptor(layer, 0, 0, False, rows)
+    dut = PostProcessor(engine)
+    mem, gap = {}, {}
+
+    async def testbench(ctx):
+        ctx.set(dut.i_desc, {name: d[name] for name in DESCRIPTOR_FIELDS})
+        ctx.set(dut.i_start, 1)
+        await ctx.tick()
+        ctx.set(dut.i_start, 0)
+        beats = [(p, t) for p in range(accs.shape[0]) for t in range(accs.shape[1])]
+        const_word, rd_word = {"scale": 0, "bias": 0}, [0] * engine.array.cols
+        i = cycle = gap_idle = 0
+        while gap_idle < 8:
+            cycle += 1
+            valid = i < len(beats) and cycle % 3 != 2    # a bubble every third cycle
+            if valid:
+                p, t = beats[i]
+                ctx.set(dut.i_sum.payload, {"data": [int(v) for v in accs[p, t]], "last": int(t % rows == rows - 1)})
+            ctx.set(dut.i_sum.valid, int(valid))
+            ctx.set(dut.i_const_data, const_word)
+            ctx.set(dut.i_rd_data, rd_word)
+            _, _, caddr, raddr, wen, waddr, wdata, done = await ctx.tick().sample(
+                dut.o_const_addr, dut.o_rd_addr, dut.o_wr_en, dut.o_wr_addr, dut.o_wr_data, dut.o_done)
+            if wen:
+                mem[int(waddr)] = [int(v) for v in wdata]
+            c = int(caddr)
+            const_word = {"scale": int(scale[c]) if c < len(scale) else 0, "bias": int(bias[c]) if c < len(bias) else 0}
+            rd_word = mem.get(int(raddr), [0] * engine.array.cols)
+            i += valid
+            gap_idle = gap_idle + 1 if i >= len(beats) else 0
+            if done:
+                break
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+    return mem
+
+
+@pytest.mark.parametrize("pool_kind,relu", [("none", False), ("none", True), ("max2", True), ("gap", False)])
+def test_corner_values(pool_kind, relu):
+    width, C, rows = 6, 3, 2
+    engine = EngineConfig(array=ArrayConfig(rows=rows, cols=C, width=width, k_max=16), mac_rows=1,
+                          act_depth=64, const_depth=16)
+    cout, h, w, shift = 3, 2, 2, 2
+    # scale/bias per channel: a negative scale, ties (x.5 of both signs at shift 2), saturation
+    scale = np.array([-3, 1, 40])
+    bias = np.array([2, 0, -1])
+    rng = np.random.default_rng(3)
+    acc = rng.integers(-400, 400, (1, cout, h, w, C))
+    acc[0, 1, 0, 0] = [2, -2, 6]            # (2 + 2) >> 2 = 1, (-2 + 2) >> 2 = 0, (6 + 2) >> 2 = 2: ties round up
+    acc[0, 2, 1, 1] = [-400, 400, 0]        # x40: far beyond both ends of 6 bits
+    layer = LayerProgram("l", "add", np.zeros((cout, 1, 1, 1), int), scale, bias, shift, (h, w), 1, 0, relu, pool_kind)
+    # the beats: per position (raster), t = 0 .. t_beats - 1 (channels beyond cout are padding rows)
+    t_beats = -(-cout // rows) * rows
+    beats = np.zeros((h * w, t_beats, C), dtype=np.int64)
+    for p in range(h * w):
+        beats[p, :cout] = acc[0, :, p // w, p % w, :]
+    mem = run_postproc(engine, layer, beats, scale, bias)
+    v = postprocess(acc[0].transpose(3, 0, 1, 2), scale[None, :, None, None], bias[None, :, None, None], shift, relu, width)
+    want = pool(v, pool_kind)                                 # (C images, cout, H', W')
+    got = np.array([mem[a] for a in range(int(np.prod(want.shape[1:])))]).T.reshape(want.shape)
+    assert np.array_equal(got, want)
+    if pool_kind == "none" and not relu:
+        assert got.min() == -(1 << (width - 1)) and got.max() == (1 << (width - 1)) - 1   # both ends reached
+        assert list(got[:, 1, 0, 0]) == [1, 0, 2]
