@@ -1,0 +1,550 @@
+"""Compile a trained torch network into an engine program (golden.program).
+
+What it accepts
+---------------
+A chain of layers, read by :func:`network_chain`: a ``torch.nn.Sequential``, a model with a
+``chain()`` method returning ``[(name, module), ...]`` in execution order (golden.mnist.MnistNet),
+or the digits network (golden.addernet.DigitsNet, read from its attribute names). The chain is run
+in float on the calibration images and must reproduce the model's own forward, so a chain that
+misreads a model is refused instead of compiled wrong.
+
+The chain is a sequence of *stages*; each becomes one :class:`~golden.program.LayerProgram`::
+
+    compute [BatchNorm] [ReLU] [MaxPool2d(2) | AdaptiveAvgPool2d(1)] [Flatten]
+
+* compute: ``Adder2d`` (op "add"), ``Conv2d`` or ``Linear`` (op "mul"). A ``Linear`` on a
+  C x H x W input runs as a kernel-H convolution without padding (H must equal W), so
+  "flatten, then Linear" and "global average pool, then Linear" (kernel 1 on 1 x 1) both work.
+* ``Dropout`` and ``Identity`` are skipped (the model runs in eval mode).
+Anything else is refused with one sentence naming the layer and the field.
+
+Numbers
+-------
+Every activation tensor between two stages has one power-of-two scale 2^-f: a signed ``width``-bit
+integer q stands for q·2^-f. f is chosen from the calibration data with
+:func:`golden.fixed.choose_frac_bits` (the finest scale at which nothing saturates):
+
+* stage i's input frac f_i covers its float input taps and the previous stage's values at the
+  point where the program saturates them (after ReLU, *before* pooling: a global average pool sums
+  saturated values, so they must fit, not only their mean);
+* an adder layer's weights share f_i (X and F share one format: |x - f| needs equal units); its
+  accumulator acc = -Σ|x - f| is in units of 2^-f_i (golden.reference.Adder2d returns -Σ|x - f|
+  too, so no sign flips). f_i follows the activations only: a weight beyond the range the
+  saturated input can take is clipped to that range and the constant it removes from every
+  |x - f| goes into the bias, which is exact (:func:`clip_adder_weights`). Choosing f_i to cover
+  the weights instead makes the activations coarse (the digits AdderNet at 8 bits: 90.4 % instead
+  of 98.9 %);
+* a multiplier layer's weights get their own frac f_w; acc = Σ x·w is in units of 2^-(f_i + f_w);
+* the image is stage 0's input: Program.input_frac = f_0;
+* the last stage's output (the logits) gets the finest frac at which the calibration logits do not
+  saturate.
+
+Folding (:func:`fold_requant`): BatchNorm in eval mode (running mean/var, eps, γ, β) and any bias b
+of the conv/linear make, per output channel, y = gain·acc_float + offset with
+gain = γ/√(var + eps), offset = β + gain·(b − mean). The program computes
+v = (acc·M + B + 2^(S−1)) >> S ≈ round(y·2^f_out), so M = round(gain·2^(f_out − f_acc + S)),
+B = round(offset·2^(f_out + S)), with S the largest shift (≤ 62) at which every |M| fits
+``scale_bits`` and every |B| fits ``bias_bits``.
+"""
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from adderhw.base.engine import EngineConfig
+from adderhw.base.errors import BadParameter
+from adderhw.base.validate import check_int, int_range
+
+from .cycles import drain_gap
+from .fixed import choose_frac_bits, quantize
+from .program import LayerProgram, Program, run_program
+
+__all__ = ["compile_network", "compile_model", "Compiled", "LayerScales", "network_chain",
+           "fold_requant", "clip_adder_weights", "quantize_images", "evaluate", "Evaluation",
+           "float_logits", "engine_cost", "EngineCost"]
+
+#: the largest shift a program allows (golden.program.check_program)
+MAX_SHIFT = 62
+#: images per float / calibration batch
+_BATCH = 500
+
+
+def _torch():
+    import torch
+    return torch
+
+
+def _refuse(name, field, message):
+    raise BadParameter(f"layer {name!r}: {field} {message}")
+
+
+# ---- reading the model ---------------------------------------------------------------------
+
+def network_chain(model):
+    """The model as a list of ``(name, module)`` in execution order (see the module docstring)."""
+    from torch import nn
+    if isinstance(model, nn.Sequential):
+        return list(model.named_children())
+    if callable(getattr(model, "chain", None)):
+        return list(model.chain())
+    digits = ("conv1", "bn1", "add1", "bn2", "add2", "bn3", "fc")
+    if all(isinstance(getattr(model, a, None), nn.Module) for a in digits):
+        # golden.addernet.DigitsNet: its forward is code, not a Sequential; this is that code's order
+        m = model
+        return [("conv1", m.conv1), ("bn1", m.bn1), ("relu1", nn.ReLU()),
+                ("add1", m.add1), ("bn2", m.bn2), ("relu2", nn.ReLU()), ("pool2", nn.MaxPool2d(2)),
+                ("add2", m.add2), ("bn3", m.bn3), ("relu3", nn.ReLU()), ("gap", nn.AdaptiveAvgPool2d(1)),
+                ("flatten", nn.Flatten()), ("fc", m.fc)]
+    raise BadParameter(f"model of type {type(model).__name__} is not one the compiler can read: give it "
+                       f"a chain() method returning [(name, module), ...] or make it a torch.nn.Sequential")
+
+
+@dataclass
+class _Stage:
+    name: str
+    module: object
+    op: str                 # "add" or "mul"
+    linear: bool
+    bn: object = None
+    relu: bool = False
+    pool: str = "none"
+
+
+def _pair(name, field, value):
+    """One int from an int or an equal pair (torch allows (a, b))."""
+    if isinstance(value, (tuple, list)):
+        if len(set(value)) != 1:
+            _refuse(name, field, f"must be the same along height and width, not {tuple(value)}")
+        value = value[0]
+    if not isinstance(value, int) or isinstance(value, bool):
+        _refuse(name, field, f"must be an integer, not {value!r}")
+    return value
+
+
+def _compute_kind(name, mod):
+    """"add"/"mul" and whether it is a Linear, or None for a module that is not a compute layer."""
+    from torch import nn
+    from .reference import Adder2d
+    if isinstance(mod, Adder2d):
+        return "add", False
+    if isinstance(mod, nn.Conv2d):
+        if mod.groups != 1:
+            _refuse(name, "groups", f"must be 1 (the engine has no grouped convolution), not {mod.groups}")
+        if _pair(name, "dilation", mod.dilation) != 1:
+            _refuse(name, "dilation", f"must be 1, not {mod.dilation}")
+        if mod.padding_mode != "zeros":
+            _refuse(name, "padding_mode", f"must be 'zeros', not {mod.padding_mode!r}")
+        _pair(name, "kernel_size", mod.kernel_size)
+        _pair(name, "stride", mod.stride)
+        _pair(name, "padding", mod.padding)
+        return "mul", False
+    if isinstance(mod, nn.Conv1d) or isinstance(mod, nn.Conv3d):
+        _refuse(name, "type", f"{type(mod).__name__} is not supported; the engine runs 2-D layers")
+    if isinstance(mod, nn.Linear):
+        return "mul", True
+    return None
+
+
+def _stages(chain):
+    from torch import nn
+    stages = []
+    flatten = None
+    for name, mod in chain:
+        kind = _compute_kind(name, mod)
+        if kind is not None:
+            stages.append(_Stage(name, mod, kind[0], kind[1]))
+            flatten = None
+            continue
+        if isinstance(mod, (nn.Dropout, nn.Identity)):
+            continue
+        if flatten is not None:
+            _refuse(name, "position", f"after {flatten!r} (a Flatten) must be a Linear layer, not "
+                    f"{type(mod).__name__}")
+        if isinstance(mod, nn.Flatten):
+            flatten = name
+            continue
+        if not stages:
+            _refuse(name, "position", f"({type(mod).__name__}) must follow a conv, adder or linear layer")
+        st = stages[-1]
+        if isinstance(mod, nn.modules.batchnorm._BatchNorm):
+            if st.bn is not None or st.relu or st.pool != "none":
+                _refuse(name, "position", f"(BatchNorm) must come right after {st.name!r}, before its "
+                        f"ReLU and pooling")
+            if mod.running_mean is None or mod.running_var is None:
+                _refuse(name, "running_mean", "is missing (track_running_stats=False); the compiler "
+                        "folds BatchNorm's running statistics")
+            st.bn = mod
+        elif isinstance(mod, nn.ReLU):
+            if st.relu or st.pool != "none":
+                _refuse(name, "position", f"(ReLU) must come after {st.name!r}'s BatchNorm and before "
+                        f"its pooling")
+            st.relu = True
+        elif isinstance(mod, (nn.MaxPool2d, nn.AdaptiveAvgPool2d)):
+            if st.pool != "none":
+                _refuse(name, "pool", f"is a second pooling after {st.name!r}; the engine pools once "
+                        f"per layer")
+            st.pool = _pool_kind(name, mod)
+        elif isinstance(mod, nn.modules.pooling._MaxPoolNd) or isinstance(mod, nn.modules.pooling._AvgPoolNd) \
+                or isinstance(mod, nn.modules.pooling._AdaptiveMaxPoolNd) \
+                or isinstance(mod, nn.modules.pooling._AdaptiveAvgPoolNd) or isinstance(mod, nn.modules.pooling._LPPoolNd):
+            _refuse(name, "pool", f"{type(mod).__name__} is not supported; the engine pools with "
+                    f"MaxPool2d(2) or a global average (AdaptiveAvgPool2d(1))")
+        else:
+            _refuse(name, "type", f"{type(mod).__name__} is not one the compiler knows (Conv2d, Adder2d, "
+                    f"Linear, BatchNorm, ReLU, MaxPool2d(2), AdaptiveAvgPool2d(1), Flatten, Dropout)")
+    if flatten is not None:
+        _refuse(flatten, "position", "(Flatten) must be followed by a Linear layer")
+    if not stages:
+        raise BadParameter("model has no conv, adder or linear layer to compile")
+    return stages
+
+
+def _pool_kind(name, mod):
+    from torch import nn
+    if isinstance(mod, nn.AdaptiveAvgPool2d):
+        size = mod.output_size
+        if _pair(name, "output_size", size) != 1:
+            _refuse(name, "output_size", f"must be 1 (a global average pool), not {size}")
+        return "gap"
+    k = _pair(name, "kernel_size", mod.kernel_size)
+    s = _pair(name, "stride", mod.stride if mod.stride is not None else mod.kernel_size)
+    if k != 2 or s != 2:
+        _refuse(name, "kernel_size", f"and stride must both be 2 (the engine's 2x2 max pool), not {k} and {s}")
+    if _pair(name, "padding", mod.padding) != 0 or _pair(name, "dilation", mod.dilation) != 1 or mod.ceil_mode:
+        _refuse(name, "padding", "must be 0 with dilation 1 and ceil_mode False for the engine's 2x2 max pool")
+    return "max2"
+
+
+def _geometry(stage, in_shape):
+    """(kernel, stride, padding) of a stage on a (C, H, W) input."""
+    mod = stage.module
+    c, h, w = in_shape
+    if stage.linear:
+        if mod.in_features != c * h * w:
+            _refuse(stage.name, "in_features", f"{mod.in_features} does not match its input {c}x{h}x{w}")
+        if h != w:
+            _refuse(stage.name, "input", f"{c}x{h}x{w} must be square to run as a kernel-{h} convolution")
+        return h, 1, 0
+    return (_pair(stage.name, "kernel_size", mod.weight.shape[2]), _pair(stage.name, "stride", mod.stride),
+            _pair(stage.name, "padding", mod.padding))
+
+
+def _weights(stage, in_shape):
+    w = stage.module.weight.detach().double().numpy()
+    if stage.linear:
+        w = w.reshape(w.shape[0], *in_shape)
+    if w.shape[2] != w.shape[3]:
+        _refuse(stage.name, "kernel_size", f"must be square, not {w.shape[2]}x{w.shape[3]}")
+    return w
+
+
+def _gain_offset(stage):
+    """Per-channel (gain, offset) of y = gain·acc + offset: BatchNorm (eval) and the layer's bias."""
+    mod = stage.module
+    cout = mod.weight.shape[0]
+    bias = getattr(mod, "bias", None)
+    b = bias.detach().double().numpy() if bias is not None else np.zeros(cout)
+    if stage.bn is None:
+        return np.ones(cout), b
+    bn = stage.bn
+    if bn.num_features != cout:
+        _refuse(stage.name, "bn", f"has {bn.num_features} features but the layer has {cout} channels")
+    mean = bn.running_mean.detach().double().numpy()
+    var = bn.running_var.detach().double().numpy()
+    gamma = bn.weight.detach().double().numpy() if bn.weight is not None else np.ones(cout)
+    beta = bn.bias.detach().double().numpy() if bn.bias is not None else np.zeros(cout)
+    gain = gamma / np.sqrt(var + bn.eps)
+    return gain, beta + gain * (b - mean)
+
+
+def _run_stage(stage, x):
+    """Float forward of one stage: (values where the program saturates them, output)."""
+    torch = _torch()
+    n = len(x)
+    if stage.linear:
+        y = stage.module(x.reshape(n, -1))
+        if stage.bn is not None:
+            y = stage.bn(y)
+        y = y.reshape(n, -1, 1, 1)
+    else:
+        y = stage.module(x)
+        if stage.bn is not None:
+            y = stage.bn(y)
+    if stage.relu:
+        y = torch.relu(y)
+    if stage.pool == "max2":
+        out = torch.nn.functional.max_pool2d(y, 2)
+    elif stage.pool == "gap":
+        out = y.mean(dim=(2, 3), keepdim=True)
+    else:
+        out = y
+    return y, out
+
+
+# ---- folding -------------------------------------------------------------------------------
+
+def fold_requant(gain, offset, acc_frac, out_frac, scale_bits=16, bias_bits=32, name="layer"):
+    """Integer (M, B, S) with (acc·M + B + 2^(S−1)) >> S ≈ round((gain·acc·2^-acc_frac + offset)·2^out_frac).
+
+    ``gain`` and ``offset`` are per-channel floats; S is the largest shift (0..62) at which every
+    |M| < 2^(scale_bits−1) and every |B| < 2^(bias_bits−1). Refuses, naming layer ``name``, a
+    gain or offset too large to fit even at S = 0.
+    """
+    gain = np.asarray(gain, dtype=np.float64)
+    offset = np.asarray(offset, dtype=np.float64)
+    if not (np.isfinite(gain).all() and np.isfinite(offset).all()):
+        _refuse(name, "scale", "is not finite (a BatchNorm with zero variance and eps, or a NaN weight?)")
+    m_hi = (1 << (scale_bits - 1)) - 1
+    b_hi = (1 << (bias_bits - 1)) - 1
+    m_fits = None
+    for s in range(MAX_SHIFT, -1, -1):
+        m = np.rint(np.ldexp(gain, out_frac - acc_frac + s))
+        b = np.rint(np.ldexp(offset, out_frac + s))
+        if np.abs(m).max(initial=0) > m_hi:
+            continue
+        m_fits = s if m_fits is None else m_fits
+        if np.abs(b).max(initial=0) <= b_hi:
+            bits = int(np.abs(m).max(initial=0)).bit_length()
+            if s < m_fits and bits < min(8, scale_bits - 1):
+                # B capped the shift so far that M keeps too few bits to follow BatchNorm's gains
+                _refuse(name, "bias", f"must fit signed {bias_bits} bits, which caps the shift at {s} and "
+                        f"leaves the scale M only {bits} bits; raise bias_bits (about "
+                        f"{_bias_bits_needed(offset, acc_frac, min(15, scale_bits - 1))} would keep "
+                        f"{min(15, scale_bits - 1)} bits of M)")
+            return m.astype(np.int64), b.astype(np.int64), s
+    m = np.rint(np.ldexp(gain, out_frac - acc_frac))
+    if np.abs(m).max(initial=0) > m_hi:
+        _refuse(name, "scale", f"needs |M| up to {int(np.abs(m).max())} even with shift 0, beyond signed "
+                f"{scale_bits} bits; raise scale_bits")
+    b = np.rint(np.ldexp(offset, out_frac))
+    _refuse(name, "bias", f"needs |B| up to {int(np.abs(b).max())} even with shift 0, beyond signed "
+            f"{bias_bits} bits; raise bias_bits")
+
+
+def clip_adder_weights(w, width, frac):
+    """Adder weights (cout, ...) clipped to the range of a signed ``width``-bit input at 2^-frac,
+    and per filter the float Σ|w − clipped w| that the clipping removed.
+
+    This is exact, not an approximation: every input x the program feeds the layer is saturated to
+    [lo, hi]·2^-frac, so for a weight f beyond hi·2^-frac, |x − f| = |x − hi·2^-frac| + (f − hi·2^-frac)
+    for every x (and likewise below lo): clipping changes each filter's −Σ|x − f| by a constant,
+    which the bias absorbs. The shared scale can so follow the activations alone, instead of being
+    made coarse by a few large weights."""
+    lo, hi = int_range(width)
+    w = np.asarray(w, dtype=np.float64)
+    clipped = np.clip(w, np.ldexp(float(lo), -frac), np.ldexp(float(hi), -frac))
+    return clipped, np.abs(w - clipped).reshape(len(w), -1).sum(axis=1)
+
+
+def _bias_bits_needed(offset, acc_frac, m_bits):
+    """Bits of B = offset·2^(out_frac + S) when S keeps M = gain·2^(out_frac − acc_frac + S) at
+    about m_bits bits for a gain near 1: S + out_frac ≈ acc_frac + m_bits."""
+    amax = float(np.abs(offset).max(initial=0))
+    return acc_frac + m_bits + max(0, math.ceil(math.log2(amax))) + 2 if amax else 2
+
+
+# ---- compiling -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LayerScales:
+    """The scales the compiler chose for one layer: its input X in units of 2^-x_frac, weights in
+    2^-w_frac (equal for an adder layer), accumulator in 2^-acc_frac, output in 2^-out_frac."""
+    name: str
+    op: str
+    x_frac: int
+    w_frac: int
+    out_frac: int
+    shift: int
+
+    @property
+    def acc_frac(self):
+        return self.x_frac if self.op == "add" else self.x_frac + self.w_frac
+
+
+@dataclass(frozen=True, eq=False)
+class Compiled:
+    """What :func:`compile_model` returns: the program and the scales behind it."""
+    program: Program
+    scales: tuple           # LayerScales per layer
+
+    @property
+    def logit_frac(self):
+        return self.scales[-1].out_frac
+
+    def dequantize_logits(self, logits):
+        """Float logits of the program's integer logits (N, classes)."""
+        return np.ldexp(np.asarray(logits, dtype=np.float64), -self.logit_frac)
+
+
+def _float_passes(model, stages, calib_x):
+    """Run the stages on the calibration images in float; return per-stage max |input|, max |values
+    at the saturation point|, the input shapes, and check the chain reproduces the model."""
+    torch = _torch()
+    n_st = len(stages)
+    in_max, sat_max = np.zeros(n_st), np.zeros(n_st)
+    shapes = [None] * n_st
+    worst = 0.0
+    scale = 0.0
+    with torch.no_grad():
+        for i0 in range(0, len(calib_x), _BATCH):
+            xb = torch.tensor(np.asarray(calib_x[i0:i0 + _BATCH]), dtype=torch.float32)
+            x = xb
+            for i, st in enumerate(stages):
+                if shapes[i] is None:
+                    shapes[i] = tuple(x.shape[1:])
+                in_max[i] = max(in_max[i], float(x.abs().max()))
+                sat, x = _run_stage(st, x)
+                sat_max[i] = max(sat_max[i], float(sat.abs().max()))
+            ours = x.reshape(len(x), -1)
+            theirs = model(xb).reshape(len(xb), -1)
+            if ours.shape != theirs.shape:
+                raise BadParameter(f"model's output has shape {tuple(theirs.shape)} but its chain of layers "
+                                   f"gives {tuple(ours.shape)}; the compiler cannot read this model's forward")
+            worst = max(worst, float((ours - theirs).abs().max()))
+            scale = max(scale, float(theirs.abs().max()))
+    if worst > 1e-3 * max(1.0, scale):
+        raise BadParameter(f"model's forward differs from its chain of layers by up to {worst:.3g}; the "
+                           f"compiler cannot read this model's forward (give it a chain() method)")
+    return in_max, sat_max, shapes
+
+
+def compile_model(model, calib_x, width, name, scale_bits=16, bias_bits=32):
+    """Compile ``model`` (a trained torch module, see the module docstring) into a :class:`Compiled`.
+
+    ``calib_x``: float images (N, Cin, H, W) that choose the scales (for example, training images).
+    The model is put in eval mode.
+    """
+    width = check_int("width", width, lo=2, hi=16)
+    scale_bits = check_int("scale_bits", scale_bits, lo=2, hi=32)
+    bias_bits = check_int("bias_bits", bias_bits, lo=2, hi=48)
+    calib_x = np.asarray(calib_x)
+    if calib_x.ndim != 4 or not len(calib_x) or not np.issubdtype(calib_x.dtype, np.floating):
+        raise BadParameter(f"calib_x must be float images (N, Cin, H, W) with N >= 1, not an array of "
+                           f"shape {calib_x.shape} and dtype {calib_x.dtype}")
+    model.eval()
+    stages = _stages(network_chain(model))
+    in_max, sat_max, shapes = _float_passes(model, stages, calib_x)
+    geometry = [_geometry(st, shapes[i]) for i, st in enumerate(stages)]
+    weights = [_weights(st, shapes[i]) for i, st in enumerate(stages)]
+
+    x_frac = []
+    for i, st in enumerate(stages):
+        seen = [np.array([in_max[i]])]
+        if i:
+            seen.append(np.array([sat_max[i - 1]]))
+        x_frac.append(choose_frac_bits(seen, width))
+    logit_frac = choose_frac_bits([np.array([sat_max[-1]])], width)
+
+    layers, scales = [], []
+    for i, st in enumerate(stages):
+        kernel, stride, padding = geometry[i]
+        fx = x_frac[i]
+        fw = fx if st.op == "add" else choose_frac_bits([weights[i]], width)
+        f_out = x_frac[i + 1] if i + 1 < len(stages) else logit_frac
+        gain, offset = _gain_offset(st)
+        w = weights[i]
+        if st.op == "add":
+            w, beyond = clip_adder_weights(w, width, fw)
+            offset = offset - gain * beyond
+        wq, _ = quantize(w, width, fw)
+        acc_frac = fx if st.op == "add" else fx + fw
+        m, b, s = fold_requant(gain, offset, acc_frac, f_out, scale_bits, bias_bits, name=st.name)
+        layers.append(LayerProgram(st.name, st.op, wq, m, b, s, tuple(shapes[i][1:]), stride, padding,
+                                   st.relu, st.pool))
+        scales.append(LayerScales(st.name, st.op, fx, fw, f_out, s))
+    program = Program(name, width, tuple(layers), x_frac[0], scale_bits, bias_bits)
+    return Compiled(program, tuple(scales))
+
+
+def compile_network(model, calib_x, width, name, scale_bits=16, bias_bits=32):
+    """The :class:`~golden.program.Program` of a trained torch ``model`` (see :func:`compile_model`)."""
+    return compile_model(model, calib_x, width, name, scale_bits, bias_bits).program
+
+
+def quantize_images(program, x_float):
+    """Float images (N, Cin, H, W) as the program's int64 input: round(x·2^input_frac), saturated."""
+    x = np.asarray(x_float)
+    if x.ndim != 4 or x.shape[1:] != program.input_shape:
+        raise BadParameter(f"images must have shape (N, {', '.join(map(str, program.input_shape))}), "
+                           f"not {x.shape}")
+    q, _ = quantize(x, program.width, program.input_frac)
+    return q
+
+
+# ---- evaluation ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Accuracies of a model and of its compiled program on the same labelled images."""
+    images: int
+    float_accuracy: float
+    int_accuracy: float
+    agreement: float        # fraction of images where the program's class equals the model's
+
+    def __str__(self):
+        return (f"{self.images} images: float {100 * self.float_accuracy:.1f} %, integer program "
+                f"{100 * self.int_accuracy:.1f} %, same class {100 * self.agreement:.1f} %")
+
+
+def float_logits(model, x):
+    """The torch model's logits (N, classes) on float images, in eval mode."""
+    torch = _torch()
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x), _BATCH):
+            out.append(model(torch.tensor(np.asarray(x[i:i + _BATCH]), dtype=torch.float32)).numpy())
+    return np.concatenate(out).reshape(len(x), -1)
+
+
+def evaluate(model, program, x, y):
+    """Float accuracy of ``model`` and integer accuracy of ``program`` (golden.run_program) on
+    float images ``x`` with labels ``y``."""
+    y = np.asarray(y)
+    if len(y) != len(x) or not len(y):
+        raise BadParameter(f"x and y must hold the same number (at least 1) of images and labels, "
+                           f"not {len(x)} and {len(y)}")
+    f_cls = float_logits(model, x).argmax(axis=1)
+    i_cls = run_program(program, quantize_images(program, x)).classes
+    return Evaluation(len(y), float(np.mean(f_cls == y)), float(np.mean(i_cls == y)),
+                      float(np.mean(f_cls == i_cls)))
+
+
+# ---- an approximate engine cost ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EngineCost:
+    """Approximate cost of a program on an engine (for choosing a network, not the exact engine
+    cycle model): per layer, the cycles of one batch of C images; totals per batch and per image,
+    and PE-cycles per image (every PE of both arrays counts, busy or not)."""
+    layers: tuple           # (name, op, K, G, cycles per batch)
+    cycles_per_batch: int
+    lanes: int
+    pes: int
+
+    @property
+    def cycles_per_image(self):
+        return self.cycles_per_batch / self.lanes
+
+    @property
+    def pe_cycles_per_image(self):
+        return self.pes * self.cycles_per_image
+
+
+def engine_cost(program, engine):
+    """Estimate ``program`` on ``engine`` (an EngineConfig): a layer runs out_h·out_w·ceil(cout/R_L)
+    tiles (a P-tile is one output position of C images), each max(K, G) cycles, G = 2R_L + C + S − 1
+    of the array it runs on (R_L = the SAD array's rows or mac_rows)."""
+    if not isinstance(engine, EngineConfig):
+        raise BadParameter(f"engine must be an EngineConfig, not {type(engine).__name__}")
+    rows = []
+    for layer in program.layers:
+        arr = engine.array_for(layer.op) if engine.adder or layer.op == "mul" else engine.array
+        if not engine.adder and layer.op == "add":
+            _refuse(layer.name, "op", "'add' cannot run on a CNN engine (MAC arrays only)")
+        g = drain_gap(arr)
+        h, w = layer.conv_hw
+        cycles = h * w * math.ceil(layer.cout / arr.rows) * max(layer.k, g)
+        rows.append((layer.name, layer.op, layer.k, g, cycles))
+    pes = engine.array.pes + engine.mac_rows * engine.array.cols
+    return EngineCost(tuple(rows), sum(r[-1] for r in rows), engine.lanes, pes)
