@@ -16,10 +16,17 @@ touch few positions, and the others should have K near or above G::
     add2   Adder2d(c2 -> c3, 3x3, pad 1) + BN + ReLU                4x4 -> 4x4       K = 9·c2
     fc     Flatten + Linear(c3·16 -> 10)                            a 4x4 kernel on 4x4, K = 16·c3
 
-with (c1, c2, c3) = (4, 16, 16) by default (MNIST_CHANNELS): about 62k terms per image. Keeping
-the 4x4 positions for the classifier (instead of a global average pool) is worth about 1.5 points
-of accuracy here for a few hundred cycles per batch.
-The CNN twin has Conv2d layers (no bias, as the adder layers) where the adder layers are.
+with (c1, c2, c3) = (4, 16, 16) by default (MNIST_CHANNELS): 57,856 terms per image, 94 % of them
+in the adder layers. Keeping the 4x4 positions for the classifier (instead of a global average
+pool) was worth about 1.5 points of accuracy for a few hundred cycles per batch; a stem at stride
+2 (14x14 positions of K = 25) would cost more than the rest of the network. The CNN twin has
+Conv2d layers (no bias, as the adder layers) where the adder layers are. The classifier's size
+assumes 28x28 images.
+
+Training (:func:`train_mnist`): golden.addernet.train's recipe (SGD, momentum 0.9, cosine
+schedule, seeded) plus small random affine distortions of the training images, which matter with
+only 4,000 of them (the AdderNet with η = 0.2, seed 0, 60 epochs: 95.6 % at 8 bits without them,
+98.0 % with them).
 """
 import time
 
@@ -72,9 +79,13 @@ def load_mnist_data(seed=0, test_per_class=MNIST_TEST_PER_CLASS):
     return DigitsData(x[train], y[train], x[test], y[test])
 
 
-def MnistNet(adder=True, channels=MNIST_CHANNELS, eta=0.2, compiled=None):
+def MnistNet(adder=True, channels=MNIST_CHANNELS, eta=0.5, compiled=None):
     """The MNIST AdderNet (``adder=True``) or its CNN twin, as a torch.nn.Module with a ``chain()``
-    (what golden.compiler reads) and golden.addernet's ``forward(x, layer_fn=None, taps=None)``."""
+    (what golden.compiler reads) and golden.addernet's ``forward(x, layer_fn=None, taps=None)``.
+
+    ``eta`` is the adder layers' adaptive learning-rate factor (golden.reference). 0.5 rather than
+    the paper's 0.2: over seeds 0-2 (60 epochs) the 8-bit program scored 97.5-98.0 % with 0.5 and
+    96.9-98.0 % with 0.2."""
     import torch
     from torch import nn
     from .reference import Adder2d
@@ -135,7 +146,7 @@ def augment(x, generator, rotate=10.0, scale=0.1, shift=2.0):
     return torch.nn.functional.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
 
 
-def train_mnist(model, data, epochs=40, batch=64, lr=0.05, seed=0, distort=True, progress=None):
+def train_mnist(model, data, epochs=60, batch=64, lr=0.05, seed=0, distort=True, progress=None):
     """golden.addernet.train with random affine distortions of the training images (:func:`augment`)
     when ``distort``: SGD with momentum, a cosine schedule, seeded. Returns per-epoch losses."""
     import torch

@@ -94,8 +94,8 @@ def scales(draw, cout, acc_bound, width, scale_bits, bias_bits):
         shift = draw(st.integers(0, 3))     # small shifts: many exact .5 cases
     b_hi = (1 << (bias_bits - 1)) - 1
     reach = min(b_hi, 1 << min(60, shift + width))
-    b = [draw(st.one_of(st.integers(-reach, reach), st.sampled_from([0, 1 << shift >> 1, -(1 << shift >> 1)])))
-         for _ in range(cout)]
+    half = min(reach, 1 << shift >> 1)       # a bias of half a step puts acc = 0 on a tie
+    b = [draw(st.one_of(st.integers(-reach, reach), st.sampled_from([0, half, -half]))) for _ in range(cout)]
     return np.array(m, dtype=np.int64), np.array(b, dtype=np.int64), shift
 
 
@@ -284,6 +284,10 @@ def test_check_program_refuses_bad_layers():
     msg = _refused(lambda: prog(_layer("g", k=3, in_hw=(5, 4), pool="gap"), _head(2)), "g", "pool")
     assert "3x2 = 6" in msg
     _refused(lambda: prog(_layer("m", k=2, in_hw=(4, 4), pool="max2"), _head(2)), "m", "pool")
+    # the last layer gives the logits: cout x 1 x 1, not pooled
+    _refused(lambda: prog(_layer("a", in_hw=(2, 2)), _head(2).__class__(**{**_head(2).__dict__, "in_hw": (2, 2)})),
+             "fc", "output")
+    _refused(lambda: prog(_layer("a", in_hw=(2, 2), pool="gap")), "a", "output")
     # the second layer expects 3 input channels, the first gives 2
     _refused(lambda: prog(_layer("a"), _head(3, name="b")), "b", "input shape")
     _refused(lambda: prog(_layer("a", in_hw=(2, 2), pool="max2"), _layer("b", cin=2, in_hw=(2, 2)), _head(2)),
