@@ -518,7 +518,8 @@ def build_parser():
 
     en = sub.add_parser("engine", help="a trained network through the on-chip layer engine's Verilog, image in, "
                                        "class out, bit-exact per layer")
-    en.add_argument("--network", default="digits", help="digits or mnist (default digits)")
+    en.add_argument("--network", default="digits", help="digits or mnist (default digits); for mnist, "
+                    "--rows 16 --cols 24 --mac-rows 2 is about the size of spinalAdderNetMNIST (442 PEs)")
     en.add_argument("--pe", default="sad", help="sad (AdderNet) or mac (its CNN twin) (default sad)")
     en.add_argument("--rows", type=int, default=8, help="array rows (default 8)")
     en.add_argument("--cols", type=int, default=8, help="array columns = images per batch (default 8)")
@@ -527,7 +528,8 @@ def build_parser():
                     help="AdderNet only: rows of the MAC array for the multiplier layers (default 2)")
     en.add_argument("--sim", default="verilator", help="verilator, icarus or amaranth (default verilator)")
     en.add_argument("--images", type=int, default=0, help="test images to run (default 0: the whole test set)")
-    en.add_argument("--epochs", type=int, default=0, help="training epochs (default: the network's)")
+    en.add_argument("--epochs", type=int, default=0, help="training epochs (default 0: the network's, "
+                    "40 for digits and 60 for mnist)")
     en.add_argument("--seed", type=int, default=0, help="data split and training seed (default 0)")
     en.add_argument("--out", default="out/engine", help="directory for engine.json, .md and .png")
     en.set_defaults(func=cmd_engine)

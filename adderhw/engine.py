@@ -13,7 +13,6 @@ Steps (each reported):
    golden program, and every batch's cycles with the engine cycle model (golden.engine_cycles);
 4. engine.json (machines), engine.md (people) and engine.png (cycles per layer).
 """
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,18 +68,21 @@ def _data_and_model(cfg, progress):
         data = load_digits_data(cfg.seed)
         model = DigitsNet(adder=adder)
         epochs = cfg.epochs or 40
+        arch = ""
 
         def fit():
             train(model, data, epochs=epochs, seed=cfg.seed, progress=progress)
     else:
-        from adderhw.golden.mnist import MnistNet, load_mnist_data, train_mnist
+        from adderhw.golden.mnist import MNIST_CHANNELS, MnistNet, load_mnist_data, train_mnist
         data = load_mnist_data(cfg.seed)
         model = MnistNet(adder=adder)
-        epochs = cfg.epochs or 40
+        epochs = cfg.epochs or 60
+        # the architecture is part of the cache key: a cached model of other channels or eta is not reused
+        arch = f"-c{'_'.join(map(str, MNIST_CHANNELS))}-eta0.5"
 
         def fit():
             train_mnist(model, data, epochs=epochs, seed=cfg.seed, progress=progress)
-    path = _cache_dir() / f"{cfg.network}-{'addernet' if adder else 'cnn'}-seed{cfg.seed}-e{epochs}.pt"
+    path = _cache_dir() / f"{cfg.network}-{'addernet' if adder else 'cnn'}{arch}-seed{cfg.seed}-e{epochs}.pt"
     if path.exists():
         model.load_state_dict(torch.load(path))
         progress(f"  trained model loaded from {path}")
@@ -165,6 +167,12 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
     result = {
         "network": cfg.network, "pe": cfg.pe, "engine": engine.describe(),
         "rows": cfg.rows, "cols": cfg.cols, "mac_rows": engine.mac_rows, "width": cfg.width, "pes": pes,
+        # multipliers of the whole engine: the MAC array's PEs, and one BatchNorm multiplier per
+        # lane in the post-processing (hw.postproc), the same in the AdderNet and the CNN engine
+        "multipliers": {"mac_array": (engine.mac_rows * engine.array.cols if engine.adder else engine.array.pes),
+                        "postproc": engine.array.cols},
+        "memories": {"act_words": engine.act_depth, "act_buffers": 2, "weight_words": engine.weight_depth,
+                     "const_entries": engine.const_depth},
         "sim": cfg.sim, "images": n,
         "hw_correct": int(np.sum(hw_classes == data.y_test[:n])),
         "golden_correct": int(np.sum(golden.classes[:n] == data.y_test[:n])),
@@ -205,7 +213,9 @@ def format_engine(r):
              f"- cycles per batch of {r['cols']} images: measured {', '.join(map(str, r['cycles_per_batch_measured']))}, "
              f"model {r['cycles_per_batch_model']} (equal: {r['cycles_match_model']})",
              f"- cycles per image {r['cycles_per_image']:.1f}; PE-cycles per image {r['pe_cycles_per_image']:,.0f} "
-             f"({r['pes']} PEs); array utilisation over the adder layers {util}", "",
+             f"({r['pes']} PEs); array utilisation over the adder layers {util}",
+             f"- multipliers: {r['multipliers']['mac_array']} in the MAC array, {r['multipliers']['postproc']} in the "
+             f"post-processing (BatchNorm, one per lane)", "",
              markdown_table(["layer", "kind", "K", "tiles", "cycles per batch", "PEs", "utilisation"],
                             [[l["name"], l["kind"], l["k"], l["tiles"], l["cycles"], l["pes"],
                               f"{100 * l['utilisation']:.1f} %"] for l in r["layers"]], "llrrrrr"), ""]

@@ -1,22 +1,26 @@
 """``hw.LayerEngine``'s Verilog on Icarus or Verilator through cocotb (testbench: sim.engine_tb).
 
 ``run_engine_verilog(engine, program, images, backend)`` splits the images into batches of C, runs
-them all in one simulator process (the program is loaded once) and returns one
-``sim.engine.EngineRun`` per batch, with every post-processing write, the classes and the cycles.
+them all in one simulator process through the HDL harness of ``sim.engine_harness`` (the program
+is loaded once) and returns one ``sim.engine.EngineRun`` per batch, with every post-processing
+write, the classes and the cycles. (``sim.engine_tb.engine`` drives the same protocol from Python,
+a call per cycle; it is kept for debugging and tested, but is far slower.)
 The Verilator model is built once per engine configuration and cached (sim.cocotb_sim).
 """
-import json
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from amaranth.back import verilog
-from amaranth.lib import data
+from amaranth.utils import ceil_log2
 
 from adderhw.base.errors import BadParameter
 from adderhw.hw.engine import LayerEngine, class_layout, load_layout, write_layout
 
 from .cocotb_sim import SimulationMismatch, TIMESCALE, _failed, _tool_env, build_sources, icarus_compatible
 from .engine import EngineRun, image_beats, program_beats
+from .engine_harness import BATCH_DEPTH, ENGINE_HARNESS_TOP, LOAD_DEPTH, engine_harness_verilog
 from .toolchain import scoped_environment
 
 __all__ = ["run_engine_verilog", "engine_verilog", "ENGINE_TOP", "BACKENDS"]
@@ -51,45 +55,72 @@ def _unpacker(engine):
     return write, classes
 
 
+def _run_files(engine, program, batches, tmp, pack):
+    """Write the harness's load file and batch sizes; returns its plusargs."""
+    prog = [pack(b) for b in program_beats(program, engine)]
+    words = [[pack(b) for b in image_beats(program, engine, b)] for b in batches]
+    total = len(prog) + sum(map(len, words))
+    if total > LOAD_DEPTH or len(batches) > BATCH_DEPTH:
+        raise BadParameter(f"one Verilog run holds at most {LOAD_DEPTH} load words and {BATCH_DEPTH} batches, "
+                           f"not {total} words in {len(batches)} batches; run fewer images at a time")
+    digits = -(-load_layout(engine).size // 4)
+    (tmp / "loads.hex").write_text("".join(f"{w:0{digits}x}\n" for ws in [prog, *words] for w in ws))
+    (tmp / "batches.hex").write_text("".join(f"{len(w):08x}\n" for w in words))
+    return [f"+loads={tmp / 'loads.hex'}", f"+batch_words={tmp / 'batches.hex'}", f"+out={tmp / 'out.txt'}",
+            f"+n_program={len(prog)}", f"+n_batches={len(batches)}"]
+
+
 def run_engine_verilog(engine, program, images, backend="verilator", max_cycles=5_000_000, progress=None):
-    """Run ``images`` (N, Cin, H, W) through the engine's Verilog; returns a list of EngineRun."""
+    """Run ``images`` (N, Cin, H, W) through the engine's Verilog; returns a list of EngineRun.
+
+    The HDL harness (sim.engine_harness) loads the program once and then every batch of C images,
+    and records every post-processing write; the simulator runs without Python in the loop."""
     if backend not in BACKENDS:
         raise BadParameter(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    import numpy as np
     x = np.asarray(images, dtype=np.int64)
     C = engine.lanes
     batches = [x[i:i + C] for i in range(0, len(x), C)]
     pack = _packer(engine)
     text = engine_verilog(engine)
-    files = {f"{ENGINE_TOP}.v": icarus_compatible(text) if backend == "icarus" else text}
-    runner, build_dir, top = build_sources(files, ENGINE_TOP, backend, progress=progress,
+    harness = engine_harness_verilog(load_layout(engine).size, write_layout(engine).size,
+                                     class_layout(engine).size, ceil_log2(engine.act_depth), dut=ENGINE_TOP)
+    if backend == "icarus":
+        text, harness = icarus_compatible(text), icarus_compatible(harness)
+    files = {f"{ENGINE_TOP}.v": text, f"{ENGINE_HARNESS_TOP}.v": harness}
+    runner, build_dir, top = build_sources(files, ENGINE_HARNESS_TOP, backend, progress=progress,
                                            what=f"the engine ({engine.describe()})")
     write, classes = _unpacker(engine)
     with tempfile.TemporaryDirectory(prefix="adderhw-engine-") as tmp:
         tmp = Path(tmp)
-        job = {"program": [pack(b) for b in program_beats(program, engine)],
-               "batches": [[pack(b) for b in image_beats(program, engine, b)] for b in batches],
-               "max_cycles": max_cycles}
-        job_path = tmp / "job.json"
-        job_path.write_text(json.dumps(job))
+        plusargs = _run_files(engine, program, batches, tmp, pack) + [f"+max_cycles={max_cycles}"]
         try:
             with scoped_environment(_tool_env(backend)):
                 results = runner.test(test_module="adderhw.sim.engine_tb", hdl_toplevel=top, build_dir=build_dir,
-                                      testcase="engine", test_dir=tmp, plusargs=[f"+adderhw_job={job_path}"],
+                                      testcase="harness", test_dir=tmp, plusargs=plusargs,
                                       timescale=TIMESCALE, log_file=tmp / "sim.log")
             failed = _failed(results)
         except SystemExit:
             failed = True
-        res_path = Path(str(job_path) + ".result.json")
-        if failed or not res_path.exists():
+        out = tmp / "out.txt"
+        if failed or not out.exists():
             log = (tmp / "sim.log").read_text() if (tmp / "sim.log").exists() else ""
-            raise SimulationMismatch(f"the engine's cocotb test on {backend} failed:\n{log[-3000:]}")
-        res = json.loads(res_path.read_text())
-    runs = []
-    for b, r in zip(batches, res["batches"]):
-        run = EngineRun(program, len(b))
-        run.writes = [write(w) for w in r["writes"]]
-        run.classes = np.array(classes(r["class"])[:len(b)])
-        run.cycles = r["cycles"]
-        runs.append(run)
+            raise SimulationMismatch(f"the engine's cocotb run on {backend} failed:\n{log[-3000:]}")
+        lines = out.read_text().split("\n")
+    runs, run = [], None
+    for line in lines:
+        if not line:
+            continue
+        if run is None:
+            b = batches[len(runs)]
+            run = EngineRun(program, len(b))
+        kind, *fields = line.split()
+        if kind == "W":
+            run.writes.append(write(int(fields[0], 16)))
+        else:
+            run.classes = np.array(classes(int(fields[0], 16))[:run.images])
+            run.cycles = int(fields[1], 16)
+            runs.append(run)
+            run = None
+    if len(runs) != len(batches):
+        raise SimulationMismatch(f"the engine's run on {backend} finished {len(runs)} of {len(batches)} batches")
     return runs
