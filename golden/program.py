@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from adderhw.base.engine import DESCRIPTOR_FIELDS, SIGNED_FIELDS, LAYER_OPS, POOL_KINDS, EngineConfig
+from adderhw.base.engine import (DESCRIPTOR_FIELDS, GAP_EXTRA_BITS, LAYER_OPS, POOL_KINDS, SIGNED_FIELDS,
+                                 EngineConfig)
 from adderhw.base.errors import BadParameter
 from adderhw.base.validate import check_int, int_range
 
@@ -146,17 +147,31 @@ def check_program(program):
         if layer.pool not in POOL_KINDS:
             _fail(layer, "pool", f"must be one of {', '.join(POOL_KINDS)}, not {layer.pool!r}")
         w = np.asarray(layer.weights)
+        if not np.issubdtype(w.dtype, np.integer):
+            _fail(layer, "weights", f"must be integers, not dtype {w.dtype}")
         if w.ndim != 4 or w.shape[2] != w.shape[3]:
             _fail(layer, "weights", f"must be (cout, cin, k, k) with a square kernel, not shape {w.shape}")
         if w.min() < lo or w.max() > hi:
             _fail(layer, "weights", f"must fit signed {width} bits ({lo}..{hi}), not {w.min()}..{w.max()}")
         for name, arr, bits in (("scale", layer.scale, program.scale_bits), ("bias", layer.bias, program.bias_bits)):
             a = np.asarray(arr)
+            if not np.issubdtype(a.dtype, np.integer):
+                _fail(layer, name, f"must be integers, not dtype {a.dtype}")
             if a.shape != (w.shape[0],):
                 _fail(layer, name, f"must have one entry per output channel ({w.shape[0]}), not shape {a.shape}")
             blo, bhi = int_range(bits)
             if a.min() < blo or a.max() > bhi:
                 _fail(layer, name, f"must fit signed {bits} bits, not {a.min()}..{a.max()}")
+        for name, value, least in (("stride", layer.stride, 1), ("padding", layer.padding, 0)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
+                _fail(layer, name, f"must be an integer of at least {least}, not {value!r}")
+        hw = tuple(layer.in_hw)
+        if len(hw) != 2 or any(not isinstance(v, (int, np.integer)) or v < 1 for v in hw):
+            _fail(layer, "in_hw", f"must be two positive integers (height, width), not {layer.in_hw!r}")
+        k = w.shape[2]
+        if min(hw) + 2 * layer.padding < k:
+            _fail(layer, "kernel", f"{k}x{k} does not fit the input {hw[0]}x{hw[1]} with padding "
+                  f"{layer.padding}: the padded input must be at least as large as the kernel")
         if not 0 <= layer.shift <= 62:
             _fail(layer, "shift", f"must be 0..62, not {layer.shift}")
         if shape is not None and shape != (layer.cin, *layer.in_hw):
@@ -167,6 +182,8 @@ def check_program(program):
             _fail(layer, "pool", f"max2 needs an even output, not {h}x{wd}")
         if layer.pool == "gap" and (h * wd) & (h * wd - 1):
             _fail(layer, "pool", f"gap needs a power-of-two count of positions, not {h}x{wd} = {h * wd}")
+        if layer.pool == "gap" and h * wd > 1 << GAP_EXTRA_BITS:
+            _fail(layer, "pool", f"gap pools at most 2^{GAP_EXTRA_BITS} positions, not {h}x{wd} = {h * wd}")
         if i == len(program.layers) - 1 and (layer.pool != "none" or layer.conv_hw != (1, 1)):
             _fail(layer, "output", f"of the last layer (the logits) must be cout x 1 x 1 with pool 'none', "
                   f"not {layer.conv_hw} with pool {layer.pool!r}")
@@ -180,11 +197,11 @@ def postprocess(acc, scale, bias, shift, relu, width):
     v = acc.astype(object) * scale + bias if _too_wide(acc, scale, bias) else acc * scale + bias
     if shift:
         v = (v + (1 << (shift - 1))) >> shift
-    v = np.asarray(v, dtype=np.int64)
     if relu:
         v = np.maximum(v, 0)
     lo, hi = int_range(width)
-    return np.clip(v, lo, hi)
+    # saturate first (exact Python ints when the sum is wide), then narrow
+    return np.asarray(np.clip(v, lo, hi), dtype=np.int64)
 
 
 def _too_wide(acc, scale, bias):

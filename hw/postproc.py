@@ -42,12 +42,11 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from adderhw.base.engine import GAP_EXTRA_BITS
+
 from .descriptor import POOL_GAP, POOL_MAX2, descriptor_layout, has_relu, is_last, pool_kind
 
 __all__ = ["PostProcessor", "const_layout", "sum_bits", "GAP_EXTRA_BITS"]
-
-#: bits the average pool's running sums have beyond ``width`` (up to 2^12 positions)
-GAP_EXTRA_BITS = 12
 
 
 def const_layout(engine):

@@ -41,6 +41,9 @@ __all__ = ["EngineConfig", "DESCRIPTOR_FIELDS", "SIGNED_FIELDS", "POOL_KINDS", "
 
 LAYER_OPS = ("add", "mul")
 POOL_KINDS = ("none", "max2", "gap")
+#: bits the post-processing's average-pool sums have beyond ``width``: a gap layer pools at most
+#: 2^GAP_EXTRA_BITS positions (hw.postproc)
+GAP_EXTRA_BITS = 12
 
 #: the fields of one layer descriptor, in table order; each is a ``EngineConfig.field_bits``-bit
 #: number, two's complement for the fields in SIGNED_FIELDS (see golden.program.descriptor and
