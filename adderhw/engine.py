@@ -186,6 +186,8 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
         "cycles_match_model": all(r.cycles == model_cycles["total"] for r in runs),
         "pe_cycles_per_image": pes * model_cycles["total"] / engine.lanes,
         "array_utilisation": adder_util,
+        # the adder layers' share of cycles per image (compare: the host-fed array, docs/results/digits.md)
+        "adder_cycles_per_image": (sum(l["cycles"] for l in adder_layers) / engine.lanes if adder_layers else None),
         "layers": [{"name": l["name"], "kind": "adder" if l["op"] == "add" else "multiplier",
                     "k": l["k"], "tiles": l["tiles"], "cycles": l["cycles"], "pes": l["pes"],
                     "utilisation": l["utilisation"]} for l in model_cycles["layers"]],
@@ -213,7 +215,9 @@ def format_engine(r):
              f"- cycles per batch of {r['cols']} images: measured {', '.join(map(str, r['cycles_per_batch_measured']))}, "
              f"model {r['cycles_per_batch_model']} (equal: {r['cycles_match_model']})",
              f"- cycles per image {r['cycles_per_image']:.1f}; PE-cycles per image {r['pe_cycles_per_image']:,.0f} "
-             f"({r['pes']} PEs); array utilisation over the adder layers {util}",
+             f"({r['pes']} PEs); array utilisation over the adder layers {util}"
+             + ("" if r.get("adder_cycles_per_image") is None else
+                f"; the adder layers alone {r['adder_cycles_per_image']:,.1f} cycles per image"),
              f"- multipliers: {r['multipliers']['mac_array']} in the MAC array, {r['multipliers']['postproc']} in the "
              f"post-processing (BatchNorm, one per lane)", "",
              markdown_table(["layer", "kind", "K", "tiles", "cycles per batch", "PEs", "utilisation"],

@@ -1,0 +1,125 @@
+"""The host link's framed protocol: one definition for the board top's RTL (hw.link) and the host
+(adderhw.host).
+
+Frames (both directions), bytes on an 8N1 UART::
+
+    | 0xA5 | CMD | LEN lo | LEN hi | payload: LEN bytes | CHK |
+
+``LEN`` is at most ``MAX_PAYLOAD``. ``CHK`` makes the sum of every byte after the sync byte
+(CMD, LEN, payload, CHK) 0 modulo 256. Between frames the device ignores bytes other than the
+sync byte. If a frame stalls (no byte for ``timeout`` clock cycles, a parameter of the top) the
+device drops it and answers ``ERR_TIMEOUT``, so a host that lost bytes, or a reset of the host in
+the middle of a frame, never leaves the device waiting for the rest. A frame is acted on only
+after its checksum is good: a bad frame changes nothing.
+
+Commands (host to device) and replies (device to host; a reply's CMD is the command | 0x80):
+
+==========  ====  ==============================================  ==========================================
+command     CMD   payload                                         reply payload
+==========  ====  ==============================================  ==========================================
+STATUS      0x01  none                                            ``STATUS_FIELDS``: version and the engine's
+                                                                  configuration, 16 bytes
+WRITE       0x02  space (1), lane (1), addr (3, LE), vbytes (1),  none, after the last value is written
+                  then n values of vbytes bytes each (signed,
+                  LE), to addr, addr+1, ... of lane ``lane``
+RUN         0x03  none: run the loaded program on activation      cycles (4, LE), then the class of every
+                  buffer 0 (up to C images, image c on lane c)    lane (C bytes)
+READ        0x04  side (1), addr (3, LE), count (2, LE)           count words of activation buffer ``side``,
+                                                                  each C lanes of ``abytes`` bytes (signed,
+                                                                  LE): for example the logits
+error       0xFF  (device to host only)                           one byte, an ``ERR_*`` code
+==========  ====  ==============================================  ==========================================
+
+Spaces of WRITE: 0 activation buffer 0 (the images: lane = image), 1 weights (lane = row), 2
+constants (lane 0 = M, 1 = B), 3 descriptor slots (lane 0); hw.engine's load port, whose
+``data`` field is sign-extended from the vbytes given (1 to 4).
+
+Error codes: ``ERR_CHECKSUM`` (the frame's sum is not 0), ``ERR_COMMAND`` (an unknown CMD),
+``ERR_LENGTH`` (LEN beyond ``MAX_PAYLOAD``, or wrong for the command), ``ERR_TIMEOUT`` (the frame
+stalled), ``ERR_RANGE`` (a space, lane, address or vbytes the engine does not have), ``ERR_FRAMING``
+(a byte without its stop bit).
+"""
+from .errors import BadParameter, SimulationError
+
+__all__ = ["SYNC", "MAX_PAYLOAD", "PROTOCOL_VERSION", "CMD_STATUS", "CMD_WRITE", "CMD_RUN", "CMD_READ",
+           "CMD_ERROR", "REPLY", "ERRORS", "ERR_CHECKSUM", "ERR_COMMAND", "ERR_LENGTH", "ERR_TIMEOUT",
+           "ERR_RANGE", "ERR_FRAMING", "STATUS_FIELDS", "checksum", "encode_frame", "FrameParser",
+           "LinkError", "DeviceError"]
+
+SYNC = 0xA5
+#: the longest payload a frame may carry (the top buffers a whole frame before acting on it)
+MAX_PAYLOAD = 1024
+PROTOCOL_VERSION = 1
+
+CMD_STATUS, CMD_WRITE, CMD_RUN, CMD_READ = 0x01, 0x02, 0x03, 0x04
+CMD_ERROR = 0xFF
+REPLY = 0x80                    # a reply's CMD is the command's | REPLY
+
+ERR_CHECKSUM, ERR_COMMAND, ERR_LENGTH, ERR_TIMEOUT, ERR_RANGE, ERR_FRAMING = 1, 2, 3, 4, 5, 6
+ERRORS = {ERR_CHECKSUM: "bad checksum", ERR_COMMAND: "unknown command", ERR_LENGTH: "bad length",
+          ERR_TIMEOUT: "frame timed out", ERR_RANGE: "space, lane, address or vbytes out of range",
+          ERR_FRAMING: "UART framing error"}
+
+#: the STATUS reply, in order: (name, bytes), little-endian
+STATUS_FIELDS = (("version", 1), ("pe", 1), ("rows", 1), ("cols", 1), ("width", 1), ("mac_rows", 1),
+                 ("act_depth_log2", 1), ("weight_depth_log2", 1), ("const_depth_log2", 1),
+                 ("max_layers", 1), ("max_payload", 2), ("clk_khz", 4))
+STATUS_BYTES = sum(n for _, n in STATUS_FIELDS)
+
+
+class LinkError(SimulationError):
+    """The device did not answer, or answered something that is not a frame."""
+
+
+class DeviceError(LinkError):
+    """The device answered with an error frame; ``code`` is its ERR_* code."""
+
+    def __init__(self, code, what):
+        self.code = code
+        super().__init__(f"the device refused the {what} frame: {ERRORS.get(code, f'error {code}')} (code {code})")
+
+
+def checksum(body):
+    """The CHK byte of a frame whose bytes after the sync byte, up to CHK, are ``body``."""
+    return (-sum(body)) & 0xFF
+
+
+def encode_frame(cmd, payload=b""):
+    """The bytes of one frame."""
+    payload = bytes(payload)
+    if not 0 <= cmd <= 0xFF:
+        raise BadParameter(f"cmd must be a byte (0..255), not {cmd}")
+    if len(payload) > MAX_PAYLOAD:
+        raise BadParameter(f"a frame's payload holds at most {MAX_PAYLOAD} bytes, not {len(payload)}")
+    body = bytes([cmd, len(payload) & 0xFF, len(payload) >> 8]) + payload
+    return bytes([SYNC]) + body + bytes([checksum(body)])
+
+
+class FrameParser:
+    """Bytes in, frames out: ``feed(data)`` returns the complete (cmd, payload) frames; bytes
+    before a sync byte are skipped. A frame with a bad checksum or length raises LinkError."""
+
+    def __init__(self):
+        self.buf = bytearray()
+
+    def feed(self, data):
+        self.buf += data
+        frames = []
+        while True:
+            start = self.buf.find(bytes([SYNC]))
+            if start < 0:
+                self.buf.clear()
+                return frames
+            del self.buf[:start]
+            if len(self.buf) < 4:
+                return frames
+            n = self.buf[2] | self.buf[3] << 8
+            if n > MAX_PAYLOAD:
+                raise LinkError(f"the device sent a frame of {n} payload bytes, beyond {MAX_PAYLOAD}")
+            if len(self.buf) < 5 + n:
+                return frames
+            frame = bytes(self.buf[:5 + n])
+            del self.buf[:5 + n]
+            if sum(frame[1:]) & 0xFF:
+                raise LinkError("the device sent a frame with a bad checksum")
+            frames.append((frame[1], frame[4:4 + n]))

