@@ -65,6 +65,22 @@ def cmd_engine(args):
     return 0 if r["bit_exact"] and r["cycles_match_model"] else 1
 
 
+def cmd_run(args):
+    out = check_output_dir("--out", args.out) if args.out else None
+    from adderhw.run import BoardRunConfig, run_board_flow
+    cfg = BoardRunConfig(port=args.port, network=args.network, pe=args.pe, rows=args.rows, cols=args.cols,
+                         width=args.width, mac_rows=args.mac_rows, images=args.images, baud=args.baud, seed=args.seed)
+    r = run_board_flow(cfg, out, progress=_say)
+    link = "n/a" if r["link_images_per_s"] is None else f"{r['link_images_per_s']:,.0f}"
+    _say(f"accuracy {100 * r['correct'] / r['images']:.2f} % ({r['correct']}/{r['images']}), every class equal to the "
+         f"golden program; images/s over the link {link} ({r['link_seconds_kind']}), link-bound at {r['baud']} baud "
+         f"{r['link_bound_images_per_s_at_baud']:,.1f}; the engine alone {r['engine_images_per_s']:,.0f} images/s "
+         f"at {r['clk_hz'] / 1e6:g} MHz")
+    if out:
+        _say(f"wrote {out / 'run.json'} and {out / 'run.md'}")
+    return 0
+
+
 def cmd_demo_digits(args):
     out = check_output_dir("--out", args.out or "out/digits")
     from adderhw.digits import DigitsConfig, format_digits, run_digits, write_reports
@@ -533,6 +549,21 @@ def build_parser():
     en.add_argument("--seed", type=int, default=0, help="data split and training seed (default 0)")
     en.add_argument("--out", default="out/engine", help="directory for engine.json, .md and .png")
     en.set_defaults(func=cmd_engine)
+
+    rn = sub.add_parser("run", help="a trained network on a board through the UART host link (or --port sim: "
+                                     "the simulated board), every answer checked against the golden program")
+    rn.add_argument("--port", default="sim", help="serial port of the board, e.g. /dev/ttyUSB1, or sim (default sim)")
+    rn.add_argument("--baud", type=int, default=115200, help="UART rate the board was built for (default 115200)")
+    rn.add_argument("--network", default="digits", help="digits or mnist (default digits)")
+    rn.add_argument("--pe", default="sad", help="sad (AdderNet) or mac (CNN twin) (default sad)")
+    rn.add_argument("--rows", type=int, default=8, help="array rows of the board's engine (default 8)")
+    rn.add_argument("--cols", type=int, default=8, help="array columns = images per batch (default 8)")
+    rn.add_argument("--width", type=int, default=8, help="operand width (default 8)")
+    rn.add_argument("--mac-rows", type=int, default=2, help="AdderNet only: MAC array rows (default 2)")
+    rn.add_argument("--images", type=int, default=50, help="test images to send (default 50)")
+    rn.add_argument("--seed", type=int, default=0, help="data split and training seed (default 0)")
+    rn.add_argument("--out", default=None, help="directory for run.json and run.md (default: none)")
+    rn.set_defaults(func=cmd_run)
 
     b = sub.add_parser("bench", help="benchmarks that print ratios against a baseline measured in the same run")
     bsub = b.add_subparsers(dest="bench", required=True, metavar="WHAT")

@@ -24,6 +24,7 @@ from adderhw.base.engine import EngineConfig
 from adderhw.base.errors import BadParameter
 from adderhw.base.tables import markdown_table, pyplot, write_reports
 from adderhw.base.validate import check_int
+from adderhw.golden.addernet import ADDER_LAYERS, layer_label
 
 __all__ = ["EngineRunConfig", "run_engine_flow", "engine_for", "NETWORKS", "SIMULATORS"]
 
@@ -188,7 +189,9 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
         "array_utilisation": adder_util,
         # the adder layers' share of cycles per image (compare: the host-fed array, docs/results/digits.md)
         "adder_cycles_per_image": (sum(l["cycles"] for l in adder_layers) / engine.lanes if adder_layers else None),
-        "layers": [{"name": l["name"], "kind": "adder" if l["op"] == "add" else "multiplier",
+        # the CNN twin's layers in the adder layers' places are its conv2 and conv3 (golden.addernet)
+        "layers": [{"name": l["name"] if cfg.pe == "sad" or l["name"] not in ADDER_LAYERS
+                    else layer_label(l["name"], False), "kind": "adder" if l["op"] == "add" else "multiplier",
                     "k": l["k"], "tiles": l["tiles"], "cycles": l["cycles"], "pes": l["pes"],
                     "utilisation": l["utilisation"]} for l in model_cycles["layers"]],
         "sim_seconds": sim_s, "seconds": time.perf_counter() - t0,

@@ -182,6 +182,7 @@ class HostSession:
         status = host.check_engine(self.engine)
         host.load_program(self.program, self.engine)
         t1 = self.clock()
+        program_bytes = host.bytes_out + host.bytes_in
         classes, cycles = [], []
         C = self.engine.lanes
         n = len(self.images)
@@ -193,5 +194,5 @@ class HostSession:
                 self.progress(f"  batch {i // C + 1}/{-(-n // C)}: {min(i + C, n)} images")
         t2 = self.clock()
         return {"status": status, "classes": classes, "cycles": cycles, "program_seconds": t1 - t0,
-                "images_seconds": t2 - t1, "frames": host.frames, "bytes_out": host.bytes_out,
-                "bytes_in": host.bytes_in}
+                "images_seconds": t2 - t1, "frames": host.frames, "program_bytes": program_bytes,
+                "image_bytes": host.bytes_out + host.bytes_in - program_bytes}

@@ -1,0 +1,127 @@
+"""``adderhw run``: a trained network on a board (or on the simulated board) through the host link.
+
+Steps: the trained model and its program (as ``adderhw engine``: the same cache, compiler and
+engine sizing, so a board built with ``adderhw build --top engine`` for the same network and array
+holds it); the golden program and the engine cycle model for the chosen images; then the host
+session (``adderhw.host.HostSession``): STATUS (the board must carry this engine), the program
+upload, and every batch of C images. Every class is compared with the golden program and every
+batch's cycle count with the model.
+
+Reported: accuracy, images/s over the link (wall clock on a board; simulated time with
+``--port sim``, whose UART runs at clock/8), the link-bound images/s at ``--baud`` from the bytes
+each image costs, and the engine's own images/s at the board's clock (from STATUS) and its cycle
+counter.
+"""
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from adderhw.base.errors import BadParameter, SimulationError
+from adderhw.base.tables import markdown_table, write_reports
+from adderhw.base.validate import check_int
+
+__all__ = ["BoardRunConfig", "run_board_flow", "format_run"]
+
+
+@dataclass
+class BoardRunConfig:
+    port: str = "sim"
+    network: str = "digits"
+    pe: str = "sad"
+    rows: int = 8
+    cols: int = 8
+    width: int = 8
+    mac_rows: int = 2
+    images: int = 50
+    baud: int = 115200
+    seed: int = 0
+
+    def __post_init__(self):
+        from adderhw.engine import EngineRunConfig
+        EngineRunConfig(network=self.network, pe=self.pe, rows=self.rows, cols=self.cols, width=self.width,
+                        mac_rows=self.mac_rows, images=self.images, seed=self.seed)      # the same checks
+        self.images = check_int("images", self.images, lo=1)
+        self.baud = check_int("baud", self.baud, lo=300)
+        if not self.port:
+            raise BadParameter("port must be a serial port (such as /dev/ttyUSB1) or 'sim', not ''")
+
+
+def run_board_flow(cfg, out_dir=None, progress=print):
+    from adderhw.engine import EngineRunConfig, _data_and_model, engine_for
+    from adderhw.golden.compiler import compile_network, quantize_images
+    from adderhw.golden.engine_cycles import engine_cycles
+    from adderhw.golden.program import run_program
+    from adderhw.host import HostSession
+
+    progress(f"[1/3] the trained {cfg.network} {'AdderNet' if cfg.pe == 'sad' else 'CNN twin'} and its program")
+    ecfg = EngineRunConfig(network=cfg.network, pe=cfg.pe, rows=cfg.rows, cols=cfg.cols, width=cfg.width,
+                           mac_rows=cfg.mac_rows, seed=cfg.seed)
+    data, model = _data_and_model(ecfg, progress)
+    program = compile_network(model, data.x_train[:512], cfg.width, f"{cfg.network}-{cfg.pe}")
+    engine = engine_for(program, cfg.rows, cfg.cols, cfg.pe, cfg.mac_rows)
+    xq = quantize_images(program, data.x_test)
+    if cfg.images > len(xq):
+        raise BadParameter(f"images must be at most the {len(xq)} test images of {cfg.network}, not {cfg.images}")
+    x, y = xq[:cfg.images], data.y_test[:cfg.images]
+    golden = run_program(program, x)
+    model_cycles = engine_cycles(engine, program)["total"]
+
+    progress(f"[2/3] {cfg.images} images through the board on {cfg.port} ({engine.describe()})")
+    t0 = time.perf_counter()
+    if cfg.port == "sim":
+        from adderhw.sim.link import run_link_session
+        result = run_link_session(engine, program, x, progress=progress)
+    else:
+        from adderhw.host import SerialTransport
+        transport = SerialTransport(cfg.port, cfg.baud)
+        try:
+            result = HostSession(program, engine, x, progress=progress).run(transport)
+        finally:
+            transport.close()
+    wall = time.perf_counter() - t0
+
+    classes = np.array(result["classes"])
+    clk_hz = result["status"]["clk_khz"] * 1000
+    cycles = result["cycles"]
+    full = [c for i, c in enumerate(cycles) if min(cfg.images - i * engine.lanes, engine.lanes) == engine.lanes]
+    per_image = (full or cycles)[0] / engine.lanes
+    image_bytes = result["image_bytes"] / cfg.images        # both directions, the upload of the program apart
+    r = {
+        "port": cfg.port, "network": cfg.network, "pe": cfg.pe, "engine": engine.describe(), "images": cfg.images,
+        "correct": int(np.sum(classes == y)), "golden_correct": int(np.sum(golden.classes == y)),
+        "classes_equal_golden": bool(np.array_equal(classes, golden.classes)),
+        "cycles_per_batch": sorted(set(cycles)), "model_cycles_per_batch": model_cycles,
+        "cycles_equal_model": all(c == model_cycles for c in cycles),
+        "clk_hz": clk_hz, "engine_images_per_s": clk_hz / per_image,
+        "link_images_per_s": cfg.images / result["images_seconds"] if result["images_seconds"] else None,
+        "link_seconds_kind": "simulated (UART at clock/8)" if cfg.port == "sim" else "wall clock",
+        "bytes_per_image": image_bytes, "baud": cfg.baud,
+        "link_bound_images_per_s_at_baud": cfg.baud / 10 / image_bytes,
+        "program_bytes": result["program_bytes"], "program_seconds": result["program_seconds"], "frames": result["frames"], "wall_seconds": wall,
+        "command": f"adderhw run --port {cfg.port} --network {cfg.network} --pe {cfg.pe} --rows {cfg.rows} "
+                   f"--cols {cfg.cols} --mac-rows {cfg.mac_rows} --images {cfg.images}",
+    }
+    progress(f"[3/3] {r['correct']}/{cfg.images} correct (golden {r['golden_correct']}); classes equal golden: "
+             f"{r['classes_equal_golden']}; cycles equal the model: {r['cycles_equal_model']}")
+    if out_dir is not None:
+        write_reports(Path(out_dir), "run", r, format_run(r))
+    if not (r["classes_equal_golden"] and r["cycles_equal_model"]):
+        raise SimulationError(f"the board's answers differ from the golden program or the cycle model "
+                              f"(classes equal: {r['classes_equal_golden']}, cycles equal: {r['cycles_equal_model']})")
+    return r
+
+
+def format_run(r):
+    link = "n/a" if r["link_images_per_s"] is None else f"{r['link_images_per_s']:,.0f}"
+    rows = [["images", r["images"]], ["correct (board / golden)", f"{r['correct']} / {r['golden_correct']}"],
+            ["classes equal golden", r["classes_equal_golden"]],
+            ["cycles per batch (board / model)", f"{', '.join(map(str, r['cycles_per_batch']))} / "
+                                                 f"{r['model_cycles_per_batch']}"],
+            [f"engine images/s at {r['clk_hz'] / 1e6:g} MHz", f"{r['engine_images_per_s']:,.0f}"],
+            [f"images/s over the link ({r['link_seconds_kind']})", link],
+            [f"link-bound images/s at {r['baud']} baud ({r['bytes_per_image']:.0f} bytes per image)",
+             f"{r['link_bound_images_per_s_at_baud']:,.1f}"]]
+    return "\n".join([f"# {r['network']} on the board ({r['port']}): {r['engine']}", "", f"`{r['command']}`", "",
+                      markdown_table(["", "value"], rows, "lr"), ""])
