@@ -247,7 +247,37 @@ def cmd_compare(args):
 
 
 # ---------------------------------------------------------------- boards
+def cmd_build_engine(args):
+    if args.freq is not None:
+        raise BadParameter(f"--freq {args.freq:g} does not apply to --top engine: it runs at the board's oscillator "
+                           f"clock (the UART's divisor depends on it); its Fmax is reported")
+    out = check_output_dir("--out", args.out)
+    from adderhw.boards.engine_build import build_engine_board
+    from adderhw.engine import EngineRunConfig, engine_for, network_program
+    from adderhw.golden.engine_cycles import engine_cycles
+    EngineRunConfig(network=args.network, pe=args.pe, rows=args.rows, cols=args.cols, width=args.width,
+                    mac_rows=args.mac_rows)                                     # the engine flow's checks
+    _, _, program = network_program(args.network, args.pe, args.width, progress=_say)
+    engine = engine_for(program, args.rows, args.cols, args.pe, args.mac_rows)
+    per_image = engine_cycles(engine, program)["total"] / engine.lanes
+    r = build_engine_board(args.board, engine, per_image, baud=args.baud, dsp=args.dsp is not False, seed=args.seed,
+                           out_dir=out, progress=_say, extra={"network": args.network})
+    print(f"{r['board']} ({r['device']}): {args.network} engine {r['engine']}\n"
+          f"  logic {r['logic']['used']}/{r['logic']['available']} {r['logic']['cell']}; {r['luts']} LUT4s, "
+          f"{r['ffs']} flip-flops; DSP {r['dsp']['used']}/{r['dsp']['available']}; block RAM "
+          f"{r['bram']['used']}/{r['bram']['available']}\n"
+          f"  Fmax {r['fmax_mhz']:.1f} MHz (clock {r['clock_mhz']:g} MHz, timing {'met' if r['timing_met'] else 'NOT met'}); "
+          f"{r['cycles_per_image']:.1f} cycles per image: {r['images_per_s_at_clock']:,.0f} images/s at the clock, "
+          f"{r['images_per_s_at_fmax']:,.0f} at Fmax\n  bitstream {out / r['bitstream'] if r['bitstream'] else 'none'}")
+    _say(f"wrote {out / 'report.json'}")
+    return 0
+
+
 def cmd_build(args):
+    if args.top == "engine":
+        return cmd_build_engine(args)
+    if args.top != "array":
+        raise BadParameter(f"--top must be array or engine, not {args.top!r}")
     from adderhw.boards.build import build_board, summarise
     cfg = _config_from(args)
     if args.dsp is not None and cfg.pe == "sad":
@@ -495,6 +525,11 @@ def build_parser():
                     help="MAC only: map multipliers to DSP blocks (default yes)")
     bd.add_argument("--seed", type=_seed, default=1, help="nextpnr placement seed (default 1)")
     bd.add_argument("--out", required=True, help="build directory; report.json is written there")
+    bd.add_argument("--top", default="array", help="array (the benchmark harness, default) or engine (the layer "
+                                                   "engine behind a UART link: a bitstream to flash)")
+    bd.add_argument("--network", default="digits", help="--top engine: digits or mnist (sizes the memories)")
+    bd.add_argument("--mac-rows", type=int, default=2, help="--top engine, AdderNet: MAC array rows (default 2)")
+    bd.add_argument("--baud", type=int, default=115200, help="--top engine: UART rate (default 115200)")
     bd.set_defaults(func=cmd_build)
 
     sw = sub.add_parser("sweep", help="largest SAD and MAC arrays that fit a device and meet a clock")

@@ -26,7 +26,7 @@ from adderhw.base.tables import markdown_table, pyplot, write_reports
 from adderhw.base.validate import check_int
 from adderhw.golden.addernet import ADDER_LAYERS, layer_label
 
-__all__ = ["EngineRunConfig", "run_engine_flow", "engine_for", "NETWORKS", "SIMULATORS"]
+__all__ = ["EngineRunConfig", "run_engine_flow", "engine_for", "network_program", "NETWORKS", "SIMULATORS"]
 
 NETWORKS = ("digits", "mnist")
 SIMULATORS = ("verilator", "icarus", "amaranth")
@@ -96,6 +96,14 @@ def _data_and_model(cfg, progress):
     return data, model
 
 
+def network_program(network, pe, width, seed=0, epochs=0, progress=print):
+    """(data, model, program): the trained network (cached) and its ``width``-bit program."""
+    from adderhw.golden.compiler import compile_network
+    cfg = EngineRunConfig(network=network, pe=pe, width=width, seed=seed, epochs=epochs)
+    data, model = _data_and_model(cfg, progress)
+    return data, model, compile_network(model, data.x_train[:512], width, f"{network}-{pe}")
+
+
 def _pow2(n):
     return 1 << max(4, (int(n) - 1).bit_length())
 
@@ -116,15 +124,14 @@ def engine_for(program, rows, cols, pe, mac_rows):
 
 
 def run_engine_flow(cfg, out_dir=None, progress=print):
-    from adderhw.golden.compiler import compile_network, quantize_images
+    from adderhw.golden.compiler import quantize_images
     from adderhw.golden.engine_cycles import engine_cycles
     from adderhw.golden.program import run_program
 
     t0 = time.perf_counter()
     progress(f"[1/4] data and the trained {cfg.network} {'AdderNet' if cfg.pe == 'sad' else 'CNN twin'}")
-    data, model = _data_and_model(cfg, progress)
-    progress("[2/4] compiling the program; the golden program on the whole test set")
-    program = compile_network(model, data.x_train[:512], cfg.width, f"{cfg.network}-{cfg.pe}")
+    data, model, program = network_program(cfg.network, cfg.pe, cfg.width, cfg.seed, cfg.epochs, progress)
+    progress("[2/4] the program compiled; the golden program on the whole test set")
     engine = engine_for(program, cfg.rows, cfg.cols, cfg.pe, cfg.mac_rows)
     xq = quantize_images(program, data.x_test)
     golden = run_program(program, xq)

@@ -49,17 +49,14 @@ class BoardRunConfig:
 
 
 def run_board_flow(cfg, out_dir=None, progress=print):
-    from adderhw.engine import EngineRunConfig, _data_and_model, engine_for
-    from adderhw.golden.compiler import compile_network, quantize_images
+    from adderhw.engine import engine_for, network_program
+    from adderhw.golden.compiler import quantize_images
     from adderhw.golden.engine_cycles import engine_cycles
     from adderhw.golden.program import run_program
     from adderhw.host import HostSession
 
     progress(f"[1/3] the trained {cfg.network} {'AdderNet' if cfg.pe == 'sad' else 'CNN twin'} and its program")
-    ecfg = EngineRunConfig(network=cfg.network, pe=cfg.pe, rows=cfg.rows, cols=cfg.cols, width=cfg.width,
-                           mac_rows=cfg.mac_rows, seed=cfg.seed)
-    data, model = _data_and_model(ecfg, progress)
-    program = compile_network(model, data.x_train[:512], cfg.width, f"{cfg.network}-{cfg.pe}")
+    data, _, program = network_program(cfg.network, cfg.pe, cfg.width, cfg.seed, progress=progress)
     engine = engine_for(program, cfg.rows, cfg.cols, cfg.pe, cfg.mac_rows)
     xq = quantize_images(program, data.x_test)
     if cfg.images > len(xq):

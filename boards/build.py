@@ -32,7 +32,7 @@ from .platforms import board as board_by_name, make_platform
 from .report import LOGIC_CELL, build_report, no_fit_reason
 from .toolchain import tool_env, tool_versions
 
-__all__ = ["build_board", "BuildFailed", "DesignDoesNotFit", "summarise"]
+__all__ = ["build_board", "execute_plan", "design_key", "BuildFailed", "DesignDoesNotFit", "summarise"]
 
 #: what a build that did not fit leaves in its directory, so that ``reuse`` need not rebuild it
 _NO_FIT = "does_not_fit.json"
@@ -170,9 +170,23 @@ def build_board(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="bu
         if old.get("design_key") == key and message:
             say(f"reusing the failed build in {out}")
             raise DesignDoesNotFit(message)
+    say(f"building {config.describe()} for {b.name} ({b.device}) at {freq_mhz:g} MHz in {out}")
+    seconds = execute_plan(plan, b, out, name, key, env, say)
+    report = build_report(b, config, freq_mhz, dsp, seed, out, seconds)
+    report["multipliers"] = multipliers
+    report["design_key"] = key
+    if versions:
+        report["tools"] = tool_versions(b.family, env)
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def execute_plan(plan, b, out, name, key, env, say):
+    """Run an Amaranth build ``plan`` for board ``b`` in ``out`` with the tool environment ``env``;
+    returns its seconds. A design that does not fit raises DesignDoesNotFit (and leaves a record
+    keyed by ``key``), any other failure BuildFailed quoting the log."""
     out.mkdir(parents=True, exist_ok=True)
     plan.extract(str(out))
-    say(f"building {config.describe()} for {b.name} ({b.device}) at {freq_mhz:g} MHz in {out}")
     t0 = time.monotonic()
     stop = threading.Event()
     watcher = threading.Thread(target=_progress_thread, args=(out, name, say, stop), daemon=True)
@@ -184,21 +198,14 @@ def build_board(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="bu
         stop.set()
         watcher.join()
     seconds = time.monotonic() - t0
-    report_path = out / "report_nextpnr.json"
-    if r.returncode != 0 or not report_path.exists():
+    if r.returncode != 0 or not (out / "report_nextpnr.json").exists():
         message = no_fit_reason(b.device, out, name, LOGIC_CELL[b.family])
         if message:
             (out / _NO_FIT).write_text(json.dumps({"design_key": key}, indent=2) + "\n")
             raise DesignDoesNotFit(message)
         raise BuildFailed(f"the build for {b.name} failed (exit {r.returncode}); from {out / 'build.log'}:\n"
                           + _tail(out / "build.log"))
-    report = build_report(b, config, freq_mhz, dsp, seed, out, seconds)
-    report["multipliers"] = multipliers
-    report["design_key"] = key
-    if versions:
-        report["tools"] = tool_versions(b.family, env)
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    return report
+    return seconds
 
 
 def summarise(r):
