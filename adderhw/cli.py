@@ -252,7 +252,9 @@ def cmd_build_engine(args):
         raise BadParameter(f"--freq {args.freq:g} does not apply to --top engine: it runs at the board's oscillator "
                            f"clock (the UART's divisor depends on it); its Fmax is reported")
     out = check_output_dir("--out", args.out)
-    from adderhw.boards.engine_build import build_engine_board
+    from adderhw.boards.engine_build import ENGINE_BOARDS, build_engine_board
+    if args.board not in ENGINE_BOARDS:
+        raise BadParameter(f"board must be one of {', '.join(ENGINE_BOARDS)} for --top engine, not {args.board!r}")
     from adderhw.engine import EngineRunConfig, engine_for, network_program
     from adderhw.golden.engine_cycles import engine_cycles
     EngineRunConfig(network=args.network, pe=args.pe, rows=args.rows, cols=args.cols, width=args.width,
@@ -270,6 +272,21 @@ def cmd_build_engine(args):
           f"{r['cycles_per_image']:.1f} cycles per image: {r['images_per_s_at_clock']:,.0f} images/s at the clock, "
           f"{r['images_per_s_at_fmax']:,.0f} at Fmax\n  bitstream {out / r['bitstream'] if r['bitstream'] else 'none'}")
     _say(f"wrote {out / 'report.json'}")
+    return 0
+
+
+def cmd_compare_boards(args):
+    out = check_output_dir("--out", args.out)
+    build_dir = check_output_dir("--build-dir", args.build_dir)
+    from adderhw.boards.engine_compare import compare_boards, format_compare_boards, parse_sizes, plot_compare_boards
+    from adderhw.engine import EngineRunConfig
+    EngineRunConfig(network=args.network, mac_rows=args.mac_rows)           # the engine flow's checks
+    res = compare_boards(args.network, parse_sizes(args.sizes), args.mac_rows, args.seed, build_dir, progress=_say)
+    table = format_compare_boards(res)
+    print(table)
+    _write_reports(out, "compare_boards", res, table)
+    plot_compare_boards(res, out / "compare_boards.png")
+    _say(f"wrote {out / 'compare_boards.json'}, .md and .png")
     return 0
 
 
@@ -599,6 +616,17 @@ def build_parser():
     rn.add_argument("--seed", type=int, default=0, help="data split and training seed (default 0)")
     rn.add_argument("--out", default=None, help="directory for run.json and run.md (default: none)")
     rn.set_defaults(func=cmd_run)
+
+    cb = sub.add_parser("compare-boards", help="the whole AdderNet accelerator against its CNN twin, built for "
+                                                "the boards: logic, FF, DSP, BRAM, Fmax, images/s")
+    cb.add_argument("--network", default="digits", help="digits or mnist (default digits)")
+    cb.add_argument("--sizes", default="icebreaker:2x2,ulx3s-85f:8x8",
+                    help="board:RxC items (default icebreaker:2x2,ulx3s-85f:8x8)")
+    cb.add_argument("--mac-rows", type=int, default=2, help="MAC array rows of the AdderNet engine (default 2)")
+    cb.add_argument("--seed", type=_seed, default=1, help="nextpnr seed (default 1)")
+    cb.add_argument("--build-dir", default="build/engines", help="where the builds go (reused when unchanged)")
+    cb.add_argument("--out", default="out/compare_boards", help="directory for compare_boards.json, .md and .png")
+    cb.set_defaults(func=cmd_compare_boards)
 
     b = sub.add_parser("bench", help="benchmarks that print ratios against a baseline measured in the same run")
     bsub = b.add_subparsers(dest="bench", required=True, metavar="WHAT")

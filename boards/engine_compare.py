@@ -1,0 +1,129 @@
+"""``compare_boards``: the whole AdderNet accelerator against its CNN twin, built for real boards.
+
+For each board and each array size, the engine top (boards.engine_top) of the AdderNet (SAD array
+plus a small MAC array for the first conv and the classifier) and of the CNN twin (one MAC array,
+same rows and columns) are built for the same network. Each pair is built with DSP blocks (as a
+user would) and, on iCE40, also without (every multiplier in logic), the like-with-like logic
+comparison that Wang et al. 2021 (arXiv 2101.10015) make: they report 0.29-0.32x logic for a whole
+AdderNet accelerator.
+
+A build that does not fit the device still has Yosys's cell counts (``stat.json`` is written after
+synthesis), so its logic is compared from synthesis and marked ``fits: false``; Fmax and images/s
+exist only for builds that placed and routed. Builds are reused when their design is unchanged.
+"""
+import json
+from pathlib import Path
+
+from adderhw.base.errors import BadParameter
+from adderhw.base.tables import markdown_table, pyplot
+
+from .build import DesignDoesNotFit
+from .engine_build import ENGINE_BOARDS, build_engine_board
+from .report import parse_yosys_stat
+from .platforms import board as board_by_name
+
+__all__ = ["compare_boards", "format_compare_boards", "plot_compare_boards", "parse_sizes"]
+
+
+def parse_sizes(text):
+    """``board:RxC[,board:RxC...]`` -> {board: [(R, C), ...]}."""
+    out = {}
+    for item in text.split(","):
+        try:
+            name, shape = item.split(":")
+            r, c = (int(v) for v in shape.lower().split("x"))
+        except ValueError:
+            raise BadParameter(f"--sizes must be board:RxC items separated by commas, not {item!r}") from None
+        if name not in ENGINE_BOARDS or r < 1 or c < 1:
+            raise BadParameter(f"--sizes items need a board of {', '.join(ENGINE_BOARDS)} and positive R and C, "
+                               f"not {item!r}")
+        out.setdefault(name, []).append((r, c))
+    return out
+
+
+def _build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress):
+    from adderhw.engine import engine_for, network_program
+    from adderhw.golden.engine_cycles import engine_cycles
+    _, _, program = network_program(network, pe, 8, progress=progress)
+    engine = engine_for(program, rows, cols, pe, mac_rows)
+    per_image = engine_cycles(engine, program)["total"] / engine.lanes
+    try:
+        r = build_engine_board(board, engine, per_image, dsp=dsp, seed=seed, out_dir=out, progress=progress,
+                               reuse=True, extra={"network": network})
+        return {**r, "fits": True}
+    except DesignDoesNotFit as exc:
+        b = board_by_name(board)
+        stat = parse_yosys_stat(json.loads((Path(out) / "stat.json").read_text()), b.family)
+        return {"board": board, "pe": pe, "rows": rows, "cols": cols, "engine": engine.describe(), "fits": False,
+                "reason": str(exc), **stat, "dsp_requested": dsp, "cycles_per_image": per_image}
+
+
+def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="build/engines", progress=print):
+    sizes = sizes or {"icebreaker": [(2, 2)], "ulx3s-85f": [(8, 8)]}
+    pairs = []
+    for board, shapes in sizes.items():
+        family = board_by_name(board).family
+        for rows, cols in shapes:
+            for dsp in ((True, False) if family == "ice40" else (True,)):
+                pair = {"board": board, "rows": rows, "cols": cols, "dsp": dsp}
+                for pe in ("sad", "mac"):
+                    tag = f"{board}-{network}-{pe}-{rows}x{cols}-m{mac_rows}-{'dsp' if dsp else 'nodsp'}"
+                    progress(f"[{board} {rows}x{cols} {'with' if dsp else 'without'} DSPs] the {pe.upper()} engine")
+                    pair[pe] = _build(board, network, pe, rows, cols, mac_rows, dsp, seed, Path(build_dir) / tag,
+                                      progress)
+                s, m = pair["sad"], pair["mac"]
+                pair["ratio"] = {"luts": s["luts"] / m["luts"], "ffs": s["ffs"] / m["ffs"],
+                                 "luts_plus_ffs": (s["luts"] + s["ffs"]) / (m["luts"] + m["ffs"])}
+                if s["fits"] and m["fits"]:
+                    pair["ratio"].update({"fmax": s["fmax_mhz"] / m["fmax_mhz"],
+                                          "images_per_s_at_fmax": s["images_per_s_at_fmax"] / m["images_per_s_at_fmax"]})
+                pairs.append(pair)
+    return {"network": network, "mac_rows": mac_rows, "seed": seed, "pairs": pairs}
+
+
+def _cell(r, key, fmt):
+    return fmt.format(r[key]) if r.get(key) is not None else "-"
+
+
+def format_compare_boards(res):
+    rows = []
+    for p in res["pairs"]:
+        for pe in ("sad", "mac"):
+            r = p[pe]
+            fits = r["fits"]
+            rows.append([p["board"], f"{p['rows']}x{p['cols']}", "yes" if p["dsp"] else "no",
+                         "AdderNet" if pe == "sad" else "CNN twin", r["engine"], f"{r['luts']:,}", f"{r['ffs']:,}",
+                         f"{r['dsp']['used']}" if fits else "-", f"{r['bram']['used']}" if fits else "-",
+                         _cell(r, "fmax_mhz", "{:.1f}") if fits else "does not fit",
+                         f"{r['cycles_per_image']:,.0f}",
+                         _cell(r, "images_per_s_at_fmax", "{:,.0f}") if fits else "-",
+                         (f"{1000 * r['images_per_s_at_fmax'] / r['luts']:,.1f}" if fits else "-")])
+        ratio = p["ratio"]
+        rows.append(["", "", "", "**AdderNet / CNN**", "", f"**{ratio['luts']:.2f}**", f"{ratio['ffs']:.2f}", "", "",
+                     f"{ratio['fmax']:.2f}" if "fmax" in ratio else "-", "",
+                     f"{ratio['images_per_s_at_fmax']:.2f}" if "images_per_s_at_fmax" in ratio else "-", ""])
+    head = ["board", "array", "DSPs", "network", "engine", "LUT4", "FF", "DSP", "BRAM", "Fmax MHz", "cycles/image",
+            "images/s at Fmax", "images/s per 1k LUT4"]
+    return "\n".join([f"# Whole accelerators on the boards: {res['network']} AdderNet against its CNN twin", "",
+                      markdown_table(head, rows, "lllllrrrrrrrr"), "",
+                      "LUT4 and FF counts are Yosys's after synthesis (for a design that does not fit, the only "
+                      "numbers there are); Fmax from nextpnr.", ""])
+
+
+def plot_compare_boards(res, path):
+    plt = pyplot()
+    pairs = res["pairs"]
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    labels = [f"{p['board']}\n{p['rows']}x{p['cols']} {'DSP' if p['dsp'] else 'no DSP'}" for p in pairs]
+    x = range(len(pairs))
+    ax.bar([i - 0.2 for i in x], [p["sad"]["luts"] for p in pairs], 0.4, label="AdderNet engine", color="tab:green")
+    ax.bar([i + 0.2 for i in x], [p["mac"]["luts"] for p in pairs], 0.4, label="CNN twin engine", color="tab:orange")
+    for i, p in enumerate(pairs):
+        ax.text(i, max(p["sad"]["luts"], p["mac"]["luts"]), f"{p['ratio']['luts']:.2f}x", ha="center", va="bottom")
+    ax.set_xticks(list(x), labels, fontsize=8)
+    ax.set_ylabel("LUT4 (Yosys)")
+    ax.set_title(f"{res['network']}: whole accelerator logic, AdderNet / CNN twin")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
