@@ -12,13 +12,18 @@ r = 0 .. R_L−1 of each tile, so the output channel is t = tt·R_L + r and simp
 0 .. t_beats − 1 per position. Rows with t >= cout (padding channels of the last T-tile) are
 dropped. ``i_sum.ready`` is always high: the unit is a fixed pipeline that takes a beat per cycle.
 
-Pipeline (a beat accepted in cycle n):
+Pipeline (a beat accepted in cycle n; ``POSTPROC_STAGES`` = 6 registered stages, so that no stage
+holds more than one wide adder, a multiplier or half a barrel shifter: with the rounding shift in
+one stage the engine's iCE40 Fmax was 13.5 MHz):
   * n:   the constant table's read address cbase + t is presented; acc, t and the destination
          address are registered (stage A);
-  * n+1: acc·M + B per lane (stage B);
-  * n+2: the rounding shift, ReLU and saturation (stage C); the destination's old value (max pool)
-         or the running sum (average pool) is read;
-  * n+3: the write: v, max(old, v) (not on the first position of a 2x2 window, which overwrites),
+  * n+1: acc·M per lane, and B kept (stage B);
+  * n+2: + B + 2^(S−1) (stage B2);
+  * n+3, n+4: the arithmetic shift right by S, by its upper three bits and then its lower three
+         (stages C1, C2);
+  * n+5: ReLU and saturation (stage C3); the destination's old value (max pool) or the running
+         sum (average pool) is read;
+  * n+6: the write: v, max(old, v) (not on the first position of a 2x2 window, which overwrites),
          or for the average pool the running sum (to the pool memory) and, at the last position,
          (sum + n/2) >> log2 n to the destination. ``o_done`` is high in the cycle after the layer's
          last write. A destination address is read and written again only for another position,
@@ -37,7 +42,7 @@ o_wr_addr : Out, o_wr_en : Out(1), o_wr_data : Out(ArrayLayout(signed(width), C)
 o_done : Out(1)
 o_class : Out(ArrayLayout(unsigned(class bits), C))   argmax of the last layer's rows, per lane
 """
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -127,38 +132,54 @@ class PostProcessor(wiring.Component):
         with m.If(self.i_start):
             m.d.sync += [t.eq(0), tplane.eq(0), oy.eq(0), ox.eq(0), pidx.eq(0), prow.eq(0)]
 
-        # ---- stage A
+        # ---- the sideband of a beat, carried along the stages (one register set per stage)
+        side = data.StructLayout({"v": 1, "t": fb, "dst": fb, "first": 1, "lastpos": 1, "end": 1})
+        stage = [Signal(side, name=f"side_{n}") for n in "ab2xyc"]     # A, B, B2, C1, C2, C3
+
+        def advance(i):
+            m.d.sync += stage[i].eq(stage[i - 1])
+
+        # ---- stage A: the beat, and the constant table's address (its data comes in stage B)
         acc_a = Signal(data.ArrayLayout(signed(self.acc_bits), C))
-        va, ta, dst_a, first_a, lastpos_a, end_a = (Signal(name="va"), Signal(fb, name="ta"), Signal(fb, name="dst_a"),
-                                                   Signal(name="first_a"), Signal(name="lastpos_a"), Signal(name="end_a"))
         first = Mux(pool == POOL_MAX2, ~oy[0] & ~ox[0], (ox == 0) & (oy == 0))
-        m.d.sync += [acc_a.eq(self.i_sum.payload.data), va.eq(beat & (t < d.cout)), ta.eq(t),
-                     dst_a.eq(tplane + pos_off), first_a.eq(first), lastpos_a.eq(pos_last),
-                     end_a.eq(beat & pos_last & (t == d.t_beats - 1))]
-        # ---- stage B
+        m.d.sync += [acc_a.eq(self.i_sum.payload.data), stage[0].v.eq(beat & (t < d.cout)), stage[0].t.eq(t),
+                     stage[0].dst.eq(tplane + pos_off), stage[0].first.eq(first), stage[0].lastpos.eq(pos_last),
+                     stage[0].end.eq(beat & pos_last & (t == d.t_beats - 1))]
+        # ---- stage B: acc·M per lane (a multiplier, DSP-mapped where there are DSPs); B kept
         const = self.i_const_data
         prod_shape = signed(max(self.acc_bits + e.scale_bits, e.bias_bits) + 1)
         prod = Signal(data.ArrayLayout(prod_shape, C))
-        vb, tb, dst_b, first_b, lastpos_b, end_b = (Signal(name="vb"), Signal(fb, name="tb"), Signal(fb, name="dst_b"),
-                                                   Signal(name="first_b"), Signal(name="lastpos_b"), Signal(name="end_b"))
+        bias_b = Signal(signed(e.bias_bits))
         for c in range(C):
-            m.d.sync += prod[c].eq(acc_a[c] * const.scale + const.bias)
-        m.d.sync += [vb.eq(va), tb.eq(ta), dst_b.eq(dst_a), first_b.eq(first_a), lastpos_b.eq(lastpos_a),
-                     end_b.eq(end_a)]
-        # ---- stage C: round, ReLU, saturate; read what the write needs
-        vals = Signal(data.ArrayLayout(signed(w), C))
-        vc, tc, dst_c, first_c, lastpos_c, end_c = (Signal(name="vc"), Signal(fb, name="tc"), Signal(fb, name="dst_c"),
-                                                   Signal(name="first_c"), Signal(name="lastpos_c"), Signal(name="end_c"))
+            m.d.sync += prod[c].eq(acc_a[c] * const.scale)
+        m.d.sync += bias_b.eq(const.bias)
+        advance(1)
+        # ---- stage B2: + B + 2^(S-1) (the rounding half; constant within a layer)
         shift = d.shift[:6]                     # S <= 62 (golden.program)
-        half = Mux(shift == 0, 0, Const(1, prod_shape) << (shift - 1)[:6])
+        half = Signal(prod_shape)
+        m.d.sync += half.eq(Mux(shift == 0, 0, Const(1, prod_shape) << (shift - 1)[:6]))
+        total = Signal(data.ArrayLayout(prod_shape, C))
         for c in range(C):
-            shifted = Signal(prod_shape, name=f"shifted{c}")
-            m.d.comb += shifted.eq((prod[c] + half) >> shift)
-            relu = Mux(has_relu(d) & (shifted < 0), 0, shifted)
+            m.d.sync += total[c].eq(prod[c] + bias_b + half)
+        advance(2)
+        # ---- stages C1, C2: the arithmetic shift right by S in two steps of three shift bits each
+        coarse = Signal(data.ArrayLayout(prod_shape, C))
+        shifted = Signal(data.ArrayLayout(prod_shape, C))
+        for c in range(C):
+            m.d.sync += [coarse[c].eq(total[c] >> Cat(Const(0, 3), shift[3:6])),
+                         shifted[c].eq(coarse[c] >> shift[:3])]
+        advance(3)
+        advance(4)
+        # ---- stage C3: ReLU, saturate; read what the write needs
+        vals = Signal(data.ArrayLayout(signed(w), C))
+        for c in range(C):
+            relu = Mux(has_relu(d) & (shifted[c] < 0), 0, shifted[c])
             m.d.sync += vals[c].eq(Mux(relu > hi, hi, Mux(relu < lo, lo, relu)))
-        m.d.sync += [vc.eq(vb), tc.eq(tb), dst_c.eq(dst_b), first_c.eq(first_b), lastpos_c.eq(lastpos_b),
-                     end_c.eq(end_b)]
-        m.d.comb += [self.o_rd_addr.eq(dst_b), self.o_rd_en.eq(1), gap_rd.addr.eq(tb), gap_rd.en.eq(1)]
+        advance(5)
+        pre, last_stage = stage[4], stage[5]
+        m.d.comb += [self.o_rd_addr.eq(pre.dst), self.o_rd_en.eq(1), gap_rd.addr.eq(pre.t), gap_rd.en.eq(1)]
+        vc, tc, dst_c, first_c, lastpos_c, end_c = (last_stage.v, last_stage.t, last_stage.dst, last_stage.first,
+                                                   last_stage.lastpos, last_stage.end)
         # ---- stage D: the write
         m.d.comb += [self.o_wr_addr.eq(dst_c), gap_wr.addr.eq(tc)]
         out = self.o_wr_data

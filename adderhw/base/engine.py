@@ -135,5 +135,5 @@ class EngineConfig:
 #: table, plus the first read's latency); hw.sequencer builds exactly this.
 FETCH_CYCLES = len(DESCRIPTOR_FIELDS) + 1
 #: Cycles from a beat's acceptance by the post-processing to the cycle its write happens
-#: (stages A, B, C; the write is at the end of the third cycle after acceptance); hw.postproc.
-POSTPROC_STAGES = 3
+#: (stages A, B, B2, C1, C2, C3; the write is in the sixth cycle after acceptance); hw.postproc.
+POSTPROC_STAGES = 6
