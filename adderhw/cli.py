@@ -267,7 +267,8 @@ def cmd_bench_pe(args):
     if len(sizes) < 3 or any(n < 1 for n in sizes) or sorted(set(sizes)) != sizes:
         raise BadParameter(f"--sizes must be at least three increasing positive integers, not {args.sizes!r}")
     result = bench_pe(boards=_boards_list(args.boards), sizes=sizes, width=args.width, k_max=args.k_max,
-                      freq=args.freq, out_dir=args.build_dir, jobs=args.jobs, progress=_say)
+                      freq=args.freq, out_dir=args.build_dir, jobs=args.jobs, progress=_say,
+                      scheduler=_scheduler(args))
     table = format_bench_pe(result)
     print(table)
     if args.out:
@@ -300,7 +301,8 @@ def cmd_bench_fmax(args):
         Path(args.out).mkdir(parents=True, exist_ok=True)
         partial = Path(args.out) / "bench_fmax.partial.json"
     result = bench_fmax(boards=boards, kinds=kinds, sizes=sizes, seeds=seeds, width=args.width, k_max=args.k_max,
-                        freq=args.freq, jobs=args.jobs, out_dir=args.build_dir, progress=_say, partial=partial)
+                        freq=args.freq, jobs=args.jobs, out_dir=args.build_dir, progress=_say, partial=partial,
+                        scheduler=_scheduler(args))
     table = format_bench_fmax(result)
     print(table)
     if args.out:
@@ -309,6 +311,12 @@ def cmd_bench_fmax(args):
         if partial.exists():
             partial.unlink()
     return 0
+
+
+def _scheduler(args):
+    """--scheduler, else $ADDERHW_SCHEDULER, else None (the local process pool; Dask stays unimported)."""
+    from adderhw.boards.executor import scheduler_from_env
+    return scheduler_from_env(args.scheduler)
 
 
 def _int_list(text, option, lo=None):
@@ -336,7 +344,8 @@ def cmd_sweep(args):
         Path(args.out).mkdir(parents=True, exist_ok=True)
         partial = Path(args.out) / f"sweep_{args.board}.partial.json"
     result = sweep(args.board, kinds, config=template, freq=args.freq, jobs=args.jobs,
-                   seed=args.seed, out_dir=args.build_dir, progress=_say, start_bounds=bounds, partial=partial)
+                   seed=args.seed, out_dir=args.build_dir, progress=_say, start_bounds=bounds, partial=partial,
+                   scheduler=_scheduler(args))
     if partial and partial.exists():
         partial.unlink()
     table = format_sweep(result)
@@ -346,6 +355,24 @@ def cmd_sweep(args):
         _write_reports(args.out, stem, result, table)
         plot_sweep(result, Path(args.out) / f"{stem}.png")
     return 0
+
+
+# ---------------------------------------------------------------- regress
+def cmd_regress(args):
+    _check_out_dirs(args)
+    from adderhw.regress import format_regress, regress_gemm
+    partial = None
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        partial = Path(args.out) / "regress.partial.json"
+    result = regress_gemm(cases=args.cases, seed=args.seed, backend=args.sim, jobs=args.jobs,
+                          scheduler=_scheduler(args), progress=_say, partial=partial)
+    if partial and partial.exists():
+        partial.unlink()
+    table = format_regress(result)
+    print(table)
+    _write_reports(args.out, "regress", result, table)
+    return 1 if result["failed"] else 0
 
 
 # ---------------------------------------------------------------- prove
@@ -393,12 +420,21 @@ _positive_int = _int_at_least(1, "positive")
 _seed = _int_at_least(0, "non-negative")
 
 
+def _add_executor_args(p, what):
+    """--jobs and --scheduler: where the run's parallel jobs go (adderhw.boards.executor)."""
+    p.add_argument("--jobs", type=_positive_int, default=None,
+                   help=f"parallel {what} (default 2 local processes; with --scheduler, the cluster's worker threads)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the jobs on a Dask distributed cluster: tcp://HOST:8786, or local:N to start N local "
+                        "workers (default $ADDERHW_SCHEDULER, else a local process pool)")
+
+
 def _add_board_bench_args(p, stem):
     """The options every board benchmark shares."""
     p.add_argument("--width", type=int, default=8, help="operand width (default 8)")
     p.add_argument("--k-max", type=int, default=144, help="k_max (default 144)")
     p.add_argument("--freq", type=float, default=None, help="target clock in MHz (default per family)")
-    p.add_argument("--jobs", type=_positive_int, default=2, help="parallel builds (default 2)")
+    _add_executor_args(p, "builds")
     p.add_argument("--build-dir", default=f"build/{stem}", help="where the builds go (reused on a rerun)")
     p.add_argument("--out", help=f"directory for {stem}.json, .md and .png")
 
@@ -487,7 +523,7 @@ def build_parser():
     sw.add_argument("--width", type=int, default=8, help="operand width (default 8)")
     sw.add_argument("--k-max", type=int, default=144, help="k_max of the arrays (default 144)")
     sw.add_argument("--freq", type=float, default=None, help="target clock in MHz (default 40 on iCE40, 100 on ECP5)")
-    sw.add_argument("--jobs", type=_positive_int, default=2, help="parallel builds (default 2)")
+    _add_executor_args(sw, "builds")
     sw.add_argument("--seed", type=_seed, default=1, help="nextpnr seed (default 1)")
     sw.add_argument("--max-pes", type=int, default=None,
                     help="largest array to try, in PEs (default: from the device's logic capacity)")
@@ -496,6 +532,16 @@ def build_parser():
                          "interrupted sweep resumes")
     sw.add_argument("--out", help="directory for sweep_BOARD.json, .md and .png")
     sw.set_defaults(func=cmd_sweep)
+
+    rg = sub.add_parser("regress", help="many random GEMM cases through a simulator against golden and the cycle "
+                                         "model, on local processes or a Dask cluster")
+    rg.add_argument("--cases", type=_positive_int, default=40, help="random cases (default 40)")
+    rg.add_argument("--sim", choices=["amaranth", "icarus", "verilator"], default="amaranth",
+                    help="simulator (default amaranth)")
+    rg.add_argument("--seed", type=_seed, default=0, help="seed of the cases (default 0)")
+    _add_executor_args(rg, "cases")
+    rg.add_argument("--out", help="directory for regress.json and regress.md")
+    rg.set_defaults(func=cmd_regress)
 
     pv = sub.add_parser("prove", help="prove the array's promises (stream rules, no overflow, conservation, progress, "
                                       "equivalence) with SymbiYosys and Yices; PASS, FAIL or UNKNOWN per property")
