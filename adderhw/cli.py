@@ -47,6 +47,8 @@ def cmd_demo(args):
         if getattr(args, name) is not None:
             raise BadParameter(f"--{name.replace('_', '-')} {getattr(args, name)} applies to 'adderhw demo digits' "
                                f"only, not to the quick demo")
+    if args.scheduler is not None:
+        raise BadParameter(f"--scheduler {args.scheduler} applies to 'adderhw demo digits' only, not to the quick demo")
     out = check_output_dir("--out", args.out or "out/demo")
     from adderhw.demo import run_demo
     text, ok = run_demo(out_dir=out, seed=args.seed)
@@ -83,7 +85,7 @@ def cmd_demo_digits(args):
     array = base.array.with_(rows=opt["rows"], cols=opt["cols"], width=opt["hw_width"])     # validates the array
     conf = DigitsConfig(epochs=opt["epochs"], array=array, small_batch=opt["small_batch"],
                         verilog_backend=opt["verilog_backend"], verilog_batch=opt["verilog_batch"], seed=args.seed)
-    result = run_digits(conf, progress=_say)
+    result = run_digits(conf, progress=_say, scheduler=_scheduler(args))
     text = format_digits(result)
     print(text)
     out = write_reports(result, out)
@@ -464,6 +466,9 @@ def build_parser():
     d.add_argument("--verilog-batch", type=int,
                    help="digits: images through the Verilog simulator, at most the test set's 449 "
                         "(default 0: the whole test set)")
+    d.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="digits: run the Verilog batch's chunks of images on a Dask cluster, tcp://HOST:8786 or "
+                        "local:N (default $ADDERHW_SCHEDULER, else here, one chunk after another)")
     d.set_defaults(func=cmd_demo)
 
     v = sub.add_parser("verilog", help="write the array as Verilog")

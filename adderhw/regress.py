@@ -80,13 +80,18 @@ def _summary(results, n, seed, backend, where, seconds, complete):
 
 
 def regress_gemm(cases=40, seed=0, backend="amaranth", jobs=None, scheduler=None, progress=None, partial=None):
-    """Run ``cases`` random GEMM cases (see the module docstring); returns the JSON-ready result."""
-    if not (isinstance(cases, int) and cases >= 1):
-        raise BadParameter(f"cases must be a positive integer, not {cases!r}")
+    """Run ``cases`` random GEMM cases (see the module docstring); returns the JSON-ready result.
+    ``cases`` may also be a list of cases in :func:`draw_cases`'s form, to run those instead."""
+    if isinstance(cases, list) and cases:
+        drawn = cases
+    elif isinstance(cases, int) and not isinstance(cases, bool) and cases >= 1:
+        drawn = draw_cases(cases, seed)
+    else:
+        raise BadParameter(f"cases must be a positive integer (or a list of drawn cases), not {cases!r}")
     if backend not in BACKENDS:
         raise BadParameter(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     say = progress or (lambda m: None)
-    drawn = draw_cases(cases, seed)
+    cases = len(drawn)
     results = {}
     t0 = time.monotonic()
     with make_executor(jobs, scheduler, progress=say) as pool:
