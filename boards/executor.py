@@ -143,6 +143,7 @@ class DaskExecutor:
             raise ToolFailed(f"no Dask scheduler answered at {address} ({exc}); start one with "
                              f"'dask scheduler' and workers with 'dask worker {address}'") from None
         self._killed = distributed.KilledWorker
+        self._outer = []                        # the futures handed out, to cancel on the way out
         # retries=0: only a worker's death reschedules a job (the scheduler's allowed-failures)
         self._pool = self._client.get_executor(pure=False, retries=0)
         self.where = f"the Dask cluster at {address} ({self.slots()} worker threads)"
@@ -157,7 +158,7 @@ class DaskExecutor:
         out = cf.Future()
         killed = self._killed
 
-        def chain(f):
+        def settle(f):
             if f.cancelled():
                 out.cancel()
                 out.set_running_or_notify_cancel()
@@ -173,7 +174,14 @@ class DaskExecutor:
             else:
                 out.set_result(f.result())
 
+        def chain(f):
+            try:
+                settle(f)
+            except (cf.InvalidStateError, RuntimeError):
+                pass                            # ``out`` was cancelled on the way out meanwhile
+
         inner.add_done_callback(chain)
+        self._outer.append(out)
         return out
 
     def status(self, done, in_flight, counts=None):
@@ -190,6 +198,9 @@ class DaskExecutor:
     def __exit__(self, typ, exc, tb):
         # an exception here (Ctrl-C among them) cancels whatever has not finished on the cluster
         self._pool.shutdown(wait=typ is None)
+        if typ is not None:
+            for f in self._outer:
+                f.cancel()                      # those still pending; the run is over, nobody waits on them
         self._client.close()
         self._close_cluster()
 

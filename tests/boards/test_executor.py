@@ -160,3 +160,22 @@ def test_a_worker_killed_during_a_job_is_replaced_and_the_run_is_correct(cluster
     assert seen == 1                                      # the scheduler saw the job's worker die under it
     assert box["r"]["results"] == here["results"] and box["r"]["passed"] == 4
     client.wait_for_workers(2, timeout=60)                # the nanny has restarted the killed worker
+
+
+def test_ctrl_c_cancels_the_jobs_that_have_not_finished(cluster):
+    c, client = cluster
+    from adderhw.regress import run_case
+    with pytest.raises(KeyboardInterrupt):
+        with DaskExecutor(c.scheduler_address) as ex:
+            futures = [ex.submit(run_case, case) for case in _long_cases(6)]
+            deadline = time.monotonic() + 30
+            while not any(client.processing().values()) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert any(client.processing().values())   # jobs are running when the user presses Ctrl-C
+            raise KeyboardInterrupt
+    assert all(f.cancelled() or f.done() for f in futures)
+    assert sum(f.cancelled() for f in futures) >= 4      # two workers: at most two had finished or run
+    deadline = time.monotonic() + 30
+    while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == 0   # nothing left queued
