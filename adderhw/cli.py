@@ -47,6 +47,8 @@ def cmd_demo(args):
         if getattr(args, name) is not None:
             raise BadParameter(f"--{name.replace('_', '-')} {getattr(args, name)} applies to 'adderhw demo digits' "
                                f"only, not to the quick demo")
+    if args.scheduler is not None:
+        raise BadParameter(f"--scheduler {args.scheduler} applies to 'adderhw demo digits' only, not to the quick demo")
     out = check_output_dir("--out", args.out or "out/demo")
     from adderhw.demo import run_demo
     text, ok = run_demo(out_dir=out, seed=args.seed)
@@ -99,7 +101,7 @@ def cmd_demo_digits(args):
     array = base.array.with_(rows=opt["rows"], cols=opt["cols"], width=opt["hw_width"])     # validates the array
     conf = DigitsConfig(epochs=opt["epochs"], array=array, small_batch=opt["small_batch"],
                         verilog_backend=opt["verilog_backend"], verilog_batch=opt["verilog_batch"], seed=args.seed)
-    result = run_digits(conf, progress=_say)
+    result = run_digits(conf, progress=_say, scheduler=_scheduler(args))
     text = format_digits(result)
     print(text)
     out = write_reports(result, out)
@@ -330,7 +332,8 @@ def cmd_bench_pe(args):
     if len(sizes) < 3 or any(n < 1 for n in sizes) or sorted(set(sizes)) != sizes:
         raise BadParameter(f"--sizes must be at least three increasing positive integers, not {args.sizes!r}")
     result = bench_pe(boards=_boards_list(args.boards), sizes=sizes, width=args.width, k_max=args.k_max,
-                      freq=args.freq, out_dir=args.build_dir, jobs=args.jobs, progress=_say)
+                      freq=args.freq, out_dir=args.build_dir, jobs=args.jobs, progress=_say,
+                      scheduler=_scheduler(args))
     table = format_bench_pe(result)
     print(table)
     if args.out:
@@ -363,7 +366,8 @@ def cmd_bench_fmax(args):
         Path(args.out).mkdir(parents=True, exist_ok=True)
         partial = Path(args.out) / "bench_fmax.partial.json"
     result = bench_fmax(boards=boards, kinds=kinds, sizes=sizes, seeds=seeds, width=args.width, k_max=args.k_max,
-                        freq=args.freq, jobs=args.jobs, out_dir=args.build_dir, progress=_say, partial=partial)
+                        freq=args.freq, jobs=args.jobs, out_dir=args.build_dir, progress=_say, partial=partial,
+                        scheduler=_scheduler(args))
     table = format_bench_fmax(result)
     print(table)
     if args.out:
@@ -372,6 +376,12 @@ def cmd_bench_fmax(args):
         if partial.exists():
             partial.unlink()
     return 0
+
+
+def _scheduler(args):
+    """--scheduler, else $ADDERHW_SCHEDULER, else None (the local process pool; Dask stays unimported)."""
+    from adderhw.boards.executor import scheduler_from_env
+    return scheduler_from_env(args.scheduler)
 
 
 def _int_list(text, option, lo=None):
@@ -399,7 +409,8 @@ def cmd_sweep(args):
         Path(args.out).mkdir(parents=True, exist_ok=True)
         partial = Path(args.out) / f"sweep_{args.board}.partial.json"
     result = sweep(args.board, kinds, config=template, freq=args.freq, jobs=args.jobs,
-                   seed=args.seed, out_dir=args.build_dir, progress=_say, start_bounds=bounds, partial=partial)
+                   seed=args.seed, out_dir=args.build_dir, progress=_say, start_bounds=bounds, partial=partial,
+                   scheduler=_scheduler(args))
     if partial and partial.exists():
         partial.unlink()
     table = format_sweep(result)
@@ -409,6 +420,24 @@ def cmd_sweep(args):
         _write_reports(args.out, stem, result, table)
         plot_sweep(result, Path(args.out) / f"{stem}.png")
     return 0
+
+
+# ---------------------------------------------------------------- regress
+def cmd_regress(args):
+    _check_out_dirs(args)
+    from adderhw.regress import format_regress, regress_gemm
+    partial = None
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        partial = Path(args.out) / "regress.partial.json"
+    result = regress_gemm(cases=args.cases, seed=args.seed, backend=args.sim, jobs=args.jobs,
+                          scheduler=_scheduler(args), progress=_say, partial=partial)
+    if partial and partial.exists():
+        partial.unlink()
+    table = format_regress(result)
+    print(table)
+    _write_reports(args.out, "regress", result, table)
+    return 1 if result["failed"] else 0
 
 
 # ---------------------------------------------------------------- prove
@@ -456,12 +485,21 @@ _positive_int = _int_at_least(1, "positive")
 _seed = _int_at_least(0, "non-negative")
 
 
+def _add_executor_args(p, what):
+    """--jobs and --scheduler: where the run's parallel jobs go (adderhw.boards.executor)."""
+    p.add_argument("--jobs", type=_positive_int, default=None,
+                   help=f"parallel {what} (default 2 local processes; with --scheduler, the cluster's worker threads)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the jobs on a Dask distributed cluster: tcp://HOST:8786, or local:N to start N local "
+                        "workers (default $ADDERHW_SCHEDULER, else a local process pool)")
+
+
 def _add_board_bench_args(p, stem):
     """The options every board benchmark shares."""
     p.add_argument("--width", type=int, default=8, help="operand width (default 8)")
     p.add_argument("--k-max", type=int, default=144, help="k_max (default 144)")
     p.add_argument("--freq", type=float, default=None, help="target clock in MHz (default per family)")
-    p.add_argument("--jobs", type=_positive_int, default=2, help="parallel builds (default 2)")
+    _add_executor_args(p, "builds")
     p.add_argument("--build-dir", default=f"build/{stem}", help="where the builds go (reused on a rerun)")
     p.add_argument("--out", help=f"directory for {stem}.json, .md and .png")
 
@@ -491,6 +529,9 @@ def build_parser():
     d.add_argument("--verilog-batch", type=int,
                    help="digits: images through the Verilog simulator, at most the test set's 449 "
                         "(default 0: the whole test set)")
+    d.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="digits: run the Verilog batch's chunks of images on a Dask cluster, tcp://HOST:8786 or "
+                        "local:N (default $ADDERHW_SCHEDULER, else here, one chunk after another)")
     d.set_defaults(func=cmd_demo)
 
     v = sub.add_parser("verilog", help="write the array as Verilog")
@@ -555,7 +596,7 @@ def build_parser():
     sw.add_argument("--width", type=int, default=8, help="operand width (default 8)")
     sw.add_argument("--k-max", type=int, default=144, help="k_max of the arrays (default 144)")
     sw.add_argument("--freq", type=float, default=None, help="target clock in MHz (default 40 on iCE40, 100 on ECP5)")
-    sw.add_argument("--jobs", type=_positive_int, default=2, help="parallel builds (default 2)")
+    _add_executor_args(sw, "builds")
     sw.add_argument("--seed", type=_seed, default=1, help="nextpnr seed (default 1)")
     sw.add_argument("--max-pes", type=int, default=None,
                     help="largest array to try, in PEs (default: from the device's logic capacity)")
@@ -564,6 +605,16 @@ def build_parser():
                          "interrupted sweep resumes")
     sw.add_argument("--out", help="directory for sweep_BOARD.json, .md and .png")
     sw.set_defaults(func=cmd_sweep)
+
+    rg = sub.add_parser("regress", help="many random GEMM cases through a simulator against golden and the cycle "
+                                         "model, on local processes or a Dask cluster")
+    rg.add_argument("--cases", type=_positive_int, default=40, help="random cases (default 40)")
+    rg.add_argument("--sim", choices=["amaranth", "icarus", "verilator"], default="amaranth",
+                    help="simulator (default amaranth)")
+    rg.add_argument("--seed", type=_seed, default=0, help="seed of the cases (default 0)")
+    _add_executor_args(rg, "cases")
+    rg.add_argument("--out", help="directory for regress.json and regress.md")
+    rg.set_defaults(func=cmd_regress)
 
     pv = sub.add_parser("prove", help="prove the array's promises (stream rules, no overflow, conservation, progress, "
                                       "equivalence) with SymbiYosys and Yices; PASS, FAIL or UNKNOWN per property")

@@ -60,17 +60,28 @@ def _layer_spec(name, module, x):
     return Layer(name, c, module.weight.shape[0], module.weight.shape[2], 1, 1, h, w)
 
 
-def _hardware(model, cfg_hw, fp_golden, x, backend, chunk, runs, say):
+def _hardware(model, cfg_hw, fp_golden, x, backend, chunk, runs, say, executor=None):
     """Fixed-point inference of ``x`` with the model's adder (or twin conv) layers on the RTL;
     every layer output is checked against golden. Returns logits. ``runs`` records each run's
-    layer by its report name (the twin's are conv2, conv3)."""
+    layer by its report name (the twin's are conv2, conv3). ``executor`` (adderhw.boards.executor):
+    run a layer's chunks of images as parallel jobs there; None runs them one after another here."""
     golden_compute = fp_golden.compute
+
+    def chunks(xq, wq, stride, padding):
+        starts = range(0, len(xq), chunk)
+        if executor is None:
+            for i in starts:
+                yield run_layer(cfg_hw, xq[i:i + chunk], wq, stride, padding, backend=backend, progress=say)
+            return
+        # a layer's chunks are independent; the next layer needs all of them, so gather in order
+        futures = [executor.submit(run_layer, cfg_hw, xq[i:i + chunk], wq, stride, padding, backend) for i in starts]
+        for f in futures:
+            yield f.result()
 
     def compute(name, xq, wq, stride, padding):
         label = layer_label(name, model.adder)
         parts = []
-        for i in range(0, len(xq), chunk):
-            part, cycles = run_layer(cfg_hw, xq[i:i + chunk], wq, stride, padding, backend=backend, progress=say)
+        for part, cycles in chunks(xq, wq, stride, padding):
             spec = Layer(label, xq.shape[1], wq.shape[0], wq.shape[2], stride, padding, xq.shape[2], xq.shape[3])
             model_cycles = layer_cycles(cfg_hw, spec, batch=len(part))
             runs.cycles.append((backend, label, len(part), cycles, model_cycles))
@@ -96,7 +107,10 @@ def _check_batches(conf, n_test):
                                f"not {v}")
 
 
-def run_digits(conf=None, progress=None):
+def run_digits(conf=None, progress=None, scheduler=None):
+    """The whole demo (see the module docstring); returns the JSON-ready result. ``scheduler``: None
+    runs the Verilog batch here, one chunk after another; a Dask scheduler (``tcp://HOST:8786`` or
+    ``local:N``, adderhw.boards.executor) runs each layer's chunks of images there in parallel."""
     conf = conf or DigitsConfig()
     say = progress or (lambda m: None)
     t_start = time.perf_counter()
@@ -139,7 +153,12 @@ def run_digits(conf=None, progress=None):
         xs, ys = data.x_test[:n_small], data.y_test[:n_small]
         small = _hardware(model, cfg, fp, xs, "amaranth", conf.chunk, runs, say)
         xb, yb = data.x_test[:n_big], data.y_test[:n_big]
-        big = _hardware(model, cfg, fp, xb, conf.verilog_backend, conf.chunk, runs, say)
+        if scheduler is None:
+            big = _hardware(model, cfg, fp, xb, conf.verilog_backend, conf.chunk, runs, say)
+        else:
+            from adderhw.boards.executor import make_executor
+            with make_executor(scheduler=scheduler, progress=say) as executor:
+                big = _hardware(model, cfg, fp, xb, conf.verilog_backend, conf.chunk, runs, say, executor)
         gold_small = predict(model, xs, layer_fn=fp).argmax(1)
         gold_big = predict(model, xb, layer_fn=fp).argmax(1)
         hw[kind] = {

@@ -7,7 +7,7 @@ cost = a + b·(R + C) + c·R·C of LUT4s (and flip-flops, logic cells): the harn
 MAC on DSP blocks needs one block per PE, so on small devices it uses the shapes
 1x1, 1x2, 2x2, 2x4, ... that fit the device's DSP blocks. Fmax is reported at the largest array. All numbers come from nextpnr's report JSON and Yosys's stat JSON.
 """
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ from adderhw.base.config import ArrayConfig
 from adderhw.base.tables import markdown_table, pyplot
 
 from .build import build_board
+from .executor import make_executor
 from .kinds import KINDS
 from .platforms import board as board_by_name
 
@@ -49,12 +50,14 @@ def _per_pe(shapes, values):
 
 
 def bench_pe(boards=("icebreaker", "ulx3s-85f"), sizes=(1, 2, 4), width=8, k_max=144, freq=None,
-             seed=1, out_dir="build/bench_pe", jobs=2, progress=None):
+             seed=1, out_dir="build/bench_pe", jobs=None, progress=None, scheduler=None):
+    """Build every point. ``jobs``, ``scheduler``: where the builds run (:mod:`.executor`); on a
+    cluster each report comes back with its result and the build files stay on the worker."""
     say = progress or (lambda m: None)
     template = ArrayConfig(width=width, k_max=k_max)
     tasks = [(b, v, shape) for b in boards for v in VARIANTS for shape in _shapes(b, v, sizes)]
     results = {}
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with make_executor(jobs, scheduler, progress=say) as pool:
         futures = [pool.submit(_one, b, v, shape, template, freq, seed, out_dir) for b, v, shape in tasks]
         for i, f in enumerate(as_completed(futures), 1):
             b, v, shape, r = f.result()

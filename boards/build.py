@@ -32,10 +32,13 @@ from .platforms import board as board_by_name, make_platform
 from .report import LOGIC_CELL, build_report, no_fit_reason
 from .toolchain import tool_env, tool_versions
 
-__all__ = ["build_board", "execute_plan", "design_key", "BuildFailed", "DesignDoesNotFit", "summarise"]
+__all__ = ["build_board", "execute_plan", "design_key", "kept_build", "keep_no_fit", "BuildFailed",
+           "DesignDoesNotFit", "summarise"]
 
 #: what a build that did not fit leaves in its directory, so that ``reuse`` need not rebuild it
 _NO_FIT = "does_not_fit.json"
+#: the build plan's top-level name (its files are top.il, build_top.sh, ...)
+_NAME = "top"
 
 
 class BuildFailed(ToolFailed):
@@ -121,21 +124,13 @@ def design_key(plan):
     return plan.digest().hex()[:20]
 
 
-def build_board(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="build", progress=None,
-                versions=True, reuse=False, booth=True):
-    """Build the benchmark harness of ``config`` for a board; returns the report dict (also written
-    to ``out_dir/report.json``). Raises DesignDoesNotFit or BuildFailed with one clear sentence.
-    ``reuse``: return the report already in ``out_dir`` if it was built from the same design and
-    options, or raise DesignDoesNotFit again if that design did not fit (long sweeps can then be
-    resumed)."""
+def _prepare(board_name, config, freq_mhz, dsp, seed, booth):
+    """Check the options and make the build plan; returns (board, freq, env, plan, key, multipliers)."""
     b = board_by_name(board_name)
     if freq_mhz is None:
         freq_mhz = 100.0 if b.family == "ecp5" else 48.0
     if not (isinstance(freq_mhz, (int, float)) and 1 <= freq_mhz <= 1000):
         raise BadParameter(f"freq must be a frequency in MHz from 1 to 1000, not {freq_mhz!r}")
-    say = progress or (lambda msg: None)
-    out = Path(out_dir)
-    name = "top"
     env = tool_env(b.family)
     platform = make_platform(b, freq_mhz * 1e6)
     synth_opts = []
@@ -153,23 +148,67 @@ def build_board(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="bu
         if multipliers == "booth":
             script_after_read += "\nbooth"            # booth maps $mul cells, which exist only after proc
     overrides = {"script_after_read": script_after_read}
+    # build_dir only names where files would go; it is not part of the plan's digest
     plan = platform.build(
-        BenchTop(config), name=name, build_dir=str(out), do_build=False, do_program=False,
+        BenchTop(config), name=_NAME, build_dir="build", do_build=False, do_program=False,
         synth_opts=synth_opts, **overrides,
         nextpnr_opts=["--report", "report_nextpnr.json", "--seed", str(seed), "--timing-allow-fail"],
         script_after_synth="tee -q -o stat.json stat -json")
-    key = design_key(plan)
-    if reuse and (out / "report.json").exists():
+    return b, freq_mhz, env, plan, design_key(plan), multipliers
+
+
+def _reuse(b, out, key, say):
+    """The report kept in ``out`` for the design ``key``; raises DesignDoesNotFit again for a kept
+    no-fit record; None when ``out`` holds nothing for this design."""
+    if (out / "report.json").exists():
         old = json.loads((out / "report.json").read_text())
         if old.get("design_key") == key:
             say(f"reusing {out / 'report.json'}")
             return old
-    if reuse and (out / _NO_FIT).exists():
+    if (out / _NO_FIT).exists():
         old = json.loads((out / _NO_FIT).read_text())
-        message = no_fit_reason(b.device, out, name, LOGIC_CELL[b.family])
+        # a record that came home from another machine carries its reason; one written here may
+        # predate that field and is read from the logs beside it
+        message = old.get("reason") or no_fit_reason(b.device, out, _NAME, LOGIC_CELL[b.family])
         if old.get("design_key") == key and message:
             say(f"reusing the failed build in {out}")
             raise DesignDoesNotFit(message)
+    return None
+
+
+def kept_build(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="build", booth=True):
+    """What ``build_board(..., reuse=True)`` would reuse from ``out_dir`` without building: the kept
+    report, or DesignDoesNotFit raised again, or None. Elaborates the design only when ``out_dir``
+    holds a record at all (the design key needs it)."""
+    out = Path(out_dir)
+    if not ((out / "report.json").exists() or (out / _NO_FIT).exists()):
+        return None
+    b, _, _, _, key, _ = _prepare(board_name, config, freq_mhz, dsp, seed, booth)
+    return _reuse(b, out, key, lambda m: None)
+
+
+def keep_no_fit(out_dir, key, reason):
+    """Record in ``out_dir`` that the design ``key`` does not fit, with the one-sentence reason."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / _NO_FIT).write_text(json.dumps({"design_key": key, "reason": reason}, indent=2) + "\n")
+
+
+def build_board(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="build", progress=None,
+                versions=True, reuse=False, booth=True):
+    """Build the benchmark harness of ``config`` for a board; returns the report dict (also written
+    to ``out_dir/report.json``). Raises DesignDoesNotFit or BuildFailed with one clear sentence.
+    ``reuse``: return the report already in ``out_dir`` if it was built from the same design and
+    options, or raise DesignDoesNotFit again if that design did not fit (long sweeps can then be
+    resumed). A design that does not fit leaves ``does_not_fit.json`` (its key and reason)."""
+    b, freq_mhz, env, plan, key, multipliers = _prepare(board_name, config, freq_mhz, dsp, seed, booth)
+    say = progress or (lambda msg: None)
+    out = Path(out_dir)
+    name = _NAME
+    if reuse:
+        kept = _reuse(b, out, key, say)
+        if kept is not None:
+            return kept
     say(f"building {config.describe()} for {b.name} ({b.device}) at {freq_mhz:g} MHz in {out}")
     seconds = execute_plan(plan, b, out, name, key, env, say)
     report = build_report(b, config, freq_mhz, dsp, seed, out, seconds)
@@ -183,7 +222,7 @@ def build_board(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="bu
 
 def execute_plan(plan, b, out, name, key, env, say):
     """Run an Amaranth build ``plan`` for board ``b`` in ``out`` with the tool environment ``env``;
-    returns its seconds. A design that does not fit raises DesignDoesNotFit (and leaves a record
+    returns its seconds. A design that does not fit raises DesignDoesNotFit (and leaves its record,
     keyed by ``key``), any other failure BuildFailed quoting the log."""
     out.mkdir(parents=True, exist_ok=True)
     plan.extract(str(out))
@@ -201,7 +240,7 @@ def execute_plan(plan, b, out, name, key, env, say):
     if r.returncode != 0 or not (out / "report_nextpnr.json").exists():
         message = no_fit_reason(b.device, out, name, LOGIC_CELL[b.family])
         if message:
-            (out / _NO_FIT).write_text(json.dumps({"design_key": key}, indent=2) + "\n")
+            keep_no_fit(out, key, message)
             raise DesignDoesNotFit(message)
         raise BuildFailed(f"the build for {b.name} failed (exit {r.returncode}); from {out / 'build.log'}:\n"
                           + _tail(out / "build.log"))

@@ -16,13 +16,14 @@ already covers every size.
 """
 import json
 import statistics
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
 from adderhw.base.config import ArrayConfig
 from adderhw.base.tables import markdown_table, pyplot
 
-from .build import BuildFailed, DesignDoesNotFit, build_board
+from .build_job import BuildJob, run_here, submit_build
+from .executor import WorkerLost, make_executor, then
 from .kinds import KINDS
 from .platforms import board as board_by_name
 
@@ -55,18 +56,30 @@ def _fits(board_name, kind, n):
     return True, None
 
 
-def _build(board, kind, n, seed, template, freq, out_dir):          # runs in a worker process
-    cfg = KINDS[kind].config(template, n, n)
-    try:
-        r = build_board(board, cfg, freq_mhz=freq, dsp=KINDS[kind].dsp, seed=seed, versions=False, reuse=True,
-                        out_dir=Path(out_dir) / f"{board}_{kind}_{n}x{n}_s{seed}")
-    except DesignDoesNotFit as exc:
-        return board, kind, n, seed, None, str(exc)
-    except BuildFailed as exc:
-        return board, kind, n, seed, None, str(exc).splitlines()[0]
+def _job(board, kind, n, seed, template, freq, out_dir):
+    return BuildJob(board, KINDS[kind].config(template, n, n), freq, KINDS[kind].dsp, seed,
+                    str(Path(out_dir) / f"{board}_{kind}_{n}x{n}_s{seed}"))
+
+
+def _point(board, kind, n, seed, outcome):
+    """(board, kind, n, seed, the point's numbers or None, why it failed or None)."""
+    r = outcome.report
+    if r is None:
+        return board, kind, n, seed, None, outcome.why
     return board, kind, n, seed, {"fmax_mhz": r["fmax_mhz"], "logic": r["logic"]["used"],
                                   "logic_available": r["logic"]["available"], "ffs": r["ffs"], "luts": r["luts"],
                                   "dsp": r["dsp"]["used"], "build_seconds": r["build_seconds"]}, None
+
+
+def _build(board, kind, n, seed, template, freq, out_dir):          # runs in a local worker process
+    return _point(board, kind, n, seed, run_here(_job(board, kind, n, seed, template, freq, out_dir)))
+
+
+def _submit(executor, board, kind, n, seed, template, freq, out_dir):
+    if not executor.remote:
+        return executor.submit(_build, board, kind, n, seed, template, freq, out_dir)
+    job = _job(board, kind, n, seed, template, freq, out_dir)
+    return then(submit_build(executor, job), lambda outcome: _point(board, kind, n, seed, outcome))
 
 
 def _summary(runs, skipped, seeds, template, freq, complete):
@@ -94,8 +107,11 @@ def _summary(runs, skipped, seeds, template, freq, complete):
 
 
 def bench_fmax(boards=("ulx3s-85f", "icebreaker"), kinds=tuple(KINDS), sizes=None, seeds=(1, 2, 3), width=8,
-               k_max=144, freq=None, jobs=2, out_dir="build/bench_fmax", progress=None, partial=None):
-    """Build every point; returns the JSON-ready result (see the module docstring)."""
+               k_max=144, freq=None, jobs=None, out_dir="build/bench_fmax", progress=None, partial=None,
+               scheduler=None):
+    """Build every point; returns the JSON-ready result (see the module docstring). ``jobs``: builds
+    in flight (default 2 on the local pool, the cluster's worker threads with ``scheduler``);
+    ``scheduler``: None for the local pool, else a Dask scheduler (see :mod:`.executor`)."""
     say = progress or (lambda m: None)
     template = ArrayConfig(width=width, k_max=k_max)
     tasks, skipped = [], []
@@ -110,7 +126,9 @@ def bench_fmax(boards=("ulx3s-85f", "icebreaker"), kinds=tuple(KINDS), sizes=Non
                         continue
                     tasks.append((board, kind, n, seed))
     runs = {}
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with make_executor(jobs, scheduler, progress=say) as pool:
+        if jobs is None:
+            jobs = pool.slots()
         pending = {}
         queue = list(tasks)
 
@@ -119,18 +137,25 @@ def bench_fmax(boards=("ulx3s-85f", "icebreaker"), kinds=tuple(KINDS), sizes=Non
                 t = queue.pop(0)
                 b = board_by_name(t[0])
                 f = freq or (100.0 if b.family == "ecp5" else 40.0)
-                pending[pool.submit(_build, *t, template, f, out_dir)] = t
+                pending[_submit(pool, *t, template, f, out_dir)] = t
 
         submit()
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
-                pending.pop(fut)
-                board, kind, n, seed, r, why = fut.result()
+                t = pending.pop(fut)
+                try:
+                    board, kind, n, seed, r, why = fut.result()
+                except WorkerLost as exc:                  # not kept: a new run tries it again
+                    (board, kind, n, seed), r, why = t, None, str(exc)
                 runs[(board, kind, n, seed)] = (r, why)
+                counts = {}
+                for (_, k, _, _) in runs:
+                    counts[k] = counts.get(k, 0) + 1
                 say(f"[{len(runs)}/{len(tasks)}] {board} {kind} {n}x{n} seed {seed}: "
                     + (f"{r['fmax_mhz']:.1f} MHz, {r['logic']}/{r['logic_available']} cells, {r['build_seconds']:.0f} s"
-                       if r else f"failed ({why})") + f"; running {len(pending)}, queued {len(queue)}")
+                       if r else f"failed ({why})")
+                    + f" | {pool.status(len(runs), len(pending) + len(queue), counts)}")
                 if partial:
                     doc = _summary(runs, skipped, seeds, template, freq, complete=False)
                     Path(partial).write_text(json.dumps(doc, indent=1) + "\n")

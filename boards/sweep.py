@@ -21,14 +21,15 @@ design and options are unchanged, and ``partial`` (a path) receives the results 
 probe, marked ``"complete": false``.
 """
 import json
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
 from adderhw.base.config import ArrayConfig, check_config
 
 from adderhw.base.tables import markdown_table, pyplot
 
-from .build import BuildFailed, DesignDoesNotFit, build_board
+from .build_job import BuildJob, run_here, submit_build
+from .executor import WorkerLost, make_executor, then
 from .kinds import KINDS
 from .platforms import board as board_by_name
 
@@ -56,24 +57,41 @@ def fine_shapes(lo_pes, hi_pes):
     return [best[n] for n in sorted(best)]
 
 
-def _probe(board, kind, shape, template, freq, seed, out_dir):  # runs in a worker process
+def _job(board, kind, shape, template, freq, seed, out_dir):
     cfg = KINDS[kind].config(template, *shape)
-    try:
-        r = build_board(board, cfg, freq_mhz=freq, dsp=KINDS[kind].dsp, seed=seed,
-                        out_dir=Path(out_dir) / f"{kind}_{shape[0]}x{shape[1]}", versions=False, reuse=True)
-    except DesignDoesNotFit as exc:
-        return kind, shape, None, str(exc)
-    except BuildFailed as exc:
-        return kind, shape, None, str(exc).splitlines()[0]
-    if kind == "mac+dsp" and r["dsp"]["used"] < cfg.pes:
-        return kind, shape, r, f"only {r['dsp']['used']} of {cfg.pes} multipliers in DSP blocks"
+    return BuildJob(board, cfg, freq, KINDS[kind].dsp, seed, str(Path(out_dir) / f"{kind}_{shape[0]}x{shape[1]}"))
+
+
+def _verdict(kind, shape, outcome):
+    """(kind, shape, report or None, why it fails or None) of a build's outcome."""
+    r = outcome.report
+    if r is None:
+        return kind, shape, None, outcome.why
+    pes = shape[0] * shape[1]
+    if kind == "mac+dsp" and r["dsp"]["used"] < pes:
+        return kind, shape, r, f"only {r['dsp']['used']} of {pes} multipliers in DSP blocks"
     return kind, shape, r, None if r["timing_met"] else f"Fmax {r['fmax_mhz']:.1f} MHz below target"
 
 
-def sweep(board_name, kinds=tuple(KINDS), config=None, freq=None, jobs=2, seed=1,
-          out_dir="build/sweep", progress=None, start_bounds=None, partial=None):
+def _probe(board, kind, shape, template, freq, seed, out_dir):  # runs in a local worker process
+    return _verdict(kind, shape, run_here(_job(board, kind, shape, template, freq, seed, out_dir)))
+
+
+def _submit(executor, board, kind, shape, template, freq, seed, out_dir):
+    """A future of the probe's (kind, shape, report, why), on the local pool or on a cluster."""
+    if not executor.remote:
+        return executor.submit(_probe, board, kind, shape, template, freq, seed, out_dir)
+    job = _job(board, kind, shape, template, freq, seed, out_dir)
+    return then(submit_build(executor, job), lambda outcome: _verdict(kind, shape, outcome))
+
+
+def sweep(board_name, kinds=tuple(KINDS), config=None, freq=None, jobs=None, seed=1,
+          out_dir="build/sweep", progress=None, start_bounds=None, partial=None, scheduler=None):
     """Returns a JSON-ready dict. ``config``: the ArrayConfig whose width and k_max every probe uses
-    (default 8-bit, k_max 144); ``start_bounds``: {kind: max PEs to consider} to cap the search."""
+    (default 8-bit, k_max 144); ``start_bounds``: {kind: max PEs to consider} to cap the search.
+    ``jobs``: probes per round of a kind (default 2 on the local pool, the cluster's worker
+    threads with ``scheduler``); ``scheduler``: None for the local pool of ``jobs`` processes, else
+    a Dask scheduler (``tcp://HOST:8786`` or ``local:N``, see :mod:`.executor`)."""
     template = check_config(ArrayConfig(width=8, k_max=144) if config is None else config)
     width, k_max = template.width, template.k_max
     b = board_by_name(board_name)
@@ -90,7 +108,9 @@ def sweep(board_name, kinds=tuple(KINDS), config=None, freq=None, jobs=2, seed=1
         state[kind] = {"shapes": shapes, "lo": -1, "hi": hi + 1, "cap": cap, "refined": False, "best": None,
                        "probes": []}
     probe_no = 0
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with make_executor(jobs, scheduler, progress=say) as pool:
+        if jobs is None:
+            jobs = pool.slots()
         running = {}                                       # future -> (kind, shape index)
 
         def next_round(kind):                              # a kind's next probes, once none are in flight
@@ -110,7 +130,7 @@ def sweep(board_name, kinds=tuple(KINDS), config=None, freq=None, jobs=2, seed=1
             k = min(jobs, gap - 1)
             for i in sorted({st["lo"] + max(1, (gap * (j + 1)) // (k + 1)) for j in range(k)}):
                 if st["lo"] < i < st["hi"]:
-                    f = pool.submit(_probe, board_name, kind, st["shapes"][i], template, freq, seed, out_dir)
+                    f = _submit(pool, board_name, kind, st["shapes"][i], template, freq, seed, out_dir)
                     running[f] = (kind, i)
 
         for kind in state:
@@ -119,7 +139,10 @@ def sweep(board_name, kinds=tuple(KINDS), config=None, freq=None, jobs=2, seed=1
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for f in done:
                 kind, i = running.pop(f)
-                _, shape, r, why = f.result()
+                try:
+                    _, shape, r, why = f.result()
+                except WorkerLost as exc:                  # not kept: a new run tries it again
+                    shape, r, why = state[kind]["shapes"][i], None, str(exc)
                 probe_no += 1
                 st = state[kind]
                 entry = {"rows": shape[0], "cols": shape[1], "pes": shape[0] * shape[1], "passed": why is None,
@@ -133,10 +156,12 @@ def sweep(board_name, kinds=tuple(KINDS), config=None, freq=None, jobs=2, seed=1
                         st["lo"], st["best"] = i, entry
                 else:
                     st["hi"] = min(st["hi"], i)
+                counts = {k: len(v["probes"]) for k, v in state.items()}
                 say(f"[probe {probe_no}] {kind} {shape[0]}x{shape[1]}: "
                     + ("pass" if why is None else f"fail ({why})")
                     + (f", {r['fmax_mhz']:.1f} MHz, {r['logic']['used']}/{r['logic']['available']} "
-                       f"{r['logic']['cell']}" if r else ""))
+                       f"{r['logic']['cell']}" if r else "")
+                    + f" | {pool.status(probe_no, len(running), counts)}")
                 if partial:
                     doc = _summary(b, width, k_max, freq, seed, state, complete=False)
                     Path(partial).write_text(json.dumps(doc, indent=2) + "\n")

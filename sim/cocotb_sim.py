@@ -7,10 +7,12 @@ harness, simulator, options) and reused while that has not changed.
 Drivers (see :mod:`adderhw.sim.cocotb_tb`): ``"harness"`` (default) drives the streams from an HDL harness,
 so the simulator runs at its own speed; ``"cocotb"`` drives them from Python every cycle.
 """
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -83,6 +85,26 @@ def build(config, backend, driver="harness", waves=None, depths=(1 << 14, 1 << 1
     return build_sources(files, top, backend, waves, progress, what=f"the {config.describe()}")
 
 
+def _build_model(runner, backend, build_dir, files, sources, top, args, waves, progress, what):
+    """Build a simulator of ``files`` in ``build_dir`` (the caller holds the cache key's lock)."""
+    if backend == "verilator" and waves == "fst":
+        require_verilator_fst()
+    if backend == "verilator" and progress:
+        progress(f"building the Verilator model of {what} (a minute or so, once: "
+                 f"it is cached in {build_dir.parent})")
+    build_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (build_dir / name).write_text(text)
+    try:
+        with scoped_environment(_tool_env(backend)):
+            runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir, build_args=args,
+                         timescale=TIMESCALE, waves=bool(waves), always=True, log_file=build_dir / "build.log")
+    except Exception as exc:
+        log = build_dir / "build.log"
+        tail = "\n".join(log.read_text().splitlines()[-15:]) if log.exists() else ""
+        raise ToolFailed(f"building the {backend} model failed ({exc}); log {log}:\n{tail}") from None
+
+
 def build_sources(files, top, backend, waves=None, progress=None, what="the design"):
     """Build (or reuse) a simulator of Verilog ``files`` ({name: text}) with top module ``top``;
     returns (runner, build_dir, top). The cache key covers every input of the build."""
@@ -90,34 +112,28 @@ def build_sources(files, top, backend, waves=None, progress=None, what="the desi
     args = [f"-Wno-{w}" for w in VERILATOR_WAIVERS] + ["-O3"] if backend == "verilator" else []
     if backend == "verilator" and waves == "fst":
         args.append("--trace-fst")
-    # the FST choice is in ``args`` (Verilator) or made at run time (Icarus), so a bool keys the tracer
-    key = hashlib.sha256("\0".join([backend, top, *files.values(), *args, str(bool(waves))]).encode()).hexdigest()[:20]
+    # the FST choice is in ``args`` (Verilator) or made at run time (Icarus), so a bool keys the tracer;
+    # the environment's prefix keys the cocotb and Verilator files the makefile names by path, so a
+    # cache shared by several environments (a home directory that cluster workers share) stays valid
+    key = hashlib.sha256("\0".join([backend, top, *files.values(), *args, str(bool(waves)), sys.prefix])
+                         .encode()).hexdigest()[:20]
     build_dir = cache_root() / "sim" / backend / key
     stamp = build_dir / "adderhw.built"
     sources = [build_dir / name for name in files]
     if not stamp.exists():
-        if backend == "verilator" and waves == "fst":
-            require_verilator_fst()
-        if backend == "verilator" and progress:
-            progress(f"building the Verilator model of {what} (a minute or so, once: "
-                     f"it is cached in {build_dir.parent})")
-        build_dir.mkdir(parents=True, exist_ok=True)
-        for name, text in files.items():
-            (build_dir / name).write_text(text)
-        try:
-            with scoped_environment(_tool_env(backend)):
-                runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir, build_args=args,
-                             timescale=TIMESCALE, waves=bool(waves), always=True, log_file=build_dir / "build.log")
-        except Exception as exc:
-            log = build_dir / "build.log"
-            tail = "\n".join(log.read_text().splitlines()[-15:]) if log.exists() else ""
-            raise ToolFailed(f"building the {backend} model failed ({exc}); log {log}:\n{tail}") from None
-        stamp.write_text("ok\n")
-    else:
-        # the runner keeps its build state in memory: register the cached build without rebuilding
-        with scoped_environment(_tool_env(backend)):
-            runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir, build_args=args,
-                         timescale=TIMESCALE, waves=bool(waves), always=False, log_file=build_dir / "reuse.log")
+        # parallel jobs (a local pool, cluster workers on one machine) may want the same model at
+        # once: one builds it under a lock, the others wait and then reuse it
+        build_dir.parent.mkdir(parents=True, exist_ok=True)
+        with open(build_dir.parent / f"{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not stamp.exists():
+                _build_model(runner, backend, build_dir, files, sources, top, args, waves, progress, what)
+                stamp.write_text("ok\n")
+                return runner, build_dir, top
+    # the runner keeps its build state in memory: register the cached build without rebuilding
+    with scoped_environment(_tool_env(backend)):
+        runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir, build_args=args,
+                     timescale=TIMESCALE, waves=bool(waves), always=False, log_file=build_dir / "reuse.log")
     return runner, build_dir, top
 
 

@@ -102,3 +102,17 @@ def test_the_plot_of_a_poorly_trained_run_has_a_zoom_too(tmp_path):
     r["hardware"]["AdderNet"]["verilator"].update(accuracy=0.0, golden_accuracy=0.0)
     plot_digits(r, tmp_path / "digits.png")
     assert struct.unpack(">II", (tmp_path / "digits.png").read_bytes()[16:24]) == (1210, 506)
+
+
+def test_a_layers_chunks_on_a_local_dask_cluster_give_the_same_logits_and_cycles(tiny):
+    from adderhw.boards.executor import DaskExecutor
+    data, model = tiny
+    fp = FixedPointAdders(model, 8, data.x_train[:128])
+    cfg = ArrayConfig(rows=4, cols=4, width=8, k_max=72, pe="sad")
+    x = data.x_test[:12]
+    here, there = _HwRuns(), _HwRuns()
+    logits_here = _hardware(model, cfg, fp, x, "verilator", 4, here, lambda m: None)
+    with DaskExecutor("local:2") as cluster:                  # 3 chunks of 4 images per layer, 2 workers
+        logits_there = _hardware(model, cfg, fp, x, "verilator", 4, there, lambda m: None, executor=cluster)
+    assert np.array_equal(logits_there, logits_here) and np.array_equal(logits_here, predict(model, x, layer_fn=fp))
+    assert there.cycles == here.cycles and len(there.cycles) == 3 * len(ADDER_LAYERS) and there.mismatches == 0

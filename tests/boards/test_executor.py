@@ -1,0 +1,181 @@
+"""The executors: the local pool stays the default without Dask; a real Dask LocalCluster (2 worker
+processes) gives the same sweep and regression results, survives a killed worker, and records a
+deterministic build failure once."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import distributed
+import numpy as np
+import pytest
+
+from adderhw.base.config import ArrayConfig
+from adderhw.base.errors import BadParameter
+from adderhw.boards.build_job import BuildJob, submit_build
+from adderhw.boards.executor import DaskExecutor, LocalExecutor, make_executor, scheduler_from_env
+from adderhw.boards.sweep import sweep
+from adderhw.regress import draw_cases, regress_gemm
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c:
+        with distributed.Client(c) as client:
+            yield c, client
+
+
+def _tasks_run(client, work):
+    """How many tasks the cluster's workers ran while ``work()`` ran, and its result."""
+    with distributed.get_task_stream(client) as ts:
+        result = work()
+    return len(ts.data), result
+
+
+def test_no_scheduler_means_the_local_pool_and_no_dask(tmp_path, monkeypatch):
+    monkeypatch.delenv("ADDERHW_SCHEDULER", raising=False)
+    assert scheduler_from_env(None) is None
+    monkeypatch.setenv("ADDERHW_SCHEDULER", "tcp://10.0.0.1:8786")
+    assert scheduler_from_env(None) == "tcp://10.0.0.1:8786" and scheduler_from_env("local:2") == "local:2"
+    with make_executor(3) as ex:
+        assert isinstance(ex, LocalExecutor) and ex.slots() == 3 and not ex.remote
+    # a whole run on the default path, in a fresh interpreter: Dask is never imported
+    code = ("import sys; from adderhw.cli import main; rc = main(['regress', '--cases', '3']); "
+            "print(rc, sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
+    env = {k: v for k, v in os.environ.items() if k != "ADDERHW_SCHEDULER"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "0 []"
+    assert "on 2 local processes" in r.stdout
+
+
+@pytest.mark.parametrize("scheduler, message", [
+    ("local:0", "scheduler must be tcp://HOST:PORT or local:N with N a positive number of workers, not 'local:0'"),
+    ("myhost:8786", "scheduler must be tcp://HOST:PORT (a running dask scheduler) or local:N, not 'myhost:8786'"),
+])
+def test_a_bad_scheduler_is_one_sentence(scheduler, message, tmp_path):
+    with pytest.raises(BadParameter) as e:
+        DaskExecutor(scheduler)
+    assert str(e.value) == message
+    r = subprocess.run([sys.executable, "-m", "adderhw", "regress", "--cases", "1", "--scheduler", scheduler],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_regression_on_the_cluster_equals_the_local_pools(cluster):
+    c, client = cluster
+    here = regress_gemm(cases=8, seed=3, jobs=2)
+    tasks, there = _tasks_run(client, lambda: regress_gemm(cases=8, seed=3, scheduler=c.scheduler_address))
+    assert tasks == 8                                     # every case ran on the cluster's workers
+    assert "Dask cluster" in there["where"] and "local" in here["where"]
+    assert there["results"] == here["results"] and here["passed"] == 8
+    assert [r["case"] for r in there["results"]] == list(range(8))
+
+
+@pytest.mark.boards
+def test_a_sweep_on_the_cluster_equals_the_local_pools_and_resumes_without_building(cluster, tmp_path):
+    c, client = cluster
+    opts = dict(kinds=("mac+dsp",), config=ArrayConfig(width=6, k_max=4), freq=20)
+    said = []
+    here = sweep("icebreaker", jobs=2, out_dir=tmp_path / "local", **opts)
+    tasks, there = _tasks_run(client, lambda: sweep("icebreaker", scheduler=c.scheduler_address,
+                                                    out_dir=tmp_path / "cluster", progress=said.append,
+                                                    partial=tmp_path / "partial.json", **opts))
+    assert there == here
+    best = there["results"][0]["best"]
+    assert (best["rows"], best["cols"], best["dsp"]) == (2, 4, 8)
+    assert tasks == len(there["results"][0]["probes"]) >= 3
+    # the reports came home: each probe's report.json sits in the client's build directory
+    for p in there["results"][0]["probes"]:
+        kept = json.loads((tmp_path / "cluster" / f"mac+dsp_{p['rows']}x{p['cols']}" / "report.json").read_text())
+        assert kept["fmax_mhz"] == p["fmax_mhz"] and len(kept["design_key"]) == 20
+    assert json.loads((tmp_path / "partial.json").read_text())["complete"] is False
+    assert any("1 running" in line or "0 running" in line for line in said)
+    assert said[-1].endswith(f"{tasks} done, 0 running, 0 queued; mac+dsp {tasks}")
+    # a resumed sweep builds nothing: no task reaches a worker
+    tasks, again = _tasks_run(client, lambda: sweep("icebreaker", scheduler=c.scheduler_address,
+                                                    out_dir=tmp_path / "cluster", **opts))
+    assert tasks == 0 and again == here
+
+
+@pytest.mark.boards
+def test_a_design_that_does_not_fit_is_recorded_once_and_not_rebuilt(cluster, tmp_path):
+    c, client = cluster
+    # the UP5K has 8 SB_MAC16 blocks; a 3x3 MAC array asks for 9: a deterministic failure
+    job = BuildJob("icebreaker", ArrayConfig(rows=3, cols=3, width=6, k_max=4, pe="mac"), 20, True, 1,
+                   str(tmp_path / "mac_3x3"))
+    with DaskExecutor(c.scheduler_address) as ex:
+        tasks, outcome = _tasks_run(client, lambda: submit_build(ex, job).result())
+        assert tasks == 1                                 # it ran once and was not retried
+        assert outcome.report is None and "needs 9 ICESTORM_DSP, the device has 8" in outcome.why
+        record = json.loads((tmp_path / "mac_3x3" / "does_not_fit.json").read_text())
+        assert record["reason"] == outcome.why and record["design_key"] == outcome.no_fit_key
+        tasks, again = _tasks_run(client, lambda: submit_build(ex, job).result())
+    assert tasks == 0 and again.kept and again.why == outcome.why
+
+
+def _long_cases(n):
+    """Cases of a few seconds each in Amaranth's simulator (a 2x2 array, 16x48x16, stalls)."""
+    cases = []
+    for i, base in enumerate(draw_cases(n, seed=11)):
+        rng = np.random.default_rng(i)
+        base.update(rows=2, cols=2, width=8, pe="sad", mul_stages=1, k_max=48, t=16, k=48, p=16, stall_prob=0.3,
+                    a=rng.integers(-128, 128, (16, 48)).tolist(), b=rng.integers(-128, 128, (48, 16)).tolist())
+        cases.append(base)
+    return cases
+
+
+def test_a_worker_killed_during_a_job_is_replaced_and_the_run_is_correct(cluster):
+    c, client = cluster
+    cases = _long_cases(4)
+    here = regress_gemm(cases=cases, jobs=2)
+    box = {}
+    run = threading.Thread(target=lambda: box.update(r=regress_gemm(cases=cases, scheduler=c.scheduler_address)))
+    run.start()
+    deadline = time.monotonic() + 60
+    victim = None
+    while victim is None and time.monotonic() < deadline:
+        busy = {w: keys for w, keys in client.processing().items() if keys}
+        if busy:
+            victim, keys = next(iter(busy.items()))
+            key = keys[0]
+        else:
+            time.sleep(0.05)
+    assert victim is not None, "no job started on the cluster"
+    pid = client.run(os.getpid, workers=[victim])[victim]
+    os.kill(pid, signal.SIGKILL)                          # the worker dies in the middle of its case
+
+    def deaths(dask_scheduler, key=key):
+        ts = dask_scheduler.tasks.get(key)
+        return None if ts is None else ts.suspicious
+
+    seen = None
+    while time.monotonic() < deadline and not seen:
+        seen = client.run_on_scheduler(deaths)
+        time.sleep(0.05)
+    run.join(120)
+    assert seen == 1                                      # the scheduler saw the job's worker die under it
+    assert box["r"]["results"] == here["results"] and box["r"]["passed"] == 4
+    client.wait_for_workers(2, timeout=60)                # the nanny has restarted the killed worker
+
+
+def test_ctrl_c_cancels_the_jobs_that_have_not_finished(cluster):
+    c, client = cluster
+    from adderhw.regress import run_case
+    with pytest.raises(KeyboardInterrupt):
+        with DaskExecutor(c.scheduler_address) as ex:
+            futures = [ex.submit(run_case, case) for case in _long_cases(6)]
+            deadline = time.monotonic() + 30
+            while not any(client.processing().values()) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert any(client.processing().values())   # jobs are running when the user presses Ctrl-C
+            raise KeyboardInterrupt
+    assert all(f.cancelled() or f.done() for f in futures)
+    assert sum(f.cancelled() for f in futures) >= 4      # two workers: at most two had finished or run
+    deadline = time.monotonic() + 30
+    while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == 0   # nothing left queued
