@@ -671,9 +671,9 @@ def build_parser():
     cb = sub.add_parser("compare-boards", help="the whole AdderNet accelerator against its CNN twin, built for "
                                                 "the boards: logic, FF, DSP, BRAM, Fmax, images/s")
     cb.add_argument("--network", default="digits", help="digits or mnist (default digits)")
-    cb.add_argument("--sizes", default="icebreaker:2x2,ulx3s-85f:8x8",
-                    help="board:RxC items (default icebreaker:2x2,ulx3s-85f:8x8)")
-    cb.add_argument("--mac-rows", type=int, default=2, help="MAC array rows of the AdderNet engine (default 2)")
+    cb.add_argument("--sizes", default="icebreaker:2x2+1,ulx3s-85f:8x8+2",
+                    help="board:RxC[+M] items, M the AdderNet engine's MAC rows (default icebreaker:2x2+1,ulx3s-85f:8x8+2)")
+    cb.add_argument("--mac-rows", type=int, default=2, help="MAC array rows where --sizes gives no +M (default 2)")
     cb.add_argument("--seed", type=_seed, default=1, help="nextpnr seed (default 1)")
     cb.add_argument("--build-dir", default="build/engines", help="where the builds go (reused when unchanged)")
     cb.add_argument("--out", default="out/compare_boards", help="directory for compare_boards.json, .md and .png")

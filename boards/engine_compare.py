@@ -26,18 +26,21 @@ __all__ = ["compare_boards", "format_compare_boards", "plot_compare_boards", "pa
 
 
 def parse_sizes(text):
-    """``board:RxC[,board:RxC...]`` -> {board: [(R, C), ...]}."""
+    """``board:RxC[+M][,...]`` -> {board: [(R, C, M), ...]}; M (the AdderNet engine's MAC rows) is
+    None when not given."""
     out = {}
     for item in text.split(","):
         try:
             name, shape = item.split(":")
+            shape, _, mac = shape.partition("+")
             r, c = (int(v) for v in shape.lower().split("x"))
+            mac = int(mac) if mac else None
         except ValueError:
-            raise BadParameter(f"--sizes must be board:RxC items separated by commas, not {item!r}") from None
-        if name not in ENGINE_BOARDS or r < 1 or c < 1:
-            raise BadParameter(f"--sizes items need a board of {', '.join(ENGINE_BOARDS)} and positive R and C, "
+            raise BadParameter(f"--sizes must be board:RxC[+M] items separated by commas, not {item!r}") from None
+        if name not in ENGINE_BOARDS or r < 1 or c < 1 or (mac is not None and mac < 1):
+            raise BadParameter(f"--sizes items need a board of {', '.join(ENGINE_BOARDS)}, positive R and C (and M), "
                                f"not {item!r}")
-        out.setdefault(name, []).append((r, c))
+        out.setdefault(name, []).append((r, c, mac))
     return out
 
 
@@ -59,18 +62,19 @@ def _build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress):
 
 
 def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="build/engines", progress=print):
-    sizes = sizes or {"icebreaker": [(2, 2)], "ulx3s-85f": [(8, 8)]}
+    sizes = sizes or {"icebreaker": [(2, 2, 1)], "ulx3s-85f": [(8, 8, 2)]}
     pairs = []
     for board, shapes in sizes.items():
         family = board_by_name(board).family
-        for rows, cols in shapes:
+        for rows, cols, mac in shapes:
+            mac = mac or mac_rows
             for dsp in ((True, False) if family == "ice40" else (True,)):
-                pair = {"board": board, "rows": rows, "cols": cols, "dsp": dsp}
+                pair = {"board": board, "rows": rows, "cols": cols, "mac_rows": mac, "dsp": dsp}
                 for pe in ("sad", "mac"):
-                    tag = f"{board}-{network}-{pe}-{rows}x{cols}-m{mac_rows}-{'dsp' if dsp else 'nodsp'}"
+                    tag = f"{board}-{network}-{pe}-{rows}x{cols}" + (f"-m{mac}" if pe == "sad" else "") + \
+                          f"-{'dsp' if dsp else 'nodsp'}"
                     progress(f"[{board} {rows}x{cols} {'with' if dsp else 'without'} DSPs] the {pe.upper()} engine")
-                    pair[pe] = _build(board, network, pe, rows, cols, mac_rows, dsp, seed, Path(build_dir) / tag,
-                                      progress)
+                    pair[pe] = _build(board, network, pe, rows, cols, mac, dsp, seed, Path(build_dir) / tag, progress)
                 s, m = pair["sad"], pair["mac"]
                 pair["ratio"] = {"luts": s["luts"] / m["luts"], "ffs": s["ffs"] / m["ffs"],
                                  "luts_plus_ffs": (s["luts"] + s["ffs"]) / (m["luts"] + m["ffs"])}

@@ -40,9 +40,9 @@ def test_the_engine_top_refuses_a_baud_rate_its_clock_cannot_make():
 
 
 def test_sizes_parse_and_refuse():
-    assert parse_sizes("icebreaker:2x2,ulx3s-85f:8x8,ulx3s-85f:4X4") == \
-        {"icebreaker": [(2, 2)], "ulx3s-85f": [(8, 8), (4, 4)]}
-    for bad in ("icebreaker", "hx8k:2x2", "icebreaker:2x0", "icebreaker:2by2"):
+    assert parse_sizes("icebreaker:2x2+1,ulx3s-85f:8x8,ulx3s-85f:4X4+2") == \
+        {"icebreaker": [(2, 2, 1)], "ulx3s-85f": [(8, 8, None), (4, 4, 2)]}
+    for bad in ("icebreaker", "hx8k:2x2", "icebreaker:2x0", "icebreaker:2by2", "icebreaker:2x2+0", "icebreaker:2x2+a"):
         with pytest.raises(BadParameter, match="--sizes"):
             parse_sizes(bad)
 
@@ -52,7 +52,7 @@ def test_sizes_parse_and_refuse():
      "--freq 50 does not apply to --top engine"),
     (["build", "--board", "hx8k", "--top", "engine", "--out", "{tmp}"], "board must be one of icebreaker, ulx3s-85f"),
     (["build", "--board", "icebreaker", "--top", "chip", "--out", "{tmp}"], "--top must be array or engine"),
-    (["compare-boards", "--sizes", "icebreaker:2", "--out", "{tmp}"], "--sizes must be board:RxC items"),
+    (["compare-boards", "--sizes", "icebreaker:2", "--out", "{tmp}"], "--sizes must be board:RxC"),
     (["run", "--port", "sim", "--images", "0"], "images must be"),
     (["run", "--port", "sim", "--network", "cifar"], "network must be one of digits, mnist"),
 ])
