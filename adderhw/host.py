@@ -24,10 +24,10 @@ from adderhw.base.errors import BadParameter, ToolMissingError
 from adderhw.base.protocol import (CMD_ERROR, CMD_READ, CMD_RUN, CMD_STATUS, CMD_WRITE, MAX_PAYLOAD, REPLY,
                                    STATUS_FIELDS, DeviceError, FrameParser, LinkError, encode_frame)
 
-__all__ = ["EngineHost", "SerialTransport", "value_bytes", "HostSession"]
+from adderhw.hw.engine import SPACE_ACT, SPACE_CONST, SPACE_DESC, SPACE_WEIGHT
+from adderhw.hw.link import WRITE_HEADER
 
-WRITE_HEADER = 6                # space, lane, addr (3), vbytes: hw.link.WRITE_HEADER
-SPACE_ACT, SPACE_WEIGHT, SPACE_CONST, SPACE_DESC = range(4)     # hw.engine's load spaces
+__all__ = ["EngineHost", "SerialTransport", "value_bytes", "HostSession"]
 
 
 def value_bytes(values):
