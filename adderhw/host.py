@@ -155,7 +155,10 @@ class EngineHost:
         flat = x.reshape(len(x), -1)
         for c in range(len(x)):
             self.write(SPACE_ACT, c, 0, flat[c])
-        p = self.request(CMD_RUN, what="RUN")
+        from adderhw.golden.engine_cycles import engine_cycles
+        # a cycle limit of twice the model's: a run past it is abandoned and answered with ERR_HANG
+        limit = 2 * engine_cycles(engine, program)["total"] + 1000
+        p = self.request(CMD_RUN, limit.to_bytes(4, "little"), what="RUN")
         cycles = int.from_bytes(p[:4], "little")
         return np.array(list(p[4:4 + len(x)])), cycles
 

@@ -17,7 +17,8 @@ side:
   ERR_LENGTH otherwise; the lane and the last address inside the space, ERR_RANGE otherwise), then
   issues one load beat per value to the engine's ``i_load`` (sign-extended from vbytes bytes).
 * RUN pulses the engine's ``i_start``, waits for ``o_done`` and replies with ``o_cycles`` and
-  every lane's ``o_class``. READ replies with words of an activation buffer through the engine's
+  every lane's ``o_class``; if the run passes its cycle limit (the frame's, or RUN_LIMIT) the
+  engine's logic is reset (a ResetInserter; its memories keep the program) and ERR_HANG replies. READ replies with words of an activation buffer through the engine's
   peek port.
 * The reply is sent by one transmitter state machine: sync, CMD | 0x80 (or 0xFF), LEN, the payload
   bytes (each fetched one cycle ahead: the peek port and the frame buffer read synchronously) and
@@ -34,7 +35,7 @@ o_tx : Out(1)          the UART's transmit pin
 o_busy : Out(1)        the engine runs (for an LED)
 o_error : Out(1)       pulses when an error reply is started (for an LED)
 """
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, ResetInserter, Signal, signed
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -42,8 +43,8 @@ from amaranth.utils import ceil_log2
 from adderhw.base.engine import EngineConfig
 from adderhw.base.errors import BadParameter
 from adderhw.base.protocol import (CMD_ERROR, CMD_READ, CMD_RUN, CMD_STATUS, CMD_WRITE, ERR_CHECKSUM, ERR_COMMAND,
-                                   ERR_FRAMING, ERR_LENGTH, ERR_RANGE, ERR_TIMEOUT, MAX_PAYLOAD, PROTOCOL_VERSION,
-                                   REPLY, STATUS_FIELDS, SYNC)
+                                   ERR_FRAMING, ERR_HANG, ERR_LENGTH, ERR_RANGE, ERR_TIMEOUT, MAX_PAYLOAD,
+                                   PROTOCOL_VERSION, REPLY, RUN_LIMIT, STATUS_FIELDS, SYNC)
 from adderhw.base.validate import check_int
 
 from .engine import SPACE_ACT, SPACE_CONST, SPACE_DESC, SPACE_WEIGHT, LayerEngine
@@ -101,7 +102,9 @@ class EngineLink(wiring.Component):
 
         m.submodules.rx = rx = UartRx(self.divisor)
         m.submodules.tx = tx = UartTx(self.divisor)
-        m.submodules.engine = eng = LayerEngine(e)
+        eng = LayerEngine(e)
+        eng_rst = Signal()                   # resets the engine's logic (not its memories) after a hang
+        m.submodules.engine = ResetInserter({"sync": eng_rst})(eng)
         m.submodules.frame = fmem = memory.Memory(shape=8, depth=MAX_PAYLOAD, init=[])
         f_wr = fmem.write_port()
         f_rd = fmem.read_port(transparent_for=())
@@ -161,6 +164,8 @@ class EngineLink(wiring.Component):
         l_i = Signal(range(max(C, 2)))
         b_i = Signal(range(max(abytes, 2)))
         cycles = Signal(32)
+        run_left = Signal(32)                # RUN: cycles left before the run counts as hung
+        run_hung = Signal()
         classes = Signal(8 * C)
         m.d.comb += [eng.i_peek_side.eq(r_side), eng.i_peek_addr.eq(r_addr + w_i)]
         status = status_bytes(e, self.clk_hz)
@@ -262,12 +267,13 @@ class EngineLink(wiring.Component):
                             m.d.sync += [pos.eq(WRITE_HEADER), count.eq(0)]
                             m.next = "WRITE_COUNT"
                     with m.Case(CMD_RUN):
-                        with m.If(length != 0):
+                        with m.If((length != 0) & (length != 4)):
                             m.d.sync += err.eq(ERR_LENGTH)
                             m.d.comb += fail.eq(1)
                             m.next = "REPLY_ERR"
                         with m.Else():
                             m.d.comb += eng.i_start.eq(1)
+                            m.d.sync += [run_left.eq(Mux(length == 4, Cat(*hdr[:4]), RUN_LIMIT)), run_hung.eq(0)]
                             m.next = "RUN"
                     with m.Case(CMD_READ):
                         words_ok = (r_addr + r_count <= e.act_depth) & (hdr[0] < 2)
@@ -327,7 +333,15 @@ class EngineLink(wiring.Component):
                     m.next = "WRITE_FETCH"
 
             with m.State("RUN"):
-                with m.If(eng.o_done):
+                m.d.sync += run_left.eq(run_left - 1)
+                with m.If(run_hung):        # the engine was reset in the last cycle
+                    m.d.sync += err.eq(ERR_HANG)
+                    m.d.comb += fail.eq(1)
+                    m.next = "REPLY_ERR"
+                with m.Elif((run_left == 0) & ~eng.o_done):
+                    m.d.comb += eng_rst.eq(1)
+                    m.d.sync += run_hung.eq(1)
+                with m.Elif(eng.o_done):
                     m.d.sync += [cycles.eq(eng.o_cycles), rep_cmd.eq(CMD_RUN | REPLY), rep_len.eq(4 + C)]
                     m.d.sync += [classes.word_select(c, 8).eq(eng.o_class[c]) for c in range(C)]
                     m.next = "REPLY"

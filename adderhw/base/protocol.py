@@ -22,8 +22,10 @@ STATUS      0x01  none                                            ``STATUS_FIELD
 WRITE       0x02  space (1), lane (1), addr (3, LE), vbytes (1),  none, after the last value is written
                   then n values of vbytes bytes each (signed,
                   LE), to addr, addr+1, ... of lane ``lane``
-RUN         0x03  none: run the loaded program on activation      cycles (4, LE), then the class of every
-                  buffer 0 (up to C images, image c on lane c)    lane (C bytes)
+RUN         0x03  none, or limit (4, LE): run the loaded program   cycles (4, LE), then the class of every
+                  on activation buffer 0 (up to C images, image   lane (C bytes); ERR_HANG if the run
+                  c on lane c) for at most ``limit`` cycles       passed its limit (the engine is reset,
+                  (default ``RUN_LIMIT``)                         its memories kept)
 READ        0x04  side (1), addr (3, LE), count (2, LE)           count words of activation buffer ``side``,
                                                                   each C lanes of ``abytes`` bytes (signed,
                                                                   LE): for example the logits
@@ -37,13 +39,14 @@ constants (lane 0 = M, 1 = B), 3 descriptor slots (lane 0); hw.engine's load por
 Error codes: ``ERR_CHECKSUM`` (the frame's sum is not 0), ``ERR_COMMAND`` (an unknown CMD),
 ``ERR_LENGTH`` (LEN beyond ``MAX_PAYLOAD``, or wrong for the command), ``ERR_TIMEOUT`` (the frame
 stalled), ``ERR_RANGE`` (a space, lane, address or vbytes the engine does not have), ``ERR_FRAMING``
-(a byte without its stop bit).
+(a byte without its stop bit), ``ERR_HANG`` (a RUN passed its cycle limit: without a valid program
+the engine may never finish, and the limit keeps the device answering).
 """
 from .errors import BadParameter, SimulationError
 
 __all__ = ["SYNC", "MAX_PAYLOAD", "PROTOCOL_VERSION", "CMD_STATUS", "CMD_WRITE", "CMD_RUN", "CMD_READ",
            "CMD_ERROR", "REPLY", "ERRORS", "ERR_CHECKSUM", "ERR_COMMAND", "ERR_LENGTH", "ERR_TIMEOUT",
-           "ERR_RANGE", "ERR_FRAMING", "STATUS_FIELDS", "checksum", "encode_frame", "FrameParser",
+           "ERR_RANGE", "ERR_FRAMING", "ERR_HANG", "RUN_LIMIT", "STATUS_FIELDS", "checksum", "encode_frame", "FrameParser",
            "LinkError", "DeviceError"]
 
 SYNC = 0xA5
@@ -55,10 +58,12 @@ CMD_STATUS, CMD_WRITE, CMD_RUN, CMD_READ = 0x01, 0x02, 0x03, 0x04
 CMD_ERROR = 0xFF
 REPLY = 0x80                    # a reply's CMD is the command's | REPLY
 
-ERR_CHECKSUM, ERR_COMMAND, ERR_LENGTH, ERR_TIMEOUT, ERR_RANGE, ERR_FRAMING = 1, 2, 3, 4, 5, 6
+ERR_CHECKSUM, ERR_COMMAND, ERR_LENGTH, ERR_TIMEOUT, ERR_RANGE, ERR_FRAMING, ERR_HANG = 1, 2, 3, 4, 5, 6, 7
+#: a RUN's cycle limit when its frame gives none (5.6 s at 12 MHz)
+RUN_LIMIT = 1 << 26
 ERRORS = {ERR_CHECKSUM: "bad checksum", ERR_COMMAND: "unknown command", ERR_LENGTH: "bad length",
           ERR_TIMEOUT: "frame timed out", ERR_RANGE: "space, lane, address or vbytes out of range",
-          ERR_FRAMING: "UART framing error"}
+          ERR_FRAMING: "UART framing error", ERR_HANG: "the run passed its cycle limit (is a program loaded?)"}
 
 #: the STATUS reply, in order: (name, bytes), little-endian
 STATUS_FIELDS = (("version", 1), ("pe", 1), ("rows", 1), ("cols", 1), ("width", 1), ("mac_rows", 1),

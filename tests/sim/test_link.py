@@ -6,9 +6,9 @@ import pytest
 from amaranth.sim import Simulator
 
 from adderhw.base.errors import BadParameter
-from adderhw.base.protocol import (CMD_ERROR, CMD_READ, CMD_STATUS, CMD_WRITE, ERR_CHECKSUM, ERR_COMMAND, ERR_FRAMING,
-                                   ERR_LENGTH, ERR_RANGE, ERR_TIMEOUT, MAX_PAYLOAD, REPLY, SYNC, FrameParser,
-                                   LinkError, checksum, encode_frame)
+from adderhw.base.protocol import (CMD_ERROR, CMD_READ, CMD_RUN, CMD_STATUS, CMD_WRITE, ERR_CHECKSUM, ERR_COMMAND,
+                                   ERR_FRAMING, ERR_HANG, ERR_LENGTH, ERR_RANGE, ERR_TIMEOUT, MAX_PAYLOAD, REPLY, SYNC,
+                                   FrameParser, LinkError, checksum, encode_frame)
 from adderhw.host import value_bytes
 from adderhw.hw.link import status_bytes
 from adderhw.hw.uart import UartRx, UartTx, uart_divisor
@@ -216,6 +216,11 @@ def test_malformed_frames_get_an_error_reply_and_the_next_good_frame_works(digit
         ("reset in the middle of a frame", [("send", _write(0, 1, 0, 1, values)[:7]), ("reset", 4),
                                             ("send", _status()), ("reply",)], [ok]),
         ("noise before a frame", [("send", b"\x00\x13\x37"), ("send", _status()), ("reply",)], [ok]),
+        # no program loaded: the engine never finishes; the run's limit answers, and the device goes on
+        ("RUN past its cycle limit", [("send", encode_frame(CMD_RUN, (3000).to_bytes(4, "little"))), ("reply",),
+                                      ("send", _status()), ("reply",)], [(CMD_ERROR, bytes([ERR_HANG])), ok]),
+        ("RUN with a 2-byte payload", [("send", encode_frame(CMD_RUN, b"\x01\x02")), ("reply",)],
+         [(CMD_ERROR, bytes([ERR_LENGTH]))]),
         # WRITE, READ back (sign extension from 2-byte values); a bad WRITE changes nothing
         ("write and read back",
          [("send", _write(0, 2, 3, 2, values)), ("reply",),
