@@ -64,6 +64,8 @@ def _cache_dir():
 def _data_and_model(cfg, progress):
     import torch
     adder = cfg.pe == "sad"
+    # the initial weights come from the global generator: seed it, or they depend on what ran before
+    torch.manual_seed(cfg.seed)
     if cfg.network == "digits":
         from adderhw.golden.addernet import DigitsNet, load_digits_data, train
         data = load_digits_data(cfg.seed)
