@@ -120,6 +120,12 @@ def _stats(values):
     return {"mean": float(v.mean()), "min": float(v.min()), "max": float(v.max()), "n": int(len(v))}
 
 
+def _run_key(conf, network):
+    """The settings one (network, seed) result depends on: a saved result is reused only if they match."""
+    return {"epochs": conf.digits_epochs if network == "digits" else conf.mnist_epochs,
+            "qat_epochs": conf.qat_epochs, "widths": list(conf.widths), "calib": conf.calib}
+
+
 def run_quantise(conf=None, out_dir=None, progress=None):
     """The whole sweep (module docstring); returns the JSON-ready result and, with ``out_dir``,
     writes the reports there."""
@@ -127,23 +133,23 @@ def run_quantise(conf=None, out_dir=None, progress=None):
     say = progress or (lambda m: None)
     t0 = time.perf_counter()
     partial_path = Path(out_dir) / "quantise.partial.json" if out_dir is not None else None
-    key = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(conf).items()
-           if k not in ("networks", "seeds")}
-    runs = {}
+    saved = {}
     if partial_path is not None and partial_path.exists():
-        saved = json.loads(partial_path.read_text())
-        if saved.get("key") == key:
-            runs = saved["runs"]
-            say(f"resuming: {len(runs)} (network, seed) results from {partial_path}")
+        saved = json.loads(partial_path.read_text()).get("runs", {})
+    runs = {}
     for network in conf.networks:
         for seed in conf.seeds:
             tag = f"{network}/{seed}"
-            if tag in runs:
+            key = _run_key(conf, network)
+            if saved.get(tag, {}).get("key") == key:
+                say(f"{tag}: reusing the result in {partial_path}")
+                runs[tag] = saved[tag]
                 continue
-            runs[tag] = _one_seed(conf, network, seed, say)
+            runs[tag] = dict(_one_seed(conf, network, seed, say), key=key)
             if partial_path is not None:
+                saved[tag] = runs[tag]
                 partial_path.parent.mkdir(parents=True, exist_ok=True)
-                partial_path.write_text(json.dumps({"key": key, "runs": runs}))
+                partial_path.write_text(json.dumps({"runs": saved}))
     summary = {}
     for network in conf.networks:
         rs = [runs[f"{network}/{s}"] for s in conf.seeds]
