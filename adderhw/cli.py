@@ -119,7 +119,8 @@ def cmd_quantise(args):
     out = check_output_dir("--out", args.out)
     from adderhw.quantise import QuantiseConfig, run_quantise
     networks = tuple(n for n in args.networks.split(",") if n)
-    conf = QuantiseConfig(networks=networks, seeds=tuple(_int_list(args.seeds, "--seeds", 0)),
+    mnist_seeds = None if args.mnist_seeds is None else tuple(_int_list(args.mnist_seeds, "--mnist-seeds", 0))
+    conf = QuantiseConfig(networks=networks, seeds=tuple(_int_list(args.seeds, "--seeds", 0)), mnist_seeds=mnist_seeds,
                           widths=tuple(_int_list(args.widths, "--widths", 2)), digits_epochs=args.digits_epochs,
                           mnist_epochs=args.mnist_epochs, qat_epochs=args.qat_epochs)
     result = run_quantise(conf, out_dir=out, progress=_say)
@@ -671,6 +672,7 @@ def build_parser():
                                          "range over seeds (digits and MNIST)")
     qz.add_argument("--networks", default="digits,mnist", help="comma-separated: digits, mnist (default both)")
     qz.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds (default 0,1,2,3,4)")
+    qz.add_argument("--mnist-seeds", default=None, help="comma-separated seeds for MNIST (default: --seeds)")
     qz.add_argument("--widths", default="3,4,5,6,8,12", help="comma-separated widths (default 3,4,5,6,8,12)")
     qz.add_argument("--digits-epochs", type=int, default=40, help="float training epochs, digits (default 40)")
     qz.add_argument("--mnist-epochs", type=int, default=40, help="float training epochs, MNIST (default 40)")

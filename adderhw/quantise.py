@@ -45,6 +45,7 @@ _METHOD_LABELS = {"ptq": "AdderNet, PTQ (scale covers X and F)",
 class QuantiseConfig:
     networks: tuple = ("digits", "mnist")
     seeds: tuple = (0, 1, 2, 3, 4)
+    mnist_seeds: tuple = None   # None: the same seeds as digits
     widths: tuple = (3, 4, 5, 6, 8, 12)
     digits_epochs: int = 40
     mnist_epochs: int = 40
@@ -59,8 +60,10 @@ class QuantiseConfig:
         if not self.networks:
             raise BadParameter("networks must name at least one network (digits, mnist)")
         self.seeds = tuple(check_int("seed", s, lo=0) for s in self.seeds)
+        self.mnist_seeds = self.seeds if self.mnist_seeds is None else \
+            tuple(check_int("seed", s, lo=0) for s in self.mnist_seeds)
         self.widths = tuple(check_int("width", w, lo=2, hi=16) for w in self.widths)
-        if not self.seeds or not self.widths:
+        if not self.seeds or not self.mnist_seeds or not self.widths:
             raise BadParameter("seeds and widths must each hold at least one value")
         for name in ("digits_epochs", "mnist_epochs", "qat_epochs", "calib"):
             setattr(self, name, check_int(name, getattr(self, name), lo=1))
@@ -120,6 +123,10 @@ def _stats(values):
     return {"mean": float(v.mean()), "min": float(v.min()), "max": float(v.max()), "n": int(len(v))}
 
 
+def _seeds(conf, network):
+    return conf.mnist_seeds if network == "mnist" else conf.seeds
+
+
 def _run_key(conf, network):
     """The settings one (network, seed) result depends on: a saved result is reused only if they match."""
     return {"epochs": conf.digits_epochs if network == "digits" else conf.mnist_epochs,
@@ -138,7 +145,7 @@ def run_quantise(conf=None, out_dir=None, progress=None):
         saved = json.loads(partial_path.read_text()).get("runs", {})
     runs = {}
     for network in conf.networks:
-        for seed in conf.seeds:
+        for seed in _seeds(conf, network):
             tag = f"{network}/{seed}"
             key = _run_key(conf, network)
             if saved.get(tag, {}).get("key") == key:
@@ -152,12 +159,13 @@ def run_quantise(conf=None, out_dir=None, progress=None):
                 partial_path.write_text(json.dumps({"runs": saved}))
     summary = {}
     for network in conf.networks:
-        rs = [runs[f"{network}/{s}"] for s in conf.seeds]
+        rs = [runs[f"{network}/{s}"] for s in _seeds(conf, network)]
         summary[network] = {
             "float": {k: _stats([r["float"][k] for r in rs]) for k in ("AdderNet", "CNN")},
             "methods": {m: {str(w): _stats([r["widths"][str(w)][m] for r in rs]) for w in conf.widths}
                         for m in METHODS}}
     command = (f"adderhw quantise --networks {','.join(conf.networks)} --seeds {','.join(map(str, conf.seeds))} "
+               f"--mnist-seeds {','.join(map(str, conf.mnist_seeds))} "
                f"--widths {','.join(map(str, conf.widths))} --digits-epochs {conf.digits_epochs} "
                f"--mnist-epochs {conf.mnist_epochs} --qat-epochs {conf.qat_epochs}")
     result = {"config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(conf).items()},
@@ -176,7 +184,8 @@ def format_quantise(r):
     c = r["config"]
     widths = [str(w) for w in c["widths"]]
     lines = ["# Accuracy against the adder layers' width", "", f"`{r['command']}`", "",
-             f"Test accuracy in %, mean (min–max) over seeds {', '.join(map(str, c['seeds']))}. Only the adder "
+             f"Test accuracy in %, mean (min–max) over seeds {', '.join(map(str, c['seeds']))} (MNIST: "
+             f"{', '.join(map(str, c['mnist_seeds']))}). Only the adder "
              f"layers (and the CNN twin's convolutions in their places) are quantised, in integers through "
              f"the golden model; the first convolution and the classifier stay float. Float training: digits "
              f"{c['digits_epochs']} epochs, MNIST {c['mnist_epochs']} epochs; QAT: {c['qat_epochs']} epochs of "
@@ -220,7 +229,8 @@ def plot_quantise(r, path):
         for i, m in enumerate(METHODS):
             st = [s["methods"][m][str(w)] for w in ws]
             mean = np.array([100 * v["mean"] for v in st])
-            err = np.array([[100 * (v["mean"] - v["min"]) for v in st], [100 * (v["max"] - v["mean"]) for v in st]])
+            # clipped at 0: a mean of equal values can land a rounding error beyond them
+            err = np.maximum(0, [[100 * (v["mean"] - v["min"]) for v in st], [100 * (v["max"] - v["mean"]) for v in st]])
             ax.errorbar(np.array(ws) + (i - 1.5) * 0.08, mean, yerr=err, fmt="o-", ms=4, capsize=3,
                         color=f"C{i}", label=_METHOD_LABELS[m])
         ax.axhline(100 * s["float"]["AdderNet"]["mean"], color="k", ls="--", lw=1, label="AdderNet float (mean)")
@@ -228,7 +238,8 @@ def plot_quantise(r, path):
         ax.set_xticks(ws)
         ax.set_xlabel("width of the quantised layers (bits)")
         ax.set_ylabel("test accuracy (%), mean and range over seeds")
-        ax.set_title(f"{network}: {len(r['config']['seeds'])} seeds")
+        n = len(r["config"]["mnist_seeds" if network == "mnist" else "seeds"])
+        ax.set_title(f"{network}: {n} seeds")
         ax.set_ylim(0, 101)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
