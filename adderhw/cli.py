@@ -115,6 +115,21 @@ def cmd_demo_digits(args):
     return 0
 
 
+def cmd_quantise(args):
+    out = check_output_dir("--out", args.out)
+    from adderhw.quantise import QuantiseConfig, run_quantise
+    networks = tuple(n for n in args.networks.split(",") if n)
+    mnist_seeds = None if args.mnist_seeds is None else tuple(_int_list(args.mnist_seeds, "--mnist-seeds", 0))
+    conf = QuantiseConfig(networks=networks, seeds=tuple(_int_list(args.seeds, "--seeds", 0)), mnist_seeds=mnist_seeds,
+                          widths=tuple(_int_list(args.widths, "--widths", 2)), digits_epochs=args.digits_epochs,
+                          mnist_epochs=args.mnist_epochs, qat_epochs=args.qat_epochs)
+    result = run_quantise(conf, out_dir=out, progress=_say)
+    from adderhw.quantise import format_quantise
+    print(format_quantise(result))
+    _say(f"wrote {out / 'quantise.json'}, {out / 'quantise.md'} and {out / 'quantise.png'}")
+    return 0
+
+
 # ---------------------------------------------------------------- bench
 def cmd_bench_golden(args):
     _check_out_dirs(args)
@@ -652,6 +667,19 @@ def build_parser():
     en.add_argument("--seed", type=int, default=0, help="data split and training seed (default 0)")
     en.add_argument("--out", default="out/engine", help="directory for engine.json, .md and .png")
     en.set_defaults(func=cmd_engine)
+
+    qz = sub.add_parser("quantise", help="test accuracy against width for PTQ, QAT and the CNN twin, mean and "
+                                         "range over seeds (digits and MNIST)")
+    qz.add_argument("--networks", default="digits,mnist", help="comma-separated: digits, mnist (default both)")
+    qz.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds (default 0,1,2,3,4)")
+    qz.add_argument("--mnist-seeds", default=None, help="comma-separated seeds for MNIST (default: --seeds)")
+    qz.add_argument("--widths", default="3,4,5,6,8,12", help="comma-separated widths (default 3,4,5,6,8,12)")
+    qz.add_argument("--digits-epochs", type=int, default=40, help="float training epochs, digits (default 40)")
+    qz.add_argument("--mnist-epochs", type=int, default=40, help="float training epochs, MNIST (default 40)")
+    qz.add_argument("--qat-epochs", type=int, default=6, help="QAT fine-tuning epochs (default 6)")
+    qz.add_argument("--out", default="out/quantise", help="directory for quantise.json, .md and .png "
+                    "(and quantise.partial.json, from which an interrupted run resumes)")
+    qz.set_defaults(func=cmd_quantise)
 
     rn = sub.add_parser("run", help="a trained network on a board through the UART host link (or --port sim: "
                                      "the simulated board), every answer checked against the golden program")

@@ -64,6 +64,8 @@ def _cache_dir():
 def _data_and_model(cfg, progress):
     import torch
     adder = cfg.pe == "sad"
+    # the initial weights come from the global generator: seed it, or they depend on what ran before
+    torch.manual_seed(cfg.seed)
     if cfg.network == "digits":
         from adderhw.golden.addernet import DigitsNet, load_digits_data, train
         data = load_digits_data(cfg.seed)
@@ -83,7 +85,8 @@ def _data_and_model(cfg, progress):
 
         def fit():
             train_mnist(model, data, epochs=epochs, seed=cfg.seed, progress=progress)
-    path = _cache_dir() / f"{cfg.network}-{'addernet' if adder else 'cnn'}{arch}-seed{cfg.seed}-e{epochs}.pt"
+    # "det": trained deterministically (golden.determinism); models cached before that are not reused
+    path = _cache_dir() / f"{cfg.network}-{'addernet' if adder else 'cnn'}{arch}-seed{cfg.seed}-e{epochs}-det.pt"
     if path.exists():
         model.load_state_dict(torch.load(path))
         progress(f"  trained model loaded from {path}")

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .conv import adder2d, mac_conv2d
+from .determinism import deterministic
 from .fixed import choose_frac_bits, dequantize, quantize
 
 __all__ = ["DigitsData", "load_digits_data", "DigitsNet", "train", "accuracy", "FixedPointAdders",
@@ -72,8 +73,12 @@ def _torch():
     return torch
 
 
-def DigitsNet(adder=True, channels=(8, 16, 16), eta=0.2, compiled=True):
-    """The digits network (adder=True) or its CNN twin (adder=False), as a torch.nn.Module."""
+def DigitsNet(adder=True, channels=(8, 16, 16), eta=0.2, compiled=False):
+    """The digits network (adder=True) or its CNN twin (adder=False), as a torch.nn.Module.
+
+    ``compiled`` (golden.reference.Adder2d) is False by default: the fused kernel sums in another
+    order than the eager code and exists only where a C++ compiler does, so a seed would give other
+    weights on another machine (golden.determinism); at these sizes the eager code is as fast."""
     torch = _torch()
     from torch import nn
     from .reference import Adder2d
@@ -115,7 +120,14 @@ def DigitsNet(adder=True, channels=(8, 16, 16), eta=0.2, compiled=True):
 
 
 def train(model, data, epochs=40, batch=64, lr=0.05, seed=0, progress=None):
-    """SGD with momentum and a cosine schedule; seeded. Returns per-epoch losses."""
+    """SGD with momentum and a cosine schedule; seeded and deterministic (golden.determinism: one
+    thread, deterministic algorithms), so a seed gives the same weights bit for bit on any machine
+    of this kind. Returns per-epoch losses."""
+    with deterministic(seed):
+        return _train(model, data, epochs, batch, lr, seed, progress)
+
+
+def _train(model, data, epochs, batch, lr, seed, progress):
     torch = _torch()
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)

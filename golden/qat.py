@@ -1,0 +1,247 @@
+"""Quantisation-aware fine-tuning of adder layers, and the fixed-point inference it targets.
+
+The number format is golden.fixed's: X and F of one adder layer share one power-of-two scale
+2^-f; a signed ``width``-bit integer q stands for q·2^-f. What changes against the post-training
+quantisation of golden.addernet.FixedPointAdders (f covers the largest |X| and |F|):
+
+* **Weights beyond the range are clipped exactly.** Every input the layer sees is saturated to
+  [lo, hi]·2^-f (lo = -2^(width-1), hi = 2^(width-1) - 1), so for a weight F > hi·2^-f,
+  |x - F| = |x - hi·2^-f| + (F - hi·2^-f) for every x (likewise below lo): clipping a filter's
+  weights changes its output by the constant Σ|F - clip(F)|, which the post-processing's
+  per-channel bias absorbs (golden.compiler.clip_adder_weights does the same for the engine). No
+  hardware changes, and f no longer has to cover the weights.
+* **Activation outliers are clamped.** f is calibrated (:func:`calibrate_fracs`): from the finest
+  scale that does not saturate the calibration activations, up to ``CALIB_EXTRA`` bits finer, the
+  one whose layer output is nearest (mean squared error) to the float layer's; a few saturated
+  outliers cost less than a coarse step for everything else.
+* **Fine-tuning with fake quantisation** (:func:`fine_tune`): the float model's adder layers see
+  fake-quantised X and F (:func:`fake_quantize`: round half to even and saturate, in float) and the
+  exact clipping constant; gradients pass the rounding straight through (STE) and stop where a
+  value saturates. BatchNorm and the other layers learn around the quantised adder layers.
+
+:class:`ClampedFixedPoint` computes such a layer in integers with the golden model
+(golden.adder2d) for evaluation; :class:`FakeQuantAdders` is the same arithmetic in torch for
+training. Their outputs are equal (tests/golden/test_qat.py), so the accuracy a fine-tuned model
+reaches in float is the accuracy of its integer layers.
+
+For comparison, :class:`TwinFixedPoint` quantises the CNN twin's convolutions the usual way:
+per-output-channel weight scales and one activation scale per tensor, each max|value|/hi (real
+numbers, not powers of two), computed in integers with golden.mac_conv2d.
+"""
+import copy
+import time
+
+import numpy as np
+import torch
+
+from adderhw.base.errors import BadParameter
+from adderhw.base.validate import check_int, check_width, int_range
+
+from .addernet import ADDER_LAYERS
+from .compiler import clip_adder_weights
+from .conv import adder2d, mac_conv2d
+from .determinism import deterministic
+from .fixed import FRAC_BITS_RANGE, choose_frac_bits, quantize
+
+__all__ = ["fake_quantize", "FakeQuantize", "quantized_adder", "FakeQuantAdders", "ClampedFixedPoint",
+           "TwinFixedPoint", "calibrate_fracs", "fine_tune", "CALIB_EXTRA"]
+
+#: how many bits finer than "nothing saturates" the calibration tries for an adder layer's scale
+CALIB_EXTRA = 4
+
+
+def _bounds(width, frac):
+    lo, hi = int_range(check_width(width))
+    frac = check_int("frac", frac, lo=FRAC_BITS_RANGE[0], hi=FRAC_BITS_RANGE[1])
+    return lo, hi, frac
+
+
+class FakeQuantize(torch.autograd.Function):
+    """round_half_even(x·2^f) saturated to [lo, hi], times 2^-f; the backward passes the gradient
+    where lo <= x·2^f <= hi (the straight-through estimator of the rounding, clipped)."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi, frac):
+        # x·2^f is exact in binary floating point (a power of two), and torch.round rounds half to
+        # even, as golden.fixed.quantize's np.rint does
+        scaled = x * (2.0 ** frac)
+        ctx.save_for_backward((scaled >= lo) & (scaled <= hi))
+        return scaled.round().clamp(lo, hi) * (2.0 ** -frac)
+
+    @staticmethod
+    def backward(ctx, grad):
+        inside, = ctx.saved_tensors
+        return grad * inside, None, None, None
+
+
+def fake_quantize(x, width, frac):
+    """``x`` (a float torch tensor) on the signed ``width``-bit grid of step 2^-frac, in float:
+    golden.fixed.quantize then dequantize, with a straight-through gradient (1 where
+    lo·2^-frac <= x <= hi·2^-frac, 0 where the value saturates)."""
+    lo, hi, frac = _bounds(width, frac)
+    if not x.is_floating_point():
+        raise BadParameter(f"x must be a float tensor, not a tensor of dtype {x.dtype}")
+    return FakeQuantize.apply(x, float(lo), float(hi), frac)
+
+
+def _geometry(module):
+    stride = module.stride if isinstance(module.stride, int) else module.stride[0]
+    padding = module.padding if isinstance(module.padding, int) else module.padding[0]
+    return stride, padding
+
+
+def quantized_adder(module, x, width, frac):
+    """The adder layer ``module`` (golden.reference.Adder2d) on fake-quantised X and F sharing 2^-frac,
+    with weights beyond the range clipped and their exact constant subtracted (module docstring);
+    differentiable (paper backward through the layer, STE through the quantisers)."""
+    from .reference import adder2d_torch
+    lo, hi, frac = _bounds(width, frac)
+    w = module.weight
+    lo_v, hi_v = float(np.ldexp(lo, -frac)), float(np.ldexp(hi, -frac))
+    beyond = (w - w.clamp(lo_v, hi_v)).abs().sum(dim=(1, 2, 3))
+    stride, padding = _geometry(module)
+    y = adder2d_torch(fake_quantize(x, width, frac), fake_quantize(w, width, frac), stride, padding,
+                      eta=module.eta, adaptive=module.adaptive, compiled=False)
+    return y - beyond.reshape(1, -1, 1, 1).to(y.dtype)
+
+
+class FakeQuantAdders:
+    """A ``layer_fn`` (golden.addernet.DigitsNet, golden.mnist.MnistNet) that runs the adder layers
+    through :func:`quantized_adder` at ``width`` bits with the scales ``fracs`` ({layer: f}); a layer
+    without a scale stays float (calibration quantises the layers one after another)."""
+
+    def __init__(self, width, fracs):
+        self.width = check_width(width)
+        self.fracs = dict(fracs)
+
+    def __call__(self, name, module, x):
+        if name not in self.fracs:
+            return module(x)
+        return quantized_adder(module, x, self.width, self.fracs[name])
+
+
+class ClampedFixedPoint:
+    """A ``layer_fn`` computing the adder layers in integers with the golden model: X saturated to
+    ``width`` bits at 2^-f (outliers clamped), F clipped to that range (the exact constant goes to
+    the output, as a bias would) and quantised, golden.adder2d, dequantised. ``saturated`` counts
+    the clamped activations per layer."""
+
+    def __init__(self, width, fracs):
+        self.width = check_width(width)
+        self.fracs = dict(fracs)
+        self.saturated = {name: 0 for name in self.fracs}
+
+    def __call__(self, name, module, x):
+        f = self.fracs[name]
+        xq, n = quantize(x.numpy(), self.width, f)
+        self.saturated[name] += n
+        clipped, beyond = clip_adder_weights(module.weight.detach().double().numpy(), self.width, f)
+        wq, _ = quantize(clipped, self.width, f)
+        stride, padding = _geometry(module)
+        y = np.ldexp(adder2d(xq, wq, stride, padding, width=self.width).astype(np.float64), -f)
+        # golden.adder2d returns -Σ|x - w| (the paper's Y); the clipping removed Σ|F - clip(F)|
+        y = y - beyond.reshape(1, -1, 1, 1)
+        return torch.tensor(y, dtype=x.dtype)
+
+
+def _taps(model, calib_x, layer_fn=None):
+    taps = {}
+    with torch.no_grad():
+        for i in range(0, len(calib_x), 512):
+            model(torch.tensor(calib_x[i:i + 512]), layer_fn=layer_fn, taps=taps)
+    return {k: torch.cat(v) for k, v in taps.items()}
+
+
+def calibrate_fracs(model, calib_x, width, extra=CALIB_EXTRA):
+    """Each adder layer's scale f (module docstring), layer by layer: the earlier layers are already
+    quantised when a later one is calibrated, so it sees the inputs it will get."""
+    width = check_width(width)
+    extra = check_int("extra", extra, lo=0, hi=16)
+    fracs = {}
+    model.eval()
+    for name in ADDER_LAYERS:
+        x = _taps(model, calib_x, FakeQuantAdders(width, fracs) if fracs else None)[name]
+        module = getattr(model, name)
+        f0 = choose_frac_bits([x.numpy()], width)
+        best = None
+        with torch.no_grad():
+            ref = module(x)
+            for f in range(f0, min(FRAC_BITS_RANGE[1], f0 + extra) + 1):
+                err = float(((quantized_adder(module, x, width, f) - ref) ** 2).mean())
+                if best is None or err < best[0]:
+                    best = (err, f)
+        fracs[name] = best[1]
+    return fracs
+
+
+def fine_tune(model, data, width, fracs, epochs=6, batch=64, lr=0.005, seed=0, distort=False, progress=None):
+    """Quantisation-aware fine-tuning of a trained ``model`` in place (module docstring): SGD with
+    momentum and a cosine schedule, seeded and deterministic (golden.determinism), the adder layers
+    fake-quantised at ``width`` bits with the fixed scales ``fracs``. ``distort``: golden.mnist's
+    random affine distortions of the training images. Returns per-epoch losses."""
+    epochs = check_int("epochs", epochs, lo=1)
+    layer_fn = FakeQuantAdders(width, fracs)
+    with deterministic(seed):
+        from .mnist import augment
+        g = torch.Generator().manual_seed(seed)
+        x = torch.tensor(data.x_train)
+        y = torch.tensor(data.y_train)
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
+        losses = []
+        t0 = time.perf_counter()
+        for epoch in range(epochs):
+            model.train()
+            perm = torch.randperm(len(y), generator=g)
+            total = 0.0
+            for i in range(0, len(y), batch):
+                idx = perm[i:i + batch]
+                xb = augment(x[idx], g) if distort else x[idx]
+                opt.zero_grad()
+                loss = torch.nn.functional.cross_entropy(model(xb, layer_fn=layer_fn), y[idx])
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(idx)
+            sched.step()
+            losses.append(total / len(y))
+            if progress:
+                progress(f"    QAT {width}-bit epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f} "
+                         f"({time.perf_counter() - t0:.0f} s)")
+    model.eval()
+    return losses
+
+
+class TwinFixedPoint:
+    """A ``layer_fn`` that quantises the CNN twin's convolutions in the adder layers' places the
+    usual way: signed ``width``-bit weights with one real scale per output channel (max|F_c|/hi) and
+    activations with one real scale per layer (max|X|/hi over ``calib_x``), computed in integers
+    with golden.mac_conv2d and rescaled."""
+
+    def __init__(self, model, width, calib_x):
+        self.width = check_width(width)
+        _, self.hi = int_range(self.width)
+        taps = _taps(model, calib_x)
+        self.x_scale = {}
+        for name in ADDER_LAYERS:
+            amax = float(taps[name].abs().max())
+            self.x_scale[name] = amax / self.hi if amax > 0 else 1.0
+
+    def _q(self, v, scale):
+        lo, hi = int_range(self.width)
+        return np.clip(np.rint(v / scale), lo, hi).astype(np.int64)
+
+    def __call__(self, name, module, x):
+        w = module.weight.detach().double().numpy()
+        amax = np.abs(w).reshape(len(w), -1).max(axis=1)
+        w_scale = np.where(amax > 0, amax / self.hi, 1.0)
+        sx = self.x_scale[name]
+        xq = self._q(x.double().numpy(), sx)
+        wq = self._q(w, w_scale.reshape(-1, 1, 1, 1))
+        stride, padding = _geometry(module)
+        y = mac_conv2d(xq, wq, stride, padding, width=self.width).astype(np.float64)
+        return torch.tensor(y * sx * w_scale.reshape(1, -1, 1, 1), dtype=x.dtype)
+
+
+def copy_model(model):
+    """An independent copy of a trained model (fine-tuning changes its argument in place)."""
+    return copy.deepcopy(model)
