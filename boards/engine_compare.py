@@ -62,7 +62,7 @@ def _build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress):
 
 
 def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="build/engines", progress=print):
-    sizes = sizes or {"icebreaker": [(2, 2, 1)], "ulx3s-85f": [(8, 8, 2)]}
+    sizes = sizes or {"icebreaker": [(1, 2, 1)], "ulx3s-85f": [(8, 8, 2)]}
     pairs = []
     for board, shapes in sizes.items():
         family = board_by_name(board).family
