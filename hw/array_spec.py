@@ -48,7 +48,12 @@ Invariants (asserted, and so proved, alongside the properties that need them for
 -------------------------------------------------------------------------------------------
 ``drain``   the drain controller's own registers agree, whatever its inputs do (FIFO occupancy
             <= 2, the registered shift decision and its per-column copies, the registered output
-            select ("occupancy == 2") and its per-column copies).
+            select ("occupancy == 2") and its per-column copies). The copies have no reset, so
+            they are asserted equal from the second cycle after reset on; in the cycle after reset
+            a column may shift once spuriously and its select may differ. The other groups are
+            proved with that cycle included (the initial state is arbitrary, see ``adderhw.prove``),
+            which shows the spurious shift harmless: no tile is in flight, ``o_sum.valid`` is low,
+            and nothing it moves is read before being rewritten (``hw.drain``, "Reset").
 ``shadow``  the checker's bookkeeping: each shadow has counted exactly the terms that have reached
             its PE, and lies within count × the smallest and largest term.
 ``phase``   while a tile is being captured nothing drains; while it drains, rows delivered + rows in

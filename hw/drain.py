@@ -52,6 +52,19 @@ Control, and what it fans out to:
     1 to 2) moves the offered row from e0 to e1 in the same edge that sets the select to e1; the
     payload does not change. Two entries are enough for full throughput with the one-cycle
     decision: a row is pushed only when the FIFO will have room for it.
+  * Reset. The central ``go``, ``sel``, ``occ``, ``left`` and ``row`` are reset; the per-column
+    copies ``go_col`` and ``sel_col`` are not, so that only the decision logic sits in front of
+    them on ``o_sum.ready``'s path (a synchronous reset can cost a LUT level there). In the cycle after a reset they hold what the
+    decision logic made of the state before it (anything, after power-up), so a column may shift
+    once spuriously and its select may point at e1; from the second cycle on they are computed from
+    the reset state and equal ``go`` and ``sel``. That one spurious cycle corrupts nothing: the
+    reset has cleared every PE's valid/last flags, so no tile is in the array and no PE captures in
+    that cycle; the result registers it shifts hold no tile and are all rewritten by the next
+    tile's capture before the drain reads them (and capture wins over shift in a PE). The entries
+    it shifts are not counted: ``occ`` is 0, so ``o_sum.valid`` is low (a wrong select only changes
+    a payload nobody may read), and every row ``occ`` counts later is pushed after the reset. The
+    formal proofs cover this case: ``adderhw prove`` drops every ``init`` value, so these
+    registers start from any value in the reset cycle, which is a reset in any state.
 
 Timing (no stalls): if PE(R-1, C-1) captures in cycle t, the chains shift in cycles t+1 .. t+R
 and row r is offered in cycle t + 2 + r. ``o_done`` pulses in the cycle the tile's last row is
@@ -104,8 +117,8 @@ class DrainControl(wiring.Component):
         # -- the shift decision, made one cycle ahead and registered per column
         go = Signal()                       # the central copy of o_shift[c]: the chains shift now
         # one register per column; ``keep`` stops Yosys from merging the identical copies back into
-        # one register that would drive every result register of the array. No reset (see the module
-        # docstring): a kept flip-flop's reset costs a LUT level in front of it, on o_sum.ready's path.
+        # one register that would drive every result register of the array. No reset: it would sit on
+        # o_sum.ready's path, and one spurious shift after a reset is harmless (module docstring, "Reset").
         go_col = [Signal(name=f"go_col{c}", attrs={"keep": 1}, reset_less=True) for c in range(C)]
         left = Signal(range(R + 1))         # rows of the current tile still in the chains
         row = Signal(range(max(R, 2)))      # row index of the next row pushed into the FIFO
