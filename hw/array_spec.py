@@ -47,9 +47,10 @@ Properties (asserted), one group each, so that each is proved and reported on it
 Invariants (asserted, and so proved, alongside the properties that need them for k-induction)
 -------------------------------------------------------------------------------------------
 ``drain``   the drain controller's own registers agree, whatever its inputs do (FIFO occupancy
-            <= 2, the registered shift decision and its per-column copies, the registered output
-            select ("occupancy == 2") and its per-column copies). The copies have no reset, so
-            they are asserted equal from the second cycle after reset on; in the cycle after reset
+            <= 2, the per-column copies of the occupancy and the rows left, the registered shift
+            decision and its per-column copies, the registered output select ("occupancy == 2")
+            and its per-column copies). The copies of the decision and the select have no reset,
+            so they are asserted equal from the second cycle after reset on; in the cycle after reset
             a column may shift once spuriously and its select may differ. The other groups are
             proved with that cycle included (the initial state is arbitrary, see ``adderhw.prove``),
             which shows the spurious shift harmless: no tile is in flight, ``o_sum.valid`` is low,
@@ -77,8 +78,8 @@ compared at every cycle. The delay line is the specification's timing, written i
 the skew registers it checks.
 
 Observability. The invariants read registers inside the array (``pes[r][c].acc``, the drain
-controller's ``left``, ``occ``, ``row``, ``go``, ``go_col``, ``sel``, ``sel_col`` and the FIFO entries
-``e0``, ``e1``), which the components name after elaboration; the spec elaborates the array first
+controller's ``left``, ``occ``, ``row``, ``go``, ``go_col``, ``sel``, ``sel_col``, ``left_col``,
+``occ_col`` and the FIFO entries ``e0``, ``e1``), which the components name after elaboration; the spec elaborates the array first
 and then reads them.
 """
 from amaranth.asserts import AnySeq, Initial
@@ -288,6 +289,10 @@ class ArraySpec(Elaboratable):
                     Assert(drain.left <= R, "drain: at most R rows left"),
                     Assert(drain.go == ((drain.left != 0) & (drain.occ < FIFO_DEPTH)), "drain: shift decision"),
                     Assert(drain.sel == (drain.occ == FIFO_DEPTH), "drain: output select, the oldest row in e1"),
+                    *(Assert(drain.occ_col[c] == drain.occ, f"drain: column {c}'s copy of the occupancy")
+                      for c in range(C)),
+                    *(Assert(drain.left_col[c] == drain.left, f"drain: column {c}'s copy of the rows left")
+                      for c in range(C)),
                 ]
             # The per-column copies have no reset (hw.drain): in the cycle after reset they hold what
             # the decision logic made of the state before it; from then on they equal the central copies.

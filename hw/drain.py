@@ -20,11 +20,17 @@ G, the gap between two tiles' last beats that hides the drain, grows from R + C 
 Control, and what it fans out to:
   * ``i_start`` is the capture pulse of PE(R-1, C-1), the last result register of a tile to be
     written: from the next cycle the whole tile is in the chains.
-  * One central counter (rows left in the chains) and the occupancy of a 2-entry output FIFO
-    decide, one cycle ahead, whether the chains shift in the next cycle; that decision is
-    registered once per column (``o_shift[c]``, the register ``go_col[c]``), so each register
-    drives the R result registers of one column and that column's two FIFO entries, and the
-    decision logic drives C registers.
+  * A counter (rows left in the chains) and the occupancy of a 2-entry output FIFO decide, one
+    cycle ahead, whether the chains shift in the next cycle; that decision is registered once per
+    column (``o_shift[c]``, the register ``go_col[c]``), so each register drives the R result
+    registers of one column and that column's two FIFO entries. The counter and the occupancy are
+    kept once centrally (``left``, ``occ``: ``o_sum.valid``, ``o_done``, the ``last`` flags) and
+    once per column (``left_col[c]``, ``occ_col[c]``), beside the column's registers, each copy
+    updated by the same rule from ``i_start``, ``o_sum.ready`` and its own state. So ``i_start``
+    and ``o_sum.ready`` each cross to a column once and meet only local logic there; with one
+    central copy driving the C decision registers, ready -> occ -> ``sel_col[c]`` crossed the
+    array twice in one cycle and was the critical path at 16x16 on the ECP5-85F (8.14 ns, 6.9 ns
+    of routing). Fan-out grows with C.
   * The FIFO is per column too, so that ``o_sum.ready`` never reaches a data bit. Column c has two
     entries, ``e0[c]`` and ``e1[c]``, that shift on the same ``go_col[c]`` as its chain: a push
     moves e0[c] to e1[c] and row 0 of the chain into e0[c]. (The ``last`` flags of the entries
@@ -33,8 +39,8 @@ Control, and what it fans out to:
     and in e0 when it holds one. The entry offered on ``o_sum`` is therefore chosen by
     "occupancy == 2", registered from the next occupancy once per column (``sel_col[c]``, which
     drives the acc_width 2:1 multiplexers of column c) and once centrally (``sel``, for ``last``).
-    ``o_sum.ready`` reaches only the occupancy, the shift decision and these 2C + 2 one-bit
-    registers (and ``o_done``); the data registers are enabled by ``go_col[c]`` alone.
+    ``o_sum.ready`` reaches only the controller's copies (central and per column) and their
+    small registers (and ``o_done``); the data registers are enabled by ``go_col[c]`` alone.
   * Why not the obvious FIFO: a ``head`` register that is offered directly and reloads whenever
     it is free or accepted needs ``~o_sum.valid | o_sum.ready`` as the enable of every data bit,
     C x acc_width + 1 flip-flops along the array's top edge; at 16x16 on the ECP5-85F that net
@@ -52,12 +58,15 @@ Control, and what it fans out to:
     1 to 2) moves the offered row from e0 to e1 in the same edge that sets the select to e1; the
     payload does not change. Two entries are enough for full throughput with the one-cycle
     decision: a row is pushed only when the FIFO will have room for it.
-  * Reset. The central ``go``, ``sel``, ``occ``, ``left`` and ``row`` are reset; the per-column
-    copies ``go_col`` and ``sel_col`` are not, so that only the decision logic sits in front of
-    them on ``o_sum.ready``'s path (a synchronous reset can cost a LUT level there). In the cycle after a reset they hold what the
-    decision logic made of the state before it (anything, after power-up), so a column may shift
-    once spuriously and its select may point at e1; from the second cycle on they are computed from
-    the reset state and equal ``go`` and ``sel``. That one spurious cycle corrupts nothing: the
+  * Reset. ``go``, ``sel``, ``occ``, ``left``, ``row``, ``occ_col`` and ``left_col`` are reset;
+    ``go_col`` and ``sel_col`` are not, so that only the decision logic sits in front of them on
+    ``o_sum.ready``'s path (a synchronous reset can cost a LUT level there). In the cycle after a
+    reset they hold what the decision logic made of the state before it (anything, after
+    power-up), so a column may shift once spuriously and its select may point at e1; from the
+    second cycle on they are computed from the reset state and equal ``go`` and ``sel``. A
+    column's controller counts a shift as a push only while ``left_col[c] != 0``, which holds for
+    every real shift and not for the spurious one, so its copy stays equal to the central one. That
+    one spurious cycle corrupts nothing else: the
     reset has cleared every PE's valid/last flags, so no tile is in the array and no PE captures in
     that cycle; the result registers it shifts hold no tile and are all rewritten by the next
     tile's capture before the drain reads them (and capture wins over shift in a PE). The entries
@@ -78,8 +87,8 @@ o_shift : Out(cols)                   column c shifts its chain at the end of th
 o_sum : Out(stream.Signature({data: ArrayLayout(acc, cols), last: 1}))
 o_done : Out(1)                       the tile's last row is accepted in this cycle
 
-After elaboration, ``left``, ``occ``, ``row``, ``go``, ``go_col``, ``e0``, ``e1``, ``sel`` and
-``sel_col`` name the registers above (not ports; ``e0`` and ``e1`` have the payload's layout); the
+After elaboration, ``left``, ``occ``, ``row``, ``go``, ``go_col``, ``e0``, ``e1``, ``sel``,
+``sel_col``, ``left_col`` and ``occ_col`` name the registers above (not ports; ``e0`` and ``e1`` have the payload's layout); the
 formal spec (``hw.array_spec``) states its invariants over them.
 """
 from amaranth.hdl import Cat, Module, Mux, Signal
@@ -149,21 +158,34 @@ class DrainControl(wiring.Component):
         with m.If(push):
             m.d.sync += [row.eq(Mux(row == R - 1, 0, row + 1)), e0.last.eq(row == R - 1), e1.last.eq(e0.last)]
 
-        occ_next = Signal(range(FIFO_DEPTH + 2))
-        m.d.comb += occ_next.eq(occ + push - pop)
-        left_next = Signal(range(R + 1))
-        with m.If(self.i_start):
-            m.d.comb += left_next.eq(R)
-        with m.Else():
-            m.d.comb += left_next.eq(left - push)
-        go_next = Signal()
-        # a row is pushed only into a FIFO that will have room for it: never with occ = 2
-        m.d.comb += go_next.eq((left_next != 0) & (occ_next < FIFO_DEPTH))
-        sel_next = occ_next == FIFO_DEPTH
-        m.d.sync += [go.eq(go_next), *(g.eq(go_next) for g in go_col), left.eq(left_next), occ.eq(occ_next),
-                     sel.eq(sel_next), *(s.eq(sel_next) for s in sel_col)]
+        def decide(occ, left, push, pop):
+            """The next (occ, left, go, sel) of one copy of the controller."""
+            occ_next = occ + push - pop
+            left_next = Mux(self.i_start, R, left - push)
+            # a row is pushed only into a FIFO that will have room for it: never with occ = 2
+            go_next = (left_next != 0) & (occ_next < FIFO_DEPTH)
+            return occ_next, left_next, go_next, occ_next == FIFO_DEPTH
+
+        # the central copy: o_sum.valid, o_done and the entries' last flags
+        occ_next, left_next, go_next, sel_next = decide(occ, left, push, pop)
+        m.d.sync += [occ.eq(occ_next), left.eq(left_next), go.eq(go_next), sel.eq(sel_next)]
+        # one copy per column, beside the column's go_col/sel_col: o_sum.ready and i_start each cross
+        # to the column once and meet only local logic there, instead of reaching the column's
+        # registers through the central copy (two long wires in one cycle; at 16x16 on the ECP5-85F
+        # ready -> occ -> sel_col was the critical path). occ_col and left_col are reset, so they
+        # equal the central copy from the first cycle after reset; ``keep`` stops Yosys from merging
+        # them. A column counts a shift as a push only while it has rows left, which every real shift
+        # has: that ignores the one spurious go_col[c] after a reset (module docstring, "Reset").
+        occ_col = [Signal(range(FIFO_DEPTH + 1), name=f"occ_col{c}", attrs={"keep": 1}) for c in range(C)]
+        left_col = [Signal(range(R + 1), name=f"left_col{c}", attrs={"keep": 1}) for c in range(C)]
+        for c in range(C):
+            pop_c = (occ_col[c] != 0) & self.o_sum.ready
+            push_c = go_col[c] & (left_col[c] != 0)
+            occ_c, left_c, go_c, sel_c = decide(occ_col[c], left_col[c], push_c, pop_c)
+            m.d.sync += [occ_col[c].eq(occ_c), left_col[c].eq(left_c), go_col[c].eq(go_c), sel_col[c].eq(sel_c)]
 
         m.d.comb += self.o_done.eq(pop & self.o_sum.payload.last)
         self.left, self.occ, self.row, self.go, self.go_col = left, occ, row, go, go_col
         self.e0, self.e1, self.sel, self.sel_col = e0, e1, sel, sel_col
+        self.occ_col, self.left_col = occ_col, left_col
         return m
