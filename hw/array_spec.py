@@ -47,9 +47,9 @@ Properties (asserted), one group each, so that each is proved and reported on it
 Invariants (asserted, and so proved, alongside the properties that need them for k-induction)
 -------------------------------------------------------------------------------------------
 ``drain``   the drain controller's own registers agree, whatever its inputs do (FIFO occupancy
-            <= 2, the per-column copies of the occupancy and the rows left, the registered shift
-            decision and its per-column copies, the registered output select ("occupancy == 2")
-            and its per-column copies). The copies of the decision and the select have no reset,
+            <= 2, the per-column copies of the occupancy, the rows left and the decision
+            (``go_ctl``), the registered shift decision and its per-column copies, the registered
+            output select ("occupancy == 2") and its per-column copies). The copies of the decision and the select have no reset,
             so they are asserted equal from the second cycle after reset on; in the cycle after reset
             a column may shift once spuriously and its select may differ. The other groups are
             proved with that cycle included (the initial state is arbitrary, see ``adderhw.prove``),
@@ -79,7 +79,7 @@ the skew registers it checks.
 
 Observability. The invariants read registers inside the array (``pes[r][c].acc``, the drain
 controller's ``left``, ``occ``, ``row``, ``go``, ``go_col``, ``sel``, ``sel_col``, ``left_col``,
-``occ_col`` and the FIFO entries ``e0``, ``e1``), which the components name after elaboration; the spec elaborates the array first
+``occ_col``, ``go_ctl`` and the FIFO entries ``e0``, ``e1``), which the components name after elaboration; the spec elaborates the array first
 and then reads them.
 """
 from amaranth.asserts import AnySeq, Initial
@@ -292,6 +292,8 @@ class ArraySpec(Elaboratable):
                     *(Assert(drain.occ_col[c] == drain.occ, f"drain: column {c}'s copy of the occupancy")
                       for c in range(C)),
                     *(Assert(drain.left_col[c] == drain.left, f"drain: column {c}'s copy of the rows left")
+                      for c in range(C)),
+                    *(Assert(drain.go_ctl[c] == drain.go, f"drain: column {c}'s controller copy of the decision")
                       for c in range(C)),
                 ]
             # The per-column copies have no reset (hw.drain): in the cycle after reset they hold what

@@ -24,13 +24,16 @@ Control, and what it fans out to:
     cycle ahead, whether the chains shift in the next cycle; that decision is registered once per
     column (``o_shift[c]``, the register ``go_col[c]``), so each register drives the R result
     registers of one column and that column's two FIFO entries. The counter and the occupancy are
-    kept once centrally (``left``, ``occ``: ``o_sum.valid``, ``o_done``, the ``last`` flags) and
-    once per column (``left_col[c]``, ``occ_col[c]``), beside the column's registers, each copy
-    updated by the same rule from ``i_start``, ``o_sum.ready`` and its own state. So ``i_start``
-    and ``o_sum.ready`` each cross to a column once and meet only local logic there; with one
-    central copy driving the C decision registers, ready -> occ -> ``sel_col[c]`` crossed the
-    array twice in one cycle and was the critical path at 16x16 on the ECP5-85F (8.14 ns, 6.9 ns
-    of routing). Fan-out grows with C.
+    kept once centrally (``left``, ``occ``, ``go``: ``o_sum.valid``, ``o_done``, the ``last``
+    flags) and once per column (``left_col[c]``, ``occ_col[c]``, ``go_ctl[c]``), beside the
+    column's registers, each copy updated by the same rule from ``i_start``, ``o_sum.ready`` and
+    its own state. So ``i_start`` and ``o_sum.ready`` each cross to a column once and meet only
+    local logic there; with one central copy driving the C decision registers, ready -> occ ->
+    ``sel_col[c]`` crossed the array twice in one cycle and was the critical path at 16x16 on the
+    ECP5-85F (8.14 ns, 6.9 ns of routing). A column's copy feeds back its own ``go_ctl[c]``, not
+    ``go_col[c]``: ``go_col[c]`` is pulled toward the column's R x acc_width data enables, and
+    feeding it back made go_col -> copy -> go_col the critical path at 8x8 (two wires, 6.79 ns).
+    Fan-out grows with C.
   * The FIFO is per column too, so that ``o_sum.ready`` never reaches a data bit. Column c has two
     entries, ``e0[c]`` and ``e1[c]``, that shift on the same ``go_col[c]`` as its chain: a push
     moves e0[c] to e1[c] and row 0 of the chain into e0[c]. (The ``last`` flags of the entries
@@ -58,15 +61,15 @@ Control, and what it fans out to:
     1 to 2) moves the offered row from e0 to e1 in the same edge that sets the select to e1; the
     payload does not change. Two entries are enough for full throughput with the one-cycle
     decision: a row is pushed only when the FIFO will have room for it.
-  * Reset. ``go``, ``sel``, ``occ``, ``left``, ``row``, ``occ_col`` and ``left_col`` are reset;
+  * Reset. ``go``, ``sel``, ``occ``, ``left``, ``row``, ``occ_col``, ``left_col`` and ``go_ctl`` are
+    reset;
     ``go_col`` and ``sel_col`` are not, so that only the decision logic sits in front of them on
     ``o_sum.ready``'s path (a synchronous reset can cost a LUT level there). In the cycle after a
     reset they hold what the decision logic made of the state before it (anything, after
     power-up), so a column may shift once spuriously and its select may point at e1; from the
     second cycle on they are computed from the reset state and equal ``go`` and ``sel``. A
-    column's controller counts a shift as a push only while ``left_col[c] != 0``, which holds for
-    every real shift and not for the spurious one, so its copy stays equal to the central one. That
-    one spurious cycle corrupts nothing else: the
+    column's controller counts its reset ``go_ctl[c]`` as the push, never ``go_col[c]``, so its
+    copy stays equal to the central one. That one spurious cycle corrupts nothing else: the
     reset has cleared every PE's valid/last flags, so no tile is in the array and no PE captures in
     that cycle; the result registers it shifts hold no tile and are all rewritten by the next
     tile's capture before the drain reads them (and capture wins over shift in a PE). The entries
@@ -88,10 +91,10 @@ o_sum : Out(stream.Signature({data: ArrayLayout(acc, cols), last: 1}))
 o_done : Out(1)                       the tile's last row is accepted in this cycle
 
 After elaboration, ``left``, ``occ``, ``row``, ``go``, ``go_col``, ``e0``, ``e1``, ``sel``,
-``sel_col``, ``left_col`` and ``occ_col`` name the registers above (not ports; ``e0`` and ``e1`` have the payload's layout); the
+``sel_col``, ``left_col``, ``occ_col`` and ``go_ctl`` name the registers above (not ports; ``e0`` and ``e1`` have the payload's layout); the
 formal spec (``hw.array_spec``) states its invariants over them.
 """
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -104,6 +107,7 @@ __all__ = ["DrainControl", "FIFO_DEPTH"]
 
 #: entries of the output FIFO (see the module docstring for why two suffice)
 FIFO_DEPTH = 2
+C0 = Const(0, 1)
 
 
 class DrainControl(wiring.Component):
@@ -159,12 +163,19 @@ class DrainControl(wiring.Component):
             m.d.sync += [row.eq(Mux(row == R - 1, 0, row + 1)), e0.last.eq(row == R - 1), e1.last.eq(e0.last)]
 
         def decide(occ, left, push, pop):
-            """The next (occ, left, go, sel) of one copy of the controller."""
+            """The next (occ, left, go, sel) of one copy of the controller.
+
+            ``go`` and ``sel`` are read off the current state without an adder (they sit on
+            o_sum.ready's path): with push only when occ < 2 and left <= R, left - push != 0 is
+            ``left >= 2 or (left == 1 and not push)``, and occ + push - pop == 2 is ``not pop and
+            (occ == 2 or (occ == 1 and push))``."""
             occ_next = occ + push - pop
             left_next = Mux(self.i_start, R, left - push)
+            high = left[1:].any() if len(left) > 1 else C0
+            rows_after = self.i_start | high | (left[0] & ~push)
+            full_after = ~pop & ((occ == FIFO_DEPTH) | ((occ == FIFO_DEPTH - 1) & push))
             # a row is pushed only into a FIFO that will have room for it: never with occ = 2
-            go_next = (left_next != 0) & (occ_next < FIFO_DEPTH)
-            return occ_next, left_next, go_next, occ_next == FIFO_DEPTH
+            return occ_next, left_next, rows_after & ~full_after, full_after
 
         # the central copy: o_sum.valid, o_done and the entries' last flags
         occ_next, left_next, go_next, sel_next = decide(occ, left, push, pop)
@@ -172,20 +183,21 @@ class DrainControl(wiring.Component):
         # one copy per column, beside the column's go_col/sel_col: o_sum.ready and i_start each cross
         # to the column once and meet only local logic there, instead of reaching the column's
         # registers through the central copy (two long wires in one cycle; at 16x16 on the ECP5-85F
-        # ready -> occ -> sel_col was the critical path). occ_col and left_col are reset, so they
-        # equal the central copy from the first cycle after reset; ``keep`` stops Yosys from merging
-        # them. A column counts a shift as a push only while it has rows left, which every real shift
-        # has: that ignores the one spurious go_col[c] after a reset (module docstring, "Reset").
+        # ready -> occ -> sel_col was the critical path). The copy's own decision register
+        # ``go_ctl[c]`` is reset and feeds back only into the copy, so the copy's loop stays local;
+        # ``go_col[c]``, loaded with the same value, drives the column's data registers (without
+        # reset, see the module docstring). ``keep`` stops Yosys from merging the C copies.
         occ_col = [Signal(range(FIFO_DEPTH + 1), name=f"occ_col{c}", attrs={"keep": 1}) for c in range(C)]
         left_col = [Signal(range(R + 1), name=f"left_col{c}", attrs={"keep": 1}) for c in range(C)]
+        go_ctl = [Signal(name=f"go_ctl{c}", attrs={"keep": 1}) for c in range(C)]
         for c in range(C):
             pop_c = (occ_col[c] != 0) & self.o_sum.ready
-            push_c = go_col[c] & (left_col[c] != 0)
-            occ_c, left_c, go_c, sel_c = decide(occ_col[c], left_col[c], push_c, pop_c)
-            m.d.sync += [occ_col[c].eq(occ_c), left_col[c].eq(left_c), go_col[c].eq(go_c), sel_col[c].eq(sel_c)]
+            occ_c, left_c, go_c, sel_c = decide(occ_col[c], left_col[c], go_ctl[c], pop_c)
+            m.d.sync += [occ_col[c].eq(occ_c), left_col[c].eq(left_c), go_ctl[c].eq(go_c),
+                         go_col[c].eq(go_c), sel_col[c].eq(sel_c)]
 
         m.d.comb += self.o_done.eq(pop & self.o_sum.payload.last)
         self.left, self.occ, self.row, self.go, self.go_col = left, occ, row, go, go_col
         self.e0, self.e1, self.sel, self.sel_col = e0, e1, sel, sel_col
-        self.occ_col, self.left_col = occ_col, left_col
+        self.occ_col, self.left_col, self.go_ctl = occ_col, left_col, go_ctl
         return m
