@@ -30,11 +30,13 @@ place where output backpressure reaches the inputs, and it guarantees that no re
 overwritten before it has left its chain. Nothing is lost or duplicated.
 
 Wiring stays local. Operands move one PE per cycle; the result chains talk to their neighbour
-below; the drain's shift enable is registered once per column (fan-out R) and decided by one small
-controller that drives those C registers; ``o_sum.ready`` reaches only that controller. The input
-join (``fire``) drives the first skew register of each row and column (fan-out R + C). The one
-net that reaches every PE is the synchronous reset (valid/last flags and accumulators), which
-FPGA tools route as a reset network.
+below; the drain's shift enable is registered once per column (it drives the column's R result
+registers and its two output FIFO entries) and decided by a small controller of which each column
+keeps its own copy; ``o_sum.ready`` and the drain's start reach those copies (fan-out C) and never
+a data bit (the output FIFO shifts per column, see hw/drain.py). The input join (``fire``) drives the
+first skew register of each row and column (fan-out R + C). The one net that reaches every PE is
+the synchronous reset (valid/last flags and accumulators), which FPGA tools route as a reset
+network.
 
 Cycles (no stalls on either side). Let S = ``config.pe_stages`` and G = 2R + C + S - 1,
 the cycles from accepting a tile's last beat to its last output row, plus one: the capture wave

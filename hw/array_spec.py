@@ -47,14 +47,22 @@ Properties (asserted), one group each, so that each is proved and reported on it
 Invariants (asserted, and so proved, alongside the properties that need them for k-induction)
 -------------------------------------------------------------------------------------------
 ``drain``   the drain controller's own registers agree, whatever its inputs do (FIFO occupancy
-            <= 2, the registered shift decision and its per-column copies).
+            <= 2, the per-column copies of the occupancy, the rows left and the decision
+            (``go_ctl``), the registered shift decision and its per-column copies, the registered
+            output select ("occupancy == 2") and its per-column copies). The copies of the decision and the select have no reset,
+            so they are asserted equal from the second cycle after reset on; in the cycle after reset
+            a column may shift once spuriously and its select may differ. The other groups are
+            proved with that cycle included (the initial state is arbitrary, see ``adderhw.prove``),
+            which shows the spurious shift harmless: no tile is in flight, ``o_sum.valid`` is low,
+            and nothing it moves is read before being rewritten (``hw.drain``, "Reset").
 ``shadow``  the checker's bookkeeping: each shadow has counted exactly the terms that have reached
             its PE, and lies within count × the smallest and largest term.
 ``phase``   while a tile is being captured nothing drains; while it drains, rows delivered + rows in
             the FIFO + rows left in the chains = R; the drain's row counter and the FIFO entries'
             ``last`` flags match the rows they count or carry.
-``values``  the result registers, the FIFO head and its skid entry hold the expected sums of the
-            rows they carry.
+``values``  the result registers and the FIFO entries hold the expected sums of the rows they
+            carry. The FIFO's entries hold its newest rows: with two rows queued, e1 holds the
+            older (offered) one and e0 the newer; with one, e0 holds it.
 
 Covers (``cover``, reached by bounded search)
 ---------------------------------------------
@@ -70,8 +78,9 @@ compared at every cycle. The delay line is the specification's timing, written i
 the skew registers it checks.
 
 Observability. The invariants read registers inside the array (``pes[r][c].acc``, the drain
-controller's ``left``, ``occ``, ``row``, ``go``, ``go_col``, ``skid``), which the components name
-after elaboration; the spec elaborates the array first and then reads them.
+controller's ``left``, ``occ``, ``row``, ``go``, ``go_col``, ``sel``, ``sel_col``, ``left_col``,
+``occ_col``, ``go_ctl`` and the FIFO entries ``e0``, ``e1``), which the components name after elaboration; the spec elaborates the array first
+and then reads them.
 """
 from amaranth.asserts import AnySeq, Initial
 from amaranth.hdl import Assert, Assume, Cat, Cover, Elaboratable, Fragment, Module, Mux, ResetSignal, Signal, signed
@@ -279,7 +288,22 @@ class ArraySpec(Elaboratable):
                     Assert(drain.occ <= FIFO_DEPTH, "drain FIFO holds at most 2 rows"),
                     Assert(drain.left <= R, "drain: at most R rows left"),
                     Assert(drain.go == ((drain.left != 0) & (drain.occ < FIFO_DEPTH)), "drain: shift decision"),
+                    Assert(drain.sel == (drain.occ == FIFO_DEPTH), "drain: output select, the oldest row in e1"),
+                    *(Assert(drain.occ_col[c] == drain.occ, f"drain: column {c}'s copy of the occupancy")
+                      for c in range(C)),
+                    *(Assert(drain.left_col[c] == drain.left, f"drain: column {c}'s copy of the rows left")
+                      for c in range(C)),
+                    *(Assert(drain.go_ctl[c] == drain.go, f"drain: column {c}'s controller copy of the decision")
+                      for c in range(C)),
+                ]
+            # The per-column copies have no reset (hw.drain): in the cycle after reset they hold what
+            # the decision logic made of the state before it; from then on they equal the central copies.
+            after_rst = Signal(name="after_rst", reset_less=True)   # reset was high in the previous cycle
+            m.d.sync += after_rst.eq(rst)
+            with m.If(~rst & ~after_rst):
+                m.d.comb += [
                     Assert(Cat(*drain.go_col) == drain.go.replicate(C), "drain: every column's copy of the decision"),
+                    Assert(Cat(*drain.sel_col) == drain.sel.replicate(C), "drain: every column's copy of the select"),
                 ]
 
         if want("phase"):
@@ -297,11 +321,15 @@ class ArraySpec(Elaboratable):
                 # the drain's row counter follows the rows left (it holds for any i_start only when the
                 # drain is never restarted early, which is what this group establishes)
                 m.d.comb += Assert(drain.row == Mux(drain.left == 0, 0, R - drain.left), "drain: row counter")
-                # the rows queued in the FIFO are out_row (head) and out_row + 1 (skid)
-                with m.If(drain.occ != 0):
-                    m.d.comb += Assert(o.payload.last == (out_row == R - 1), "FIFO head's last flag")
+                # the rows queued in the FIFO are out_row (offered: e1 with two rows, e0 with one) and,
+                # with two, out_row + 1 (e0)
+                with m.If(drain.occ == 1):
+                    m.d.comb += Assert(drain.e0.last == (out_row == R - 1), "FIFO: e0's last flag, one row")
                 with m.If(drain.occ == 2):
-                    m.d.comb += Assert(drain.skid.last == (out_row + 1 == R - 1), "FIFO skid's last flag")
+                    m.d.comb += [Assert(drain.e1.last == (out_row == R - 1), "FIFO: e1's last flag, two rows"),
+                                 Assert(drain.e0.last == (out_row + 1 == R - 1), "FIFO: e0's last flag, two rows")]
+                with m.If(drain.occ != 0):
+                    m.d.comb += Assert(o.payload.last == (out_row == R - 1), "FIFO: the offered row's last flag")
 
         if want("values"):
             shifted = Signal(range(R + 1))         # rows already moved out of the chains
@@ -314,15 +342,21 @@ class ArraySpec(Elaboratable):
                                 with m.If(shifted == s):
                                     m.d.comb += Assert(pes[r][c].o_sum == expect[r + s][c],
                                                        f"result register ({r},{c}) holds row {r + s}")
+                # the entries hold the newest ``occ`` rows: e0 the newest, e1 the one before
                 for row in range(R):
                     with m.If(out_row == row):
+                        with m.If(drain.occ == 1):
+                            m.d.comb += [Assert(drain.e0.data[c] == expect[row][c],
+                                                f"FIFO: e0 holds row {row}, one row") for c in range(C)]
+                        with m.If(drain.occ == 2):
+                            m.d.comb += [Assert(drain.e1.data[c] == expect[row][c],
+                                                f"FIFO: e1 holds row {row}, two rows") for c in range(C)]
+                            if row + 1 < R:
+                                m.d.comb += [Assert(drain.e0.data[c] == expect[row + 1][c],
+                                                    f"FIFO: e0 holds row {row + 1}, two rows") for c in range(C)]
                         with m.If(drain.occ != 0):
-                            m.d.comb += [Assert(o.payload.data[c] == expect[row][c], f"FIFO head holds row {row}")
+                            m.d.comb += [Assert(o.payload.data[c] == expect[row][c], f"FIFO: offered row {row}")
                                          for c in range(C)]
-                        if row + 1 < R:
-                            with m.If(drain.occ == 2):
-                                m.d.comb += [Assert(drain.skid.data[c] == expect[row + 1][c],
-                                                    f"FIFO skid holds row {row + 1}") for c in range(C)]
 
         if want(COVER):
             done = Signal(range(3), name="tiles_done")         # tiles delivered, saturating at 2

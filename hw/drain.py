@@ -20,18 +20,63 @@ G, the gap between two tiles' last beats that hides the drain, grows from R + C 
 Control, and what it fans out to:
   * ``i_start`` is the capture pulse of PE(R-1, C-1), the last result register of a tile to be
     written: from the next cycle the whole tile is in the chains.
-  * One central counter (rows left in the chains) and a 2-entry output FIFO decide, one cycle
-    ahead, whether the chains shift in the next cycle; that decision is registered once per column
-    (``o_shift[c]``), so each register drives the R result registers of one column, and the
-    decision logic drives C registers. ``o_sum.ready`` reaches only this controller.
-  * The per-column copies carry ``keep`` on their wires. Yosys's ``opt_merge`` merges identical
-    flip-flops regardless, which would turn the C copies back into one register driving every
-    result register; adderhw's board builds therefore run ``setattr -set keep 1 a:keep %ci1 t:$dff
-    %i`` after ``proc`` (boards/build.py). Users synthesising the Verilog with Yosys need the same
-    line; at 16x16 on the ECP5-85F the merged register was the critical path.
-  * The FIFO takes row 0 of every column when the chains shift and offers it on ``o_sum``; it
-    holds its head until accepted (the stream rule). Two entries are enough for full throughput
-    with the one-cycle decision: a row is pushed only when the FIFO will have room for it.
+  * A counter (rows left in the chains) and the occupancy of a 2-entry output FIFO decide, one
+    cycle ahead, whether the chains shift in the next cycle; that decision is registered once per
+    column (``o_shift[c]``, the register ``go_col[c]``), so each register drives the R result
+    registers of one column and that column's two FIFO entries. The counter and the occupancy are
+    kept once centrally (``left``, ``occ``, ``go``: ``o_sum.valid``, ``o_done``, the ``last``
+    flags) and once per column (``left_col[c]``, ``occ_col[c]``, ``go_ctl[c]``), beside the
+    column's registers, each copy updated by the same rule from ``i_start``, ``o_sum.ready`` and
+    its own state. So ``i_start`` and ``o_sum.ready`` each cross to a column once and meet only
+    local logic there; with one central copy driving the C decision registers, ready -> occ ->
+    ``sel_col[c]`` crossed the array twice in one cycle and was the critical path at 16x16 on the
+    ECP5-85F (8.14 ns, 6.9 ns of routing). A column's copy feeds back its own ``go_ctl[c]``, not
+    ``go_col[c]``: ``go_col[c]`` is pulled toward the column's R x acc_width data enables, and
+    feeding it back made go_col -> copy -> go_col the critical path at 8x8 (two wires, 6.79 ns).
+    Fan-out grows with C.
+  * The FIFO is per column too, so that ``o_sum.ready`` never reaches a data bit. Column c has two
+    entries, ``e0[c]`` and ``e1[c]``, that shift on the same ``go_col[c]`` as its chain: a push
+    moves e0[c] to e1[c] and row 0 of the chain into e0[c]. (The ``last`` flags of the entries
+    shift alike on the central ``go``.) So the entries always hold the two newest rows pushed,
+    newest in e0; a pop removes the oldest row held, which is in e1 when the FIFO holds two rows
+    and in e0 when it holds one. The entry offered on ``o_sum`` is therefore chosen by
+    "occupancy == 2", registered from the next occupancy once per column (``sel_col[c]``, which
+    drives the acc_width 2:1 multiplexers of column c) and once centrally (``sel``, for ``last``).
+    ``o_sum.ready`` reaches only the controller's copies (central and per column) and their
+    small registers (and ``o_done``); the data registers are enabled by ``go_col[c]`` alone.
+  * Why not the obvious FIFO: a ``head`` register that is offered directly and reloads whenever
+    it is free or accepted needs ``~o_sum.valid | o_sum.ready`` as the enable of every data bit,
+    C x acc_width + 1 flip-flops along the array's top edge; at 16x16 on the ECP5-85F that net
+    was the critical path (7.56 ns, 6.8 ns of it routing). Its enable cannot be registered, since
+    a row accepted in this cycle must be replaced in this cycle. Here the enable is already a
+    registered per-column signal, and the price is one 2:1 multiplexer per output bit, driven by a
+    register, between the entries and ``o_sum.payload``.
+  * The per-column copies (``go_col``, ``sel_col``) carry ``keep`` on their wires. Yosys's
+    ``opt_merge`` merges identical flip-flops regardless, which would turn the C copies back into
+    one register driving every result register (or every output multiplexer); adderhw's board
+    builds therefore run ``setattr -set keep 1 a:keep %ci1 t:$dff %i`` after ``proc``
+    (boards/build.py). Users synthesising the Verilog with Yosys need the same line; at 16x16 on
+    the ECP5-85F the merged shift register was the critical path.
+  * Stream rules: while a row is offered and not accepted there is no pop, so a push (occupancy
+    1 to 2) moves the offered row from e0 to e1 in the same edge that sets the select to e1; the
+    payload does not change. Two entries are enough for full throughput with the one-cycle
+    decision: a row is pushed only when the FIFO will have room for it.
+  * Reset. ``go``, ``sel``, ``occ``, ``left``, ``row``, ``occ_col``, ``left_col`` and ``go_ctl`` are
+    reset;
+    ``go_col`` and ``sel_col`` are not, so that only the decision logic sits in front of them on
+    ``o_sum.ready``'s path (a synchronous reset can cost a LUT level there). In the cycle after a
+    reset they hold what the decision logic made of the state before it (anything, after
+    power-up), so a column may shift once spuriously and its select may point at e1; from the
+    second cycle on they are computed from the reset state and equal ``go`` and ``sel``. A
+    column's controller counts its reset ``go_ctl[c]`` as the push, never ``go_col[c]``, so its
+    copy stays equal to the central one. That one spurious cycle corrupts nothing else: the
+    reset has cleared every PE's valid/last flags, so no tile is in the array and no PE captures in
+    that cycle; the result registers it shifts hold no tile and are all rewritten by the next
+    tile's capture before the drain reads them (and capture wins over shift in a PE). The entries
+    it shifts are not counted: ``occ`` is 0, so ``o_sum.valid`` is low (a wrong select only changes
+    a payload nobody may read), and every row ``occ`` counts later is pushed after the reset. The
+    formal proofs cover this case: ``adderhw prove`` drops every ``init`` value, so these
+    registers start from any value in the reset cycle, which is a reset in any state.
 
 Timing (no stalls): if PE(R-1, C-1) captures in cycle t, the chains shift in cycles t+1 .. t+R
 and row r is offered in cycle t + 2 + r. ``o_done`` pulses in the cycle the tile's last row is
@@ -45,10 +90,11 @@ o_shift : Out(cols)                   column c shifts its chain at the end of th
 o_sum : Out(stream.Signature({data: ArrayLayout(acc, cols), last: 1}))
 o_done : Out(1)                       the tile's last row is accepted in this cycle
 
-After elaboration, ``left``, ``occ``, ``row``, ``go``, ``go_col`` and ``skid`` name the registers
-above (not ports); the formal spec (``hw.array_spec``) states its invariants over them.
+After elaboration, ``left``, ``occ``, ``row``, ``go``, ``go_col``, ``e0``, ``e1``, ``sel``,
+``sel_col``, ``left_col``, ``occ_col`` and ``go_ctl`` name the registers above (not ports; ``e0`` and ``e1`` have the payload's layout); the
+formal spec (``hw.array_spec``) states its invariants over them.
 """
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -61,6 +107,7 @@ __all__ = ["DrainControl", "FIFO_DEPTH"]
 
 #: entries of the output FIFO (see the module docstring for why two suffice)
 FIFO_DEPTH = 2
+C0 = Const(0, 1)
 
 
 class DrainControl(wiring.Component):
@@ -80,22 +127,12 @@ class DrainControl(wiring.Component):
         R, C = self.config.rows, self.config.cols
         layout = self.o_sum.payload.shape()
 
-        # -- the output FIFO, two entries: ``head`` (offered on o_sum) and ``skid`` behind it.
-        # ``occ`` counts the rows held (0..2). The head takes a new value whenever it is free or
-        # being accepted, so o_sum.ready drives only the head's enable (one gate), and the skid
-        # takes every pushed row (it matters only when the head stays occupied).
-        head = Signal(layout, name="head", reset_less=True)       # occ says whether it holds a row
-        skid = Signal(layout, name="skid", reset_less=True)
-        occ = Signal(range(FIFO_DEPTH + 1))
-        pop = Signal()
-        m.d.comb += [self.o_sum.valid.eq(occ != 0), self.o_sum.payload.eq(head),
-                     pop.eq(self.o_sum.valid & self.o_sum.ready)]
-
         # -- the shift decision, made one cycle ahead and registered per column
         go = Signal()                       # the central copy of o_shift[c]: the chains shift now
         # one register per column; ``keep`` stops Yosys from merging the identical copies back into
-        # one register that would drive every result register of the array
-        go_col = [Signal(name=f"go_col{c}", attrs={"keep": 1}) for c in range(C)]
+        # one register that would drive every result register of the array. No reset: it would sit on
+        # o_sum.ready's path, and one spurious shift after a reset is harmless (module docstring, "Reset").
+        go_col = [Signal(name=f"go_col{c}", attrs={"keep": 1}, reset_less=True) for c in range(C)]
         left = Signal(range(R + 1))         # rows of the current tile still in the chains
         row = Signal(range(max(R, 2)))      # row index of the next row pushed into the FIFO
         shift = Cat(*go_col)
@@ -103,27 +140,64 @@ class DrainControl(wiring.Component):
             shift = shift | self.i_start.replicate(C)
         m.d.comb += self.o_shift.eq(shift)
 
+        # -- the output FIFO, two entries per column that shift with the column's chain: e0 takes
+        # row 0 of the chain, e1 takes e0. ``occ`` counts the rows held (0..2); they are the newest
+        # ``occ`` rows pushed, so the oldest (offered) is in e1 when occ = 2 and in e0 when occ = 1.
+        e0 = Signal(layout, name="e0", reset_less=True)           # occ says whether they hold rows
+        e1 = Signal(layout, name="e1", reset_less=True)
+        occ = Signal(range(FIFO_DEPTH + 1))
+        sel = Signal()                      # the central copy of sel_col[c]: the offered row is in e1
+        # ``keep`` as for go_col: a merged select would drive every output multiplexer of the row
+        sel_col = [Signal(name=f"sel_col{c}", attrs={"keep": 1}, reset_less=True) for c in range(C)]
+        pop = Signal()
+        m.d.comb += [self.o_sum.valid.eq(occ != 0),
+                     self.o_sum.payload.last.eq(Mux(sel, e1.last, e0.last)),
+                     *(self.o_sum.payload.data[c].eq(Mux(sel_col[c], e1.data[c], e0.data[c])) for c in range(C)),
+                     pop.eq(self.o_sum.valid & self.o_sum.ready)]
+
         push = go                           # a shift moves row 0 of every chain into the FIFO
-        word = Signal(layout)
-        m.d.comb += [word.data.eq(self.i_head), word.last.eq(row == R - 1)]
-
-        occ_next = Signal(range(FIFO_DEPTH + 2))
-        m.d.comb += occ_next.eq(occ + push - pop)
-        left_next = Signal(range(R + 1))
-        with m.If(self.i_start):
-            m.d.comb += left_next.eq(R)
-        with m.Else():
-            m.d.comb += left_next.eq(left - push)
-        go_next = Signal()
-        # a row is pushed only into a FIFO that will have room for it: never with occ = 2
-        m.d.comb += go_next.eq((left_next != 0) & (occ_next < FIFO_DEPTH))
-        m.d.sync += [go.eq(go_next), *(g.eq(go_next) for g in go_col), left.eq(left_next), occ.eq(occ_next)]
-
+        for c in range(C):
+            with m.If(go_col[c]):           # the column's copy of push: its data never sees o_sum.ready
+                m.d.sync += [e0.data[c].eq(self.i_head[c]), e1.data[c].eq(e0.data[c])]
         with m.If(push):
-            m.d.sync += [row.eq(Mux(row == R - 1, 0, row + 1)), skid.eq(word)]
-        with m.If(~self.o_sum.valid | self.o_sum.ready):
-            m.d.sync += head.eq(Mux(occ == FIFO_DEPTH, skid, word))
+            m.d.sync += [row.eq(Mux(row == R - 1, 0, row + 1)), e0.last.eq(row == R - 1), e1.last.eq(e0.last)]
 
-        m.d.comb += self.o_done.eq(pop & head.last)
-        self.left, self.occ, self.row, self.go, self.go_col, self.skid = left, occ, row, go, go_col, skid
+        def decide(occ, left, push, pop):
+            """The next (occ, left, go, sel) of one copy of the controller.
+
+            ``go`` and ``sel`` are read off the current state without an adder (they sit on
+            o_sum.ready's path): with push only when occ < 2 and left <= R, left - push != 0 is
+            ``left >= 2 or (left == 1 and not push)``, and occ + push - pop == 2 is ``not pop and
+            (occ == 2 or (occ == 1 and push))``."""
+            occ_next = occ + push - pop
+            left_next = Mux(self.i_start, R, left - push)
+            high = left[1:].any() if len(left) > 1 else C0
+            rows_after = self.i_start | high | (left[0] & ~push)
+            full_after = ~pop & ((occ == FIFO_DEPTH) | ((occ == FIFO_DEPTH - 1) & push))
+            # a row is pushed only into a FIFO that will have room for it: never with occ = 2
+            return occ_next, left_next, rows_after & ~full_after, full_after
+
+        # the central copy: o_sum.valid, o_done and the entries' last flags
+        occ_next, left_next, go_next, sel_next = decide(occ, left, push, pop)
+        m.d.sync += [occ.eq(occ_next), left.eq(left_next), go.eq(go_next), sel.eq(sel_next)]
+        # one copy per column, beside the column's go_col/sel_col: o_sum.ready and i_start each cross
+        # to the column once and meet only local logic there, instead of reaching the column's
+        # registers through the central copy (two long wires in one cycle; at 16x16 on the ECP5-85F
+        # ready -> occ -> sel_col was the critical path). The copy's own decision register
+        # ``go_ctl[c]`` is reset and feeds back only into the copy, so the copy's loop stays local;
+        # ``go_col[c]``, loaded with the same value, drives the column's data registers (without
+        # reset, see the module docstring). ``keep`` stops Yosys from merging the C copies.
+        occ_col = [Signal(range(FIFO_DEPTH + 1), name=f"occ_col{c}", attrs={"keep": 1}) for c in range(C)]
+        left_col = [Signal(range(R + 1), name=f"left_col{c}", attrs={"keep": 1}) for c in range(C)]
+        go_ctl = [Signal(name=f"go_ctl{c}", attrs={"keep": 1}) for c in range(C)]
+        for c in range(C):
+            pop_c = (occ_col[c] != 0) & self.o_sum.ready
+            occ_c, left_c, go_c, sel_c = decide(occ_col[c], left_col[c], go_ctl[c], pop_c)
+            m.d.sync += [occ_col[c].eq(occ_c), left_col[c].eq(left_c), go_ctl[c].eq(go_c),
+                         go_col[c].eq(go_c), sel_col[c].eq(sel_c)]
+
+        m.d.comb += self.o_done.eq(pop & self.o_sum.payload.last)
+        self.left, self.occ, self.row, self.go, self.go_col = left, occ, row, go, go_col
+        self.e0, self.e1, self.sel, self.sel_col = e0, e1, sel, sel_col
+        self.occ_col, self.left_col, self.go_ctl = occ_col, left_col, go_ctl
         return m
