@@ -22,6 +22,8 @@ from pathlib import Path
 from adderhw.base.errors import BadParameter
 
 from .build import design_key, execute_plan
+from adderhw.hw.uart import uart_divisor
+
 from .engine_top import EngineTop, oscillator_hz
 from .platforms import board as board_by_name, make_platform
 from .report import parse_nextpnr, parse_yosys_stat
@@ -41,6 +43,7 @@ def build_engine_board(board_name, engine, cycles_per_image, baud=115200, dsp=Tr
     b = board_by_name(board_name)
     say = progress or (lambda msg: None)
     clk_hz = oscillator_hz(b.platform_class())
+    uart_divisor(clk_hz, baud)              # refuse a rate the clock cannot make before building anything
     platform = make_platform(b, clk_hz)
     out = Path(out_dir)
     name = "top"

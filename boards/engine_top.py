@@ -43,7 +43,7 @@ class EngineTop(Elaboratable):
         m.d.comb += sync.rst.eq(reset)
 
         m.submodules.link = link = EngineLink(self.engine, divisor=self.divisor, clk_hz=self.clk_hz)
-        uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})
+        uart = platform.request("uart", 0, dir="-")     # every subsignal (the ULX3S adds rts and dtr)
         m.submodules.rx_buf = rx = io.Buffer("i", uart.rx)
         m.submodules.tx_buf = tx = io.Buffer("o", uart.tx)
         m.d.comb += [link.i_rx.eq(rx.i), tx.o.eq(link.o_tx)]
