@@ -122,8 +122,15 @@ def cmd_quantise(args):
     mnist_seeds = None if args.mnist_seeds is None else tuple(_int_list(args.mnist_seeds, "--mnist-seeds", 0))
     conf = QuantiseConfig(networks=networks, seeds=tuple(_int_list(args.seeds, "--seeds", 0)), mnist_seeds=mnist_seeds,
                           widths=tuple(_int_list(args.widths, "--widths", 2)), digits_epochs=args.digits_epochs,
-                          mnist_epochs=args.mnist_epochs, qat_epochs=args.qat_epochs)
-    result = run_quantise(conf, out_dir=out, progress=_say)
+                          mnist_epochs=args.mnist_epochs, qat_epochs=args.qat_epochs, group=args.group)
+    rtl = None
+    if args.rtl_widths:
+        from adderhw.quantise_rtl import QuantiseRtlConfig
+        rtl = QuantiseRtlConfig(widths=tuple(_int_list(args.rtl_widths, "--rtl-widths", 2)),
+                                seed=conf.seeds[0] if args.rtl_seed is None else args.rtl_seed,
+                                epochs=conf.digits_epochs, qat_epochs=conf.qat_epochs, calib=conf.calib, group=conf.group,
+                                backend=args.rtl_backend, images=args.rtl_images)
+    result = run_quantise(conf, out_dir=out, progress=_say, rtl=rtl)
     from adderhw.quantise import format_quantise
     print(format_quantise(result))
     _say(f"wrote {out / 'quantise.json'}, {out / 'quantise.md'} and {out / 'quantise.png'}")
@@ -298,7 +305,16 @@ def cmd_compare_boards(args):
     from adderhw.boards.engine_compare import compare_boards, format_compare_boards, parse_sizes, plot_compare_boards
     from adderhw.engine import EngineRunConfig
     EngineRunConfig(network=args.network, mac_rows=args.mac_rows)           # the engine flow's checks
-    res = compare_boards(args.network, parse_sizes(args.sizes), args.mac_rows, args.seed, build_dir, progress=_say)
+    sizes = parse_sizes(args.sizes)
+    if args.largest:
+        from adderhw.boards.engine_compare import compare_largest, format_compare_largest
+        starts = {board: shapes[0][:2] for board, shapes in sizes.items()}
+        res = compare_largest(args.network, starts, args.mac_rows, args.seed, args.max_pes, build_dir, progress=_say)
+        table = format_compare_largest(res)
+        print(table)
+        _write_reports(out, "compare_largest", res, table)
+        return 0
+    res = compare_boards(args.network, sizes, args.mac_rows, args.seed, build_dir, progress=_say)
     table = format_compare_boards(res)
     print(table)
     _write_reports(out, "compare_boards", res, table)
@@ -346,9 +362,26 @@ def cmd_bench_pe(args):
     sizes = [int(v) for v in args.sizes.split(",")]
     if len(sizes) < 3 or any(n < 1 for n in sizes) or sorted(set(sizes)) != sizes:
         raise BadParameter(f"--sizes must be at least three increasing positive integers, not {args.sizes!r}")
-    result = bench_pe(boards=_boards_list(args.boards), sizes=sizes, width=args.width, k_max=args.k_max,
-                      freq=args.freq, out_dir=args.build_dir, jobs=args.jobs, progress=_say,
-                      scheduler=_scheduler(args))
+    common = dict(boards=_boards_list(args.boards), sizes=sizes, k_max=args.k_max, freq=args.freq,
+                  out_dir=args.build_dir, jobs=args.jobs, progress=_say, scheduler=_scheduler(args))
+    if args.widths:
+        if baseline is not None:
+            raise BadParameter("--baseline checks one width; it does not apply with --widths")
+        from adderhw.boards.bench import bench_pe_widths, format_bench_pe_widths, plot_bench_pe_widths
+        from adderhw.base.config import ArrayConfig
+        widths = _int_list(args.widths, "--widths", 2)
+        for w in widths:
+            ArrayConfig(width=w, k_max=args.k_max)          # the width check, before any build
+        res = bench_pe_widths(widths, **common)
+        table = format_bench_pe_widths(res)
+        print(table)
+        if args.out:
+            for w, r in res["by_width"].items():
+                _write_reports(args.out, f"bench_pe_w{w}", r, format_bench_pe(r))
+            _write_reports(args.out, "bench_pe_widths", res, table)
+            plot_bench_pe_widths(res, Path(args.out) / "bench_pe_widths.png")
+        return 0
+    result = bench_pe(width=args.width, **common)
     table = format_bench_pe(result)
     print(table)
     if args.out:
@@ -677,6 +710,14 @@ def build_parser():
     qz.add_argument("--digits-epochs", type=int, default=40, help="float training epochs, digits (default 40)")
     qz.add_argument("--mnist-epochs", type=int, default=40, help="float training epochs, MNIST (default 40)")
     qz.add_argument("--qat-epochs", type=int, default=6, help="QAT fine-tuning epochs (default 6)")
+    qz.add_argument("--group", type=int, default=8, help="output channels per scale for QAT with per-group scales "
+                                                         "(default 8, the array's rows)")
+    qz.add_argument("--rtl-widths", default=None,
+                    help="also run the QAT digits AdderNet through the Verilog SAD array at these comma-separated "
+                         "widths, bit-exact against golden (for example 4,6)")
+    qz.add_argument("--rtl-seed", type=int, default=None, help="the seed of that run (default: the first of --seeds)")
+    qz.add_argument("--rtl-backend", default="verilator", help="verilator, icarus or amaranth (default verilator)")
+    qz.add_argument("--rtl-images", type=int, default=0, help="test images through the RTL (default 0: all)")
     qz.add_argument("--out", default="out/quantise", help="directory for quantise.json, .md and .png "
                     "(and quantise.partial.json, from which an interrupted run resumes)")
     qz.set_defaults(func=cmd_quantise)
@@ -703,6 +744,10 @@ def build_parser():
                     help="board:RxC[+M] items, M the AdderNet engine's MAC rows (default icebreaker:1x2+1,ulx3s-85f:8x8+2)")
     cb.add_argument("--mac-rows", type=int, default=2, help="MAC array rows where --sizes gives no +M (default 2)")
     cb.add_argument("--seed", type=_seed, default=1, help="nextpnr seed (default 1)")
+    cb.add_argument("--largest", action="store_true",
+                    help="instead of equal arrays: search the largest array of each kind that places and routes "
+                         "on each board, growing from the --sizes shape (twice the PEs per probe)")
+    cb.add_argument("--max-pes", type=int, default=512, help="with --largest: the largest array probed (default 512)")
     cb.add_argument("--build-dir", default="build/engines", help="where the builds go (reused when unchanged)")
     cb.add_argument("--out", default="out/compare_boards", help="directory for compare_boards.json, .md and .png")
     cb.set_defaults(func=cmd_compare_boards)
@@ -722,6 +767,8 @@ def build_parser():
     bp.add_argument("--boards", default="icebreaker,ulx3s-85f", help="comma-separated boards")
     bp.add_argument("--sizes", default="1,2,4", help="N of the N x N arrays to fit (default 1,2,4)")
     _add_board_bench_args(bp, "bench_pe")
+    bp.add_argument("--widths", default=None, help="instead of --width: comma-separated widths (for example 4,6,8), "
+                                                   "one run each and a table of the SAD/MAC ratio against width")
     bp.add_argument("--baseline", help="check the result against a baseline file "
                                        "(tests/boards/baselines/bench_pe.json); exit 1 on a violation")
     bp.set_defaults(func=cmd_bench_pe)

@@ -31,7 +31,7 @@ from adderhw.golden.networks import Layer, Network
 
 from adderhw.sim.layer import run_layer
 
-__all__ = ["DigitsConfig", "run_digits", "format_digits", "plot_digits"]
+__all__ = ["DigitsConfig", "run_digits", "format_digits", "plot_digits", "hardware_inference", "HardwareRuns"]
 
 
 @dataclass
@@ -50,7 +50,9 @@ class DigitsConfig:
 
 
 @dataclass
-class _HwRuns:
+class HardwareRuns:
+    """What a hardware inference ran: every run's cycles next to the cycle model's, and the count of
+    output values that differ from golden."""
     cycles: list = field(default_factory=list)         # (backend, layer, images, measured, model)
     mismatches: int = 0
 
@@ -60,7 +62,7 @@ def _layer_spec(name, module, x):
     return Layer(name, c, module.weight.shape[0], module.weight.shape[2], 1, 1, h, w)
 
 
-def _hardware(model, cfg_hw, fp_golden, x, backend, chunk, runs, say, executor=None):
+def hardware_inference(model, cfg_hw, fp_golden, x, backend, chunk, runs, say, executor=None):
     """Fixed-point inference of ``x`` with the model's adder (or twin conv) layers on the RTL;
     every layer output is checked against golden. Returns logits. ``runs`` records each run's
     layer by its report name (the twin's are conv2, conv3). ``executor`` (adderhw.boards.executor):
@@ -146,19 +148,19 @@ def run_digits(conf=None, progress=None, scheduler=None):
     hw = {}
     for kind, model, cfg in (("AdderNet", adder_net, sad_cfg), ("CNN", cnn_net, mac_cfg)):
         fp = FixedPointAdders(model, w, calib)
-        runs = _HwRuns()
+        runs = HardwareRuns()
         n_small = conf.small_batch
         n_big = conf.verilog_batch or len(data.y_test)
         say(f"hardware inference, {kind} on the {cfg.rows}x{cfg.cols} {cfg.pe.upper()} array at {w} bits")
         xs, ys = data.x_test[:n_small], data.y_test[:n_small]
-        small = _hardware(model, cfg, fp, xs, "amaranth", conf.chunk, runs, say)
+        small = hardware_inference(model, cfg, fp, xs, "amaranth", conf.chunk, runs, say)
         xb, yb = data.x_test[:n_big], data.y_test[:n_big]
         if scheduler is None:
-            big = _hardware(model, cfg, fp, xb, conf.verilog_backend, conf.chunk, runs, say)
+            big = hardware_inference(model, cfg, fp, xb, conf.verilog_backend, conf.chunk, runs, say)
         else:
             from adderhw.boards.executor import make_executor
             with make_executor(scheduler=scheduler, progress=say) as executor:
-                big = _hardware(model, cfg, fp, xb, conf.verilog_backend, conf.chunk, runs, say, executor)
+                big = hardware_inference(model, cfg, fp, xb, conf.verilog_backend, conf.chunk, runs, say, executor)
         gold_small = predict(model, xs, layer_fn=fp).argmax(1)
         gold_big = predict(model, xb, layer_fn=fp).argmax(1)
         hw[kind] = {

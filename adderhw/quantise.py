@@ -13,6 +13,8 @@ staying float:
   clamps activation outliers (golden.qat.ClampedFixedPoint, golden.qat.calibrate_fracs);
 * ``qat``: ``ptq-clamp``'s scales, then quantisation-aware fine-tuning from the float model
   (golden.qat.fine_tune), evaluated in integers with the golden model;
+* ``qat-group``: ``qat`` with one scale per group of ``group`` output channels (golden.qat's
+  per-group scales, calibrated per group, then fine-tuned), evaluated the same way;
 * ``cnn-ptq``: the CNN twin quantised the usual way (golden.qat.TwinFixedPoint: per-channel weight
   scales, one activation scale per layer), evaluated in integers with golden.mac_conv2d.
 
@@ -34,10 +36,11 @@ from adderhw.base.validate import check_int
 
 __all__ = ["QuantiseConfig", "run_quantise", "format_quantise", "plot_quantise", "METHODS"]
 
-METHODS = ("ptq", "ptq-clamp", "qat", "cnn-ptq")
+METHODS = ("ptq", "ptq-clamp", "qat", "qat-group", "cnn-ptq")
 _METHOD_LABELS = {"ptq": "AdderNet, PTQ (scale covers X and F)",
                   "ptq-clamp": "AdderNet, PTQ with clipping and clamping",
                   "qat": "AdderNet, QAT",
+                  "qat-group": "AdderNet, QAT with per-group scales",
                   "cnn-ptq": "CNN twin, PTQ (per-channel W, per-tensor X)"}
 
 
@@ -51,6 +54,7 @@ class QuantiseConfig:
     mnist_epochs: int = 40
     qat_epochs: int = 6
     calib: int = 512            # training images that calibrate the scales
+    group: int = 8              # output channels per scale for qat-group (the array's rows)
 
     def __post_init__(self):
         self.networks = tuple(self.networks)
@@ -65,12 +69,13 @@ class QuantiseConfig:
         self.widths = tuple(check_int("width", w, lo=2, hi=16) for w in self.widths)
         if not self.seeds or not self.mnist_seeds or not self.widths:
             raise BadParameter("seeds and widths must each hold at least one value")
-        for name in ("digits_epochs", "mnist_epochs", "qat_epochs", "calib"):
+        for name in ("digits_epochs", "mnist_epochs", "qat_epochs", "calib", "group"):
             setattr(self, name, check_int(name, getattr(self, name), lo=1))
 
 
-def _train_pair(network, seed, epochs, say):
-    """(data, float AdderNet, float CNN twin), trained deterministically."""
+def train_pair(network, seed, epochs, say, twin=True):
+    """(data, float AdderNet, float CNN twin), trained deterministically; the twin is None when not
+    ``twin``."""
     from adderhw.golden.determinism import deterministic
     if network == "digits":
         from adderhw.golden.addernet import DigitsNet, load_digits_data, train
@@ -78,12 +83,12 @@ def _train_pair(network, seed, epochs, say):
     else:
         from adderhw.golden.mnist import MnistNet, load_mnist_data, train_mnist
         data, make, fit = load_mnist_data(seed), MnistNet, train_mnist
-    nets = []
-    for adder in (True, False):
+    nets = [None, None]
+    for i, adder in enumerate((True, False)[:2 if twin else 1]):
         with deterministic(seed):
             model = make(adder=adder)
         fit(model, data, epochs=epochs, seed=seed, progress=say)
-        nets.append(model)
+        nets[i] = model
     return data, nets[0], nets[1]
 
 
@@ -94,7 +99,7 @@ def _one_seed(conf, network, seed, say):
     epochs = conf.digits_epochs if network == "digits" else conf.mnist_epochs
     t0 = time.perf_counter()
     say(f"{network}, seed {seed}: training the float AdderNet and CNN ({epochs} epochs)")
-    data, adder, cnn = _train_pair(network, seed, epochs, say)
+    data, adder, cnn = train_pair(network, seed, epochs, say)
     x, y = data.x_test, data.y_test
     calib = data.x_train[:conf.calib]
     torch.set_num_threads(1)
@@ -104,15 +109,20 @@ def _one_seed(conf, network, seed, say):
         fracs = calibrate_fracs(adder, calib, w)
         qat_model = copy_model(adder)
         fine_tune(qat_model, data, w, fracs, epochs=conf.qat_epochs, seed=seed, distort=network == "mnist")
+        group_fracs = calibrate_fracs(adder, calib, w, group=conf.group)
+        group_model = copy_model(adder)
+        fine_tune(group_model, data, w, group_fracs, epochs=conf.qat_epochs, seed=seed, distort=network == "mnist")
         ptq = FixedPointAdders(adder, w, calib)
         clamp = ClampedFixedPoint(w, fracs)
         row = {"ptq": accuracy(adder, x, y, ptq), "ptq-clamp": accuracy(adder, x, y, clamp),
                "qat": accuracy(qat_model, x, y, ClampedFixedPoint(w, fracs)),
+               "qat-group": accuracy(group_model, x, y, ClampedFixedPoint(w, group_fracs)),
                "cnn-ptq": accuracy(cnn, x, y, TwinFixedPoint(cnn, w, calib)),
-               "frac_ptq": dict(ptq.frac), "frac_clamp": fracs,
+               "frac_ptq": dict(ptq.frac), "frac_clamp": fracs, "frac_group": group_fracs,
                "clamped_activations": sum(clamp.saturated.values())}
         out["widths"][str(w)] = row
         say(f"  {w:2d} bits: PTQ {row['ptq']:.2%}, PTQ+clamp {row['ptq-clamp']:.2%}, QAT {row['qat']:.2%}, "
+            f"QAT per group {row['qat-group']:.2%}, "
             f"CNN PTQ {row['cnn-ptq']:.2%} (scales {fracs})")
     out["seconds"] = time.perf_counter() - t0
     return out
@@ -130,12 +140,14 @@ def _seeds(conf, network):
 def _run_key(conf, network):
     """The settings one (network, seed) result depends on: a saved result is reused only if they match."""
     return {"epochs": conf.digits_epochs if network == "digits" else conf.mnist_epochs,
-            "qat_epochs": conf.qat_epochs, "widths": list(conf.widths), "calib": conf.calib}
+            "qat_epochs": conf.qat_epochs, "widths": list(conf.widths), "calib": conf.calib, "group": conf.group,
+            "methods": list(METHODS)}
 
 
-def run_quantise(conf=None, out_dir=None, progress=None):
+def run_quantise(conf=None, out_dir=None, progress=None, rtl=None):
     """The whole sweep (module docstring); returns the JSON-ready result and, with ``out_dir``,
-    writes the reports there."""
+    writes the reports there. ``rtl`` (adderhw.quantise_rtl.QuantiseRtlConfig): also run the QAT
+    digits model of one seed through the Verilog array at those widths (result["rtl"])."""
     conf = conf or QuantiseConfig()
     say = progress or (lambda m: None)
     t0 = time.perf_counter()
@@ -167,9 +179,12 @@ def run_quantise(conf=None, out_dir=None, progress=None):
     command = (f"adderhw quantise --networks {','.join(conf.networks)} --seeds {','.join(map(str, conf.seeds))} "
                f"--mnist-seeds {','.join(map(str, conf.mnist_seeds))} "
                f"--widths {','.join(map(str, conf.widths))} --digits-epochs {conf.digits_epochs} "
-               f"--mnist-epochs {conf.mnist_epochs} --qat-epochs {conf.qat_epochs}")
+               f"--mnist-epochs {conf.mnist_epochs} --qat-epochs {conf.qat_epochs} --group {conf.group}")
     result = {"config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(conf).items()},
               "command": command, "summary": summary, "runs": runs, "seconds": time.perf_counter() - t0}
+    if rtl is not None:
+        from adderhw.quantise_rtl import attach_sweep, run_quantise_rtl
+        result["rtl"] = attach_sweep(run_quantise_rtl(rtl, say), runs)
     if out_dir is not None:
         write_reports(Path(out_dir), "quantise", result, format_quantise(result))
         plot_quantise(result, Path(out_dir) / "quantise.png")
@@ -206,7 +221,7 @@ def format_quantise(r):
         for w, limit in (("6", 0.5), ("4", 2.0), ("3", None)):
             if w not in widths:
                 continue
-            best_m = max(("ptq", "ptq-clamp", "qat"), key=lambda m: s["methods"][m][w]["mean"])
+            best_m = max(("ptq", "ptq-clamp", "qat", "qat-group"), key=lambda m: s["methods"][m][w]["mean"])
             gap = 100 * (fl - s["methods"][best_m][w]["mean"])
             verdict = "reported" if limit is None else ("met" if gap <= limit else "missed")
             goal_rows.append([network, f"{w} bits", best_m, f"{gap:.2f}",
@@ -214,6 +229,9 @@ def format_quantise(r):
     lines.append(markdown_table(["network", "width", "best method", "points below float", "goal", "verdict"],
                                 goal_rows, "lllrrl"))
     lines += ["", f"Done in {r['seconds']:.0f} s (this run; resumed results count their own time)."]
+    if "rtl" in r:
+        from adderhw.quantise_rtl import format_quantise_rtl
+        lines += ["", format_quantise_rtl(r["rtl"])]
     return "\n".join(lines)
 
 
@@ -231,7 +249,7 @@ def plot_quantise(r, path):
             mean = np.array([100 * v["mean"] for v in st])
             # clipped at 0: a mean of equal values can land a rounding error beyond them
             err = np.maximum(0, [[100 * (v["mean"] - v["min"]) for v in st], [100 * (v["max"] - v["mean"]) for v in st]])
-            ax.errorbar(np.array(ws) + (i - 1.5) * 0.08, mean, yerr=err, fmt="o-", ms=4, capsize=3,
+            ax.errorbar(np.array(ws) + (i - (len(METHODS) - 1) / 2) * 0.08, mean, yerr=err, fmt="o-", ms=4, capsize=3,
                         color=f"C{i}", label=_METHOD_LABELS[m])
         ax.axhline(100 * s["float"]["AdderNet"]["mean"], color="k", ls="--", lw=1, label="AdderNet float (mean)")
         ax.axhline(100 * s["float"]["CNN"]["mean"], color="C3", ls=":", lw=1, label="CNN float (mean)")

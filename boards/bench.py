@@ -21,7 +21,8 @@ from .executor import make_executor
 from .kinds import KINDS
 from .platforms import board as board_by_name
 
-__all__ = ["VARIANTS", "bench_pe", "format_bench_pe", "plot_bench_pe", "check_baseline"]
+__all__ = ["VARIANTS", "bench_pe", "format_bench_pe", "plot_bench_pe", "check_baseline", "bench_pe_widths",
+           "format_bench_pe_widths", "plot_bench_pe_widths"]
 
 #: the kinds compared, in table order
 VARIANTS = tuple(KINDS)
@@ -135,6 +136,67 @@ def plot_bench_pe(r, path):
         ax.set_ylabel(f"{cell} used (whole design)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def bench_pe_widths(widths=(4, 6, 8), **kw):
+    """:func:`bench_pe` at each operand width (the same boards, sizes and seed); returns
+    {"widths", "by_width": {width: bench_pe result}, "table": one row per board and width}. How the
+    SAD/MAC ratio moves with width: a W-bit SAD PE's adders grow with W, a multiplier with W^2."""
+    by_width = {}
+    for w in widths:
+        say = kw.get("progress") or (lambda m: None)
+        say(f"bench pe at {w} bits")
+        by_width[w] = bench_pe(width=w, **kw)
+    table = []
+    for w, r in by_width.items():
+        for b, q in r["ratios"].items():
+            by = {row["variant"]: row for row in r["rows"] if row["board"] == b}
+            table.append({"board": b, "width": w,
+                          **{f"{v}_{k}": by[v][k] for v in ("sad", "mac", "mac+dsp")
+                             for k in ("luts_per_pe", "ffs_per_pe", "logic_per_pe", "fmax_mhz")},
+                          "sad_over_mac_luts": q["sad_over_mac_luts"], "sad_over_mac_logic": q["sad_over_mac_logic"],
+                          "sad_over_mac_fmax": q["sad_over_mac_fmax"]})
+    return {"widths": list(widths), "by_width": {str(w): r for w, r in by_width.items()}, "table": table}
+
+
+def format_bench_pe_widths(r):
+    first = next(iter(r["by_width"].values()))
+    rows = [[t["board"], f"{t['width']}", f"{t['sad_luts_per_pe']:.1f}", f"{t['sad_ffs_per_pe']:.1f}",
+             f"{t['mac_luts_per_pe']:.1f}", f"{t['mac_ffs_per_pe']:.1f}", f"**{t['sad_over_mac_luts']:.3f}**",
+             f"{t['sad_over_mac_logic']:.3f}", f"{t['sad_fmax_mhz']:.1f}", f"{t['mac_fmax_mhz']:.1f}",
+             f"{t['mac+dsp_fmax_mhz']:.1f}", f"{t['sad_over_mac_fmax']:.2f}"]
+            for t in sorted(r["table"], key=lambda t: (t["board"], t["width"]))]
+    return "\n".join([
+        f"# Cost per PE against the operand width ({', '.join(map(str, r['widths']))} bits)", "",
+        f"Per-PE costs fitted over N x N arrays, N in {first['sizes']} (K <= {first['k_max']}), seed "
+        f"{first['seed']}; Fmax at the largest array. One `bench pe` run per width, each in bench_pe_w<W>.*.", "",
+        markdown_table(["board", "bits", "SAD LUT4/PE", "SAD FF/PE", "MAC LUT4/PE", "MAC FF/PE", "SAD/MAC LUT4",
+                        "SAD/MAC logic cells", "SAD MHz", "MAC MHz", "MAC+DSP MHz", "SAD/MAC Fmax"], rows,
+                       "lrrrrrrrrrrr"), ""])
+
+
+def plot_bench_pe_widths(r, path):
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for b in sorted({t["board"] for t in r["table"]}):
+        ts = sorted((t for t in r["table"] if t["board"] == b), key=lambda t: t["width"])
+        ws = [t["width"] for t in ts]
+        axes[0].plot(ws, [t["sad_over_mac_luts"] for t in ts], "o-", label=f"{b}: LUT4")
+        axes[0].plot(ws, [t["sad_over_mac_logic"] for t in ts], "s--", label=f"{b}: logic cells")
+        axes[1].plot(ws, [t["sad_luts_per_pe"] for t in ts], "o-", label=f"{b}: SAD")
+        axes[1].plot(ws, [t["mac_luts_per_pe"] for t in ts], "s--", label=f"{b}: MAC (LUTs)")
+    axes[0].set_ylabel("SAD / MAC per PE")
+    axes[1].set_ylabel("LUT4 per PE")
+    for ax in axes:
+        ax.set_xlabel("operand width (bits)")
+        ax.set_xticks(r["widths"])
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].set_title("the adder's advantage against width")
+    axes[1].set_title("logic per PE")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -32,7 +32,7 @@ from .platforms import board as board_by_name, make_platform
 from .report import LOGIC_CELL, build_report, no_fit_reason
 from .toolchain import tool_env, tool_versions
 
-__all__ = ["build_board", "execute_plan", "design_key", "kept_build", "keep_no_fit", "BuildFailed",
+__all__ = ["build_board", "execute_plan", "design_key", "kept_build", "keep_no_fit", "reuse_record", "BuildFailed",
            "DesignDoesNotFit", "summarise"]
 
 #: what a build that did not fit leaves in its directory, so that ``reuse`` need not rebuild it
@@ -157,7 +157,7 @@ def _prepare(board_name, config, freq_mhz, dsp, seed, booth):
     return b, freq_mhz, env, plan, design_key(plan), multipliers
 
 
-def _reuse(b, out, key, say):
+def reuse_record(b, out, key, say):
     """The report kept in ``out`` for the design ``key``; raises DesignDoesNotFit again for a kept
     no-fit record; None when ``out`` holds nothing for this design."""
     if (out / "report.json").exists():
@@ -184,7 +184,7 @@ def kept_build(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="bui
     if not ((out / "report.json").exists() or (out / _NO_FIT).exists()):
         return None
     b, _, _, _, key, _ = _prepare(board_name, config, freq_mhz, dsp, seed, booth)
-    return _reuse(b, out, key, lambda m: None)
+    return reuse_record(b, out, key, lambda m: None)
 
 
 def keep_no_fit(out_dir, key, reason):
@@ -206,7 +206,7 @@ def build_board(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="bu
     out = Path(out_dir)
     name = _NAME
     if reuse:
-        kept = _reuse(b, out, key, say)
+        kept = reuse_record(b, out, key, say)
         if kept is not None:
             return kept
     say(f"building {config.describe()} for {b.name} ({b.device}) at {freq_mhz:g} MHz in {out}")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from adderhw.base.errors import BadParameter
 
-from .build import design_key, execute_plan
+from .build import design_key, execute_plan, reuse_record
 from adderhw.hw.uart import uart_divisor
 
 from .engine_top import EngineTop, oscillator_hz
@@ -61,11 +61,10 @@ def build_engine_board(board_name, engine, cycles_per_image, baud=115200, dsp=Tr
                           nextpnr_opts=["--report", "report_nextpnr.json", "--seed", str(seed), "--timing-allow-fail"],
                           script_after_synth="tee -q -o stat.json stat -json")
     key = design_key(plan)
-    if reuse and (out / "report.json").exists():
-        old = json.loads((out / "report.json").read_text())
-        if old.get("design_key") == key:
-            say(f"reusing {out / 'report.json'}")
-            return old
+    if reuse:
+        kept = reuse_record(b, out, key, say)   # raises DesignDoesNotFit again for a kept no-fit
+        if kept is not None:
+            return kept
     say(f"building the engine ({engine.describe()}) behind a {baud}-baud UART for {b.name} ({b.device}) "
         f"at its {clk_hz / 1e6:g} MHz clock in {out}")
     seconds = execute_plan(plan, b, out, name, key, env, say)

@@ -16,13 +16,15 @@ from pathlib import Path
 
 from adderhw.base.errors import BadParameter
 from adderhw.base.tables import markdown_table, pyplot
+from adderhw.base.validate import check_int
 
 from .build import DesignDoesNotFit
 from .engine_build import ENGINE_BOARDS, build_engine_board
 from .report import parse_yosys_stat
 from .platforms import board as board_by_name
 
-__all__ = ["compare_boards", "format_compare_boards", "plot_compare_boards", "parse_sizes"]
+__all__ = ["compare_boards", "format_compare_boards", "plot_compare_boards", "parse_sizes", "largest_fitting",
+           "compare_largest", "format_compare_largest"]
 
 
 def parse_sizes(text):
@@ -83,6 +85,118 @@ def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="
                                           "images_per_s_at_fmax": s["images_per_s_at_fmax"] / m["images_per_s_at_fmax"]})
                 pairs.append(pair)
     return {"network": network, "mac_rows": mac_rows, "seed": seed, "pairs": pairs}
+
+
+def _grow(rows, cols):
+    """The next probe of the largest-array search: columns to twice the rows, then rows to the
+    columns (1x2, 2x2, 2x4, 4x4, 4x8, ...)."""
+    return (rows, 2 * cols) if rows == cols else (cols, cols)
+
+
+def _shrink(rows, cols):
+    return (rows // 2, cols) if rows == cols else (rows, cols // 2)
+
+
+def largest_fitting(board, network, pe, start, mac_rows=2, seed=1, max_pes=512, build_dir="build/engines",
+                    progress=print):
+    """The largest engine of kind ``pe`` that places and routes on ``board`` (with DSP blocks, as a
+    user would build it): probes grow from ``start`` (rows, cols) through 1x2, 2x2, 2x4, 4x4, ...
+    shapes (each twice the PEs of the last) until one does not fit or the next would exceed
+    ``max_pes``; if ``start`` does not fit, they shrink instead. The AdderNet engine's MAC array has
+    min(``mac_rows``, rows) rows. Returns {"largest": report or None, "probes": [report, ...],
+    "limit": why the search stopped}. Every probe is a full build, reused when unchanged."""
+    check_int("max_pes", max_pes, lo=1)
+    probes = {}
+
+    def probe(shape):
+        if shape not in probes:
+            rows, cols = shape
+            mac = min(mac_rows, rows)
+            tag = f"{board}-{network}-{pe}-{rows}x{cols}" + (f"-m{mac}" if pe == "sad" else "") + "-dsp"
+            progress(f"[largest {pe.upper()} engine on {board}] probing {rows}x{cols}")
+            probes[shape] = _build(board, network, pe, rows, cols, mac, True, seed, Path(build_dir) / tag, progress)
+        return probes[shape]["fits"]
+
+    shape = tuple(start)
+    if shape[0] * shape[1] > max_pes:
+        raise BadParameter(f"max_pes must be at least the starting array's {shape[0] * shape[1]} PEs, not {max_pes}")
+    if probe(shape):
+        while True:
+            nxt = _grow(*shape)
+            if nxt[0] * nxt[1] > max_pes:
+                limit = f"the next probe ({nxt[0]}x{nxt[1]}) would exceed max_pes={max_pes}"
+                break
+            if not probe(nxt):
+                limit = f"{nxt[0]}x{nxt[1]} does not fit"
+                break
+            shape = nxt
+        largest = probes[shape]
+    else:
+        largest, limit = None, f"{shape[0]}x{shape[1]} does not fit"
+        while shape[0] * shape[1] > 1:
+            shape = _shrink(*shape)
+            if probe(shape):
+                largest = probes[shape]
+                break
+        if largest is None:
+            limit = "no array fits"
+    ordered = [probes[k] for k in sorted(probes, key=lambda rc: rc[0] * rc[1])]
+    return {"board": board, "pe": pe, "largest": largest, "probes": ordered, "limit": limit, "max_pes": max_pes}
+
+
+def compare_largest(network="digits", starts=None, mac_rows=2, seed=1, max_pes=512, build_dir="build/engines",
+                    progress=print):
+    """:func:`largest_fitting` for the AdderNet engine and the CNN twin on each board of ``starts``
+    ({board: (rows, cols)}); the pair's ratios compare each kind at its own largest array."""
+    starts = starts or {"icebreaker": (1, 2), "ulx3s-85f": (8, 8)}
+    boards = []
+    for board, start in starts.items():
+        entry = {"board": board, **{pe: largest_fitting(board, network, pe, start, mac_rows, seed, max_pes, build_dir,
+                                                        progress) for pe in ("sad", "mac")}}
+        s, m = entry["sad"]["largest"], entry["mac"]["largest"]
+        if s and m:
+            entry["ratio"] = {"pes": (s["rows"] * s["cols"]) / (m["rows"] * m["cols"]),
+                              "images_per_s_at_fmax": s["images_per_s_at_fmax"] / m["images_per_s_at_fmax"]}
+        boards.append(entry)
+    return {"network": network, "mac_rows": mac_rows, "seed": seed, "max_pes": max_pes, "boards": boards}
+
+
+def format_compare_largest(res):
+    rows = []
+    for e in res["boards"]:
+        for pe in ("sad", "mac"):
+            r = e[pe]["largest"]
+            name = "AdderNet" if pe == "sad" else "CNN twin"
+            if r is None:
+                rows.append([e["board"], name, "none fits", "", "", "", "", "", "", "", e[pe]["limit"]])
+                continue
+            rows.append([e["board"], name, r["engine"], f"{r['rows'] * r['cols']}", f"{r['logic']['used']:,}/"
+                         f"{r['logic']['available']:,}", f"{r['dsp']['used']}/{r['dsp']['available']}",
+                         f"{r['bram']['used']}/{r['bram']['available']}", f"{r['fmax_mhz']:.1f}",
+                         f"{r['cycles_per_image']:,.0f}", f"{r['images_per_s_at_fmax']:,.0f}", e[pe]["limit"]])
+        if "ratio" in e:
+            ratio = e["ratio"]
+            rows.append(["", "**AdderNet / CNN**", "", f"{ratio['pes']:.2f}", "", "", "", "", "",
+                         f"**{ratio['images_per_s_at_fmax']:.2f}**", ""])
+    head = ["board", "network", "largest engine that fits", "array PEs", "logic cells", "DSP", "BRAM", "Fmax MHz",
+            "cycles/image", "images/s at Fmax", "search stopped because"]
+    probes = []
+    for e in res["boards"]:
+        for pe in ("sad", "mac"):
+            for r in e[pe]["probes"]:
+                probes.append([e["board"], "AdderNet" if pe == "sad" else "CNN twin", f"{r['rows']}x{r['cols']}",
+                               "yes" if r["fits"] else "no", f"{r['luts']:,}",
+                               f"{r['fmax_mhz']:.1f}" if r["fits"] else "-",
+                               "" if r["fits"] else r["reason"]])
+    return "\n".join([
+        f"# The largest {res['network']} engine of each kind that fits each board", "",
+        f"Each kind's array grows 1x2, 2x2, 2x4, 4x4, ... (twice the PEs per probe, at most {res['max_pes']} PEs) "
+        "from the board's starting size until a build does not place and route; DSP blocks are used as a user "
+        f"would. The AdderNet engine's MAC array has min({res['mac_rows']}, rows) rows. Fmax and images/s from "
+        "nextpnr and the engine cycle model.", "",
+        markdown_table(head, rows, "lllrrrrrrrl"), "", "## Every probe", "",
+        markdown_table(["board", "network", "array", "fits", "LUT4 (Yosys)", "Fmax MHz", "reason"], probes,
+                       "lllrrrl"), ""])
 
 
 def _cell(r, key, fmt):

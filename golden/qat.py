@@ -19,6 +19,16 @@ quantisation of golden.addernet.FixedPointAdders (f covers the largest |X| and |
   exact clipping constant; gradients pass the rounding straight through (STE) and stop where a
   value saturates. BatchNorm and the other layers learn around the quantised adder layers.
 
+* **Per-group scales** (optional; ``calibrate_fracs(..., group=G)``): in the spirit of Nie et al.
+  (NeurIPS 2022), who give groups of output channels their own scales, each group of G consecutive
+  output channels gets its own power-of-two scale 2^-f_g, shared by its filters and by the X it
+  sees, so a group is an adder layer of its own (X quantised at 2^-f_g) whose output is
+  dequantised with 2^-f_g. On the output-stationary array a group of G = R channels is one tile of
+  rows, and every row tile already gets its own X stream, so the array needs no change: the feeder
+  quantises X at the tile's scale (the host in the host-fed flow; in the layer engine it would be a
+  shift-and-saturate per column at the array's edge, not built). The per-channel dequantisation
+  folds into the post-processing's per-channel scale.
+
 :class:`ClampedFixedPoint` computes such a layer in integers with the golden model
 (golden.adder2d) for evaluation; :class:`FakeQuantAdders` is the same arithmetic in torch for
 training. Their outputs are equal (tests/golden/test_qat.py), so the accuracy a fine-tuned model
@@ -43,7 +53,7 @@ from .conv import adder2d, mac_conv2d
 from .determinism import deterministic
 from .fixed import FRAC_BITS_RANGE, choose_frac_bits, quantize
 
-__all__ = ["fake_quantize", "FakeQuantize", "quantized_adder", "FakeQuantAdders", "ClampedFixedPoint",
+__all__ = ["fake_quantize", "FakeQuantize", "quantized_adder", "channel_groups", "FakeQuantAdders", "ClampedFixedPoint",
            "TwinFixedPoint", "calibrate_fracs", "fine_tune", "CALIB_EXTRA"]
 
 #: how many bits finer than "nothing saturates" the calibration tries for an adder layer's scale
@@ -90,13 +100,39 @@ def _geometry(module):
     return stride, padding
 
 
+def channel_groups(frac, cout):
+    """[(first, end, f)]: the output channels [first, end) that share the scale 2^-f. ``frac`` is an
+    int (one scale for the whole layer) or a sequence of G ints, one per group of cout/G consecutive
+    output channels (per-group scales; G must divide cout)."""
+    if isinstance(frac, (int, np.integer)):
+        return [(0, cout, int(frac))]
+    fr = tuple(frac)
+    if not fr or cout % len(fr):
+        raise BadParameter(f"per-group scales need a number of groups that divides the layer's {cout} output "
+                           f"channels, not {len(fr)}")
+    n = cout // len(fr)
+    return [(i * n, (i + 1) * n, int(f)) for i, f in enumerate(fr)]
+
+
 def quantized_adder(module, x, width, frac):
     """The adder layer ``module`` (golden.reference.Adder2d) on fake-quantised X and F sharing 2^-frac,
     with weights beyond the range clipped and their exact constant subtracted (module docstring);
-    differentiable (paper backward through the layer, STE through the quantisers)."""
+    differentiable (paper backward through the layer, STE through the quantisers).
+
+    With per-group scales (``frac`` a sequence, :func:`channel_groups`) each group of output
+    channels is its own layer on X quantised at its own scale, and the outputs are concatenated.
+    The paper's adaptive learning-rate scale (η·√k/‖g‖) then normalises each group's gradient on
+    its own."""
+    groups = channel_groups(frac, module.weight.shape[0])
+    if len(groups) > 1:
+        return torch.cat([_quantized_part(module, module.weight[a:b], x, width, f) for a, b, f in groups], dim=1)
+    return _quantized_part(module, module.weight, x, width, groups[0][2])
+
+
+def _quantized_part(module, w, x, width, frac):
+    """:func:`quantized_adder` for the filters ``w`` (all or a group of the module's) at one scale."""
     from .reference import adder2d_torch
     lo, hi, frac = _bounds(width, frac)
-    w = module.weight
     lo_v, hi_v = float(np.ldexp(lo, -frac)), float(np.ldexp(hi, -frac))
     beyond = (w - w.clamp(lo_v, hi_v)).abs().sum(dim=(1, 2, 3))
     stride, padding = _geometry(module)
@@ -107,7 +143,8 @@ def quantized_adder(module, x, width, frac):
 
 class FakeQuantAdders:
     """A ``layer_fn`` (golden.addernet.DigitsNet, golden.mnist.MnistNet) that runs the adder layers
-    through :func:`quantized_adder` at ``width`` bits with the scales ``fracs`` ({layer: f}); a layer
+    through :func:`quantized_adder` at ``width`` bits with the scales ``fracs`` ({layer: f, or a tuple
+    of f per group of output channels}); a layer
     without a scale stays float (calibration quantises the layers one after another)."""
 
     def __init__(self, width, fracs):
@@ -124,24 +161,37 @@ class ClampedFixedPoint:
     """A ``layer_fn`` computing the adder layers in integers with the golden model: X saturated to
     ``width`` bits at 2^-f (outliers clamped), F clipped to that range (the exact constant goes to
     the output, as a bias would) and quantised, golden.adder2d, dequantised. ``saturated`` counts
-    the clamped activations per layer."""
+    the clamped activations per layer.
 
-    def __init__(self, width, fracs):
+    ``compute(name, xq, wq, stride, padding)`` computes the integer layer (-Σ|x - w|, int64); the
+    default is golden.adder2d, and a hardware run passes one that calls the RTL
+    (:meth:`with_compute`), as golden.addernet.FixedPointAdders does."""
+
+    def __init__(self, width, fracs, compute=None):
         self.width = check_width(width)
         self.fracs = dict(fracs)
         self.saturated = {name: 0 for name in self.fracs}
+        self.compute = compute or (lambda name, xq, wq, s, p: adder2d(xq, wq, s, p, width=self.width))
+
+    def with_compute(self, compute):
+        """The same scales with another integer compute function (for example, the RTL)."""
+        return ClampedFixedPoint(self.width, self.fracs, compute)
 
     def __call__(self, name, module, x):
-        f = self.fracs[name]
-        xq, n = quantize(x.numpy(), self.width, f)
-        self.saturated[name] += n
-        clipped, beyond = clip_adder_weights(module.weight.detach().double().numpy(), self.width, f)
-        wq, _ = quantize(clipped, self.width, f)
+        weight = module.weight.detach().double().numpy()
         stride, padding = _geometry(module)
-        y = np.ldexp(adder2d(xq, wq, stride, padding, width=self.width).astype(np.float64), -f)
-        # golden.adder2d returns -Σ|x - w| (the paper's Y); the clipping removed Σ|F - clip(F)|
-        y = y - beyond.reshape(1, -1, 1, 1)
-        return torch.tensor(y, dtype=x.dtype)
+        parts = []
+        # per-group scales (channel_groups): each group is its own integer layer, with X quantised
+        # at the group's scale; on the array a group is a tile of rows fed its own X stream
+        for a, b, f in channel_groups(self.fracs[name], len(weight)):
+            xq, n = quantize(x.numpy(), self.width, f)
+            self.saturated[name] += n
+            clipped, beyond = clip_adder_weights(weight[a:b], self.width, f)
+            wq, _ = quantize(clipped, self.width, f)
+            y = np.ldexp(self.compute(name, xq, wq, stride, padding).astype(np.float64), -f)
+            # golden.adder2d returns -Σ|x - w| (the paper's Y); the clipping removed Σ|F - clip(F)|
+            parts.append(y - beyond.reshape(1, -1, 1, 1))
+        return torch.tensor(np.concatenate(parts, axis=1), dtype=x.dtype)
 
 
 def _taps(model, calib_x, layer_fn=None):
@@ -152,25 +202,38 @@ def _taps(model, calib_x, layer_fn=None):
     return {k: torch.cat(v) for k, v in taps.items()}
 
 
-def calibrate_fracs(model, calib_x, width, extra=CALIB_EXTRA):
+def calibrate_fracs(model, calib_x, width, extra=CALIB_EXTRA, group=None):
     """Each adder layer's scale f (module docstring), layer by layer: the earlier layers are already
-    quantised when a later one is calibrated, so it sees the inputs it will get."""
+    quantised when a later one is calibrated, so it sees the inputs it will get. ``group``: instead,
+    one scale per group of ``group`` consecutive output channels (a tuple per layer,
+    :func:`channel_groups`), each chosen for its own channels' error."""
     width = check_width(width)
     extra = check_int("extra", extra, lo=0, hi=16)
+    if group is not None:
+        group = check_int("group", group, lo=1)
     fracs = {}
     model.eval()
     for name in ADDER_LAYERS:
         x = _taps(model, calib_x, FakeQuantAdders(width, fracs) if fracs else None)[name]
         module = getattr(model, name)
+        cout = module.weight.shape[0]
+        n = cout if group is None else group
+        if cout % n:
+            raise BadParameter(f"group must divide every adder layer's output channels; {name} has {cout}, not a "
+                               f"multiple of {n}")
         f0 = choose_frac_bits([x.numpy()], width)
-        best = None
+        chosen = []
         with torch.no_grad():
             ref = module(x)
-            for f in range(f0, min(FRAC_BITS_RANGE[1], f0 + extra) + 1):
-                err = float(((quantized_adder(module, x, width, f) - ref) ** 2).mean())
-                if best is None or err < best[0]:
-                    best = (err, f)
-        fracs[name] = best[1]
+            for a in range(0, cout, n):
+                best = None
+                for f in range(f0, min(FRAC_BITS_RANGE[1], f0 + extra) + 1):
+                    y = _quantized_part(module, module.weight[a:a + n], x, width, f)
+                    err = float(((y - ref[:, a:a + n]) ** 2).mean())
+                    if best is None or err < best[0]:
+                        best = (err, f)
+                chosen.append(best[1])
+        fracs[name] = chosen[0] if group is None else tuple(chosen)
     return fracs
 
 

@@ -10,7 +10,7 @@ import pytest
 from adderhw.golden.addernet import (ADDER_LAYERS, DigitsNet, FixedPointAdders, accuracy, layer_label, load_digits_data,
                                      predict, train)
 from adderhw.base.config import ArrayConfig
-from adderhw.digits import _HwRuns, _hardware, _hw_width, _scales, format_digits, plot_digits
+from adderhw.digits import HardwareRuns, hardware_inference, _hw_width, _scales, format_digits, plot_digits
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +32,9 @@ def test_adder_layers_on_verilog_equal_golden_bit_for_bit(tiny):
     data, model = tiny
     fp = FixedPointAdders(model, 8, data.x_train[:128], keep=True)
     cfg = ArrayConfig(rows=4, cols=4, width=8, k_max=72, pe="sad")
-    runs = _HwRuns()
+    runs = HardwareRuns()
     x = data.x_test[:6]
-    logits_hw = _hardware(model, cfg, fp, x, "verilator", 3, runs, lambda m: None)
+    logits_hw = hardware_inference(model, cfg, fp, x, "verilator", 3, runs, lambda m: None)
     logits_golden = predict(model, x, layer_fn=fp)
     assert runs.mismatches == 0
     assert np.array_equal(logits_hw, logits_golden)           # same integers in, same logits out

@@ -19,3 +19,4 @@ def test_ice40_pe_cost_stays_within_the_baseline(tmp_path):
     rows = {x["variant"]: x for x in r["rows"]}
     assert set(rows) == {"sad", "mac", "mac+dsp"}
     assert check_baseline(r, BASELINE) == []
+

@@ -10,7 +10,8 @@ from adderhw.base.config import ArrayConfig
 from adderhw.base.engine import EngineConfig
 from adderhw.base.errors import BadParameter
 from adderhw.boards.engine_build import build_engine_board
-from adderhw.boards.engine_compare import parse_sizes
+from adderhw.boards import engine_compare
+from adderhw.boards.engine_compare import largest_fitting, parse_sizes
 from adderhw.boards.engine_top import oscillator_hz
 from adderhw.boards.platforms import board as board_by_name
 
@@ -46,6 +47,41 @@ def test_sizes_parse_and_refuse():
     for bad in ("icebreaker", "hx8k:2x2", "icebreaker:2x0", "icebreaker:2by2", "icebreaker:2x2+0", "icebreaker:2x2+a"):
         with pytest.raises(BadParameter, match="--sizes"):
             parse_sizes(bad)
+
+
+def _fake_builds(monkeypatch, capacity):
+    """Replace the engine build with a device that fits arrays of at most ``capacity[pe]`` PEs;
+    returns the list of (pe, rows, cols, mac_rows) builds asked for."""
+    asked = []
+
+    def build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress):
+        asked.append((pe, rows, cols, mac_rows))
+        return {"rows": rows, "cols": cols, "fits": rows * cols <= capacity[pe], "reason": "too big",
+                "images_per_s_at_fmax": 10.0 * rows * cols}
+    monkeypatch.setattr(engine_compare, "_build", build)
+    return asked
+
+
+@pytest.mark.parametrize("capacity,start,max_pes", [(5, (1, 2), 512), (100, (8, 8), 512), (100, (1, 2), 40),
+                                                     (40, (8, 8), 512), (1, (2, 2), 512), (0, (1, 2), 512)])
+def test_the_largest_array_search_finds_the_largest_fitting_probe(monkeypatch, capacity, start, max_pes):
+    asked = _fake_builds(monkeypatch, {"sad": capacity})
+    res = largest_fitting("icebreaker", "digits", "sad", start, mac_rows=2, max_pes=max_pes, progress=lambda m: None)
+    # brute force over the probe sequence 1x2, 2x2, 2x4, ... (and 1x1 below it)
+    shapes = [(1, 1)] + [(1 << (i // 2), 1 << ((i + 1) // 2)) for i in range(1, 21)]
+    fitting = [rc for rc in shapes if rc[0] * rc[1] <= min(capacity, max_pes)]
+    expected = max(fitting, key=lambda rc: rc[0] * rc[1]) if fitting else None
+    got = res["largest"] and (res["largest"]["rows"], res["largest"]["cols"])
+    assert got == expected
+    assert len(asked) == len(set(asked))                       # no shape built twice
+    assert all(mac == min(2, r) for _, r, _, mac in asked)     # the MAC array never has more rows than the SAD
+    assert [p["rows"] * p["cols"] for p in res["probes"]] == sorted(p["rows"] * p["cols"] for p in res["probes"])
+
+
+def test_the_largest_array_search_refuses_a_cap_below_its_start(monkeypatch):
+    _fake_builds(monkeypatch, {"sad": 100})
+    with pytest.raises(BadParameter, match="max_pes must be at least the starting array's 64 PEs, not 16"):
+        largest_fitting("ulx3s-85f", "digits", "sad", (8, 8), max_pes=16, progress=lambda m: None)
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -6,7 +6,7 @@ import torch
 
 from adderhw.base.errors import BadParameter
 from adderhw.golden.fixed import dequantize, quantize
-from adderhw.golden.qat import (ClampedFixedPoint, FakeQuantAdders, TwinFixedPoint, calibrate_fracs,
+from adderhw.golden.qat import (ClampedFixedPoint, FakeQuantAdders, TwinFixedPoint, calibrate_fracs, channel_groups,
                                 fake_quantize, quantized_adder)
 from adderhw.golden.reference import Adder2d
 
@@ -178,5 +178,70 @@ def test_twin_quantiser_against_a_float_convolution_of_the_quantised_values():
     (lambda: fake_quantize(torch.zeros(2, dtype=torch.int64), 8, 0), "float tensor"),
 ])
 def test_refusals(call, msg):
+    with pytest.raises(BadParameter, match=msg):
+        call()
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_per_group_scales_golden_reference_and_brute_force_agree(case):
+    """Each group of output channels is its own quantised layer at its own scale: the integer
+    golden layer and the torch reference against the brute-force loops, group by group."""
+    rng = np.random.default_rng(100 + case)
+    width = [3, 4, 4, 5, 6, 8][case]
+    groups = [2, 3, 1, 4, 2, 2][case]
+    per = int(rng.integers(1, 3))
+    fracs = tuple(int(f) for f in rng.integers(-1, 4, groups))
+    if case == 0:
+        fracs = (0, 3)                       # far apart: one group saturates where the other does not
+    cin, k = int(rng.integers(1, 4)), int(rng.choice([1, 3]))
+    stride, padding = int(rng.integers(1, 3)), int(rng.integers(0, 2))
+    h = int(rng.integers(k, k + 3))
+    span = 2.0 ** (width - 1 - min(fracs))
+    x = rng.uniform(-span, span, (2, cin, h, h)).astype(np.float32)
+    x[0, 0, 0, 0] = span * 4
+    mod = Adder2d(cin, groups * per, k, stride=stride, padding=padding)
+    # weights inside every group's range, so the integer results compare exactly
+    w = np.concatenate([rng.uniform(-2.0 ** (width - 1 - f), 2.0 ** (width - 1 - f) - 2.0 ** -f, (per, cin, k, k))
+                        for f in fracs]).astype(np.float32)
+    with torch.no_grad():
+        mod.weight.copy_(torch.tensor(w))
+    want = np.concatenate([_brute_adder(x, w[g * per:(g + 1) * per], width, f, stride, padding)
+                           for g, f in enumerate(fracs)], axis=1).astype(np.float32)
+    golden = ClampedFixedPoint(width, {"l": fracs})("l", mod, torch.tensor(x)).numpy()
+    ref = FakeQuantAdders(width, {"l": fracs})("l", mod, torch.tensor(x)).detach().numpy()
+    assert np.array_equal(golden, want) and np.array_equal(ref, want)
+    # one group is the per-layer scale
+    if groups == 1:
+        assert np.array_equal(golden, ClampedFixedPoint(width, {"l": fracs[0]})("l", mod, torch.tensor(x)).numpy())
+
+
+def test_per_group_calibration_is_no_worse_than_one_scale_per_layer():
+    from adderhw.golden.addernet import DigitsNet, load_digits_data
+    from adderhw.golden.determinism import deterministic
+    d = load_digits_data(0)
+    with deterministic(0):
+        m = DigitsNet()
+    m.eval()
+    calib = d.x_train[:128]
+    one = calibrate_fracs(m, calib, 4)
+    grouped = calibrate_fracs(m, calib, 4, group=8)
+    assert all(len(grouped[name]) == 2 for name in ("add1", "add2"))
+    # the first layer sees the same X in both: each group chooses among the same candidate scales
+    # for its own channels, so its error cannot exceed the shared scale's
+    taps = {}
+    with torch.no_grad():
+        m(torch.tensor(calib), taps=taps)
+        x = torch.cat(taps["add1"])
+        ref = m.add1(x)
+        err_one = ((quantized_adder(m.add1, x, 4, one["add1"]) - ref) ** 2).mean(dim=(0, 2, 3))
+        err_grp = ((quantized_adder(m.add1, x, 4, grouped["add1"]) - ref) ** 2).mean(dim=(0, 2, 3))
+    assert err_grp[:8].mean() <= err_one[:8].mean() + 1e-9 and err_grp[8:].mean() <= err_one[8:].mean() + 1e-9
+
+
+@pytest.mark.parametrize("call,msg", [
+    (lambda: channel_groups((1, 2, 3), 8), "per-group scales need a number of groups that divides the layer's 8"),
+    (lambda: channel_groups((), 8), "per-group scales"),
+])
+def test_channel_group_refusals(call, msg):
     with pytest.raises(BadParameter, match=msg):
         call()
