@@ -58,8 +58,8 @@ def test_the_cnn_twin_reports_its_layers_as_convolutions():
     model = DigitsNet(adder=False, channels=(2, 4, 4), compiled=False)
     fp = FixedPointAdders(model, 8, data.x_train[:64])
     cfg = ArrayConfig(rows=4, cols=4, width=8, k_max=36, pe="mac")
-    runs, said = _HwRuns(), []
-    logits = _hardware(model, cfg, fp, data.x_test[:2], "amaranth", 2, runs, said.append)
+    runs, said = HardwareRuns(), []
+    logits = hardware_inference(model, cfg, fp, data.x_test[:2], "amaranth", 2, runs, said.append)
     assert np.array_equal(logits, predict(model, data.x_test[:2], layer_fn=fp))
     assert [name for _, name, *_ in runs.cycles] == ["conv2", "conv3"] and runs.mismatches == 0
     assert said == ["  amaranth: conv2 on 2 images, MAC array: bit-exact against golden",
@@ -110,9 +110,9 @@ def test_a_layers_chunks_on_a_local_dask_cluster_give_the_same_logits_and_cycles
     fp = FixedPointAdders(model, 8, data.x_train[:128])
     cfg = ArrayConfig(rows=4, cols=4, width=8, k_max=72, pe="sad")
     x = data.x_test[:12]
-    here, there = _HwRuns(), _HwRuns()
-    logits_here = _hardware(model, cfg, fp, x, "verilator", 4, here, lambda m: None)
+    here, there = HardwareRuns(), HardwareRuns()
+    logits_here = hardware_inference(model, cfg, fp, x, "verilator", 4, here, lambda m: None)
     with DaskExecutor("local:2") as cluster:                  # 3 chunks of 4 images per layer, 2 workers
-        logits_there = _hardware(model, cfg, fp, x, "verilator", 4, there, lambda m: None, executor=cluster)
+        logits_there = hardware_inference(model, cfg, fp, x, "verilator", 4, there, lambda m: None, executor=cluster)
     assert np.array_equal(logits_there, logits_here) and np.array_equal(logits_here, predict(model, x, layer_fn=fp))
     assert there.cycles == here.cycles and len(there.cycles) == 3 * len(ADDER_LAYERS) and there.mismatches == 0
