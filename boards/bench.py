@@ -22,7 +22,7 @@ from .kinds import KINDS
 from .platforms import board as board_by_name
 
 __all__ = ["VARIANTS", "bench_pe", "format_bench_pe", "plot_bench_pe", "check_baseline", "bench_pe_widths",
-           "format_bench_pe_widths", "plot_bench_pe_widths"]
+           "format_bench_pe_widths", "plot_bench_pe_widths", "widths_table"]
 
 #: the kinds compared, in table order
 VARIANTS = tuple(KINDS)
@@ -150,23 +150,38 @@ def bench_pe_widths(widths=(4, 6, 8), **kw):
         say = kw.get("progress") or (lambda m: None)
         say(f"bench pe at {w} bits")
         by_width[w] = bench_pe(width=w, **kw)
+    return {"widths": list(widths), "by_width": {str(w): r for w, r in by_width.items()},
+            "table": widths_table(by_width)}
+
+
+def widths_table(by_width):
+    """One row per board and width from {width: bench_pe result}: per-PE costs (the fit) and the
+    whole largest N x N design's LUT4s (no fit: a check on the fit, which three sizes determine
+    exactly and a few LUTs of synthesis noise move)."""
     table = []
     for w, r in by_width.items():
+        w = int(w)
         for b, q in r["ratios"].items():
             by = {row["variant"]: row for row in r["rows"] if row["board"] == b}
             table.append({"board": b, "width": w,
                           **{f"{v}_{k}": by[v][k] for v in ("sad", "mac", "mac+dsp")
                              for k in ("luts_per_pe", "ffs_per_pe", "logic_per_pe", "fmax_mhz")},
+                          **{f"{v}_largest_luts": by[v]["points"][-1]["luts"] for v in ("sad", "mac")
+                             if "points" in by[v]},
+                          "largest": by["sad"].get("fmax_size"),
                           "sad_over_mac_luts": q["sad_over_mac_luts"], "sad_over_mac_logic": q["sad_over_mac_logic"],
                           "sad_over_mac_fmax": q["sad_over_mac_fmax"]})
-    return {"widths": list(widths), "by_width": {str(w): r for w, r in by_width.items()}, "table": table}
+    return table
 
 
 def format_bench_pe_widths(r):
     first = next(iter(r["by_width"].values()))
+    first_size = r["table"][0].get("largest") or "largest"
     rows = [[t["board"], f"{t['width']}", f"{t['sad_luts_per_pe']:.1f}", f"{t['sad_ffs_per_pe']:.1f}",
              f"{t['mac_luts_per_pe']:.1f}", f"{t['mac_ffs_per_pe']:.1f}", f"**{t['sad_over_mac_luts']:.3f}**",
-             f"{t['sad_over_mac_logic']:.3f}", f"{t['sad_fmax_mhz']:.1f}", f"{t['mac_fmax_mhz']:.1f}",
+             f"{t['sad_over_mac_logic']:.3f}",
+             f"{t['sad_largest_luts']:,} / {t['mac_largest_luts']:,} = {t['sad_largest_luts'] / t['mac_largest_luts']:.2f}",
+             f"{t['sad_fmax_mhz']:.1f}", f"{t['mac_fmax_mhz']:.1f}",
              f"{t['mac+dsp_fmax_mhz']:.1f}", f"{t['sad_over_mac_fmax']:.2f}"]
             for t in sorted(r["table"], key=lambda t: (t["board"], t["width"]))]
     return "\n".join([
@@ -174,8 +189,8 @@ def format_bench_pe_widths(r):
         f"Per-PE costs fitted over N x N arrays, N in {first['sizes']} (K <= {first['k_max']}), seed "
         f"{first['seed']}; Fmax at the largest array. One `bench pe` run per width, each in bench_pe_w<W>.*.", "",
         markdown_table(["board", "bits", "SAD LUT4/PE", "SAD FF/PE", "MAC LUT4/PE", "MAC FF/PE", "SAD/MAC LUT4",
-                        "SAD/MAC logic cells", "SAD MHz", "MAC MHz", "MAC+DSP MHz", "SAD/MAC Fmax"], rows,
-                       "lrrrrrrrrrrr"), ""])
+                        "SAD/MAC logic cells", f"whole {first_size} design, LUT4 SAD / MAC", "SAD MHz", "MAC MHz",
+                        "MAC+DSP MHz", "SAD/MAC Fmax"], rows, "lrrrrrrrrrrrr"), ""])
 
 
 def plot_bench_pe_widths(r, path):

@@ -7,7 +7,7 @@ def _fake_bench_pe(width, **kw):
     """A bench_pe result whose SAD PE costs 5W LUT4s and whose MAC PE costs W^2 (made-up numbers,
     so that the ratio per width is known)."""
     rows = [{"board": b, "variant": v, "luts_per_pe": cost, "ffs_per_pe": 2.0 * width, "logic_per_pe": cost + 1,
-             "fmax_mhz": 100.0 - width}
+             "fmax_mhz": 100.0 - width, "fmax_size": "4x4", "points": [{"luts": int(16 * cost) + 100}]}
             for b in kw["boards"] for v, cost in (("sad", 5.0 * width), ("mac", float(width * width)),
                                                   ("mac+dsp", 1.0))]
     ratios = {b: {"sad_over_mac_luts": 5.0 / width, "sad_over_mac_logic": (5 * width + 1) / (width * width + 1),
@@ -23,8 +23,9 @@ def test_bench_pe_widths_puts_one_row_per_board_and_width(monkeypatch):
     assert set(table) == {(b, w) for b in ("icebreaker", "ulx3s-85f") for w in (4, 8)}
     assert table[("icebreaker", 4)]["sad_luts_per_pe"] == 20 and table[("icebreaker", 4)]["mac_luts_per_pe"] == 16
     assert table[("ulx3s-85f", 8)]["sad_over_mac_luts"] == 5 / 8
+    assert table[("ulx3s-85f", 8)]["sad_largest_luts"] == 16 * 40 + 100
     md = bench.format_bench_pe_widths(res)
-    assert "| icebreaker | 4 | 20.0 | 8.0 | 16.0 | 8.0 | **1.250** |" in md
+    assert "| icebreaker | 4 | 20.0 | 8.0 | 16.0 | 8.0 | **1.250** | 1.235 | 420 / 356 = 1.18 | 96.0 | 96.0 |" in md
 
 
 @pytest.mark.parametrize("argv,message", [
