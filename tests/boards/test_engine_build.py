@@ -57,7 +57,9 @@ def _fake_builds(monkeypatch, capacity):
     def build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress):
         asked.append((pe, rows, cols, mac_rows))
         return {"rows": rows, "cols": cols, "fits": rows * cols <= capacity[pe], "reason": "too big",
-                "images_per_s_at_fmax": 10.0 * rows * cols}
+                "images_per_s_at_fmax": 10.0 * rows * cols, "engine": f"{rows}x{cols} {pe}", "luts": 100 * rows * cols,
+                "logic": {"used": 100 * rows * cols, "available": 5280}, "dsp": {"used": 0, "available": 8},
+                "bram": {"used": 1, "available": 30}, "fmax_mhz": 50.0, "cycles_per_image": 1000.0}
     monkeypatch.setattr(engine_compare, "_build", build)
     return asked
 
@@ -76,6 +78,19 @@ def test_the_largest_array_search_finds_the_largest_fitting_probe(monkeypatch, c
     assert len(asked) == len(set(asked))                       # no shape built twice
     assert all(mac == min(2, r) for _, r, _, mac in asked)     # the MAC array never has more rows than the SAD
     assert [p["rows"] * p["cols"] for p in res["probes"]] == sorted(p["rows"] * p["cols"] for p in res["probes"])
+
+
+def test_compare_largest_puts_each_kind_at_its_own_largest_array(monkeypatch):
+    _fake_builds(monkeypatch, {"sad": 40, "mac": 8})
+    res = engine_compare.compare_largest(starts={"icebreaker": (1, 2)}, max_pes=64, progress=lambda m: None)
+    entry, = res["boards"]
+    assert (entry["sad"]["largest"]["rows"], entry["sad"]["largest"]["cols"]) == (4, 8)
+    assert (entry["mac"]["largest"]["rows"], entry["mac"]["largest"]["cols"]) == (2, 4)
+    assert entry["ratio"]["pes"] == 4 and entry["ratio"]["images_per_s_at_fmax"] == 4
+    assert entry["sad"]["limit"] == "8x8 does not fit" and entry["mac"]["limit"] == "4x4 does not fit"
+    md = engine_compare.format_compare_largest(res)
+    assert "| icebreaker | AdderNet | 4x8 sad | 32 | 3,200/5,280 |" in md and "**4.00**" in md
+    assert md.count("| no |") == 2                     # the two probes that did not fit
 
 
 def test_the_largest_array_search_refuses_a_cap_below_its_start(monkeypatch):
