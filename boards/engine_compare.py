@@ -46,6 +46,13 @@ def parse_sizes(text):
     return out
 
 
+def _tag(board, network, pe, rows, cols, mac_rows, dsp):
+    """The build directory's name of one engine build (shared by both comparisons, so they reuse
+    each other's builds)."""
+    return f"{board}-{network}-{pe}-{rows}x{cols}" + (f"-m{mac_rows}" if pe == "sad" else "") + \
+        f"-{'dsp' if dsp else 'nodsp'}"
+
+
 def _build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress):
     from adderhw.engine import engine_for, network_program
     from adderhw.golden.engine_cycles import engine_cycles
@@ -73,8 +80,7 @@ def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="
             for dsp in ((True, False) if family == "ice40" else (True,)):
                 pair = {"board": board, "rows": rows, "cols": cols, "mac_rows": mac, "dsp": dsp}
                 for pe in ("sad", "mac"):
-                    tag = f"{board}-{network}-{pe}-{rows}x{cols}" + (f"-m{mac}" if pe == "sad" else "") + \
-                          f"-{'dsp' if dsp else 'nodsp'}"
+                    tag = _tag(board, network, pe, rows, cols, mac, dsp)
                     progress(f"[{board} {rows}x{cols} {'with' if dsp else 'without'} DSPs] the {pe.upper()} engine")
                     pair[pe] = _build(board, network, pe, rows, cols, mac, dsp, seed, Path(build_dir) / tag, progress)
                 s, m = pair["sad"], pair["mac"]
@@ -112,7 +118,7 @@ def largest_fitting(board, network, pe, start, mac_rows=2, seed=1, max_pes=512, 
         if shape not in probes:
             rows, cols = shape
             mac = min(mac_rows, rows)
-            tag = f"{board}-{network}-{pe}-{rows}x{cols}" + (f"-m{mac}" if pe == "sad" else "") + "-dsp"
+            tag = _tag(board, network, pe, rows, cols, mac, True)
             progress(f"[largest {pe.upper()} engine on {board}] probing {rows}x{cols}")
             probes[shape] = _build(board, network, pe, rows, cols, mac, True, seed, Path(build_dir) / tag, progress)
         return probes[shape]["fits"]
