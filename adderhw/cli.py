@@ -740,8 +740,8 @@ def build_parser():
     cb = sub.add_parser("compare-boards", help="the whole AdderNet accelerator against its CNN twin, built for "
                                                 "the boards: logic, FF, DSP, BRAM, Fmax, images/s")
     cb.add_argument("--network", default="digits", help="digits or mnist (default digits)")
-    cb.add_argument("--sizes", default="icebreaker:1x2+1,ulx3s-85f:8x8+2",
-                    help="board:RxC[+M] items, M the AdderNet engine's MAC rows (default icebreaker:1x2+1,ulx3s-85f:8x8+2)")
+    cb.add_argument("--sizes", default="icebreaker:1x1+1,ulx3s-85f:8x8+2",
+                    help="board:RxC[+M] items, M the AdderNet engine's MAC rows (default icebreaker:1x1+1,ulx3s-85f:8x8+2)")
     cb.add_argument("--mac-rows", type=int, default=2, help="MAC array rows where --sizes gives no +M (default 2)")
     cb.add_argument("--seed", type=_seed, default=1, help="nextpnr seed (default 1)")
     cb.add_argument("--largest", action="store_true",

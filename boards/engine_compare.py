@@ -71,7 +71,7 @@ def _build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress):
 
 
 def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="build/engines", progress=print):
-    sizes = sizes or {"icebreaker": [(1, 2, 1)], "ulx3s-85f": [(8, 8, 2)]}
+    sizes = sizes or {"icebreaker": [(1, 1, 1)], "ulx3s-85f": [(8, 8, 2)]}
     pairs = []
     for board, shapes in sizes.items():
         family = board_by_name(board).family
@@ -154,7 +154,7 @@ def compare_largest(network="digits", starts=None, mac_rows=2, seed=1, max_pes=5
                     progress=print):
     """:func:`largest_fitting` for the AdderNet engine and the CNN twin on each board of ``starts``
     ({board: (rows, cols)}); the pair's ratios compare each kind at its own largest array."""
-    starts = starts or {"icebreaker": (1, 2), "ulx3s-85f": (8, 8)}
+    starts = starts or {"icebreaker": (1, 1), "ulx3s-85f": (8, 8)}
     boards = []
     for board, start in starts.items():
         entry = {"board": board, **{pe: largest_fitting(board, network, pe, start, mac_rows, seed, max_pes, build_dir,
