@@ -238,6 +238,13 @@ def test_per_group_calibration_is_no_worse_than_one_scale_per_layer():
     assert err_grp[:8].mean() <= err_one[:8].mean() + 1e-9 and err_grp[8:].mean() <= err_one[8:].mean() + 1e-9
 
 
+def test_per_group_calibration_refuses_a_group_that_does_not_divide_the_channels():
+    from adderhw.golden.addernet import DigitsNet, load_digits_data
+    d = load_digits_data(0)
+    with pytest.raises(BadParameter, match="group must divide every adder layer's output channels; add1 has 16"):
+        calibrate_fracs(DigitsNet(), d.x_train[:16], 4, group=3)
+
+
 @pytest.mark.parametrize("call,msg", [
     (lambda: channel_groups((1, 2, 3), 8), "per-group scales need a number of groups that divides the layer's 8"),
     (lambda: channel_groups((), 8), "per-group scales"),
