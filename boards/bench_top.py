@@ -11,12 +11,13 @@
   boards.platforms); a one-register power-on reset.
 Pins used: the clock input and one LED.
 """
-from amaranth.hdl import Cat, ClockDomain, Elaboratable, Module, Mux, Signal
+from amaranth.hdl import Cat, Elaboratable, Module, Mux, Signal
 from amaranth.lib import io
 
 from adderhw.base.errors import BadParameter
 from adderhw.hw.array import SystolicArray
 
+from .clocking import oscillator_sync
 from .lfsr import Lfsr
 
 __all__ = ["BenchTop"]
@@ -29,13 +30,7 @@ class BenchTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        m.submodules.clk_buf = clk = io.Buffer("i", platform.request(platform.default_clk, dir="-"))
-        m.domains.sync = sync = ClockDomain("sync")
-        m.domains.por = por = ClockDomain("por", reset_less=True)
-        m.d.comb += [sync.clk.eq(clk.i), por.clk.eq(clk.i)]
-        reset = Signal(init=1)
-        m.d.por += reset.eq(0)
-        m.d.comb += sync.rst.eq(reset)
+        oscillator_sync(m, platform)
 
         m.submodules.array = dut = SystolicArray(cfg)
         fw, aw = cfg.rows * cfg.width, cfg.cols * cfg.width

@@ -10,11 +10,13 @@
   the FT231X on the ULX3S), ``led`` 0 lit while the engine runs, ``led`` 1 (if the board has it)
   toggling on every error reply.
 """
-from amaranth.hdl import ClockDomain, Elaboratable, Module, Signal
+from amaranth.hdl import Elaboratable, Module, Signal
 from amaranth.lib import io
 
 from adderhw.hw.link import EngineLink
 from adderhw.hw.uart import uart_divisor
+
+from .clocking import oscillator_sync
 
 __all__ = ["EngineTop", "oscillator_hz"]
 
@@ -34,13 +36,7 @@ class EngineTop(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.clk_buf = clk = io.Buffer("i", platform.request(platform.default_clk, dir="-"))
-        m.domains.sync = sync = ClockDomain("sync")
-        m.domains.por = por = ClockDomain("por", reset_less=True)
-        m.d.comb += [sync.clk.eq(clk.i), por.clk.eq(clk.i)]
-        reset = Signal(init=1)
-        m.d.por += reset.eq(0)
-        m.d.comb += sync.rst.eq(reset)
+        oscillator_sync(m, platform)
 
         m.submodules.link = link = EngineLink(self.engine, divisor=self.divisor, clk_hz=self.clk_hz)
         uart = platform.request("uart", 0, dir="-")     # every subsignal (the ULX3S adds rts and dtr)

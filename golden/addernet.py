@@ -26,13 +26,12 @@ saturates a few outliers was tried and is much worse: clipping one large weight 
 (golden.adder2d, or the RTL through a hook) and dequantised; everything else stays float.
 """
 import copy
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from .conv import adder2d, mac_conv2d
-from .determinism import deterministic
+from .training import sgd_train
 from .fixed import choose_frac_bits, dequantize, quantize
 
 __all__ = ["DigitsData", "load_digits_data", "DigitsNet", "train", "accuracy", "FixedPointAdders",
@@ -123,39 +122,9 @@ def train(model, data, epochs=40, batch=64, lr=0.05, seed=0, progress=None):
     """SGD with momentum and a cosine schedule; seeded and deterministic (golden.determinism: one
     thread, deterministic algorithms), so a seed gives the same weights bit for bit on any machine
     of this kind. Returns per-epoch losses."""
-    with deterministic(seed):
-        return _train(model, data, epochs, batch, lr, seed, progress)
-
-
-def _train(model, data, epochs, batch, lr, seed, progress):
-    torch = _torch()
-    torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
-    x = torch.tensor(data.x_train)
-    y = torch.tensor(data.y_train)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
-    losses = []
-    t0 = time.perf_counter()
-    for epoch in range(epochs):
-        model.train()
-        perm = torch.randperm(len(y), generator=g)
-        total = 0.0
-        for i in range(0, len(y), batch):
-            idx = perm[i:i + batch]
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        sched.step()
-        losses.append(total / len(y))
-        if progress and (epoch + 1) % max(1, epochs // 10) == 0:
-            kind = "AdderNet" if model.adder else "CNN"
-            progress(f"  {kind} epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f} "
-                     f"({time.perf_counter() - t0:.0f} s)")
-    model.eval()
-    return losses
+    kind = "AdderNet" if model.adder else "CNN"
+    return sgd_train(model, data, epochs, batch, lr, seed, progress=progress, label=f"  {kind}",
+                     every=max(1, epochs // 10))
 
 
 def predict(model, x, layer_fn=None, batch=512):

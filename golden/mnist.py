@@ -28,7 +28,6 @@ schedule, seeded) plus small random affine distortions of the training images, w
 only 4,000 of them (the AdderNet with η = 0.2, seed 0, 60 epochs: 95.6 % at 8 bits without them,
 98.0 % with them).
 """
-import time
 
 import numpy as np
 
@@ -36,7 +35,7 @@ from adderhw.base.errors import BadParameter
 from adderhw.base.validate import check_int
 
 from .addernet import DigitsData
-from .determinism import deterministic
+from .training import sgd_train
 
 __all__ = ["load_mnist_data", "MnistNet", "train_mnist", "augment", "MNIST_CHANNELS", "MNIST_TEST_PER_CLASS"]
 
@@ -152,37 +151,6 @@ def train_mnist(model, data, epochs=60, batch=64, lr=0.05, seed=0, distort=True,
     """golden.addernet.train with random affine distortions of the training images (:func:`augment`)
     when ``distort``: SGD with momentum, a cosine schedule, seeded and deterministic
     (golden.determinism). Returns per-epoch losses."""
-    with deterministic(seed):
-        return _train_mnist(model, data, epochs, batch, lr, seed, distort, progress)
-
-
-def _train_mnist(model, data, epochs, batch, lr, seed, distort, progress):
-    import torch
-    torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
-    x = torch.tensor(data.x_train)
-    y = torch.tensor(data.y_train)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
-    losses = []
-    t0 = time.perf_counter()
-    for epoch in range(epochs):
-        model.train()
-        perm = torch.randperm(len(y), generator=g)
-        total = 0.0
-        for i in range(0, len(y), batch):
-            idx = perm[i:i + batch]
-            xb = augment(x[idx], g) if distort else x[idx]
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(xb), y[idx])
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        sched.step()
-        losses.append(total / len(y))
-        if progress and (epoch + 1) % max(1, epochs // 10) == 0:
-            kind = "AdderNet" if getattr(model, "adder", False) else "CNN"
-            progress(f"  {kind} epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f} "
-                     f"({time.perf_counter() - t0:.0f} s)")
-    model.eval()
-    return losses
+    kind = "AdderNet" if getattr(model, "adder", False) else "CNN"
+    return sgd_train(model, data, epochs, batch, lr, seed, augment=augment if distort else None, progress=progress,
+                     label=f"  {kind}", every=max(1, epochs // 10))

@@ -39,7 +39,6 @@ per-output-channel weight scales and one activation scale per tensor, each max|v
 numbers, not powers of two), computed in integers with golden.mac_conv2d.
 """
 import copy
-import time
 
 import numpy as np
 import torch
@@ -50,8 +49,8 @@ from adderhw.base.validate import check_int, check_width, int_range
 from .addernet import ADDER_LAYERS
 from .compiler import clip_adder_weights
 from .conv import adder2d, mac_conv2d
-from .determinism import deterministic
 from .fixed import FRAC_BITS_RANGE, choose_frac_bits, quantize
+from .training import sgd_train
 
 __all__ = ["fake_quantize", "FakeQuantize", "quantized_adder", "channel_groups", "FakeQuantAdders", "ClampedFixedPoint",
            "TwinFixedPoint", "calibrate_fracs", "fine_tune", "CALIB_EXTRA"]
@@ -243,35 +242,9 @@ def fine_tune(model, data, width, fracs, epochs=6, batch=64, lr=0.005, seed=0, d
     fake-quantised at ``width`` bits with the fixed scales ``fracs``. ``distort``: golden.mnist's
     random affine distortions of the training images. Returns per-epoch losses."""
     epochs = check_int("epochs", epochs, lo=1)
-    layer_fn = FakeQuantAdders(width, fracs)
-    with deterministic(seed):
-        from .mnist import augment
-        g = torch.Generator().manual_seed(seed)
-        x = torch.tensor(data.x_train)
-        y = torch.tensor(data.y_train)
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
-        losses = []
-        t0 = time.perf_counter()
-        for epoch in range(epochs):
-            model.train()
-            perm = torch.randperm(len(y), generator=g)
-            total = 0.0
-            for i in range(0, len(y), batch):
-                idx = perm[i:i + batch]
-                xb = augment(x[idx], g) if distort else x[idx]
-                opt.zero_grad()
-                loss = torch.nn.functional.cross_entropy(model(xb, layer_fn=layer_fn), y[idx])
-                loss.backward()
-                opt.step()
-                total += loss.item() * len(idx)
-            sched.step()
-            losses.append(total / len(y))
-            if progress:
-                progress(f"    QAT {width}-bit epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f} "
-                         f"({time.perf_counter() - t0:.0f} s)")
-    model.eval()
-    return losses
+    from .mnist import augment
+    return sgd_train(model, data, epochs, batch, lr, seed, augment=augment if distort else None,
+                     layer_fn=FakeQuantAdders(width, fracs), progress=progress, label=f"    QAT {width}-bit")
 
 
 class TwinFixedPoint:
