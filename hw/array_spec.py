@@ -78,7 +78,7 @@ compared at every cycle. The delay line is the specification's timing, written i
 the skew registers it checks.
 
 Observability. The invariants read registers inside the array (``pes[r][c].acc``, the drain
-controller's ``left``, ``occ``, ``row``, ``go``, ``go_col``, ``sel``, ``sel_col``, ``left_col``,
+controller's ``start``, ``start_col``, ``left``, ``occ``, ``row``, ``go``, ``go_col``, ``sel``, ``sel_col``, ``left_col``,
 ``occ_col``, ``go_ctl`` and the FIFO entries ``e0``, ``e1``), which the components name after elaboration; the spec elaborates the array first
 and then reads them.
 """
@@ -294,6 +294,10 @@ class ArraySpec(Elaboratable):
                     *(Assert(drain.left_col[c] == drain.left, f"drain: column {c}'s copy of the rows left")
                       for c in range(C)),
                     *(Assert(drain.go_ctl[c] == drain.go, f"drain: column {c}'s controller copy of the decision")
+                      for c in range(C)),
+                    # the registered start agrees with the capture of PE(R-1, C-1) (hw.drain)
+                    Assert(drain.start == pes[R - 1][C - 1].o_capture, "drain: start is PE(R-1, C-1)'s capture"),
+                    *(Assert(drain.start_col[c] == drain.start, f"drain: column {c}'s copy of the start")
                       for c in range(C)),
                 ]
             # The per-column copies have no reset (hw.drain): in the cycle after reset they hold what

@@ -18,17 +18,27 @@ G, the gap between two tiles' last beats that hides the drain, grows from R + C 
 2R + C + S - 1 (``golden.cycles.drain_gap``).
 
 Control, and what it fans out to:
-  * ``i_start`` is the capture pulse of PE(R-1, C-1), the last result register of a tile to be
-    written: from the next cycle the whole tile is in the chains.
+  * The drain starts (``start``) in the cycle in which PE(R-1, C-1), the last result register of a
+    tile to be written, captures: from the next cycle the whole tile is in the chains. That pulse
+    is not taken from PE(R-1, C-1) itself but registered, once centrally (``start``) and once per
+    column (``start_col[c]``), from ``i_start``, the capture pulse of the PE that the capture wave
+    reaches one cycle earlier (PE(R-1, C-2); PE(R-2, 0) when C = 1). A capture pulse is
+    combinational from its PE's flags; routed from the array's far corner straight into every
+    column's controller, it was the critical path at 16x16 on the ECP5-85F (5.38 ns of routing in
+    7.47 ns); registered, the corner's wire ends at a flip-flop and each column's controller reads
+    a register of its own. The drain's latency and the cycle model do not change. A 1x1 array has
+    no earlier PE and no distance to cover: there ``i_start`` is PE(0, 0)'s capture and is used
+    directly.
   * A counter (rows left in the chains) and the occupancy of a 2-entry output FIFO decide, one
     cycle ahead, whether the chains shift in the next cycle; that decision is registered once per
     column (``o_shift[c]``, the register ``go_col[c]``), so each register drives the R result
     registers of one column and that column's two FIFO entries. The counter and the occupancy are
     kept once centrally (``left``, ``occ``, ``go``: ``o_sum.valid``, ``o_done``, the ``last``
     flags) and once per column (``left_col[c]``, ``occ_col[c]``, ``go_ctl[c]``), beside the
-    column's registers, each copy updated by the same rule from ``i_start``, ``o_sum.ready`` and
-    its own state. So ``i_start`` and ``o_sum.ready`` each cross to a column once and meet only
-    local logic there; with one central copy driving the C decision registers, ready -> occ ->
+    column's registers, each copy updated by the same rule from its copy of ``start``,
+    ``o_sum.ready`` and its own state. So ``i_start`` and ``o_sum.ready`` each cross to a column
+    once (``i_start`` into a register) and meet only local logic there; with one central copy
+    driving the C decision registers, ready -> occ ->
     ``sel_col[c]`` crossed the array twice in one cycle and was the critical path at 16x16 on the
     ECP5-85F (8.14 ns, 6.9 ns of routing). A column's copy feeds back its own ``go_ctl[c]``, not
     ``go_col[c]``: ``go_col[c]`` is pulled toward the column's R x acc_width data enables, and
@@ -51,7 +61,7 @@ Control, and what it fans out to:
     a row accepted in this cycle must be replaced in this cycle. Here the enable is already a
     registered per-column signal, and the price is one 2:1 multiplexer per output bit, driven by a
     register, between the entries and ``o_sum.payload``.
-  * The per-column copies (``go_col``, ``sel_col``) carry ``keep`` on their wires. Yosys's
+  * The per-column copies (``start_col``, ``go_col``, ``sel_col``) carry ``keep`` on their wires. Yosys's
     ``opt_merge`` merges identical flip-flops regardless, which would turn the C copies back into
     one register driving every result register (or every output multiplexer); adderhw's board
     builds therefore run ``setattr -set keep 1 a:keep %ci1 t:$dff %i`` after ``proc``
@@ -61,8 +71,9 @@ Control, and what it fans out to:
     1 to 2) moves the offered row from e0 to e1 in the same edge that sets the select to e1; the
     payload does not change. Two entries are enough for full throughput with the one-cycle
     decision: a row is pushed only when the FIFO will have room for it.
-  * Reset. ``go``, ``sel``, ``occ``, ``left``, ``row``, ``occ_col``, ``left_col`` and ``go_ctl`` are
-    reset;
+  * Reset. ``start``, ``start_col``, ``go``, ``sel``, ``occ``, ``left``, ``row``, ``occ_col``,
+    ``left_col`` and ``go_ctl`` are reset (the reset also clears every PE's flags, so no PE captures
+    in the cycle after it, and the start registers agree with PE(R-1, C-1) from then on);
     ``go_col`` and ``sel_col`` are not, so that only the decision logic sits in front of them on
     ``o_sum.ready``'s path (a synchronous reset can cost a LUT level there). In the cycle after a
     reset they hold what the decision logic made of the state before it (anything, after
@@ -84,14 +95,18 @@ accepted.
 
 Members
 -------
-i_start : In(1)                       the tile is complete (capture of PE(R-1, C-1))
+i_start : In(1)                       the tile is complete at the end of the next cycle (capture of
+                                      PE(R-1, C-2), or PE(R-2, 0) when C = 1); in a 1x1 array, at
+                                      the end of this cycle (capture of PE(0, 0))
 i_head : In(ArrayLayout(acc, cols))   row 0 of every column's chain
 o_shift : Out(cols)                   column c shifts its chain at the end of this cycle
 o_sum : Out(stream.Signature({data: ArrayLayout(acc, cols), last: 1}))
 o_done : Out(1)                       the tile's last row is accepted in this cycle
 
-After elaboration, ``left``, ``occ``, ``row``, ``go``, ``go_col``, ``e0``, ``e1``, ``sel``,
-``sel_col``, ``left_col``, ``occ_col`` and ``go_ctl`` name the registers above (not ports; ``e0`` and ``e1`` have the payload's layout); the
+After elaboration, ``start``, ``start_col``, ``left``, ``occ``, ``row``, ``go``, ``go_col``,
+``e0``, ``e1``, ``sel``, ``sel_col``, ``left_col``, ``occ_col`` and ``go_ctl`` name the registers
+above (not ports; ``e0`` and ``e1`` have the payload's layout; in a 1x1 array ``start`` and
+``start_col[0]`` are ``i_start`` itself); the
 formal spec (``hw.array_spec``) states its invariants over them.
 """
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
@@ -127,6 +142,16 @@ class DrainControl(wiring.Component):
         R, C = self.config.rows, self.config.cols
         layout = self.o_sum.payload.shape()
 
+        # -- the drain's start: PE(R-1, C-1) captures in this cycle. Registered from the capture one
+        # cycle earlier in the wave, centrally and per column (``keep``: merged, one register would
+        # again reach every column's controller); a 1x1 array uses its one PE's capture directly.
+        if R * C > 1:
+            start = Signal(name="start")
+            start_col = [Signal(name=f"start_col{c}", attrs={"keep": 1}) for c in range(C)]
+            m.d.sync += [start.eq(self.i_start), *(s.eq(self.i_start) for s in start_col)]
+        else:
+            start, start_col = self.i_start, [self.i_start]
+
         # -- the shift decision, made one cycle ahead and registered per column
         go = Signal()                       # the central copy of o_shift[c]: the chains shift now
         # one register per column; ``keep`` stops Yosys from merging the identical copies back into
@@ -137,7 +162,7 @@ class DrainControl(wiring.Component):
         row = Signal(range(max(R, 2)))      # row index of the next row pushed into the FIFO
         shift = Cat(*go_col)
         if mutation("drain-skips-row"):     # MUTATION (hw.mutation): an extra shift as the drain starts
-            shift = shift | self.i_start.replicate(C)
+            shift = shift | start.replicate(C)
         m.d.comb += self.o_shift.eq(shift)
 
         # -- the output FIFO, two entries per column that shift with the column's chain: e0 takes
@@ -162,7 +187,7 @@ class DrainControl(wiring.Component):
         with m.If(push):
             m.d.sync += [row.eq(Mux(row == R - 1, 0, row + 1)), e0.last.eq(row == R - 1), e1.last.eq(e0.last)]
 
-        def decide(occ, left, push, pop):
+        def decide(start, occ, left, push, pop):
             """The next (occ, left, go, sel) of one copy of the controller.
 
             ``go`` and ``sel`` are read off the current state without an adder (they sit on
@@ -170,15 +195,15 @@ class DrainControl(wiring.Component):
             ``left >= 2 or (left == 1 and not push)``, and occ + push - pop == 2 is ``not pop and
             (occ == 2 or (occ == 1 and push))``."""
             occ_next = occ + push - pop
-            left_next = Mux(self.i_start, R, left - push)
+            left_next = Mux(start, R, left - push)
             high = left[1:].any() if len(left) > 1 else C0
-            rows_after = self.i_start | high | (left[0] & ~push)
+            rows_after = start | high | (left[0] & ~push)
             full_after = ~pop & ((occ == FIFO_DEPTH) | ((occ == FIFO_DEPTH - 1) & push))
             # a row is pushed only into a FIFO that will have room for it: never with occ = 2
             return occ_next, left_next, rows_after & ~full_after, full_after
 
         # the central copy: o_sum.valid, o_done and the entries' last flags
-        occ_next, left_next, go_next, sel_next = decide(occ, left, push, pop)
+        occ_next, left_next, go_next, sel_next = decide(start, occ, left, push, pop)
         m.d.sync += [occ.eq(occ_next), left.eq(left_next), go.eq(go_next), sel.eq(sel_next)]
         # one copy per column, beside the column's go_col/sel_col: o_sum.ready and i_start each cross
         # to the column once and meet only local logic there, instead of reaching the column's
@@ -192,11 +217,12 @@ class DrainControl(wiring.Component):
         go_ctl = [Signal(name=f"go_ctl{c}", attrs={"keep": 1}) for c in range(C)]
         for c in range(C):
             pop_c = (occ_col[c] != 0) & self.o_sum.ready
-            occ_c, left_c, go_c, sel_c = decide(occ_col[c], left_col[c], go_ctl[c], pop_c)
+            occ_c, left_c, go_c, sel_c = decide(start_col[c], occ_col[c], left_col[c], go_ctl[c], pop_c)
             m.d.sync += [occ_col[c].eq(occ_c), left_col[c].eq(left_c), go_ctl[c].eq(go_c),
                          go_col[c].eq(go_c), sel_col[c].eq(sel_c)]
 
         m.d.comb += self.o_done.eq(pop & self.o_sum.payload.last)
+        self.start, self.start_col = start, start_col
         self.left, self.occ, self.row, self.go, self.go_col = left, occ, row, go, go_col
         self.e0, self.e1, self.sel, self.sel_col = e0, e1, sel, sel_col
         self.occ_col, self.left_col, self.go_ctl = occ_col, left_col, go_ctl

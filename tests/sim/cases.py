@@ -28,6 +28,7 @@ def operands(cfg, T, K, P, seed, corner=None):
 CASES = [
     (ArrayConfig(rows=1, cols=1, width=2, k_max=4), 3, 1, 2, 0.0, None),
     (ArrayConfig(rows=1, cols=1, width=8, k_max=9), 2, 9, 3, 0.3, None),
+    (ArrayConfig(rows=3, cols=1, width=6, k_max=9), 7, 3, 2, 0.3, None),
     (ArrayConfig(rows=2, cols=3, width=4, k_max=16), 5, 2, 7, 0.0, None),
     (ArrayConfig(rows=2, cols=3, width=4, k_max=16), 5, 9, 7, 0.4, None),
     (ArrayConfig(rows=2, cols=3, width=12, k_max=9), 3, 9, 4, 0.2, "minmax"),
