@@ -455,16 +455,17 @@ def cmd_sweep(args):
     partial = None
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
-        partial = Path(args.out) / f"sweep_{args.board}.partial.json"
+    stem = f"sweep_{args.board}" + ("_area" if args.bound == "area" else "")
+    if args.out:
+        partial = Path(args.out) / f"{stem}.partial.json"
     result = sweep(args.board, kinds, config=template, freq=args.freq, jobs=args.jobs,
                    seed=args.seed, out_dir=args.build_dir, progress=_say, start_bounds=bounds, partial=partial,
-                   scheduler=_scheduler(args))
+                   scheduler=_scheduler(args), bound=args.bound)
     if partial and partial.exists():
         partial.unlink()
     table = format_sweep(result)
     print(table)
     if args.out:
-        stem = f"sweep_{args.board}"
         _write_reports(args.out, stem, result, table)
         plot_sweep(result, Path(args.out) / f"{stem}.png")
     return 0
@@ -651,7 +652,11 @@ def build_parser():
     sw.add_argument("--build-dir", default="build/sweep",
                     help="where the builds go (default build/sweep); finished builds there are reused, so an "
                          "interrupted sweep resumes")
-    sw.add_argument("--out", help="directory for sweep_BOARD.json, .md and .png")
+    sw.add_argument("--bound", choices=["clock", "area"], default="clock",
+                    help="clock: the largest arrays that meet --freq (default); area: the largest that place and "
+                         "route at any clock, with throughput at their own Fmax (builds are shared with clock)")
+    sw.add_argument("--out", help="directory for sweep_BOARD.json, .md and .png (sweep_BOARD_area.* with "
+                                  "--bound area)")
     sw.set_defaults(func=cmd_sweep)
 
     rg = sub.add_parser("regress", help="many random GEMM cases through a simulator against golden and the cycle "

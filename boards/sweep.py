@@ -15,6 +15,13 @@ blocks). So once a kind's coarse search has closed, the same search runs again o
 array with aspect ratio at most 2 can have. The coarse probes are the same as without this
 stage, so earlier builds are reused.
 
+Two bounds. ``bound="clock"`` (the default) asks for the largest array that meets the target clock.
+``bound="area"`` asks for the largest array that places and routes at all, whatever its Fmax, and
+reports its throughput at its own Fmax: on a large device the clock can bind long before the
+area does, and the clock-bound answer then understates what the logic allows. Both bounds build
+each probe with the same options (the target clock is only nextpnr's goal), so the two searches
+share their builds: a probe built by one is reused by the other.
+
 Reported per kind: PEs, Fmax, peak throughput = PEs × Fmax (terms per second), and utilisation.
 Long sweeps can be resumed: every probe's report is kept in its build directory and reused when the
 design and options are unchanged, and ``partial`` (a path) receives the results so far after every
@@ -25,6 +32,7 @@ from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
 from adderhw.base.config import ArrayConfig, check_config
+from adderhw.base.errors import BadParameter
 
 from adderhw.base.tables import markdown_table, pyplot
 
@@ -62,36 +70,43 @@ def _job(board, kind, shape, template, freq, seed, out_dir):
     return BuildJob(board, cfg, freq, KINDS[kind].dsp, seed, str(Path(out_dir) / f"{kind}_{shape[0]}x{shape[1]}"))
 
 
-def _verdict(kind, shape, outcome):
-    """(kind, shape, report or None, why it fails or None) of a build's outcome."""
+BOUNDS = ("clock", "area")
+
+
+def _verdict(kind, shape, outcome, bound="clock"):
+    """(kind, shape, report or None, why it fails or None) of a build's outcome; with ``bound="area"``
+    a design that places and routes passes whatever its Fmax."""
     r = outcome.report
     if r is None:
         return kind, shape, None, outcome.why
     pes = shape[0] * shape[1]
     if kind == "mac+dsp" and r["dsp"]["used"] < pes:
         return kind, shape, r, f"only {r['dsp']['used']} of {pes} multipliers in DSP blocks"
-    return kind, shape, r, None if r["timing_met"] else f"Fmax {r['fmax_mhz']:.1f} MHz below target"
+    return kind, shape, r, None if r["timing_met"] or bound == "area" else f"Fmax {r['fmax_mhz']:.1f} MHz below target"
 
 
-def _probe(board, kind, shape, template, freq, seed, out_dir):  # runs in a local worker process
-    return _verdict(kind, shape, run_here(_job(board, kind, shape, template, freq, seed, out_dir)))
+def _probe(board, kind, shape, template, freq, seed, out_dir, bound):  # runs in a local worker process
+    return _verdict(kind, shape, run_here(_job(board, kind, shape, template, freq, seed, out_dir)), bound)
 
 
-def _submit(executor, board, kind, shape, template, freq, seed, out_dir):
+def _submit(executor, board, kind, shape, template, freq, seed, out_dir, bound):
     """A future of the probe's (kind, shape, report, why), on the local pool or on a cluster."""
     if not executor.remote:
-        return executor.submit(_probe, board, kind, shape, template, freq, seed, out_dir)
+        return executor.submit(_probe, board, kind, shape, template, freq, seed, out_dir, bound)
     job = _job(board, kind, shape, template, freq, seed, out_dir)
-    return then(submit_build(executor, job), lambda outcome: _verdict(kind, shape, outcome))
+    return then(submit_build(executor, job), lambda outcome: _verdict(kind, shape, outcome, bound))
 
 
 def sweep(board_name, kinds=tuple(KINDS), config=None, freq=None, jobs=None, seed=1,
-          out_dir="build/sweep", progress=None, start_bounds=None, partial=None, scheduler=None):
+          out_dir="build/sweep", progress=None, start_bounds=None, partial=None, scheduler=None, bound="clock"):
     """Returns a JSON-ready dict. ``config``: the ArrayConfig whose width and k_max every probe uses
     (default 8-bit, k_max 144); ``start_bounds``: {kind: max PEs to consider} to cap the search.
     ``jobs``: probes per round of a kind (default 2 on the local pool, the cluster's worker
     threads with ``scheduler``); ``scheduler``: None for the local pool of ``jobs`` processes, else
-    a Dask scheduler (``tcp://HOST:8786`` or ``local:N``, see :mod:`.executor`)."""
+    a Dask scheduler (``tcp://HOST:8786`` or ``local:N``, see :mod:`.executor`); ``bound``: "clock"
+    (the largest array meeting ``freq``) or "area" (the largest that places and routes at any clock)."""
+    if bound not in BOUNDS:
+        raise BadParameter(f"bound must be one of {', '.join(BOUNDS)}, not {bound!r}")
     template = check_config(ArrayConfig(width=8, k_max=144) if config is None else config)
     width, k_max = template.width, template.k_max
     b = board_by_name(board_name)
@@ -130,7 +145,7 @@ def sweep(board_name, kinds=tuple(KINDS), config=None, freq=None, jobs=None, see
             k = min(jobs, gap - 1)
             for i in sorted({st["lo"] + max(1, (gap * (j + 1)) // (k + 1)) for j in range(k)}):
                 if st["lo"] < i < st["hi"]:
-                    f = _submit(pool, board_name, kind, st["shapes"][i], template, freq, seed, out_dir)
+                    f = _submit(pool, board_name, kind, st["shapes"][i], template, freq, seed, out_dir, bound)
                     running[f] = (kind, i)
 
         for kind in state:
@@ -163,14 +178,14 @@ def sweep(board_name, kinds=tuple(KINDS), config=None, freq=None, jobs=None, see
                        f"{r['logic']['cell']}" if r else "")
                     + f" | {pool.status(probe_no, len(running), counts)}")
                 if partial:
-                    doc = _summary(b, width, k_max, freq, seed, state, complete=False)
+                    doc = _summary(b, width, k_max, freq, seed, state, complete=False, bound=bound)
                     Path(partial).write_text(json.dumps(doc, indent=2) + "\n")
                 if not any(k == kind for k, _ in running.values()):
                     next_round(kind)
-    return _summary(b, width, k_max, freq, seed, state, complete=True)
+    return _summary(b, width, k_max, freq, seed, state, complete=True, bound=bound)
 
 
-def _summary(b, width, k_max, freq, seed, state, complete):
+def _summary(b, width, k_max, freq, seed, state, complete, bound="clock"):
     results = []
     for kind, st in state.items():
         best = st["best"]
@@ -180,12 +195,15 @@ def _summary(b, width, k_max, freq, seed, state, complete):
             "probes": sorted(st["probes"], key=lambda p: p["pes"]),
         })
     return {"board": b.name, "device": b.device, "width": width, "k_max": k_max, "target_mhz": freq,
-            "seed": seed, "complete": complete, "results": results}
+            "seed": seed, "bound": bound, "complete": complete, "results": results}
 
 
 def format_sweep(r):
+    what = ("that places and routes at any clock (built for "
+            f"{r['target_mhz']:g} MHz; throughput at its own Fmax)" if r.get("bound") == "area"
+            else f"that fits and meets {r['target_mhz']:g} MHz")
     lines = [f"{r['board']} ({r['device']}), {r['width']}-bit, K <= {r['k_max']}: the largest array of each kind "
-             f"that fits and meets {r['target_mhz']:g} MHz (seed {r['seed']}).", "",
+             f"{what} (seed {r['seed']}).", "",
              markdown_table(
                  ["PE", "array", "PEs", "Fmax (MHz)", "peak throughput (G terms/s)", "logic used", "DSP", "probes"],
                  [[x["kind"], f"{b['rows']}x{b['cols']}", b["pes"], f"{b['fmax_mhz']:.1f}",
@@ -220,7 +238,8 @@ def plot_sweep(r, path):
     kinds = [x["kind"] for x in r["results"]]
     a2.bar(kinds, [x["throughput_gops"] for x in r["results"]], color=["C0", "C1", "C2"][:len(kinds)])
     a2.set_ylabel("peak throughput (G terms/s) = PEs x Fmax")
-    a2.set_title(f"largest array meeting {r['target_mhz']:g} MHz")
+    a2.set_title("largest array that places and routes (own Fmax)" if r.get("bound") == "area"
+                 else f"largest array meeting {r['target_mhz']:g} MHz")
     for i, x in enumerate(r["results"]):
         if x["best"]:
             a2.text(i, x["throughput_gops"], f"{x['best']['rows']}x{x['best']['cols']}\n{x['best']['fmax_mhz']:.0f} MHz",

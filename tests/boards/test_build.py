@@ -17,7 +17,8 @@ from adderhw.boards.platforms import board as board_by_name
 from adderhw.boards.report import build_report
 from adderhw.boards.lfsr import Lfsr
 from adderhw.boards.report import no_fit_reason
-from adderhw.boards.sweep import candidate_shapes, fine_shapes, sweep
+from adderhw.boards.sweep import candidate_shapes, fine_shapes, format_sweep, sweep
+from adderhw.base.errors import BadParameter
 from adderhw.golden import AdderhwError
 from adderhw.hw import ArrayConfig
 
@@ -147,13 +148,31 @@ def test_a_finished_build_is_reused_only_for_the_same_design(tmp_path):
     assert other["target_mhz"] == 25 and other["design_key"] != first["design_key"]
 
 
-def _fake_probe(board, kind, shape, template, freq, seed, out_dir):
+def _fake_probe(board, kind, shape, template, freq, seed, out_dir, bound):
     """Stands in for a build: each kind passes up to a known number of PEs (runs in a worker)."""
     limit = {"sad": 150, "mac": 30, "mac+dsp": 7}[kind]
     pes = shape[0] * shape[1]
     report = {"fmax_mhz": 100.0, "luts": pes, "logic": {"used": pes, "available": 5280, "cell": "LC"},
               "dsp": {"used": 0}, "ffs": pes}
     return kind, shape, report, None if pes <= limit else "too big"
+
+
+def _largest_shape_pes(limit):
+    """Brute force: the most PEs <= limit of any shape with rows <= cols <= 2 rows."""
+    return max(r_ * c for r_ in range(1, 65) for c in range(r_, 2 * r_ + 1) if r_ * c <= limit)
+
+
+def _fake_build(board, kind, shape, template, freq, seed, out_dir):
+    """Stands in for a build's outcome: SAD routes up to 150 PEs and meets the clock up to 40; its
+    Fmax falls with size (runs in a worker, through the real verdict)."""
+    from types import SimpleNamespace
+    pes = shape[0] * shape[1]
+    if pes > 150:
+        return SimpleNamespace(report=None, why="design does not fit")
+    fmax = 200.0 - pes / 4
+    report = {"fmax_mhz": fmax, "timing_met": pes <= 40, "luts": pes, "ffs": pes, "dsp": {"used": 0},
+              "logic": {"used": pes * 10, "available": 5280, "cell": "LC"}}
+    return SimpleNamespace(report=report, why=None)
 
 
 def test_the_sweep_search_finds_each_kinds_largest_passing_shape(monkeypatch):
@@ -165,10 +184,37 @@ def test_the_sweep_search_finds_each_kinds_largest_passing_shape(monkeypatch):
         limit = {"sad": 150, "mac": 30, "mac+dsp": 7}[x["kind"]]
         # brute force: the most PEs <= limit of any shape with rows <= cols <= 2 rows
         expect = max(r_ * c for r_ in range(1, 65) for c in range(r_, 2 * r_ + 1) if r_ * c <= limit)
+        assert expect == _largest_shape_pes(limit)
         assert x["best"]["pes"] == expect and x["best"]["rows"] <= x["best"]["cols"] <= 2 * x["best"]["rows"]
         assert all(p["passed"] == (p["pes"] <= limit) for p in x["probes"])
         pes = [p["pes"] for p in x["probes"]]
         assert len(pes) == len(set(pes))                   # nothing is probed twice
+
+
+def _fake_verdict(board, kind, shape, template, freq, seed, out_dir, bound):
+    """A probe with a faked build and the real verdict (runs in a worker)."""
+    from adderhw.boards.sweep import _verdict
+    return _verdict(kind, shape, _fake_build(board, kind, shape, template, freq, seed, out_dir), bound)
+
+
+@pytest.mark.parametrize("bound, limit", [("clock", 40), ("area", 150)])
+def test_the_area_bound_ignores_the_clock_and_the_clock_bound_does_not(monkeypatch, bound, limit):
+    import adderhw.boards.sweep as sweep_module
+    monkeypatch.setattr(sweep_module, "_probe", _fake_verdict)
+    r = sweep("icebreaker", kinds=("sad",), jobs=2, config=ArrayConfig(width=8, k_max=16), freq=20, bound=bound)
+    (x,) = r["results"]
+    assert r["bound"] == bound and x["best"]["pes"] == _largest_shape_pes(limit)
+    assert x["throughput_gops"] == pytest.approx(x["best"]["pes"] * (200.0 - x["best"]["pes"] / 4) / 1e3)
+    for p in x["probes"]:
+        assert p["passed"] == (p["pes"] <= limit)
+        if p["pes"] <= 150:
+            assert p["fmax_mhz"] == 200.0 - p["pes"] / 4       # routed probes keep their Fmax either way
+    assert ("any clock" in format_sweep(r)) == (bound == "area")
+
+
+def test_an_unknown_bound_is_refused():
+    with pytest.raises(BadParameter, match="bound must be one of clock, area, not 'speed'"):
+        sweep("icebreaker", kinds=("sad",), bound="speed")
 
 
 _UTILISATION = """Info: Device utilisation:
