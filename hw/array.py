@@ -23,7 +23,7 @@ Double buffering and backpressure. The compute pipeline never stalls. When a til
 term reaches a PE its sum moves to the PE's result register and the accumulator restarts,
 so the next tile computes while the finished one drains. The result registers of each column
 form a shift chain toward row 0 (:mod:`hw.drain`): once PE(R-1, C-1), the last to capture, has
-its sum, the chains shift one row per cycle into a 2-entry output FIFO that feeds ``o_sum``.
+its sum, the chains shift one row per cycle into a 3-entry output FIFO that feeds ``o_sum``.
 While a drain is pending (from the acceptance of a tile's last beat to the acceptance of its last
 output row) the *last* beat of the next tile is not accepted (other beats are): that is the only
 place where output backpressure reaches the inputs, and it guarantees that no result register is
@@ -157,7 +157,7 @@ class SystolicArray(wiring.Component):
         for r in range(R):
             for c in range(C):
                 pe = pes[r][c]
-                m.d.comb += [pe.i_shift.eq(drain.o_shift[c]),
+                m.d.comb += [pe.i_shift.eq(drain.o_shift[r][c]),
                              pe.i_below.eq(pes[r + 1][c].o_sum if r + 1 < R else 0)]
         for c in range(C):
             m.d.comb += drain.i_head[c].eq(pes[0][c].o_sum)

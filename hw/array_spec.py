@@ -61,8 +61,8 @@ Invariants (asserted, and so proved, alongside the properties that need them for
             the FIFO + rows left in the chains = R; the drain's row counter and the FIFO entries'
             ``last`` flags match the rows they count or carry.
 ``values``  the result registers and the FIFO entries hold the expected sums of the rows they
-            carry. The FIFO's entries hold its newest rows: with two rows queued, e1 holds the
-            older (offered) one and e0 the newer; with one, e0 holds it.
+            carry. The FIFO's entries hold its newest rows: with k rows queued, e[k-1] holds the
+            oldest (offered) one and e0 the newest.
 
 Covers (``cover``, reached by bounded search)
 ---------------------------------------------
@@ -79,7 +79,7 @@ the skew registers it checks.
 
 Observability. The invariants read registers inside the array (``pes[r][c].acc``, the drain
 controller's ``start``, ``start_col``, ``left``, ``occ``, ``row``, ``go``, ``go_col``, ``sel``, ``sel_col``, ``left_col``,
-``occ_col``, ``go_ctl`` and the FIFO entries ``e0``, ``e1``), which the components name after elaboration; the spec elaborates the array first
+``occ_col``, ``go_ctl`` and the FIFO entries ``e``), which the components name after elaboration; the spec elaborates the array first
 and then reads them.
 """
 from amaranth.asserts import AnySeq, Initial
@@ -283,12 +283,17 @@ class ArraySpec(Elaboratable):
                                             f"o_sum row {row} column {c} equals the sum") for c in range(C)]
 
         if want("drain"):
+            popped = Signal(name="popped")      # a row was accepted in the previous cycle
+            m.d.sync += popped.eq(out)
             with m.If(~rst):
                 m.d.comb += [
-                    Assert(drain.occ <= FIFO_DEPTH, "drain FIFO holds at most 2 rows"),
+                    Assert(drain.occ <= FIFO_DEPTH, f"drain FIFO holds at most {FIFO_DEPTH} rows"),
                     Assert(drain.left <= R, "drain: at most R rows left"),
-                    Assert(drain.go == ((drain.left != 0) & (drain.occ < FIFO_DEPTH)), "drain: shift decision"),
-                    Assert(drain.sel == (drain.occ == FIFO_DEPTH), "drain: output select, the oldest row in e1"),
+                    # the decision made in the previous cycle without its pop: room for a row even then
+                    Assert(drain.go == ((drain.left != 0) & (drain.occ + popped <= FIFO_DEPTH - 1)),
+                           "drain: shift decision"),
+                    Assert(drain.sel == Cat(drain.occ == 2, drain.occ == 3),
+                           "drain: output select, the oldest row in e[occ - 1]"),
                     *(Assert(drain.occ_col[c] == drain.occ, f"drain: column {c}'s copy of the occupancy")
                       for c in range(C)),
                     *(Assert(drain.left_col[c] == drain.left, f"drain: column {c}'s copy of the rows left")
@@ -306,7 +311,8 @@ class ArraySpec(Elaboratable):
             m.d.sync += after_rst.eq(rst)
             with m.If(~rst & ~after_rst):
                 m.d.comb += [
-                    Assert(Cat(*drain.go_col) == drain.go.replicate(C), "drain: every column's copy of the decision"),
+                    Assert(Cat(*(g for col in drain.go_col for g in col)) == drain.go.replicate(C * len(drain.go_col[0])),
+                           "drain: every column's and row group's copy of the decision"),
                     Assert(Cat(*drain.sel_col) == drain.sel.replicate(C), "drain: every column's copy of the select"),
                 ]
 
@@ -325,13 +331,12 @@ class ArraySpec(Elaboratable):
                 # the drain's row counter follows the rows left (it holds for any i_start only when the
                 # drain is never restarted early, which is what this group establishes)
                 m.d.comb += Assert(drain.row == Mux(drain.left == 0, 0, R - drain.left), "drain: row counter")
-                # the rows queued in the FIFO are out_row (offered: e1 with two rows, e0 with one) and,
-                # with two, out_row + 1 (e0)
-                with m.If(drain.occ == 1):
-                    m.d.comb += Assert(drain.e0.last == (out_row == R - 1), "FIFO: e0's last flag, one row")
-                with m.If(drain.occ == 2):
-                    m.d.comb += [Assert(drain.e1.last == (out_row == R - 1), "FIFO: e1's last flag, two rows"),
-                                 Assert(drain.e0.last == (out_row + 1 == R - 1), "FIFO: e0's last flag, two rows")]
+                # the rows queued in the FIFO are out_row (offered, in e[occ - 1]), out_row + 1, ...,
+                # the newest in e0
+                for k in range(1, FIFO_DEPTH + 1):
+                    with m.If(drain.occ == k):
+                        m.d.comb += [Assert(drain.e[k - 1 - i].last == (out_row + i == R - 1),
+                                            f"FIFO: e{k - 1 - i}'s last flag, {k} rows") for i in range(k)]
                 with m.If(drain.occ != 0):
                     m.d.comb += Assert(o.payload.last == (out_row == R - 1), "FIFO: the offered row's last flag")
 
@@ -346,25 +351,21 @@ class ArraySpec(Elaboratable):
                                 with m.If(shifted == s):
                                     m.d.comb += Assert(pes[r][c].o_sum == expect[r + s][c],
                                                        f"result register ({r},{c}) holds row {r + s}")
-                # the entries hold the newest ``occ`` rows: e0 the newest, e1 the one before
+                # the entries hold the newest ``occ`` rows: e0 the newest, e[occ - 1] the oldest
                 for row in range(R):
                     with m.If(out_row == row):
-                        with m.If(drain.occ == 1):
-                            m.d.comb += [Assert(drain.e0.data[c] == expect[row][c],
-                                                f"FIFO: e0 holds row {row}, one row") for c in range(C)]
-                        with m.If(drain.occ == 2):
-                            m.d.comb += [Assert(drain.e1.data[c] == expect[row][c],
-                                                f"FIFO: e1 holds row {row}, two rows") for c in range(C)]
-                            if row + 1 < R:
-                                m.d.comb += [Assert(drain.e0.data[c] == expect[row + 1][c],
-                                                    f"FIFO: e0 holds row {row + 1}, two rows") for c in range(C)]
+                        for k in range(1, FIFO_DEPTH + 1):
+                            with m.If(drain.occ == k):
+                                m.d.comb += [Assert(drain.e[k - 1 - i].data[c] == expect[row + i][c],
+                                                    f"FIFO: e{k - 1 - i} holds row {row + i}, {k} rows")
+                                             for i in range(k) if row + i < R for c in range(C)]
                         with m.If(drain.occ != 0):
                             m.d.comb += [Assert(o.payload.data[c] == expect[row][c], f"FIFO: offered row {row}")
                                          for c in range(C)]
 
         if want(COVER):
             done = Signal(range(3), name="tiles_done")         # tiles delivered, saturating at 2
-            stalled_full = Signal()         # this tile's drain stalled with the FIFO full (min(R, 2) rows)
+            stalled_full = Signal()         # this tile's drain stalled with the FIFO full (min(R, FIFO_DEPTH) rows)
             done_before = Signal()                              # the previous cycle delivered a tile's last row
             m.d.sync += done_before.eq(out & o.payload.last)
             with m.If(out & o.payload.last & (done < 2)):

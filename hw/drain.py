@@ -29,55 +29,67 @@ Control, and what it fans out to:
     a register of its own. The drain's latency and the cycle model do not change. A 1x1 array has
     no earlier PE and no distance to cover: there ``i_start`` is PE(0, 0)'s capture and is used
     directly.
-  * A counter (rows left in the chains) and the occupancy of a 2-entry output FIFO decide, one
-    cycle ahead, whether the chains shift in the next cycle; that decision is registered once per
-    column (``o_shift[c]``, the register ``go_col[c]``), so each register drives the R result
-    registers of one column and that column's two FIFO entries. The counter and the occupancy are
-    kept once centrally (``left``, ``occ``, ``go``: ``o_sum.valid``, ``o_done``, the ``last``
-    flags) and once per column (``left_col[c]``, ``occ_col[c]``, ``go_ctl[c]``), beside the
-    column's registers, each copy updated by the same rule from its copy of ``start``,
-    ``o_sum.ready`` and its own state. So ``i_start`` and ``o_sum.ready`` each cross to a column
-    once (``i_start`` into a register) and meet only local logic there; with one central copy
-    driving the C decision registers, ready -> occ ->
+  * A counter (rows left in the chains) and the occupancy of a 3-entry output FIFO decide, one
+    cycle ahead, whether the chains shift in the next cycle. That decision never reads
+    ``o_sum.ready``: a row is pushed only if the FIFO would have room for it even with no pop in
+    this cycle or the next (occupancy + push <= 2 now). So the decision is a function of the
+    controller's registers alone, and it can be registered in as many copies as its loads need:
+    once per column and group of ``GROUP_ROWS`` = 4 rows (``o_shift[r][c]``, the register
+    ``go_col[c][r // 4]``), each driving at most 4 x acc_width result-register bits, and group 0
+    also the column's three FIFO entries. (With one copy per column, ``go_col[c]`` drove the
+    column's R x acc_width bits down the whole column: at 16x16 on the ECP5-85F its wire to row 15
+    was the critical path, 4.26 ns of routing in 7.24 ns. With a decision that read
+    ``o_sum.ready``, ready -> decision -> ``go_col[c]`` was the other critical path: 3.4 ns of
+    ready's wire, two LUTs, and 1.4 ns to the register pulled toward its loads.) The third entry
+    is what the ready-free decision costs: with two, the rule "room even without a pop" would push
+    only every other cycle.
+  * The counter and the occupancy are kept once centrally (``left``, ``occ``, ``go``:
+    ``o_sum.valid``, ``o_done``, the ``last`` flags) and once per column (``left_col[c]``,
+    ``occ_col[c]``, ``go_ctl[c]``), beside the column's registers, each copy updated by the same
+    rule from its copy of ``start``, ``o_sum.ready`` and its own state. So ``i_start`` and
+    ``o_sum.ready`` each cross to a column once (``i_start`` into a register) and meet only local
+    logic there; with one central copy driving the C decision registers, ready -> occ ->
     ``sel_col[c]`` crossed the array twice in one cycle and was the critical path at 16x16 on the
     ECP5-85F (8.14 ns, 6.9 ns of routing). A column's copy feeds back its own ``go_ctl[c]``, not
-    ``go_col[c]``: ``go_col[c]`` is pulled toward the column's R x acc_width data enables, and
-    feeding it back made go_col -> copy -> go_col the critical path at 8x8 (two wires, 6.79 ns).
-    Fan-out grows with C.
-  * The FIFO is per column too, so that ``o_sum.ready`` never reaches a data bit. Column c has two
-    entries, ``e0[c]`` and ``e1[c]``, that shift on the same ``go_col[c]`` as its chain: a push
-    moves e0[c] to e1[c] and row 0 of the chain into e0[c]. (The ``last`` flags of the entries
-    shift alike on the central ``go``.) So the entries always hold the two newest rows pushed,
-    newest in e0; a pop removes the oldest row held, which is in e1 when the FIFO holds two rows
-    and in e0 when it holds one. The entry offered on ``o_sum`` is therefore chosen by
-    "occupancy == 2", registered from the next occupancy once per column (``sel_col[c]``, which
-    drives the acc_width 2:1 multiplexers of column c) and once centrally (``sel``, for ``last``).
-    ``o_sum.ready`` reaches only the controller's copies (central and per column) and their
-    small registers (and ``o_done``); the data registers are enabled by ``go_col[c]`` alone.
+    a ``go_col`` register: those are pulled toward the result registers they enable, and feeding
+    one back made go_col -> copy -> go_col the critical path at 8x8 (two wires, 6.79 ns).
+    Fan-out of ``o_sum.ready`` and of ``i_start`` grows with C, of each shift decision with R / 4.
+  * The FIFO is per column too, so that ``o_sum.ready`` never reaches a data bit. Column c has
+    three entries, ``e[0][c]``, ``e[1][c]`` and ``e[2][c]``, that shift on the same
+    ``go_col[c][0]`` as its chain: a push moves e1 to e2, e0 to e1 and row 0 of the chain into e0.
+    (The ``last`` flags of the entries shift alike on the central ``go``.) So the entries always
+    hold the newest rows pushed, newest in e0; a pop removes the oldest row held, which is in
+    e[occ - 1]. The entry offered on ``o_sum`` is therefore chosen by the occupancy, registered
+    from the next occupancy as (occ == 2, occ == 3) once per column (``sel_col[c]``, which drives
+    the acc_width 3:1 multiplexers of column c) and once centrally (``sel``, for ``last``).
+    ``o_sum.ready`` reaches only the controller's copies (central and per column), their small
+    registers and ``o_done``; the data registers are enabled by ``go_col`` alone.
   * Why not the obvious FIFO: a ``head`` register that is offered directly and reloads whenever
     it is free or accepted needs ``~o_sum.valid | o_sum.ready`` as the enable of every data bit,
     C x acc_width + 1 flip-flops along the array's top edge; at 16x16 on the ECP5-85F that net
     was the critical path (7.56 ns, 6.8 ns of it routing). Its enable cannot be registered, since
     a row accepted in this cycle must be replaced in this cycle. Here the enable is already a
-    registered per-column signal, and the price is one 2:1 multiplexer per output bit, driven by a
+    registered per-column signal, and the price is one 3:1 multiplexer per output bit, driven by a
     register, between the entries and ``o_sum.payload``.
-  * The per-column copies (``start_col``, ``go_col``, ``sel_col``) carry ``keep`` on their wires. Yosys's
-    ``opt_merge`` merges identical flip-flops regardless, which would turn the C copies back into
+  * The copies (``start_col``, ``go_col``, ``sel_col``) carry ``keep`` on their wires. Yosys's
+    ``opt_merge`` merges identical flip-flops regardless, which would turn the copies back into
     one register driving every result register (or every output multiplexer); adderhw's board
     builds therefore run ``setattr -set keep 1 a:keep %ci1 t:$dff %i`` after ``proc``
     (boards/build.py). Users synthesising the Verilog with Yosys need the same line; at 16x16 on
     the ECP5-85F the merged shift register was the critical path.
-  * Stream rules: while a row is offered and not accepted there is no pop, so a push (occupancy
-    1 to 2) moves the offered row from e0 to e1 in the same edge that sets the select to e1; the
-    payload does not change. Two entries are enough for full throughput with the one-cycle
-    decision: a row is pushed only when the FIFO will have room for it.
+  * Stream rules: while a row is offered and not accepted there is no pop, so a push moves the
+    offered row from e[k - 1] to e[k] in the same edge that moves the select to e[k]; the payload
+    does not change. Throughput: in a drain without stalls the FIFO holds one row in every cycle
+    and a row is pushed and popped in every cycle; after a stall it holds up to three, and the
+    decision resumes pushing before the FIFO runs dry, so the output never idles while rows remain
+    (the formal ``progress`` property).
   * Reset. ``start``, ``start_col``, ``go``, ``sel``, ``occ``, ``left``, ``row``, ``occ_col``,
     ``left_col`` and ``go_ctl`` are reset (the reset also clears every PE's flags, so no PE captures
     in the cycle after it, and the start registers agree with PE(R-1, C-1) from then on);
-    ``go_col`` and ``sel_col`` are not, so that only the decision logic sits in front of them on
-    ``o_sum.ready``'s path (a synchronous reset can cost a LUT level there). In the cycle after a
+    ``go_col`` and ``sel_col`` are not, so that only the decision logic sits in front of them (a
+    synchronous reset can cost a LUT level there). In the cycle after a
     reset they hold what the decision logic made of the state before it (anything, after
-    power-up), so a column may shift once spuriously and its select may point at e1; from the
+    power-up), so a column may shift once spuriously and its select may point at e1 or e2; from the
     second cycle on they are computed from the reset state and equal ``go`` and ``sel``. A
     column's controller counts its reset ``go_ctl[c]`` as the push, never ``go_col[c]``, so its
     copy stays equal to the central one. That one spurious cycle corrupts nothing else: the
@@ -99,13 +111,15 @@ i_start : In(1)                       the tile is complete at the end of the nex
                                       PE(R-1, C-2), or PE(R-2, 0) when C = 1); in a 1x1 array, at
                                       the end of this cycle (capture of PE(0, 0))
 i_head : In(ArrayLayout(acc, cols))   row 0 of every column's chain
-o_shift : Out(cols)                   column c shifts its chain at the end of this cycle
+o_shift : Out(ArrayLayout(cols, rows)) o_shift[r][c]: result register (r, c) takes the one below
+                                      at the end of this cycle
 o_sum : Out(stream.Signature({data: ArrayLayout(acc, cols), last: 1}))
 o_done : Out(1)                       the tile's last row is accepted in this cycle
 
-After elaboration, ``start``, ``start_col``, ``left``, ``occ``, ``row``, ``go``, ``go_col``,
-``e0``, ``e1``, ``sel``, ``sel_col``, ``left_col``, ``occ_col`` and ``go_ctl`` name the registers
-above (not ports; ``e0`` and ``e1`` have the payload's layout; in a 1x1 array ``start`` and
+After elaboration, ``start``, ``start_col``, ``left``, ``occ``, ``row``, ``go``, ``go_col`` (per
+column, a list per row group), ``e`` (the three entries), ``sel``, ``sel_col``, ``left_col``,
+``occ_col`` and ``go_ctl`` name the registers above (not ports; the entries have the payload's
+layout; in a 1x1 array ``start`` and
 ``start_col[0]`` are ``i_start`` itself); the
 formal spec (``hw.array_spec``) states its invariants over them.
 """
@@ -118,10 +132,12 @@ from adderhw.base.config import check_config
 from .mutation import mutation
 from .pe import acc_shape
 
-__all__ = ["DrainControl", "FIFO_DEPTH"]
+__all__ = ["DrainControl", "FIFO_DEPTH", "GROUP_ROWS"]
 
-#: entries of the output FIFO (see the module docstring for why two suffice)
-FIFO_DEPTH = 2
+#: entries of each column's output FIFO (see the module docstring for why three)
+FIFO_DEPTH = 3
+#: rows of result registers driven by one copy of a column's shift enable
+GROUP_ROWS = 4
 C0 = Const(0, 1)
 
 
@@ -132,7 +148,7 @@ class DrainControl(wiring.Component):
         super().__init__({
             "i_start": In(1),
             "i_head": In(row),
-            "o_shift": Out(config.cols),
+            "o_shift": Out(data.ArrayLayout(config.cols, config.rows)),
             "o_sum": Out(stream.Signature(data.StructLayout({"data": row, "last": 1}))),
             "o_done": Out(1),
         })
@@ -152,65 +168,80 @@ class DrainControl(wiring.Component):
         else:
             start, start_col = self.i_start, [self.i_start]
 
-        # -- the shift decision, made one cycle ahead and registered per column
-        go = Signal()                       # the central copy of o_shift[c]: the chains shift now
-        # one register per column; ``keep`` stops Yosys from merging the identical copies back into
-        # one register that would drive every result register of the array. No reset: it would sit on
-        # o_sum.ready's path, and one spurious shift after a reset is harmless (module docstring, "Reset").
-        go_col = [Signal(name=f"go_col{c}", attrs={"keep": 1}, reset_less=True) for c in range(C)]
+        # -- the shift decision, made one cycle ahead from the controller's state alone (never from
+        # o_sum.ready) and registered per column and row group
+        go = Signal()                       # the central copy of the shift enables: the chains shift now
+        # one register per column and group of GROUP_ROWS rows; ``keep`` stops Yosys from merging the
+        # identical copies back into one register that would drive every result register of the array.
+        # No reset: one spurious shift after a reset is harmless (module docstring, "Reset").
+        groups = -(-R // GROUP_ROWS)
+        go_col = [[Signal(name=f"go_col{c}_{g}", attrs={"keep": 1}, reset_less=True) for g in range(groups)]
+                  for c in range(C)]
         left = Signal(range(R + 1))         # rows of the current tile still in the chains
         row = Signal(range(max(R, 2)))      # row index of the next row pushed into the FIFO
-        shift = Cat(*go_col)
-        if mutation("drain-skips-row"):     # MUTATION (hw.mutation): an extra shift as the drain starts
-            shift = shift | start.replicate(C)
-        m.d.comb += self.o_shift.eq(shift)
+        for r in range(R):
+            shift = Cat(*(go_col[c][r // GROUP_ROWS] for c in range(C)))
+            if mutation("drain-skips-row"):     # MUTATION (hw.mutation): an extra shift as the drain starts
+                shift = shift | start.replicate(C)
+            m.d.comb += self.o_shift[r].eq(shift)
 
-        # -- the output FIFO, two entries per column that shift with the column's chain: e0 takes
-        # row 0 of the chain, e1 takes e0. ``occ`` counts the rows held (0..2); they are the newest
-        # ``occ`` rows pushed, so the oldest (offered) is in e1 when occ = 2 and in e0 when occ = 1.
-        e0 = Signal(layout, name="e0", reset_less=True)           # occ says whether they hold rows
-        e1 = Signal(layout, name="e1", reset_less=True)
+        # -- the output FIFO, three entries per column that shift with the column's chain: e0 takes
+        # row 0 of the chain, e1 takes e0, e2 takes e1. ``occ`` counts the rows held (0..3); they are
+        # the newest ``occ`` rows pushed, so the oldest (offered) is in e[occ - 1].
+        e = [Signal(layout, name=f"e{i}", reset_less=True) for i in range(FIFO_DEPTH)]  # occ says which hold rows
         occ = Signal(range(FIFO_DEPTH + 1))
-        sel = Signal()                      # the central copy of sel_col[c]: the offered row is in e1
+        # the offered row's entry, as (in e1, in e2) = (occ == 2, occ == 3); e0 otherwise
+        sel = Signal(2)                     # the central copy of sel_col[c]
         # ``keep`` as for go_col: a merged select would drive every output multiplexer of the row
-        sel_col = [Signal(name=f"sel_col{c}", attrs={"keep": 1}, reset_less=True) for c in range(C)]
+        sel_col = [Signal(2, name=f"sel_col{c}", attrs={"keep": 1}, reset_less=True) for c in range(C)]
+
+        def offered(sel, field):
+            return Mux(sel[1], field(e[2]), Mux(sel[0], field(e[1]), field(e[0])))
+
         pop = Signal()
         m.d.comb += [self.o_sum.valid.eq(occ != 0),
-                     self.o_sum.payload.last.eq(Mux(sel, e1.last, e0.last)),
-                     *(self.o_sum.payload.data[c].eq(Mux(sel_col[c], e1.data[c], e0.data[c])) for c in range(C)),
+                     self.o_sum.payload.last.eq(offered(sel, lambda x: x.last)),
+                     *(self.o_sum.payload.data[c].eq(offered(sel_col[c], lambda x, c=c: x.data[c]))
+                       for c in range(C)),
                      pop.eq(self.o_sum.valid & self.o_sum.ready)]
 
         push = go                           # a shift moves row 0 of every chain into the FIFO
         for c in range(C):
-            with m.If(go_col[c]):           # the column's copy of push: its data never sees o_sum.ready
-                m.d.sync += [e0.data[c].eq(self.i_head[c]), e1.data[c].eq(e0.data[c])]
+            with m.If(go_col[c][0]):        # the column's copy of push: its data never sees o_sum.ready
+                m.d.sync += [e[0].data[c].eq(self.i_head[c]),
+                             *(e[i].data[c].eq(e[i - 1].data[c]) for i in range(1, FIFO_DEPTH))]
         with m.If(push):
-            m.d.sync += [row.eq(Mux(row == R - 1, 0, row + 1)), e0.last.eq(row == R - 1), e1.last.eq(e0.last)]
+            m.d.sync += [row.eq(Mux(row == R - 1, 0, row + 1)), e[0].last.eq(row == R - 1),
+                         *(e[i].last.eq(e[i - 1].last) for i in range(1, FIFO_DEPTH))]
 
         def decide(start, occ, left, push, pop):
             """The next (occ, left, go, sel) of one copy of the controller.
 
-            ``go`` and ``sel`` are read off the current state without an adder (they sit on
-            o_sum.ready's path): with push only when occ < 2 and left <= R, left - push != 0 is
-            ``left >= 2 or (left == 1 and not push)``, and occ + push - pop == 2 is ``not pop and
-            (occ == 2 or (occ == 1 and push))``."""
+            ``go`` does not read ``pop``: a row is pushed in the next cycle only if the FIFO would
+            have room for it even if nothing is popped in this cycle or the next, that is if
+            occ + push <= 2 (with push only when occ <= 2, not (occ == 3 or (occ == 2 and push))).
+            ``sel`` is read off the state without an adder (it sits on o_sum.ready's path):
+            occ + push - pop is 3 when ``not pop and (occ == 3 or (occ == 2 and push))`` and 2 when
+            ``not pop and (occ == 2 and not push or occ == 1 and push)`` or
+            ``pop and (occ == 3 or occ == 2 and push)``. With left <= R, left - push != 0 is
+            ``left >= 2 or (left == 1 and not push)``."""
             occ_next = occ + push - pop
             left_next = Mux(start, R, left - push)
             high = left[1:].any() if len(left) > 1 else C0
             rows_after = start | high | (left[0] & ~push)
-            full_after = ~pop & ((occ == FIFO_DEPTH) | ((occ == FIFO_DEPTH - 1) & push))
-            # a row is pushed only into a FIFO that will have room for it: never with occ = 2
-            return occ_next, left_next, rows_after & ~full_after, full_after
+            at3 = (occ == 3) | ((occ == 2) & push)              # occ + push == 3
+            at2 = ((occ == 2) & ~push) | ((occ == 1) & push)    # occ + push == 2
+            return (occ_next, left_next, rows_after & ~at3,
+                    Cat((~pop & at2) | (pop & at3), ~pop & at3))
 
         # the central copy: o_sum.valid, o_done and the entries' last flags
         occ_next, left_next, go_next, sel_next = decide(start, occ, left, push, pop)
         m.d.sync += [occ.eq(occ_next), left.eq(left_next), go.eq(go_next), sel.eq(sel_next)]
-        # one copy per column, beside the column's go_col/sel_col: o_sum.ready and i_start each cross
-        # to the column once and meet only local logic there, instead of reaching the column's
-        # registers through the central copy (two long wires in one cycle; at 16x16 on the ECP5-85F
-        # ready -> occ -> sel_col was the critical path). The copy's own decision register
+        # one copy per column, beside the column's registers: o_sum.ready and the start each cross to
+        # the column once and meet only local logic there (at 16x16 on the ECP5-85F, ready -> occ ->
+        # sel_col through one central copy was the critical path). The copy's own decision register
         # ``go_ctl[c]`` is reset and feeds back only into the copy, so the copy's loop stays local;
-        # ``go_col[c]``, loaded with the same value, drives the column's data registers (without
+        # ``go_col[c][g]``, loaded with the same value, drive the column's data registers (without
         # reset, see the module docstring). ``keep`` stops Yosys from merging the C copies.
         occ_col = [Signal(range(FIFO_DEPTH + 1), name=f"occ_col{c}", attrs={"keep": 1}) for c in range(C)]
         left_col = [Signal(range(R + 1), name=f"left_col{c}", attrs={"keep": 1}) for c in range(C)]
@@ -218,12 +249,12 @@ class DrainControl(wiring.Component):
         for c in range(C):
             pop_c = (occ_col[c] != 0) & self.o_sum.ready
             occ_c, left_c, go_c, sel_c = decide(start_col[c], occ_col[c], left_col[c], go_ctl[c], pop_c)
-            m.d.sync += [occ_col[c].eq(occ_c), left_col[c].eq(left_c), go_ctl[c].eq(go_c),
-                         go_col[c].eq(go_c), sel_col[c].eq(sel_c)]
+            m.d.sync += [occ_col[c].eq(occ_c), left_col[c].eq(left_c), go_ctl[c].eq(go_c), sel_col[c].eq(sel_c),
+                         *(g.eq(go_c) for g in go_col[c])]
 
         m.d.comb += self.o_done.eq(pop & self.o_sum.payload.last)
         self.start, self.start_col = start, start_col
         self.left, self.occ, self.row, self.go, self.go_col = left, occ, row, go, go_col
-        self.e0, self.e1, self.sel, self.sel_col = e0, e1, sel, sel_col
+        self.e, self.sel, self.sel_col = e, sel, sel_col
         self.occ_col, self.left_col, self.go_ctl = occ_col, left_col, go_ctl
         return m

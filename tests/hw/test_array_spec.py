@@ -58,7 +58,9 @@ SMALL = [ArrayConfig(rows=1, cols=1, width=3, k_max=2, pe="sad"),
          ArrayConfig(rows=2, cols=2, width=4, k_max=3, pe="sad"),
          ArrayConfig(rows=2, cols=2, width=3, k_max=2, pe="mac"),
          # one column: the drain's start is registered from PE(R-2, 0), not PE(R-1, C-2)
-         ArrayConfig(rows=3, cols=1, width=3, k_max=2, pe="sad")]
+         ArrayConfig(rows=3, cols=1, width=3, k_max=2, pe="sad"),
+         # more rows than hw.drain.GROUP_ROWS: each column's shift enable has two copies
+         ArrayConfig(rows=5, cols=2, width=3, k_max=2, pe="sad")]
 LARGER = [ArrayConfig(rows=2, cols=3, width=4, k_max=4, pe="sad"),
           ArrayConfig(rows=2, cols=3, width=4, k_max=4, pe="mac"),
           ArrayConfig(rows=2, cols=3, width=3, k_max=3, pe="mac", mul_stages=2)]
