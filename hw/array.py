@@ -161,9 +161,10 @@ class SystolicArray(wiring.Component):
                              pe.i_below.eq(pes[r + 1][c].o_sum if r + 1 < R else 0)]
         for c in range(C):
             m.d.comb += drain.i_head[c].eq(pes[0][c].o_sum)
-        # the drain registers its start from the PE that the capture wave reaches one cycle before
-        # PE(R-1, C-1), so that no capture pulse crosses the array into its controllers (hw/drain.py)
-        early = pes[R - 1][C - 2] if C >= 2 else pes[R - 2][0] if R >= 2 else pes[0][0]
+        # the drain registers its start from a PE that the capture wave reaches drain.start_lead
+        # cycles before PE(R-1, C-1), so that no capture pulse crosses the array (hw/drain.py)
+        diagonal = R + C - 2 - drain.start_lead
+        early = pes[min(R - 1, diagonal)][diagonal - min(R - 1, diagonal)]
         m.d.comb += drain.i_start.eq(early.o_capture)
         wiring.connect(m, drain.o_sum, wiring.flipped(self.o_sum))
         with m.If(fire & self.i_act.payload.last):

@@ -78,7 +78,7 @@ compared at every cycle. The delay line is the specification's timing, written i
 the skew registers it checks.
 
 Observability. The invariants read registers inside the array (``pes[r][c].acc``, the drain
-controller's ``start``, ``start_col``, ``left``, ``occ``, ``row``, ``go``, ``go_col``, ``sel``, ``sel_col``, ``left_col``,
+controller's ``start_early``, ``start``, ``start_col``, ``left``, ``occ``, ``row``, ``go``, ``go_col``, ``sel``, ``sel_col``, ``left_col``,
 ``occ_col``, ``go_ctl`` and the FIFO entries ``e``), which the components name after elaboration; the spec elaborates the array first
 and then reads them.
 """
@@ -302,6 +302,10 @@ class ArraySpec(Elaboratable):
                       for c in range(C)),
                     # the registered start agrees with the capture of PE(R-1, C-1) (hw.drain)
                     Assert(drain.start == pes[R - 1][C - 1].o_capture, "drain: start is PE(R-1, C-1)'s capture"),
+                    *([Assert(drain.start_early == pes[R - 1][C - 2].o_capture if C >= 2 else
+                              drain.start_early == pes[R - 2][0].o_capture,
+                              "drain: the early start is the capture one step before PE(R-1, C-1)")]
+                      if drain.start_early is not None else []),
                     *(Assert(drain.start_col[c] == drain.start, f"drain: column {c}'s copy of the start")
                       for c in range(C)),
                 ]

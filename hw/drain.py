@@ -20,15 +20,18 @@ G, the gap between two tiles' last beats that hides the drain, grows from R + C 
 Control, and what it fans out to:
   * The drain starts (``start``) in the cycle in which PE(R-1, C-1), the last result register of a
     tile to be written, captures: from the next cycle the whole tile is in the chains. That pulse
-    is not taken from PE(R-1, C-1) itself but registered, once centrally (``start``) and once per
-    column (``start_col[c]``), from ``i_start``, the capture pulse of the PE that the capture wave
-    reaches one cycle earlier (PE(R-1, C-2); PE(R-2, 0) when C = 1). A capture pulse is
-    combinational from its PE's flags; routed from the array's far corner straight into every
-    column's controller, it was the critical path at 16x16 on the ECP5-85F (5.38 ns of routing in
-    7.47 ns); registered, the corner's wire ends at a flip-flop and each column's controller reads
-    a register of its own. The drain's latency and the cycle model do not change. A 1x1 array has
-    no earlier PE and no distance to cover: there ``i_start`` is PE(0, 0)'s capture and is used
-    directly.
+    is not taken from PE(R-1, C-1) itself but from ``i_start``, the capture pulse of a PE that the
+    capture wave reaches ``start_lead`` = min(2, R + C - 2) cycles earlier (one with
+    r + c = R + C - 2 - start_lead), delayed through ``start_lead`` registers: the last stage once
+    centrally (``start``) and once per column (``start_col[c]``), the one before it (``start_early``,
+    when the lead is 2) once. A capture pulse is combinational from its PE's flags; routed from the
+    array's far corner straight into every column's controller it was the critical path at 16x16
+    on the ECP5-85F (5.38 ns of routing in 7.47 ns), and with one register per column the wire from
+    the corner to the farthest column's register still was (3.64 ns of routing). With two stages,
+    the corner's pulse ends at a flip-flop beside it and only a register-to-register wire crosses
+    the array. The drain's latency and the cycle model do not change. Arrays with R + C < 4 have
+    no PE far enough ahead, and no distance to cover: they use the lead they have (a 1x1 array
+    uses PE(0, 0)'s capture directly).
   * A counter (rows left in the chains) and the occupancy of a 3-entry output FIFO decide, one
     cycle ahead, whether the chains shift in the next cycle. That decision never reads
     ``o_sum.ready``: a row is pushed only if the FIFO would have room for it even with no pop in
@@ -47,13 +50,13 @@ Control, and what it fans out to:
     ``o_sum.valid``, ``o_done``, the ``last`` flags) and once per column (``left_col[c]``,
     ``occ_col[c]``, ``go_ctl[c]``), beside the column's registers, each copy updated by the same
     rule from its copy of ``start``, ``o_sum.ready`` and its own state. So ``i_start`` and
-    ``o_sum.ready`` each cross to a column once (``i_start`` into a register) and meet only local
+    ``o_sum.ready`` each cross to a column once (the start as a register) and meet only local
     logic there; with one central copy driving the C decision registers, ready -> occ ->
     ``sel_col[c]`` crossed the array twice in one cycle and was the critical path at 16x16 on the
     ECP5-85F (8.14 ns, 6.9 ns of routing). A column's copy feeds back its own ``go_ctl[c]``, not
     a ``go_col`` register: those are pulled toward the result registers they enable, and feeding
     one back made go_col -> copy -> go_col the critical path at 8x8 (two wires, 6.79 ns).
-    Fan-out of ``o_sum.ready`` and of ``i_start`` grows with C, of each shift decision with R / 4.
+    Fan-out of ``o_sum.ready`` and of the start grows with C, of each shift decision with R / 4.
   * The FIFO is per column too, so that ``o_sum.ready`` never reaches a data bit. Column c has
     three entries, ``e[0][c]``, ``e[1][c]`` and ``e[2][c]``, that shift on the same
     ``go_col[c][0]`` as its chain: a push moves e1 to e2, e0 to e1 and row 0 of the chain into e0.
@@ -83,7 +86,7 @@ Control, and what it fans out to:
     and a row is pushed and popped in every cycle; after a stall it holds up to three, and the
     decision resumes pushing before the FIFO runs dry, so the output never idles while rows remain
     (the formal ``progress`` property).
-  * Reset. ``start``, ``start_col``, ``go``, ``sel``, ``occ``, ``left``, ``row``, ``occ_col``,
+  * Reset. ``start_early``, ``start``, ``start_col``, ``go``, ``sel``, ``occ``, ``left``, ``row``, ``occ_col``,
     ``left_col`` and ``go_ctl`` are reset (the reset also clears every PE's flags, so no PE captures
     in the cycle after it, and the start registers agree with PE(R-1, C-1) from then on);
     ``go_col`` and ``sel_col`` are not, so that only the decision logic sits in front of them (a
@@ -107,16 +110,17 @@ accepted.
 
 Members
 -------
-i_start : In(1)                       the tile is complete at the end of the next cycle (capture of
-                                      PE(R-1, C-2), or PE(R-2, 0) when C = 1); in a 1x1 array, at
-                                      the end of this cycle (capture of PE(0, 0))
+i_start : In(1)                       the tile is complete at the end of the cycle ``start_lead``
+                                      cycles later: the capture of a PE with
+                                      r + c = R + C - 2 - start_lead
 i_head : In(ArrayLayout(acc, cols))   row 0 of every column's chain
 o_shift : Out(ArrayLayout(cols, rows)) o_shift[r][c]: result register (r, c) takes the one below
                                       at the end of this cycle
 o_sum : Out(stream.Signature({data: ArrayLayout(acc, cols), last: 1}))
 o_done : Out(1)                       the tile's last row is accepted in this cycle
 
-After elaboration, ``start``, ``start_col``, ``left``, ``occ``, ``row``, ``go``, ``go_col`` (per
+``start_lead`` (an int, set in the constructor) is min(2, R + C - 2). After elaboration,
+``start_early`` (None unless the lead is 2), ``start``, ``start_col``, ``left``, ``occ``, ``row``, ``go``, ``go_col`` (per
 column, a list per row group), ``e`` (the three entries), ``sel``, ``sel_col``, ``left_col``,
 ``occ_col`` and ``go_ctl`` name the registers above (not ports; the entries have the payload's
 layout; in a 1x1 array ``start`` and
@@ -144,6 +148,7 @@ C0 = Const(0, 1)
 class DrainControl(wiring.Component):
     def __init__(self, config):
         self.config = check_config(config)
+        self.start_lead = min(2, config.rows + config.cols - 2)
         row = data.ArrayLayout(acc_shape(config), config.cols)
         super().__init__({
             "i_start": In(1),
@@ -158,15 +163,21 @@ class DrainControl(wiring.Component):
         R, C = self.config.rows, self.config.cols
         layout = self.o_sum.payload.shape()
 
-        # -- the drain's start: PE(R-1, C-1) captures in this cycle. Registered from the capture one
-        # cycle earlier in the wave, centrally and per column (``keep``: merged, one register would
-        # again reach every column's controller); a 1x1 array uses its one PE's capture directly.
-        if R * C > 1:
+        # -- the drain's start: PE(R-1, C-1) captures in this cycle. i_start leads it by start_lead
+        # cycles; the last stage is registered centrally and per column (``keep``: merged, one register
+        # would again reach every column's controller), the stage before it once.
+        lead, start_early = self.start_lead, None
+        if lead == 0:
+            start, start_col = self.i_start, [self.i_start]
+        else:
+            src = self.i_start
+            if lead == 2:
+                start_early = Signal(name="start_early")
+                m.d.sync += start_early.eq(src)
+                src = start_early
             start = Signal(name="start")
             start_col = [Signal(name=f"start_col{c}", attrs={"keep": 1}) for c in range(C)]
-            m.d.sync += [start.eq(self.i_start), *(s.eq(self.i_start) for s in start_col)]
-        else:
-            start, start_col = self.i_start, [self.i_start]
+            m.d.sync += [start.eq(src), *(s.eq(src) for s in start_col)]
 
         # -- the shift decision, made one cycle ahead from the controller's state alone (never from
         # o_sum.ready) and registered per column and row group
@@ -253,7 +264,7 @@ class DrainControl(wiring.Component):
                          *(g.eq(go_c) for g in go_col[c])]
 
         m.d.comb += self.o_done.eq(pop & self.o_sum.payload.last)
-        self.start, self.start_col = start, start_col
+        self.start_early, self.start, self.start_col = start_early, start, start_col
         self.left, self.occ, self.row, self.go, self.go_col = left, occ, row, go, go_col
         self.e, self.sel, self.sel_col = e, sel, sel_col
         self.occ_col, self.left_col, self.go_ctl = occ_col, left_col, go_ctl
