@@ -453,10 +453,9 @@ def cmd_sweep(args):
         raise BadParameter(f"--max-pes must be a positive integer, not {args.max_pes}")
     bounds = {k: args.max_pes for k in kinds} if args.max_pes else None
     partial = None
-    if args.out:
-        Path(args.out).mkdir(parents=True, exist_ok=True)
     stem = f"sweep_{args.board}" + ("_area" if args.bound == "area" else "")
     if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
         partial = Path(args.out) / f"{stem}.partial.json"
     result = sweep(args.board, kinds, config=template, freq=args.freq, jobs=args.jobs,
                    seed=args.seed, out_dir=args.build_dir, progress=_say, start_bounds=bounds, partial=partial,

@@ -30,10 +30,11 @@ place where output backpressure reaches the inputs, and it guarantees that no re
 overwritten before it has left its chain. Nothing is lost or duplicated.
 
 Wiring stays local. Operands move one PE per cycle; the result chains talk to their neighbour
-below; the drain's shift enable is registered once per column (it drives the column's R result
-registers and its two output FIFO entries) and decided by a small controller of which each column
-keeps its own copy; ``o_sum.ready`` and the drain's start reach those copies (fan-out C) and never
-a data bit (the output FIFO shifts per column, see hw/drain.py). The input join (``fire``) drives the
+below; the drain's shift enable is registered once per column and group of four rows (each copy
+drives at most four of the column's result registers, the first also its three output FIFO
+entries) and decided, without ``o_sum.ready``, by a small controller of which each column keeps
+its own copy; ``o_sum.ready`` and the drain's start reach those copies (fan-out C) and never a
+data bit (the output FIFO shifts per column, see hw/drain.py). The input join (``fire``) drives the
 first skew register of each row and column (fan-out R + C). The one net that reaches every PE is
 the synchronous reset (valid/last flags and accumulators), which FPGA tools route as a reset
 network.

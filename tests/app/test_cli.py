@@ -226,6 +226,7 @@ def test_demo_digits_bad_arguments(args, msg):
     (["sweep", "--board", "de10"], "board must be one of icebreaker, hx8k, ulx3s-85f, orangecrab-25f, not 'de10'"),
     (["bench", "pe", "--sizes", "1,2"], "--sizes must be at least three increasing positive integers, not '1,2'"),
     (["bench", "pe", "--boards", "icebreaker,de10"], "board must be one of"),
+    (["sweep", "--board", "icebreaker", "--bound", "speed"], "argument --bound: invalid choice: 'speed'"),
 ])
 def test_board_commands_refuse_bad_arguments_before_building(args, msg):
     r = run(*args)
