@@ -677,7 +677,7 @@ def build_parser():
     pv.add_argument("--pe", default="sad", help="processing element: sad or mac (default sad)")
     pv.add_argument("--mul-stages", type=int, default=None, help="MAC only: multiplier pipeline stages 1-3")
     pv.add_argument("--depth", type=int, default=None,
-                    help="basecase cycles and longest induction (default R + C + PE latency + 5)")
+                    help="basecase cycles and longest induction (default R + C + PE latency + 8)")
     pv.add_argument("--properties", default=None,
                     help="comma-separated subset of stream, join, no-overflow, conservation, equivalence, "
                          "progress (default all)")

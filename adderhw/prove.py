@@ -51,6 +51,7 @@ from pathlib import Path
 from adderhw.base.config import check_config
 from adderhw.base.errors import BadParameter, ToolFailed, ToolMissingError
 from adderhw.base.validate import check_int
+from adderhw.hw.reset import RESET_CYCLES
 
 __all__ = ["SOLVER", "TOOLS", "JobResult", "require_tools", "default_depth", "cover_depth", "check_request",
            "prove", "format_line", "format_results"]
@@ -83,8 +84,9 @@ def default_depth(config):
     """Steps for the basecase and k-induction: the longest beat-to-accumulator lag plus margin.
 
     The induction must outlast everything in flight (the skew and PE pipelines, R + C + S - 3
-    cycles) and the start of a drain (a few cycles more)."""
-    return config.rows + config.cols + config.pe_stages + 5
+    cycles) and the start of a drain (a few cycles more); the basecase starts with the
+    ``RESET_CYCLES`` cycles in which the array's reset tree settles (hw.reset)."""
+    return config.rows + config.cols + config.pe_stages + 5 + RESET_CYCLES
 
 
 def cover_depth(config):

@@ -35,16 +35,23 @@ drives at most four of the column's result registers, the first also its three o
 entries) and decided, without ``o_sum.ready``, by a small controller of which each column keeps
 its own copy; ``o_sum.ready`` and the drain's start reach those copies (fan-out C) and never a
 data bit (the output FIFO shifts per column, see hw/drain.py). The input join (``fire``) drives the
-first skew register of each row and column (fan-out R + C). The one net that reaches every PE is
-the synchronous reset (valid/last flags and accumulators), which FPGA tools route as a reset
-network.
+first skew register of each row and column (fan-out R + C). No net reaches every PE: the
+synchronous reset of the valid/last flags, the accumulators and the controllers comes from a tree
+of registers (:mod:`hw.reset`), one leaf per four PEs of a row.
+
+Reset. The array's registers see the domain reset ``RESET_CYCLES`` = 3 cycles late (all of them in
+the same cycle), and its ports stay silent until then: from the cycle after the reset rises to 3
+cycles after it falls, both inputs' ``ready``, ``o_sum.valid`` and ``o_busy`` are low. After a
+reset, the first beat can be accepted ``RESET_CYCLES`` cycles after the reset falls.
 
 Cycles (no stalls on either side). Let S = ``config.pe_stages`` and G = 2R + C + S - 1,
 the cycles from accepting a tile's last beat to its last output row, plus one: the capture wave
 reaches PE(R-1, C-1) R + C + S - 3 cycles after the last beat, the chains then shift for R
 cycles, and the FIFO offers each row one cycle after it left its chain. If tile j has K_j beats
 and its last beat is accepted at cycle L_j (L_0 = K_0 - 1, L_j = L_{j-1} + max(K_j, G)), the last
-output beat is accepted at cycle L_last + G - 1, so a run of tiles takes L_last + G cycles. The
+output beat is accepted at cycle L_last + G - 1, so a run of tiles takes L_last + G cycles
+(cycle 0 is the first cycle the array may accept a beat: after a reset, ``RESET_CYCLES`` cycles
+after it falls). The
 drain is hidden whenever K >= G. (``golden.cycles`` implements this formula; tests hold the RTL to
 it on every simulator.) The multiplexer drain this replaced had G = R + C + S - 1; the chain costs
 R cycles of latency and keeps large arrays at the clock of small ones.
@@ -58,8 +65,9 @@ from adderhw.base.config import check_config
 from .drain import DrainControl
 from .mutation import active_mutation, mutation
 from .pe import acc_shape, make_pe
+from .reset import RESET_CYCLES, ResetTree, clear_on
 
-__all__ = ["SystolicArray", "array_signature", "filter_layout", "act_layout", "sum_layout"]
+__all__ = ["SystolicArray", "array_signature", "filter_layout", "act_layout", "sum_layout", "RESET_CYCLES"]
 
 
 def filter_layout(config):
@@ -95,8 +103,10 @@ class SystolicArray(wiring.Component):
     o_busy : Out(1)     a finished tile is being captured or drained (from the cycle after its last
                         beat is accepted to the cycle its last output row is accepted)
 
-    After elaboration ``pes[r][c]`` and ``drain`` name the submodules, whose registers the formal
-    spec (``hw.array_spec``) reads.
+    After a reset the ports are silent for ``RESET_CYCLES`` cycles (see the module docstring).
+
+    After elaboration ``pes[r][c]``, ``drain`` and ``reset_tree`` name the submodules, whose
+    registers the formal spec (``hw.array_spec``) reads.
     """
 
     def __new__(cls, config, *args, **kwargs):
@@ -114,31 +124,40 @@ class SystolicArray(wiring.Component):
         cfg = self.config
         R, C = cfg.rows, cfg.cols
 
-        busy = Signal()
-        m.d.comb += self.o_busy.eq(busy)
+        # the reset, through a tree of registers: leaves for the PEs, the skew, the drain and the join
+        m.submodules.reset_tree = tree = ResetTree(R, C)
+        quiet = tree.o_quiet
+
+        busy = Signal(reset_less=True)
+        m.d.comb += self.o_busy.eq(busy & ~quiet)
         fire = Signal()
         # A tile's last beat waits until the previous tile has drained (see module docstring).
         waits = self.i_act.payload.last & busy
         if mutation("ready-ignores-backpressure"):  # MUTATION (hw.mutation): the last beat never waits
             waits = Const(0, 1)
-        m.d.comb += fire.eq(self.i_filter.valid & self.i_act.valid & ~waits)
+        m.d.comb += fire.eq(self.i_filter.valid & self.i_act.valid & ~waits & ~quiet)
         m.d.comb += [self.i_filter.ready.eq(fire), self.i_act.ready.eq(fire)]
 
         # Skew: row r's filter lane through r registers, column c's activation lane through c.
-        # Data registers need no reset (valid travels beside them); valid and last are reset.
-        def delayed(m, value, n, name, data=False):
+        # Data registers need no reset (valid travels beside them); valid and last are cleared by
+        # their column's leaf of the reset tree (``clear``).
+        def delayed(m, value, n, name, clear=None):
+            regs = []
             for i in range(n):
-                reg = Signal(value.shape(), name=f"{name}_d{i + 1}", reset_less=data)
+                reg = Signal(value.shape(), name=f"{name}_d{i + 1}", reset_less=True)
                 m.d.sync += reg.eq(value)
+                regs.append(reg)
                 value = reg
+            if clear is not None:
+                clear_on(m, clear, regs)
             return value
 
-        a_in = [delayed(m, self.i_filter.payload[r], r, f"skew_a{r}", data=True) for r in range(R)]
+        a_in = [delayed(m, self.i_filter.payload[r], r, f"skew_a{r}") for r in range(R)]
         b_in, v_in, l_in = [], [], []
         for c in range(C):
-            b_in.append(delayed(m, self.i_act.payload.data[c], c, f"skew_b{c}", data=True))
-            v_in.append(delayed(m, fire, c, f"skew_v{c}"))
-            l_in.append(delayed(m, fire & self.i_act.payload.last, c, f"skew_l{c}"))
+            b_in.append(delayed(m, self.i_act.payload.data[c], c, f"skew_b{c}"))
+            v_in.append(delayed(m, fire, c, f"skew_v{c}", clear=tree.o_skew[c]))
+            l_in.append(delayed(m, fire & self.i_act.payload.last, c, f"skew_l{c}", clear=tree.o_skew[c]))
 
         pes = [[make_pe(cfg) for _ in range(C)] for _ in range(R)]
         for r in range(R):
@@ -151,10 +170,12 @@ class SystolicArray(wiring.Component):
                 else:
                     up = pes[r - 1][c]
                     b, v, l = up.o_b, up.o_valid, up.o_last
-                m.d.comb += [pe.i_a.eq(left), pe.i_b.eq(b), pe.i_valid.eq(v), pe.i_last.eq(l)]
+                m.d.comb += [pe.i_a.eq(left), pe.i_b.eq(b), pe.i_valid.eq(v), pe.i_last.eq(l),
+                             pe.i_rst.eq(tree.o_pe[r][c])]
 
         # Drain: each column's result registers shift toward row 0 (see hw/drain.py).
         m.submodules.drain = drain = DrainControl(cfg)
+        m.d.comb += [drain.i_rst.eq(tree.o_drain), drain.i_rst_col.eq(tree.o_col)]
         for r in range(R):
             for c in range(C):
                 pe = pes[r][c]
@@ -167,10 +188,14 @@ class SystolicArray(wiring.Component):
         diagonal = R + C - 2 - drain.start_lead
         early = pes[min(R - 1, diagonal)][diagonal - min(R - 1, diagonal)]
         m.d.comb += drain.i_start.eq(early.o_capture)
-        wiring.connect(m, drain.o_sum, wiring.flipped(self.o_sum))
+        # o_sum is the drain's stream, silent while the reset tree is quiet (the drain may still pop
+        # rows in those cycles: they are from before the reset, which clears the drain before quiet ends)
+        m.d.comb += [self.o_sum.valid.eq(drain.o_sum.valid & ~quiet), self.o_sum.payload.eq(drain.o_sum.payload),
+                     drain.o_sum.ready.eq(self.o_sum.ready)]
         with m.If(fire & self.i_act.payload.last):
             m.d.sync += busy.eq(1)
         with m.Elif(drain.o_done):
             m.d.sync += busy.eq(0)
-        self.pes, self.drain = pes, drain
+        clear_on(m, tree.o_core, [busy])
+        self.pes, self.drain, self.reset_tree = pes, drain, tree
         return m

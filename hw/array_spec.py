@@ -7,7 +7,10 @@ array's promises with ``Assert`` and ``Cover``. It is a formal-only top: the flo
 
 Environment (assumed)
 ---------------------
-* The synchronous reset is asserted in the first cycle only.
+* The synchronous reset is asserted in the first cycle only. The array's registers see it 3 cycles
+  later, through its reset tree (hw.reset), and its ports are silent until then; the checker's
+  own bookkeeping is reset with the array's registers, and every property below is checked from
+  the cycle after that reset on (``live``), the environment's rules likewise assumed from then on.
 * ``i_filter`` and ``i_act`` obey the stream rules: once ``valid`` is high it stays high, and the
   payload stays stable, until ``ready``.
 * ``last`` arrives at most ``k_max`` beats after the previous one (a tile has 1..k_max beats).
@@ -46,6 +49,10 @@ Properties (asserted), one group each, so that each is proved and reported on it
 
 Invariants (asserted, and so proved, alongside the properties that need them for k-induction)
 -------------------------------------------------------------------------------------------
+``reset``   the reset tree: in the cycle after the reset its root is high, in the next its level-2
+            registers, in the next its leaves (the array's registers' reset), and ``quiet`` in all
+            three; from then on all are low. Every property needs it: a tree that could fire again
+            would reset the array under a checker that did not expect it.
 ``drain``   the drain controller's own registers agree, whatever its inputs do (FIFO occupancy
             <= 2, the per-column copies of the occupancy, the rows left and the decision
             (``go_ctl``), the registered shift decision and its per-column copies, the registered
@@ -79,11 +86,12 @@ the skew registers it checks.
 
 Observability. The invariants read registers inside the array (``pes[r][c].acc``, the drain
 controller's ``start_early``, ``start``, ``start_col``, ``left``, ``occ``, ``row``, ``go``, ``go_col``, ``sel``, ``sel_col``, ``left_col``,
-``occ_col``, ``go_ctl`` and the FIFO entries ``e``), which the components name after elaboration; the spec elaborates the array first
-and then reads them.
+``occ_col``, ``go_ctl`` and the FIFO entries ``e``; the reset tree's ``root``, ``level2``, ``leaves`` and ``quiet``),
+which the components name after elaboration; the spec elaborates the array first and then reads them.
 """
 from amaranth.asserts import AnySeq, Initial
-from amaranth.hdl import Assert, Assume, Cat, Cover, Elaboratable, Fragment, Module, Mux, ResetSignal, Signal, signed
+from amaranth.hdl import (Assert, Assume, Cat, Cover, Elaboratable, Fragment, Module, Mux, ResetInserter, ResetSignal,
+                          Signal, signed)
 from amaranth.lib import data
 
 from adderhw.base.config import check_config
@@ -95,16 +103,16 @@ from .drain import FIFO_DEPTH
 __all__ = ["ArraySpec", "PROPERTIES", "INVARIANTS", "COVER", "NEEDS", "term_bounds"]
 
 PROPERTIES = ("stream", "join", "no-overflow", "conservation", "equivalence", "progress")
-INVARIANTS = ("drain", "shadow", "phase", "values")
+INVARIANTS = ("reset", "drain", "shadow", "phase", "values")
 COVER = "cover"
 #: the invariants (and properties) each property needs beside it for k-induction to close
 NEEDS = {
-    "stream": ("drain",),
+    "stream": ("reset", "drain"),
     "join": (),
-    "no-overflow": ("shadow",),
-    "conservation": ("drain", "phase"),
-    "equivalence": ("drain", "shadow", "phase", "values", "no-overflow", "conservation"),
-    "progress": ("drain", "phase", "conservation"),
+    "no-overflow": ("reset", "shadow"),
+    "conservation": ("reset", "drain", "phase"),
+    "equivalence": ("reset", "drain", "shadow", "phase", "values", "no-overflow", "conservation"),
+    "progress": ("reset", "drain", "phase", "conservation"),
 }
 
 
@@ -139,15 +147,39 @@ class ArraySpec(Elaboratable):
     def elaborate(self, platform):
         cfg = self.config
         R, C, K, S = cfg.rows, cfg.cols, cfg.k_max, cfg.pe_stages
-        m = Module()
+        top = Module()
         dut = SystolicArray(cfg)
         # Elaborate the array now, so that its internal registers exist and can be observed.
-        m.submodules.dut = Fragment.get(dut, platform)
-        pes, drain = dut.pes, dut.drain
+        top.submodules.dut = Fragment.get(dut, platform)
+        pes, drain, tree = dut.pes, dut.drain, dut.reset_tree
         want = self.groups.__contains__
 
         rst = ResetSignal()
-        m.d.comb += Assume(rst == Initial(), "reset in the first cycle only")
+        top.d.comb += Assume(rst == Initial(), "reset in the first cycle only")
+
+        # -- the reset tree (hw.reset): ``boot`` counts the cycles since the reset (0 in the cycle
+        # after it, saturating at 4). The array's registers are reset when boot == 2 and its ports
+        # are quiet while boot <= 2; the checker's bookkeeping (module ``m``) is reset with them, and
+        # the array's promises are checked from boot == 3 on (``live``).
+        boot = Signal(range(5), name="boot")
+        with top.If(boot < 4):
+            top.d.sync += boot.eq(boot + 1)
+        live = Signal(name="live")
+        book_rst = Signal(name="book_rst")
+        top.d.comb += [live.eq(~rst & (boot >= 3)), book_rst.eq(boot <= 2)]
+        if want("reset"):
+            with top.If(~rst):
+                top.d.comb += [
+                    Assert(boot <= 4, "boot saturates at 4"),
+                    Assert(tree.root == (boot == 0), "reset tree: the root is high in the cycle after reset"),
+                    Assert(tree.quiet == (boot <= 2), "reset tree: quiet until the leaves' reset is over"),
+                ]
+                with top.If(boot >= 1):
+                    top.d.comb += [Assert(r == (boot == 1), f"reset tree: level-2 register {r.name}")
+                                   for r in tree.level2]
+                with top.If(boot >= 2):
+                    top.d.comb += [Assert(r == (boot == 2), f"reset tree: leaf {r.name}") for r in tree.leaves]
+        m = Module()        # the checker's bookkeeping, reset with the array's registers (book_rst)
 
         # -- free inputs
         f, a, o = dut.i_filter, dut.i_act, dut.o_sum
@@ -163,7 +195,7 @@ class ArraySpec(Elaboratable):
             held = Signal(name=f"{name}_held")          # valid and not ready in the previous cycle
             before = Signal(stream.payload.shape(), name=f"{name}_before")
             m.d.sync += [held.eq(stream.valid & ~stream.ready), before.eq(stream.payload)]
-            with m.If(held & ~rst):
+            with m.If(held & live):
                 m.d.comb += [check(stream.valid, f"{name}.valid held until ready"),
                              check(stream.payload.as_value() == before.as_value(),
                                    f"{name}.payload stable until ready")]
@@ -172,14 +204,14 @@ class ArraySpec(Elaboratable):
         last_in = accept & a.payload.last
         out = o.valid & o.ready
         if want("join"):
-            with m.If(~rst):
+            with m.If(live):
                 m.d.comb += Assert((f.valid & f.ready) == accept, "i_filter and i_act accepted together")
 
         # -- k_max: ``n`` beats of the current tile accepted so far; beat k_max - 1 must be last
         n = Signal(range(K), name="beats")
         with m.If(accept):
             m.d.sync += n.eq(Mux(a.payload.last, 0, n + 1))
-        with m.If(~rst):
+        with m.If(live):
             m.d.comb += Assume(~(a.valid & (n == K - 1)) | a.payload.last, "at most k_max beats per tile")
 
         # -- the delay line of accepted beats: hist[d] is the beat accepted d cycles ago
@@ -216,7 +248,7 @@ class ArraySpec(Elaboratable):
                 if want("no-overflow"):
                     captured = Signal(name=f"captured_{r}_{c}")      # the PE wrote its result register
                     m.d.sync += captured.eq(pes[r][c].o_capture)
-                    with m.If(~rst):
+                    with m.If(live):
                         m.d.comb += Assert(pes[r][c].acc == sh, f"PE({r},{c}) accumulator equals its wide shadow")
                         with m.If(captured):
                             m.d.comb += Assert(pes[r][c].o_sum == expect[r][c],
@@ -226,12 +258,12 @@ class ArraySpec(Elaboratable):
                     next_idx = n
                     for d in range(1, lag + 1):
                         next_idx = Mux(hist[d].fire, hist[d].idx, next_idx)
-                    with m.If(~rst):
+                    with m.If(live):
                         m.d.comb += [Assert(cnt == next_idx, f"shadow({r},{c}) counts the terms that reached it"),
                                      Assert(sh >= lo * cnt, f"shadow({r},{c}) >= count x smallest term"),
                                      Assert(sh <= hi * cnt, f"shadow({r},{c}) <= count x largest term")]
         if want("shadow"):
-            with m.If(~rst):
+            with m.If(live):
                 m.d.comb += Assert(n < K, "beat count below k_max")
 
         # -- the pending tile: accepted (last beat in), not yet fully delivered
@@ -250,7 +282,7 @@ class ArraySpec(Elaboratable):
         draining = pending & (age == full)         # every PE has captured; the chains may shift
 
         if want("conservation"):
-            with m.If(~rst):
+            with m.If(live):
                 with m.If(out):
                     m.d.comb += [Assert(pending, "no output row without an accepted tile"),
                                  Assert(o.payload.last == (out_row == R - 1), "o_sum.last on every R-th row")]
@@ -271,12 +303,12 @@ class ArraySpec(Elaboratable):
             remaining = Signal(range(gap + 1))
             m.d.comb += remaining.eq(Mux(~draining, full - age + R + 1,
                                          Mux(drain.occ == 0, R - out_row + 1, R - out_row)))
-            with m.If(~rst & pending):
+            with m.If(live & pending):
                 m.d.comb += [Assert(spent + remaining <= gap - 1, "spent + remaining <= G - 1"),
                              Assert(spent < gap - 1, "last row within G - 1 unstalled cycles of the last beat")]
 
         if want("equivalence"):
-            with m.If(~rst & out):
+            with m.If(live & out):
                 for row in range(R):
                     with m.If(out_row == row):
                         m.d.comb += [Assert(o.payload.data[c] == expect[row][c],
@@ -285,7 +317,7 @@ class ArraySpec(Elaboratable):
         if want("drain"):
             popped = Signal(name="popped")      # a row was accepted in the previous cycle
             m.d.sync += popped.eq(out)
-            with m.If(~rst):
+            with m.If(live):
                 m.d.comb += [
                     Assert(drain.occ <= FIFO_DEPTH, f"drain FIFO holds at most {FIFO_DEPTH} rows"),
                     Assert(drain.left <= R, "drain: at most R rows left"),
@@ -309,11 +341,10 @@ class ArraySpec(Elaboratable):
                     *(Assert(drain.start_col[c] == drain.start, f"drain: column {c}'s copy of the start")
                       for c in range(C)),
                 ]
-            # The per-column copies have no reset (hw.drain): in the cycle after reset they hold what
-            # the decision logic made of the state before it; from then on they equal the central copies.
-            after_rst = Signal(name="after_rst", reset_less=True)   # reset was high in the previous cycle
-            m.d.sync += after_rst.eq(rst)
-            with m.If(~rst & ~after_rst):
+            # The per-column copies have no reset (hw.drain): in the cycle after the array's reset
+            # (boot == 3) they hold what the decision logic made of the state before it; from then on
+            # they equal the central copies.
+            with m.If(live & (boot == 4)):
                 m.d.comb += [
                     Assert(Cat(*(g for col in drain.go_col for g in col)) == drain.go.replicate(C * len(drain.go_col[0])),
                            "drain: every column's and row group's copy of the decision"),
@@ -321,7 +352,7 @@ class ArraySpec(Elaboratable):
                 ]
 
         if want("phase"):
-            with m.If(~rst):
+            with m.If(live):
                 m.d.comb += [Assert(age <= full, "age saturates at the capture wave's length"),
                              Assert(~pending | (age != 0), "a pending tile has an age"),
                              Assert(out_row < R, "the next output row is a row")]
@@ -347,7 +378,7 @@ class ArraySpec(Elaboratable):
         if want("values"):
             shifted = Signal(range(R + 1))         # rows already moved out of the chains
             m.d.comb += shifted.eq(Mux(draining, R - drain.left, 0))
-            with m.If(~rst & pending):
+            with m.If(live & pending):
                 for r in range(R):
                     for c in range(C):
                         with m.If(age > r + c + S - 1):        # PE(r, c) has captured this tile
@@ -378,10 +409,11 @@ class ArraySpec(Elaboratable):
                 m.d.sync += stalled_full.eq(1)
             with m.If(last_in):
                 m.d.sync += stalled_full.eq(0)
-            with m.If(~rst):
+            with m.If(live):
                 m.d.comb += [
                     Cover(out & (o.payload.data[0] == K * hi), "largest sum delivered"),
                     Cover(out & o.payload.last & stalled_full, "full drain under backpressure"),
                     Cover(last_in & done_before & (done == 1), "back-to-back tiles"),
                 ]
-        return m
+        top.submodules.checker = ResetInserter({"sync": book_rst})(m)
+        return top

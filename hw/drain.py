@@ -87,7 +87,9 @@ Control, and what it fans out to:
     decision resumes pushing before the FIFO runs dry, so the output never idles while rows remain
     (the formal ``progress`` property).
   * Reset. ``start_early``, ``start``, ``start_col``, ``go``, ``sel``, ``occ``, ``left``, ``row``, ``occ_col``,
-    ``left_col`` and ``go_ctl`` are reset (the reset also clears every PE's flags, so no PE captures
+    ``left_col`` and ``go_ctl`` are cleared by leaves of the array's reset tree (hw.reset): the
+    central ones on ``i_rst``, column c's on ``i_rst_col[c]``, never by the domain reset. Every leaf
+    is the same delayed reset, so the PEs' flags are cleared in the same cycle (no PE captures
     in the cycle after it, and the start registers agree with PE(R-1, C-1) from then on);
     ``go_col`` and ``sel_col`` are not, so that only the decision logic sits in front of them (a
     synchronous reset can cost a LUT level there). In the cycle after a
@@ -118,6 +120,8 @@ o_shift : Out(ArrayLayout(cols, rows)) o_shift[r][c]: result register (r, c) tak
                                       at the end of this cycle
 o_sum : Out(stream.Signature({data: ArrayLayout(acc, cols), last: 1}))
 o_done : Out(1)                       the tile's last row is accepted in this cycle
+i_rst : In(1)                         clears the central controller (a leaf of hw.reset's tree)
+i_rst_col : In(cols)                  i_rst_col[c] clears column c's controller (likewise)
 
 ``start_lead`` (an int, set in the constructor) is min(2, R + C - 2). After elaboration,
 ``start_early`` (None unless the lead is 2), ``start``, ``start_col``, ``left``, ``occ``, ``row``, ``go``, ``go_col`` (per
@@ -135,6 +139,7 @@ from adderhw.base.config import check_config
 
 from .mutation import mutation
 from .pe import acc_shape
+from .reset import clear_on
 
 __all__ = ["DrainControl", "FIFO_DEPTH", "GROUP_ROWS"]
 
@@ -156,6 +161,7 @@ class DrainControl(wiring.Component):
             "o_shift": Out(data.ArrayLayout(config.cols, config.rows)),
             "o_sum": Out(stream.Signature(data.StructLayout({"data": row, "last": 1}))),
             "o_done": Out(1),
+            "i_rst": In(1), "i_rst_col": In(config.cols),
         })
 
     def elaborate(self, platform):
@@ -172,24 +178,24 @@ class DrainControl(wiring.Component):
         else:
             src = self.i_start
             if lead == 2:
-                start_early = Signal(name="start_early")
+                start_early = Signal(name="start_early", reset_less=True)
                 m.d.sync += start_early.eq(src)
                 src = start_early
-            start = Signal(name="start")
-            start_col = [Signal(name=f"start_col{c}", attrs={"keep": 1}) for c in range(C)]
+            start = Signal(name="start", reset_less=True)
+            start_col = [Signal(name=f"start_col{c}", attrs={"keep": 1}, reset_less=True) for c in range(C)]
             m.d.sync += [start.eq(src), *(s.eq(src) for s in start_col)]
 
         # -- the shift decision, made one cycle ahead from the controller's state alone (never from
         # o_sum.ready) and registered per column and row group
-        go = Signal()                       # the central copy of the shift enables: the chains shift now
+        go = Signal(reset_less=True)        # the central copy of the shift enables: the chains shift now
         # one register per column and group of GROUP_ROWS rows; ``keep`` stops Yosys from merging the
         # identical copies back into one register that would drive every result register of the array.
         # No reset: one spurious shift after a reset is harmless (module docstring, "Reset").
         groups = -(-R // GROUP_ROWS)
         go_col = [[Signal(name=f"go_col{c}_{g}", attrs={"keep": 1}, reset_less=True) for g in range(groups)]
                   for c in range(C)]
-        left = Signal(range(R + 1))         # rows of the current tile still in the chains
-        row = Signal(range(max(R, 2)))      # row index of the next row pushed into the FIFO
+        left = Signal(range(R + 1), reset_less=True)    # rows of the current tile still in the chains
+        row = Signal(range(max(R, 2)), reset_less=True)     # row index of the next row pushed into the FIFO
         for r in range(R):
             shift = Cat(*(go_col[c][r // GROUP_ROWS] for c in range(C)))
             if mutation("drain-skips-row"):     # MUTATION (hw.mutation): an extra shift as the drain starts
@@ -200,9 +206,9 @@ class DrainControl(wiring.Component):
         # row 0 of the chain, e1 takes e0, e2 takes e1. ``occ`` counts the rows held (0..3); they are
         # the newest ``occ`` rows pushed, so the oldest (offered) is in e[occ - 1].
         e = [Signal(layout, name=f"e{i}", reset_less=True) for i in range(FIFO_DEPTH)]  # occ says which hold rows
-        occ = Signal(range(FIFO_DEPTH + 1))
+        occ = Signal(range(FIFO_DEPTH + 1), reset_less=True)
         # the offered row's entry, as (in e1, in e2) = (occ == 2, occ == 3); e0 otherwise
-        sel = Signal(2)                     # the central copy of sel_col[c]
+        sel = Signal(2, reset_less=True)    # the central copy of sel_col[c]
         # ``keep`` as for go_col: a merged select would drive every output multiplexer of the row
         sel_col = [Signal(2, name=f"sel_col{c}", attrs={"keep": 1}, reset_less=True) for c in range(C)]
 
@@ -254,9 +260,10 @@ class DrainControl(wiring.Component):
         # ``go_ctl[c]`` is reset and feeds back only into the copy, so the copy's loop stays local;
         # ``go_col[c][g]``, loaded with the same value, drive the column's data registers (without
         # reset, see the module docstring). ``keep`` stops Yosys from merging the C copies.
-        occ_col = [Signal(range(FIFO_DEPTH + 1), name=f"occ_col{c}", attrs={"keep": 1}) for c in range(C)]
-        left_col = [Signal(range(R + 1), name=f"left_col{c}", attrs={"keep": 1}) for c in range(C)]
-        go_ctl = [Signal(name=f"go_ctl{c}", attrs={"keep": 1}) for c in range(C)]
+        occ_col = [Signal(range(FIFO_DEPTH + 1), name=f"occ_col{c}", attrs={"keep": 1}, reset_less=True)
+                   for c in range(C)]
+        left_col = [Signal(range(R + 1), name=f"left_col{c}", attrs={"keep": 1}, reset_less=True) for c in range(C)]
+        go_ctl = [Signal(name=f"go_ctl{c}", attrs={"keep": 1}, reset_less=True) for c in range(C)]
         for c in range(C):
             pop_c = (occ_col[c] != 0) & self.o_sum.ready
             occ_c, left_c, go_c, sel_c = decide(start_col[c], occ_col[c], left_col[c], go_ctl[c], pop_c)
@@ -264,6 +271,13 @@ class DrainControl(wiring.Component):
                          *(g.eq(go_c) for g in go_col[c])]
 
         m.d.comb += self.o_done.eq(pop & self.o_sum.payload.last)
+        # the reset, from the array's reset tree (hw.reset): the central registers on i_rst, each
+        # column's on its own leaf i_rst_col[c]
+        clear_on(m, self.i_rst, [r for r in (start_early, start, go, sel, occ, left, row)
+                                 if r is not None and r is not self.i_start])
+        for c in range(C):
+            clear_on(m, self.i_rst_col[c], [r for r in (start_col[c], occ_col[c], left_col[c], go_ctl[c])
+                                            if r is not self.i_start])
         self.start_early, self.start, self.start_col = start_early, start, start_col
         self.left, self.occ, self.row, self.go, self.go_col = left, occ, row, go, go_col
         self.e, self.sel, self.sel_col = e, sel, sel_col

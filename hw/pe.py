@@ -19,14 +19,16 @@ Protocol (per PE, one clock domain ``sync``):
 Widths: operands signed ``width``; SAD accumulator unsigned, MAC accumulator signed, both
 ``config.acc_width`` bits (the worst case over ``k_max`` terms, so they cannot overflow).
 
-Reset: only the control bits (valid, last) and the accumulator are cleared by the domain reset;
-the accumulator's clear shares one synchronous-clear condition with the end of a tile
-(reset or last term), so it costs one gate per PE rather than a multiplexer per bit. Data registers
-(operands, differences, products, the result register) need no reset, because nothing reads them
-before a valid term has passed through; leaving it out saves logic on FPGAs whose flip-flops have a
-single synchronous set/reset input. The MAC twin follows the same rules, so the comparison is fair.
+Reset: ``i_rst`` (a leaf of the array's reset tree, hw.reset) clears the control bits (valid,
+last) and the accumulator; the domain reset reaches no register of the PE, so that no reset net
+spans the array. The accumulator's clear shares one synchronous-clear condition with the end of a
+tile (``i_rst`` or last term), so it costs one gate per PE rather than a multiplexer per bit. Data
+registers (operands, differences, products, the result register) need no reset, because nothing
+reads them before a valid term has passed through; leaving it out saves logic on FPGAs whose
+flip-flops have a single synchronous set/reset input. The MAC twin follows the same rules, so the
+comparison is fair.
 """
-from amaranth.hdl import Module, Mux, ResetSignal, Shape, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -34,12 +36,14 @@ from adderhw.base.config import check_config
 from adderhw.base.errors import BadParameter
 
 from .mutation import mutation
+from .reset import clear_on
 
 __all__ = ["ProcessingElement", "SadPE", "MacPE", "make_pe", "acc_shape"]
 
 
 def flag(name):
-    """A 1-bit valid/last register of one PE, marked ``keep``.
+    """A 1-bit valid/last register of one PE, marked ``keep``, without the domain's reset (the PE
+    clears its flags on ``i_rst``, see :meth:`ProcessingElement.flags`).
 
     The flags of all PEs on one anti-diagonal (r + c) carry the same value, so Yosys's
     ``opt_merge`` would merge them into one flip-flop that drives every PE of the diagonal, a net
@@ -47,7 +51,7 @@ def flag(name):
     the ``setattr`` line of the board builds (see ``hw.drain``), keeps one copy per PE: two to four
     flip-flops per PE buy wiring that stays local.
     """
-    return Signal(name=name, attrs={"keep": 1})
+    return Signal(name=name, attrs={"keep": 1}, reset_less=True)
 
 
 def acc_shape(config):
@@ -69,6 +73,7 @@ class ProcessingElement(wiring.Component):
     o_capture : Out(1)           ``o_sum`` is written at the end of this cycle
     i_shift : In(1)              the column's drain chain shifts: ``o_sum`` takes ``i_below``
     i_below : In(acc shape)      ``o_sum`` of the PE below (0 for the last row)
+    i_rst : In(1)                synchronous clear of the flags and the accumulator (hw.reset)
 
     After elaboration ``acc`` names the accumulator register (not a port), which the formal
     spec (``hw.array_spec``) holds equal to its wide shadow sum.
@@ -91,7 +96,7 @@ class ProcessingElement(wiring.Component):
             "i_a": In(signed(w)), "i_b": In(signed(w)), "i_valid": In(1), "i_last": In(1),
             "o_a": Out(signed(w)), "o_b": Out(signed(w)), "o_valid": Out(1), "o_last": Out(1),
             "o_sum": Out(acc_shape(config)), "o_capture": Out(1),
-            "i_shift": In(1), "i_below": In(acc_shape(config)),
+            "i_shift": In(1), "i_below": In(acc_shape(config)), "i_rst": In(1),
         })
 
     @property
@@ -101,6 +106,12 @@ class ProcessingElement(wiring.Component):
         It is ``config.pe_stages``, the one source of truth; ``term`` builds ``stages - 1``
         registers to match it."""
         return self.config.pe_stages
+
+    def flags(self, *names):
+        """New flag registers (:func:`flag`), one per name, which ``elaborate`` clears on ``i_rst``."""
+        new = [flag(name) for name in names]
+        self._flags.extend(new)
+        return new
 
     def term(self, m, valid1, last1):
         """Build the pipeline in front of the accumulator.
@@ -118,7 +129,8 @@ class ProcessingElement(wiring.Component):
         w = self.config.width
         a_fwd = Signal(signed(w), reset_less=True)
         b_fwd = Signal(signed(w), reset_less=True)
-        v_fwd, l_fwd = flag("v_fwd"), flag("l_fwd")
+        self._flags = []
+        v_fwd, l_fwd = self.flags("v_fwd", "l_fwd")
         m.d.sync += [a_fwd.eq(self.i_a), b_fwd.eq(self.i_b),
                      v_fwd.eq(self.i_valid), l_fwd.eq(self.i_last)]
         m.d.comb += [self.o_a.eq(a_fwd), self.o_b.eq(b_fwd),
@@ -135,7 +147,7 @@ class ProcessingElement(wiring.Component):
         # The worst case over k_max terms fits acc_width bits, so truncation never loses a bit.
         m.d.comb += total.eq(acc + addend + carry_in)
         m.d.comb += [self.o_capture.eq(valid & last), self.o_sum.eq(result)]
-        with m.If(ResetSignal() | (valid & last)):
+        with m.If(self.i_rst | (valid & last)):
             m.d.sync += acc.eq(0)               # a new tile starts from zero
         with m.Elif(valid):
             m.d.sync += acc.eq(total)
@@ -143,6 +155,7 @@ class ProcessingElement(wiring.Component):
             m.d.sync += result.eq(total)
         with m.Elif(self.i_shift):
             m.d.sync += result.eq(self.i_below)
+        clear_on(m, self.i_rst, self._flags)
         return m
 
 
@@ -184,13 +197,13 @@ class MacPE(ProcessingElement):
         a, b, pv, pl = self.i_a, self.i_b, valid1, last1
         if n >= 2:
             a, b = self._reg(m, a, b, "in")          # operands and valid1/last1 are one stage
-            pv, pl = flag("prod_valid"), flag("prod_last")
+            pv, pl = self.flags("prod_valid", "prod_last")
             m.d.sync += [pv.eq(valid1), pl.eq(last1)]
         prod = Signal(signed(2 * w), reset_less=True)
         m.d.sync += prod.eq(a * b)
         if n == 3:
             p2 = Signal(signed(2 * w), reset_less=True)
-            pv2, pl2 = flag("prod2_valid"), flag("prod2_last")
+            pv2, pl2 = self.flags("prod2_valid", "prod2_last")
             m.d.sync += [p2.eq(prod), pv2.eq(pv), pl2.eq(pl)]
             prod, pv, pl = p2, pv2, pl2
         return prod, 0, pv, pl

@@ -3,7 +3,7 @@ import time
 
 from amaranth.sim import Simulator
 
-from adderhw.hw.array import SystolicArray
+from adderhw.hw.array import RESET_CYCLES, SystolicArray
 
 from .driver import StreamDriver
 
@@ -18,6 +18,9 @@ def run_plan(plan, stalls, max_cycles, waves=None, info=None):
     drv = StreamDriver(beats, plan.n_out_beats, stalls, max_cycles)
 
     async def testbench(ctx):
+        # the array starts quiet: its reset tree holds the ports silent for RESET_CYCLES cycles
+        for _ in range(RESET_CYCLES):
+            await ctx.tick()
         while not drv.done:
             fv, fp, av, ap, ready = drv.drive()
             ctx.set(dut.i_filter.valid, fv)

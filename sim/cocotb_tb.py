@@ -24,6 +24,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from adderhw.base.errors import SimulationError
+from adderhw.hw.reset import RESET_CYCLES
 
 from .driver import StreamDriver
 from .stalls import StallPattern
@@ -84,6 +85,8 @@ async def gemm_stream(dut):
     dut.i_act__valid.value = 0
     dut.o_sum__ready.value = 0
     await _reset(dut)
+    for _ in range(RESET_CYCLES):       # the array's reset tree settles; its ports are silent
+        await FallingEdge(dut.clk)
     t0 = time.perf_counter()
     f_pay = a_pay = None
     first = True

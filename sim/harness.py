@@ -8,8 +8,10 @@ HDL, so the simulator runs without a Python call per cycle:
   * the stall decisions of cycle n (offer filter, offer activation, output ready) come from a
     per-cycle pattern that :class:`sim.stalls.StallPattern` wrote with the same seed, so the
     harness and the Python drivers see identical stalls;
+  * after reset it waits ``hw.array.RESET_CYCLES`` cycles, offering nothing, while the array's
+    reset tree settles (its ports are silent then, see hw/reset.py); then it starts;
   * accepted output beats are stored and written with ``$writememh``; ``cycles`` counts from
-    the first cycle after reset to the cycle accepting the last output beat, inclusive;
+    the first cycle after that wait to the cycle accepting the last output beat, inclusive;
   * ``done`` rises once the results are written; ``hang`` marks a run that hit the cycle limit;
   * it checks the stream rules on ``o_sum`` as :class:`adderhw.sim.monitor.StreamMonitor` does: a
     beat offered and not accepted must be offered again, with the same payload, in the next cycle;
@@ -19,6 +21,8 @@ Sizes and file names arrive as plusargs (``+n_beats= +n_out= +max_cycles= +stall
 ``+beats_f= +beats_a= +stall_file= +out_file= +cycles_file=``), so one build serves every job of
 a config; only the memory depths are fixed at build time.
 """
+from adderhw.hw.array import RESET_CYCLES
+
 __all__ = ["harness_verilog", "HARNESS_TOP"]
 
 HARNESS_TOP = "adderhw_tb"
@@ -45,6 +49,8 @@ module {HARNESS_TOP} (
   integer n_beats, n_out, max_cycles, stalls, fd;
   reg [31:0] fi, ai, oi, cycle, cycles;
   reg fhold, ahold, written;
+  reg [7:0] settle;                  // cycles still to wait after reset (the array's reset tree)
+  wire live = settle == 0;
   reg o_pend;                        // o_sum offered a beat that was not accepted
   reg [{ow - 1}:0] o_held;           // ... with this payload
   integer rule_cycle;                // first cycle that broke the stream rules on o_sum, or -1
@@ -76,9 +82,9 @@ module {HARNESS_TOP} (
   wire [2:0] st = (stalls != 0) ? smem[cycle[{max(1, (stall_depth - 1).bit_length()) - 1}:0]] : 3'b111;
   wire f_more = fi < n_beats;
   wire a_more = ai < n_beats;
-  wire f_valid = fhold | (f_more & st[0]);
-  wire a_valid = ahold | (a_more & st[1]);
-  wire o_ready = st[2] & ~stop;
+  wire f_valid = live & (fhold | (f_more & st[0]));
+  wire a_valid = live & (ahold | (a_more & st[1]));
+  wire o_ready = live & st[2] & ~stop;
   assign done = written;
   wire f_ready, a_ready, o_valid, busy;
   wire [{ow - 1}:0] o_payload;
@@ -96,6 +102,9 @@ module {HARNESS_TOP} (
   always @(posedge clk) begin
     if (rst) begin
       fi <= 0; ai <= 0; oi <= 0; cycle <= 0; fhold <= 1'b0; ahold <= 1'b0; o_pend <= 1'b0;
+      settle <= {RESET_CYCLES};
+    end else if (!live) begin
+      settle <= settle - 1;
     end else if (!stop) begin
       cycle <= cycle + 1;
       if (o_pend && (!o_valid || o_payload !== o_held) && rule_cycle < 0) rule_cycle <= cycle;

@@ -102,7 +102,7 @@ def test_a_one_bit_short_accumulator_is_caught(tmp_path, monkeypatch):
     assert r.status == "FAIL" and "captured sum equals its wide shadow" in r.detail
     # the counterexample is a tile whose true sum needs the accumulator's top bit
     v = final_values(r.vcd)
-    sums = [v[f"expect_{i}_{j}"] for i in range(2) for j in range(2)]
+    sums = [v[f"checker.expect_{i}_{j}"] for i in range(2) for j in range(2)]
     assert max(sums) >= 1 << (CFG.acc_width - 1)
 
 
