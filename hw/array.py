@@ -34,8 +34,10 @@ below; the drain's shift enable is registered once per column and group of four 
 drives at most four of the column's result registers, the first also its three output FIFO
 entries) and decided, without ``o_sum.ready``, by a small controller of which each column keeps
 its own copy; ``o_sum.ready`` and the drain's start reach those copies (fan-out C) and never a
-data bit (the output FIFO shifts per column, see hw/drain.py). The input join (``fire``) drives the
-first skew register of each row and column (fan-out R + C). No net reaches every PE: the
+data bit (the output FIFO shifts per column, see hw/drain.py). The input join (``fire``) drives
+PE(0, 0)'s flags and the first register of one valid/last chain along the top edge (column c's
+flags are column c - 1's one cycle later); the filter and activation skews are data registers
+that ``fire`` does not reach. No net reaches every PE: the
 synchronous reset of the valid/last flags, the accumulators and the controllers comes from a tree
 of registers (:mod:`hw.reset`), one leaf per four PEs of a row.
 
@@ -140,7 +142,7 @@ class SystolicArray(wiring.Component):
 
         # Skew: row r's filter lane through r registers, column c's activation lane through c.
         # Data registers need no reset (valid travels beside them); valid and last are cleared by
-        # their column's leaf of the reset tree (``clear``).
+        # a leaf of the reset tree (``clear``).
         def delayed(m, value, n, name, clear=None):
             regs = []
             for i in range(n):
@@ -153,11 +155,17 @@ class SystolicArray(wiring.Component):
             return value
 
         a_in = [delayed(m, self.i_filter.payload[r], r, f"skew_a{r}") for r in range(R)]
-        b_in, v_in, l_in = [], [], []
-        for c in range(C):
-            b_in.append(delayed(m, self.i_act.payload.data[c], c, f"skew_b{c}"))
-            v_in.append(delayed(m, fire, c, f"skew_v{c}", clear=tree.o_skew[c]))
-            l_in.append(delayed(m, fire & self.i_act.payload.last, c, f"skew_l{c}", clear=tree.o_skew[c]))
+        b_in = [delayed(m, self.i_act.payload.data[c], c, f"skew_b{c}") for c in range(C)]
+        # valid and last are the same for every column, only later: one chain along the top edge,
+        # column c's flags one register after column c - 1's (C - 1 registers each, not C(C - 1)/2,
+        # and ``fire`` drives one register, not one per column: with a chain per column, cleared by
+        # different reset leaves so that Yosys could not merge them, fire's wire to column 12's
+        # chain was the 16x16 critical path on the ECP5-85F, 4.5 ns of routing)
+        v_in, l_in = [fire], [fire & self.i_act.payload.last]
+        for c in range(1, C):
+            # cleared by the reset leaf of PE(0, c), beside it
+            v_in.append(delayed(m, v_in[-1], 1, f"skew_v{c}", clear=tree.o_pe[0][c]))
+            l_in.append(delayed(m, l_in[-1], 1, f"skew_l{c}", clear=tree.o_pe[0][c]))
 
         pes = [[make_pe(cfg) for _ in range(C)] for _ in range(R)]
         for r in range(R):

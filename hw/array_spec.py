@@ -54,7 +54,8 @@ Invariants (asserted, and so proved, alongside the properties that need them for
             three; from then on all are low. Every property needs it: a tree that could fire again
             would reset the array under a checker that did not expect it.
 ``drain``   the drain controller's own registers agree, whatever its inputs do (FIFO occupancy
-            <= 2, the per-column copies of the occupancy, the rows left and the decision
+            <= 2, the decision's inputs "start or at least 2 rows left" and "1 row left" and their
+            per-column copies, the per-column copies of the occupancy, the rows left and the decision
             (``go_ctl``), the registered shift decision and its per-column copies, the registered
             output select ("occupancy == 2") and its per-column copies). The copies of the decision and the select have no reset,
             so they are asserted equal from the second cycle after reset on; in the cycle after reset
@@ -339,6 +340,13 @@ class ArraySpec(Elaboratable):
                               "drain: the early start is the capture one step before PE(R-1, C-1)")]
                       if drain.start_early is not None else []),
                     *(Assert(drain.start_col[c] == drain.start, f"drain: column {c}'s copy of the start")
+                      for c in range(C)),
+                    # the decision's one-LUT inputs: "a start or at least 2 rows left" and "1 row left"
+                    Assert(drain.many == (drain.start | (drain.left >= 2)), "drain: many = start or left >= 2"),
+                    Assert(drain.one == (drain.left == 1), "drain: one = left == 1"),
+                    *(Assert(drain.many_col[c] == (drain.start_col[c] | (drain.left_col[c] >= 2)),
+                             f"drain: column {c}'s many") for c in range(C)),
+                    *(Assert(drain.one_col[c] == (drain.left_col[c] == 1), f"drain: column {c}'s one")
                       for c in range(C)),
                 ]
             # The per-column copies have no reset (hw.drain): in the cycle after the array's reset

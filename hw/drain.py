@@ -126,7 +126,7 @@ i_rst_col : In(cols)                  i_rst_col[c] clears column c's controller 
 ``start_lead`` (an int, set in the constructor) is min(2, R + C - 2). After elaboration,
 ``start_early`` (None unless the lead is 2), ``start``, ``start_col``, ``left``, ``occ``, ``row``, ``go``, ``go_col`` (per
 column, a list per row group), ``e`` (the three entries), ``sel``, ``sel_col``, ``left_col``,
-``occ_col`` and ``go_ctl`` name the registers above (not ports; the entries have the payload's
+``occ_col``, ``go_ctl``, ``many``, ``one``, ``many_col`` and ``one_col`` name the registers above (not ports; the entries have the payload's
 layout; in a 1x1 array ``start`` and
 ``start_col[0]`` are ``i_start`` itself); the
 formal spec (``hw.array_spec``) states its invariants over them.
@@ -231,29 +231,54 @@ class DrainControl(wiring.Component):
             m.d.sync += [row.eq(Mux(row == R - 1, 0, row + 1)), e[0].last.eq(row == R - 1),
                          *(e[i].last.eq(e[i - 1].last) for i in range(1, FIFO_DEPTH))]
 
-        def decide(start, occ, left, push, pop):
-            """The next (occ, left, go, sel) of one copy of the controller.
+        def decide(start, occ, left, push, pop, many, one):
+            """The next (occ, left, go, sel, many, one) of one copy of the controller.
 
             ``go`` does not read ``pop``: a row is pushed in the next cycle only if the FIFO would
             have room for it even if nothing is popped in this cycle or the next, that is if
-            occ + push <= 2 (with push only when occ <= 2, not (occ == 3 or (occ == 2 and push))).
+            occ + push <= 2 (with push only when occ <= 2, not (occ == 3 or (occ == 2 and push))),
+            and if rows remain after this cycle's push (left - push != 0, or a new tile starts).
+            That last test is kept one LUT deep: ``many`` (start or left >= 2) and ``one``
+            (left == 1) are registers of their own, so that go reads five bits (many, one, push
+            and the 2-bit occupancy), one LUT5, and no carry or wide compare sits in front of the
+            shift-enable copies (with the 5-bit row count read directly, three logic levels and
+            0.8 ns of wire between them were the 16x16 critical path on the ECP5-85F).
             ``sel`` is read off the state without an adder (it sits on o_sum.ready's path):
             occ + push - pop is 3 when ``not pop and (occ == 3 or (occ == 2 and push))`` and 2 when
             ``not pop and (occ == 2 and not push or occ == 1 and push)`` or
-            ``pop and (occ == 3 or occ == 2 and push)``. With left <= R, left - push != 0 is
-            ``left >= 2 or (left == 1 and not push)``."""
+            ``pop and (occ == 3 or occ == 2 and push)``."""
             occ_next = occ + push - pop
             left_next = Mux(start, R, left - push)
-            high = left[1:].any() if len(left) > 1 else C0
-            rows_after = start | high | (left[0] & ~push)
+            rows_after = many | (one & ~push)                    # left - push != 0, or a start
             at3 = (occ == 3) | ((occ == 2) & push)              # occ + push == 3
             at2 = ((occ == 2) & ~push) | ((occ == 1) & push)    # occ + push == 2
+            # many and one of the next cycle, from left_next without an adder: left_next >= 2 and == 1
+            many_next = start_next | Mux(start, R >= 2, (left >= 3) | ((left == 2) & ~push))
+            one_next = Mux(start, R == 1, ((left == 2) & push) | ((left == 1) & ~push))
             return (occ_next, left_next, rows_after & ~at3,
-                    Cat((~pop & at2) | (pop & at3), ~pop & at3))
+                    Cat((~pop & at2) | (pop & at3), ~pop & at3), many_next, one_next)
+
+        def state_bits(suffix, start, left, keep):
+            """``many`` and ``one`` of one copy: registers, except in a 1x1 array, whose start is
+            ``i_start`` itself (comb), where ``many`` is comb too."""
+            attrs = {"keep": 1} if keep else {}
+            one = Signal(name=f"one{suffix}", attrs=attrs, reset_less=True)
+            if lead == 0:
+                many = Signal(name=f"many{suffix}")
+                m.d.comb += many.eq(start | (left >= 2))
+                return many, one, None
+            many = Signal(name=f"many{suffix}", attrs=attrs, reset_less=True)
+            return many, one, many
+
+        # the start of the next cycle: the D input of the start registers (None in a 1x1 array)
+        start_next = C0 if lead == 0 else (start_early if start_early is not None else self.i_start)
 
         # the central copy: o_sum.valid, o_done and the entries' last flags
-        occ_next, left_next, go_next, sel_next = decide(start, occ, left, push, pop)
-        m.d.sync += [occ.eq(occ_next), left.eq(left_next), go.eq(go_next), sel.eq(sel_next)]
+        many, one, many_reg = state_bits("", start, left, keep=False)
+        occ_next, left_next, go_next, sel_next, many_next, one_next = decide(start, occ, left, push, pop, many, one)
+        m.d.sync += [occ.eq(occ_next), left.eq(left_next), go.eq(go_next), sel.eq(sel_next), one.eq(one_next)]
+        if many_reg is not None:
+            m.d.sync += many_reg.eq(many_next)
         # one copy per column, beside the column's registers: o_sum.ready and the start each cross to
         # the column once and meet only local logic there (at 16x16 on the ECP5-85F, ready -> occ ->
         # sel_col through one central copy was the critical path). The copy's own decision register
@@ -264,22 +289,30 @@ class DrainControl(wiring.Component):
                    for c in range(C)]
         left_col = [Signal(range(R + 1), name=f"left_col{c}", attrs={"keep": 1}, reset_less=True) for c in range(C)]
         go_ctl = [Signal(name=f"go_ctl{c}", attrs={"keep": 1}, reset_less=True) for c in range(C)]
+        many_col, one_col, col_regs = [], [], []
         for c in range(C):
+            many_c, one_c, many_c_reg = state_bits(f"_col{c}", start_col[c], left_col[c], keep=True)
+            many_col.append(many_c), one_col.append(one_c)
+            col_regs.append([r for r in (start_col[c], occ_col[c], left_col[c], go_ctl[c], one_c, many_c_reg)
+                             if r is not None and r is not self.i_start])
             pop_c = (occ_col[c] != 0) & self.o_sum.ready
-            occ_c, left_c, go_c, sel_c = decide(start_col[c], occ_col[c], left_col[c], go_ctl[c], pop_c)
+            occ_c, left_c, go_c, sel_c, many_n, one_n = decide(start_col[c], occ_col[c], left_col[c], go_ctl[c],
+                                                               pop_c, many_c, one_c)
             m.d.sync += [occ_col[c].eq(occ_c), left_col[c].eq(left_c), go_ctl[c].eq(go_c), sel_col[c].eq(sel_c),
-                         *(g.eq(go_c) for g in go_col[c])]
+                         one_c.eq(one_n), *(g.eq(go_c) for g in go_col[c])]
+            if many_c_reg is not None:
+                m.d.sync += many_c_reg.eq(many_n)
 
         m.d.comb += self.o_done.eq(pop & self.o_sum.payload.last)
         # the reset, from the array's reset tree (hw.reset): the central registers on i_rst, each
         # column's on its own leaf i_rst_col[c]
-        clear_on(m, self.i_rst, [r for r in (start_early, start, go, sel, occ, left, row)
+        clear_on(m, self.i_rst, [r for r in (start_early, start, go, sel, occ, left, row, one, many_reg)
                                  if r is not None and r is not self.i_start])
         for c in range(C):
-            clear_on(m, self.i_rst_col[c], [r for r in (start_col[c], occ_col[c], left_col[c], go_ctl[c])
-                                            if r is not self.i_start])
+            clear_on(m, self.i_rst_col[c], col_regs[c])
         self.start_early, self.start, self.start_col = start_early, start, start_col
         self.left, self.occ, self.row, self.go, self.go_col = left, occ, row, go, go_col
         self.e, self.sel, self.sel_col = e, sel, sel_col
         self.occ_col, self.left_col, self.go_ctl = occ_col, left_col, go_ctl
+        self.many, self.one, self.many_col, self.one_col = many, one, many_col, one_col
         return m

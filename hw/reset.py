@@ -14,12 +14,13 @@ Structure. Every path from the domain reset to a leaf has exactly ``DEPTH`` = 3 
   * level 2: one register per row (``row2[r]``), one for the input side (``top2``), one for the
     drain (``drain2``).
   * level 3, the leaves: one per row and group of ``GROUP_COLS`` = 4 columns (``o_pe[r][c]``: the
-    flags and accumulators of four PEs); one per column for the column's skew registers
-    (``o_skew[c]``) and one for the drain's column controller (``o_col[c]``); one for the input
-    join and ``busy`` (``o_core``) and one for the drain's central controller (``o_drain``).
+    flags and accumulators of four PEs; in row 0 also their columns' registers of the valid/last
+    chain along the top edge); one per column for the drain's column controller (``o_col[c]``);
+    one for the input join and ``busy`` (``o_core``) and one for the drain's central controller
+    (``o_drain``).
 
 Fan-outs: the domain reset reaches two registers (``root`` and ``quiet``); ``root`` R + 2;
-``row2[r]`` ceil(C / 4); ``top2`` C + 1 and ``drain2`` C + 1; a PE leaf the flags and accumulators
+``row2[r]`` ceil(C / 4); ``top2`` 1 and ``drain2`` C + 1; a PE leaf the flags and accumulators
 of at most four neighbouring PEs. None grows with R x C. Every register of the tree carries
 ``keep``: Yosys's ``opt_merge`` would otherwise merge the identical copies back into one net
 (the board builds keep kept flip-flops, see hw/drain.py).
@@ -40,7 +41,6 @@ o_quiet : Out(1)                        the ports must stay silent in this cycle
 o_core : Out(1)                         reset of the input join and ``busy``
 o_drain : Out(1)                        reset of the drain's central controller
 o_col : Out(cols)                       o_col[c]: reset of the drain's column-c controller
-o_skew : Out(cols)                      o_skew[c]: reset of column c's valid/last skew registers
 o_pe : Out(ArrayLayout(cols, rows))     o_pe[r][c]: reset of PE(r, c)'s flags and accumulator
 
 After elaboration ``root``, ``level2`` (every level-2 register) and ``leaves`` (every leaf) name the
@@ -77,7 +77,7 @@ class ResetTree(wiring.Component):
         self.cols = check_int("cols", cols, lo=1)
         super().__init__({
             "o_quiet": Out(1), "o_core": Out(1), "o_drain": Out(1),
-            "o_col": Out(cols), "o_skew": Out(cols),
+            "o_col": Out(cols),
             "o_pe": Out(data.ArrayLayout(cols, rows)),
         })
 
@@ -102,17 +102,16 @@ class ResetTree(wiring.Component):
 
         groups = -(-C // GROUP_COLS)
         pe = [[copy(f"pe3_{r}_{g}", row2[r]) for g in range(groups)] for r in range(R)]
-        skew = [copy(f"skew3_{c}", top2) for c in range(C)]
         col = [copy(f"col3_{c}", drain2) for c in range(C)]
         core, drain = copy("core3", top2), copy("drain3", drain2)
 
         m.d.comb += [self.o_quiet.eq(quiet), self.o_core.eq(core), self.o_drain.eq(drain)]
         for c in range(C):
-            m.d.comb += [self.o_skew[c].eq(skew[c]), self.o_col[c].eq(col[c])]
+            m.d.comb += self.o_col[c].eq(col[c])
             for r in range(R):
                 m.d.comb += self.o_pe[r][c].eq(pe[r][c // GROUP_COLS])
 
         self.root, self.quiet = root, quiet
         self.level2 = [*row2, top2, drain2]
-        self.leaves = [*(g for row in pe for g in row), *skew, *col, core, drain]
+        self.leaves = [*(g for row in pe for g in row), *col, core, drain]
         return m
