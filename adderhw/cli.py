@@ -156,6 +156,10 @@ def _config_from(args, **extra):
         if args.pe == "sad":
             raise BadParameter(f"--mul-stages {args.mul_stages} applies to MAC arrays only, not to --pe sad")
         fields["mul_stages"] = args.mul_stages
+    if getattr(args, "sad_stage", None) is not None:
+        if args.pe != "sad":
+            raise BadParameter(f"--sad-stage {args.sad_stage} applies to SAD arrays only, not to --pe {args.pe}")
+        fields["sad_stage"] = args.sad_stage
     fields.update(extra)
     return ArrayConfig(**fields)
 
@@ -448,12 +452,13 @@ def cmd_sweep(args):
     from adderhw.boards.sweep import format_sweep, plot_sweep, sweep
     kinds = kinds_from_pe_list(args.pe)
     from adderhw.base.config import ArrayConfig
-    template = ArrayConfig(width=args.width, k_max=args.k_max)
+    template = ArrayConfig(width=args.width, k_max=args.k_max, sad_stage=args.sad_stage or "difference")
     if args.max_pes is not None and args.max_pes < 1:
         raise BadParameter(f"--max-pes must be a positive integer, not {args.max_pes}")
     bounds = {k: args.max_pes for k in kinds} if args.max_pes else None
     partial = None
-    stem = f"sweep_{args.board}" + ("_area" if args.bound == "area" else "")
+    stem = (f"sweep_{args.board}" + (f"_sad-{args.sad_stage}" if args.sad_stage not in (None, "difference") else "")
+            + ("_area" if args.bound == "area" else ""))
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         partial = Path(args.out) / f"{stem}.partial.json"
@@ -514,6 +519,14 @@ def _add_array_args(p, *, k_max=True):
         p.add_argument("--k-max", type=int, default=1152, help="largest reduction length K (default 1152)")
     p.add_argument("--pe", default="sad", help="processing element: sad or mac (default sad)")
     p.add_argument("--mul-stages", type=int, default=None, help="MAC only: multiplier pipeline stages 1-3")
+    _add_sad_stage_arg(p)
+
+
+def _add_sad_stage_arg(p):
+    p.add_argument("--sad-stage", choices=["difference", "operands"], default=None,
+                   help="SAD only: the register between the PE's stages holds |a - b| (difference, default) "
+                        "or nothing of its own, |a - b| formed from the operand registers (operands: "
+                        "9 fewer flip-flops per 8-bit PE, same latency and results)")
 
 
 def _int_at_least(lo, words):
@@ -643,6 +656,7 @@ def build_parser():
     sw.add_argument("--pe", default="sad,mac", help="kinds to sweep: sad,mac (mac sweeps with and without DSPs)")
     sw.add_argument("--width", type=int, default=8, help="operand width (default 8)")
     sw.add_argument("--k-max", type=int, default=144, help="k_max of the arrays (default 144)")
+    _add_sad_stage_arg(sw)
     sw.add_argument("--freq", type=float, default=None, help="target clock in MHz (default 40 on iCE40, 100 on ECP5)")
     _add_executor_args(sw, "builds")
     sw.add_argument("--seed", type=_seed, default=1, help="nextpnr seed (default 1)")

@@ -23,10 +23,13 @@ class BuildKind:
     floor_cost: int
 
     def config(self, template, rows, cols):
-        """``template`` (an ArrayConfig: width, k_max, mul_stages) as a rows x cols array of this kind."""
+        """``template`` (an ArrayConfig: width, k_max, mul_stages, sad_stage) as a rows x cols array of
+        this kind; each PE kind keeps the template's option that applies to it."""
         check_config(template, "template")
         mul_stages = template.mul_stages if template.pe == "mac" else 1
-        return template.with_(rows=rows, cols=cols, pe=self.pe, mul_stages=mul_stages if self.pe == "mac" else 1)
+        sad_stage = template.sad_stage if self.pe == "sad" else "difference"
+        return template.with_(rows=rows, cols=cols, pe=self.pe, mul_stages=mul_stages if self.pe == "mac" else 1,
+                              sad_stage=sad_stage)
 
 
 KINDS = {k.name: k for k in (BuildKind("sad", "sad", False, 30), BuildKind("mac", "mac", False, 120),

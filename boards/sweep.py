@@ -178,14 +178,15 @@ def sweep(board_name, kinds=tuple(KINDS), config=None, freq=None, jobs=None, see
                        f"{r['logic']['cell']}" if r else "")
                     + f" | {pool.status(probe_no, len(running), counts)}")
                 if partial:
-                    doc = _summary(b, width, k_max, freq, seed, state, complete=False, bound=bound)
+                    doc = _summary(b, width, k_max, freq, seed, state, complete=False, bound=bound,
+                                   sad_stage=template.sad_stage)
                     Path(partial).write_text(json.dumps(doc, indent=2) + "\n")
                 if not any(k == kind for k, _ in running.values()):
                     next_round(kind)
-    return _summary(b, width, k_max, freq, seed, state, complete=True, bound=bound)
+    return _summary(b, width, k_max, freq, seed, state, complete=True, bound=bound, sad_stage=template.sad_stage)
 
 
-def _summary(b, width, k_max, freq, seed, state, complete, bound="clock"):
+def _summary(b, width, k_max, freq, seed, state, complete, bound="clock", sad_stage="difference"):
     results = []
     for kind, st in state.items():
         best = st["best"]
@@ -194,16 +195,17 @@ def _summary(b, width, k_max, freq, seed, state, complete, bound="clock"):
             "throughput_gops": (best["pes"] * best["fmax_mhz"] / 1e3) if best else 0.0,
             "probes": sorted(st["probes"], key=lambda p: p["pes"]),
         })
-    return {"board": b.name, "device": b.device, "width": width, "k_max": k_max, "target_mhz": freq,
-            "seed": seed, "bound": bound, "complete": complete, "results": results}
+    return {"board": b.name, "device": b.device, "width": width, "k_max": k_max, "sad_stage": sad_stage,
+            "target_mhz": freq, "seed": seed, "bound": bound, "complete": complete, "results": results}
 
 
 def format_sweep(r):
     what = ("that places and routes at any clock (built for "
             f"{r['target_mhz']:g} MHz; throughput at its own Fmax)" if r.get("bound") == "area"
             else f"that fits and meets {r['target_mhz']:g} MHz")
-    lines = [f"{r['board']} ({r['device']}), {r['width']}-bit, K <= {r['k_max']}: the largest array of each kind "
-             f"{what} (seed {r['seed']}).", "",
+    stage = (f", SAD stage 1: {r['sad_stage']}" if r.get("sad_stage", "difference") != "difference" else "")
+    lines = [f"{r['board']} ({r['device']}), {r['width']}-bit, K <= {r['k_max']}{stage}: the largest array of each "
+             f"kind {what} (seed {r['seed']}).", "",
              markdown_table(
                  ["PE", "array", "PEs", "Fmax (MHz)", "peak throughput (G terms/s)", "logic used", "DSP", "probes"],
                  [[x["kind"], f"{b['rows']}x{b['cols']}", b["pes"], f"{b['fmax_mhz']:.1f}",

@@ -11,9 +11,11 @@ from .errors import BadParameter
 from .validate import check_int
 from .widths import mac_acc_width, sad_acc_width
 
-__all__ = ["ArrayConfig", "PE_KINDS", "RTL_WIDTHS", "check_config"]
+__all__ = ["ArrayConfig", "PE_KINDS", "SAD_STAGES", "RTL_WIDTHS", "check_config"]
 
 PE_KINDS = ("sad", "mac")
+#: what the register between a SAD PE's two stages holds (ArrayConfig.sad_stage)
+SAD_STAGES = ("difference", "operands")
 #: widths the RTL generator supports
 RTL_WIDTHS = (2, 16)
 
@@ -34,6 +36,13 @@ class ArrayConfig:
         Subtract-abs-accumulate (adder layer) or multiply-accumulate (the multiplier twin).
     mul_stages : int
         MAC only: register stages inside the multiplier (1 to 3). Deeper raises Fmax and latency.
+    sad_stage : "difference" or "operands"
+        SAD only: what the register between the PE's two stages holds. "difference" (default):
+        |a - b| and its sign, registered from the PE's inputs (the accumulate stage is one adder).
+        "operands": nothing of its own; the first stage is the operand registers that every PE
+        has anyway to forward a and b to its neighbours, and |a - b| is formed in the accumulate
+        stage. The same latency and results, 9 fewer flip-flops per 8-bit PE, and a longer
+        accumulate stage (subtract, then add), for devices whose flip-flops bound the array.
     """
     rows: int = 8
     cols: int = 8
@@ -41,6 +50,7 @@ class ArrayConfig:
     k_max: int = 1152
     pe: str = "sad"
     mul_stages: int = 1
+    sad_stage: str = "difference"
 
     def __post_init__(self):
         for name, lo, hi in (("rows", 1, 64), ("cols", 1, 64), ("width", *RTL_WIDTHS),
@@ -50,6 +60,11 @@ class ArrayConfig:
             raise BadParameter(f"pe must be one of {', '.join(map(repr, PE_KINDS))}, not {self.pe!r}")
         if self.pe == "sad" and self.mul_stages != 1:
             raise BadParameter(f"mul_stages applies to the MAC PE only; a SAD PE takes 1, not {self.mul_stages}")
+        if self.sad_stage not in SAD_STAGES:
+            raise BadParameter(f"sad_stage must be one of {', '.join(map(repr, SAD_STAGES))}, not {self.sad_stage!r}")
+        if self.pe == "mac" and self.sad_stage != "difference":
+            raise BadParameter(f"sad_stage applies to the SAD PE only; a MAC PE takes 'difference', "
+                               f"not {self.sad_stage!r}")
 
     # ---- derived widths
     @property
@@ -68,7 +83,8 @@ class ArrayConfig:
     def pe_stages(self):
         """Cycles from operands at a PE's inputs to the sum in its result register.
 
-        SAD: difference register, then accumulate (2). MAC: ``mul_stages`` product registers,
+        SAD: difference register (or, with ``sad_stage="operands"``, the operand registers),
+        then accumulate (2). MAC: ``mul_stages`` product registers,
         then accumulate (1 + mul_stages). This is the one source of the PE latency: the PEs
         (``hw.pe``) read it and build ``pe_stages - 1`` registers in front of the accumulator,
         and the cycle model reads it too.
@@ -90,6 +106,8 @@ class ArrayConfig:
 
     def describe(self):
         kind = "SAD" if self.pe == "sad" else f"MAC (multiplier stages {self.mul_stages})"
+        if self.pe == "sad" and self.sad_stage != "difference":
+            kind = f"SAD (stage 1: {self.sad_stage})"
         sign = "signed" if self.acc_signed else "unsigned"
         return (f"{self.rows}x{self.cols} {kind} array, {self.width}-bit operands, K <= {self.k_max}, "
                 f"{self.acc_width}-bit {sign} accumulators, PE latency {self.pe_stages}")

@@ -244,6 +244,8 @@ NO_TOOLS = {"YOSYS": "false", "NEXTPNR_ICE40": "false", "ICEPACK": "false", "NEX
     (["build", "--board", "icebreaker", "--no-dsp"],
      "--no-dsp applies to MAC arrays only (a SAD PE has no multiplier), not to --pe sad"),
     (["build", "--board", "icebreaker", "--mul-stages", "2"], "--mul-stages 2 applies to MAC arrays only, not to --pe sad"),
+    (["build", "--board", "icebreaker", "--pe", "mac", "--sad-stage", "operands"],
+     "--sad-stage operands applies to SAD arrays only, not to --pe mac"),
     (["build", "--board", "icebreaker", "--seed", "-1"], "argument --seed: must be a non-negative integer, not -1"),
 ])
 def test_build_refuses_options_that_do_not_apply(args, msg, tmp_path):

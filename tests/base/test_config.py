@@ -14,6 +14,8 @@ from adderhw.hw import ArrayConfig
     (dict(rows=2.5), "rows must be an integer, not 2.5"),
     (dict(pe="sad", mul_stages=2), "mul_stages applies to the MAC PE only"),
     (dict(pe="mac", mul_stages=4), "mul_stages must be an integer from 1 to 3, not 4"),
+    (dict(pe="sad", sad_stage="sum"), "sad_stage must be one of 'difference', 'operands', not 'sum'"),
+    (dict(pe="mac", sad_stage="operands"), "sad_stage applies to the SAD PE only"),
 ])
 def test_bad_config_is_refused(kwargs, msg):
     with pytest.raises(AdderhwError, match=msg):

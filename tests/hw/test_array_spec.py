@@ -60,7 +60,9 @@ SMALL = [ArrayConfig(rows=1, cols=1, width=3, k_max=2, pe="sad"),
          # one column: the drain's start is registered from PE(R-2, 0), not PE(R-1, C-2)
          ArrayConfig(rows=3, cols=1, width=3, k_max=2, pe="sad"),
          # more rows than hw.drain.GROUP_ROWS: each column's shift enable has two copies
-         ArrayConfig(rows=5, cols=2, width=3, k_max=2, pe="sad")]
+         ArrayConfig(rows=5, cols=2, width=3, k_max=2, pe="sad"),
+         # the SAD PE whose first stage is the operand registers
+         ArrayConfig(rows=2, cols=2, width=4, k_max=3, pe="sad", sad_stage="operands")]
 LARGER = [ArrayConfig(rows=2, cols=3, width=4, k_max=4, pe="sad"),
           ArrayConfig(rows=2, cols=3, width=4, k_max=4, pe="mac"),
           ArrayConfig(rows=2, cols=3, width=3, k_max=3, pe="mac", mul_stages=2)]
@@ -76,7 +78,8 @@ def check_all_proved(cfg, out_dir):
     assert all(Path(r.vcd).exists() for r in covers)
 
 
-@pytest.mark.parametrize("cfg", SMALL, ids=lambda c: f"{c.rows}x{c.cols}-{c.pe}-w{c.width}-k{c.k_max}")
+@pytest.mark.parametrize("cfg", SMALL, ids=lambda c: f"{c.rows}x{c.cols}-{c.pe}-w{c.width}-k{c.k_max}"
+                         + ("" if c.sad_stage == "difference" else f"-{c.sad_stage}"))
 def test_small_arrays_are_proved(cfg, tmp_path):
     check_all_proved(cfg, tmp_path)
 

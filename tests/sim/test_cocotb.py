@@ -25,12 +25,16 @@ CONFIGS = [
     (ArrayConfig(rows=2, cols=2, width=8, k_max=20, pe="mac", mul_stages=3), 3, 20, 3, 0.2),
     (ArrayConfig(rows=8, cols=8, width=16, k_max=64, pe="mac"), 9, 64, 9, 0.2),
     (ArrayConfig(rows=8, cols=8, width=8, k_max=1152, pe="sad"), 8, 1152, 10, 0.0),
+    # the SAD PE whose first stage is the operand registers (hw.pe): same results and cycles
+    (ArrayConfig(rows=3, cols=2, width=8, k_max=16, pe="sad", sad_stage="operands"), 4, 16, 5, 0.3),
+    (ArrayConfig(rows=4, cols=4, width=8, k_max=144, pe="sad", sad_stage="operands"), 6, 144, 5, 0.0),
 ]
 
 
 def cid(case):
     cfg, T, K, P, stall = case
-    return f"{cfg.pe}-{cfg.rows}x{cfg.cols}-w{cfg.width}-K{K}-s{stall}"
+    return (f"{cfg.pe}-{cfg.rows}x{cfg.cols}-w{cfg.width}-K{K}-s{stall}"
+            + ("" if cfg.sad_stage == "difference" else f"-{cfg.sad_stage}"))
 
 
 @pytest.mark.parametrize("case", CONFIGS, ids=cid)
