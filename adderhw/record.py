@@ -3,7 +3,8 @@
 Like Gemmini's ``gemmini_params.h`` (written from its one config), the record carries everything a
 tool or a person wiring the Verilog into a design needs, from the same ``ArrayConfig``:
 
-* ``config``: the fields of the ArrayConfig (``mul_stages`` only for a MAC array);
+* ``config``: the fields of the ArrayConfig (``mul_stages`` only for a MAC array, ``sad_stage``
+  only for a SAD array whose first stage is not "difference");
 * ``derived``: accumulator width and signedness, PE latency, and G (the cycle model's drain gap);
 * ``ports``: every top-level port with direction and width, from the array's signature (what
   Amaranth's ``Component.metadata`` is built from; read from the signature, no component is
@@ -56,6 +57,8 @@ def config_record(config, top="adder_array"):
     fields = {"rows": cfg.rows, "cols": cfg.cols, "width": cfg.width, "k_max": cfg.k_max, "pe": cfg.pe}
     if cfg.pe == "mac":
         fields["mul_stages"] = cfg.mul_stages
+    elif cfg.sad_stage != "difference":
+        fields["sad_stage"] = cfg.sad_stage
     return {
         "generator": "adderhw", "version": __version__, "top": top,
         "config": fields,

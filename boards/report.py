@@ -108,6 +108,8 @@ def build_report(b, config, freq_mhz, dsp, seed, out, seconds):
               "pe": config.pe, "pes": config.pes}
     if config.pe == "mac":
         fields["mul_stages"] = config.mul_stages
+    elif config.sad_stage != "difference":
+        fields["sad_stage"] = config.sad_stage
     return {
         "board": b.name, "device": b.device, "family": b.family,
         "config": fields,
