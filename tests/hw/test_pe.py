@@ -110,3 +110,25 @@ def test_reset_in_the_middle_of_a_tile_starts_the_next_tile_from_zero(cls, kind)
     assert captures == [0] * (pe.stages + 1)
     expect = abs(3 - 5) + abs(-7 - 2) if kind == "sad" else 3 * 5 + -7 * 2
     assert sums[-1] == expect
+
+
+def _flip_flop_bits(elaboratable):
+    """Flip-flop bits of a design after Yosys's ``proc`` (Amaranth's built-in Yosys), by cell width."""
+    import re
+
+    from amaranth._toolchain.yosys import find_yosys
+    from amaranth.back import rtlil
+    text = rtlil.convert(elaboratable, name="top", emit_src=False)
+    out = find_yosys(lambda ver: ver >= (0, 40)).run(
+        ["-q", "-"], f"read_rtlil <<EOF\n{text}\nEOF\nproc\nflatten\nopt_clean\nwrite_rtlil -\n")
+    cells = re.findall(r"cell \$\w*dff\w* \S+\n((?:\s+parameter .*\n)+)", out)
+    return sum(int(re.search(r"parameter \\WIDTH (\d+)", params).group(1)) for params in cells)
+
+
+@pytest.mark.parametrize("width", [4, 8])
+def test_a_sad_pe_whose_first_stage_is_its_operands_has_w_plus_1_fewer_flip_flops(width):
+    # hw.pe, ArrayConfig.sad_stage: the difference register (w bits of |d| - s, and s) is gone
+    difference = _flip_flop_bits(SadPE(ArrayConfig(width=width, k_max=144)))
+    operands = _flip_flop_bits(SadPE(ArrayConfig(width=width, k_max=144, sad_stage="operands")))
+    assert difference - operands == width + 1
+    assert operands > 0
