@@ -44,3 +44,26 @@ def test_leaves_follow_the_reset_three_cycles_late_and_quiet_covers_them(pulse):
         in_reset = cycle < DEPTH or first <= cycle <= last        # init values: reset after configuration
         assert leaves == {int(in_reset)}, cycle                    # all leaves agree, every cycle
         assert quiet == int(cycle < RESET_CYCLES or 7 <= cycle <= last), cycle
+
+
+@pytest.mark.parametrize("cfg", [dict(rows=3, cols=5, width=4, k_max=8),
+                                 dict(rows=6, cols=9, width=8, k_max=8, pe="mac", mul_stages=2)],
+                         ids=["sad-3x5", "mac-6x9"])
+def test_the_domain_reset_reaches_two_one_bit_cells_of_the_array_and_nothing_else(cfg):
+    # hw.reset: "the domain reset reaches two registers (root and quiet)"; every other register of
+    # the array is cleared by a leaf of the tree. Counted in the array's netlist after Yosys's proc.
+    import re
+
+    from amaranth._toolchain.yosys import find_yosys
+    from amaranth.back import rtlil
+
+    from adderhw.hw import ArrayConfig, SystolicArray
+    text = rtlil.convert(SystolicArray(ArrayConfig(**cfg)), name="top", emit_src=False)
+    out = find_yosys(lambda ver: ver >= (0, 40)).run(
+        ["-q", "-"], f"read_rtlil <<EOF\n{text}\nEOF\nproc\nflatten\nopt\nwrite_rtlil -\n")
+    cells = re.findall(r"cell (\$\w+) \S+\n((?:\s+(?:parameter|connect) .*\n)+)", out)
+    # the readers: quiet's synchronous reset, and the 1-bit select in front of the root (reset ? 1 : 0)
+    readers = [(kind, body) for kind, body in cells if re.search(r"connect \\\w+ \\rst\n", body)]
+    assert readers and len(readers) <= 2, readers
+    for kind, body in readers:
+        assert re.search(r"parameter \\WIDTH 1\n", body), (kind, body)
