@@ -113,16 +113,12 @@ def test_reset_in_the_middle_of_a_tile_starts_the_next_tile_from_zero(cls, kind)
 
 
 def _flip_flop_bits(elaboratable):
-    """Flip-flop bits of a design after Yosys's ``proc`` (Amaranth's built-in Yosys), by cell width."""
+    """Flip-flop bits of a design after Yosys's ``proc``, by cell width."""
     import re
 
-    from amaranth._toolchain.yosys import find_yosys
-    from amaranth.back import rtlil
-    text = rtlil.convert(elaboratable, name="top", emit_src=False)
-    out = find_yosys(lambda ver: ver >= (0, 40)).run(
-        ["-q", "-"], f"read_rtlil <<EOF\n{text}\nEOF\nproc\nflatten\nopt_clean\nwrite_rtlil -\n")
-    cells = re.findall(r"cell \$\w*dff\w* \S+\n((?:\s+parameter .*\n)+)", out)
-    return sum(int(re.search(r"parameter \\WIDTH (\d+)", params).group(1)) for params in cells)
+    from tests.hw.netlist import netlist_cells
+    return sum(int(re.search(r"parameter \\WIDTH (\d+)", params).group(1))
+               for kind, params in netlist_cells(elaboratable) if "dff" in kind)
 
 
 @pytest.mark.parametrize("width", [4, 8])

@@ -54,14 +54,9 @@ def test_the_domain_reset_reaches_two_one_bit_cells_of_the_array_and_nothing_els
     # the array is cleared by a leaf of the tree. Counted in the array's netlist after Yosys's proc.
     import re
 
-    from amaranth._toolchain.yosys import find_yosys
-    from amaranth.back import rtlil
-
     from adderhw.hw import ArrayConfig, SystolicArray
-    text = rtlil.convert(SystolicArray(ArrayConfig(**cfg)), name="top", emit_src=False)
-    out = find_yosys(lambda ver: ver >= (0, 40)).run(
-        ["-q", "-"], f"read_rtlil <<EOF\n{text}\nEOF\nproc\nflatten\nopt\nwrite_rtlil -\n")
-    cells = re.findall(r"cell (\$\w+) \S+\n((?:\s+(?:parameter|connect) .*\n)+)", out)
+    from tests.hw.netlist import netlist_cells
+    cells = netlist_cells(SystolicArray(ArrayConfig(**cfg)), passes="proc\nflatten\nopt")
     # the readers: quiet's synchronous reset, and the 1-bit select in front of the root (reset ? 1 : 0)
     readers = [(kind, body) for kind, body in cells if re.search(r"connect \\\w+ \\rst\n", body)]
     assert readers and len(readers) <= 2, readers
