@@ -160,6 +160,8 @@ def _config_from(args, **extra):
         if args.pe != "sad":
             raise BadParameter(f"--sad-stage {args.sad_stage} applies to SAD arrays only, not to --pe {args.pe}")
         fields["sad_stage"] = args.sad_stage
+    if getattr(args, "skew", None) is not None:
+        fields["skew"] = args.skew
     fields.update(extra)
     return ArrayConfig(**fields)
 
@@ -177,7 +179,9 @@ def cmd_verilog(args):
     ports = ", ".join(f"{p['name']}[{p['width']}]" if p["width"] > 1 else p["name"] for p in record["ports"])
     sign = "signed" if cfg.acc_signed else "unsigned"
     print(f"{out}: module {args.name}, {cfg.rows}x{cfg.cols} {cfg.pe.upper()}, {cfg.width}-bit operands; "
-          f"accumulator {cfg.acc_width} bits {sign}; PE latency {cfg.pe_stages} cycles; ports: {ports}")
+          f"accumulator {cfg.acc_width} bits {sign}; PE latency {cfg.pe_stages} cycles"
+          + (f"; SAD stage 1: {cfg.sad_stage}" if cfg.sad_stage != "difference" else "")
+          + (f"; skew in {cfg.skew}" if cfg.skew != "registers" else "") + f"; ports: {ports}")
     print(f"{sidecar}: the config, derived widths, ports and payload bit layouts as JSON")
     return 0
 
@@ -418,7 +422,7 @@ def cmd_bench_fmax(args):
         Path(args.out).mkdir(parents=True, exist_ok=True)
         partial = Path(args.out) / "bench_fmax.partial.json"
     result = bench_fmax(boards=boards, kinds=kinds, sizes=sizes, seeds=seeds, width=args.width, k_max=args.k_max,
-                        freq=args.freq, jobs=args.jobs, out_dir=args.build_dir, progress=_say, partial=partial,
+                        sad_stage=args.sad_stage or "difference", skew=args.skew or "registers", freq=args.freq, jobs=args.jobs, out_dir=args.build_dir, progress=_say, partial=partial,
                         scheduler=_scheduler(args))
     table = format_bench_fmax(result)
     print(table)
@@ -452,12 +456,14 @@ def cmd_sweep(args):
     from adderhw.boards.sweep import format_sweep, plot_sweep, sweep
     kinds = kinds_from_pe_list(args.pe)
     from adderhw.base.config import ArrayConfig
-    template = ArrayConfig(width=args.width, k_max=args.k_max, sad_stage=args.sad_stage or "difference")
+    template = ArrayConfig(width=args.width, k_max=args.k_max, sad_stage=args.sad_stage or "difference",
+                           skew=args.skew or "registers")
     if args.max_pes is not None and args.max_pes < 1:
         raise BadParameter(f"--max-pes must be a positive integer, not {args.max_pes}")
     bounds = {k: args.max_pes for k in kinds} if args.max_pes else None
     partial = None
     stem = (f"sweep_{args.board}" + (f"_sad-{args.sad_stage}" if args.sad_stage not in (None, "difference") else "")
+            + (f"_skew-{args.skew}" if args.skew not in (None, "registers") else "")
             + ("_area" if args.bound == "area" else ""))
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
@@ -520,6 +526,15 @@ def _add_array_args(p, *, k_max=True):
     p.add_argument("--pe", default="sad", help="processing element: sad or mac (default sad)")
     p.add_argument("--mul-stages", type=int, default=None, help="MAC only: multiplier pipeline stages 1-3")
     _add_sad_stage_arg(p)
+    _add_skew_arg(p)
+
+
+def _add_skew_arg(p):
+    p.add_argument("--skew", choices=["registers", "memory"], default=None,
+                   help="how the array delays its input lanes (row r by r cycles, column c by c): flip-flop "
+                        "chains (registers, default) or, for lanes of 4 cycles or more, RAM ring buffers "
+                        "(memory: distributed RAM on ECP5, block RAM on iCE40; same cycles and results, "
+                        "far fewer flip-flops on large arrays)")
 
 
 def _add_sad_stage_arg(p):
@@ -657,6 +672,7 @@ def build_parser():
     sw.add_argument("--width", type=int, default=8, help="operand width (default 8)")
     sw.add_argument("--k-max", type=int, default=144, help="k_max of the arrays (default 144)")
     _add_sad_stage_arg(sw)
+    _add_skew_arg(sw)
     sw.add_argument("--freq", type=float, default=None, help="target clock in MHz (default 40 on iCE40, 100 on ECP5)")
     _add_executor_args(sw, "builds")
     sw.add_argument("--seed", type=_seed, default=1, help="nextpnr seed (default 1)")
@@ -797,6 +813,8 @@ def build_parser():
                     help="N of the N x N arrays (default 4,8,16,24 on ECP5, 2,4,6 on iCE40; sizes that cannot "
                          "fit are skipped)")
     bf.add_argument("--seeds", default="1,2,3", help="nextpnr seeds per point (default 1,2,3)")
+    _add_sad_stage_arg(bf)
+    _add_skew_arg(bf)
     _add_board_bench_args(bf, "bench_fmax")
     bf.set_defaults(func=cmd_bench_fmax)
     return p

@@ -59,6 +59,8 @@ def config_record(config, top="adder_array"):
         fields["mul_stages"] = cfg.mul_stages
     elif cfg.sad_stage != "difference":
         fields["sad_stage"] = cfg.sad_stage
+    if cfg.skew != "registers":
+        fields["skew"] = cfg.skew
     return {
         "generator": "adderhw", "version": __version__, "top": top,
         "config": fields,

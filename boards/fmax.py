@@ -57,8 +57,11 @@ def _fits(board_name, kind, n):
 
 
 def _job(board, kind, n, seed, template, freq, out_dir):
-    return BuildJob(board, KINDS[kind].config(template, n, n), freq, KINDS[kind].dsp, seed,
-                    str(Path(out_dir) / f"{board}_{kind}_{n}x{n}_s{seed}"))
+    config = KINDS[kind].config(template, n, n)
+    options = ("" if config.sad_stage == "difference" else f"_sad-{config.sad_stage}") + \
+              ("" if config.skew == "registers" else f"_skew-{config.skew}")
+    return BuildJob(board, config, freq, KINDS[kind].dsp, seed,
+                    str(Path(out_dir) / f"{board}_{kind}_{n}x{n}{options}_s{seed}"))
 
 
 def _point(board, kind, n, seed, outcome):
@@ -101,19 +104,21 @@ def _summary(runs, skipped, seeds, template, freq, complete):
         before = json.loads((RESULTS / "fmax_before.json").read_text())
     except (OSError, json.JSONDecodeError):
         before = None
-    return {"width": template.width, "k_max": template.k_max, "target_mhz": freq, "seeds": list(seeds),
+    return {"width": template.width, "k_max": template.k_max, "sad_stage": template.sad_stage, "skew": template.skew,
+            "target_mhz": freq, "seeds": list(seeds),
             "complete": complete, "points": out, "skipped": skipped, "before": before,
             "goal": {"board": "ulx3s-85f", "ratio_16_over_4": 0.9}}
 
 
 def bench_fmax(boards=("ulx3s-85f", "icebreaker"), kinds=tuple(KINDS), sizes=None, seeds=(1, 2, 3), width=8,
-               k_max=144, freq=None, jobs=None, out_dir="build/bench_fmax", progress=None, partial=None,
-               scheduler=None):
+               k_max=144, sad_stage="difference", skew="registers", freq=None, jobs=None, out_dir="build/bench_fmax",
+               progress=None, partial=None, scheduler=None):
     """Build every point; returns the JSON-ready result (see the module docstring). ``jobs``: builds
     in flight (default 2 on the local pool, the cluster's worker threads with ``scheduler``);
-    ``scheduler``: None for the local pool, else a Dask scheduler (see :mod:`.executor`)."""
+    ``scheduler``: None for the local pool, else a Dask scheduler (see :mod:`.executor`). ``sad_stage``
+    and ``skew``: the ArrayConfig options of every array (``sad_stage`` for the SAD arrays only)."""
     say = progress or (lambda m: None)
-    template = ArrayConfig(width=width, k_max=k_max)
+    template = ArrayConfig(width=width, k_max=k_max, sad_stage=sad_stage, skew=skew)
     tasks, skipped = [], []
     for seed in seeds:
         for board in boards:
@@ -172,7 +177,9 @@ def format_bench_fmax(r):
         else:
             rows.append([p["board"], p["kind"], f"{p['n']}x{p['n']}", p["pes"], "-", "-", "-",
                          "0 (" + "; ".join(sorted(set(p["failed"].values())))[:80] + ")"])
-    lines = [f"Fmax against array size, {r['width']}-bit, K <= {r['k_max']}, nextpnr seeds {r['seeds']}"
+    options = ("" if r.get("sad_stage", "difference") == "difference" else f", SAD stage 1: {r['sad_stage']}") + \
+              ("" if r.get("skew", "registers") == "registers" else f", skew in {r['skew']}")
+    lines = [f"Fmax against array size, {r['width']}-bit, K <= {r['k_max']}{options}, nextpnr seeds {r['seeds']}"
              + ("" if r["complete"] else " (partial: some builds have not run yet)") + ".", "",
              markdown_table(["board", "PE", "array", "PEs", "Fmax min", "median", "max (MHz)", "seeds"], rows,
                             "lllrrrrr")]

@@ -110,6 +110,8 @@ def build_report(b, config, freq_mhz, dsp, seed, out, seconds):
         fields["mul_stages"] = config.mul_stages
     elif config.sad_stage != "difference":
         fields["sad_stage"] = config.sad_stage
+    if config.skew != "registers":
+        fields["skew"] = config.skew
     return {
         "board": b.name, "device": b.device, "family": b.family,
         "config": fields,

@@ -179,14 +179,14 @@ def sweep(board_name, kinds=tuple(KINDS), config=None, freq=None, jobs=None, see
                     + f" | {pool.status(probe_no, len(running), counts)}")
                 if partial:
                     doc = _summary(b, width, k_max, freq, seed, state, complete=False, bound=bound,
-                                   sad_stage=template.sad_stage)
+                                   template=template)
                     Path(partial).write_text(json.dumps(doc, indent=2) + "\n")
                 if not any(k == kind for k, _ in running.values()):
                     next_round(kind)
-    return _summary(b, width, k_max, freq, seed, state, complete=True, bound=bound, sad_stage=template.sad_stage)
+    return _summary(b, width, k_max, freq, seed, state, complete=True, bound=bound, template=template)
 
 
-def _summary(b, width, k_max, freq, seed, state, complete, bound="clock", sad_stage="difference"):
+def _summary(b, width, k_max, freq, seed, state, complete, bound="clock", template=None):
     results = []
     for kind, st in state.items():
         best = st["best"]
@@ -195,7 +195,9 @@ def _summary(b, width, k_max, freq, seed, state, complete, bound="clock", sad_st
             "throughput_gops": (best["pes"] * best["fmax_mhz"] / 1e3) if best else 0.0,
             "probes": sorted(st["probes"], key=lambda p: p["pes"]),
         })
-    return {"board": b.name, "device": b.device, "width": width, "k_max": k_max, "sad_stage": sad_stage,
+    template = template or ArrayConfig(width=width, k_max=k_max)
+    return {"board": b.name, "device": b.device, "width": width, "k_max": k_max, "sad_stage": template.sad_stage,
+            "skew": template.skew,
             "target_mhz": freq, "seed": seed, "bound": bound, "complete": complete, "results": results}
 
 
@@ -204,6 +206,7 @@ def format_sweep(r):
             f"{r['target_mhz']:g} MHz; throughput at its own Fmax)" if r.get("bound") == "area"
             else f"that fits and meets {r['target_mhz']:g} MHz")
     stage = (f", SAD stage 1: {r['sad_stage']}" if r.get("sad_stage", "difference") != "difference" else "")
+    stage += (f", skew in {r['skew']}" if r.get("skew", "registers") != "registers" else "")
     lines = [f"{r['board']} ({r['device']}), {r['width']}-bit, K <= {r['k_max']}{stage}: the largest array of each "
              f"kind {what} (seed {r['seed']}).", "",
              markdown_table(

@@ -4,7 +4,8 @@ Dataflow. PE(r, c) owns output (t = r, p = c) of the current tile. Filter value 
 enters row r from the left and moves right one PE per cycle; activation B[k, c] enters
 column c from the top and moves down. Row r's filter lane is delayed by r registers and
 column c's activation lane by c registers (the skew), so A[r, k] and B[k, c] both reach
-PE(r, c) k + r + c cycles after beat k was accepted. ``valid`` and ``last`` travel down
+PE(r, c) k + r + c cycles after beat k was accepted. With ``config.skew = "memory"`` the lanes of 4
+cycles or more are RAM ring buffers of the same delay instead (:mod:`hw.skew`). ``valid`` and ``last`` travel down
 with the activations.
 
 Streams (``amaranth.lib.stream``, rules honoured: valid is never withdrawn by us and our
@@ -68,6 +69,7 @@ from .drain import DrainControl
 from .mutation import active_mutation, mutation
 from .pe import acc_shape, make_pe
 from .reset import RESET_CYCLES, ResetTree, clear_on
+from .skew import RingDelay, in_memory, ram_style
 
 __all__ = ["SystolicArray", "array_signature", "filter_layout", "act_layout", "sum_layout", "RESET_CYCLES"]
 
@@ -140,9 +142,16 @@ class SystolicArray(wiring.Component):
         m.d.comb += fire.eq(self.i_filter.valid & self.i_act.valid & ~waits & ~quiet)
         m.d.comb += [self.i_filter.ready.eq(fire), self.i_act.ready.eq(fire)]
 
-        # Skew: row r's filter lane through r registers, column c's activation lane through c.
-        # Data registers need no reset (valid travels beside them); valid and last are cleared by
-        # a leaf of the reset tree (``clear``).
+        # Skew: row r's filter lane delayed by r cycles, column c's activation lane by c (hw.skew:
+        # registers, or for long lanes a RAM ring buffer). Data lanes need no reset (valid travels
+        # beside them); valid and last are cleared by a leaf of the reset tree (``clear``).
+        def lane(value, n, name):
+            if not in_memory(cfg.skew, n):
+                return delayed(m, value, n, name)
+            m.submodules[name] = ring = RingDelay(value.shape(), n, name=name, ram_style=ram_style(platform))
+            m.d.comb += ring.i_data.eq(value)
+            return ring.o_data
+
         def delayed(m, value, n, name, clear=None):
             regs = []
             for i in range(n):
@@ -154,8 +163,8 @@ class SystolicArray(wiring.Component):
                 clear_on(m, clear, regs)
             return value
 
-        a_in = [delayed(m, self.i_filter.payload[r], r, f"skew_a{r}") for r in range(R)]
-        b_in = [delayed(m, self.i_act.payload.data[c], c, f"skew_b{c}") for c in range(C)]
+        a_in = [lane(self.i_filter.payload[r], r, f"skew_a{r}") for r in range(R)]
+        b_in = [lane(self.i_act.payload.data[c], c, f"skew_b{c}") for c in range(C)]
         # valid and last are the same for every column, only later: one chain along the top edge,
         # column c's flags one register after column c - 1's (C - 1 registers each, not C(C - 1)/2,
         # and ``fire`` drives one register, not one per column: with a chain per column, cleared by

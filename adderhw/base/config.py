@@ -11,11 +11,13 @@ from .errors import BadParameter
 from .validate import check_int
 from .widths import mac_acc_width, sad_acc_width
 
-__all__ = ["ArrayConfig", "PE_KINDS", "SAD_STAGES", "RTL_WIDTHS", "check_config"]
+__all__ = ["ArrayConfig", "PE_KINDS", "SAD_STAGES", "SKEWS", "RTL_WIDTHS", "check_config"]
 
 PE_KINDS = ("sad", "mac")
 #: what the register between a SAD PE's two stages holds (ArrayConfig.sad_stage)
 SAD_STAGES = ("difference", "operands")
+#: how the array's skew lanes are built (ArrayConfig.skew, see hw.skew)
+SKEWS = ("registers", "memory")
 #: widths the RTL generator supports
 RTL_WIDTHS = (2, 16)
 
@@ -51,6 +53,7 @@ class ArrayConfig:
     pe: str = "sad"
     mul_stages: int = 1
     sad_stage: str = "difference"
+    skew: str = "registers"
 
     def __post_init__(self):
         for name, lo, hi in (("rows", 1, 64), ("cols", 1, 64), ("width", *RTL_WIDTHS),
@@ -65,6 +68,8 @@ class ArrayConfig:
         if self.pe == "mac" and self.sad_stage != "difference":
             raise BadParameter(f"sad_stage applies to the SAD PE only; a MAC PE takes 'difference', "
                                f"not {self.sad_stage!r}")
+        if self.skew not in SKEWS:
+            raise BadParameter(f"skew must be one of {', '.join(map(repr, SKEWS))}, not {self.skew!r}")
 
     # ---- derived widths
     @property
@@ -109,8 +114,9 @@ class ArrayConfig:
         if self.pe == "sad" and self.sad_stage != "difference":
             kind = f"SAD (stage 1: {self.sad_stage})"
         sign = "signed" if self.acc_signed else "unsigned"
+        skew = "" if self.skew == "registers" else f", skew in {self.skew}"
         return (f"{self.rows}x{self.cols} {kind} array, {self.width}-bit operands, K <= {self.k_max}, "
-                f"{self.acc_width}-bit {sign} accumulators, PE latency {self.pe_stages}")
+                f"{self.acc_width}-bit {sign} accumulators, PE latency {self.pe_stages}{skew}")
 
 
 def check_config(config, name="config"):

@@ -16,6 +16,7 @@ from adderhw.hw import ArrayConfig
     (dict(pe="mac", mul_stages=4), "mul_stages must be an integer from 1 to 3, not 4"),
     (dict(pe="sad", sad_stage="sum"), "sad_stage must be one of 'difference', 'operands', not 'sum'"),
     (dict(pe="mac", sad_stage="operands"), "sad_stage applies to the SAD PE only"),
+    (dict(skew="fifo"), "skew must be one of 'registers', 'memory', not 'fifo'"),
 ])
 def test_bad_config_is_refused(kwargs, msg):
     with pytest.raises(AdderhwError, match=msg):

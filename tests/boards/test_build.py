@@ -212,6 +212,27 @@ def test_the_area_bound_ignores_the_clock_and_the_clock_bound_does_not(monkeypat
     assert ("any clock" in format_sweep(r)) == (bound == "area")
 
 
+def _fake_probe_of_operands_in_memory(board, kind, shape, template, freq, seed, out_dir, bound):
+    """``_fake_probe``, after checking the probe's config (runs in a worker: raising fails the sweep)."""
+    from adderhw.boards.kinds import KINDS
+    config = KINDS[kind].config(template, *shape)
+    if config.skew != "memory" or config.sad_stage != ("operands" if kind == "sad" else "difference"):
+        raise AssertionError(f"a {kind} probe was built as {config}")
+    return _fake_probe(board, kind, shape, template, freq, seed, out_dir, bound)
+
+
+def test_a_sweep_builds_and_records_the_templates_options(monkeypatch):
+    # --sad-stage and --skew reach every probe's config (the SAD stage only the SAD probes') and the
+    # result, and the table says them
+    import adderhw.boards.sweep as sweep_module
+    monkeypatch.setattr(sweep_module, "_probe", _fake_probe_of_operands_in_memory)
+    template = ArrayConfig(width=8, k_max=16, sad_stage="operands", skew="memory")
+    r = sweep("icebreaker", kinds=("sad", "mac"), jobs=2, config=template, freq=20)
+    assert r["sad_stage"] == "operands" and r["skew"] == "memory"
+    assert "SAD stage 1: operands, skew in memory" in format_sweep(r)
+    assert all(x["best"] for x in r["results"])
+
+
 def test_an_unknown_bound_is_refused():
     with pytest.raises(BadParameter, match="bound must be one of clock, area, not 'speed'"):
         sweep("icebreaker", kinds=("sad",), bound="speed")
@@ -312,3 +333,16 @@ def test_lfsr_ignores_the_reset():
     for value in seen:
         assert value == state
         state = xorshift32(state)
+
+
+def test_bench_fmax_builds_each_option_in_a_directory_of_its_own():
+    # the default arrays keep their directories (earlier builds are reused); options get their own
+    from adderhw.boards.fmax import _job
+    plain = _job("ulx3s-85f", "sad", 16, 2, ArrayConfig(width=8, k_max=144), 100.0, "build/f")
+    assert Path(plain.out_dir).name == "ulx3s-85f_sad_16x16_s2" and plain.config.rows == plain.config.cols == 16
+    template = ArrayConfig(width=8, k_max=144, sad_stage="operands", skew="memory")
+    sad = _job("ulx3s-85f", "sad", 16, 2, template, 100.0, "build/f")
+    assert Path(sad.out_dir).name == "ulx3s-85f_sad_16x16_sad-operands_skew-memory_s2"
+    assert (sad.config.sad_stage, sad.config.skew) == ("operands", "memory")
+    mac = _job("ulx3s-85f", "mac", 4, 1, template, 100.0, "build/f")
+    assert Path(mac.out_dir).name == "ulx3s-85f_mac_4x4_skew-memory_s1" and mac.config.sad_stage == "difference"

@@ -4,7 +4,7 @@ import re
 from amaranth._toolchain.yosys import find_yosys
 from amaranth.back import rtlil
 
-__all__ = ["netlist_cells"]
+__all__ = ["netlist_cells", "flip_flop_bits"]
 
 
 def netlist_cells(elaboratable, passes="proc\nflatten\nopt_clean"):
@@ -13,3 +13,10 @@ def netlist_cells(elaboratable, passes="proc\nflatten\nopt_clean"):
     out = find_yosys(lambda ver: ver >= (0, 40)).run(
         ["-q", "-"], f"read_rtlil <<EOF\n{text}\nEOF\n{passes}\nwrite_rtlil -\n")
     return re.findall(r"cell (\$\w+) \S+\n((?:\s+(?:parameter|connect) .*\n)+)", out)
+
+
+def flip_flop_bits(elaboratable):
+    """Flip-flop bits of a design after Yosys's ``proc``, by cell width (a memory's read port
+    register is part of its ``$memrd`` cell and not counted)."""
+    return sum(int(re.search(r"parameter \\WIDTH (\d+)", params).group(1))
+               for kind, params in netlist_cells(elaboratable) if "dff" in kind)

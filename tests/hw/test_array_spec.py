@@ -62,7 +62,9 @@ SMALL = [ArrayConfig(rows=1, cols=1, width=3, k_max=2, pe="sad"),
          # more rows than hw.drain.GROUP_ROWS: each column's shift enable has two copies
          ArrayConfig(rows=5, cols=2, width=3, k_max=2, pe="sad"),
          # the SAD PE whose first stage is the operand registers
-         ArrayConfig(rows=2, cols=2, width=4, k_max=3, pe="sad", sad_stage="operands")]
+         ArrayConfig(rows=2, cols=2, width=4, k_max=3, pe="sad", sad_stage="operands"),
+         # row 4's filter lane in a RAM ring (hw.skew)
+         ArrayConfig(rows=5, cols=2, width=3, k_max=2, pe="sad", skew="memory")]
 LARGER = [ArrayConfig(rows=2, cols=3, width=4, k_max=4, pe="sad"),
           ArrayConfig(rows=2, cols=3, width=4, k_max=4, pe="mac"),
           ArrayConfig(rows=2, cols=3, width=3, k_max=3, pe="mac", mul_stages=2)]
@@ -79,7 +81,8 @@ def check_all_proved(cfg, out_dir):
 
 
 @pytest.mark.parametrize("cfg", SMALL, ids=lambda c: f"{c.rows}x{c.cols}-{c.pe}-w{c.width}-k{c.k_max}"
-                         + ("" if c.sad_stage == "difference" else f"-{c.sad_stage}"))
+                         + ("" if c.sad_stage == "difference" else f"-{c.sad_stage}")
+                         + ("" if c.skew == "registers" else f"-skew-{c.skew}"))
 def test_small_arrays_are_proved(cfg, tmp_path):
     check_all_proved(cfg, tmp_path)
 

@@ -6,6 +6,7 @@ from amaranth.hdl import ClockDomain, Module
 from amaranth.sim import Simulator
 
 from adderhw.hw import ArrayConfig, MacPE, SadPE
+from tests.hw.netlist import flip_flop_bits
 
 
 def run_pe(pe, terms, gap_every=3):
@@ -112,19 +113,10 @@ def test_reset_in_the_middle_of_a_tile_starts_the_next_tile_from_zero(cls, kind)
     assert sums[-1] == expect
 
 
-def _flip_flop_bits(elaboratable):
-    """Flip-flop bits of a design after Yosys's ``proc``, by cell width."""
-    import re
-
-    from tests.hw.netlist import netlist_cells
-    return sum(int(re.search(r"parameter \\WIDTH (\d+)", params).group(1))
-               for kind, params in netlist_cells(elaboratable) if "dff" in kind)
-
-
 @pytest.mark.parametrize("width", [4, 8])
 def test_a_sad_pe_whose_first_stage_is_its_operands_has_w_plus_1_fewer_flip_flops(width):
     # hw.pe, ArrayConfig.sad_stage: the difference register (w bits of |d| - s, and s) is gone
-    difference = _flip_flop_bits(SadPE(ArrayConfig(width=width, k_max=144)))
-    operands = _flip_flop_bits(SadPE(ArrayConfig(width=width, k_max=144, sad_stage="operands")))
+    difference = flip_flop_bits(SadPE(ArrayConfig(width=width, k_max=144)))
+    operands = flip_flop_bits(SadPE(ArrayConfig(width=width, k_max=144, sad_stage="operands")))
     assert difference - operands == width + 1
     assert operands > 0

@@ -89,12 +89,24 @@ def test_cli_writes_a_json_record_that_matches_the_verilog(tmp_path):
     assert sum(x["width"] for x in o) == declared["o_sum__payload"][1]
 
 
+def test_cli_skew_in_memory_reaches_the_verilog_and_the_record(tmp_path):
+    out = tmp_path / "a.v"
+    r = run_cli("verilog", "--rows", "5", "--cols", "4", "--k-max", "16", "--skew", "memory", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert out.read_text() == generate_verilog(ArrayConfig(rows=5, cols=4, k_max=16, skew="memory"))
+    assert out.read_text() != generate_verilog(ArrayConfig(rows=5, cols=4, k_max=16))
+    rec = json.loads((tmp_path / "a.json").read_text())
+    assert rec["config"] == {"rows": 5, "cols": 4, "width": 8, "k_max": 16, "pe": "sad", "skew": "memory"}
+    assert "skew in memory" in r.stdout
+
+
 @pytest.mark.parametrize("args,msg", [
     (["--rows", "0"], "rows must be an integer from 1 to 64, not 0"),
     (["--width", "1"], "width must be an integer from 2 to 16, not 1"),
     (["--width", "17"], "width must be an integer from 2 to 16, not 17"),
     (["--k-max", "0"], "k_max must be an integer from 1 to 1048576, not 0"),
     (["--pe", "add"], "pe must be one of 'sad', 'mac', not 'add'"),
+    (["--skew", "fifo"], "argument --skew: invalid choice: 'fifo'"),
 ])
 def test_cli_bad_config_exits_nonzero_without_traceback(args, msg, tmp_path):
     r = run_cli("verilog", *args, "-o", str(tmp_path / "x.v"))

@@ -28,13 +28,17 @@ CONFIGS = [
     # the SAD PE whose first stage is the operand registers (hw.pe): same results and cycles
     (ArrayConfig(rows=3, cols=2, width=8, k_max=16, pe="sad", sad_stage="operands"), 4, 16, 5, 0.3),
     (ArrayConfig(rows=4, cols=4, width=8, k_max=144, pe="sad", sad_stage="operands"), 6, 144, 5, 0.0),
+    # skew lanes of 4 cycles and more in RAM rings (hw.skew), on both PEs: same results and cycles
+    (ArrayConfig(rows=6, cols=5, width=8, k_max=24, pe="sad", skew="memory"), 13, 24, 11, 0.3),
+    (ArrayConfig(rows=5, cols=7, width=8, k_max=9, pe="mac", skew="memory"), 6, 9, 15, 0.0),
 ]
 
 
 def cid(case):
     cfg, T, K, P, stall = case
     return (f"{cfg.pe}-{cfg.rows}x{cfg.cols}-w{cfg.width}-K{K}-s{stall}"
-            + ("" if cfg.sad_stage == "difference" else f"-{cfg.sad_stage}"))
+            + ("" if cfg.sad_stage == "difference" else f"-{cfg.sad_stage}")
+            + ("" if cfg.skew == "registers" else f"-skew-{cfg.skew}"))
 
 
 @pytest.mark.parametrize("case", CONFIGS, ids=cid)
