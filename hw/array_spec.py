@@ -86,7 +86,7 @@ compared at every cycle. The delay line is the specification's timing, written i
 the skew registers it checks.
 
 Observability. The invariants read registers inside the array (``pes[r][c].acc``, the drain
-controller's ``start_early``, ``start``, ``start_col``, ``left``, ``occ``, ``row``, ``go``, ``go_col``, ``sel``, ``sel_col``, ``left_col``,
+controller's ``start_first``, ``start_early``, ``start_early_grp``, ``start``, ``start_col``, ``left``, ``occ``, ``row``, ``go``, ``go_col``, ``sel``, ``sel_col``, ``left_col``,
 ``occ_col``, ``go_ctl`` and the FIFO entries ``e``; the reset tree's ``root``, ``level2``, ``leaves`` and ``quiet``),
 which the components name after elaboration; the spec elaborates the array first and then reads them.
 """
@@ -153,6 +153,11 @@ class ArraySpec(Elaboratable):
         # Elaborate the array now, so that its internal registers exist and can be observed.
         top.submodules.dut = Fragment.get(dut, platform)
         pes, drain, tree = dut.pes, dut.drain, dut.reset_tree
+
+        def on_diagonal(d):
+            """A PE with r + c = d (the capture wave reaches every PE of a diagonal in one cycle)."""
+            r = min(R - 1, d)
+            return pes[r][d - r]
         want = self.groups.__contains__
 
         rst = ResetSignal()
@@ -335,10 +340,14 @@ class ArraySpec(Elaboratable):
                       for c in range(C)),
                     # the registered start agrees with the capture of PE(R-1, C-1) (hw.drain)
                     Assert(drain.start == pes[R - 1][C - 1].o_capture, "drain: start is PE(R-1, C-1)'s capture"),
-                    *([Assert(drain.start_early == pes[R - 1][C - 2].o_capture if C >= 2 else
-                              drain.start_early == pes[R - 2][0].o_capture,
+                    *([Assert(drain.start_early == on_diagonal(R + C - 3).o_capture,
                               "drain: the early start is the capture one step before PE(R-1, C-1)")]
                       if drain.start_early is not None else []),
+                    *(Assert(copy == drain.start_early, f"drain: column group {g}'s copy of the early start")
+                      for g, copy in enumerate(drain.start_early_grp)),
+                    *([Assert(drain.start_first == on_diagonal(R + C - 4).o_capture,
+                              "drain: the first start stage is the capture two steps before PE(R-1, C-1)")]
+                      if drain.start_first is not None else []),
                     *(Assert(drain.start_col[c] == drain.start, f"drain: column {c}'s copy of the start")
                       for c in range(C)),
                     # the decision's one-LUT inputs: "a start or at least 2 rows left" and "1 row left"

@@ -21,10 +21,15 @@ Control, and what it fans out to:
   * The drain starts (``start``) in the cycle in which PE(R-1, C-1), the last result register of a
     tile to be written, captures: from the next cycle the whole tile is in the chains. That pulse
     is not taken from PE(R-1, C-1) itself but from ``i_start``, the capture pulse of a PE that the
-    capture wave reaches ``start_lead`` = min(2, R + C - 2) cycles earlier (one with
+    capture wave reaches ``start_lead`` = min(3, R + C - 2) cycles earlier (one with
     r + c = R + C - 2 - start_lead), delayed through ``start_lead`` registers: the last stage once
-    centrally (``start``) and once per column (``start_col[c]``), the one before it (``start_early``,
-    when the lead is 2) once. A capture pulse is combinational from its PE's flags; routed from the
+    centrally (``start``) and once per column (``start_col[c]``), the one before it
+    (``start_early``, when the lead is 2 or more) once centrally and once per group of
+    ``GROUP_COLS`` = 4 columns (``start_early_grp[g]``, which also feeds its columns' ``many``),
+    the first (``start_first``, when the lead is 3) once, beside the PE it comes from. With one
+    ``start_early`` feeding all C column copies, its wire to column 12 was the critical path of a
+    16x16 array on the ECP5-85F (4.43 ns of routing, 165 MHz on one seed); now only a
+    register-to-register wire with C / 4 loads crosses the top edge. A capture pulse is combinational from its PE's flags; routed from the
     array's far corner straight into every column's controller it was the critical path at 16x16
     on the ECP5-85F (5.38 ns of routing in 7.47 ns), and with one register per column the wire from
     the corner to the farthest column's register still was (3.64 ns of routing). With two stages,
@@ -86,9 +91,10 @@ Control, and what it fans out to:
     and a row is pushed and popped in every cycle; after a stall it holds up to three, and the
     decision resumes pushing before the FIFO runs dry, so the output never idles while rows remain
     (the formal ``progress`` property).
-  * Reset. ``start_early``, ``start``, ``start_col``, ``go``, ``sel``, ``occ``, ``left``, ``row``, ``occ_col``,
+  * Reset. ``start_first``, ``start_early``, ``start_early_grp``, ``start``, ``start_col``, ``go``, ``sel``, ``occ``, ``left``, ``row``, ``occ_col``,
     ``left_col`` and ``go_ctl`` are cleared by leaves of the array's reset tree (hw.reset): the
-    central ones on ``i_rst``, column c's on ``i_rst_col[c]``, never by the domain reset. Every leaf
+    central ones on ``i_rst``, column c's on ``i_rst_col[c]`` (a group's early start on its first
+    column's), never by the domain reset. Every leaf
     is the same delayed reset, so the PEs' flags are cleared in the same cycle (no PE captures
     in the cycle after it, and the start registers agree with PE(R-1, C-1) from then on);
     ``go_col`` and ``sel_col`` are not, so that only the decision logic sits in front of them (a
@@ -123,8 +129,9 @@ o_done : Out(1)                       the tile's last row is accepted in this cy
 i_rst : In(1)                         clears the central controller (a leaf of hw.reset's tree)
 i_rst_col : In(cols)                  i_rst_col[c] clears column c's controller (likewise)
 
-``start_lead`` (an int, set in the constructor) is min(2, R + C - 2). After elaboration,
-``start_early`` (None unless the lead is 2), ``start``, ``start_col``, ``left``, ``occ``, ``row``, ``go``, ``go_col`` (per
+``start_lead`` (an int, set in the constructor) is min(3, R + C - 2). After elaboration,
+``start_first`` (None unless the lead is 3), ``start_early`` (None if the lead is below 2),
+``start_early_grp`` (its copies per group of columns, a list, empty if the lead is below 2), ``start``, ``start_col``, ``left``, ``occ``, ``row``, ``go``, ``go_col`` (per
 column, a list per row group), ``e`` (the three entries), ``sel``, ``sel_col``, ``left_col``,
 ``occ_col``, ``go_ctl``, ``many``, ``one``, ``many_col`` and ``one_col`` name the registers above (not ports; the entries have the payload's
 layout; in a 1x1 array ``start`` and
@@ -139,7 +146,7 @@ from adderhw.base.config import check_config
 
 from .mutation import mutation
 from .pe import acc_shape
-from .reset import clear_on
+from .reset import GROUP_COLS, clear_on
 
 __all__ = ["DrainControl", "FIFO_DEPTH", "GROUP_ROWS"]
 
@@ -153,7 +160,7 @@ C0 = Const(0, 1)
 class DrainControl(wiring.Component):
     def __init__(self, config):
         self.config = check_config(config)
-        self.start_lead = min(2, config.rows + config.cols - 2)
+        self.start_lead = min(3, config.rows + config.cols - 2)
         row = data.ArrayLayout(acc_shape(config), config.cols)
         super().__init__({
             "i_start": In(1),
@@ -171,19 +178,33 @@ class DrainControl(wiring.Component):
 
         # -- the drain's start: PE(R-1, C-1) captures in this cycle. i_start leads it by start_lead
         # cycles; the last stage is registered centrally and per column (``keep``: merged, one register
-        # would again reach every column's controller), the stage before it once.
-        lead, start_early = self.start_lead, None
+        # would again reach every column's controller), the stage before it centrally and once per
+        # group of GROUP_COLS columns, the first stage (lead 3) once, beside the PE it comes from.
+        lead, start_first, start_early, start_early_grp = self.start_lead, None, None, []
+        groups_c = -(-C // GROUP_COLS)
         if lead == 0:
             start, start_col = self.i_start, [self.i_start]
+            early_col = [C0]
         else:
             src = self.i_start
-            if lead == 2:
+            if lead == 3:
+                start_first = Signal(name="start_first", reset_less=True)
+                m.d.sync += start_first.eq(src)
+                src = start_first
+            if lead >= 2:
                 start_early = Signal(name="start_early", reset_less=True)
-                m.d.sync += start_early.eq(src)
-                src = start_early
+                start_early_grp = [Signal(name=f"start_early_grp{g}", attrs={"keep": 1}, reset_less=True)
+                                   for g in range(groups_c)]
+                m.d.sync += [start_early.eq(src), *(s.eq(src) for s in start_early_grp)]
+                early_col = [start_early_grp[c // GROUP_COLS] for c in range(C)]
+                src_col = early_col
+            else:
+                early_col = [self.i_start] * C
+                src_col = early_col
             start = Signal(name="start", reset_less=True)
             start_col = [Signal(name=f"start_col{c}", attrs={"keep": 1}, reset_less=True) for c in range(C)]
-            m.d.sync += [start.eq(src), *(s.eq(src) for s in start_col)]
+            m.d.sync += [start.eq(start_early if start_early is not None else src),
+                         *(s.eq(src_col[c]) for c, s in enumerate(start_col))]
 
         # -- the shift decision, made one cycle ahead from the controller's state alone (never from
         # o_sum.ready) and registered per column and row group
@@ -231,8 +252,9 @@ class DrainControl(wiring.Component):
             m.d.sync += [row.eq(Mux(row == R - 1, 0, row + 1)), e[0].last.eq(row == R - 1),
                          *(e[i].last.eq(e[i - 1].last) for i in range(1, FIFO_DEPTH))]
 
-        def decide(start, occ, left, push, pop, many, one):
-            """The next (occ, left, go, sel, many, one) of one copy of the controller.
+        def decide(start, start_next, occ, left, push, pop, many, one):
+            """The next (occ, left, go, sel, many, one) of one copy of the controller (``start_next``:
+            the D input of this copy's start register, the start of the next cycle).
 
             ``go`` does not read ``pop``: a row is pushed in the next cycle only if the FIFO would
             have room for it even if nothing is popped in this cycle or the next, that is if
@@ -270,12 +292,14 @@ class DrainControl(wiring.Component):
             many = Signal(name=f"many{suffix}", attrs=attrs, reset_less=True)
             return many, one, many
 
-        # the start of the next cycle: the D input of the start registers (None in a 1x1 array)
+        # the start of the next cycle: the D input of the start registers (0 in a 1x1 array, whose
+        # start is combinational); each column's copy reads its own group's register
         start_next = C0 if lead == 0 else (start_early if start_early is not None else self.i_start)
 
         # the central copy: o_sum.valid, o_done and the entries' last flags
         many, one, many_reg = state_bits("", start, left, keep=False)
-        occ_next, left_next, go_next, sel_next, many_next, one_next = decide(start, occ, left, push, pop, many, one)
+        occ_next, left_next, go_next, sel_next, many_next, one_next = decide(start, start_next, occ, left, push, pop,
+                                                                             many, one)
         m.d.sync += [occ.eq(occ_next), left.eq(left_next), go.eq(go_next), sel.eq(sel_next), one.eq(one_next)]
         if many_reg is not None:
             m.d.sync += many_reg.eq(many_next)
@@ -296,8 +320,8 @@ class DrainControl(wiring.Component):
             col_regs.append([r for r in (start_col[c], occ_col[c], left_col[c], go_ctl[c], one_c, many_c_reg)
                              if r is not None and r is not self.i_start])
             pop_c = (occ_col[c] != 0) & self.o_sum.ready
-            occ_c, left_c, go_c, sel_c, many_n, one_n = decide(start_col[c], occ_col[c], left_col[c], go_ctl[c],
-                                                               pop_c, many_c, one_c)
+            occ_c, left_c, go_c, sel_c, many_n, one_n = decide(start_col[c], early_col[c], occ_col[c], left_col[c],
+                                                               go_ctl[c], pop_c, many_c, one_c)
             m.d.sync += [occ_col[c].eq(occ_c), left_col[c].eq(left_c), go_ctl[c].eq(go_c), sel_col[c].eq(sel_c),
                          one_c.eq(one_n), *(g.eq(go_c) for g in go_col[c])]
             if many_c_reg is not None:
@@ -306,11 +330,14 @@ class DrainControl(wiring.Component):
         m.d.comb += self.o_done.eq(pop & self.o_sum.payload.last)
         # the reset, from the array's reset tree (hw.reset): the central registers on i_rst, each
         # column's on its own leaf i_rst_col[c]
-        clear_on(m, self.i_rst, [r for r in (start_early, start, go, sel, occ, left, row, one, many_reg)
+        clear_on(m, self.i_rst, [r for r in (start_first, start_early, start, go, sel, occ, left, row, one, many_reg)
                                  if r is not None and r is not self.i_start])
         for c in range(C):
-            clear_on(m, self.i_rst_col[c], col_regs[c])
-        self.start_early, self.start, self.start_col = start_early, start, start_col
+            # a group's copy of the early start is cleared with its first column's controller
+            grp = [start_early_grp[c // GROUP_COLS]] if start_early_grp and c % GROUP_COLS == 0 else []
+            clear_on(m, self.i_rst_col[c], col_regs[c] + grp)
+        self.start_first, self.start_early, self.start_early_grp = start_first, start_early, start_early_grp
+        self.start, self.start_col = start, start_col
         self.left, self.occ, self.row, self.go, self.go_col = left, occ, row, go, go_col
         self.e, self.sel, self.sel_col = e, sel, sel_col
         self.occ_col, self.left_col, self.go_ctl = occ_col, left_col, go_ctl

@@ -63,6 +63,8 @@ SMALL = [ArrayConfig(rows=1, cols=1, width=3, k_max=2, pe="sad"),
          ArrayConfig(rows=5, cols=2, width=3, k_max=2, pe="sad"),
          # the SAD PE whose first stage is the operand registers
          ArrayConfig(rows=2, cols=2, width=4, k_max=3, pe="sad", sad_stage="operands"),
+         # more columns than hw.reset.GROUP_COLS: the drain's early start has two group copies
+         ArrayConfig(rows=1, cols=5, width=3, k_max=2, pe="sad"),
          # row 4's filter lane in a RAM ring (hw.skew)
          ArrayConfig(rows=5, cols=2, width=3, k_max=2, pe="sad", skew="memory")]
 LARGER = [ArrayConfig(rows=2, cols=3, width=4, k_max=4, pe="sad"),
