@@ -7,6 +7,14 @@ input and forwarding registers with generator stages, which hid about 16 flip-fl
 Widths: ``width`` output bits; cost 32 flip-flops and about 32 LUTs per bank, all harness overhead.
 The state registers take no reset (their seeds are their power-on values), so the domain reset does
 not fan out to them; after a reset the sequence continues where it was.
+
+``o_state`` is a register of its own, a copy of the state one cycle late: each state bit's next
+value is the XOR of up to eight state bits (three LUT levels), and when the state registers also
+drove the array's lanes the placer spread them toward their loads, so that the generator's own loop
+was the critical path of the 16x16 ECP5 harness (5.5 ns, 1.75 ns wires between its LUTs). With the
+copy, the loop stays among 32 registers and only the copy reaches the array. (The copy cannot be
+merged with an array register: none of them loads a plain state bit.) Cost: ``width`` more
+flip-flops, harness overhead; latency one cycle, which nothing counts.
 """
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
@@ -50,5 +58,7 @@ class Lfsr(wiring.Component):
             s = Signal(32, init=seed, name=f"xorshift{i}", reset_less=True)
             m.d.sync += s.eq(xorshift32(s))
             states.append(s)
-        m.d.comb += self.o_state.eq(Cat(*states)[:self.width])
+        out = Signal(self.width, name="lfsr_out", reset_less=True)
+        m.d.sync += out.eq(Cat(*states)[:self.width])
+        m.d.comb += self.o_state.eq(out)
         return m
