@@ -201,14 +201,6 @@ class MacPE(ProcessingElement):
 
     mul_stages = 1: product register. 2: operand registers and product register (the shape
     DSP blocks absorb). 3: one more product register.
-
-    The operand registers (``in_a``, ``in_b``) load only with a valid term (``i_valid``); the
-    product of a held pair is never accumulated, since its valid flag is low. Loaded every cycle
-    they would hold the same values as the forwarding registers ``o_a``/``o_b``, and Yosys's
-    ``opt_merge`` made them one register, which the placer pulls toward the neighbour PE that it
-    also feeds: on the ECP5-85F an 11x12 DSP-MAC array then had 3.29 ns of wire from that register
-    into the MULT18X18D (84.4 MHz). With the enable the multiplier has operand registers of its
-    own, which can sit beside it (the MULT18X18D's input registers have a clock enable too).
     """
 
     kind = "mac"
@@ -217,8 +209,7 @@ class MacPE(ProcessingElement):
         w, n = self.config.width, self.config.mul_stages
         a, b, pv, pl = self.i_a, self.i_b, valid1, last1
         if n >= 2:
-            # operands and valid1/last1 are one stage; loaded with a valid term only (see above)
-            a, b = self._reg(m, a, b, "in", en=self.i_valid)
+            a, b = self._reg(m, a, b, "in")          # operands and valid1/last1 are one stage
             pv, pl = self.flags("prod_valid", "prod_last")
             m.d.sync += [pv.eq(valid1), pl.eq(last1)]
         prod = Signal(signed(2 * w), reset_less=True)
@@ -231,11 +222,10 @@ class MacPE(ProcessingElement):
         return prod, 0, pv, pl
 
     @staticmethod
-    def _reg(m, a, b, name, en):
+    def _reg(m, a, b, name):
         ra = Signal(a.shape(), name=f"{name}_a", reset_less=True)
         rb = Signal(b.shape(), name=f"{name}_b", reset_less=True)
-        with m.If(en):
-            m.d.sync += [ra.eq(a), rb.eq(b)]
+        m.d.sync += [ra.eq(a), rb.eq(b)]
         return ra, rb
 
 

@@ -120,15 +120,3 @@ def test_a_sad_pe_whose_first_stage_is_its_operands_has_w_plus_1_fewer_flip_flop
     operands = flip_flop_bits(SadPE(ArrayConfig(width=width, k_max=144, sad_stage="operands")))
     assert difference - operands == width + 1
     assert operands > 0
-
-
-@pytest.mark.parametrize("stages", [2, 3])
-def test_a_mac_pes_operand_registers_are_not_merged_with_its_forwarding_registers(stages):
-    # hw.pe.MacPE: in_a/in_b load what o_a/o_b load, but only with a valid term; Yosys's opt, run as
-    # the board builds run it, must leave them apart (merged, the multiplier's operand register is
-    # pulled toward the neighbour PE): no flip-flop bit may disappear
-    pe = lambda: MacPE(ArrayConfig(width=8, k_max=144, pe="mac", mul_stages=stages))   # noqa: E731
-    keep = "setattr -set keep 1 a:keep %ci1 t:$dff %i"
-    before = flip_flop_bits(pe())
-    after = flip_flop_bits(pe(), passes=f"proc\n{keep}\nflatten\nopt", full_yosys=True)
-    assert after == before
