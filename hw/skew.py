@@ -20,8 +20,8 @@ Styles (``ArrayConfig.skew``):
     The read and the write address always differ (1 <= delay - 2 < 2^m), so the ring does not
     depend on how a RAM resolves a read and a write of the same entry. On the ECP5 Yosys maps the
     ring to distributed RAM by itself (TRELLIS_DPR16X4, a LUT-sized 16 x 4 RAM). The iCE40 has no
-    distributed RAM, and Yosys builds memories this small from flip-flops and multiplexers there,
-    which would cost more than the registers; so when the array is elaborated for an iCE40 platform
+    distributed RAM, and Yosys builds the smallest rings (4 and 8 entries, the lanes of 4 to 9
+    cycles) from flip-flops and multiplexers there, which costs more than the registers; so when the array is elaborated for an iCE40 platform
     the ring carries ``ram_style = "block"`` and becomes a block RAM (SB_RAM40_4K, one per 8-bit
     lane of up to 257 cycles; the UP5K has 30, and an array that fits its logic has fewer
     lanes). The fabric register after the read port keeps the RAM's clock-to-output

