@@ -27,9 +27,12 @@ Control, and what it fans out to:
     (``start_early``, when the lead is 2 or more) once centrally and once per group of
     ``GROUP_COLS`` = 4 columns (``start_early_grp[g]``, which also feeds its columns' ``many``),
     the first (``start_first``, when the lead is 3) once, beside the PE it comes from. With one
-    ``start_early`` feeding all C column copies, its wire to column 12 was the critical path of a
-    16x16 array on the ECP5-85F (4.43 ns of routing, 165 MHz on one seed); now only a
-    register-to-register wire with C / 4 loads crosses the top edge. A capture pulse is combinational from its PE's flags; routed from the
+    ``start_early`` feeding all C column copies (2C + 2 loads), its wire to column 12 was the
+    critical path of a 16x16 array on the ECP5-85F (4.43 ns of routing, 165 MHz on one seed). The
+    group copies cut the fan-out to C / 4 + 1 but did not remove the long wire: the placer puts a
+    group's copy between the far corner and its columns, and its wire into column 2's controller
+    logic was 4.68 ns on another 16x16 seed (160.6 MHz). The start still comes from the far corner;
+    taking it from the top row instead is noted in the README. A capture pulse is combinational from its PE's flags; routed from the
     array's far corner straight into every column's controller it was the critical path at 16x16
     on the ECP5-85F (5.38 ns of routing in 7.47 ns), and with one register per column the wire from
     the corner to the farthest column's register still was (3.64 ns of routing). With two stages,
