@@ -39,8 +39,11 @@ def _shapes(board_name, variant, sizes):
     shapes = [(n, n) for n in sizes]
     dsps = board_by_name(board_name).dsps
     if variant == "mac+dsp" and max(r * c for r, c in shapes) > dsps:
+        # every small shape that fits the DSP blocks (at least four where the device allows): three
+        # shapes determine the fit's three coefficients exactly, with no check at all, and on the
+        # UP5K (1x1, 1x2, 2x2) that gave -8 flip-flops per PE
         small = [(1, 1), (1, 2), (2, 2), (2, 4), (4, 4), (4, 8)]
-        shapes = [s for s in small if s[0] * s[1] <= dsps][:max(3, len(sizes))]
+        shapes = [s for s in small if s[0] * s[1] <= dsps][:max(4, len(sizes))]
     return shapes
 
 

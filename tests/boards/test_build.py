@@ -347,3 +347,10 @@ def test_bench_fmax_builds_each_option_in_a_directory_of_its_own():
     assert (sad.config.sad_stage, sad.config.skew) == ("operands", "memory")
     mac = _job("ulx3s-85f", "mac", 4, 1, template, 100.0, "build/f")
     assert Path(mac.out_dir).name == "ulx3s-85f_mac_4x4_skew-memory_s1" and mac.config.sad_stage == "difference"
+
+
+def test_bench_pe_fits_the_ice40_dsp_mac_over_four_shapes():
+    # three shapes determine the per-PE fit exactly and gave -8 flip-flops per PE on the UP5K
+    from adderhw.boards.bench import _shapes
+    assert _shapes("icebreaker", "mac+dsp", (1, 2, 4)) == [(1, 1), (1, 2), (2, 2), (2, 4)]
+    assert _shapes("ulx3s-85f", "mac+dsp", (1, 2, 4)) == [(1, 1), (2, 2), (4, 4)]
