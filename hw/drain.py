@@ -32,7 +32,8 @@ Control, and what it fans out to:
     group copies cut the fan-out to C / 4 + 1 but did not remove the long wire: the placer puts a
     group's copy between the far corner and its columns, and its wire into column 2's controller
     logic was 4.68 ns on another 16x16 seed (160.6 MHz). The start still comes from the far corner;
-    taking it from the top row instead is noted in the README. A capture pulse is combinational from its PE's flags; routed from the
+    taking it from the top row instead is noted in the README. A capture pulse is combinational
+    from its PE's flags; routed from the
     array's far corner straight into every column's controller it was the critical path at 16x16
     on the ECP5-85F (5.38 ns of routing in 7.47 ns), and with one register per column the wire from
     the corner to the farthest column's register still was (3.64 ns of routing). With two stages,
@@ -200,14 +201,12 @@ class DrainControl(wiring.Component):
                                    for g in range(groups_c)]
                 m.d.sync += [start_early.eq(src), *(s.eq(src) for s in start_early_grp)]
                 early_col = [start_early_grp[c // GROUP_COLS] for c in range(C)]
-                src_col = early_col
             else:
                 early_col = [self.i_start] * C
-                src_col = early_col
             start = Signal(name="start", reset_less=True)
             start_col = [Signal(name=f"start_col{c}", attrs={"keep": 1}, reset_less=True) for c in range(C)]
             m.d.sync += [start.eq(start_early if start_early is not None else src),
-                         *(s.eq(src_col[c]) for c, s in enumerate(start_col))]
+                         *(s.eq(early_col[c]) for c, s in enumerate(start_col))]
 
         # -- the shift decision, made one cycle ahead from the controller's state alone (never from
         # o_sum.ready) and registered per column and row group
