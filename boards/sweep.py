@@ -108,7 +108,6 @@ def sweep(board_name, kinds=tuple(KINDS), config=None, freq=None, jobs=None, see
     if bound not in BOUNDS:
         raise BadParameter(f"bound must be one of {', '.join(BOUNDS)}, not {bound!r}")
     template = check_config(ArrayConfig(width=8, k_max=144) if config is None else config)
-    width, k_max = template.width, template.k_max
     b = board_by_name(board_name)
     freq = freq or (100.0 if b.family == "ecp5" else 40.0)
     say = progress or (lambda m: None)
@@ -178,15 +177,14 @@ def sweep(board_name, kinds=tuple(KINDS), config=None, freq=None, jobs=None, see
                        f"{r['logic']['cell']}" if r else "")
                     + f" | {pool.status(probe_no, len(running), counts)}")
                 if partial:
-                    doc = _summary(b, width, k_max, freq, seed, state, complete=False, bound=bound,
-                                   template=template)
+                    doc = _summary(b, template, freq, seed, state, complete=False, bound=bound)
                     Path(partial).write_text(json.dumps(doc, indent=2) + "\n")
                 if not any(k == kind for k, _ in running.values()):
                     next_round(kind)
-    return _summary(b, width, k_max, freq, seed, state, complete=True, bound=bound, template=template)
+    return _summary(b, template, freq, seed, state, complete=True, bound=bound)
 
 
-def _summary(b, width, k_max, freq, seed, state, complete, bound="clock", template=None):
+def _summary(b, template, freq, seed, state, complete, bound="clock"):
     results = []
     for kind, st in state.items():
         best = st["best"]
@@ -195,9 +193,8 @@ def _summary(b, width, k_max, freq, seed, state, complete, bound="clock", templa
             "throughput_gops": (best["pes"] * best["fmax_mhz"] / 1e3) if best else 0.0,
             "probes": sorted(st["probes"], key=lambda p: p["pes"]),
         })
-    template = template or ArrayConfig(width=width, k_max=k_max)
-    return {"board": b.name, "device": b.device, "width": width, "k_max": k_max, "sad_stage": template.sad_stage,
-            "skew": template.skew,
+    return {"board": b.name, "device": b.device, "width": template.width, "k_max": template.k_max,
+            "sad_stage": template.sad_stage, "skew": template.skew,
             "target_mhz": freq, "seed": seed, "bound": bound, "complete": complete, "results": results}
 
 
