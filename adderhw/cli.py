@@ -171,8 +171,10 @@ def cmd_verilog(args):
     from adderhw.record import config_record
     cfg = _config_from(args)
     out = check_output_file("-o/--output", args.output)
-    text = generate_verilog(cfg, name=args.name)
+    text = generate_verilog(cfg, name=args.name, target=args.target)
     record = config_record(cfg, args.name)
+    if args.target != "generic":
+        record["target"] = args.target
     out.write_text(text)
     sidecar = out.with_suffix(".json")
     sidecar.write_text(json.dumps(record, indent=2) + "\n")
@@ -181,7 +183,9 @@ def cmd_verilog(args):
     print(f"{out}: module {args.name}, {cfg.rows}x{cfg.cols} {cfg.pe.upper()}, {cfg.width}-bit operands; "
           f"accumulator {cfg.acc_width} bits {sign}; PE latency {cfg.pe_stages} cycles"
           + (f"; SAD stage 1: {cfg.sad_stage}" if cfg.sad_stage != "difference" else "")
-          + (f"; skew in {cfg.skew}" if cfg.skew != "registers" else "") + f"; ports: {ports}")
+          + (f"; skew in {cfg.skew}" if cfg.skew != "registers" else "")
+          + ("; MULT18X18D blocks with their own registers" if args.target == "ecp5-dsp" and cfg.pe == "mac" else "")
+          + f"; ports: {ports}")
     print(f"{sidecar}: the config, derived widths, ports and payload bit layouts as JSON")
     return 0
 
@@ -211,7 +215,7 @@ def cmd_simulate(args):
         t, k, p = (SIM_SHAPE[n] if getattr(args, n) is None else getattr(args, n) for n in SIM_SHAPE)
     cfg = _config_from(args, k_max=args.k_max or max(k, 1))    # a bad K is refused by name below
     report = simulate(cfg, args.sim, t, k, p, seed=args.seed, stall_prob=args.stall_prob,
-                      waves=args.waves, a=a, b=b, driver=args.driver, progress=_say)
+                      waves=args.waves, a=a, b=b, driver=args.driver, progress=_say, target=args.target)
     print(format_report(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
@@ -537,6 +541,14 @@ def _add_skew_arg(p):
                         "far fewer flip-flops on large arrays)")
 
 
+def _add_target_arg(p):
+    p.add_argument("--target", choices=["generic", "ecp5-dsp"], default="generic",
+                   help="the Verilog to write or simulate: generic (plain operators and registers, default) or "
+                        "ecp5-dsp (as an ECP5 board build with DSP blocks elaborates it: each MAC PE's multiplier "
+                        "is a MULT18X18D with its own registers; simulate runs it with adderhw's model of the "
+                        "cell, icarus and verilator only)")
+
+
 def _add_sad_stage_arg(p):
     p.add_argument("--sad-stage", choices=["difference", "operands"], default=None,
                    help="SAD only: the register between the PE's stages holds |a - b| (difference, default) "
@@ -614,6 +626,7 @@ def build_parser():
     _add_array_args(v)
     v.add_argument("-o", "--output", required=True, help="output .v file")
     v.add_argument("--name", default="adder_array", help="top module name (default adder_array)")
+    _add_target_arg(v)
     v.set_defaults(func=cmd_verilog)
 
     s = sub.add_parser("simulate", help="run a GEMM on the array in a simulator, check it against golden")
@@ -635,6 +648,7 @@ def build_parser():
     s.add_argument("--waves", help="write a waveform file; the name chooses the format: .vcd (every simulator) "
                                    "or .fst (icarus, verilator)")
     s.add_argument("--json", help="also write the report as JSON to this file")
+    _add_target_arg(s)
     s.set_defaults(func=cmd_simulate)
 
     c = sub.add_parser("compare", help="AdderNet on the SAD array vs the CNN on the MAC twin: ops, cycles, energy")

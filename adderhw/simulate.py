@@ -61,8 +61,9 @@ def _operands(config, T, K, P, seed, a=None, b=None):
 
 
 def simulate(config, backend, T=None, K=None, P=None, seed=0, stall_prob=0.0, waves=None, a=None, b=None,
-             driver=None, progress=None):
+             driver=None, progress=None, target="generic"):
     """Run one GEMM; returns a report dict (``passed`` is the bit-exact comparison with golden).
+    ``target``: the Verilog to simulate on icarus/verilator (hw.verilog.TARGETS, sim.gemm.run_gemm).
 
     The operands are ``a`` (T x K) and ``b`` (K x P) when given (see :func:`load_operands`), else
     drawn at random from ``seed`` with the shape T x K x P. ``progress`` receives one-line notes
@@ -75,7 +76,7 @@ def simulate(config, backend, T=None, K=None, P=None, seed=0, stall_prob=0.0, wa
     t0 = time.perf_counter()
     try:
         y, cycles = run_gemm(config, a, b, backend=backend, seed=seed, stall_prob=stall_prob, waves=waves,
-                             driver=driver, info=info, progress=progress)
+                             driver=driver, info=info, progress=progress, target=target)
         expect = (sad_gemm if config.pe == "sad" else mac_gemm)(a, b, width=config.width)
         mismatches = int(np.count_nonzero(y != expect))
         detail = None
@@ -86,7 +87,7 @@ def simulate(config, backend, T=None, K=None, P=None, seed=0, stall_prob=0.0, wa
     model = gemm_cycles(config, T, K, P)
     sim_s = info.get("sim_seconds")
     return {
-        "config": config.describe(), "backend": backend, "T": T, "K": K, "P": P, "seed": seed,
+        "config": config.describe(), "backend": backend, **({"target": target} if target != "generic" else {}), "T": T, "K": K, "P": P, "seed": seed,
         "stall_prob": stall_prob, "passed": mismatches == 0, "mismatches": mismatches, "detail": detail,
         "cycles": cycles, "model_cycles": model, "wall_seconds": wall, "sim_seconds": sim_s,
         "cycles_per_second": (cycles / sim_s) if cycles and sim_s else None,
@@ -96,7 +97,8 @@ def simulate(config, backend, T=None, K=None, P=None, seed=0, stall_prob=0.0, wa
 def format_report(r):
     status = "PASS" if r["passed"] else "FAIL"
     lines = [f"{status}: {r['config']}",
-             f"  {r['backend']}: T={r['T']} K={r['K']} P={r['P']}, seed {r['seed']}, stall probability {r['stall_prob']}"]
+             f"  {r['backend']}" + (f" ({r['target']} Verilog, MULT18X18D model)" if "target" in r else "")
+             + f": T={r['T']} K={r['K']} P={r['P']}, seed {r['seed']}, stall probability {r['stall_prob']}"]
     if r["passed"]:
         note = "equals the cycle model" if r["cycles"] == r["model_cycles"] else (
             f"cycle model without stalls: {r['model_cycles']}")

@@ -132,7 +132,7 @@ def _prepare(board_name, config, freq_mhz, dsp, seed, booth):
     if not (isinstance(freq_mhz, (int, float)) and 1 <= freq_mhz <= 1000):
         raise BadParameter(f"freq must be a frequency in MHz from 1 to 1000, not {freq_mhz!r}")
     env = tool_env(b.family)
-    platform = make_platform(b, freq_mhz * 1e6)
+    platform = make_platform(b, freq_mhz * 1e6, dsp=dsp)
     synth_opts = []
     multipliers = "none"
     # Registers the design replicates on purpose (the drain's per-column shift enables) carry a

@@ -44,7 +44,7 @@ def build_engine_board(board_name, engine, cycles_per_image, baud=115200, dsp=Tr
     say = progress or (lambda msg: None)
     clk_hz = oscillator_hz(b.platform_class())
     uart_divisor(clk_hz, baud)              # refuse a rate the clock cannot make before building anything
-    platform = make_platform(b, clk_hz)
+    platform = make_platform(b, clk_hz, dsp=dsp)
     out = Path(out_dir)
     name = "top"
     env = tool_env(b.family)

@@ -44,8 +44,11 @@ def board(name):
     return BOARDS[name]
 
 
-def make_platform(b, freq_hz):
-    """An amaranth-boards platform whose default clock is constrained at ``freq_hz``."""
+def make_platform(b, freq_hz, dsp=False):
+    """An amaranth-boards platform whose default clock is constrained at ``freq_hz``.
+
+    ``dsp``: the build maps multipliers to DSP blocks; the platform carries it as ``mac_dsp``, so
+    that on the ECP5 the MAC PE instantiates MULT18X18D with its own registers (hw.dsp)."""
     base = b.platform_class()
     clk = base.default_clk
     resources = []
@@ -67,5 +70,6 @@ def make_platform(b, freq_hz):
         "resources": resources,
         "required_tools": property(required_tools),
         "command_templates": property(command_templates),
+        "mac_dsp": bool(dsp),
     })
     return platform_cls()

@@ -35,6 +35,7 @@ from amaranth.lib.wiring import In, Out
 from adderhw.base.config import check_config
 from adderhw.base.errors import BadParameter
 
+from .dsp import mult18x18d, registered_dsp
 from .mutation import mutation
 from .reset import clear_on
 
@@ -200,13 +201,17 @@ class MacPE(ProcessingElement):
     """Multiply → accumulate: ``mul_stages`` registers around a signed width x width multiplier.
 
     mul_stages = 1: product register. 2: operand registers and product register (the shape
-    DSP blocks absorb). 3: one more product register.
+    DSP blocks absorb). 3: one more product register. In an ECP5 board build with DSP blocks the
+    multiplier and these registers are one MULT18X18D with its own registers (hw.dsp); the flags
+    stay in the fabric either way.
     """
 
     kind = "mac"
 
     def term(self, m, valid1, last1, a1, b1):
         w, n = self.config.width, self.config.mul_stages
+        if self._dsp:
+            return self._dsp_term(m, valid1, last1)
         a, b, pv, pl = self.i_a, self.i_b, valid1, last1
         if n >= 2:
             a, b = self._reg(m, a, b, "in")          # operands and valid1/last1 are one stage
@@ -219,6 +224,22 @@ class MacPE(ProcessingElement):
             pv2, pl2 = self.flags("prod2_valid", "prod2_last")
             m.d.sync += [p2.eq(prod), pv2.eq(pv), pl2.eq(pl)]
             prod, pv, pl = p2, pv2, pl2
+        return prod, 0, pv, pl
+
+    def elaborate(self, platform):
+        self._dsp = registered_dsp(platform)
+        return super().elaborate(platform)
+
+    def _dsp_term(self, m, valid1, last1):
+        """The product from a MULT18X18D with ``mul_stages`` registers of its own (hw.dsp); the
+        valid/last flags follow it through the same number of fabric stages as in ``term``."""
+        n = self.config.mul_stages
+        prod = mult18x18d(m, self.i_a, self.i_b, n)
+        pv, pl = valid1, last1
+        for stage in range(2, n + 1):
+            nv, nl = self.flags(*(("prod_valid", "prod_last") if stage == 2 else ("prod2_valid", "prod2_last")))
+            m.d.sync += [nv.eq(pv), nl.eq(pl)]
+            pv, pl = nv, nl
         return prod, 0, pv, pl
 
     @staticmethod

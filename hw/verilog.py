@@ -14,8 +14,14 @@ from adderhw.base.errors import BadParameter
 from amaranth.hdl import Shape
 
 from .array import SystolicArray, array_signature
+from .dsp import Ecp5DspTarget
 
-__all__ = ["generate_verilog", "port_summary", "VERILATOR_WAIVERS"]
+__all__ = ["generate_verilog", "port_summary", "VERILATOR_WAIVERS", "TARGETS"]
+
+#: what the Verilog is elaborated for: "generic" (plain registers and operators, for any tool) or
+#: "ecp5-dsp" (as an ECP5 board build with DSP blocks elaborates it: the MAC PEs instantiate
+#: MULT18X18D with its own registers, hw.dsp; a SAD array is the same as generic)
+TARGETS = ("generic", "ecp5-dsp")
 
 #: Verilator lint warnings that Amaranth's generated code triggers by design, waived by name
 #: (every other -Wall warning stays an error):
@@ -38,10 +44,14 @@ def _check_name(name):
     return name
 
 
-def generate_verilog(config, name="adder_array"):
-    """Verilog text of ``SystolicArray(config)`` with top module ``name``."""
+def generate_verilog(config, name="adder_array", target="generic"):
+    """Verilog text of ``SystolicArray(config)`` with top module ``name``, elaborated for
+    ``target`` (:data:`TARGETS`)."""
     _check_name(name)
-    return verilog.convert(SystolicArray(config), name=name, emit_src=False)
+    if target not in TARGETS:
+        raise BadParameter(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
+    platform = Ecp5DspTarget() if target == "ecp5-dsp" else None
+    return verilog.convert(SystolicArray(config), name=name, platform=platform, emit_src=False)
 
 
 def port_summary(config):

@@ -19,6 +19,7 @@ from pathlib import Path
 from adderhw.base.errors import BadParameter, SimulationError, ToolFailed
 from adderhw.hw.verilog import VERILATOR_WAIVERS, generate_verilog
 
+from .dsp_model import mult18x18d_model
 from .harness import HARNESS_TOP, harness_verilog
 from .toolchain import require_icarus, require_verilator_fst, scoped_environment, verilator_env
 from .waves import waves_format
@@ -68,16 +69,21 @@ def icarus_compatible(verilog):
     return verilog.replace("always @*", "always_comb")
 
 
-def build(config, backend, driver="harness", waves=None, depths=(1 << 14, 1 << 12, 1 << 18), progress=None):
+def build(config, backend, driver="harness", waves=None, depths=(1 << 14, 1 << 12, 1 << 18), progress=None,
+          target="generic"):
     """Build (or reuse) a simulator for ``config``; returns (runner, build_dir, top).
 
     ``waves``: None, "vcd" or "fst" (see sim.waves). Verilator compiles the tracer in, so its format
     is part of the build (``--trace`` for VCD, ``--trace-fst`` for FST); Icarus chooses the format
     when it runs. A Verilator model takes a minute or so to compile; its first build says so
     through ``progress``, and later runs reuse it from the cache.
+    ``target``: the Verilog to simulate (hw.verilog.TARGETS); "ecp5-dsp" adds the project's
+    MULT18X18D model (sim.dsp_model).
     """
-    dut = generate_verilog(config, name=DUT_TOP)
+    dut = generate_verilog(config, name=DUT_TOP, target=target)
     files = {f"{DUT_TOP}.v": icarus_compatible(dut) if backend == "icarus" else dut}
+    if target == "ecp5-dsp":
+        files["MULT18X18D.v"] = mult18x18d_model()
     top = DUT_TOP
     if driver == "harness":
         files[f"{HARNESS_TOP}.v"] = harness_verilog(config, *depths, dut=DUT_TOP)
@@ -158,11 +164,12 @@ def _hex_lines(words, digits):
 
 
 def run_plan(plan, stalls, max_cycles, backend, waves=None, seed=None, driver="harness", expect=None,
-             info=None, progress=None):
+             info=None, progress=None, target="generic"):
     """Returns (output beats as (lanes, last), cycles), like the Amaranth backend.
 
     ``expect``: golden's packed output beats; the cocotb test then scoreboards them itself.
     ``waves``: the waveform file to write, .vcd or .fst (see sim.waves).
+    ``target``: see :func:`build`.
     """
     if driver not in DRIVERS:
         raise BadParameter(f"driver must be one of {', '.join(DRIVERS)}, not {driver!r}")
@@ -171,7 +178,7 @@ def run_plan(plan, stalls, max_cycles, backend, waves=None, seed=None, driver="h
     depths = (_pow2(len(beats) + 1, 1 << 14), _pow2(plan.n_out_beats, 1 << 12),
               _pow2(max_cycles, 1 << 18) if stalls.active else 2)
     wave_fmt = waves_format(waves, backend)
-    runner, build_dir, top = build(cfg, backend, driver, wave_fmt, depths, progress=progress)
+    runner, build_dir, top = build(cfg, backend, driver, wave_fmt, depths, progress=progress, target=target)
     with tempfile.TemporaryDirectory(prefix="adderhw-cocotb-") as tmp:
         tmp = Path(tmp)
         job = {"beats": beats, "n_out": plan.n_out_beats, "seed": seed, "stall_prob": stalls.prob, "stall_script": stalls.script,

@@ -3,6 +3,7 @@
 from adderhw.base.config import check_config
 from adderhw.base.errors import BadParameter
 from adderhw.golden.cycles import drain_gap
+from adderhw.hw.verilog import TARGETS
 
 from .plan import GemmPlan
 from .stalls import StallPattern
@@ -21,7 +22,7 @@ def _max_cycles(plan, stalls):
 
 
 def run_gemm(config, a, b, backend="amaranth", seed=None, stall_prob=0.0, waves=None, driver=None,
-             scoreboard=True, info=None, split_k=False, stalls=None, progress=None):
+             scoreboard=True, info=None, split_k=False, stalls=None, progress=None, target="generic"):
     """Run ``a`` (T x K) · ``b`` (K x P) through the array described by ``config``.
 
     The SAD array computes Σ_k |a - b| (golden.sad_gemm), the MAC twin Σ_k a·b (golden.mac_gemm).
@@ -40,6 +41,9 @@ def run_gemm(config, a, b, backend="amaranth", seed=None, stall_prob=0.0, waves=
     output beat with golden and fails on a mismatch.
     ``progress``: a function that receives one-line messages (the first build of a Verilator
     model says that it takes a while and is cached afterwards).
+    ``target``: Verilog backends only: the Verilog to simulate (hw.verilog.TARGETS): "ecp5-dsp"
+    is the array as an ECP5 board build with DSP blocks elaborates it, with the project's
+    MULT18X18D model (sim.dsp_model).
     ``info``: a dict that receives ``sim_seconds``, the wall time of the simulation proper
     (without building, process start-up or file transfer).
 
@@ -53,6 +57,11 @@ def run_gemm(config, a, b, backend="amaranth", seed=None, stall_prob=0.0, waves=
         raise BadParameter(f"driver {driver!r} applies to the Verilog backends (icarus, verilator) only; "
                            f"Amaranth's simulator drives the streams itself")
     waves_format(waves, backend)             # refuses a bad name before any work
+    if target not in TARGETS:
+        raise BadParameter(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
+    if backend == "amaranth" and target != "generic":
+        raise BadParameter(f"target {target!r} needs a Verilog backend (icarus, verilator): it instantiates "
+                           f"vendor cells that only the Verilog model of sim.dsp_model simulates")
     plan = GemmPlan.build(config, a, b, split_k=split_k)
     if stalls is None:
         stalls = StallPattern(stall_prob, seed)
@@ -64,5 +73,5 @@ def run_gemm(config, a, b, backend="amaranth", seed=None, stall_prob=0.0, waves=
         from .cocotb_sim import run_plan
         expect = plan.expected_words() if scoreboard else None
         rows, cycles = run_plan(plan, stalls, limit, backend, waves, seed, driver=driver or "harness",
-                                expect=expect, info=info, progress=progress)
+                                expect=expect, info=info, progress=progress, target=target)
     return plan.assemble(rows), cycles

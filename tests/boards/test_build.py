@@ -354,3 +354,20 @@ def test_bench_pe_fits_the_ice40_dsp_mac_over_four_shapes():
     from adderhw.boards.bench import _shapes
     assert _shapes("icebreaker", "mac+dsp", (1, 2, 4)) == [(1, 1), (1, 2), (2, 2), (2, 4)]
     assert _shapes("ulx3s-85f", "mac+dsp", (1, 2, 4)) == [(1, 1), (2, 2), (4, 4)]
+
+
+def test_ecp5_builds_with_dsp_blocks_instantiate_registered_multipliers():
+    # the platform carries the DSP choice to the MAC PE (hw.dsp): MULT18X18D with its own registers
+    # on the ECP5 with DSP blocks only; iCE40 (Yosys packs SB_MAC16 registers itself) and --no-dsp
+    # builds get the plain description
+    from adderhw.boards.platforms import make_platform
+    from adderhw.hw.dsp import registered_dsp
+    assert registered_dsp(make_platform(board_by_name("ulx3s-85f"), 100e6, dsp=True))
+    assert not registered_dsp(make_platform(board_by_name("ulx3s-85f"), 100e6, dsp=False))
+    assert not registered_dsp(make_platform(board_by_name("icebreaker"), 48e6, dsp=True))
+    cfg = ArrayConfig(rows=2, cols=2, width=8, k_max=16, pe="mac", mul_stages=2)
+    ecp5 = build_module._prepare("ulx3s-85f", cfg, None, True, 1, True)[3]
+    assert ecp5.files["top.il"].count("cell \\MULT18X18D ") == 4
+    for board, dsp in [("ulx3s-85f", False), ("icebreaker", True)]:
+        plan = build_module._prepare(board, cfg, None, dsp, 1, True)[3]
+        assert "MULT18X18D" not in plan.files["top.il"]

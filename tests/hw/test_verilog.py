@@ -100,6 +100,20 @@ def test_cli_skew_in_memory_reaches_the_verilog_and_the_record(tmp_path):
     assert "skew in memory" in r.stdout
 
 
+def test_cli_ecp5_dsp_target_reaches_the_verilog_and_the_record(tmp_path):
+    out = tmp_path / "m.v"
+    r = run_cli("verilog", "--pe", "mac", "--mul-stages", "2", "--rows", "2", "--cols", "3", "--k-max", "16",
+                "--target", "ecp5-dsp", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    cfg = ArrayConfig(rows=2, cols=3, k_max=16, pe="mac", mul_stages=2)
+    assert out.read_text() == generate_verilog(cfg, target="ecp5-dsp")
+    assert out.read_text().count("MULT18X18D #(") == 6
+    assert json.loads((tmp_path / "m.json").read_text())["target"] == "ecp5-dsp"
+    assert "MULT18X18D blocks with their own registers" in r.stdout
+    r = run_cli("verilog", "--target", "xilinx", "-o", str(out))
+    assert r.returncode == 2 and "argument --target: invalid choice: 'xilinx'" in r.stderr
+
+
 @pytest.mark.parametrize("args,msg", [
     (["--rows", "0"], "rows must be an integer from 1 to 64, not 0"),
     (["--width", "1"], "width must be an integer from 2 to 16, not 1"),
