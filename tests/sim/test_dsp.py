@@ -53,10 +53,11 @@ def test_ecp5_dsp_array_matches_golden_and_the_cycle_model(case):
     b[:, 1] = (1 << (cfg.width - 1)) - 1
     y, cycles = run_gemm(cfg, a, b, backend=backend, seed=7, stall_prob=stall, target="ecp5-dsp")
     assert np.array_equal(y, golden_for(cfg, a, b))
-    _, generic_cycles = run_gemm(cfg, a, b, backend=backend, seed=7, stall_prob=stall)
-    assert cycles == generic_cycles
     if stall == 0.0:
         assert cycles == gemm_cycles(cfg, T, K, P)
+    else:
+        # the same seeded stalls on the generic Verilog (Icarus builds it in a second or two)
+        assert cycles == run_gemm(cfg, a, b, backend=backend, seed=7, stall_prob=stall)[1]
 
 
 def test_target_errors():
