@@ -39,18 +39,23 @@ def _shapes(board_name, variant, sizes):
     shapes = [(n, n) for n in sizes]
     dsps = board_by_name(board_name).dsps
     if variant == "mac+dsp" and max(r * c for r, c in shapes) > dsps:
-        # every small shape that fits the DSP blocks (at least four where the device allows): three
-        # shapes determine the fit's three coefficients exactly, with no check at all, and on the
-        # UP5K (1x1, 1x2, 2x2) that gave -8 flip-flops per PE
-        small = [(1, 1), (1, 2), (2, 2), (2, 4), (4, 4), (4, 8)]
-        shapes = [s for s in small if s[0] * s[1] <= dsps][:max(4, len(sizes))]
+        # every small shape that fits the DSP blocks, each with its transpose, at least six where the
+        # device allows: with rows and columns apart the fit (_per_pe) has four coefficients, and
+        # six shapes leave it two checks. Over three shapes it was exactly determined (on the UP5K
+        # 1x1, 1x2, 2x2 gave -8 flip-flops per PE), and over four with one R + C term it moved by
+        # 8 flip-flops per PE when the harness's per-column cost changed.
+        small = [(1, 1), (1, 2), (2, 1), (2, 2), (4, 2), (2, 4), (4, 4), (4, 8), (8, 4)]
+        shapes = [s for s in small if s[0] * s[1] <= dsps][:max(6, len(sizes))]
     return shapes
 
 
 def _per_pe(shapes, values):
-    """c of the least-squares fit values = a + b·(R + C) + c·R·C."""
-    x = np.array([[1.0, r + c, r * c] for r, c in shapes])
-    return float(np.linalg.lstsq(x, np.array(values, dtype=float), rcond=None)[0][2])
+    """d of the least-squares fit values = a + b·R + c·C + d·R·C when the shapes tell rows and
+    columns apart, else c of values = a + b·(R + C) + c·R·C (square shapes)."""
+    x = np.array([[1.0, r, c, r * c] for r, c in shapes])
+    if np.linalg.matrix_rank(x) < 4:
+        x = np.array([[1.0, r + c, r * c] for r, c in shapes])
+    return float(np.linalg.lstsq(x, np.array(values, dtype=float), rcond=None)[0][-1])
 
 
 def bench_pe(boards=("icebreaker", "ulx3s-85f"), sizes=(1, 2, 4), width=8, k_max=144, freq=None,
@@ -103,8 +108,8 @@ def bench_pe(boards=("icebreaker", "ulx3s-85f"), sizes=(1, 2, 4), width=8, k_max
 
 def format_bench_pe(r):
     lines = [f"Cost per PE at {r['width']} bits (K <= {r['k_max']}): c in cost = a + b(R+C) + c·RC fitted over "
-             f"N x N arrays, N in {r['sizes']} (MAC+DSP on iCE40: shapes that fit its DSP blocks); Fmax at the "
-             f"largest array. nextpnr + Yosys (YoWASP), seed {r['seed']}.",
+             f"N x N arrays, N in {r['sizes']} (MAC+DSP on iCE40: d in a + bR + cC + d·RC over the shapes that fit "
+             f"its DSP blocks and their transposes); Fmax at the last array. nextpnr + Yosys (YoWASP), seed {r['seed']}.",
              "", markdown_table(
                  ["board", "PE", "LUT4 / PE", "FF / PE", "logic cells / PE", "DSP / PE", "Fmax (MHz) at"],
                  [[f"{row['board']} ({row['device']})", row["variant"], f"{row['luts_per_pe']:.1f}",

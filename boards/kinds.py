@@ -3,7 +3,12 @@
 * ``sad``: the SAD array (adder layers), in logic.
 * ``mac``: the MAC twin with its multipliers in logic (LUTs).
 * ``mac+dsp``: the MAC twin with its multipliers in DSP blocks (SB_MAC16 on iCE40, MULT18X18D on
-  ECP5); a build counts only if every PE's multiplier went to a DSP block.
+  ECP5); a build counts only if every PE's multiplier went to a DSP block. Its PEs have two
+  multiplier stages (operand and product registers), which the DSP blocks hold themselves (Yosys
+  packs them into SB_MAC16; on the ECP5 the PE instantiates MULT18X18D with its registers,
+  hw.dsp): the strongest multiplier baseline costs no fabric for them. With one stage the ECP5's
+  blocks run combinationally between fabric registers, and an 8x8 array missed 100 MHz (82.7 MHz);
+  with two in the blocks 12x12 (144 of the 156 blocks) passes at 109.3 MHz.
 """
 from dataclasses import dataclass
 
@@ -21,19 +26,22 @@ class BuildKind:
     #: fewest logic cells a PE of this kind can take (measured SAD ~36+, LUT-MAC ~150+); it caps
     #: a sweep's search at the device's logic cells / this
     floor_cost: int
+    #: the MAC kinds' multiplier stages, unless the template is a MAC config (then its own)
+    mul_stages: int = 1
 
     def config(self, template, rows, cols):
         """``template`` (an ArrayConfig: width, k_max, mul_stages, sad_stage) as a rows x cols array of
-        this kind; each PE kind keeps the template's option that applies to it."""
+        this kind; each PE kind keeps the template's option that applies to it (a SAD template's
+        mul_stages is not a choice: the MAC kinds then take their own, ``self.mul_stages``)."""
         check_config(template, "template")
-        mul_stages = template.mul_stages if template.pe == "mac" else 1
+        mul_stages = template.mul_stages if template.pe == "mac" else self.mul_stages
         sad_stage = template.sad_stage if self.pe == "sad" else "difference"
         return template.with_(rows=rows, cols=cols, pe=self.pe, mul_stages=mul_stages if self.pe == "mac" else 1,
                               sad_stage=sad_stage)
 
 
 KINDS = {k.name: k for k in (BuildKind("sad", "sad", False, 30), BuildKind("mac", "mac", False, 120),
-                             BuildKind("mac+dsp", "mac", True, 30))}
+                             BuildKind("mac+dsp", "mac", True, 30, mul_stages=2))}
 
 
 def kinds_from_pe_list(text):

@@ -38,3 +38,16 @@ def test_bench_pe_widths_refusals(argv, message, capsys):
     from adderhw.cli import main
     assert main(argv) != 0
     assert message in capsys.readouterr().err
+
+
+def test_the_per_pe_fit_separates_rows_from_columns_when_the_shapes_allow():
+    from adderhw.boards.bench import _per_pe, _shapes
+    # the UP5K's 8 DSP blocks: the DSP-MAC is fitted over small shapes and their transposes
+    shapes = _shapes("icebreaker", "mac+dsp", (1, 2, 4))
+    assert shapes == [(1, 1), (1, 2), (2, 1), (2, 2), (4, 2), (2, 4)]
+    # a per-column harness cost (7 per column) must not leak into the per-PE coefficient
+    assert _per_pe(shapes, [10 + 3 * r + 7 * c + 50 * r * c for r, c in shapes]) == pytest.approx(50)
+    # square shapes cannot tell R from C: the R + C model
+    squares = _shapes("icebreaker", "sad", (1, 2, 4))
+    assert squares == [(1, 1), (2, 2), (4, 4)]
+    assert _per_pe(squares, [10 + 5 * (r + c) + 61 * r * c for r, c in squares]) == pytest.approx(61)

@@ -349,11 +349,23 @@ def test_bench_fmax_builds_each_option_in_a_directory_of_its_own():
     assert Path(mac.out_dir).name == "ulx3s-85f_mac_4x4_skew-memory_s1" and mac.config.sad_stage == "difference"
 
 
-def test_bench_pe_fits_the_ice40_dsp_mac_over_four_shapes():
-    # three shapes determine the per-PE fit exactly and gave -8 flip-flops per PE on the UP5K
+def test_bench_pe_fits_the_ice40_dsp_mac_over_six_shapes():
+    # three shapes determine a three-term fit exactly and gave -8 flip-flops per PE on the UP5K; the
+    # ECP5 has DSP blocks for the square shapes (the fit itself: test_bench_widths.py)
     from adderhw.boards.bench import _shapes
-    assert _shapes("icebreaker", "mac+dsp", (1, 2, 4)) == [(1, 1), (1, 2), (2, 2), (2, 4)]
+    assert _shapes("icebreaker", "mac+dsp", (1, 2, 4)) == [(1, 1), (1, 2), (2, 1), (2, 2), (4, 2), (2, 4)]
     assert _shapes("ulx3s-85f", "mac+dsp", (1, 2, 4)) == [(1, 1), (2, 2), (4, 4)]
+
+
+def test_the_dsp_mac_kind_keeps_its_multiplier_registers_in_the_blocks():
+    from adderhw.boards.kinds import KINDS
+    sad_template = ArrayConfig(width=8, k_max=144)
+    assert KINDS["mac+dsp"].config(sad_template, 2, 2).mul_stages == 2
+    assert KINDS["mac"].config(sad_template, 2, 2).mul_stages == 1
+    # a MAC template (bench fmax --pe mac --mul-stages N) chooses for both MAC kinds
+    mac_template = ArrayConfig(width=8, k_max=144, pe="mac", mul_stages=3)
+    assert KINDS["mac+dsp"].config(mac_template, 2, 2).mul_stages == 3
+    assert KINDS["sad"].config(mac_template, 2, 2).mul_stages == 1
 
 
 def test_ecp5_builds_with_dsp_blocks_instantiate_registered_multipliers():
