@@ -13,7 +13,8 @@
   below the speed at which the harness's registers matter: its first level XORs four payload bits
   before the register (C x acc_width + 1 flip-flops become a quarter of that), and its LFSR drives
   the lanes from its state, without the output register the ECP5 harness needs (boards.lfsr).
-  Together about 8·(R + C) + 3/4·C·acc_width flip-flops fewer: 190 at 6x7, 8 bits, K <= 144.
+  Together about 8·(R + C) + C·acc_width flip-flops fewer: 219 at 6x7, 8 bits, K <= 144 (after
+  Yosys's proc).
 * Clock: the board's default clock pin (constrained at the requested frequency by
   boards.platforms); a one-register power-on reset.
 Pins used: the clock input and one LED.
