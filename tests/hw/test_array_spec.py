@@ -59,13 +59,12 @@ SMALL = [ArrayConfig(rows=1, cols=1, width=3, k_max=2, pe="sad"),
          ArrayConfig(rows=2, cols=2, width=3, k_max=2, pe="mac"),
          # one column: the drain's start is registered from PE(R-2, 0), not PE(R-1, C-2)
          ArrayConfig(rows=3, cols=1, width=3, k_max=2, pe="sad"),
-         # more rows than hw.drain.GROUP_ROWS: each column's shift enable has two copies
-         ArrayConfig(rows=5, cols=2, width=3, k_max=2, pe="sad"),
          # the SAD PE whose first stage is the operand registers
          ArrayConfig(rows=2, cols=2, width=4, k_max=3, pe="sad", sad_stage="operands"),
          # more columns than hw.reset.GROUP_COLS: the drain's early start has two group copies
          ArrayConfig(rows=1, cols=5, width=3, k_max=2, pe="sad"),
-         # row 4's filter lane in a RAM ring (hw.skew)
+         # more rows than hw.drain.GROUP_ROWS: each column's shift enable has two copies; and row
+         # 4's filter lane in a RAM ring (hw.skew; the register skew is in every other config)
          ArrayConfig(rows=5, cols=2, width=3, k_max=2, pe="sad", skew="memory")]
 LARGER = [ArrayConfig(rows=2, cols=3, width=4, k_max=4, pe="sad"),
           ArrayConfig(rows=2, cols=3, width=4, k_max=4, pe="mac"),

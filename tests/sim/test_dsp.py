@@ -40,7 +40,7 @@ CASES = [
     (ArrayConfig(rows=3, cols=4, width=8, k_max=20, pe="mac", mul_stages=1), 7, 20, 9, 0.25, "icarus"),
     (ArrayConfig(rows=3, cols=4, width=8, k_max=20, pe="mac", mul_stages=2), 7, 20, 9, 0.25, "icarus"),
     (ArrayConfig(rows=2, cols=2, width=16, k_max=12, pe="mac", mul_stages=3), 5, 12, 3, 0.3, "icarus"),
-    (ArrayConfig(rows=4, cols=3, width=8, k_max=144, pe="mac", mul_stages=2), 6, 144, 5, 0.0, "verilator"),
+    (ArrayConfig(rows=2, cols=3, width=8, k_max=144, pe="mac", mul_stages=2), 4, 144, 5, 0.0, "verilator"),
 ]
 
 
