@@ -29,9 +29,12 @@ CLK0 with CE0 = 1 and RST0 = 0 (no reset: data registers take none in this proje
   ======  =====================================  ===========================================
 
 Widths: operands signed ``width`` <= 16, sign-extended to the block's 18 bits; the product is the
-low 2·width bits of P (exact, since |A·B| < 2^(2·width - 1) + 1 fits 2·width signed bits).
-Latency: ``stages`` cycles from A/B to P, the same as the twin. Cost: one MULT18X18D, and none of
-the twin's 2·width (operands) + 2·width (product) fabric flip-flops.
+low 2·width bits of P (exact: A·B lies in [-2^(2·width-2) + 2^(width-1), 2^(2·width-2)], which
+2·width signed bits hold).
+Latency: ``stages`` cycles from A/B to P, the same as the twin. Cost: one MULT18X18D per PE. The
+fabric loses the product registers (the twin's operand registers were merged with the PE's
+forwarding registers by Yosys anyway): 68 instead of 82 flip-flops per 8-bit PE (K <= 144,
+``adderhw bench pe``), and the 4x4 array runs at 161.4 instead of 137.5 MHz.
 
 Verification: there is no simulation model of MULT18X18D in the open tools (Yosys ships a black
 box). ``sim/models/MULT18X18D.v`` is this project's behavioural model of the cell as TN1267
