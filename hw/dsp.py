@@ -32,12 +32,13 @@ Widths: operands signed ``width`` <= 16, sign-extended to the block's 18 bits; t
 low 2·width bits of P (exact: A·B lies in [-2^(2·width-2) + 2^(width-1), 2^(2·width-2)], which
 2·width signed bits hold).
 Latency: ``stages`` cycles from A/B to P, the same as the twin. Cost: one MULT18X18D per PE. The
-fabric loses the product registers (the twin's operand registers were merged with the PE's
-forwarding registers by Yosys anyway): 68 instead of 82 flip-flops per 8-bit PE (K <= 144,
-``adderhw bench pe``), and the 4x4 array runs at 161.4 instead of 137.5 MHz.
+fabric loses the product register (operand registers never cost any: Yosys merges them with the
+PE's forwarding registers): 68 flip-flops per 8-bit PE (K <= 144, ``adderhw bench pe``) against
+82 for the one-stage DSP-MAC without the block's registers, and the 4x4 array runs at 161.4
+instead of 137.5 MHz.
 
 Verification: there is no simulation model of MULT18X18D in the open tools (Yosys ships a black
-box). ``sim/models/MULT18X18D.v`` is this project's behavioural model of the cell as TN1267
+box). ``sim.dsp_model`` is this project's behavioural model of the cell as TN1267
 describes it (registers and signedness as used here; other modes refused), and a test runs the
 ECP5-flavoured array Verilog with it on Icarus against golden and the cycle model. That checks
 the wiring (bit order, sign extension, register choice, latency); that the silicon matches the
