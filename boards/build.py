@@ -119,8 +119,9 @@ def _tail(path, n=12):
 
 def design_key(plan):
     """A hash of everything a build depends on: Amaranth's digest of the build plan (the design's
-    RTLIL, the constraints with the clock target, the scripts with the synthesis and nextpnr
-    options and seed). Tool choice is not part of it: the scripts name tools by variable."""
+    RTLIL, without source locations, the constraints with the clock target, the scripts with the
+    synthesis and nextpnr options and seed). Tool choice is not part of it: the scripts name tools
+    by variable."""
     return plan.digest().hex()[:20]
 
 
@@ -148,9 +149,12 @@ def _prepare(board_name, config, freq_mhz, dsp, seed, booth):
         if multipliers == "booth":
             script_after_read += "\nbooth"            # booth maps $mul cells, which exist only after proc
     overrides = {"script_after_read": script_after_read}
-    # build_dir only names where files would go; it is not part of the plan's digest
+    # build_dir only names where files would go; it is not part of the plan's digest. emit_src=False:
+    # no source-location attributes in the RTLIL, so that the digest (the reuse key) follows the
+    # design, not the line numbers of the Python that describes it (an edit anywhere in hw/ used to
+    # invalidate every finished build, and made a resumed sweep start over)
     plan = platform.build(
-        BenchTop(config), name=_NAME, build_dir="build", do_build=False, do_program=False,
+        BenchTop(config), name=_NAME, build_dir="build", do_build=False, do_program=False, emit_src=False,
         synth_opts=synth_opts, **overrides,
         nextpnr_opts=["--report", "report_nextpnr.json", "--seed", str(seed), "--timing-allow-fail"],
         script_after_synth="tee -q -o stat.json stat -json")

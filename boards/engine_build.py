@@ -57,7 +57,7 @@ def build_engine_board(board_name, engine, cycles_per_image, baud=115200, dsp=Tr
     if not dsp:
         script_after_read += "\nbooth"
     plan = platform.build(EngineTop(engine, clk_hz, baud), name=name, build_dir=str(out), do_build=False,
-                          do_program=False, synth_opts=synth_opts, script_after_read=script_after_read,
+                          do_program=False, emit_src=False, synth_opts=synth_opts, script_after_read=script_after_read,
                           nextpnr_opts=["--report", "report_nextpnr.json", "--seed", str(seed), "--timing-allow-fail"],
                           script_after_synth="tee -q -o stat.json stat -json")
     key = design_key(plan)

@@ -383,3 +383,13 @@ def test_ecp5_builds_with_dsp_blocks_instantiate_registered_multipliers():
     for board, dsp in [("ulx3s-85f", False), ("icebreaker", True)]:
         plan = build_module._prepare(board, cfg, None, dsp, 1, True)[3]
         assert "MULT18X18D" not in plan.files["top.il"]
+
+
+def test_the_build_key_follows_the_design_not_the_source_lines():
+    # no source locations in the build's RTLIL: the reuse key (Amaranth's plan digest) does not move
+    # when the Python that describes the design moves by a line
+    cfg = ArrayConfig(rows=2, cols=2, width=8, k_max=16)
+    b, _, _, plan, key, _ = build_module._prepare("icebreaker", cfg, None, True, 1, True)
+    assert "attribute \\src" not in plan.files["top.il"]
+    assert key == build_module._prepare("icebreaker", cfg, None, True, 1, True)[4]
+    assert key != build_module._prepare("icebreaker", cfg.with_(k_max=17), None, True, 1, True)[4]
