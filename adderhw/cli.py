@@ -162,6 +162,9 @@ def _config_from(args, **extra):
         fields["sad_stage"] = args.sad_stage
     if getattr(args, "skew", None) is not None:
         fields["skew"] = args.skew
+    if getattr(args, "target", "generic") != "generic" and args.pe == "sad":
+        raise BadParameter(f"--target {args.target} applies to MAC arrays only (their multipliers), not to "
+                           f"--pe sad: a SAD array's Verilog is the same for every target")
     fields.update(extra)
     return ArrayConfig(**fields)
 

@@ -112,6 +112,9 @@ def test_cli_ecp5_dsp_target_reaches_the_verilog_and_the_record(tmp_path):
     assert "MULT18X18D blocks with their own registers" in r.stdout
     r = run_cli("verilog", "--target", "xilinx", "-o", str(out))
     assert r.returncode == 2 and "argument --target: invalid choice: 'xilinx'" in r.stderr
+    r = run_cli("verilog", "--target", "ecp5-dsp", "-o", str(out))          # --pe sad: nothing to change
+    assert r.returncode == 2 and "--target ecp5-dsp applies to MAC arrays only" in r.stderr
+    assert "Traceback" not in r.stderr
 
 
 @pytest.mark.parametrize("args,msg", [
