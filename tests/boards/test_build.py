@@ -393,3 +393,51 @@ def test_the_build_key_follows_the_design_not_the_source_lines():
     assert "attribute \\src" not in plan.files["top.il"]
     assert key == build_module._prepare("icebreaker", cfg, None, True, 1, True)[4]
     assert key != build_module._prepare("icebreaker", cfg.with_(k_max=17), None, True, 1, True)[4]
+
+
+def test_the_ice40_harness_saves_the_lfsr_copy_and_the_payload_register():
+    # boards.bench_top: on the iCE40 the LFSR drives the lanes from its state (no copy register of
+    # 8·(R + C) + 1 bits) and the payload is XORed before its first register (no register of the
+    # payload's P bits); everything else, the array included, is the same as on the ECP5
+    import re
+    from amaranth._toolchain.yosys import find_yosys
+    from amaranth.hdl import Shape
+    from adderhw.hw.array import array_signature
+
+    def flip_flop_bits(il):
+        out = find_yosys(lambda v: v >= (0, 40)).run(["-q", "-"], f"read_rtlil <<EOF\n{il}\nEOF\nproc\nwrite_rtlil -\n")
+        cells = re.findall(r"cell (\$\w+) \S+\n((?:\s+(?:parameter|connect) .*\n)+)", out)
+        return sum(int(re.search(r"parameter \\WIDTH (\d+)", p).group(1)) for kind, p in cells if "dff" in kind)
+
+    cfg = ArrayConfig(rows=3, cols=2, width=8, k_max=16)
+    ice = build_module._prepare("icebreaker", cfg, None, True, 1, True)[3].files["top.il"]
+    ecp5 = build_module._prepare("ulx3s-85f", cfg, None, True, 1, True)[3].files["top.il"]
+    payload = Shape.cast(array_signature(cfg).members["o_sum"].signature.members["payload"].shape).width + 1
+    assert flip_flop_bits(ecp5) - flip_flop_bits(ice) == 8 * (3 + 2) + 1 + payload
+
+
+@pytest.mark.parametrize("register_first", [True, False])
+def test_the_harness_xor_tree_is_the_parity_of_every_bit(register_first):
+    # the LED pin depends on every output bit, with or without the register in front of the tree
+    import random
+    from amaranth.hdl import Module, Signal
+    from adderhw.boards.bench_top import BenchTop
+    m = Module()
+    value = Signal(37)
+    out = BenchTop._reduce(m, value, register_first=register_first)
+    rng = random.Random(3)
+    words = [rng.getrandbits(37) for _ in range(12)] + [1 << 36, 0, (1 << 37) - 1]
+    seen = []
+
+    async def bench(ctx):
+        for w in words:
+            ctx.set(value, w)
+            for _ in range(6):                    # more cycles than the tree has levels
+                await ctx.tick()
+            seen.append(ctx.get(out))
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen == [bin(w).count("1") % 2 for w in words]
