@@ -67,3 +67,46 @@ def test_target_errors():
         generate_verilog(cfg, target="xilinx")
     with pytest.raises(BadParameter, match="needs a Verilog backend"):
         run_gemm(cfg, a, b, backend="amaranth", target="ecp5-dsp")
+
+
+def _run_model(tmp_path, params, body):
+    """Compile the MULT18X18D model with a small Icarus testbench; returns vvp's output."""
+    import subprocess
+    from adderhw.sim.dsp_model import mult18x18d_model
+    ports = ", ".join([f".A{i}(a[{i}])" for i in range(18)] + [f".B{i}(b[{i}])" for i in range(18)]
+                      + [f".C{i}(1'b0)" for i in range(18)] + [f".P{i}(p[{i}])" for i in range(36)])
+    tb = f"""module tb;
+    reg [17:0] a = 0, b = 0; reg sa = 1, sb = 1, clk = 0; wire [35:0] p;
+    MULT18X18D #({params}) dut({ports}, .SIGNEDA(sa), .SIGNEDB(sb), .SOURCEA(1'b0), .SOURCEB(1'b0),
+                                .CLK0(clk), .CE0(1'b1), .RST0(1'b0));
+    initial begin
+{body}
+        $finish;
+    end
+endmodule
+"""
+    (tmp_path / "m.v").write_text(mult18x18d_model())
+    (tmp_path / "tb.v").write_text(tb)
+    subprocess.run(["iverilog", "-g2012", "-o", str(tmp_path / "tb.vvp"), str(tmp_path / "m.v"), str(tmp_path / "tb.v")],
+                   check=True, capture_output=True)
+    return subprocess.run(["vvp", "-n", str(tmp_path / "tb.vvp")], capture_output=True, text=True).stdout
+
+
+def test_the_cell_model_multiplies_as_the_data_sheet_says(tmp_path):
+    # combinational (every REG_*_CLK "NONE"): signed and unsigned products against Python's
+    cases = [(-5, 7, 1, 1), (-(1 << 17), -(1 << 17), 1, 1), ((1 << 17) - 1, -(1 << 17), 1, 1),
+             (0x3FFFB, 7, 0, 1), (0x3FFFF, 0x3FFFF, 0, 0), (12345, -321, 1, 1)]
+    body = "\n".join(f"        a = 18'd{x & 0x3FFFF}; b = 18'd{y & 0x3FFFF}; sa = {s}; sb = {t}; #1 "
+                     f'$display("%0d", p);' for x, y, s, t in cases)
+    got = [int(v) for v in _run_model(tmp_path, '.REG_INPUTA_CLK("NONE")', body).split()]
+    expect = []
+    for x, y, s, t in cases:
+        ax = x if s else x & 0x3FFFF
+        by = y if t else y & 0x3FFFF
+        expect.append((ax * by) & ((1 << 36) - 1))
+    assert got == expect
+
+
+def test_the_cell_model_refuses_what_it_does_not_model(tmp_path):
+    out = _run_model(tmp_path, '.REG_INPUTA_CLK("CLK1")', "        #1;")
+    assert "only CLK0 or NONE are modelled" in out
