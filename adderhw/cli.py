@@ -545,7 +545,8 @@ def _add_skew_arg(p):
 
 
 def _add_target_arg(p):
-    p.add_argument("--target", choices=["generic", "ecp5-dsp"], default="generic",
+    from adderhw.hw.verilog import TARGETS
+    p.add_argument("--target", choices=TARGETS, default="generic",
                    help="the Verilog to write or simulate: generic (plain operators and registers, default) or "
                         "ecp5-dsp (as an ECP5 board build with DSP blocks elaborates it: each MAC PE's multiplier "
                         "is a MULT18X18D with its own registers; simulate runs it with adderhw's model of the "

@@ -23,6 +23,7 @@ from amaranth.hdl import Cat, Elaboratable, Module, Mux, Signal
 from amaranth.lib import io
 
 from adderhw.base.errors import BadParameter
+from adderhw.base.platform import family
 from adderhw.hw.array import SystolicArray
 
 from .clocking import oscillator_sync
@@ -42,7 +43,7 @@ class BenchTop(Elaboratable):
 
         m.submodules.array = dut = SystolicArray(cfg)
         fw, aw = cfg.rows * cfg.width, cfg.cols * cfg.width
-        lean = str(getattr(platform, "family", "")).lower() == "ice40"
+        lean = family(platform) == "ice40"
         m.submodules.lfsr = lfsr = Lfsr(max(fw + aw + 1, 8), registered=not lean)
         bits = lfsr.o_state
         # tiles of k_max beats; ``last`` is a register (set one beat ahead), so that the harness

@@ -46,6 +46,8 @@ documented behaviour is Lattice's part.
 """
 from amaranth.hdl import ClockSignal, Const, Instance, Signal, signed
 
+from adderhw.base.platform import family
+
 __all__ = ["registered_dsp", "mult18x18d", "DSP_PARAMETERS", "Ecp5DspTarget"]
 
 #: MULT18X18D parameters by pipeline stages (the rest keep the primitive's defaults, except GSR)
@@ -67,8 +69,7 @@ class Ecp5DspTarget:
 def registered_dsp(platform):
     """Whether the MAC PE instantiates MULT18X18D with its registers on ``platform``: an ECP5
     platform that a board build marked with ``mac_dsp = True``."""
-    return (str(getattr(platform, "family", "")).lower() == "ecp5"
-            and bool(getattr(platform, "mac_dsp", False)))
+    return family(platform) == "ecp5" and bool(getattr(platform, "mac_dsp", False))
 
 
 def mult18x18d(m, a, b, stages, name="mul"):

@@ -43,6 +43,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from adderhw.base.platform import family
 from adderhw.base.validate import check_int
 
 __all__ = ["RingDelay", "MEMORY_MIN_DELAY", "in_memory", "ram_style"]
@@ -60,7 +61,7 @@ def in_memory(style, delay):
 def ram_style(platform):
     """Yosys's ``ram_style`` hint for the rings on ``platform``: "block" on the iCE40 (see the module
     docstring), None elsewhere (no hint; also for Verilog generated without a platform)."""
-    return "block" if str(getattr(platform, "family", "")).lower() == "ice40" else None
+    return "block" if family(platform) == "ice40" else None
 
 
 class RingDelay(wiring.Component):

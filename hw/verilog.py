@@ -16,7 +16,7 @@ from amaranth.hdl import Shape
 from .array import SystolicArray, array_signature
 from .dsp import Ecp5DspTarget
 
-__all__ = ["generate_verilog", "port_summary", "VERILATOR_WAIVERS", "TARGETS"]
+__all__ = ["generate_verilog", "port_summary", "VERILATOR_WAIVERS", "TARGETS", "check_target"]
 
 #: what the Verilog is elaborated for: "generic" (plain registers and operators, for any tool) or
 #: "ecp5-dsp" (as an ECP5 board build with DSP blocks elaborates it: the MAC PEs instantiate
@@ -44,13 +44,18 @@ def _check_name(name):
     return name
 
 
+def check_target(target):
+    """``target`` if it is one of :data:`TARGETS`, else a BadParameter naming them."""
+    if target not in TARGETS:
+        raise BadParameter(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
+    return target
+
+
 def generate_verilog(config, name="adder_array", target="generic"):
     """Verilog text of ``SystolicArray(config)`` with top module ``name``, elaborated for
     ``target`` (:data:`TARGETS`)."""
     _check_name(name)
-    if target not in TARGETS:
-        raise BadParameter(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
-    platform = Ecp5DspTarget() if target == "ecp5-dsp" else None
+    platform = Ecp5DspTarget() if check_target(target) == "ecp5-dsp" else None
     return verilog.convert(SystolicArray(config), name=name, platform=platform, emit_src=False)
 
 

@@ -3,7 +3,7 @@
 from adderhw.base.config import check_config
 from adderhw.base.errors import BadParameter
 from adderhw.golden.cycles import drain_gap
-from adderhw.hw.verilog import TARGETS
+from adderhw.hw.verilog import check_target
 
 from .plan import GemmPlan
 from .stalls import StallPattern
@@ -57,8 +57,7 @@ def run_gemm(config, a, b, backend="amaranth", seed=None, stall_prob=0.0, waves=
         raise BadParameter(f"driver {driver!r} applies to the Verilog backends (icarus, verilator) only; "
                            f"Amaranth's simulator drives the streams itself")
     waves_format(waves, backend)             # refuses a bad name before any work
-    if target not in TARGETS:
-        raise BadParameter(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
+    check_target(target)
     if backend == "amaranth" and target != "generic":
         raise BadParameter(f"target {target!r} needs a Verilog backend (icarus, verilator): it instantiates "
                            f"vendor cells that only the Verilog model of sim.dsp_model simulates")
