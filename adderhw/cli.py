@@ -468,6 +468,8 @@ def cmd_sweep(args):
     if args.max_pes is not None and args.max_pes < 1:
         raise BadParameter(f"--max-pes must be a positive integer, not {args.max_pes}")
     bounds = {k: args.max_pes for k in kinds} if args.max_pes else None
+    if args.start_pes is not None and args.start_pes < 1:
+        raise BadParameter(f"--start-pes must be a positive integer, not {args.start_pes}")
     partial = None
     stem = (f"sweep_{args.board}" + (f"_sad-{args.sad_stage}" if args.sad_stage not in (None, "difference") else "")
             + (f"_skew-{args.skew}" if args.skew not in (None, "registers") else "")
@@ -477,7 +479,7 @@ def cmd_sweep(args):
         partial = Path(args.out) / f"{stem}.partial.json"
     result = sweep(args.board, kinds, config=template, freq=args.freq, jobs=args.jobs,
                    seed=args.seed, out_dir=args.build_dir, progress=_say, start_bounds=bounds, partial=partial,
-                   scheduler=_scheduler(args), bound=args.bound)
+                   scheduler=_scheduler(args), bound=args.bound, start_pes=args.start_pes)
     if partial and partial.exists():
         partial.unlink()
     table = format_sweep(result)
@@ -686,7 +688,8 @@ def build_parser():
 
     sw = sub.add_parser("sweep", help="largest SAD and MAC arrays that fit a device and meet a clock")
     sw.add_argument("--board", required=True, help="icebreaker, hx8k, ulx3s-85f or orangecrab-25f")
-    sw.add_argument("--pe", default="sad,mac", help="kinds to sweep: sad,mac (mac sweeps with and without DSPs)")
+    sw.add_argument("--pe", default="sad,mac", help="kinds to sweep: sad,mac (mac sweeps with and without DSPs; "
+                                                    "mac+lut or mac+dsp sweeps one of them)")
     sw.add_argument("--width", type=int, default=8, help="operand width (default 8)")
     sw.add_argument("--k-max", type=int, default=144, help="k_max of the arrays (default 144)")
     _add_sad_stage_arg(sw)
@@ -696,6 +699,10 @@ def build_parser():
     sw.add_argument("--seed", type=_seed, default=1, help="nextpnr seed (default 1)")
     sw.add_argument("--max-pes", type=int, default=None,
                     help="largest array to try, in PEs (default: from the device's logic capacity)")
+    sw.add_argument("--start-pes", type=int, default=None,
+                    help="start each kind's search at the largest candidate of at most this many PEs (an "
+                         "earlier answer, say) instead of spreading the first probes over the whole range; "
+                         "that probe is built and judged like any other")
     sw.add_argument("--build-dir", default="build/sweep",
                     help="where the builds go (default build/sweep); finished builds there are reused, so an "
                          "interrupted sweep resumes")

@@ -45,17 +45,21 @@ KINDS = {k.name: k for k in (BuildKind("sad", "sad", False, 30), BuildKind("mac"
 
 
 def kinds_from_pe_list(text):
-    """Kinds named by a comma-separated list of PEs: ``sad`` gives sad; ``mac`` gives mac and mac+dsp."""
+    """Kinds named by a comma-separated list of PEs: ``sad`` gives sad; ``mac`` gives mac and mac+dsp;
+    ``mac+lut`` gives mac alone (the multipliers in logic), ``mac+dsp`` mac+dsp alone."""
     names = []
     for pe in [p.strip() for p in text.split(",") if p.strip()]:
         if pe == "sad":
             names.append("sad")
         elif pe == "mac":
             names += ["mac", "mac+dsp"]
+        elif pe == "mac+lut":
+            names.append("mac")
         elif pe in KINDS:
             names.append(pe)
         else:
-            raise BadParameter(f"--pe must list sad and/or mac (or the kinds {', '.join(KINDS)}), not {pe!r}")
+            raise BadParameter(f"--pe must list sad and/or mac (or the kinds {', '.join(KINDS)}, mac+lut), "
+                               f"not {pe!r}")
     if not names:
         raise BadParameter(f"--pe must name at least one kind (sad, mac), not {text!r}")
     return list(dict.fromkeys(names))

@@ -98,15 +98,22 @@ def _submit(executor, board, kind, shape, template, freq, seed, out_dir, bound):
 
 
 def sweep(board_name, kinds=tuple(KINDS), config=None, freq=None, jobs=None, seed=1,
-          out_dir="build/sweep", progress=None, start_bounds=None, partial=None, scheduler=None, bound="clock"):
+          out_dir="build/sweep", progress=None, start_bounds=None, partial=None, scheduler=None, bound="clock",
+          start_pes=None):
     """Returns a JSON-ready dict. ``config``: the ArrayConfig whose width and k_max every probe uses
     (default 8-bit, k_max 144); ``start_bounds``: {kind: max PEs to consider} to cap the search.
     ``jobs``: probes per round of a kind (default 2 on the local pool, the cluster's worker
     threads with ``scheduler``); ``scheduler``: None for the local pool of ``jobs`` processes, else
     a Dask scheduler (``tcp://HOST:8786`` or ``local:N``, see :mod:`.executor`); ``bound``: "clock"
-    (the largest array meeting ``freq``) or "area" (the largest that places and routes at any clock)."""
+    (the largest array meeting ``freq``) or "area" (the largest that places and routes at any clock);
+    ``start_pes``: where each kind's search starts, for instance an earlier sweep's answer: the first
+    round probes the largest candidate of at most that many PEs and spreads the rest of its probes
+    above it, instead of over the whole range. It is a hint only: that probe is built and judged like
+    any other, and if it fails the search goes on below it."""
     if bound not in BOUNDS:
         raise BadParameter(f"bound must be one of {', '.join(BOUNDS)}, not {bound!r}")
+    if start_pes is not None and (isinstance(start_pes, bool) or not isinstance(start_pes, int) or start_pes < 1):
+        raise BadParameter(f"start_pes must be a positive integer, not {start_pes!r}")
     template = check_config(ArrayConfig(width=8, k_max=144) if config is None else config)
     b = board_by_name(board_name)
     freq = freq or (100.0 if b.family == "ecp5" else 40.0)
@@ -142,7 +149,13 @@ def sweep(board_name, kinds=tuple(KINDS), config=None, freq=None, jobs=None, see
             if gap <= 1:
                 return
             k = min(jobs, gap - 1)
-            for i in sorted({st["lo"] + max(1, (gap * (j + 1)) // (k + 1)) for j in range(k)}):
+            picks = {st["lo"] + max(1, (gap * (j + 1)) // (k + 1)) for j in range(k)}
+            if start_pes and not st["probes"] and not st["refined"]:   # the first round starts at the hint
+                first = max((i for i in range(st["hi"]) if st["shapes"][i][0] * st["shapes"][i][1] <= start_pes),
+                            default=0)
+                above = st["hi"] - first
+                picks = {first} | {first + max(1, (above * j) // k) for j in range(1, k) if above > 1}
+            for i in sorted(picks):
                 if st["lo"] < i < st["hi"]:
                     f = _submit(pool, board_name, kind, st["shapes"][i], template, freq, seed, out_dir, bound)
                     running[f] = (kind, i)

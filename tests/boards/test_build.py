@@ -192,6 +192,52 @@ def test_the_sweep_search_finds_each_kinds_largest_passing_shape(monkeypatch):
         assert len(pes) == len(set(pes))                   # nothing is probed twice
 
 
+@pytest.mark.parametrize("start", [12, 30, 140])
+def test_a_sweep_started_at_a_hint_finds_the_same_shape_and_probes_the_hint_first(monkeypatch, start):
+    # the hint below the answer (12, 30: sad passes there) and above it (140 > mac's 30, mac+dsp's 7):
+    # either way the answer is the brute-force one, and the first round's probes include the hint's shape
+    import adderhw.boards.sweep as sweep_module
+    monkeypatch.setattr(sweep_module, "_probe", _fake_probe)
+    seen = []
+    r = sweep("icebreaker", jobs=2, config=ArrayConfig(width=8, k_max=16), freq=20, start_pes=start,
+              progress=seen.append)
+    for x in r["results"]:
+        limit = {"sad": 150, "mac": 30, "mac+dsp": 7}[x["kind"]]
+        assert x["best"]["pes"] == _largest_shape_pes(limit)
+        assert all(p["passed"] == (p["pes"] <= limit) for p in x["probes"])
+        from adderhw.boards.sweep import candidate_shapes
+        hinted = max(r_ * c for r_, c in candidate_shapes() if r_ * c <= min(start, _search_cap(x["kind"])))
+        first = [m for m in seen if f"] {x['kind']} " in m][:2]
+        assert any(f" {x['kind']} " in m and _pes_of(m) == hinted for m in first), (first, hinted)
+
+
+def _search_cap(kind):
+    """The sweep's cap on a kind's PEs on the iCE40UP5K: its logic cells / the kind's floor cost, and
+    its DSP blocks."""
+    from adderhw.boards.kinds import KINDS
+    from adderhw.boards.platforms import board
+    b = board("icebreaker")
+    cap = b.luts // KINDS[kind].floor_cost
+    return min(cap, b.dsps) if KINDS[kind].dsp else cap
+
+
+def _pes_of(message):
+    rows, cols = message.split("] ", 1)[1].split()[1].rstrip(":").split("x")
+    return int(rows) * int(cols)
+
+
+def test_a_start_hint_that_is_not_a_positive_integer_is_refused():
+    with pytest.raises(BadParameter, match="start_pes must be a positive integer, not 0"):
+        sweep("icebreaker", kinds=("sad",), start_pes=0)
+
+
+def test_mac_lut_names_the_lut_mac_alone():
+    from adderhw.boards.kinds import kinds_from_pe_list
+    assert kinds_from_pe_list("mac+lut") == ["mac"]
+    assert kinds_from_pe_list("sad,mac+lut") == ["sad", "mac"]
+    assert kinds_from_pe_list("mac") == ["mac", "mac+dsp"]
+
+
 def _fake_verdict(board, kind, shape, template, freq, seed, out_dir, bound):
     """A probe with a faked build and the real verdict (runs in a worker)."""
     from adderhw.boards.sweep import _verdict
