@@ -1,4 +1,5 @@
 """The distribution installs one top-level package, ``adderhw``; golden/hw/sim/boards live under it."""
+import site
 import subprocess
 import sys
 import venv
@@ -40,9 +41,17 @@ def test_the_wheel_carries_the_bsd_2_clause_licence(wheel):
 
 def test_fresh_install_exposes_only_adderhw(wheel, tmp_path):
     env_dir = tmp_path / "venv"
-    # System site packages provide the dependencies (amaranth, numpy...); the wheel itself is new.
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    venv.EnvBuilder(with_pip=False).create(env_dir)
     py = env_dir / "bin" / "python"
+    # The dependencies (amaranth, numpy...) come from the environment running these tests, which is
+    # install.sh's .venv in CI: a venv made with system_site_packages=True would see the base
+    # Python's packages, not that venv's. So the new venv lists the running environment's
+    # site-packages as plain paths in a .pth file. Python appends such paths to sys.path after the
+    # venv's own site-packages and does not read the .pth files inside them, so adderhw's editable
+    # install there stays inactive and only the wheel can provide adderhw.
+    purelib = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    (Path(purelib) / "_test_deps.pth").write_text("".join(f"{d}\n" for d in site.getsitepackages()))
     r = subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--no-deps", str(wheel)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
