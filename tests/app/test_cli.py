@@ -223,6 +223,7 @@ def test_demo_digits_bad_arguments(args, msg):
 @pytest.mark.parametrize("args,msg", [
     (["sweep", "--board", "icebreaker", "--pe", "adder"], "--pe must list sad and/or mac (or the kinds sad, mac, mac+dsp, mac+lut), not 'adder'"),
     (["sweep", "--board", "icebreaker", "--max-pes", "0"], "--max-pes must be a positive integer, not 0"),
+    (["sweep", "--board", "icebreaker", "--start-pes", "0"], "--start-pes must be a positive integer, not 0"),
     (["sweep", "--board", "de10"], "board must be one of icebreaker, hx8k, ulx3s-85f, orangecrab-25f, not 'de10'"),
     (["bench", "pe", "--sizes", "1,2"], "--sizes must be at least three increasing positive integers, not '1,2'"),
     (["bench", "pe", "--boards", "icebreaker,de10"], "board must be one of"),
