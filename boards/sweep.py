@@ -149,12 +149,13 @@ def sweep(board_name, kinds=tuple(KINDS), config=None, freq=None, jobs=None, see
             if gap <= 1:
                 return
             k = min(jobs, gap - 1)
-            picks = {st["lo"] + max(1, (gap * (j + 1)) // (k + 1)) for j in range(k)}
             if start_pes and not st["probes"] and not st["refined"]:   # the first round starts at the hint
                 first = max((i for i in range(st["hi"]) if st["shapes"][i][0] * st["shapes"][i][1] <= start_pes),
                             default=0)
                 above = st["hi"] - first
                 picks = {first} | {first + max(1, (above * j) // k) for j in range(1, k) if above > 1}
+            else:                                          # spread over the open interval
+                picks = {st["lo"] + max(1, (gap * (j + 1)) // (k + 1)) for j in range(k)}
             for i in sorted(picks):
                 if st["lo"] < i < st["hi"]:
                     f = _submit(pool, board_name, kind, st["shapes"][i], template, freq, seed, out_dir, bound)
