@@ -43,7 +43,7 @@ Folding (:func:`fold_requant`): BatchNorm in eval mode (running mean/var, eps, �
 of the conv/linear make, per output channel, y = gain·acc_float + offset with
 gain = γ/√(var + eps), offset = β + gain·(b − mean). The program computes
 v = (acc·M + B + 2^(S−1)) >> S ≈ round(y·2^f_out), so M = round(gain·2^(f_out − f_acc + S)),
-B = round(offset·2^(f_out + S)), with S the largest shift (≤ 62) at which every |M| fits
+B = round(offset·2^(f_out + S)), with S the largest shift (≤ MAX_SHIFT) at which every |M| fits
 ``scale_bits`` and every |B| fits ``bias_bits``.
 """
 import math
@@ -51,7 +51,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from adderhw.base.engine import EngineConfig
+from adderhw.base.engine import BIAS_BITS_RANGE, MAX_SHIFT, SCALE_BITS_RANGE, EngineConfig
 from adderhw.base.errors import BadParameter
 from adderhw.base.validate import check_int, int_range
 
@@ -63,8 +63,6 @@ __all__ = ["compile_network", "compile_model", "Compiled", "LayerScales", "netwo
            "fold_requant", "clip_adder_weights", "quantize_images", "evaluate", "Evaluation",
            "float_logits", "engine_cost", "EngineCost"]
 
-#: the largest shift a program allows (golden.program.check_program)
-MAX_SHIFT = 62
 #: images per float / calibration batch
 _BATCH = 500
 
@@ -286,7 +284,7 @@ def _run_stage(stage, x):
 def fold_requant(gain, offset, acc_frac, out_frac, scale_bits=16, bias_bits=32, name="layer"):
     """Integer (M, B, S) with (acc·M + B + 2^(S−1)) >> S ≈ round((gain·acc·2^-acc_frac + offset)·2^out_frac).
 
-    ``gain`` and ``offset`` are per-channel floats; S is the largest shift (0..62) at which every
+    ``gain`` and ``offset`` are per-channel floats; S is the largest shift (0..MAX_SHIFT) at which every
     |M| < 2^(scale_bits−1) and every |B| < 2^(bias_bits−1). Refuses, naming layer ``name``, a
     gain or offset too large to fit even at S = 0.
     """
@@ -415,8 +413,8 @@ def compile_model(model, calib_x, width, name, scale_bits=16, bias_bits=32):
     The model is put in eval mode.
     """
     width = check_int("width", width, lo=2, hi=16)
-    scale_bits = check_int("scale_bits", scale_bits, lo=2, hi=32)
-    bias_bits = check_int("bias_bits", bias_bits, lo=2, hi=48)
+    scale_bits = check_int("scale_bits", scale_bits, lo=SCALE_BITS_RANGE[0], hi=SCALE_BITS_RANGE[1])
+    bias_bits = check_int("bias_bits", bias_bits, lo=BIAS_BITS_RANGE[0], hi=BIAS_BITS_RANGE[1])
     calib_x = np.asarray(calib_x)
     if calib_x.ndim != 4 or not len(calib_x) or not np.issubdtype(calib_x.dtype, np.floating):
         raise BadParameter(f"calib_x must be float images (N, Cin, H, W) with N >= 1, not an array of "

@@ -12,8 +12,9 @@ One layer, on signed ``width``-bit activations x (Cin, H, W) of one image:
    |0 − F| in an adder layer, as in golden.adder2d), cross-correlation with ``stride``.
 2. Folded BatchNorm and requantisation, per output channel t, with integers only:
    v = (acc·M[t] + B[t] + 2^(S−1)) >> S for S > 0 (an arithmetic shift: rounding half up), or
-   acc·M[t] + B[t] for S = 0. M is a signed ``scale_bits`` number (negative when BN's γ is),
-   B a signed ``bias_bits`` number.
+   acc·M[t] + B[t] for S = 0, with 0 <= S <= MAX_SHIFT (adderhw.base.engine). M is a signed
+   ``scale_bits`` number (negative when BN's γ is), B a signed ``bias_bits`` number. Every
+   intermediate value is exact: the sum is not truncated to any width before the shift.
 3. ReLU (v = max(v, 0)) when the layer has it; then saturation to signed ``width`` bits.
 4. Pooling: "max2" takes the max of each 2x2 window (the output's height and width must be even);
    "gap" averages all positions: (Σ v + n/2) >> log2 n, where n = out_h·out_w must be a power of
@@ -36,8 +37,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from adderhw.base.engine import (DESCRIPTOR_FIELDS, GAP_EXTRA_BITS, LAYER_OPS, POOL_KINDS, SIGNED_FIELDS,
-                                 EngineConfig)
+from adderhw.base.engine import (BIAS_BITS_RANGE, DESCRIPTOR_FIELDS, GAP_EXTRA_BITS, LAYER_OPS, MAX_SHIFT,
+                                 POOL_KINDS, SCALE_BITS_RANGE, SIGNED_FIELDS, EngineConfig)
 from adderhw.base.errors import BadParameter
 from adderhw.base.validate import check_int, int_range
 
@@ -137,6 +138,8 @@ def _fail(layer, fieldname, message):
 def check_program(program):
     """Refuse a program the engine cannot run, with one sentence naming the layer and the field."""
     width = check_int("width", program.width, lo=2, hi=16)
+    check_int("scale_bits", program.scale_bits, lo=SCALE_BITS_RANGE[0], hi=SCALE_BITS_RANGE[1])
+    check_int("bias_bits", program.bias_bits, lo=BIAS_BITS_RANGE[0], hi=BIAS_BITS_RANGE[1])
     if not program.layers:
         raise BadParameter("a program needs at least one layer, not an empty list")
     lo, hi = int_range(width)
@@ -172,8 +175,9 @@ def check_program(program):
         if min(hw) + 2 * layer.padding < k:
             _fail(layer, "kernel", f"{k}x{k} does not fit the input {hw[0]}x{hw[1]} with padding "
                   f"{layer.padding}: the padded input must be at least as large as the kernel")
-        if not 0 <= layer.shift <= 62:
-            _fail(layer, "shift", f"must be 0..62, not {layer.shift}")
+        if (not isinstance(layer.shift, (int, np.integer)) or isinstance(layer.shift, bool)
+                or not 0 <= layer.shift <= MAX_SHIFT):
+            _fail(layer, "shift", f"must be an integer from 0 to {MAX_SHIFT}, not {layer.shift!r}")
         if shape is not None and shape != (layer.cin, *layer.in_hw):
             _fail(layer, "input shape", f"{(layer.cin, *layer.in_hw)} does not match the previous layer's "
                   f"output {shape}")

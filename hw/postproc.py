@@ -7,6 +7,13 @@ next layer's activations, bit-exact with ``golden.program`` (steps 2-4 there):
 are signed already). One multiplier per lane (C of them) applies M; the CNN twin's engine has the
 same unit, so the comparison stays fair.
 
+Widths come from the whole range the program format allows, not from today's networks: acc·M
+holds ``sum_bits + scale_bits`` bits, u = acc·M + B holds U = ``requant_bits`` bits (one more than
+the wider of acc·M and B), and the rounding sum u + 2^(S−1) holds U + 1 for every S from 0 to
+MAX_SHIFT, because a shift S >= U is applied as S' = U, which gives the same result, 0
+(:func:`requant_shift`). So the rounding sum and the shifter are one bit wider than u, not the
+MAX_SHIFT + 1 bits that 2^(MAX_SHIFT−1) would otherwise need (for the default engine, 44 not 63).
+
 Beats arrive in the order hw.im2col issues tiles: per output position, T-tile by T-tile, rows
 r = 0 .. R_L−1 of each tile, so the output channel is t = tt·R_L + r and simply counts
 0 .. t_beats − 1 per position. Rows with t >= cout (padding channels of the last T-tile) are
@@ -18,8 +25,8 @@ one stage the engine's iCE40 Fmax was 13.5 MHz):
   * n:   the constant table's read address cbase + t is presented; acc, t and the destination
          address are registered (stage A);
   * n+1: acc·M per lane, and B kept (stage B);
-  * n+2: + B + 2^(S−1) (stage B2);
-  * n+3, n+4: the arithmetic shift right by S, by its upper three bits and then its lower three
+  * n+2: + B + 2^(S'−1) (stage B2);
+  * n+3, n+4: the arithmetic shift right by S', by its upper three bits and then its lower three
          (stages C1, C2);
   * n+5: ReLU and saturation (stage C3); the destination's old value (max pool) or the running
          sum (average pool) is read;
@@ -47,11 +54,11 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from adderhw.base.engine import GAP_EXTRA_BITS
+from adderhw.base.engine import GAP_EXTRA_BITS, MAX_SHIFT, SHIFT_BITS
 
 from .descriptor import POOL_GAP, POOL_MAX2, descriptor_layout, has_relu, is_last, pool_kind
 
-__all__ = ["PostProcessor", "const_layout", "sum_bits", "GAP_EXTRA_BITS"]
+__all__ = ["PostProcessor", "const_layout", "sum_bits", "requant_bits", "requant_shift", "GAP_EXTRA_BITS"]
 
 
 def const_layout(engine):
@@ -67,12 +74,37 @@ def sum_bits(engine):
     return bits
 
 
+def requant_bits(engine):
+    """Signed width of acc·M + B for any acc the engine feeds in and any M, B its table holds."""
+    return max(sum_bits(engine) + engine.scale_bits, engine.bias_bits) + 1
+
+
+def requant_shift(m, shift, u_bits):
+    """The shift S' the post-processing applies for a descriptor's S, and the signed width of
+    u + 2^(S'−1), where u = acc·M + B is a signed ``u_bits``-bit value (U below).
+
+    The width holds the whole range of the program format (every S up to MAX_SHIFT) without
+    widening the datapath to MAX_SHIFT bits: for S >= U, u + 2^(S−1) lies in [0, 2^S) whatever
+    u is, so the result is 0, and S' = min(S, U) gives that same 0 (u + 2^(U−1) is in [0, 2^U)).
+    With S' <= U the rounding half 2^(S'−1) <= 2^(U−1), and u + half fits U + 1 signed bits:
+    one bit more than u. S' is registered, so the clamp's 6-bit comparator stays off the datapath:
+    a beat's stage B2 reads it two cycles after the beat is accepted, and the descriptor is held
+    from i_start to o_done. An engine whose u is wider than MAX_SHIFT never clamps."""
+    s = shift[:SHIFT_BITS]
+    if u_bits > MAX_SHIFT:
+        return s, signed(u_bits + 1)
+    clamped = Signal(SHIFT_BITS, name="requant_shift")
+    m.d.sync += clamped.eq(Mux(s > u_bits, u_bits, s))
+    return clamped, signed(u_bits + 1)
+
+
 class PostProcessor(wiring.Component):
     def __init__(self, engine):
         self.engine = engine
         a = engine.array
         w, C = a.width, a.cols
         self.acc_bits = sum_bits(engine)
+        self.u_bits = requant_bits(engine)
         self.class_bits = max(1, ceil_log2(engine.const_depth))
         super().__init__({
             "i_start": In(1),
@@ -147,26 +179,26 @@ class PostProcessor(wiring.Component):
                      stage[0].end.eq(beat & pos_last & (t == d.t_beats - 1))]
         # ---- stage B: acc·M per lane (a multiplier, DSP-mapped where there are DSPs); B kept
         const = self.i_const_data
-        prod_shape = signed(max(self.acc_bits + e.scale_bits, e.bias_bits) + 1)
+        prod_shape = signed(self.acc_bits + e.scale_bits)          # any acc·M, exactly
         prod = Signal(data.ArrayLayout(prod_shape, C))
         bias_b = Signal(signed(e.bias_bits))
         for c in range(C):
             m.d.sync += prod[c].eq(acc_a[c] * const.scale)
         m.d.sync += bias_b.eq(const.bias)
         advance(1)
-        # ---- stage B2: + B + 2^(S-1) (the rounding half; constant within a layer)
-        shift = d.shift[:6]                     # S <= 62 (golden.program)
-        half = Signal(prod_shape)
-        m.d.sync += half.eq(Mux(shift == 0, 0, Const(1, prod_shape) << (shift - 1)[:6]))
-        total = Signal(data.ArrayLayout(prod_shape, C))
+        # ---- stage B2: + B + 2^(S'-1) (the rounding half; constant within a layer)
+        shift, total_shape = requant_shift(m, d.shift, self.u_bits)
+        half = Signal(total_shape)
+        m.d.sync += half.eq(Mux(shift == 0, 0, Const(1, total_shape) << (shift - 1)[:SHIFT_BITS]))
+        total = Signal(data.ArrayLayout(total_shape, C))
         for c in range(C):
             m.d.sync += total[c].eq(prod[c] + bias_b + half)
         advance(2)
-        # ---- stages C1, C2: the arithmetic shift right by S in two steps of three shift bits each
-        coarse = Signal(data.ArrayLayout(prod_shape, C))
-        shifted = Signal(data.ArrayLayout(prod_shape, C))
+        # ---- stages C1, C2: the arithmetic shift right by S' in two steps of three shift bits each
+        coarse = Signal(data.ArrayLayout(total_shape, C))
+        shifted = Signal(data.ArrayLayout(total_shape, C))
         for c in range(C):
-            m.d.sync += [coarse[c].eq(total[c] >> Cat(Const(0, 3), shift[3:6])),
+            m.d.sync += [coarse[c].eq(total[c] >> Cat(Const(0, 3), shift[3:])),
                          shifted[c].eq(coarse[c] >> shift[:3])]
         advance(3)
         advance(4)

@@ -37,10 +37,21 @@ from .config import ArrayConfig, check_config
 from .errors import BadParameter
 from .validate import check_int
 
-__all__ = ["EngineConfig", "DESCRIPTOR_FIELDS", "SIGNED_FIELDS", "POOL_KINDS", "LAYER_OPS"]
+__all__ = ["EngineConfig", "DESCRIPTOR_FIELDS", "SIGNED_FIELDS", "POOL_KINDS", "LAYER_OPS", "MAX_SHIFT",
+           "SHIFT_BITS", "SCALE_BITS_RANGE", "BIAS_BITS_RANGE"]
 
 LAYER_OPS = ("add", "mul")
 POOL_KINDS = ("none", "max2", "gap")
+#: the largest requantisation shift S of a program (golden.program, its check_program, the compiler's
+#: fold_requant and hw.postproc all read this one number). 62 because the golden model sums
+#: acc·M + B in int64 while that stays below 2^62 (in Python integers beyond), so adding the
+#: rounding half 2^(S−1) <= 2^61 cannot overflow. The RTL holds every S up to it (hw.postproc).
+MAX_SHIFT = 62
+#: the low bits of the descriptor's shift field that the post-processing reads
+SHIFT_BITS = MAX_SHIFT.bit_length()
+#: the signed widths of the folded BatchNorm scale M and bias B that a program and an engine may have
+SCALE_BITS_RANGE = (2, 32)
+BIAS_BITS_RANGE = (2, 48)
 #: bits the post-processing's average-pool sums have beyond ``width``: a gap layer pools at most
 #: 2^GAP_EXTRA_BITS positions (hw.postproc)
 GAP_EXTRA_BITS = 12
@@ -81,7 +92,7 @@ class EngineConfig:
         check_config(self.array, "array")
         for name, lo, hi in (("act_depth", 1, 1 << 20), ("weight_depth", 1, 1 << 20),
                              ("const_depth", 1, 1 << 16), ("max_layers", 1, 64),
-                             ("scale_bits", 2, 32), ("bias_bits", 2, 48)):
+                             ("scale_bits", *SCALE_BITS_RANGE), ("bias_bits", *BIAS_BITS_RANGE)):
             object.__setattr__(self, name, check_int(name, getattr(self, name), lo=lo, hi=hi))
         rows = self.array.rows
         if self.array.pe == "sad":

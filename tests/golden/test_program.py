@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given, strategies as st
 
 from adderhw.base.config import ArrayConfig
-from adderhw.base.engine import EngineConfig
+from adderhw.base.engine import BIAS_BITS_RANGE, MAX_SHIFT, SCALE_BITS_RANGE, EngineConfig
 from adderhw.golden import BadParameter
 from adderhw.golden.program import (LayerProgram, Program, check_program, memory_images, postprocess,
                                     run_layer_program, run_program)
@@ -435,3 +435,76 @@ def test_postprocess_wide_sums_agree_with_python_integers():
                 v = max(v, 0)
             want.append(min(max(v, lo), hi))
         assert got.ravel().tolist() == want
+
+
+# ---- the requantisation over the whole legal range, against Python integers ----------------------
+
+#: the widest layer sum an engine can feed the post-processing: a MAC of 16-bit operands over
+#: k_max = 2^20 terms (adderhw.base.config's limits), signed
+_ACC_BITS = 52
+
+
+@st.composite
+def _signed(draw, bits):
+    """A signed ``bits``-bit integer, spread over its magnitudes: extremes, small values, and every
+    bit length in between equally often."""
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return draw(st.one_of(st.sampled_from([lo, hi, 0, -1, 1]),
+                          st.integers(0, bits - 1).flatmap(lambda n: st.integers(-(1 << n), (1 << n) - 1))))
+
+
+@st.composite
+def requant_cases(draw):
+    """Per-channel (acc, M, B) at any scale_bits / bias_bits / S / width the program format allows,
+    some of them placed on a rounding tie."""
+    scale_bits = draw(st.integers(*SCALE_BITS_RANGE))
+    bias_bits = draw(st.integers(*BIAS_BITS_RANGE))
+    shift = draw(st.one_of(st.integers(0, MAX_SHIFT), st.sampled_from([0, 1, 39, 40, MAX_SHIFT])))
+    width = draw(st.integers(2, 16))
+    b_lo, b_hi = -(1 << (bias_bits - 1)), (1 << (bias_bits - 1)) - 1
+    n = draw(st.integers(1, 6))
+    acc, m, b = [], [], []
+    for _ in range(n):
+        a, mm, bb = draw(_signed(_ACC_BITS)), draw(_signed(scale_bits)), draw(_signed(bias_bits))
+        if shift and draw(st.booleans()):
+            # a tie: u = q·2^S + 2^(S−1) exactly, when the bias can reach it
+            q = draw(st.integers(-4, 4))
+            tie = q * (1 << shift) + (1 << (shift - 1)) - a * mm
+            bb = tie if b_lo <= tie <= b_hi else bb
+        acc.append(a)
+        m.append(mm)
+        b.append(bb)
+    return acc, m, b, shift, draw(st.booleans()), width
+
+
+@given(requant_cases())
+def test_postprocess_equals_python_integers_over_the_whole_legal_range(case):
+    acc, m, b, shift, relu, width = case
+    col = lambda v: np.array(v, dtype=np.int64)[None, :, None, None]
+    got = postprocess(col(acc), col(m), col(b), shift, relu, width).ravel().tolist()
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    want = []
+    for a, mm, bb in zip(acc, m, b):
+        u = a * mm + bb
+        # round half up: floor(u / 2^S + 1/2), as a floor division of exact integers
+        v = (2 * u + (1 << shift)) // (1 << (shift + 1)) if shift else u
+        want.append(min(max(max(v, 0) if relu else v, lo), hi))
+    assert got == want
+
+
+def test_check_program_refuses_a_shift_beyond_the_format_or_not_an_integer():
+    for bad in (MAX_SHIFT + 1, -1, 2.0, True):
+        sh = _layer("sh")
+        object.__setattr__(sh, "shift", bad)
+        msg = _refused(lambda: Program("p", 8, (sh, _head(2)), 0), "sh", "shift")
+        assert f"from 0 to {MAX_SHIFT}, not {bad!r}" in msg
+    ok = _layer("sh")
+    object.__setattr__(ok, "shift", MAX_SHIFT)
+    assert Program("p", 8, (ok, _head(2)), 0).layers[0].shift == MAX_SHIFT
+
+
+def test_check_program_refuses_scale_and_bias_widths_beyond_the_format():
+    for field, value in (("scale_bits", SCALE_BITS_RANGE[1] + 1), ("bias_bits", BIAS_BITS_RANGE[1] + 1),
+                         ("scale_bits", 1)):
+        with pytest.raises(BadParameter, match=f"^{field} must be an integer from .* not {value}$"):
+            Program("p", 8, (_head(1),), 0, **{field: value})

@@ -1,13 +1,14 @@
 """hw.postproc against golden.program.postprocess and pool on corner values: rounding ties of
-both signs, negative BatchNorm scales, saturation at both ends, ReLU, max and average pooling."""
+both signs, negative BatchNorm scales, saturation at both ends, ReLU, max and average pooling; and
+the requantisation for every shift the program format allows, up to MAX_SHIFT."""
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
 from adderhw.base.config import ArrayConfig
-from adderhw.base.engine import DESCRIPTOR_FIELDS, EngineConfig
+from adderhw.base.engine import DESCRIPTOR_FIELDS, MAX_SHIFT, EngineConfig
 from adderhw.golden.program import LayerProgram, descriptor, pool, postprocess
-from adderhw.hw.postproc import PostProcessor
+from adderhw.hw.postproc import PostProcessor, requant_bits, sum_bits
 
 
 def run_postproc(engine, layer, accs, scale, bias):
@@ -81,3 +82,55 @@ def test_corner_values(pool_kind, relu):
     if pool_kind == "none" and not relu:
         assert got.min() == -(1 << (width - 1)) and got.max() == (1 << (width - 1)) - 1   # both ends reached
         assert list(got[:, 1, 0, 0]) == [1, 0, 2]
+
+
+# ---- the requantisation over the whole range the program format allows --------------------------
+
+def _engine(kind):
+    """Three engines whose u = acc·M + B is narrower than, as wide as the issue's (40 bits), and
+    wider than MAX_SHIFT."""
+    if kind == "narrow":       # U = 15: most shifts are beyond u and are clamped
+        return EngineConfig(array=ArrayConfig(rows=2, cols=3, width=4, k_max=4), mac_rows=1, act_depth=64,
+                            const_depth=16, scale_bits=4, bias_bits=8)
+    if kind == "u40":          # the engine of tests/sim: U = 40, where S = 40 once gave -1 for 0
+        return EngineConfig(array=ArrayConfig(rows=2, cols=3, width=8, k_max=200), mac_rows=1, act_depth=64,
+                            const_depth=16)
+    return EngineConfig(array=ArrayConfig(rows=2, cols=3, width=16, k_max=4096), mac_rows=1, act_depth=64,
+                        const_depth=16, scale_bits=32, bias_bits=48)        # U = 77: never clamped
+
+
+@pytest.mark.parametrize("kind", ["narrow", "u40", "wide"])
+def test_requant_is_bit_exact_for_every_shift_up_to_the_format_maximum(kind):
+    engine = _engine(kind)
+    width, C = engine.array.width, engine.array.cols
+    acc_bits, u_bits = sum_bits(engine), requant_bits(engine)
+    assert u_bits == {"narrow": 15, "u40": 40, "wide": 77}[kind]
+    a_lo, a_hi = -(1 << (acc_bits - 1)), (1 << (acc_bits - 1)) - 1
+    m_hi, b_hi = (1 << (engine.scale_bits - 1)) - 1, (1 << (engine.bias_bits - 1)) - 1
+    rng = np.random.default_rng(u_bits)
+    shifts = sorted({0, 1, 2, u_bits - 2, u_bits - 1, u_bits, u_bits + 1, 39, 40, 41, MAX_SHIFT - 1, MAX_SHIFT}
+                    & set(range(MAX_SHIFT + 1)))
+    cout, h, w = 6, 2, 2
+    for shift in shifts:
+        # the extremes of M and B, zero and -1, and a bias that puts acc = 0 on a rounding tie
+        half = min(b_hi, (1 << shift) >> 1)
+        scale = np.array([m_hi, -m_hi - 1, 0, -1, int(rng.integers(-m_hi, m_hi + 1)), 1])
+        bias = np.array([b_hi, -b_hi - 1, half, -half, int(rng.integers(-b_hi, b_hi + 1)), 0])
+        acc = rng.integers(a_lo, a_hi + 1, (1, cout, h, w, C))
+        acc[0, :, 0, 0] = [a_lo, a_hi, 0]
+        acc[0, :, 0, 1] = [a_hi, a_lo, -1]
+        layer = LayerProgram("l", "mul", np.zeros((cout, 1, 1, 1), int), scale, bias, shift, (h, w), 1, 0,
+                             False, "none")
+        beats = np.zeros((h * w, -(-cout // engine.mac_rows) * engine.mac_rows, C), dtype=np.int64)
+        for p in range(h * w):
+            beats[p, :cout] = acc[0, :, p // w, p % w, :]
+        mem = run_postproc(engine, layer, beats, scale, bias)
+        want = postprocess(acc[0].transpose(3, 0, 1, 2), scale[None, :, None, None], bias[None, :, None, None],
+                           shift, False, width)
+        got = np.array([mem[a] for a in range(cout * h * w)]).T.reshape(want.shape)
+        assert np.array_equal(got, want), f"shift {shift}"
+        if shift >= u_bits:
+            assert not got.any()        # u + 2^(S-1) in [0, 2^S): where S = U = 40 once gave -1
+        elif 2 <= shift <= u_bits - 3:        # nearer U, every output is 0 or -1 whatever the inputs
+            inside = (got > -(1 << (width - 1))) & (got < (1 << (width - 1)) - 1)
+            assert (got[inside] != 0).any(), f"shift {shift}: no value between 0 and saturation"
