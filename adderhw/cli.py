@@ -40,6 +40,14 @@ def _write_reports(out_dir, stem, data, markdown):
 DIGITS_OPTIONS = ("epochs", "hw_width", "rows", "cols", "small_batch", "verilog_backend", "verilog_batch")
 
 
+TRAIN_HELP = ("train the networks afresh here (cached afterwards) instead of using the committed weights "
+              "that the published results came from (docs/results/weights)")
+
+
+def _train_option(parser, prefix=""):
+    parser.add_argument("--train", action="store_true", help=prefix + TRAIN_HELP)
+
+
 def cmd_demo(args):
     if args.what == "digits":
         return cmd_demo_digits(args)
@@ -49,6 +57,8 @@ def cmd_demo(args):
                                f"only, not to the quick demo")
     if args.scheduler is not None:
         raise BadParameter(f"--scheduler {args.scheduler} applies to 'adderhw demo digits' only, not to the quick demo")
+    if args.train:
+        raise BadParameter("--train applies to 'adderhw demo digits' only; the quick demo trains nothing")
     out = check_output_dir("--out", args.out or "out/demo")
     from adderhw.demo import run_demo
     text, ok = run_demo(out_dir=out, seed=args.seed)
@@ -61,7 +71,7 @@ def cmd_engine(args):
     from adderhw.engine import EngineRunConfig, run_engine_flow
     cfg = EngineRunConfig(network=args.network, pe=args.pe, rows=args.rows, cols=args.cols, width=args.width,
                           mac_rows=args.mac_rows, sim=args.sim, images=args.images, seed=args.seed,
-                          epochs=args.epochs)
+                          epochs=args.epochs, train=args.train)
     r = run_engine_flow(cfg, out, progress=_say)
     _say(f"wrote {out / 'engine.json'}, {out / 'engine.md'} and {out / 'engine.png'}")
     return 0 if r["bit_exact"] and r["cycles_match_model"] else 1
@@ -71,7 +81,8 @@ def cmd_run(args):
     out = check_output_dir("--out", args.out) if args.out else None
     from adderhw.run import BoardRunConfig, run_board_flow
     cfg = BoardRunConfig(port=args.port, network=args.network, pe=args.pe, rows=args.rows, cols=args.cols,
-                         width=args.width, mac_rows=args.mac_rows, images=args.images, baud=args.baud, seed=args.seed)
+                         width=args.width, mac_rows=args.mac_rows, images=args.images, baud=args.baud, seed=args.seed,
+                         train=args.train)
     r = run_board_flow(cfg, out, progress=_say)
     link = "n/a" if r["link_images_per_s"] is None else f"{r['link_images_per_s']:,.0f}"
     _say(f"accuracy {100 * r['correct'] / r['images']:.2f} % ({r['correct']}/{r['images']}), every class equal to the "
@@ -80,6 +91,19 @@ def cmd_run(args):
          f"at {r['clk_hz'] / 1e6:g} MHz")
     if out:
         _say(f"wrote {out / 'run.json'} and {out / 'run.md'}")
+    return 0
+
+
+def cmd_train(args):
+    out = check_output_dir("--out", args.out)
+    from adderhw.engine import EngineRunConfig
+    from adderhw.trained import save_weights, trained_network
+    EngineRunConfig(network=args.network, pe=args.pe, seed=args.seed, epochs=args.epochs)     # the same checks
+    net = trained_network(args.network, args.pe == "sad", args.seed, args.epochs, fresh=True, progress=_say)
+    meta = save_weights(out / f"{net.name}.npz", net.model, net.meta)
+    _say(f"float test accuracy {100 * meta['test_accuracy']:.2f} %; trained with {meta['fingerprint']}; "
+         f"sha256 {meta['sha256']}")
+    _say(f"wrote {out / (net.name + '.npz')}")
     return 0
 
 
@@ -100,7 +124,8 @@ def cmd_demo_digits(args):
         raise BadParameter(f"--verilog-batch must be 0 (the whole test set) or positive, not {opt['verilog_batch']}")
     array = base.array.with_(rows=opt["rows"], cols=opt["cols"], width=opt["hw_width"])     # validates the array
     conf = DigitsConfig(epochs=opt["epochs"], array=array, small_batch=opt["small_batch"],
-                        verilog_backend=opt["verilog_backend"], verilog_batch=opt["verilog_batch"], seed=args.seed)
+                        verilog_backend=opt["verilog_backend"], verilog_batch=opt["verilog_batch"], seed=args.seed,
+                        train=args.train)
     result = run_digits(conf, progress=_say, scheduler=_scheduler(args))
     text = format_digits(result)
     print(text)
@@ -122,14 +147,15 @@ def cmd_quantise(args):
     mnist_seeds = None if args.mnist_seeds is None else tuple(_int_list(args.mnist_seeds, "--mnist-seeds", 0))
     conf = QuantiseConfig(networks=networks, seeds=tuple(_int_list(args.seeds, "--seeds", 0)), mnist_seeds=mnist_seeds,
                           widths=tuple(_int_list(args.widths, "--widths", 2)), digits_epochs=args.digits_epochs,
-                          mnist_epochs=args.mnist_epochs, qat_epochs=args.qat_epochs, group=args.group)
+                          mnist_epochs=args.mnist_epochs, qat_epochs=args.qat_epochs, group=args.group,
+                          train=args.train)
     rtl = None
     if args.rtl_widths:
         from adderhw.quantise_rtl import QuantiseRtlConfig
         rtl = QuantiseRtlConfig(widths=tuple(_int_list(args.rtl_widths, "--rtl-widths", 2)),
                                 seed=conf.seeds[0] if args.rtl_seed is None else args.rtl_seed,
                                 epochs=conf.digits_epochs, qat_epochs=conf.qat_epochs, calib=conf.calib, group=conf.group,
-                                backend=args.rtl_backend, images=args.rtl_images)
+                                backend=args.rtl_backend, images=args.rtl_images, train=args.train)
     result = run_quantise(conf, out_dir=out, progress=_say, rtl=rtl)
     from adderhw.quantise import format_quantise
     print(format_quantise(result))
@@ -626,6 +652,7 @@ def build_parser():
     d.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="digits: run the Verilog batch's chunks of images on a Dask cluster, tcp://HOST:8786 or "
                         "local:N (default $ADDERHW_SCHEDULER, else here, one chunk after another)")
+    _train_option(d, "digits: ")
     d.set_defaults(func=cmd_demo)
 
     v = sub.add_parser("verilog", help="write the array as Verilog")
@@ -758,6 +785,7 @@ def build_parser():
                     "40 for digits and 60 for mnist)")
     en.add_argument("--seed", type=int, default=0, help="data split and training seed (default 0)")
     en.add_argument("--out", default="out/engine", help="directory for engine.json, .md and .png")
+    _train_option(en)
     en.set_defaults(func=cmd_engine)
 
     qz = sub.add_parser("quantise", help="test accuracy against width for PTQ, QAT and the CNN twin, mean and "
@@ -779,6 +807,7 @@ def build_parser():
     qz.add_argument("--rtl-images", type=int, default=0, help="test images through the RTL (default 0: all)")
     qz.add_argument("--out", default="out/quantise", help="directory for quantise.json, .md and .png "
                     "(and quantise.partial.json, from which an interrupted run resumes)")
+    _train_option(qz, "the float networks: ")
     qz.set_defaults(func=cmd_quantise)
 
     rn = sub.add_parser("run", help="a trained network on a board through the UART host link (or --port sim: "
@@ -794,7 +823,18 @@ def build_parser():
     rn.add_argument("--images", type=int, default=50, help="test images to send (default 50)")
     rn.add_argument("--seed", type=int, default=0, help="data split and training seed (default 0)")
     rn.add_argument("--out", default=None, help="directory for run.json and run.md (default: none)")
+    _train_option(rn)
     rn.set_defaults(func=cmd_run)
+
+    tr = sub.add_parser("train", help="train a network (AdderNet or CNN twin) deterministically and write its "
+                                      "weights file (.npz), as committed in docs/results/weights")
+    tr.add_argument("--network", default="digits", help="digits or mnist (default digits)")
+    tr.add_argument("--pe", default="sad", help="sad (AdderNet) or mac (its CNN twin) (default sad)")
+    tr.add_argument("--seed", type=_seed, default=0, help="data split and training seed (default 0)")
+    tr.add_argument("--epochs", type=int, default=0, help="training epochs (default 0: the network's, "
+                    "40 for digits and 60 for mnist)")
+    tr.add_argument("--out", default="out/weights", help="directory for <name>.npz (default out/weights)")
+    tr.set_defaults(func=cmd_train)
 
     cb = sub.add_parser("compare-boards", help="the whole AdderNet accelerator against its CNN twin, built for "
                                                 "the boards: logic, FF, DSP, BRAM, Fmax, images/s")

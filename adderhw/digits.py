@@ -47,6 +47,7 @@ class DigitsConfig:
     channels: tuple = (8, 16, 16)
     seed: int = 0
     calib: int = 512                     # training images used to choose each layer's scale
+    train: bool = False                  # train afresh instead of using the committed weights or the cache
 
 
 @dataclass
@@ -116,19 +117,19 @@ def run_digits(conf=None, progress=None, scheduler=None):
     conf = conf or DigitsConfig()
     say = progress or (lambda m: None)
     t_start = time.perf_counter()
-    import torch
-    torch.manual_seed(conf.seed)
+    from adderhw.trained import trained_network
     data = load_digits_data(conf.seed)
     _check_batches(conf, len(data.y_test))
     say(f"digits: {len(data.y_train)} training and {len(data.y_test)} test images (scikit-learn, 8x8)")
-    nets = {}
+    nets, weights = {}, {}
     for adder in (True, False):
         kind = "AdderNet" if adder else "CNN"
-        say(f"training the {kind} ({count(conf.epochs, 'epoch')})")
-        m = DigitsNet(adder=adder, channels=conf.channels)
         t0 = time.perf_counter()
-        train(m, data, epochs=conf.epochs, seed=conf.seed, progress=say)
+        net = trained_network("digits", adder, conf.seed, conf.epochs, fresh=conf.train, channels=conf.channels,
+                              progress=say)
+        m = net.model
         nets[kind] = (m, accuracy(m, data.x_test, data.y_test), time.perf_counter() - t0)
+        weights[kind] = net.record()
     adder_net, cnn_net = nets["AdderNet"][0], nets["CNN"][0]
     calib = data.x_train[:conf.calib]
 
@@ -191,7 +192,12 @@ def run_digits(conf=None, progress=None, scheduler=None):
                        {"rows": v.rows, "cols": v.cols, "width": v.width} if isinstance(v, ArrayConfig) else v)
                    for k, v in conf.__dict__.items()},
         "data": {"train": int(len(data.y_train)), "test": int(len(data.y_test))},
-        "float": {k: {"accuracy": v[1], "train_seconds": v[2]} for k, v in nets.items()},
+        # "seconds": training, or loading the committed or cached weights ("weights" says which)
+        "float": {k: {"accuracy": v[1], "seconds": v[2]} for k, v in nets.items()},
+        "weights": weights,
+        "command": "adderhw demo digits" + (f" --seed {conf.seed}" if conf.seed else "")
+                   + (f" --epochs {conf.epochs}" if conf.epochs != DigitsConfig.epochs else "")
+                   + (" --train" if conf.train else ""),
         "fixed_point": fixed, "hardware": hw, "comparison": comparison,
         "test_images": data.x_test[:conf.small_batch].tolist(),
         "test_labels": data.y_test[:conf.small_batch].tolist(),
@@ -224,8 +230,14 @@ def format_digits(r):
                 f"{h['amaranth']['accuracy']:.2%} (golden on the same images: {h['amaranth']['golden_accuracy']:.2%})"])
     acc.append([f"AdderNet, {hw_width}-bit, adder layers on the generated Verilog ({vb}, {count(h[vb]['images'], 'image')})",
                 f"{h[vb]['accuracy']:.2%} (golden: {h[vb]['golden_accuracy']:.2%})"])
-    lines = [f"## AdderNet on scikit-learn digits ({r['data']['train']} train / {r['data']['test']} test, 8x8)", "",
-             markdown_table(["model", "test accuracy"], acc, "lr")]
+    lines = [f"## AdderNet on scikit-learn digits ({r['data']['train']} train / {r['data']['test']} test, 8x8)", ""]
+    if "command" in r:
+        lines += [f"`{r['command']}`", ""]
+    for kind, w in r.get("weights", {}).items():
+        lines.append(f"- {kind} weights: {w['source']} `{w['name']}` (sha256 {w['sha256'][:12]})")
+    if r.get("weights"):
+        lines.append("")
+    lines.append(markdown_table(["model", "test accuracy"], acc, "lr"))
     cycles = [[f"{kind} ({'SAD' if kind == 'AdderNet' else 'MAC'})", cy["backend"], cy["layer"], cy["images"],
                cy["measured"], cy["model"]] for kind, h in r["hardware"].items() for cy in h["cycles"]]
     lines += ["", "Every hardware layer output against the golden model: "

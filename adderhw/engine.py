@@ -44,6 +44,7 @@ class EngineRunConfig:
     images: int = 0            # 0: the whole test set
     seed: int = 0
     epochs: int = 0            # 0: the network's default
+    train: bool = False        # train afresh instead of using the committed weights or the cache
 
     def __post_init__(self):
         if self.network not in NETWORKS:
@@ -56,55 +57,15 @@ class EngineRunConfig:
         self.epochs = check_int("epochs", self.epochs, lo=0)
 
 
-def _cache_dir():
-    from adderhw.sim.cocotb_sim import cache_root
-    return cache_root() / "models"
-
-
-def _data_and_model(cfg, progress):
-    import torch
-    adder = cfg.pe == "sad"
-    # the initial weights come from the global generator: seed it, or they depend on what ran before
-    torch.manual_seed(cfg.seed)
-    if cfg.network == "digits":
-        from adderhw.golden.addernet import DigitsNet, load_digits_data, train
-        data = load_digits_data(cfg.seed)
-        model = DigitsNet(adder=adder)
-        epochs = cfg.epochs or 40
-        arch = ""
-
-        def fit():
-            train(model, data, epochs=epochs, seed=cfg.seed, progress=progress)
-    else:
-        from adderhw.golden.mnist import MNIST_CHANNELS, MnistNet, load_mnist_data, train_mnist
-        data = load_mnist_data(cfg.seed)
-        model = MnistNet(adder=adder)
-        epochs = cfg.epochs or 60
-        # the architecture is part of the cache key: a cached model of other channels or eta is not reused
-        arch = f"-c{'_'.join(map(str, MNIST_CHANNELS))}-eta0.5"
-
-        def fit():
-            train_mnist(model, data, epochs=epochs, seed=cfg.seed, progress=progress)
-    # "det": trained deterministically (golden.determinism); models cached before that are not reused
-    path = _cache_dir() / f"{cfg.network}-{'addernet' if adder else 'cnn'}{arch}-seed{cfg.seed}-e{epochs}-det.pt"
-    if path.exists():
-        model.load_state_dict(torch.load(path))
-        progress(f"  trained model loaded from {path}")
-    else:
-        progress(f"  training the {cfg.network} {'AdderNet' if adder else 'CNN'} ({epochs} epochs; cached afterwards)")
-        fit()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(model.state_dict(), path)
-    model.eval()
-    return data, model
-
-
-def network_program(network, pe, width, seed=0, epochs=0, progress=print):
-    """(data, model, program): the trained network (cached) and its ``width``-bit program."""
+def network_program(network, pe, width, seed=0, epochs=0, progress=print, fresh=False):
+    """(data, model, program, trained): the trained network (adderhw.trained: the committed weights,
+    the cache, or a training when ``fresh``), its ``width``-bit program, and where the weights came
+    from (an adderhw.trained.TrainedNetwork)."""
     from adderhw.golden.compiler import compile_network
+    from adderhw.trained import trained_network
     cfg = EngineRunConfig(network=network, pe=pe, width=width, seed=seed, epochs=epochs)
-    data, model = _data_and_model(cfg, progress)
-    return data, model, compile_network(model, data.x_train[:512], width, f"{network}-{pe}")
+    net = trained_network(cfg.network, cfg.pe == "sad", cfg.seed, cfg.epochs, fresh=fresh, progress=progress)
+    return net.data, net.model, compile_network(net.model, net.data.x_train[:512], width, f"{network}-{pe}"), net
 
 
 def _pow2(n):
@@ -133,7 +94,8 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
 
     t0 = time.perf_counter()
     progress(f"[1/4] data and the trained {cfg.network} {'AdderNet' if cfg.pe == 'sad' else 'CNN twin'}")
-    data, model, program = network_program(cfg.network, cfg.pe, cfg.width, cfg.seed, cfg.epochs, progress)
+    data, model, program, net = network_program(cfg.network, cfg.pe, cfg.width, cfg.seed, cfg.epochs, progress,
+                                                fresh=cfg.train)
     progress("[2/4] the program compiled; the golden program on the whole test set")
     engine = engine_for(program, cfg.rows, cfg.cols, cfg.pe, cfg.mac_rows)
     xq = quantize_images(program, data.x_test)
@@ -204,9 +166,11 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
                     else layer_label(l["name"], False), "kind": "adder" if l["op"] == "add" else "multiplier",
                     "k": l["k"], "tiles": l["tiles"], "cycles": l["cycles"], "pes": l["pes"],
                     "utilisation": l["utilisation"]} for l in model_cycles["layers"]],
+        "weights": net.record(),
         "sim_seconds": sim_s, "seconds": time.perf_counter() - t0,
         "command": (f"adderhw engine --network {cfg.network} --pe {cfg.pe} --rows {cfg.rows} --cols {cfg.cols} "
-                    f"--width {cfg.width} --mac-rows {cfg.mac_rows} --sim {cfg.sim} --images {cfg.images}"),
+                    f"--width {cfg.width} --mac-rows {cfg.mac_rows} --sim {cfg.sim} --images {cfg.images}"
+                    + (" --train" if cfg.train else "")),
     }
     progress(f"[4/4] {result['hw_correct']}/{n} correct on the engine, golden {result['golden_correct']}/{n}; "
              f"bit-exact {result['bit_exact']}; {result['cycles_per_image']:.1f} cycles per image "
@@ -221,6 +185,7 @@ def format_engine(r):
     util = "n/a" if r["array_utilisation"] is None else f"{100 * r['array_utilisation']:.1f} %"
     lines = [f"# Engine: {r['network']} ({'AdderNet' if r['pe'] == 'sad' else 'CNN twin'}) on {r['engine']}", "",
              f"`{r['command']}`", "",
+             f"- weights: {_weights_line(r)}",
              f"- {r['images']} test images on {r['sim']}: {r['hw_correct']} correct on the engine, "
              f"{r['golden_correct']} by the golden program; every layer output bit-exact: **{r['bit_exact']}**",
              f"- fixed-point accuracy of the program on the whole test set {100 * r['golden_accuracy_test_set']:.2f} % "
@@ -237,6 +202,13 @@ def format_engine(r):
                             [[l["name"], l["kind"], l["k"], l["tiles"], l["cycles"], l["pes"],
                               f"{100 * l['utilisation']:.1f} %"] for l in r["layers"]], "llrrrrr"), ""]
     return "\n".join(lines)
+
+
+def _weights_line(r):
+    w = r.get("weights")
+    if not w:
+        return "not recorded"
+    return f"{w['source']} `{w['name']}` (sha256 {w['sha256'][:12]})"
 
 
 def plot_engine(r, path):

@@ -55,6 +55,7 @@ class QuantiseConfig:
     qat_epochs: int = 6
     calib: int = 512            # training images that calibrate the scales
     group: int = 8              # output channels per scale for qat-group (the array's rows)
+    train: bool = False         # train the float networks afresh instead of using the committed weights
 
     def __post_init__(self):
         self.networks = tuple(self.networks)
@@ -73,23 +74,14 @@ class QuantiseConfig:
             setattr(self, name, check_int(name, getattr(self, name), lo=1))
 
 
-def train_pair(network, seed, epochs, say, twin=True):
-    """(data, float AdderNet, float CNN twin), trained deterministically; the twin is None when not
-    ``twin``."""
-    from adderhw.golden.determinism import deterministic
-    if network == "digits":
-        from adderhw.golden.addernet import DigitsNet, load_digits_data, train
-        data, make, fit = load_digits_data(seed), DigitsNet, train
-    else:
-        from adderhw.golden.mnist import MnistNet, load_mnist_data, train_mnist
-        data, make, fit = load_mnist_data(seed), MnistNet, train_mnist
-    nets = [None, None]
-    for i, adder in enumerate((True, False)[:2 if twin else 1]):
-        with deterministic(seed):
-            model = make(adder=adder)
-        fit(model, data, epochs=epochs, seed=seed, progress=say)
-        nets[i] = model
-    return data, nets[0], nets[1]
+def train_pair(network, seed, epochs, say, twin=True, fresh=False):
+    """(data, float AdderNet, float CNN twin, weights records): the committed weights, the cached or a
+    fresh training (adderhw.trained); the twin is None when not ``twin``."""
+    from adderhw.trained import trained_network
+    nets = [trained_network(network, adder, seed, epochs, fresh=fresh, progress=say)
+            for adder in (True, False)[:2 if twin else 1]]
+    return (nets[0].data, nets[0].model, nets[1].model if twin else None,
+            {("AdderNet" if i == 0 else "CNN"): n.record() for i, n in enumerate(nets)})
 
 
 def _one_seed(conf, network, seed, say):
@@ -99,11 +91,12 @@ def _one_seed(conf, network, seed, say):
     epochs = conf.digits_epochs if network == "digits" else conf.mnist_epochs
     t0 = time.perf_counter()
     say(f"{network}, seed {seed}: training the float AdderNet and CNN ({epochs} epochs)")
-    data, adder, cnn = train_pair(network, seed, epochs, say)
+    data, adder, cnn, weights = train_pair(network, seed, epochs, say, fresh=conf.train)
     x, y = data.x_test, data.y_test
     calib = data.x_train[:conf.calib]
     torch.set_num_threads(1)
-    out = {"float": {"AdderNet": accuracy(adder, x, y), "CNN": accuracy(cnn, x, y)}, "widths": {}}
+    out = {"float": {"AdderNet": accuracy(adder, x, y), "CNN": accuracy(cnn, x, y)}, "widths": {},
+           "weights": weights}
     say(f"  float: AdderNet {out['float']['AdderNet']:.2%}, CNN {out['float']['CNN']:.2%}")
     for w in conf.widths:
         fracs = calibrate_fracs(adder, calib, w)
@@ -138,8 +131,11 @@ def _seeds(conf, network):
 
 
 def _run_key(conf, network):
-    """The settings one (network, seed) result depends on: a saved result is reused only if they match."""
-    return {"epochs": conf.digits_epochs if network == "digits" else conf.mnist_epochs,
+    """The settings one (network, seed) result depends on: a saved result is reused only if they match
+    (the kernels too: QAT fine-tuning sums in their order, golden.determinism)."""
+    from adderhw.golden.determinism import kernel_fingerprint
+    return {"epochs": conf.digits_epochs if network == "digits" else conf.mnist_epochs, "train": conf.train,
+            "kernels": kernel_fingerprint(),
             "qat_epochs": conf.qat_epochs, "widths": list(conf.widths), "calib": conf.calib, "group": conf.group,
             "methods": list(METHODS)}
 
@@ -179,7 +175,8 @@ def run_quantise(conf=None, out_dir=None, progress=None, rtl=None):
     command = (f"adderhw quantise --networks {','.join(conf.networks)} --seeds {','.join(map(str, conf.seeds))} "
                f"--mnist-seeds {','.join(map(str, conf.mnist_seeds))} "
                f"--widths {','.join(map(str, conf.widths))} --digits-epochs {conf.digits_epochs} "
-               f"--mnist-epochs {conf.mnist_epochs} --qat-epochs {conf.qat_epochs} --group {conf.group}")
+               f"--mnist-epochs {conf.mnist_epochs} --qat-epochs {conf.qat_epochs} --group {conf.group}"
+               + (" --train" if conf.train else ""))
     result = {"config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(conf).items()},
               "command": command, "summary": summary, "runs": runs, "seconds": time.perf_counter() - t0}
     if rtl is not None:

@@ -45,6 +45,7 @@ class QuantiseRtlConfig:
     backend: str = "verilator"
     images: int = 0             # test images through the RTL; 0 = the whole test set
     chunk: int = 150            # images per simulator run
+    train: bool = False         # train the float network afresh instead of using the committed weights
 
     def __post_init__(self):
         self.widths = tuple(check_int("rtl width", w, lo=2, hi=16) for w in self.widths)
@@ -69,7 +70,7 @@ def run_quantise_rtl(conf, progress=None):
     t0 = time.perf_counter()
     say(f"RTL at {', '.join(map(str, conf.widths))} bits: training the digits AdderNet, seed {conf.seed} "
         f"({conf.epochs} epochs)")
-    data, adder, _ = train_pair("digits", conf.seed, conf.epochs, say, twin=False)
+    data, adder, _, weights = train_pair("digits", conf.seed, conf.epochs, say, twin=False, fresh=conf.train)
     n = conf.images or len(data.y_test)
     if n > len(data.y_test):
         raise BadParameter(f"rtl images must be at most the {len(data.y_test)} test images, not {n}")
@@ -100,7 +101,7 @@ def run_quantise_rtl(conf, progress=None):
     command = (f"adderhw quantise --rtl-widths {','.join(map(str, conf.widths))} --rtl-seed {conf.seed} "
                f"--rtl-backend {conf.backend} --group {conf.group}" + (f" --rtl-images {conf.images}" if conf.images else ""))
     return {"config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(conf).items()},
-            "command": command, "rows": rows, "seconds": time.perf_counter() - t0}
+            "command": command, "rows": rows, "weights": weights, "seconds": time.perf_counter() - t0}
 
 
 def attach_sweep(r, sweep_runs):

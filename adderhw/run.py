@@ -37,6 +37,7 @@ class BoardRunConfig:
     images: int = 50
     baud: int = 115200
     seed: int = 0
+    train: bool = False         # train afresh instead of using the committed weights or the cache
 
     def __post_init__(self):
         from adderhw.engine import EngineRunConfig
@@ -56,7 +57,8 @@ def run_board_flow(cfg, out_dir=None, progress=print):
     from adderhw.host import HostSession
 
     progress(f"[1/3] the trained {cfg.network} {'AdderNet' if cfg.pe == 'sad' else 'CNN twin'} and its program")
-    data, _, program = network_program(cfg.network, cfg.pe, cfg.width, cfg.seed, progress=progress)
+    data, _, program, net = network_program(cfg.network, cfg.pe, cfg.width, cfg.seed, progress=progress,
+                                            fresh=cfg.train)
     engine = engine_for(program, cfg.rows, cfg.cols, cfg.pe, cfg.mac_rows)
     xq = quantize_images(program, data.x_test)
     if cfg.images > len(xq):
@@ -97,8 +99,10 @@ def run_board_flow(cfg, out_dir=None, progress=print):
         "bytes_per_image": image_bytes, "baud": cfg.baud,
         "link_bound_images_per_s_at_baud": cfg.baud / 10 / image_bytes,
         "program_bytes": result["program_bytes"], "program_seconds": result["program_seconds"], "frames": result["frames"], "wall_seconds": wall,
+        "weights": net.record(),
         "command": f"adderhw run --port {cfg.port} --network {cfg.network} --pe {cfg.pe} --rows {cfg.rows} "
-                   f"--cols {cfg.cols} --mac-rows {cfg.mac_rows} --images {cfg.images}",
+                   f"--cols {cfg.cols} --mac-rows {cfg.mac_rows} --images {cfg.images}"
+                   + (" --train" if cfg.train else ""),
     }
     progress(f"[3/3] {r['correct']}/{cfg.images} correct (golden {r['golden_correct']}); classes equal golden: "
              f"{r['classes_equal_golden']}; cycles equal the model: {r['cycles_equal_model']}")

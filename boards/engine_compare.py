@@ -56,7 +56,7 @@ def _tag(board, network, pe, rows, cols, mac_rows, dsp):
 def _build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress):
     from adderhw.engine import engine_for, network_program
     from adderhw.golden.engine_cycles import engine_cycles
-    _, _, program = network_program(network, pe, 8, progress=progress)
+    _, _, program, _ = network_program(network, pe, 8, progress=progress)
     engine = engine_for(program, rows, cols, pe, mac_rows)
     per_image = engine_cycles(engine, program)["total"] / engine.lanes
     try:

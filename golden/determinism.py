@@ -17,12 +17,22 @@ exists only where a C++ compiler does, and it sums in another order than the eag
 training flows build their adder layers with ``compiled=False`` (golden.reference).
 
 Everything is restored when the block ends, so a caller's own settings survive.
+
+Threads were not the whole story. torch, oneDNN and MKL also choose their kernels by the CPU's
+instruction set, and an AVX-512 kernel sums in another order than an AVX2 one (issue 26: 98.44 % on
+an AVX-512 machine against 99.33 % on an AVX2 one, for the same seed and code). adderhw pins all
+three to AVX2 on import (adderhw.base.kernels); :func:`kernel_fingerprint` says what a process
+actually runs, and it is part of every trained model's cache key.
 """
 import contextlib
 
 from adderhw.base.validate import check_int
 
-__all__ = ["deterministic", "TRAIN_THREADS"]
+__all__ = ["deterministic", "TRAIN_THREADS", "TRAINING_VERSION", "kernel_fingerprint"]
+
+#: the version of the training code (golden.training and the networks' definitions): raise it
+#: whenever a change would give other weights for the same seed, so that no cached model is reused
+TRAINING_VERSION = 2
 
 #: threads used for training: one, so that no reduction depends on how many cores a machine has
 TRAIN_THREADS = 1
@@ -46,3 +56,12 @@ def deterministic(seed, threads=TRAIN_THREADS):
     finally:
         torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
         torch.set_num_threads(old_threads)
+
+
+def kernel_fingerprint():
+    """What decides a trained model's bits besides its seed and code: torch's version, the kernel
+    family torch runs (``torch.backends.cpu.get_cpu_capability()``; AVX2 where adderhw's pin took
+    effect) and :data:`TRAINING_VERSION`, as a dict of strings."""
+    import torch
+    return {"torch": torch.__version__, "capability": torch.backends.cpu.get_cpu_capability(),
+            "training": str(TRAINING_VERSION)}

@@ -1,3 +1,6 @@
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -71,3 +74,26 @@ def test_refusals(kw, msg):
     with pytest.raises(BadParameter, match=msg):
         with deterministic(**kw):
             pass
+
+
+_RECORDED = json.loads((Path(__file__).parent / "baselines" / "training_sha256.json").read_text())
+
+
+@pytest.mark.parametrize("adder", [True, False], ids=["addernet", "cnn"])
+def test_training_from_scratch_gives_the_recorded_weights(adder):
+    """The digits seed-0 networks, trained from scratch here (2 epochs), hash to the value recorded in
+    the repository for the kernels this process runs. On x86-64 with AVX2 the kernels are pinned to
+    AVX2 (adderhw.base.kernels), so an AVX-512 machine must give the AVX2 hashes too."""
+    from adderhw.base.kernels import PINNED_ISA, cpu_has_avx2
+    from adderhw.trained import weights_sha256
+    cap = torch.backends.cpu.get_cpu_capability()
+    if cpu_has_avx2():
+        assert cap == PINNED_ISA, f"adderhw's kernel pin did not take effect: torch runs {cap}"
+    if torch.__version__ != _RECORDED["torch"] or cap not in _RECORDED:
+        pytest.skip(f"no hash recorded for torch {torch.__version__} with {cap} kernels (recorded: torch "
+                    f"{_RECORDED['torch']}, {', '.join(k for k in _RECORDED if k.isupper())})")
+    d = load_digits_data(0)
+    with deterministic(0):
+        model = DigitsNet(adder=adder)
+    train(model, d, epochs=_RECORDED["epochs"], seed=0)
+    assert weights_sha256(model.state_dict()) == _RECORDED[cap]["addernet" if adder else "cnn"]

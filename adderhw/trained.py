@@ -1,0 +1,169 @@
+"""Trained networks for the flows: the committed weights a result came from, a cached training, or a
+fresh one.
+
+Why committed weights: a seeded training is reproducible only among machines that run the same
+kernels (adderhw.base.kernels pins them on x86-64, but not across torch versions or
+architectures). Every committed hardware number (correct counts, cycles, accuracies) comes from
+weights that sit beside the results, in ``docs/results/weights/<name>.npz``, so a new user gets
+those numbers exactly whatever their CPU.
+
+Where :func:`trained_network` takes a model from, in order:
+
+1. ``fresh=False`` and a committed file of that name: its weights (their SHA-256 is checked
+   against the one recorded inside the file);
+2. ``fresh=False`` and the cache (``$ADDERHW_CACHE/models``, default ~/.cache/adderhw), keyed by
+   the name *and* by everything else that changes the weights: torch's version, the kernel family
+   in use and the training code's version (golden.determinism.kernel_fingerprint);
+3. a training here (golden.training, deterministic), stored in the cache afterwards.
+
+A weights file (``.npz``) holds the model's ``state_dict`` arrays under their own names and one
+``__meta__`` array: a JSON string with the network, kind, channels, seed, epochs, the
+fingerprint of the machine that trained it, the weights' SHA-256 and the float test accuracy.
+``adderhw train`` writes one.
+"""
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from adderhw.base.errors import BadParameter
+from adderhw.base.validate import check_int
+
+__all__ = ["NETWORK_EPOCHS", "TrainedNetwork", "trained_network", "model_name", "weights_sha256",
+           "save_weights", "load_weights", "committed_dir", "cache_dir"]
+
+#: the networks and their default training epochs (the engine's; quantise sets its own)
+NETWORK_EPOCHS = {"digits": 40, "mnist": 60}
+
+_KINDS = {True: "addernet", False: "cnn"}
+
+
+def committed_dir():
+    """The folder of committed weights: ``$ADDERHW_WEIGHTS``, or ``docs/results/weights`` of the
+    checkout this package runs from (absent in an installed wheel: then nothing is committed)."""
+    env = os.environ.get("ADDERHW_WEIGHTS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "docs" / "results" / "weights"
+
+
+def cache_dir():
+    """``$ADDERHW_CACHE/models`` (default ~/.cache/adderhw/models)."""
+    return Path(os.environ.get("ADDERHW_CACHE", Path.home() / ".cache" / "adderhw")) / "models"
+
+
+def _network_parts(network):
+    if network == "digits":
+        from adderhw.golden.addernet import DigitsNet, load_digits_data, train
+        return load_digits_data, DigitsNet, train, (8, 16, 16)
+    if network == "mnist":
+        from adderhw.golden.mnist import MNIST_CHANNELS, MnistNet, load_mnist_data, train_mnist
+        return load_mnist_data, MnistNet, train_mnist, MNIST_CHANNELS
+    raise BadParameter(f"network must be one of {', '.join(NETWORK_EPOCHS)}, not {network!r}")
+
+
+def model_name(network, adder, seed, epochs, channels=None):
+    """``<network>-<addernet|cnn>-c<channels>-seed<S>-e<E>``: what a weights file is called."""
+    channels = tuple(channels or _network_parts(network)[3])
+    return f"{network}-{_KINDS[bool(adder)]}-c{'_'.join(map(str, channels))}-seed{seed}-e{epochs}"
+
+
+def weights_sha256(state_dict):
+    """SHA-256 (hex) over a state dict's names, dtypes, shapes and bytes, in name order: equal
+    exactly when the weights are equal bit for bit."""
+    h = hashlib.sha256()
+    for name in sorted(state_dict):
+        a = np.ascontiguousarray(_numpy(state_dict[name]))
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _numpy(v):
+    return v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
+
+
+def save_weights(path, model, meta):
+    """Write ``model``'s state dict and ``meta`` (JSON-ready; the SHA-256 is added) to ``path``."""
+    state = {k: _numpy(v) for k, v in model.state_dict().items()}
+    meta = dict(meta, sha256=weights_sha256(state))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, __meta__=np.array(json.dumps(meta, sort_keys=True)), **state)
+    os.replace(tmp, path)
+    return meta
+
+
+def load_weights(path, model):
+    """Load ``path`` into ``model``; returns its meta. Refuses a file whose weights do not hash to
+    the SHA-256 recorded in it, or whose names do not match the model's."""
+    import torch
+    with np.load(path) as f:
+        meta = json.loads(str(f["__meta__"]))
+        state = {k: f[k] for k in f.files if k != "__meta__"}
+    if weights_sha256(state) != meta.get("sha256"):
+        raise BadParameter(f"weights file {str(path)!r} is damaged: its weights do not hash to the SHA-256 "
+                           f"recorded in it")
+    expected = set(model.state_dict())
+    if set(state) != expected:
+        raise BadParameter(f"weights file {str(path)!r} holds {sorted(set(state) ^ expected)} where the model "
+                           f"has other tensors; it belongs to another architecture")
+    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()})
+    return meta
+
+
+@dataclass
+class TrainedNetwork:
+    """A trained network and where it came from: ``source`` is "committed", "cache" or "trained";
+    ``path`` the weights file read or written; ``meta`` that file's meta."""
+    data: object
+    model: object
+    name: str
+    source: str
+    path: Path
+    meta: dict = field(default_factory=dict)
+
+    def record(self):
+        """What a result's JSON says about its weights."""
+        return {"name": self.name, "source": self.source, "file": str(self.path), "sha256": self.meta["sha256"],
+                "trained_on": self.meta.get("fingerprint")}
+
+
+def trained_network(network, adder, seed=0, epochs=0, fresh=False, channels=None, progress=print):
+    """The trained ``network`` ("digits" or "mnist"), AdderNet (``adder``) or CNN twin, of ``seed`` and
+    ``epochs`` (0: :data:`NETWORK_EPOCHS`), from the committed weights, the cache or a training
+    (module docstring); ``fresh`` skips the first two. The model is in eval mode."""
+    from adderhw.golden.addernet import accuracy
+    from adderhw.golden.determinism import deterministic, kernel_fingerprint
+    load_data, make, fit, default_channels = _network_parts(network)
+    seed = check_int("seed", seed, lo=0)
+    epochs = check_int("epochs", epochs, lo=0) or NETWORK_EPOCHS[network]
+    channels = tuple(channels or default_channels)
+    data = load_data(seed)
+    with deterministic(seed):
+        # the initial weights come from torch's global generator, seeded here
+        model = make(adder=adder, channels=channels)
+    name = model_name(network, adder, seed, epochs, channels)
+    kind = "AdderNet" if adder else "CNN"
+    committed = committed_dir() / f"{name}.npz"
+    if not fresh and committed.exists():
+        meta = load_weights(committed, model)
+        progress(f"  the {network} {kind}: committed weights {committed.name} (sha256 {meta['sha256'][:12]})")
+        return TrainedNetwork(data, model.eval(), name, "committed", committed, meta)
+    fp = kernel_fingerprint()
+    cached = cache_dir() / f"{name}-t{fp['training']}-torch{fp['torch']}-{fp['capability']}.npz"
+    if not fresh and cached.exists():
+        meta = load_weights(cached, model)
+        progress(f"  the {network} {kind}: cached training {cached}")
+        return TrainedNetwork(data, model.eval(), name, "cache", cached, meta)
+    progress(f"  training the {network} {kind} ({epochs} epochs, seed {seed}; cached afterwards)")
+    fit(model, data, epochs=epochs, seed=seed, progress=progress)
+    model.eval()
+    meta = {"network": network, "kind": kind, "channels": list(channels), "seed": seed, "epochs": epochs,
+            "fingerprint": fp, "test_accuracy": accuracy(model, data.x_test, data.y_test)}
+    meta = save_weights(cached, model, meta)
+    return TrainedNetwork(data, model, name, "trained", cached, meta)

@@ -1,0 +1,88 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from adderhw.base.errors import BadParameter
+from adderhw.golden.addernet import DigitsNet
+from adderhw import trained
+from adderhw.trained import load_weights, model_name, save_weights, trained_network, weights_sha256
+
+
+@pytest.fixture
+def dirs(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADDERHW_WEIGHTS", str(tmp_path / "committed"))
+    monkeypatch.setenv("ADDERHW_CACHE", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def _model(seed):
+    torch.manual_seed(seed)
+    return DigitsNet(adder=True)
+
+
+def test_hash_is_bit_exact():
+    a, b = _model(1).state_dict(), _model(1).state_dict()
+    assert weights_sha256(a) == weights_sha256(b)
+    w = b["add1.weight"].numpy().copy()
+    w.flat[7] = np.nextafter(w.flat[7], np.float32(9))        # one bit of one weight
+    b["add1.weight"] = torch.from_numpy(w)
+    assert weights_sha256(a) != weights_sha256(b)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    m = _model(2)
+    meta = save_weights(tmp_path / "w.npz", m, {"seed": 2})
+    n = _model(3)
+    got = load_weights(tmp_path / "w.npz", n)
+    assert got == meta and got["seed"] == 2
+    for k, v in m.state_dict().items():
+        assert torch.equal(v, n.state_dict()[k]), k
+
+
+def test_damaged_and_foreign_files_are_refused(tmp_path):
+    path = tmp_path / "w.npz"
+    save_weights(path, _model(2), {})
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays["fc.bias"] = arrays["fc.bias"] + 1
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(BadParameter, match="damaged"):
+        load_weights(tmp_path / "bad.npz", _model(2))
+    with pytest.raises(BadParameter, match="another architecture"):
+        load_weights(path, torch.nn.Sequential(torch.nn.Linear(2, 2)))
+
+
+def test_committed_weights_come_first_then_the_cache_then_a_training(dirs):
+    name = model_name("digits", True, 0, 1)
+    first = trained_network("digits", True, 0, 1, progress=lambda m: None)
+    assert first.source == "trained"
+    # the cache key holds the training code's version, torch's version and the kernels in use
+    cap = torch.backends.cpu.get_cpu_capability()
+    assert first.path.name == f"{name}-t2-torch{torch.__version__}-{cap}.npz"
+    again = trained_network("digits", True, 0, 1, progress=lambda m: None)
+    assert again.source == "cache" and again.meta["sha256"] == first.meta["sha256"]
+    # another seed's weights, committed under this name, win over the cache
+    other = _model(9)
+    save_weights(dirs / "committed" / f"{name}.npz", other, {"seed": 0})
+    c = trained_network("digits", True, 0, 1, progress=lambda m: None)
+    assert c.source == "committed" and c.meta["sha256"] == weights_sha256(other.state_dict())
+    assert c.record()["sha256"] == c.meta["sha256"]
+    # fresh: neither, and the same weights as the first training (deterministic)
+    f = trained_network("digits", True, 0, 1, fresh=True, progress=lambda m: None)
+    assert f.source == "trained" and f.meta["sha256"] == first.meta["sha256"]
+
+
+def test_another_kernel_family_is_another_cache_entry(dirs, monkeypatch):
+    first = trained_network("digits", False, 0, 1, progress=lambda m: None)
+    import adderhw.golden.determinism as det
+    real = det.kernel_fingerprint
+    monkeypatch.setattr(det, "kernel_fingerprint", lambda: dict(real(), capability="AVX512"))
+    second = trained_network("digits", False, 0, 1, progress=lambda m: None)
+    assert second.source == "trained" and second.path != first.path and "AVX512" in second.path.name
+
+
+def test_unknown_network_is_refused(dirs):
+    with pytest.raises(BadParameter, match="network must be one of digits, mnist, not 'cifar'"):
+        trained_network("cifar", True)
