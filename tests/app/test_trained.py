@@ -86,3 +86,81 @@ def test_another_kernel_family_is_another_cache_entry(dirs, monkeypatch):
 def test_unknown_network_is_refused(dirs):
     with pytest.raises(BadParameter, match="network must be one of digits, mnist, not 'cifar'"):
         trained_network("cifar", True)
+
+
+# ---- the committed weights and the committed results they came from
+
+_REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+_COMMITTED = sorted((_REPO / "docs" / "results" / "weights").glob("*.npz"))
+
+
+def _records(node):
+    """Every weights record (adderhw.trained.TrainedNetwork.record) inside a result's JSON."""
+    if isinstance(node, dict):
+        if {"name", "source", "sha256"} <= node.keys():
+            yield node
+        for v in node.values():
+            yield from _records(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _records(v)
+
+
+def _load_committed(path):
+    meta = json.loads(str(np.load(path)["__meta__"]))
+    net = trained_network(meta["network"], meta["kind"] == "AdderNet", meta["seed"], meta["epochs"],
+                          channels=meta["channels"], progress=lambda m: None)
+    return net, meta
+
+
+def test_weights_are_committed():
+    names = {p.stem for p in _COMMITTED}
+    for network, epochs, seeds in (("digits", 40, range(5)), ("mnist", 60, [0]), ("mnist", 40, range(5))):
+        for seed in seeds:
+            for adder in (True, False):
+                assert model_name(network, adder, seed, epochs) in names
+
+
+@pytest.mark.parametrize("path", _COMMITTED, ids=[p.stem for p in _COMMITTED])
+def test_committed_weights_give_their_recorded_accuracy(path, monkeypatch):
+    from adderhw.golden.addernet import accuracy
+    monkeypatch.delenv("ADDERHW_WEIGHTS", raising=False)
+    net, meta = _load_committed(path)
+    assert net.source == "committed" and net.path == path
+    assert accuracy(net.model, net.data.x_test, net.data.y_test) == meta["test_accuracy"]
+
+
+_RESULTS = sorted(p for p in (_REPO / "docs" / "results").rglob("*.json")
+                  if not p.name.endswith(".partial.json") and '"sha256"' in p.read_text())
+
+
+@pytest.mark.parametrize("path", _RESULTS, ids=[str(p.relative_to(_REPO)) for p in _RESULTS])
+def test_committed_results_came_from_committed_weights(path):
+    """Every committed result that names its weights names committed ones, by their hash, so that a
+    new user's run loads the same weights and gets the same numbers."""
+    records = list(_records(json.loads(path.read_text())))
+    assert records
+    for r in records:
+        assert r["source"] == "committed", r
+        committed = _REPO / "docs" / "results" / "weights" / f"{r['name']}.npz"
+        assert json.loads(str(np.load(committed)["__meta__"]))["sha256"] == r["sha256"]
+
+
+@pytest.mark.parametrize("path", [p for p in _RESULTS if p.name == "engine.json"],
+                         ids=lambda p: p.parent.name)
+def test_engine_results_repeat_from_the_committed_weights(path, monkeypatch):
+    """The float and golden-program accuracies of a committed engine result, recomputed from its
+    committed weights here (the compiler and the golden program model; the RTL equals golden, which
+    the engine flow itself checks)."""
+    from adderhw.engine import network_program
+    from adderhw.golden.compiler import quantize_images
+    from adderhw.golden.program import run_program
+    monkeypatch.delenv("ADDERHW_WEIGHTS", raising=False)
+    r = json.loads(path.read_text())
+    data, model, program, net = network_program(r["network"], r["pe"], r["width"], progress=lambda m: None)
+    assert net.source == "committed" and net.meta["sha256"] == r["weights"]["sha256"]
+    assert net.meta["test_accuracy"] == r["float_accuracy_test_set"]
+    golden = run_program(program, quantize_images(program, data.x_test))
+    n = r["images"]
+    assert int(np.sum(golden.classes[:n] == data.y_test[:n])) == r["golden_correct"]
+    assert float(np.mean(golden.classes == data.y_test)) == r["golden_accuracy_test_set"]
