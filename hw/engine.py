@@ -10,14 +10,16 @@ Memories (``amaranth.lib.memory``, one synchronous read port and one write port 
 Yosys maps to iCE40 EBR and ECP5 DP16KD):
   * two activation buffers (ping-pong), ``act_depth`` words of C lanes x ``width`` bits;
   * the weight buffer, ``weight_depth`` words of R lanes x ``width`` bits;
-  * the constant table, ``const_depth`` entries of (M, B);
+  * the constant tables, ``const_depth`` entries of M and of B;
   * the descriptor table, ``max_layers`` x 32 slots of ``field_bits`` bits;
   * the average pool's running sums (inside ``hw.postproc``).
 
 Loading and reading (the host link or a testbench), only while the engine is idle:
   * ``i_load``: a write per cycle, {space, addr, lane, data}. Space 0: activation buffer 0, lane
     ``lane`` of word ``addr`` (an image's values, golden.program's layout); 1: weights, lane
-    ``lane`` of word ``addr``; 2: constants, ``lane`` 0 = M, 1 = B of entry ``addr``;
+    ``lane`` of word ``addr``; 2: constants, ``lane`` 0 = M, 1 = B of entry ``addr`` (M and B
+    are separate tables: each load is written as it arrives, in either order, and no part of a
+    load waits in a register, so a reset of the engine's logic loses no load it took);
     3: descriptor slot ``addr``. ``ready`` is low while the engine runs.
   * ``i_peek_side``/``i_peek_addr`` → ``o_peek_data`` (one cycle later): a word of an activation
     buffer, for example the last layer's logits (words 0 .. classes-1 of buffer L mod 2).
@@ -102,7 +104,11 @@ class LayerEngine(wiring.Component):
         m.submodules.act0 = act0 = memory.Memory(shape=word, depth=e.act_depth, init=[])
         m.submodules.act1 = act1 = memory.Memory(shape=word, depth=e.act_depth, init=[])
         m.submodules.weights = wmem = memory.Memory(shape=data.ArrayLayout(signed(w), R), depth=e.weight_depth, init=[])
-        m.submodules.consts = cmem = memory.Memory(shape=const_layout(e), depth=e.const_depth, init=[])
+        # M and B in a table each, so that either is written the cycle its load arrives and no load
+        # waits in a register for the other (a register would lose it to a reset; hw.link's promise)
+        const = const_layout(e)
+        m.submodules.scales = smem = memory.Memory(shape=const["scale"].shape, depth=e.const_depth, init=[])
+        m.submodules.biases = bmem = memory.Memory(shape=const["bias"].shape, depth=e.const_depth, init=[])
         m.submodules.descs = dmem = memory.Memory(shape=e.field_bits, depth=e.max_layers * DESC_SLOTS, init=[])
 
         busy = seq.o_busy
@@ -132,15 +138,13 @@ class LayerEngine(wiring.Component):
                      w_wr.addr.eq(ld.addr), w_wr.en.eq(Mux(load & (ld.space == SPACE_WEIGHT), lane_en[:R], 0))]
         for r in range(R):
             m.d.comb += w_wr.data[r].eq(ld.data)
-        c_rd = cmem.read_port(transparent_for=())
-        c_wr = cmem.write_port()
-        m.d.comb += [c_rd.addr.eq(post.o_const_addr), c_rd.en.eq(post.o_const_en), post.i_const_data.eq(c_rd.data)]
-        # constants arrive as two loads (M, then B); B's load writes the entry with the M kept here
-        held_scale = Signal(signed(e.scale_bits))
-        with m.If(load & (ld.space == SPACE_CONST) & (ld.lane == 0)):
-            m.d.sync += held_scale.eq(ld.data)
-        m.d.comb += [c_wr.addr.eq(ld.addr), c_wr.data.scale.eq(held_scale), c_wr.data.bias.eq(ld.data),
-                     c_wr.en.eq(load & (ld.space == SPACE_CONST) & (ld.lane == 1))]
+        for lane, (name, mem) in enumerate((("scale", smem), ("bias", bmem))):
+            rd = mem.read_port(transparent_for=())
+            wr = mem.write_port()
+            m.d.comb += [rd.addr.eq(post.o_const_addr), rd.en.eq(post.o_const_en),
+                         post.i_const_data[name].eq(rd.data),
+                         wr.addr.eq(ld.addr), wr.data.eq(ld.data),
+                         wr.en.eq(load & (ld.space == SPACE_CONST) & (ld.lane == lane))]
 
         # ---- activations: the layer reads side seq.o_side and writes the other
         side = seq.o_side

@@ -18,8 +18,16 @@ side:
   issues one load beat per value to the engine's ``i_load`` (sign-extended from vbytes bytes).
 * RUN pulses the engine's ``i_start``, waits for ``o_done`` and replies with ``o_cycles`` and
   every lane's ``o_class``; if the run passes its cycle limit (the frame's, or RUN_LIMIT) the
-  engine's logic is reset (a ResetInserter; its memories keep the program) and ERR_HANG replies. READ replies with words of an activation buffer through the engine's
-  peek port.
+  engine's logic is reset (a ResetInserter; its memories keep the program) and ERR_HANG replies.
+  READ replies with words of an activation buffer through the engine's peek port.
+* Acknowledged writes are kept (protocol: "What the device keeps"). A WRITE's reply starts after
+  its last load beat was taken, and every load beat is a write of one memory word: the engine has
+  no register that holds part of a write for a later beat (a constant's M and B are separate
+  tables in hw.engine; there was a register for M once, and a hang's reset between an M frame and
+  its B frame emptied it). Nothing in this link carries part of a write from one frame to the
+  next either: the header registers, the frame buffer and the walk serve only the frame that
+  filled them. So neither the hang's reset nor the board's (memories have none) takes back an
+  acknowledged write.
 * The reply is sent by one transmitter state machine: sync, CMD | 0x80 (or 0xFF), LEN, the payload
   bytes (each fetched one cycle ahead: the peek port and the frame buffer read synchronously) and
   the checksum.

@@ -7,8 +7,13 @@ The job (``+adderhw_job=PATH``, a pickle) says what to do:
   * ``session``: ``adderhw.host.HostSession(...).run(transport)``, with simulated seconds as its
     clock; the result goes to ``PATH.out`` (pickle);
   * ``exchanges``: a list of steps, each one of ("send", bytes), ("break", bit times) (the line
-    held low: a byte without its stop bit), ("reset", cycles), ("wait", cycles) and ("reply",)
-    (the next frame from the device, or None if none comes); the replies go to ``PATH.out``.
+    held low: a byte without its stop bit), ("reset", cycles), ("wait", cycles), ("reply",)
+    (the next frame from the device, or None if none comes), ("host", method, args)
+    (``adderhw.host.EngineHost(transport).method(*args)``, for example ``load_program``: its
+    result) and ("memories", names) (the engine's memories of those names, read through the
+    simulator, each a list of its words as unsigned integers, or None where the design has no
+    memory of that name); the results of "reply", "host" and "memories" go to ``PATH.out``, in
+    order.
 """
 import pickle
 
@@ -22,6 +27,8 @@ from adderhw.base.errors import SimulationError
 from adderhw.base.protocol import FrameParser
 
 CLOCK_NS = 10
+#: clocks without a byte after which a "host" step's transport gives up (sim.link's session waits as long)
+HOST_REPLY_CYCLES = 4_000_000
 
 
 class SimTransport:
@@ -61,6 +68,15 @@ async def _start(dut, divisor):
     for x in (source, sink):
         x.log.setLevel(logging.WARNING)
     return source, sink
+
+
+def _memory(scope, name):
+    """The words of memory ``name`` (a Verilog array) in ``scope``, or None if it has none."""
+    try:
+        mem = getattr(scope, name)
+    except AttributeError:
+        return None
+    return [mem[i].value.to_unsigned() for i in range(len(mem))]
 
 
 def _job():
@@ -107,6 +123,14 @@ async def exchanges(dut):
             dut.rst.value = 0
         elif kind == "wait":
             await ClockCycles(dut.clk, step[1])
+        elif kind == "host":
+            from adderhw.host import EngineHost
+            # a RUN's reply comes after the whole run: the host waits as long as in ``session``
+            host = EngineHost(SimTransport(dut, source, sink, max(job["reply_timeout_cycles"], HOST_REPLY_CYCLES)))
+            replies.append(await bridge(lambda: getattr(host, step[1])(*step[2]))())
+        elif kind == "memories":
+            await FallingEdge(dut.clk)          # between edges: every write of the last edge is in
+            replies.append({name: _memory(dut.engine, name) for name in step[1]})
         elif kind == "reply":
             frame = None
             while frame is None:

@@ -34,7 +34,22 @@ error       0xFF  (device to host only)                           one byte, an `
 
 Spaces of WRITE: 0 activation buffer 0 (the images: lane = image), 1 weights (lane = row), 2
 constants (lane 0 = M, 1 = B), 3 descriptor slots (lane 0); hw.engine's load port, whose
-``data`` field is sign-extended from the vbytes given (1 to 4).
+``data`` field is sign-extended from the vbytes given (1 to 4). M and B of a constant entry are
+separate words: each is written by its own WRITE, in either order, and a WRITE may carry the M (or
+the B) of many entries.
+
+What the device keeps:
+  * A WRITE is acknowledged (its empty reply) only after every one of its values is in the
+    engine's memory; no part of it waits in a register for a later frame. An acknowledged write
+    stays until a later WRITE to the same word, whatever comes between: error replies, a RUN that
+    ends in ERR_HANG (which resets the engine's logic, not its memories), a reset of the board's
+    logic (its memories are not reset either), stalls. So a constant whose M was acknowledged and
+    whose B is sent after an ERR_HANG or a reset holds both.
+  * A frame answered with an error changes nothing. A WRITE that the board's reset cut off before
+    its reply may have written some of its values: the host sends it again.
+  * A RUN, finished or past its limit, writes the layers' outputs into both activation buffers
+    (layer i writes buffer (i + 1) mod 2), so buffer 0's images are spent: write them again before
+    the next RUN. Weights, constants and descriptors are only read by a RUN.
 
 Error codes: ``ERR_CHECKSUM`` (the frame's sum is not 0), ``ERR_COMMAND`` (an unknown CMD),
 ``ERR_LENGTH`` (LEN beyond ``MAX_PAYLOAD``, or wrong for the command), ``ERR_TIMEOUT`` (the frame

@@ -139,10 +139,9 @@ def test_value_bytes_is_the_fewest_signed_bytes():
 @pytest.fixture(scope="module")
 def digits():
     """The digits AdderNet of ``adderhw engine`` (trained once, then cached), compiled for a 4x4 engine."""
-    from adderhw.engine import EngineRunConfig, _data_and_model, engine_for
-    from adderhw.golden.compiler import compile_network, quantize_images
-    data, model = _data_and_model(EngineRunConfig(network="digits"), progress=lambda *_: None)
-    program = compile_network(model, data.x_train[:512], 8, "digits-sad")
+    from adderhw.engine import engine_for, network_program
+    from adderhw.golden.compiler import quantize_images
+    data, _, program, _ = network_program("digits", "sad", 8, progress=lambda *_: None)
     engine = engine_for(program, 4, 4, "sad", 1)
     return program, engine, quantize_images(program, data.x_test)
 
@@ -268,3 +267,51 @@ class _Replay:
     def read(self, n):
         chunk, self.out = self.out[:n], self.out[n:]
         return chunk
+
+
+# ---------------------------------------------------------------- acknowledged writes survive (issue 26)
+
+def _with_const(program, entry, lane, value):
+    """``program`` with M (lane 0) or B (lane 1) of constant entry ``entry`` set to ``value``."""
+    import dataclasses
+    layers = list(program.layers)
+    for i, layer in enumerate(layers):
+        if entry < layer.cout:
+            name = "scale" if lane == 0 else "bias"
+            values = np.array(getattr(layer, name))
+            values[entry] = value
+            layers[i] = dataclasses.replace(layer, **{name: values})
+            return dataclasses.replace(program, layers=tuple(layers))
+        entry -= layer.cout
+    raise IndexError("no such constant entry")
+
+
+def _signed(words, bits):
+    words = np.asarray(words, dtype=np.int64)
+    return np.where(words >= 1 << (bits - 1), words - (1 << bits), words)
+
+
+def test_a_hang_between_the_m_and_b_frames_of_a_constant_keeps_the_acknowledged_m(digits):
+    # issue 26's reproduction on the digits top, byte for byte: M of entry 42 (0x4000), acknowledged;
+    # a RUN with a limit of 0 cycles, ERR_HANG (the engine's logic reset); B of entry 42, acknowledged
+    from adderhw.golden.program import run_program
+    from adderhw.sim.link import run_link_exchanges
+    program, engine, x = digits
+    images = x[:engine.lanes]
+    frames = [bytes.fromhex(h) for h in ("a5020a0002002a0000040040000084", "a503040000000000f9",
+                                         "a5020a0002012a0000040ccc0a00e1")]
+    steps = [("host", "load_program", (program, engine))]
+    steps += [s for f in frames for s in (("send", f), ("reply",))]
+    steps += [("memories", ("scales", "biases")), ("host", "classify", (program, engine, images)),
+              ("host", "read", (len(program.layers) % 2, 0, program.classes, engine))]
+    _, *replies, memories, (classes, cycles), logits = run_link_exchanges(engine, steps)
+    assert replies == [(CMD_WRITE | REPLY, b""), (CMD_ERROR, bytes([ERR_HANG])), (CMD_WRITE | REPLY, b"")]
+    m, b = 0x4000, 0x0ACC0C                    # the frames' values
+    want = _with_const(_with_const(program, 42, 0, m), 42, 1, b)
+    golden = run_program(want, images)
+    lost = run_program(_with_const(want, 42, 0, 0), images)
+    assert not np.array_equal(lost.logits, golden.logits)      # the check below would see a lost M
+    assert classes.tolist() == golden.classes.tolist()
+    assert np.array_equal(logits.T, golden.logits)
+    assert _signed(memories["scales"], engine.scale_bits)[42] == m
+    assert _signed(memories["biases"], engine.bias_bits)[42] == b
