@@ -117,6 +117,7 @@ def run_digits(conf=None, progress=None, scheduler=None):
     conf = conf or DigitsConfig()
     say = progress or (lambda m: None)
     t_start = time.perf_counter()
+    import torch
     from adderhw.trained import trained_network
     data = load_digits_data(conf.seed)
     _check_batches(conf, len(data.y_test))
