@@ -1,16 +1,25 @@
 """The board link: the UART against an independent bit-level model, the protocol's framing, and the
 whole board top (hw.link.EngineLink) on Verilator under cocotb, with a UART model on its pins:
-a trained digits network through the host code (adderhw.host) and malformed input of every kind."""
+a trained digits network through the host code (adderhw.host), malformed input of every kind, and
+acknowledged writes that survive every later error, hang and reset (issue 26: its three frames byte
+for byte, and random sequences of updates with disturbances between their halves, checked against
+the engine's memories and the golden program)."""
+import dataclasses
+
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from adderhw.base.engine import DESCRIPTOR_FIELDS
 from adderhw.base.errors import BadParameter
 from adderhw.base.protocol import (CMD_ERROR, CMD_READ, CMD_RUN, CMD_STATUS, CMD_WRITE, ERR_CHECKSUM, ERR_COMMAND,
                                    ERR_FRAMING, ERR_HANG, ERR_LENGTH, ERR_RANGE, ERR_TIMEOUT, MAX_PAYLOAD, REPLY, SYNC,
                                    FrameParser, LinkError, checksum, encode_frame)
+from adderhw.golden.program import LayerProgram, Program
 from adderhw.host import value_bytes
-from adderhw.hw.link import status_bytes
+from adderhw.hw.engine import SPACE_ACT, SPACE_CONST, SPACE_DESC, SPACE_WEIGHT
+from adderhw.hw.link import default_timeout, status_bytes
+from adderhw.hw.sequencer import DESC_SLOTS
 from adderhw.hw.uart import UartRx, UartTx, uart_divisor
 
 # ---------------------------------------------------------------- the UART on Amaranth's simulator
@@ -273,7 +282,6 @@ class _Replay:
 
 def _with_const(program, entry, lane, value):
     """``program`` with M (lane 0) or B (lane 1) of constant entry ``entry`` set to ``value``."""
-    import dataclasses
     layers = list(program.layers)
     for i, layer in enumerate(layers):
         if entry < layer.cout:
@@ -294,6 +302,7 @@ def _signed(words, bits):
 def test_a_hang_between_the_m_and_b_frames_of_a_constant_keeps_the_acknowledged_m(digits):
     # issue 26's reproduction on the digits top, byte for byte: M of entry 42 (0x4000), acknowledged;
     # a RUN with a limit of 0 cycles, ERR_HANG (the engine's logic reset); B of entry 42, acknowledged
+    from adderhw.golden.engine_cycles import engine_cycles
     from adderhw.golden.program import run_program
     from adderhw.sim.link import run_link_exchanges
     program, engine, x = digits
@@ -313,5 +322,260 @@ def test_a_hang_between_the_m_and_b_frames_of_a_constant_keeps_the_acknowledged_
     assert not np.array_equal(lost.logits, golden.logits)      # the check below would see a lost M
     assert classes.tolist() == golden.classes.tolist()
     assert np.array_equal(logits.T, golden.logits)
+    assert cycles == engine_cycles(engine, want)["total"]
     assert _signed(memories["scales"], engine.scale_bits)[42] == m
     assert _signed(memories["biases"], engine.bias_bits)[42] == b
+
+
+SEQUENCES = 40      # random sequences of the randomised protocol test, each checked on its own
+
+
+def _small_program(rng, width):
+    """A multiplier layer, an adder layer (max-pooled) and a classifier, with random weights and
+    constants: a program that loads in a few hundred bytes and runs in about a thousand cycles, so
+    that a random sequence is cheap, and in which a wrong constant nearly always shows in the logits
+    (the memory checks see it regardless)."""
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    w = lambda *shape: rng.integers(lo, hi + 1, shape)                               # noqa: E731
+    layers = (LayerProgram("l0", "mul", w(3, 1, 3, 3), rng.integers(-200, 200, 3), rng.integers(-3000, 3000, 3),
+                           6, (4, 4), 1, 1, True, "none"),
+              LayerProgram("l1", "add", w(4, 3, 3, 3), rng.integers(-200, 200, 4), rng.integers(-3000, 3000, 4),
+                           8, (4, 4), 1, 1, True, "max2"),
+              LayerProgram("fc", "mul", w(4, 4, 2, 2), rng.integers(1, 100, 4), rng.integers(-100, 100, 4),
+                           6, (2, 2), 1, 0, False, "none"))
+    return Program("link-writes", width, layers, input_frac=4)
+
+
+class _MemoryModel:
+    """What the engine's memories must hold, as a model: every acknowledged write and nothing else
+    (hw.engine's memories start at 0), and the program they make."""
+
+    def __init__(self, program, engine):
+        from adderhw.golden.program import memory_images
+        self.program, self.engine = program, engine
+        mem = memory_images(program, engine)
+        self.weights = np.zeros((engine.weight_depth, engine.array.rows), dtype=np.int64)
+        self.weights[:len(mem.weights)] = mem.weights
+        self.consts = np.zeros((engine.const_depth, 2), dtype=np.int64)
+        self.consts[:len(mem.consts)] = mem.consts
+        self.descs = np.zeros(engine.max_layers * DESC_SLOTS, dtype=np.int64)
+        for i, d in enumerate(mem.descriptors):
+            self.descs[i * DESC_SLOTS:i * DESC_SLOTS + len(DESCRIPTOR_FIELDS)] = [d[f] for f in DESCRIPTOR_FIELDS]
+        self.program_descs = self.descs.copy()
+        self.n_consts, self.n_weights = len(mem.consts), len(mem.weights)
+        self.act0 = np.zeros((engine.act_depth, engine.lanes), dtype=np.int64)
+
+    def write(self, space, lane, addr, values):
+        for i, v in enumerate(values):
+            if space == SPACE_CONST:
+                self.consts[addr + i, lane] = v
+                self.program = _with_const(self.program, addr + i, lane, v)
+            elif space == SPACE_WEIGHT:
+                self.weights[addr + i, lane] = v
+            elif space == SPACE_DESC:
+                self.descs[addr + i] = v
+            else:
+                self.act0[addr + i, lane] = v
+
+    def intact(self):
+        """The descriptors are the program's (so a run takes the program's cycles)."""
+        return np.array_equal(self.descs, self.program_descs)
+
+    def memories_check(self, why, act_words):
+        """A check of a "memories" step's result against the model as it is now: every word of the
+        weights, constants and descriptors, and the first ``act_words`` words of activation buffer 0
+        (the images; a RUN writes the rest of both buffers)."""
+        e, a = self.engine, self.engine.array
+        want = {"weights": self.weights.copy(), "scales": self.consts[:, 0].copy(), "biases": self.consts[:, 1].copy(),
+                "descs": self.descs & ((1 << e.field_bits) - 1), "act0": self.act0[:act_words].copy()}
+
+        def lanes(words, n, bits):
+            return np.stack([_signed((np.asarray(words, dtype=np.int64) >> (bits * i)) & ((1 << bits) - 1), bits)
+                             for i in range(n)], axis=1)
+
+        def check(got):
+            have = {"weights": lanes(got["weights"], a.rows, a.width), "scales": _signed(got["scales"], e.scale_bits),
+                    "biases": _signed(got["biases"], e.bias_bits), "descs": np.asarray(got["descs"]),
+                    "act0": lanes(got["act0"][:act_words], e.lanes, a.width)}
+            for name, w in want.items():
+                if not len(w):
+                    continue
+                bad = np.flatnonzero((have[name] != w).reshape(len(w), -1).any(axis=1))
+                assert not len(bad), f"{why}: {name} words {bad[:8].tolist()} hold " \
+                                     f"{have[name][bad[:8]].tolist()}, not the acknowledged {w[bad[:8]].tolist()}"
+        return check
+
+
+class _Plan:
+    """Steps for sim.link_tb's ``exchanges`` and, for each step that gives a result, its check."""
+
+    MEMORIES = ("weights", "scales", "biases", "descs", "act0")
+
+    def __init__(self, rng, model):
+        self.rng, self.model, self.engine = rng, model, model.engine
+        self.steps, self.checks, self.kinds = [], [], []
+        self.where = ""
+
+    def pick(self, options):
+        return options[int(self.rng.integers(0, len(options)))]
+
+    def expect(self, step, want):
+        self.steps.append(step)
+        self.checks.append((self.where, want))
+
+    def frame(self, data, want, gap=0):
+        """``data`` sent (with ``gap`` idle clocks between its bytes: a slow host), then its reply."""
+        if gap:
+            for b in data:
+                self.steps += [("send", bytes([b])), ("wait", gap)]
+        else:
+            self.steps.append(("send", data))
+        self.expect(("reply",), want)
+
+    def write(self, space, lane, addr, values, gap=0):
+        """An acknowledged WRITE: the model takes it."""
+        vb = max(value_bytes(values), int(self.rng.integers(1, 5)))
+        self.frame(_write(space, lane, addr, vb, values), (CMD_WRITE | REPLY, b""), gap)
+        self.model.write(space, lane, addr, values)
+
+    def check_memories(self, act_words):
+        self.expect(("memories", self.MEMORIES), self.model.memories_check(self.where, act_words))
+
+    # ---- disturbances: each changes nothing the memories must hold
+    def disturb(self, space, lane, addr, cycles, allow_run=True):
+        rng, e = self.rng, self.engine
+        kinds = ["bad checksum", "bad length", "unknown command", "out of range", "truncated", "framing",
+                 "reset mid-frame", "reset", "stall", "slow status", "read"] + (["hang"] if allow_run else [])
+        kind = kinds[int(rng.integers(0, len(kinds)))]
+        self.kinds.append(kind)
+        garbage = [int(rng.integers(-100, 100))]
+        target = _write(space, lane, addr, 4, garbage)       # what the frames below would write
+        err = lambda code: (CMD_ERROR, bytes([code]))        # noqa: E731
+        if kind == "bad checksum":                           # a payload or CHK byte flipped in flight
+            f = bytearray(target)
+            f[int(rng.integers(4, len(f)))] ^= 1 << int(rng.integers(0, 8))
+            self.frame(bytes(f), err(ERR_CHECKSUM))
+        elif kind == "bad length":
+            self.frame(self.pick([encode_frame(CMD_WRITE, target[4:-2]),           # a torn value
+                                  encode_frame(CMD_STATUS, b"\x01"), encode_frame(CMD_RUN, b"\x01\x02"),
+                                  encode_frame(CMD_READ, target[4:9])]), err(ERR_LENGTH))
+        elif kind == "unknown command":
+            self.frame(encode_frame(int(rng.choice([0x00, 0x05, 0x33, 0x7F, 0x82])), target[4:-1]), err(ERR_COMMAND))
+        elif kind == "out of range":
+            depth = {SPACE_ACT: e.act_depth, SPACE_CONST: e.const_depth, SPACE_WEIGHT: e.weight_depth,
+                     SPACE_DESC: e.max_layers * DESC_SLOTS}[space]
+            lanes = {SPACE_ACT: e.lanes, SPACE_CONST: 2, SPACE_WEIGHT: e.array.rows, SPACE_DESC: 1}[space]
+            self.frame(self.pick([_write(space, lanes, addr, 4, garbage), _write(space, lane, depth - 1, 4, garbage * 2),
+                                  encode_frame(CMD_WRITE, target[4:9] + bytes([int(rng.choice([0, 5, 255]))]) +
+                                               bytes(5))]), err(ERR_RANGE))
+        elif kind == "truncated":                            # cut short: dropped after the timeout
+            self.frame(target[:int(rng.integers(2, len(target)))], err(ERR_TIMEOUT))
+        elif kind == "framing":                              # the line held low inside a frame
+            self.steps += [("send", target[:int(rng.integers(2, len(target)))]), ("break", 12)]
+            self.expect(("reply",), err(ERR_FRAMING))
+            self.steps.append(("wait", 200))
+        elif kind == "reset mid-frame":                      # the board's reset, part of a frame in
+            self.steps += [("send", target[:int(rng.integers(1, len(target)))]), ("reset", int(rng.integers(1, 5)))]
+            self.expect(("reply",), None)
+        elif kind == "reset":
+            self.steps.append(("reset", int(rng.integers(1, 5))))
+        elif kind == "stall":                                # the host quiet for a while: no reply
+            self.steps.append(("wait", int(rng.integers(1, default_timeout(8) + 1000))))
+        elif kind == "slow status":                          # stalls between bytes, shorter than the timeout
+            from adderhw.sim.link import SIM_CLK_HZ
+            near = rng.random() < 0.2                        # sometimes just short of the timeout
+            gap = default_timeout(8) - int(rng.integers(100, 200)) if near else int(rng.integers(1, 400))
+            self.frame(encode_frame(CMD_STATUS), (CMD_STATUS | REPLY, status_bytes(e, SIM_CLK_HZ)), gap=gap)
+        elif kind == "read":
+            self.frame(_read(int(rng.integers(0, 2)), 0, 2), lambda got: got[0] == CMD_READ | REPLY)
+        else:                                                # a RUN past a limit below the program's cycles
+            self.steps.append(("send", encode_frame(CMD_RUN, int(rng.integers(0, cycles - 16)).to_bytes(4, "little"))))
+            if self.model.intact():
+                self.expect(("reply",), err(ERR_HANG))
+            else:                                            # a descriptor half rewritten: the run may end
+                self.expect(("reply",), lambda got: got == err(ERR_HANG) or got[0] == CMD_RUN | REPLY)
+
+    def disturbances(self, *args, **kw):
+        for _ in range(int(self.rng.integers(0, 3))):
+            self.disturb(*args, **kw)
+
+    # ---- the halves of multi-frame updates, disturbed
+    def update(self, cycles):
+        rng, b = self.rng, self.model
+        gap = lambda: int(rng.integers(1, 300)) if rng.random() < 0.2 else 0          # noqa: E731
+        kind = rng.choice(["const", "const", "const", "weight", "desc"])
+        if kind == "const":        # M and B of n entries: a frame per lane or per entry, either order
+            n = int(rng.integers(1, 4))
+            addr = int(rng.integers(0, b.n_consts - n + 1))
+            first_fc = b.n_consts - b.program.classes
+            values = {0: [int(rng.integers(1, 100) if e >= first_fc else rng.integers(-200, 200))
+                          for e in range(addr, addr + n)],
+                      1: [int(rng.integers(-100, 100) if e >= first_fc else rng.integers(-3000, 3000))
+                          for e in range(addr, addr + n)]}
+            order = [0, 1] if rng.random() < 0.8 else [1, 0]
+            if rng.random() < 0.5:
+                writes = [(SPACE_CONST, lane, addr, values[lane]) for lane in order]
+            else:
+                writes = [(SPACE_CONST, lane, addr + i, [values[lane][i]]) for i in range(n) for lane in order]
+        elif kind == "weight":     # a weight overwritten, then restored
+            addr, lane = int(rng.integers(0, b.n_weights)), int(rng.integers(0, self.engine.array.rows))
+            lo = -(1 << (self.engine.array.width - 1))
+            writes = [(SPACE_WEIGHT, lane, addr, [int(rng.integers(lo, -lo))]),
+                      (SPACE_WEIGHT, lane, addr, [int(b.weights[addr, lane])])]
+        else:                      # a descriptor slot overwritten, then restored
+            slot = int(rng.integers(0, len(b.program.layers) * DESC_SLOTS))
+            writes = [(SPACE_DESC, 0, slot, [int(b.descs[slot]) ^ 1]), (SPACE_DESC, 0, slot, [int(b.descs[slot])])]
+        for space, lane, addr, values in writes:
+            self.disturbances(space, lane, addr, cycles)
+            self.write(space, lane, addr, values, gap())
+            if rng.random() < 0.3:     # an acknowledged half is in the memory already, alone
+                self.check_memories(0)
+        self.disturbances(*writes[-1][:3], cycles)
+
+    def classify(self, images):
+        """The images written lane by lane (disturbed, but not by a RUN: a RUN spends them), the
+        memories checked, a RUN and the logits: all against the golden program of the model."""
+        from adderhw.golden.engine_cycles import engine_cycles
+        from adderhw.golden.program import run_program
+        flat = images.reshape(len(images), -1)
+        for c in range(len(images)):
+            self.disturbances(SPACE_ACT, c, 0, 0, allow_run=False)
+            self.write(SPACE_ACT, c, 0, flat[c].tolist())
+        self.check_memories(flat.shape[1])
+        program, e = self.model.program, self.engine
+        golden = run_program(program, images)
+        cycles = engine_cycles(e, program)["total"]
+        run = cycles.to_bytes(4, "little") + bytes(int(c) for c in golden.classes)
+        self.frame(encode_frame(CMD_RUN, (2 * cycles + 1000).to_bytes(4, "little")), (CMD_RUN | REPLY, run))
+        L = len(program.layers)
+        logits = golden.logits.T.astype(np.int8).tobytes()                   # words = classes, lanes = images
+        self.frame(_read(L % 2, 0, program.classes), (CMD_READ | REPLY, logits))
+        return cycles
+
+
+def test_random_errors_hangs_resets_and_stalls_between_halves_of_updates_lose_no_acknowledged_write(digits):
+    from adderhw.sim.link import run_link_exchanges
+    _, engine, _ = digits
+    rng = np.random.default_rng(26)
+    program = _small_program(rng, engine.array.width)
+    model = _MemoryModel(program, engine)
+    plan = _Plan(rng, model)
+    lo, hi = -(1 << (engine.array.width - 1)), (1 << (engine.array.width - 1))
+    plan.where = "loading the program"
+    plan.expect(("host", "load_program", (program, engine)), None)
+    cycles = plan.classify(rng.integers(lo, hi, (engine.lanes, *program.input_shape)))
+    for s in range(SEQUENCES):
+        plan.where = f"sequence {s}"
+        for _ in range(int(rng.integers(1, 3))):
+            plan.update(cycles)
+        cycles = plan.classify(rng.integers(lo, hi, (engine.lanes, *program.input_shape)))
+    assert set(plan.kinds) >= {"bad checksum", "bad length", "unknown command", "out of range", "truncated",
+                               "framing", "reset mid-frame", "reset", "stall", "slow status", "read", "hang"}
+    # a reply (the longest: a RUN, or ERR_TIMEOUT) comes within this; waiting for none takes as long
+    results = run_link_exchanges(engine, plan.steps, reply_timeout_cycles=default_timeout(8) + 2 * cycles + 1000)
+    assert len(results) == len(plan.checks)
+    for (where, want), got in zip(plan.checks, results):
+        if callable(want):
+            assert want(got) in (None, True), (where, got)
+        else:
+            assert got == want, (where, got, want)
