@@ -65,10 +65,12 @@ def _network_parts(network):
     raise BadParameter(f"network must be one of {', '.join(NETWORK_EPOCHS)}, not {network!r}")
 
 
-def model_name(network, adder, seed, epochs, channels=None):
-    """``<network>-<addernet|cnn>-c<channels>-seed<S>-e<E>``: what a weights file is called."""
+def model_name(network, adder, seed, epochs, channels=None, first_last="mul"):
+    """``<network>-<addernet|addernet_all|cnn>-c<channels>-seed<S>-e<E>``: what a weights file is
+    called ("addernet_all": first and last layers are adder layers too, golden.addernet.FIRST_LAST)."""
     channels = tuple(channels or _network_parts(network)[3])
-    return f"{network}-{_KINDS[bool(adder)]}-c{'_'.join(map(str, channels))}-seed{seed}-e{epochs}"
+    kind = _KINDS[bool(adder)] + ("_all" if first_last == "adder" else "")
+    return f"{network}-{kind}-c{'_'.join(map(str, channels))}-seed{seed}-e{epochs}"
 
 
 def weights_sha256(state_dict):
@@ -133,10 +135,12 @@ class TrainedNetwork:
                 "trained_on": self.meta.get("fingerprint")}
 
 
-def trained_network(network, adder, seed=0, epochs=0, fresh=False, channels=None, progress=print):
+def trained_network(network, adder, seed=0, epochs=0, fresh=False, channels=None, progress=print,
+                    first_last="mul"):
     """The trained ``network`` ("digits" or "mnist"), AdderNet (``adder``) or CNN twin, of ``seed`` and
     ``epochs`` (0: :data:`NETWORK_EPOCHS`), from the committed weights, the cache or a training
-    (module docstring); ``fresh`` skips the first two. The model is in eval mode."""
+    (module docstring); ``fresh`` skips the first two; ``first_last`` "adder": the all-adder
+    AdderNet (golden.addernet.FIRST_LAST). The model is in eval mode."""
     from adderhw.golden.addernet import accuracy
     from adderhw.golden.determinism import deterministic, kernel_fingerprint
     load_data, make, fit, default_channels = _network_parts(network)
@@ -146,9 +150,9 @@ def trained_network(network, adder, seed=0, epochs=0, fresh=False, channels=None
     data = load_data(seed)
     with deterministic(seed):
         # the initial weights come from torch's global generator, seeded here
-        model = make(adder=adder, channels=channels)
-    name = model_name(network, adder, seed, epochs, channels)
-    kind = "AdderNet" if adder else "CNN"
+        model = make(adder=adder, channels=channels, first_last=first_last)
+    name = model_name(network, adder, seed, epochs, channels, first_last)
+    kind = ("all-adder AdderNet" if first_last == "adder" else "AdderNet") if adder else "CNN"
     committed = committed_dir() / f"{name}.npz"
     if not fresh and committed.exists():
         meta = load_weights(committed, model)
@@ -163,7 +167,8 @@ def trained_network(network, adder, seed=0, epochs=0, fresh=False, channels=None
     progress(f"  training the {network} {kind} ({epochs} epochs, seed {seed}; cached afterwards)")
     fit(model, data, epochs=epochs, seed=seed, progress=progress)
     model.eval()
-    meta = {"network": network, "kind": kind, "channels": list(channels), "seed": seed, "epochs": epochs,
+    meta = {"network": network, "kind": kind, "first_last": first_last, "channels": list(channels), "seed": seed,
+            "epochs": epochs,
             "fingerprint": fp, "test_accuracy": accuracy(model, data.x_test, data.y_test)}
     meta = save_weights(cached, model, meta)
     return TrainedNetwork(data, model, name, "trained", cached, meta)

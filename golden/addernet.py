@@ -30,16 +30,33 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from adderhw.base.errors import BadParameter
+
 from .conv import adder2d, mac_conv2d
 from .training import sgd_train
 from .fixed import choose_frac_bits, dequantize, quantize
 
-__all__ = ["DigitsData", "load_digits_data", "DigitsNet", "train", "accuracy", "FixedPointAdders",
+__all__ = ["FIRST_LAST", "check_first_last", "DigitsData", "load_digits_data", "DigitsNet", "train", "accuracy", "FixedPointAdders",
            "ADDER_LAYERS", "layer_label"]
 
 ADDER_LAYERS = ("add1", "add2")
 #: what the CNN twin's layers in the adder layers' places are called in reports
 _TWIN_LABELS = {"add1": "conv2", "add2": "conv3"}
+
+
+#: what the first conv and the classifier of an AdderNet are: multiplier layers (the paper) or adder
+#: layers (an all-adder network, which needs no multiplier)
+FIRST_LAST = ("mul", "adder")
+
+
+def check_first_last(first_last, adder):
+    """``first_last`` checked: one of :data:`FIRST_LAST`, and "mul" for a CNN (whose layers all
+    multiply)."""
+    if first_last not in FIRST_LAST:
+        raise BadParameter(f"first_last must be one of {', '.join(FIRST_LAST)}, not {first_last!r}")
+    if first_last == "adder" and not adder:
+        raise BadParameter("first_last 'adder' applies to the AdderNet only; the CNN twin's layers all multiply")
+    return first_last
 
 
 def layer_label(name, adder):
@@ -72,13 +89,20 @@ def _torch():
     return torch
 
 
-def DigitsNet(adder=True, channels=(8, 16, 16), eta=0.2, compiled=False):
+def DigitsNet(adder=True, channels=(8, 16, 16), eta=0.2, compiled=False, first_last="mul"):
     """The digits network (adder=True) or its CNN twin (adder=False), as a torch.nn.Module.
 
     ``compiled`` (golden.reference.Adder2d) is False by default: the fused kernel sums in another
     order than the eager code and exists only where a C++ compiler does, so a seed would give other
-    weights on another machine (golden.determinism); at these sizes the eager code is as fast."""
+    weights on another machine (golden.determinism); at these sizes the eager code is as fast.
+
+    ``first_last`` (AdderNet only): "mul" keeps the first conv and the classifier as multiplier
+    layers (Conv2d, Linear), as the AdderNet paper does; "adder" makes them adder layers too, as
+    spinalAdderNetMNIST does, so the network needs no multiplier anywhere: conv1 is a 3x3 adder
+    layer on the image, and the classifier a 1x1 adder layer on the pooled features followed by a
+    BatchNorm (``bn_fc``, which the compiler folds into the post-processing like any other)."""
     torch = _torch()
+    first_last = check_first_last(first_last, adder)
     from torch import nn
     from .reference import Adder2d
 
@@ -88,7 +112,11 @@ def DigitsNet(adder=True, channels=(8, 16, 16), eta=0.2, compiled=False):
         def __init__(self):
             super().__init__()
             self.adder = adder
-            self.conv1 = nn.Conv2d(1, c1, 3, padding=1, bias=False)
+            self.first_last = first_last
+            if first_last == "adder":
+                self.conv1 = Adder2d(1, c1, 3, padding=1, eta=eta, compiled=compiled)
+            else:
+                self.conv1 = nn.Conv2d(1, c1, 3, padding=1, bias=False)
             self.bn1 = nn.BatchNorm2d(c1)
             if adder:
                 self.add1 = Adder2d(c1, c2, 3, padding=1, eta=eta, compiled=compiled)
@@ -98,7 +126,21 @@ def DigitsNet(adder=True, channels=(8, 16, 16), eta=0.2, compiled=False):
                 self.add2 = nn.Conv2d(c2, c3, 3, padding=1, bias=False)
             self.bn2 = nn.BatchNorm2d(c2)
             self.bn3 = nn.BatchNorm2d(c3)
-            self.fc = nn.Linear(c3, 10)
+            if first_last == "adder":
+                self.fc = Adder2d(c3, 10, 1, eta=eta, compiled=compiled)
+                self.bn_fc = nn.BatchNorm2d(10)
+            else:
+                self.fc = nn.Linear(c3, 10)
+
+        def chain(self):
+            """The layers in execution order, as golden.compiler reads them."""
+            head = [("conv1", self.conv1), ("bn1", self.bn1), ("relu1", nn.ReLU()),
+                    ("add1", self.add1), ("bn2", self.bn2), ("relu2", nn.ReLU()), ("pool2", nn.MaxPool2d(2)),
+                    ("add2", self.add2), ("bn3", self.bn3), ("relu3", nn.ReLU()), ("gap", nn.AdaptiveAvgPool2d(1))]
+            if first_last == "adder":
+                # no Flatten: the adder classifier's 10x1x1 output is the logits
+                return head + [("fc", self.fc), ("bn_fc", self.bn_fc)]
+            return head + [("flatten", nn.Flatten()), ("fc", self.fc)]
 
         def forward(self, x, layer_fn=None, taps=None):
             """``layer_fn(name, module, x)`` replaces the adder (or twin conv) layers when given;
@@ -112,6 +154,8 @@ def DigitsNet(adder=True, channels=(8, 16, 16), eta=0.2, compiled=False):
             x = torch.relu(self.bn2(run("add1", x)))
             x = torch.nn.functional.max_pool2d(x, 2)
             x = torch.relu(self.bn3(run("add2", x)))
+            if first_last == "adder":
+                return self.bn_fc(self.fc(x.mean(dim=(2, 3), keepdim=True))).flatten(1)
             x = x.mean(dim=(2, 3))
             return self.fc(x)
 

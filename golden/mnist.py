@@ -34,7 +34,7 @@ import numpy as np
 from adderhw.base.errors import BadParameter
 from adderhw.base.validate import check_int
 
-from .addernet import DigitsData
+from .addernet import DigitsData, check_first_last
 from .training import sgd_train
 
 __all__ = ["load_mnist_data", "MnistNet", "train_mnist", "augment", "MNIST_CHANNELS", "MNIST_TEST_PER_CLASS"]
@@ -79,17 +79,23 @@ def load_mnist_data(seed=0, test_per_class=MNIST_TEST_PER_CLASS):
     return DigitsData(x[train], y[train], x[test], y[test])
 
 
-def MnistNet(adder=True, channels=MNIST_CHANNELS, eta=0.5, compiled=False):
+def MnistNet(adder=True, channels=MNIST_CHANNELS, eta=0.5, compiled=False, first_last="mul"):
     """The MNIST AdderNet (``adder=True``) or its CNN twin, as a torch.nn.Module with a ``chain()``
     (what golden.compiler reads) and golden.addernet's ``forward(x, layer_fn=None, taps=None)``.
 
     ``eta`` is the adder layers' adaptive learning-rate factor (golden.reference). 0.5 rather than
     the paper's 0.2: over seeds 0-2 (60 epochs) the 8-bit program scored 97.5-98.0 % with 0.5 and
     96.9-98.0 % with 0.2. ``compiled`` is False by default so that training is deterministic across
-    machines (golden.determinism)."""
+    machines (golden.determinism).
+
+    ``first_last`` (golden.addernet.FIRST_LAST): "adder" makes the stem a 6x6 adder layer at stride 4
+    and the classifier a 4x4 adder layer over the 16x4x4 map followed by a BatchNorm (``bn_fc``), as
+    spinalAdderNetMNIST runs all four layers as adder layers: then no layer multiplies."""
     import torch
     from torch import nn
     from .reference import Adder2d
+
+    first_last = check_first_last(first_last, adder)
 
     c1, c2, c3 = (check_int(f"channels[{i}]", c, lo=1) for i, c in enumerate(channels))
 
@@ -102,7 +108,11 @@ def MnistNet(adder=True, channels=MNIST_CHANNELS, eta=0.5, compiled=False):
         def __init__(self):
             super().__init__()
             self.adder = adder
-            self.conv1 = nn.Conv2d(1, c1, 6, stride=4, padding=3, bias=False)
+            self.first_last = first_last
+            if first_last == "adder":
+                self.conv1 = Adder2d(1, c1, 6, stride=4, padding=3, eta=eta, compiled=compiled)
+            else:
+                self.conv1 = nn.Conv2d(1, c1, 6, stride=4, padding=3, bias=False)
             self.bn1 = nn.BatchNorm2d(c1)
             self.relu1 = nn.ReLU()
             self.add1 = middle(c1, c2, 2)
@@ -111,11 +121,17 @@ def MnistNet(adder=True, channels=MNIST_CHANNELS, eta=0.5, compiled=False):
             self.add2 = middle(c2, c3, 1)
             self.bn3 = nn.BatchNorm2d(c3)
             self.relu3 = nn.ReLU()
+            if first_last == "adder":
+                self.fc = Adder2d(c3, 10, 4, eta=eta, compiled=compiled)
+                self.bn_fc = nn.BatchNorm2d(10)
             self.flatten = nn.Flatten()
-            self.fc = nn.Linear(c3 * 4 * 4, 10)
+            if first_last != "adder":
+                self.fc = nn.Linear(c3 * 4 * 4, 10)
 
         def chain(self):
-            return list(self.named_children())
+            """The layers in execution order, as golden.compiler reads them (an adder classifier's
+            10x1x1 output is the logits, so its trailing Flatten is left out)."""
+            return [(n, m) for n, m in self.named_children() if not (first_last == "adder" and n == "flatten")]
 
         def forward(self, x, layer_fn=None, taps=None):
             """``layer_fn(name, module, x)`` replaces the adder (or twin conv) layers when given;

@@ -108,8 +108,9 @@ def _records(node):
 
 def _load_committed(path):
     meta = json.loads(str(np.load(path)["__meta__"]))
-    net = trained_network(meta["network"], meta["kind"] == "AdderNet", meta["seed"], meta["epochs"],
-                          channels=meta["channels"], progress=lambda m: None)
+    net = trained_network(meta["network"], meta["kind"] != "CNN", meta["seed"], meta["epochs"],
+                          channels=meta["channels"], first_last=meta.get("first_last", "mul"),
+                          progress=lambda m: None)
     return net, meta
 
 
