@@ -356,6 +356,8 @@ def cmd_compare_boards(args):
         _write_reports(out, "compare_largest", res, table)
         return 0
     res = compare_boards(args.network, sizes, args.mac_rows, args.seed, build_dir, progress=_say)
+    res["command"] = (f"adderhw compare-boards --network {args.network} --sizes {args.sizes} --mac-rows {args.mac_rows} "
+                      f"--seed {args.seed}")
     table = format_compare_boards(res)
     print(table)
     _write_reports(out, "compare_boards", res, table)

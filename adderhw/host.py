@@ -9,8 +9,9 @@ own transport that moves bytes through a UART model on the top's pins. Both run 
   engine is not the one the program was compiled for.
 * ``write(space, lane, addr, values)``: WRITE frames of at most MAX_PAYLOAD bytes, each value in
   the fewest bytes (1 to 4) that hold the frame's values.
-* ``load_program(program, engine)``: descriptors, weights (a lane per array row), constants (M
-  then B, entry by entry: the engine writes an entry when its B arrives).
+* ``load_program(program, engine)``: descriptors, weights (a lane per array row), constants (all
+  the Ms, then all the Bs: they are separate tables in the engine, each WRITE in memory when it is
+  acknowledged).
 * ``classify(program, engine, images)``: a batch of up to C images into activation buffer 0, RUN;
   returns (classes, cycles).
 * ``read(side, addr, count)``: words of an activation buffer, (count, C) signed.
@@ -142,11 +143,10 @@ class EngineHost:
             self.write(SPACE_DESC, 0, i * DESC_SLOTS, [d[name] for name in DESCRIPTOR_FIELDS])
         for r in range(mem.weights.shape[1]):
             self.write(SPACE_WEIGHT, r, 0, mem.weights[:, r])
-        # the engine writes a constant entry when its B arrives, with the M loaded just before it
-        # (hw.engine): so M then B, entry by entry
-        for addr, (scale, bias) in enumerate(mem.consts):
-            self.write(SPACE_CONST, 0, addr, [scale])
-            self.write(SPACE_CONST, 1, addr, [bias])
+        # M (lane 0) and B (lane 1) are separate tables (hw.engine): a lane each, as few frames as fit
+        consts = np.asarray(mem.consts, dtype=np.int64).reshape(-1, 2)
+        for lane in (0, 1):
+            self.write(SPACE_CONST, lane, 0, consts[:, lane])
 
     def classify(self, program, engine, images):
         x = np.asarray(images, dtype=np.int64)
