@@ -537,9 +537,11 @@ def engine_cost(program, engine):
         raise BadParameter(f"engine must be an EngineConfig, not {type(engine).__name__}")
     rows = []
     for layer in program.layers:
-        arr = engine.array_for(layer.op) if engine.adder or layer.op == "mul" else engine.array
         if not engine.adder and layer.op == "add":
             _refuse(layer.name, "op", "'add' cannot run on a CNN engine (MAC arrays only)")
+        if layer.op not in engine.ops:
+            _refuse(layer.name, "op", "'mul' needs a MAC array, and this all-adder engine has none (mac_rows 0)")
+        arr = engine.array_for(layer.op)
         g = drain_gap(arr)
         h, w = layer.conv_hw
         cycles = h * w * math.ceil(layer.cout / arr.rows) * max(layer.k, g)

@@ -319,6 +319,9 @@ def memory_images(program, engine):
             _fail(layer, "op", "add needs an AdderNet engine")
         if not engine.adder and layer.op == "add":
             _fail(layer, "op", f"'add' cannot run on a CNN engine (MAC arrays only); compile the CNN twin")
+        if layer.op not in engine.ops:
+            _fail(layer, "op", "'mul' needs a MAC array, and this all-adder engine has none (mac_rows 0); build "
+                  "the engine with mac_rows >= 1 or compile the network with adder first and last layers")
         arr = engine.array_for(layer.op)
         if layer.k > arr.k_max:
             _fail(layer, "k", f"{layer.k} (cin·kernel²) exceeds the {arr.pe.upper()} array's k_max={arr.k_max}")

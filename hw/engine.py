@@ -178,8 +178,8 @@ class LayerEngine(wiring.Component):
                      self.o_wr.side.eq(~side), self.o_wr.addr.eq(post.o_wr_addr), self.o_wr.data.eq(post.o_wr_data)]
 
         # ---- the arrays: one for adder layers, one for multiplier layers (AdderNet), or one MAC array
-        arrays = {"add": SystolicArray(e.array_for("add"))} if e.adder else {}
-        arrays["mul"] = SystolicArray(e.array_for("mul"))
+        # an all-adder engine (mac_rows 0) has no MAC array: nothing that multiplies is built
+        arrays = {op: SystolicArray(e.array_for(op)) for op in e.ops}
         mul = is_mul(desc)
         for op, arr in arrays.items():
             m.submodules[f"array_{op}"] = arr

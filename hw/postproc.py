@@ -68,7 +68,7 @@ def const_layout(engine):
 def sum_bits(engine):
     """Signed width of the layer sums the engine feeds in: the wider of −SAD and the MAC sum."""
     bits = 2
-    for op in ("add", "mul"):
+    for op in engine.ops:
         a = engine.array_for(op)
         bits = max(bits, a.acc_width + (0 if a.acc_signed else 1))
     return bits

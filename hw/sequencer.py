@@ -22,7 +22,7 @@ i_layer_done : In(1)       the post-processing wrote the layer's last output
 o_table_addr : Out, i_table_data : In(field_bits)   the descriptor table's read port
 o_cycles : Out(32)
 """
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -35,6 +35,8 @@ __all__ = ["Sequencer", "DESC_SLOTS", "FETCH_CYCLES"]
 
 #: descriptor table slots per layer (fields are at slots 0 .. F-1)
 DESC_SLOTS = 32
+SLOT_BITS = DESC_SLOTS.bit_length() - 1
+assert 1 << SLOT_BITS == DESC_SLOTS and len(DESCRIPTOR_FIELDS) < DESC_SLOTS   # a table address is {layer, field}
 
 
 class Sequencer(wiring.Component):
@@ -57,7 +59,8 @@ class Sequencer(wiring.Component):
         field = Signal(range(F + 1))
         desc_bits = Signal(F * fb)
         m.d.comb += [self.o_desc.as_value().eq(desc_bits), self.o_layer.eq(layer), self.o_side.eq(layer[0]),
-                     self.o_table_addr.eq(layer * DESC_SLOTS + field)]
+                     # slot (layer, field) is layer·32 + field: bits side by side, no multiplier
+                     self.o_table_addr.eq(Cat(field, Const(0, SLOT_BITS - len(field)), layer))]
         with m.If(self.o_busy):
             m.d.sync += self.o_cycles.eq(self.o_cycles + 1)
         with m.FSM():

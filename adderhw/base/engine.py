@@ -17,8 +17,9 @@ array : ArrayConfig
 mac_rows : int
     An AdderNet engine (array.pe == "sad") runs its multiplier layers (the first conv and the
     classifier, as in the paper) on a second array, of MAC PEs, ``mac_rows`` x C, in the same top.
-    0 for a CNN engine (every layer runs on ``array``). Filter lanes of a multiplier layer are the
-    first ``mac_rows`` of the weight word.
+    0 for an all-adder AdderNet engine, which has no MAC array (its programs have adder layers
+    only, golden.addernet.FIRST_LAST), and for a CNN engine (every layer runs on ``array``).
+    Filter lanes of a multiplier layer are the first ``mac_rows`` of the weight word.
 act_depth : int
     Words of each activation buffer (two, ping-pong); a word holds one value of each of C images.
     A layer's input and output (C·H·W values per image, after pooling) must each fit.
@@ -96,7 +97,7 @@ class EngineConfig:
             object.__setattr__(self, name, check_int(name, getattr(self, name), lo=lo, hi=hi))
         rows = self.array.rows
         if self.array.pe == "sad":
-            object.__setattr__(self, "mac_rows", check_int("mac_rows", self.mac_rows, lo=1, hi=rows))
+            object.__setattr__(self, "mac_rows", check_int("mac_rows", self.mac_rows, lo=0, hi=rows))
         elif self.mac_rows not in (0, rows):
             raise BadParameter(f"mac_rows applies to an AdderNet engine (array pe 'sad'); a CNN engine "
                                f"runs every layer on its MAC array and takes 0, not {self.mac_rows}")
@@ -107,6 +108,19 @@ class EngineConfig:
     def adder(self):
         """True for an AdderNet engine (SAD array plus a MAC array for multiplier layers)."""
         return self.array.pe == "sad"
+
+    @property
+    def has_mac_array(self):
+        """True when the engine can run multiplier layers: a CNN engine, or an AdderNet engine with
+        ``mac_rows`` >= 1."""
+        return not self.adder or self.mac_rows > 0
+
+    @property
+    def ops(self):
+        """The layer ops this engine runs: ("add", "mul"), ("add",) (all-adder) or ("mul",) (CNN)."""
+        if not self.adder:
+            return ("mul",)
+        return ("add", "mul") if self.mac_rows else ("add",)
 
     @property
     def lanes(self):
@@ -121,6 +135,9 @@ class EngineConfig:
             return self.array
         if op == "add":
             return self.array
+        if not self.mac_rows:
+            raise BadParameter("a multiplier layer (op 'mul') needs a MAC array, and this AdderNet engine has "
+                               "none (mac_rows 0); build it with mac_rows >= 1 or make the layer an adder layer")
         return self.array.with_(pe="mac", rows=self.mac_rows)
 
     def rows_for(self, op):
@@ -137,7 +154,7 @@ class EngineConfig:
 
     def describe(self):
         a = self.array
-        extra = f" + {self.mac_rows}x{a.cols} MAC" if self.adder else ""
+        extra = f" + {self.mac_rows}x{a.cols} MAC" if self.adder and self.mac_rows else ""
         return (f"{a.rows}x{a.cols} {a.pe.upper()}{extra}, {a.width}-bit, act {self.act_depth} x2, "
                 f"weights {self.weight_depth}, consts {self.const_depth}")
 

@@ -8,12 +8,13 @@ from adderhw.base.config import ArrayConfig
 from adderhw.base.engine import EngineConfig
 from adderhw.base.errors import BadParameter
 from adderhw.golden.engine_cycles import engine_cycles
-from adderhw.golden.program import LayerProgram, Program, run_program
+from adderhw.golden.program import LayerProgram, Program, memory_images, run_program
 from adderhw.sim.engine import run_engine_amaranth
 
 
-def random_program(rng, width, adder, n_layers=3):
-    """A chain of conv layers (random kernel, stride, padding, pooling) ending in a classifier."""
+def random_program(rng, width, adder, n_layers=3, all_adder=False):
+    """A chain of conv layers (random kernel, stride, padding, pooling) ending in a classifier; the
+    first layer and the classifier multiply unless ``all_adder``."""
     lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
     cin, h, w = int(rng.integers(1, 3)), int(rng.integers(4, 9)), int(rng.integers(4, 9))
     layers = []
@@ -22,7 +23,7 @@ def random_program(rng, width, adder, n_layers=3):
         s = int(rng.integers(1, 3))
         p = int(rng.integers(0, 2))
         cout = int(rng.integers(1, 6))
-        op = "mul" if (i == 0 or not adder) else "add"
+        op = "add" if adder and (i > 0 or all_adder) else "mul"
         oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
         if oh < 1 or ow < 1:
             k, s, p = 1, 1, 0
@@ -42,8 +43,8 @@ def random_program(rng, width, adder, n_layers=3):
     classes = int(rng.integers(2, 6))
     wts = rng.integers(lo, hi + 1, (classes, cin, h, h if h == w else 1))
     if h != w:       # a classifier over the whole map needs a square kernel: pool it away first
-        return random_program(rng, width, adder, n_layers)
-    layers.append(LayerProgram("fc", "mul", wts, rng.integers(1, 100, classes), rng.integers(-100, 100, classes),
+        return random_program(rng, width, adder, n_layers, all_adder)
+    layers.append(LayerProgram("fc", "add" if all_adder else "mul", wts, rng.integers(1, 100, classes), rng.integers(-100, 100, classes),
                                6, (h, w), 1, 0, False, "none"))
     return Program("random", width, tuple(layers), input_frac=4)
 
@@ -72,6 +73,42 @@ def test_random_programs_are_bit_exact_and_cycle_exact(seed, adder):
     lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
     images = rng.integers(lo, hi + 1, (int(rng.integers(1, cols + 1)), *program.input_shape))
     check_run(engine, program, images)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_all_adder_programs_on_an_engine_without_a_mac_array(seed):
+    rng = np.random.default_rng(100 + seed)
+    rows, cols = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    width = int(rng.choice([4, 6, 8]))
+    engine = EngineConfig(array=ArrayConfig(rows=rows, cols=cols, width=width, k_max=200), mac_rows=0,
+                          act_depth=512, weight_depth=2048, const_depth=64, max_layers=6)
+    program = random_program(rng, width, True, all_adder=True)
+    assert {layer.op for layer in program.layers} == {"add"}
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    images = rng.integers(lo, hi + 1, (int(rng.integers(1, cols + 1)), *program.input_shape))
+    check_run(engine, program, images)
+
+
+def test_an_engine_without_a_mac_array_refuses_a_multiplier_layer():
+    engine = EngineConfig(array=ArrayConfig(rows=2, cols=2, width=8, k_max=64), mac_rows=0, act_depth=64)
+    assert engine.ops == ("add",) and "MAC" not in engine.describe()
+    program = random_program(np.random.default_rng(0), 8, True)
+    with pytest.raises(BadParameter, match="layer 'l0': op 'mul' needs a MAC array, and this all-adder engine"):
+        memory_images(program, engine)
+
+
+def test_an_all_adder_engine_builds_no_mac_array():
+    """From the netlist: the MAC array's multipliers are gone with mac_rows 0; what multiplies is the
+    post-processing's BatchNorm scale, one per lane (requant 'mul')."""
+    from adderhw.hw.engine import LayerEngine
+    from tests.hw.netlist import netlist_cells
+
+    def muls(mac_rows):
+        engine = EngineConfig(array=ArrayConfig(rows=2, cols=2, width=8, k_max=64), mac_rows=mac_rows,
+                              act_depth=64, weight_depth=256, const_depth=16, max_layers=4)
+        return sum(kind == "$mul" for kind, _ in netlist_cells(LayerEngine(engine)))
+    assert muls(1) == 2 + 1 * 2          # two lanes of post-processing and a 1x2 MAC array
+    assert muls(0) == 2
 
 
 def test_corner_values_saturate_and_tie_the_same_way():
