@@ -108,8 +108,8 @@ def test_requant_is_bit_exact_for_every_shift_up_to_the_format_maximum(kind):
     a_lo, a_hi = -(1 << (acc_bits - 1)), (1 << (acc_bits - 1)) - 1
     m_hi, b_hi = (1 << (engine.scale_bits - 1)) - 1, (1 << (engine.bias_bits - 1)) - 1
     rng = np.random.default_rng(u_bits)
-    shifts = sorted({0, 1, 2, u_bits - 2, u_bits - 1, u_bits, u_bits + 1, 39, 40, 41, MAX_SHIFT - 1, MAX_SHIFT}
-                    & set(range(MAX_SHIFT + 1)))
+    shifts = sorted({0, 1, 2, u_bits - 2, u_bits - 1, u_bits, u_bits + 1, 39, 40, 41, MAX_SHIFT - 1,
+                     MAX_SHIFT} & set(range(MAX_SHIFT + 1)))
     cout, h, w = 6, 2, 2
     for shift in shifts:
         # the extremes of M and B, zero and -1, and a bias that puts acc = 0 on a rounding tie
@@ -125,8 +125,8 @@ def test_requant_is_bit_exact_for_every_shift_up_to_the_format_maximum(kind):
         for p in range(h * w):
             beats[p, :cout] = acc[0, :, p // w, p % w, :]
         mem = run_postproc(engine, layer, beats, scale, bias)
-        want = postprocess(acc[0].transpose(3, 0, 1, 2), scale[None, :, None, None], bias[None, :, None, None],
-                           shift, False, width)
+        want = postprocess(acc[0].transpose(3, 0, 1, 2), scale[None, :, None, None],
+                           bias[None, :, None, None], shift, False, width)
         got = np.array([mem[a] for a in range(cout * h * w)]).T.reshape(want.shape)
         assert np.array_equal(got, want), f"shift {shift}"
         if shift >= u_bits:
