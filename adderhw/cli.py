@@ -164,6 +164,22 @@ def cmd_quantise(args):
 
 
 # ---------------------------------------------------------------- bench
+def cmd_bench_accuracy(args):
+    out = check_output_dir("--out", args.out)
+    from adderhw.bench_accuracy import AccuracyBenchConfig, format_accuracy_bench, run_accuracy_bench
+
+    def names(text):
+        return tuple(v for v in text.split(",") if v)
+    conf = AccuracyBenchConfig(networks=names(args.networks), seeds=tuple(_int_list(args.seeds, "--seeds", 0)),
+                               widths=tuple(_int_list(args.widths, "--widths", 2)),
+                               first_last=names(args.first_last), requants=names(args.requants),
+                               digits_epochs=args.digits_epochs, mnist_epochs=args.mnist_epochs)
+    result = run_accuracy_bench(conf, out, progress=_say)
+    print(format_accuracy_bench(result))
+    _say(f"wrote {out / 'bench_accuracy.json'}, .md and .png")
+    return 0
+
+
 def cmd_bench_golden(args):
     _check_out_dirs(args)
     from adderhw.bench_golden import format_table, run_bench
@@ -859,6 +875,20 @@ def build_parser():
     bg.add_argument("--repeats", type=_positive_int, default=7, help="timed rounds, best is kept (default 7)")
     bg.add_argument("--out", help="directory for bench_golden.json and bench_golden.md")
     bg.set_defaults(func=cmd_bench_golden)
+    ba = bsub.add_parser("accuracy", help="engine program accuracy of all-adder networks and shift-only "
+                                          "requantisation against the paper-style network, over seeds")
+    ba.add_argument("--networks", default="digits,mnist", help="comma-separated: digits, mnist (default both)")
+    ba.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds (default 0,1,2,3,4)")
+    ba.add_argument("--widths", default="8,6,4", help="comma-separated program widths (default 8,6,4)")
+    ba.add_argument("--first-last", default="mul,adder", help="comma-separated first/last layer kinds: mul (the "
+                    "paper's multiplier conv1 and classifier), adder (all-adder) (default both)")
+    ba.add_argument("--requants", default="mul,shift2,shift1", help="comma-separated requantisations: mul, "
+                    "shift2 (M = two signed powers of two), shift1 (one) (default all three)")
+    ba.add_argument("--digits-epochs", type=int, default=40, help="float training epochs, digits (default 40)")
+    ba.add_argument("--mnist-epochs", type=int, default=40, help="float training epochs, MNIST (default 40)")
+    ba.add_argument("--out", default="out/bench_accuracy", help="directory for bench_accuracy.json, .md and .png "
+                    "(and the .partial.json an interrupted run resumes from)")
+    ba.set_defaults(func=cmd_bench_accuracy)
     bs = bsub.add_parser("sim", help="simulated cycles per second of an 8x8 array on each simulator")
     bs.add_argument("--width", type=int, default=8, help="operand width (default 8)")
     bs.add_argument("--pe", default="sad", help="sad or mac (default sad)")

@@ -53,6 +53,7 @@ import numpy as np
 
 from adderhw.base.engine import BIAS_BITS_RANGE, MAX_SHIFT, SCALE_BITS_RANGE, EngineConfig
 from adderhw.base.errors import BadParameter
+from adderhw.base.requant import REQUANT_KINDS, SHIFT_TERMS
 from adderhw.base.validate import check_int, int_range
 
 from .cycles import drain_gap
@@ -255,6 +256,19 @@ def _gain_offset(stage):
     return gain, beta + gain * (b - mean)
 
 
+def _centre(stage):
+    """Per channel, the accumulator value (float units) at which BatchNorm outputs its β: its running
+    mean less the layer's bias; 0 without BatchNorm. A rounded M (shift-only requantisation) keeps
+    the output exact there (:func:`fold_requant`)."""
+    mod = stage.module
+    cout = mod.weight.shape[0]
+    if stage.bn is None:
+        return np.zeros(cout)
+    bias = getattr(mod, "bias", None)
+    b = bias.detach().double().numpy() if bias is not None else np.zeros(cout)
+    return stage.bn.running_mean.detach().double().numpy() - b
+
+
 def _run_stage(stage, x):
     """Float forward of one stage: (values where the program saturates them, output)."""
     torch = _torch()
@@ -281,13 +295,66 @@ def _run_stage(stage, x):
 
 # ---- folding -------------------------------------------------------------------------------
 
-def fold_requant(gain, offset, acc_frac, out_frac, scale_bits=16, bias_bits=32, name="layer"):
+def nearest_pow2_sum(x, terms):
+    """The integers nearest to the floats ``x`` among sums of at most ``terms`` (1 or 2) signed powers
+    of two (0 included), elementwise.
+
+    One term: the nearer of 2^⌊log2|x|⌋ and 2^⌈log2|x|⌉, a relative error of at most 1/3 (at
+    |x| = 4/3·2^k) for |x| >= 1. Two terms: the better of those two, each followed by the power of
+    two nearest to what is left, which is the nearest such sum (checked against brute force); the
+    relative error is at most 1/11 for |x| >= 8 (at |x| = 11/8·2^k, between 5/4 and 3/2 of it).
+    Below, the integers themselves are coarse: |x| = 1.33 becomes 1 whatever the terms."""
+    x = np.asarray(x, dtype=np.float64)
+    out = np.zeros(x.shape, dtype=np.int64)
+    for idx, v in np.ndenumerate(x):
+        out[idx] = _nearest_sum(float(v), terms)
+    return out
+
+
+def _nearest_single(a):
+    """The nearest of 0 and the powers of two to a >= 0."""
+    if a < 0.5:
+        return 0
+    lo = 1 << max(0, math.floor(math.log2(a)))
+    return lo if a - lo <= 2 * lo - a else 2 * lo
+
+
+def _nearest_sum(v, terms):
+    sign, a = (-1 if v < 0 else 1), abs(v)
+    if terms == 1 or a < 0.5:
+        return sign * _nearest_single(a)
+    best = None
+    lo = 1 << max(0, math.floor(math.log2(a)))
+    for t1 in (lo, 2 * lo):
+        rest = a - t1
+        m = t1 + (1 if rest >= 0 else -1) * _nearest_single(abs(rest))
+        if best is None or abs(a - m) < abs(a - best):
+            best = m
+    return sign * best
+
+
+def fold_requant(gain, offset, acc_frac, out_frac, scale_bits=16, bias_bits=32, name="layer", requant="mul",
+                 shift_terms=2, centre=None):
     """Integer (M, B, S) with (acc·M + B + 2^(S−1)) >> S ≈ round((gain·acc·2^-acc_frac + offset)·2^out_frac).
 
     ``gain`` and ``offset`` are per-channel floats; S is the largest shift (0..MAX_SHIFT) at which every
     |M| < 2^(scale_bits−1) and every |B| < 2^(bias_bits−1). Refuses, naming layer ``name``, a
-    gain or offset too large to fit even at S = 0.
+    gain or offset too large to fit even at S = 0. ``requant="shift"``: every M is the sum of at
+    most ``shift_terms`` signed powers of two nearest to its exact value (:func:`nearest_pow2_sum`),
+    so that a shift-only engine can apply it; its B then absorbs the difference at ``centre`` (float
+    accumulator units per channel, default 0): with g' the gain M stands for, B = round((offset +
+    (gain − g')·centre)·2^(out_frac+S)), so the output is exact where the accumulator usually is.
+    That matters for adder layers, whose −Σ|x − f| is large and which BatchNorm recentres: without
+    it, M's few per cent of error on a large sum swamp the output (digits, 8 bits: about 11 %
+    instead of 98 %).
     """
+    centre = np.zeros_like(np.asarray(gain, dtype=np.float64)) if centre is None else np.asarray(centre, np.float64)
+    def scale_at(s):
+        exact = np.ldexp(gain, out_frac - acc_frac + s)
+        if requant == "mul" or np.abs(exact).max(initial=0) > 2 * m_hi:
+            return np.rint(exact)           # beyond the scale either way: the caller's check refuses it
+        return nearest_pow2_sum(exact, shift_terms).astype(np.float64)
+
     gain = np.asarray(gain, dtype=np.float64)
     offset = np.asarray(offset, dtype=np.float64)
     if not (np.isfinite(gain).all() and np.isfinite(offset).all()):
@@ -296,8 +363,10 @@ def fold_requant(gain, offset, acc_frac, out_frac, scale_bits=16, bias_bits=32, 
     b_hi = (1 << (bias_bits - 1)) - 1
     m_fits = None
     for s in range(MAX_SHIFT, -1, -1):
-        m = np.rint(np.ldexp(gain, out_frac - acc_frac + s))
-        b = np.rint(np.ldexp(offset, out_frac + s))
+        m = scale_at(s)
+        # "mul" keeps its fold exactly as it was (M's rounding error is then below one part in 2^14)
+        moved = offset if requant == "mul" else offset + (gain - np.ldexp(m, acc_frac - out_frac - s)) * centre
+        b = np.rint(np.ldexp(moved, out_frac + s))
         if np.abs(m).max(initial=0) > m_hi:
             continue
         m_fits = s if m_fits is None else m_fits
@@ -310,7 +379,7 @@ def fold_requant(gain, offset, acc_frac, out_frac, scale_bits=16, bias_bits=32, 
                         f"{_bias_bits_needed(offset, acc_frac, min(15, scale_bits - 1))} would keep "
                         f"{min(15, scale_bits - 1)} bits of M)")
             return m.astype(np.int64), b.astype(np.int64), s
-    m = np.rint(np.ldexp(gain, out_frac - acc_frac))
+    m = scale_at(0)
     if np.abs(m).max(initial=0) > m_hi:
         _refuse(name, "scale", f"needs |M| up to {int(np.abs(m).max())} even with shift 0, beyond signed "
                 f"{scale_bits} bits; raise scale_bits")
@@ -406,12 +475,17 @@ def _float_passes(model, stages, calib_x):
     return in_max, sat_max, shapes
 
 
-def compile_model(model, calib_x, width, name, scale_bits=16, bias_bits=32):
+def compile_model(model, calib_x, width, name, scale_bits=16, bias_bits=32, requant="mul", shift_terms=2):
     """Compile ``model`` (a trained torch module, see the module docstring) into a :class:`Compiled`.
 
     ``calib_x``: float images (N, Cin, H, W) that choose the scales (for example, training images).
-    The model is put in eval mode.
+    ``requant``/``shift_terms``: "shift" fits every M to a sum of ``shift_terms`` signed powers of
+    two, for an engine without multipliers (adderhw.base.requant). The model is put in eval mode.
     """
+    if requant not in REQUANT_KINDS:
+        raise BadParameter(f"requant must be one of {', '.join(REQUANT_KINDS)}, not {requant!r}")
+    if shift_terms not in SHIFT_TERMS:
+        raise BadParameter(f"shift_terms must be one of {', '.join(map(str, SHIFT_TERMS))}, not {shift_terms!r}")
     width = check_int("width", width, lo=2, hi=16)
     scale_bits = check_int("scale_bits", scale_bits, lo=SCALE_BITS_RANGE[0], hi=SCALE_BITS_RANGE[1])
     bias_bits = check_int("bias_bits", bias_bits, lo=BIAS_BITS_RANGE[0], hi=BIAS_BITS_RANGE[1])
@@ -440,23 +514,26 @@ def compile_model(model, calib_x, width, name, scale_bits=16, bias_bits=32):
         fw = fx if st.op == "add" else choose_frac_bits([weights[i]], width)
         f_out = x_frac[i + 1] if i + 1 < len(stages) else logit_frac
         gain, offset = _gain_offset(st)
+        centre = _centre(st)
         w = weights[i]
         if st.op == "add":
             w, beyond = clip_adder_weights(w, width, fw)
             offset = offset - gain * beyond
+            centre = centre + beyond            # the clipped layer's sum is larger by what clipping removed
         wq, _ = quantize(w, width, fw)
         acc_frac = fx if st.op == "add" else fx + fw
-        m, b, s = fold_requant(gain, offset, acc_frac, f_out, scale_bits, bias_bits, name=st.name)
+        m, b, s = fold_requant(gain, offset, acc_frac, f_out, scale_bits, bias_bits, name=st.name, requant=requant,
+                               shift_terms=shift_terms, centre=centre)
         layers.append(LayerProgram(st.name, st.op, wq, m, b, s, tuple(shapes[i][1:]), stride, padding,
                                    st.relu, st.pool))
         scales.append(LayerScales(st.name, st.op, fx, fw, f_out, s))
-    program = Program(name, width, tuple(layers), x_frac[0], scale_bits, bias_bits)
+    program = Program(name, width, tuple(layers), x_frac[0], scale_bits, bias_bits, requant, shift_terms)
     return Compiled(program, tuple(scales))
 
 
-def compile_network(model, calib_x, width, name, scale_bits=16, bias_bits=32):
+def compile_network(model, calib_x, width, name, scale_bits=16, bias_bits=32, requant="mul", shift_terms=2):
     """The :class:`~golden.program.Program` of a trained torch ``model`` (see :func:`compile_model`)."""
-    return compile_model(model, calib_x, width, name, scale_bits, bias_bits).program
+    return compile_model(model, calib_x, width, name, scale_bits, bias_bits, requant, shift_terms).program
 
 
 def quantize_images(program, x_float):

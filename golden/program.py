@@ -14,7 +14,10 @@ One layer, on signed ``width``-bit activations x (Cin, H, W) of one image:
    v = (acc·M[t] + B[t] + 2^(S−1)) >> S for S > 0 (an arithmetic shift: rounding half up), or
    acc·M[t] + B[t] for S = 0, with 0 <= S <= MAX_SHIFT (adderhw.base.engine). M is a signed
    ``scale_bits`` number (negative when BN's γ is), B a signed ``bias_bits`` number. Every
-   intermediate value is exact: the sum is not truncated to any width before the shift.
+   intermediate value is exact: the sum is not truncated to any width before the shift. A program
+   with ``requant="shift"`` has every M a sum of at most ``shift_terms`` signed powers of two
+   (adderhw.base.requant), so that an engine without multipliers computes acc·M with shifts and
+   adds; the semantics are the same.
 3. ReLU (v = max(v, 0)) when the layer has it; then saturation to signed ``width`` bits.
 4. Pooling: "max2" takes the max of each 2x2 window (the output's height and width must be even);
    "gap" averages all positions: (Σ v + n/2) >> log2 n, where n = out_h·out_w must be a power of
@@ -27,7 +30,8 @@ Memory images (:func:`memory_images`; the engine's loader writes them, hw.engine
   * weights: word address ``wbase + tt·K + k`` holds lane r = F[tt·R_L + r, k] (0 where that
     channel does not exist), with K index k = (ci, ky, kx) in C order and R_L the rows of the array
     the layer runs on;
-  * constants: entry ``cbase + t`` holds (M[t], B[t]);
+  * constants: entry ``cbase + t`` holds (M[t], B[t]); on a shift-only engine M's place holds its
+    term code (adderhw.base.requant.encode_scale);
   * activations: value (ci, y, x) of image c sits at word ``ci·H·W + y·W + x``, lane c, of the
     buffer the layer reads: layer i reads buffer i mod 2 and writes buffer (i + 1) mod 2; the
     image is loaded into buffer 0.
@@ -40,6 +44,7 @@ import numpy as np
 from adderhw.base.engine import (BIAS_BITS_RANGE, DESCRIPTOR_FIELDS, GAP_EXTRA_BITS, LAYER_OPS, MAX_SHIFT,
                                  POOL_KINDS, SCALE_BITS_RANGE, SIGNED_FIELDS, EngineConfig)
 from adderhw.base.errors import BadParameter
+from adderhw.base.requant import REQUANT_KINDS, SHIFT_TERMS, encode_scale, pow2_terms
 from adderhw.base.validate import check_int, int_range
 
 from .conv import adder2d, conv_output_shape, mac_conv2d
@@ -117,6 +122,8 @@ class Program:
     input_frac: int
     scale_bits: int = 16
     bias_bits: int = 32
+    requant: str = "mul"        # "shift": every M a sum of shift_terms signed powers of two
+    shift_terms: int = 2
 
     def __post_init__(self):
         check_program(self)
@@ -140,6 +147,10 @@ def check_program(program):
     width = check_int("width", program.width, lo=2, hi=16)
     check_int("scale_bits", program.scale_bits, lo=SCALE_BITS_RANGE[0], hi=SCALE_BITS_RANGE[1])
     check_int("bias_bits", program.bias_bits, lo=BIAS_BITS_RANGE[0], hi=BIAS_BITS_RANGE[1])
+    if program.requant not in REQUANT_KINDS:
+        raise BadParameter(f"requant must be one of {', '.join(REQUANT_KINDS)}, not {program.requant!r}")
+    if program.shift_terms not in SHIFT_TERMS:
+        raise BadParameter(f"shift_terms must be one of {', '.join(map(str, SHIFT_TERMS))}, not {program.shift_terms!r}")
     if not program.layers:
         raise BadParameter("a program needs at least one layer, not an empty list")
     lo, hi = int_range(width)
@@ -165,6 +176,11 @@ def check_program(program):
             blo, bhi = int_range(bits)
             if a.min() < blo or a.max() > bhi:
                 _fail(layer, name, f"must fit signed {bits} bits, not {a.min()}..{a.max()}")
+        if program.requant == "shift":
+            for t, m in enumerate(np.asarray(layer.scale)):
+                if pow2_terms(m, program.shift_terms) is None:
+                    _fail(layer, "scale", f"M[{t}] = {int(m)} is not a sum of {program.shift_terms} signed powers of "
+                          f"two, as a requant 'shift' program needs")
         for name, value, least in (("stride", layer.stride, 1), ("padding", layer.padding, 0)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
                 _fail(layer, name, f"must be an integer of at least {least}, not {value!r}")
@@ -319,6 +335,12 @@ def memory_images(program, engine):
             _fail(layer, "op", "add needs an AdderNet engine")
         if not engine.adder and layer.op == "add":
             _fail(layer, "op", f"'add' cannot run on a CNN engine (MAC arrays only); compile the CNN twin")
+        if engine.requant == "shift":
+            for t, m in enumerate(np.asarray(layer.scale)):
+                if pow2_terms(m, engine.shift_terms) is None:
+                    _fail(layer, "scale", f"M[{t}] = {int(m)} needs a multiply: this engine is shift-only "
+                          f"(requant 'shift', {engine.shift_terms} power(s) of two per M); compile the program "
+                          f"with requant 'shift'")
         if layer.op not in engine.ops:
             _fail(layer, "op", "'mul' needs a MAC array, and this all-adder engine has none (mac_rows 0); build "
                   "the engine with mac_rows >= 1 or compile the network with adder first and last layers")
@@ -338,7 +360,10 @@ def memory_images(program, engine):
         block = np.zeros((tiles * layer.k, R), dtype=np.int64)
         block[:, :rows] = f.reshape(tiles, rows, layer.k).transpose(0, 2, 1).reshape(tiles * layer.k, rows)
         words.append(block)
-        consts.append(np.stack([np.asarray(layer.scale), np.asarray(layer.bias)], axis=1).astype(np.int64))
+        scale = np.asarray(layer.scale)
+        if engine.requant == "shift":
+            scale = np.array([encode_scale(m, engine.shift_terms, engine.scale_bits) for m in scale], dtype=np.int64)
+        consts.append(np.stack([scale, np.asarray(layer.bias)], axis=1).astype(np.int64))
         descs.append(descriptor(layer, wbase, cbase, i == len(program.layers) - 1, rows))
         bases.append((wbase, cbase))
         wbase += len(block)

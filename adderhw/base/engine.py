@@ -31,11 +31,18 @@ max_layers : int
     Entries of the descriptor table.
 scale_bits, bias_bits : int
     Signed widths of the folded BatchNorm scale M and bias B (see golden.program).
+requant : str
+    "mul": each post-processing lane multiplies the layer sum by M (one multiplier per lane);
+    "shift": M is a sum of ``shift_terms`` signed powers of two (adderhw.base.requant) and each lane
+    shifts and adds, so an all-adder engine (``mac_rows`` 0) with it has no multiplier at all.
+shift_terms : int
+    1 or 2: the signed powers of two of one M on a "shift" engine.
 """
 from dataclasses import dataclass, replace
 
 from .config import ArrayConfig, check_config
 from .errors import BadParameter
+from .requant import REQUANT_KINDS, SHIFT_TERMS
 from .validate import check_int
 
 __all__ = ["EngineConfig", "DESCRIPTOR_FIELDS", "SIGNED_FIELDS", "POOL_KINDS", "LAYER_OPS", "MAX_SHIFT",
@@ -88,9 +95,16 @@ class EngineConfig:
     max_layers: int = 8
     scale_bits: int = 16
     bias_bits: int = 32
+    requant: str = "mul"
+    shift_terms: int = 2
 
     def __post_init__(self):
         check_config(self.array, "array")
+        if self.requant not in REQUANT_KINDS:
+            raise BadParameter(f"requant must be one of {', '.join(REQUANT_KINDS)}, not {self.requant!r}")
+        if self.shift_terms not in SHIFT_TERMS:
+            raise BadParameter(f"shift_terms must be one of {', '.join(map(str, SHIFT_TERMS))}, not "
+                               f"{self.shift_terms!r}")
         for name, lo, hi in (("act_depth", 1, 1 << 20), ("weight_depth", 1, 1 << 20),
                              ("const_depth", 1, 1 << 16), ("max_layers", 1, 64),
                              ("scale_bits", *SCALE_BITS_RANGE), ("bias_bits", *BIAS_BITS_RANGE)):
@@ -121,6 +135,13 @@ class EngineConfig:
         if not self.adder:
             return ("mul",)
         return ("add", "mul") if self.mac_rows else ("add",)
+
+    @property
+    def multipliers(self):
+        """What multiplies in this engine, as built: {"mac_array": MAC PEs, "postproc": lanes that
+        multiply by M}."""
+        mac = self.array.pes if not self.adder else self.mac_rows * self.array.cols
+        return {"mac_array": mac, "postproc": self.array.cols if self.requant == "mul" else 0}
 
     @property
     def lanes(self):
@@ -155,8 +176,10 @@ class EngineConfig:
     def describe(self):
         a = self.array
         extra = f" + {self.mac_rows}x{a.cols} MAC" if self.adder and self.mac_rows else ""
+        shift = f", shift-only requant ({self.shift_terms} term{'s' if self.shift_terms > 1 else ''})" \
+            if self.requant == "shift" else ""
         return (f"{a.rows}x{a.cols} {a.pe.upper()}{extra}, {a.width}-bit, act {self.act_depth} x2, "
-                f"weights {self.weight_depth}, consts {self.const_depth}")
+                f"weights {self.weight_depth}, consts {self.const_depth}{shift}")
 
 
 #: Cycles the sequencer spends fetching one descriptor (one field per cycle from a synchronous
