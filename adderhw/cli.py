@@ -48,6 +48,19 @@ def _train_option(parser, prefix=""):
     parser.add_argument("--train", action="store_true", help=prefix + TRAIN_HELP)
 
 
+def _multiplier_options(parser):
+    from adderhw.base.requant import REQUANT_KINDS
+    from adderhw.golden.addernet import FIRST_LAST
+    parser.add_argument("--first-last", default="mul", choices=FIRST_LAST,
+                        help="AdderNet: the first conv and the classifier as multiplier layers (mul, the paper's; "
+                             "default) or adder layers (adder: an all-adder network, whose engine has no MAC array)")
+    parser.add_argument("--requant", default="mul", choices=REQUANT_KINDS,
+                        help="AdderNet: the post-processing multiplies by the folded BatchNorm scale M (mul; default) "
+                             "or M is fitted to signed powers of two and applied with shifts and adds (shift)")
+    parser.add_argument("--shift-terms", type=int, default=2, choices=(1, 2),
+                        help="with --requant shift: powers of two per M (default 2)")
+
+
 def cmd_demo(args):
     if args.what == "digits":
         return cmd_demo_digits(args)
@@ -71,7 +84,8 @@ def cmd_engine(args):
     from adderhw.engine import EngineRunConfig, run_engine_flow
     cfg = EngineRunConfig(network=args.network, pe=args.pe, rows=args.rows, cols=args.cols, width=args.width,
                           mac_rows=args.mac_rows, sim=args.sim, images=args.images, seed=args.seed,
-                          epochs=args.epochs, train=args.train)
+                          epochs=args.epochs, train=args.train, first_last=args.first_last, requant=args.requant,
+                          shift_terms=args.shift_terms)
     r = run_engine_flow(cfg, out, progress=_say)
     _say(f"wrote {out / 'engine.json'}, {out / 'engine.md'} and {out / 'engine.png'}")
     return 0 if r["bit_exact"] and r["cycles_match_model"] else 1
@@ -803,6 +817,7 @@ def build_parser():
                     "40 for digits and 60 for mnist)")
     en.add_argument("--seed", type=int, default=0, help="data split and training seed (default 0)")
     en.add_argument("--out", default="out/engine", help="directory for engine.json, .md and .png")
+    _multiplier_options(en)
     _train_option(en)
     en.set_defaults(func=cmd_engine)
 

@@ -45,8 +45,13 @@ class EngineRunConfig:
     seed: int = 0
     epochs: int = 0            # 0: the network's default
     train: bool = False        # train afresh instead of using the committed weights or the cache
+    first_last: str = "mul"    # "adder": the all-adder AdderNet (golden.addernet.FIRST_LAST), no MAC array
+    requant: str = "mul"       # "shift": M as signed powers of two, no multiplier in the post-processing
+    shift_terms: int = 2       # powers of two per M with requant "shift"
 
     def __post_init__(self):
+        from adderhw.base.requant import REQUANT_KINDS, SHIFT_TERMS
+        from adderhw.golden.addernet import check_first_last
         if self.network not in NETWORKS:
             raise BadParameter(f"network must be one of {', '.join(NETWORKS)}, not {self.network!r}")
         if self.pe not in ("sad", "mac"):
@@ -55,17 +60,41 @@ class EngineRunConfig:
             raise BadParameter(f"sim must be one of {', '.join(SIMULATORS)}, not {self.sim!r}")
         self.images = check_int("images", self.images, lo=0)
         self.epochs = check_int("epochs", self.epochs, lo=0)
+        check_first_last(self.first_last, self.pe == "sad")
+        if self.requant not in REQUANT_KINDS:
+            raise BadParameter(f"requant must be one of {', '.join(REQUANT_KINDS)}, not {self.requant!r}")
+        if self.shift_terms not in SHIFT_TERMS:
+            raise BadParameter(f"shift_terms must be one of {', '.join(map(str, SHIFT_TERMS))}, not "
+                               f"{self.shift_terms!r}")
+        if self.requant == "shift" and self.pe == "mac":
+            raise BadParameter("requant 'shift' applies to the AdderNet engine; the CNN twin keeps its multipliers "
+                               "(a CNN needs them), so give it requant 'mul'")
+
+    @property
+    def flags(self):
+        """The command-line options that differ from the defaults (for a result's recorded command)."""
+        out = []
+        if self.first_last != "mul":
+            out.append(f"--first-last {self.first_last}")
+        if self.requant != "mul":
+            out.append(f"--requant {self.requant}" + (f" --shift-terms {self.shift_terms}" if self.shift_terms != 2 else ""))
+        return "".join(" " + f for f in out)
 
 
-def network_program(network, pe, width, seed=0, epochs=0, progress=print, fresh=False):
+def network_program(network, pe, width, seed=0, epochs=0, progress=print, fresh=False, first_last="mul",
+                    requant="mul", shift_terms=2):
     """(data, model, program, trained): the trained network (adderhw.trained: the committed weights,
     the cache, or a training when ``fresh``), its ``width``-bit program, and where the weights came
     from (an adderhw.trained.TrainedNetwork)."""
     from adderhw.golden.compiler import compile_network
     from adderhw.trained import trained_network
-    cfg = EngineRunConfig(network=network, pe=pe, width=width, seed=seed, epochs=epochs)
-    net = trained_network(cfg.network, cfg.pe == "sad", cfg.seed, cfg.epochs, fresh=fresh, progress=progress)
-    return net.data, net.model, compile_network(net.model, net.data.x_train[:512], width, f"{network}-{pe}"), net
+    cfg = EngineRunConfig(network=network, pe=pe, width=width, seed=seed, epochs=epochs, first_last=first_last,
+                          requant=requant, shift_terms=shift_terms)
+    net = trained_network(cfg.network, cfg.pe == "sad", cfg.seed, cfg.epochs, fresh=fresh, progress=progress,
+                          first_last=first_last)
+    name = f"{network}-{pe}" + ("-alladder" if first_last == "adder" else "") + ("-shift" if requant == "shift" else "")
+    program = compile_network(net.model, net.data.x_train[:512], width, name, requant=requant, shift_terms=shift_terms)
+    return net.data, net.model, program, net
 
 
 def _pow2(n):
@@ -74,12 +103,16 @@ def _pow2(n):
 
 def engine_for(program, rows, cols, pe, mac_rows):
     """The smallest EngineConfig of this array shape that holds ``program`` (memories rounded up to
-    powers of two)."""
+    powers of two). Only what the program needs is built: an AdderNet program without multiplier
+    layers gets no MAC array (``mac_rows`` is then 0 whatever was asked), and a program compiled
+    with requant "shift" a post-processing without multipliers."""
     k_max = max(layer.k for layer in program.layers)
     array = ArrayConfig(rows=rows, cols=cols, width=program.width, k_max=k_max, pe=pe)
-    probe = EngineConfig(array=array, mac_rows=mac_rows if pe == "sad" else 0, act_depth=1 << 20,
+    needs_mac = any(layer.op == "mul" for layer in program.layers)
+    probe = EngineConfig(array=array, mac_rows=mac_rows if pe == "sad" and needs_mac else 0, act_depth=1 << 20,
                          weight_depth=1 << 20, const_depth=1 << 16, max_layers=len(program.layers),
-                         scale_bits=program.scale_bits, bias_bits=program.bias_bits)
+                         scale_bits=program.scale_bits, bias_bits=program.bias_bits, requant=program.requant,
+                         shift_terms=program.shift_terms)
     from adderhw.golden.program import memory_images
     mem = memory_images(program, probe)
     act = max(max(layer.cin * layer.in_hw[0] * layer.in_hw[1], int(np.prod(layer.out_shape))) for layer in program.layers)
@@ -95,7 +128,8 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
     t0 = time.perf_counter()
     progress(f"[1/4] data and the trained {cfg.network} {'AdderNet' if cfg.pe == 'sad' else 'CNN twin'}")
     data, model, program, net = network_program(cfg.network, cfg.pe, cfg.width, cfg.seed, cfg.epochs, progress,
-                                                fresh=cfg.train)
+                                                fresh=cfg.train, first_last=cfg.first_last, requant=cfg.requant,
+                                                shift_terms=cfg.shift_terms)
     progress("[2/4] the program compiled; the golden program on the whole test set")
     engine = engine_for(program, cfg.rows, cfg.cols, cfg.pe, cfg.mac_rows)
     xq = quantize_images(program, data.x_test)
@@ -140,10 +174,9 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
     result = {
         "network": cfg.network, "pe": cfg.pe, "engine": engine.describe(),
         "rows": cfg.rows, "cols": cfg.cols, "mac_rows": engine.mac_rows, "width": cfg.width, "pes": pes,
-        # multipliers of the whole engine: the MAC array's PEs, and one BatchNorm multiplier per
-        # lane in the post-processing (hw.postproc), the same in the AdderNet and the CNN engine
-        "multipliers": {"mac_array": (engine.mac_rows * engine.array.cols if engine.adder else engine.array.pes),
-                        "postproc": engine.array.cols},
+        # multipliers of the whole engine as built: the MAC array's PEs, and one BatchNorm
+        # multiplier per lane in the post-processing (hw.postproc) unless requant is "shift"
+        "multipliers": engine.multipliers, "first_last": cfg.first_last, "requant": engine.requant,
         "memories": {"act_words": engine.act_depth, "act_buffers": 2, "weight_words": engine.weight_depth,
                      "const_entries": engine.const_depth},
         "sim": cfg.sim, "images": n,
@@ -170,7 +203,7 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
         "sim_seconds": sim_s, "seconds": time.perf_counter() - t0,
         "command": (f"adderhw engine --network {cfg.network} --pe {cfg.pe} --rows {cfg.rows} --cols {cfg.cols} "
                     f"--width {cfg.width} --mac-rows {cfg.mac_rows} --sim {cfg.sim} --images {cfg.images}"
-                    + (" --train" if cfg.train else "")),
+                    + cfg.flags + (" --train" if cfg.train else "")),
     }
     progress(f"[4/4] {result['hw_correct']}/{n} correct on the engine, golden {result['golden_correct']}/{n}; "
              f"bit-exact {result['bit_exact']}; {result['cycles_per_image']:.1f} cycles per image "
@@ -197,7 +230,7 @@ def format_engine(r):
              + ("" if r.get("adder_cycles_per_image") is None else
                 f"; the adder layers alone {r['adder_cycles_per_image']:,.1f} cycles per image"),
              f"- multipliers: {r['multipliers']['mac_array']} in the MAC array, {r['multipliers']['postproc']} in the "
-             f"post-processing (BatchNorm, one per lane)", "",
+             f"post-processing (BatchNorm: one per lane with requant 'mul', none with 'shift')", "",
              markdown_table(["layer", "kind", "K", "tiles", "cycles per batch", "PEs", "utilisation"],
                             [[l["name"], l["kind"], l["k"], l["tiles"], l["cycles"], l["pes"],
                               f"{100 * l['utilisation']:.1f} %"] for l in r["layers"]], "llrrrrr"), ""]
