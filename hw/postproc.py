@@ -55,14 +55,34 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from adderhw.base.engine import GAP_EXTRA_BITS, MAX_SHIFT, SHIFT_BITS
+from adderhw.base.requant import code_bits, exp_bits
 
 from .descriptor import POOL_GAP, POOL_MAX2, descriptor_layout, has_relu, is_last, pool_kind
 
-__all__ = ["PostProcessor", "const_layout", "sum_bits", "requant_bits", "requant_shift", "GAP_EXTRA_BITS"]
+__all__ = ["PostProcessor", "const_layout", "scale_terms", "sum_bits", "requant_bits", "requant_shift", "GAP_EXTRA_BITS"]
 
 
 def const_layout(engine):
-    return data.StructLayout({"scale": signed(engine.scale_bits), "bias": signed(engine.bias_bits)})
+    """One constant-table entry: M (signed ``scale_bits``) and B; on a shift-only engine M's place
+    holds its term code (adderhw.base.requant, unsigned)."""
+    scale = signed(engine.scale_bits) if engine.requant == "mul" else \
+        unsigned(code_bits(engine.scale_bits, engine.shift_terms))
+    return data.StructLayout({"scale": scale, "bias": signed(engine.bias_bits)})
+
+
+def scale_terms(code, acc, engine):
+    """acc·M of a shift-only engine, from M's term code: Σ ±(acc << e) over the enabled terms, as
+    shifts, negations and adds (no multiplier). A term's shift reaches 2^E − 1 >= scale_bits − 1
+    (E = exp_bits), but a legal code has e < scale_bits, so |acc·M| fits acc·M's width as the
+    multiplier's product does."""
+    eb = exp_bits(engine.scale_bits)
+    tb = 2 + eb
+    out = 0
+    for i in range(engine.shift_terms):
+        term = code[i * tb:(i + 1) * tb]
+        shifted = acc << term[2:]
+        out = out + Mux(term[0], Mux(term[1], -shifted, shifted), 0)
+    return out
 
 
 def sum_bits(engine):
@@ -177,13 +197,17 @@ class PostProcessor(wiring.Component):
         m.d.sync += [acc_a.eq(self.i_sum.payload.data), stage[0].v.eq(beat & (t < d.cout)), stage[0].t.eq(t),
                      stage[0].dst.eq(tplane + pos_off), stage[0].first.eq(first), stage[0].lastpos.eq(pos_last),
                      stage[0].end.eq(beat & pos_last & (t == d.t_beats - 1))]
-        # ---- stage B: acc·M per lane (a multiplier, DSP-mapped where there are DSPs); B kept
+        # ---- stage B: acc·M per lane, B kept. requant "mul": a multiplier (DSP-mapped where there
+        # are DSPs); "shift": M's one or two signed powers of two as shifts and adds
         const = self.i_const_data
         prod_shape = signed(self.acc_bits + e.scale_bits)          # any acc·M, exactly
         prod = Signal(data.ArrayLayout(prod_shape, C))
         bias_b = Signal(signed(e.bias_bits))
         for c in range(C):
-            m.d.sync += prod[c].eq(acc_a[c] * const.scale)
+            if e.requant == "mul":
+                m.d.sync += prod[c].eq(acc_a[c] * const.scale)
+            else:
+                m.d.sync += prod[c].eq(scale_terms(const.scale, acc_a[c], e))
         m.d.sync += bias_b.eq(const.bias)
         advance(1)
         # ---- stage B2: + B + 2^(S'-1) (the rounding half; constant within a layer)

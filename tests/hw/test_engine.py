@@ -89,6 +89,52 @@ def test_all_adder_programs_on_an_engine_without_a_mac_array(seed):
     check_run(engine, program, images)
 
 
+def _shift_form(program, terms):
+    """``program`` with every M moved to the nearest sum of ``terms`` signed powers of two."""
+    import dataclasses
+    from adderhw.golden.compiler import nearest_pow2_sum
+    layers = tuple(dataclasses.replace(layer, scale=nearest_pow2_sum(layer.scale, terms)) for layer in program.layers)
+    return dataclasses.replace(program, layers=layers, requant="shift", shift_terms=terms)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_shift_only_requant_is_bit_exact_and_cycle_exact(seed):
+    """Random programs whose M are signed powers of two (one or two, negative and zero included) on
+    an engine whose post-processing shifts and adds; every other seed an all-adder engine."""
+    rng = np.random.default_rng(200 + seed)
+    rows, cols = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    width = int(rng.choice([4, 6, 8]))
+    terms = 1 + seed % 2
+    all_adder = seed % 3 != 0
+    engine = EngineConfig(array=ArrayConfig(rows=rows, cols=cols, width=width, k_max=200),
+                          mac_rows=0 if all_adder else 1, act_depth=512, weight_depth=2048, const_depth=64,
+                          max_layers=6, requant="shift", shift_terms=terms)
+    program = _shift_form(random_program(rng, width, True, all_adder=all_adder), terms)
+    scales = np.concatenate([layer.scale for layer in program.layers])
+    assert (scales < 0).any() and (scales > 0).any()
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    images = rng.integers(lo, hi + 1, (int(rng.integers(1, cols + 1)), *program.input_shape))
+    check_run(engine, program, images)
+
+
+def test_shift_only_requant_at_the_extremes_of_the_scale():
+    """M = ±2^(scale_bits−1)-ish, M = 0 and M = ±1 with the largest sums: the shifted terms hold."""
+    from adderhw.base.requant import pow2_terms
+    width = 8
+    engine = EngineConfig(array=ArrayConfig(rows=2, cols=2, width=width, k_max=64), mac_rows=0, act_depth=64,
+                          weight_depth=256, const_depth=16, max_layers=3, scale_bits=8, bias_bits=24,
+                          requant="shift", shift_terms=2)
+    scales = np.array([-128, 96, 0, 1, -1, 127 - 63])         # 64 = 2^6; −128 = −2^7; 96 = 2^7 − 2^5
+    assert all(pow2_terms(m, 2) is not None for m in scales)
+    layers = (LayerProgram("a", "add", np.full((6, 1, 2, 2), 127), scales, np.array([0, 5, -7, 100, 0, 3]), 9,
+                           (2, 2), 1, 0, False, "none"),
+              LayerProgram("fc", "add", np.full((3, 6, 1, 1), -128), np.array([1, -2, 64]), np.array([0, 0, 0]), 2,
+                           (1, 1), 1, 0, False, "none"))
+    program = Program("extremes", width, layers, input_frac=0, scale_bits=8, bias_bits=24, requant="shift")
+    images = np.stack([np.full((1, 2, 2), -128), np.full((1, 2, 2), 127)])
+    check_run(engine, program, images)
+
+
 def test_an_engine_without_a_mac_array_refuses_a_multiplier_layer():
     engine = EngineConfig(array=ArrayConfig(rows=2, cols=2, width=8, k_max=64), mac_rows=0, act_depth=64)
     assert engine.ops == ("add",) and "MAC" not in engine.describe()
@@ -98,17 +144,19 @@ def test_an_engine_without_a_mac_array_refuses_a_multiplier_layer():
 
 
 def test_an_all_adder_engine_builds_no_mac_array():
-    """From the netlist: the MAC array's multipliers are gone with mac_rows 0; what multiplies is the
-    post-processing's BatchNorm scale, one per lane (requant 'mul')."""
+    """From the netlist: the MAC array's multipliers are gone with mac_rows 0; what multiplies then is
+    the post-processing's BatchNorm scale, one per lane with requant 'mul', none with 'shift'."""
     from adderhw.hw.engine import LayerEngine
     from tests.hw.netlist import netlist_cells
 
-    def muls(mac_rows):
+    def muls(mac_rows, requant="mul"):
         engine = EngineConfig(array=ArrayConfig(rows=2, cols=2, width=8, k_max=64), mac_rows=mac_rows,
-                              act_depth=64, weight_depth=256, const_depth=16, max_layers=4)
+                              act_depth=64, weight_depth=256, const_depth=16, max_layers=4, requant=requant)
         return sum(kind == "$mul" for kind, _ in netlist_cells(LayerEngine(engine)))
     assert muls(1) == 2 + 1 * 2          # two lanes of post-processing and a 1x2 MAC array
     assert muls(0) == 2
+    assert muls(1, "shift") == 2         # the MAC array's only
+    assert muls(0, "shift") == 0         # multiplier-free
 
 
 def test_corner_values_saturate_and_tie_the_same_way():
