@@ -385,9 +385,13 @@ def cmd_compare_boards(args):
         print(table)
         _write_reports(out, "compare_largest", res, table)
         return 0
-    res = compare_boards(args.network, sizes, args.mac_rows, args.seed, build_dir, progress=_say)
+    dsp_modes = {"both": (True, False), "yes": (True,), "no": (False,), None: None}[args.dsp]
+    res = compare_boards(args.network, sizes, args.mac_rows, args.seed, build_dir, progress=_say,
+                         first_last=args.first_last, requant=args.requant, dsp_modes=dsp_modes)
     res["command"] = (f"adderhw compare-boards --network {args.network} --sizes {args.sizes} --mac-rows {args.mac_rows} "
-                      f"--seed {args.seed}")
+                      f"--seed {args.seed}" + (f" --first-last {args.first_last}" if args.first_last != "mul" else "")
+                      + (f" --requant {args.requant}" if args.requant != "mul" else "")
+                      + (f" --dsp {args.dsp}" if args.dsp else ""))
     table = format_compare_boards(res)
     print(table)
     _write_reports(out, "compare_boards", res, table)
@@ -879,6 +883,13 @@ def build_parser():
     cb.add_argument("--largest", action="store_true",
                     help="instead of equal arrays: search the largest array of each kind that places and routes "
                          "on each board, growing from the --sizes shape (twice the PEs per probe)")
+    cb.add_argument("--first-last", default="mul", choices=("mul", "adder"),
+                    help="the AdderNet engine's first and last layers: mul (default) or adder (all-adder, no MAC array)")
+    cb.add_argument("--requant", default="mul", choices=("mul", "shift"),
+                    help="the AdderNet engine's requantisation: mul (default) or shift (no multiplier in the "
+                         "post-processing); the CNN twin keeps its multipliers")
+    cb.add_argument("--dsp", default=None, choices=("both", "yes", "no"),
+                    help="DSP settings per pair (default: both on iCE40, yes on ECP5)")
     cb.add_argument("--max-pes", type=int, default=512, help="with --largest: the largest array probed (default 512)")
     cb.add_argument("--build-dir", default="build/engines", help="where the builds go (reused when unchanged)")
     cb.add_argument("--out", default="out/compare_boards", help="directory for compare_boards.json, .md and .png")

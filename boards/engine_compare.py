@@ -46,17 +46,24 @@ def parse_sizes(text):
     return out
 
 
-def _tag(board, network, pe, rows, cols, mac_rows, dsp):
+def _tag(board, network, pe, rows, cols, mac_rows, dsp, first_last="mul", requant="mul"):
     """The build directory's name of one engine build (shared by both comparisons, so they reuse
     each other's builds)."""
-    return f"{board}-{network}-{pe}-{rows}x{cols}" + (f"-m{mac_rows}" if pe == "sad" else "") + \
-        f"-{'dsp' if dsp else 'nodsp'}"
+    variant = ""
+    if pe == "sad":
+        variant = "-alladder" if first_last == "adder" else f"-m{mac_rows}"
+        variant += "-shift" if requant == "shift" else ""
+    return f"{board}-{network}-{pe}-{rows}x{cols}{variant}-{'dsp' if dsp else 'nodsp'}"
 
 
-def _build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress):
+def _build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress, first_last="mul", requant="mul"):
+    """One engine build; ``first_last`` and ``requant`` shape the AdderNet side only (the CNN twin
+    keeps its multipliers: a CNN needs them)."""
     from adderhw.engine import engine_for, network_program
     from adderhw.golden.engine_cycles import engine_cycles
-    _, _, program, _ = network_program(network, pe, 8, progress=progress)
+    if pe == "mac":
+        first_last = requant = "mul"
+    _, _, program, _ = network_program(network, pe, 8, progress=progress, first_last=first_last, requant=requant)
     engine = engine_for(program, rows, cols, pe, mac_rows)
     per_image = engine_cycles(engine, program)["total"] / engine.lanes
     try:
@@ -70,19 +77,24 @@ def _build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress):
                 "reason": str(exc), **stat, "dsp_requested": dsp, "cycles_per_image": per_image}
 
 
-def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="build/engines", progress=print):
+def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="build/engines", progress=print,
+                   first_last="mul", requant="mul", dsp_modes=None):
+    """The AdderNet engine (``first_last``, ``requant``: adderhw engine's options) against its CNN twin
+    at each size of ``sizes``; ``dsp_modes`` (default: with and without DSPs on iCE40, with on ECP5)
+    the DSP settings to build each pair with."""
     sizes = sizes or {"icebreaker": [(1, 1, 1)], "ulx3s-85f": [(8, 8, 2)]}
     pairs = []
     for board, shapes in sizes.items():
         family = board_by_name(board).family
         for rows, cols, mac in shapes:
             mac = mac or mac_rows
-            for dsp in ((True, False) if family == "ice40" else (True,)):
+            for dsp in dsp_modes or ((True, False) if family == "ice40" else (True,)):
                 pair = {"board": board, "rows": rows, "cols": cols, "mac_rows": mac, "dsp": dsp}
                 for pe in ("sad", "mac"):
-                    tag = _tag(board, network, pe, rows, cols, mac, dsp)
+                    tag = _tag(board, network, pe, rows, cols, mac, dsp, first_last, requant)
                     progress(f"[{board} {rows}x{cols} {'with' if dsp else 'without'} DSPs] the {pe.upper()} engine")
-                    pair[pe] = _build(board, network, pe, rows, cols, mac, dsp, seed, Path(build_dir) / tag, progress)
+                    pair[pe] = _build(board, network, pe, rows, cols, mac, dsp, seed, Path(build_dir) / tag, progress,
+                                      first_last, requant)
                 s, m = pair["sad"], pair["mac"]
                 pair["ratio"] = {"luts": s["luts"] / m["luts"], "ffs": s["ffs"] / m["ffs"],
                                  "luts_plus_ffs": (s["luts"] + s["ffs"]) / (m["luts"] + m["ffs"])}
@@ -90,7 +102,8 @@ def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="
                     pair["ratio"].update({"fmax": s["fmax_mhz"] / m["fmax_mhz"],
                                           "images_per_s_at_fmax": s["images_per_s_at_fmax"] / m["images_per_s_at_fmax"]})
                 pairs.append(pair)
-    return {"network": network, "mac_rows": mac_rows, "seed": seed, "pairs": pairs}
+    return {"network": network, "mac_rows": mac_rows, "seed": seed, "first_last": first_last, "requant": requant,
+            "pairs": pairs}
 
 
 def _grow(rows, cols):
