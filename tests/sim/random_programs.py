@@ -34,23 +34,26 @@ __all__ = ["ENGINES", "SCENARIOS", "FORCED", "cases", "engines_for", "features"]
 K_MAX = 128
 
 
-def _engine(rows, cols, width, pe, scale_bits, bias_bits):
+def _engine(rows, cols, width, pe, scale_bits, bias_bits, mac_rows=1):
     return EngineConfig(array=ArrayConfig(rows=rows, cols=cols, width=width, k_max=K_MAX, pe=pe),
-                        mac_rows=1 if pe == "sad" else 0, act_depth=1024, weight_depth=1024, const_depth=32,
+                        mac_rows=mac_rows if pe == "sad" else 0, act_depth=1024, weight_depth=1024, const_depth=32,
                         max_layers=4, scale_bits=scale_bits, bias_bits=bias_bits)
 
 
 #: tiny engines: a 2x2 AdderNet (U = 40, the width of issue 26), a narrow 1x2 CNN twin (U = 22, so
-#: most shifts are clamped) and a 2x1 AdderNet with M and B at their widest (U = 72 > MAX_SHIFT, one
-#: lane); each AdderNet has a one-row MAC array for its multiplier layers
+#: most shifts are clamped), a 2x1 AdderNet with M and B at their widest (U = 72 > MAX_SHIFT, one
+#: lane), each AdderNet with a one-row MAC array for its multiplier layers, and a 2x2 all-adder
+#: engine (no MAC array, U = 33)
 ENGINES = {
     "sad8": _engine(2, 2, 8, "sad", 16, 32),
     "mac4": _engine(1, 2, 4, "mac", 6, 10),
     "sad16": _engine(2, 1, 16, "sad", 32, 48),
+    "add6": _engine(2, 2, 6, "sad", 16, 32, mac_rows=0),
 }
 SCENARIOS = ("random", "shift0", "shiftmax", "shift_edge", "saturate", "stride2", "wide_padding", "kernel1",
              "gap1", "no_relu", "tied", "partial")
-_ENGINES_FOR = {"shiftmax": ["sad16"], "shift_edge": ["sad8", "mac4"], "partial": ["sad8", "mac4"]}
+_ENGINES_FOR = {"shiftmax": ["sad16"], "shift_edge": ["sad8", "mac4", "add6"],
+                "partial": ["sad8", "mac4", "add6"]}
 #: what every case of a scenario covers (names of :func:`features`)
 FORCED = {s: {s} for s in SCENARIOS if s != "random"}
 FORCED["saturate"] |= {"zero_m", "negative_m", "b_max", "b_min"}
@@ -83,8 +86,12 @@ def _requant(draw, engine, acc, shift=None):
     reach = min(b_hi, 1 << min(62, shift + width - 1))
     half = min(b_hi, (1 << shift) >> 1)            # acc·M = 0 lands on a rounding tie
     inner = st.integers(-reach, reach)
-    b = [draw(st.one_of(inner, inner, inner, st.sampled_from([-b_hi - 1, b_hi, 0, half, -half])))
-         for _ in range(cout)]
+    b = []
+    for t in range(cout):
+        # mostly around −mean(acc)·M, as a folded BatchNorm centres a channel (a SAD is never > 0)
+        centre = -int(np.mean(acc[:, t])) * int(m[t]) if acc[:, t].size else 0
+        near = inner.map(lambda v, c=centre: min(max(c + v, -b_hi - 1), b_hi))
+        b.append(draw(st.one_of(near, near, inner, st.sampled_from([-b_hi - 1, b_hi, 0, half, -half]))))
     return m, np.array(b, dtype=np.int64), shift
 
 
@@ -119,7 +126,7 @@ def _hidden(draw, engine, c, hw, force):
     if _pow2(oh * ow) and oh * ow <= 1 << GAP_EXTRA_BITS:
         pools.append("gap")
     pool = "gap" if force == "gap1" else draw(st.sampled_from(pools))
-    op = draw(st.sampled_from(["add", "mul"] if engine.adder else ["mul"]))
+    op = draw(st.sampled_from(engine.ops))
     if force == "shiftmax":
         op = "mul"                  # the widest sums, so that S = MAX_SHIFT can leave values other than 0
     # no ReLU where S is at the clamp: a ReLU would hide a wrong sign there
@@ -172,7 +179,7 @@ def cases(draw, scenario, engines=None):
     classes = draw(st.integers(3 if scenario in ("saturate", "tied") else 2, 4))
     here = n_hidden == 0 or scenario in ("shift0", "shift_edge") and draw(st.booleans())
     force = scenario if here else None
-    op = "mul" if force == "shiftmax" else draw(st.sampled_from(["add", "mul"] if engine.adder else ["mul"]))
+    op = "mul" if force == "shiftmax" else draw(st.sampled_from(engine.ops))
     wts = _values(rng, lo, hi, (classes, c, k, k))
     m, b, shift = _requant(draw, engine, _sums(op, x, wts, s, p, width),
                            _forced_shift(draw, engine, scenario, force))
