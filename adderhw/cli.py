@@ -96,7 +96,8 @@ def cmd_run(args):
     from adderhw.run import BoardRunConfig, run_board_flow
     cfg = BoardRunConfig(port=args.port, network=args.network, pe=args.pe, rows=args.rows, cols=args.cols,
                          width=args.width, mac_rows=args.mac_rows, images=args.images, baud=args.baud, seed=args.seed,
-                         train=args.train)
+                         train=args.train, first_last=args.first_last, requant=args.requant,
+                         shift_terms=args.shift_terms)
     r = run_board_flow(cfg, out, progress=_say)
     link = "n/a" if r["link_images_per_s"] is None else f"{r['link_images_per_s']:,.0f}"
     _say(f"accuracy {100 * r['correct'] / r['images']:.2f} % ({r['correct']}/{r['images']}), every class equal to the "
@@ -112,8 +113,10 @@ def cmd_train(args):
     out = check_output_dir("--out", args.out)
     from adderhw.engine import EngineRunConfig
     from adderhw.trained import save_weights, trained_network
-    EngineRunConfig(network=args.network, pe=args.pe, seed=args.seed, epochs=args.epochs)     # the same checks
-    net = trained_network(args.network, args.pe == "sad", args.seed, args.epochs, fresh=True, progress=_say)
+    EngineRunConfig(network=args.network, pe=args.pe, seed=args.seed, epochs=args.epochs,
+                    first_last=args.first_last)                                                 # the same checks
+    net = trained_network(args.network, args.pe == "sad", args.seed, args.epochs, fresh=True, progress=_say,
+                          first_last=args.first_last)
     meta = save_weights(out / f"{net.name}.npz", net.model, net.meta)
     _say(f"float test accuracy {100 * meta['test_accuracy']:.2f} %; trained with {meta['fingerprint']}; "
          f"sha256 {meta['sha256']}")
@@ -353,8 +356,11 @@ def cmd_build_engine(args):
     from adderhw.engine import EngineRunConfig, engine_for, network_program
     from adderhw.golden.engine_cycles import engine_cycles
     EngineRunConfig(network=args.network, pe=args.pe, rows=args.rows, cols=args.cols, width=args.width,
-                    mac_rows=args.mac_rows)                                     # the engine flow's checks
-    _, _, program = network_program(args.network, args.pe, args.width, progress=_say)
+                    mac_rows=args.mac_rows, first_last=args.first_last or "mul", requant=args.requant or "mul",
+                    shift_terms=args.shift_terms)                               # the engine flow's checks
+    _, _, program, _ = network_program(args.network, args.pe, args.width, progress=_say,
+                                       first_last=args.first_last or "mul", requant=args.requant or "mul",
+                                       shift_terms=args.shift_terms)
     engine = engine_for(program, args.rows, args.cols, args.pe, args.mac_rows)
     per_image = engine_cycles(engine, program)["total"] / engine.lanes
     r = build_engine_board(args.board, engine, per_image, baud=args.baud, dsp=args.dsp is not False, seed=args.seed,
@@ -405,6 +411,10 @@ def cmd_build(args):
         return cmd_build_engine(args)
     if args.top != "array":
         raise BadParameter(f"--top must be array or engine, not {args.top!r}")
+    for name in ("first_last", "requant"):
+        if getattr(args, name) is not None:
+            raise BadParameter(f"--{name.replace('_', '-')} {getattr(args, name)} applies to --top engine only, "
+                               f"not to an array build")
     from adderhw.boards.build import build_board, summarise
     cfg = _config_from(args)
     if args.dsp is not None and cfg.pe == "sad":
@@ -746,6 +756,12 @@ def build_parser():
                                                    "engine behind a UART link: a bitstream to flash)")
     bd.add_argument("--network", default="digits", help="--top engine: digits or mnist (sizes the memories)")
     bd.add_argument("--mac-rows", type=int, default=2, help="--top engine, AdderNet: MAC array rows (default 2)")
+    bd.add_argument("--first-last", default=None, choices=("mul", "adder"),
+                    help="--top engine, AdderNet: first and last layers as multiplier (default) or adder layers")
+    bd.add_argument("--requant", default=None, choices=("mul", "shift"),
+                    help="--top engine, AdderNet: requantise with a multiplier (default) or with shifts and adds")
+    bd.add_argument("--shift-terms", type=int, default=2, choices=(1, 2),
+                    help="--top engine with --requant shift: powers of two per M (default 2)")
     bd.add_argument("--baud", type=int, default=115200, help="--top engine: UART rate (default 115200)")
     bd.set_defaults(func=cmd_build)
 
@@ -860,6 +876,7 @@ def build_parser():
     rn.add_argument("--images", type=int, default=50, help="test images to send (default 50)")
     rn.add_argument("--seed", type=int, default=0, help="data split and training seed (default 0)")
     rn.add_argument("--out", default=None, help="directory for run.json and run.md (default: none)")
+    _multiplier_options(rn)
     _train_option(rn)
     rn.set_defaults(func=cmd_run)
 
@@ -870,6 +887,8 @@ def build_parser():
     tr.add_argument("--seed", type=_seed, default=0, help="data split and training seed (default 0)")
     tr.add_argument("--epochs", type=int, default=0, help="training epochs (default 0: the network's, "
                     "40 for digits and 60 for mnist)")
+    tr.add_argument("--first-last", default="mul", choices=("mul", "adder"),
+                    help="AdderNet: first and last layers as multiplier (default) or adder layers (all-adder)")
     tr.add_argument("--out", default="out/weights", help="directory for <name>.npz (default out/weights)")
     tr.set_defaults(func=cmd_train)
 

@@ -38,11 +38,15 @@ class BoardRunConfig:
     baud: int = 115200
     seed: int = 0
     train: bool = False         # train afresh instead of using the committed weights or the cache
+    first_last: str = "mul"     # the engine flow's options (adderhw.engine.EngineRunConfig)
+    requant: str = "mul"
+    shift_terms: int = 2
 
     def __post_init__(self):
         from adderhw.engine import EngineRunConfig
         EngineRunConfig(network=self.network, pe=self.pe, rows=self.rows, cols=self.cols, width=self.width,
-                        mac_rows=self.mac_rows, images=self.images, seed=self.seed)      # the same checks
+                        mac_rows=self.mac_rows, images=self.images, seed=self.seed, first_last=self.first_last,
+                        requant=self.requant, shift_terms=self.shift_terms)      # the same checks
         self.images = check_int("images", self.images, lo=1)
         self.baud = check_int("baud", self.baud, lo=300)
         if not self.port:
@@ -58,7 +62,8 @@ def run_board_flow(cfg, out_dir=None, progress=print):
 
     progress(f"[1/3] the trained {cfg.network} {'AdderNet' if cfg.pe == 'sad' else 'CNN twin'} and its program")
     data, _, program, net = network_program(cfg.network, cfg.pe, cfg.width, cfg.seed, progress=progress,
-                                            fresh=cfg.train)
+                                            fresh=cfg.train, first_last=cfg.first_last, requant=cfg.requant,
+                                            shift_terms=cfg.shift_terms)
     engine = engine_for(program, cfg.rows, cfg.cols, cfg.pe, cfg.mac_rows)
     xq = quantize_images(program, data.x_test)
     if cfg.images > len(xq):
