@@ -177,6 +177,7 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
         # multipliers of the whole engine as built: the MAC array's PEs, and one BatchNorm
         # multiplier per lane in the post-processing (hw.postproc) unless requant is "shift"
         "multipliers": engine.multipliers, "first_last": cfg.first_last, "requant": engine.requant,
+        "shift_terms": engine.shift_terms if engine.requant == "shift" else None,
         "memories": {"act_words": engine.act_depth, "act_buffers": 2, "weight_words": engine.weight_depth,
                      "const_entries": engine.const_depth},
         "sim": cfg.sim, "images": n,

@@ -120,6 +120,8 @@ def test_weights_are_committed():
         for seed in seeds:
             for adder in (True, False):
                 assert model_name(network, adder, seed, epochs) in names
+    for network, epochs in (("digits", 40), ("mnist", 60)):
+        assert model_name(network, True, 0, epochs, first_last="adder") in names
 
 
 @pytest.mark.parametrize("path", _COMMITTED, ids=[p.stem for p in _COMMITTED])
@@ -158,7 +160,9 @@ def test_engine_results_repeat_from_the_committed_weights(path, monkeypatch):
     from adderhw.golden.program import run_program
     monkeypatch.delenv("ADDERHW_WEIGHTS", raising=False)
     r = json.loads(path.read_text())
-    data, model, program, net = network_program(r["network"], r["pe"], r["width"], progress=lambda m: None)
+    data, model, program, net = network_program(r["network"], r["pe"], r["width"], progress=lambda m: None,
+                                                first_last=r.get("first_last", "mul"), requant=r.get("requant", "mul"),
+                                                shift_terms=r.get("shift_terms") or 2)
     assert net.source == "committed" and net.meta["sha256"] == r["weights"]["sha256"]
     assert net.meta["test_accuracy"] == r["float_accuracy_test_set"]
     golden = run_program(program, quantize_images(program, data.x_test))
