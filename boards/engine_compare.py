@@ -241,8 +241,12 @@ def format_compare_boards(res):
                      f"{ratio['images_per_s_at_fmax']:.2f}" if "images_per_s_at_fmax" in ratio else "-", ""])
     head = ["board", "array", "DSPs", "network", "engine", "LUT4", "FF", "DSP", "BRAM", "Fmax MHz", "cycles/image",
             "images/s at Fmax", "images/s per 1k LUT4"]
-    return "\n".join([f"# Whole accelerators on the boards: {res['network']} AdderNet against its CNN twin", "",
-                      markdown_table(head, rows, "lllllrrrrrrrr"), "",
+    variant = {("adder", "shift"): " (all-adder, shift-only requantisation: no multiplier)",
+               ("adder", "mul"): " (all-adder, no MAC array)", ("mul", "shift"): " (shift-only requantisation)"}.get(
+        (res.get("first_last", "mul"), res.get("requant", "mul")), "")
+    command = [f"`{res['command']}`", ""] if res.get("command") else []
+    return "\n".join([f"# Whole accelerators on the boards: {res['network']} AdderNet{variant} against its CNN twin",
+                      "", *command, markdown_table(head, rows, "lllllrrrrrrrr"), "",
                       "LUT4 and FF counts are Yosys's after synthesis (for a design that does not fit, the only "
                       "numbers there are); Fmax from nextpnr.", ""])
 
