@@ -213,7 +213,7 @@ def _scales(frac_bits):
 
 def _hw_width(config):
     """The hardware run's width from a result's config: ``array.width``, or ``hw_width`` in results
-    written before the config carried the whole array (docs/results/digits.json is one)."""
+    written before the config carried the whole array."""
     return config["array"]["width"] if "array" in config else config["hw_width"]
 
 
