@@ -27,3 +27,24 @@ def test_engine_command_refuses_an_unknown_network(capsys):
     assert main(["engine", "--network", "cifar"]) == 2
     err = capsys.readouterr().err
     assert "network must be one of digits, mnist, not 'cifar'" in err and "Traceback" not in err
+
+
+def test_the_multiplier_free_engine_runs_digits_bit_exact(tmp_path, monkeypatch):
+    """--first-last adder --requant shift: every layer an adder layer, no MAC array, and a
+    post-processing that shifts instead of multiplying; still bit-exact and cycle-exact."""
+    monkeypatch.setenv("ADDERHW_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    rc = main(["engine", "--network", "digits", "--sim", "amaranth", "--images", "3", "--epochs", "1",
+               "--rows", "4", "--cols", "2", "--first-last", "adder", "--requant", "shift", "--out", str(out)])
+    assert rc == 0
+    r = json.loads((out / "engine.json").read_text())
+    assert r["bit_exact"] is True and r["cycles_match_model"] is True and r["hw_correct"] == r["golden_correct"]
+    assert [l["kind"] for l in r["layers"]] == ["adder"] * 4
+    assert r["multipliers"] == {"mac_array": 0, "postproc": 0} and r["mac_rows"] == 0
+    assert r["requant"] == "shift" and r["first_last"] == "adder" and r["shift_terms"] == 2
+    assert "--first-last adder --requant shift" in r["command"] and "MAC" not in r["engine"]
+
+
+def test_the_cnn_twin_keeps_its_multipliers(capsys):
+    assert main(["engine", "--pe", "mac", "--requant", "shift"]) == 2
+    assert "the CNN twin keeps its multipliers" in capsys.readouterr().err
