@@ -19,44 +19,94 @@ Scenarios and what they force:
   * ``tied``: two logits that are equal for every image and the others pinned at the bottom, so
     the maximum is tied (the first one wins);
   * ``partial``: fewer images than the engine's lanes.
+
+Shift-only engines (EngineConfig requant "shift", SHIFT_ENGINES) get the same scenarios, where they
+apply, with every M a sum of at most shift_terms signed powers of two (adderhw.base.requant): drawn
+as such sums, with 0, ±1 and the extremes of the scale (−2^(scale_bits−1), the largest positive sum,
+2^(scale_bits−2) + 2^(scale_bits−3), ...) sprinkled in. :func:`cases` draws for them only when named.
 """
 import numpy as np
 from hypothesis import strategies as st
 
 from adderhw.base.config import ArrayConfig
 from adderhw.base.engine import GAP_EXTRA_BITS, MAX_SHIFT, EngineConfig
+from adderhw.base.requant import pow2_terms
 from adderhw.golden.conv import adder2d, mac_conv2d
 from adderhw.golden.program import LayerProgram, Program, run_layer_program
 from adderhw.hw.postproc import requant_bits
 
-__all__ = ["ENGINES", "SCENARIOS", "FORCED", "cases", "engines_for", "features"]
+__all__ = ["ENGINES", "SHIFT_ENGINES", "SCENARIOS", "FORCED", "cases", "engines_for", "features", "m_top"]
 
 K_MAX = 128
 
 
-def _engine(rows, cols, width, pe, scale_bits, bias_bits, mac_rows=1):
+def _engine(rows, cols, width, pe, scale_bits, bias_bits, mac_rows=1, shift_terms=None):
+    shift = {} if shift_terms is None else {"requant": "shift", "shift_terms": shift_terms}
     return EngineConfig(array=ArrayConfig(rows=rows, cols=cols, width=width, k_max=K_MAX, pe=pe),
                         mac_rows=mac_rows if pe == "sad" else 0, act_depth=1024, weight_depth=1024, const_depth=32,
-                        max_layers=4, scale_bits=scale_bits, bias_bits=bias_bits)
+                        max_layers=4, scale_bits=scale_bits, bias_bits=bias_bits, **shift)
 
 
 #: tiny engines: a 2x2 AdderNet (U = 40, the width of issue 26), a narrow 1x2 CNN twin (U = 22, so
 #: most shifts are clamped), a 2x1 AdderNet with M and B at their widest (U = 72 > MAX_SHIFT, one
 #: lane), each AdderNet with a one-row MAC array for its multiplier layers, and a 2x2 all-adder
-#: engine (no MAC array, U = 33)
+#: engine (no MAC array, U = 33); and two shift-only engines (requant "shift", no multiplier in the
+#: post-processing): the all-adder twin of add6 with M of two terms (multiplier-free), and the twin of
+#: sad16 with M of one term (the widest term shift, 2^31, on 16-bit MAC sums: S = MAX_SHIFT holds)
 ENGINES = {
     "sad8": _engine(2, 2, 8, "sad", 16, 32),
     "mac4": _engine(1, 2, 4, "mac", 6, 10),
     "sad16": _engine(2, 1, 16, "sad", 32, 48),
     "add6": _engine(2, 2, 6, "sad", 16, 32, mac_rows=0),
+    "add6s": _engine(2, 2, 6, "sad", 16, 32, mac_rows=0, shift_terms=2),
+    "sad16s": _engine(2, 1, 16, "sad", 32, 48, shift_terms=1),
 }
+#: the shift-only engines: :func:`cases` draws for them only when named
+SHIFT_ENGINES = tuple(sorted(n for n, e in ENGINES.items() if e.requant == "shift"))
 SCENARIOS = ("random", "shift0", "shiftmax", "shift_edge", "saturate", "stride2", "wide_padding", "kernel1",
              "gap1", "no_relu", "tied", "partial")
-_ENGINES_FOR = {"shiftmax": ["sad16"], "shift_edge": ["sad8", "mac4", "add6"],
-                "partial": ["sad8", "mac4", "add6"]}
+_ENGINES_FOR = {"shiftmax": ["sad16", "sad16s"], "shift_edge": ["sad8", "mac4", "add6", "add6s"],
+                "partial": ["sad8", "mac4", "add6", "add6s"]}
 #: what every case of a scenario covers (names of :func:`features`)
 FORCED = {s: {s} for s in SCENARIOS if s != "random"}
-FORCED["saturate"] |= {"zero_m", "negative_m", "b_max", "b_min"}
+FORCED["saturate"] |= {"zero_m", "negative_m", "m_min", "b_max", "b_min"}
+
+
+def m_top(engine):
+    """The largest M an engine's table holds: 2^(scale_bits−1) − 1, which a shift-only engine of two
+    terms holds as 2^(scale_bits−1) − 2^0; with one term, 2^(scale_bits−2)."""
+    if engine.requant == "shift" and engine.shift_terms == 1:
+        return 1 << (engine.scale_bits - 2)
+    return (1 << (engine.scale_bits - 1)) - 1
+
+
+def _scales(engine):
+    """A strategy for one M of ``engine``: extremes, 0 and ±1 half the time, else anything legal."""
+    sb = engine.scale_bits
+    m_lo, m_hi = -(1 << (sb - 1)), (1 << (sb - 1)) - 1
+    if engine.requant == "mul":
+        return st.one_of(st.sampled_from([m_lo, -1, 0, 1, -m_lo - 1]), st.integers(m_lo, -m_lo - 1))
+    terms = engine.shift_terms
+    corners = [m_lo, -1, 0, 1, 1 << (sb - 2), -(1 << (sb - 2))]
+    if terms == 2:
+        # first, as hypothesis's simplest draw of each test takes it: −2^(sb−1) + 2^(sb−3), both
+        # terms large and of opposite signs
+        big = (1 << (sb - 2)) + (1 << (sb - 3))
+        corners = [m_lo + (1 << (sb - 3))] + corners + [m_hi, -m_hi, big, -big]
+    assert all(pow2_terms(m, terms) is not None and m_lo <= m <= m_hi for m in corners)
+    sign = st.sampled_from([1, -1])
+
+    @st.composite
+    def sums(draw):
+        # ±2^e1 (e1 < scale_bits), and on a two-term engine mostly ±2^e2 more, e2 < e1: often a few
+        # octaves below, where the second term still shows in the output ((acc·M + B) >> S spreads
+        # acc·2^e1 over the width: a term more than width octaves below is lost in the rounding)
+        e1 = draw(st.integers(0, sb - 1))
+        m = draw(sign) << e1
+        if terms == 2 and e1 > 0 and draw(st.integers(0, 3)) > 0:
+            m += draw(sign) << (e1 - draw(st.one_of(st.integers(1, min(3, e1)), st.integers(1, e1))))
+        return m
+    return st.one_of(st.sampled_from(corners), sums().filter(lambda m: m_lo <= m <= m_hi))
 
 
 def _values(rng, lo, hi, shape):
@@ -75,9 +125,8 @@ def _requant(draw, engine, acc, shift=None):
     acc·M over the width (so the outputs are neither all 0 nor all saturated), sometimes it is
     anything from 0 to MAX_SHIFT; M and B mix their extremes, 0, −1 and random values."""
     width, cout = engine.array.width, acc.shape[1]
-    m_lo, b_hi = -(1 << (engine.scale_bits - 1)), (1 << (engine.bias_bits - 1)) - 1
-    m = np.array([draw(st.one_of(st.sampled_from([m_lo, -1, 0, 1, -m_lo - 1]), st.integers(m_lo, -m_lo - 1)))
-                  for _ in range(cout)], dtype=np.int64)
+    b_hi = (1 << (engine.bias_bits - 1)) - 1
+    m = np.array([draw(_scales(engine)) for _ in range(cout)], dtype=np.int64)
     if shift is None:
         peak = max((int(np.abs(acc[:, t]).max(initial=0)) * abs(int(m[t])) for t in range(cout)), default=0)
         top = min(MAX_SHIFT, max(0, peak.bit_length() - width + 2))
@@ -140,15 +189,17 @@ def _out_hw(k, s, p, pool, in_hw):
 
 
 def engines_for(scenario):
-    """The names of the ENGINES a scenario's programs are drawn for."""
+    """The names of the ENGINES a scenario's programs are drawn for (shift-only ones included)."""
     return _ENGINES_FOR.get(scenario, sorted(ENGINES))
 
 
 @st.composite
 def cases(draw, scenario, engines=None):
     """(engine name, program, images) for ``scenario`` (one of SCENARIOS), on one of ``engines``
-    (names; default: every engine the scenario suits)."""
-    name = draw(st.sampled_from([e for e in engines_for(scenario) if engines is None or e in engines]))
+    (names; default: every engine with multipliers, not SHIFT_ENGINES, that the scenario suits)."""
+    pool = [e for e in engines_for(scenario) if (e in engines if engines is not None else e not in SHIFT_ENGINES)]
+    assert pool, f"no engine of {engines} suits {scenario}"
+    name = draw(st.sampled_from(pool))
     engine = ENGINES[name]
     width, C = engine.array.width, engine.lanes
     lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
@@ -170,7 +221,7 @@ def cases(draw, scenario, engines=None):
         m, b, shift = _requant(draw, engine, _sums(op, x, wts, s, p, width),
                                _forced_shift(draw, engine, scenario, force))
         if force == "shiftmax":
-            m[:] = [draw(st.sampled_from([m_lo, -m_lo - 1])) for _ in m]
+            m[:] = [draw(st.sampled_from([m_lo, m_top(engine)])) for _ in m]
         layers.append(LayerProgram(f"l{i}", op, wts, m, b, shift, hw, s, p, relu, pool))
         _, x = run_layer_program(layers[-1], x, width)
         c, hw = cout, _out_hw(k, s, p, pool, hw)
@@ -184,7 +235,7 @@ def cases(draw, scenario, engines=None):
     m, b, shift = _requant(draw, engine, _sums(op, x, wts, s, p, width),
                            _forced_shift(draw, engine, scenario, force))
     if force == "shiftmax":
-        m[:] = [draw(st.sampled_from([m_lo, -m_lo - 1])) for _ in m]
+        m[:] = [draw(st.sampled_from([m_lo, m_top(engine)])) for _ in m]
     relu = False if force == "shift_edge" else draw(st.booleans())
     if scenario in ("saturate", "tied"):
         # M = 0, B at an extreme and a shift that keeps B >> S beyond the width: a value that is
@@ -198,7 +249,8 @@ def cases(draw, scenario, engines=None):
         wts[j + 1], m[j + 1], b[j + 1] = wts[j], m[j], b[j]
         m[others], b[others] = 0, -b_hi - 1
     layers.append(LayerProgram("fc", op, wts, m, b, shift, hw, s, p, relu, "none"))
-    program = Program(f"random-{scenario}", width, tuple(layers), 0, engine.scale_bits, engine.bias_bits)
+    program = Program(f"random-{scenario}", width, tuple(layers), 0, engine.scale_bits, engine.bias_bits,
+                      requant=engine.requant, shift_terms=engine.shift_terms)
     return name, program, images
 
 
@@ -226,6 +278,7 @@ def features(engine, program, images, golden):
     width = program.width
     lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
     b_hi = (1 << (program.bias_bits - 1)) - 1
+    m_lo = -(1 << (program.scale_bits - 1))
     u = requant_bits(engine)
     got = set()
     for i, layer in enumerate(program.layers):
@@ -235,6 +288,10 @@ def features(engine, program, images, golden):
         got |= {"shift_edge"} if layer.shift >= u - 1 else set()
         got |= {"negative_m"} if (layer.scale < 0).any() else set()
         got |= {"zero_m"} if (layer.scale == 0).any() else set()
+        got |= {"m_min"} if (layer.scale == m_lo).any() else set()
+        got |= {"m_top"} if (layer.scale == m_top(engine)).any() else set()
+        # an M of two signed powers of two (one that a one-term engine could not hold)
+        got |= {"two_terms"} if any(pow2_terms(m, 1) is None for m in layer.scale) else set()
         got |= {"b_max"} if (layer.bias == b_hi).any() else set()
         got |= {"b_min"} if (layer.bias == -b_hi - 1).any() else set()
         if not last:

@@ -3,12 +3,15 @@ on Amaranth's simulator and, for a few, on Verilator. Every layer's values and t
 equal the golden program (golden.program.run_program), and the cycles the engine cycle model.
 
 Hypothesis draws the programs, derandomized (tests/conftest.py's profile), so every run is the same
-suite: len(SCENARIOS) x AMARANTH_EXAMPLES programs on Amaranth's simulator and VERILATOR_EXAMPLES
-for each of VERILATOR_CASES on Verilator (three batches each, the last partial; two Verilator
-builds). Hypothesis's first case of a test is its simplest draw, so each Verilator case runs two.
-Each scenario forces one corner of the program format, and the test checks from the golden run that
-the case really covers it. Two hand-built programs pin the corners of issue 26: S = 40 on an
-engine whose acc·M + B is 40 bits wide, and S = MAX_SHIFT with values other than 0."""
+suite: len(SCENARIOS) x AMARANTH_EXAMPLES programs on Amaranth's simulator for the engines with
+multipliers, len(SCENARIOS) x SHIFT_EXAMPLES for the shift-only engines (requant "shift": every M a
+sum of signed powers of two, the post-processing shifts and adds), and VERILATOR_EXAMPLES for each of
+VERILATOR_CASES on Verilator (three batches each, the last partial; three Verilator builds, one of
+them the multiplier-free all-adder shift engine). Hypothesis's first case of a test is its simplest
+draw, so each Verilator case runs two. Each scenario forces one corner of the program format, and
+the test checks from the golden run that the case really covers it. Hand-built programs pin the
+corners of issue 26: S = 40 on an engine whose acc·M + B is 40 bits wide, and S = MAX_SHIFT with
+values other than 0 (also on the one-term shift engine, with M = 2^30 and −2^31)."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -20,13 +23,17 @@ from adderhw.hw.postproc import requant_bits
 from adderhw.sim.engine import run_engine_amaranth
 from adderhw.sim.engine_cocotb import run_engine_verilog
 
-from .random_programs import ENGINES, FORCED, SCENARIOS, cases, engines_for, features
+from .random_programs import ENGINES, FORCED, SCENARIOS, SHIFT_ENGINES, cases, engines_for, features
 
 #: programs per scenario on Amaranth's simulator
 AMARANTH_EXAMPLES = 16
-#: (engine, scenario) of the programs run on Verilator: two engines (a build each), the corners
-#: where the Verilog differs most (S at the clamp, sums wider than 64 bits, ties, saturation)
-VERILATOR_CASES = (("sad8", "shift_edge"), ("sad8", "tied"), ("sad16", "shiftmax"), ("sad16", "saturate"))
+#: programs per scenario on the shift-only engines, on Amaranth's simulator
+SHIFT_EXAMPLES = 5
+#: (engine, scenario) of the programs run on Verilator: three engines (a build each), the corners
+#: where the Verilog differs most (S at the clamp, sums wider than 64 bits, ties, saturation), and
+#: the all-adder shift engine with M = −2^15, 0 and B at its extremes
+VERILATOR_CASES = (("sad8", "shift_edge"), ("sad8", "tied"), ("sad16", "shiftmax"), ("sad16", "saturate"),
+                   ("add6s", "saturate"))
 VERILATOR_EXAMPLES = 2
 
 
@@ -45,6 +52,18 @@ def check_run(engine, program, images, run):
 def test_random_programs_on_amaranth_equal_golden(scenario, data):
     name, program, images = data.draw(cases(scenario), label="case")
     engine = ENGINES[name]
+    golden = check_run(engine, program, images, run_engine_amaranth(engine, program, images))
+    assert FORCED.get(scenario, set()) <= features(engine, program, images, golden)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+@settings(max_examples=SHIFT_EXAMPLES)
+@given(data=st.data())
+def test_random_shift_programs_on_amaranth_equal_golden(scenario, data):
+    # every M a sum of at most shift_terms signed powers of two, its term code in the constant table
+    name, program, images = data.draw(cases(scenario, engines=SHIFT_ENGINES), label="case")
+    engine = ENGINES[name]
+    assert engine.requant == program.requant == "shift" and program.shift_terms == engine.shift_terms
     golden = check_run(engine, program, images, run_engine_amaranth(engine, program, images))
     assert FORCED.get(scenario, set()) <= features(engine, program, images, golden)
 
@@ -108,5 +127,21 @@ def test_the_largest_shift_keeps_values_other_than_zero_on_a_wide_engine():
     consts = (((1 << 31) - 1, (1 << 47) - 1), (-(1 << 31), 1 << 46))
     want = [(acc * m + b + (1 << 61)) >> 62 for m, b in consts]
     assert want == [2, -2]
+    golden = check_run(engine, program, images, run_engine_amaranth(engine, program, images))
+    assert golden.logits.tolist() == [want]
+
+
+def test_the_largest_shift_keeps_values_other_than_zero_on_a_shift_engine():
+    # the same on the shift-only twin of sad16 (one term): M = 2^30 and −2^31, the widest term
+    # shifts, as acc << 30 and −(acc << 31) without a multiplier
+    engine = ENGINES["sad16s"]
+    lo = -(1 << 15)
+    scales, biases = [1 << 30, -(1 << 31)], [(1 << 47) - 1, 1 << 46]
+    layer = _fc(np.full((2, 4, 1, 1), lo), scales, biases, MAX_SHIFT)
+    program = Program("s62", 16, (layer,), 0, engine.scale_bits, engine.bias_bits, requant="shift", shift_terms=1)
+    images = np.full((1, 4, 1, 1), lo)
+    acc = 4 * lo * lo
+    want = [(acc * m + b + (1 << 61)) >> 62 for m, b in zip(scales, biases)]
+    assert want == [1, -2]
     golden = check_run(engine, program, images, run_engine_amaranth(engine, program, images))
     assert golden.logits.tolist() == [want]
