@@ -51,8 +51,9 @@ def committed_dir():
 
 
 def cache_dir():
-    """``$ADDERHW_CACHE/models`` (default ~/.cache/adderhw/models)."""
-    return Path(os.environ.get("ADDERHW_CACHE", Path.home() / ".cache" / "adderhw")) / "models"
+    """``$ADDERHW_CACHE/models`` (default ~/.cache/adderhw/models): the simulators' cache root."""
+    from adderhw.sim.cocotb_sim import cache_root
+    return cache_root() / "models"
 
 
 def _network_parts(network):
