@@ -132,7 +132,9 @@ class TrainedNetwork:
 
     def record(self):
         """What a result's JSON says about its weights."""
-        return {"name": self.name, "source": self.source, "file": str(self.path), "sha256": self.meta["sha256"],
+        # a committed file by its place in the repository, so that the record is the same on every clone
+        where = f"docs/results/weights/{self.path.name}" if self.source == "committed" else str(self.path)
+        return {"name": self.name, "source": self.source, "file": where, "sha256": self.meta["sha256"],
                 "trained_on": self.meta.get("fingerprint")}
 
 

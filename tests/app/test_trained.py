@@ -69,6 +69,7 @@ def test_committed_weights_come_first_then_the_cache_then_a_training(dirs):
     c = trained_network("digits", True, 0, 1, progress=lambda m: None)
     assert c.source == "committed" and c.meta["sha256"] == weights_sha256(other.state_dict())
     assert c.record()["sha256"] == c.meta["sha256"]
+    assert c.record()["file"] == f"docs/results/weights/{name}.npz"      # the same on every clone
     # fresh: neither, and the same weights as the first training (deterministic)
     f = trained_network("digits", True, 0, 1, fresh=True, progress=lambda m: None)
     assert f.source == "trained" and f.meta["sha256"] == first.meta["sha256"]
