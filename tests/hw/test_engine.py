@@ -7,9 +7,9 @@ import pytest
 from adderhw.base.config import ArrayConfig
 from adderhw.base.engine import EngineConfig
 from adderhw.base.errors import BadParameter
-from adderhw.golden.engine_cycles import engine_cycles
-from adderhw.golden.program import LayerProgram, Program, memory_images, run_program
+from adderhw.golden.program import LayerProgram, Program, memory_images
 from adderhw.sim.engine import run_engine_amaranth
+from tests.engine_checks import assert_run_equals_golden
 
 
 def random_program(rng, width, adder, n_layers=3, all_adder=False):
@@ -51,11 +51,7 @@ def random_program(rng, width, adder, n_layers=3, all_adder=False):
 
 def check_run(engine, program, images):
     run = run_engine_amaranth(engine, program, images)
-    golden = run_program(program, images)
-    for layer, got, want in zip(program.layers, run.layer_outputs(), golden.outputs):
-        assert np.array_equal(got, want), f"layer {layer.name} differs"
-    assert np.array_equal(run.classes, golden.classes)
-    assert run.cycles == engine_cycles(engine, program)["total"]
+    assert_run_equals_golden(engine, program, images, run)
     return run
 
 

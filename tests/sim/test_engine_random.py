@@ -17,11 +17,12 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from adderhw.base.engine import MAX_SHIFT
-from adderhw.golden.engine_cycles import engine_cycles
-from adderhw.golden.program import LayerProgram, Program, run_program
+from adderhw.golden.program import LayerProgram, Program
 from adderhw.hw.postproc import requant_bits
 from adderhw.sim.engine import run_engine_amaranth
 from adderhw.sim.engine_cocotb import run_engine_verilog
+
+from tests.engine_checks import assert_run_equals_golden
 
 from .random_programs import ENGINES, FORCED, SCENARIOS, SHIFT_ENGINES, cases, engines_for, features
 
@@ -37,13 +38,7 @@ VERILATOR_CASES = (("sad8", "shift_edge"), ("sad8", "tied"), ("sad16", "shiftmax
 VERILATOR_EXAMPLES = 2
 
 
-def check_run(engine, program, images, run):
-    golden = run_program(program, images)
-    for layer, got, want in zip(program.layers, run.layer_outputs(), golden.outputs):
-        assert np.array_equal(got, want), f"layer {layer.name} differs"
-    assert np.array_equal(run.classes, golden.classes)
-    assert run.cycles == engine_cycles(engine, program)["total"]
-    return golden
+check_run = assert_run_equals_golden
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
