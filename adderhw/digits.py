@@ -2,7 +2,8 @@
 simulated hardware, with cycles and energy against the multiplier twin.
 
 Steps (each reported):
-1. train the digits AdderNet and its CNN twin (golden.addernet), float test accuracy of both;
+1. the trained digits AdderNet and its CNN twin (adderhw.trained: the committed weights by default,
+   ``train=True`` trains afresh), float test accuracy of both;
 2. quantise the adder layers to W bits for W in 4, 6, 8, 12, 16 (shared X/F power-of-two scale
    per layer, from training data): fixed-point test accuracy and saturated values;
 3. hardware inference at the demo width: the adder layers of a small batch through the Amaranth
@@ -19,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from adderhw.golden.addernet import (ADDER_LAYERS, DigitsNet, FixedPointAdders, accuracy, layer_label,
-                                     load_digits_data, predict, train)
+from adderhw.golden.addernet import (ADDER_LAYERS, FixedPointAdders, accuracy, layer_label, load_digits_data,
+                                     predict)
 from adderhw.compare import compare_network
 from adderhw.base.config import ArrayConfig
 from adderhw.base.errors import BadParameter
