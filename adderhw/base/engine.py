@@ -37,6 +37,12 @@ requant : str
     shifts and adds, so an all-adder engine (``mac_rows`` 0) with it has no multiplier at all.
 shift_terms : int
     1 or 2: the signed powers of two of one M on a "shift" engine.
+tile_shift : bool
+    True builds the per-tile shift at the array's edge (hw.im2col): every activation beat of row
+    tile tt of a layer is shifted by that tile's x_shift and saturated (golden.program, step 0)
+    before it enters the array, so that each tile of output channels (a group of per-group scales,
+    golden.qat) sees its input at its own scale. Its table is a third constant column. False: the
+    engine runs only programs without x_shift.
 """
 from dataclasses import dataclass, replace
 
@@ -46,7 +52,7 @@ from .requant import REQUANT_KINDS, SHIFT_TERMS
 from .validate import check_int
 
 __all__ = ["EngineConfig", "DESCRIPTOR_FIELDS", "SIGNED_FIELDS", "POOL_KINDS", "LAYER_OPS", "MAX_SHIFT",
-           "SHIFT_BITS", "SCALE_BITS_RANGE", "BIAS_BITS_RANGE"]
+           "SHIFT_BITS", "SCALE_BITS_RANGE", "BIAS_BITS_RANGE", "X_SHIFT_BITS", "X_SHIFT_RANGE"]
 
 LAYER_OPS = ("add", "mul")
 POOL_KINDS = ("none", "max2", "gap")
@@ -63,6 +69,10 @@ BIAS_BITS_RANGE = (2, 48)
 #: bits the post-processing's average-pool sums have beyond ``width``: a gap layer pools at most
 #: 2^GAP_EXTRA_BITS positions (hw.postproc)
 GAP_EXTRA_BITS = 12
+#: the per-tile input shift d of a layer's output channels (golden.program, step 0): a signed
+#: X_SHIFT_BITS field, d from X_SHIFT_RANGE[0] to X_SHIFT_RANGE[1]
+X_SHIFT_BITS = 4
+X_SHIFT_RANGE = (-(1 << (X_SHIFT_BITS - 1)), (1 << (X_SHIFT_BITS - 1)) - 1)
 
 #: the fields of one layer descriptor, in table order; each is a ``EngineConfig.field_bits``-bit
 #: number, two's complement for the fields in SIGNED_FIELDS (see golden.program.descriptor and
@@ -97,8 +107,11 @@ class EngineConfig:
     bias_bits: int = 32
     requant: str = "mul"
     shift_terms: int = 2
+    tile_shift: bool = False
 
     def __post_init__(self):
+        if not isinstance(self.tile_shift, bool):
+            raise BadParameter(f"tile_shift must be True or False, not {self.tile_shift!r}")
         check_config(self.array, "array")
         if self.requant not in REQUANT_KINDS:
             raise BadParameter(f"requant must be one of {', '.join(REQUANT_KINDS)}, not {self.requant!r}")
@@ -178,6 +191,8 @@ class EngineConfig:
         extra = f" + {self.mac_rows}x{a.cols} MAC" if self.adder and self.mac_rows else ""
         shift = f", shift-only requant ({self.shift_terms} term{'s' if self.shift_terms > 1 else ''})" \
             if self.requant == "shift" else ""
+        if self.tile_shift:
+            shift += ", per-tile input shift"
         return (f"{a.rows}x{a.cols} {a.pe.upper()}{extra}, {a.width}-bit, act {self.act_depth} x2, "
                 f"weights {self.weight_depth}, consts {self.const_depth}{shift}")
 
