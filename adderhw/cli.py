@@ -386,7 +386,12 @@ def cmd_compare_boards(args):
     if args.largest:
         from adderhw.boards.engine_compare import compare_largest, format_compare_largest
         starts = {board: shapes[0][:2] for board, shapes in sizes.items()}
-        res = compare_largest(args.network, starts, args.mac_rows, args.seed, args.max_pes, build_dir, progress=_say)
+        res = compare_largest(args.network, starts, args.mac_rows, args.seed, args.max_pes, build_dir, progress=_say,
+                              first_last=args.first_last, requant=args.requant)
+        res["command"] = (f"adderhw compare-boards --network {args.network} --sizes {args.sizes} --largest "
+                          f"--mac-rows {args.mac_rows} --seed {args.seed} --max-pes {args.max_pes}"
+                          + (f" --first-last {args.first_last}" if args.first_last != "mul" else "")
+                          + (f" --requant {args.requant}" if args.requant != "mul" else ""))
         table = format_compare_largest(res)
         print(table)
         _write_reports(out, "compare_largest", res, table)

@@ -117,13 +117,15 @@ def _shrink(rows, cols):
 
 
 def largest_fitting(board, network, pe, start, mac_rows=2, seed=1, max_pes=512, build_dir="build/engines",
-                    progress=print):
+                    progress=print, first_last="mul", requant="mul"):
     """The largest engine of kind ``pe`` that places and routes on ``board`` (with DSP blocks, as a
     user would build it): probes grow from ``start`` (rows, cols) through 1x2, 2x2, 2x4, 4x4, ...
     shapes (each twice the PEs of the last) until one does not fit or the next would exceed
     ``max_pes``; if ``start`` does not fit, they shrink instead. The AdderNet engine's MAC array has
-    min(``mac_rows``, rows) rows. Returns {"largest": report or None, "probes": [report, ...],
-    "limit": why the search stopped}. Every probe is a full build, reused when unchanged."""
+    min(``mac_rows``, rows) rows; ``first_last`` and ``requant`` shape the AdderNet engine as in
+    :func:`compare_boards` (with ``first_last="adder"`` it has no MAC array). Returns {"largest":
+    report or None, "probes": [report, ...], "limit": why the search stopped}. Every probe is a
+    full build, reused when unchanged."""
     check_int("max_pes", max_pes, lo=1)
     probes = {}
 
@@ -131,9 +133,10 @@ def largest_fitting(board, network, pe, start, mac_rows=2, seed=1, max_pes=512, 
         if shape not in probes:
             rows, cols = shape
             mac = min(mac_rows, rows)
-            tag = _tag(board, network, pe, rows, cols, mac, True)
+            tag = _tag(board, network, pe, rows, cols, mac, True, first_last, requant)
             progress(f"[largest {pe.upper()} engine on {board}] probing {rows}x{cols}")
-            probes[shape] = _build(board, network, pe, rows, cols, mac, True, seed, Path(build_dir) / tag, progress)
+            probes[shape] = _build(board, network, pe, rows, cols, mac, True, seed, Path(build_dir) / tag, progress,
+                                   first_last, requant)
         return probes[shape]["fits"]
 
     shape = tuple(start)
@@ -164,20 +167,29 @@ def largest_fitting(board, network, pe, start, mac_rows=2, seed=1, max_pes=512, 
 
 
 def compare_largest(network="digits", starts=None, mac_rows=2, seed=1, max_pes=512, build_dir="build/engines",
-                    progress=print):
-    """:func:`largest_fitting` for the AdderNet engine and the CNN twin on each board of ``starts``
-    ({board: (rows, cols)}); the pair's ratios compare each kind at its own largest array."""
+                    progress=print, first_last="mul", requant="mul"):
+    """:func:`largest_fitting` for the AdderNet engine (shaped by ``first_last`` and ``requant``) and
+    the CNN twin on each board of ``starts`` ({board: (rows, cols)}); the pair's ratios compare each
+    kind at its own largest array."""
     starts = starts or {"icebreaker": (1, 1), "ulx3s-85f": (8, 8)}
     boards = []
     for board, start in starts.items():
         entry = {"board": board, **{pe: largest_fitting(board, network, pe, start, mac_rows, seed, max_pes, build_dir,
-                                                        progress) for pe in ("sad", "mac")}}
+                                                        progress, first_last, requant) for pe in ("sad", "mac")}}
         s, m = entry["sad"]["largest"], entry["mac"]["largest"]
         if s and m:
             entry["ratio"] = {"pes": (s["rows"] * s["cols"]) / (m["rows"] * m["cols"]),
                               "images_per_s_at_fmax": s["images_per_s_at_fmax"] / m["images_per_s_at_fmax"]}
         boards.append(entry)
-    return {"network": network, "mac_rows": mac_rows, "seed": seed, "max_pes": max_pes, "boards": boards}
+    return {"network": network, "mac_rows": mac_rows, "seed": seed, "max_pes": max_pes, "first_last": first_last,
+            "requant": requant, "boards": boards}
+
+
+def _variant(res):
+    """The AdderNet engine's variant, as the tables' titles name it."""
+    return {("adder", "shift"): " (all-adder, shift-only requantisation: no multiplier)",
+            ("adder", "mul"): " (all-adder, no MAC array)", ("mul", "shift"): " (shift-only requantisation)"}.get(
+        (res.get("first_last", "mul"), res.get("requant", "mul")), "")
 
 
 def format_compare_largest(res):
@@ -207,12 +219,15 @@ def format_compare_largest(res):
                                "yes" if r["fits"] else "no", f"{r['luts']:,}",
                                f"{r['fmax_mhz']:.1f}" if r["fits"] else "-",
                                "" if r["fits"] else r["reason"]])
+    mac_array = ("The AdderNet engine has no MAC array. " if res.get("first_last") == "adder" else
+                 f"The AdderNet engine's MAC array has min({res['mac_rows']}, rows) rows. ")
+    command = [f"`{res['command']}`", ""] if res.get("command") else []
     return "\n".join([
-        f"# The largest {res['network']} engine of each kind that fits each board", "",
+        f"# The largest {res['network']} engine of each kind that fits each board: AdderNet{_variant(res)} "
+        "against its CNN twin", "", *command,
         f"Each kind's array grows 1x2, 2x2, 2x4, 4x4, ... (twice the PEs per probe, at most {res['max_pes']} PEs) "
         "from the board's starting size until a build does not place and route; DSP blocks are used as a user "
-        f"would. The AdderNet engine's MAC array has min({res['mac_rows']}, rows) rows. Fmax and images/s from "
-        "nextpnr and the engine cycle model.", "",
+        f"would. {mac_array}Fmax and images/s from nextpnr and the engine cycle model.", "",
         markdown_table(head, rows, "lllrrrrrrrl"), "", "## Every probe", "",
         markdown_table(["board", "network", "array", "fits", "LUT4 (Yosys)", "Fmax MHz", "reason"], probes,
                        "lllrrrl"), ""])
@@ -241,9 +256,7 @@ def format_compare_boards(res):
                      f"{ratio['images_per_s_at_fmax']:.2f}" if "images_per_s_at_fmax" in ratio else "-", ""])
     head = ["board", "array", "DSPs", "network", "engine", "LUT4", "FF", "DSP", "BRAM", "Fmax MHz", "cycles/image",
             "images/s at Fmax", "images/s per 1k LUT4"]
-    variant = {("adder", "shift"): " (all-adder, shift-only requantisation: no multiplier)",
-               ("adder", "mul"): " (all-adder, no MAC array)", ("mul", "shift"): " (shift-only requantisation)"}.get(
-        (res.get("first_last", "mul"), res.get("requant", "mul")), "")
+    variant = _variant(res)
     command = [f"`{res['command']}`", ""] if res.get("command") else []
     return "\n".join([f"# Whole accelerators on the boards: {res['network']} AdderNet{variant} against its CNN twin",
                       "", *command, markdown_table(head, rows, "lllllrrrrrrrr"), "",

@@ -3,6 +3,7 @@ and the command-line refusals of the engine build and the board comparison."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -49,17 +50,20 @@ def test_sizes_parse_and_refuse():
             parse_sizes(bad)
 
 
-def _fake_builds(monkeypatch, capacity):
+def _fake_builds(monkeypatch, capacity, variants=None):
     """Replace the engine build with a device that fits arrays of at most ``capacity[pe]`` PEs;
-    returns the list of (pe, rows, cols, mac_rows) builds asked for."""
+    returns the list of (pe, rows, cols, mac_rows) builds asked for; ``variants`` gets each build's
+    (pe, first_last, requant, build directory name)."""
     asked = []
 
-    def build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress):
+    def build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress, first_last="mul", requant="mul"):
         asked.append((pe, rows, cols, mac_rows))
+        variants.append((pe, first_last, requant, Path(out).name))
         return {"rows": rows, "cols": cols, "fits": rows * cols <= capacity[pe], "reason": "too big",
                 "images_per_s_at_fmax": 10.0 * rows * cols, "engine": f"{rows}x{cols} {pe}", "luts": 100 * rows * cols,
                 "logic": {"used": 100 * rows * cols, "available": 5280}, "dsp": {"used": 0, "available": 8},
                 "bram": {"used": 1, "available": 30}, "fmax_mhz": 50.0, "cycles_per_image": 1000.0}
+    variants = [] if variants is None else variants
     monkeypatch.setattr(engine_compare, "_build", build)
     return asked
 
@@ -91,6 +95,26 @@ def test_compare_largest_puts_each_kind_at_its_own_largest_array(monkeypatch):
     md = engine_compare.format_compare_largest(res)
     assert "| icebreaker | AdderNet | 4x8 sad | 32 | 3,200/5,280 |" in md and "**4.00**" in md
     assert md.count("| no |") == 2                     # the two probes that did not fit
+
+
+def test_compare_largest_builds_the_addernet_variant_it_is_asked_for(monkeypatch):
+    # --largest used to drop --first-last and --requant: its AdderNet side was the multiplier engine
+    variants = []
+    _fake_builds(monkeypatch, {"sad": 4, "mac": 2}, variants)
+    res = engine_compare.compare_largest(starts={"icebreaker": (1, 1)}, max_pes=64, progress=lambda m: None,
+                                         first_last="adder", requant="shift")
+    assert (res["first_last"], res["requant"]) == ("adder", "shift")
+    sad = {v for v in variants if v[0] == "sad"}
+    assert sad == {("sad", "adder", "shift", f"icebreaker-digits-sad-{s}-alladder-shift-dsp")
+                   for s in ("1x1", "1x2", "2x2", "2x4")}
+    # the CNN twin is asked for the same variant; _build keeps its multipliers (a CNN needs them)
+    assert {v[3] for v in variants if v[0] == "mac"} == {f"icebreaker-digits-mac-{s}-dsp"
+                                                         for s in ("1x1", "1x2", "2x2")}
+    md = engine_compare.format_compare_largest({**res, "command": "adderhw compare-boards --largest"})
+    assert md.startswith("# The largest digits engine of each kind that fits each board: AdderNet (all-adder, "
+                         "shift-only requantisation: no multiplier) against its CNN twin\n\n"
+                         "`adderhw compare-boards --largest`\n")
+    assert "The AdderNet engine has no MAC array." in md and "min(2, rows)" not in md
 
 
 def test_the_largest_array_search_refuses_a_cap_below_its_start(monkeypatch):
