@@ -105,14 +105,16 @@ def engine_for(program, rows, cols, pe, mac_rows):
     """The smallest EngineConfig of this array shape that holds ``program`` (memories rounded up to
     powers of two). Only what the program needs is built: an AdderNet program without multiplier
     layers gets no MAC array (``mac_rows`` is then 0 whatever was asked), and a program compiled
-    with requant "shift" a post-processing without multipliers."""
+    with requant "shift" a post-processing without multipliers; the per-tile input shift is built
+    when a layer has a non-zero x_shift (per-group scales)."""
     k_max = max(layer.k for layer in program.layers)
     array = ArrayConfig(rows=rows, cols=cols, width=program.width, k_max=k_max, pe=pe)
     needs_mac = any(layer.op == "mul" for layer in program.layers)
     probe = EngineConfig(array=array, mac_rows=mac_rows if pe == "sad" and needs_mac else 0, act_depth=1 << 20,
                          weight_depth=1 << 20, const_depth=1 << 16, max_layers=len(program.layers),
                          scale_bits=program.scale_bits, bias_bits=program.bias_bits, requant=program.requant,
-                         shift_terms=program.shift_terms)
+                         shift_terms=program.shift_terms,
+                         tile_shift=any(layer.x_shifts.any() for layer in program.layers))
     from adderhw.golden.program import memory_images
     mem = memory_images(program, probe)
     act = max(max(layer.cin * layer.in_hw[0] * layer.in_hw[1], int(np.prod(layer.out_shape))) for layer in program.layers)

@@ -7,6 +7,13 @@ reference every engine run is compared with, layer by layer and image by image.
 
 One layer, on signed ``width``-bit activations x (Cin, H, W) of one image:
 
+0. The per-tile input shift (only where the layer has ``x_shift``; an engine runs it only when
+   built with ``tile_shift``): output channel t sees x_t = tile_shift(x, d[t]) instead of x,
+   with d[t] in X_SHIFT_RANGE (adderhw.base.engine) and, for d >= 0, tile_shift(x, d) =
+   x·2^d saturated to signed ``width`` bits; for d < 0, (x + 2^(−d−1)) >> −d (an arithmetic
+   shift, rounding half up, which always fits). Padding stays 0. This is how per-group scales
+   (golden.qat) run: channel group g's X and F are at 2^-f_g while the stored tensor is at 2^-f_x,
+   so d = f_g − f_x. The engine shifts once per row tile, so d must be equal across each tile.
 1. acc[t, y, x] = −Σ |x_pad − F[t]| for an adder layer (op "add"), Σ x_pad·F[t] for a multiplier
    layer (op "mul"); x_pad is x with ``padding`` zeros around it (a padded position still counts
    |0 − F| in an adder layer, as in golden.adder2d), cross-correlation with ``stride``.
@@ -42,14 +49,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from adderhw.base.engine import (BIAS_BITS_RANGE, DESCRIPTOR_FIELDS, GAP_EXTRA_BITS, LAYER_OPS, MAX_SHIFT,
-                                 POOL_KINDS, SCALE_BITS_RANGE, SIGNED_FIELDS, EngineConfig)
+                                 POOL_KINDS, SCALE_BITS_RANGE, SIGNED_FIELDS, X_SHIFT_RANGE, EngineConfig)
 from adderhw.base.errors import BadParameter
 from adderhw.base.requant import REQUANT_KINDS, SHIFT_TERMS, encode_scale, pow2_terms
 from adderhw.base.validate import check_int, int_range
 
 from .conv import adder2d, conv_output_shape, mac_conv2d
 
-__all__ = ["LayerProgram", "Program", "postprocess", "pool", "run_layer_program", "run_program",
+__all__ = ["LayerProgram", "Program", "postprocess", "pool", "tile_shift", "run_layer_program", "run_program",
            "ProgramRun", "memory_images", "MemoryImages", "descriptor"]
 
 
@@ -67,6 +74,14 @@ class LayerProgram:
     padding: int = 0
     relu: bool = True
     pool: str = "none"
+    x_shift: tuple = None       # per output channel d of step 0, or None (no shift)
+
+    @property
+    def x_shifts(self):
+        """int64 (cout,): the per-channel input shift d (zeros for a layer without one)."""
+        if self.x_shift is None:
+            return np.zeros(self.cout, dtype=np.int64)
+        return np.asarray(self.x_shift, dtype=np.int64)
 
     @property
     def cout(self):
@@ -191,6 +206,13 @@ def check_program(program):
         if min(hw) + 2 * layer.padding < k:
             _fail(layer, "kernel", f"{k}x{k} does not fit the input {hw[0]}x{hw[1]} with padding "
                   f"{layer.padding}: the padded input must be at least as large as the kernel")
+        if layer.x_shift is not None:
+            xs = np.asarray(layer.x_shift)
+            if xs.shape != (w.shape[0],) or not np.issubdtype(xs.dtype, np.integer):
+                _fail(layer, "x_shift", f"must be one integer per output channel ({w.shape[0]}), not {layer.x_shift!r}")
+            if xs.min() < X_SHIFT_RANGE[0] or xs.max() > X_SHIFT_RANGE[1]:
+                _fail(layer, "x_shift", f"must be from {X_SHIFT_RANGE[0]} to {X_SHIFT_RANGE[1]}, not "
+                      f"{xs.min()}..{xs.max()}")
         if (not isinstance(layer.shift, (int, np.integer)) or isinstance(layer.shift, bool)
                 or not 0 <= layer.shift <= MAX_SHIFT):
             _fail(layer, "shift", f"must be an integer from 0 to {MAX_SHIFT}, not {layer.shift!r}")
@@ -242,10 +264,33 @@ def pool(v, kind):
     return v
 
 
+def tile_shift(x, d, width):
+    """Step 0 on int64 ``x``: x·2^d saturated to signed ``width`` bits for d >= 0, and
+    (x + 2^(−d−1)) >> −d for d < 0."""
+    x = np.asarray(x, dtype=np.int64)
+    d = int(d)
+    if d >= 0:
+        lo, hi = int_range(width)
+        return np.clip(x << d, lo, hi)
+    return (x + (1 << (-d - 1))) >> -d
+
+
 def run_layer_program(layer, x, width):
     """One layer on int64 x (N, Cin, H, W): returns (acc, output) as int64 arrays."""
     conv = adder2d if layer.op == "add" else mac_conv2d
-    acc = conv(x, layer.weights, layer.stride, layer.padding, width=width)
+    if layer.x_shift is None:
+        acc = conv(x, layer.weights, layer.stride, layer.padding, width=width)
+    else:
+        shifts = layer.x_shifts
+        parts = {}
+        for d in np.unique(shifts):
+            chans = np.flatnonzero(shifts == d)
+            parts[int(d)] = (chans, conv(tile_shift(x, d, width), layer.weights[chans], layer.stride, layer.padding,
+                                         width=width))
+        first = next(iter(parts.values()))[1]
+        acc = np.zeros((first.shape[0], layer.cout, *first.shape[2:]), dtype=np.int64)
+        for chans, part in parts.values():
+            acc[:, chans] = part
     scale = np.asarray(layer.scale, dtype=np.int64)[None, :, None, None]
     bias = np.asarray(layer.bias, dtype=np.int64)[None, :, None, None]
     v = postprocess(acc, scale, bias, layer.shift, layer.relu, width)
@@ -284,11 +329,14 @@ class MemoryImages:
     """The engine's memories for one program (see the module docstring).
 
     weights: int64 (words, R); consts: int64 (entries, 2) as (M, B); descriptors: list of dicts
-    (DESCRIPTOR_FIELDS); bases: per layer (wbase, cbase)."""
+    (DESCRIPTOR_FIELDS); bases: per layer (wbase, cbase); x_shifts: int64 (entries,), the input
+    shift d of each constant entry's channel (step 0; the engine's third constant column, loaded
+    only on an engine built with tile_shift, and all 0 otherwise)."""
     weights: np.ndarray
     consts: np.ndarray
     descriptors: list
     bases: list
+    x_shifts: np.ndarray = None
 
 
 def descriptor(layer, wbase, cbase, last, rows):
@@ -328,7 +376,7 @@ def memory_images(program, engine):
         raise BadParameter(f"program {program.name!r} has {len(program.layers)} layers but the engine's "
                            f"descriptor table holds max_layers={engine.max_layers}")
     R = engine.array.rows
-    words, consts, descs, bases = [], [], [], []
+    words, consts, descs, bases, x_shifts = [], [], [], [], []
     wbase = cbase = 0
     for i, layer in enumerate(program.layers):
         if engine.adder and layer.op == "add" and engine.array.pe != "sad":
@@ -345,6 +393,8 @@ def memory_images(program, engine):
             _fail(layer, "op", "'mul' needs a MAC array, and this all-adder engine has none (mac_rows 0); build "
                   "the engine with mac_rows >= 1 or compile the network with adder first and last layers")
         arr = engine.array_for(layer.op)
+        _check_x_shift(layer, engine, arr.rows)
+        x_shifts.append(layer.x_shifts)
         if layer.k > arr.k_max:
             _fail(layer, "k", f"{layer.k} (cin·kernel²) exceeds the {arr.pe.upper()} array's k_max={arr.k_max}")
         cin, h, w = layer.cin, *layer.in_hw
@@ -378,4 +428,21 @@ def memory_images(program, engine):
             lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if name in SIGNED_FIELDS else (0, (1 << bits) - 1)
             if not lo <= value <= hi:
                 _fail(layer, name, f"{value} does not fit a {bits}-bit descriptor field")
-    return MemoryImages(np.concatenate(words), np.concatenate(consts), descs, bases)
+    return MemoryImages(np.concatenate(words), np.concatenate(consts), descs, bases, np.concatenate(x_shifts))
+
+
+def _check_x_shift(layer, engine, rows):
+    """Refuse a layer's input shift that ``engine`` cannot apply: any non-zero d without the per-tile
+    shift, and a d that differs within one row tile of ``rows`` channels (shifted once per tile)."""
+    shifts = layer.x_shifts
+    if not shifts.any():
+        return
+    if not engine.tile_shift:
+        _fail(layer, "x_shift", f"is {'/'.join(map(str, sorted(set(shifts.tolist()))))} (per-group scales), which "
+              f"needs the per-tile input shift, and this engine is built without it (tile_shift False)")
+    for a in range(0, layer.cout, rows):
+        tile = shifts[a:a + rows]
+        if (tile != tile[0]).any():
+            _fail(layer, "x_shift", f"differs within the row tile of channels {a}..{a + len(tile) - 1} "
+                  f"({tile.min()} and {tile.max()}), and the engine shifts a tile of {rows} rows by one d; "
+                  f"use groups of a multiple of {rows} channels")

@@ -10,14 +10,16 @@ Memories (``amaranth.lib.memory``, one synchronous read port and one write port 
 Yosys maps to iCE40 EBR and ECP5 DP16KD):
   * two activation buffers (ping-pong), ``act_depth`` words of C lanes x ``width`` bits;
   * the weight buffer, ``weight_depth`` words of R lanes x ``width`` bits;
-  * the constant tables, ``const_depth`` entries of M and of B;
+  * the constant tables, ``const_depth`` entries of M and of B, and with ``tile_shift`` of the
+    per-channel input shift d (read by hw.im2col at each tile's first channel);
   * the descriptor table, ``max_layers`` x 32 slots of ``field_bits`` bits;
   * the average pool's running sums (inside ``hw.postproc``).
 
 Loading and reading (the host link or a testbench), only while the engine is idle:
   * ``i_load``: a write per cycle, {space, addr, lane, data}. Space 0: activation buffer 0, lane
     ``lane`` of word ``addr`` (an image's values, golden.program's layout); 1: weights, lane
-    ``lane`` of word ``addr``; 2: constants, ``lane`` 0 = M, 1 = B of entry ``addr`` (M and B
+    ``lane`` of word ``addr``; 2: constants, ``lane`` 0 = M, 1 = B, 2 = d (tile_shift only) of
+    entry ``addr`` (M, B and d
     are separate tables: each load is written as it arrives, in either order, and no part of a
     load waits in a register, so a reset of the engine's logic loses no load it took);
     3: descriptor slot ``addr``. ``ready`` is low while the engine runs.
@@ -44,7 +46,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from adderhw.base.engine import EngineConfig
+from adderhw.base.engine import X_SHIFT_BITS, EngineConfig
 from adderhw.base.errors import BadParameter
 
 from .array import SystolicArray
@@ -145,6 +147,15 @@ class LayerEngine(wiring.Component):
                          post.i_const_data[name].eq(rd.data),
                          wr.addr.eq(ld.addr), wr.data.eq(ld.data),
                          wr.en.eq(load & (ld.space == SPACE_CONST) & (ld.lane == lane))]
+
+        # ---- the per-tile input shift (hw.im2col reads d at each tile's first channel)
+        if e.tile_shift:
+            m.submodules.xshifts = xmem = memory.Memory(shape=signed(X_SHIFT_BITS), depth=e.const_depth, init=[])
+            x_rd = xmem.read_port(transparent_for=())
+            x_wr = xmem.write_port()
+            m.d.comb += [x_rd.addr.eq(gen.o_xs_addr), x_rd.en.eq(gen.o_read_en), gen.i_xs_data.eq(x_rd.data),
+                         x_wr.addr.eq(ld.addr), x_wr.data.eq(ld.data),
+                         x_wr.en.eq(load & (ld.space == SPACE_CONST) & (ld.lane == 2))]
 
         # ---- activations: the layer reads side seq.o_side and writes the other
         side = seq.o_side

@@ -13,6 +13,13 @@ Addresses are stepped with adders only, from the descriptor's precomputed steps:
 (+1 per kx, ``ky_step`` when kx wraps, ``ci_step`` when ky wraps); a tap is in range when
 0 <= iy0 + ky < in_h and 0 <= ix0 + kx < in_w, with (iy0, ix0) = (oy·s − p, ox·s − p).
 
+Per-tile input shift (``EngineConfig.tile_shift``; golden.program, step 0): stage 0 also drives
+``o_xs_addr`` = cbase + tt·R_L (a running sum, no multiplier: R_L is added per tile), the constant
+entry of the tile's first channel in the engine's x_shift table; its signed X_SHIFT_BITS value
+arrives with the activation word at stage 1, and every lane of the payload is
+tile_shift(value, d) (x·2^d saturated for d >= 0, (x + 2^(−d−1)) >> −d for d < 0), after zero
+padding. Without tile_shift none of it is built and the ports are absent.
+
 Timing: stage 0 holds the loop counters and drives the memories' read addresses; stage 1 is the
 memories' registered read data, which is the stream payload. A beat is offered from the second
 cycle after ``i_start`` and then on every cycle that the array accepts the previous one; when the
@@ -32,13 +39,16 @@ i_w_data : In(ArrayLayout(signed(width), R))     weight word read
 o_act : Out(stream.Signature({data: ArrayLayout(signed(width), C), last: 1}))
 o_filter : Out(stream.Signature(ArrayLayout(signed(width), R)))
 o_busy : Out(1)
+o_xs_addr : Out(const address), i_xs_data : In(signed(X_SHIFT_BITS))   only with tile_shift
 """
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .descriptor import descriptor_layout
+from adderhw.base.engine import X_SHIFT_BITS, X_SHIFT_RANGE
+
+from .descriptor import descriptor_layout, is_mul
 
 __all__ = ["Im2colGenerator"]
 
@@ -48,7 +58,9 @@ class Im2colGenerator(wiring.Component):
         self.engine = engine
         a = engine.array
         w, C, R = a.width, a.cols, a.rows
-        super().__init__({
+        xs = {"o_xs_addr": Out(ceil_log2(engine.const_depth)), "i_xs_data": In(signed(X_SHIFT_BITS))} \
+            if engine.tile_shift else {}
+        super().__init__({**xs,
             "i_start": In(1),
             "i_desc": In(descriptor_layout(engine)),
             "o_act_addr": Out(ceil_log2(engine.act_depth)),
@@ -86,7 +98,10 @@ class Im2colGenerator(wiring.Component):
         m.d.comb += [self.o_act_addr.eq(a_pos + t_off), self.o_w_addr.eq(w_addr), self.o_read_en.eq(adv),
                      self.o_busy.eq(running | v1)]
         for c in range(self.engine.array.cols):
-            m.d.comb += self.o_act.payload.data[c].eq(Mux(pad1, 0, self.i_act_data[c]))   # zero padding
+            value = Mux(pad1, 0, self.i_act_data[c])        # zero padding
+            if self.engine.tile_shift:
+                value = self._tile_shift(m, value, self.i_xs_data, f"xs{c}")
+            m.d.comb += self.o_act.payload.data[c].eq(value)
         m.d.comb += [self.o_act.payload.last.eq(last1), self.o_act.valid.eq(v1),
                      self.o_filter.payload.eq(self.i_w_data), self.o_filter.valid.eq(v1)]
 
@@ -116,8 +131,36 @@ class Im2colGenerator(wiring.Component):
                                          a_row.eq(a_row + d.row_step), a_pos.eq(a_row + d.row_step)]
                 with m.If(final):
                     m.d.sync += running.eq(0)
+        if self.engine.tile_shift:
+            # cbase + tt·R_L of the tile at stage 0, read with the activation word
+            c_tile = Signal(fb, name="c_tile")
+            rows = Mux(is_mul(d), self.engine.mac_rows, self.engine.array.rows) if self.engine.mac_rows \
+                else self.engine.array.rows
+            m.d.comb += self.o_xs_addr.eq(c_tile)
+            with m.If(adv & running & k_last):
+                m.d.sync += c_tile.eq(Mux(tt != d.t_tiles - 1, c_tile + rows, d.cbase))
+            with m.If(self.i_start):
+                m.d.sync += c_tile.eq(d.cbase)
         with m.If(self.i_start):
             m.d.sync += [running.eq(1), oy.eq(0), ox.eq(0), tt.eq(0), ci.eq(0), ky.eq(0), kx.eq(0),
                          iy0.eq(-d.padding), ix0.eq(-d.padding), a_row.eq(d.pos_start), a_pos.eq(d.pos_start),
                          t_off.eq(0), w_addr.eq(d.wbase)]
         return m
+
+    def _tile_shift(self, m, x, d, name):
+        """golden.program.tile_shift of the signed ``width``-bit ``x`` by the signed ``d``: one case
+        per shift in X_SHIFT_RANGE, each a wire shift with a saturation or a rounding add."""
+        w = self.engine.array.width
+        lo, hi = -(1 << (w - 1)), (1 << (w - 1)) - 1
+        out = Signal(signed(w), name=name)
+        with m.Switch(d):
+            for k in range(X_SHIFT_RANGE[0], X_SHIFT_RANGE[1] + 1):
+                with m.Case(k):
+                    if k > 0:
+                        wide = x.as_signed() << k
+                        m.d.comb += out.eq(Mux(wide > hi, hi, Mux(wide < lo, lo, wide)))
+                    elif k == 0:
+                        m.d.comb += out.eq(x)
+                    else:
+                        m.d.comb += out.eq((x.as_signed() + (1 << (-k - 1))) >> -k)
+        return out

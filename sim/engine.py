@@ -37,6 +37,8 @@ def program_beats(program, engine):
     for addr, (scale, bias) in enumerate(mem.consts):
         beats.append((SPACE_CONST, addr, 0, int(scale)))
         beats.append((SPACE_CONST, addr, 1, int(bias)))
+        if engine.tile_shift:
+            beats.append((SPACE_CONST, addr, 2, int(mem.x_shifts[addr])))
     return beats
 
 

@@ -24,24 +24,29 @@ Shift-only engines (EngineConfig requant "shift", SHIFT_ENGINES) get the same sc
 apply, with every M a sum of at most shift_terms signed powers of two (adderhw.base.requant): drawn
 as such sums, with 0, ±1 and the extremes of the scale (−2^(scale_bits−1), the largest positive sum,
 2^(scale_bits−2) + 2^(scale_bits−3), ...) sprinkled in. :func:`cases` draws for them only when named.
+
+Engines with the per-tile input shift (EngineConfig tile_shift, TILE_ENGINES) get the same
+scenarios with every layer's x_shift drawn per row tile (golden.program, step 0) from the whole of
+X_SHIFT_RANGE, its ends, 0 and ±1 sprinkled in; they too are drawn for only when named.
 """
 import numpy as np
 from hypothesis import strategies as st
 
 from adderhw.base.config import ArrayConfig
-from adderhw.base.engine import GAP_EXTRA_BITS, MAX_SHIFT, EngineConfig
+from adderhw.base.engine import GAP_EXTRA_BITS, MAX_SHIFT, X_SHIFT_RANGE, EngineConfig
 from adderhw.base.requant import pow2_terms
 from adderhw.golden.conv import adder2d, mac_conv2d
-from adderhw.golden.program import LayerProgram, Program, run_layer_program
+from adderhw.golden.program import LayerProgram, Program, run_layer_program, tile_shift
 from adderhw.hw.postproc import requant_bits
 
-__all__ = ["ENGINES", "SHIFT_ENGINES", "SCENARIOS", "FORCED", "cases", "engines_for", "features", "m_top"]
+__all__ = ["ENGINES", "SHIFT_ENGINES", "TILE_ENGINES", "SCENARIOS", "FORCED", "cases", "engines_for", "features", "m_top"]
 
 K_MAX = 128
 
 
-def _engine(rows, cols, width, pe, scale_bits, bias_bits, mac_rows=1, shift_terms=None):
+def _engine(rows, cols, width, pe, scale_bits, bias_bits, mac_rows=1, shift_terms=None, tile_shift=False):
     shift = {} if shift_terms is None else {"requant": "shift", "shift_terms": shift_terms}
+    shift["tile_shift"] = tile_shift
     return EngineConfig(array=ArrayConfig(rows=rows, cols=cols, width=width, k_max=K_MAX, pe=pe),
                         mac_rows=mac_rows if pe == "sad" else 0, act_depth=1024, weight_depth=1024, const_depth=32,
                         max_layers=4, scale_bits=scale_bits, bias_bits=bias_bits, **shift)
@@ -60,13 +65,19 @@ ENGINES = {
     "add6": _engine(2, 2, 6, "sad", 16, 32, mac_rows=0),
     "add6s": _engine(2, 2, 6, "sad", 16, 32, mac_rows=0, shift_terms=2),
     "sad16s": _engine(2, 1, 16, "sad", 32, 48, shift_terms=1),
+    # the per-tile input shift: an AdderNet with a MAC row (tiles of 2 adder rows, of 1 MAC row),
+    # and the multiplier-free all-adder engine with it at 4 bits (d up to 7 saturates everything)
+    "sad8t": _engine(2, 2, 8, "sad", 16, 32, tile_shift=True),
+    "add4st": _engine(2, 2, 4, "sad", 12, 24, mac_rows=0, shift_terms=2, tile_shift=True),
 }
-#: the shift-only engines: :func:`cases` draws for them only when named
-SHIFT_ENGINES = tuple(sorted(n for n, e in ENGINES.items() if e.requant == "shift"))
+#: the per-tile shift engines: :func:`cases` draws for them only when named
+TILE_ENGINES = tuple(sorted(n for n, e in ENGINES.items() if e.tile_shift))
+#: the shift-only engines (without the per-tile shift): :func:`cases` draws for them only when named
+SHIFT_ENGINES = tuple(sorted(n for n, e in ENGINES.items() if e.requant == "shift" and not e.tile_shift))
 SCENARIOS = ("random", "shift0", "shiftmax", "shift_edge", "saturate", "stride2", "wide_padding", "kernel1",
              "gap1", "no_relu", "tied", "partial")
-_ENGINES_FOR = {"shiftmax": ["sad16", "sad16s"], "shift_edge": ["sad8", "mac4", "add6", "add6s"],
-                "partial": ["sad8", "mac4", "add6", "add6s"]}
+_ENGINES_FOR = {"shiftmax": ["sad16", "sad16s"], "shift_edge": ["sad8", "mac4", "add6", "add6s", "sad8t", "add4st"],
+                "partial": ["sad8", "mac4", "add6", "add6s", "sad8t", "add4st"]}
 #: what every case of a scenario covers (names of :func:`features`)
 FORCED = {s: {s} for s in SCENARIOS if s != "random"}
 FORCED["saturate"] |= {"zero_m", "negative_m", "m_min", "b_max", "b_min"}
@@ -196,8 +207,10 @@ def engines_for(scenario):
 @st.composite
 def cases(draw, scenario, engines=None):
     """(engine name, program, images) for ``scenario`` (one of SCENARIOS), on one of ``engines``
-    (names; default: every engine with multipliers, not SHIFT_ENGINES, that the scenario suits)."""
-    pool = [e for e in engines_for(scenario) if (e in engines if engines is not None else e not in SHIFT_ENGINES)]
+    (names; default: every engine with multipliers, not SHIFT_ENGINES or TILE_ENGINES, that the
+    scenario suits)."""
+    named = SHIFT_ENGINES + TILE_ENGINES
+    pool = [e for e in engines_for(scenario) if (e in engines if engines is not None else e not in named)]
     assert pool, f"no engine of {engines} suits {scenario}"
     name = draw(st.sampled_from(pool))
     engine = ENGINES[name]
@@ -218,11 +231,12 @@ def cases(draw, scenario, engines=None):
         force = scenario if i == forced_at else None
         k, s, p, pool, cout, op, relu = draw(_hidden(engine, c, hw, force))
         wts = _values(rng, lo, hi, (cout, c, k, k))
-        m, b, shift = _requant(draw, engine, _sums(op, x, wts, s, p, width),
+        xs = _x_shift(draw, engine, op, cout)
+        m, b, shift = _requant(draw, engine, _sums(op, x, wts, s, p, width, xs),
                                _forced_shift(draw, engine, scenario, force))
         if force == "shiftmax":
             m[:] = [draw(st.sampled_from([m_lo, m_top(engine)])) for _ in m]
-        layers.append(LayerProgram(f"l{i}", op, wts, m, b, shift, hw, s, p, relu, pool))
+        layers.append(LayerProgram(f"l{i}", op, wts, m, b, shift, hw, s, p, relu, pool, xs))
         _, x = run_layer_program(layers[-1], x, width)
         c, hw = cout, _out_hw(k, s, p, pool, hw)
     # the logits: one position, from a square window and a stride that finds no second one
@@ -232,7 +246,8 @@ def cases(draw, scenario, engines=None):
     force = scenario if here else None
     op = "mul" if force == "shiftmax" else draw(st.sampled_from(engine.ops))
     wts = _values(rng, lo, hi, (classes, c, k, k))
-    m, b, shift = _requant(draw, engine, _sums(op, x, wts, s, p, width),
+    xs = _x_shift(draw, engine, op, classes)
+    m, b, shift = _requant(draw, engine, _sums(op, x, wts, s, p, width, xs),
                            _forced_shift(draw, engine, scenario, force))
     if force == "shiftmax":
         m[:] = [draw(st.sampled_from([m_lo, m_top(engine)])) for _ in m]
@@ -247,16 +262,34 @@ def cases(draw, scenario, engines=None):
         j = draw(st.integers(0, classes - 2))
         others = [t for t in range(classes) if t not in (j, j + 1)]
         wts[j + 1], m[j + 1], b[j + 1] = wts[j], m[j], b[j]
+        if xs is not None:
+            xs = (xs[j],) * classes     # j + 1 must see j's input; the others are pinned by M = 0
         m[others], b[others] = 0, -b_hi - 1
-    layers.append(LayerProgram("fc", op, wts, m, b, shift, hw, s, p, relu, "none"))
+    layers.append(LayerProgram("fc", op, wts, m, b, shift, hw, s, p, relu, "none", xs))
     program = Program(f"random-{scenario}", width, tuple(layers), 0, engine.scale_bits, engine.bias_bits,
                       requant=engine.requant, shift_terms=engine.shift_terms)
     return name, program, images
 
 
-def _sums(op, x, wts, stride, padding, width):
-    """The layer's sums on the batch x (golden.conv), from which its shift is chosen."""
-    return (adder2d if op == "add" else mac_conv2d)(x, wts, stride, padding, width=width)
+def _sums(op, x, wts, stride, padding, width, x_shift=None):
+    """The layer's sums on the batch x (golden.conv, each channel on its shifted input), from which
+    its shift is chosen."""
+    conv = adder2d if op == "add" else mac_conv2d
+    if x_shift is None:
+        return conv(x, wts, stride, padding, width=width)
+    return np.concatenate([conv(tile_shift(x, d, width), wts[t:t + 1], stride, padding, width=width)
+                           for t, d in enumerate(x_shift)], axis=1)
+
+
+def _x_shift(draw, engine, op, cout):
+    """A layer's x_shift on a per-tile shift engine (one d per row tile of the array ``op`` runs
+    on), None on others."""
+    if not engine.tile_shift:
+        return None
+    rows = engine.rows_for(op)
+    d = st.one_of(st.sampled_from([X_SHIFT_RANGE[0], X_SHIFT_RANGE[1], -1, 1, 0]), st.integers(*X_SHIFT_RANGE))
+    tiles = [draw(d) for _ in range(-(-cout // rows))]
+    return tuple(tiles[t // rows] for t in range(cout))
 
 
 def _forced_shift(draw, engine, scenario, force):
@@ -294,6 +327,11 @@ def features(engine, program, images, golden):
         got |= {"two_terms"} if any(pow2_terms(m, 1) is None for m in layer.scale) else set()
         got |= {"b_max"} if (layer.bias == b_hi).any() else set()
         got |= {"b_min"} if (layer.bias == -b_hi - 1).any() else set()
+        xs = layer.x_shifts
+        got |= {"x_left"} if (xs > 0).any() else set()
+        got |= {"x_right"} if (xs < 0).any() else set()
+        got |= {"x_min"} if (xs == X_SHIFT_RANGE[0]).any() else set()
+        got |= {"x_max"} if (xs == X_SHIFT_RANGE[1]).any() else set()
         if not last:
             got |= {"stride2"} if layer.stride == 2 else set()
             got |= {"wide_padding"} if layer.padding >= layer.kernel else set()

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from adderhw.base.engine import MAX_SHIFT
+from adderhw.base.engine import MAX_SHIFT, X_SHIFT_RANGE
 from adderhw.golden.program import LayerProgram, Program
 from adderhw.hw.postproc import requant_bits
 from adderhw.sim.engine import run_engine_amaranth
@@ -24,7 +24,7 @@ from adderhw.sim.engine_cocotb import run_engine_verilog
 
 from tests.engine_checks import assert_run_equals_golden
 
-from .random_programs import ENGINES, FORCED, SCENARIOS, SHIFT_ENGINES, cases, engines_for, features
+from .random_programs import ENGINES, FORCED, SCENARIOS, SHIFT_ENGINES, TILE_ENGINES, cases, engines_for, features
 
 #: programs per scenario on Amaranth's simulator
 AMARANTH_EXAMPLES = 16
@@ -140,3 +140,35 @@ def test_the_largest_shift_keeps_values_other_than_zero_on_a_shift_engine():
     assert want == [1, -2]
     golden = check_run(engine, program, images, run_engine_amaranth(engine, program, images))
     assert golden.logits.tolist() == [want]
+
+
+#: programs per scenario on the per-tile shift engines, on Amaranth's simulator
+TILE_EXAMPLES = 4
+#: the scenarios that suit a per-tile shift engine (S = MAX_SHIFT needs the 16-bit engine)
+TILE_SCENARIOS = tuple(s for s in SCENARIOS if set(engines_for(s)) & set(TILE_ENGINES))
+
+
+@pytest.mark.parametrize("scenario", TILE_SCENARIOS)
+@settings(max_examples=TILE_EXAMPLES)
+@given(data=st.data())
+def test_random_tile_shift_programs_on_amaranth_equal_golden(scenario, data):
+    # every layer's input shifted per row tile (golden.program step 0), d over the whole X_SHIFT_RANGE
+    name, program, images = data.draw(cases(scenario, engines=TILE_ENGINES), label="case")
+    engine = ENGINES[name]
+    assert engine.tile_shift and all(layer.x_shift is not None for layer in program.layers)
+    golden = check_run(engine, program, images, run_engine_amaranth(engine, program, images))
+    assert FORCED.get(scenario, set()) <= features(engine, program, images, golden)
+
+
+def test_tile_shift_cases_cover_every_shift():
+    # over the suite's draws, every d of X_SHIFT_RANGE occurs: the range is tested whole
+    seen = set()
+    for scenario in TILE_SCENARIOS:
+        @settings(max_examples=TILE_EXAMPLES, database=None)
+        @given(data=st.data())
+        def collect(data):
+            _, program, _ = data.draw(cases(scenario, engines=TILE_ENGINES))
+            for layer in program.layers:
+                seen.update(layer.x_shifts.tolist())
+        collect()
+    assert seen == set(range(X_SHIFT_RANGE[0], X_SHIFT_RANGE[1] + 1)), sorted(seen)
