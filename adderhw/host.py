@@ -5,13 +5,16 @@
 ``SerialTransport`` is a serial port through pyserial; the simulated board (``sim.link``) has its
 own transport that moves bytes through a UART model on the top's pins. Both run this same code.
 
-* ``status()`` -> dict of protocol.STATUS_FIELDS; ``check_engine(engine)`` refuses a board whose
-  engine is not the one the program was compiled for.
+* ``status()`` -> dict of protocol.STATUS_FIELDS (protocol.decode_status: requant by name,
+  tile_shift a bool); a board of another protocol version is refused. ``check_engine(engine)``
+  refuses a board whose engine is not the one the program was compiled for; a requant,
+  shift_terms (on a "shift" engine: a "mul" engine's post-processing does not depend on it) or
+  tile_shift that differs is named, with the board's value and the expected one.
 * ``write(space, lane, addr, values)``: WRITE frames of at most MAX_PAYLOAD bytes, each value in
   the fewest bytes (1 to 4) that hold the frame's values.
 * ``load_program(program, engine)``: descriptors, weights (a lane per array row), constants (all
-  the Ms, then all the Bs: they are separate tables in the engine, each WRITE in memory when it is
-  acknowledged).
+  the Ms, then all the Bs, then, on an engine with ``tile_shift``, all the x_shifts: they are
+  separate tables in the engine, each WRITE in memory when it is acknowledged).
 * ``classify(program, engine, images)``: a batch of up to C images into activation buffer 0, RUN;
   returns (classes, cycles).
 * ``read(side, addr, count)``: words of an activation buffer, (count, C) signed.
@@ -23,7 +26,7 @@ import numpy as np
 
 from adderhw.base.errors import BadParameter, ToolMissingError
 from adderhw.base.protocol import (CMD_ERROR, CMD_READ, CMD_RUN, CMD_STATUS, CMD_WRITE, MAX_PAYLOAD, REPLY,
-                                   STATUS_FIELDS, DeviceError, FrameParser, LinkError, encode_frame)
+                                   DeviceError, FrameParser, LinkError, decode_status, encode_frame)
 
 from adderhw.hw.engine import SPACE_ACT, SPACE_CONST, SPACE_DESC, SPACE_WEIGHT
 from adderhw.hw.link import WRITE_HEADER
@@ -102,16 +105,18 @@ class EngineHost:
 
     # ---- commands
     def status(self):
-        p = self.request(CMD_STATUS, what="STATUS")
-        out, i = {}, 0
-        for name, n in STATUS_FIELDS:
-            out[name] = int.from_bytes(p[i:i + n], "little")
-            i += n
-        return out
+        return decode_status(self.request(CMD_STATUS, what="STATUS"))
 
     def check_engine(self, engine):
         s = self.status()
         a = engine.array
+        named = [("requant", engine.requant), ("tile_shift", engine.tile_shift)]
+        if engine.requant == "shift":        # a "mul" engine's hardware does not depend on shift_terms
+            named.insert(1, ("shift_terms", engine.shift_terms))
+        for name, expected in named:
+            if s[name] != expected:
+                raise BadParameter(f"the board's engine has {name} {s[name]!r} but the program was compiled for "
+                                   f"{name} {expected!r} ({engine.describe()}); build the board for this network")
         want = {"pe": 0 if a.pe == "sad" else 1, "rows": a.rows, "cols": a.cols, "width": a.width,
                 "mac_rows": engine.mac_rows}
         got = {k: s[k] for k in want}
@@ -147,6 +152,12 @@ class EngineHost:
         consts = np.asarray(mem.consts, dtype=np.int64).reshape(-1, 2)
         for lane in (0, 1):
             self.write(SPACE_CONST, lane, 0, consts[:, lane])
+        if engine.tile_shift:
+            # lane 2: each entry's input shift; a program without x_shift shifts by 0, written all
+            # the same so that no shift of an earlier program stays in the table
+            x_shifts = getattr(mem, "x_shifts", None)
+            x_shifts = np.zeros(len(consts), dtype=np.int64) if x_shifts is None else np.asarray(x_shifts, np.int64)
+            self.write(SPACE_CONST, 2, 0, x_shifts)
 
     def classify(self, program, engine, images):
         x = np.asarray(images, dtype=np.int64)

@@ -13,9 +13,15 @@ side:
   its stop bit inside a frame drops it with ERR_FRAMING (between frames such bytes are ignored, as
   is anything before a sync byte). Bytes that arrive while a command executes or its reply is sent
   are dropped: the host sends the next frame after the reply.
+* STATUS replies with a table fixed when the top is built (``status_bytes``): the protocol
+  version and the EngineConfig the engine was built from, among them (version 2) how it
+  requantises (``requant`` as its index in REQUANT_KINDS, ``shift_terms``) and whether it has the
+  per-tile input shift (``tile_shift``, 0 or 1), so that the host loads only programs it can run.
 * WRITE first walks its values without writing (n values, and LEN - 6 a multiple of vbytes,
-  ERR_LENGTH otherwise; the lane and the last address inside the space, ERR_RANGE otherwise), then
-  issues one load beat per value to the engine's ``i_load`` (sign-extended from vbytes bytes).
+  ERR_LENGTH otherwise; the lane and the last address inside the space, ERR_RANGE otherwise: the
+  constant space has lanes 0 (M) and 1 (B), and 2 (x_shift) on an engine with ``tile_shift``,
+  protocol.const_lanes), then issues one load beat per value to the engine's ``i_load``
+  (sign-extended from vbytes bytes).
 * RUN pulses the engine's ``i_start``, waits for ``o_done`` and replies with ``o_cycles`` and
   every lane's ``o_class``; if the run passes its cycle limit (the frame's, or RUN_LIMIT) the
   engine's logic is reset (a ResetInserter; its memories keep the program) and ERR_HANG replies.
@@ -52,7 +58,8 @@ from adderhw.base.engine import EngineConfig
 from adderhw.base.errors import BadParameter
 from adderhw.base.protocol import (CMD_ERROR, CMD_READ, CMD_RUN, CMD_STATUS, CMD_WRITE, ERR_CHECKSUM, ERR_COMMAND,
                                    ERR_FRAMING, ERR_HANG, ERR_LENGTH, ERR_RANGE, ERR_TIMEOUT, MAX_PAYLOAD,
-                                   PROTOCOL_VERSION, REPLY, RUN_LIMIT, STATUS_FIELDS, SYNC)
+                                   PROTOCOL_VERSION, REPLY, RUN_LIMIT, STATUS_FIELDS, SYNC, const_lanes)
+from adderhw.base.requant import REQUANT_KINDS
 from adderhw.base.validate import check_int
 
 from .engine import SPACE_ACT, SPACE_CONST, SPACE_DESC, SPACE_WEIGHT, LayerEngine
@@ -76,7 +83,9 @@ def status_bytes(engine, clk_hz):
     values = {"version": PROTOCOL_VERSION, "pe": 0 if a.pe == "sad" else 1, "rows": a.rows, "cols": a.cols,
               "width": a.width, "mac_rows": engine.mac_rows, "act_depth_log2": ceil_log2(engine.act_depth),
               "weight_depth_log2": ceil_log2(engine.weight_depth), "const_depth_log2": ceil_log2(engine.const_depth),
-              "max_layers": engine.max_layers, "max_payload": MAX_PAYLOAD, "clk_khz": clk_hz // 1000}
+              "max_layers": engine.max_layers, "max_payload": MAX_PAYLOAD, "clk_khz": clk_hz // 1000,
+              "requant": REQUANT_KINDS.index(engine.requant), "shift_terms": engine.shift_terms,
+              "tile_shift": int(engine.tile_shift)}
     out = bytearray()
     for name, n in STATUS_FIELDS:
         out += int(values[name]).to_bytes(n, "little")
@@ -142,7 +151,7 @@ class EngineLink(wiring.Component):
             with m.Case(SPACE_WEIGHT):
                 m.d.comb += [depth.eq(e.weight_depth), lanes.eq(R)]
             with m.Case(SPACE_CONST):
-                m.d.comb += [depth.eq(e.const_depth), lanes.eq(2)]
+                m.d.comb += [depth.eq(e.const_depth), lanes.eq(const_lanes(e))]
             with m.Case(SPACE_DESC):
                 m.d.comb += [depth.eq(e.max_layers * DESC_SLOTS), lanes.eq(1)]
 

@@ -18,7 +18,7 @@ Commands (host to device) and replies (device to host; a reply's CMD is the comm
 command     CMD   payload                                         reply payload
 ==========  ====  ==============================================  ==========================================
 STATUS      0x01  none                                            ``STATUS_FIELDS``: version and the engine's
-                                                                  configuration, 16 bytes
+                                                                  configuration, 19 bytes (below)
 WRITE       0x02  space (1), lane (1), addr (3, LE), vbytes (1),  none, after the last value is written
                   then n values of vbytes bytes each (signed,
                   LE), to addr, addr+1, ... of lane ``lane``
@@ -32,11 +32,41 @@ READ        0x04  side (1), addr (3, LE), count (2, LE)           count words of
 error       0xFF  (device to host only)                           one byte, an ``ERR_*`` code
 ==========  ====  ==============================================  ==========================================
 
+The STATUS reply (``STATUS_FIELDS``, in this order; every field an unsigned little-endian number):
+
+====================  ======  ================================================================
+field                 bytes   value (from the device's ``adderhw.base.engine.EngineConfig``)
+====================  ======  ================================================================
+version               1       ``PROTOCOL_VERSION`` of the device (2; a version-1 device's reply
+                              is the first 16 bytes, without the last three fields)
+pe                    1       the array's PE: 0 SAD (an AdderNet engine), 1 MAC (the CNN twin)
+rows, cols, width     1 each  the array's R, C (images per batch) and signed width in bits
+mac_rows              1       rows of the AdderNet engine's MAC array (0: none)
+act_depth_log2        1       ceil(log2) of ``act_depth``; likewise the weights and constants
+weight_depth_log2     1
+const_depth_log2      1
+max_layers            1       entries of the descriptor table
+max_payload           2       ``MAX_PAYLOAD``
+clk_khz               4       the board's clock in kHz
+requant               1       index of ``requant`` in ``adderhw.base.requant.REQUANT_KINDS``:
+                              0 "mul" (the post-processing multiplies by M), 1 "shift" (M is
+                              a sum of signed powers of two, shifts and adds only)
+shift_terms           1       ``shift_terms``, 1 or 2: the powers of two of one M; it shapes
+                              the hardware only when requant is "shift"
+tile_shift            1       1 if the engine has the per-tile input shift (``tile_shift``,
+                              a third constant lane), else 0
+====================  ======  ================================================================
+
+Version 2 added requant, shift_terms and tile_shift; a host refuses a device of another version
+(:func:`decode_status`), so it never loads a program onto an engine whose requantisation it cannot
+see.
+
 Spaces of WRITE: 0 activation buffer 0 (the images: lane = image), 1 weights (lane = row), 2
-constants (lane 0 = M, 1 = B), 3 descriptor slots (lane 0); hw.engine's load port, whose
-``data`` field is sign-extended from the vbytes given (1 to 4). M and B of a constant entry are
-separate words: each is written by its own WRITE, in either order, and a WRITE may carry the M (or
-the B) of many entries.
+constants (lane 0 = M, 1 = B, and on an engine with ``tile_shift`` lane 2 = the input shift
+x_shift of the entry's output channel, signed ``X_SHIFT_BITS``), 3 descriptor slots (lane 0);
+hw.engine's load port, whose ``data`` field is sign-extended from the vbytes given (1 to 4). The
+lanes of a constant entry are separate words: each is written by its own WRITE, in any order, and
+a WRITE may carry the M (or the B, or the x_shift) of many entries.
 
 What the device keeps:
   * A WRITE is acknowledged (its empty reply) only after every one of its values is in the
@@ -58,16 +88,18 @@ stalled), ``ERR_RANGE`` (a space, lane, address or vbytes the engine does not ha
 the engine may never finish, and the limit keeps the device answering).
 """
 from .errors import BadParameter, SimulationError
+from .requant import REQUANT_KINDS
 
 __all__ = ["SYNC", "MAX_PAYLOAD", "PROTOCOL_VERSION", "CMD_STATUS", "CMD_WRITE", "CMD_RUN", "CMD_READ",
            "CMD_ERROR", "REPLY", "ERRORS", "ERR_CHECKSUM", "ERR_COMMAND", "ERR_LENGTH", "ERR_TIMEOUT",
-           "ERR_RANGE", "ERR_FRAMING", "ERR_HANG", "RUN_LIMIT", "STATUS_FIELDS", "checksum", "encode_frame", "FrameParser",
-           "LinkError", "DeviceError"]
+           "ERR_RANGE", "ERR_FRAMING", "ERR_HANG", "RUN_LIMIT", "STATUS_FIELDS", "STATUS_BYTES", "const_lanes",
+           "decode_status", "checksum", "encode_frame", "FrameParser", "LinkError", "DeviceError"]
 
 SYNC = 0xA5
 #: the longest payload a frame may carry (the top buffers a whole frame before acting on it)
 MAX_PAYLOAD = 1024
-PROTOCOL_VERSION = 1
+#: 2: STATUS reports requant, shift_terms and tile_shift (version 1 did not)
+PROTOCOL_VERSION = 2
 
 CMD_STATUS, CMD_WRITE, CMD_RUN, CMD_READ = 0x01, 0x02, 0x03, 0x04
 CMD_ERROR = 0xFF
@@ -83,8 +115,50 @@ ERRORS = {ERR_CHECKSUM: "bad checksum", ERR_COMMAND: "unknown command", ERR_LENG
 #: the STATUS reply, in order: (name, bytes), little-endian
 STATUS_FIELDS = (("version", 1), ("pe", 1), ("rows", 1), ("cols", 1), ("width", 1), ("mac_rows", 1),
                  ("act_depth_log2", 1), ("weight_depth_log2", 1), ("const_depth_log2", 1),
-                 ("max_layers", 1), ("max_payload", 2), ("clk_khz", 4))
+                 ("max_layers", 1), ("max_payload", 2), ("clk_khz", 4), ("requant", 1), ("shift_terms", 1),
+                 ("tile_shift", 1))
 STATUS_BYTES = sum(n for _, n in STATUS_FIELDS)
+
+
+def const_lanes(engine):
+    """The lanes of WRITE's constant space on an engine of ``engine`` (an EngineConfig): M and B,
+    and x_shift when it has the per-tile input shift."""
+    return 3 if engine.tile_shift else 2
+
+
+def decode_status(payload):
+    """The STATUS reply ``payload`` as a dict over STATUS_FIELDS, numbers as sent except requant
+    (its name, from REQUANT_KINDS) and tile_shift (a bool). A device of another protocol version,
+    or a reply that is not a STATUS reply of this version, raises LinkError."""
+    payload = bytes(payload)
+    if not payload:
+        raise LinkError("the device answered STATUS with an empty payload, not the status of protocol "
+                        f"version {PROTOCOL_VERSION}")
+    version = payload[0]
+    if version < PROTOCOL_VERSION:
+        # checked before the length: a version-1 reply is 3 bytes shorter, and the version says why
+        raise LinkError(f"the board speaks host-link protocol version {version} and this host speaks version "
+                        f"{PROTOCOL_VERSION}, which needs the board's requant, shift_terms and tile_shift in "
+                        f"STATUS; rebuild the board with this adderhw (adderhw build --top engine)")
+    if version > PROTOCOL_VERSION:
+        raise LinkError(f"the board speaks host-link protocol version {version} and this host speaks version "
+                        f"{PROTOCOL_VERSION}; update adderhw on the host to the version the board was built with")
+    if len(payload) != STATUS_BYTES:
+        raise LinkError(f"the device's STATUS reply has {len(payload)} bytes, not the {STATUS_BYTES} of protocol "
+                        f"version {PROTOCOL_VERSION}")
+    out, i = {}, 0
+    for name, n in STATUS_FIELDS:
+        out[name] = int.from_bytes(payload[i:i + n], "little")
+        i += n
+    if out["requant"] >= len(REQUANT_KINDS):
+        raise LinkError(f"the device reports requant code {out['requant']}, which protocol version "
+                        f"{PROTOCOL_VERSION} does not define (" +
+                        ", ".join(f"{c} {k}" for c, k in enumerate(REQUANT_KINDS)) + ")")
+    if out["tile_shift"] > 1:
+        raise LinkError(f"the device reports tile_shift {out['tile_shift']}, not 0 or 1")
+    out["requant"] = REQUANT_KINDS[out["requant"]]
+    out["tile_shift"] = bool(out["tile_shift"])
+    return out
 
 
 class LinkError(SimulationError):

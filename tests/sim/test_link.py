@@ -3,22 +3,26 @@ whole board top (hw.link.EngineLink) on Verilator under cocotb, with a UART mode
 a trained digits network through the host code (adderhw.host), malformed input of every kind, and
 acknowledged writes that survive every later error, hang and reset (issue 26: its three frames byte
 for byte, and random sequences of updates with disturbances between their halves, checked against
-the engine's memories and the golden program)."""
+the engine's memories and the golden program); STATUS of protocol version 2 (requant, shift_terms,
+tile_shift) byte for byte from tiny tops on Amaranth's simulator, with the constant space's x_shift
+lane, and the host's refusals of a version-1 board and of a board of another requantisation."""
 import dataclasses
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from adderhw.base.engine import DESCRIPTOR_FIELDS
+from adderhw.base.config import ArrayConfig
+from adderhw.base.engine import DESCRIPTOR_FIELDS, EngineConfig
 from adderhw.base.errors import BadParameter
 from adderhw.base.protocol import (CMD_ERROR, CMD_READ, CMD_RUN, CMD_STATUS, CMD_WRITE, ERR_CHECKSUM, ERR_COMMAND,
                                    ERR_FRAMING, ERR_HANG, ERR_LENGTH, ERR_RANGE, ERR_TIMEOUT, MAX_PAYLOAD, REPLY, SYNC,
                                    FrameParser, LinkError, checksum, encode_frame)
 from adderhw.golden.program import LayerProgram, Program
-from adderhw.host import value_bytes
+from adderhw.host import EngineHost, value_bytes
 from adderhw.hw.engine import SPACE_ACT, SPACE_CONST, SPACE_DESC, SPACE_WEIGHT
-from adderhw.hw.link import default_timeout, status_bytes
+from adderhw.hw.link import EngineLink, default_timeout, status_bytes
 from adderhw.hw.sequencer import DESC_SLOTS
 from adderhw.hw.uart import UartRx, UartTx, uart_divisor
 
@@ -262,20 +266,181 @@ def test_the_host_refuses_a_board_built_for_another_engine(digits):
 
 
 class _Replay:
-    """A transport that answers as the board of ``engine`` would, STATUS with its status and any other
-    command with an empty reply (no simulator needed)."""
+    """A transport that answers as the board of ``engine`` would, STATUS with its status (or with
+    ``status``, bytes, when given) and any other command with an empty reply (no simulator needed);
+    ``frames`` keeps every frame the host sent, as (cmd, payload)."""
 
-    def __init__(self, engine):
-        self.engine, self.out = engine, b""
+    def __init__(self, engine, status=None):
+        self.engine, self.status, self.out, self.frames = engine, status, b"", []
 
     def write(self, data):
         cmd = data[1]
-        payload = status_bytes(self.engine, 100_000_000) if cmd == CMD_STATUS else b""
-        self.out += encode_frame(cmd | REPLY, payload)
+        self.frames.append((cmd, bytes(data[4:-1])))
+        status = status_bytes(self.engine, 100_000_000) if self.status is None else self.status
+        self.out += encode_frame(cmd | REPLY, status if cmd == CMD_STATUS else b"")
 
     def read(self, n):
         chunk, self.out = self.out[:n], self.out[n:]
         return chunk
+
+
+# ---------------------------------------------------------------- STATUS version 2: requant, shift_terms, tile_shift
+
+#: (requant, shift_terms, tile_shift) and the last three STATUS bytes the protocol's table gives them
+#: (requant's code: 0 mul, 1 shift); together every value of each field
+STATUS_CASES = [pytest.param(r, t, ts, last, id=f"{r}-{t}-{'tile_shift' if ts else 'no_tile_shift'}")
+                for r, t, ts, last in (("mul", 1, False, bytes([0, 1, 0])), ("mul", 2, True, bytes([0, 2, 1])),
+                                       ("shift", 1, True, bytes([1, 1, 1])), ("shift", 2, False, bytes([1, 2, 0])))]
+
+
+def _tiny_engine(requant="mul", shift_terms=2, tile_shift=False):
+    """A 1x1 all-adder engine with 16-word buffers: enough for the link, quick to simulate."""
+    return EngineConfig(array=ArrayConfig(rows=1, cols=1, width=4, k_max=4), mac_rows=0, act_depth=16,
+                        weight_depth=16, const_depth=4, max_layers=1, scale_bits=8, bias_bits=16,
+                        requant=requant, shift_terms=shift_terms, tile_shift=tile_shift)
+
+
+def _link_replies(engine, frames, clk_hz=1_000_000):
+    """``frames`` sent one by one to EngineLink(engine) on Amaranth's simulator, the UART's bits
+    driven and sampled here; returns the reply frames (cmd, payload), one per frame."""
+    dut = EngineLink(engine, divisor=D, clk_hz=clk_hz)
+    line = bytearray()                     # the bytes on o_tx
+
+    async def monitor(ctx):                # 8N1 sampled mid-bit
+        while True:
+            await ctx.tick()
+            if ctx.get(dut.o_tx) == 0:
+                await ctx.tick().repeat(D // 2)
+                byte = 0
+                for i in range(8):
+                    await ctx.tick().repeat(D)
+                    byte |= ctx.get(dut.o_tx) << i
+                await ctx.tick().repeat(D)
+                assert ctx.get(dut.o_tx) == 1, "a reply byte without its stop bit"
+                line.append(byte)
+
+    replies = []
+
+    async def host(ctx):
+        parser = FrameParser()
+        for frame in frames:
+            for b in frame:
+                for level in _bits(b):
+                    ctx.set(dut.i_rx, level)
+                    await ctx.tick().repeat(D)
+            for _ in range(200 * 10 * D):   # a reply of up to 200 bytes
+                got = parser.feed(bytes(line))
+                line.clear()
+                if got:
+                    break
+                await ctx.tick()
+            assert len(got) == 1, f"{len(got)} replies to one frame"
+            replies.append(got[0])
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(monitor, background=True)
+    sim.add_testbench(host)
+    sim.run()
+    return replies
+
+
+@pytest.mark.parametrize("requant,shift_terms,tile_shift,last", STATUS_CASES)
+def test_status_reports_the_engines_requantisation_and_tile_shift_and_the_constant_lanes_follow(
+        requant, shift_terms, tile_shift, last):
+    engine = _tiny_engine(requant, shift_terms, tile_shift)
+    frames = [_status(), _write(SPACE_CONST, 1, 0, 1, [-3, 5]), _write(SPACE_CONST, 2, 0, 1, [-8, 7, 0, -1]),
+              _write(SPACE_CONST, 3, 0, 1, [1])]
+    status, lane1, lane2, lane3 = _link_replies(engine, frames)
+    # the protocol's table, byte for byte: version 2, SAD, 1x1, 4 bits, no MAC rows, depths 2^4, 2^4,
+    # 2^2, 1 layer, MAX_PAYLOAD 1024, 1000 kHz, then requant, shift_terms, tile_shift
+    want = bytes([2, 0, 1, 1, 4, 0, 4, 4, 2, 1]) + (1024).to_bytes(2, "little") + (1000).to_bytes(4, "little") + last
+    assert status == (CMD_STATUS | REPLY, want)
+    assert lane1 == (CMD_WRITE | REPLY, b"")
+    # x_shift's lane exists only on an engine with the per-tile shift; there is never a fourth
+    assert lane2 == ((CMD_WRITE | REPLY, b"") if tile_shift else (CMD_ERROR, bytes([ERR_RANGE])))
+    assert lane3 == (CMD_ERROR, bytes([ERR_RANGE]))
+
+
+@pytest.mark.parametrize("requant,shift_terms,tile_shift,last", STATUS_CASES)
+def test_the_host_decodes_status_into_names(requant, shift_terms, tile_shift, last):
+    engine = _tiny_engine(requant, shift_terms, tile_shift)
+    s = EngineHost(_Replay(engine)).status()
+    assert (s["version"], s["rows"], s["cols"], s["width"], s["clk_khz"]) == (2, 1, 1, 4, 100_000)
+    assert (s["requant"], s["shift_terms"], s["tile_shift"]) == (requant, shift_terms, tile_shift)
+    assert s["tile_shift"] is tile_shift
+    assert EngineHost(_Replay(engine)).check_engine(engine) == s
+
+
+def test_a_version_2_host_refuses_a_version_1_board_in_one_sentence():
+    # what a version-1 board of _tiny_engine() sends: 16 bytes, no requant, shift_terms or tile_shift
+    v1 = bytes([1, 0, 1, 1, 4, 0, 4, 4, 2, 1]) + (1024).to_bytes(2, "little") + (1000).to_bytes(4, "little")
+    engine = _tiny_engine()
+    for run in (lambda host: host.status(), lambda host: host.check_engine(engine)):
+        with pytest.raises(LinkError) as info:
+            run(EngineHost(_Replay(engine, status=v1)))
+        msg = str(info.value)
+        assert msg.startswith("the board speaks host-link protocol version 1 and this host speaks version 2")
+        assert "rebuild the board" in msg and msg.count(". ") == 0 and "\n" not in msg
+    with pytest.raises(LinkError, match="protocol version 3 and this host speaks version 2; update adderhw"):
+        EngineHost(_Replay(engine, status=bytes([3]) + v1[1:] + bytes(3))).status()
+    with pytest.raises(LinkError, match="has 17 bytes, not the 19 of protocol version 2"):
+        EngineHost(_Replay(engine, status=bytes([2]) + v1[1:] + bytes(1))).status()
+    with pytest.raises(LinkError, match="requant code 2, which protocol version 2 does not define"):
+        EngineHost(_Replay(engine, status=bytes([2]) + v1[1:] + bytes([2, 1, 0]))).status()
+
+
+@pytest.mark.parametrize("board,host,message", [
+    (dict(requant="mul"), dict(requant="shift"), "has requant 'mul' but the program was compiled for requant 'shift'"),
+    (dict(requant="shift"), dict(requant="mul"), "has requant 'shift' but the program was compiled for requant 'mul'"),
+    (dict(requant="shift", shift_terms=1), dict(requant="shift", shift_terms=2),
+     "has shift_terms 1 but the program was compiled for shift_terms 2"),
+    (dict(tile_shift=False), dict(tile_shift=True), "has tile_shift False but the program was compiled for "
+                                                    "tile_shift True"),
+    (dict(requant="shift", tile_shift=True), dict(requant="shift", tile_shift=False),
+     "has tile_shift True but the program was compiled for tile_shift False"),
+])
+def test_the_host_refuses_a_board_of_another_requantisation_or_tile_shift_naming_the_field(board, host, message):
+    with pytest.raises(BadParameter) as info:
+        EngineHost(_Replay(_tiny_engine(**board))).check_engine(_tiny_engine(**host))
+    msg = str(info.value)
+    assert msg.startswith(f"the board's engine {message} (")
+    assert msg.endswith("; build the board for this network") and "\n" not in msg
+
+
+def test_a_mul_boards_shift_terms_is_not_refused():
+    # a "mul" engine's post-processing multiplies: shift_terms builds nothing, so it may differ
+    board = _tiny_engine("mul", shift_terms=1)
+    assert EngineHost(_Replay(board)).check_engine(_tiny_engine("mul", shift_terms=2))["shift_terms"] == 1
+
+
+def _const_writes(frames):
+    """{lane: values} of the SPACE_CONST WRITE frames among ``frames`` (cmd, payload), from address 0."""
+    out = {}
+    for cmd, p in frames:
+        if cmd == CMD_WRITE and p[0] == SPACE_CONST:
+            vb = p[5]
+            vals = [int.from_bytes(p[i:i + vb], "little", signed=True) for i in range(6, len(p), vb)]
+            out.setdefault(p[1], []).extend(vals)
+            assert int.from_bytes(p[2:5], "little") == len(out[p[1]]) - len(vals)
+    return out
+
+
+@pytest.mark.parametrize("tile_shift", [False, True])
+@pytest.mark.parametrize("has_x_shifts", [False, True])
+def test_load_program_writes_the_x_shift_lane_only_on_a_tile_shift_engine(monkeypatch, tile_shift, has_x_shifts):
+    import adderhw.golden.program as golden_program
+    consts = np.array([[3, -100], [-2, 7], [0, 1], [5, -5]])
+    mem = SimpleNamespace(weights=np.zeros((0, 1), dtype=np.int64), consts=consts, descriptors=[])
+    if has_x_shifts:
+        mem.x_shifts = np.array([-8, 7, 0, -1])
+    monkeypatch.setattr(golden_program, "memory_images", lambda program, engine: mem)
+    transport = _Replay(_tiny_engine())
+    EngineHost(transport).load_program(None, _tiny_engine(tile_shift=tile_shift))
+    want = {0: [3, -2, 0, 5], 1: [-100, 7, 1, -5]}
+    if tile_shift:          # the program's shifts, or 0 (no shift) for a program without any
+        want[2] = [-8, 7, 0, -1] if has_x_shifts else [0, 0, 0, 0]
+    assert _const_writes(transport.frames) == want
 
 
 # ---------------------------------------------------------------- acknowledged writes survive (issue 26)
@@ -464,7 +629,8 @@ class _Plan:
         elif kind == "out of range":
             depth = {SPACE_ACT: e.act_depth, SPACE_CONST: e.const_depth, SPACE_WEIGHT: e.weight_depth,
                      SPACE_DESC: e.max_layers * DESC_SLOTS}[space]
-            lanes = {SPACE_ACT: e.lanes, SPACE_CONST: 2, SPACE_WEIGHT: e.array.rows, SPACE_DESC: 1}[space]
+            lanes = {SPACE_ACT: e.lanes, SPACE_CONST: 3 if e.tile_shift else 2, SPACE_WEIGHT: e.array.rows,
+                     SPACE_DESC: 1}[space]
             self.frame(self.pick([_write(space, lanes, addr, 4, garbage), _write(space, lane, depth - 1, 4, garbage * 2),
                                   encode_frame(CMD_WRITE, target[4:9] + bytes([int(rng.choice([0, 5, 255]))]) +
                                                bytes(5))]), err(ERR_RANGE))
