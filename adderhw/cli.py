@@ -85,7 +85,7 @@ def cmd_engine(args):
     cfg = EngineRunConfig(network=args.network, pe=args.pe, rows=args.rows, cols=args.cols, width=args.width,
                           mac_rows=args.mac_rows, sim=args.sim, images=args.images, seed=args.seed,
                           epochs=args.epochs, train=args.train, first_last=args.first_last, requant=args.requant,
-                          shift_terms=args.shift_terms)
+                          shift_terms=args.shift_terms, quant=args.quant, group=args.group, qat_epochs=args.qat_epochs)
     r = run_engine_flow(cfg, out, progress=_say)
     _say(f"wrote {out / 'engine.json'}, {out / 'engine.md'} and {out / 'engine.png'}")
     return 0 if r["bit_exact"] and r["cycles_match_model"] else 1
@@ -842,6 +842,13 @@ def build_parser():
                     "40 for digits and 60 for mnist)")
     en.add_argument("--seed", type=int, default=0, help="data split and training seed (default 0)")
     en.add_argument("--out", default="out/engine", help="directory for engine.json, .md and .png")
+    en.add_argument("--quant", default="ptq", choices=("ptq", "qat", "qat-group"),
+                    help="AdderNet: post-training quantisation (ptq, default), quantisation-aware fine-tuning (qat), "
+                         "or QAT with one scale per --group output channels, run with the per-tile input shift "
+                         "(qat-group)")
+    en.add_argument("--group", type=int, default=0,
+                    help="with --quant qat-group: output channels per scale, a multiple of --rows (default: --rows)")
+    en.add_argument("--qat-epochs", type=int, default=6, help="with --quant qat*: fine-tuning epochs (default 6)")
     _multiplier_options(en)
     _train_option(en)
     en.set_defaults(func=cmd_engine)

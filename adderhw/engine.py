@@ -30,6 +30,8 @@ __all__ = ["EngineRunConfig", "run_engine_flow", "engine_for", "network_program"
 
 NETWORKS = ("digits", "mnist")
 SIMULATORS = ("verilator", "icarus", "amaranth")
+#: how the program is quantised: post-training, QAT, QAT with per-group scales (golden.qat)
+QUANTS = ("ptq", "qat", "qat-group")
 
 
 @dataclass
@@ -48,6 +50,9 @@ class EngineRunConfig:
     first_last: str = "mul"    # "adder": the all-adder AdderNet (golden.addernet.FIRST_LAST), no MAC array
     requant: str = "mul"       # "shift": M as signed powers of two, no multiplier in the post-processing
     shift_terms: int = 2       # powers of two per M with requant "shift"
+    quant: str = "ptq"         # QUANTS: post-training, or QAT (golden.qat.qat_compile), per-group with "qat-group"
+    group: int = 0             # "qat-group": output channels per scale (0: the array's rows)
+    qat_epochs: int = 6
 
     def __post_init__(self):
         from adderhw.base.requant import REQUANT_KINDS, SHIFT_TERMS
@@ -66,6 +71,13 @@ class EngineRunConfig:
         if self.shift_terms not in SHIFT_TERMS:
             raise BadParameter(f"shift_terms must be one of {', '.join(map(str, SHIFT_TERMS))}, not "
                                f"{self.shift_terms!r}")
+        if self.quant not in QUANTS:
+            raise BadParameter(f"quant must be one of {', '.join(QUANTS)}, not {self.quant!r}")
+        if self.quant != "ptq" and self.pe != "sad":
+            raise BadParameter(f"quant {self.quant!r} applies to the AdderNet (golden.qat fine-tunes adder layers); "
+                               f"give the CNN twin quant 'ptq'")
+        self.group = check_int("group", self.group, lo=0)
+        self.qat_epochs = check_int("qat_epochs", self.qat_epochs, lo=1)
         if self.requant == "shift" and self.pe == "mac":
             raise BadParameter("requant 'shift' applies to the AdderNet engine; the CNN twin keeps its multipliers "
                                "(a CNN needs them), so give it requant 'mul'")
@@ -78,23 +90,40 @@ class EngineRunConfig:
             out.append(f"--first-last {self.first_last}")
         if self.requant != "mul":
             out.append(f"--requant {self.requant}" + (f" --shift-terms {self.shift_terms}" if self.shift_terms != 2 else ""))
+        if self.quant != "ptq":
+            out.append(f"--quant {self.quant}" + (f" --group {self.group}" if self.group else "")
+                       + (f" --qat-epochs {self.qat_epochs}" if self.qat_epochs != 6 else ""))
         return "".join(" " + f for f in out)
 
 
 def network_program(network, pe, width, seed=0, epochs=0, progress=print, fresh=False, first_last="mul",
-                    requant="mul", shift_terms=2):
+                    requant="mul", shift_terms=2, quant="ptq", group=0, qat_epochs=6):
     """(data, model, program, trained): the trained network (adderhw.trained: the committed weights,
     the cache, or a training when ``fresh``), its ``width``-bit program, and where the weights came
-    from (an adderhw.trained.TrainedNetwork)."""
+    from (an adderhw.trained.TrainedNetwork). ``quant`` "qat"/"qat-group": the program of
+    golden.qat.qat_compile (fine-tuned at the scales, per ``group`` channels for "qat-group"), and
+    ``model`` the fine-tuned float model."""
     from adderhw.golden.compiler import compile_network
     from adderhw.trained import trained_network
     cfg = EngineRunConfig(network=network, pe=pe, width=width, seed=seed, epochs=epochs, first_last=first_last,
-                          requant=requant, shift_terms=shift_terms)
+                          requant=requant, shift_terms=shift_terms, quant=quant, group=group, qat_epochs=qat_epochs)
     net = trained_network(cfg.network, cfg.pe == "sad", cfg.seed, cfg.epochs, fresh=fresh, progress=progress,
                           first_last=first_last)
     name = f"{network}-{pe}" + ("-alladder" if first_last == "adder" else "") + ("-shift" if requant == "shift" else "")
-    program = compile_network(net.model, net.data.x_train[:512], width, name, requant=requant, shift_terms=shift_terms)
-    return net.data, net.model, program, net
+    if quant == "ptq":
+        program = compile_network(net.model, net.data.x_train[:512], width, name, requant=requant,
+                                  shift_terms=shift_terms)
+        return net.data, net.model, program, net
+    from adderhw.golden.qat import qat_compile
+    if quant == "qat-group" and not group:
+        raise BadParameter("quant 'qat-group' needs group, the output channels per scale (a multiple of the "
+                           "engine's rows), not 0")
+    progress(f"  QAT at {width} bits" + (f", one scale per {group} channels" if quant == "qat-group" else "")
+             + f", {qat_epochs} epochs")
+    compiled, _, tuned = qat_compile(net.model, net.data, width, f"{name}-{quant}",
+                                     group=group if quant == "qat-group" else None, epochs=qat_epochs, seed=seed,
+                                     distort=network == "mnist", requant=requant, shift_terms=shift_terms)
+    return net.data, tuned, compiled.program, net
 
 
 def _pow2(n):
@@ -131,7 +160,8 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
     progress(f"[1/4] data and the trained {cfg.network} {'AdderNet' if cfg.pe == 'sad' else 'CNN twin'}")
     data, model, program, net = network_program(cfg.network, cfg.pe, cfg.width, cfg.seed, cfg.epochs, progress,
                                                 fresh=cfg.train, first_last=cfg.first_last, requant=cfg.requant,
-                                                shift_terms=cfg.shift_terms)
+                                                shift_terms=cfg.shift_terms, quant=cfg.quant,
+                                                group=cfg.group or cfg.rows, qat_epochs=cfg.qat_epochs)
     progress("[2/4] the program compiled; the golden program on the whole test set")
     engine = engine_for(program, cfg.rows, cfg.cols, cfg.pe, cfg.mac_rows)
     xq = quantize_images(program, data.x_test)
@@ -180,6 +210,8 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
         # multiplier per lane in the post-processing (hw.postproc) unless requant is "shift"
         "multipliers": engine.multipliers, "first_last": cfg.first_last, "requant": engine.requant,
         "shift_terms": engine.shift_terms if engine.requant == "shift" else None,
+        "quant": cfg.quant, "group": (cfg.group or cfg.rows) if cfg.quant == "qat-group" else None,
+        "tile_shift": engine.tile_shift,
         "memories": {"act_words": engine.act_depth, "act_buffers": 2, "weight_words": engine.weight_depth,
                      "const_entries": engine.const_depth},
         "sim": cfg.sim, "images": n,

@@ -37,9 +37,17 @@ from .training import sgd_train
 from .fixed import choose_frac_bits, dequantize, quantize
 
 __all__ = ["FIRST_LAST", "check_first_last", "DigitsData", "load_digits_data", "DigitsNet", "train", "accuracy", "FixedPointAdders",
-           "ADDER_LAYERS", "layer_label"]
+           "ADDER_LAYERS", "ALL_ADDER_LAYERS", "adder_layers", "layer_label"]
 
 ADDER_LAYERS = ("add1", "add2")
+#: every adder layer of an all-adder network (first_last "adder"), in order
+ALL_ADDER_LAYERS = ("conv1", "add1", "add2", "fc")
+
+
+def adder_layers(model):
+    """The names of ``model``'s layers that its ``layer_fn`` replaces: ALL_ADDER_LAYERS for an
+    all-adder network, ADDER_LAYERS (the middle two) otherwise."""
+    return ALL_ADDER_LAYERS if getattr(model, "first_last", "mul") == "adder" else ADDER_LAYERS
 #: what the CNN twin's layers in the adder layers' places are called in reports
 _TWIN_LABELS = {"add1": "conv2", "add2": "conv3"}
 
@@ -143,19 +151,21 @@ def DigitsNet(adder=True, channels=(8, 16, 16), eta=0.2, compiled=False, first_l
             return head + [("flatten", nn.Flatten()), ("fc", self.fc)]
 
         def forward(self, x, layer_fn=None, taps=None):
-            """``layer_fn(name, module, x)`` replaces the adder (or twin conv) layers when given;
+            """``layer_fn(name, module, x)`` replaces the adder (or twin conv) layers when given
+            (:func:`adder_layers`: add1 and add2, and conv1 and fc of an all-adder network);
             ``taps`` (a dict) receives each such layer's input."""
             def run(name, x):
                 mod = getattr(self, name)
                 if taps is not None:
                     taps.setdefault(name, []).append(x.detach())
                 return layer_fn(name, mod, x) if layer_fn else mod(x)
-            x = torch.relu(self.bn1(self.conv1(x)))
+            # an all-adder network's conv1 and classifier are adder layers too, and go through run()
+            x = torch.relu(self.bn1(run("conv1", x) if first_last == "adder" else self.conv1(x)))
             x = torch.relu(self.bn2(run("add1", x)))
             x = torch.nn.functional.max_pool2d(x, 2)
             x = torch.relu(self.bn3(run("add2", x)))
             if first_last == "adder":
-                return self.bn_fc(self.fc(x.mean(dim=(2, 3), keepdim=True))).flatten(1)
+                return self.bn_fc(run("fc", x.mean(dim=(2, 3), keepdim=True))).flatten(1)
             x = x.mean(dim=(2, 3))
             return self.fc(x)
 
@@ -208,7 +218,7 @@ class FixedPointAdders:
         with torch.no_grad():
             model(torch.tensor(calib_x), taps=taps)
         self.frac = {}
-        for name in ADDER_LAYERS:
+        for name in adder_layers(model):
             w = getattr(model, name).weight.detach().numpy()
             xs = torch.cat(taps[name]).numpy()
             self.frac[name] = choose_frac_bits([xs, w], width)

@@ -39,6 +39,22 @@ integer q stands for q·2^-f. f is chosen from the calibration data with
 * the last stage's output (the logits) gets the finest frac at which the calibration logits do not
   saturate.
 
+Scales from quantisation-aware training (``fracs``): {layer name: f, or a tuple of f per group of
+consecutive output channels}, as golden.qat.calibrate_fracs returns them for the layers that
+golden.qat.fine_tune trained at those scales. They replace the calibrated choice for the adder
+layers they name:
+
+* one f: the layer's input tensor is stored at 2^-f (the previous layer saturates at it, as the
+  fake quantiser did in training), and its weights are at 2^-f;
+* per-group f_g: the input tensor is stored at the finest, f_x = max f_g; channel group g's
+  weights are at 2^-f_g, and its input is the stored one shifted by d = f_g − f_x (golden.program,
+  step 0: a rounding shift right), which an engine runs with the per-tile shift
+  (EngineConfig.tile_shift) when each group is a multiple of its rows. The per-channel accumulator
+  units 2^-f_g fold into M.
+* where the previous layer ends in a global average pool, f (or f_x) is capped at the finest that
+  does not saturate the values before the pool (the program saturates those, the training the
+  mean); a group then has d > 0.
+
 Folding (:func:`fold_requant`): BatchNorm in eval mode (running mean/var, eps, γ, β) and any bias b
 of the conv/linear make, per output channel, y = gain·acc_float + offset with
 gain = γ/√(var + eps), offset = β + gain·(b − mean). The program computes
@@ -51,7 +67,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from adderhw.base.engine import BIAS_BITS_RANGE, MAX_SHIFT, SCALE_BITS_RANGE, EngineConfig
+from adderhw.base.engine import BIAS_BITS_RANGE, MAX_SHIFT, SCALE_BITS_RANGE, X_SHIFT_RANGE, EngineConfig
 from adderhw.base.errors import BadParameter
 from adderhw.base.requant import REQUANT_KINDS, SHIFT_TERMS
 from adderhw.base.validate import check_int, int_range
@@ -362,6 +378,7 @@ def fold_requant(gain, offset, acc_frac, out_frac, scale_bits=16, bias_bits=32, 
     m_hi = (1 << (scale_bits - 1)) - 1
     b_hi = (1 << (bias_bits - 1)) - 1
     m_fits = None
+    acc_frac = np.asarray(acc_frac) if np.ndim(acc_frac) else acc_frac     # per channel (per-group scales) or one
     for s in range(MAX_SHIFT, -1, -1):
         m = scale_at(s)
         # "mul" keeps its fold exactly as it was (M's rounding error is then below one part in 2^14)
@@ -376,9 +393,10 @@ def fold_requant(gain, offset, acc_frac, out_frac, scale_bits=16, bias_bits=32, 
                 # B capped the shift so far that M keeps too few bits to follow BatchNorm's gains
                 _refuse(name, "bias", f"must fit signed {bias_bits} bits, which caps the shift at {s} and "
                         f"leaves the scale M only {bits} bits; raise bias_bits (about "
-                        f"{_bias_bits_needed(offset, acc_frac, min(15, scale_bits - 1))} would keep "
+                        f"{_bias_bits_needed(offset, int(np.max(acc_frac)), min(15, scale_bits - 1))} would keep "
                         f"{min(15, scale_bits - 1)} bits of M)")
             return m.astype(np.int64), b.astype(np.int64), s
+    acc_frac = int(np.max(acc_frac))
     m = scale_at(0)
     if np.abs(m).max(initial=0) > m_hi:
         _refuse(name, "scale", f"needs |M| up to {int(np.abs(m).max())} even with shift 0, beyond signed "
@@ -415,17 +433,20 @@ def _bias_bits_needed(offset, acc_frac, m_bits):
 @dataclass(frozen=True)
 class LayerScales:
     """The scales the compiler chose for one layer: its input X in units of 2^-x_frac, weights in
-    2^-w_frac (equal for an adder layer), accumulator in 2^-acc_frac, output in 2^-out_frac."""
+    2^-w_frac (equal for an adder layer), accumulator in 2^-acc_frac, output in 2^-out_frac. With
+    per-group scales, ``group_fracs`` holds each output channel's f (its weights and its shifted
+    input), and ``w_frac`` and ``acc_frac`` are those of channel 0."""
     name: str
     op: str
     x_frac: int
     w_frac: int
     out_frac: int
     shift: int
+    group_fracs: tuple = None
 
     @property
     def acc_frac(self):
-        return self.x_frac if self.op == "add" else self.x_frac + self.w_frac
+        return self.w_frac if self.op == "add" else self.x_frac + self.w_frac
 
 
 @dataclass(frozen=True, eq=False)
@@ -475,12 +496,15 @@ def _float_passes(model, stages, calib_x):
     return in_max, sat_max, shapes
 
 
-def compile_model(model, calib_x, width, name, scale_bits=16, bias_bits=32, requant="mul", shift_terms=2):
+def compile_model(model, calib_x, width, name, scale_bits=16, bias_bits=32, requant="mul", shift_terms=2,
+                  fracs=None):
     """Compile ``model`` (a trained torch module, see the module docstring) into a :class:`Compiled`.
 
     ``calib_x``: float images (N, Cin, H, W) that choose the scales (for example, training images).
     ``requant``/``shift_terms``: "shift" fits every M to a sum of ``shift_terms`` signed powers of
-    two, for an engine without multipliers (adderhw.base.requant). The model is put in eval mode.
+    two, for an engine without multipliers (adderhw.base.requant). ``fracs``: the scales of
+    quantisation-aware training for the adder layers it names (module docstring). The model is
+    put in eval mode.
     """
     if requant not in REQUANT_KINDS:
         raise BadParameter(f"requant must be one of {', '.join(REQUANT_KINDS)}, not {requant!r}")
@@ -499,12 +523,19 @@ def compile_model(model, calib_x, width, name, scale_bits=16, bias_bits=32, requ
     geometry = [_geometry(st, shapes[i]) for i, st in enumerate(stages)]
     weights = [_weights(st, shapes[i]) for i, st in enumerate(stages)]
 
+    group_fracs = _group_fracs(fracs, stages, width)
     x_frac = []
     for i, st in enumerate(stages):
         seen = [np.array([in_max[i]])]
         if i:
             seen.append(np.array([sat_max[i - 1]]))
-        x_frac.append(choose_frac_bits(seen, width))
+        if st.name in group_fracs:
+            f = int(group_fracs[st.name].max())
+            if i and stages[i - 1].pool == "gap":
+                f = min(f, choose_frac_bits([np.array([sat_max[i - 1]])], width))
+            x_frac.append(f)
+        else:
+            x_frac.append(choose_frac_bits(seen, width))
     logit_frac = choose_frac_bits([np.array([sat_max[-1]])], width)
 
     layers, scales = [], []
@@ -516,24 +547,68 @@ def compile_model(model, calib_x, width, name, scale_bits=16, bias_bits=32, requ
         gain, offset = _gain_offset(st)
         centre = _centre(st)
         w = weights[i]
+        x_shift = None
+        # per output channel: the f of its weights and accumulator (one f unless per-group scales)
+        fc = group_fracs.get(st.name, np.full(len(w), fw))
+        if st.name in group_fracs:
+            x_shift = fc - fx
+            if x_shift.min() < X_SHIFT_RANGE[0] or x_shift.max() > X_SHIFT_RANGE[1]:
+                _refuse(st.name, "fracs", f"{sorted(set(fc.tolist()))} need input shifts {x_shift.min()}..{x_shift.max()} "
+                        f"from the stored scale 2^-{fx}, beyond the per-tile shift's {X_SHIFT_RANGE[0]}..{X_SHIFT_RANGE[1]}")
+            x_shift = tuple(int(d) for d in x_shift) if x_shift.any() else None
         if st.op == "add":
-            w, beyond = clip_adder_weights(w, width, fw)
+            w = w.copy()
+            beyond = np.zeros(len(w))
+            for f in np.unique(fc):
+                chans = fc == f
+                w[chans], beyond[chans] = clip_adder_weights(w[chans], width, int(f))
             offset = offset - gain * beyond
             centre = centre + beyond            # the clipped layer's sum is larger by what clipping removed
-        wq, _ = quantize(w, width, fw)
-        acc_frac = fx if st.op == "add" else fx + fw
+        wq = np.concatenate([quantize(w[t:t + 1], width, int(fc[t]))[0] for t in range(len(w))])
+        acc_frac = fc if st.op == "add" else fx + fw
+        if not np.ndim(acc_frac) or len(set(np.atleast_1d(acc_frac).tolist())) == 1:
+            acc_frac = int(np.atleast_1d(acc_frac)[0])
         m, b, s = fold_requant(gain, offset, acc_frac, f_out, scale_bits, bias_bits, name=st.name, requant=requant,
                                shift_terms=shift_terms, centre=centre)
         layers.append(LayerProgram(st.name, st.op, wq, m, b, s, tuple(shapes[i][1:]), stride, padding,
-                                   st.relu, st.pool))
-        scales.append(LayerScales(st.name, st.op, fx, fw, f_out, s))
+                                   st.relu, st.pool, x_shift))
+        scales.append(LayerScales(st.name, st.op, fx, int(fc[0]), f_out, s,
+                                  tuple(int(f) for f in fc) if st.name in group_fracs else None))
     program = Program(name, width, tuple(layers), x_frac[0], scale_bits, bias_bits, requant, shift_terms)
     return Compiled(program, tuple(scales))
 
 
-def compile_network(model, calib_x, width, name, scale_bits=16, bias_bits=32, requant="mul", shift_terms=2):
+def compile_network(model, calib_x, width, name, scale_bits=16, bias_bits=32, requant="mul", shift_terms=2,
+                    fracs=None):
     """The :class:`~golden.program.Program` of a trained torch ``model`` (see :func:`compile_model`)."""
-    return compile_model(model, calib_x, width, name, scale_bits, bias_bits, requant, shift_terms).program
+    return compile_model(model, calib_x, width, name, scale_bits, bias_bits, requant, shift_terms, fracs).program
+
+
+def _group_fracs(fracs, stages, width):
+    """``fracs`` checked against the stages: {name: int64 (cout,) f per output channel}."""
+    from .fixed import FRAC_BITS_RANGE
+    if fracs is None:
+        return {}
+    if not isinstance(fracs, dict):
+        raise BadParameter(f"fracs must be a dict {{layer name: f or (f per group)}}, not {type(fracs).__name__}")
+    by_name = {st.name: st for st in stages}
+    out = {}
+    for name, value in fracs.items():
+        if name not in by_name:
+            raise BadParameter(f"fracs names layer {name!r}, which the model's chain does not have (it has "
+                               f"{', '.join(by_name)})")
+        st = by_name[name]
+        if st.op != "add":
+            _refuse(name, "fracs", "apply to adder layers only (a multiplier layer's weights have their own scale)")
+        cout = st.module.weight.shape[0]
+        groups = [value] if isinstance(value, (int, np.integer)) else list(value)
+        if not groups or cout % len(groups) or not all(isinstance(f, (int, np.integer)) for f in groups):
+            _refuse(name, "fracs", f"must be an integer or one integer per group, the groups dividing the {cout} "
+                    f"output channels, not {value!r}")
+        for f in groups:
+            check_int(f"fracs[{name!r}]", int(f), lo=FRAC_BITS_RANGE[0], hi=FRAC_BITS_RANGE[1])
+        out[name] = np.repeat(np.asarray(groups, dtype=np.int64), cout // len(groups))
+    return out
 
 
 def quantize_images(program, x_float):

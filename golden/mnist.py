@@ -136,8 +136,9 @@ def MnistNet(adder=True, channels=MNIST_CHANNELS, eta=0.5, compiled=False, first
         def forward(self, x, layer_fn=None, taps=None):
             """``layer_fn(name, module, x)`` replaces the adder (or twin conv) layers when given;
             ``taps`` (a dict) receives each such layer's input."""
+            replaced = ("conv1", "add1", "add2", "fc") if first_last == "adder" else ("add1", "add2")
             for name, mod in self.named_children():
-                if name in ("add1", "add2"):
+                if name in replaced:
                     if taps is not None:
                         taps.setdefault(name, []).append(x.detach())
                     x = layer_fn(name, mod, x) if layer_fn else mod(x)

@@ -46,14 +46,14 @@ import torch
 from adderhw.base.errors import BadParameter
 from adderhw.base.validate import check_int, check_width, int_range
 
-from .addernet import ADDER_LAYERS
+from .addernet import ADDER_LAYERS, adder_layers
 from .compiler import clip_adder_weights
 from .conv import adder2d, mac_conv2d
 from .fixed import FRAC_BITS_RANGE, choose_frac_bits, quantize
 from .training import sgd_train
 
 __all__ = ["fake_quantize", "FakeQuantize", "quantized_adder", "channel_groups", "FakeQuantAdders", "ClampedFixedPoint",
-           "TwinFixedPoint", "calibrate_fracs", "fine_tune", "CALIB_EXTRA"]
+           "TwinFixedPoint", "calibrate_fracs", "fine_tune", "qat_compile", "CALIB_EXTRA"]
 
 #: how many bits finer than "nothing saturates" the calibration tries for an adder layer's scale
 CALIB_EXTRA = 4
@@ -177,6 +177,8 @@ class ClampedFixedPoint:
         return ClampedFixedPoint(self.width, self.fracs, compute)
 
     def __call__(self, name, module, x):
+        if name not in self.fracs:
+            return module(x)
         weight = module.weight.detach().double().numpy()
         stride, padding = _geometry(module)
         parts = []
@@ -202,24 +204,23 @@ def _taps(model, calib_x, layer_fn=None):
 
 
 def calibrate_fracs(model, calib_x, width, extra=CALIB_EXTRA, group=None):
-    """Each adder layer's scale f (module docstring), layer by layer: the earlier layers are already
+    """Each adder layer's scale f (module docstring; every layer of an all-adder network,
+    golden.addernet.adder_layers), layer by layer: the earlier layers are already
     quantised when a later one is calibrated, so it sees the inputs it will get. ``group``: instead,
     one scale per group of ``group`` consecutive output channels (a tuple per layer,
-    :func:`channel_groups`), each chosen for its own channels' error."""
+    :func:`channel_groups`), each chosen for its own channels' error; a layer whose channels are
+    not a multiple of ``group`` (the all-adder classifier's 10) keeps one scale (a tuple of one)."""
     width = check_width(width)
     extra = check_int("extra", extra, lo=0, hi=16)
     if group is not None:
         group = check_int("group", group, lo=1)
     fracs = {}
     model.eval()
-    for name in ADDER_LAYERS:
+    for name in adder_layers(model):
         x = _taps(model, calib_x, FakeQuantAdders(width, fracs) if fracs else None)[name]
         module = getattr(model, name)
         cout = module.weight.shape[0]
-        n = cout if group is None else group
-        if cout % n:
-            raise BadParameter(f"group must divide every adder layer's output channels; {name} has {cout}, not a "
-                               f"multiple of {n}")
+        n = cout if group is None or cout % group else group
         f0 = choose_frac_bits([x.numpy()], width)
         chosen = []
         with torch.no_grad():
@@ -234,6 +235,23 @@ def calibrate_fracs(model, calib_x, width, extra=CALIB_EXTRA, group=None):
                 chosen.append(best[1])
         fracs[name] = chosen[0] if group is None else tuple(chosen)
     return fracs
+
+
+def qat_compile(model, data, width, name, group=None, epochs=6, seed=0, distort=False, calib=512, requant="mul",
+                shift_terms=2, progress=None):
+    """A program from quantisation-aware training: :func:`calibrate_fracs` (per ``group`` of output
+    channels when given), :func:`fine_tune` of a copy of the float ``model`` at those scales, and
+    golden.compiler.compile_model of the tuned copy with them (its ``fracs``: per-group scales
+    become per-tile input shifts, golden.program step 0). Returns (Compiled, fracs, tuned model);
+    ``model`` is not changed."""
+    from .compiler import compile_model
+    calib_x = data.x_train[:calib]
+    fracs = calibrate_fracs(model, calib_x, width, group=group)
+    tuned = copy_model(model)
+    fine_tune(tuned, data, width, fracs, epochs=epochs, seed=seed, distort=distort, progress=progress)
+    tuned.eval()
+    compiled = compile_model(tuned, calib_x, width, name, requant=requant, shift_terms=shift_terms, fracs=fracs)
+    return compiled, fracs, tuned
 
 
 def fine_tune(model, data, width, fracs, epochs=6, batch=64, lr=0.005, seed=0, distort=False, progress=None):

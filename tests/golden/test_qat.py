@@ -238,11 +238,14 @@ def test_per_group_calibration_is_no_worse_than_one_scale_per_layer():
     assert err_grp[:8].mean() <= err_one[:8].mean() + 1e-9 and err_grp[8:].mean() <= err_one[8:].mean() + 1e-9
 
 
-def test_per_group_calibration_refuses_a_group_that_does_not_divide_the_channels():
+def test_per_group_calibration_keeps_one_scale_where_the_group_does_not_divide_the_channels():
     from adderhw.golden.addernet import DigitsNet, load_digits_data
     d = load_digits_data(0)
-    with pytest.raises(BadParameter, match="group must divide every adder layer's output channels; add1 has 16"):
-        calibrate_fracs(DigitsNet(), d.x_train[:16], 4, group=3)
+    fracs = calibrate_fracs(DigitsNet(first_last="adder"), d.x_train[:16], 4, group=8)
+    # conv1 8 channels: one group; add1, add2 16: two; the classifier's 10 is no multiple of 8: one scale
+    assert [len(fracs[n]) for n in ("conv1", "add1", "add2", "fc")] == [1, 2, 2, 1]
+    three = calibrate_fracs(DigitsNet(), d.x_train[:16], 4, group=3)
+    assert [len(three[n]) for n in ("add1", "add2")] == [1, 1]
 
 
 @pytest.mark.parametrize("call,msg", [
