@@ -1,16 +1,20 @@
 """``adderhw bench accuracy``: what the engine's programs score, by how multiplier-free they are.
 
 For each network (digits, MNIST), seed, first/last-layer kind (``mul``: the paper's multiplier
-conv1 and classifier; ``adder``: all-adder, golden.addernet.FIRST_LAST), requantisation (``mul``:
+conv1 and classifier; ``adder``: all-adder, golden.addernet.FIRST_LAST), quantisation (``ptq``:
+post-training, calibrated on 512 training images; ``qat``: golden.qat's calibrated scales and
+quantisation-aware fine-tuning, seeded; ``qat-group``: the same with one scale per ``group``
+output channels, which the engine runs with its per-tile input shift), requantisation (``mul``:
 any integer M; ``shift1``/``shift2``: M fitted to one or two signed powers of two,
 adderhw.base.requant) and width, the trained float model (adderhw.trained: committed weights, the
-cache or a training) is compiled (golden.compiler, post-training quantisation calibrated on 512
-training images) and its program run on the whole test set by the golden program model, which the
-engine's RTL equals bit for bit (tests/hw/test_engine.py, adderhw engine).
+cache or a training) is compiled (golden.compiler) and its program run on the whole test set by
+the golden program model, which the engine's RTL equals bit for bit (tests/hw/test_engine.py,
+tests/sim/test_engine_random.py, adderhw engine).
 
-The baseline is measured in the same run: the paper-style network with multiplier requantisation
-(``mul``/``mul``) at the same width and seeds; the report gives every variant's mean, min and max
-accuracy over the seeds and its difference of means from that baseline.
+The baseline is measured in the same run: the paper-style network, post-training quantised, with
+multiplier requantisation (``mul``/``ptq``/``mul``) at the same width and seeds; the report gives
+every variant's mean, min and max accuracy over the seeds and its difference of means from that
+baseline.
 
 Each (network, seed, first/last) result is written to ``bench_accuracy.partial.json`` as it
 finishes; a rerun reuses the ones whose settings match.
@@ -30,6 +34,8 @@ __all__ = ["AccuracyBenchConfig", "run_accuracy_bench", "format_accuracy_bench",
 
 #: requantisations: name -> (compiler requant, shift_terms)
 REQUANTS = {"mul": ("mul", 2), "shift2": ("shift", 2), "shift1": ("shift", 1)}
+#: how a program is quantised (adderhw.engine.QUANTS)
+QUANTS = ("ptq", "qat", "qat-group")
 
 
 @dataclass
@@ -39,16 +45,20 @@ class AccuracyBenchConfig:
     widths: tuple = (8, 6, 4)
     first_last: tuple = ("mul", "adder")
     requants: tuple = ("mul", "shift2", "shift1")
+    quants: tuple = ("ptq", "qat", "qat-group")
     digits_epochs: int = 40
     mnist_epochs: int = 40
     calib: int = 512
+    group: int = 8
+    qat_epochs: int = 6
 
     def __post_init__(self):
         from adderhw.golden.addernet import FIRST_LAST
         from adderhw.trained import NETWORK_EPOCHS
         for name, values, allowed in (("networks", self.networks, tuple(NETWORK_EPOCHS)),
                                       ("first_last", self.first_last, FIRST_LAST),
-                                      ("requants", self.requants, tuple(REQUANTS))):
+                                      ("requants", self.requants, tuple(REQUANTS)),
+                                      ("quants", self.quants, QUANTS)):
             values = tuple(values)
             setattr(self, name, values)
             if not values or any(v not in allowed for v in values):
@@ -57,25 +67,34 @@ class AccuracyBenchConfig:
         self.widths = tuple(check_int("width", w, lo=2, hi=16) for w in self.widths)
         if not self.seeds or not self.widths:
             raise BadParameter("seeds and widths must each hold at least one value")
-        for name in ("digits_epochs", "mnist_epochs", "calib"):
+        for name in ("digits_epochs", "mnist_epochs", "calib", "group", "qat_epochs"):
             setattr(self, name, check_int(name, getattr(self, name), lo=1))
 
 
 def _one(conf, network, seed, first_last, say):
-    from adderhw.golden.compiler import compile_network, quantize_images
+    from adderhw.golden.compiler import compile_model, quantize_images
     from adderhw.golden.program import run_program
+    from adderhw.golden.qat import calibrate_fracs, copy_model, fine_tune
     from adderhw.trained import trained_network
     epochs = conf.digits_epochs if network == "digits" else conf.mnist_epochs
     net = trained_network(network, True, seed, epochs, first_last=first_last, progress=say)
     calib = net.data.x_train[:conf.calib]
-    out = {"float": net.meta["test_accuracy"], "weights": net.record(), "programs": {}}
-    for rq in conf.requants:
-        requant, terms = REQUANTS[rq]
+    out = {"float": net.meta["test_accuracy"], "weights": net.record(), "programs": {}, "fracs": {}}
+    for quant in conf.quants:
         for w in conf.widths:
-            program = compile_network(net.model, calib, w, f"{network}-{first_last}", requant=requant,
-                                      shift_terms=terms)
-            classes = run_program(program, quantize_images(program, net.data.x_test)).classes
-            out["programs"][f"{rq}/{w}"] = float(np.mean(classes == net.data.y_test))
+            model, fracs = net.model, None
+            if quant != "ptq":
+                # QAT once per width and scales; every requantisation compiles the same tuned model
+                fracs = calibrate_fracs(net.model, calib, w, group=conf.group if quant == "qat-group" else None)
+                model = copy_model(net.model)
+                fine_tune(model, net.data, w, fracs, epochs=conf.qat_epochs, seed=seed, distort=network == "mnist")
+                out["fracs"][f"{quant}/{w}"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in fracs.items()}
+            for rq in conf.requants:
+                requant, terms = REQUANTS[rq]
+                program = compile_model(model, calib, w, f"{network}-{first_last}", requant=requant, shift_terms=terms,
+                                        fracs=fracs).program
+                classes = run_program(program, quantize_images(program, net.data.x_test)).classes
+                out["programs"][f"{quant}/{rq}/{w}"] = float(np.mean(classes == net.data.y_test))
     say(f"  {network} seed {seed}, first/last {first_last}: float {100 * out['float']:.2f} %; "
         + ", ".join(f"{k} {100 * v:.2f}" for k, v in out["programs"].items()))
     return out
@@ -94,7 +113,8 @@ def run_accuracy_bench(conf=None, out_dir=None, progress=None):
     t0 = time.perf_counter()
     partial = Path(out_dir) / "bench_accuracy.partial.json" if out_dir is not None else None
     saved = json.loads(partial.read_text()) if partial is not None and partial.exists() else {}
-    key = {"requants": list(conf.requants), "widths": list(conf.widths), "calib": conf.calib,
+    key = {"requants": list(conf.requants), "quants": list(conf.quants), "widths": list(conf.widths),
+           "calib": conf.calib, "group": conf.group, "qat_epochs": conf.qat_epochs,
            "epochs": {"digits": conf.digits_epochs, "mnist": conf.mnist_epochs}}
     runs = {}
     jobs = [(n, s, fl) for n in conf.networks for fl in conf.first_last for s in conf.seeds]
@@ -111,22 +131,24 @@ def run_accuracy_bench(conf=None, out_dir=None, progress=None):
             partial.write_text(json.dumps(saved))
     summary = {}
     for network in conf.networks:
-        base = {w: _stats([runs[f"{network}/mul/{s}"]["programs"][f"mul/{w}"] for s in conf.seeds])
-                for w in conf.widths} if "mul" in conf.first_last and "mul" in conf.requants else None
+        has_base = "mul" in conf.first_last and "mul" in conf.requants and "ptq" in conf.quants
+        base = {w: _stats([runs[f"{network}/mul/{s}"]["programs"][f"ptq/mul/{w}"] for s in conf.seeds])
+                for w in conf.widths} if has_base else None
         for fl in conf.first_last:
             rs = [runs[f"{network}/{fl}/{s}"] for s in conf.seeds]
             row = {"float": _stats([r["float"] for r in rs]), "programs": {}}
-            for rq in conf.requants:
-                for w in conf.widths:
-                    st = _stats([r["programs"][f"{rq}/{w}"] for r in rs])
-                    if base is not None:
-                        st["vs_baseline"] = st["mean"] - base[w]["mean"]
-                    row["programs"][f"{rq}/{w}"] = st
+            for quant in conf.quants:
+                for rq in conf.requants:
+                    for w in conf.widths:
+                        st = _stats([r["programs"][f"{quant}/{rq}/{w}"] for r in rs])
+                        if base is not None:
+                            st["vs_baseline"] = st["mean"] - base[w]["mean"]
+                        row["programs"][f"{quant}/{rq}/{w}"] = st
             summary[f"{network}/{fl}"] = row
     command = (f"adderhw bench accuracy --networks {','.join(conf.networks)} --seeds {','.join(map(str, conf.seeds))} "
                f"--widths {','.join(map(str, conf.widths))} --first-last {','.join(conf.first_last)} "
-               f"--requants {','.join(conf.requants)} --digits-epochs {conf.digits_epochs} "
-               f"--mnist-epochs {conf.mnist_epochs}")
+               f"--requants {','.join(conf.requants)} --quants {','.join(conf.quants)} --group {conf.group} "
+               f"--qat-epochs {conf.qat_epochs} --digits-epochs {conf.digits_epochs} --mnist-epochs {conf.mnist_epochs}")
     result = {"config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(conf).items()},
               "command": command, "summary": summary, "runs": runs, "seconds": time.perf_counter() - t0}
     if out_dir is not None:
@@ -136,6 +158,7 @@ def run_accuracy_bench(conf=None, out_dir=None, progress=None):
 
 
 _RQ_LABELS = {"mul": "multiply by M", "shift2": "M = two powers of two", "shift1": "M = one power of two"}
+_Q_LABELS = {"ptq": "PTQ", "qat": "QAT", "qat-group": "QAT, per-group scales"}
 
 
 def format_accuracy_bench(r):
@@ -147,18 +170,19 @@ def format_accuracy_bench(r):
         rows.append([network, first, "float", f"{100 * row['float']['mean']:.2f}",
                      f"{100 * row['float']['min']:.2f}–{100 * row['float']['max']:.2f}", ""])
         for key, st in row["programs"].items():
-            rq, w = key.split("/")
+            quant, rq, w = key.split("/")
             delta = st.get("vs_baseline")
-            rows.append([network, first, f"{w}-bit program, {_RQ_LABELS[rq]}", f"{100 * st['mean']:.2f}",
+            rows.append([network, first, f"{w}-bit program, {_Q_LABELS[quant]}, {_RQ_LABELS[rq]}", f"{100 * st['mean']:.2f}",
                          f"{100 * st['min']:.2f}–{100 * st['max']:.2f}",
                          "" if delta is None else f"{100 * delta:+.2f}"])
     return "\n".join([
         "## Engine program accuracy by multiplier use (golden program = the engine's RTL)", "",
         f"`{r['command']}`", "",
-        f"Seeds {', '.join(map(str, c['seeds']))}; post-training quantisation calibrated on {c['calib']} "
-        f"training images; the whole test sets. The baseline of the last column is the paper-style "
-        f"network (multiplier first and last layers) with multiplier requantisation at the same width, "
-        f"measured in this run.", "",
+        f"Seeds {', '.join(map(str, c['seeds']))}; scales calibrated on {c['calib']} training images; QAT: "
+        f"{c['qat_epochs']} epochs of fine-tuning, per-group scales per {c['group']} output channels; the whole "
+        f"test sets. The baseline of the last column is the paper-style network (multiplier first and last "
+        f"layers), post-training quantised, with multiplier requantisation at the same width, measured in "
+        f"this run.", "",
         markdown_table(["network", "first and last layers", "model", "mean accuracy %", "min–max %",
                         "mean − baseline (points)"], rows, "lllrrr"), ""])
 
@@ -172,11 +196,14 @@ def plot_accuracy_bench(r, path):
             if not tag.startswith(network + "/"):
                 continue
             fl = tag.split("/")[1]
-            for rq in r["config"]["requants"]:
-                ws = r["config"]["widths"]
-                ys = [100 * row["programs"][f"{rq}/{w}"]["mean"] for w in ws]
-                ax.plot(ws, ys, marker="o", ls="-" if fl == "mul" else "--",
-                        label=f"first/last {fl}, {_RQ_LABELS[rq]}")
+            for quant in r["config"]["quants"]:
+                for rq in r["config"]["requants"]:
+                    if rq == "shift1":
+                        continue            # far below the others (the table has it)
+                    ws = r["config"]["widths"]
+                    ys = [100 * row["programs"][f"{quant}/{rq}/{w}"]["mean"] for w in ws]
+                    ax.plot(ws, ys, marker="o", ls="-" if fl == "mul" else "--",
+                            label=f"first/last {fl}, {_Q_LABELS[quant]}, {_RQ_LABELS[rq]}")
         ax.set_title(f"{network}: program accuracy (mean over seeds)")
         ax.set_xlabel("width (bits)")
         ax.set_ylabel("test accuracy %")

@@ -190,6 +190,7 @@ def cmd_bench_accuracy(args):
     conf = AccuracyBenchConfig(networks=names(args.networks), seeds=tuple(_int_list(args.seeds, "--seeds", 0)),
                                widths=tuple(_int_list(args.widths, "--widths", 2)),
                                first_last=names(args.first_last), requants=names(args.requants),
+                               quants=names(args.quants), group=args.group, qat_epochs=args.qat_epochs,
                                digits_epochs=args.digits_epochs, mnist_epochs=args.mnist_epochs)
     result = run_accuracy_bench(conf, out, progress=_say)
     print(format_accuracy_bench(result))
@@ -941,6 +942,10 @@ def build_parser():
                     "paper's multiplier conv1 and classifier), adder (all-adder) (default both)")
     ba.add_argument("--requants", default="mul,shift2,shift1", help="comma-separated requantisations: mul, "
                     "shift2 (M = two signed powers of two), shift1 (one) (default all three)")
+    ba.add_argument("--quants", default="ptq,qat,qat-group", help="comma-separated quantisations: ptq, qat, "
+                    "qat-group (QAT with per-group scales) (default all three)")
+    ba.add_argument("--group", type=int, default=8, help="qat-group: output channels per scale (default 8)")
+    ba.add_argument("--qat-epochs", type=int, default=6, help="QAT fine-tuning epochs (default 6)")
     ba.add_argument("--digits-epochs", type=int, default=40, help="float training epochs, digits (default 40)")
     ba.add_argument("--mnist-epochs", type=int, default=40, help="float training epochs, MNIST (default 40)")
     ba.add_argument("--out", default="out/bench_accuracy", help="directory for bench_accuracy.json, .md and .png "

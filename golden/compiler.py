@@ -54,6 +54,10 @@ layers they name:
 * where the previous layer ends in a global average pool, f (or f_x) is capped at the finest that
   does not saturate the values before the pool (the program saturates those, the training the
   mean); a group then has d > 0.
+* two scales the training does not see are then chosen on the calibration images, by how often the
+  program's class equals the fine-tuned model's: the logits' scale (up to golden.qat.CALIB_EXTRA
+  bits finer than "nothing saturates": the argmax needs resolution more than the largest logits)
+  and, after a global average pool, the stored scale between the cap and the trained f.
 
 Folding (:func:`fold_requant`): BatchNorm in eval mode (running mean/var, eps, γ, β) and any bias b
 of the conv/linear make, per output channel, y = gain·acc_float + offset with
@@ -62,6 +66,7 @@ v = (acc·M + B + 2^(S−1)) >> S ≈ round(y·2^f_out), so M = round(gain·2^(f
 B = round(offset·2^(f_out + S)), with S the largest shift (≤ MAX_SHIFT) at which every |M| fits
 ``scale_bits`` and every |B| fits ``bias_bits``.
 """
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -538,44 +543,81 @@ def compile_model(model, calib_x, width, name, scale_bits=16, bias_bits=32, requ
             x_frac.append(choose_frac_bits(seen, width))
     logit_frac = choose_frac_bits([np.array([sat_max[-1]])], width)
 
-    layers, scales = [], []
-    for i, st in enumerate(stages):
-        kernel, stride, padding = geometry[i]
-        fx = x_frac[i]
-        fw = fx if st.op == "add" else choose_frac_bits([weights[i]], width)
-        f_out = x_frac[i + 1] if i + 1 < len(stages) else logit_frac
-        gain, offset = _gain_offset(st)
-        centre = _centre(st)
-        w = weights[i]
-        x_shift = None
-        # per output channel: the f of its weights and accumulator (one f unless per-group scales)
-        fc = group_fracs.get(st.name, np.full(len(w), fw))
-        if st.name in group_fracs:
-            x_shift = fc - fx
-            if x_shift.min() < X_SHIFT_RANGE[0] or x_shift.max() > X_SHIFT_RANGE[1]:
-                _refuse(st.name, "fracs", f"{sorted(set(fc.tolist()))} need input shifts {x_shift.min()}..{x_shift.max()} "
-                        f"from the stored scale 2^-{fx}, beyond the per-tile shift's {X_SHIFT_RANGE[0]}..{X_SHIFT_RANGE[1]}")
-            x_shift = tuple(int(d) for d in x_shift) if x_shift.any() else None
-        if st.op == "add":
-            w = w.copy()
-            beyond = np.zeros(len(w))
-            for f in np.unique(fc):
-                chans = fc == f
-                w[chans], beyond[chans] = clip_adder_weights(w[chans], width, int(f))
-            offset = offset - gain * beyond
-            centre = centre + beyond            # the clipped layer's sum is larger by what clipping removed
-        wq = np.concatenate([quantize(w[t:t + 1], width, int(fc[t]))[0] for t in range(len(w))])
-        acc_frac = fc if st.op == "add" else fx + fw
-        if not np.ndim(acc_frac) or len(set(np.atleast_1d(acc_frac).tolist())) == 1:
-            acc_frac = int(np.atleast_1d(acc_frac)[0])
-        m, b, s = fold_requant(gain, offset, acc_frac, f_out, scale_bits, bias_bits, name=st.name, requant=requant,
-                               shift_terms=shift_terms, centre=centre)
-        layers.append(LayerProgram(st.name, st.op, wq, m, b, s, tuple(shapes[i][1:]), stride, padding,
-                                   st.relu, st.pool, x_shift))
-        scales.append(LayerScales(st.name, st.op, fx, int(fc[0]), f_out, s,
-                                  tuple(int(f) for f in fc) if st.name in group_fracs else None))
-    program = Program(name, width, tuple(layers), x_frac[0], scale_bits, bias_bits, requant, shift_terms)
-    return Compiled(program, tuple(scales))
+    def build(x_frac, logit_frac):
+        layers, scales = [], []
+        for i, st in enumerate(stages):
+            kernel, stride, padding = geometry[i]
+            fx = x_frac[i]
+            fw = fx if st.op == "add" else choose_frac_bits([weights[i]], width)
+            f_out = x_frac[i + 1] if i + 1 < len(stages) else logit_frac
+            gain, offset = _gain_offset(st)
+            centre = _centre(st)
+            w = weights[i]
+            x_shift = None
+            # per output channel: the f of its weights and accumulator (one f unless per-group scales)
+            fc = group_fracs.get(st.name, np.full(len(w), fw))
+            if st.name in group_fracs:
+                x_shift = fc - fx
+                if x_shift.min() < X_SHIFT_RANGE[0] or x_shift.max() > X_SHIFT_RANGE[1]:
+                    _refuse(st.name, "fracs", f"{sorted(set(fc.tolist()))} need input shifts {x_shift.min()}..{x_shift.max()} "
+                            f"from the stored scale 2^-{fx}, beyond the per-tile shift's {X_SHIFT_RANGE[0]}..{X_SHIFT_RANGE[1]}")
+                x_shift = tuple(int(d) for d in x_shift) if x_shift.any() else None
+            if st.op == "add":
+                w = w.copy()
+                beyond = np.zeros(len(w))
+                for f in np.unique(fc):
+                    chans = fc == f
+                    w[chans], beyond[chans] = clip_adder_weights(w[chans], width, int(f))
+                offset = offset - gain * beyond
+                centre = centre + beyond            # the clipped layer's sum is larger by what clipping removed
+            wq = np.concatenate([quantize(w[t:t + 1], width, int(fc[t]))[0] for t in range(len(w))])
+            acc_frac = fc if st.op == "add" else fx + fw
+            if not np.ndim(acc_frac) or len(set(np.atleast_1d(acc_frac).tolist())) == 1:
+                acc_frac = int(np.atleast_1d(acc_frac)[0])
+            m, b, s = fold_requant(gain, offset, acc_frac, f_out, scale_bits, bias_bits, name=st.name, requant=requant,
+                                   shift_terms=shift_terms, centre=centre)
+            layers.append(LayerProgram(st.name, st.op, wq, m, b, s, tuple(shapes[i][1:]), stride, padding,
+                                       st.relu, st.pool, x_shift))
+            scales.append(LayerScales(st.name, st.op, fx, int(fc[0]), f_out, s,
+                                      tuple(int(f) for f in fc) if st.name in group_fracs else None))
+        program = Program(name, width, tuple(layers), x_frac[0], scale_bits, bias_bits, requant, shift_terms)
+        return Compiled(program, tuple(scales))
+
+    compiled = build(x_frac, logit_frac)
+    if group_fracs:
+        compiled = _refine(build, compiled, stages, x_frac, logit_frac, group_fracs, model, calib_x)
+    return compiled
+
+
+def _refine(build, compiled, stages, x_frac, logit_frac, group_fracs, model, calib_x):
+    """The QAT program whose classes agree best with ``model``'s on the calibration images, over the
+    two scales training does not fix: the logits' (from the finest that does not saturate up to
+    CALIB_EXTRA bits finer) and, for a trained layer after a global average pool, its stored input
+    scale (from the cap up to the trained f). Ties keep the coarser (the default)."""
+    from .fixed import FRAC_BITS_RANGE
+    from .qat import CALIB_EXTRA
+    want = float_logits(model, calib_x).argmax(axis=1)
+    gap_at = [i for i, st in enumerate(stages) if i and stages[i - 1].pool == "gap" and st.name in group_fracs]
+    choices = [[(i, f) for f in range(x_frac[i], int(group_fracs[stages[i].name].max()) + 1)] for i in gap_at]
+    choices.append([(None, f) for f in range(logit_frac, min(FRAC_BITS_RANGE[1], logit_frac + CALIB_EXTRA) + 1)])
+    best, best_score = compiled, None
+    for combo in itertools.product(*choices):
+        xf, lf = list(x_frac), logit_frac
+        for i, f in combo:
+            if i is None:
+                lf = f
+            else:
+                xf[i] = f
+        try:
+            candidate = build(xf, lf) if (xf, lf) != (list(x_frac), logit_frac) else compiled
+        except BadParameter:
+            continue            # a scale whose constants do not fit: not a candidate
+        got = run_program(candidate.program, quantize_images(candidate.program, calib_x)).classes
+        score = float(np.mean(got == want))
+        if best_score is None or score > best_score:
+            best, best_score = candidate, score
+    return best
+
 
 
 def compile_network(model, calib_x, width, name, scale_bits=16, bias_bits=32, requant="mul", shift_terms=2,

@@ -283,3 +283,61 @@ def test_load_mnist_data_is_a_seeded_stratified_split():
     assert not set(key(a.x_train)) & set(key(a.x_test))
     assert sorted(key(a.x_train) + key(a.x_test)) == sorted(key(c.x_train) + key(c.x_test))
     assert a.y_test[:20].tolist() != sorted(a.y_test[:20].tolist())   # shuffled, not grouped by class
+
+
+# ---- scales from quantisation-aware training (fracs) ---------------------------------------
+
+def _digits_all_adder():
+    from adderhw.trained import trained_network
+    return trained_network("digits", True, 0, 40, first_last="adder", progress=lambda m: None)
+
+
+def test_qat_scales_become_the_programs_scales_and_per_tile_shifts():
+    from adderhw.golden.qat import calibrate_fracs
+    net = _digits_all_adder()
+    calib = net.data.x_train[:256]
+    fracs = calibrate_fracs(net.model, calib, 6, group=8)
+    compiled = compile_model(net.model, calib, 6, "g", fracs=fracs)
+    by_name = {s.name: s for s in compiled.scales}
+    for layer in compiled.program.layers:
+        f = np.repeat(fracs[layer.name], layer.cout // len(fracs[layer.name]))
+        x_frac = by_name[layer.name].x_frac
+        assert list(by_name[layer.name].group_fracs) == f.tolist()
+        assert layer.x_shifts.tolist() == (f - x_frac).tolist()
+        if layer.name != "fc":          # fc follows the global average pool: its stored scale may be capped
+            assert x_frac == f.max()
+    assert compiled.program.input_frac == max(fracs["conv1"])
+
+
+def test_a_qat_program_agrees_with_the_qat_models_integer_layers():
+    # two paths to nearly the same numbers: the fine-tuned model with its adder layers in integers
+    # (golden.qat.ClampedFixedPoint: float BatchNorm, float logits) and the compiled integer program
+    # (BatchNorm folded, rounded, 6-bit logits); at 6 bits they agree within 2 points (at 4 bits the
+    # 4-bit logits and the saturation before the global average pool cost the program about 9)
+    from adderhw.golden.addernet import accuracy
+    from adderhw.golden.qat import ClampedFixedPoint, qat_compile
+    net = _digits_all_adder()
+    for group in (None, 8):
+        compiled, fracs, tuned = qat_compile(net.model, net.data, 6, "q", group=group, epochs=2, seed=0)
+        qat_acc = accuracy(tuned, net.data.x_test, net.data.y_test, ClampedFixedPoint(6, fracs))
+        program_acc = evaluate(tuned, compiled.program, net.data.x_test, net.data.y_test).int_accuracy
+        assert abs(program_acc - qat_acc) <= 0.02, (group, program_acc, qat_acc)
+
+
+@pytest.mark.parametrize("fracs,match", [
+    ({"nope": 3}, "fracs names layer 'nope', which the model's chain does not have"),
+    ({"add1": (3, 4, 5)}, "layer 'add1': fracs must be an integer or one integer per group"),
+    ({"add1": (0, 12)}, r"layer 'add1': fracs \[0, 12\] need input shifts"),
+    ({"add1": 99}, "fracs\\['add1'\\] must be"),
+])
+def test_bad_qat_scales_are_refused(fracs, match):
+    net = _digits_all_adder()
+    with pytest.raises(BadParameter, match=match):
+        compile_model(net.model, net.data.x_train[:64], 6, "bad", fracs=fracs)
+
+
+def test_qat_scales_on_a_multiplier_layer_are_refused():
+    from adderhw.trained import trained_network
+    net = trained_network("digits", True, 0, 40, progress=lambda m: None)
+    with pytest.raises(BadParameter, match="layer 'conv1': fracs apply to adder layers only"):
+        compile_model(net.model, net.data.x_train[:64], 6, "bad", fracs={"conv1": 4})

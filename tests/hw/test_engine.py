@@ -179,3 +179,22 @@ def test_a_batch_larger_than_the_lanes_is_refused():
                                             np.zeros(2, int), 0, (2, 2), relu=False),), input_frac=0)
     with pytest.raises(BadParameter, match="a batch holds 1 to 2 images"):
         run_engine_amaranth(engine, program, np.zeros((3, 1, 2, 2), int))
+
+
+def test_a_qat_per_group_all_adder_program_runs_bit_exact_with_the_per_tile_shift():
+    # the 4-bit all-adder digits network, fine-tuned with one scale per 2 output channels
+    # (golden.qat.qat_compile): its layers have per-tile input shifts, run on a 2-row engine
+    from adderhw.engine import engine_for
+    from adderhw.golden.compiler import quantize_images
+    from adderhw.golden.qat import qat_compile
+    from adderhw.trained import trained_network
+    net = trained_network("digits", True, 0, 40, first_last="adder", progress=lambda m: None)
+    compiled, fracs, _ = qat_compile(net.model, net.data, 4, "qat-group", group=2, epochs=1, seed=0,
+                                     requant="shift", shift_terms=2)
+    program = compiled.program
+    assert any(layer.x_shift is not None for layer in program.layers)
+    engine = engine_for(program, 2, 3, "sad", 0)
+    assert engine.tile_shift and engine.mac_rows == 0 and engine.multipliers == {"mac_array": 0, "postproc": 0}
+    check_run(engine, program, quantize_images(program, net.data.x_test[:3]))
+    with pytest.raises(BadParameter, match="x_shift .* tile_shift False"):
+        memory_images(program, engine.with_(tile_shift=False))
