@@ -2,6 +2,8 @@
 images): the report's keys and that it checked what it claims."""
 import json
 
+import pytest
+
 from adderhw.cli import main
 from adderhw.golden.engine_cycles import engine_cycles
 
@@ -48,3 +50,29 @@ def test_the_multiplier_free_engine_runs_digits_bit_exact(tmp_path, monkeypatch)
 def test_the_cnn_twin_keeps_its_multipliers(capsys):
     assert main(["engine", "--pe", "mac", "--requant", "shift"]) == 2
     assert "the CNN twin keeps its multipliers" in capsys.readouterr().err
+
+
+def test_the_engine_command_runs_a_qat_per_group_program_with_the_per_tile_shift(tmp_path, monkeypatch):
+    """--quant qat-group: QAT with one scale per --group channels, run with the per-tile input shift;
+    bit-exact and cycle-exact, and the result says how it was quantised."""
+    monkeypatch.setenv("ADDERHW_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    rc = main(["engine", "--network", "digits", "--sim", "amaranth", "--images", "2", "--width", "4",
+               "--rows", "2", "--cols", "2", "--first-last", "adder", "--requant", "shift", "--quant", "qat-group",
+               "--group", "2", "--qat-epochs", "1", "--out", str(out)])
+    assert rc == 0
+    r = json.loads((out / "engine.json").read_text())
+    assert r["bit_exact"] is True and r["cycles_match_model"] is True and r["hw_correct"] == r["golden_correct"]
+    assert r["quant"] == "qat-group" and r["group"] == 2 and r["tile_shift"] is True
+    assert "--quant qat-group --group 2 --qat-epochs 1" in r["command"] and "per-tile input shift" in r["engine"]
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--pe", "mac", "--quant", "qat"], "quant 'qat' applies to the AdderNet"),
+    (["--group", "-1"], "group must be"),
+    (["--qat-epochs", "0"], "qat_epochs must be"),
+])
+def test_the_engine_command_refuses_bad_quantisation_options(args, msg, capsys):
+    assert main(["engine", *args]) == 2
+    err = capsys.readouterr().err
+    assert msg in err and "Traceback" not in err
