@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from adderhw import __version__
-from adderhw.base.errors import AdderhwError, BadParameter
+from adderhw.base.errors import AdderhwError, BadParameter, Stopped
 from adderhw.base.paths import check_output_dir, check_output_file
 
 __all__ = ["main"]
@@ -769,7 +769,7 @@ def build_parser():
     bd.add_argument("--shift-terms", type=int, default=2, choices=(1, 2),
                     help="--top engine with --requant shift: powers of two per M (default 2)")
     bd.add_argument("--baud", type=int, default=115200, help="--top engine: UART rate (default 115200)")
-    bd.set_defaults(func=cmd_build)
+    bd.set_defaults(func=cmd_build, runs_builds=True)
 
     sw = sub.add_parser("sweep", help="largest SAD and MAC arrays that fit a device and meet a clock")
     sw.add_argument("--board", required=True, help="icebreaker, hx8k, ulx3s-85f or orangecrab-25f")
@@ -796,7 +796,7 @@ def build_parser():
                          "route at any clock, with throughput at their own Fmax (builds are shared with clock)")
     sw.add_argument("--out", help="directory for sweep_BOARD.json, .md and .png (sweep_BOARD_area.* with "
                                   "--bound area)")
-    sw.set_defaults(func=cmd_sweep)
+    sw.set_defaults(func=cmd_sweep, runs_builds=True)
 
     rg = sub.add_parser("regress", help="many random GEMM cases through a simulator against golden and the cycle "
                                          "model, on local processes or a Dask cluster")
@@ -925,7 +925,7 @@ def build_parser():
     cb.add_argument("--max-pes", type=int, default=512, help="with --largest: the largest array probed (default 512)")
     cb.add_argument("--build-dir", default="build/engines", help="where the builds go (reused when unchanged)")
     cb.add_argument("--out", default="out/compare_boards", help="directory for compare_boards.json, .md and .png")
-    cb.set_defaults(func=cmd_compare_boards)
+    cb.set_defaults(func=cmd_compare_boards, runs_builds=True)
 
     b = sub.add_parser("bench", help="benchmarks that print ratios against a baseline measured in the same run")
     bsub = b.add_subparsers(dest="bench", required=True, metavar="WHAT")
@@ -964,7 +964,7 @@ def build_parser():
                                                    "one run each and a table of the SAD/MAC ratio against width")
     bp.add_argument("--baseline", help="check the result against a baseline file "
                                        "(tests/boards/baselines/bench_pe.json); exit 1 on a violation")
-    bp.set_defaults(func=cmd_bench_pe)
+    bp.set_defaults(func=cmd_bench_pe, runs_builds=True)
     bf = bsub.add_parser("fmax", help="Fmax against array size (N x N), several nextpnr seeds, before/after plot")
     bf.add_argument("--boards", default="ulx3s-85f,icebreaker", help="comma-separated boards")
     bf.add_argument("--pe", default="sad,mac", help="kinds: sad,mac (mac builds with and without DSPs)")
@@ -975,18 +975,32 @@ def build_parser():
     _add_sad_stage_arg(bf)
     _add_skew_arg(bf)
     _add_board_bench_args(bf, "bench_fmax")
-    bf.set_defaults(func=cmd_bench_fmax)
+    bf.set_defaults(func=cmd_bench_fmax, runs_builds=True)
     return p
+
+
+def _dispatch(args):
+    """Run the command. A command that runs board builds (``runs_builds``) forwards SIGTERM and
+    SIGINT to them: the builds run in process groups of their own (boards.build_process), which
+    killing adderhw alone would leave running."""
+    if not getattr(args, "runs_builds", False):
+        return args.func(args)
+    from adderhw.boards.build_process import stopping_builds
+    with stopping_builds():
+        return args.func(args)
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        return _dispatch(args)
     except AdderhwError as exc:
         _say(f"adderhw {args.command}: error: {exc}")
         return 2
+    except Stopped as exc:
+        _say(f"adderhw {args.command}: {exc}")
+        return 128 + exc.signum
     except KeyboardInterrupt:
         _say("adderhw: interrupted")
         return 130

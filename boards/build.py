@@ -28,6 +28,7 @@ from adderhw.base.errors import BadParameter, ToolFailed
 from adderhw.base.words import a_an, count
 
 from .bench_top import BenchTop
+from .build_process import run_build
 from .platforms import board as board_by_name, make_platform
 from .report import LOGIC_CELL, build_report, no_fit_reason
 from .toolchain import tool_env, tool_versions
@@ -236,17 +237,19 @@ def execute_plan(plan, b, out, name, key, env, say):
     watcher.start()
     try:
         with open(out / "build.log", "w") as log:
-            r = subprocess.run(["sh", f"build_{name}.sh"], cwd=out, stdout=log, stderr=subprocess.STDOUT, env=env)
+            # in a process group of its own, which a stop signal ends as one (boards.build_process)
+            returncode = run_build(["sh", f"build_{name}.sh"], cwd=out, stdout=log, stderr=subprocess.STDOUT,
+                                   env=env)
     finally:
         stop.set()
         watcher.join()
     seconds = time.monotonic() - t0
-    if r.returncode != 0 or not (out / "report_nextpnr.json").exists():
+    if returncode != 0 or not (out / "report_nextpnr.json").exists():
         message = no_fit_reason(b.device, out, name, LOGIC_CELL[b.family])
         if message:
             keep_no_fit(out, key, message)
             raise DesignDoesNotFit(message)
-        raise BuildFailed(f"the build for {b.name} failed (exit {r.returncode}); from {out / 'build.log'}:\n"
+        raise BuildFailed(f"the build for {b.name} failed (exit {returncode}); from {out / 'build.log'}:\n"
                           + _tail(out / "build.log"))
     return seconds
 

@@ -21,11 +21,17 @@ by a job is deterministic and is never retried. Board builds turn their expected
 not fit, the tools failed) into results, so those are recorded once, with their reason.
 Leaving the executor's ``with`` block by an exception (Ctrl-C among them) cancels every job that
 has not finished.
+
+Stopping. Every worker process, the local pool's and a cluster's, stops the board builds it runs
+when it receives SIGTERM or SIGINT (boards.build_process): the builds run in process groups of
+their own, which a signal to the worker alone would not reach.
 """
 import concurrent.futures as cf
 import os
 
 from adderhw.base.errors import AdderhwError, BadParameter, ToolFailed, ToolMissingError
+
+from .build_process import stop_builds_on_signals
 
 __all__ = ["make_executor", "scheduler_from_env", "LocalExecutor", "DaskExecutor", "WorkerLost", "then",
            "done_future", "SCHEDULER_ENV"]
@@ -87,7 +93,8 @@ class LocalExecutor:
             raise BadParameter(f"jobs must be a positive integer, not {jobs!r}")
         self.jobs = jobs
         self.where = f"{jobs} local process{'es' if jobs != 1 else ''}"
-        self._pool = cf.ProcessPoolExecutor(max_workers=jobs)
+        # each worker stops its builds when it is stopped (its parent forwards SIGTERM to it)
+        self._pool = cf.ProcessPoolExecutor(max_workers=jobs, initializer=stop_builds_on_signals)
 
     def slots(self):
         """How many jobs run at once."""
@@ -143,6 +150,8 @@ class DaskExecutor:
             raise ToolFailed(f"no Dask scheduler answered at {address} ({exc}); start one with "
                              f"'dask scheduler' and workers with 'dask worker {address}'") from None
         self._killed = distributed.KilledWorker
+        # every worker process, those that start later included, stops its builds when it is stopped
+        self._client.register_plugin(_stop_builds_plugin(distributed))
         self._outer = []                        # the futures handed out, to cancel on the way out
         # retries=0: only a worker's death reschedules a job (the scheduler's allowed-failures)
         self._pool = self._client.get_executor(pure=False, retries=0)
@@ -203,6 +212,22 @@ class DaskExecutor:
                 f.cancel()                      # those still pending; the run is over, nobody waits on them
         self._client.close()
         self._close_cluster()
+
+
+def _stop_builds_plugin(distributed):
+    """A Dask worker plugin: the worker process stops its board builds on SIGTERM and SIGINT.
+    (Made here, so that Dask is imported only on the cluster path; Dask ships it by value.)"""
+
+    class StopBuildsOnSignals(distributed.WorkerPlugin):
+        name = "adderhw-stop-builds"
+        idempotent = True
+
+        def setup(self, worker):
+            # the worker's event loop runs in its process's main thread, where handlers may be set
+            from adderhw.boards.build_process import stop_builds_on_signals
+            stop_builds_on_signals()
+
+    return StopBuildsOnSignals()
 
 
 def _status(done, in_flight, slots, counts):

@@ -9,9 +9,12 @@ traceback. The branches say whose fault it is:
   how to install it) or ran and failed (:class:`ToolFailed`, the message says which tool and where
   its log is).
 * :class:`SimulationError`: a simulation did not complete or did not match its reference.
+
+:class:`Stopped` is not an error: a signal (SIGTERM, SIGINT) stopped a long command. It is a
+``KeyboardInterrupt``, so that it passes every ``except Exception`` on its way out, as Ctrl-C does.
 """
 
-__all__ = ["AdderhwError", "BadParameter", "ToolError", "ToolMissingError", "ToolFailed", "SimulationError"]
+__all__ = ["AdderhwError", "BadParameter", "ToolError", "ToolMissingError", "ToolFailed", "SimulationError", "Stopped"]
 
 
 class AdderhwError(Exception):
@@ -36,3 +39,14 @@ class ToolFailed(ToolError):
 
 class SimulationError(AdderhwError):
     """A simulation did not complete (a hang) or its result differs from the reference."""
+
+
+class Stopped(KeyboardInterrupt):
+    """A signal stopped the command (``signum``: which one); the message is one sentence."""
+
+    def __init__(self, signum, message):
+        super().__init__(message)
+        self.signum = signum
+
+    def __reduce__(self):                   # it may cross a process boundary like any exception
+        return Stopped, (self.signum, str(self))

@@ -65,7 +65,7 @@ def test_more_multipliers_than_dsp_blocks_does_not_fit(tmp_path, monkeypatch):
     # a resumed sweep does not rebuild it: the outcome is kept with the design's key
     def no_tools(*args, **kwargs):
         raise AssertionError("the tools ran again")
-    monkeypatch.setattr(build_module.subprocess, "run", no_tools)
+    monkeypatch.setattr(build_module, "run_build", no_tools)
     with pytest.raises(DesignDoesNotFit, match="needs 9 ICESTORM_DSP, the device has 8"):
         build_board("icebreaker", cfg, dsp=True, out_dir=tmp_path, versions=False, reuse=True)
     with pytest.raises(AssertionError, match="the tools ran again"):   # a different design is built
