@@ -1,7 +1,7 @@
 """Parsers for what the FPGA tools report, apart from the flows that run them.
 
-* nextpnr's ``--report`` JSON: utilisation per cell type and the achieved Fmax per clock
-  (:func:`parse_nextpnr`);
+* nextpnr's ``--report`` JSON: utilisation per cell type, the achieved Fmax per clock and the
+  critical path's start and end cells (:func:`parse_nextpnr`, :func:`critical_path`);
 * Yosys's ``stat -json``: cell counts by type, from which LUT4s, flip-flops and carry cells are
   counted (:func:`parse_yosys_stat`);
 * nextpnr's log, only when a build failed: the utilisation lines that say why a design did not fit
@@ -17,8 +17,8 @@ from pathlib import Path
 
 from adderhw.base.errors import ToolFailed
 
-__all__ = ["UTIL_CELLS", "LOGIC_CELL", "parse_nextpnr", "parse_yosys_stat", "overflow", "no_fit_reason",
-           "build_report"]
+__all__ = ["UTIL_CELLS", "LOGIC_CELL", "parse_nextpnr", "critical_path", "parse_yosys_stat", "overflow",
+           "no_fit_reason", "build_report"]
 
 #: nextpnr utilisation names per family: logic cells, DSP blocks, block RAMs
 UTIL_CELLS = {
@@ -39,9 +39,11 @@ def _family(family):
 
 
 def parse_nextpnr(doc, family):
-    """From a nextpnr ``--report`` document: {"logic"|"dsp"|"bram": {cell, used, available}, "fmax_mhz"}.
+    """From a nextpnr ``--report`` document: {"logic"|"dsp"|"bram": {cell, used, available}, "fmax_mhz",
+    "critical_path"}.
 
-    ``fmax_mhz`` is the lowest achieved Fmax over the design's clocks (the harness has one)."""
+    ``fmax_mhz`` is the lowest achieved Fmax over the design's clocks (the harness has one);
+    ``critical_path`` is :func:`critical_path`'s."""
     cells = UTIL_CELLS[_family(family)]
     util = doc.get("utilization", {})
     out = {}
@@ -52,7 +54,24 @@ def parse_nextpnr(doc, family):
     if not fmax:
         raise ToolFailed("nextpnr's report names no clock, so it gives no Fmax")
     out["fmax_mhz"] = float(min(fmax))
+    out["critical_path"] = critical_path(doc)
     return out
+
+
+def critical_path(doc):
+    """The longest clock-to-clock path of a nextpnr report (paths from or to an ``<async>`` port, the
+    pins, are left out): {"from_cell", "to_cell", "delay_ns", "logic_levels"}, the delay summed over
+    its segments and the levels counted as its ``logic`` segments; None when the report has none."""
+    best = None
+    for path in doc.get("critical_paths", []):
+        if "<async>" in (path.get("from"), path.get("to")) or not path.get("path"):
+            continue
+        segs = path["path"]
+        delay = sum(float(s["delay"]) for s in segs)
+        if best is None or delay > best["delay_ns"]:
+            best = {"from_cell": segs[0]["from"]["cell"], "to_cell": segs[-1]["to"]["cell"],
+                    "delay_ns": round(delay, 3), "logic_levels": sum(s["type"] == "logic" for s in segs)}
+    return best
 
 
 def parse_yosys_stat(doc, family):
@@ -119,5 +138,6 @@ def build_report(b, config, freq_mhz, dsp, seed, out, seconds):
         "uses_dsp": pnr["dsp"]["used"] > 0,
         "logic": pnr["logic"], **stat, "dsp": pnr["dsp"], "bram": pnr["bram"],
         "fmax_mhz": pnr["fmax_mhz"], "target_mhz": float(freq_mhz), "timing_met": pnr["fmax_mhz"] >= freq_mhz,
+        "critical_path": pnr["critical_path"],
         "seed": seed, "build_seconds": round(seconds, 1),
     }

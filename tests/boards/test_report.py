@@ -72,3 +72,20 @@ def test_the_baseline_check_fails_a_bigger_or_slower_pe(luts, ffs, fmax, failure
     result = {"rows": [{"board": "icebreaker", "variant": "sad", "luts_per_pe": luts, "ffs_per_pe": ffs,
                         "fmax_mhz": fmax}]}
     assert len(check_baseline(result, BASELINE)) == failures
+
+
+def test_the_critical_path_is_the_longest_clock_to_clock_path_of_the_report():
+    # the fixtures' paths, read by hand: on the iCE40 harness the longest register-to-register path
+    # runs through the K counter's carry chain (14.831 ns, 11 logic segments); the path to the LED
+    # pin (<async>) is left out even where it were longer
+    ice = parse_nextpnr(_load("ice40_sad_2x2", "report_nextpnr.json"), "ice40")["critical_path"]
+    assert ice == {"from_cell": "k_SB_DFFESR_Q_7_D_SB_LUT4_O_LC", "to_cell": "k_SB_DFFESR_Q_1_D_SB_LUT4_O_LC",
+                   "delay_ns": 14.831, "logic_levels": 11}
+    ecp = parse_nextpnr(_load("ecp5_mac_2x2", "report_nextpnr.json"), "ecp5")["critical_path"]
+    assert (ecp["from_cell"], ecp["to_cell"]) == ("array.i_filter__payload_TRELLIS_FF_Q",
+                                                  "array.pe_0_0.prod_TRELLIS_FF_Q_3")
+    assert ecp["delay_ns"] == 6.989 and ecp["logic_levels"] == 1
+    only_pins = {"utilization": {}, "fmax": {"c": {"achieved": 50.0}},
+                 "critical_paths": [{"from": "<async>", "to": "posedge c",
+                                     "path": [{"delay": 9.0, "type": "logic", "from": {"cell": "a"}, "to": {"cell": "b"}}]}]}
+    assert parse_nextpnr(only_pins, "ice40")["critical_path"] is None
