@@ -4,6 +4,13 @@ Build directories live in a cache outside the source tree (``$ADDERHW_CACHE`` or
 ``~/.cache/adderhw``), keyed by a hash of everything that goes into the build (Verilog text,
 harness, simulator, options) and reused while that has not changed.
 
+The stream harness's memories are the one thing a job sizes: their depths must hold the job's
+beats, and are fixed when the model is built. They are not part of the key: a model whose memories
+are at least as deep as a job needs serves that job, so one model of a design serves jobs of every
+size (the layers of a network, whole layers and a layer's groups of channels, chunks of a test set).
+Under a key, each built size has a directory of its own; a job that fits none builds one as deep
+as every earlier size and its own need together, so the sizes of a design converge after a build or two.
+
 Drivers (see :mod:`adderhw.sim.cocotb_tb`): ``"harness"`` (default) drives the streams from an HDL harness,
 so the simulator runs at its own speed; ``"cocotb"`` drives them from Python every cycle.
 """
@@ -14,7 +21,9 @@ import os
 import shutil
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from adderhw.base.errors import BadParameter, SimulationError, ToolFailed
 from adderhw.hw.verilog import VERILATOR_WAIVERS, generate_verilog
@@ -24,7 +33,8 @@ from .harness import HARNESS_TOP, harness_verilog
 from .toolchain import require_icarus, require_verilator_fst, scoped_environment, verilator_env
 from .waves import waves_format
 
-__all__ = ["run_plan", "build", "build_sources", "cache_root", "DRIVERS", "TIMESCALE", "icarus_compatible"]
+__all__ = ["run_plan", "build", "build_sources", "array_sources", "model_key", "cache_root", "Memories", "DRIVERS",
+           "TIMESCALE", "icarus_compatible"]
 
 DUT_TOP = "adder_array"
 TIMESCALE = ("1ns", "1ps")
@@ -69,26 +79,46 @@ def icarus_compatible(verilog):
     return verilog.replace("always @*", "always_comb")
 
 
-def build(config, backend, driver="harness", waves=None, depths=(1 << 14, 1 << 12, 1 << 18), progress=None,
-          target="generic"):
+#: the harness's smallest memories (input beats, output beats, stall decisions)
+DEPTHS = (1 << 14, 1 << 12, 1 << 18)
+
+
+@dataclass(frozen=True)
+class Memories:
+    """A source file whose memory depths a job sets: ``text(depths)`` is the file, ``need`` the
+    depths the job needs. A model built with memories at least this deep serves the job."""
+    name: str
+    text: Callable
+    need: tuple
+
+
+def array_sources(config, backend, driver="harness", depths=DEPTHS, target="generic"):
+    """(files {name: text}, top, memories or None) of a simulator of the array ``config``;
+    ``depths``: the harness memories' depths the job needs (see :func:`build`)."""
+    dut = generate_verilog(config, name=DUT_TOP, target=target)
+    files = {f"{DUT_TOP}.v": icarus_compatible(dut) if backend == "icarus" else dut}
+    if target == "ecp5-dsp":
+        files["MULT18X18D.v"] = mult18x18d_model()
+    if driver != "harness":
+        return files, DUT_TOP, None
+    memories = Memories(f"{HARNESS_TOP}.v", lambda d: harness_verilog(config, *d, dut=DUT_TOP), tuple(depths))
+    return files, HARNESS_TOP, memories
+
+
+def build(config, backend, driver="harness", waves=None, depths=DEPTHS, progress=None, target="generic"):
     """Build (or reuse) a simulator for ``config``; returns (runner, build_dir, top).
 
     ``waves``: None, "vcd" or "fst" (see sim.waves). Verilator compiles the tracer in, so its format
     is part of the build (``--trace`` for VCD, ``--trace-fst`` for FST); Icarus chooses the format
     when it runs. A Verilator model takes a minute or so to compile; its first build says so
     through ``progress``, and later runs reuse it from the cache.
+    ``depths``: the harness memories' depths the job needs (input beats, output beats, stall
+    decisions); a cached model with deeper memories serves it (module docstring).
     ``target``: the Verilog to simulate (hw.verilog.TARGETS); "ecp5-dsp" adds the project's
     MULT18X18D model (sim.dsp_model).
     """
-    dut = generate_verilog(config, name=DUT_TOP, target=target)
-    files = {f"{DUT_TOP}.v": icarus_compatible(dut) if backend == "icarus" else dut}
-    if target == "ecp5-dsp":
-        files["MULT18X18D.v"] = mult18x18d_model()
-    top = DUT_TOP
-    if driver == "harness":
-        files[f"{HARNESS_TOP}.v"] = harness_verilog(config, *depths, dut=DUT_TOP)
-        top = HARNESS_TOP
-    return build_sources(files, top, backend, waves, progress, what=f"the {config.describe()}")
+    files, top, memories = array_sources(config, backend, driver, depths, target)
+    return build_sources(files, top, backend, waves, progress, what=f"the {config.describe()}", memories=memories)
 
 
 def _build_model(runner, backend, build_dir, files, sources, top, args, waves, progress, what):
@@ -97,7 +127,7 @@ def _build_model(runner, backend, build_dir, files, sources, top, args, waves, p
         require_verilator_fst()
     if backend == "verilator" and progress:
         progress(f"building the Verilator model of {what} (a minute or so, once: "
-                 f"it is cached in {build_dir.parent})")
+                 f"it is cached in {cache_root() / 'sim' / backend})")
     build_dir.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (build_dir / name).write_text(text)
@@ -111,31 +141,84 @@ def _build_model(runner, backend, build_dir, files, sources, top, args, waves, p
         raise ToolFailed(f"building the {backend} model failed ({exc}); log {log}:\n{tail}") from None
 
 
-def build_sources(files, top, backend, waves=None, progress=None, what="the design"):
-    """Build (or reuse) a simulator of Verilog ``files`` ({name: text}) with top module ``top``;
-    returns (runner, build_dir, top). The cache key covers every input of the build."""
-    runner = _runner(backend)
+def _build_args(backend, waves):
     args = [f"-Wno-{w}" for w in VERILATOR_WAIVERS] + ["-O3"] if backend == "verilator" else []
     if backend == "verilator" and waves == "fst":
         args.append("--trace-fst")
-    # the FST choice is in ``args`` (Verilator) or made at run time (Icarus), so a bool keys the tracer;
-    # the environment's prefix keys the cocotb and Verilator files the makefile names by path, so a
-    # cache shared by several environments (a home directory that cluster workers share) stays valid
-    key = hashlib.sha256("\0".join([backend, top, *files.values(), *args, str(bool(waves)), sys.prefix])
-                         .encode()).hexdigest()[:20]
-    build_dir = cache_root() / "sim" / backend / key
-    stamp = build_dir / "adderhw.built"
-    sources = [build_dir / name for name in files]
-    if not stamp.exists():
+    return args
+
+
+def model_key(files, top, backend, waves=None, memories=None):
+    """The cache key of a simulator of ``files`` with top ``top``: a hash of every input of the
+    build. ``memories`` (:class:`Memories`) enters as its text at placeholder depths, so that jobs
+    of every size have one key."""
+    if memories is not None:
+        files = {**files, memories.name: memories.text((1,) * len(memories.need))}   # depths left out
+    # the FST choice is in the build arguments (Verilator) or made at run time (Icarus), so a bool
+    # keys the tracer; the environment's prefix keys the cocotb and Verilator files the makefile
+    # names by path, so a cache shared by several environments (a home directory that cluster
+    # workers share) stays valid
+    return hashlib.sha256("\0".join([backend, top, *files.values(), *_build_args(backend, waves), str(bool(waves)),
+                                      sys.prefix]).encode()).hexdigest()[:20]
+
+
+_STAMP = "adderhw.built"
+
+
+def _sizes_built(home):
+    """The memory depths of each model built under ``home`` (a key's directory)."""
+    sizes = []
+    for d in home.glob("d*") if home.is_dir() else ():
+        if (d / _STAMP).exists():
+            try:
+                sizes.append(tuple(int(v) for v in d.name[1:].split("-")))
+            except ValueError:
+                continue
+    return sizes
+
+
+def _model_dir(home, need):
+    """The model for a job that needs memories ``need``, under its key's directory ``home``:
+    (directory, depths, True) for the shallowest built model that serves it, else (directory,
+    depths, False) for the one to build, as deep as ``need`` and every model built before together."""
+    sizes = [d for d in _sizes_built(home) if len(d) == len(need)]
+    fits = [d for d in sizes if all(a >= b for a, b in zip(d, need))]
+    depths = min(fits, key=lambda d: (sum(d), d)) if fits else tuple(max(v) for v in zip(need, *sizes))
+    return home / ("d" + "-".join(map(str, depths))), depths, bool(fits)
+
+
+def build_sources(files, top, backend, waves=None, progress=None, what="the design", memories=None):
+    """Build (or reuse) a simulator of Verilog ``files`` ({name: text}) with top module ``top``;
+    returns (runner, build_dir, top). The cache key covers every input of the build.
+    ``memories`` (:class:`Memories`): one more file, whose memory depths the job sets; any cached
+    model with memories at least that deep serves the job (module docstring)."""
+    runner = _runner(backend)
+    args = _build_args(backend, waves)
+    key = model_key(files, top, backend, waves, memories)
+    home = cache_root() / "sim" / backend / key
+
+    def where():
+        if memories is None:
+            return home, None, (home / _STAMP).exists()
+        return _model_dir(home, memories.need)
+
+    build_dir, depths, built = where()
+    if not built:
         # parallel jobs (a local pool, cluster workers on one machine) may want the same model at
         # once: one builds it under a lock, the others wait and then reuse it
-        build_dir.parent.mkdir(parents=True, exist_ok=True)
-        with open(build_dir.parent / f"{key}.lock", "w") as lock:
+        home.parent.mkdir(parents=True, exist_ok=True)
+        with open(home.parent / f"{key}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            if not stamp.exists():
+            build_dir, depths, built = where()
+            if not built:
+                if memories is not None:
+                    files = {**files, memories.name: memories.text(depths)}
+                sources = [build_dir / name for name in files]
                 _build_model(runner, backend, build_dir, files, sources, top, args, waves, progress, what)
-                stamp.write_text("ok\n")
+                (build_dir / _STAMP).write_text("ok\n")
                 return runner, build_dir, top
+    names = list(files) + ([memories.name] if memories is not None else [])
+    sources = [build_dir / name for name in names]
     # the runner keeps its build state in memory: register the cached build without rebuilding
     with scoped_environment(_tool_env(backend)):
         runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir, build_args=args,

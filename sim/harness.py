@@ -19,7 +19,8 @@ HDL, so the simulator runs without a Python call per cycle:
 
 Sizes and file names arrive as plusargs (``+n_beats= +n_out= +max_cycles= +stalls=`` and
 ``+beats_f= +beats_a= +stall_file= +out_file= +cycles_file=``), so one build serves every job of
-a config; only the memory depths are fixed at build time.
+a config; only the memory depths are fixed at build time, and a model with deeper memories also
+serves smaller jobs (the depths are not part of the cache key, sim.cocotb_sim).
 """
 from adderhw.hw.array import RESET_CYCLES
 

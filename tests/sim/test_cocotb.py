@@ -9,7 +9,8 @@ from adderhw.golden.cycles import gemm_cycles
 from adderhw.golden.reference import adder2d_torch
 from adderhw.hw import ArrayConfig
 from adderhw.sim import run_gemm
-from adderhw.sim.cocotb_sim import SimulationMismatch
+from adderhw.sim import cocotb_sim
+from adderhw.sim.cocotb_sim import SimulationMismatch, array_sources, model_key
 from tests.sim.cases import operands
 from tests.sim.test_gemm import golden_for
 
@@ -109,3 +110,63 @@ def test_the_first_verilator_build_says_so_once(tmp_path, monkeypatch):
         assert np.array_equal(y, golden_for(cfg, a, b))
     assert said == [f"building the Verilator model of the {cfg.describe()} (a minute or so, once: it is cached in "
                     f"{tmp_path / 'sim' / 'verilator'})"]
+
+
+# the harness memories `adderhw quantise --rtl-widths 4` asks of its 8x8 SAD array, in its order:
+# QAT with one scale per layer (layers add1, add2), then with one per group of channels (a tile of
+# rows each, so fewer beats per run); all four used to be four Verilator builds of one design
+QUANTISE_DEPTHS = [(262144, 32768, 2), (131072, 8192, 2), (131072, 16384, 2), (65536, 4096, 2)]
+
+
+def test_jobs_of_every_size_have_one_model_key():
+    cfg = ArrayConfig(rows=2, cols=2, width=4, k_max=144, pe="sad", mul_stages=1)
+    harnesses, keys = set(), set()
+    for depths in QUANTISE_DEPTHS:
+        files, top, memories = array_sources(cfg, "verilator", depths=depths)
+        harnesses.add(memories.text(memories.need))
+        keys.add(model_key(files, top, "verilator", memories=memories))
+    assert len(harnesses) == 4              # the harness Verilog differs: its memories hold each job
+    assert len(keys) == 1
+    for other in (cfg.with_(width=6), cfg.with_(rows=3)):   # and the key still follows the design
+        files, top, memories = array_sources(other, "verilator", depths=QUANTISE_DEPTHS[0])
+        assert model_key(files, top, "verilator", memories=memories) not in keys
+
+
+def test_one_model_serves_jobs_of_every_size(tmp_path, monkeypatch):
+    # no simulator is built: the runner and the model build are stand-ins that record their calls
+    monkeypatch.setenv("ADDERHW_CACHE", str(tmp_path))
+    built, registered = [], []
+
+    class Runner:
+        def build(self, sources, build_dir, always, **kwargs):
+            registered.append((build_dir, [p.name for p in sources], always))
+
+    def build_model(runner, backend, build_dir, files, sources, top, args, waves, progress, what):
+        build_dir.mkdir(parents=True)
+        for name, text in files.items():
+            (build_dir / name).write_text(text)
+        built.append(build_dir)
+
+    monkeypatch.setattr(cocotb_sim, "_runner", lambda backend: Runner())
+    monkeypatch.setattr(cocotb_sim, "_build_model", build_model)
+    cfg = ArrayConfig(rows=2, cols=2, width=4, k_max=144, pe="sad", mul_stages=1)
+    dirs = [cocotb_sim.build(cfg, "verilator", depths=d)[1] for d in QUANTISE_DEPTHS]
+    assert built == [dirs[0]] and set(dirs) == {dirs[0]}        # one build serves all four
+    assert dirs[0].name == "d262144-32768-2" and "fmem [0:262143]" in (dirs[0] / "adderhw_tb.v").read_text()
+    assert registered == [(dirs[0], ["adder_array.v", "adderhw_tb.v"], False)] * 3
+    # a job that fits no model (random stalls need a deep stall table) builds one as deep as both
+    deeper = cocotb_sim.build(cfg, "verilator", depths=(16384, 4096, 1 << 18))[1]
+    assert built == [dirs[0], deeper] and deeper.name == "d262144-32768-262144"
+    # a stall-free job still takes the shallowest model that holds it
+    assert cocotb_sim.build(cfg, "verilator", depths=QUANTISE_DEPTHS[3])[1] == dirs[0]
+
+
+def test_a_deeper_model_runs_a_smaller_job_on_icarus(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADDERHW_CACHE", str(tmp_path))
+    cfg = ArrayConfig(rows=1, cols=1, width=4, k_max=4)
+    for t, k, p in ((1, 4, 4100), (2, 3, 2)):      # 16,400 input beats (memories of 2^15), then 6
+        a, b = operands(cfg, t, k, p, seed=k)
+        y, _ = run_gemm(cfg, a, b, backend="icarus")
+        assert np.array_equal(y, golden_for(cfg, a, b))
+    models = [d for d in (tmp_path / "sim" / "icarus").glob("*/d*") if (d / "adderhw.built").exists()]
+    assert [d.name for d in models] == ["d32768-8192-2"]
