@@ -349,11 +349,18 @@ def cmd_compare(args):
 def cmd_build_engine(args):
     if args.freq is not None:
         raise BadParameter(f"--freq {args.freq:g} does not apply to --top engine: it runs at the board's oscillator "
-                           f"clock (the UART's divisor depends on it); its Fmax is reported")
+                           f"clock or, with --clock-mhz, at its PLL's (the UART's divisor depends on it); its Fmax "
+                           f"is reported")
     out = check_output_dir("--out", args.out)
     from adderhw.boards.engine_build import ENGINE_BOARDS, build_engine_board
     if args.board not in ENGINE_BOARDS:
         raise BadParameter(f"board must be one of {', '.join(ENGINE_BOARDS)} for --top engine, not {args.board!r}")
+    if args.clock_mhz is not None:                  # refuse a clock the PLL cannot make before any training
+        from adderhw.boards.engine_top import oscillator_hz
+        from adderhw.boards.platforms import board as board_by_name
+        from adderhw.boards.pll import solve_pll
+        b = board_by_name(args.board)
+        solve_pll(b.family, oscillator_hz(b.platform_class()), args.clock_mhz)
     from adderhw.engine import EngineRunConfig, engine_for, network_program
     from adderhw.golden.engine_cycles import engine_cycles
     EngineRunConfig(network=args.network, pe=args.pe, rows=args.rows, cols=args.cols, width=args.width,
@@ -365,15 +372,19 @@ def cmd_build_engine(args):
     engine = engine_for(program, args.rows, args.cols, args.pe, args.mac_rows)
     per_image = engine_cycles(engine, program)["total"] / engine.lanes
     r = build_engine_board(args.board, engine, per_image, baud=args.baud, dsp=args.dsp is not False, seed=args.seed,
-                           out_dir=out, progress=_say, extra={"network": args.network})
+                           out_dir=out, progress=_say, extra={"network": args.network}, clock_mhz=args.clock_mhz)
     print(f"{r['board']} ({r['device']}): {args.network} engine {r['engine']}\n"
           f"  logic {r['logic']['used']}/{r['logic']['available']} {r['logic']['cell']}; {r['luts']} LUT4s, "
           f"{r['ffs']} flip-flops; DSP {r['dsp']['used']}/{r['dsp']['available']}; block RAM "
           f"{r['bram']['used']}/{r['bram']['available']}\n"
+          f"  clock {r['clock_mhz']:g} MHz ("
+          + (f"PLL {r['pll']['primitive']} {' '.join(f'{k}={v}' for k, v in r['pll']['dividers'].items())} from the "
+             f"{r['oscillator_mhz']:g} MHz oscillator, asked for {r['clock_target_mhz']:g}" if r["pll"] else "the oscillator")
+          + f"); UART {r['baud_choice']}\n"
           f"  Fmax {r['fmax_mhz']:.1f} MHz (clock {r['clock_mhz']:g} MHz, timing {'met' if r['timing_met'] else 'NOT met'}); "
           f"{r['cycles_per_image']:.1f} cycles per image: {r['images_per_s_at_clock']:,.0f} images/s at the clock, "
           f"{r['images_per_s_at_fmax']:,.0f} at Fmax\n  bitstream {out / r['bitstream'] if r['bitstream'] else 'none'}")
-    _say(f"wrote {out / 'report.json'}")
+    _say(f"wrote {out / 'report.json'}; talk to the board with adderhw run --baud {r['baud']}")
     return 0
 
 
@@ -417,7 +428,7 @@ def cmd_build(args):
         return cmd_build_engine(args)
     if args.top != "array":
         raise BadParameter(f"--top must be array or engine, not {args.top!r}")
-    for name in ("first_last", "requant"):
+    for name in ("first_last", "requant", "clock_mhz", "baud"):
         if getattr(args, name) is not None:
             raise BadParameter(f"--{name.replace('_', '-')} {getattr(args, name)} applies to --top engine only, "
                                f"not to an array build")
@@ -768,7 +779,12 @@ def build_parser():
                     help="--top engine, AdderNet: requantise with a multiplier (default) or with shifts and adds")
     bd.add_argument("--shift-terms", type=int, default=2, choices=(1, 2),
                     help="--top engine with --requant shift: powers of two per M (default 2)")
-    bd.add_argument("--baud", type=int, default=115200, help="--top engine: UART rate (default 115200)")
+    bd.add_argument("--clock-mhz", type=float, default=None,
+                    help="--top engine: run through the board's PLL at the highest clock it makes not above this "
+                         "(default: the oscillator, 12 MHz on the iCEBreaker, 25 MHz on the ULX3S)")
+    bd.add_argument("--baud", type=int, default=None,
+                    help="--top engine: UART rate (default 115200 at the oscillator; with --clock-mhz the fastest "
+                         "rate that the board's USB bridge and the clock both make exactly)")
     bd.set_defaults(func=cmd_build, runs_builds=True)
 
     sw = sub.add_parser("sweep", help="largest SAD and MAC arrays that fit a device and meet a clock")

@@ -37,6 +37,7 @@ from adderhw.base.errors import BadParameter
 from .build import design_key, execute_plan, reuse_record
 
 from .engine_top import EngineTop, oscillator_hz
+from .pll import solve_pll
 from .usb_bridge import fastest_baud
 from .platforms import board as board_by_name, make_platform
 from .breakdown import breakdown as block_breakdown, check_total
@@ -60,7 +61,7 @@ def build_engine_board(board_name, engine, cycles_per_image, baud=None, dsp=True
     say = progress or (lambda msg: None)
     osc_hz = oscillator_hz(b.platform_class())
     # refuse a clock the PLL cannot make, or a rate the clock cannot make, before building anything
-    pll = EngineTop(engine, osc_hz, clock_mhz=clock_mhz, family=b.family).pll
+    pll = None if clock_mhz is None else solve_pll(b.family, osc_hz, clock_mhz)
     if baud is not None:
         baud_choice = f"{baud} baud: asked for"
     elif pll is None:

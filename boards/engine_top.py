@@ -1,11 +1,14 @@
 """``EngineTop``: the layer engine behind its UART host link (hw.link.EngineLink) on a board.
 
-* Clock: the board's oscillator, unchanged (12 MHz on the iCEBreaker, 25 MHz on the ULX3S), so
-  the UART divisor is exact and the bitstream runs as built; nextpnr's report also gives the
-  design's Fmax, which ``adderhw build --top engine`` turns into images/s. (A PLL to run at Fmax is
-  not part of this top.)
-* Reset: a one-register power-on reset; the protocol's frame timeout recovers from any host-side
-  trouble, so no reset button is needed.
+* Clock: by default the board's oscillator, unchanged (12 MHz on the iCEBreaker, 25 MHz on the
+  ULX3S). With ``clock_mhz`` the oscillator feeds the family's PLL (boards.pll: iCE40
+  ``SB_PLL40_PAD``, ECP5 ``EHXPLLL``), set to the highest frequency not above ``clock_mhz`` that it
+  makes, and ``sync`` runs from the PLL's output (boards.clocking.pll_sync), constrained at that
+  frequency for nextpnr. ``clk_hz`` is the clock ``sync`` actually runs at (rounded to a Hz): the
+  UART divisor and STATUS's clock follow it. nextpnr's report also gives the design's Fmax, which
+  ``adderhw build --top engine`` turns into images/s.
+* Reset: a one-register power-on reset, or with the PLL a reset held until the PLL's LOCK; the
+  protocol's frame timeout recovers from any host-side trouble, so no reset button is needed.
 * Pins: the board's ``uart`` 0 (rx in, tx out: the FTDI bridge's second channel on the iCEBreaker,
   the FT231X on the ULX3S), ``led`` 0 lit while the engine runs, ``led`` 1 (if the board has it)
   toggling on every error reply.
@@ -16,7 +19,8 @@ from amaranth.lib import io
 from adderhw.hw.link import EngineLink
 from adderhw.hw.uart import uart_divisor
 
-from .clocking import oscillator_sync
+from .clocking import oscillator_sync, pll_sync
+from .pll import solve_pll
 
 __all__ = ["EngineTop", "oscillator_hz"]
 
@@ -30,13 +34,22 @@ def oscillator_hz(platform_cls):
 
 
 class EngineTop(Elaboratable):
-    def __init__(self, engine, clk_hz, baud=115200):
-        self.engine, self.clk_hz, self.baud = engine, clk_hz, baud
-        self.divisor = uart_divisor(clk_hz, baud)
+    """``osc_hz``: the board oscillator's frequency; ``clock_mhz`` (None: run at the oscillator) the
+    target of the PLL of ``family`` ("ice40" or "ecp5"). ``pll`` holds the PLL's settings (None
+    without one), ``clk_hz`` the clock the engine runs at, ``divisor`` the UART's clocks per bit."""
+
+    def __init__(self, engine, osc_hz, baud=115200, clock_mhz=None, family=None):
+        self.engine, self.osc_hz, self.baud = engine, osc_hz, baud
+        self.pll = None if clock_mhz is None else solve_pll(family, osc_hz, clock_mhz)
+        self.clk_hz = osc_hz if self.pll is None else round(self.pll.f_out_hz)
+        self.divisor = uart_divisor(self.clk_hz, baud)
 
     def elaborate(self, platform):
         m = Module()
-        oscillator_sync(m, platform)
+        if self.pll is None:
+            oscillator_sync(m, platform)
+        else:
+            pll_sync(m, platform, self.pll)
 
         m.submodules.link = link = EngineLink(self.engine, divisor=self.divisor, clk_hz=self.clk_hz)
         uart = platform.request("uart", 0, dir="-")     # every subsignal (the ULX3S adds rts and dtr)
