@@ -88,10 +88,19 @@ class Im2colGenerator(wiring.Component):
         y, x = Signal(addr), Signal(addr)
         m.d.comb += [y.eq(iy0 + ky), x.eq(ix0 + kx)]
         in_range = (y >= 0) & (y < d.in_h) & (x >= 0) & (x < d.in_w)
-        k_last = (kx == d.kernel - 1) & (ky == d.kernel - 1) & (ci == d.cin - 1)
-        pos_last = k_last & (tt == d.t_tiles - 1)
-        row_last = pos_last & (ox == d.out_w - 1)
-        final = row_last & (oy == d.out_h - 1)
+        # the loop bounds less one, registered at i_start (the descriptor is valid then and held): a
+        # counter compares with a register, not through a subtractor's carry chain
+        kernel_m1, cin_m1, tiles_m1, ow_m1, oh_m1 = (Signal(fb, name=n) for n in
+                                                     ("kernel_m1", "cin_m1", "tiles_m1", "ow_m1", "oh_m1"))
+        with m.If(self.i_start):
+            m.d.sync += [kernel_m1.eq(d.kernel - 1), cin_m1.eq(d.cin - 1), tiles_m1.eq(d.t_tiles - 1),
+                         ow_m1.eq(d.out_w - 1), oh_m1.eq(d.out_h - 1)]
+        kx_last, ky_last = kx == kernel_m1, ky == kernel_m1
+        k_last = kx_last & ky_last & (ci == cin_m1)
+        tt_last = tt == tiles_m1
+        pos_last = k_last & tt_last
+        row_last = pos_last & (ox == ow_m1)
+        final = row_last & (oy == oh_m1)
 
         ready = self.o_act.ready & self.o_filter.ready
         adv = ~v1 | ready
@@ -109,22 +118,22 @@ class Im2colGenerator(wiring.Component):
             m.d.sync += [v1.eq(running), pad1.eq(~in_range), last1.eq(k_last)]
             with m.If(running):
                 # step the taps: kx fastest, then ky, then ci
-                with m.If(kx != d.kernel - 1):
+                with m.If(~kx_last):
                     m.d.sync += [kx.eq(kx + 1), t_off.eq(t_off + 1)]
-                with m.Elif(ky != d.kernel - 1):
+                with m.Elif(~ky_last):
                     m.d.sync += [kx.eq(0), ky.eq(ky + 1), t_off.eq(t_off + d.ky_step)]
-                with m.Elif(ci != d.cin - 1):
+                with m.Elif(ci != cin_m1):
                     m.d.sync += [kx.eq(0), ky.eq(0), ci.eq(ci + 1), t_off.eq(t_off + d.ci_step)]
                 with m.Else():
                     m.d.sync += [kx.eq(0), ky.eq(0), ci.eq(0), t_off.eq(0)]
                 # the weight word follows the beats of one position, then returns to wbase
                 m.d.sync += w_addr.eq(w_addr + 1)
                 with m.If(k_last):
-                    with m.If(tt != d.t_tiles - 1):
+                    with m.If(~tt_last):
                         m.d.sync += tt.eq(tt + 1)
                     with m.Else():
                         m.d.sync += [tt.eq(0), w_addr.eq(d.wbase)]
-                        with m.If(ox != d.out_w - 1):
+                        with m.If(ox != ow_m1):
                             m.d.sync += [ox.eq(ox + 1), ix0.eq(ix0 + d.stride), a_pos.eq(a_pos + d.stride)]
                         with m.Else():
                             m.d.sync += [ox.eq(0), ix0.eq(-d.padding), oy.eq(oy + 1), iy0.eq(iy0 + d.stride),
@@ -138,7 +147,7 @@ class Im2colGenerator(wiring.Component):
                 else self.engine.array.rows
             m.d.comb += self.o_xs_addr.eq(c_tile)
             with m.If(adv & running & k_last):
-                m.d.sync += c_tile.eq(Mux(tt != d.t_tiles - 1, c_tile + rows, d.cbase))
+                m.d.sync += c_tile.eq(Mux(~tt_last, c_tile + rows, d.cbase))
             with m.If(self.i_start):
                 m.d.sync += c_tile.eq(d.cbase)
         with m.If(self.i_start):

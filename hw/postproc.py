@@ -159,7 +159,13 @@ class PostProcessor(wiring.Component):
         oy, ox = Signal(fb, name="pp_oy"), Signal(fb, name="pp_ox")
         pidx, prow = Signal(fb, name="pidx"), Signal(fb, name="prow")
         pool = pool_kind(d)
-        pos_last = (ox == d.out_w - 1) & (oy == d.out_h - 1)
+        # the bounds less one, registered at i_start (the descriptor is valid then and held), so the
+        # counters compare with registers instead of through subtractors
+        ow_m1, oh_m1, beats_m1 = (Signal(fb, name=n) for n in ("pp_ow_m1", "pp_oh_m1", "beats_m1"))
+        with m.If(self.i_start):
+            m.d.sync += [ow_m1.eq(d.out_w - 1), oh_m1.eq(d.out_h - 1), beats_m1.eq(d.t_beats - 1)]
+        pos_last = (ox == ow_m1) & (oy == oh_m1)
+        t_last = t == beats_m1
         pos_off = Signal(fb)
         with m.Switch(pool):
             with m.Case(POOL_MAX2):
@@ -171,11 +177,11 @@ class PostProcessor(wiring.Component):
         beat = self.i_sum.valid
         m.d.comb += [self.i_sum.ready.eq(1), self.o_const_addr.eq(d.cbase + t), self.o_const_en.eq(1)]
         with m.If(beat):
-            with m.If(t != d.t_beats - 1):
+            with m.If(~t_last):
                 m.d.sync += [t.eq(t + 1), tplane.eq(tplane + d.dst_plane)]
             with m.Else():
                 m.d.sync += [t.eq(0), tplane.eq(0), pidx.eq(pidx + 1)]
-                with m.If(ox != d.out_w - 1):
+                with m.If(ox != ow_m1):
                     m.d.sync += ox.eq(ox + 1)
                 with m.Else():
                     m.d.sync += [ox.eq(0), oy.eq(oy + 1)]
@@ -196,7 +202,7 @@ class PostProcessor(wiring.Component):
         first = Mux(pool == POOL_MAX2, ~oy[0] & ~ox[0], (ox == 0) & (oy == 0))
         m.d.sync += [acc_a.eq(self.i_sum.payload.data), stage[0].v.eq(beat & (t < d.cout)), stage[0].t.eq(t),
                      stage[0].dst.eq(tplane + pos_off), stage[0].first.eq(first), stage[0].lastpos.eq(pos_last),
-                     stage[0].end.eq(beat & pos_last & (t == d.t_beats - 1))]
+                     stage[0].end.eq(beat & pos_last & t_last)]
         # ---- stage B: acc·M per lane, B kept. requant "mul": a multiplier (DSP-mapped where there
         # are DSPs); "shift": M's one or two signed powers of two as shifts and adds
         const = self.i_const_data
