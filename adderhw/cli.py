@@ -372,7 +372,8 @@ def cmd_build_engine(args):
     engine = engine_for(program, args.rows, args.cols, args.pe, args.mac_rows)
     per_image = engine_cycles(engine, program)["total"] / engine.lanes
     r = build_engine_board(args.board, engine, per_image, baud=args.baud, dsp=args.dsp is not False, seed=args.seed,
-                           out_dir=out, progress=_say, extra={"network": args.network}, clock_mhz=args.clock_mhz)
+                           out_dir=out, progress=_say, extra={"network": args.network}, clock_mhz=args.clock_mhz,
+                           breakdown=args.breakdown)
     print(f"{r['board']} ({r['device']}): {args.network} engine {r['engine']}\n"
           f"  logic {r['logic']['used']}/{r['logic']['available']} {r['logic']['cell']}; {r['luts']} LUT4s, "
           f"{r['ffs']} flip-flops; DSP {r['dsp']['used']}/{r['dsp']['available']}; block RAM "
@@ -384,6 +385,15 @@ def cmd_build_engine(args):
           f"  Fmax {r['fmax_mhz']:.1f} MHz (clock {r['clock_mhz']:g} MHz, timing {'met' if r['timing_met'] else 'NOT met'}); "
           f"{r['cycles_per_image']:.1f} cycles per image: {r['images_per_s_at_clock']:,.0f} images/s at the clock, "
           f"{r['images_per_s_at_fmax']:,.0f} at Fmax\n  bitstream {out / r['bitstream'] if r['bitstream'] else 'none'}")
+    cp = r.get("critical_path")
+    if cp:
+        print(f"  critical path {cp['from_cell']} -> {cp['to_cell']}: {cp['delay_ns']:.2f} ns, "
+              f"{cp['logic_levels']} logic levels")
+    if r.get("blocks"):
+        from adderhw.base.tables import markdown_table
+        rows = [[name, f"{b['luts']:,}", f"{b['carry_cells']:,}", f"{b['ffs']:,}", b["bram"], b["dsp"]]
+                for name, b in r["blocks"].items()]
+        print(markdown_table(["block", "LUT4", "carry", "FF", "BRAM", "DSP"], rows, "lrrrrr"))
     _say(f"wrote {out / 'report.json'}; talk to the board with adderhw run --baud {r['baud']}")
     return 0
 
@@ -424,6 +434,8 @@ def cmd_compare_boards(args):
 
 
 def cmd_build(args):
+    if args.breakdown and args.top != "engine":
+        raise BadParameter(f"--breakdown applies to --top engine, not --top {args.top}")
     if args.top == "engine":
         return cmd_build_engine(args)
     if args.top != "array":
@@ -779,6 +791,9 @@ def build_parser():
                     help="--top engine, AdderNet: requantise with a multiplier (default) or with shifts and adds")
     bd.add_argument("--shift-terms", type=int, default=2, choices=(1, 2),
                     help="--top engine with --requant shift: powers of two per M (default 2)")
+    bd.add_argument("--breakdown", action="store_true",
+                    help="--top engine: keep the design's hierarchy and report its resources per block (arrays, "
+                         "im2col, post-processing, sequencer, memories, link and UART, clocking and I/O)")
     bd.add_argument("--clock-mhz", type=float, default=None,
                     help="--top engine: run through the board's PLL at the highest clock it makes not above this "
                          "(default: the oscillator, 12 MHz on the iCEBreaker, 25 MHz on the ULX3S)")

@@ -114,7 +114,7 @@ def build_engine_board(board_name, engine, cycles_per_image, baud=None, dsp=True
         "pe": engine.array.pe, "rows": engine.array.rows, "cols": engine.array.cols, "mac_rows": engine.mac_rows,
         "width": engine.array.width, "dsp_requested": bool(dsp), "baud": baud, "baud_choice": baud_choice,
         "logic": pnr["logic"], **stat, "blocks": blocks, "dsp": pnr["dsp"], "bram": pnr["bram"],
-        "fmax_mhz": pnr["fmax_mhz"], "clock_mhz": clock_mhz_run, "timing_met": pnr["fmax_mhz"] >= clock_mhz_run,
+        "fmax_mhz": pnr["fmax_mhz"], "critical_path": pnr["critical_path"], "clock_mhz": clock_mhz_run, "timing_met": pnr["fmax_mhz"] >= clock_mhz_run,
         "clock_source": "oscillator" if pll is None else "pll", "oscillator_mhz": osc_hz / 1e6,
         "clock_target_mhz": clock_mhz, "pll": None if pll is None else pll.record(),
         "clock_constraints_mhz": {net: c.get("constraint") for net, c in pnr_doc.get("fmax", {}).items()},
