@@ -405,6 +405,8 @@ def cmd_compare_boards(args):
     from adderhw.engine import EngineRunConfig
     EngineRunConfig(network=args.network, mac_rows=args.mac_rows)           # the engine flow's checks
     sizes = parse_sizes(args.sizes)
+    if args.largest and args.breakdown:
+        raise BadParameter("--breakdown applies to the equal-array comparison, not to --largest")
     if args.largest:
         from adderhw.boards.engine_compare import compare_largest, format_compare_largest
         starts = {board: shapes[0][:2] for board, shapes in sizes.items()}
@@ -420,11 +422,11 @@ def cmd_compare_boards(args):
         return 0
     dsp_modes = {"both": (True, False), "yes": (True,), "no": (False,), None: None}[args.dsp]
     res = compare_boards(args.network, sizes, args.mac_rows, args.seed, build_dir, progress=_say,
-                         first_last=args.first_last, requant=args.requant, dsp_modes=dsp_modes)
+                         first_last=args.first_last, requant=args.requant, dsp_modes=dsp_modes, breakdown=args.breakdown)
     res["command"] = (f"adderhw compare-boards --network {args.network} --sizes {args.sizes} --mac-rows {args.mac_rows} "
                       f"--seed {args.seed}" + (f" --first-last {args.first_last}" if args.first_last != "mul" else "")
                       + (f" --requant {args.requant}" if args.requant != "mul" else "")
-                      + (f" --dsp {args.dsp}" if args.dsp else ""))
+                      + (f" --dsp {args.dsp}" if args.dsp else "") + (" --breakdown" if args.breakdown else ""))
     table = format_compare_boards(res)
     print(table)
     _write_reports(out, "compare_boards", res, table)
@@ -951,6 +953,9 @@ def build_parser():
     cb.add_argument("--requant", default="mul", choices=("mul", "shift"),
                     help="the AdderNet engine's requantisation: mul (default) or shift (no multiplier in the "
                          "post-processing); the CNN twin keeps its multipliers")
+    cb.add_argument("--breakdown", action="store_true",
+                    help="hierarchical builds, and the logic per block (arrays, im2col, post-processing, sequencer, "
+                         "memories, link and UART, clocking and I/O) as a table and stacked bars (not with --largest)")
     cb.add_argument("--dsp", default=None, choices=("both", "yes", "no"),
                     help="DSP settings per pair (default: both on iCE40, yes on ECP5)")
     cb.add_argument("--max-pes", type=int, default=512, help="with --largest: the largest array probed (default 512)")

@@ -46,17 +46,18 @@ def parse_sizes(text):
     return out
 
 
-def _tag(board, network, pe, rows, cols, mac_rows, dsp, first_last="mul", requant="mul"):
+def _tag(board, network, pe, rows, cols, mac_rows, dsp, first_last="mul", requant="mul", breakdown=False):
     """The build directory's name of one engine build (shared by both comparisons, so they reuse
     each other's builds)."""
     variant = ""
     if pe == "sad":
         variant = "-alladder" if first_last == "adder" else f"-m{mac_rows}"
         variant += "-shift" if requant == "shift" else ""
-    return f"{board}-{network}-{pe}-{rows}x{cols}{variant}-{'dsp' if dsp else 'nodsp'}"
+    return f"{board}-{network}-{pe}-{rows}x{cols}{variant}-{'dsp' if dsp else 'nodsp'}" + ("-blocks" if breakdown else "")
 
 
-def _build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress, first_last="mul", requant="mul"):
+def _build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress, first_last="mul", requant="mul",
+           breakdown=False):
     """One engine build; ``first_last`` and ``requant`` shape the AdderNet side only (the CNN twin
     keeps its multipliers: a CNN needs them)."""
     from adderhw.engine import engine_for, network_program
@@ -68,7 +69,7 @@ def _build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress, f
     per_image = engine_cycles(engine, program)["total"] / engine.lanes
     try:
         r = build_engine_board(board, engine, per_image, dsp=dsp, seed=seed, out_dir=out, progress=progress,
-                               reuse=True, extra={"network": network})
+                               reuse=True, extra={"network": network}, breakdown=breakdown)
         return {**r, "fits": True}
     except DesignDoesNotFit as exc:
         b = board_by_name(board)
@@ -78,10 +79,11 @@ def _build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress, f
 
 
 def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="build/engines", progress=print,
-                   first_last="mul", requant="mul", dsp_modes=None):
+                   first_last="mul", requant="mul", dsp_modes=None, breakdown=False):
     """The AdderNet engine (``first_last``, ``requant``: adderhw engine's options) against its CNN twin
     at each size of ``sizes``; ``dsp_modes`` (default: with and without DSPs on iCE40, with on ECP5)
-    the DSP settings to build each pair with."""
+    the DSP settings to build each pair with. ``breakdown``: hierarchical builds whose reports break
+    the logic down per block (boards.breakdown), shown as a table and stacked bars."""
     sizes = sizes or {"icebreaker": [(1, 1, 1)], "ulx3s-85f": [(8, 8, 2)]}
     pairs = []
     for board, shapes in sizes.items():
@@ -91,10 +93,10 @@ def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="
             for dsp in dsp_modes or ((True, False) if family == "ice40" else (True,)):
                 pair = {"board": board, "rows": rows, "cols": cols, "mac_rows": mac, "dsp": dsp}
                 for pe in ("sad", "mac"):
-                    tag = _tag(board, network, pe, rows, cols, mac, dsp, first_last, requant)
+                    tag = _tag(board, network, pe, rows, cols, mac, dsp, first_last, requant, breakdown)
                     progress(f"[{board} {rows}x{cols} {'with' if dsp else 'without'} DSPs] the {pe.upper()} engine")
                     pair[pe] = _build(board, network, pe, rows, cols, mac, dsp, seed, Path(build_dir) / tag, progress,
-                                      first_last, requant)
+                                      first_last, requant, breakdown)
                 s, m = pair["sad"], pair["mac"]
                 pair["ratio"] = {"luts": s["luts"] / m["luts"], "ffs": s["ffs"] / m["ffs"],
                                  "luts_plus_ffs": (s["luts"] + s["ffs"]) / (m["luts"] + m["ffs"])}
@@ -103,7 +105,7 @@ def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="
                                           "images_per_s_at_fmax": s["images_per_s_at_fmax"] / m["images_per_s_at_fmax"]})
                 pairs.append(pair)
     return {"network": network, "mac_rows": mac_rows, "seed": seed, "first_last": first_last, "requant": requant,
-            "pairs": pairs}
+            "breakdown": breakdown, "pairs": pairs}
 
 
 def _grow(rows, cols):
@@ -261,7 +263,28 @@ def format_compare_boards(res):
     return "\n".join([f"# Whole accelerators on the boards: {res['network']} AdderNet{variant} against its CNN twin",
                       "", *command, markdown_table(head, rows, "lllllrrrrrrrr"), "",
                       "LUT4 and FF counts are Yosys's after synthesis (for a design that does not fit, the only "
-                      "numbers there are); Fmax from nextpnr.", ""])
+                      "numbers there are); Fmax from nextpnr.", "", *_format_blocks(res)])
+
+
+def _blocks_of(res):
+    """[(label, report)] of the builds whose reports break their logic down per block."""
+    return [(f"{p['board']} {p['rows']}x{p['cols']} {'DSP' if p['dsp'] else 'no DSP'} "
+             f"{'AdderNet' if pe == 'sad' else 'CNN twin'}", p[pe])
+            for p in res["pairs"] for pe in ("sad", "mac") if p[pe].get("blocks")]
+
+
+def _format_blocks(res):
+    built = _blocks_of(res)
+    if not built:
+        return []
+    from .breakdown import BLOCKS
+    rows = [[label, *(f"{r['blocks'][b]['luts']:,}" for b in BLOCKS), f"{r['luts']:,}",
+             f"{r['luts'] - r['blocks']['arrays']['luts']:,}"] for label, r in built]
+    return ["## Where the logic goes (LUT4 per block)", "",
+            "Each build keeps its hierarchy (Yosys `-noflatten`), and each block's LUT4s are the per-module "
+            "statistic of the netlist that was placed (boards.breakdown); the blocks add up to the whole.", "",
+            markdown_table(["build", *BLOCKS, "whole", "all but the arrays"], built and rows,
+                           "l" + "r" * (len(BLOCKS) + 2)), ""]
 
 
 def plot_compare_boards(res, path):
@@ -270,14 +293,28 @@ def plot_compare_boards(res, path):
     fig, ax = plt.subplots(figsize=(7, 3.6))
     labels = [f"{p['board']}\n{p['rows']}x{p['cols']} {'DSP' if p['dsp'] else 'no DSP'}" for p in pairs]
     x = range(len(pairs))
-    ax.bar([i - 0.2 for i in x], [p["sad"]["luts"] for p in pairs], 0.4, label="AdderNet engine", color="tab:green")
-    ax.bar([i + 0.2 for i in x], [p["mac"]["luts"] for p in pairs], 0.4, label="CNN twin engine", color="tab:orange")
+    if all(p[pe].get("blocks") for p in pairs for pe in ("sad", "mac")):
+        # stacked by block: AdderNet on the left of each pair, the CNN twin on the right
+        from .breakdown import BLOCKS
+        colours = plt.get_cmap("tab10").colors
+        for off, pe in ((-0.2, "sad"), (0.2, "mac")):
+            bottom = [0] * len(pairs)
+            for k, b in enumerate(BLOCKS):
+                heights = [p[pe]["blocks"][b]["luts"] for p in pairs]
+                ax.bar([i + off for i in x], heights, 0.4, bottom=bottom, color=colours[k % len(colours)],
+                       edgecolor="black" if pe == "sad" else "white", label=b if pe == "sad" else None)
+                bottom = [u + v for u, v in zip(bottom, heights)]
+        ax.set_xlabel("each pair: AdderNet (left, black edges), CNN twin (right)", fontsize=8)
+    else:
+        ax.bar([i - 0.2 for i in x], [p["sad"]["luts"] for p in pairs], 0.4, label="AdderNet engine", color="tab:green")
+        ax.bar([i + 0.2 for i in x], [p["mac"]["luts"] for p in pairs], 0.4, label="CNN twin engine",
+               color="tab:orange")
     for i, p in enumerate(pairs):
         ax.text(i, max(p["sad"]["luts"], p["mac"]["luts"]), f"{p['ratio']['luts']:.2f}x", ha="center", va="bottom")
     ax.set_xticks(list(x), labels, fontsize=8)
     ax.set_ylabel("LUT4 (Yosys)")
     ax.set_title(f"{res['network']}: whole accelerator logic, AdderNet / CNN twin")
-    ax.legend()
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -129,6 +129,8 @@ def test_the_largest_array_search_refuses_a_cap_below_its_start(monkeypatch):
     (["build", "--board", "hx8k", "--top", "engine", "--out", "{tmp}"], "board must be one of icebreaker, ulx3s-85f"),
     (["build", "--board", "icebreaker", "--top", "chip", "--out", "{tmp}"], "--top must be array or engine"),
     (["compare-boards", "--sizes", "icebreaker:2", "--out", "{tmp}"], "--sizes must be board:RxC"),
+    (["compare-boards", "--largest", "--breakdown", "--out", "{tmp}"],
+     "--breakdown applies to the equal-array comparison, not to --largest"),
     (["run", "--port", "sim", "--images", "0"], "images must be"),
     (["run", "--port", "sim", "--network", "cifar"], "network must be one of digits, mnist"),
 ])
