@@ -16,6 +16,8 @@ from adderhw.boards.engine_compare import largest_fitting, parse_sizes
 from adderhw.boards.engine_top import oscillator_hz
 from adderhw.boards.platforms import board as board_by_name
 
+from .test_breakdown import check_blocks_add_up
+
 TINY = EngineConfig(array=ArrayConfig(rows=1, cols=2, width=8, k_max=16, pe="sad"), mac_rows=1, act_depth=64,
                     weight_depth=64, const_depth=16, max_layers=4)
 
@@ -23,8 +25,10 @@ TINY = EngineConfig(array=ArrayConfig(rows=1, cols=2, width=8, k_max=16, pe="sad
 @pytest.mark.boards
 @pytest.mark.parametrize("board", ["icebreaker", "ulx3s-85f"])
 def test_a_tiny_engine_builds_a_bitstream_with_its_memories_in_block_ram(board, tmp_path):
-    r = build_engine_board(board, TINY, cycles_per_image=1000, out_dir=tmp_path, versions=False)
+    # built with the per-block breakdown (a hierarchical netlist), which tests/boards/test_breakdown.py checks
+    r = build_engine_board(board, TINY, cycles_per_image=1000, out_dir=tmp_path, versions=False, breakdown=True)
     assert json.loads((tmp_path / "report.json").read_text()) == r
+    check_blocks_add_up(r, tmp_path / "stat.json")
     assert r["bitstream"] and (tmp_path / r["bitstream"]).stat().st_size > 10_000
     # iCE40: the two activation buffers, weights, constants, descriptors and the frame buffer each
     # take an EBR; ECP5 puts memories this small in LUT RAM, all but the largest
