@@ -169,7 +169,9 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
     golden_acc = float(np.mean(golden.classes == data.y_test))
     import torch
     with torch.no_grad():
-        float_acc = float(np.mean(model(torch.tensor(data.x_test)).numpy().argmax(axis=1) == data.y_test))
+        # the trained float network's (for QAT too: the fine-tuned copy without its quantisers is not a
+        # network anyone runs)
+        float_acc = float(np.mean(net.model(torch.tensor(data.x_test)).numpy().argmax(axis=1) == data.y_test))
     progress(f"  float accuracy {100 * float_acc:.2f} %, {cfg.width}-bit program {100 * golden_acc:.2f} % "
              f"on {len(xq)} test images; engine {engine.describe()}")
     n = cfg.images or len(xq)

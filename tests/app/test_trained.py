@@ -161,9 +161,12 @@ def test_engine_results_repeat_from_the_committed_weights(path, monkeypatch):
     from adderhw.golden.program import run_program
     monkeypatch.delenv("ADDERHW_WEIGHTS", raising=False)
     r = json.loads(path.read_text())
+    # a QAT result's program is fine-tuned again here (seeded: the same program)
+    qat = {"quant": r.get("quant", "ptq"), "group": r.get("group") or 0,
+           "qat_epochs": int(r["command"].split("--qat-epochs ")[1].split()[0]) if "--qat-epochs" in r["command"] else 6}
     data, model, program, net = network_program(r["network"], r["pe"], r["width"], progress=lambda m: None,
                                                 first_last=r.get("first_last", "mul"), requant=r.get("requant", "mul"),
-                                                shift_terms=r.get("shift_terms") or 2)
+                                                shift_terms=r.get("shift_terms") or 2, **qat)
     assert net.source == "committed" and net.meta["sha256"] == r["weights"]["sha256"]
     assert net.meta["test_accuracy"] == r["float_accuracy_test_set"]
     golden = run_program(program, quantize_images(program, data.x_test))
