@@ -40,9 +40,15 @@ class EngineTop(Elaboratable):
 
     def __init__(self, engine, osc_hz, baud=115200, clock_mhz=None, family=None):
         self.engine, self.osc_hz, self.baud = engine, osc_hz, baud
-        self.pll = None if clock_mhz is None else solve_pll(family, osc_hz, clock_mhz)
-        self.clk_hz = osc_hz if self.pll is None else round(self.pll.f_out_hz)
-        self.divisor = uart_divisor(self.clk_hz, baud)
+        try:
+            self.pll = None if clock_mhz is None else solve_pll(family, osc_hz, clock_mhz)
+            self.clk_hz = osc_hz if self.pll is None else round(self.pll.f_out_hz)
+            self.divisor = uart_divisor(self.clk_hz, baud)
+        except Exception:
+            # a refused top is never returned, so nobody can elaborate it: without this, Amaranth's
+            # "created but never used" warning fires whenever it is collected, in whatever runs then
+            self._MustUse__used = True
+            raise
 
     def elaborate(self, platform):
         m = Module()
