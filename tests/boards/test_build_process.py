@@ -152,26 +152,32 @@ def test_a_signal_during_a_builds_start_is_held_until_the_build_can_be_stopped(t
             if _alive(p):
                 os.kill(p, signal.SIGKILL)
 
+def _stop_worker_and_see_its_build_end(pids):
+    """Once the fake tool runs, SIGTERM the worker that started it (its pid in ``pids/worker``) and
+    assert the tool and its child end within 10 s; kill them in any case."""
+    tool_pids = []
+    try:
+        files = _wait_for(lambda: list(pids.glob("tool.*")), 60)
+        assert files, "the fake tool never started"
+        tool_pids = [int(files[0].name.split(".")[1]), int(_wait_for(files[0].read_text, 5))]
+        os.kill(int((pids / "worker").read_text()), signal.SIGTERM)
+        assert _wait_for(lambda: not any(_alive(p) for p in tool_pids), 10), "the build outlived its worker"
+    finally:
+        for p in tool_pids:
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)
+
+
 def test_a_pool_worker_stopped_by_sigterm_stops_its_build(tmp_path):
     # the worker alone is signalled (as a cluster's nanny or an impatient user would), and no
     # handler of this process is inherited: the worker's own, from the pool's initializer, acts
     env, pids = _fake_tool_env(tmp_path)
     script = tmp_path / "build_top.sh"
     script.write_text('echo $PPID > "$ADDERHW_TEST_PIDS/worker"\n"$YOSYS"\n')
-    tool_pids = []
     with pytest.raises(BrokenProcessPool):
         with LocalExecutor(1) as pool:
             job = pool.submit(functools.partial(run_build, ["sh", str(script)], cwd=tmp_path, env=env))
-            try:
-                files = _wait_for(lambda: list(pids.glob("tool.*")), 60)
-                assert files, "the fake tool never started"
-                tool_pids = [int(files[0].name.split(".")[1]), int(_wait_for(files[0].read_text, 5))]
-                os.kill(int((pids / "worker").read_text()), signal.SIGTERM)
-                assert _wait_for(lambda: not any(_alive(p) for p in tool_pids), 10), "the build outlived its worker"
-            finally:
-                for p in tool_pids:
-                    if _alive(p):
-                        os.kill(p, signal.SIGKILL)
+            _stop_worker_and_see_its_build_end(pids)
             job.result(timeout=30)
 
 
@@ -184,18 +190,8 @@ def test_a_dask_worker_stopped_by_sigterm_stops_its_build(tmp_path):
     # the first run starts the tool; the scheduler's rerun on the restarted worker ends at once
     script.write_text('[ -e "$ADDERHW_TEST_PIDS/worker" ] && exit 0\n'
                       'echo $PPID > "$ADDERHW_TEST_PIDS/worker"\n"$YOSYS"\n')
-    tool_pids = []
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as c:
         with DaskExecutor(c.scheduler_address) as ex:
             job = ex.submit(functools.partial(run_build, ["sh", str(script)], cwd=tmp_path, env=env))
-            try:
-                files = _wait_for(lambda: list(pids.glob("tool.*")), 60)
-                assert files, "the fake tool never started"
-                tool_pids = [int(files[0].name.split(".")[1]), int(_wait_for(files[0].read_text, 5))]
-                os.kill(int((pids / "worker").read_text()), signal.SIGTERM)
-                assert _wait_for(lambda: not any(_alive(p) for p in tool_pids), 10), "the build outlived its worker"
-            finally:
-                for p in tool_pids:
-                    if _alive(p):
-                        os.kill(p, signal.SIGKILL)
+            _stop_worker_and_see_its_build_end(pids)
             assert job.result(timeout=60) == 0

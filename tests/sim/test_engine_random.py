@@ -41,6 +41,16 @@ VERILATOR_EXAMPLES = 2
 check_run = assert_run_equals_golden
 
 
+def _draw_and_check(data, scenario, engines):
+    """Draw a case of ``scenario`` on one of ``engines``, run it on Amaranth's simulator, check it
+    against golden and that it covers the scenario's corners; returns (engine, program)."""
+    name, program, images = data.draw(cases(scenario, engines=engines), label="case")
+    engine = ENGINES[name]
+    golden = check_run(engine, program, images, run_engine_amaranth(engine, program, images))
+    assert FORCED.get(scenario, set()) <= features(engine, program, images, golden)
+    return engine, program
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 @settings(max_examples=AMARANTH_EXAMPLES)
 @given(data=st.data())
@@ -56,11 +66,8 @@ def test_random_programs_on_amaranth_equal_golden(scenario, data):
 @given(data=st.data())
 def test_random_shift_programs_on_amaranth_equal_golden(scenario, data):
     # every M a sum of at most shift_terms signed powers of two, its term code in the constant table
-    name, program, images = data.draw(cases(scenario, engines=SHIFT_ENGINES), label="case")
-    engine = ENGINES[name]
+    engine, program = _draw_and_check(data, scenario, SHIFT_ENGINES)
     assert engine.requant == program.requant == "shift" and program.shift_terms == engine.shift_terms
-    golden = check_run(engine, program, images, run_engine_amaranth(engine, program, images))
-    assert FORCED.get(scenario, set()) <= features(engine, program, images, golden)
 
 
 @pytest.mark.parametrize("name,scenario", VERILATOR_CASES)
@@ -153,11 +160,8 @@ TILE_SCENARIOS = tuple(s for s in SCENARIOS if set(engines_for(s)) & set(TILE_EN
 @given(data=st.data())
 def test_random_tile_shift_programs_on_amaranth_equal_golden(scenario, data):
     # every layer's input shifted per row tile (golden.program step 0), d over the whole X_SHIFT_RANGE
-    name, program, images = data.draw(cases(scenario, engines=TILE_ENGINES), label="case")
-    engine = ENGINES[name]
+    engine, program = _draw_and_check(data, scenario, TILE_ENGINES)
     assert engine.tile_shift and all(layer.x_shift is not None for layer in program.layers)
-    golden = check_run(engine, program, images, run_engine_amaranth(engine, program, images))
-    assert FORCED.get(scenario, set()) <= features(engine, program, images, golden)
 
 
 def test_tile_shift_cases_cover_every_shift():
