@@ -346,21 +346,49 @@ def cmd_compare(args):
 
 
 # ---------------------------------------------------------------- boards
+def _clock_mhz(text):
+    """--clock-mhz: None, "auto" or a number of MHz (the PLL checks its range)."""
+    if text is None or text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise BadParameter(f"--clock-mhz must be a number of MHz or auto, not {text!r}") from None
+
+
+def _nextpnr_options(parser, prefix):
+    from adderhw.boards.engine_build import NEXTPNR_DEFAULTS, NEXTPNR_PLACERS, NEXTPNR_ROUTERS
+    parser.add_argument("--placer", default=None,
+                        help=f"{prefix}nextpnr's placer: {', '.join(NEXTPNR_PLACERS)} (default "
+                             f"{NEXTPNR_DEFAULTS['placer']})")
+    parser.add_argument("--router", default=None,
+                        help=f"{prefix}nextpnr's router: {', '.join(NEXTPNR_ROUTERS)} (default "
+                             f"{NEXTPNR_DEFAULTS['router']})")
+
+
 def cmd_build_engine(args):
     if args.freq is not None:
         raise BadParameter(f"--freq {args.freq:g} does not apply to --top engine: it runs at the board's oscillator "
                            f"clock or, with --clock-mhz, at its PLL's (the UART's divisor depends on it); its Fmax "
                            f"is reported")
     out = check_output_dir("--out", args.out)
-    from adderhw.boards.engine_build import ENGINE_BOARDS, build_engine_board
+    from adderhw.boards.engine_build import (ENGINE_BOARDS, build_engine_board, build_engine_board_auto_clock,
+                                             check_nextpnr_options)
+    from adderhw.boards.pll import PLL_MARGIN_PCT, check_pll_margin
     if args.board not in ENGINE_BOARDS:
         raise BadParameter(f"board must be one of {', '.join(ENGINE_BOARDS)} for --top engine, not {args.board!r}")
-    if args.clock_mhz is not None:                  # refuse a clock the PLL cannot make before any training
+    clock_mhz = _clock_mhz(args.clock_mhz)
+    check_nextpnr_options(args.placer, args.router, prefix="--")
+    if args.pll_margin is not None and clock_mhz != "auto":
+        raise BadParameter(f"--pll-margin {args.pll_margin:g} applies to --clock-mhz auto only, not to "
+                           + ("a fixed clock" if clock_mhz else "the oscillator's clock"))
+    margin = check_pll_margin(PLL_MARGIN_PCT if args.pll_margin is None else args.pll_margin, "--pll-margin")
+    if clock_mhz not in (None, "auto"):             # refuse a clock the PLL cannot make before any training
         from adderhw.boards.engine_top import oscillator_hz
         from adderhw.boards.platforms import board as board_by_name
         from adderhw.boards.pll import solve_pll
         b = board_by_name(args.board)
-        solve_pll(b.family, oscillator_hz(b.platform_class()), args.clock_mhz)
+        solve_pll(b.family, oscillator_hz(b.platform_class()), clock_mhz)
     from adderhw.engine import EngineRunConfig, engine_for, network_program
     from adderhw.golden.engine_cycles import engine_cycles
     EngineRunConfig(network=args.network, pe=args.pe, rows=args.rows, cols=args.cols, width=args.width,
@@ -371,9 +399,12 @@ def cmd_build_engine(args):
                                        shift_terms=args.shift_terms)
     engine = engine_for(program, args.rows, args.cols, args.pe, args.mac_rows)
     per_image = engine_cycles(engine, program)["total"] / engine.lanes
-    r = build_engine_board(args.board, engine, per_image, baud=args.baud, dsp=args.dsp is not False, seed=args.seed,
-                           out_dir=out, progress=_say, extra={"network": args.network}, clock_mhz=args.clock_mhz,
-                           breakdown=args.breakdown)
+    options = dict(baud=args.baud, dsp=args.dsp is not False, seed=args.seed, out_dir=out, progress=_say,
+                   extra={"network": args.network}, breakdown=args.breakdown, placer=args.placer, router=args.router)
+    if clock_mhz == "auto":
+        r = build_engine_board_auto_clock(args.board, engine, per_image, margin_pct=margin, **options)
+    else:
+        r = build_engine_board(args.board, engine, per_image, clock_mhz=clock_mhz, **options)
     print(f"{r['board']} ({r['device']}): {args.network} engine {r['engine']}\n"
           f"  logic {r['logic']['used']}/{r['logic']['available']} {r['logic']['cell']}; {r['luts']} LUT4s, "
           f"{r['ffs']} flip-flops; DSP {r['dsp']['used']}/{r['dsp']['available']}; block RAM "
@@ -385,6 +416,15 @@ def cmd_build_engine(args):
           f"  Fmax {r['fmax_mhz']:.1f} MHz (clock {r['clock_mhz']:g} MHz, timing {'met' if r['timing_met'] else 'NOT met'}); "
           f"{r['cycles_per_image']:.1f} cycles per image: {r['images_per_s_at_clock']:,.0f} images/s at the clock, "
           f"{r['images_per_s_at_fmax']:,.0f} at Fmax\n  bitstream {out / r['bitstream'] if r['bitstream'] else 'none'}")
+    auto = r.get("auto_clock")
+    if auto:
+        first, second = auto["first_build"], auto["second_build"]
+        print(f"  clock auto: Fmax {first['fmax_mhz']:.1f} MHz at the {first['clock_mhz']:g} MHz oscillator; "
+              f"{auto['why']}"
+              + (f"; Fmax {second['fmax_mhz']:.1f} MHz at {second['clock_mhz']:g} MHz through the PLL" if second else "")
+              + f": timing {'met' if auto['timing_met'] else 'NOT met'} at {auto['clock_mhz']:g} MHz")
+    if (r.get("placer"), r.get("router")) != ("heap", "router1"):
+        print(f"  nextpnr placer {r['placer']}, router {r['router']}, {r['build_seconds']:g} s")
     cp = r.get("critical_path")
     if cp:
         print(f"  critical path {cp['from_cell']} -> {cp['to_cell']}: {cp['delay_ns']:.2f} ns, "
@@ -407,26 +447,46 @@ def cmd_compare_boards(args):
     sizes = parse_sizes(args.sizes)
     if args.largest and args.breakdown:
         raise BadParameter("--breakdown applies to the equal-array comparison, not to --largest")
+    from adderhw.boards.engine_build import check_nextpnr_options
+    check_nextpnr_options(args.placer, args.router, prefix="--")
+    pnr = (f" --placer {args.placer}" if args.placer else "") + (f" --router {args.router}" if args.router else "")
+    if not args.largest:
+        if args.fine is not None:
+            raise BadParameter(f"{'--fine' if args.fine else '--no-fine'} applies to --largest only, not to the "
+                               "equal-array comparison")
+        if args.max_fine_probes is not None:
+            raise BadParameter(f"--max-fine-probes {args.max_fine_probes} applies to --largest only, not to the "
+                               "equal-array comparison")
     if args.largest:
-        from adderhw.boards.engine_compare import compare_largest, format_compare_largest
+        from adderhw.boards.engine_compare import MAX_FINE_PROBES, compare_largest, format_compare_largest
+        from adderhw.base.validate import check_int
+        fine = args.fine is not False
+        max_fine = check_int("--max-fine-probes", MAX_FINE_PROBES if args.max_fine_probes is None
+                             else args.max_fine_probes, lo=1)
+        if not fine and args.max_fine_probes is not None:
+            raise BadParameter(f"--max-fine-probes {args.max_fine_probes} applies to the fine stage, which "
+                               "--no-fine turns off")
         starts = {board: shapes[0][:2] for board, shapes in sizes.items()}
         res = compare_largest(args.network, starts, args.mac_rows, args.seed, args.max_pes, build_dir, progress=_say,
-                              first_last=args.first_last, requant=args.requant)
+                              first_last=args.first_last, requant=args.requant, fine=fine, max_fine_probes=max_fine,
+                              placer=args.placer, router=args.router)
         res["command"] = (f"adderhw compare-boards --network {args.network} --sizes {args.sizes} --largest "
                           f"--mac-rows {args.mac_rows} --seed {args.seed} --max-pes {args.max_pes}"
                           + (f" --first-last {args.first_last}" if args.first_last != "mul" else "")
-                          + (f" --requant {args.requant}" if args.requant != "mul" else ""))
+                          + (f" --requant {args.requant}" if args.requant != "mul" else "")
+                          + (f" --max-fine-probes {max_fine}" if fine else " --no-fine") + pnr)
         table = format_compare_largest(res)
         print(table)
         _write_reports(out, "compare_largest", res, table)
         return 0
     dsp_modes = {"both": (True, False), "yes": (True,), "no": (False,), None: None}[args.dsp]
     res = compare_boards(args.network, sizes, args.mac_rows, args.seed, build_dir, progress=_say,
-                         first_last=args.first_last, requant=args.requant, dsp_modes=dsp_modes, breakdown=args.breakdown)
+                         first_last=args.first_last, requant=args.requant, dsp_modes=dsp_modes, breakdown=args.breakdown,
+                         placer=args.placer, router=args.router)
     res["command"] = (f"adderhw compare-boards --network {args.network} --sizes {args.sizes} --mac-rows {args.mac_rows} "
                       f"--seed {args.seed}" + (f" --first-last {args.first_last}" if args.first_last != "mul" else "")
                       + (f" --requant {args.requant}" if args.requant != "mul" else "")
-                      + (f" --dsp {args.dsp}" if args.dsp else "") + (" --breakdown" if args.breakdown else ""))
+                      + (f" --dsp {args.dsp}" if args.dsp else "") + (" --breakdown" if args.breakdown else "") + pnr)
     table = format_compare_boards(res)
     print(table)
     _write_reports(out, "compare_boards", res, table)
@@ -442,7 +502,7 @@ def cmd_build(args):
         return cmd_build_engine(args)
     if args.top != "array":
         raise BadParameter(f"--top must be array or engine, not {args.top!r}")
-    for name in ("first_last", "requant", "clock_mhz", "baud"):
+    for name in ("first_last", "requant", "clock_mhz", "baud", "pll_margin", "placer", "router"):
         if getattr(args, name) is not None:
             raise BadParameter(f"--{name.replace('_', '-')} {getattr(args, name)} applies to --top engine only, "
                                f"not to an array build")
@@ -796,9 +856,15 @@ def build_parser():
     bd.add_argument("--breakdown", action="store_true",
                     help="--top engine: keep the design's hierarchy and report its resources per block (arrays, "
                          "im2col, post-processing, sequencer, memories, link and UART, clocking and I/O)")
-    bd.add_argument("--clock-mhz", type=float, default=None,
+    bd.add_argument("--clock-mhz", default=None,
                     help="--top engine: run through the board's PLL at the highest clock it makes not above this "
-                         "(default: the oscillator, 12 MHz on the iCEBreaker, 25 MHz on the ULX3S)")
+                         "many MHz (default: the oscillator, 12 MHz on the iCEBreaker, 25 MHz on the ULX3S); auto: "
+                         "build at the oscillator, then again through the PLL at that build's Fmax less "
+                         "--pll-margin, and report both")
+    bd.add_argument("--pll-margin", type=float, default=None,
+                    help="--clock-mhz auto: how far below the first build's Fmax the PLL is set, in percent "
+                         "(default 10)")
+    _nextpnr_options(bd, "--top engine: ")
     bd.add_argument("--baud", type=int, default=None,
                     help="--top engine: UART rate (default 115200 at the oscillator; with --clock-mhz the fastest "
                          "rate that the board's USB bridge and the clock both make exactly)")
@@ -947,7 +1013,8 @@ def build_parser():
     cb.add_argument("--seed", type=_seed, default=1, help="nextpnr seed (default 1)")
     cb.add_argument("--largest", action="store_true",
                     help="instead of equal arrays: search the largest array of each kind that places and routes "
-                         "on each board, growing from the --sizes shape (twice the PEs per probe)")
+                         "on each board, growing from the --sizes shape (twice the PEs per probe), then refining "
+                         "between the last that fit and the first that did not (--fine)")
     cb.add_argument("--first-last", default="mul", choices=("mul", "adder"),
                     help="the AdderNet engine's first and last layers: mul (default) or adder (all-adder, no MAC array)")
     cb.add_argument("--requant", default="mul", choices=("mul", "shift"),
@@ -959,6 +1026,12 @@ def build_parser():
     cb.add_argument("--dsp", default=None, choices=("both", "yes", "no"),
                     help="DSP settings per pair (default: both on iCE40, yes on ECP5)")
     cb.add_argument("--max-pes", type=int, default=512, help="with --largest: the largest array probed (default 512)")
+    cb.add_argument("--fine", action=argparse.BooleanOptionalAction, default=None,
+                    help="with --largest: after the doubling, search the arrays between the largest that fit and "
+                         "the smallest that did not, of any rows and columns (default: yes; --no-fine: doubling only)")
+    cb.add_argument("--max-fine-probes", type=int, default=None,
+                    help="with --largest: at most this many builds in the fine stage, per kind and board (default 6)")
+    _nextpnr_options(cb, "")
     cb.add_argument("--build-dir", default="build/engines", help="where the builds go (reused when unchanged)")
     cb.add_argument("--out", default="out/compare_boards", help="directory for compare_boards.json, .md and .png")
     cb.set_defaults(func=cmd_compare_boards, runs_builds=True)

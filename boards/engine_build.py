@@ -25,6 +25,19 @@ clock the board actually runs at, ``timing_met`` whether nextpnr's Fmax reaches 
 from the engine cycle model's cycles per image for the program (equal to the RTL's, which the engine
 tests show).
 
+nextpnr's placer and router: ``placer`` (heap, sa or static) and ``router`` (router1 or router2),
+the algorithms the installed nextpnr-ice40 and nextpnr-ecp5 offer; None (the default) leaves
+nextpnr's own choice, heap and router1. Only a choice other than nextpnr's default goes onto its
+command line (Amaranth's ``nextpnr_opts``), so a build with the defaults has the same plan, and the
+same reuse key, as one made before these options existed. The report records both (``placer``,
+``router``) and how long the build took (``build_seconds``).
+
+With ``clock_mhz="auto"`` (:func:`build_engine_board_auto_clock`) the engine is built twice: at
+the oscillator, and then through the PLL at the highest clock not above the first build's Fmax less
+a margin (``margin_pct``, default ``PLL_MARGIN_PCT`` = 10 %; boards.pll.clock_from_fmax). The
+report is the second build's, with ``auto_clock`` recording both builds' Fmax, the margin, the
+target, the clock chosen and whether the second build meets timing at it.
+
 The UART rate: ``baud`` when given; otherwise 115,200 at the oscillator (the rate every earlier
 result used), and with a PLL the fastest rate that the board's USB bridge and the PLL's clock both
 make exactly (boards.usb_bridge.fastest_baud). The report's ``baud_choice`` says which and why.
@@ -37,26 +50,64 @@ from adderhw.base.errors import BadParameter
 from .build import design_key, execute_plan, reuse_record
 
 from .engine_top import EngineTop, oscillator_hz
-from .pll import solve_pll
+from .pll import PLL_MARGIN_PCT, check_pll_margin, clock_from_fmax, solve_pll
 from .usb_bridge import fastest_baud
 from .platforms import board as board_by_name, make_platform
 from .breakdown import breakdown as block_breakdown, check_total
 from .report import parse_nextpnr, parse_yosys_stat
 from .toolchain import tool_env, tool_versions
 
-__all__ = ["build_engine_board", "ENGINE_BOARDS"]
+__all__ = ["build_engine_board", "build_engine_board_auto_clock", "ENGINE_BOARDS", "NEXTPNR_PLACERS",
+           "NEXTPNR_ROUTERS", "NEXTPNR_DEFAULTS", "check_nextpnr_options", "nextpnr_opts"]
 
 #: boards the engine top supports (they have a UART resource)
 ENGINE_BOARDS = ("icebreaker", "ulx3s-85f")
 
+#: nextpnr's placers and routers (``--placer``, ``--router``), as nextpnr-ice40 and nextpnr-ecp5
+#: 0.11 (YoWASP) list them in their ``--help``, and the ones they use when not told
+NEXTPNR_PLACERS = ("heap", "sa", "static")
+NEXTPNR_ROUTERS = ("router1", "router2")
+NEXTPNR_DEFAULTS = {"placer": "heap", "router": "router1"}
+
+
+def check_nextpnr_options(placer=None, router=None, prefix=""):
+    """(placer, router), each None where it is nextpnr's default or not given; a value nextpnr does
+    not offer is refused with one sentence naming ``prefix`` + the parameter (the CLI passes "--")."""
+    out = []
+    for name, value, allowed in (("placer", placer, NEXTPNR_PLACERS), ("router", router, NEXTPNR_ROUTERS)):
+        if value is not None and value not in allowed:
+            raise BadParameter(f"{prefix}{name} must be one of {', '.join(allowed)} (nextpnr's {name}s), "
+                               f"not {value!r}")
+        out.append(None if value == NEXTPNR_DEFAULTS[name] else value)
+    return tuple(out)
+
+
+def nextpnr_opts(seed, placer=None, router=None):
+    """The options the engine build adds to nextpnr's command line."""
+    placer, router = check_nextpnr_options(placer, router)
+    opts = ["--report", "report_nextpnr.json", "--seed", str(seed), "--timing-allow-fail"]
+    if placer:
+        opts += ["--placer", placer]
+    if router:
+        opts += ["--router", router]
+    return opts
+
 
 def build_engine_board(board_name, engine, cycles_per_image, baud=None, dsp=True, seed=1, out_dir="build",
-                       progress=None, versions=True, reuse=False, extra=None, clock_mhz=None, breakdown=False):
+                       progress=None, versions=True, reuse=False, extra=None, clock_mhz=None, breakdown=False,
+                       placer=None, router=None):
     """Build EngineTop(engine) for ``board_name`` (at ``clock_mhz`` through the board's PLL; None: at
-    its oscillator); returns the report (also ``out_dir/report.json``).
-    ``breakdown``: keep the hierarchy and report per-block resources (``blocks``, boards.breakdown)."""
+    its oscillator; "auto": :func:`build_engine_board_auto_clock` with its default margin); returns
+    the report (also ``out_dir/report.json``).
+    ``breakdown``: keep the hierarchy and report per-block resources (``blocks``, boards.breakdown).
+    ``placer``, ``router``: nextpnr's (None: its defaults, heap and router1)."""
+    if clock_mhz == "auto":
+        return build_engine_board_auto_clock(board_name, engine, cycles_per_image, baud=baud, dsp=dsp, seed=seed,
+                                             out_dir=out_dir, progress=progress, versions=versions, reuse=reuse,
+                                             extra=extra, breakdown=breakdown, placer=placer, router=router)
     if board_name not in ENGINE_BOARDS:
         raise BadParameter(f"board must be one of {', '.join(ENGINE_BOARDS)} for the engine top, not {board_name!r}")
+    placer, router = check_nextpnr_options(placer, router)
     b = board_by_name(board_name)
     say = progress or (lambda msg: None)
     osc_hz = oscillator_hz(b.platform_class())
@@ -91,7 +142,7 @@ def build_engine_board(board_name, engine, cycles_per_image, baud=None, dsp=True
         script_after_read += "\nbooth"
     plan = platform.build(top, name=name, build_dir=str(out), do_build=False,
                           do_program=False, emit_src=False, synth_opts=synth_opts, script_after_read=script_after_read,
-                          nextpnr_opts=["--report", "report_nextpnr.json", "--seed", str(seed), "--timing-allow-fail"],
+                          nextpnr_opts=nextpnr_opts(seed, placer, router),
                           script_after_synth="tee -q -o stat.json stat -json")
     key = design_key(plan)
     if reuse:
@@ -122,9 +173,56 @@ def build_engine_board(board_name, engine, cycles_per_image, baud=None, dsp=True
         "images_per_s_at_clock": clock_mhz_run * 1e6 / cycles_per_image,
         "images_per_s_at_fmax": pnr["fmax_mhz"] * 1e6 / cycles_per_image,
         "bitstream": bitstream.name if bitstream else None,
-        "seed": seed, "build_seconds": round(seconds, 1), "design_key": key, **(extra or {}),
+        "seed": seed, "placer": placer or NEXTPNR_DEFAULTS["placer"], "router": router or NEXTPNR_DEFAULTS["router"],
+        "build_seconds": round(seconds, 1), "design_key": key, **(extra or {}),
     }
     if versions:
         report["tools"] = tool_versions(b.family, env)
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def build_engine_board_auto_clock(board_name, engine, cycles_per_image, margin_pct=PLL_MARGIN_PCT, out_dir="build",
+                                  progress=None, **options):
+    """Build EngineTop(engine) for ``board_name`` twice: at the board's oscillator (in
+    ``out_dir/oscillator``), then through its PLL at the highest clock not above that build's Fmax
+    less ``margin_pct`` percent (default ``PLL_MARGIN_PCT``, 10 %; boards.pll.clock_from_fmax), in
+    ``out_dir``. ``options`` are :func:`build_engine_board`'s (not ``clock_mhz``). Where the PLL
+    cannot beat the oscillator (the target is below its lowest output), the first build is the
+    answer and no second one is made. Returns the report of the build that runs, also written to
+    ``out_dir/report.json``, with ``auto_clock``: the margin, both builds' Fmax, the target, the
+    clock chosen, whether timing is met at it, and why."""
+    if board_name not in ENGINE_BOARDS:
+        raise BadParameter(f"board must be one of {', '.join(ENGINE_BOARDS)} for the engine top, not {board_name!r}")
+    margin_pct = check_pll_margin(margin_pct)
+    check_nextpnr_options(options.get("placer"), options.get("router"))
+    if options.get("clock_mhz") is not None:
+        raise BadParameter(f"clock_mhz must not be given to the automatic clock, which chooses it, not "
+                           f"{options['clock_mhz']!r}")
+    say = progress or (lambda msg: None)
+    b = board_by_name(board_name)
+    out = Path(out_dir)
+    say(f"clock auto: first build at the {oscillator_hz(b.platform_class()) / 1e6:g} MHz oscillator, to measure Fmax")
+    first = build_engine_board(board_name, engine, cycles_per_image, out_dir=out / "oscillator", progress=progress,
+                               **options)
+    target, pll, why = clock_from_fmax(b.family, oscillator_hz(b.platform_class()), first["fmax_mhz"], margin_pct)
+    say(f"clock auto: {why}")
+    if pll is None:
+        report = dict(first, bitstream=first["bitstream"] and f"oscillator/{first['bitstream']}")
+        second = None
+    else:
+        say(f"clock auto: second build through the PLL at {pll.out_mhz:g} MHz")
+        report = second = build_engine_board(board_name, engine, cycles_per_image, out_dir=out, progress=progress,
+                                             clock_mhz=pll.out_mhz, **options)
+    report["auto_clock"] = {
+        "margin_pct": margin_pct, "target_mhz": target, "why": why,
+        "first_build": {"dir": "oscillator", "clock_mhz": first["clock_mhz"], "fmax_mhz": first["fmax_mhz"],
+                        "timing_met": first["timing_met"], "build_seconds": first["build_seconds"]},
+        "second_build": None if second is None else {
+            "dir": ".", "clock_mhz": second["clock_mhz"], "fmax_mhz": second["fmax_mhz"],
+            "timing_met": second["timing_met"], "build_seconds": second["build_seconds"]},
+        "clock_mhz": report["clock_mhz"], "timing_met": report["timing_met"],
+    }
+    out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report

@@ -17,9 +17,10 @@ from pathlib import Path
 from adderhw.base.errors import BadParameter
 from adderhw.base.tables import markdown_table, pyplot
 from adderhw.base.validate import check_int
+from adderhw.base.words import count
 
 from .build import DesignDoesNotFit
-from .engine_build import ENGINE_BOARDS, build_engine_board
+from .engine_build import ENGINE_BOARDS, NEXTPNR_DEFAULTS, build_engine_board, check_nextpnr_options
 from .report import parse_yosys_stat
 from .platforms import board as board_by_name
 
@@ -46,20 +47,23 @@ def parse_sizes(text):
     return out
 
 
-def _tag(board, network, pe, rows, cols, mac_rows, dsp, first_last="mul", requant="mul", breakdown=False):
+def _tag(board, network, pe, rows, cols, mac_rows, dsp, first_last="mul", requant="mul", breakdown=False,
+         placer=None, router=None):
     """The build directory's name of one engine build (shared by both comparisons, so they reuse
-    each other's builds)."""
+    each other's builds); nextpnr's ``placer`` and ``router`` name it only where they are not its
+    defaults (None), so that the builds made before these options are found again."""
     variant = ""
     if pe == "sad":
         variant = "-alladder" if first_last == "adder" else f"-m{mac_rows}"
         variant += "-shift" if requant == "shift" else ""
-    return f"{board}-{network}-{pe}-{rows}x{cols}{variant}-{'dsp' if dsp else 'nodsp'}" + ("-blocks" if breakdown else "")
+    return (f"{board}-{network}-{pe}-{rows}x{cols}{variant}-{'dsp' if dsp else 'nodsp'}"
+            + ("-blocks" if breakdown else "") + "".join(f"-{o}" for o in (placer, router) if o))
 
 
 def _build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress, first_last="mul", requant="mul",
-           breakdown=False):
+           breakdown=False, placer=None, router=None):
     """One engine build; ``first_last`` and ``requant`` shape the AdderNet side only (the CNN twin
-    keeps its multipliers: a CNN needs them)."""
+    keeps its multipliers: a CNN needs them); ``placer`` and ``router``: nextpnr's."""
     from adderhw.engine import engine_for, network_program
     from adderhw.golden.engine_cycles import engine_cycles
     if pe == "mac":
@@ -69,21 +73,26 @@ def _build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress, f
     per_image = engine_cycles(engine, program)["total"] / engine.lanes
     try:
         r = build_engine_board(board, engine, per_image, dsp=dsp, seed=seed, out_dir=out, progress=progress,
-                               reuse=True, extra={"network": network}, breakdown=breakdown)
+                               reuse=True, extra={"network": network}, breakdown=breakdown, placer=placer,
+                               router=router)
         return {**r, "fits": True}
     except DesignDoesNotFit as exc:
         b = board_by_name(board)
         stat = parse_yosys_stat(json.loads((Path(out) / "stat.json").read_text()), b.family)
+        placer, router = check_nextpnr_options(placer, router)
         return {"board": board, "pe": pe, "rows": rows, "cols": cols, "engine": engine.describe(), "fits": False,
-                "reason": str(exc), **stat, "dsp_requested": dsp, "cycles_per_image": per_image}
+                "reason": str(exc), **stat, "dsp_requested": dsp, "cycles_per_image": per_image,
+                "placer": placer or NEXTPNR_DEFAULTS["placer"], "router": router or NEXTPNR_DEFAULTS["router"]}
 
 
 def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="build/engines", progress=print,
-                   first_last="mul", requant="mul", dsp_modes=None, breakdown=False):
+                   first_last="mul", requant="mul", dsp_modes=None, breakdown=False, placer=None, router=None):
     """The AdderNet engine (``first_last``, ``requant``: adderhw engine's options) against its CNN twin
     at each size of ``sizes``; ``dsp_modes`` (default: with and without DSPs on iCE40, with on ECP5)
     the DSP settings to build each pair with. ``breakdown``: hierarchical builds whose reports break
-    the logic down per block (boards.breakdown), shown as a table and stacked bars."""
+    the logic down per block (boards.breakdown), shown as a table and stacked bars. ``placer`` and
+    ``router``: nextpnr's (boards.engine_build; None: its defaults)."""
+    placer, router = check_nextpnr_options(placer, router)
     sizes = sizes or {"icebreaker": [(1, 1, 1)], "ulx3s-85f": [(8, 8, 2)]}
     pairs = []
     for board, shapes in sizes.items():
@@ -93,10 +102,10 @@ def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="
             for dsp in dsp_modes or ((True, False) if family == "ice40" else (True,)):
                 pair = {"board": board, "rows": rows, "cols": cols, "mac_rows": mac, "dsp": dsp}
                 for pe in ("sad", "mac"):
-                    tag = _tag(board, network, pe, rows, cols, mac, dsp, first_last, requant, breakdown)
+                    tag = _tag(board, network, pe, rows, cols, mac, dsp, first_last, requant, breakdown, placer, router)
                     progress(f"[{board} {rows}x{cols} {'with' if dsp else 'without'} DSPs] the {pe.upper()} engine")
                     pair[pe] = _build(board, network, pe, rows, cols, mac, dsp, seed, Path(build_dir) / tag, progress,
-                                      first_last, requant, breakdown)
+                                      first_last, requant, breakdown, placer=placer, router=router)
                 s, m = pair["sad"], pair["mac"]
                 pair["ratio"] = {"luts": s["luts"] / m["luts"], "ffs": s["ffs"] / m["ffs"],
                                  "luts_plus_ffs": (s["luts"] + s["ffs"]) / (m["luts"] + m["ffs"])}
@@ -105,12 +114,13 @@ def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="
                                           "images_per_s_at_fmax": s["images_per_s_at_fmax"] / m["images_per_s_at_fmax"]})
                 pairs.append(pair)
     return {"network": network, "mac_rows": mac_rows, "seed": seed, "first_last": first_last, "requant": requant,
-            "breakdown": breakdown, "pairs": pairs}
+            "breakdown": breakdown, "placer": placer or NEXTPNR_DEFAULTS["placer"],
+            "router": router or NEXTPNR_DEFAULTS["router"], "pairs": pairs}
 
 
 def _grow(rows, cols):
-    """The next probe of the largest-array search: columns to twice the rows, then rows to the
-    columns (1x2, 2x2, 2x4, 4x4, 4x8, ...)."""
+    """The next probe of the doubling stage: columns to twice the rows, then rows to the columns
+    (1x2, 2x2, 2x4, 4x4, 4x8, ...)."""
     return (rows, 2 * cols) if rows == cols else (cols, cols)
 
 
@@ -118,73 +128,188 @@ def _shrink(rows, cols):
     return (rows // 2, cols) if rows == cols else (rows, cols // 2)
 
 
-def largest_fitting(board, network, pe, start, mac_rows=2, seed=1, max_pes=512, build_dir="build/engines",
-                    progress=print, first_last="mul", requant="mul"):
-    """The largest engine of kind ``pe`` that places and routes on ``board`` (with DSP blocks, as a
-    user would build it): probes grow from ``start`` (rows, cols) through 1x2, 2x2, 2x4, 4x4, ...
-    shapes (each twice the PEs of the last) until one does not fit or the next would exceed
-    ``max_pes``; if ``start`` does not fit, they shrink instead. The AdderNet engine's MAC array has
-    min(``mac_rows``, rows) rows; ``first_last`` and ``requant`` shape the AdderNet engine as in
-    :func:`compare_boards` (with ``first_last="adder"`` it has no MAC array). Returns {"largest":
-    report or None, "probes": [report, ...], "limit": why the search stopped}. Every probe is a
-    full build, reused when unchanged."""
-    check_int("max_pes", max_pes, lo=1)
-    probes = {}
+#: the fine stage's shapes: neither side more than this many times the other
+FINE_ASPECT = 2
+#: the fine stage's default bound on its probes (each one a full build)
+MAX_FINE_PROBES = 6
+#: what each probe of the search belongs to
+STAGES = ("start", "doubling", "halving", "fine")
 
-    def probe(shape):
-        if shape not in probes:
-            rows, cols = shape
-            mac = min(mac_rows, rows)
-            tag = _tag(board, network, pe, rows, cols, mac, True, first_last, requant)
-            progress(f"[largest {pe.upper()} engine on {board}] probing {rows}x{cols}")
-            probes[shape] = _build(board, network, pe, rows, cols, mac, True, seed, Path(build_dir) / tag, progress,
-                                   first_last, requant)
-        return probes[shape]["fits"]
 
+def _pes(shape):
+    return shape[0] * shape[1]
+
+
+def fine_shapes(lo_pes, hi_pes, aspect=FINE_ASPECT):
+    """Every array rows x cols with ``lo_pes`` < rows·cols < ``hi_pes`` whose longer side is at most
+    ``aspect`` times its shorter one, both orientations (5x4 and 4x5), in increasing PEs."""
+    shapes = []
+    rows = 1
+    while rows * -(-rows // aspect) < hi_pes:
+        shapes += [(rows, cols) for cols in range(-(-rows // aspect), aspect * rows + 1)
+                   if lo_pes < rows * cols < hi_pes]
+        rows += 1
+    return sorted(shapes, key=lambda rc: (_pes(rc), rc[1]))
+
+
+def _ruled_out(shape, failed):
+    """Whether a failed array rules out ``shape``: one with at least its PEs and at least its
+    columns. Beyond the PEs, an engine's columns cost at least what its rows do: a column brings
+    its post-processing lane, its activation bank and, in an AdderNet engine with a MAC array,
+    ``mac_rows`` MAC PEs; a row brings a weight bank."""
+    return any(_pes(shape) >= _pes(f) and shape[1] >= f[1] for f in failed)
+
+
+def _fine_pick(open_shapes):
+    """The fine stage's next probe: the lower median of the open PE counts (a bisection on PEs), at
+    that count the squarest array, and of two equally square the one with fewer columns (the
+    cheaper, by :func:`_ruled_out`'s reasoning, so its failure rules out more)."""
+    counts = sorted({_pes(s) for s in open_shapes})
+    n = counts[(len(counts) - 1) // 2]
+    return min((s for s in open_shapes if _pes(s) == n), key=lambda rc: (abs(rc[0] - rc[1]), rc[1]))
+
+
+def search_largest(fits, start, max_pes, fine=True, max_fine_probes=MAX_FINE_PROBES, aspect=FINE_ASPECT):
+    """The search of :func:`largest_fitting`, apart from the builds: ``fits(shape, stage)`` builds
+    ``shape`` (rows, cols) and says whether it places and routes; it is called at most once per
+    shape. Returns {"largest": shape or None, "limit": why the search stopped, "fine": the fine
+    stage's record or None}.
+
+    The doubling stage grows ``start`` through 1x2, 2x2, 2x4, 4x4, ... shapes (each twice the PEs
+    of the last) until one does not fit or the next would exceed ``max_pes``; if ``start`` does not
+    fit, the halving stage shrinks it instead until one does. With ``fine``, the fine stage then
+    searches the bracket between the largest array that fit and the smallest that did not (or
+    ``max_pes``): :func:`fine_shapes`, any rows and columns with neither side more than ``aspect``
+    times the other. It bisects on PEs (:func:`_fine_pick`): a fit rules out every smaller count,
+    a failure every shape it rules out by :func:`_ruled_out`; the failures of the first two stages
+    count too. It ends when no open shape is left, which makes the answer the array with the most
+    PEs in the bracket that fits, or after ``max_fine_probes`` probes, with the shapes still open
+    recorded and named in the limit."""
     shape = tuple(start)
-    if shape[0] * shape[1] > max_pes:
-        raise BadParameter(f"max_pes must be at least the starting array's {shape[0] * shape[1]} PEs, not {max_pes}")
-    if probe(shape):
+    if _pes(shape) > max_pes:
+        raise BadParameter(f"max_pes must be at least the starting array's {_pes(shape)} PEs, not {max_pes}")
+    outcome = {}
+
+    def probe(shape, stage):
+        if shape not in outcome:
+            outcome[shape] = bool(fits(shape, stage))
+        return outcome[shape]
+
+    if probe(shape, "start"):
         while True:
             nxt = _grow(*shape)
-            if nxt[0] * nxt[1] > max_pes:
-                limit = f"the next probe ({nxt[0]}x{nxt[1]}) would exceed max_pes={max_pes}"
+            if _pes(nxt) > max_pes:
+                limit, hi_pes = f"the next probe ({nxt[0]}x{nxt[1]}) would exceed max_pes={max_pes}", max_pes + 1
                 break
-            if not probe(nxt):
-                limit = f"{nxt[0]}x{nxt[1]} does not fit"
+            if not probe(nxt, "doubling"):
+                limit, hi_pes = f"{nxt[0]}x{nxt[1]} does not fit", _pes(nxt)
                 break
             shape = nxt
-        largest = probes[shape]
+        largest = shape
     else:
-        largest, limit = None, f"{shape[0]}x{shape[1]} does not fit"
-        while shape[0] * shape[1] > 1:
+        largest, limit, hi_pes = None, f"{shape[0]}x{shape[1]} does not fit", _pes(shape)
+        while _pes(shape) > 1:
             shape = _shrink(*shape)
-            if probe(shape):
-                largest = probes[shape]
+            if probe(shape, "halving"):
+                largest = shape
                 break
+            hi_pes, limit = _pes(shape), f"{start[0]}x{start[1]} does not fit, nor does {shape[0]}x{shape[1]}"
         if largest is None:
-            limit = "no array fits"
-    ordered = [probes[k] for k in sorted(probes, key=lambda rc: rc[0] * rc[1])]
-    return {"board": board, "pe": pe, "largest": largest, "probes": ordered, "limit": limit, "max_pes": max_pes}
+            return {"largest": None, "limit": "no array fits", "fine": None}
+    if not fine:
+        return {"largest": largest, "limit": limit, "fine": None}
+    lo_pes = _pes(largest)
+    candidates = fine_shapes(lo_pes, hi_pes, aspect)
+    tried = []
+
+    def still_open():
+        failed = [s for s, ok in outcome.items() if not ok]
+        return [s for s in candidates if s not in outcome and _pes(s) > _pes(largest) and not _ruled_out(s, failed)]
+
+    while (left := still_open()) and len(tried) < max_fine_probes:
+        pick = _fine_pick(left)
+        tried.append(pick)
+        if probe(pick, "fine"):
+            largest = pick
+    left = still_open()
+    between, probes = f"of {lo_pes + 1} to {hi_pes - 1} PEs", count(len(tried), "probe")
+    if not candidates:
+        if lo_pes + 1 < hi_pes:
+            limit += f"; no array {between} has neither side more than {aspect} times the other: no fine stage"
+    elif left:
+        limit += (f"; the fine stage stopped at its bound of {probes} with {count(len(left), 'shape')} of "
+                  f"{_pes(left[0])} to {_pes(left[-1])} PEs untried")
+    elif _pes(largest) > lo_pes:
+        limit += f"; {largest[0]}x{largest[1]} is the largest array {between} that fits (fine stage: {probes})"
+    else:
+        limit += f"; no array {between} fits (fine stage: {probes})"
+    record = {"bracket_pes": [lo_pes, hi_pes], "aspect": aspect, "candidates": len(candidates),
+              "probes": len(tried), "max_probes": max_fine_probes, "exact": not left,
+              "open": [list(s) for s in left]}
+    return {"largest": largest, "limit": limit, "fine": record}
+
+
+def largest_fitting(board, network, pe, start, mac_rows=2, seed=1, max_pes=512, build_dir="build/engines",
+                    progress=print, first_last="mul", requant="mul", fine=True, max_fine_probes=MAX_FINE_PROBES,
+                    placer=None, router=None):
+    """The largest engine of kind ``pe`` that places and routes on ``board`` (with DSP blocks, as a
+    user would build it), found by :func:`search_largest` from ``start`` (rows, cols): doubling (or
+    halving) stages, then, with ``fine``, a fine stage of at most ``max_fine_probes`` probes over
+    shapes of any rows and columns between the largest array that fit and the smallest that did
+    not. The AdderNet engine's MAC array has min(``mac_rows``, rows) rows; ``first_last`` and
+    ``requant`` shape the AdderNet engine as in :func:`compare_boards` (with ``first_last="adder"``
+    it has no MAC array); ``placer`` and ``router`` are nextpnr's (boards.engine_build). Returns
+    {"largest": report or None, "probes": [report, ...] in increasing PEs, each with its "stage"
+    and its "probe" number in build order, "limit": why the search stopped, "fine": the fine
+    stage's record or None}. Every probe is a full build, reused when unchanged."""
+    check_int("max_pes", max_pes, lo=1)
+    check_int("max_fine_probes", max_fine_probes, lo=1)
+    placer, router = check_nextpnr_options(placer, router)
+    probes = {}
+
+    def fits(shape, stage):
+        rows, cols = shape
+        mac = min(mac_rows, rows)
+        tag = _tag(board, network, pe, rows, cols, mac, True, first_last, requant, placer=placer, router=router)
+        progress(f"[largest {pe.upper()} engine on {board}] {stage} probe {len(probes) + 1}: {rows}x{cols}")
+        r = _build(board, network, pe, rows, cols, mac, True, seed, Path(build_dir) / tag, progress, first_last,
+                   requant, placer=placer, router=router)
+        probes[shape] = {**r, "stage": stage, "probe": len(probes) + 1}
+        return r["fits"]
+
+    found = search_largest(fits, start, max_pes, fine, max_fine_probes)
+    ordered = [probes[k] for k in sorted(probes, key=lambda rc: (_pes(rc), rc[1]))]
+    # more PEs need not mean more images/s: a shape that divides the layers' channels and pixels
+    # evenly can beat a larger one that does not, so the fastest probe that fits is kept beside it
+    fastest = max((r for r in ordered if r["fits"]), key=lambda r: r["images_per_s_at_fmax"], default=None)
+    return {"board": board, "pe": pe, "largest": found["largest"] and probes[found["largest"]], "probes": ordered,
+            "fastest": fastest, "limit": found["limit"], "max_pes": max_pes, "fine": found["fine"]}
 
 
 def compare_largest(network="digits", starts=None, mac_rows=2, seed=1, max_pes=512, build_dir="build/engines",
-                    progress=print, first_last="mul", requant="mul"):
+                    progress=print, first_last="mul", requant="mul", fine=True, max_fine_probes=MAX_FINE_PROBES,
+                    placer=None, router=None):
     """:func:`largest_fitting` for the AdderNet engine (shaped by ``first_last`` and ``requant``) and
-    the CNN twin on each board of ``starts`` ({board: (rows, cols)}); the pair's ratios compare each
-    kind at its own largest array."""
+    the CNN twin on each board of ``starts`` ({board: (rows, cols)}), with or without the ``fine``
+    stage (at most ``max_fine_probes`` probes per kind and board), with nextpnr's ``placer`` and
+    ``router``; the pair's ratios compare each kind at its own largest array."""
+    check_int("max_fine_probes", max_fine_probes, lo=1)
+    placer, router = check_nextpnr_options(placer, router)
     starts = starts or {"icebreaker": (1, 1), "ulx3s-85f": (8, 8)}
     boards = []
     for board, start in starts.items():
         entry = {"board": board, **{pe: largest_fitting(board, network, pe, start, mac_rows, seed, max_pes, build_dir,
-                                                        progress, first_last, requant) for pe in ("sad", "mac")}}
+                                                        progress, first_last, requant, fine, max_fine_probes, placer,
+                                                        router) for pe in ("sad", "mac")}}
         s, m = entry["sad"]["largest"], entry["mac"]["largest"]
         if s and m:
             entry["ratio"] = {"pes": (s["rows"] * s["cols"]) / (m["rows"] * m["cols"]),
                               "images_per_s_at_fmax": s["images_per_s_at_fmax"] / m["images_per_s_at_fmax"]}
         boards.append(entry)
     return {"network": network, "mac_rows": mac_rows, "seed": seed, "max_pes": max_pes, "first_last": first_last,
-            "requant": requant, "boards": boards}
+            "requant": requant, "fine": fine, "max_fine_probes": max_fine_probes, "fine_aspect": FINE_ASPECT,
+            "placer": placer or NEXTPNR_DEFAULTS["placer"], "router": router or NEXTPNR_DEFAULTS["router"],
+            "boards": boards}
 
 
 def _variant(res):
@@ -213,26 +338,53 @@ def format_compare_largest(res):
                          f"**{ratio['images_per_s_at_fmax']:.2f}**", ""])
     head = ["board", "network", "largest engine that fits", "array PEs", "logic cells", "DSP", "BRAM", "Fmax MHz",
             "cycles/image", "images/s at Fmax", "search stopped because"]
-    probes = []
+    probes, faster = [], []
     for e in res["boards"]:
         for pe in ("sad", "mac"):
+            name = "AdderNet" if pe == "sad" else "CNN twin"
             for r in e[pe]["probes"]:
-                probes.append([e["board"], "AdderNet" if pe == "sad" else "CNN twin", f"{r['rows']}x{r['cols']}",
-                               "yes" if r["fits"] else "no", f"{r['luts']:,}",
+                probes.append([e["board"], name, f"{r['rows']}x{r['cols']}", f"{r['rows'] * r['cols']}",
+                               r.get("stage", "-"), "yes" if r["fits"] else "no", f"{r['luts']:,}",
                                f"{r['fmax_mhz']:.1f}" if r["fits"] else "-",
+                               f"{r['images_per_s_at_fmax']:,.0f}" if r["fits"] else "-",
                                "" if r["fits"] else r["reason"]])
+            best, fast = e[pe]["largest"], e[pe].get("fastest")
+            if best and fast and fast["images_per_s_at_fmax"] > best["images_per_s_at_fmax"]:
+                faster.append(f"On the {e['board']}, the {name}'s fastest array that fits is {fast['rows']}x"
+                              f"{fast['cols']} ({fast['images_per_s_at_fmax']:,.0f} images/s at Fmax), not its "
+                              f"largest.")
     mac_array = ("The AdderNet engine has no MAC array. " if res.get("first_last") == "adder" else
                  f"The AdderNet engine's MAC array has min({res['mac_rows']}, rows) rows. ")
     command = [f"`{res['command']}`", ""] if res.get("command") else []
     return "\n".join([
         f"# The largest {res['network']} engine of each kind that fits each board: AdderNet{_variant(res)} "
-        "against its CNN twin", "", *command,
-        f"Each kind's array grows 1x2, 2x2, 2x4, 4x4, ... (twice the PEs per probe, at most {res['max_pes']} PEs) "
-        "from the board's starting size until a build does not place and route; DSP blocks are used as a user "
-        f"would. {mac_array}Fmax and images/s from nextpnr and the engine cycle model.", "",
-        markdown_table(head, rows, "lllrrrrrrrl"), "", "## Every probe", "",
-        markdown_table(["board", "network", "array", "fits", "LUT4 (Yosys)", "Fmax MHz", "reason"], probes,
-                       "lllrrrl"), ""])
+        "against its CNN twin", "", *command, _search_text(res) + " DSP blocks are used as a user would. "
+        f"{mac_array}Fmax and images/s from nextpnr and the engine cycle model.", "",
+        markdown_table(head, rows, "lllrrrrrrrl"), "", *(faster and [" ".join(faster), ""]), "## Every probe", "",
+        markdown_table(["board", "network", "array", "PEs", "stage", "fits", "LUT4 (Yosys)", "Fmax MHz",
+                        "images/s at Fmax", "reason"], probes, "lllrllrrrl"), ""])
+
+
+def _search_text(res):
+    """What the search did, in words, from the result's own record of its options."""
+    pnr = ""
+    if (res.get("placer"), res.get("router")) not in ((None, None), (NEXTPNR_DEFAULTS["placer"],
+                                                                    NEXTPNR_DEFAULTS["router"])):
+        pnr = f" nextpnr places with its {res['placer']} placer and routes with {res['router']}."
+    text = (f"Each kind's array starts at the board's size and grows 1x2, 2x2, 2x4, 4x4, ... (twice the PEs per "
+            f"probe, at most {res['max_pes']} PEs) until a build does not place and route; if the starting size "
+            "does not fit, it halves until one does.")
+    if not res.get("fine"):
+        return text + " The largest array that fits is the largest of these probes (no fine stage)." + pnr
+    aspect = res.get("fine_aspect", FINE_ASPECT)
+    return (text + " A fine stage then searches the arrays between the largest that fit and the smallest that did "
+            f"not (or {res['max_pes']} PEs): any rows and columns, neither more than {aspect} times the other. It "
+            f"bisects on PEs, at most {res['max_fine_probes']} probes per kind and board: a fit leaves only larger "
+            "arrays to try, a failure rules out every array with at least its PEs and at least its columns (a "
+            "column costs at least what a row does: its post-processing lane, its activation bank and the AdderNet "
+            "engine's MAC column against a row's weight bank), and of two equally square arrays the one with fewer "
+            "columns is tried first. Where the search stopped at its bound, the last column says how many arrays, "
+            "of how many PEs, it left untried." + pnr)
 
 
 def _cell(r, key, fmt):

@@ -22,6 +22,15 @@ Where the numbers come from
   F_out = F_pfd * CLKFB_DIV and F_vco = F_out * CLKOP_DIV. CLKOP_CPHASE = CLKOP_DIV - 1 is the
   zero phase shift (LiteX's ECP5PLL), CLKOP_FPHASE = 0; the loop filter attributes are ecppll's.
 
+Setting the clock from a build
+------------------------------
+:func:`clock_from_fmax` turns the Fmax that a build achieved into the PLL setting of the next build:
+the highest output not above Fmax·(1 − margin), with a margin of ``PLL_MARGIN_PCT`` (10 %) unless
+told otherwise. The margin covers what changes between the two builds: the second is placed and
+routed again, with the PLL in it and its clock constrained at the new frequency, so its Fmax
+differs from the first's (by a few percent between nextpnr seeds alone); its report says whether
+timing is met at the clock chosen.
+
 Ties (the same output from several settings) go to the highest phase-detector frequency (the
 least jitter multiplied up), then to the VCO nearest the middle of its range, then the higher VCO.
 Every frequency is an exact ``Fraction`` of Hz, so "not above the target" is exact too.
@@ -34,7 +43,8 @@ from fractions import Fraction
 
 from adderhw.base.errors import BadParameter
 
-__all__ = ["PllFamily", "PllSettings", "PLL_FAMILIES", "solve_pll", "pll_range"]
+__all__ = ["PllFamily", "PllSettings", "PLL_FAMILIES", "solve_pll", "pll_range", "PLL_MARGIN_PCT",
+           "check_pll_margin", "clock_from_fmax"]
 
 MHZ = 10 ** 6
 
@@ -230,3 +240,49 @@ def solve_pll(family, f_in_hz, target_mhz):
             best, best_key = (line, k), key
     (fixed, name, _, _, out_unit, vco_unit, pfd), k = best
     return _settings(fam, f_in, fixed, name, k, out_unit, vco_unit, pfd)
+
+
+#: the default margin below the achieved Fmax, in percent, of :func:`clock_from_fmax`
+PLL_MARGIN_PCT = 10.0
+
+
+def check_pll_margin(margin_pct, name="margin_pct"):
+    """``margin_pct`` as a float, or one sentence if it is not a percentage from 0 up to (not
+    including) 100; ``name`` is the parameter the sentence names."""
+    ok = isinstance(margin_pct, numbers.Real) and not isinstance(margin_pct, bool) and math.isfinite(margin_pct) \
+        and 0 <= margin_pct < 100
+    if not ok:
+        shown = f"{margin_pct:g}" if isinstance(margin_pct, numbers.Real) and not isinstance(margin_pct, bool) \
+            else repr(margin_pct)
+        raise BadParameter(f"{name} must be a percentage from 0 up to (not including) 100, not {shown}")
+    return float(margin_pct)
+
+
+def clock_from_fmax(family, f_in_hz, fmax_mhz, margin_pct=PLL_MARGIN_PCT):
+    """The clock to run a design at whose build reached ``fmax_mhz`` when clocked from ``f_in_hz``:
+    the target is Fmax·(1 − ``margin_pct``/100), capped at the highest output of ``family``'s PLL.
+    Returns (target_mhz, settings, why): ``settings`` the :class:`PllSettings` of the highest output
+    not above the target, or None where the oscillator itself is the better clock: the target lies
+    below the PLL's lowest output, or the PLL's best is below an oscillator that the target allows.
+    ``why`` says which, in words."""
+    fam = _family(family)
+    f_in = _input(fam, f_in_hz)
+    margin_pct = check_pll_margin(margin_pct)
+    if isinstance(fmax_mhz, bool) or not isinstance(fmax_mhz, numbers.Real) or not math.isfinite(fmax_mhz) \
+            or fmax_mhz <= 0:
+        raise BadParameter(f"fmax_mhz must be a positive number of MHz, not {fmax_mhz!r}")
+    target = fmax_mhz * (1 - margin_pct / 100)
+    lo, hi = (float(f / MHZ) for f in pll_range(family, f_in_hz))
+    osc = float(f_in / MHZ)
+    said = f"Fmax {fmax_mhz:.2f} MHz less {margin_pct:g} % is {target:.2f} MHz"
+    if target > hi:
+        return target, solve_pll(family, f_in_hz, hi), f"{said}, above the highest that {fam.label} makes, {hi:g} MHz"
+    if target < lo:
+        where = "which meets it" if osc <= target else "which does not meet it either"
+        return target, None, (f"{said}, below the lowest that {fam.label} makes, {lo:.6g} MHz: the {osc:g} MHz "
+                              f"oscillator instead, {where}")
+    settings = solve_pll(family, f_in_hz, target)
+    if settings.out_mhz < osc <= target:
+        return target, None, (f"{said}; the {osc:g} MHz oscillator is faster than the {settings.out_mhz:g} MHz "
+                              f"{fam.label} makes below it")
+    return target, settings, f"{said}: {fam.label} makes {settings.out_mhz:g} MHz"

@@ -10,8 +10,8 @@ import pytest
 from adderhw.base.config import ArrayConfig
 from adderhw.base.engine import EngineConfig
 from adderhw.base.errors import BadParameter
+from adderhw.boards import engine_build, engine_compare
 from adderhw.boards.engine_build import build_engine_board
-from adderhw.boards import engine_compare
 from adderhw.boards.engine_compare import largest_fitting, parse_sizes
 from adderhw.boards.engine_top import oscillator_hz
 from adderhw.boards.platforms import board as board_by_name
@@ -55,16 +55,20 @@ def test_sizes_parse_and_refuse():
 
 
 def _fake_builds(monkeypatch, capacity, variants=None):
-    """Replace the engine build with a device that fits arrays of at most ``capacity[pe]`` PEs;
-    returns the list of (pe, rows, cols, mac_rows) builds asked for; ``variants`` gets each build's
-    (pe, first_last, requant, build directory name)."""
+    """Replace the engine build with a device that fits arrays of at most ``capacity[pe]`` PEs (or,
+    where that is a function, those of whose (rows, cols) it says so); returns the list of (pe, rows,
+    cols, mac_rows) builds asked for; ``variants`` gets each build's (pe, first_last, requant, build
+    directory name, placer, router)."""
     asked = []
 
-    def build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress, first_last="mul", requant="mul"):
+    def build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress, first_last="mul", requant="mul",
+              breakdown=False, placer=None, router=None):
         asked.append((pe, rows, cols, mac_rows))
-        variants.append((pe, first_last, requant, Path(out).name))
-        return {"rows": rows, "cols": cols, "fits": rows * cols <= capacity[pe], "reason": "too big",
-                "images_per_s_at_fmax": 10.0 * rows * cols, "engine": f"{rows}x{cols} {pe}", "luts": 100 * rows * cols,
+        variants.append((pe, first_last, requant, Path(out).name, placer, router))
+        cap = capacity[pe]
+        fits = cap(rows, cols) if callable(cap) else rows * cols <= cap
+        return {"rows": rows, "cols": cols, "fits": fits, "reason": "too big",
+                "images_per_s_at_fmax": 10.0 * rows * cols, "engine": f"{rows}x{cols} {pe}", "luts": 100 * rows * cols, "ffs": 50 * rows * cols,
                 "logic": {"used": 100 * rows * cols, "available": 5280}, "dsp": {"used": 0, "available": 8},
                 "bram": {"used": 1, "available": 30}, "fmax_mhz": 50.0, "cycles_per_image": 1000.0}
     variants = [] if variants is None else variants
@@ -74,9 +78,10 @@ def _fake_builds(monkeypatch, capacity, variants=None):
 
 @pytest.mark.parametrize("capacity,start,max_pes", [(5, (1, 2), 512), (100, (8, 8), 512), (100, (1, 2), 40),
                                                      (40, (8, 8), 512), (1, (2, 2), 512), (0, (1, 2), 512)])
-def test_the_largest_array_search_finds_the_largest_fitting_probe(monkeypatch, capacity, start, max_pes):
+def test_the_doubling_search_finds_the_largest_fitting_probe(monkeypatch, capacity, start, max_pes):
     asked = _fake_builds(monkeypatch, {"sad": capacity})
-    res = largest_fitting("icebreaker", "digits", "sad", start, mac_rows=2, max_pes=max_pes, progress=lambda m: None)
+    res = largest_fitting("icebreaker", "digits", "sad", start, mac_rows=2, max_pes=max_pes, progress=lambda m: None,
+                          fine=False)
     # brute force over the probe sequence 1x2, 2x2, 2x4, ... (and 1x1 below it)
     shapes = [(1, 1)] + [(1 << (i // 2), 1 << ((i + 1) // 2)) for i in range(1, 21)]
     fitting = [rc for rc in shapes if rc[0] * rc[1] <= min(capacity, max_pes)]
@@ -86,11 +91,14 @@ def test_the_largest_array_search_finds_the_largest_fitting_probe(monkeypatch, c
     assert len(asked) == len(set(asked))                       # no shape built twice
     assert all(mac == min(2, r) for _, r, _, mac in asked)     # the MAC array never has more rows than the SAD
     assert [p["rows"] * p["cols"] for p in res["probes"]] == sorted(p["rows"] * p["cols"] for p in res["probes"])
+    assert {p["stage"] for p in res["probes"]} <= {"start", "doubling", "halving"} and res["fine"] is None
+    assert sorted(p["probe"] for p in res["probes"]) == list(range(1, len(asked) + 1))
 
 
 def test_compare_largest_puts_each_kind_at_its_own_largest_array(monkeypatch):
     _fake_builds(monkeypatch, {"sad": 40, "mac": 8})
-    res = engine_compare.compare_largest(starts={"icebreaker": (1, 2)}, max_pes=64, progress=lambda m: None)
+    res = engine_compare.compare_largest(starts={"icebreaker": (1, 2)}, max_pes=64, progress=lambda m: None,
+                                         fine=False)
     entry, = res["boards"]
     assert (entry["sad"]["largest"]["rows"], entry["sad"]["largest"]["cols"]) == (4, 8)
     assert (entry["mac"]["largest"]["rows"], entry["mac"]["largest"]["cols"]) == (2, 4)
@@ -99,6 +107,7 @@ def test_compare_largest_puts_each_kind_at_its_own_largest_array(monkeypatch):
     md = engine_compare.format_compare_largest(res)
     assert "| icebreaker | AdderNet | 4x8 sad | 32 | 3,200/5,280 |" in md and "**4.00**" in md
     assert md.count("| no |") == 2                     # the two probes that did not fit
+    assert "(no fine stage)" in md and "A fine stage" not in md
 
 
 def test_compare_largest_builds_the_addernet_variant_it_is_asked_for(monkeypatch):
@@ -109,8 +118,10 @@ def test_compare_largest_builds_the_addernet_variant_it_is_asked_for(monkeypatch
                                          first_last="adder", requant="shift")
     assert (res["first_last"], res["requant"]) == ("adder", "shift")
     sad = {v for v in variants if v[0] == "sad"}
-    assert sad == {("sad", "adder", "shift", f"icebreaker-digits-sad-{s}-alladder-shift-dsp")
-                   for s in ("1x1", "1x2", "2x2", "2x4")}
+    # 1x1, 1x2, 2x2 fit, 2x4 does not; between 4 and 8 PEs the fine stage has 3x2 and 2x3, and 3x2's
+    # failure rules out 2x3 (as many PEs, more columns)
+    assert sad == {("sad", "adder", "shift", f"icebreaker-digits-sad-{s}-alladder-shift-dsp", None, None)
+                   for s in ("1x1", "1x2", "2x2", "2x4", "3x2")}
     # the CNN twin is asked for the same variant; _build keeps its multipliers (a CNN needs them)
     assert {v[3] for v in variants if v[0] == "mac"} == {f"icebreaker-digits-mac-{s}-dsp"
                                                          for s in ("1x1", "1x2", "2x2")}
@@ -143,3 +154,145 @@ def test_cli_refusals_are_one_sentence_without_a_traceback(argv, message, tmp_pa
     p = subprocess.run([sys.executable, "-m", "adderhw", *argv], capture_output=True, text=True, timeout=300)
     assert p.returncode == 2, p.stderr
     assert message in p.stderr and "Traceback" not in p.stderr, p.stderr
+
+
+# ---------------------------------------------------------------- nextpnr's placer and router
+class _Stop(Exception):
+    pass
+
+
+def _plan_of(monkeypatch, tmp_path, board, **options):
+    """The build plan build_engine_board would run for TINY, and its design key (nothing runs)."""
+    seen = {}
+
+    def execute(plan, b, out, name, key, env, say):
+        seen.update(plan=plan, key=key)
+        raise _Stop
+    monkeypatch.setattr(engine_build, "execute_plan", execute)
+    with pytest.raises(_Stop):
+        build_engine_board(board, TINY, cycles_per_image=1000, out_dir=tmp_path, versions=False, **options)
+    return seen["plan"], seen["key"]
+
+
+def _nextpnr_line(plan):
+    script = plan.files["build_top.sh"]
+    script = script.decode() if isinstance(script, bytes) else script
+    lines = [line for line in script.replace("\\\n", " ").splitlines() if "NEXTPNR" in line and "--json" in line]
+    assert len(lines) == 1, script
+    return lines[0].split()
+
+
+@pytest.mark.parametrize("board", ["icebreaker", "ulx3s-85f"])
+def test_the_placer_and_router_reach_nextpnrs_command_line(monkeypatch, tmp_path, board):
+    plan, key = _plan_of(monkeypatch, tmp_path, board, placer="sa", router="router2", seed=3)
+    words = _nextpnr_line(plan)
+    assert words[words.index("--placer") + 1] == "sa" and words[words.index("--router") + 1] == "router2"
+    assert words[words.index("--seed") + 1] == "3" and "--timing-allow-fail" in words
+    default_plan, default_key = _plan_of(monkeypatch, tmp_path, board, seed=3)
+    assert "--placer" not in _nextpnr_line(default_plan) and "--router" not in _nextpnr_line(default_plan)
+    # nextpnr's own defaults, asked for by name, leave the plan (and the reuse key) as without them
+    named_plan, named_key = _plan_of(monkeypatch, tmp_path, board, placer="heap", router="router1", seed=3)
+    assert named_key == default_key != key
+
+
+def test_the_nextpnr_options_and_their_refusals():
+    assert engine_build.nextpnr_opts(2) == ["--report", "report_nextpnr.json", "--seed", "2", "--timing-allow-fail"]
+    assert engine_build.nextpnr_opts(2, "static", "router2")[-4:] == ["--placer", "static", "--router", "router2"]
+    assert engine_build.check_nextpnr_options("heap", "router2") == (None, "router2")
+    with pytest.raises(BadParameter, match=r"^placer must be one of heap, sa, static \(nextpnr's placers\), "
+                                           r"not 'annealing'$"):
+        engine_build.check_nextpnr_options("annealing", None)
+    with pytest.raises(BadParameter, match=r"^--router must be one of router1, router2 \(nextpnr's routers\), "
+                                           r"not 'router3'$"):
+        engine_build.check_nextpnr_options(None, "router3", prefix="--")
+
+
+def test_a_bad_placer_is_refused_before_any_work(tmp_path):
+    with pytest.raises(BadParameter, match="placer must be one of heap, sa, static"):
+        build_engine_board("icebreaker", TINY, cycles_per_image=1000, out_dir=tmp_path, placer="quick")
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_comparisons_pass_the_placer_and_router_to_every_build_and_name_their_directories(monkeypatch):
+    variants = []
+    _fake_builds(monkeypatch, {"sad": 4, "mac": 2}, variants)
+    res = engine_compare.compare_largest(starts={"icebreaker": (1, 1)}, max_pes=8, progress=lambda m: None,
+                                         placer="sa", router="router2")
+    assert (res["placer"], res["router"]) == ("sa", "router2")
+    assert variants and all(v[4:] == ("sa", "router2") and v[3].endswith("-dsp-sa-router2") for v in variants)
+    assert "nextpnr places with its sa placer and routes with router2." in engine_compare.format_compare_largest(res)
+    variants.clear()
+    res = engine_compare.compare_boards(sizes={"icebreaker": [(1, 1, 1)]}, progress=lambda m: None,
+                                        dsp_modes=(True,), placer="heap", router="router2")
+    assert (res["placer"], res["router"]) == ("heap", "router2")
+    assert {v[3] for v in variants} == {"icebreaker-digits-sad-1x1-m1-dsp-router2", "icebreaker-digits-mac-1x1-dsp-router2"}
+    assert all(v[4:] == (None, "router2") for v in variants)
+
+
+# ---------------------------------------------------------------- the clock from the achieved Fmax
+def _fake_engine_builds(monkeypatch, fmax):
+    """Replace build_engine_board by a stand-in whose build at clock C reaches ``fmax(C)`` MHz
+    (C None: the oscillator); returns the calls' (out_dir, clock_mhz, options)."""
+    calls = []
+
+    def build(board_name, engine, cycles_per_image, out_dir="build", clock_mhz=None, **options):
+        calls.append((Path(out_dir), clock_mhz, options))
+        b = board_by_name(board_name)
+        clock = oscillator_hz(b.platform_class()) / 1e6 if clock_mhz is None else \
+            engine_build.solve_pll(b.family, oscillator_hz(b.platform_class()), clock_mhz).out_mhz
+        f = fmax(clock_mhz)
+        return {"board": board_name, "clock_mhz": clock, "fmax_mhz": f, "timing_met": f >= clock,
+                "build_seconds": 1.5, "bitstream": "top.bin", "clock_target_mhz": clock_mhz}
+    monkeypatch.setattr(engine_build, "build_engine_board", build)
+    return calls
+
+
+@pytest.mark.parametrize("board,fmax,margin,clock", [
+    ("icebreaker", 25.3, 10, 22.5),       # 22.77 MHz asked for; SB_PLL40_PAD makes 22.5 below it
+    ("icebreaker", 25.3, 0, 25.125),
+    ("ulx3s-85f", 53.9, 10, 46.875),      # 48.51 asked for; the EHXPLLL's best from 25 MHz below it
+    ("ulx3s-85f", 53.9, 25, 40.0),
+])
+def test_the_automatic_clock_builds_again_at_the_first_fmax_less_the_margin(monkeypatch, tmp_path, board, fmax,
+                                                                              margin, clock):
+    calls = _fake_engine_builds(monkeypatch, lambda c: fmax if c is None else fmax - 1)
+    r = engine_build.build_engine_board_auto_clock(board, TINY, 1000, margin_pct=margin, out_dir=tmp_path,
+                                                   seed=2, placer="sa")
+    (out1, clock1, opts1), (out2, clock2, opts2) = calls
+    assert (out1, clock1) == (tmp_path / "oscillator", None) and out2 == tmp_path
+    assert clock2 == clock and opts1 == opts2 == {"progress": None, "seed": 2, "placer": "sa"}
+    auto = r["auto_clock"]
+    assert auto["margin_pct"] == margin and auto["target_mhz"] == pytest.approx(fmax * (1 - margin / 100))
+    assert auto["first_build"] == {"dir": "oscillator", "clock_mhz": 12.0 if board == "icebreaker" else 25.0,
+                                   "fmax_mhz": fmax, "timing_met": True, "build_seconds": 1.5}
+    assert auto["second_build"] == {"dir": ".", "clock_mhz": clock, "fmax_mhz": fmax - 1,
+                                    "timing_met": fmax - 1 >= clock, "build_seconds": 1.5}
+    assert auto["clock_mhz"] == clock and auto["timing_met"] == (fmax - 1 >= clock)
+    assert json.loads((tmp_path / "report.json").read_text()) == r
+
+
+def test_the_automatic_clock_keeps_the_oscillator_below_the_plls_range(monkeypatch, tmp_path):
+    # 15 MHz less 10 % is 13.5, below the iCE40 PLL's lowest output: the 12 MHz oscillator, which meets it
+    calls = _fake_engine_builds(monkeypatch, lambda c: 15.0)
+    r = engine_build.build_engine_board_auto_clock("icebreaker", TINY, 1000, out_dir=tmp_path)
+    assert len(calls) == 1 and r["auto_clock"]["second_build"] is None and r["auto_clock"]["margin_pct"] == 10
+    assert r["clock_mhz"] == 12.0 and r["auto_clock"]["timing_met"] and r["bitstream"] == "oscillator/top.bin"
+    assert "the 12 MHz oscillator instead, which meets it" in r["auto_clock"]["why"]
+
+
+def test_clock_auto_through_build_engine_board_uses_the_default_margin(monkeypatch, tmp_path):
+    seen = {}
+    monkeypatch.setattr(engine_build, "build_engine_board_auto_clock",
+                        lambda *a, **k: seen.update(k) or {"auto": True})
+    assert build_engine_board("icebreaker", TINY, 1000, clock_mhz="auto", out_dir=tmp_path) == {"auto": True}
+    assert "margin_pct" not in seen and seen["out_dir"] == tmp_path
+    assert engine_build.PLL_MARGIN_PCT == 10.0
+
+
+@pytest.mark.parametrize("margin", [100, -1, 150.0, float("nan"), "10", True])
+def test_a_bad_margin_is_refused_before_any_build(monkeypatch, tmp_path, margin):
+    calls = _fake_engine_builds(monkeypatch, lambda c: 20.0)
+    with pytest.raises(BadParameter, match=r"^margin_pct must be a percentage from 0 up to \(not including\) 100, "
+                                           r"not "):
+        engine_build.build_engine_board_auto_clock("icebreaker", TINY, 1000, margin_pct=margin, out_dir=tmp_path)
+    assert calls == []
