@@ -421,7 +421,8 @@ def cmd_build_engine(args):
         first, second = auto["first_build"], auto["second_build"]
         print(f"  clock auto: Fmax {first['fmax_mhz']:.1f} MHz at the {first['clock_mhz']:g} MHz oscillator; "
               f"{auto['why']}"
-              + (f"; Fmax {second['fmax_mhz']:.1f} MHz at {second['clock_mhz']:g} MHz through the PLL" if second else "")
+              + (f"; Fmax {second['fmax_mhz']:.1f} MHz at {second['clock_mhz']:g} MHz through the PLL"
+                 if second else "")
               + f": timing {'met' if auto['timing_met'] else 'NOT met'} at {auto['clock_mhz']:g} MHz")
     if (r.get("placer"), r.get("router")) != ("heap", "router1"):
         print(f"  nextpnr placer {r['placer']}, router {r['router']}, {r['build_seconds']:g} s")

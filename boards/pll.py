@@ -262,9 +262,9 @@ def clock_from_fmax(family, f_in_hz, fmax_mhz, margin_pct=PLL_MARGIN_PCT):
     """The clock to run a design at whose build reached ``fmax_mhz`` when clocked from ``f_in_hz``:
     the target is Fmax·(1 − ``margin_pct``/100), capped at the highest output of ``family``'s PLL.
     Returns (target_mhz, settings, why): ``settings`` the :class:`PllSettings` of the highest output
-    not above the target, or None where the oscillator itself is the better clock: the target lies
-    below the PLL's lowest output, or the PLL's best is below an oscillator that the target allows.
-    ``why`` says which, in words."""
+    not above the target, or None where the target lies below the PLL's lowest output (the
+    oscillator is then the clock: it meets the target or nothing does); ``why`` says which, in
+    words."""
     fam = _family(family)
     f_in = _input(fam, f_in_hz)
     margin_pct = check_pll_margin(margin_pct)
@@ -282,7 +282,4 @@ def clock_from_fmax(family, f_in_hz, fmax_mhz, margin_pct=PLL_MARGIN_PCT):
         return target, None, (f"{said}, below the lowest that {fam.label} makes, {lo:.6g} MHz: the {osc:g} MHz "
                               f"oscillator instead, {where}")
     settings = solve_pll(family, f_in_hz, target)
-    if settings.out_mhz < osc <= target:
-        return target, None, (f"{said}; the {osc:g} MHz oscillator is faster than the {settings.out_mhz:g} MHz "
-                              f"{fam.label} makes below it")
     return target, settings, f"{said}: {fam.label} makes {settings.out_mhz:g} MHz"

@@ -225,7 +225,8 @@ def test_the_comparisons_pass_the_placer_and_router_to_every_build_and_name_thei
     res = engine_compare.compare_boards(sizes={"icebreaker": [(1, 1, 1)]}, progress=lambda m: None,
                                         dsp_modes=(True,), placer="heap", router="router2")
     assert (res["placer"], res["router"]) == ("heap", "router2")
-    assert {v[3] for v in variants} == {"icebreaker-digits-sad-1x1-m1-dsp-router2", "icebreaker-digits-mac-1x1-dsp-router2"}
+    assert {v[3] for v in variants} == {"icebreaker-digits-sad-1x1-m1-dsp-router2",
+                                        "icebreaker-digits-mac-1x1-dsp-router2"}
     assert all(v[4:] == (None, "router2") for v in variants)
 
 

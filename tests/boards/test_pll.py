@@ -7,7 +7,7 @@ from fractions import Fraction
 import pytest
 
 from adderhw.base.errors import BadParameter
-from adderhw.boards.pll import pll_range, solve_pll
+from adderhw.boards.pll import PLL_MARGIN_PCT, check_pll_margin, clock_from_fmax, pll_range, solve_pll
 
 MHZ = 10 ** 6
 
@@ -160,3 +160,49 @@ def test_bad_targets_and_inputs_are_refused_in_one_sentence(family, f_in, target
     with pytest.raises(BadParameter) as e:
         solve_pll(family, f_in, target)
     assert str(e.value).startswith(message) and str(e.value).count(". ") == 0
+
+
+# ---------------------------------------------------------------- the clock from a build's Fmax
+@pytest.mark.parametrize("family,f_in,fmax,margin", [("ice40", 12_000_000, 25.3, 10), ("ice40", 12_000_000, 60, 0),
+                                                     ("ice40", 12_000_000, 40, 33.3), ("ecp5", 25_000_000, 53.9, 10),
+                                                     ("ecp5", 25_000_000, 190, 5), ("ecp5", 25_000_000, 7, 20)])
+def test_the_pll_is_set_to_the_highest_clock_not_above_fmax_less_the_margin(family, f_in, fmax, margin):
+    target, pll, why = clock_from_fmax(family, f_in, fmax, margin)
+    assert target == pytest.approx(fmax * (1 - margin / 100))
+    # brute force: the highest legal output not above the target
+    outs = sorted(out for out, *_ in BRUTE[family](f_in))
+    best = outs[bisect.bisect_right(outs, Fraction(repr(target)) * MHZ) - 1]
+    assert pll.f_out_hz == best and why.endswith(f"makes {pll.out_mhz:g} MHz")
+
+
+def test_the_default_margin_is_ten_percent():
+    assert PLL_MARGIN_PCT == 10.0
+    assert clock_from_fmax("ice40", 12_000_000, 25.3)[0] == pytest.approx(22.77)
+
+
+def test_above_the_plls_range_the_target_is_its_highest_output():
+    target, pll, why = clock_from_fmax("ice40", 12_000_000, 400.0)
+    assert target == pytest.approx(360) and pll.out_mhz == 270.0 and "above the highest" in why
+
+
+@pytest.mark.parametrize("fmax,meets", [(15.0, True), (17.0, True), (10.0, False)])
+def test_below_the_plls_range_the_oscillator_is_the_clock(fmax, meets):
+    # the iCE40 PLL makes nothing below 16.125 MHz from 12 MHz; 17 less 10 % is 15.3, and 15 is 13.5
+    target, pll, why = clock_from_fmax("ice40", 12_000_000, fmax)
+    assert pll is None and "the 12 MHz oscillator instead" in why
+    assert why.endswith("which meets it" if meets else "which does not meet it either")
+
+
+@pytest.mark.parametrize("margin", [100, 100.0, -0.1, float("inf"), float("nan"), "10", None, True])
+def test_a_margin_outside_0_to_100_percent_is_refused(margin):
+    with pytest.raises(BadParameter, match=r"^margin_pct must be a percentage from 0 up to \(not including\) 100, "
+                                           r"not "):
+        clock_from_fmax("ice40", 12_000_000, 30, margin)
+    with pytest.raises(BadParameter, match=r"^--pll-margin must be a percentage"):
+        check_pll_margin(margin, "--pll-margin")
+
+
+@pytest.mark.parametrize("fmax", [0, -3, float("nan"), "25", True])
+def test_a_bad_fmax_is_refused(fmax):
+    with pytest.raises(BadParameter, match=r"^fmax_mhz must be a positive number of MHz, not "):
+        clock_from_fmax("ecp5", 25_000_000, fmax)
