@@ -30,7 +30,11 @@ the algorithms the installed nextpnr-ice40 and nextpnr-ecp5 offer; None (the def
 nextpnr's own choice, heap and router1. Only a choice other than nextpnr's default goes onto its
 command line (Amaranth's ``nextpnr_opts``), so a build with the defaults has the same plan, and the
 same reuse key, as one made before these options existed. The report records both (``placer``,
-``router``) and how long the build took (``build_seconds``).
+``router``) and how long the build took (``build_seconds``). A build that nextpnr gives up placing
+or routing (nextpnr's "Placing design failed" or "Routing design failed", as the simulated-annealing
+placer does with some carry chains on iCE40) raises DesignDoesNotFit with a sentence naming the
+placer or router and nextpnr's first error, and is kept like a design too big for the device, so
+that a search reuses the verdict instead of building it again.
 
 With ``clock_mhz="auto"`` (:func:`build_engine_board_auto_clock`) the engine is built twice: at
 the oscillator, and then through the PLL at the highest clock not above the first build's Fmax less
@@ -47,7 +51,7 @@ from pathlib import Path
 
 from adderhw.base.errors import BadParameter
 
-from .build import design_key, execute_plan, reuse_record
+from .build import BuildFailed, DesignDoesNotFit, design_key, execute_plan, keep_no_fit, reuse_record
 
 from .engine_top import EngineTop, oscillator_hz
 from .pll import PLL_MARGIN_PCT, check_pll_margin, clock_from_fmax, solve_pll
@@ -58,7 +62,7 @@ from .report import parse_nextpnr, parse_yosys_stat
 from .toolchain import tool_env, tool_versions
 
 __all__ = ["build_engine_board", "build_engine_board_auto_clock", "ENGINE_BOARDS", "NEXTPNR_PLACERS",
-           "NEXTPNR_ROUTERS", "NEXTPNR_DEFAULTS", "check_nextpnr_options", "nextpnr_opts"]
+           "NEXTPNR_ROUTERS", "NEXTPNR_DEFAULTS", "check_nextpnr_options", "nextpnr_opts", "pnr_gave_up"]
 
 #: boards the engine top supports (they have a UART resource)
 ENGINE_BOARDS = ("icebreaker", "ulx3s-85f")
@@ -80,6 +84,29 @@ def check_nextpnr_options(placer=None, router=None, prefix=""):
                                f"not {value!r}")
         out.append(None if value == NEXTPNR_DEFAULTS[name] else value)
     return tuple(out)
+
+
+#: what nextpnr logs when it gives up placing or routing a design (its main flow's log_error)
+_PNR_GAVE_UP = {"place": "Placing design failed", "route": "Routing design failed"}
+
+
+def pnr_gave_up(log, device, placer, router):
+    """The one-sentence reason when the build log ``log`` shows that nextpnr gave up placing or
+    routing the design (not a resource overflow, which boards.report.no_fit_reason reads), with its
+    first error; or None. A design that one placer or router cannot finish may finish with another
+    (``placer``, ``router``: the ones used, which the sentence names)."""
+    try:
+        lines = Path(log).read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    for step, phrase in _PNR_GAVE_UP.items():
+        if any(phrase in line for line in lines):
+            first = next((line.removeprefix("ERROR: ").rstrip(".") for line in lines
+                          if line.startswith("ERROR:") and phrase not in line), None)
+            tool = f"{placer} placer" if step == "place" else f"{router} router"
+            return (f"nextpnr's {tool} could not {step} the design on {device}" + (f": {first}" if first else "")
+                    + " (another placer or router may finish it)")
+    return None
 
 
 def nextpnr_opts(seed, placer=None, router=None):
@@ -152,7 +179,17 @@ def build_engine_board(board_name, engine, cycles_per_image, baud=None, dsp=True
     say(f"UART: {baud_choice}")
     say(f"building the engine ({engine.describe()}) behind a {baud}-baud UART for {b.name} ({b.device}) "
         f"at {clock_text} in {out}")
-    seconds = execute_plan(plan, b, out, name, key, env, say)
+    try:
+        seconds = execute_plan(plan, b, out, name, key, env, say)
+    except DesignDoesNotFit:
+        raise
+    except BuildFailed:
+        reason = pnr_gave_up(out / "build.log", b.device, placer or NEXTPNR_DEFAULTS["placer"],
+                             router or NEXTPNR_DEFAULTS["router"])
+        if reason is None:
+            raise
+        keep_no_fit(out, key, reason)               # reused as a no-fit, like a design too big
+        raise DesignDoesNotFit(reason) from None
     pnr_doc = json.loads((out / "report_nextpnr.json").read_text())
     pnr = parse_nextpnr(pnr_doc, b.family)
     clock_mhz_run = top.clk_hz / 1e6 if pll is None else pll.out_mhz

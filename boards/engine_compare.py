@@ -10,6 +10,11 @@ AdderNet accelerator.
 A build that does not fit the device still has Yosys's cell counts (``stat.json`` is written after
 synthesis), so its logic is compared from synthesis and marked ``fits: false``; Fmax and images/s
 exist only for builds that placed and routed. Builds are reused when their design is unchanged.
+
+``compare_largest`` instead puts each kind at the largest array that places and routes on each
+board (:func:`largest_fitting`): probes that double the PEs from a starting size, then a fine stage
+over arrays of any rows and columns between the largest that fit and the smallest that did not.
+nextpnr's placer and router are options of both comparisons (boards.engine_build).
 """
 import json
 from pathlib import Path
@@ -132,8 +137,6 @@ def _shrink(rows, cols):
 FINE_ASPECT = 2
 #: the fine stage's default bound on its probes (each one a full build)
 MAX_FINE_PROBES = 6
-#: what each probe of the search belongs to
-STAGES = ("start", "doubling", "halving", "fine")
 
 
 def _pes(shape):
@@ -183,8 +186,10 @@ def search_largest(fits, start, max_pes, fine=True, max_fine_probes=MAX_FINE_PRO
     times the other. It bisects on PEs (:func:`_fine_pick`): a fit rules out every smaller count,
     a failure every shape it rules out by :func:`_ruled_out`; the failures of the first two stages
     count too. It ends when no open shape is left, which makes the answer the array with the most
-    PEs in the bracket that fits, or after ``max_fine_probes`` probes, with the shapes still open
-    recorded and named in the limit."""
+    PEs in the bracket that fits (where failures follow :func:`_ruled_out`'s rule, as a device
+    bounded by its logic and by its columns' resources does), or after ``max_fine_probes`` probes,
+    with the shapes still open recorded (the fine record's ``open``) and counted in the limit. Each
+    probe's ``stage`` is "start", "doubling", "halving" or "fine"."""
     shape = tuple(start)
     if _pes(shape) > max_pes:
         raise BadParameter(f"max_pes must be at least the starting array's {_pes(shape)} PEs, not {max_pes}")

@@ -297,3 +297,51 @@ def test_a_bad_margin_is_refused_before_any_build(monkeypatch, tmp_path, margin)
                                            r"not "):
         engine_build.build_engine_board_auto_clock("icebreaker", TINY, 1000, margin_pct=margin, out_dir=tmp_path)
     assert calls == []
+
+
+# the end of a real build log: nextpnr-ice40 0.11's simulated-annealing placer on a tiny engine
+SA_GAVE_UP = """Info: Legalising relative constraints...
+ERROR: failed to place chain starting at cell 'link.engine.descs.0.0_RDATA_15_SB_DFF_Q_D_SB_LUT4_O_LC'
+ERROR: Placing design failed.
+0 warnings, 2 errors
+"""
+
+
+def test_a_design_nextpnr_gives_up_placing_is_a_no_fit_kept_for_reuse(monkeypatch, tmp_path):
+    builds = []
+
+    def execute(plan, b, out, name, key, env, say):
+        builds.append(key)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "build.log").write_text(SA_GAVE_UP)
+        raise engine_build.BuildFailed("the build for iCEBreaker failed (exit 125)")
+    monkeypatch.setattr(engine_build, "execute_plan", execute)
+    reason = ("nextpnr's sa placer could not place the design on iCE40UP5K-SG48: failed to place chain starting at "
+              "cell 'link.engine.descs.0.0_RDATA_15_SB_DFF_Q_D_SB_LUT4_O_LC' (another placer or router may finish it)")
+    with pytest.raises(engine_build.DesignDoesNotFit) as e:
+        build_engine_board("icebreaker", TINY, 1000, out_dir=tmp_path, versions=False, placer="sa", reuse=True)
+    assert str(e.value) == reason
+    assert json.loads((tmp_path / "does_not_fit.json").read_text()) == {"design_key": builds[0], "reason": reason}
+    with pytest.raises(engine_build.DesignDoesNotFit, match="^nextpnr's sa placer could not place"):
+        build_engine_board("icebreaker", TINY, 1000, out_dir=tmp_path, versions=False, placer="sa", reuse=True)
+    assert len(builds) == 1                                     # the verdict was reused, not built again
+
+
+def test_other_build_failures_stay_build_failures(monkeypatch, tmp_path):
+    def execute(plan, b, out, name, key, env, say):
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "build.log").write_text("ERROR: Module `SB_FOO' referenced but not found\n")
+        raise engine_build.BuildFailed("the build for iCEBreaker failed (exit 1)")
+    monkeypatch.setattr(engine_build, "execute_plan", execute)
+    with pytest.raises(engine_build.BuildFailed) as e:
+        build_engine_board("icebreaker", TINY, 1000, out_dir=tmp_path, versions=False)
+    assert not isinstance(e.value, engine_build.DesignDoesNotFit) and not (tmp_path / "does_not_fit.json").exists()
+
+
+def test_the_reason_names_the_router_that_gave_up(tmp_path):
+    (tmp_path / "build.log").write_text("Info: Routing..\nWarning: Failed to find a route for arc 3 of net x.\n"
+                                        "ERROR: Routing design failed.\n")
+    assert engine_build.pnr_gave_up(tmp_path / "build.log", "LFE5U-85F-6BG381C", "heap", "router2") == \
+        "nextpnr's router2 router could not route the design on LFE5U-85F-6BG381C (another placer or router may " \
+        "finish it)"
+    assert engine_build.pnr_gave_up(tmp_path / "missing.log", "x", "heap", "router1") is None
