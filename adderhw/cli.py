@@ -44,6 +44,11 @@ TRAIN_HELP = ("train the networks afresh here (cached afterwards) instead of usi
               "that the published results came from (docs/results/weights)")
 
 
+POST_LANES_HELP = ("the engine's post-processing lanes L, a divisor of --cols: each drained row of C sums is "
+                   "taken in C/L chunks, one per cycle (fewer cells; the drain waits for it); default 0, one lane "
+                   "per column")
+
+
 def _train_option(parser, prefix=""):
     parser.add_argument("--train", action="store_true", help=prefix + TRAIN_HELP)
 
@@ -59,6 +64,7 @@ def _multiplier_options(parser):
                              "or M is fitted to signed powers of two and applied with shifts and adds (shift)")
     parser.add_argument("--shift-terms", type=int, default=2, choices=(1, 2),
                         help="with --requant shift: powers of two per M (default 2)")
+    parser.add_argument("--post-lanes", type=int, default=0, help=POST_LANES_HELP)
 
 
 def cmd_demo(args):
@@ -85,7 +91,8 @@ def cmd_engine(args):
     cfg = EngineRunConfig(network=args.network, pe=args.pe, rows=args.rows, cols=args.cols, width=args.width,
                           mac_rows=args.mac_rows, sim=args.sim, images=args.images, seed=args.seed,
                           epochs=args.epochs, train=args.train, first_last=args.first_last, requant=args.requant,
-                          shift_terms=args.shift_terms, quant=args.quant, group=args.group, qat_epochs=args.qat_epochs)
+                          shift_terms=args.shift_terms, quant=args.quant, group=args.group, qat_epochs=args.qat_epochs,
+                          post_lanes=args.post_lanes)
     r = run_engine_flow(cfg, out, progress=_say)
     _say(f"wrote {out / 'engine.json'}, {out / 'engine.md'} and {out / 'engine.png'}")
     return 0 if r["bit_exact"] and r["cycles_match_model"] else 1
@@ -97,7 +104,7 @@ def cmd_run(args):
     cfg = BoardRunConfig(port=args.port, network=args.network, pe=args.pe, rows=args.rows, cols=args.cols,
                          width=args.width, mac_rows=args.mac_rows, images=args.images, baud=args.baud, seed=args.seed,
                          train=args.train, first_last=args.first_last, requant=args.requant,
-                         shift_terms=args.shift_terms)
+                         shift_terms=args.shift_terms, post_lanes=args.post_lanes)
     r = run_board_flow(cfg, out, progress=_say)
     link = "n/a" if r["link_images_per_s"] is None else f"{r['link_images_per_s']:,.0f}"
     _say(f"accuracy {100 * r['correct'] / r['images']:.2f} % ({r['correct']}/{r['images']}), every class equal to the "
@@ -393,11 +400,11 @@ def cmd_build_engine(args):
     from adderhw.golden.engine_cycles import engine_cycles
     EngineRunConfig(network=args.network, pe=args.pe, rows=args.rows, cols=args.cols, width=args.width,
                     mac_rows=args.mac_rows, first_last=args.first_last or "mul", requant=args.requant or "mul",
-                    shift_terms=args.shift_terms)                               # the engine flow's checks
+                    shift_terms=args.shift_terms, post_lanes=args.post_lanes)   # the engine flow's checks
     _, _, program, _ = network_program(args.network, args.pe, args.width, progress=_say,
                                        first_last=args.first_last or "mul", requant=args.requant or "mul",
                                        shift_terms=args.shift_terms)
-    engine = engine_for(program, args.rows, args.cols, args.pe, args.mac_rows)
+    engine = engine_for(program, args.rows, args.cols, args.pe, args.mac_rows, args.post_lanes)
     per_image = engine_cycles(engine, program)["total"] / engine.lanes
     options = dict(baud=args.baud, dsp=args.dsp is not False, seed=args.seed, out_dir=out, progress=_say,
                    extra={"network": args.network}, breakdown=args.breakdown, placer=args.placer, router=args.router)
@@ -854,6 +861,7 @@ def build_parser():
                     help="--top engine, AdderNet: requantise with a multiplier (default) or with shifts and adds")
     bd.add_argument("--shift-terms", type=int, default=2, choices=(1, 2),
                     help="--top engine with --requant shift: powers of two per M (default 2)")
+    bd.add_argument("--post-lanes", type=int, default=0, help="--top engine: " + POST_LANES_HELP)
     bd.add_argument("--breakdown", action="store_true",
                     help="--top engine: keep the design's hierarchy and report its resources per block (arrays, "
                          "im2col, post-processing, sequencer, memories, link and UART, clocking and I/O)")

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from adderhw.base.config import ArrayConfig
-from adderhw.base.engine import EngineConfig
+from adderhw.base.engine import EngineConfig, check_post_lanes
 from adderhw.base.errors import BadParameter
 from adderhw.base.tables import markdown_table, pyplot, write_reports
 from adderhw.base.validate import check_int
@@ -53,6 +53,7 @@ class EngineRunConfig:
     quant: str = "ptq"         # QUANTS: post-training, or QAT (golden.qat.qat_compile), per-group with "qat-group"
     group: int = 0             # "qat-group": output channels per scale (0: the array's rows)
     qat_epochs: int = 6
+    post_lanes: int = 0        # post-processing lanes L (EngineConfig.post_lanes); 0: one per column
 
     def __post_init__(self):
         from adderhw.base.requant import REQUANT_KINDS, SHIFT_TERMS
@@ -81,6 +82,7 @@ class EngineRunConfig:
         if self.requant == "shift" and self.pe == "mac":
             raise BadParameter("requant 'shift' applies to the AdderNet engine; the CNN twin keeps its multipliers "
                                "(a CNN needs them), so give it requant 'mul'")
+        check_post_lanes(self.post_lanes, self.cols)
 
     @property
     def flags(self):
@@ -93,7 +95,10 @@ class EngineRunConfig:
         if self.quant != "ptq":
             out.append(f"--quant {self.quant}" + (f" --group {self.group}" if self.group else "")
                        + (f" --qat-epochs {self.qat_epochs}" if self.qat_epochs != 6 else ""))
+        if self.post_lanes:
+            out.append(f"--post-lanes {self.post_lanes}")
         return "".join(" " + f for f in out)
+
 
 
 def network_program(network, pe, width, seed=0, epochs=0, progress=print, fresh=False, first_last="mul",
@@ -130,12 +135,12 @@ def _pow2(n):
     return 1 << max(4, (int(n) - 1).bit_length())
 
 
-def engine_for(program, rows, cols, pe, mac_rows):
+def engine_for(program, rows, cols, pe, mac_rows, post_lanes=0):
     """The smallest EngineConfig of this array shape that holds ``program`` (memories rounded up to
     powers of two). Only what the program needs is built: an AdderNet program without multiplier
     layers gets no MAC array (``mac_rows`` is then 0 whatever was asked), and a program compiled
     with requant "shift" a post-processing without multipliers; the per-tile input shift is built
-    when a layer has a non-zero x_shift (per-group scales)."""
+    when a layer has a non-zero x_shift (per-group scales). ``post_lanes``: EngineConfig.post_lanes."""
     k_max = max(layer.k for layer in program.layers)
     array = ArrayConfig(rows=rows, cols=cols, width=program.width, k_max=k_max, pe=pe)
     needs_mac = any(layer.op == "mul" for layer in program.layers)
@@ -143,7 +148,7 @@ def engine_for(program, rows, cols, pe, mac_rows):
                          weight_depth=1 << 20, const_depth=1 << 16, max_layers=len(program.layers),
                          scale_bits=program.scale_bits, bias_bits=program.bias_bits, requant=program.requant,
                          shift_terms=program.shift_terms,
-                         tile_shift=any(layer.x_shifts.any() for layer in program.layers))
+                         tile_shift=any(layer.x_shifts.any() for layer in program.layers), post_lanes=post_lanes)
     from adderhw.golden.program import memory_images
     mem = memory_images(program, probe)
     act = max(max(layer.cin * layer.in_hw[0] * layer.in_hw[1], int(np.prod(layer.out_shape))) for layer in program.layers)
@@ -163,7 +168,7 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
                                                 shift_terms=cfg.shift_terms, quant=cfg.quant,
                                                 group=cfg.group or cfg.rows, qat_epochs=cfg.qat_epochs)
     progress("[2/4] the program compiled; the golden program on the whole test set")
-    engine = engine_for(program, cfg.rows, cfg.cols, cfg.pe, cfg.mac_rows)
+    engine = engine_for(program, cfg.rows, cfg.cols, cfg.pe, cfg.mac_rows, cfg.post_lanes)
     xq = quantize_images(program, data.x_test)
     golden = run_program(program, xq)
     golden_acc = float(np.mean(golden.classes == data.y_test))
@@ -213,7 +218,7 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
         "multipliers": engine.multipliers, "first_last": cfg.first_last, "requant": engine.requant,
         "shift_terms": engine.shift_terms if engine.requant == "shift" else None,
         "quant": cfg.quant, "group": (cfg.group or cfg.rows) if cfg.quant == "qat-group" else None,
-        "tile_shift": engine.tile_shift,
+        "tile_shift": engine.tile_shift, "post_lanes": engine.pp_lanes,
         "memories": {"act_words": engine.act_depth, "act_buffers": 2, "weight_words": engine.weight_depth,
                      "const_entries": engine.const_depth},
         "sim": cfg.sim, "images": n,

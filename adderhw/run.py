@@ -41,12 +41,15 @@ class BoardRunConfig:
     first_last: str = "mul"     # the engine flow's options (adderhw.engine.EngineRunConfig)
     requant: str = "mul"
     shift_terms: int = 2
+    post_lanes: int = 0         # EngineConfig.post_lanes; 0: one per column
 
     def __post_init__(self):
         from adderhw.engine import EngineRunConfig
-        EngineRunConfig(network=self.network, pe=self.pe, rows=self.rows, cols=self.cols, width=self.width,
-                        mac_rows=self.mac_rows, images=self.images, seed=self.seed, first_last=self.first_last,
-                        requant=self.requant, shift_terms=self.shift_terms)      # the same checks
+        # the same checks, and the engine options for the recorded command
+        self.engine_flags = EngineRunConfig(network=self.network, pe=self.pe, rows=self.rows, cols=self.cols,
+                                            width=self.width, mac_rows=self.mac_rows, images=self.images,
+                                            seed=self.seed, first_last=self.first_last, requant=self.requant,
+                                            shift_terms=self.shift_terms, post_lanes=self.post_lanes).flags
         self.images = check_int("images", self.images, lo=1)
         self.baud = check_int("baud", self.baud, lo=300)
         if not self.port:
@@ -64,7 +67,7 @@ def run_board_flow(cfg, out_dir=None, progress=print):
     data, _, program, net = network_program(cfg.network, cfg.pe, cfg.width, cfg.seed, progress=progress,
                                             fresh=cfg.train, first_last=cfg.first_last, requant=cfg.requant,
                                             shift_terms=cfg.shift_terms)
-    engine = engine_for(program, cfg.rows, cfg.cols, cfg.pe, cfg.mac_rows)
+    engine = engine_for(program, cfg.rows, cfg.cols, cfg.pe, cfg.mac_rows, cfg.post_lanes)
     xq = quantize_images(program, data.x_test)
     if cfg.images > len(xq):
         raise BadParameter(f"images must be at most the {len(xq)} test images of {cfg.network}, not {cfg.images}")
@@ -107,7 +110,7 @@ def run_board_flow(cfg, out_dir=None, progress=print):
         "weights": net.record(),
         "command": f"adderhw run --port {cfg.port} --network {cfg.network} --pe {cfg.pe} --rows {cfg.rows} "
                    f"--cols {cfg.cols} --mac-rows {cfg.mac_rows} --images {cfg.images}"
-                   + (" --train" if cfg.train else ""),
+                   + cfg.engine_flags + (" --train" if cfg.train else ""),
     }
     progress(f"[3/3] {r['correct']}/{cfg.images} correct (golden {r['golden_correct']}); classes equal golden: "
              f"{r['classes_equal_golden']}; cycles equal the model: {r['cycles_equal_model']}")

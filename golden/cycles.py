@@ -35,12 +35,17 @@ def tiles(config, T, P):
     return -(-T // config.rows) * -(-P // config.cols)
 
 
-def tile_sequence_cycles(config, ks):
-    """Cycles of tiles with reduction lengths ``ks`` streamed back to back, no stalls."""
+def tile_sequence_cycles(config, ks, drain_wait=0):
+    """Cycles of tiles with reduction lengths ``ks`` streamed back to back, no input stalls.
+
+    ``drain_wait``: cycles by which the consumer of ``o_sum`` delays the acceptance of each tile's
+    last output row (hw.postproc with L < C takes a row every P cycles, so R·(P − 1)). The array
+    holds the next tile's last beat until that row is accepted (hw.array), so G grows by the same
+    amount, in the gap between tiles and at the end of the run."""
     check_config(config)
     if not ks:
         return 0
-    g = drain_gap(config)
+    g = drain_gap(config) + check_int("drain_wait", drain_wait, lo=0)
     last = None
     for k in ks:
         k = config.check_k(k)

@@ -7,10 +7,14 @@ raises ``o_done``. Per layer, in order:
   * one cycle for the address generator's first read (hw.im2col: counters, then registered reads);
   * the array's run of the layer's tiles (golden.cycles.tile_sequence_cycles: from the first beat
     offered to the acceptance of the last output row): out_h·out_w·t_tiles tiles of K beats
-    back to back, on the array the layer's op selects. The post-processing always accepts, so the
-    array never stalls beyond its own drain rule;
-  * POSTPROC_STAGES + 1 cycles: the last row's pipeline to its write, and the cycle in which the
-    sequencer sees the layer done.
+    back to back, on the array the layer's op selects. With L = C post-processing lanes the
+    post-processing accepts a row every cycle, so the array never stalls beyond its own drain rule.
+    With L < C (P = C / L chunks per row) it accepts a row with the row's last chunk, every P
+    cycles: a tile's R rows are accepted R·(P − 1) cycles later than the array offers them, and
+    the array holds the next tile's last beat until then, so the drain gap G of the tile sequence
+    grows by ``EngineConfig.drain_wait`` = R·(P − 1) (golden.cycles.tile_sequence_cycles);
+  * POSTPROC_STAGES + 1 cycles: the last row's last chunk's pipeline to its write, and the cycle in
+    which the sequencer sees the layer done.
 
 So a layer costs FETCH_CYCLES + tiles' cycles + POSTPROC_STAGES + 3. Cycles per image are a full
 batch's cycles / C (the images on the C lanes share every cycle).
@@ -33,7 +37,7 @@ def engine_layer_cycles(engine, layer):
     arr = engine.array_for(layer.op)
     h, w = layer.conv_hw
     n = h * w * -(-layer.cout // arr.rows)
-    return LAYER_OVERHEAD + tile_sequence_cycles(arr, [layer.k] * n), n, arr
+    return LAYER_OVERHEAD + tile_sequence_cycles(arr, [layer.k] * n, engine.drain_wait(layer.op)), n, arr
 
 
 def engine_cycles(engine, program):

@@ -39,7 +39,7 @@ o_busy, o_done : Out(1)
 o_cycles : Out(32)
 o_class : Out(ArrayLayout(unsigned(class bits), C))
 i_peek_side : In(1), i_peek_addr : In(act address), o_peek_data : Out(ArrayLayout(signed(width), C))
-o_wr : Out({valid: 1, layer: 6, side: 1, addr: act address, data: ArrayLayout(signed(width), C)})
+o_wr : Out({valid: 1, layer: 6, side: 1, addr: act address, data: ArrayLayout(signed(width), C), lanes: C})
 """
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
@@ -67,9 +67,11 @@ def load_layout(engine):
 
 
 def write_layout(engine):
-    """The layout of ``o_wr``: one post-processing write of the C lanes of an activation word."""
+    """The layout of ``o_wr``: one post-processing write to an activation word; ``lanes`` has a bit
+    set for each of the C lanes it changes (all of them, or one chunk's L with L < C)."""
     return data.StructLayout({"valid": 1, "layer": 6, "side": 1, "addr": ceil_log2(engine.act_depth),
-                              "data": data.ArrayLayout(signed(engine.array.width), engine.array.cols)})
+                              "data": data.ArrayLayout(signed(engine.array.width), engine.array.cols),
+                              "lanes": engine.array.cols})
 
 
 def class_layout(engine):
@@ -171,7 +173,7 @@ class LayerEngine(wiring.Component):
                 m.d.comb += [rd.addr.eq(post.o_rd_addr), rd.en.eq(post.o_rd_en)]
             with m.If(busy & ~reading):
                 m.d.comb += [wr.addr.eq(post.o_wr_addr), wr.data.eq(post.o_wr_data),
-                             wr.en.eq(Mux(post.o_wr_en, (1 << C) - 1, 0))]
+                             wr.en.eq(Mux(post.o_wr_en, post.o_wr_lanes, 0))]
             if s == 0:
                 with m.If(~busy):
                     m.d.comb += [wr.addr.eq(ld.addr), wr.en.eq(Mux(load & (ld.space == SPACE_ACT), lane_en[:C], 0))]
@@ -186,7 +188,8 @@ class LayerEngine(wiring.Component):
             with m.Else():
                 m.d.comb += post.i_rd_data.eq(rd.data)
         m.d.comb += [self.o_wr.valid.eq(busy & post.o_wr_en), self.o_wr.layer.eq(seq.o_layer),
-                     self.o_wr.side.eq(~side), self.o_wr.addr.eq(post.o_wr_addr), self.o_wr.data.eq(post.o_wr_data)]
+                     self.o_wr.side.eq(~side), self.o_wr.addr.eq(post.o_wr_addr), self.o_wr.data.eq(post.o_wr_data),
+                     self.o_wr.lanes.eq(post.o_wr_lanes)]
 
         # ---- the arrays: one for adder layers, one for multiplier layers (AdderNet), or one MAC array
         # an all-adder engine (mac_rows 0) has no MAC array: nothing that multiplies is built
@@ -197,7 +200,8 @@ class LayerEngine(wiring.Component):
             cfg = arr.config
             sel = mul if op == "mul" else ~mul
             m.d.comb += [arr.i_act.payload.eq(gen.o_act.payload), arr.i_act.valid.eq(gen.o_act.valid & sel),
-                         arr.i_filter.valid.eq(gen.o_filter.valid & sel), arr.o_sum.ready.eq(1)]
+                         arr.i_filter.valid.eq(gen.o_filter.valid & sel),
+                         arr.o_sum.ready.eq(post.i_sum.ready)]
             for r in range(cfg.rows):
                 m.d.comb += arr.i_filter.payload[r].eq(gen.o_filter.payload[r])
             with m.If(sel):

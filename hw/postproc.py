@@ -17,9 +17,21 @@ MAX_SHIFT + 1 bits that 2^(MAX_SHIFT−1) would otherwise need (for the default 
 Beats arrive in the order hw.im2col issues tiles: per output position, T-tile by T-tile, rows
 r = 0 .. R_L−1 of each tile, so the output channel is t = tt·R_L + r and simply counts
 0 .. t_beats − 1 per position. Rows with t >= cout (padding channels of the last T-tile) are
-dropped. ``i_sum.ready`` is always high: the unit is a fixed pipeline that takes a beat per cycle.
+dropped.
 
-Pipeline (a beat accepted in cycle n; ``POSTPROC_STAGES`` = 6 registered stages, so that no stage
+Lanes (``EngineConfig.pp_lanes`` = L, P = C / L chunks per row). With L = C the unit takes a row
+per cycle and ``i_sum.ready`` is always high. With L < C the datapath below is L lanes wide and a
+row of C sums is taken in P chunks, chunk q = lanes q·L .. q·L + L − 1, one per cycle, straight from
+the offered payload, which the stream rules hold stable until it is accepted: ``i_sum.ready`` is
+high in the cycle of the row's last chunk (q = P − 1), so no row is copied into a register here and
+the array's 3-entry output FIFO is the buffer between the C-wide drain and the L lanes. The array
+then drains a tile's R rows in R·P cycles instead of R, and holds the next tile's last beat until
+the last row is accepted: golden.engine_cycles counts those R·(P − 1) cycles. A chunk's write goes
+to its L lanes of the C-lane activation word (``o_wr_lanes``; the words' lanes are images, and the
+memory writes per lane); the average pool keeps its sums per chunk (address q + P'·t, P' the next
+power of two), the argmax per lane of the word.
+
+Pipeline (a chunk taken in cycle n; ``POSTPROC_STAGES`` = 6 registered stages, so that no stage
 holds more than one wide adder, a multiplier or half a barrel shifter: with the rounding shift in
 one stage the engine's iCE40 Fmax was 13.5 MHz):
   * n:   the constant table's read address cbase + t is presented; acc, t and the destination
@@ -42,10 +54,11 @@ Members
 -------
 i_start : In(1)                  begin a layer; ``i_desc`` is held stable until ``o_done``
 i_desc : In(descriptor_layout)
-i_sum : In(stream.Signature({data: ArrayLayout(signed(acc_bits), C), last: 1}))
+i_sum : In(stream.Signature({data: ArrayLayout(signed(acc_bits), C), last: 1}))   ready every P-th cycle
 o_const_addr : Out, o_const_en : Out(1), i_const_data : In({scale, bias})   the constant table
 o_rd_addr : Out, o_rd_en : Out(1), i_rd_data : In(ArrayLayout(signed(width), C))   destination read
 o_wr_addr : Out, o_wr_en : Out(1), o_wr_data : Out(ArrayLayout(signed(width), C))  destination write
+o_wr_lanes : Out(C)              the lanes the write changes (all of them when L = C)
 o_done : Out(1)
 o_class : Out(ArrayLayout(unsigned(class bits), C))   argmax of the last layer's rows, per lane
 """
@@ -139,6 +152,7 @@ class PostProcessor(wiring.Component):
             "o_wr_addr": Out(ceil_log2(engine.act_depth)),
             "o_wr_en": Out(1),
             "o_wr_data": Out(data.ArrayLayout(signed(w), C)),
+            "o_wr_lanes": Out(C),
             "o_done": Out(1),
             "o_class": Out(data.ArrayLayout(unsigned(self.class_bits), C)),
         })
@@ -147,12 +161,35 @@ class PostProcessor(wiring.Component):
         m = Module()
         e, d = self.engine, self.i_desc
         w, C, fb = e.array.width, e.array.cols, e.field_bits
+        L, P = e.pp_lanes, e.post_chunks
+        qb = ceil_log2(P)                    # bits of a chunk index (0 when L = C)
         lo, hi = -(1 << (w - 1)), (1 << (w - 1)) - 1
         gap_shape = signed(w + GAP_EXTRA_BITS)
         m.submodules.gap_mem = gap_mem = memory.Memory(
-            shape=data.ArrayLayout(gap_shape, C), depth=e.const_depth, init=[])
+            shape=data.ArrayLayout(gap_shape, L), depth=e.const_depth << qb, init=[])
         gap_rd = gap_mem.read_port(transparent_for=())
         gap_wr = gap_mem.write_port()
+
+        # ---- the chunk of the offered row that enters the pipeline this cycle (L = C: the row)
+        take = self.i_sum.valid
+        if P > 1:
+            q = Signal(qb, name="chunk")
+            q_last = q == P - 1
+            beat = take & q_last                 # the row is accepted with its last chunk
+            m.d.comb += self.i_sum.ready.eq(q_last)
+            with m.If(take):
+                m.d.sync += q.eq(Mux(q_last, 0, q + 1))
+            with m.If(self.i_start):
+                m.d.sync += q.eq(0)
+            chunk = Signal(data.ArrayLayout(signed(self.acc_bits), L), name="chunk_data")
+            with m.Switch(q):
+                for i in range(P):
+                    with m.Case(i):
+                        m.d.comb += [chunk[lane].eq(self.i_sum.payload.data[i * L + lane]) for lane in range(L)]
+        else:
+            beat = take
+            m.d.comb += self.i_sum.ready.eq(1)
+            chunk = self.i_sum.payload.data
 
         # ---- beat counters: channel t within the position, and the position
         t, tplane = Signal(fb, name="t"), Signal(fb, name="tplane")
@@ -174,8 +211,7 @@ class PostProcessor(wiring.Component):
                 m.d.comb += pos_off.eq(0)
             with m.Default():
                 m.d.comb += pos_off.eq(pidx)
-        beat = self.i_sum.valid
-        m.d.comb += [self.i_sum.ready.eq(1), self.o_const_addr.eq(d.cbase + t), self.o_const_en.eq(1)]
+        m.d.comb += [self.o_const_addr.eq(d.cbase + t), self.o_const_en.eq(1)]
         with m.If(beat):
             with m.If(~t_last):
                 m.d.sync += [t.eq(t + 1), tplane.eq(tplane + d.dst_plane)]
@@ -190,26 +226,29 @@ class PostProcessor(wiring.Component):
         with m.If(self.i_start):
             m.d.sync += [t.eq(0), tplane.eq(0), oy.eq(0), ox.eq(0), pidx.eq(0), prow.eq(0)]
 
-        # ---- the sideband of a beat, carried along the stages (one register set per stage)
-        side = data.StructLayout({"v": 1, "t": fb, "dst": fb, "first": 1, "lastpos": 1, "end": 1})
+        # ---- the sideband of a chunk, carried along the stages (one register set per stage)
+        side = data.StructLayout({"v": 1, "t": fb, "dst": fb, "first": 1, "lastpos": 1, "end": 1,
+                                  **({"q": qb} if P > 1 else {})})
         stage = [Signal(side, name=f"side_{n}") for n in "ab2xyc"]     # A, B, B2, C1, C2, C3
 
         def advance(i):
             m.d.sync += stage[i].eq(stage[i - 1])
 
-        # ---- stage A: the beat, and the constant table's address (its data comes in stage B)
-        acc_a = Signal(data.ArrayLayout(signed(self.acc_bits), C))
+        # ---- stage A: the chunk, and the constant table's address (its data comes in stage B)
+        acc_a = Signal(data.ArrayLayout(signed(self.acc_bits), L))
         first = Mux(pool == POOL_MAX2, ~oy[0] & ~ox[0], (ox == 0) & (oy == 0))
-        m.d.sync += [acc_a.eq(self.i_sum.payload.data), stage[0].v.eq(beat & (t < d.cout)), stage[0].t.eq(t),
+        m.d.sync += [acc_a.eq(chunk), stage[0].v.eq(take & (t < d.cout)), stage[0].t.eq(t),
                      stage[0].dst.eq(tplane + pos_off), stage[0].first.eq(first), stage[0].lastpos.eq(pos_last),
                      stage[0].end.eq(beat & pos_last & t_last)]
+        if P > 1:
+            m.d.sync += stage[0].q.eq(q)
         # ---- stage B: acc·M per lane, B kept. requant "mul": a multiplier (DSP-mapped where there
         # are DSPs); "shift": M's one or two signed powers of two as shifts and adds
         const = self.i_const_data
         prod_shape = signed(self.acc_bits + e.scale_bits)          # any acc·M, exactly
-        prod = Signal(data.ArrayLayout(prod_shape, C))
+        prod = Signal(data.ArrayLayout(prod_shape, L))
         bias_b = Signal(signed(e.bias_bits))
-        for c in range(C):
+        for c in range(L):
             if e.requant == "mul":
                 m.d.sync += prod[c].eq(acc_a[c] * const.scale)
             else:
@@ -220,38 +259,50 @@ class PostProcessor(wiring.Component):
         shift, total_shape = requant_shift(m, d.shift, self.u_bits)
         half = Signal(total_shape)
         m.d.sync += half.eq(Mux(shift == 0, 0, Const(1, total_shape) << (shift - 1)[:SHIFT_BITS]))
-        total = Signal(data.ArrayLayout(total_shape, C))
-        for c in range(C):
+        total = Signal(data.ArrayLayout(total_shape, L))
+        for c in range(L):
             m.d.sync += total[c].eq(prod[c] + bias_b + half)
         advance(2)
         # ---- stages C1, C2: the arithmetic shift right by S' in two steps of three shift bits each
-        coarse = Signal(data.ArrayLayout(total_shape, C))
-        shifted = Signal(data.ArrayLayout(total_shape, C))
-        for c in range(C):
+        coarse = Signal(data.ArrayLayout(total_shape, L))
+        shifted = Signal(data.ArrayLayout(total_shape, L))
+        for c in range(L):
             m.d.sync += [coarse[c].eq(total[c] >> Cat(Const(0, 3), shift[3:])),
                          shifted[c].eq(coarse[c] >> shift[:3])]
         advance(3)
         advance(4)
         # ---- stage C3: ReLU, saturate; read what the write needs
-        vals = Signal(data.ArrayLayout(signed(w), C))
-        for c in range(C):
+        vals = Signal(data.ArrayLayout(signed(w), L))
+        for c in range(L):
             relu = Mux(has_relu(d) & (shifted[c] < 0), 0, shifted[c])
             m.d.sync += vals[c].eq(Mux(relu > hi, hi, Mux(relu < lo, lo, relu)))
         advance(5)
         pre, last_stage = stage[4], stage[5]
-        m.d.comb += [self.o_rd_addr.eq(pre.dst), self.o_rd_en.eq(1), gap_rd.addr.eq(pre.t), gap_rd.en.eq(1)]
+        gap_addr = (lambda s: Cat(s.q, s.t)) if P > 1 else (lambda s: s.t)
+        m.d.comb += [self.o_rd_addr.eq(pre.dst), self.o_rd_en.eq(1), gap_rd.addr.eq(gap_addr(pre)), gap_rd.en.eq(1)]
         vc, tc, dst_c, first_c, lastpos_c, end_c = (last_stage.v, last_stage.t, last_stage.dst, last_stage.first,
                                                    last_stage.lastpos, last_stage.end)
-        # ---- stage D: the write
-        m.d.comb += [self.o_wr_addr.eq(dst_c), gap_wr.addr.eq(tc)]
-        out = self.o_wr_data
+        # ---- stage D: the write, of the chunk's L lanes
+        m.d.comb += [self.o_wr_addr.eq(dst_c), gap_wr.addr.eq(gap_addr(last_stage))]
+        if P > 1:
+            old = Signal(data.ArrayLayout(signed(w), L), name="old_chunk")
+            with m.Switch(last_stage.q):
+                for i in range(P):
+                    with m.Case(i):
+                        m.d.comb += [old[lane].eq(self.i_rd_data[i * L + lane]) for lane in range(L)]
+                        m.d.comb += self.o_wr_lanes.eq(((1 << L) - 1) << (i * L))
+        else:
+            old = self.i_rd_data
+            m.d.comb += self.o_wr_lanes.eq((1 << C) - 1)
+        out = Signal(data.ArrayLayout(signed(w), L), name="chunk_out")
+        m.d.comb += [self.o_wr_data[c].eq(out[c % L]) for c in range(C)]
         with m.Switch(pool):
             with m.Case(POOL_MAX2):
-                for c in range(C):
-                    m.d.comb += out[c].eq(Mux(first_c | (vals[c] > self.i_rd_data[c]), vals[c], self.i_rd_data[c]))
+                for c in range(L):
+                    m.d.comb += out[c].eq(Mux(first_c | (vals[c] > old[c]), vals[c], old[c]))
                 m.d.comb += self.o_wr_en.eq(vc)
             with m.Case(POOL_GAP):
-                for c in range(C):
+                for c in range(L):
                     s = Signal(gap_shape, name=f"gap_sum{c}")
                     m.d.comb += [s.eq(Mux(first_c, 0, gap_rd.data[c]) + vals[c]), gap_wr.data[c].eq(s)]
                     log2 = d.gap_log2[:4]       # at most GAP_EXTRA_BITS
@@ -260,12 +311,15 @@ class PostProcessor(wiring.Component):
                 m.d.comb += [gap_wr.en.eq(vc & ~lastpos_c), self.o_wr_en.eq(vc & lastpos_c)]
             with m.Default():
                 m.d.comb += [out.eq(vals), self.o_wr_en.eq(vc)]
-        # ---- the last layer's argmax, per lane (the first maximum wins)
+        # ---- the last layer's argmax, per lane of the word (the first maximum wins)
         best = Signal(data.ArrayLayout(signed(w), C))
-        with m.If(vc & is_last(d)):
-            for c in range(C):
-                with m.If((tc == 0) | (vals[c] > best[c])):
-                    m.d.sync += [best[c].eq(vals[c]), self.o_class[c].eq(tc)]
+        for c in range(C):
+            mine = vc & is_last(d)
+            if P > 1:
+                mine = mine & (last_stage.q == c // L)
+            with m.If(mine):
+                with m.If((tc == 0) | (vals[c % L] > best[c])):
+                    m.d.sync += [best[c].eq(vals[c % L]), self.o_class[c].eq(tc)]
         done = Signal()
         m.d.sync += done.eq(end_c)
         m.d.comb += self.o_done.eq(done)

@@ -69,7 +69,7 @@ class EngineRun:
     images: int
     classes: np.ndarray = None
     cycles: int = 0
-    writes: list = field(default_factory=list)     # (layer, addr, lanes)
+    writes: list = field(default_factory=list)     # (layer, addr, values of the C lanes, lane mask)
 
     def layer_outputs(self):
         outs = []
@@ -77,11 +77,13 @@ class EngineRun:
             shape = layer.out_shape
             size = int(np.prod(shape))
             buf = np.full((size, self.images), np.iinfo(np.int64).min, dtype=np.int64)
-            for lay, addr, lanes in self.writes:
+            for lay, addr, values, mask in self.writes:
                 if lay == i:
                     if addr >= size:
                         raise SimulationError(f"layer {layer.name!r} wrote address {addr}, beyond its output of {size} values")
-                    buf[addr] = lanes[:self.images]
+                    for c in range(self.images):
+                        if mask >> c & 1:
+                            buf[addr, c] = values[c]
             outs.append(buf.T.reshape(self.images, *shape))
         return outs
 
@@ -108,7 +110,7 @@ def run_engine_amaranth(engine, program, images, max_cycles=2_000_000):
         for _ in range(max_cycles):
             _, _, wr, done = await ctx.tick().sample(dut.o_wr, dut.o_done)
             if wr.valid:
-                run.writes.append((int(wr.layer), int(wr.addr), [int(v) for v in wr.data]))
+                run.writes.append((int(wr.layer), int(wr.addr), [int(v) for v in wr.data], int(wr.lanes)))
             if done:
                 break
         else:

@@ -48,7 +48,7 @@ def _unpacker(engine):
 
     def write(word):
         v = wl.from_bits(word)
-        return int(v.layer), int(v.addr), [int(x) for x in v.data]
+        return int(v.layer), int(v.addr), [int(x) for x in v.data], int(v.lanes)
 
     def classes(word):
         return [int(x) for x in cl.from_bits(word)]

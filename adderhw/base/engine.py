@@ -43,6 +43,13 @@ tile_shift : bool
     before it enters the array, so that each tile of output channels (a group of per-group scales,
     golden.qat) sees its input at its own scale. Its table is a third constant column. False: the
     engine runs only programs without x_shift.
+post_lanes : int
+    L, the post-processing's lanes (hw.postproc), 1 <= L <= C with C a multiple of L; 0 (the
+    default) means L = C. With L < C each drained row of C sums is taken in P = C / L chunks of L
+    lanes, one chunk per cycle, straight from the array's output stream (whose 3-entry FIFO is the
+    buffer): the row is accepted with its last chunk, so the drain waits P − 1 cycles per row and
+    every tile's drain takes R·(P − 1) cycles longer (:meth:`drain_wait`). L = C builds the
+    post-processing of one row per cycle, as before.
 """
 from dataclasses import dataclass, replace
 
@@ -51,7 +58,7 @@ from .errors import BadParameter
 from .requant import REQUANT_KINDS, SHIFT_TERMS
 from .validate import check_int
 
-__all__ = ["EngineConfig", "DESCRIPTOR_FIELDS", "SIGNED_FIELDS", "POOL_KINDS", "LAYER_OPS", "MAX_SHIFT",
+__all__ = ["EngineConfig", "check_post_lanes", "DESCRIPTOR_FIELDS", "SIGNED_FIELDS", "POOL_KINDS", "LAYER_OPS", "MAX_SHIFT",
            "SHIFT_BITS", "SCALE_BITS_RANGE", "BIAS_BITS_RANGE", "X_SHIFT_BITS", "X_SHIFT_RANGE"]
 
 LAYER_OPS = ("add", "mul")
@@ -95,6 +102,16 @@ DESCRIPTOR_FIELDS = (
 SIGNED_FIELDS = ("pos_start", "ky_step", "ci_step")
 
 
+def check_post_lanes(post_lanes, cols):
+    """``post_lanes`` if an engine of ``cols`` columns can have it (0, or a divisor of ``cols``);
+    else a BadParameter naming it (the engine flows call this before any training)."""
+    post_lanes = check_int("post_lanes", post_lanes, lo=0, hi=cols)
+    if post_lanes and cols % post_lanes:
+        raise BadParameter(f"post_lanes must divide the array's {cols} columns (1 to {cols}, or 0 for {cols}), "
+                           f"not {post_lanes}")
+    return post_lanes
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     array: ArrayConfig = ArrayConfig(rows=8, cols=8, width=8, k_max=256)
@@ -108,6 +125,7 @@ class EngineConfig:
     requant: str = "mul"
     shift_terms: int = 2
     tile_shift: bool = False
+    post_lanes: int = 0
 
     def __post_init__(self):
         if not isinstance(self.tile_shift, bool):
@@ -130,6 +148,7 @@ class EngineConfig:
                                f"runs every layer on its MAC array and takes 0, not {self.mac_rows}")
         else:
             object.__setattr__(self, "mac_rows", 0)
+        object.__setattr__(self, "post_lanes", check_post_lanes(self.post_lanes, self.array.cols))
 
     @property
     def adder(self):
@@ -154,12 +173,28 @@ class EngineConfig:
         """What multiplies in this engine, as built: {"mac_array": MAC PEs, "postproc": lanes that
         multiply by M}."""
         mac = self.array.pes if not self.adder else self.mac_rows * self.array.cols
-        return {"mac_array": mac, "postproc": self.array.cols if self.requant == "mul" else 0}
+        return {"mac_array": mac, "postproc": self.pp_lanes if self.requant == "mul" else 0}
 
     @property
     def lanes(self):
         """Images per batch: the array's columns."""
         return self.array.cols
+
+    @property
+    def pp_lanes(self):
+        """L as built: ``post_lanes``, or C where that is 0 (so a config resized with :meth:`with_`
+        keeps one lane per column)."""
+        return self.post_lanes or self.array.cols
+
+    @property
+    def post_chunks(self):
+        """P = C / L: the cycles the post-processing takes per drained row."""
+        return self.array.cols // self.pp_lanes
+
+    def drain_wait(self, op):
+        """Cycles the drain of one tile of a layer of ``op`` waits for the post-processing: R·(P − 1),
+        R the rows of the array that runs ``op`` (golden.engine_cycles)."""
+        return self.rows_for(op) * (self.post_chunks - 1)
 
     def array_for(self, op):
         """The ArrayConfig that runs a layer of ``op`` ("add" or "mul")."""
@@ -193,6 +228,8 @@ class EngineConfig:
             if self.requant == "shift" else ""
         if self.tile_shift:
             shift += ", per-tile input shift"
+        if self.pp_lanes < a.cols:
+            shift += f", {self.pp_lanes} post-processing lane{'s' if self.pp_lanes > 1 else ''}"
         return (f"{a.rows}x{a.cols} {a.pe.upper()}{extra}, {a.width}-bit, act {self.act_depth} x2, "
                 f"weights {self.weight_depth}, consts {self.const_depth}{shift}")
 
@@ -200,6 +237,6 @@ class EngineConfig:
 #: Cycles the sequencer spends fetching one descriptor (one field per cycle from a synchronous
 #: table, plus the first read's latency); hw.sequencer builds exactly this.
 FETCH_CYCLES = len(DESCRIPTOR_FIELDS) + 1
-#: Cycles from a beat's acceptance by the post-processing to the cycle its write happens
-#: (stages A, B, B2, C1, C2, C3; the write is in the sixth cycle after acceptance); hw.postproc.
+#: Cycles from a chunk's entry into the post-processing to the cycle its write happens
+#: (stages A, B, B2, C1, C2, C3; the write is in the sixth cycle after entry); hw.postproc.
 POSTPROC_STAGES = 6

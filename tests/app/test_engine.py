@@ -31,13 +31,16 @@ def test_engine_command_refuses_an_unknown_network(capsys):
     assert "network must be one of digits, mnist, not 'cifar'" in err and "Traceback" not in err
 
 
-def test_the_multiplier_free_engine_runs_digits_bit_exact(tmp_path, monkeypatch):
+@pytest.mark.parametrize("post_lanes", [0, 1], ids=["L=C", "L=1"])
+def test_the_multiplier_free_engine_runs_digits_bit_exact(tmp_path, monkeypatch, post_lanes):
     """--first-last adder --requant shift: every layer an adder layer, no MAC array, and a
-    post-processing that shifts instead of multiplying; still bit-exact and cycle-exact."""
+    post-processing that shifts instead of multiplying; still bit-exact and cycle-exact, also with one
+    post-processing lane for the two columns (--post-lanes 1)."""
     monkeypatch.setenv("ADDERHW_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "out"
     rc = main(["engine", "--network", "digits", "--sim", "amaranth", "--images", "3", "--epochs", "1",
-               "--rows", "4", "--cols", "2", "--first-last", "adder", "--requant", "shift", "--out", str(out)])
+               "--rows", "4", "--cols", "2", "--first-last", "adder", "--requant", "shift",
+               "--post-lanes", str(post_lanes), "--out", str(out)])
     assert rc == 0
     r = json.loads((out / "engine.json").read_text())
     assert r["bit_exact"] is True and r["cycles_match_model"] is True and r["hw_correct"] == r["golden_correct"]
@@ -45,6 +48,7 @@ def test_the_multiplier_free_engine_runs_digits_bit_exact(tmp_path, monkeypatch)
     assert r["multipliers"] == {"mac_array": 0, "postproc": 0} and r["mac_rows"] == 0
     assert r["requant"] == "shift" and r["first_last"] == "adder" and r["shift_terms"] == 2
     assert "--first-last adder --requant shift" in r["command"] and "MAC" not in r["engine"]
+    assert r["post_lanes"] == (post_lanes or 2) and ("--post-lanes 1" in r["command"]) == (post_lanes == 1)
 
 
 def test_the_cnn_twin_keeps_its_multipliers(capsys):
@@ -71,6 +75,8 @@ def test_the_engine_command_runs_a_qat_per_group_program_with_the_per_tile_shift
     (["--pe", "mac", "--quant", "qat"], "quant 'qat' applies to the AdderNet"),
     (["--group", "-1"], "group must be"),
     (["--qat-epochs", "0"], "qat_epochs must be"),
+    (["--cols", "4", "--post-lanes", "3"], "post_lanes must divide the array's 4 columns (1 to 4, or 0 for 4), not 3"),
+    (["--cols", "4", "--post-lanes", "8"], "post_lanes must be"),
 ])
 def test_the_engine_command_refuses_bad_quantisation_options(args, msg, capsys):
     assert main(["engine", *args]) == 2

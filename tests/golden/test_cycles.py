@@ -13,6 +13,11 @@ def test_formula_by_hand():
     assert gemm_cycles(cfg, 4, 9, 3) == 8 + 9 + 8             # two tiles, K >= G: K apart
     assert gemm_cycles(cfg, 4, 2, 3) == 1 + 8 + 8             # K < G: tiles G apart (the drain shows)
     assert tile_sequence_cycles(cfg, [9, 2, 9]) == 8 + 8 + 9 + 8
+    # a consumer that takes each tile's last row 3 cycles late: G = 11 between tiles and at the end
+    assert tile_sequence_cycles(cfg, [9, 2, 9], drain_wait=3) == 8 + 11 + 11 + 11
+    assert tile_sequence_cycles(cfg, [12, 12], drain_wait=3) == 11 + 12 + 11
+    with pytest.raises(AdderhwError, match="drain_wait"):
+        tile_sequence_cycles(cfg, [9], drain_wait=-1)
 
 
 def test_k_chunks_are_balanced_and_bounded():

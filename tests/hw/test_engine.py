@@ -71,6 +71,36 @@ def test_random_programs_are_bit_exact_and_cycle_exact(seed, adder):
     check_run(engine, program, images)
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_fewer_post_processing_lanes_than_columns_are_bit_exact_and_cycle_exact(seed):
+    """L < C (EngineConfig.post_lanes): each drained row is taken in C / L chunks; the writes go to
+    the chunk's lanes, and the drain's waits are in the cycle model (check_run compares both)."""
+    rng = np.random.default_rng(100 + seed)
+    rows, cols = int(rng.integers(1, 4)), int(rng.choice([2, 4, 6]))
+    width = int(rng.choice([4, 6, 8]))
+    lanes = [d for d in range(1, cols) if cols % d == 0]
+    adder = bool(seed % 2)
+    engine = EngineConfig(array=ArrayConfig(rows=rows, cols=cols, width=width, k_max=512, pe="sad" if adder else "mac"),
+                          mac_rows=int(rng.integers(1, rows + 1)) if adder else 0, act_depth=512,
+                          weight_depth=2048, const_depth=64, max_layers=6, post_lanes=lanes[seed % len(lanes)])
+    assert engine.post_chunks > 1
+    program = random_program(rng, width, adder)
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    images = rng.integers(lo, hi + 1, (int(rng.integers(1, cols + 1)), *program.input_shape))
+    run = check_run(engine, program, images)
+    # the same program on one lane per column takes fewer cycles, by the drain's waits alone
+    assert run.cycles > check_run(engine.with_(post_lanes=0), program, images).cycles
+
+
+def test_post_lanes_must_divide_the_columns():
+    arr = ArrayConfig(rows=2, cols=6, width=8, k_max=16)
+    assert EngineConfig(array=arr, post_lanes=0).pp_lanes == 6
+    assert EngineConfig(array=arr, post_lanes=2).post_chunks == 3
+    for bad in (4, 7, -1):
+        with pytest.raises(BadParameter, match=f"post_lanes .*{bad}"):
+            EngineConfig(array=arr, post_lanes=bad)
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_all_adder_programs_on_an_engine_without_a_mac_array(seed):
     rng = np.random.default_rng(100 + seed)

@@ -11,13 +11,17 @@ from adderhw.golden.program import LayerProgram, descriptor, pool, postprocess
 from adderhw.hw.postproc import PostProcessor, requant_bits, sum_bits
 
 
-def run_postproc(engine, layer, accs, scale, bias):
-    """Feed the beats of ``accs`` (positions, t_beats, C) with the constant table (scale, bias);
-    returns the final destination buffer {addr: lanes} and the beats' count of writes."""
+def run_postproc(engine, layer, accs, scale, bias, seed=0):
+    """Feed the beats of ``accs`` (positions, t_beats, C) with the constant table (scale, bias), with
+    random valid stalls (and, with L < C, the unit's own ready stalls: a row every P cycles);
+    returns the final destination buffer {addr: lanes}. A write changes only the lanes that
+    ``o_wr_lanes`` names."""
     rows = engine.array_for(layer.op).rows
     d = descriptor(layer, 0, 0, False, rows)
     dut = PostProcessor(engine)
-    mem, gap = {}, {}
+    C = engine.array.cols
+    mem = {}
+    rng = np.random.default_rng(seed)
 
     async def testbench(ctx):
         ctx.set(dut.i_desc, {name: d[name] for name in DESCRIPTOR_FIELDS})
@@ -25,25 +29,32 @@ def run_postproc(engine, layer, accs, scale, bias):
         await ctx.tick()
         ctx.set(dut.i_start, 0)
         beats = [(p, t) for p in range(accs.shape[0]) for t in range(accs.shape[1])]
-        const_word, rd_word = {"scale": 0, "bias": 0}, [0] * engine.array.cols
-        i = cycle = gap_idle = 0
+        const_word, rd_word = {"scale": 0, "bias": 0}, [0] * C
+        i = gap_idle = 0
+        offered = False
         while gap_idle < 8:
-            cycle += 1
-            valid = i < len(beats) and cycle % 3 != 2    # a bubble every third cycle
+            # a valid row stays offered until it is accepted (the stream rules); a new one comes after
+            # a random gap
+            valid = i < len(beats) and (offered or rng.random() < 0.6)
             if valid:
                 p, t = beats[i]
                 ctx.set(dut.i_sum.payload, {"data": [int(v) for v in accs[p, t]], "last": int(t % rows == rows - 1)})
             ctx.set(dut.i_sum.valid, int(valid))
             ctx.set(dut.i_const_data, const_word)
             ctx.set(dut.i_rd_data, rd_word)
-            _, _, caddr, raddr, wen, waddr, wdata, done = await ctx.tick().sample(
-                dut.o_const_addr, dut.o_rd_addr, dut.o_wr_en, dut.o_wr_addr, dut.o_wr_data, dut.o_done)
+            accepted = valid and ctx.get(dut.i_sum.ready)
+            _, _, caddr, raddr, wen, waddr, wdata, lanes, done = await ctx.tick().sample(
+                dut.o_const_addr, dut.o_rd_addr, dut.o_wr_en, dut.o_wr_addr, dut.o_wr_data, dut.o_wr_lanes, dut.o_done)
             if wen:
-                mem[int(waddr)] = [int(v) for v in wdata]
+                word = mem.setdefault(int(waddr), [0] * C)
+                for c in range(C):
+                    if int(lanes) >> c & 1:
+                        word[c] = int(wdata[c])
             c = int(caddr)
             const_word = {"scale": int(scale[c]) if c < len(scale) else 0, "bias": int(bias[c]) if c < len(bias) else 0}
-            rd_word = mem.get(int(raddr), [0] * engine.array.cols)
-            i += valid
+            rd_word = list(mem.get(int(raddr), [0] * C))
+            offered = valid and not accepted
+            i += accepted
             gap_idle = gap_idle + 1 if i >= len(beats) else 0
             if done:
                 break
@@ -55,11 +66,12 @@ def run_postproc(engine, layer, accs, scale, bias):
     return mem
 
 
+@pytest.mark.parametrize("post_lanes", [0, 1], ids=["L=C", "L=1"])
 @pytest.mark.parametrize("pool_kind,relu", [("none", False), ("none", True), ("max2", True), ("gap", False)])
-def test_corner_values(pool_kind, relu):
+def test_corner_values(pool_kind, relu, post_lanes):
     width, C, rows = 6, 3, 2
     engine = EngineConfig(array=ArrayConfig(rows=rows, cols=C, width=width, k_max=16), mac_rows=1,
-                          act_depth=64, const_depth=16)
+                          act_depth=64, const_depth=16, post_lanes=post_lanes)
     cout, h, w, shift = 3, 2, 2, 2
     # scale/bias per channel: a negative scale, ties (x.5 of both signs at shift 2), saturation
     scale = np.array([-3, 1, 40])
@@ -74,7 +86,7 @@ def test_corner_values(pool_kind, relu):
     beats = np.zeros((h * w, t_beats, C), dtype=np.int64)
     for p in range(h * w):
         beats[p, :cout] = acc[0, :, p // w, p % w, :]
-    mem = run_postproc(engine, layer, beats, scale, bias)
+    mem = run_postproc(engine, layer, beats, scale, bias, seed=post_lanes)
     v = postprocess(acc[0].transpose(3, 0, 1, 2), scale[None, :, None, None], bias[None, :, None, None], shift, relu, width)
     want = pool(v, pool_kind)                                 # (C images, cout, H', W')
     got = np.array([mem[a] for a in range(int(np.prod(want.shape[1:])))]).T.reshape(want.shape)

@@ -28,6 +28,9 @@ as such sums, with 0, ±1 and the extremes of the scale (−2^(scale_bits−1), 
 Engines with the per-tile input shift (EngineConfig tile_shift, TILE_ENGINES) get the same
 scenarios with every layer's x_shift drawn per row tile (golden.program, step 0) from the whole of
 X_SHIFT_RANGE, its ends, 0 and ±1 sprinkled in; they too are drawn for only when named.
+
+Engines with fewer post-processing lanes than columns (EngineConfig post_lanes, LANE_ENGINES) get
+the same scenarios where they apply, and are also drawn for only when named.
 """
 import numpy as np
 from hypothesis import strategies as st
@@ -39,14 +42,16 @@ from adderhw.golden.conv import adder2d, mac_conv2d
 from adderhw.golden.program import LayerProgram, Program, run_layer_program, tile_shift
 from adderhw.hw.postproc import requant_bits
 
-__all__ = ["ENGINES", "SHIFT_ENGINES", "TILE_ENGINES", "SCENARIOS", "FORCED", "cases", "engines_for", "features", "m_top"]
+__all__ = ["ENGINES", "SHIFT_ENGINES", "TILE_ENGINES", "LANE_ENGINES", "SCENARIOS", "FORCED", "cases", "engines_for", "features", "m_top"]
 
 K_MAX = 128
 
 
-def _engine(rows, cols, width, pe, scale_bits, bias_bits, mac_rows=1, shift_terms=None, tile_shift=False):
+def _engine(rows, cols, width, pe, scale_bits, bias_bits, mac_rows=1, shift_terms=None, tile_shift=False,
+            post_lanes=0):
     shift = {} if shift_terms is None else {"requant": "shift", "shift_terms": shift_terms}
     shift["tile_shift"] = tile_shift
+    shift["post_lanes"] = post_lanes
     return EngineConfig(array=ArrayConfig(rows=rows, cols=cols, width=width, k_max=K_MAX, pe=pe),
                         mac_rows=mac_rows if pe == "sad" else 0, act_depth=1024, weight_depth=1024, const_depth=32,
                         max_layers=4, scale_bits=scale_bits, bias_bits=bias_bits, **shift)
@@ -69,15 +74,24 @@ ENGINES = {
     # and the multiplier-free all-adder engine with it at 4 bits (d up to 7 saturates everything)
     "sad8t": _engine(2, 2, 8, "sad", 16, 32, tile_shift=True),
     "add4st": _engine(2, 2, 4, "sad", 12, 24, mac_rows=0, shift_terms=2, tile_shift=True),
+    # fewer post-processing lanes than columns (EngineConfig.post_lanes): an AdderNet with a MAC row
+    # and one lane for its two columns, and the multiplier-free all-adder engine of four columns with
+    # one lane (four chunks per row)
+    "sad8l1": _engine(2, 2, 8, "sad", 16, 32, post_lanes=1),
+    "add6sl1": _engine(2, 4, 6, "sad", 16, 32, mac_rows=0, shift_terms=2, post_lanes=1),
 }
+#: the engines with L < C post-processing lanes: :func:`cases` draws for them only when named
+LANE_ENGINES = tuple(sorted(n for n, e in ENGINES.items() if e.post_chunks > 1))
 #: the per-tile shift engines: :func:`cases` draws for them only when named
 TILE_ENGINES = tuple(sorted(n for n, e in ENGINES.items() if e.tile_shift))
 #: the shift-only engines (without the per-tile shift): :func:`cases` draws for them only when named
-SHIFT_ENGINES = tuple(sorted(n for n, e in ENGINES.items() if e.requant == "shift" and not e.tile_shift))
+SHIFT_ENGINES = tuple(sorted(n for n, e in ENGINES.items()
+                            if e.requant == "shift" and not e.tile_shift and e.post_chunks == 1))
 SCENARIOS = ("random", "shift0", "shiftmax", "shift_edge", "saturate", "stride2", "wide_padding", "kernel1",
              "gap1", "no_relu", "tied", "partial")
-_ENGINES_FOR = {"shiftmax": ["sad16", "sad16s"], "shift_edge": ["sad8", "mac4", "add6", "add6s", "sad8t", "add4st"],
-                "partial": ["sad8", "mac4", "add6", "add6s", "sad8t", "add4st"]}
+_ENGINES_FOR = {"shiftmax": ["sad16", "sad16s"],
+                "shift_edge": ["sad8", "mac4", "add6", "add6s", "sad8t", "add4st", "sad8l1", "add6sl1"],
+                "partial": ["sad8", "mac4", "add6", "add6s", "sad8t", "add4st", "sad8l1", "add6sl1"]}
 #: what every case of a scenario covers (names of :func:`features`)
 FORCED = {s: {s} for s in SCENARIOS if s != "random"}
 FORCED["saturate"] |= {"zero_m", "negative_m", "m_min", "b_max", "b_min"}
@@ -207,9 +221,9 @@ def engines_for(scenario):
 @st.composite
 def cases(draw, scenario, engines=None):
     """(engine name, program, images) for ``scenario`` (one of SCENARIOS), on one of ``engines``
-    (names; default: every engine with multipliers, not SHIFT_ENGINES or TILE_ENGINES, that the
-    scenario suits)."""
-    named = SHIFT_ENGINES + TILE_ENGINES
+    (names; default: every engine with multipliers, not SHIFT_ENGINES, TILE_ENGINES or LANE_ENGINES,
+    that the scenario suits)."""
+    named = SHIFT_ENGINES + TILE_ENGINES + LANE_ENGINES
     pool = [e for e in engines_for(scenario) if (e in engines if engines is not None else e not in named)]
     assert pool, f"no engine of {engines} suits {scenario}"
     name = draw(st.sampled_from(pool))

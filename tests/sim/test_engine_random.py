@@ -6,8 +6,9 @@ Hypothesis draws the programs, derandomized (tests/conftest.py's profile), so ev
 suite: len(SCENARIOS) x AMARANTH_EXAMPLES programs on Amaranth's simulator for the engines with
 multipliers, len(SCENARIOS) x SHIFT_EXAMPLES for the shift-only engines (requant "shift": every M a
 sum of signed powers of two, the post-processing shifts and adds), and VERILATOR_EXAMPLES for each of
-VERILATOR_CASES on Verilator (three batches each, the last partial; three Verilator builds, one of
-them the multiplier-free all-adder shift engine). Hypothesis's first case of a test is its simplest
+VERILATOR_CASES on Verilator (three batches each, the last partial; four Verilator builds, one of
+them the multiplier-free all-adder shift engine, one that engine with one post-processing lane for its
+four columns). Hypothesis's first case of a test is its simplest
 draw, so each Verilator case runs two. Each scenario forces one corner of the program format, and
 the test checks from the golden run that the case really covers it. Hand-built programs pin the
 corners of issue 26: S = 40 on an engine whose acc·M + B is 40 bits wide, and S = MAX_SHIFT with
@@ -24,17 +25,18 @@ from adderhw.sim.engine_cocotb import run_engine_verilog
 
 from tests.engine_checks import assert_run_equals_golden
 
-from .random_programs import ENGINES, FORCED, SCENARIOS, SHIFT_ENGINES, TILE_ENGINES, cases, engines_for, features
+from .random_programs import (ENGINES, FORCED, LANE_ENGINES, SCENARIOS, SHIFT_ENGINES, TILE_ENGINES, cases, engines_for,
+                              features)
 
 #: programs per scenario on Amaranth's simulator
 AMARANTH_EXAMPLES = 16
 #: programs per scenario on the shift-only engines, on Amaranth's simulator
 SHIFT_EXAMPLES = 5
-#: (engine, scenario) of the programs run on Verilator: three engines (a build each), the corners
+#: (engine, scenario) of the programs run on Verilator: four engines (a build each), the corners
 #: where the Verilog differs most (S at the clamp, sums wider than 64 bits, ties, saturation), and
 #: the all-adder shift engine with M = −2^15, 0 and B at its extremes
 VERILATOR_CASES = (("sad8", "shift_edge"), ("sad8", "tied"), ("sad16", "shiftmax"), ("sad16", "saturate"),
-                   ("add6s", "saturate"))
+                   ("add6s", "saturate"), ("add6sl1", "tied"))
 VERILATOR_EXAMPLES = 2
 
 
@@ -162,6 +164,20 @@ def test_random_tile_shift_programs_on_amaranth_equal_golden(scenario, data):
     # every layer's input shifted per row tile (golden.program step 0), d over the whole X_SHIFT_RANGE
     engine, program = _draw_and_check(data, scenario, TILE_ENGINES)
     assert engine.tile_shift and all(layer.x_shift is not None for layer in program.layers)
+
+
+#: programs per scenario on the engines with L < C post-processing lanes, on Amaranth's simulator
+LANE_EXAMPLES = 3
+LANE_SCENARIOS = tuple(s for s in SCENARIOS if set(engines_for(s)) & set(LANE_ENGINES))
+
+
+@pytest.mark.parametrize("scenario", LANE_SCENARIOS)
+@settings(max_examples=LANE_EXAMPLES)
+@given(data=st.data())
+def test_random_programs_with_fewer_post_lanes_on_amaranth_equal_golden(scenario, data):
+    # each drained row taken in C / L chunks: values, classes and cycles (with the drain's waits)
+    engine, _ = _draw_and_check(data, scenario, LANE_ENGINES)
+    assert engine.post_chunks > 1
 
 
 def test_tile_shift_cases_cover_every_shift():
