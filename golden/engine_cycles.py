@@ -4,7 +4,8 @@ One run (a batch of up to C images) counts from the cycle after ``i_start`` to t
 raises ``o_done``. Per layer, in order:
 
   * FETCH_CYCLES to read the descriptor (hw.sequencer), then one cycle that starts the layer;
-  * one cycle for the address generator's first read (hw.im2col: counters, then registered reads);
+  * IM2COL_STAGES cycles for the address generator's first beat (hw.im2col: counters, the
+    memories' read, the registered payload);
   * the array's run of the layer's tiles (golden.cycles.tile_sequence_cycles: from the first beat
     offered to the acceptance of the last output row): out_h·out_w·t_tiles tiles of K beats
     back to back, on the array the layer's op selects. With L = C post-processing lanes the
@@ -16,10 +17,10 @@ raises ``o_done``. Per layer, in order:
   * POSTPROC_STAGES + 1 cycles: the last row's last chunk's pipeline to its write, and the cycle in
     which the sequencer sees the layer done.
 
-So a layer costs FETCH_CYCLES + tiles' cycles + POSTPROC_STAGES + 3. Cycles per image are a full
+So a layer costs FETCH_CYCLES + IM2COL_STAGES + tiles' cycles + POSTPROC_STAGES + 2. Cycles per image are a full
 batch's cycles / C (the images on the C lanes share every cycle).
 """
-from adderhw.base.engine import FETCH_CYCLES, POSTPROC_STAGES, EngineConfig
+from adderhw.base.engine import FETCH_CYCLES, IM2COL_STAGES, POSTPROC_STAGES, EngineConfig
 from adderhw.base.errors import BadParameter
 
 from .cycles import tile_sequence_cycles
@@ -27,7 +28,7 @@ from .cycles import tile_sequence_cycles
 __all__ = ["engine_layer_cycles", "engine_cycles", "LAYER_OVERHEAD"]
 
 #: cycles of every layer beyond its tiles' run
-LAYER_OVERHEAD = FETCH_CYCLES + POSTPROC_STAGES + 3
+LAYER_OVERHEAD = FETCH_CYCLES + IM2COL_STAGES + POSTPROC_STAGES + 2
 
 
 def engine_layer_cycles(engine, layer):

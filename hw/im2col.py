@@ -20,12 +20,15 @@ arrives with the activation word at stage 1, and every lane of the payload is
 tile_shift(value, d) (x·2^d saturated for d >= 0, (x + 2^(−d−1)) >> −d for d < 0), after zero
 padding. Without tile_shift none of it is built and the ports are absent.
 
-Timing: stage 0 holds the loop counters and drives the memories' read addresses; stage 1 is the
-memories' registered read data, which is the stream payload. A beat is offered from the second
-cycle after ``i_start`` and then on every cycle that the array accepts the previous one; when the
-array holds ``ready`` low (the last beat of a tile waits for the drain, hw.array) the counters and
-the memories' read enables hold, so no beat is lost and no bubble is added. ``o_busy`` is high from
-``i_start`` until the layer's last beat is accepted.
+Timing (``IM2COL_STAGES`` = 2): stage 0 holds the loop counters and drives the memories' read
+addresses; stage 1 is the memories' read data (registered inside the block RAM); stage 2 registers
+it, after the zero padding and the per-tile shift, as the stream payload, so that no path runs from
+a block RAM's output through logic into the array (the RAM's clock-to-output is slower than a
+flip-flop's). A beat is offered from the third cycle after ``i_start`` and then on every cycle that
+the array accepts the previous one; when the array holds ``ready`` low (the last beat of a tile
+waits for the drain, hw.array) the counters, the memories' read enables and stage 2 hold, so no
+beat is lost and no bubble is added. ``o_busy`` is high from ``i_start`` until the layer's last
+beat is accepted.
 
 Members
 -------
@@ -77,6 +80,7 @@ class Im2colGenerator(wiring.Component):
         m = Module()
         d = self.i_desc
         fb = self.engine.field_bits
+        w = self.engine.array.width
         addr = signed(fb + 2)
         running = Signal()
         oy, ox, tt, ci, ky, kx = (Signal(fb, name=n) for n in ("oy", "ox", "tt", "ci", "ky", "kx"))
@@ -103,16 +107,23 @@ class Im2colGenerator(wiring.Component):
         final = row_last & (oy == oh_m1)
 
         ready = self.o_act.ready & self.o_filter.ready
-        adv = ~v1 | ready
+        v2 = Signal()
+        adv = ~v2 | ready                   # the whole pipeline moves, or holds, together
         m.d.comb += [self.o_act_addr.eq(a_pos + t_off), self.o_w_addr.eq(w_addr), self.o_read_en.eq(adv),
-                     self.o_busy.eq(running | v1)]
-        for c in range(self.engine.array.cols):
-            value = Mux(pad1, 0, self.i_act_data[c])        # zero padding
-            if self.engine.tile_shift:
-                value = self._tile_shift(m, value, self.i_xs_data, f"xs{c}")
-            m.d.comb += self.o_act.payload.data[c].eq(value)
-        m.d.comb += [self.o_act.payload.last.eq(last1), self.o_act.valid.eq(v1),
-                     self.o_filter.payload.eq(self.i_w_data), self.o_filter.valid.eq(v1)]
+                     self.o_busy.eq(running | v1 | v2)]
+        # ---- stage 2: the payload, registered
+        act2 = Signal(data.ArrayLayout(signed(w), self.engine.array.cols), name="act2")
+        w2 = Signal(data.ArrayLayout(signed(w), self.engine.array.rows), name="w2")
+        last2 = Signal()
+        with m.If(adv):
+            m.d.sync += [v2.eq(v1), last2.eq(last1), w2.eq(self.i_w_data)]
+            for c in range(self.engine.array.cols):
+                value = Mux(pad1, 0, self.i_act_data[c])        # zero padding
+                if self.engine.tile_shift:
+                    value = self._tile_shift(m, value, self.i_xs_data, f"xs{c}")
+                m.d.sync += act2[c].eq(value)
+        m.d.comb += [self.o_act.payload.data.eq(act2), self.o_act.payload.last.eq(last2), self.o_act.valid.eq(v2),
+                     self.o_filter.payload.eq(w2), self.o_filter.valid.eq(v2)]
 
         with m.If(adv):
             m.d.sync += [v1.eq(running), pad1.eq(~in_range), last1.eq(k_last)]

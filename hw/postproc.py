@@ -31,9 +31,11 @@ to its L lanes of the C-lane activation word (``o_wr_lanes``; the words' lanes a
 memory writes per lane); the average pool keeps its sums per chunk (address q + P'·t, P' the next
 power of two), the argmax per lane of the word.
 
-Pipeline (a chunk taken in cycle n; ``POSTPROC_STAGES`` = 6 registered stages, so that no stage
+Pipeline (a chunk taken in cycle n; ``POSTPROC_STAGES`` = 8 registered stages, so that no stage
 holds more than one wide adder, a multiplier or half a barrel shifter: with the rounding shift in
-one stage the engine's iCE40 Fmax was 13.5 MHz):
+one stage the engine's iCE40 Fmax was 13.5 MHz, and with the pool's read, compare or add, rounding
+and shift in the write's cycle the average pool's read-modify-write was the iCE40 engine's critical
+path, 39.6 ns from the pool memory to the activation buffer):
   * n:   the constant table's read address cbase + t is presented; acc, t and the destination
          address are registered (stage A);
   * n+1: acc·M per lane, and B kept (stage B);
@@ -42,12 +44,17 @@ one stage the engine's iCE40 Fmax was 13.5 MHz):
          (stages C1, C2);
   * n+5: ReLU and saturation (stage C3); the destination's old value (max pool) or the running
          sum (average pool) is read;
-  * n+6: the write: v, max(old, v) (not on the first position of a 2x2 window, which overwrites),
-         or for the average pool the running sum (to the pool memory) and, at the last position,
-         (sum + n/2) >> log2 n to the destination. ``o_done`` is high in the cycle after the layer's
-         last write. A destination address is read and written again only for another position,
-         which arrives at least one tile period (>= G >= 4 cycles) later, so the read always sees
-         the previous write.
+  * n+6: the pool (stage D, registered): v, or max(old, v) (not on the first position of a 2x2
+         window, which overwrites); for the average pool the running sum old + v (v on the first
+         position);
+  * n+7: the average pool's running sum is written back to the pool memory (not at the last
+         position), and its rounding sum + n/2 registered (stage E);
+  * n+8: the write to the destination: the pooled value, or for the average pool at the last
+         position (sum + n/2) >> log2 n. ``o_done`` is high in the cycle after the layer's last
+         write.
+A destination (or running-sum) address is read and written again only for another position, which
+arrives at least one tile period (>= G >= 4 cycles) later: its read at n'+5 >= n+9 comes after the
+write at n+8 (the running sum's at n+7), so the read always sees the previous write.
 The last layer's rows also feed a running argmax per lane (first maximum wins): ``o_class``.
 
 Members
@@ -280,37 +287,50 @@ class PostProcessor(wiring.Component):
         pre, last_stage = stage[4], stage[5]
         gap_addr = (lambda s: Cat(s.q, s.t)) if P > 1 else (lambda s: s.t)
         m.d.comb += [self.o_rd_addr.eq(pre.dst), self.o_rd_en.eq(1), gap_rd.addr.eq(gap_addr(pre)), gap_rd.en.eq(1)]
-        vc, tc, dst_c, first_c, lastpos_c, end_c = (last_stage.v, last_stage.t, last_stage.dst, last_stage.first,
-                                                   last_stage.lastpos, last_stage.end)
-        # ---- stage D: the write, of the chunk's L lanes
-        m.d.comb += [self.o_wr_addr.eq(dst_c), gap_wr.addr.eq(gap_addr(last_stage))]
+        vc, tc, first_c = last_stage.v, last_stage.t, last_stage.first
+        # ---- stage D: the pool, registered (one compare or one adder per lane)
+        side_d, side_e = Signal(side, name="side_d"), Signal(side, name="side_e")
+        m.d.sync += [side_d.eq(last_stage), side_e.eq(side_d)]
         if P > 1:
             old = Signal(data.ArrayLayout(signed(w), L), name="old_chunk")
             with m.Switch(last_stage.q):
                 for i in range(P):
                     with m.Case(i):
                         m.d.comb += [old[lane].eq(self.i_rd_data[i * L + lane]) for lane in range(L)]
-                        m.d.comb += self.o_wr_lanes.eq(((1 << L) - 1) << (i * L))
         else:
             old = self.i_rd_data
+        pooled_d = Signal(data.ArrayLayout(signed(w), L), name="pooled_d")
+        gsum_d = Signal(data.ArrayLayout(gap_shape, L), name="gap_sum_d")
+        for c in range(L):
+            m.d.sync += [pooled_d[c].eq(Mux((pool != POOL_MAX2) | first_c | (vals[c] > old[c]), vals[c], old[c])),
+                         gsum_d[c].eq(Mux(first_c, 0, gap_rd.data[c]) + vals[c])]
+        # ---- stage E: the running sum back to the pool memory; its rounding sum + n/2, registered
+        log2 = d.gap_log2[:4]       # at most GAP_EXTRA_BITS
+        rnd_shape = signed(gap_shape.width + 1)
+        gap_half = Signal(rnd_shape, name="gap_half")
+        m.d.sync += gap_half.eq(Mux(log2 == 0, 0, Const(1, rnd_shape) << (log2 - 1)[:4]))   # constant per layer
+        rnd_e = Signal(data.ArrayLayout(rnd_shape, L), name="gap_round_e")
+        pooled_e = Signal(data.ArrayLayout(signed(w), L), name="pooled_e")
+        m.d.comb += [gap_wr.addr.eq(gap_addr(side_d)), gap_wr.data.eq(gsum_d),
+                     gap_wr.en.eq((pool == POOL_GAP) & side_d.v & ~side_d.lastpos)]
+        m.d.sync += [rnd_e[c].eq(gsum_d[c] + gap_half) for c in range(L)]
+        m.d.sync += pooled_e.eq(pooled_d)
+        # ---- stage F: the write, of the chunk's L lanes
+        m.d.comb += self.o_wr_addr.eq(side_e.dst)
+        if P > 1:
+            with m.Switch(side_e.q):
+                for i in range(P):
+                    with m.Case(i):
+                        m.d.comb += self.o_wr_lanes.eq(((1 << L) - 1) << (i * L))
+        else:
             m.d.comb += self.o_wr_lanes.eq((1 << C) - 1)
         out = Signal(data.ArrayLayout(signed(w), L), name="chunk_out")
         m.d.comb += [self.o_wr_data[c].eq(out[c % L]) for c in range(C)]
-        with m.Switch(pool):
-            with m.Case(POOL_MAX2):
-                for c in range(L):
-                    m.d.comb += out[c].eq(Mux(first_c | (vals[c] > old[c]), vals[c], old[c]))
-                m.d.comb += self.o_wr_en.eq(vc)
-            with m.Case(POOL_GAP):
-                for c in range(L):
-                    s = Signal(gap_shape, name=f"gap_sum{c}")
-                    m.d.comb += [s.eq(Mux(first_c, 0, gap_rd.data[c]) + vals[c]), gap_wr.data[c].eq(s)]
-                    log2 = d.gap_log2[:4]       # at most GAP_EXTRA_BITS
-                    gap_half = Mux(log2 == 0, 0, Const(1, gap_shape) << (log2 - 1)[:4])
-                    m.d.comb += out[c].eq((s + gap_half) >> log2)
-                m.d.comb += [gap_wr.en.eq(vc & ~lastpos_c), self.o_wr_en.eq(vc & lastpos_c)]
-            with m.Default():
-                m.d.comb += [out.eq(vals), self.o_wr_en.eq(vc)]
+        with m.If(pool == POOL_GAP):
+            m.d.comb += [out[c].eq(rnd_e[c] >> log2) for c in range(L)]
+            m.d.comb += self.o_wr_en.eq(side_e.v & side_e.lastpos)
+        with m.Else():
+            m.d.comb += [out.eq(pooled_e), self.o_wr_en.eq(side_e.v)]
         # ---- the last layer's argmax, per lane of the word (the first maximum wins)
         best = Signal(data.ArrayLayout(signed(w), C))
         for c in range(C):
@@ -321,6 +341,6 @@ class PostProcessor(wiring.Component):
                 with m.If((tc == 0) | (vals[c % L] > best[c])):
                     m.d.sync += [best[c].eq(vals[c % L]), self.o_class[c].eq(tc)]
         done = Signal()
-        m.d.sync += done.eq(end_c)
+        m.d.sync += done.eq(side_e.end)
         m.d.comb += self.o_done.eq(done)
         return m

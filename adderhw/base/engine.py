@@ -59,7 +59,7 @@ from .requant import REQUANT_KINDS, SHIFT_TERMS
 from .validate import check_int
 
 __all__ = ["EngineConfig", "check_post_lanes", "DESCRIPTOR_FIELDS", "SIGNED_FIELDS", "POOL_KINDS", "LAYER_OPS", "MAX_SHIFT",
-           "SHIFT_BITS", "SCALE_BITS_RANGE", "BIAS_BITS_RANGE", "X_SHIFT_BITS", "X_SHIFT_RANGE"]
+           "SHIFT_BITS", "IM2COL_STAGES", "POSTPROC_STAGES", "FETCH_CYCLES", "SCALE_BITS_RANGE", "BIAS_BITS_RANGE", "X_SHIFT_BITS", "X_SHIFT_RANGE"]
 
 LAYER_OPS = ("add", "mul")
 POOL_KINDS = ("none", "max2", "gap")
@@ -237,6 +237,9 @@ class EngineConfig:
 #: Cycles the sequencer spends fetching one descriptor (one field per cycle from a synchronous
 #: table, plus the first read's latency); hw.sequencer builds exactly this.
 FETCH_CYCLES = len(DESCRIPTOR_FIELDS) + 1
+#: Cycles from a layer's start to its first beat offered to the array: the address generator's
+#: counters, the memories' read, the registered payload (hw.im2col)
+IM2COL_STAGES = 2
 #: Cycles from a chunk's entry into the post-processing to the cycle its write happens
-#: (stages A, B, B2, C1, C2, C3; the write is in the sixth cycle after entry); hw.postproc.
-POSTPROC_STAGES = 6
+#: (stages A, B, B2, C1, C2, C3, D, E; the write is in the eighth cycle after entry); hw.postproc.
+POSTPROC_STAGES = 8

@@ -6,7 +6,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from adderhw.base.config import ArrayConfig
-from adderhw.base.engine import DESCRIPTOR_FIELDS, MAX_SHIFT, EngineConfig
+from adderhw.base.engine import DESCRIPTOR_FIELDS, MAX_SHIFT, POSTPROC_STAGES, EngineConfig
 from adderhw.golden.program import LayerProgram, descriptor, pool, postprocess
 from adderhw.hw.postproc import PostProcessor, requant_bits, sum_bits
 
@@ -32,7 +32,7 @@ def run_postproc(engine, layer, accs, scale, bias, seed=0):
         const_word, rd_word = {"scale": 0, "bias": 0}, [0] * C
         i = gap_idle = 0
         offered = False
-        while gap_idle < 8:
+        while gap_idle < POSTPROC_STAGES + 4:
             # a valid row stays offered until it is accepted (the stream rules); a new one comes after
             # a random gap
             valid = i < len(beats) and (offered or rng.random() < 0.6)
