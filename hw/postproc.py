@@ -31,30 +31,35 @@ to its L lanes of the C-lane activation word (``o_wr_lanes``; the words' lanes a
 memory writes per lane); the average pool keeps its sums per chunk (address q + P'·t, P' the next
 power of two), the argmax per lane of the word.
 
-Pipeline (a chunk taken in cycle n; ``POSTPROC_STAGES`` = 8 registered stages, so that no stage
-holds more than one wide adder, a multiplier or half a barrel shifter: with the rounding shift in
-one stage the engine's iCE40 Fmax was 13.5 MHz, and with the pool's read, compare or add, rounding
-and shift in the write's cycle the average pool's read-modify-write was the iCE40 engine's critical
-path, 39.6 ns from the pool memory to the activation buffer):
+Pipeline (a chunk taken in cycle n; ``POSTPROC_STAGES`` = 10 registered stages, so that no stage
+holds more than one wide adder, a multiplier or half a barrel shifter, and no path starts at a block
+RAM's output and runs through logic: with the rounding shift in one stage the engine's iCE40 Fmax
+was 13.5 MHz; with the pool's read, compare or add, rounding and shift in the write's cycle the
+average pool's read-modify-write was the iCE40 engine's critical path (39.6 ns from the pool memory
+to the activation buffer), and then the constant table's read data through the shift-only terms'
+shifts, negations and sum (39.0 ns, 30 logic levels)):
   * n:   the constant table's read address cbase + t is presented; acc, t and the destination
          address are registered (stage A);
-  * n+1: acc·M per lane, and B kept (stage B);
-  * n+2: + B + 2^(S'−1) (stage B2);
-  * n+3, n+4: the arithmetic shift right by S', by its upper three bits and then its lower three
+  * n+1: the table's M and B registered (stage A2);
+  * n+2: acc·M per lane ("mul"), or each of M's signed powers of two, ±(acc << e) ("shift"); and
+         B + 2^(S'−1) (stage B);
+  * n+3: acc·M, the terms' sum (stage B1);
+  * n+4: u + 2^(S'−1) = acc·M + (B + 2^(S'−1)) (stage B2);
+  * n+5, n+6: the arithmetic shift right by S', by its upper three bits and then its lower three
          (stages C1, C2);
-  * n+5: ReLU and saturation (stage C3); the destination's old value (max pool) or the running
+  * n+7: ReLU and saturation (stage C3); the destination's old value (max pool) or the running
          sum (average pool) is read;
-  * n+6: the pool (stage D, registered): v, or max(old, v) (not on the first position of a 2x2
+  * n+8: the pool (stage D, registered): v, or max(old, v) (not on the first position of a 2x2
          window, which overwrites); for the average pool the running sum old + v (v on the first
          position);
-  * n+7: the average pool's running sum is written back to the pool memory (not at the last
+  * n+9: the average pool's running sum is written back to the pool memory (not at the last
          position), and its rounding sum + n/2 registered (stage E);
-  * n+8: the write to the destination: the pooled value, or for the average pool at the last
+  * n+10: the write to the destination: the pooled value, or for the average pool at the last
          position (sum + n/2) >> log2 n. ``o_done`` is high in the cycle after the layer's last
          write.
 A destination (or running-sum) address is read and written again only for another position, which
-arrives at least one tile period (>= G >= 4 cycles) later: its read at n'+5 >= n+9 comes after the
-write at n+8 (the running sum's at n+7), so the read always sees the previous write.
+arrives at least one tile period (>= G >= 4 cycles) later: its read at n'+7 >= n+11 comes after the
+write at n+10 (the running sum's at n+9), so the read always sees the previous write.
 The last layer's rows also feed a running argmax per lane (first maximum wins): ``o_class``.
 
 Members
@@ -91,17 +96,17 @@ def const_layout(engine):
 
 
 def scale_terms(code, acc, engine):
-    """acc·M of a shift-only engine, from M's term code: Σ ±(acc << e) over the enabled terms, as
-    shifts, negations and adds (no multiplier). A term's shift reaches 2^E − 1 >= scale_bits − 1
-    (E = exp_bits), but a legal code has e < scale_bits, so |acc·M| fits acc·M's width as the
-    multiplier's product does."""
+    """The terms of acc·M on a shift-only engine, from M's term code: ±(acc << e) for each enabled
+    term, 0 for the others, as shifts and negations (no multiplier); acc·M is their sum. A term's
+    shift reaches 2^E − 1 >= scale_bits − 1 (E = exp_bits), but a legal code has e < scale_bits, so
+    |acc·M| fits acc·M's width as the multiplier's product does."""
     eb = exp_bits(engine.scale_bits)
     tb = 2 + eb
-    out = 0
+    out = []
     for i in range(engine.shift_terms):
         term = code[i * tb:(i + 1) * tb]
         shifted = acc << term[2:]
-        out = out + Mux(term[0], Mux(term[1], -shifted, shifted), 0)
+        out.append(Mux(term[0], Mux(term[1], -shifted, shifted), 0))
     return out
 
 
@@ -236,12 +241,12 @@ class PostProcessor(wiring.Component):
         # ---- the sideband of a chunk, carried along the stages (one register set per stage)
         side = data.StructLayout({"v": 1, "t": fb, "dst": fb, "first": 1, "lastpos": 1, "end": 1,
                                   **({"q": qb} if P > 1 else {})})
-        stage = [Signal(side, name=f"side_{n}") for n in "ab2xyc"]     # A, B, B2, C1, C2, C3
+        stage = [Signal(side, name=f"side_{n}") for n in ("a", "a2", "b", "b1", "b2", "c1", "c2", "c3")]
 
         def advance(i):
             m.d.sync += stage[i].eq(stage[i - 1])
 
-        # ---- stage A: the chunk, and the constant table's address (its data comes in stage B)
+        # ---- stage A: the chunk, and the constant table's address (its data comes in stage A2)
         acc_a = Signal(data.ArrayLayout(signed(self.acc_bits), L))
         first = Mux(pool == POOL_MAX2, ~oy[0] & ~ox[0], (ox == 0) & (oy == 0))
         m.d.sync += [acc_a.eq(chunk), stage[0].v.eq(take & (t < d.cout)), stage[0].t.eq(t),
@@ -249,42 +254,56 @@ class PostProcessor(wiring.Component):
                      stage[0].end.eq(beat & pos_last & t_last)]
         if P > 1:
             m.d.sync += stage[0].q.eq(q)
-        # ---- stage B: acc·M per lane, B kept. requant "mul": a multiplier (DSP-mapped where there
-        # are DSPs); "shift": M's one or two signed powers of two as shifts and adds
-        const = self.i_const_data
-        prod_shape = signed(self.acc_bits + e.scale_bits)          # any acc·M, exactly
-        prod = Signal(data.ArrayLayout(prod_shape, L))
-        bias_b = Signal(signed(e.bias_bits))
-        for c in range(L):
-            if e.requant == "mul":
-                m.d.sync += prod[c].eq(acc_a[c] * const.scale)
-            else:
-                m.d.sync += prod[c].eq(scale_terms(const.scale, acc_a[c], e))
-        m.d.sync += bias_b.eq(const.bias)
+        # ---- stage A2: the constant table's read data registered, with the chunk (no path from a
+        # block RAM's output through logic)
+        const = Signal(const_layout(e), name="const_a2")
+        acc_a2 = Signal(data.ArrayLayout(signed(self.acc_bits), L), name="acc_a2")
+        m.d.sync += [const.eq(self.i_const_data), acc_a2.eq(acc_a)]
         advance(1)
-        # ---- stage B2: + B + 2^(S'-1) (the rounding half; constant within a layer)
+        # ---- stage B: requant "mul": acc·M per lane (a multiplier, DSP-mapped where there are DSPs);
+        # "shift": each of M's one or two signed powers of two as a shift and a negation. B + 2^(S'−1)
+        # (the rounding half, constant within a layer) is summed beside them
         shift, total_shape = requant_shift(m, d.shift, self.u_bits)
         half = Signal(total_shape)
         m.d.sync += half.eq(Mux(shift == 0, 0, Const(1, total_shape) << (shift - 1)[:SHIFT_BITS]))
+        prod_shape = signed(self.acc_bits + e.scale_bits)          # any acc·M, exactly
+        n_terms = 1 if e.requant == "mul" else e.shift_terms
+        terms = [Signal(data.ArrayLayout(prod_shape, L), name=f"term{i}") for i in range(n_terms)]
+        for c in range(L):
+            if e.requant == "mul":
+                m.d.sync += terms[0][c].eq(acc_a2[c] * const.scale)
+            else:
+                m.d.sync += [terms[i][c].eq(v) for i, v in enumerate(scale_terms(const.scale, acc_a2[c], e))]
+        bias_half = Signal(total_shape, name="bias_half")           # |B + half| < 2^(U−1) + 2^(U−1)
+        m.d.sync += bias_half.eq(const.bias + half)
+        advance(2)
+        # ---- stage B1: acc·M, the sum of the terms (one adder; "mul": the product, delayed)
+        prod = Signal(data.ArrayLayout(prod_shape, L))
+        for c in range(L):
+            m.d.sync += prod[c].eq(sum(t[c] for t in terms[1:]) + terms[0][c] if n_terms > 1 else terms[0][c])
+        bias_b1 = Signal(total_shape, name="bias_half_b1")
+        m.d.sync += bias_b1.eq(bias_half)
+        advance(3)
+        # ---- stage B2: u + 2^(S'−1) = acc·M + (B + 2^(S'−1))
         total = Signal(data.ArrayLayout(total_shape, L))
         for c in range(L):
-            m.d.sync += total[c].eq(prod[c] + bias_b + half)
-        advance(2)
+            m.d.sync += total[c].eq(prod[c] + bias_b1)
+        advance(4)
         # ---- stages C1, C2: the arithmetic shift right by S' in two steps of three shift bits each
         coarse = Signal(data.ArrayLayout(total_shape, L))
         shifted = Signal(data.ArrayLayout(total_shape, L))
         for c in range(L):
             m.d.sync += [coarse[c].eq(total[c] >> Cat(Const(0, 3), shift[3:])),
                          shifted[c].eq(coarse[c] >> shift[:3])]
-        advance(3)
-        advance(4)
+        advance(5)
+        advance(6)
         # ---- stage C3: ReLU, saturate; read what the write needs
         vals = Signal(data.ArrayLayout(signed(w), L))
         for c in range(L):
             relu = Mux(has_relu(d) & (shifted[c] < 0), 0, shifted[c])
             m.d.sync += vals[c].eq(Mux(relu > hi, hi, Mux(relu < lo, lo, relu)))
-        advance(5)
-        pre, last_stage = stage[4], stage[5]
+        advance(7)
+        pre, last_stage = stage[6], stage[7]
         gap_addr = (lambda s: Cat(s.q, s.t)) if P > 1 else (lambda s: s.t)
         m.d.comb += [self.o_rd_addr.eq(pre.dst), self.o_rd_en.eq(1), gap_rd.addr.eq(gap_addr(pre)), gap_rd.en.eq(1)]
         vc, tc, first_c = last_stage.v, last_stage.t, last_stage.first

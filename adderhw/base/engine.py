@@ -241,5 +241,5 @@ FETCH_CYCLES = len(DESCRIPTOR_FIELDS) + 1
 #: counters, the memories' read, the registered payload (hw.im2col)
 IM2COL_STAGES = 2
 #: Cycles from a chunk's entry into the post-processing to the cycle its write happens
-#: (stages A, B, B2, C1, C2, C3, D, E; the write is in the eighth cycle after entry); hw.postproc.
-POSTPROC_STAGES = 8
+#: (stages A, A2, B, B1, B2, C1, C2, C3, D, E; the write is in the tenth cycle after entry); hw.postproc.
+POSTPROC_STAGES = 10
