@@ -583,6 +583,26 @@ def cmd_bench_pe(args):
     return 0
 
 
+def cmd_bench_lanes(args):
+    out = check_output_dir("--out", args.out)
+    from adderhw.engine import EngineRunConfig
+    from adderhw.boards.lanes_bench import bench_lanes, format_bench_lanes, lane_choices, plot_bench_lanes
+    EngineRunConfig(network=args.network, rows=args.rows, cols=args.cols, mac_rows=args.mac_rows,
+                    first_last=args.first_last, requant=args.requant)            # the engine flow's checks
+    lanes = None if args.lanes is None else _int_list(args.lanes, "--lanes", 1)
+    lane_choices(args.cols, lanes)                                              # before any build
+    res = bench_lanes(args.board, args.rows, args.cols, args.network, lanes, args.first_last, args.requant,
+                      args.mac_rows, args.seed, args.build_dir, progress=_say)
+    res["command"] = (f"adderhw bench lanes --board {args.board} --rows {args.rows} --cols {args.cols} "
+                      f"--network {args.network} --first-last {args.first_last} --requant {args.requant} "
+                      f"--mac-rows {args.mac_rows} --seed {args.seed}" + (f" --lanes {args.lanes}" if args.lanes else ""))
+    table = format_bench_lanes(res)
+    print(table)
+    _write_reports(out, "bench_lanes", res, table)
+    plot_bench_lanes(res, out / "bench_lanes.png")
+    return 0
+
+
 def cmd_bench_fmax(args):
     _check_out_dirs(args)
     from adderhw.boards.fmax import DEFAULT_SIZES, bench_fmax, format_bench_fmax, plot_bench_fmax
@@ -1069,6 +1089,23 @@ def build_parser():
     ba.add_argument("--out", default="out/bench_accuracy", help="directory for bench_accuracy.json, .md and .png "
                     "(and the .partial.json an interrupted run resumes from)")
     ba.set_defaults(func=cmd_bench_accuracy)
+    bl = bsub.add_parser("lanes", help="the engine's post-processing lanes L against cells and cycles: one build per "
+                                       "L, the baseline L = C in the same run")
+    bl.add_argument("--board", default="icebreaker", help="icebreaker (default) or ulx3s-85f")
+    bl.add_argument("--rows", type=int, default=2, help="array rows (default 2)")
+    bl.add_argument("--cols", type=int, default=4, help="array columns C (default 4)")
+    bl.add_argument("--lanes", default=None, help="comma-separated L to build, divisors of --cols (default: all "
+                    "of them); L = C is always built as the baseline")
+    bl.add_argument("--network", default="digits", help="digits (default) or mnist: the program whose memories and "
+                    "cycles count")
+    bl.add_argument("--first-last", default="adder", choices=("mul", "adder"),
+                    help="AdderNet first and last layers (default adder: the multiplier-free engine)")
+    bl.add_argument("--requant", default="shift", choices=("mul", "shift"), help="requantisation (default shift)")
+    bl.add_argument("--mac-rows", type=int, default=2, help="MAC array rows with --first-last mul (default 2)")
+    bl.add_argument("--seed", type=_seed, default=1, help="nextpnr seed (default 1)")
+    bl.add_argument("--build-dir", default="build/engines", help="where the builds go (reused when unchanged)")
+    bl.add_argument("--out", default="out/bench_lanes", help="directory for bench_lanes.json, .md and .png")
+    bl.set_defaults(func=cmd_bench_lanes)
     bs = bsub.add_parser("sim", help="simulated cycles per second of an 8x8 array on each simulator")
     bs.add_argument("--width", type=int, default=8, help="operand width (default 8)")
     bs.add_argument("--pe", default="sad", help="sad or mac (default sad)")

@@ -53,7 +53,7 @@ def parse_sizes(text):
 
 
 def _tag(board, network, pe, rows, cols, mac_rows, dsp, first_last="mul", requant="mul", breakdown=False,
-         placer=None, router=None):
+         placer=None, router=None, post_lanes=0):
     """The build directory's name of one engine build (shared by both comparisons, so they reuse
     each other's builds); nextpnr's ``placer`` and ``router`` name it only where they are not its
     defaults (None), so that the builds made before these options are found again."""
@@ -62,11 +62,12 @@ def _tag(board, network, pe, rows, cols, mac_rows, dsp, first_last="mul", requan
         variant = "-alladder" if first_last == "adder" else f"-m{mac_rows}"
         variant += "-shift" if requant == "shift" else ""
     return (f"{board}-{network}-{pe}-{rows}x{cols}{variant}-{'dsp' if dsp else 'nodsp'}"
+            + (f"-l{post_lanes}" if post_lanes else "")
             + ("-blocks" if breakdown else "") + "".join(f"-{o}" for o in (placer, router) if o))
 
 
-def _build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress, first_last="mul", requant="mul",
-           breakdown=False, placer=None, router=None):
+def build_one(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress, first_last="mul", requant="mul",
+             breakdown=False, placer=None, router=None, post_lanes=0):
     """One engine build; ``first_last`` and ``requant`` shape the AdderNet side only (the CNN twin
     keeps its multipliers: a CNN needs them); ``placer`` and ``router``: nextpnr's."""
     from adderhw.engine import engine_for, network_program
@@ -74,7 +75,7 @@ def _build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress, f
     if pe == "mac":
         first_last = requant = "mul"
     _, _, program, _ = network_program(network, pe, 8, progress=progress, first_last=first_last, requant=requant)
-    engine = engine_for(program, rows, cols, pe, mac_rows)
+    engine = engine_for(program, rows, cols, pe, mac_rows, post_lanes)
     per_image = engine_cycles(engine, program)["total"] / engine.lanes
     try:
         r = build_engine_board(board, engine, per_image, dsp=dsp, seed=seed, out_dir=out, progress=progress,
@@ -109,7 +110,7 @@ def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="
                 for pe in ("sad", "mac"):
                     tag = _tag(board, network, pe, rows, cols, mac, dsp, first_last, requant, breakdown, placer, router)
                     progress(f"[{board} {rows}x{cols} {'with' if dsp else 'without'} DSPs] the {pe.upper()} engine")
-                    pair[pe] = _build(board, network, pe, rows, cols, mac, dsp, seed, Path(build_dir) / tag, progress,
+                    pair[pe] = build_one(board, network, pe, rows, cols, mac, dsp, seed, Path(build_dir) / tag, progress,
                                       first_last, requant, breakdown, placer=placer, router=router)
                 s, m = pair["sad"], pair["mac"]
                 pair["ratio"] = {"luts": s["luts"] / m["luts"], "ffs": s["ffs"] / m["ffs"],
@@ -277,7 +278,7 @@ def largest_fitting(board, network, pe, start, mac_rows=2, seed=1, max_pes=512, 
         mac = min(mac_rows, rows)
         tag = _tag(board, network, pe, rows, cols, mac, True, first_last, requant, placer=placer, router=router)
         progress(f"[largest {pe.upper()} engine on {board}] {stage} probe {len(probes) + 1}: {rows}x{cols}")
-        r = _build(board, network, pe, rows, cols, mac, True, seed, Path(build_dir) / tag, progress, first_last,
+        r = build_one(board, network, pe, rows, cols, mac, True, seed, Path(build_dir) / tag, progress, first_last,
                    requant, placer=placer, router=router)
         probes[shape] = {**r, "stage": stage, "probe": len(probes) + 1}
         return r["fits"]

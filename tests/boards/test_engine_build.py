@@ -72,7 +72,7 @@ def _fake_builds(monkeypatch, capacity, variants=None):
                 "logic": {"used": 100 * rows * cols, "available": 5280}, "dsp": {"used": 0, "available": 8},
                 "bram": {"used": 1, "available": 30}, "fmax_mhz": 50.0, "cycles_per_image": 1000.0}
     variants = [] if variants is None else variants
-    monkeypatch.setattr(engine_compare, "_build", build)
+    monkeypatch.setattr(engine_compare, "build_one", build)
     return asked
 
 

@@ -27,7 +27,7 @@ def _stub(monkeypatch, fits):
                 "luts": 100 * rows * cols, "logic": {"used": 100 * rows * cols, "available": 100_000},
                 "dsp": {"used": 0, "available": 8}, "bram": {"used": 1, "available": 30}, "fmax_mhz": 50.0,
                 "cycles_per_image": 1000.0, "images_per_s_at_fmax": 1000.0 * rows * cols}
-    monkeypatch.setattr(engine_compare, "_build", build)
+    monkeypatch.setattr(engine_compare, "build_one", build)
     return asked
 
 
