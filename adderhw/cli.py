@@ -104,7 +104,8 @@ def cmd_run(args):
     cfg = BoardRunConfig(port=args.port, network=args.network, pe=args.pe, rows=args.rows, cols=args.cols,
                          width=args.width, mac_rows=args.mac_rows, images=args.images, baud=args.baud, seed=args.seed,
                          train=args.train, first_last=args.first_last, requant=args.requant,
-                         shift_terms=args.shift_terms, post_lanes=args.post_lanes)
+                         shift_terms=args.shift_terms, post_lanes=args.post_lanes, board=args.board,
+                         clock_mhz=args.clock_mhz)
     r = run_board_flow(cfg, out, progress=_say)
     link = "n/a" if r["link_images_per_s"] is None else f"{r['link_images_per_s']:,.0f}"
     _say(f"accuracy {100 * r['correct'] / r['images']:.2f} % ({r['correct']}/{r['images']}), every class equal to the "
@@ -1007,7 +1008,12 @@ def build_parser():
     rn = sub.add_parser("run", help="a trained network on a board through the UART host link (or --port sim: "
                                      "the simulated board), every answer checked against the golden program")
     rn.add_argument("--port", default="sim", help="serial port of the board, e.g. /dev/ttyUSB1, or sim (default sim)")
-    rn.add_argument("--baud", type=int, default=115200, help="UART rate the board was built for (default 115200)")
+    rn.add_argument("--baud", type=int, default=None, help="UART rate the board was built for (default: with --board "
+                    "the board top's, else 115200)")
+    rn.add_argument("--board", default=None, help="the board top the engine was built for (icebreaker, ulx3s-85f): "
+                    "its clock and baud, on the serial port or, with --port sim, in the simulated top")
+    rn.add_argument("--clock-mhz", type=float, default=None, help="with --board: the PLL clock the board was built "
+                    "for (adderhw build --clock-mhz); default: the oscillator")
     rn.add_argument("--network", default="digits", help="digits or mnist (default digits)")
     rn.add_argument("--pe", default="sad", help="sad (AdderNet) or mac (CNN twin) (default sad)")
     rn.add_argument("--rows", type=int, default=8, help="array rows of the board's engine (default 8)")

@@ -11,6 +11,13 @@ Reported: accuracy, images/s over the link (wall clock on a board; simulated tim
 ``--port sim``, whose UART runs at clock/8), the link-bound images/s at ``--baud`` from the bytes
 each image costs, and the engine's own images/s at the board's clock (from STATUS) and its cycle
 counter.
+
+``--board B [--clock-mhz F]``: the board top as ``adderhw build --top engine`` builds it
+(boards.engine_top.board_clock): its oscillator, or its PLL's output at the highest frequency not
+above F, and the baud that follows the clock (115200 at the oscillator; with the PLL the fastest
+rate the board's USB bridge and the clock make exactly, unless ``--baud`` names one). On a serial
+port the host then talks at that baud; with ``--port sim`` the simulated top runs at that clock with
+that UART divisor, so its STATUS, its simulated seconds and its link rate are the board's.
 """
 import time
 from dataclasses import dataclass
@@ -28,6 +35,8 @@ __all__ = ["BoardRunConfig", "run_board_flow", "format_run"]
 @dataclass
 class BoardRunConfig:
     port: str = "sim"
+    board: str = None           # the board top (boards.engine_top.board_clock); None: a 100 MHz simulation
+    clock_mhz: float = None     # with board: the PLL's target (None: the oscillator)
     network: str = "digits"
     pe: str = "sad"
     rows: int = 8
@@ -35,7 +44,7 @@ class BoardRunConfig:
     width: int = 8
     mac_rows: int = 2
     images: int = 50
-    baud: int = 115200
+    baud: int = None            # None: the board's (115200 without a board)
     seed: int = 0
     train: bool = False         # train afresh instead of using the committed weights or the cache
     first_last: str = "mul"     # the engine flow's options (adderhw.engine.EngineRunConfig)
@@ -51,7 +60,20 @@ class BoardRunConfig:
                                             seed=self.seed, first_last=self.first_last, requant=self.requant,
                                             shift_terms=self.shift_terms, post_lanes=self.post_lanes).flags
         self.images = check_int("images", self.images, lo=1)
-        self.baud = check_int("baud", self.baud, lo=300)
+        if self.baud is not None:
+            self.baud = check_int("baud", self.baud, lo=300)
+        self.clock = None
+        if self.board is not None:
+            from adderhw.boards.engine_build import ENGINE_BOARDS
+            from adderhw.boards.engine_top import board_clock
+            if self.board not in ENGINE_BOARDS:
+                raise BadParameter(f"board must be one of {', '.join(ENGINE_BOARDS)}, not {self.board!r}")
+            self.clock = board_clock(self.board, self.clock_mhz, self.baud)     # refuses a clock or rate here
+            self.baud = self.clock["baud"]
+        elif self.clock_mhz is not None:
+            raise BadParameter(f"clock_mhz {self.clock_mhz:g} needs a board (the PLL is the board's), not board None")
+        elif self.baud is None:
+            self.baud = 115200
         if not self.port:
             raise BadParameter("port must be a serial port (such as /dev/ttyUSB1) or 'sim', not ''")
 
@@ -79,7 +101,8 @@ def run_board_flow(cfg, out_dir=None, progress=print):
     t0 = time.perf_counter()
     if cfg.port == "sim":
         from adderhw.sim.link import run_link_session
-        result = run_link_session(engine, program, x, progress=progress)
+        clock = {} if cfg.clock is None else {"clk_hz": cfg.clock["clk_hz"], "divisor": cfg.clock["divisor"]}
+        result = run_link_session(engine, program, x, progress=progress, **clock)
     else:
         from adderhw.host import SerialTransport
         transport = SerialTransport(cfg.port, cfg.baud)
@@ -103,13 +126,19 @@ def run_board_flow(cfg, out_dir=None, progress=print):
         "cycles_equal_model": all(c == model_cycles for c in cycles),
         "clk_hz": clk_hz, "engine_images_per_s": clk_hz / per_image,
         "link_images_per_s": cfg.images / result["images_seconds"] if result["images_seconds"] else None,
-        "link_seconds_kind": "simulated (UART at clock/8)" if cfg.port == "sim" else "wall clock",
+        "link_seconds_kind": "wall clock" if cfg.port != "sim" else (
+            "simulated (UART at clock/8)" if cfg.clock is None else
+            f"simulated at the board's {clk_hz / 1e6:g} MHz, {cfg.clock['divisor']} clocks per bit"),
+        "board": cfg.board, "pll": None if cfg.clock is None or cfg.clock["pll"] is None else cfg.clock["pll"].describe(),
+        "baud_choice": None if cfg.clock is None else cfg.clock["baud_choice"],
         "bytes_per_image": image_bytes, "baud": cfg.baud,
         "link_bound_images_per_s_at_baud": cfg.baud / 10 / image_bytes,
         "program_bytes": result["program_bytes"], "program_seconds": result["program_seconds"], "frames": result["frames"], "wall_seconds": wall,
         "weights": net.record(),
         "command": f"adderhw run --port {cfg.port} --network {cfg.network} --pe {cfg.pe} --rows {cfg.rows} "
-                   f"--cols {cfg.cols} --mac-rows {cfg.mac_rows} --images {cfg.images}"
+                   f"--cols {cfg.cols} --mac-rows {cfg.mac_rows} --images {cfg.images} --baud {cfg.baud}"
+                   + (f" --board {cfg.board}" if cfg.board else "")
+                   + (f" --clock-mhz {cfg.clock_mhz:g}" if cfg.clock_mhz is not None else "")
                    + cfg.engine_flags + (" --train" if cfg.train else ""),
     }
     progress(f"[3/3] {r['correct']}/{cfg.images} correct (golden {r['golden_correct']}); classes equal golden: "

@@ -53,9 +53,8 @@ from adderhw.base.errors import BadParameter
 
 from .build import BuildFailed, DesignDoesNotFit, design_key, execute_plan, keep_no_fit, reuse_record
 
-from .engine_top import EngineTop, oscillator_hz
-from .pll import PLL_MARGIN_PCT, check_pll_margin, clock_from_fmax, solve_pll
-from .usb_bridge import fastest_baud
+from .engine_top import EngineTop, board_clock, oscillator_hz
+from .pll import PLL_MARGIN_PCT, check_pll_margin, clock_from_fmax
 from .platforms import board as board_by_name, make_platform
 from .breakdown import breakdown as block_breakdown, check_total
 from .report import parse_nextpnr, parse_yosys_stat
@@ -137,15 +136,9 @@ def build_engine_board(board_name, engine, cycles_per_image, baud=None, dsp=True
     placer, router = check_nextpnr_options(placer, router)
     b = board_by_name(board_name)
     say = progress or (lambda msg: None)
-    osc_hz = oscillator_hz(b.platform_class())
     # refuse a clock the PLL cannot make, or a rate the clock cannot make, before building anything
-    pll = None if clock_mhz is None else solve_pll(b.family, osc_hz, clock_mhz)
-    if baud is not None:
-        baud_choice = f"{baud} baud: asked for"
-    elif pll is None:
-        baud, baud_choice = 115200, "115200 baud: the default at the oscillator"
-    else:
-        baud, baud_choice = fastest_baud(board_name, pll.f_out_hz)
+    clock = board_clock(board_name, clock_mhz, baud)
+    osc_hz, pll, baud, baud_choice = clock["osc_hz"], clock["pll"], clock["baud"], clock["baud_choice"]
     top = EngineTop(engine, osc_hz, baud, clock_mhz=clock_mhz, family=b.family)
     clock_text = (f"its {osc_hz / 1e6:g} MHz clock" if pll is None else
                   f"{pll.out_mhz:g} MHz (asked for {clock_mhz:g}) from its {osc_hz / 1e6:g} MHz clock through "

@@ -22,7 +22,7 @@ from adderhw.hw.uart import uart_divisor
 from .clocking import oscillator_sync, pll_sync
 from .pll import solve_pll
 
-__all__ = ["EngineTop", "oscillator_hz"]
+__all__ = ["EngineTop", "oscillator_hz", "board_clock"]
 
 
 def oscillator_hz(platform_cls):
@@ -31,6 +31,29 @@ def oscillator_hz(platform_cls):
         if res.name == platform_cls.default_clk and res.number == 0:
             return int(res.clock.frequency)
     raise LookupError(f"{platform_cls.__name__} has no clock resource {platform_cls.default_clk}")
+
+
+def board_clock(board_name, clock_mhz=None, baud=None):
+    """How an engine top on ``board_name`` is clocked, as ``adderhw build --top engine`` builds it:
+    {osc_hz, pll (None at the oscillator), clk_hz (the clock ``sync`` runs at), baud, baud_choice
+    (a sentence: why this rate), divisor (UART clocks per bit)}. ``baud`` None: 115200 at the
+    oscillator, or with the PLL the fastest rate the board's USB bridge and the clock make exactly
+    (boards.usb_bridge). A clock the PLL cannot make, or a rate the clock cannot make, is refused
+    here, before anything is built or simulated."""
+    from .platforms import board as board_by_name
+    from .usb_bridge import fastest_baud
+    b = board_by_name(board_name)
+    osc_hz = oscillator_hz(b.platform_class())
+    pll = None if clock_mhz is None else solve_pll(b.family, osc_hz, clock_mhz)
+    if baud is not None:
+        baud_choice = f"{baud} baud: asked for"
+    elif pll is None:
+        baud, baud_choice = 115200, "115200 baud: the default at the oscillator"
+    else:
+        baud, baud_choice = fastest_baud(board_name, pll.f_out_hz)
+    clk_hz = osc_hz if pll is None else round(pll.f_out_hz)
+    return {"osc_hz": osc_hz, "pll": pll, "clk_hz": clk_hz, "baud": baud, "baud_choice": baud_choice,
+            "divisor": uart_divisor(clk_hz, baud), "family": b.family}
 
 
 class EngineTop(Elaboratable):

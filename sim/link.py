@@ -3,7 +3,8 @@ a UART model on its pins (testbench: ``sim.link_tb``).
 
 * ``run_link_session(engine, program, images, ...)`` runs ``adderhw.host.HostSession`` against the
   simulated top (``adderhw run --port sim``) and returns its result dict; seconds in it are
-  simulated seconds at the simulation's clock (100 MHz, ``sim.link_tb.CLOCK_NS``).
+  simulated seconds at the simulation's clock (100 MHz by default, or a board top's clock:
+  ``adderhw run --port sim --board B [--clock-mhz F]``).
 * ``run_link_exchanges(engine, steps, ...)`` plays raw steps (bytes, breaks, resets, waits) and
   returns the device's reply frames, for the malformed-input tests.
 
@@ -30,15 +31,17 @@ SIM_CLK_HZ = 100_000_000
 BACKENDS = ("verilator", "icarus")
 
 
-def link_verilog(engine, divisor, timeout=None):
-    return verilog.convert(EngineLink(engine, divisor=divisor, clk_hz=SIM_CLK_HZ, timeout=timeout),
+def link_verilog(engine, divisor, timeout=None, clk_hz=SIM_CLK_HZ):
+    return verilog.convert(EngineLink(engine, divisor=divisor, clk_hz=clk_hz, timeout=timeout),
                            name=LINK_TOP, emit_src=False)
 
 
-def _run(engine, testcase, job, backend, divisor, timeout, progress):
+def _run(engine, testcase, job, backend, divisor, timeout, progress, clk_hz=SIM_CLK_HZ):
     if backend not in BACKENDS:
         raise BadParameter(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    text = link_verilog(engine, divisor, timeout)
+    text = link_verilog(engine, divisor, timeout, clk_hz)
+    # the testbench's clock period, in its time precision (1 ps): the simulated seconds are the board's
+    job = {**job, "clock_ps": round(1e12 / clk_hz)}
     if backend == "icarus":
         text = icarus_compatible(text)
     runner, build_dir, top = build_sources({f"{LINK_TOP}.v": text}, LINK_TOP, backend, progress=progress,
@@ -62,11 +65,15 @@ def _run(engine, testcase, job, backend, divisor, timeout, progress):
         return pickle.loads(out.read_bytes())
 
 
-def run_link_session(engine, program, images, backend="verilator", divisor=8, timeout=None, progress=None):
-    """``adderhw.host.HostSession`` against the simulated board top; returns its result dict."""
+def run_link_session(engine, program, images, backend="verilator", divisor=8, timeout=None, progress=None,
+                     clk_hz=SIM_CLK_HZ):
+    """``adderhw.host.HostSession`` against the simulated board top; returns its result dict.
+    ``clk_hz`` and ``divisor``: the clock the link runs at (STATUS reports it; the simulated seconds
+    count it) and its UART's clocks per bit; a board top's (boards.engine_top.board_clock: the
+    oscillator or the PLL's output, and the divisor of its baud) simulate the board as built."""
     job = {"program": program, "engine": engine, "images": images,
-           "reply_timeout_cycles": 4_000_000}
-    return _run(engine, "session", job, backend, divisor, timeout, progress)
+           "reply_timeout_cycles": max(4_000_000, 64 * 10 * divisor)}
+    return _run(engine, "session", job, backend, divisor, timeout, progress, clk_hz)
 
 
 def run_link_exchanges(engine, steps, backend="verilator", divisor=8, timeout=None, reply_timeout_cycles=None,

@@ -34,8 +34,9 @@ HOST_REPLY_CYCLES = 4_000_000
 class SimTransport:
     """Bytes through the UART model; ``read`` gives up after ``timeout_cycles`` without a byte."""
 
-    def __init__(self, dut, source, sink, timeout_cycles):
+    def __init__(self, dut, source, sink, timeout_cycles, clock_ps=CLOCK_NS * 1000):
         self.dut, self.source, self.sink, self.timeout_cycles = dut, source, sink, timeout_cycles
+        self.clock_ps = clock_ps
 
     @resume
     async def write(self, data):
@@ -47,23 +48,23 @@ class SimTransport:
         out = bytearray()
         while len(out) < n:
             if self.sink.empty():
-                await self.sink.wait(self.timeout_cycles * CLOCK_NS, "ns")
+                await self.sink.wait(self.timeout_cycles * self.clock_ps, "ps")
                 if self.sink.empty():
                     break
             out += self.sink.read_nowait(min(n - len(out), self.sink.count()))
         return bytes(out)
 
 
-async def _start(dut, divisor):
+async def _start(dut, divisor, clock_ps=CLOCK_NS * 1000):
     from cocotbext.uart import UartSink, UartSource
     import logging
-    cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
+    cocotb.start_soon(Clock(dut.clk, clock_ps, unit="ps").start())
     dut.i_rx.value = 1
     dut.rst.value = 1
     await ClockCycles(dut.clk, 3)
     await FallingEdge(dut.clk)
     dut.rst.value = 0
-    baud = 1e9 / (CLOCK_NS * divisor)
+    baud = 1e12 / (clock_ps * divisor)
     source, sink = UartSource(dut.i_rx, baud=baud), UartSink(dut.o_tx, baud=baud)
     for x in (source, sink):
         x.log.setLevel(logging.WARNING)
@@ -91,8 +92,8 @@ def _job():
 async def session(dut):
     from adderhw.host import HostSession
     path, job = _job()
-    source, sink = await _start(dut, job["divisor"])
-    transport = SimTransport(dut, source, sink, job["reply_timeout_cycles"])
+    source, sink = await _start(dut, job["divisor"], job["clock_ps"])
+    transport = SimTransport(dut, source, sink, job["reply_timeout_cycles"], job["clock_ps"])
     s = HostSession(job["program"], job["engine"], job["images"], clock=lambda: get_sim_time("ns") * 1e-9)
     result = await bridge(s.run)(transport)
     with open(path + ".out", "wb") as f:

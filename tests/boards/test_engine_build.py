@@ -148,6 +148,9 @@ def test_the_largest_array_search_refuses_a_cap_below_its_start(monkeypatch):
      "--breakdown applies to the equal-array comparison, not to --largest"),
     (["run", "--port", "sim", "--images", "0"], "images must be"),
     (["run", "--port", "sim", "--network", "cifar"], "network must be one of digits, mnist"),
+    (["run", "--port", "sim", "--clock-mhz", "20"], "clock_mhz 20 needs a board"),
+    (["run", "--port", "sim", "--board", "hx8k"], "board must be one of icebreaker, ulx3s-85f"),
+    (["run", "--port", "sim", "--board", "icebreaker", "--clock-mhz", "500"], "500"),
 ])
 def test_cli_refusals_are_one_sentence_without_a_traceback(argv, message, tmp_path):
     argv = [a.replace("{tmp}", str(tmp_path / "o")) for a in argv]

@@ -173,6 +173,26 @@ def test_fifty_two_digits_through_the_simulated_uart_equal_golden_and_the_cycle_
     assert result["status"]["rows"] == 4 and result["status"]["cols"] == 4
 
 
+@pytest.mark.parametrize("board,clock_mhz", [("icebreaker", 20), ("ulx3s-85f", 50)])
+def test_a_session_with_each_board_top_at_its_pll_clock_equals_golden_and_the_cycle_model(digits, board, clock_mhz):
+    """``adderhw run --port sim --board B --clock-mhz F``: the link at the PLL's clock and the UART
+    divisor of the baud the board top uses there (boards.engine_top.board_clock, as the build)."""
+    from adderhw.boards.engine_top import board_clock
+    from adderhw.golden.engine_cycles import engine_cycles
+    from adderhw.golden.program import run_program
+    from adderhw.sim.link import run_link_session
+    program, engine, x = digits
+    clock = board_clock(board, clock_mhz)
+    assert clock["pll"] is not None and clock["clk_hz"] <= clock_mhz * 1e6 and clock["divisor"] >= 4
+    images = x[:6]
+    result = run_link_session(engine, program, images, clk_hz=clock["clk_hz"], divisor=clock["divisor"])
+    assert result["classes"] == [int(c) for c in run_program(program, images).classes]
+    assert result["cycles"] == [engine_cycles(engine, program)["total"]] * 2
+    assert result["status"]["clk_khz"] == clock["clk_hz"] // 1000
+    # the simulated seconds are the board's: every image byte took at least a 10-bit UART frame
+    assert result["images_seconds"] >= result["image_bytes"] * 10 / clock["baud"]
+
+
 def _status():
     return encode_frame(CMD_STATUS)
 
