@@ -49,17 +49,18 @@ shifts, negations and sum (39.0 ns, 30 logic levels)):
          (stages C1, C2);
   * n+7: ReLU and saturation (stage C3); the destination's old value (max pool) or the running
          sum (average pool) is read;
-  * n+8: the pool (stage D, registered): v, or max(old, v) (not on the first position of a 2x2
+  * n+8: the reads' data registered, with v and v + n/2 (stage D);
+  * n+9: the pool (stage E, registered): v, or max(old, v) (not on the first position of a 2x2
          window, which overwrites); for the average pool the running sum old + v (v on the first
-         position);
-  * n+9: the average pool's running sum is written back to the pool memory (not at the last
-         position), and its rounding sum + n/2 registered (stage E);
+         position) and its rounding sum old + (v + n/2), one adder each;
   * n+10: the write to the destination: the pooled value, or for the average pool at the last
-         position (sum + n/2) >> log2 n. ``o_done`` is high in the cycle after the layer's last
-         write.
+         position (sum + n/2) >> log2 n; the running sum goes back to the pool memory (not at the
+         last position). ``o_done`` is high in the cycle after the layer's last write.
 A destination (or running-sum) address is read and written again only for another position, which
 arrives at least one tile period (>= G >= 4 cycles) later: its read at n'+7 >= n+11 comes after the
-write at n+10 (the running sum's at n+9), so the read always sees the previous write.
+write at n+10, so the read always sees the previous write. (With the reads' data into the compare
+or the add in one cycle, the ECP5 8x8 engine's critical path was the activation buffer's read into
+the max pool's compare, 14.7 ns.)
 The last layer's rows also feed a running argmax per lane (first maximum wins): ``o_class``.
 
 Members
@@ -307,7 +308,8 @@ class PostProcessor(wiring.Component):
         gap_addr = (lambda s: Cat(s.q, s.t)) if P > 1 else (lambda s: s.t)
         m.d.comb += [self.o_rd_addr.eq(pre.dst), self.o_rd_en.eq(1), gap_rd.addr.eq(gap_addr(pre)), gap_rd.en.eq(1)]
         vc, tc, first_c = last_stage.v, last_stage.t, last_stage.first
-        # ---- stage D: the pool, registered (one compare or one adder per lane)
+        # ---- stage D: the reads' data registered (no path from a block RAM's output through logic),
+        # with v and v + n/2 (the average pool's rounding half, constant within a layer)
         side_d, side_e = Signal(side, name="side_d"), Signal(side, name="side_e")
         m.d.sync += [side_d.eq(last_stage), side_e.eq(side_d)]
         if P > 1:
@@ -318,22 +320,29 @@ class PostProcessor(wiring.Component):
                         m.d.comb += [old[lane].eq(self.i_rd_data[i * L + lane]) for lane in range(L)]
         else:
             old = self.i_rd_data
-        pooled_d = Signal(data.ArrayLayout(signed(w), L), name="pooled_d")
-        gsum_d = Signal(data.ArrayLayout(gap_shape, L), name="gap_sum_d")
-        for c in range(L):
-            m.d.sync += [pooled_d[c].eq(Mux((pool != POOL_MAX2) | first_c | (vals[c] > old[c]), vals[c], old[c])),
-                         gsum_d[c].eq(Mux(first_c, 0, gap_rd.data[c]) + vals[c])]
-        # ---- stage E: the running sum back to the pool memory; its rounding sum + n/2, registered
         log2 = d.gap_log2[:4]       # at most GAP_EXTRA_BITS
         rnd_shape = signed(gap_shape.width + 1)
         gap_half = Signal(rnd_shape, name="gap_half")
         m.d.sync += gap_half.eq(Mux(log2 == 0, 0, Const(1, rnd_shape) << (log2 - 1)[:4]))   # constant per layer
-        rnd_e = Signal(data.ArrayLayout(rnd_shape, L), name="gap_round_e")
+        old_d = Signal(data.ArrayLayout(signed(w), L), name="old_d")
+        gap_d = Signal(data.ArrayLayout(gap_shape, L), name="gap_old_d")
+        v_d = Signal(data.ArrayLayout(signed(w), L), name="v_d")
+        vh_d = Signal(data.ArrayLayout(rnd_shape, L), name="v_half_d")
+        m.d.sync += [old_d.eq(old), gap_d.eq(gap_rd.data), v_d.eq(vals)]
+        m.d.sync += [vh_d[c].eq(vals[c] + gap_half) for c in range(L)]
+        # ---- stage E: the pool (one compare, or for the average pool the running sum and its
+        # rounding sum, one adder each), registered
         pooled_e = Signal(data.ArrayLayout(signed(w), L), name="pooled_e")
-        m.d.comb += [gap_wr.addr.eq(gap_addr(side_d)), gap_wr.data.eq(gsum_d),
-                     gap_wr.en.eq((pool == POOL_GAP) & side_d.v & ~side_d.lastpos)]
-        m.d.sync += [rnd_e[c].eq(gsum_d[c] + gap_half) for c in range(L)]
-        m.d.sync += pooled_e.eq(pooled_d)
+        gsum_e = Signal(data.ArrayLayout(gap_shape, L), name="gap_sum_e")
+        rnd_e = Signal(data.ArrayLayout(rnd_shape, L), name="gap_round_e")
+        first_d = side_d.first
+        for c in range(L):
+            base = Mux(first_d, 0, gap_d[c])
+            m.d.sync += [pooled_e[c].eq(Mux((pool != POOL_MAX2) | first_d | (v_d[c] > old_d[c]), v_d[c], old_d[c])),
+                         gsum_e[c].eq(base + v_d[c]), rnd_e[c].eq(base + vh_d[c])]
+        # the running sum back to the pool memory (not at the last position), with the write
+        m.d.comb += [gap_wr.addr.eq(gap_addr(side_e)), gap_wr.data.eq(gsum_e),
+                     gap_wr.en.eq((pool == POOL_GAP) & side_e.v & ~side_e.lastpos)]
         # ---- stage F: the write, of the chunk's L lanes
         m.d.comb += self.o_wr_addr.eq(side_e.dst)
         if P > 1:
