@@ -1,0 +1,347 @@
+"""The docs site's generated pages: the CLI reference from the parser, the results from their files.
+
+``python -m adderhw.docs_site [DOCS_DIR]`` writes them under ``DOCS_DIR/generated/`` (default:
+the ``docs/`` beside this package's repository). ``mkdocs build`` runs the same generator first,
+through :func:`on_pre_build` (``hooks:`` in mkdocs.yml), so a plain ``mkdocs build --strict`` is
+always built from the current parser and the current result files; the generated pages are not
+committed (.gitignore).
+
+Results (:func:`write_results`). Every ``docs/results/**/*.json`` gets one page,
+``generated/results/<the same path>.md``, holding
+
+* the file's own ``command`` and ``commit`` where it records them;
+* the Markdown report beside it (the same name with ``.md``), which the command that made the
+  JSON wrote from it, embedded verbatim except that its headings move one level down;
+* the plot beside it (``.png``) where there is one;
+* for a JSON without a report, its top-level scalar fields and the whole file.
+
+Nothing on these pages is typed by hand: every number on them is copied from the result's own
+JSON or report (tests/app/test_docs_site.py checks that), and the index groups the pages by kind
+(:data:`KINDS`). A result that leaves docs/results leaves the site with it: the generator removes
+the generated pages that no result file backs any more.
+
+CLI reference (:func:`write_cli_reference`): every command and subcommand of
+:func:`adderhw.cli.build_parser`, with its usage, its options, their defaults and their help.
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+from adderhw.cli import build_parser
+
+__all__ = ["KINDS", "ResultFile", "find_results", "kind_of", "result_page", "results_index",
+           "demote_headings", "cli_reference", "API_MODULES", "source_module", "api_pages", "generate", "main", "on_pre_build"]
+
+#: The groups of the results index, in order: (key, title, what a result's path starts with).
+#: A result whose path matches no prefix goes to the last group.
+KINDS = (
+    ("engine", "Engine runs", ("engine_", "run_")),
+    ("boards", "Board comparisons and builds", ("compare_boards", "compare_largest", "board_builds",
+                                                 "build_engine")),
+    ("bench", "Benches", ("bench_", "fmax_")),
+    ("sweep", "Sweeps", ("sweep_",)),
+    ("other", "Demos and model comparisons", ()),
+)
+
+#: The folder under the docs directory that the generator owns (and empties of stale pages).
+GENERATED = "generated"
+
+#: A JSON without a Markdown report is shown whole up to this many characters.
+FULL_JSON_LIMIT = 40_000
+
+
+class ResultFile:
+    """One result: ``rel`` is its JSON's path under docs/results, without ``.json``."""
+
+    def __init__(self, results_dir, json_path):
+        self.results_dir = Path(results_dir)
+        self.json_path = Path(json_path)
+        self.rel = self.json_path.relative_to(self.results_dir).as_posix()[:-len(".json")]
+        self.text = self.json_path.read_text()
+        self.data = json.loads(self.text)
+        md = self.json_path.with_suffix(".md")
+        png = self.json_path.with_suffix(".png")
+        self.md_path = md if md.is_file() else None
+        self.png_path = png if png.is_file() else None
+        self.md = self.md_path.read_text() if self.md_path else None
+
+    @property
+    def kind(self):
+        return kind_of(self.rel)
+
+    @property
+    def command(self):
+        return self.data.get("command") if isinstance(self.data, dict) else None
+
+    @property
+    def commit(self):
+        return self.data.get("commit") if isinstance(self.data, dict) else None
+
+    @property
+    def page(self):
+        """The generated page's path under the docs directory."""
+        return f"{GENERATED}/results/{self.rel}.md"
+
+
+def kind_of(rel):
+    """The :data:`KINDS` key of a result at ``rel`` (its path under docs/results)."""
+    for key, _, prefixes in KINDS:
+        if rel.startswith(prefixes):
+            return key
+    return KINDS[-1][0]
+
+
+def find_results(results_dir):
+    """Every ``*.json`` under ``results_dir``, as :class:`ResultFile`, in path order."""
+    results_dir = Path(results_dir)
+    return [ResultFile(results_dir, p) for p in sorted(results_dir.rglob("*.json"))]
+
+
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def demote_headings(md):
+    """``md`` with every ATX heading one level deeper (outside code fences), so that an embedded
+    report's title sits below the page's own."""
+    out, fenced = [], False
+    for line in md.splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif not fenced and re.match(r"#{1,5} ", line):
+            line = "#" + line
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def _link(page, target):
+    """A relative link from the page ``page`` to the file ``target`` (both under the docs dir)."""
+    return os.path.relpath(target, os.path.dirname(page)).replace(os.sep, "/")
+
+
+def _scalar(v):
+    """A JSON scalar as the file writes it (json.dumps: the same digits as the file)."""
+    return json.dumps(v, ensure_ascii=False)
+
+
+def _cell(text):
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def result_page(r):
+    """The Markdown of result ``r``'s page."""
+    page = r.page
+    results = f"results/{r.rel}"
+    lines = [f"# {r.rel}", ""]
+    lines.append(f"Source: [`docs/results/{r.rel}.json`]({_link(page, results + '.json')})"
+                 + (" and its report `" + r.md_path.name + "`" if r.md_path else "") + ".")
+    lines.append("")
+    if r.command:
+        lines += ["Made with:", "", "```sh", str(r.command), "```", ""]
+    if r.commit:
+        lines += [f"From commit `{r.commit}`.", ""]
+    if r.png_path:
+        lines += [f"![{r.png_path.name}]({_link(page, results + '.png')})", ""]
+    if r.md is not None:
+        lines += ["## Report", "", demote_headings(r.md)]
+    else:
+        lines += ["## Fields", "", "This result has no Markdown report; here is its JSON.", ""]
+        if isinstance(r.data, dict):
+            scalars = [(k, v) for k, v in r.data.items() if not isinstance(v, (dict, list))]
+            if scalars:
+                lines += ["| field | value |", "|---|---|"]
+                lines += [f"| {_cell(k)} | {_cell(_scalar(v))} |" for k, v in scalars]
+                lines.append("")
+        if len(r.text) <= FULL_JSON_LIMIT:
+            lines += ['??? note "The whole file"', "", "    ```json"]
+            lines += ["    " + line for line in r.text.rstrip("\n").splitlines()]
+            lines += ["    ```", ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def results_index(results):
+    """The Markdown of the results index: one table per kind, a row per result."""
+    lines = ["# Results", "",
+             "Every page here is generated from a file in `docs/results/` when the site is built "
+             "(`adderhw.docs_site`): the command that made it, the report that command wrote and its "
+             "plot. No number on these pages is typed by hand.", ""]
+    index = f"{GENERATED}/results/index.md"
+    for key, title, _ in KINDS:
+        group = [r for r in results if r.kind == key]
+        if not group:
+            continue
+        lines += [f"## {title}", "", "| result | command | commit |", "|---|---|---|"]
+        for r in group:
+            command = f"`{_cell(r.command)}`" if r.command else ""
+            commit = f"`{r.commit}`" if r.commit else ""
+            lines.append(f"| [{r.rel}]({_link(index, r.page)}) | {command} | {commit} |")
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _actions(parser):
+    return [a for a in parser._actions
+            if not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction))]
+
+
+def _subcommands(parser):
+    """(name, help, subparser) of each subcommand of ``parser``, in the order they were added."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {a.dest: a.help for a in action._choices_actions}
+            for name, sub in action.choices.items():
+                yield name, helps.get(name), sub
+
+
+def _usage(parser):
+    # a fixed width, so the page does not depend on the terminal that generated it
+    fmt = argparse.HelpFormatter(parser.prog, width=100)
+    fmt.add_usage(parser.usage, parser._actions, parser._mutually_exclusive_groups, prefix="")
+    return fmt.format_help().strip()
+
+
+def _help_text(parser, action):
+    if not action.help or action.help == argparse.SUPPRESS:
+        return ""
+    try:
+        return parser._get_formatter()._expand_help(action)
+    except (KeyError, TypeError, ValueError):
+        return action.help
+
+
+def _option_row(parser, action):
+    names = ", ".join(f"`{s}`" for s in action.option_strings) or f"`{action.metavar or action.dest}`"
+    if action.choices is not None:
+        value = " ".join(f"`{c}`" for c in action.choices)
+    elif action.nargs == 0:
+        value = ""
+    else:
+        value = f"`{action.metavar or action.dest.upper()}`"
+    default = action.default
+    shown = "" if default in (None, argparse.SUPPRESS) or action.nargs == 0 else f"`{default}`"
+    if action.required:
+        shown = "required"
+    return f"| {names} | {_cell(value)} | {_cell(shown)} | {_cell(_help_text(parser, action))} |"
+
+
+def _command_section(parser, path, help_text, lines, level):
+    lines += [f"{'#' * level} `{' '.join(path)}`", ""]
+    if help_text:
+        lines += [help_text, ""]
+    lines += ["```text", _usage(parser), "```", ""]
+    actions = _actions(parser)
+    if actions:
+        lines += ["| option | value | default | help |", "|---|---|---|---|"]
+        lines += [_option_row(parser, a) for a in actions]
+        lines.append("")
+    for name, sub_help, sub in _subcommands(parser):
+        _command_section(sub, path + [name], sub_help, lines, min(level + 1, 4))
+
+
+def cli_reference(parser=None):
+    """The Markdown of the CLI reference, walked from ``parser`` (default ``build_parser()``)."""
+    parser = parser or build_parser()
+    lines = ["# Command line", "",
+             f"Generated from `adderhw.cli.build_parser()` when the site is built. {parser.description}", ""]
+    top = _actions(parser)
+    if top:
+        lines += ["| option | value | default | help |", "|---|---|---|---|"]
+        lines += [_option_row(parser, a) for a in top]
+        lines.append("")
+    for name, sub_help, sub in _subcommands(parser):
+        _command_section(sub, ["adderhw", name], sub_help, lines, 2)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+#: The modules of the API reference: (page name, module, what it is).
+API_MODULES = (
+    ("config", "adderhw.base.config", "`ArrayConfig`, the one description of an array"),
+    ("engine-config", "adderhw.base.engine", "`EngineConfig`, the one description of a layer engine"),
+    ("gemm", "adderhw.golden.gemm", "the bit-exact SAD and MAC GEMMs"),
+    ("cycles", "adderhw.golden.cycles", "the array's exact cycle model"),
+    ("program", "adderhw.golden.program", "the engine's program and its golden model"),
+    ("pe", "adderhw.hw.pe", "the SAD and MAC processing elements"),
+    ("array", "adderhw.hw.array", "the systolic array"),
+    ("gemm-sim", "adderhw.sim.gemm", "one GEMM on any simulator"),
+    ("executor", "adderhw.boards.executor", "where parallel jobs run"),
+)
+
+
+def source_module(module, pyproject):
+    """The name under which mkdocstrings finds ``module`` in the repository's folders.
+
+    The packages install from folders of other names (pyproject.toml's
+    ``[tool.setuptools.package-dir]``: ``adderhw.golden`` from ``golden/``), and mkdocstrings reads
+    the source statically from the repository (``paths: [.]`` in mkdocs.yml) without importing it,
+    so ``adderhw.golden.program`` is found as ``golden.program``."""
+    dirs = tomllib.loads(Path(pyproject).read_text())["tool"]["setuptools"].get("package-dir", {})
+    for package, folder in sorted(dirs.items(), key=lambda kv: -len(kv[0])):
+        if package and (module == package or module.startswith(package + ".")):
+            return folder.strip("/").replace("/", ".") + module[len(package):]
+    return module
+
+
+def api_pages(pyproject):
+    """{page path under the docs dir: Markdown} of the API reference and its index."""
+    pages = {}
+    rows = ["| module | what it is |", "|---|---|"]
+    for name, module, what in API_MODULES:
+        pages[f"{GENERATED}/api/{name}.md"] = (
+            f"# `{module}`\n\n::: {source_module(module, pyproject)}\n"
+            "    options:\n      show_root_heading: false\n")
+        rows.append(f"| [`{module}`]({name}.md) | {what} |")
+    pages[f"{GENERATED}/api/index.md"] = "\n".join([
+        "# API reference", "",
+        "Generated from the modules' docstrings with mkdocstrings when the site is built. These are "
+        "the modules a user of the library meets first.", "", *rows]) + "\n"
+    return pages
+
+
+def _write(path, text):
+    """Write only when the text changed, so ``mkdocs serve`` does not rebuild forever."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
+
+
+def generate(docs_dir):
+    """Write every generated page under ``docs_dir/generated`` and remove stale ones.
+    Returns the results it wrote pages for."""
+    docs_dir = Path(docs_dir)
+    out = docs_dir / GENERATED
+    results = find_results(docs_dir / "results")
+    pages = {docs_dir / r.page: result_page(r) for r in results}
+    pages[out / "results" / "index.md"] = results_index(results)
+    pages[out / "cli.md"] = cli_reference()
+    pyproject = docs_dir.parent / "pyproject.toml"
+    pages.update({docs_dir / page: text for page, text in api_pages(pyproject).items()})
+    for path, text in pages.items():
+        _write(path, text)
+    if out.is_dir():
+        for path in sorted(out.rglob("*"), reverse=True):
+            if path.is_file() and path not in pages:
+                path.unlink()
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+    return results
+
+
+def on_pre_build(config, **kwargs):
+    """mkdocs hook (mkdocs.yml ``hooks:``): generate the pages before mkdocs collects its files."""
+    generate(config["docs_dir"])
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    docs_dir = Path(argv[0]) if argv else Path(__file__).resolve().parent.parent / "docs"
+    results = generate(docs_dir)
+    print(f"{len(results)} result pages and the CLI reference in {docs_dir / GENERATED}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
