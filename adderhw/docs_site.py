@@ -115,7 +115,7 @@ def demote_headings(md):
         elif not fenced and re.match(r"#{1,5} ", line):
             line = "#" + line
         out.append(line)
-    return "\n".join(out) + "\n"
+    return "\n".join(out).rstrip("\n") + "\n"
 
 
 def _link(page, target):
