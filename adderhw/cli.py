@@ -604,6 +604,24 @@ def cmd_bench_lanes(args):
     return 0
 
 
+def cmd_bench_engine_fmax(args):
+    out = check_output_dir("--out", args.out)
+    from adderhw.engine import EngineRunConfig
+    from adderhw.boards.engine_fmax import bench_engine_fmax, format_bench_engine_fmax
+    EngineRunConfig(network=args.network, rows=args.rows, cols=args.cols, first_last=args.first_last,
+                    requant=args.requant, post_lanes=args.post_lanes)           # the engine flow's checks
+    seeds = _int_list(args.seeds, "--seeds", 1)
+    res = bench_engine_fmax(args.board, args.rows, args.cols, args.network, seeds, args.first_last, args.requant,
+                            post_lanes=args.post_lanes, build_dir=args.build_dir, progress=_say)
+    res["command"] = (f"adderhw bench engine-fmax --board {args.board} --rows {args.rows} --cols {args.cols} "
+                      f"--network {args.network} --seeds {args.seeds} --first-last {args.first_last} "
+                      f"--requant {args.requant}" + (f" --post-lanes {args.post_lanes}" if args.post_lanes else ""))
+    table = format_bench_engine_fmax(res)
+    print(table)
+    _write_reports(out, "bench_engine_fmax", res, table)
+    return 0
+
+
 def cmd_bench_fmax(args):
     _check_out_dirs(args)
     from adderhw.boards.fmax import DEFAULT_SIZES, bench_fmax, format_bench_fmax, plot_bench_fmax
@@ -1112,6 +1130,20 @@ def build_parser():
     bl.add_argument("--build-dir", default="build/engines", help="where the builds go (reused when unchanged)")
     bl.add_argument("--out", default="out/bench_lanes", help="directory for bench_lanes.json, .md and .png")
     bl.set_defaults(func=cmd_bench_lanes)
+    be = bsub.add_parser("engine-fmax", help="the engine's Fmax against its bare array's, over nextpnr seeds, both "
+                                            "built in the same run")
+    be.add_argument("--board", default="ulx3s-85f", help="ulx3s-85f (default) or icebreaker")
+    be.add_argument("--rows", type=int, default=8, help="array rows (default 8)")
+    be.add_argument("--cols", type=int, default=8, help="array columns (default 8)")
+    be.add_argument("--network", default="digits", help="digits (default) or mnist: the program that sizes the engine")
+    be.add_argument("--seeds", default="1,2,3", help="comma-separated nextpnr seeds (default 1,2,3)")
+    be.add_argument("--first-last", default="adder", choices=("mul", "adder"),
+                    help="AdderNet first and last layers (default adder: the multiplier-free engine)")
+    be.add_argument("--requant", default="shift", choices=("mul", "shift"), help="requantisation (default shift)")
+    be.add_argument("--post-lanes", type=int, default=0, help=POST_LANES_HELP)
+    be.add_argument("--build-dir", default="build/engines", help="where the builds go (reused when unchanged)")
+    be.add_argument("--out", default="out/bench_engine_fmax", help="directory for bench_engine_fmax.json and .md")
+    be.set_defaults(func=cmd_bench_engine_fmax)
     bs = bsub.add_parser("sim", help="simulated cycles per second of an 8x8 array on each simulator")
     bs.add_argument("--width", type=int, default=8, help="operand width (default 8)")
     bs.add_argument("--pe", default="sad", help="sad or mac (default sad)")

@@ -1,0 +1,86 @@
+"""``adderhw bench engine-fmax``: the whole engine's Fmax against its bare array's (issue 28).
+
+For one board and array shape, each nextpnr seed builds two designs: the engine top (the layer
+engine behind its UART link, boards.engine_build, as ``adderhw build --top engine``) and the
+benchmark harness of the same array alone (boards.build: the engine's SAD array, same rows,
+columns, width and k_max, fed from LFSRs). The baseline is the array, measured in the same run with
+the same seeds; the report gives every seed's Fmax of both, their medians, and the ratio of the
+medians (the issue's goal: the engine at >= 0.9x its array). Both builds are reused when unchanged,
+so a finished bench reruns in seconds.
+"""
+import statistics
+from pathlib import Path
+
+from adderhw.base.errors import BadParameter
+from adderhw.base.tables import markdown_table
+
+from .build import DesignDoesNotFit, build_board
+from .engine_build import ENGINE_BOARDS
+from .engine_compare import _tag, build_one
+
+__all__ = ["bench_engine_fmax", "format_bench_engine_fmax", "FMAX_GOAL"]
+
+#: the issue's goal: the engine's median Fmax over the seeds, as a share of its array's
+FMAX_GOAL = 0.9
+
+
+def bench_engine_fmax(board="ulx3s-85f", rows=8, cols=8, network="digits", seeds=(1, 2, 3), first_last="adder",
+                      requant="shift", mac_rows=2, post_lanes=0, build_dir="build/engines", progress=print):
+    from adderhw.engine import engine_for, network_program
+    if board not in ENGINE_BOARDS:
+        raise BadParameter(f"board must be one of {', '.join(ENGINE_BOARDS)}, not {board!r}")
+    if not seeds:
+        raise BadParameter("seeds must name at least one nextpnr seed, not none")
+    _, _, program, _ = network_program(network, "sad", 8, progress=progress, first_last=first_last, requant=requant)
+    engine = engine_for(program, rows, cols, "sad", mac_rows, post_lanes)
+    runs = []
+    for i, seed in enumerate(seeds):
+        progress(f"[{i + 1}/{len(seeds)}] seed {seed}: the {engine.array.describe()} alone, then the engine")
+        try:
+            arr = build_board(board, engine.array, seed=seed, progress=progress, reuse=True,
+                              out_dir=Path(build_dir) / f"{board}-array-{rows}x{cols}-w{engine.array.width}"
+                                                        f"-k{engine.array.k_max}-seed{seed}")
+            array_fmax = arr["fmax_mhz"]
+        except DesignDoesNotFit as exc:
+            array_fmax = None
+            progress(f"  the array alone does not fit: {exc}")
+        tag = _tag(board, network, "sad", rows, cols, mac_rows, True, first_last, requant, post_lanes=post_lanes)
+        eng = build_one(board, network, "sad", rows, cols, mac_rows, True, seed, Path(build_dir) / f"{tag}-seed{seed}",
+                        progress, first_last, requant, post_lanes=post_lanes)
+        runs.append({"seed": seed, "array_fmax_mhz": array_fmax,
+                     "engine_fmax_mhz": eng.get("fmax_mhz") if eng["fits"] else None,
+                     "engine_critical_path": eng.get("critical_path"), "engine_luts": eng["luts"],
+                     "engine_fits": eng["fits"]})
+    arrays = [r["array_fmax_mhz"] for r in runs if r["array_fmax_mhz"]]
+    engines = [r["engine_fmax_mhz"] for r in runs if r["engine_fmax_mhz"]]
+    med_a = statistics.median(arrays) if arrays else None
+    med_e = statistics.median(engines) if engines else None
+    ratio = med_e / med_a if med_a and med_e else None
+    return {"board": board, "rows": rows, "cols": cols, "network": network, "first_last": first_last,
+            "requant": requant, "post_lanes": engine.pp_lanes, "engine": engine.describe(),
+            "array": engine.array.describe(), "seeds": list(seeds), "runs": runs,
+            "array_fmax_median_mhz": med_a, "engine_fmax_median_mhz": med_e, "ratio": ratio,
+            "goal": FMAX_GOAL, "met": ratio is not None and ratio >= FMAX_GOAL}
+
+
+def _mhz(v):
+    return "-" if v is None else f"{v:.1f}"
+
+
+def format_bench_engine_fmax(res):
+    rows = [[r["seed"], _mhz(r["array_fmax_mhz"]), _mhz(r["engine_fmax_mhz"]),
+             "-" if not r["array_fmax_mhz"] or not r["engine_fmax_mhz"] else
+             f"{r['engine_fmax_mhz'] / r['array_fmax_mhz']:.2f}"] for r in res["runs"]]
+    rows.append(["**median**", _mhz(res["array_fmax_median_mhz"]), _mhz(res["engine_fmax_median_mhz"]),
+                 "-" if res["ratio"] is None else f"**{res['ratio']:.2f}**"])
+    paths = [f"* seed {r['seed']}: `{p['from_cell']}` → `{p['to_cell']}`, {p['delay_ns']:.2f} ns, "
+             f"{p['logic_levels']} logic levels" for r in res["runs"] if (p := r["engine_critical_path"])]
+    verdict = "no ratio (a build did not fit)" if res["ratio"] is None else \
+        f"{res['ratio']:.2f}x, goal >= {res['goal']}: {'met' if res['met'] else 'missed'}"
+    return "\n".join([
+        f"# The engine's Fmax against its array's on {res['board']}: {res['rows']}x{res['cols']}", "",
+        f"`{res.get('command', '')}`", "",
+        f"Engine: {res['engine']}, behind its UART link (the board top). Array alone: the benchmark harness of "
+        f"{res['array']}. nextpnr seeds {', '.join(map(str, res['seeds']))}; both measured in this run.", "",
+        markdown_table(["seed", "array alone MHz", "engine MHz", "engine / array"], rows, "rrrr"), "",
+        f"Engine / array, medians: {verdict}.", "", "The engine's critical path per seed:", "", *paths, ""])

@@ -1,0 +1,50 @@
+"""boards.engine_fmax (``adderhw bench engine-fmax``) with stand-ins for the two builds: both are
+built for every seed, the array alone from the engine's own ArrayConfig, the medians and their ratio
+against the goal, a seed whose array does not fit, and the report."""
+import pytest
+
+from adderhw.boards import engine_fmax
+from adderhw.boards.build import DesignDoesNotFit
+from adderhw.boards.engine_fmax import FMAX_GOAL, bench_engine_fmax, format_bench_engine_fmax
+
+
+def _stubs(monkeypatch, array_mhz, engine_mhz):
+    calls = []
+
+    def build_board(board, config, seed=1, progress=None, reuse=False, out_dir=None):
+        calls.append(("array", seed, config, out_dir))
+        if array_mhz[seed] is None:
+            raise DesignDoesNotFit("too big")
+        return {"fmax_mhz": array_mhz[seed]}
+
+    def build_one(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress, first_last, requant,
+                  post_lanes=0):
+        calls.append(("engine", seed, (rows, cols, first_last, requant, post_lanes), out))
+        return {"fits": True, "fmax_mhz": engine_mhz[seed], "luts": 1000,
+                "critical_path": {"from_cell": "a", "to_cell": "b", "delay_ns": 1000 / engine_mhz[seed],
+                                  "logic_levels": 3}}
+    monkeypatch.setattr(engine_fmax, "build_board", build_board)
+    monkeypatch.setattr(engine_fmax, "build_one", build_one)
+    return calls
+
+
+def test_medians_and_their_ratio_over_the_seeds(monkeypatch, tmp_path):
+    calls = _stubs(monkeypatch, {1: 190.0, 2: 180.0, 3: 200.0}, {1: 70.0, 2: 90.0, 3: 80.0})
+    res = bench_engine_fmax("ulx3s-85f", 2, 2, seeds=(1, 2, 3), build_dir=tmp_path, progress=lambda *a: None)
+    assert [c[:2] for c in calls] == [("array", 1), ("engine", 1), ("array", 2), ("engine", 2), ("array", 3),
+                                      ("engine", 3)]
+    # the array alone is the engine's own SAD array; every seed builds in a directory of its own
+    cfg = calls[0][2]
+    assert (cfg.rows, cfg.cols, cfg.pe) == (2, 2, "sad") and res["array"] == cfg.describe()
+    assert len({c[3] for c in calls}) == 6
+    assert res["array_fmax_median_mhz"] == 190.0 and res["engine_fmax_median_mhz"] == 80.0
+    assert res["ratio"] == pytest.approx(80 / 190) and res["met"] is False and res["goal"] == FMAX_GOAL
+    text = format_bench_engine_fmax(res)
+    assert "| **median** | 190.0 | 80.0 | **0.42** |" in text and "0.42x, goal >= 0.9: missed" in text
+
+
+def test_a_seed_whose_array_does_not_fit_leaves_the_median_of_the_others(monkeypatch, tmp_path):
+    _stubs(monkeypatch, {1: None, 2: 100.0}, {1: 95.0, 2: 91.0})
+    res = bench_engine_fmax("icebreaker", 1, 1, seeds=(1, 2), build_dir=tmp_path, progress=lambda *a: None)
+    assert res["runs"][0]["array_fmax_mhz"] is None and res["array_fmax_median_mhz"] == 100.0
+    assert res["engine_fmax_median_mhz"] == 93.0 and res["met"] is True
