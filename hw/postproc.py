@@ -240,7 +240,7 @@ class PostProcessor(wiring.Component):
             m.d.sync += [t.eq(0), tplane.eq(0), oy.eq(0), ox.eq(0), pidx.eq(0), prow.eq(0)]
 
         # ---- the sideband of a chunk, carried along the stages (one register set per stage)
-        side = data.StructLayout({"v": 1, "t": fb, "dst": fb, "first": 1, "lastpos": 1, "end": 1,
+        side = data.StructLayout({"v": 1, "t": fb, "t0": 1, "dst": fb, "first": 1, "lastpos": 1, "end": 1,
                                   **({"q": qb} if P > 1 else {})})
         stage = [Signal(side, name=f"side_{n}") for n in ("a", "a2", "b", "b1", "b2", "c1", "c2", "c3")]
 
@@ -250,7 +250,7 @@ class PostProcessor(wiring.Component):
         # ---- stage A: the chunk, and the constant table's address (its data comes in stage A2)
         acc_a = Signal(data.ArrayLayout(signed(self.acc_bits), L))
         first = Mux(pool == POOL_MAX2, ~oy[0] & ~ox[0], (ox == 0) & (oy == 0))
-        m.d.sync += [acc_a.eq(chunk), stage[0].v.eq(take & (t < d.cout)), stage[0].t.eq(t),
+        m.d.sync += [acc_a.eq(chunk), stage[0].v.eq(take & (t < d.cout)), stage[0].t.eq(t), stage[0].t0.eq(t == 0),
                      stage[0].dst.eq(tplane + pos_off), stage[0].first.eq(first), stage[0].lastpos.eq(pos_last),
                      stage[0].end.eq(beat & pos_last & t_last)]
         if P > 1:
@@ -307,7 +307,6 @@ class PostProcessor(wiring.Component):
         pre, last_stage = stage[6], stage[7]
         gap_addr = (lambda s: Cat(s.q, s.t)) if P > 1 else (lambda s: s.t)
         m.d.comb += [self.o_rd_addr.eq(pre.dst), self.o_rd_en.eq(1), gap_rd.addr.eq(gap_addr(pre)), gap_rd.en.eq(1)]
-        vc, tc, first_c = last_stage.v, last_stage.t, last_stage.first
         # ---- stage D: the reads' data registered (no path from a block RAM's output through logic),
         # with v and v + n/2 (the average pool's rounding half, constant within a layer)
         side_d, side_e = Signal(side, name="side_d"), Signal(side, name="side_e")
@@ -359,15 +358,17 @@ class PostProcessor(wiring.Component):
             m.d.comb += self.o_wr_en.eq(side_e.v & side_e.lastpos)
         with m.Else():
             m.d.comb += [out.eq(pooled_e), self.o_wr_en.eq(side_e.v)]
-        # ---- the last layer's argmax, per lane of the word (the first maximum wins)
+        # ---- the last layer's argmax, per lane of the word (the first maximum wins), in stage E from
+        # registers (v and the sideband of stage D; t = 0 is a flag computed in stage A): from
+        # ``vals`` and a 16-bit t == 0 it was the ECP5 8x8 engine's critical path, 10.8 ns
         best = Signal(data.ArrayLayout(signed(w), C))
         for c in range(C):
-            mine = vc & is_last(d)
+            mine = side_d.v & is_last(d)
             if P > 1:
-                mine = mine & (last_stage.q == c // L)
+                mine = mine & (side_d.q == c // L)
             with m.If(mine):
-                with m.If((tc == 0) | (vals[c % L] > best[c])):
-                    m.d.sync += [best[c].eq(vals[c % L]), self.o_class[c].eq(tc)]
+                with m.If(side_d.t0 | (v_d[c % L] > best[c])):
+                    m.d.sync += [best[c].eq(v_d[c % L]), self.o_class[c].eq(side_d.t)]
         done = Signal()
         m.d.sync += done.eq(side_e.end)
         m.d.comb += self.o_done.eq(done)
