@@ -8,8 +8,9 @@ own transport that moves bytes through a UART model on the top's pins. Both run 
 * ``status()`` -> dict of protocol.STATUS_FIELDS (protocol.decode_status: requant by name,
   tile_shift a bool); a board of another protocol version is refused. ``check_engine(engine)``
   refuses a board whose engine is not the one the program was compiled for; a requant,
-  shift_terms (on a "shift" engine: a "mul" engine's post-processing does not depend on it) or
-  tile_shift that differs is named, with the board's value and the expected one.
+  shift_terms (on a "shift" engine: a "mul" engine's post-processing does not depend on it),
+  tile_shift or post_lanes (the cycles per batch depend on it) that differs is named, with the
+  board's value and the expected one, and descriptor fields narrower than the program needs.
 * ``write(space, lane, addr, values)``: WRITE frames of at most MAX_PAYLOAD bytes, each value in
   the fewest bytes (1 to 4) that hold the frame's values.
 * ``load_program(program, engine)``: descriptors, weights (a lane per array row), constants (all
@@ -110,7 +111,7 @@ class EngineHost:
     def check_engine(self, engine):
         s = self.status()
         a = engine.array
-        named = [("requant", engine.requant), ("tile_shift", engine.tile_shift)]
+        named = [("requant", engine.requant), ("tile_shift", engine.tile_shift), ("post_lanes", engine.pp_lanes)]
         if engine.requant == "shift":        # a "mul" engine's hardware does not depend on shift_terms
             named.insert(1, ("shift_terms", engine.shift_terms))
         for name, expected in named:
@@ -125,6 +126,11 @@ class EngineHost:
                 or s["max_layers"] < engine.max_layers:
             raise BadParameter(f"the board's engine ({s}) is not the one the program was compiled for "
                                f"({engine.describe()}); build the board for this network")
+        # depths are reported rounded up to powers of two: a board of 1,000 words passes for 1,024 but
+        # has narrower descriptor fields (EngineConfig.field_bits), which would truncate the program's
+        if s["field_bits"] < engine.field_bits:
+            raise BadParameter(f"the board's engine has {s['field_bits']}-bit descriptor fields but the program needs "
+                               f"{engine.field_bits} ({engine.describe()}); build the board for this network")
         return s
 
     def write(self, space, lane, addr, values):

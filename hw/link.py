@@ -85,7 +85,7 @@ def status_bytes(engine, clk_hz):
               "weight_depth_log2": ceil_log2(engine.weight_depth), "const_depth_log2": ceil_log2(engine.const_depth),
               "max_layers": engine.max_layers, "max_payload": MAX_PAYLOAD, "clk_khz": clk_hz // 1000,
               "requant": REQUANT_KINDS.index(engine.requant), "shift_terms": engine.shift_terms,
-              "tile_shift": int(engine.tile_shift)}
+              "tile_shift": int(engine.tile_shift), "post_lanes": engine.pp_lanes, "field_bits": engine.field_bits}
     out = bytearray()
     for name, n in STATUS_FIELDS:
         out += int(values[name]).to_bytes(n, "little")

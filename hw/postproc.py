@@ -4,8 +4,9 @@ next layer's activations, bit-exact with ``golden.program`` (steps 2-4 there):
     v = sat_width(relu?((acc·M[t] + B[t] + 2^(S−1)) >> S)),   then 2x2 max pool or global average
 
 ``acc`` is the signed layer sum (the engine negates the SAD array's unsigned sums; the MAC sums
-are signed already). One multiplier per lane (C of them) applies M; the CNN twin's engine has the
-same unit, so the comparison stays fair.
+are signed already). One multiplier per lane (L of them, ``EngineConfig.pp_lanes``) applies M, or
+with requant "shift" M's powers of two as shifts and adds; the CNN twin's engine has the same unit,
+so the comparison stays fair.
 
 Widths come from the whole range the program format allows, not from today's networks: acc·M
 holds ``sum_bits + scale_bits`` bits, u = acc·M + B holds U = ``requant_bits`` bits (one more than
@@ -134,8 +135,8 @@ def requant_shift(m, shift, u_bits):
     u is, so the result is 0, and S' = min(S, U) gives that same 0 (u + 2^(U−1) is in [0, 2^U)).
     With S' <= U the rounding half 2^(S'−1) <= 2^(U−1), and u + half fits U + 1 signed bits:
     one bit more than u. S' is registered, so the clamp's 6-bit comparator stays off the datapath:
-    a beat's stage B2 reads it two cycles after the beat is accepted, and the descriptor is held
-    from i_start to o_done. An engine whose u is wider than MAX_SHIFT never clamps."""
+    a chunk's stage B reads it (for the rounding half) two cycles after the chunk is taken, its
+    stage C1 five, and the descriptor is held from i_start to o_done. An engine whose u is wider than MAX_SHIFT never clamps."""
     s = shift[:SHIFT_BITS]
     if u_bits > MAX_SHIFT:
         return s, signed(u_bits + 1)

@@ -24,7 +24,7 @@ from adderhw.hw.link import EngineLink, default_timeout
 from .cocotb_sim import SimulationMismatch, TIMESCALE, _failed, _tool_env, build_sources, icarus_compatible
 from .toolchain import scoped_environment
 
-__all__ = ["run_link_session", "run_link_exchanges", "link_verilog", "LINK_TOP", "SIM_CLK_HZ"]
+__all__ = ["run_link_session", "run_link_exchanges", "link_verilog", "clock_period_ps", "LINK_TOP", "SIM_CLK_HZ"]
 
 LINK_TOP = "engine_link"
 SIM_CLK_HZ = 100_000_000
@@ -36,12 +36,18 @@ def link_verilog(engine, divisor, timeout=None, clk_hz=SIM_CLK_HZ):
                            name=LINK_TOP, emit_src=False)
 
 
+def clock_period_ps(clk_hz):
+    """The testbench's clock period for ``clk_hz``, in its time precision (1 ps), so that the
+    simulated seconds are the board's: the nearest even number of picoseconds (cocotb's Clock needs
+    two equal halves; 12 MHz is 83,334 ps, not 83,333)."""
+    return 2 * round(5e11 / clk_hz)
+
+
 def _run(engine, testcase, job, backend, divisor, timeout, progress, clk_hz=SIM_CLK_HZ):
     if backend not in BACKENDS:
         raise BadParameter(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     text = link_verilog(engine, divisor, timeout, clk_hz)
-    # the testbench's clock period, in its time precision (1 ps): the simulated seconds are the board's
-    job = {**job, "clock_ps": round(1e12 / clk_hz)}
+    job = {**job, "clock_ps": clock_period_ps(clk_hz)}
     if backend == "icarus":
         text = icarus_compatible(text)
     runner, build_dir, top = build_sources({f"{LINK_TOP}.v": text}, LINK_TOP, backend, progress=progress,

@@ -214,14 +214,17 @@ class EngineConfig:
 
     @property
     def field_bits(self):
-        """Bits of one descriptor field: what the engine's programs need, from its memories' depths.
-        Every size, base address and step of a descriptor is bounded by a depth (a layer's input and
-        output fit the activation buffer, its weights and constants their tables), the signed fields
-        lie within ± a depth, and the small fields (flags, the shift S <= MAX_SHIFT, gap_log2 <=
-        GAP_EXTRA_BITS) need at most 7 bits: so one bit more than the largest depth has, and at least
-        8. memory_images (golden.program) refuses a program with a value that does not fit, naming
-        the layer and the field. (Fields were 16 bits or more, which widened every counter of the
-        address generator and the post-processing on engines whose memories need 10 or 11.)"""
+        """Bits of one descriptor field, from the engine's memories' depths: one bit more than the
+        largest depth has, and at least 8 (the small fields, flags, the shift S <= MAX_SHIFT and
+        gap_log2 <= GAP_EXTRA_BITS, need at most 7). The sizes, base addresses and most steps of a
+        descriptor are bounded by a depth (a layer's input and output fit the activation buffer, its
+        weights and constants their tables), but not all: pos_start = −p·(in_w + 1) − ... can pass
+        −depth with a wide padding, ci_step is negative when the kernel is taller than the input,
+        and t_beats can reach cout + R − 1. memory_images (golden.program) refuses a program with a
+        value that does not fit, naming the layer and the field, so nothing is truncated; such a
+        program needs an engine with deeper memories. (Fields were at least 16 bits, which widened
+        every counter of the address generator and the post-processing on engines whose memories
+        need 10 or 11.)"""
         biggest = max(self.act_depth, self.weight_depth, self.const_depth, MAX_SHIFT, 1 << GAP_EXTRA_BITS.bit_length())
         return max(8, biggest.bit_length() + 1)
 

@@ -37,8 +37,8 @@ The STATUS reply (``STATUS_FIELDS``, in this order; every field an unsigned litt
 ====================  ======  ================================================================
 field                 bytes   value (from the device's ``adderhw.base.engine.EngineConfig``)
 ====================  ======  ================================================================
-version               1       ``PROTOCOL_VERSION`` of the device (2; a version-1 device's reply
-                              is the first 16 bytes, without the last three fields)
+version               1       ``PROTOCOL_VERSION`` of the device (3; a version-1 device's reply
+                              is the first 16 bytes, a version-2 device's the first 19)
 pe                    1       the array's PE: 0 SAD (an AdderNet engine), 1 MAC (the CNN twin)
 rows, cols, width     1 each  the array's R, C (images per batch) and signed width in bits
 mac_rows              1       rows of the AdderNet engine's MAC array (0: none)
@@ -55,11 +55,15 @@ shift_terms           1       ``shift_terms``, 1 or 2: the powers of two of one 
                               the hardware only when requant is "shift"
 tile_shift            1       1 if the engine has the per-tile input shift (``tile_shift``,
                               a third constant lane), else 0
+post_lanes            1       the post-processing's lanes L (``EngineConfig.pp_lanes``): the
+                              engine's cycles per batch depend on it
+field_bits            1       the width of a descriptor field (``EngineConfig.field_bits``): a
+                              program whose descriptor values need more is refused by the host
 ====================  ======  ================================================================
 
-Version 2 added requant, shift_terms and tile_shift; a host refuses a device of another version
-(:func:`decode_status`), so it never loads a program onto an engine whose requantisation it cannot
-see.
+Version 2 added requant, shift_terms and tile_shift, version 3 post_lanes and field_bits; a host
+refuses a device of another version (:func:`decode_status`), so it never loads a program onto an
+engine whose requantisation, cycles or descriptor width it cannot see.
 
 Spaces of WRITE: 0 activation buffer 0 (the images: lane = image), 1 weights (lane = row), 2
 constants (lane 0 = M, 1 = B, and on an engine with ``tile_shift`` lane 2 = the input shift
@@ -98,8 +102,9 @@ __all__ = ["SYNC", "MAX_PAYLOAD", "PROTOCOL_VERSION", "CMD_STATUS", "CMD_WRITE",
 SYNC = 0xA5
 #: the longest payload a frame may carry (the top buffers a whole frame before acting on it)
 MAX_PAYLOAD = 1024
-#: 2: STATUS reports requant, shift_terms and tile_shift (version 1 did not)
-PROTOCOL_VERSION = 2
+#: 2: STATUS reports requant, shift_terms and tile_shift (version 1 did not); 3: and post_lanes and
+#: field_bits
+PROTOCOL_VERSION = 3
 
 CMD_STATUS, CMD_WRITE, CMD_RUN, CMD_READ = 0x01, 0x02, 0x03, 0x04
 CMD_ERROR = 0xFF
@@ -116,7 +121,7 @@ ERRORS = {ERR_CHECKSUM: "bad checksum", ERR_COMMAND: "unknown command", ERR_LENG
 STATUS_FIELDS = (("version", 1), ("pe", 1), ("rows", 1), ("cols", 1), ("width", 1), ("mac_rows", 1),
                  ("act_depth_log2", 1), ("weight_depth_log2", 1), ("const_depth_log2", 1),
                  ("max_layers", 1), ("max_payload", 2), ("clk_khz", 4), ("requant", 1), ("shift_terms", 1),
-                 ("tile_shift", 1))
+                 ("tile_shift", 1), ("post_lanes", 1), ("field_bits", 1))
 STATUS_BYTES = sum(n for _, n in STATUS_FIELDS)
 
 
@@ -136,10 +141,10 @@ def decode_status(payload):
                         f"version {PROTOCOL_VERSION}")
     version = payload[0]
     if version < PROTOCOL_VERSION:
-        # checked before the length: a version-1 reply is 3 bytes shorter, and the version says why
+        # checked before the length: an older reply is shorter, and the version says why
         raise LinkError(f"the board speaks host-link protocol version {version} and this host speaks version "
-                        f"{PROTOCOL_VERSION}, which needs the board's requant, shift_terms and tile_shift in "
-                        f"STATUS; rebuild the board with this adderhw (adderhw build --top engine)")
+                        f"{PROTOCOL_VERSION}, which needs the board's requant, shift_terms, tile_shift, post_lanes "
+                        f"and field_bits in STATUS; rebuild the board with this adderhw (adderhw build --top engine)")
     if version > PROTOCOL_VERSION:
         raise LinkError(f"the board speaks host-link protocol version {version} and this host speaks version "
                         f"{PROTOCOL_VERSION}; update adderhw on the host to the version the board was built with")

@@ -3,7 +3,7 @@ whole board top (hw.link.EngineLink) on Verilator under cocotb, with a UART mode
 a trained digits network through the host code (adderhw.host), malformed input of every kind, and
 acknowledged writes that survive every later error, hang and reset (issue 26: its three frames byte
 for byte, and random sequences of updates with disturbances between their halves, checked against
-the engine's memories and the golden program); STATUS of protocol version 2 (requant, shift_terms,
+the engine's memories and the golden program); STATUS of protocol version 3 (requant, shift_terms,
 tile_shift) byte for byte from tiny tops on Amaranth's simulator, with the constant space's x_shift
 lane, and the host's refusals of a version-1 board and of a board of another requantisation."""
 import dataclasses
@@ -193,6 +193,18 @@ def test_a_session_with_each_board_top_at_its_pll_clock_equals_golden_and_the_cy
     assert result["images_seconds"] >= result["image_bytes"] * 10 / clock["baud"]
 
 
+def test_the_simulated_clock_of_every_board_top_has_two_equal_halves():
+    # cocotb's Clock refuses an odd period at 1 ps precision: 12 MHz (the iCEBreaker's oscillator) is
+    # 83,333.3 ps, and many PLL clocks are odd too
+    from adderhw.boards.engine_top import board_clock
+    from adderhw.sim.link import clock_period_ps
+    for board, clocks in (("icebreaker", (None, 20, 30, 33, 48, 60, 75, 100)), ("ulx3s-85f", (None, 30, 33, 48, 50, 75))):
+        for mhz in clocks:
+            clk = board_clock(board, mhz)["clk_hz"]
+            ps = clock_period_ps(clk)
+            assert ps % 2 == 0 and abs(ps - 1e12 / clk) <= 1, (board, mhz, clk, ps)
+
+
 def _status():
     return encode_frame(CMD_STATUS)
 
@@ -304,7 +316,7 @@ class _Replay:
         return chunk
 
 
-# ---------------------------------------------------------------- STATUS version 2: requant, shift_terms, tile_shift
+# ------------------------------------------- STATUS version 3: requant, shift_terms, tile_shift, post_lanes, field_bits
 
 #: (requant, shift_terms, tile_shift) and the last three STATUS bytes the protocol's table gives them
 #: (requant's code: 0 mul, 1 shift); together every value of each field
@@ -313,11 +325,11 @@ STATUS_CASES = [pytest.param(r, t, ts, last, id=f"{r}-{t}-{'tile_shift' if ts el
                                        ("shift", 1, True, bytes([1, 1, 1])), ("shift", 2, False, bytes([1, 2, 0])))]
 
 
-def _tiny_engine(requant="mul", shift_terms=2, tile_shift=False):
+def _tiny_engine(requant="mul", shift_terms=2, tile_shift=False, cols=1, post_lanes=0, act_depth=16):
     """A 1x1 all-adder engine with 16-word buffers: enough for the link, quick to simulate."""
-    return EngineConfig(array=ArrayConfig(rows=1, cols=1, width=4, k_max=4), mac_rows=0, act_depth=16,
+    return EngineConfig(array=ArrayConfig(rows=1, cols=cols, width=4, k_max=4), mac_rows=0, act_depth=act_depth,
                         weight_depth=16, const_depth=4, max_layers=1, scale_bits=8, bias_bits=16,
-                        requant=requant, shift_terms=shift_terms, tile_shift=tile_shift)
+                        requant=requant, shift_terms=shift_terms, tile_shift=tile_shift, post_lanes=post_lanes)
 
 
 def _link_replies(engine, frames, clk_hz=1_000_000):
@@ -372,9 +384,11 @@ def test_status_reports_the_engines_requantisation_and_tile_shift_and_the_consta
     frames = [_status(), _write(SPACE_CONST, 1, 0, 1, [-3, 5]), _write(SPACE_CONST, 2, 0, 1, [-8, 7, 0, -1]),
               _write(SPACE_CONST, 3, 0, 1, [1])]
     status, lane1, lane2, lane3 = _link_replies(engine, frames)
-    # the protocol's table, byte for byte: version 2, SAD, 1x1, 4 bits, no MAC rows, depths 2^4, 2^4,
-    # 2^2, 1 layer, MAX_PAYLOAD 1024, 1000 kHz, then requant, shift_terms, tile_shift
-    want = bytes([2, 0, 1, 1, 4, 0, 4, 4, 2, 1]) + (1024).to_bytes(2, "little") + (1000).to_bytes(4, "little") + last
+    # the protocol's table, byte for byte: version 3, SAD, 1x1, 4 bits, no MAC rows, depths 2^4, 2^4,
+    # 2^2, 1 layer, MAX_PAYLOAD 1024, 1000 kHz, then requant, shift_terms, tile_shift, one
+    # post-processing lane, 8-bit descriptor fields (the least: MAX_SHIFT = 62 needs 7)
+    want = bytes([3, 0, 1, 1, 4, 0, 4, 4, 2, 1]) + (1024).to_bytes(2, "little") + (1000).to_bytes(4, "little") + last \
+        + bytes([1, 8])
     assert status == (CMD_STATUS | REPLY, want)
     assert lane1 == (CMD_WRITE | REPLY, b"")
     # x_shift's lane exists only on an engine with the per-tile shift; there is never a fourth
@@ -386,28 +400,34 @@ def test_status_reports_the_engines_requantisation_and_tile_shift_and_the_consta
 def test_the_host_decodes_status_into_names(requant, shift_terms, tile_shift, last):
     engine = _tiny_engine(requant, shift_terms, tile_shift)
     s = EngineHost(_Replay(engine)).status()
-    assert (s["version"], s["rows"], s["cols"], s["width"], s["clk_khz"]) == (2, 1, 1, 4, 100_000)
+    assert (s["version"], s["rows"], s["cols"], s["width"], s["clk_khz"]) == (3, 1, 1, 4, 100_000)
+    assert (s["post_lanes"], s["field_bits"]) == (1, 8)
     assert (s["requant"], s["shift_terms"], s["tile_shift"]) == (requant, shift_terms, tile_shift)
     assert s["tile_shift"] is tile_shift
     assert EngineHost(_Replay(engine)).check_engine(engine) == s
 
 
-def test_a_version_2_host_refuses_a_version_1_board_in_one_sentence():
-    # what a version-1 board of _tiny_engine() sends: 16 bytes, no requant, shift_terms or tile_shift
+def test_a_version_3_host_refuses_a_version_1_or_2_board_in_one_sentence():
+    # what a version-1 board of _tiny_engine() sends: 16 bytes, no requant, shift_terms or tile_shift;
+    # a version-2 board: 19 bytes, no post_lanes or field_bits
     v1 = bytes([1, 0, 1, 1, 4, 0, 4, 4, 2, 1]) + (1024).to_bytes(2, "little") + (1000).to_bytes(4, "little")
+    v2 = bytes([2]) + v1[1:] + bytes([0, 2, 0])
     engine = _tiny_engine()
-    for run in (lambda host: host.status(), lambda host: host.check_engine(engine)):
-        with pytest.raises(LinkError) as info:
-            run(EngineHost(_Replay(engine, status=v1)))
-        msg = str(info.value)
-        assert msg.startswith("the board speaks host-link protocol version 1 and this host speaks version 2")
-        assert "rebuild the board" in msg and msg.count(". ") == 0 and "\n" not in msg
-    with pytest.raises(LinkError, match="protocol version 3 and this host speaks version 2; update adderhw"):
-        EngineHost(_Replay(engine, status=bytes([3]) + v1[1:] + bytes(3))).status()
-    with pytest.raises(LinkError, match="has 17 bytes, not the 19 of protocol version 2"):
-        EngineHost(_Replay(engine, status=bytes([2]) + v1[1:] + bytes(1))).status()
-    with pytest.raises(LinkError, match="requant code 2, which protocol version 2 does not define"):
-        EngineHost(_Replay(engine, status=bytes([2]) + v1[1:] + bytes([2, 1, 0]))).status()
+    for old, version in ((v1, 1), (v2, 2)):
+        for run in (lambda host: host.status(), lambda host: host.check_engine(engine)):
+            with pytest.raises(LinkError) as info:
+                run(EngineHost(_Replay(engine, status=old)))
+            msg = str(info.value)
+            assert msg.startswith(f"the board speaks host-link protocol version {version} and this host speaks "
+                                  f"version 3")
+            assert "post_lanes and field_bits" in msg and "rebuild the board" in msg
+            assert msg.count(". ") == 0 and "\n" not in msg
+    with pytest.raises(LinkError, match="protocol version 4 and this host speaks version 3; update adderhw"):
+        EngineHost(_Replay(engine, status=bytes([4]) + v1[1:] + bytes(5))).status()
+    with pytest.raises(LinkError, match="has 20 bytes, not the 21 of protocol version 3"):
+        EngineHost(_Replay(engine, status=bytes([3]) + v1[1:] + bytes(4))).status()
+    with pytest.raises(LinkError, match="requant code 2, which protocol version 3 does not define"):
+        EngineHost(_Replay(engine, status=bytes([3]) + v1[1:] + bytes([2, 1, 0, 1, 8]))).status()
 
 
 @pytest.mark.parametrize("board,host,message", [
@@ -419,8 +439,13 @@ def test_a_version_2_host_refuses_a_version_1_board_in_one_sentence():
                                                     "tile_shift True"),
     (dict(requant="shift", tile_shift=True), dict(requant="shift", tile_shift=False),
      "has tile_shift True but the program was compiled for tile_shift False"),
+    (dict(cols=2, post_lanes=1), dict(cols=2), "has post_lanes 1 but the program was compiled for post_lanes 2"),
+    (dict(cols=2), dict(cols=2, post_lanes=1), "has post_lanes 2 but the program was compiled for post_lanes 1"),
+    # a board of 1,000 words reports 2^10 and passes the depth check, but its fields have a bit less
+    (dict(act_depth=1000), dict(act_depth=1024), "has 11-bit descriptor fields but the program needs 12"),
 ])
-def test_the_host_refuses_a_board_of_another_requantisation_or_tile_shift_naming_the_field(board, host, message):
+def test_the_host_refuses_a_board_of_another_requantisation_tile_shift_or_post_lanes_naming_the_field(
+        board, host, message):
     with pytest.raises(BadParameter) as info:
         EngineHost(_Replay(_tiny_engine(**board))).check_engine(_tiny_engine(**host))
     msg = str(info.value)
