@@ -15,6 +15,7 @@ from adderhw.boards.engine_build import build_engine_board
 from adderhw.boards.engine_compare import largest_fitting, parse_sizes
 from adderhw.boards.engine_top import oscillator_hz
 from adderhw.boards.platforms import board as board_by_name
+from adderhw.boards.pll import solve_pll
 
 from .test_breakdown import check_blocks_add_up
 
@@ -243,7 +244,7 @@ def _fake_engine_builds(monkeypatch, fmax):
         calls.append((Path(out_dir), clock_mhz, options))
         b = board_by_name(board_name)
         clock = oscillator_hz(b.platform_class()) / 1e6 if clock_mhz is None else \
-            engine_build.solve_pll(b.family, oscillator_hz(b.platform_class()), clock_mhz).out_mhz
+            solve_pll(b.family, oscillator_hz(b.platform_class()), clock_mhz).out_mhz
         f = fmax(clock_mhz)
         return {"board": board_name, "clock_mhz": clock, "fmax_mhz": f, "timing_met": f >= clock,
                 "build_seconds": 1.5, "bitstream": "top.bin", "clock_target_mhz": clock_mhz}
