@@ -137,7 +137,7 @@ def test_the_engine_is_held_in_reset_until_the_pll_locks():
     (["build", "--board", "ulx3s-85f", "--top", "engine", "--clock-mhz", "0", "--out", "{tmp}"],
      "clock_mhz must be a positive number of MHz, not 0.0"),
     (["build", "--board", "icebreaker", "--clock-mhz", "30", "--out", "{tmp}"],
-     "--clock-mhz 30.0 applies to --top engine only, not to an array build"),
+     "--clock-mhz 30 applies to --top engine only, not to an array build"),
 ])
 def test_cli_refuses_a_clock_the_pll_cannot_make_in_one_sentence(argv, message, tmp_path):
     argv = [a.replace("{tmp}", str(tmp_path / "o")) for a in argv]
