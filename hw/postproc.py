@@ -299,11 +299,19 @@ class PostProcessor(wiring.Component):
                          shifted[c].eq(coarse[c] >> shift[:3])]
         advance(5)
         advance(6)
-        # ---- stage C3: ReLU, saturate; read what the write needs
+        # ---- stage C3: ReLU, saturate; read what the write needs. The value fits ``width`` bits when
+        # its bits from w − 1 up are all equal (all 0 or all 1): two reductions, not two compares
+        # of the whole U + 1 bits through carry chains (the ECP5 8x8 engine's critical path was the
+        # ReLU flag into those, 11.1 ns, 32 levels). sat(relu(x)) = 0 for a negative x with ReLU,
+        # else x, or hi / lo by x's sign where it does not fit
         vals = Signal(data.ArrayLayout(signed(w), L))
         for c in range(L):
-            relu = Mux(has_relu(d) & (shifted[c] < 0), 0, shifted[c])
-            m.d.sync += vals[c].eq(Mux(relu > hi, hi, Mux(relu < lo, lo, relu)))
+            x = shifted[c]
+            top = x[w - 1:]
+            neg = x[-1]
+            fits = (top == 0) | (top == (1 << len(top)) - 1)
+            sat = Mux(fits, x[:w].as_signed(), Mux(neg, lo, hi))
+            m.d.sync += vals[c].eq(Mux(has_relu(d) & neg, 0, sat))
         advance(7)
         pre, last_stage = stage[6], stage[7]
         gap_addr = (lambda s: Cat(s.q, s.t)) if P > 1 else (lambda s: s.t)
