@@ -194,7 +194,12 @@ class LayerEngine(wiring.Component):
         # ---- the arrays: one for adder layers, one for multiplier layers (AdderNet), or one MAC array
         # an all-adder engine (mac_rows 0) has no MAC array: nothing that multiplies is built
         arrays = {op: SystolicArray(e.array_for(op)) for op in e.ops}
-        mul = is_mul(desc)
+        # the layer's op, registered: it is constant within a layer (the descriptor is complete a
+        # cycle before o_start, and the first beat comes IM2COL_STAGES after it), and it selects the
+        # arrays' ready into the address generator's advance, where the descriptor's flag bit was on
+        # the ECP5 8x8 engine's critical path (into im2col's tile counter, 10.7 ns)
+        mul = Signal(name="op_mul")
+        m.d.sync += mul.eq(is_mul(desc))
         for op, arr in arrays.items():
             m.submodules[f"array_{op}"] = arr
             cfg = arr.config
