@@ -228,16 +228,21 @@ def _option_row(parser, action):
     return f"| {names} | {_cell(value)} | {_cell(shown)} | {_cell(_help_text(parser, action))} |"
 
 
+def _options_table(parser):
+    """The lines of ``parser``'s own options as a Markdown table (none when it has none)."""
+    actions = _actions(parser)
+    if not actions:
+        return []
+    return ["| option | value | default | help |", "|---|---|---|---|",
+            *[_option_row(parser, a) for a in actions], ""]
+
+
 def _command_section(parser, path, help_text, lines, level):
     lines += [f"{'#' * level} `{' '.join(path)}`", ""]
     if help_text:
         lines += [help_text, ""]
     lines += ["```text", _usage(parser), "```", ""]
-    actions = _actions(parser)
-    if actions:
-        lines += ["| option | value | default | help |", "|---|---|---|---|"]
-        lines += [_option_row(parser, a) for a in actions]
-        lines.append("")
+    lines += _options_table(parser)
     for name, sub_help, sub in _subcommands(parser):
         _command_section(sub, path + [name], sub_help, lines, min(level + 1, 4))
 
@@ -247,11 +252,7 @@ def cli_reference(parser=None):
     parser = parser or build_parser()
     lines = ["# Command line", "",
              f"Generated from `adderhw.cli.build_parser()` when the site is built. {parser.description}", ""]
-    top = _actions(parser)
-    if top:
-        lines += ["| option | value | default | help |", "|---|---|---|---|"]
-        lines += [_option_row(parser, a) for a in top]
-        lines.append("")
+    lines += _options_table(parser)
     for name, sub_help, sub in _subcommands(parser):
         _command_section(sub, ["adderhw", name], sub_help, lines, 2)
     return "\n".join(lines).rstrip("\n") + "\n"
