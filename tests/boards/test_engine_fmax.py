@@ -48,3 +48,18 @@ def test_a_seed_whose_array_does_not_fit_leaves_the_median_of_the_others(monkeyp
     res = bench_engine_fmax("icebreaker", 1, 1, seeds=(1, 2), build_dir=tmp_path, progress=lambda *a: None)
     assert res["runs"][0]["array_fmax_mhz"] is None and res["array_fmax_median_mhz"] == 100.0
     assert res["engine_fmax_median_mhz"] == 93.0 and res["met"] is True
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--seeds", "x"], "--seeds must be a comma-separated list of integers, not 'x'"),
+    (["--board", "hx8k"], "board must be one of icebreaker, ulx3s-85f, not 'hx8k'"),
+    (["--cols", "4", "--post-lanes", "3"], "post_lanes must divide the array's 4 columns"),
+    (["--network", "cifar"], "network must be one of"),
+])
+def test_bench_engine_fmax_refuses_bad_options_before_any_build(args, msg, capsys, monkeypatch):
+    from adderhw.cli import main
+    for name in ("build_board", "build_one"):
+        monkeypatch.setattr(engine_fmax, name, lambda *a, **k: pytest.fail("built before the checks"))
+    assert main(["bench", "engine-fmax", *args]) == 2
+    err = capsys.readouterr().err
+    assert msg in err and "Traceback" not in err
