@@ -6,7 +6,7 @@ post-training, calibrated on 512 training images; ``qat``: golden.qat's calibrat
 quantisation-aware fine-tuning, seeded; ``qat-group``: the same with one scale per ``group``
 output channels, which the engine runs with its per-tile input shift), requantisation (``mul``:
 any integer M; ``shift1``/``shift2``: M fitted to one or two signed powers of two,
-adderhw.base.requant) and width, the trained float model (adderhw.trained: committed weights, the
+adderhw.base.requant) and width, the trained float model (adderhw.golden.trained: committed weights, the
 cache or a training) is compiled (golden.compiler) and its program run on the whole test set by
 the golden program model, which the engine's RTL equals bit for bit (tests/hw/test_engine.py,
 tests/sim/test_engine_random.py, adderhw engine).
@@ -29,13 +29,12 @@ import numpy as np
 from adderhw.base.errors import BadParameter
 from adderhw.base.tables import markdown_table, pyplot, write_reports
 from adderhw.base.validate import check_int
+from adderhw.golden.network_program import QUANTS
 
 __all__ = ["AccuracyBenchConfig", "run_accuracy_bench", "format_accuracy_bench", "REQUANTS"]
 
 #: requantisations: name -> (compiler requant, shift_terms)
 REQUANTS = {"mul": ("mul", 2), "shift2": ("shift", 2), "shift1": ("shift", 1)}
-#: how a program is quantised (adderhw.engine.QUANTS)
-QUANTS = ("ptq", "qat", "qat-group")
 
 
 @dataclass
@@ -54,7 +53,7 @@ class AccuracyBenchConfig:
 
     def __post_init__(self):
         from adderhw.golden.addernet import FIRST_LAST
-        from adderhw.trained import NETWORK_EPOCHS
+        from adderhw.golden.trained import NETWORK_EPOCHS
         for name, values, allowed in (("networks", self.networks, tuple(NETWORK_EPOCHS)),
                                       ("first_last", self.first_last, FIRST_LAST),
                                       ("requants", self.requants, tuple(REQUANTS)),
@@ -75,7 +74,7 @@ def _one(conf, network, seed, first_last, say):
     from adderhw.golden.compiler import compile_model, quantize_images
     from adderhw.golden.program import run_program
     from adderhw.golden.qat import calibrate_fracs, copy_model, fine_tune
-    from adderhw.trained import trained_network
+    from adderhw.golden.trained import trained_network
     epochs = conf.digits_epochs if network == "digits" else conf.mnist_epochs
     net = trained_network(network, True, seed, epochs, first_last=first_last, progress=say)
     calib = net.data.x_train[:conf.calib]

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from adderhw import __version__
+from adderhw.base.engine import DEFAULT_POST_LANES
 from adderhw.base.errors import AdderhwError, BadParameter, Stopped
 from adderhw.base.paths import check_output_dir, check_output_file
 
@@ -44,9 +45,9 @@ TRAIN_HELP = ("train the networks afresh here (cached afterwards) instead of usi
               "that the published results came from (docs/results/weights)")
 
 
-POST_LANES_HELP = ("the engine's post-processing lanes L, a divisor of --cols: each drained row of C sums is "
-                   "taken in C/L chunks, one per cycle (fewer cells; the drain waits for it); default 0, one lane "
-                   "per column")
+POST_LANES_HELP = ("the engine's post-processing lanes L, a divisor of --cols, or 0 for one lane per column: each "
+                   "drained row of C sums is taken in C/L chunks, one per cycle (fewer cells; the drain waits for "
+                   "it); default 1, the most images/s per logic cell on both boards (adderhw bench lanes)")
 
 
 def _train_option(parser, prefix=""):
@@ -64,7 +65,7 @@ def _multiplier_options(parser):
                              "or M is fitted to signed powers of two and applied with shifts and adds (shift)")
     parser.add_argument("--shift-terms", type=int, default=2, choices=(1, 2),
                         help="with --requant shift: powers of two per M (default 2)")
-    parser.add_argument("--post-lanes", type=int, default=0, help=POST_LANES_HELP)
+    parser.add_argument("--post-lanes", type=int, default=DEFAULT_POST_LANES, help=POST_LANES_HELP)
 
 
 def cmd_demo(args):
@@ -120,7 +121,7 @@ def cmd_run(args):
 def cmd_train(args):
     out = check_output_dir("--out", args.out)
     from adderhw.engine import EngineRunConfig
-    from adderhw.trained import save_weights, trained_network
+    from adderhw.golden.trained import save_weights, trained_network
     EngineRunConfig(network=args.network, pe=args.pe, seed=args.seed, epochs=args.epochs,
                     first_last=args.first_last)                                                 # the same checks
     net = trained_network(args.network, args.pe == "sad", args.seed, args.epochs, fresh=True, progress=_say,
@@ -615,7 +616,7 @@ def cmd_bench_engine_fmax(args):
                             post_lanes=args.post_lanes, build_dir=args.build_dir, progress=_say)
     res["command"] = (f"adderhw bench engine-fmax --board {args.board} --rows {args.rows} --cols {args.cols} "
                       f"--network {args.network} --seeds {args.seeds} --first-last {args.first_last} "
-                      f"--requant {args.requant}" + (f" --post-lanes {args.post_lanes}" if args.post_lanes else ""))
+                      f"--requant {args.requant}" + (f" --post-lanes {args.post_lanes}" if args.post_lanes != DEFAULT_POST_LANES else ""))
     table = format_bench_engine_fmax(res)
     print(table)
     _write_reports(out, "bench_engine_fmax", res, table)
@@ -900,7 +901,7 @@ def build_parser():
                     help="--top engine, AdderNet: requantise with a multiplier (default) or with shifts and adds")
     bd.add_argument("--shift-terms", type=int, default=2, choices=(1, 2),
                     help="--top engine with --requant shift: powers of two per M (default 2)")
-    bd.add_argument("--post-lanes", type=int, default=0, help="--top engine: " + POST_LANES_HELP)
+    bd.add_argument("--post-lanes", type=int, default=DEFAULT_POST_LANES, help="--top engine: " + POST_LANES_HELP)
     bd.add_argument("--breakdown", action="store_true",
                     help="--top engine: keep the design's hierarchy and report its resources per block (arrays, "
                          "im2col, post-processing, sequencer, memories, link and UART, clocking and I/O)")
@@ -1140,7 +1141,7 @@ def build_parser():
     be.add_argument("--first-last", default="adder", choices=("mul", "adder"),
                     help="AdderNet first and last layers (default adder: the multiplier-free engine)")
     be.add_argument("--requant", default="shift", choices=("mul", "shift"), help="requantisation (default shift)")
-    be.add_argument("--post-lanes", type=int, default=0, help=POST_LANES_HELP)
+    be.add_argument("--post-lanes", type=int, default=DEFAULT_POST_LANES, help=POST_LANES_HELP)
     be.add_argument("--build-dir", default="build/engines", help="where the builds go (reused when unchanged)")
     be.add_argument("--out", default="out/bench_engine_fmax", help="directory for bench_engine_fmax.json and .md")
     be.set_defaults(func=cmd_bench_engine_fmax)

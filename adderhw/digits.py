@@ -2,7 +2,7 @@
 simulated hardware, with cycles and energy against the multiplier twin.
 
 Steps (each reported):
-1. the trained digits AdderNet and its CNN twin (adderhw.trained: the committed weights by default,
+1. the trained digits AdderNet and its CNN twin (adderhw.golden.trained: the committed weights by default,
    ``train=True`` trains afresh), float test accuracy of both;
 2. quantise the adder layers to W bits for W in 4, 6, 8, 12, 16 (shared X/F power-of-two scale
    per layer, from training data): fixed-point test accuracy and saturated values;
@@ -119,7 +119,7 @@ def run_digits(conf=None, progress=None, scheduler=None):
     say = progress or (lambda m: None)
     t_start = time.perf_counter()
     import torch
-    from adderhw.trained import trained_network
+    from adderhw.golden.trained import trained_network
     data = load_digits_data(conf.seed)
     _check_batches(conf, len(data.y_test))
     say(f"digits: {len(data.y_train)} training and {len(data.y_test)} test images (scikit-learn, 8x8)")

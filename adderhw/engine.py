@@ -19,19 +19,18 @@ from pathlib import Path
 
 import numpy as np
 
-from adderhw.base.config import ArrayConfig
-from adderhw.base.engine import EngineConfig, check_post_lanes
+from adderhw.base.engine import DEFAULT_POST_LANES, check_post_lanes
 from adderhw.base.errors import BadParameter
 from adderhw.base.tables import markdown_table, pyplot, write_reports
 from adderhw.base.validate import check_int
 from adderhw.golden.addernet import ADDER_LAYERS, layer_label
+from adderhw.golden.network_program import QUANTS, check_program_options, engine_for, network_program
+from adderhw.golden.trained import NETWORK_EPOCHS
 
-__all__ = ["EngineRunConfig", "run_engine_flow", "engine_for", "network_program", "NETWORKS", "SIMULATORS"]
+__all__ = ["EngineRunConfig", "run_engine_flow", "engine_for", "network_program", "NETWORKS", "SIMULATORS", "QUANTS"]
 
-NETWORKS = ("digits", "mnist")
+NETWORKS = tuple(NETWORK_EPOCHS)
 SIMULATORS = ("verilator", "icarus", "amaranth")
-#: how the program is quantised: post-training, QAT, QAT with per-group scales (golden.qat)
-QUANTS = ("ptq", "qat", "qat-group")
 
 
 @dataclass
@@ -53,35 +52,17 @@ class EngineRunConfig:
     quant: str = "ptq"         # QUANTS: post-training, or QAT (golden.qat.qat_compile), per-group with "qat-group"
     group: int = 0             # "qat-group": output channels per scale (0: the array's rows)
     qat_epochs: int = 6
-    post_lanes: int = 0        # post-processing lanes L (EngineConfig.post_lanes); 0: one per column
+    post_lanes: int = DEFAULT_POST_LANES   # post-processing lanes L (EngineConfig.post_lanes); 0: one per column
 
     def __post_init__(self):
-        from adderhw.base.requant import REQUANT_KINDS, SHIFT_TERMS
-        from adderhw.golden.addernet import check_first_last
-        if self.network not in NETWORKS:
-            raise BadParameter(f"network must be one of {', '.join(NETWORKS)}, not {self.network!r}")
-        if self.pe not in ("sad", "mac"):
-            raise BadParameter(f"pe must be 'sad' (AdderNet) or 'mac' (CNN twin), not {self.pe!r}")
+        check_program_options(self.network, self.pe, self.first_last, self.requant, self.shift_terms, self.quant,
+                              self.group, self.qat_epochs)
         if self.sim not in SIMULATORS:
             raise BadParameter(f"sim must be one of {', '.join(SIMULATORS)}, not {self.sim!r}")
         self.images = check_int("images", self.images, lo=0)
         self.epochs = check_int("epochs", self.epochs, lo=0)
-        check_first_last(self.first_last, self.pe == "sad")
-        if self.requant not in REQUANT_KINDS:
-            raise BadParameter(f"requant must be one of {', '.join(REQUANT_KINDS)}, not {self.requant!r}")
-        if self.shift_terms not in SHIFT_TERMS:
-            raise BadParameter(f"shift_terms must be one of {', '.join(map(str, SHIFT_TERMS))}, not "
-                               f"{self.shift_terms!r}")
-        if self.quant not in QUANTS:
-            raise BadParameter(f"quant must be one of {', '.join(QUANTS)}, not {self.quant!r}")
-        if self.quant != "ptq" and self.pe != "sad":
-            raise BadParameter(f"quant {self.quant!r} applies to the AdderNet (golden.qat fine-tunes adder layers); "
-                               f"give the CNN twin quant 'ptq'")
         self.group = check_int("group", self.group, lo=0)
         self.qat_epochs = check_int("qat_epochs", self.qat_epochs, lo=1)
-        if self.requant == "shift" and self.pe == "mac":
-            raise BadParameter("requant 'shift' applies to the AdderNet engine; the CNN twin keeps its multipliers "
-                               "(a CNN needs them), so give it requant 'mul'")
         check_post_lanes(self.post_lanes, self.cols)
 
     @property
@@ -95,65 +76,10 @@ class EngineRunConfig:
         if self.quant != "ptq":
             out.append(f"--quant {self.quant}" + (f" --group {self.group}" if self.group else "")
                        + (f" --qat-epochs {self.qat_epochs}" if self.qat_epochs != 6 else ""))
-        if self.post_lanes:
+        if self.post_lanes != DEFAULT_POST_LANES:
             out.append(f"--post-lanes {self.post_lanes}")
         return "".join(" " + f for f in out)
 
-
-
-def network_program(network, pe, width, seed=0, epochs=0, progress=print, fresh=False, first_last="mul",
-                    requant="mul", shift_terms=2, quant="ptq", group=0, qat_epochs=6):
-    """(data, model, program, trained): the trained network (adderhw.trained: the committed weights,
-    the cache, or a training when ``fresh``), its ``width``-bit program, and where the weights came
-    from (an adderhw.trained.TrainedNetwork). ``quant`` "qat"/"qat-group": the program of
-    golden.qat.qat_compile (fine-tuned at the scales, per ``group`` channels for "qat-group"), and
-    ``model`` the fine-tuned float model."""
-    from adderhw.golden.compiler import compile_network
-    from adderhw.trained import trained_network
-    cfg = EngineRunConfig(network=network, pe=pe, width=width, seed=seed, epochs=epochs, first_last=first_last,
-                          requant=requant, shift_terms=shift_terms, quant=quant, group=group, qat_epochs=qat_epochs)
-    net = trained_network(cfg.network, cfg.pe == "sad", cfg.seed, cfg.epochs, fresh=fresh, progress=progress,
-                          first_last=first_last)
-    name = f"{network}-{pe}" + ("-alladder" if first_last == "adder" else "") + ("-shift" if requant == "shift" else "")
-    if quant == "ptq":
-        program = compile_network(net.model, net.data.x_train[:512], width, name, requant=requant,
-                                  shift_terms=shift_terms)
-        return net.data, net.model, program, net
-    from adderhw.golden.qat import qat_compile
-    if quant == "qat-group" and not group:
-        raise BadParameter("quant 'qat-group' needs group, the output channels per scale (a multiple of the "
-                           "engine's rows), not 0")
-    progress(f"  QAT at {width} bits" + (f", one scale per {group} channels" if quant == "qat-group" else "")
-             + f", {qat_epochs} epochs")
-    compiled, _, tuned = qat_compile(net.model, net.data, width, f"{name}-{quant}",
-                                     group=group if quant == "qat-group" else None, epochs=qat_epochs, seed=seed,
-                                     distort=network == "mnist", requant=requant, shift_terms=shift_terms)
-    return net.data, tuned, compiled.program, net
-
-
-def _pow2(n):
-    return 1 << max(4, (int(n) - 1).bit_length())
-
-
-def engine_for(program, rows, cols, pe, mac_rows, post_lanes=0):
-    """The smallest EngineConfig of this array shape that holds ``program`` (memories rounded up to
-    powers of two). Only what the program needs is built: an AdderNet program without multiplier
-    layers gets no MAC array (``mac_rows`` is then 0 whatever was asked), and a program compiled
-    with requant "shift" a post-processing without multipliers; the per-tile input shift is built
-    when a layer has a non-zero x_shift (per-group scales). ``post_lanes``: EngineConfig.post_lanes."""
-    k_max = max(layer.k for layer in program.layers)
-    array = ArrayConfig(rows=rows, cols=cols, width=program.width, k_max=k_max, pe=pe)
-    needs_mac = any(layer.op == "mul" for layer in program.layers)
-    probe = EngineConfig(array=array, mac_rows=mac_rows if pe == "sad" and needs_mac else 0, act_depth=1 << 20,
-                         weight_depth=1 << 20, const_depth=1 << 16, max_layers=len(program.layers),
-                         scale_bits=program.scale_bits, bias_bits=program.bias_bits, requant=program.requant,
-                         shift_terms=program.shift_terms,
-                         tile_shift=any(layer.x_shifts.any() for layer in program.layers), post_lanes=post_lanes)
-    from adderhw.golden.program import memory_images
-    mem = memory_images(program, probe)
-    act = max(max(layer.cin * layer.in_hw[0] * layer.in_hw[1], int(np.prod(layer.out_shape))) for layer in program.layers)
-    return probe.with_(act_depth=_pow2(act), weight_depth=_pow2(len(mem.weights)),
-                       const_depth=_pow2(len(mem.consts)))
 
 
 def run_engine_flow(cfg, out_dir=None, progress=print):

@@ -76,8 +76,8 @@ class QuantiseConfig:
 
 def train_pair(network, seed, epochs, say, twin=True, fresh=False):
     """(data, float AdderNet, float CNN twin, weights records): the committed weights, the cached or a
-    fresh training (adderhw.trained); the twin is None when not ``twin``."""
-    from adderhw.trained import trained_network
+    fresh training (adderhw.golden.trained); the twin is None when not ``twin``."""
+    from adderhw.golden.trained import trained_network
     nets = [trained_network(network, adder, seed, epochs, fresh=fresh, progress=say)
             for adder in (True, False)[:2 if twin else 1]]
     return (nets[0].data, nets[0].model, nets[1].model if twin else None,

@@ -3,7 +3,7 @@
 Steps: the trained model and its program (as ``adderhw engine``: the same cache, compiler and
 engine sizing, so a board built with ``adderhw build --top engine`` for the same network and array
 holds it); the golden program and the engine cycle model for the chosen images; then the host
-session (``adderhw.host.HostSession``): STATUS (the board must carry this engine), the program
+session (``adderhw.base.host.HostSession``): STATUS (the board must carry this engine), the program
 upload, and every batch of C images. Every class is compared with the golden program and every
 batch's cycle count with the model.
 
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from adderhw.base.engine import DEFAULT_POST_LANES
 from adderhw.base.errors import BadParameter, SimulationError
 from adderhw.base.tables import markdown_table, write_reports
 from adderhw.base.validate import check_int
@@ -50,7 +51,7 @@ class BoardRunConfig:
     first_last: str = "mul"     # the engine flow's options (adderhw.engine.EngineRunConfig)
     requant: str = "mul"
     shift_terms: int = 2
-    post_lanes: int = 0         # EngineConfig.post_lanes; 0: one per column
+    post_lanes: int = DEFAULT_POST_LANES   # EngineConfig.post_lanes; 0: one per column
 
     def __post_init__(self):
         from adderhw.engine import EngineRunConfig
@@ -79,11 +80,12 @@ class BoardRunConfig:
 
 
 def run_board_flow(cfg, out_dir=None, progress=print):
-    from adderhw.engine import engine_for, network_program
+    from adderhw.golden.network_program import engine_for, network_program
     from adderhw.golden.compiler import quantize_images
     from adderhw.golden.engine_cycles import engine_cycles
     from adderhw.golden.program import run_program
-    from adderhw.host import HostSession
+    from adderhw.base.host import HostSession
+    from adderhw.golden.host_program import host_program
 
     progress(f"[1/3] the trained {cfg.network} {'AdderNet' if cfg.pe == 'sad' else 'CNN twin'} and its program")
     data, _, program, net = network_program(cfg.network, cfg.pe, cfg.width, cfg.seed, progress=progress,
@@ -104,10 +106,10 @@ def run_board_flow(cfg, out_dir=None, progress=print):
         clock = {} if cfg.clock is None else {"clk_hz": cfg.clock["clk_hz"], "divisor": cfg.clock["divisor"]}
         result = run_link_session(engine, program, x, progress=progress, **clock)
     else:
-        from adderhw.host import SerialTransport
+        from adderhw.base.host import SerialTransport
         transport = SerialTransport(cfg.port, cfg.baud)
         try:
-            result = HostSession(program, engine, x, progress=progress).run(transport)
+            result = HostSession(host_program(program, engine), engine, x, progress=progress).run(transport)
         finally:
             transport.close()
     wall = time.perf_counter() - t0

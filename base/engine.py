@@ -102,6 +102,15 @@ DESCRIPTOR_FIELDS = (
 SIGNED_FIELDS = ("pos_start", "ky_step", "ci_step")
 
 
+#: The flows' default post-processing lanes (``adderhw engine``, ``run``, ``build --top engine``,
+#: ``bench engine-fmax``). Chosen from ``adderhw bench lanes`` (docs/results/bench_lanes_*): one
+#: lane gives the most images/s per logic cell on both boards: on the ULX3S-85F at 8x8, 0.51x the
+#: LUT4 of one lane per column for 1.32x the cycles; on the iCE40 at 2x4, 0.65x the cells for
+#: 1.03x the cycles. ``EngineConfig.post_lanes`` itself keeps 0 (one lane per column), the
+#: hardware's widest form, so that a config written out in full means the same thing everywhere.
+DEFAULT_POST_LANES = 1
+
+
 def check_post_lanes(post_lanes, cols):
     """``post_lanes`` if an engine of ``cols`` columns can have it (0, or a divisor of ``cols``);
     else a BadParameter naming it (the engine flows call this before any training)."""

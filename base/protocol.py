@@ -1,5 +1,5 @@
 """The host link's framed protocol: one definition for the board top's RTL (hw.link) and the host
-(adderhw.host).
+(adderhw.base.host).
 
 Frames (both directions), bytes on an 8N1 UART::
 
@@ -100,6 +100,13 @@ __all__ = ["SYNC", "MAX_PAYLOAD", "PROTOCOL_VERSION", "CMD_STATUS", "CMD_WRITE",
            "decode_status", "checksum", "encode_frame", "FrameParser", "LinkError", "DeviceError"]
 
 SYNC = 0xA5
+#: the engine's memory spaces, as a WRITE frame names them (hw.engine decodes them)
+SPACE_ACT, SPACE_WEIGHT, SPACE_CONST, SPACE_DESC = range(4)
+#: bytes of WRITE's header: space, lane, addr (3), vbytes
+WRITE_HEADER = 6
+#: descriptor table slots per layer (a layer's fields sit at slots 0 .. F-1; hw.sequencer addresses
+#: the table as {layer, field})
+DESC_SLOTS = 32
 #: the longest payload a frame may carry (the top buffers a whole frame before acting on it)
 MAX_PAYLOAD = 1024
 #: 2: STATUS reports requant, shift_terms and tile_shift (version 1 did not); 3: and post_lanes and

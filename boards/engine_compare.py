@@ -70,7 +70,7 @@ def build_one(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress
              breakdown=False, placer=None, router=None, post_lanes=0):
     """One engine build; ``first_last`` and ``requant`` shape the AdderNet side only (the CNN twin
     keeps its multipliers: a CNN needs them); ``placer`` and ``router``: nextpnr's."""
-    from adderhw.engine import engine_for, network_program
+    from adderhw.golden.network_program import engine_for, network_program
     from adderhw.golden.engine_cycles import engine_cycles
     if pe == "mac":
         first_last = requant = "mul"

@@ -48,16 +48,16 @@ from amaranth.utils import ceil_log2
 
 from adderhw.base.engine import X_SHIFT_BITS, EngineConfig
 from adderhw.base.errors import BadParameter
+from adderhw.base.protocol import DESC_SLOTS, SPACE_ACT, SPACE_CONST, SPACE_DESC, SPACE_WEIGHT
 
 from .array import SystolicArray
 from .descriptor import is_mul
 from .im2col import Im2colGenerator
 from .postproc import PostProcessor, const_layout
-from .sequencer import DESC_SLOTS, Sequencer
+from .sequencer import Sequencer
 
 __all__ = ["LayerEngine", "load_layout", "write_layout", "class_layout", "SPACE_ACT", "SPACE_WEIGHT", "SPACE_CONST", "SPACE_DESC"]
 
-SPACE_ACT, SPACE_WEIGHT, SPACE_CONST, SPACE_DESC = range(4)
 
 
 def load_layout(engine):

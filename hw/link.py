@@ -1,7 +1,7 @@
 """``EngineLink``: the layer engine (hw.engine) behind a UART host link, the core of a board top.
 
 The protocol (frames, commands, replies, error codes) is defined in one place,
-``adderhw.base.protocol``; the host side is ``adderhw.host``. This module implements the device
+``adderhw.base.protocol``; the host side is ``adderhw.base.host``. This module implements the device
 side:
 
 * ``hw.uart.UartRx`` gives bytes; the frame parser checks the sync byte, keeps CMD and LEN, stores
@@ -58,18 +58,16 @@ from adderhw.base.engine import EngineConfig
 from adderhw.base.errors import BadParameter
 from adderhw.base.protocol import (CMD_ERROR, CMD_READ, CMD_RUN, CMD_STATUS, CMD_WRITE, ERR_CHECKSUM, ERR_COMMAND,
                                    ERR_FRAMING, ERR_HANG, ERR_LENGTH, ERR_RANGE, ERR_TIMEOUT, MAX_PAYLOAD,
-                                   PROTOCOL_VERSION, REPLY, RUN_LIMIT, STATUS_FIELDS, SYNC, const_lanes)
+                                   PROTOCOL_VERSION, REPLY, RUN_LIMIT, STATUS_FIELDS, SYNC, const_lanes,
+                                   DESC_SLOTS, SPACE_ACT, SPACE_CONST, SPACE_DESC, SPACE_WEIGHT, WRITE_HEADER)
 from adderhw.base.requant import REQUANT_KINDS
 from adderhw.base.validate import check_int
 
-from .engine import SPACE_ACT, SPACE_CONST, SPACE_DESC, SPACE_WEIGHT, LayerEngine
-from .sequencer import DESC_SLOTS
+from .engine import LayerEngine
 from .uart import UartRx, UartTx
 
 __all__ = ["EngineLink", "status_bytes", "default_timeout", "WRITE_HEADER"]
 
-#: bytes of WRITE's header: space, lane, addr (3), vbytes
-WRITE_HEADER = 6
 
 
 def default_timeout(divisor):

@@ -28,13 +28,12 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from adderhw.base.engine import DESCRIPTOR_FIELDS, FETCH_CYCLES
+from adderhw.base.protocol import DESC_SLOTS
 
 from .descriptor import descriptor_layout, is_last
 
 __all__ = ["Sequencer", "DESC_SLOTS", "FETCH_CYCLES"]
 
-#: descriptor table slots per layer (fields are at slots 0 .. F-1)
-DESC_SLOTS = 32
 SLOT_BITS = DESC_SLOTS.bit_length() - 1
 assert 1 << SLOT_BITS == DESC_SLOTS and len(DESCRIPTOR_FIELDS) < DESC_SLOTS   # a table address is {layer, field}
 

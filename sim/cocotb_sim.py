@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from adderhw.base.errors import BadParameter, SimulationError, ToolFailed
+from adderhw.base.paths import cache_root
 from adderhw.hw.verilog import VERILATOR_WAIVERS, generate_verilog
 
 from .dsp_model import mult18x18d_model
@@ -39,10 +40,6 @@ __all__ = ["run_plan", "build", "build_sources", "array_sources", "model_key", "
 DUT_TOP = "adder_array"
 TIMESCALE = ("1ns", "1ps")
 DRIVERS = ("harness", "cocotb")
-
-
-def cache_root():
-    return Path(os.environ.get("ADDERHW_CACHE", Path.home() / ".cache" / "adderhw"))
 
 
 def _pow2(n, floor):

@@ -16,8 +16,7 @@ import numpy as np
 
 from adderhw.base.errors import BadParameter, SimulationError
 from adderhw.golden.program import memory_images
-from adderhw.hw.engine import SPACE_ACT, SPACE_CONST, SPACE_DESC, SPACE_WEIGHT
-from adderhw.hw.sequencer import DESC_SLOTS
+from adderhw.base.protocol import DESC_SLOTS, SPACE_ACT, SPACE_CONST, SPACE_DESC, SPACE_WEIGHT
 
 from adderhw.base.engine import DESCRIPTOR_FIELDS
 

@@ -1,7 +1,7 @@
 """The simulated board: ``hw.link.EngineLink``'s Verilog on Verilator (or Icarus) under cocotb, with
 a UART model on its pins (testbench: ``sim.link_tb``).
 
-* ``run_link_session(engine, program, images, ...)`` runs ``adderhw.host.HostSession`` against the
+* ``run_link_session(engine, program, images, ...)`` runs ``adderhw.base.host.HostSession`` against the
   simulated top (``adderhw run --port sim``) and returns its result dict; seconds in it are
   simulated seconds at the simulation's clock (100 MHz by default, or a board top's clock:
   ``adderhw run --port sim --board B [--clock-mhz F]``).
@@ -19,6 +19,7 @@ from pathlib import Path
 from amaranth.back import verilog
 
 from adderhw.base.errors import BadParameter
+from adderhw.golden.host_program import host_program
 from adderhw.hw.link import EngineLink, default_timeout
 
 from .cocotb_sim import SimulationMismatch, TIMESCALE, _failed, _tool_env, build_sources, icarus_compatible
@@ -73,11 +74,11 @@ def _run(engine, testcase, job, backend, divisor, timeout, progress, clk_hz=SIM_
 
 def run_link_session(engine, program, images, backend="verilator", divisor=8, timeout=None, progress=None,
                      clk_hz=SIM_CLK_HZ):
-    """``adderhw.host.HostSession`` against the simulated board top; returns its result dict.
+    """``adderhw.base.host.HostSession`` against the simulated board top; returns its result dict.
     ``clk_hz`` and ``divisor``: the clock the link runs at (STATUS reports it; the simulated seconds
     count it) and its UART's clocks per bit; a board top's (boards.engine_top.board_clock: the
     oscillator or the PLL's output, and the divisor of its baud) simulate the board as built."""
-    job = {"program": program, "engine": engine, "images": images,
+    job = {"hp": host_program(program, engine), "engine": engine, "images": images,
            "reply_timeout_cycles": max(4_000_000, 64 * 10 * divisor)}
     return _run(engine, "session", job, backend, divisor, timeout, progress, clk_hz)
 

@@ -1,15 +1,15 @@
 """cocotb testbench of the board link (``hw.link.EngineLink``, top ``engine_link``), run by
 ``sim.link``: a UART model (cocotbext-uart) on the top's pins, and the host code of
-``adderhw.host`` driving it from a thread through ``cocotb.task.bridge``, the same code path as a
+``adderhw.base.host`` driving it from a thread through ``cocotb.task.bridge``, the same code path as a
 serial port.
 
 The job (``+adderhw_job=PATH``, a pickle) says what to do:
-  * ``session``: ``adderhw.host.HostSession(...).run(transport)``, with simulated seconds as its
+  * ``session``: ``adderhw.base.host.HostSession(...).run(transport)``, with simulated seconds as its
     clock; the result goes to ``PATH.out`` (pickle);
   * ``exchanges``: a list of steps, each one of ("send", bytes), ("break", bit times) (the line
     held low: a byte without its stop bit), ("reset", cycles), ("wait", cycles), ("reply",)
     (the next frame from the device, or None if none comes), ("host", method, args)
-    (``adderhw.host.EngineHost(transport).method(*args)``, for example ``load_program``: its
+    (``adderhw.base.host.EngineHost(transport).method(*args)``, for example ``load_program``: its
     result) and ("memories", names) (the engine's memories of those names, read through the
     simulator, each a list of its words as unsigned integers, or None where the design has no
     memory of that name); the results of "reply", "host" and "memories" go to ``PATH.out``, in
@@ -23,6 +23,7 @@ from cocotb.task import bridge, resume
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, Timer, First
 from cocotb.utils import get_sim_time
 
+from adderhw.base.host import EngineHost, HostSession
 from adderhw.base.errors import SimulationError
 from adderhw.base.protocol import FrameParser
 
@@ -90,11 +91,10 @@ def _job():
 
 @cocotb.test
 async def session(dut):
-    from adderhw.host import HostSession
     path, job = _job()
     source, sink = await _start(dut, job["divisor"], job["clock_ps"])
     transport = SimTransport(dut, source, sink, job["reply_timeout_cycles"], job["clock_ps"])
-    s = HostSession(job["program"], job["engine"], job["images"], clock=lambda: get_sim_time("ns") * 1e-9)
+    s = HostSession(job["hp"], job["engine"], job["images"], clock=lambda: get_sim_time("ns") * 1e-9)
     result = await bridge(s.run)(transport)
     with open(path + ".out", "wb") as f:
         pickle.dump(result, f)
@@ -125,7 +125,6 @@ async def exchanges(dut):
         elif kind == "wait":
             await ClockCycles(dut.clk, step[1])
         elif kind == "host":
-            from adderhw.host import EngineHost
             # a RUN's reply comes after the whole run: the host waits as long as in ``session``
             host = EngineHost(SimTransport(dut, source, sink, max(job["reply_timeout_cycles"], HOST_REPLY_CYCLES)))
             replies.append(await bridge(lambda: getattr(host, step[1])(*step[2]))())

@@ -48,7 +48,9 @@ def test_the_multiplier_free_engine_runs_digits_bit_exact(tmp_path, monkeypatch,
     assert r["multipliers"] == {"mac_array": 0, "postproc": 0} and r["mac_rows"] == 0
     assert r["requant"] == "shift" and r["first_last"] == "adder" and r["shift_terms"] == 2
     assert "--first-last adder --requant shift" in r["command"] and "MAC" not in r["engine"]
-    assert r["post_lanes"] == (post_lanes or 2) and ("--post-lanes 1" in r["command"]) == (post_lanes == 1)
+    # one lane is the flows' default (DEFAULT_POST_LANES), so only one lane per column is recorded
+    assert r["post_lanes"] == (post_lanes or 2) and ("--post-lanes 0" in r["command"]) == (post_lanes == 0)
+    assert "--post-lanes 1" not in r["command"]
 
 
 def test_the_cnn_twin_keeps_its_multipliers(capsys):
@@ -82,3 +84,12 @@ def test_the_engine_command_refuses_bad_quantisation_options(args, msg, capsys):
     assert main(["engine", *args]) == 2
     err = capsys.readouterr().err
     assert msg in err and "Traceback" not in err
+
+
+def test_the_flows_default_to_one_post_processing_lane():
+    """The default chosen from adderhw bench lanes (base.engine.DEFAULT_POST_LANES): one lane."""
+    from adderhw.cli import build_parser
+    parser = build_parser()
+    for argv in (["engine"], ["run", "--port", "sim"], ["build", "--top", "engine"],
+                 ["bench", "engine-fmax"]):
+        assert parser.parse_args(argv).post_lanes == 1, argv

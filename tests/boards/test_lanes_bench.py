@@ -23,7 +23,7 @@ def test_bench_lanes_builds_each_l_and_reports_ratios_to_l_equal_c(monkeypatch, 
 
     def build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress, first_last, requant,
               breakdown=False, post_lanes=0):
-        from adderhw.engine import engine_for, network_program
+        from adderhw.golden.network_program import engine_for, network_program
         from adderhw.golden.engine_cycles import engine_cycles
         _, _, program, _ = network_program(network, pe, 8, progress=progress, first_last=first_last, requant=requant)
         engine = engine_for(program, rows, cols, pe, mac_rows, post_lanes)

@@ -288,7 +288,7 @@ def test_load_mnist_data_is_a_seeded_stratified_split():
 # ---- scales from quantisation-aware training (fracs) ---------------------------------------
 
 def _digits_all_adder():
-    from adderhw.trained import trained_network
+    from adderhw.golden.trained import trained_network
     return trained_network("digits", True, 0, 40, first_last="adder", progress=lambda m: None)
 
 
@@ -337,7 +337,7 @@ def test_bad_qat_scales_are_refused(fracs, match):
 
 
 def test_qat_scales_on_a_multiplier_layer_are_refused():
-    from adderhw.trained import trained_network
+    from adderhw.golden.trained import trained_network
     net = trained_network("digits", True, 0, 40, progress=lambda m: None)
     with pytest.raises(BadParameter, match="layer 'conv1': fracs apply to adder layers only"):
         compile_model(net.model, net.data.x_train[:64], 6, "bad", fracs={"conv1": 4})

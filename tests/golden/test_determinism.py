@@ -85,7 +85,7 @@ def test_training_from_scratch_gives_the_recorded_weights(adder):
     the repository for the kernels this process runs. On x86-64 with AVX2 the kernels are pinned to
     AVX2 (adderhw.base.kernels), so an AVX-512 machine must give the AVX2 hashes too."""
     from adderhw.base.kernels import PINNED_ISA, cpu_has_avx2
-    from adderhw.trained import weights_sha256
+    from adderhw.golden.trained import weights_sha256
     cap = torch.backends.cpu.get_cpu_capability()
     if cpu_has_avx2():
         assert cap == PINNED_ISA, f"adderhw's kernel pin did not take effect: torch runs {cap}"

@@ -214,10 +214,10 @@ def test_a_batch_larger_than_the_lanes_is_refused():
 def test_a_qat_per_group_all_adder_program_runs_bit_exact_with_the_per_tile_shift():
     # the 4-bit all-adder digits network, fine-tuned with one scale per 2 output channels
     # (golden.qat.qat_compile): its layers have per-tile input shifts, run on a 2-row engine
-    from adderhw.engine import engine_for
+    from adderhw.golden.network_program import engine_for
     from adderhw.golden.compiler import quantize_images
     from adderhw.golden.qat import qat_compile
-    from adderhw.trained import trained_network
+    from adderhw.golden.trained import trained_network
     net = trained_network("digits", True, 0, 40, first_last="adder", progress=lambda m: None)
     compiled, fracs, _ = qat_compile(net.model, net.data, 4, "qat-group", group=2, epochs=1, seed=0,
                                      requant="shift", shift_terms=2)

@@ -1,6 +1,6 @@
 """The board link: the UART against an independent bit-level model, the protocol's framing, and the
 whole board top (hw.link.EngineLink) on Verilator under cocotb, with a UART model on its pins:
-a trained digits network through the host code (adderhw.host), malformed input of every kind, and
+a trained digits network through the host code (adderhw.base.host), malformed input of every kind, and
 acknowledged writes that survive every later error, hang and reset (issue 26: its three frames byte
 for byte, and random sequences of updates with disturbances between their halves, checked against
 the engine's memories and the golden program); STATUS of protocol version 3 (requant, shift_terms,
@@ -20,10 +20,10 @@ from adderhw.base.protocol import (CMD_ERROR, CMD_READ, CMD_RUN, CMD_STATUS, CMD
                                    ERR_FRAMING, ERR_HANG, ERR_LENGTH, ERR_RANGE, ERR_TIMEOUT, MAX_PAYLOAD, REPLY, SYNC,
                                    FrameParser, LinkError, checksum, encode_frame)
 from adderhw.golden.program import LayerProgram, Program
-from adderhw.host import EngineHost, value_bytes
-from adderhw.hw.engine import SPACE_ACT, SPACE_CONST, SPACE_DESC, SPACE_WEIGHT
+from adderhw.base.host import EngineHost, HostProgram, value_bytes
+from adderhw.golden.host_program import host_program
+from adderhw.base.protocol import DESC_SLOTS, SPACE_ACT, SPACE_CONST, SPACE_DESC, SPACE_WEIGHT
 from adderhw.hw.link import EngineLink, default_timeout, status_bytes
-from adderhw.hw.sequencer import DESC_SLOTS
 from adderhw.hw.uart import UartRx, UartTx, uart_divisor
 
 # ---------------------------------------------------------------- the UART on Amaranth's simulator
@@ -152,7 +152,7 @@ def test_value_bytes_is_the_fewest_signed_bytes():
 @pytest.fixture(scope="module")
 def digits():
     """The digits AdderNet of ``adderhw engine`` (trained once, then cached), compiled for a 4x4 engine."""
-    from adderhw.engine import engine_for, network_program
+    from adderhw.golden.network_program import engine_for, network_program
     from adderhw.golden.compiler import quantize_images
     data, _, program, _ = network_program("digits", "sad", 8, progress=lambda *_: None)
     engine = engine_for(program, 4, 4, "sad", 1)
@@ -289,12 +289,12 @@ def test_malformed_frames_get_an_error_reply_and_the_next_good_frame_works(digit
 
 
 def test_the_host_refuses_a_board_built_for_another_engine(digits):
-    from adderhw.host import HostSession
+    from adderhw.base.host import HostSession
     program, engine, x = digits
-    HostSession(program, engine, x[:0]).run(_Replay(engine))          # the same engine: accepted
+    HostSession(host_program(program, engine), engine, x[:0]).run(_Replay(engine))          # the same engine: accepted
     for other in (engine.with_(mac_rows=2), engine.with_(weight_depth=engine.weight_depth * 2)):
         with pytest.raises(BadParameter, match="is not the one the program was compiled for"):
-            HostSession(program, other, x[:1]).run(_Replay(engine))
+            HostSession(host_program(program, engine), other, x[:1]).run(_Replay(engine))
 
 
 class _Replay:
@@ -473,15 +473,13 @@ def _const_writes(frames):
 
 @pytest.mark.parametrize("tile_shift", [False, True])
 @pytest.mark.parametrize("has_x_shifts", [False, True])
-def test_load_program_writes_the_x_shift_lane_only_on_a_tile_shift_engine(monkeypatch, tile_shift, has_x_shifts):
-    import adderhw.golden.program as golden_program
+def test_load_program_writes_the_x_shift_lane_only_on_a_tile_shift_engine(tile_shift, has_x_shifts):
     consts = np.array([[3, -100], [-2, 7], [0, 1], [5, -5]])
     mem = SimpleNamespace(weights=np.zeros((0, 1), dtype=np.int64), consts=consts, descriptors=[])
     if has_x_shifts:
         mem.x_shifts = np.array([-8, 7, 0, -1])
-    monkeypatch.setattr(golden_program, "memory_images", lambda program, engine: mem)
     transport = _Replay(_tiny_engine())
-    EngineHost(transport).load_program(None, _tiny_engine(tile_shift=tile_shift))
+    EngineHost(transport).load_program(HostProgram(mem, (1, 1, 1), 0), _tiny_engine(tile_shift=tile_shift))
     want = {0: [3, -2, 0, 5], 1: [-100, 7, 1, -5]}
     if tile_shift:          # the program's shifts, or 0 (no shift) for a program without any
         want[2] = [-8, 7, 0, -1] if has_x_shifts else [0, 0, 0, 0]
@@ -519,9 +517,10 @@ def test_a_hang_between_the_m_and_b_frames_of_a_constant_keeps_the_acknowledged_
     images = x[:engine.lanes]
     frames = [bytes.fromhex(h) for h in ("a5020a0002002a0000040040000084", "a503040000000000f9",
                                          "a5020a0002012a0000040ccc0a00e1")]
-    steps = [("host", "load_program", (program, engine))]
+    hp = host_program(program, engine)
+    steps = [("host", "load_program", (hp, engine))]
     steps += [s for f in frames for s in (("send", f), ("reply",))]
-    steps += [("memories", ("scales", "biases")), ("host", "classify", (program, engine, images)),
+    steps += [("memories", ("scales", "biases")), ("host", "classify", (hp, engine, images)),
               ("host", "read", (len(program.layers) % 2, 0, program.classes, engine))]
     _, *replies, memories, (classes, cycles), logits = run_link_exchanges(engine, steps)
     assert replies == [(CMD_WRITE | REPLY, b""), (CMD_ERROR, bytes([ERR_HANG])), (CMD_WRITE | REPLY, b"")]
@@ -773,7 +772,7 @@ def test_random_errors_hangs_resets_and_stalls_between_halves_of_updates_lose_no
     plan = _Plan(rng, model)
     lo, hi = -(1 << (engine.array.width - 1)), (1 << (engine.array.width - 1))
     plan.where = "loading the program"
-    plan.expect(("host", "load_program", (program, engine)), None)
+    plan.expect(("host", "load_program", (host_program(program, engine), engine)), None)
     cycles = plan.classify(rng.integers(lo, hi, (engine.lanes, *program.input_shape)))
     for s in range(SEQUENCES):
         plan.where = f"sequence {s}"

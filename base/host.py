@@ -13,26 +13,43 @@ own transport that moves bytes through a UART model on the top's pins. Both run 
   board's value and the expected one, and descriptor fields narrower than the program needs.
 * ``write(space, lane, addr, values)``: WRITE frames of at most MAX_PAYLOAD bytes, each value in
   the fewest bytes (1 to 4) that hold the frame's values.
-* ``load_program(program, engine)``: descriptors, weights (a lane per array row), constants (all
+The host works from a :class:`HostProgram` (the memory images, the input shape and a RUN's cycle
+limit), which ``adderhw.golden.host_program.host_program(program, engine)`` makes from a compiled
+program, so that this module needs nothing above ``base`` and both the application (a real port)
+and ``sim`` (the simulated board) use it.
+
+* ``load_program(hp, engine)``: descriptors, weights (a lane per array row), constants (all
   the Ms, then all the Bs, then, on an engine with ``tile_shift``, all the x_shifts: they are
   separate tables in the engine, each WRITE in memory when it is acknowledged).
-* ``classify(program, engine, images)``: a batch of up to C images into activation buffer 0, RUN;
+* ``classify(hp, engine, images)``: a batch of up to C images into activation buffer 0, RUN;
   returns (classes, cycles).
 * ``read(side, addr, count)``: words of an activation buffer, (count, C) signed.
 An error frame raises ``protocol.DeviceError`` with its code; no reply raises ``protocol.LinkError``.
 """
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 from adderhw.base.errors import BadParameter, ToolMissingError
+from adderhw.base.engine import DESCRIPTOR_FIELDS
 from adderhw.base.protocol import (CMD_ERROR, CMD_READ, CMD_RUN, CMD_STATUS, CMD_WRITE, MAX_PAYLOAD, REPLY,
-                                   DeviceError, FrameParser, LinkError, decode_status, encode_frame)
+                                   DeviceError, FrameParser, LinkError, decode_status, encode_frame, DESC_SLOTS,
+                                   SPACE_ACT, SPACE_CONST, SPACE_DESC, SPACE_WEIGHT, WRITE_HEADER)
 
-from adderhw.hw.engine import SPACE_ACT, SPACE_CONST, SPACE_DESC, SPACE_WEIGHT
-from adderhw.hw.link import WRITE_HEADER
 
-__all__ = ["EngineHost", "SerialTransport", "value_bytes", "HostSession"]
+__all__ = ["EngineHost", "SerialTransport", "value_bytes", "HostSession", "HostProgram"]
+
+
+@dataclass(frozen=True)
+class HostProgram:
+    """What the host sends and expects for one program on one engine: ``mem`` (the memory images:
+    ``descriptors``, a list of dicts of DESCRIPTOR_FIELDS; ``weights``, (depth, R); ``consts``, (n, 2)
+    M and B; ``x_shifts`` or None), ``input_shape`` (C_in, H, W) and ``cycle_limit``, the RUN
+    frame's limit (a run past it is abandoned and answered with ERR_HANG)."""
+    mem: object
+    input_shape: tuple
+    cycle_limit: int
 
 
 def value_bytes(values):
@@ -145,11 +162,8 @@ class EngineHost:
             self.request(CMD_WRITE, payload, what="WRITE")
             i += len(part)
 
-    def load_program(self, program, engine):
-        from adderhw.golden.program import memory_images
-        from adderhw.base.engine import DESCRIPTOR_FIELDS
-        from adderhw.hw.sequencer import DESC_SLOTS
-        mem = memory_images(program, engine)
+    def load_program(self, hp, engine):
+        mem = hp.mem
         for i, d in enumerate(mem.descriptors):
             self.write(SPACE_DESC, 0, i * DESC_SLOTS, [d[name] for name in DESCRIPTOR_FIELDS])
         for r in range(mem.weights.shape[1]):
@@ -165,17 +179,14 @@ class EngineHost:
             x_shifts = np.zeros(len(consts), dtype=np.int64) if x_shifts is None else np.asarray(x_shifts, np.int64)
             self.write(SPACE_CONST, 2, 0, x_shifts)
 
-    def classify(self, program, engine, images):
+    def classify(self, hp, engine, images):
         x = np.asarray(images, dtype=np.int64)
-        if x.ndim != 4 or x.shape[1:] != program.input_shape or not 1 <= len(x) <= engine.lanes:
-            raise BadParameter(f"images must be 1 to {engine.lanes} of shape {program.input_shape}, not {x.shape}")
+        if x.ndim != 4 or x.shape[1:] != tuple(hp.input_shape) or not 1 <= len(x) <= engine.lanes:
+            raise BadParameter(f"images must be 1 to {engine.lanes} of shape {tuple(hp.input_shape)}, not {x.shape}")
         flat = x.reshape(len(x), -1)
         for c in range(len(x)):
             self.write(SPACE_ACT, c, 0, flat[c])
-        from adderhw.golden.engine_cycles import engine_cycles
-        # a cycle limit of twice the model's: a run past it is abandoned and answered with ERR_HANG
-        limit = 2 * engine_cycles(engine, program)["total"] + 1000
-        p = self.request(CMD_RUN, limit.to_bytes(4, "little"), what="RUN")
+        p = self.request(CMD_RUN, int(hp.cycle_limit).to_bytes(4, "little"), what="RUN")
         cycles = int.from_bytes(p[:4], "little")
         return np.array(list(p[4:4 + len(x)])), cycles
 
@@ -192,22 +203,22 @@ class HostSession:
     every batch; returns the classes, cycles and link timing (seconds are the host's wall clock,
     or simulated seconds on the simulated board)."""
 
-    def __init__(self, program, engine, images, clock=time.perf_counter, progress=None):
-        self.program, self.engine, self.images = program, engine, np.asarray(images)
+    def __init__(self, hp, engine, images, clock=time.perf_counter, progress=None):
+        self.hp, self.engine, self.images = hp, engine, np.asarray(images)
         self.clock, self.progress = clock, progress
 
     def run(self, transport):
         host = EngineHost(transport)
         t0 = self.clock()
         status = host.check_engine(self.engine)
-        host.load_program(self.program, self.engine)
+        host.load_program(self.hp, self.engine)
         t1 = self.clock()
         program_bytes = host.bytes_out + host.bytes_in
         classes, cycles = [], []
         C = self.engine.lanes
         n = len(self.images)
         for i in range(0, n, C):
-            c, cyc = host.classify(self.program, self.engine, self.images[i:i + C])
+            c, cyc = host.classify(self.hp, self.engine, self.images[i:i + C])
             classes.extend(int(v) for v in c)
             cycles.append(cyc)
             if self.progress:

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from adderhw.base.errors import BadParameter
+from adderhw.base.paths import cache_root
 from adderhw.base.validate import check_int
 
 __all__ = ["NETWORK_EPOCHS", "TrainedNetwork", "trained_network", "model_name", "weights_sha256",
@@ -52,16 +53,15 @@ def committed_dir():
 
 def cache_dir():
     """``$ADDERHW_CACHE/models`` (default ~/.cache/adderhw/models): the simulators' cache root."""
-    from adderhw.sim.cocotb_sim import cache_root
     return cache_root() / "models"
 
 
 def _network_parts(network):
     if network == "digits":
-        from adderhw.golden.addernet import DigitsNet, load_digits_data, train
+        from .addernet import DigitsNet, load_digits_data, train
         return load_digits_data, DigitsNet, train, (8, 16, 16)
     if network == "mnist":
-        from adderhw.golden.mnist import MNIST_CHANNELS, MnistNet, load_mnist_data, train_mnist
+        from .mnist import MNIST_CHANNELS, MnistNet, load_mnist_data, train_mnist
         return load_mnist_data, MnistNet, train_mnist, MNIST_CHANNELS
     raise BadParameter(f"network must be one of {', '.join(NETWORK_EPOCHS)}, not {network!r}")
 
@@ -144,8 +144,8 @@ def trained_network(network, adder, seed=0, epochs=0, fresh=False, channels=None
     ``epochs`` (0: :data:`NETWORK_EPOCHS`), from the committed weights, the cache or a training
     (module docstring); ``fresh`` skips the first two; ``first_last`` "adder": the all-adder
     AdderNet (golden.addernet.FIRST_LAST). The model is in eval mode."""
-    from adderhw.golden.addernet import accuracy
-    from adderhw.golden.determinism import deterministic, kernel_fingerprint
+    from .addernet import accuracy
+    from .determinism import deterministic, kernel_fingerprint
     load_data, make, fit, default_channels = _network_parts(network)
     seed = check_int("seed", seed, lo=0)
     epochs = check_int("epochs", epochs, lo=0) or NETWORK_EPOCHS[network]

@@ -6,8 +6,8 @@ import torch
 
 from adderhw.base.errors import BadParameter
 from adderhw.golden.addernet import DigitsNet
-from adderhw import trained
-from adderhw.trained import load_weights, model_name, save_weights, trained_network, weights_sha256
+from adderhw.golden import trained
+from adderhw.golden.trained import load_weights, model_name, save_weights, trained_network, weights_sha256
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ _COMMITTED = sorted((_REPO / "docs" / "results" / "weights").glob("*.npz"))
 
 
 def _records(node):
-    """Every weights record (adderhw.trained.TrainedNetwork.record) inside a result's JSON."""
+    """Every weights record (adderhw.golden.trained.TrainedNetwork.record) inside a result's JSON."""
     if isinstance(node, dict):
         if {"name", "source", "sha256"} <= node.keys():
             yield node
@@ -156,7 +156,7 @@ def test_engine_results_repeat_from_the_committed_weights(path, monkeypatch):
     """The float and golden-program accuracies of a committed engine result, recomputed from its
     committed weights here (the compiler and the golden program model; the RTL equals golden, which
     the engine flow itself checks)."""
-    from adderhw.engine import network_program
+    from adderhw.golden.network_program import network_program
     from adderhw.golden.compiler import quantize_images
     from adderhw.golden.program import run_program
     monkeypatch.delenv("ADDERHW_WEIGHTS", raising=False)

@@ -1,0 +1,105 @@
+"""Program construction for the built-in networks, and the engine that holds a program.
+
+* ``network_program(network, pe, width, ...)``: a trained digits or MNIST network (golden.trained:
+  the committed weights, the cache or a training) compiled to a ``width``-bit program, by PTQ
+  (golden.compiler.compile_network) or QAT (golden.qat.qat_compile).
+* ``engine_for(program, rows, cols, pe, mac_rows, post_lanes)``: the smallest EngineConfig of an
+  array shape whose memories hold the program.
+* ``check_program_options(...)``: the options' checks, one sentence each, before any training.
+"""
+import numpy as np
+
+from adderhw.base.config import ArrayConfig
+from adderhw.base.engine import EngineConfig
+from adderhw.base.errors import BadParameter
+from adderhw.base.requant import REQUANT_KINDS, SHIFT_TERMS
+from adderhw.base.validate import check_int
+
+from .addernet import check_first_last
+from .compiler import compile_network
+from .program import memory_images
+from .trained import NETWORK_EPOCHS, trained_network
+
+__all__ = ["network_program", "engine_for", "check_program_options", "QUANTS", "PE_KINDS"]
+
+#: how a program is quantised: post-training, QAT, QAT with per-group scales (golden.qat)
+QUANTS = ("ptq", "qat", "qat-group")
+#: the engine's PE kinds: "sad" (the AdderNet), "mac" (its CNN twin)
+PE_KINDS = ("sad", "mac")
+
+
+def check_program_options(network, pe, first_last="mul", requant="mul", shift_terms=2, quant="ptq", group=0,
+                          qat_epochs=6):
+    """Raise BadParameter, naming the option, the value and what is allowed, unless these options
+    make a program of a built-in network."""
+    if network not in NETWORK_EPOCHS:
+        raise BadParameter(f"network must be one of {', '.join(NETWORK_EPOCHS)}, not {network!r}")
+    if pe not in PE_KINDS:
+        raise BadParameter(f"pe must be 'sad' (AdderNet) or 'mac' (CNN twin), not {pe!r}")
+    check_first_last(first_last, pe == "sad")
+    if requant not in REQUANT_KINDS:
+        raise BadParameter(f"requant must be one of {', '.join(REQUANT_KINDS)}, not {requant!r}")
+    if shift_terms not in SHIFT_TERMS:
+        raise BadParameter(f"shift_terms must be one of {', '.join(map(str, SHIFT_TERMS))}, not {shift_terms!r}")
+    if quant not in QUANTS:
+        raise BadParameter(f"quant must be one of {', '.join(QUANTS)}, not {quant!r}")
+    if quant != "ptq" and pe != "sad":
+        raise BadParameter(f"quant {quant!r} applies to the AdderNet (golden.qat fine-tunes adder layers); "
+                           f"give the CNN twin quant 'ptq'")
+    check_int("group", group, lo=0)
+    check_int("qat_epochs", qat_epochs, lo=1)
+    if requant == "shift" and pe == "mac":
+        raise BadParameter("requant 'shift' applies to the AdderNet engine; the CNN twin keeps its multipliers "
+                           "(a CNN needs them), so give it requant 'mul'")
+
+
+def network_program(network, pe, width, seed=0, epochs=0, progress=print, fresh=False, first_last="mul",
+                    requant="mul", shift_terms=2, quant="ptq", group=0, qat_epochs=6):
+    """(data, model, program, trained): the trained network (golden.trained: the committed weights,
+    the cache, or a training when ``fresh``), its ``width``-bit program, and where the weights came
+    from (a golden.trained.TrainedNetwork). ``quant`` "qat"/"qat-group": the program of
+    golden.qat.qat_compile (fine-tuned at the scales, per ``group`` channels for "qat-group"), and
+    ``model`` the fine-tuned float model."""
+    check_program_options(network, pe, first_last, requant, shift_terms, quant, group, qat_epochs)
+    epochs = check_int("epochs", epochs, lo=0)
+    net = trained_network(network, pe == "sad", seed, epochs, fresh=fresh, progress=progress,
+                          first_last=first_last)
+    name = f"{network}-{pe}" + ("-alladder" if first_last == "adder" else "") + ("-shift" if requant == "shift" else "")
+    if quant == "ptq":
+        program = compile_network(net.model, net.data.x_train[:512], width, name, requant=requant,
+                                  shift_terms=shift_terms)
+        return net.data, net.model, program, net
+    from .qat import qat_compile          # torch's autograd training loop: loaded only for QAT
+    if quant == "qat-group" and not group:
+        raise BadParameter("quant 'qat-group' needs group, the output channels per scale (a multiple of the "
+                           "engine's rows), not 0")
+    progress(f"  QAT at {width} bits" + (f", one scale per {group} channels" if quant == "qat-group" else "")
+             + f", {qat_epochs} epochs")
+    compiled, _, tuned = qat_compile(net.model, net.data, width, f"{name}-{quant}",
+                                     group=group if quant == "qat-group" else None, epochs=qat_epochs, seed=seed,
+                                     distort=network == "mnist", requant=requant, shift_terms=shift_terms)
+    return net.data, tuned, compiled.program, net
+
+
+def _pow2(n):
+    return 1 << max(4, (int(n) - 1).bit_length())
+
+
+def engine_for(program, rows, cols, pe, mac_rows, post_lanes=0):
+    """The smallest EngineConfig of this array shape that holds ``program`` (memories rounded up to
+    powers of two). Only what the program needs is built: an AdderNet program without multiplier
+    layers gets no MAC array (``mac_rows`` is then 0 whatever was asked), and a program compiled
+    with requant "shift" a post-processing without multipliers; the per-tile input shift is built
+    when a layer has a non-zero x_shift (per-group scales). ``post_lanes``: EngineConfig.post_lanes."""
+    k_max = max(layer.k for layer in program.layers)
+    array = ArrayConfig(rows=rows, cols=cols, width=program.width, k_max=k_max, pe=pe)
+    needs_mac = any(layer.op == "mul" for layer in program.layers)
+    probe = EngineConfig(array=array, mac_rows=mac_rows if pe == "sad" and needs_mac else 0, act_depth=1 << 20,
+                         weight_depth=1 << 20, const_depth=1 << 16, max_layers=len(program.layers),
+                         scale_bits=program.scale_bits, bias_bits=program.bias_bits, requant=program.requant,
+                         shift_terms=program.shift_terms,
+                         tile_shift=any(layer.x_shifts.any() for layer in program.layers), post_lanes=post_lanes)
+    mem = memory_images(program, probe)
+    act = max(max(layer.cin * layer.in_hw[0] * layer.in_hw[1], int(np.prod(layer.out_shape))) for layer in program.layers)
+    return probe.with_(act_depth=_pow2(act), weight_depth=_pow2(len(mem.weights)),
+                       const_depth=_pow2(len(mem.consts)))
