@@ -18,6 +18,17 @@ The chain is a sequence of *stages*; each becomes one :class:`~golden.program.La
 * ``Dropout`` and ``Identity`` are skipped (the model runs in eval mode).
 Anything else is refused with one sentence naming the layer and the field.
 
+Graphs (residual networks): a chain item may name its inputs, ``(name, module, inputs)``, where
+``inputs`` is a tuple of names of earlier items or ``"input"`` (the image); an item without them
+reads the item before it. A :class:`Residual` item with two inputs is a residual add: it becomes a
+golden.program.ResidualAdd step, and a ReLU that reads only the add folds into it. BatchNorm, ReLU
+and pooling fold into the stage whose output they read, provided nothing else reads the value
+before them. golden.frontend writes such chains from a torch.fx trace. Scales then belong to
+tensors, not to layers: a tensor read by several stages (a residual block's input) has one scale
+covering what each reader sees, and the add aligns its two operands' scales by shifts
+(golden.program, "Graphs and the residual add"); its output scale is chosen like any tensor's,
+from the float sum at the point where the program saturates it (after its ReLU).
+
 Numbers
 -------
 Every activation tensor between two stages has one power-of-two scale 2^-f: a signed ``width``-bit
@@ -79,9 +90,9 @@ from adderhw.base.validate import check_int, int_range
 
 from .cycles import drain_gap
 from .fixed import choose_frac_bits, quantize
-from .program import LayerProgram, Program, run_program
+from .program import ADD_SHIFT_MAX, LayerProgram, Program, ResidualAdd, run_program
 
-__all__ = ["compile_network", "compile_model", "Compiled", "LayerScales", "network_chain",
+__all__ = ["compile_network", "compile_model", "Compiled", "LayerScales", "network_chain", "Residual",
            "fold_requant", "clip_adder_weights", "quantize_images", "evaluate", "Evaluation",
            "float_logits", "engine_cost", "EngineCost"]
 
@@ -107,6 +118,8 @@ def network_chain(model):
         return list(model.named_children())
     if callable(getattr(model, "chain", None)):
         return list(model.chain())
+    if callable(getattr(model, "graph_chain", None)):
+        return list(model.graph_chain())
     digits = ("conv1", "bn1", "add1", "bn2", "add2", "bn3", "fc")
     if all(isinstance(getattr(model, a, None), nn.Module) for a in digits):
         # golden.addernet.DigitsNet: its forward is code, not a Sequential; this is that code's order
@@ -119,15 +132,116 @@ def network_chain(model):
                        f"a chain() method returning [(name, module), ...] or make it a torch.nn.Sequential")
 
 
+class Residual:
+    """A chain item's module that marks a residual add of its two inputs' outputs (module
+    docstring, "Graphs"); not a torch module, so that this file needs no torch to import."""
+
+    def __repr__(self):
+        return "Residual()"
+
+
 @dataclass
 class _Stage:
     name: str
     module: object
-    op: str                 # "add" or "mul"
+    op: str                 # "add", "mul" or "residual"
     linear: bool
     bn: object = None
     relu: bool = False
     pool: str = "none"
+    src: int = None         # the stage whose output it reads: None the previous, -1 the input
+    skip: int = None        # a residual add's second operand (a stage index, -1 the input)
+
+    def sources(self, i):
+        src = i - 1 if self.src is None else self.src
+        return (src, self.skip) if self.op == "residual" else (src,)
+
+
+def _graph_stages(chain):
+    """The stages of a chain whose items name their inputs (module docstring, "Graphs")."""
+    from torch import nn
+    readers = {}
+    for item in chain:
+        for ref in (item[2] if len(item) > 2 else ()):
+            readers[ref] = readers.get(ref, 0) + 1
+    stages = []
+    where = {"input": (-1, False)}      # item name -> (stage index, flattened)
+    last = {}                           # stage index -> name of the item holding its current output
+    prev = "input"
+    for item in chain:
+        name, mod = item[0], item[1]
+        inputs = tuple(item[2]) if len(item) > 2 else (prev,)
+        for ref in inputs:
+            if ref not in where:
+                _refuse(name, "inputs", f"name {ref!r}, which is not an earlier item of the chain")
+        prev = name
+        if isinstance(mod, Residual):
+            if len(inputs) != 2:
+                _refuse(name, "inputs", f"of a residual add must be two tensors, not {len(inputs)}")
+            (a, fa), (b, fb) = where[inputs[0]], where[inputs[1]]
+            if fa or fb:
+                _refuse(name, "inputs", "of a residual add must be feature maps, not flattened vectors")
+            stages.append(_Stage(name, mod, "residual", False, src=a, skip=b))
+            where[name], last[len(stages) - 1] = (len(stages) - 1, False), name
+            continue
+        if len(inputs) != 1:
+            _refuse(name, "inputs", f"must be one tensor for a {type(mod).__name__}, not {len(inputs)}")
+        src, flat = where[inputs[0]]
+        kind = _compute_kind(name, mod)
+        if kind is not None:
+            if flat and not kind[1]:
+                _refuse(name, "position", f"after a Flatten must be a Linear layer, not {type(mod).__name__}")
+            stages.append(_Stage(name, mod, kind[0], kind[1], src=src))
+            where[name], last[len(stages) - 1] = (len(stages) - 1, False), name
+            continue
+        if isinstance(mod, (nn.Dropout, nn.Identity)):
+            where[name] = where[inputs[0]]
+            continue
+        if isinstance(mod, nn.Flatten):
+            where[name] = (src, True)
+            continue
+        if src < 0:
+            _refuse(name, "position", f"({type(mod).__name__}) must follow a conv, adder or linear layer")
+        st = stages[src]
+        if last[src] != inputs[0] or readers.get(inputs[0], 0) > 1:
+            _refuse(name, "position", f"({type(mod).__name__}) reads {inputs[0]!r}, which other layers read "
+                    f"too; the engine folds it into {st.name!r} and keeps only the value after it")
+        if isinstance(mod, nn.modules.batchnorm._BatchNorm):
+            if st.op == "residual" or st.bn is not None or st.relu or st.pool != "none":
+                _refuse(name, "position", f"(BatchNorm) must come right after a conv, adder or linear layer, "
+                        f"before its ReLU and pooling, not after {st.name!r}")
+            if mod.running_mean is None or mod.running_var is None:
+                _refuse(name, "running_mean", "is missing (track_running_stats=False); the compiler "
+                        "folds BatchNorm's running statistics")
+            st.bn = mod
+        elif isinstance(mod, nn.ReLU):
+            if st.relu or st.pool != "none":
+                _refuse(name, "position", f"(ReLU) must come after {st.name!r}'s BatchNorm and before its pooling")
+            st.relu = True
+        elif isinstance(mod, (nn.MaxPool2d, nn.AdaptiveAvgPool2d)):
+            if st.op == "residual":
+                _refuse(name, "pool", f"follows the residual add {st.name!r}, and the engine pools only after "
+                        f"a conv, adder or linear layer")
+            if st.pool != "none":
+                _refuse(name, "pool", f"is a second pooling after {st.name!r}; the engine pools once per layer")
+            st.pool = _pool_kind(name, mod)
+        else:
+            _refuse(name, "type", f"{type(mod).__name__} is not one the compiler knows (Conv2d, Adder2d, "
+                    f"Linear, BatchNorm, ReLU, MaxPool2d(2), AdaptiveAvgPool2d(1), Flatten, Dropout, Residual)")
+        where[name], last[src] = (src, False), name
+    out, flat = where[prev]
+    if out != len(stages) - 1:
+        raise BadParameter(f"chain's output {prev!r} is not its last layer's output; the logits must come from the "
+                           f"last conv, adder or linear layer")
+    if not stages:
+        raise BadParameter("model has no conv, adder or linear layer to compile")
+    for i, st in enumerate(stages):
+        if st.src == i - 1:
+            st.src = None
+    if stages[0].src not in (None, -1) or stages[0].op == "residual":
+        _refuse(stages[0].name, "position", "is the first layer and must read the image")
+    stages[0].src = None
+    return stages
 
 
 def _pair(name, field, value):
@@ -481,13 +595,21 @@ def _float_passes(model, stages, calib_x):
     with torch.no_grad():
         for i0 in range(0, len(calib_x), _BATCH):
             xb = torch.tensor(np.asarray(calib_x[i0:i0 + _BATCH]), dtype=torch.float32)
-            x = xb
+            outs = []
             for i, st in enumerate(stages):
+                x, *skip = [xb if j < 0 else outs[j] for j in st.sources(i)]
                 if shapes[i] is None:
                     shapes[i] = tuple(x.shape[1:])
                 in_max[i] = max(in_max[i], float(x.abs().max()))
-                sat, x = _run_stage(st, x)
+                if st.op == "residual":
+                    if skip[0].shape != x.shape:
+                        _refuse(st.name, "inputs", f"of shapes {tuple(x.shape[1:])} and {tuple(skip[0].shape[1:])} "
+                                f"differ; a residual add needs equal shapes")
+                    sat = x = torch.relu(x + skip[0]) if st.relu else x + skip[0]
+                else:
+                    sat, x = _run_stage(st, x)
                 sat_max[i] = max(sat_max[i], float(sat.abs().max()))
+                outs.append(x)
             ours = x.reshape(len(x), -1)
             theirs = model(xb).reshape(len(xb), -1)
             if ours.shape != theirs.shape:
@@ -523,33 +645,49 @@ def compile_model(model, calib_x, width, name, scale_bits=16, bias_bits=32, requ
         raise BadParameter(f"calib_x must be float images (N, Cin, H, W) with N >= 1, not an array of "
                            f"shape {calib_x.shape} and dtype {calib_x.dtype}")
     model.eval()
-    stages = _stages(network_chain(model))
+    chain = network_chain(model)
+    stages = _graph_stages(chain) if any(len(item) > 2 for item in chain) else _stages(chain)
     in_max, sat_max, shapes = _float_passes(model, stages, calib_x)
-    geometry = [_geometry(st, shapes[i]) for i, st in enumerate(stages)]
-    weights = [_weights(st, shapes[i]) for i, st in enumerate(stages)]
+    geometry = [None if st.op == "residual" else _geometry(st, shapes[i]) for i, st in enumerate(stages)]
+    weights = [None if st.op == "residual" else _weights(st, shapes[i]) for i, st in enumerate(stages)]
 
     group_fracs = _group_fracs(fracs, stages, width)
-    x_frac = []
-    for i, st in enumerate(stages):
-        seen = [np.array([in_max[i]])]
-        if i:
-            seen.append(np.array([sat_max[i - 1]]))
-        if st.name in group_fracs:
-            f = int(group_fracs[st.name].max())
-            if i and stages[i - 1].pool == "gap":
-                f = min(f, choose_frac_bits([np.array([sat_max[i - 1]])], width))
-            x_frac.append(f)
+    # one scale per tensor (tensor j: stage j's output; -1 the image), covering its values where the
+    # program saturates them and what each reader sees (for a chain: reader j + 1 alone)
+    src = [st.sources(i)[0] for i, st in enumerate(stages)]
+    x_frac = {}
+    for j in range(-1, len(stages) - 1):
+        readers = [i for i, st in enumerate(stages) if j in st.sources(i)]
+        seen = [np.array([in_max[i]]) for i in readers if src[i] == j]
+        if j >= 0:
+            seen.append(np.array([sat_max[j]]))
+        trained = sorted({int(group_fracs[stages[i].name].max()) for i in readers
+                          if stages[i].name in group_fracs and src[i] == j})
+        if len(trained) > 1:
+            _refuse(stages[readers[0]].name, "fracs", f"give the tensor it shares with other layers the scales "
+                    f"{trained}; a tensor is stored at one scale")
+        if trained:
+            f = trained[0]
+            if j >= 0 and stages[j].pool == "gap":
+                f = min(f, choose_frac_bits([np.array([sat_max[j]])], width))
+            x_frac[j] = f
         else:
-            x_frac.append(choose_frac_bits(seen, width))
+            x_frac[j] = choose_frac_bits(seen, width)
     logit_frac = choose_frac_bits([np.array([sat_max[-1]])], width)
 
     def build(x_frac, logit_frac):
+        """The Compiled of the tensor scales ``x_frac`` ({tensor: f}) and the logits' scale."""
         layers, scales = [], []
         for i, st in enumerate(stages):
+            f_out = x_frac[i] if i + 1 < len(stages) else logit_frac
+            step_src = None if src[i] == i - 1 else src[i]
+            if st.op == "residual":
+                layers.append(_residual_step(st, x_frac[src[i]], x_frac[st.skip], f_out, shapes[i], step_src))
+                scales.append(LayerScales(st.name, st.op, x_frac[src[i]], x_frac[st.skip], f_out, layers[-1].shift))
+                continue
             kernel, stride, padding = geometry[i]
-            fx = x_frac[i]
+            fx = x_frac[src[i]]
             fw = fx if st.op == "add" else choose_frac_bits([weights[i]], width)
-            f_out = x_frac[i + 1] if i + 1 < len(stages) else logit_frac
             gain, offset = _gain_offset(st)
             centre = _centre(st)
             w = weights[i]
@@ -577,16 +715,27 @@ def compile_model(model, calib_x, width, name, scale_bits=16, bias_bits=32, requ
             m, b, s = fold_requant(gain, offset, acc_frac, f_out, scale_bits, bias_bits, name=st.name, requant=requant,
                                    shift_terms=shift_terms, centre=centre)
             layers.append(LayerProgram(st.name, st.op, wq, m, b, s, tuple(shapes[i][1:]), stride, padding,
-                                       st.relu, st.pool, x_shift))
+                                       st.relu, st.pool, x_shift, step_src))
             scales.append(LayerScales(st.name, st.op, fx, int(fc[0]), f_out, s,
                                       tuple(int(f) for f in fc) if st.name in group_fracs else None))
-        program = Program(name, width, tuple(layers), x_frac[0], scale_bits, bias_bits, requant, shift_terms)
+        program = Program(name, width, tuple(layers), x_frac[-1], scale_bits, bias_bits, requant, shift_terms)
         return Compiled(program, tuple(scales))
 
     compiled = build(x_frac, logit_frac)
     if group_fracs:
         compiled = _refine(build, compiled, stages, x_frac, logit_frac, group_fracs, model, calib_x)
     return compiled
+
+
+def _residual_step(st, f_main, f_skip, f_out, shape, step_src):
+    """The golden.program.ResidualAdd of stage ``st``: both operands aligned to the finest of the
+    three scales by left shifts, then one rounding shift to ``f_out``."""
+    fm = max(f_main, f_skip, f_out)
+    shifts = (fm - f_main, fm - f_skip, fm - f_out)
+    if max(shifts) > ADD_SHIFT_MAX:
+        _refuse(st.name, "scales", f"2^-{f_main}, 2^-{f_skip} and 2^-{f_out} are more than {ADD_SHIFT_MAX} bits "
+                f"apart, beyond the residual add's shifts")
+    return ResidualAdd(st.name, st.skip, tuple(shape), *shifts, st.relu, step_src)
 
 
 def _refine(build, compiled, stages, x_frac, logit_frac, group_fracs, model, calib_x):
@@ -597,19 +746,22 @@ def _refine(build, compiled, stages, x_frac, logit_frac, group_fracs, model, cal
     from .fixed import FRAC_BITS_RANGE
     from .qat import CALIB_EXTRA
     want = float_logits(model, calib_x).argmax(axis=1)
-    gap_at = [i for i, st in enumerate(stages) if i and stages[i - 1].pool == "gap" and st.name in group_fracs]
-    choices = [[(i, f) for f in range(x_frac[i], int(group_fracs[stages[i].name].max()) + 1)] for i in gap_at]
+    src = {i: st.sources(i)[0] for i, st in enumerate(stages)}
+    gap_at = sorted({src[i] for i, st in enumerate(stages)
+                     if src[i] >= 0 and stages[src[i]].pool == "gap" and st.name in group_fracs})
+    trained = {src[i]: int(group_fracs[st.name].max()) for i, st in enumerate(stages) if st.name in group_fracs}
+    choices = [[(j, f) for f in range(x_frac[j], trained[j] + 1)] for j in gap_at]
     choices.append([(None, f) for f in range(logit_frac, min(FRAC_BITS_RANGE[1], logit_frac + CALIB_EXTRA) + 1)])
     best, best_score = compiled, None
     for combo in itertools.product(*choices):
-        xf, lf = list(x_frac), logit_frac
+        xf, lf = dict(x_frac), logit_frac
         for i, f in combo:
             if i is None:
                 lf = f
             else:
                 xf[i] = f
         try:
-            candidate = build(xf, lf) if (xf, lf) != (list(x_frac), logit_frac) else compiled
+            candidate = build(xf, lf) if (xf, lf) != (dict(x_frac), logit_frac) else compiled
         except BadParameter:
             continue            # a scale whose constants do not fit: not a candidate
         got = run_program(candidate.program, quantize_images(candidate.program, calib_x)).classes

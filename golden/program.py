@@ -33,6 +33,29 @@ One layer, on signed ``width``-bit activations x (Cin, H, W) of one image:
 
 The last layer's saturated outputs are the logits; the class is the first index of their maximum.
 
+Graphs and the residual add
+---------------------------
+A program is a list of *steps*; step i writes tensor i. A step reads the previous step's output
+unless its ``src`` names another: the index of an earlier step, or -1 for the program's input.
+A tensor read by any step other than the one right after its producer is a *kept* tensor
+(:attr:`Program.kept`): the engine must hold it in a buffer of its own (the skip buffer of a
+residual block) until its last reader has run. Besides :class:`LayerProgram` a step may be a
+:class:`ResidualAdd` of two earlier tensors a (``src``, the main branch, by default the previous
+step) and b (``skip``), both signed ``width``-bit, a at scale 2^-f_a and b at 2^-f_b, into a
+tensor at 2^-f_out:
+
+  1. alignment, exact: with f_m = max(f_a, f_b, f_out), s = a·2^la + b·2^lb, where
+     la = f_m − f_a and lb = f_m − f_b (``main_shift``, ``skip_shift``: left shifts, so the
+     coarser operand moves to the finer scale and nothing is rounded);
+  2. one rounding to the output scale: r = f_m − f_out (``shift``); v = (s + 2^(r−1)) >> r for
+     r > 0 (an arithmetic shift, rounding half up, as step 2 of a layer), v = s for r = 0;
+  3. ReLU (v = max(v, 0)) when the graph has one right after the add; then saturation to signed
+     ``width`` bits.
+
+Every intermediate value is exact (int64: |s| < 2^(width + max(la, lb) + 1) <= 2^(16 + 40 + 1)).
+la, lb and r are each from 0 to ADD_SHIFT_MAX. The engine RTL has no residual add and no
+non-sequential ``src`` yet: :func:`memory_images` refuses such programs, naming the step.
+
 Memory images (:func:`memory_images`; the engine's loader writes them, hw.engine reads them):
   * weights: word address ``wbase + tt·K + k`` holds lane r = F[tt·R_L + r, k] (0 where that
     channel does not exist), with K index k = (ci, ky, kx) in C order and R_L the rows of the array
@@ -56,7 +79,8 @@ from adderhw.base.validate import check_int, int_range
 
 from .conv import adder2d, conv_output_shape, mac_conv2d
 
-__all__ = ["LayerProgram", "Program", "postprocess", "pool", "tile_shift", "run_layer_program", "run_program",
+__all__ = ["LayerProgram", "ResidualAdd", "ADD_SHIFT_MAX", "Program", "postprocess", "pool", "tile_shift",
+           "residual_add", "run_layer_program", "run_program",
            "ProgramRun", "memory_images", "MemoryImages", "descriptor"]
 
 
@@ -75,6 +99,7 @@ class LayerProgram:
     relu: bool = True
     pool: str = "none"
     x_shift: tuple = None       # per output channel d of step 0, or None (no shift)
+    src: int = None             # the step whose output it reads: None the previous, -1 the input
 
     @property
     def x_shifts(self):
@@ -125,6 +150,37 @@ class LayerProgram:
         return self.cout * self.k * h * w
 
 
+#: the largest left (alignment) or right (rounding) shift of a residual add
+ADD_SHIFT_MAX = 40
+
+
+@dataclass(frozen=True, eq=False)
+class ResidualAdd:
+    """A residual add step (see the module docstring, "Graphs and the residual add"): tensor ``src``
+    (None: the previous step's) shifted left by ``main_shift`` plus tensor ``skip`` shifted left by
+    ``skip_shift``, rounded right by ``shift`` (half up), ReLU when ``relu``, saturated to the
+    program's width. ``shape`` is (C, H, W) of both operands and of the result."""
+    name: str
+    skip: int                   # the step whose output is the skip operand (-1: the program's input)
+    shape: tuple                # (C, H, W)
+    main_shift: int = 0
+    skip_shift: int = 0
+    shift: int = 0
+    relu: bool = False
+    src: int = None
+
+    op = "residual"             # a class attribute, not a field: what kind of step this is
+    pool = "none"
+
+    @property
+    def out_shape(self):
+        return tuple(self.shape)
+
+    @property
+    def cout(self):
+        return self.shape[0]
+
+
 @dataclass(frozen=True, eq=False)
 class Program:
     """A compiled network: integer layers at one signed ``width``, and where its input comes from.
@@ -152,6 +208,24 @@ class Program:
     def classes(self):
         return self.layers[-1].cout
 
+    def sources(self, i):
+        """The tensors step ``i`` reads, as step indices (-1: the program's input): (src,) for a layer,
+        (src, skip) for a residual add."""
+        step = self.layers[i]
+        src = i - 1 if step.src is None else step.src
+        return (src, step.skip) if isinstance(step, ResidualAdd) else (src,)
+
+    @property
+    def kept(self):
+        """The tensors (step indices, -1 the input) some step reads other than the step right after
+        their producer: those the engine must keep in a buffer of their own."""
+        return tuple(sorted({j for i in range(len(self.layers)) for j in self.sources(i) if j != i - 1}))
+
+    @property
+    def sequential(self):
+        """True when every step is a layer reading the previous step's output (what the RTL runs)."""
+        return all(isinstance(step, LayerProgram) and step.src is None for step in self.layers)
+
 
 def _fail(layer, fieldname, message):
     raise BadParameter(f"layer {layer.name!r}: {fieldname} {message}")
@@ -169,8 +243,29 @@ def check_program(program):
     if not program.layers:
         raise BadParameter("a program needs at least one layer, not an empty list")
     lo, hi = int_range(width)
-    shape = None
+    shapes = {}                 # step index -> (C, H, W) of its output; -1 the input
     for i, layer in enumerate(program.layers):
+        if not isinstance(layer, (LayerProgram, ResidualAdd)):
+            raise BadParameter(f"program step {i} must be a LayerProgram or a ResidualAdd, not "
+                               f"{type(layer).__name__}")
+        if i == 0 and not isinstance(layer, LayerProgram):
+            _fail(layer, "position", "is the first step, which must be a layer reading the image")
+        for fieldname in ("src", "skip"):
+            if fieldname == "skip" and not isinstance(layer, ResidualAdd):
+                continue
+            ref = getattr(layer, fieldname)
+            if fieldname == "src" and ref is None:
+                continue
+            if not isinstance(ref, (int, np.integer)) or isinstance(ref, bool) or not -1 <= ref < i:
+                _fail(layer, fieldname, f"must name an earlier step (0..{i - 1}) or the input (-1), not {ref!r}")
+        if i == 0:
+            shapes[-1] = (layer.cin, *layer.in_hw)
+        if isinstance(layer, ResidualAdd):
+            _check_residual(program, i, layer, shapes)
+            shapes[i] = layer.out_shape
+            if i == len(program.layers) - 1:
+                _fail(layer, "position", "is the last step, which must be a layer giving the logits")
+            continue
         if layer.op not in LAYER_OPS:
             _fail(layer, "op", f"must be one of {', '.join(LAYER_OPS)}, not {layer.op!r}")
         if layer.pool not in POOL_KINDS:
@@ -216,9 +311,10 @@ def check_program(program):
         if (not isinstance(layer.shift, (int, np.integer)) or isinstance(layer.shift, bool)
                 or not 0 <= layer.shift <= MAX_SHIFT):
             _fail(layer, "shift", f"must be an integer from 0 to {MAX_SHIFT}, not {layer.shift!r}")
-        if shape is not None and shape != (layer.cin, *layer.in_hw):
-            _fail(layer, "input shape", f"{(layer.cin, *layer.in_hw)} does not match the previous layer's "
-                  f"output {shape}")
+        src = i - 1 if layer.src is None else layer.src
+        if src in shapes and shapes[src] != (layer.cin, *layer.in_hw):
+            _fail(layer, "input shape", f"{(layer.cin, *layer.in_hw)} does not match the "
+                  f"{'input' if src < 0 else 'output of step ' + repr(program.layers[src].name)} {shapes[src]}")
         h, wd = layer.conv_hw
         if layer.pool == "max2" and (h % 2 or wd % 2):
             _fail(layer, "pool", f"max2 needs an even output, not {h}x{wd}")
@@ -229,8 +325,25 @@ def check_program(program):
         if i == len(program.layers) - 1 and (layer.pool != "none" or layer.conv_hw != (1, 1)):
             _fail(layer, "output", f"of the last layer (the logits) must be cout x 1 x 1 with pool 'none', "
                   f"not {layer.conv_hw} with pool {layer.pool!r}")
-        shape = layer.out_shape
+        shapes[i] = layer.out_shape
     return program
+
+
+def _check_residual(program, i, step, shapes):
+    shape = tuple(step.shape)
+    if len(shape) != 3 or any(not isinstance(v, (int, np.integer)) or v < 1 for v in shape):
+        _fail(step, "shape", f"must be three positive integers (C, H, W), not {step.shape!r}")
+    src = i - 1 if step.src is None else step.src
+    for fieldname, ref in (("src", src), ("skip", step.skip)):
+        if shapes[ref] != shape:
+            _fail(step, fieldname, f"reads {'the input' if ref < 0 else 'step ' + repr(program.layers[ref].name)} "
+                  f"of shape {shapes[ref]}, not the add's {shape}")
+    for fieldname in ("main_shift", "skip_shift", "shift"):
+        v = getattr(step, fieldname)
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not 0 <= v <= ADD_SHIFT_MAX:
+            _fail(step, fieldname, f"must be an integer from 0 to {ADD_SHIFT_MAX}, not {v!r}")
+    if not isinstance(step.relu, (bool, np.bool_)):
+        _fail(step, "relu", f"must be True or False, not {step.relu!r}")
 
 
 def postprocess(acc, scale, bias, shift, relu, width):
@@ -275,6 +388,18 @@ def tile_shift(x, d, width):
     return (x + (1 << (-d - 1))) >> -d
 
 
+def residual_add(step, a, b, width):
+    """A :class:`ResidualAdd` on int64 operands ``a`` (main) and ``b`` (skip) of equal shape: the
+    saturated ``width``-bit sum (module docstring, "Graphs and the residual add")."""
+    s = (np.asarray(a, dtype=np.int64) << step.main_shift) + (np.asarray(b, dtype=np.int64) << step.skip_shift)
+    if step.shift:
+        s = (s + (1 << (step.shift - 1))) >> step.shift
+    if step.relu:
+        s = np.maximum(s, 0)
+    lo, hi = int_range(width)
+    return np.clip(s, lo, hi)
+
+
 def run_layer_program(layer, x, width):
     """One layer on int64 x (N, Cin, H, W): returns (acc, output) as int64 arrays."""
     conv = adder2d if layer.op == "add" else mac_conv2d
@@ -315,9 +440,13 @@ def run_program(program, images):
         raise BadParameter(f"images must have shape (N, {', '.join(map(str, program.input_shape))}), "
                            f"not {x.shape}")
     run = ProgramRun()
-    for layer in program.layers:
-        _, x = run_layer_program(layer, x, program.width)
-        run.outputs.append(x)
+    for i, layer in enumerate(program.layers):
+        read = [x if j < 0 else run.outputs[j] for j in program.sources(i)]
+        if isinstance(layer, ResidualAdd):
+            out = residual_add(layer, read[0], read[1], program.width)
+        else:
+            _, out = run_layer_program(layer, read[0], program.width)
+        run.outputs.append(out)
     run.classes = run.logits.argmax(axis=1)
     return run
 
@@ -366,6 +495,11 @@ def memory_images(program, engine):
     if not isinstance(engine, EngineConfig):
         raise BadParameter(f"engine must be an EngineConfig, not {type(engine).__name__}")
     check_program(program)
+    for i, step in enumerate(program.layers):
+        if isinstance(step, ResidualAdd) or step.src is not None:
+            _fail(step, "op" if isinstance(step, ResidualAdd) else "src",
+                  "is a residual add, which the engine RTL does not run yet" if isinstance(step, ResidualAdd)
+                  else f"reads step {step.src}, not the previous one, and the engine RTL runs layer chains only")
     if program.width != engine.array.width:
         raise BadParameter(f"program {program.name!r} has width {program.width} but the engine's array "
                            f"is {engine.array.width}-bit; compile for the engine's width")
