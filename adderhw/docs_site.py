@@ -20,6 +20,11 @@ JSON or report (tests/app/test_docs_site.py checks that), and the index groups t
 (:data:`KINDS`). A result that leaves docs/results leaves the site with it: the generator removes
 the generated pages that no result file backs any more.
 
+Headlines (:func:`headlines_page`): the tables that the README used to copy by hand (the engine
+runs, the per-PE costs, the sweeps' answers, Fmax against array size, the engine against its array,
+the whole accelerators on the boards), each cell read from a result's JSON and each row linked to
+its result's page. A value is rounded for reading (:func:`_fmt`), never computed from others.
+
 CLI reference (:func:`write_cli_reference`): every command and subcommand of
 :func:`adderhw.cli.build_parser`, with its usage, its options, their defaults and their help.
 """
@@ -34,7 +39,8 @@ from pathlib import Path
 
 from adderhw.cli import build_parser
 
-__all__ = ["KINDS", "ResultFile", "find_results", "kind_of", "result_page", "results_index",
+__all__ = ["KINDS", "ResultFile", "find_results", "kind_of", "result_page", "results_index", "HEADLINES",
+           "headlines_page",
            "demote_headings", "cli_reference", "API_MODULES", "source_module", "api_pages", "generate", "main", "on_pre_build"]
 
 #: The groups of the results index, in order: (key, title, what a result's path starts with).
@@ -183,6 +189,227 @@ def results_index(results):
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+# ---- headlines: the tables a reader looks for first, read from the result files ------------------
+
+#: The headlines page's path under the docs directory.
+HEADLINES = f"{GENERATED}/results/headlines.md"
+
+
+def _fmt(v, digits=1):
+    """A JSON value for a table cell: floats rounded to ``digits`` places, None as a dash."""
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    if isinstance(v, list):
+        return ", ".join(_fmt(x, digits) for x in v)
+    return _cell(v)
+
+
+def _row(cells):
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _table(header, rows):
+    if not rows:
+        return []
+    return [_row(header), _row(["---"] * len(header)), *[_row(r) for r in rows], ""]
+
+
+def _ref(r):
+    """A link from the headlines page to result ``r``'s page, with its commit where it records one."""
+    return f"[{r.rel}]({_link(HEADLINES, r.page)})" + (f" `{r.commit}`" if r.commit else "")
+
+
+def _named(results, prefix, filename):
+    return [r for r in results if r.rel.startswith(prefix) and r.json_path.name == filename]
+
+
+def _engine_rows(results):
+    rows = []
+    for r in _named(results, "engine_", "engine.json"):
+        d = r.data
+        mult = d.get("multipliers")
+        mult = ", ".join(f"{k} {v}" for k, v in mult.items()) if isinstance(mult, dict) else _fmt(mult)
+        rows.append([_ref(r), d.get("network"), _cell(d.get("engine", "")), _fmt(d.get("first_last", "mul")),
+                     _fmt(d.get("requant", "mul")), _fmt(d.get("quant", "ptq")), _fmt(d.get("post_lanes")),
+                     _fmt(d.get("images")), _fmt(d.get("hw_correct")), _fmt(d.get("golden_correct")),
+                     _fmt(d.get("bit_exact")), _fmt(d.get("cycles_per_image")),
+                     _fmt(d.get("cycles_match_model")), mult or "0"])
+    return _table(["result", "network", "engine", "first/last", "requant", "quant", "post lanes", "images",
+                   "engine correct", "golden correct", "bit-exact", "cycles/image", "= model", "multipliers"],
+                  rows)
+
+
+def _pe_rows(r, rows_of):
+    out = []
+    for row in rows_of:
+        out.append([_ref(r), row.get("device"), row.get("variant"), _fmt(row.get("luts_per_pe")),
+                    _fmt(row.get("ffs_per_pe")), _fmt(row.get("logic_per_pe")), _fmt(row.get("fmax_mhz")),
+                    _fmt(row.get("fmax_size"))])
+    return out
+
+
+def _pe_table(results):
+    rows = []
+    for r in results:
+        if r.rel == "bench_pe":
+            rows += _pe_rows(r, r.data.get("rows", []))
+    return _table(["result", "device", "PE", "LUT4 / PE", "FF / PE", "logic cells / PE", "Fmax MHz", "at"],
+                  rows)
+
+
+def _pe_widths_table(results):
+    rows = []
+    for r in results:
+        if r.rel.endswith("bench_pe_widths/bench_pe_widths"):
+            for width, run in sorted(r.data.get("by_width", {}).items(), key=lambda kv: int(kv[0])):
+                rows += [[width, *cells] for cells in _pe_rows(r, run.get("rows", []))]
+    return _table(["bits", "result", "device", "PE", "LUT4 / PE", "FF / PE", "logic cells / PE", "Fmax MHz",
+                   "at"], rows)
+
+
+def _sweep_table(results):
+    rows = []
+    for r in results:
+        if not r.rel.startswith("sweep_") or not isinstance(r.data.get("results"), list):
+            continue
+        d = r.data
+        for k in d["results"]:
+            best = k.get("best") or {}
+            shape = f"{best['rows']}×{best['cols']}" if best else "none"
+            logic = (f"{best.get('logic')} / {best.get('logic_available')}"
+                     if best.get("logic") is not None else "–")
+            rows.append([_ref(r), d.get("device"), _fmt(d.get("target_mhz")), d.get("bound", "clock"),
+                         _fmt(d.get("complete")), k.get("kind"), shape, _fmt(best.get("pes")),
+                         _fmt(best.get("fmax_mhz")), _fmt(k.get("throughput_gops"), 2), logic])
+    return _table(["result", "device", "target MHz", "bound", "complete", "PE", "largest array", "PEs",
+                   "Fmax MHz", "G terms/s", "logic cells"], rows)
+
+
+def _fmax_table(results):
+    rows = []
+    for r in results:
+        d = r.data
+        if not (r.rel.startswith("bench_fmax") and isinstance(d.get("points"), list)):
+            continue
+        for pt in d["points"]:
+            if not isinstance(pt, dict) or "n" not in pt:
+                continue
+            rows.append([_ref(r), pt.get("board"), pt.get("kind"), _fmt(d.get("skew", "registers")),
+                         f"{pt['n']}×{pt['n']}", _fmt(pt.get("runs")), _fmt(pt.get("fmax_min")),
+                         _fmt(pt.get("fmax_median")), _fmt(pt.get("fmax_max"))])
+    return _table(["result", "board", "PE", "skew", "array", "seeds built", "min MHz", "median MHz",
+                   "max MHz"], rows)
+
+
+def _engine_fmax_table(results):
+    rows = []
+    for r in results:
+        d = r.data
+        if r.json_path.name == "bench_engine_fmax.json":
+            rows.append([_ref(r), d.get("board"), f"{d.get('rows')}×{d.get('cols')}", _cell(d.get("engine", "")),
+                         _fmt(d.get("seeds")), _fmt(d.get("engine_fmax_median_mhz")),
+                         _fmt(d.get("array_fmax_median_mhz")), _fmt(d.get("ratio"), 2), _fmt(d.get("goal")),
+                         _fmt(d.get("met"))])
+    return _table(["result", "board", "array", "engine", "seeds", "engine median MHz", "array median MHz",
+                   "engine / array", "goal", "met"], rows)
+
+
+def _engine_cells(e):
+    if not isinstance(e, dict):
+        return ["–"] * 5
+    dsp = e.get("dsp") or {}
+    fits = e.get("fits", True)
+    return [_fmt(e.get("luts")), _fmt(e.get("ffs")), _fmt(dsp.get("used") if isinstance(dsp, dict) else dsp),
+            _fmt(e.get("fmax_mhz")) if fits else "does not fit",
+            _fmt(e.get("images_per_s_at_fmax"), 0) if fits else "–"]
+
+
+def _boards_table(results):
+    rows = []
+    for r in results:
+        d = r.data
+        if r.json_path.name != "compare_boards.json":
+            continue
+        kind = "multiplier-free" if d.get("first_last") == "adder" else "paper-style"
+        for p in d.get("pairs", []):
+            ratio = p.get("ratio") or {}
+            rows.append([_ref(r), p.get("board"), f"{p.get('rows')}×{p.get('cols')}", kind, _fmt(p.get("dsp")),
+                         *_engine_cells(p.get("sad")), *_engine_cells(p.get("mac")),
+                         _fmt(ratio.get("luts"), 2), _fmt(ratio.get("images_per_s_at_fmax"), 2)])
+    return _table(["result", "board", "array", "AdderNet", "DSPs", "AdderNet LUT4", "FF", "DSP", "Fmax MHz",
+                   "images/s at Fmax", "CNN twin LUT4", "FF", "DSP", "Fmax MHz", "images/s at Fmax",
+                   "LUT4 ratio", "images/s ratio"], rows)
+
+
+def _largest_table(results):
+    rows = []
+    for r in results:
+        d = r.data
+        if r.json_path.name != "compare_largest.json":
+            continue
+        kind = "multiplier-free" if d.get("first_last") == "adder" else "paper-style"
+        for b in d.get("boards", []):
+            cells = []
+            for pe in ("sad", "mac"):
+                big = (b.get(pe) or {}).get("largest") or {}
+                cells += [f"{big['rows']}×{big['cols']}" if big else "none", _fmt(big.get("luts")),
+                          _fmt(big.get("fmax_mhz")), _fmt(big.get("images_per_s_at_fmax"), 0)]
+            ratio = b.get("ratio") or {}
+            rows.append([_ref(r), b.get("board"), kind, _fmt(d.get("max_pes")), *cells,
+                         _fmt(ratio.get("images_per_s_at_fmax"), 2)])
+    return _table(["result", "board", "AdderNet", "max PEs", "AdderNet array", "LUT4", "Fmax MHz", "images/s",
+                   "CNN twin array", "LUT4", "Fmax MHz", "images/s", "images/s ratio"], rows)
+
+
+#: The sections of the headlines page: (title, what it shows, table maker).
+_HEADLINE_SECTIONS = (
+    ("The layer engine: whole networks on chip",
+     "Every `engine_*/engine.json`: the engine's classes against the golden program's on the whole test "
+     "set, and its measured cycles against the engine cycle model.", _engine_rows),
+    ("What a PE costs",
+     "`adderhw bench pe`: per-PE cost fitted over several array sizes in the benchmark harness, so the "
+     "harness cancels; Fmax at the size named.", _pe_table),
+    ("What a PE costs against the operand width", "`adderhw bench pe --widths`: the same fit at each width.",
+     _pe_widths_table),
+    ("The largest array that meets the clock (sweeps)",
+     "`adderhw sweep`: per board and PE kind, the largest array that fits and meets the target clock "
+     "(`bound` clock) or that places and routes at any clock (`bound` area); a sweep that is not "
+     "`complete` was stopped and resumes with its command.", _sweep_table),
+    ("Fmax against array size",
+     "`adderhw bench fmax`: N×N arrays in the benchmark harness over nextpnr seeds. The files under "
+     "`bench_fmax_history/` are earlier steps of the array, described on the "
+     "[history page](../../history.md).", _fmax_table),
+    ("The engine against its bare array",
+     "`adderhw bench engine-fmax`: the whole engine's Fmax against the array it holds, same board and "
+     "seeds.", _engine_fmax_table),
+    ("The whole accelerator on the boards",
+     "`adderhw compare-boards`: the AdderNet engine against its CNN twin at the same array size. "
+     "Ratios are AdderNet / CNN twin, as the result files hold them.", _boards_table),
+    ("The largest engine of each kind per board",
+     "`adderhw compare-boards --largest`: the largest engine of each kind that places and routes.",
+     _largest_table),
+)
+
+
+def headlines_page(results):
+    """The Markdown of the headlines page: one table per section of :data:`_HEADLINE_SECTIONS`."""
+    lines = ["# Headlines", "",
+             "The tables below are generated from the files in `docs/results/` when the site is built "
+             "(`adderhw.docs_site.headlines_page`); each row links to its result's page, which has the "
+             "command that made it and its commit. Values are rounded for reading; nothing here is typed "
+             "by hand. How the numbers came to be what they are is on the [history page](../../history.md).",
+             ""]
+    for title, what, make in _HEADLINE_SECTIONS:
+        table = make(results)
+        if table:
+            lines += [f"## {title}", "", what, "", *table]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
 def _actions(parser):
     return [a for a in parser._actions
             if not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction))]
@@ -317,6 +544,7 @@ def generate(docs_dir):
     results = find_results(docs_dir / "results")
     pages = {docs_dir / r.page: result_page(r) for r in results}
     pages[out / "results" / "index.md"] = results_index(results)
+    pages[docs_dir / HEADLINES] = headlines_page(results)
     pages[out / "cli.md"] = cli_reference()
     pyproject = docs_dir.parent / "pyproject.toml"
     pages.update({docs_dir / page: text for page, text in api_pages(pyproject).items()})

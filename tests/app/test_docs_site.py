@@ -48,7 +48,9 @@ def test_mkdocs_build_strict_passes(site):
     assert (site / "index.html").is_file()
     for page in ("architecture", "subsystems/array", "subsystems/engine", "subsystems/link-and-boards",
                  "subsystems/quantisation", "subsystems/formal", "subsystems/cluster", "generated/cli",
-                 "generated/results", "generated/api/program"):
+                 "generated/results", "generated/results/headlines", "generated/api/program", "history",
+                 "subsystems/simulation", "subsystems/networks", "tutorials/add-a-pe-kind",
+                 "tutorials/add-a-board"):
         assert (site / page / "index.html").is_file(), page
     # mkdocstrings rendered the module's own docstring
     assert "bit-exact golden model" in (site / "generated/api/program/index.html").read_text()
@@ -157,3 +159,30 @@ def test_a_result_that_leaves_takes_its_page_with_it(tmp_path):
     docs_site.generate(docs)
     assert not (docs / "generated/results/engine_x").exists()
     assert "engine_x" not in (docs / "generated/results/index.md").read_text()
+
+
+def test_the_headlines_are_read_from_the_files(site, results):
+    """Every engine run's correct count and cycles per image, and every sweep's answer, appear in
+    the headlines page's row for that result, as the file holds them (rounded to one place)."""
+    page = (DOCS / docs_site.HEADLINES).read_text()
+    rows = {}
+    for line in page.splitlines():
+        m = re.match(r"\| (?:\d+ \| )?\[([^\]]+)\]", line)
+        if m:
+            rows.setdefault(m.group(1), []).append(line)
+    checked = 0
+    for r in results:
+        if r.rel.startswith("engine_") and r.json_path.name == "engine.json":
+            (row,) = rows[r.rel]
+            assert f"| {r.data['hw_correct']} |" in row and f"| {r.data['cycles_per_image']:.1f} |" in row, row
+            checked += 1
+        if r.rel.startswith("sweep_") and isinstance(r.data.get("results"), list):
+            for k, row in zip(r.data["results"], rows[r.rel], strict=True):
+                best = k["best"]
+                assert f"| {k['kind']} | {best['rows']}×{best['cols']} | {best['pes']} |" in row, row
+                assert f"| {best['fmax_mhz']:.1f} |" in row, row
+                checked += 1
+    assert checked >= 20
+    # every row links to a result page that exists
+    for rel in rows:
+        assert (DOCS / docs_site.GENERATED / "results" / f"{rel}.md").is_file(), rel
