@@ -219,9 +219,6 @@ def _graph_stages(chain):
                 _refuse(name, "position", f"(ReLU) must come after {st.name!r}'s BatchNorm and before its pooling")
             st.relu = True
         elif isinstance(mod, (nn.MaxPool2d, nn.AdaptiveAvgPool2d)):
-            if st.op == "residual":
-                _refuse(name, "pool", f"follows the residual add {st.name!r}, and the engine pools only after "
-                        f"a conv, adder or linear layer")
             if st.pool != "none":
                 _refuse(name, "pool", f"is a second pooling after {st.name!r}; the engine pools once per layer")
             st.pool = _pool_kind(name, mod)
@@ -419,13 +416,16 @@ def _run_stage(stage, x):
             y = stage.bn(y)
     if stage.relu:
         y = torch.relu(y)
+    return y, _pool_float(stage, y)
+
+
+def _pool_float(stage, y):
+    torch = _torch()
     if stage.pool == "max2":
-        out = torch.nn.functional.max_pool2d(y, 2)
-    elif stage.pool == "gap":
-        out = y.mean(dim=(2, 3), keepdim=True)
-    else:
-        out = y
-    return y, out
+        return torch.nn.functional.max_pool2d(y, 2)
+    if stage.pool == "gap":
+        return y.mean(dim=(2, 3), keepdim=True)
+    return y
 
 
 # ---- folding -------------------------------------------------------------------------------
@@ -605,7 +605,8 @@ def _float_passes(model, stages, calib_x):
                     if skip[0].shape != x.shape:
                         _refuse(st.name, "inputs", f"of shapes {tuple(x.shape[1:])} and {tuple(skip[0].shape[1:])} "
                                 f"differ; a residual add needs equal shapes")
-                    sat = x = torch.relu(x + skip[0]) if st.relu else x + skip[0]
+                    sat = torch.relu(x + skip[0]) if st.relu else x + skip[0]
+                    x = _pool_float(st, sat)
                 else:
                     sat, x = _run_stage(st, x)
                 sat_max[i] = max(sat_max[i], float(sat.abs().max()))
@@ -735,7 +736,7 @@ def _residual_step(st, f_main, f_skip, f_out, shape, step_src):
     if max(shifts) > ADD_SHIFT_MAX:
         _refuse(st.name, "scales", f"2^-{f_main}, 2^-{f_skip} and 2^-{f_out} are more than {ADD_SHIFT_MAX} bits "
                 f"apart, beyond the residual add's shifts")
-    return ResidualAdd(st.name, st.skip, tuple(shape), *shifts, st.relu, step_src)
+    return ResidualAdd(st.name, st.skip, tuple(shape), *shifts, st.relu, step_src, st.pool)
 
 
 def _refine(build, compiled, stages, x_frac, logit_frac, group_fracs, model, calib_x):

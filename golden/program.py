@@ -50,7 +50,9 @@ tensor at 2^-f_out:
   2. one rounding to the output scale: r = f_m − f_out (``shift``); v = (s + 2^(r−1)) >> r for
      r > 0 (an arithmetic shift, rounding half up, as step 2 of a layer), v = s for r = 0;
   3. ReLU (v = max(v, 0)) when the graph has one right after the add; then saturation to signed
-     ``width`` bits.
+     ``width`` bits;
+  4. pooling (``pool``) as a layer's step 4, on the saturated values (a residual network's last
+     block is followed by the global average pool).
 
 Every intermediate value is exact (int64: |s| < 2^(width + max(la, lb) + 1) <= 2^(16 + 40 + 1)).
 la, lb and r are each from 0 to ADD_SHIFT_MAX. The engine RTL has no residual add and no
@@ -168,13 +170,28 @@ class ResidualAdd:
     shift: int = 0
     relu: bool = False
     src: int = None
+    pool: str = "none"
 
     op = "residual"             # a class attribute, not a field: what kind of step this is
-    pool = "none"
+
+    @property
+    def conv_hw(self):
+        """(H, W) before pooling."""
+        return tuple(self.shape[1:])
+
+    @property
+    def gap_log2(self):
+        h, w = self.conv_hw
+        return (h * w).bit_length() - 1
 
     @property
     def out_shape(self):
-        return tuple(self.shape)
+        c, h, w = self.shape
+        if self.pool == "max2":
+            return c, h // 2, w // 2
+        if self.pool == "gap":
+            return c, 1, 1
+        return c, h, w
 
     @property
     def cout(self):
@@ -344,6 +361,19 @@ def _check_residual(program, i, step, shapes):
             _fail(step, fieldname, f"must be an integer from 0 to {ADD_SHIFT_MAX}, not {v!r}")
     if not isinstance(step.relu, (bool, np.bool_)):
         _fail(step, "relu", f"must be True or False, not {step.relu!r}")
+    _check_pool(step)
+
+
+def _check_pool(layer):
+    if layer.pool not in POOL_KINDS:
+        _fail(layer, "pool", f"must be one of {', '.join(POOL_KINDS)}, not {layer.pool!r}")
+    h, wd = layer.conv_hw
+    if layer.pool == "max2" and (h % 2 or wd % 2):
+        _fail(layer, "pool", f"max2 needs an even output, not {h}x{wd}")
+    if layer.pool == "gap" and (h * wd) & (h * wd - 1):
+        _fail(layer, "pool", f"gap needs a power-of-two count of positions, not {h}x{wd} = {h * wd}")
+    if layer.pool == "gap" and h * wd > 1 << GAP_EXTRA_BITS:
+        _fail(layer, "pool", f"gap pools at most 2^{GAP_EXTRA_BITS} positions, not {h}x{wd} = {h * wd}")
 
 
 def postprocess(acc, scale, bias, shift, relu, width):
@@ -389,8 +419,9 @@ def tile_shift(x, d, width):
 
 
 def residual_add(step, a, b, width):
-    """A :class:`ResidualAdd` on int64 operands ``a`` (main) and ``b`` (skip) of equal shape: the
-    saturated ``width``-bit sum (module docstring, "Graphs and the residual add")."""
+    """Steps 1-3 of a :class:`ResidualAdd` on int64 operands ``a`` (main) and ``b`` (skip) of equal
+    shape: the saturated ``width``-bit sum before pooling (module docstring, "Graphs and the
+    residual add")."""
     s = (np.asarray(a, dtype=np.int64) << step.main_shift) + (np.asarray(b, dtype=np.int64) << step.skip_shift)
     if step.shift:
         s = (s + (1 << (step.shift - 1))) >> step.shift
@@ -443,7 +474,7 @@ def run_program(program, images):
     for i, layer in enumerate(program.layers):
         read = [x if j < 0 else run.outputs[j] for j in program.sources(i)]
         if isinstance(layer, ResidualAdd):
-            out = residual_add(layer, read[0], read[1], program.width)
+            out = pool(residual_add(layer, read[0], read[1], program.width), layer.pool)
         else:
             _, out = run_layer_program(layer, read[0], program.width)
         run.outputs.append(out)
