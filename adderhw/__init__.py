@@ -12,3 +12,14 @@ from adderhw.base.kernels import pin_kernels as _pin_kernels
 _pin_kernels()
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # adderhw.compile(...) without importing torch and the golden layer when adderhw is imported: the
+    # front door (adderhw/compile.py) loads on first use
+    if name in ("compile", "compile_to_file"):
+        import importlib
+        func = getattr(importlib.import_module("adderhw.compile"), name)
+        globals()[name] = func      # the import set adderhw.compile to the module; the function wins
+        return func
+    raise AttributeError(f"module 'adderhw' has no attribute {name!r}")
