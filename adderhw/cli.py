@@ -10,6 +10,7 @@ from pathlib import Path
 
 from adderhw import __version__
 from adderhw.base.engine import DEFAULT_POST_LANES
+from adderhw.base.pe_kind import PE_KINDS, pe_kind
 from adderhw.base.errors import AdderhwError, BadParameter, Stopped
 from adderhw.base.paths import check_output_dir, check_output_file
 
@@ -52,6 +53,12 @@ POST_LANES_HELP = ("the engine's post-processing lanes L, a divisor of --cols, o
 
 def _train_option(parser, prefix=""):
     parser.add_argument("--train", action="store_true", help=prefix + TRAIN_HELP)
+
+
+def _pe_option(parser):
+    """--pe, with its choices from the PE kinds' table (base.pe_kind)."""
+    names = ", ".join(f"{k.name} ({k.network})" for k in map(pe_kind, PE_KINDS))
+    parser.add_argument("--pe", default=PE_KINDS[0], help=f"processing element: {names} (default {PE_KINDS[0]})")
 
 
 def _multiplier_options(parser):
@@ -124,7 +131,7 @@ def cmd_train(args):
     from adderhw.golden.trained import save_weights, trained_network
     EngineRunConfig(network=args.network, pe=args.pe, seed=args.seed, epochs=args.epochs,
                     first_last=args.first_last)                                                 # the same checks
-    net = trained_network(args.network, args.pe == "sad", args.seed, args.epochs, fresh=True, progress=_say,
+    net = trained_network(args.network, not pe_kind(args.pe).has_multiplier, args.seed, args.epochs, fresh=True, progress=_say,
                           first_last=args.first_last)
     meta = save_weights(out / f"{net.name}.npz", net.model, net.meta)
     _say(f"float test accuracy {100 * meta['test_accuracy']:.2f} %; trained with {meta['fingerprint']}; "
@@ -221,17 +228,18 @@ def cmd_bench_golden(args):
 def _config_from(args, **extra):
     from adderhw.base.config import ArrayConfig
     fields = dict(rows=args.rows, cols=args.cols, width=args.width, k_max=args.k_max, pe=args.pe)
+    kind = pe_kind(args.pe)
     if getattr(args, "mul_stages", None) is not None:
-        if args.pe == "sad":
+        if not kind.has_multiplier:
             raise BadParameter(f"--mul-stages {args.mul_stages} applies to MAC arrays only, not to --pe sad")
         fields["mul_stages"] = args.mul_stages
     if getattr(args, "sad_stage", None) is not None:
-        if args.pe != "sad":
+        if kind.has_multiplier:
             raise BadParameter(f"--sad-stage {args.sad_stage} applies to SAD arrays only, not to --pe {args.pe}")
         fields["sad_stage"] = args.sad_stage
     if getattr(args, "skew", None) is not None:
         fields["skew"] = args.skew
-    if getattr(args, "target", "generic") != "generic" and args.pe == "sad":
+    if getattr(args, "target", "generic") != "generic" and not kind.has_multiplier:
         raise BadParameter(f"--target {args.target} applies to MAC arrays only (their multipliers), not to "
                            f"--pe sad: a SAD array's Verilog is the same for every target")
     fields.update(extra)
@@ -252,11 +260,11 @@ def cmd_verilog(args):
     sidecar.write_text(json.dumps(record, indent=2) + "\n")
     ports = ", ".join(f"{p['name']}[{p['width']}]" if p["width"] > 1 else p["name"] for p in record["ports"])
     sign = "signed" if cfg.acc_signed else "unsigned"
-    print(f"{out}: module {args.name}, {cfg.rows}x{cfg.cols} {cfg.pe.upper()}, {cfg.width}-bit operands; "
+    print(f"{out}: module {args.name}, {cfg.rows}x{cfg.cols} {cfg.kind.label}, {cfg.width}-bit operands; "
           f"accumulator {cfg.acc_width} bits {sign}; PE latency {cfg.pe_stages} cycles"
           + (f"; SAD stage 1: {cfg.sad_stage}" if cfg.sad_stage != "difference" else "")
           + (f"; skew in {cfg.skew}" if cfg.skew != "registers" else "")
-          + ("; MULT18X18D blocks with their own registers" if args.target == "ecp5-dsp" and cfg.pe == "mac" else "")
+          + ("; MULT18X18D blocks with their own registers" if args.target == "ecp5-dsp" and cfg.kind.has_multiplier else "")
           + f"; ports: {ports}")
     print(f"{sidecar}: the config, derived widths, ports and payload bit layouts as JSON")
     return 0
@@ -518,7 +526,7 @@ def cmd_build(args):
                                f"not to an array build")
     from adderhw.boards.build import build_board, summarise
     cfg = _config_from(args)
-    if args.dsp is not None and cfg.pe == "sad":
+    if args.dsp is not None and not cfg.kind.has_multiplier:
         flag = "--dsp" if args.dsp else "--no-dsp"
         raise BadParameter(f"{flag} applies to MAC arrays only (a SAD PE has no multiplier), not to --pe sad")
     out = check_output_dir("--out", args.out)
@@ -743,7 +751,7 @@ def _add_array_args(p, *, k_max=True):
     p.add_argument("--width", type=int, default=8, help="operand width in bits, 2 to 16 (default 8)")
     if k_max:
         p.add_argument("--k-max", type=int, default=1152, help="largest reduction length K (default 1152)")
-    p.add_argument("--pe", default="sad", help="processing element: sad or mac (default sad)")
+    _pe_option(p)
     p.add_argument("--mul-stages", type=int, default=None, help="MAC only: multiplier pipeline stages 1-3")
     _add_sad_stage_arg(p)
     _add_skew_arg(p)
@@ -962,7 +970,7 @@ def build_parser():
     pv.add_argument("--cols", type=int, default=2, help="array columns C (default 2)")
     pv.add_argument("--width", type=int, default=4, help="operand width in bits, 2 to 16 (default 4)")
     pv.add_argument("--k-max", type=int, default=3, help="largest reduction length K (default 3)")
-    pv.add_argument("--pe", default="sad", help="processing element: sad or mac (default sad)")
+    _pe_option(pv)
     pv.add_argument("--mul-stages", type=int, default=None, help="MAC only: multiplier pipeline stages 1-3")
     pv.add_argument("--depth", type=int, default=None,
                     help="basecase cycles and longest induction (default R + C + PE latency + 8)")
@@ -979,7 +987,7 @@ def build_parser():
                                        "class out, bit-exact per layer")
     en.add_argument("--network", default="digits", help="digits or mnist (default digits); for mnist, "
                     "--rows 16 --cols 24 --mac-rows 2 is about the size of spinalAdderNetMNIST (442 PEs)")
-    en.add_argument("--pe", default="sad", help="sad (AdderNet) or mac (its CNN twin) (default sad)")
+    _pe_option(en)
     en.add_argument("--rows", type=int, default=8, help="array rows (default 8)")
     en.add_argument("--cols", type=int, default=8, help="array columns = images per batch (default 8)")
     en.add_argument("--width", type=int, default=8, help="operand width (default 8)")
@@ -1034,7 +1042,7 @@ def build_parser():
     rn.add_argument("--clock-mhz", type=float, default=None, help="with --board: the PLL clock the board was built "
                     "for (adderhw build --clock-mhz); default: the oscillator")
     rn.add_argument("--network", default="digits", help="digits or mnist (default digits)")
-    rn.add_argument("--pe", default="sad", help="sad (AdderNet) or mac (CNN twin) (default sad)")
+    _pe_option(rn)
     rn.add_argument("--rows", type=int, default=8, help="array rows of the board's engine (default 8)")
     rn.add_argument("--cols", type=int, default=8, help="array columns = images per batch (default 8)")
     rn.add_argument("--width", type=int, default=8, help="operand width (default 8)")
@@ -1049,7 +1057,7 @@ def build_parser():
     tr = sub.add_parser("train", help="train a network (AdderNet or CNN twin) deterministically and write its "
                                       "weights file (.npz), as committed in docs/results/weights")
     tr.add_argument("--network", default="digits", help="digits or mnist (default digits)")
-    tr.add_argument("--pe", default="sad", help="sad (AdderNet) or mac (its CNN twin) (default sad)")
+    _pe_option(tr)
     tr.add_argument("--seed", type=_seed, default=0, help="data split and training seed (default 0)")
     tr.add_argument("--epochs", type=int, default=0, help="training epochs (default 0: the network's, "
                     "40 for digits and 60 for mnist)")
@@ -1147,7 +1155,7 @@ def build_parser():
     be.set_defaults(func=cmd_bench_engine_fmax)
     bs = bsub.add_parser("sim", help="simulated cycles per second of an 8x8 array on each simulator")
     bs.add_argument("--width", type=int, default=8, help="operand width (default 8)")
-    bs.add_argument("--pe", default="sad", help="sad or mac (default sad)")
+    _pe_option(bs)
     bs.add_argument("--out", help="directory for bench_sim.json and bench_sim.md")
     bs.set_defaults(func=cmd_bench_sim)
     bp = bsub.add_parser("pe", help="LUTs, FFs and Fmax per SAD and MAC PE on iCE40 and ECP5 (the headline table)")

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from adderhw.golden import mac_gemm, sad_gemm
+from adderhw.golden.gemm import GEMMS
 from adderhw.base.config import ArrayConfig
+from adderhw.base.pe_kind import PE_KINDS
 from adderhw.golden.cycles import gemm_cycles
 from adderhw.golden.conv import adder2d
 from adderhw.golden.fixed import choose_frac_bits, dequantize, quantize
@@ -55,7 +56,7 @@ def array_demo(out_dir, seed=0, config=None, shape=(12, 72, 20)):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     lines = ["## The array: Verilog and a bit-exact RTL simulation"]
-    for pe in ("sad", "mac"):
+    for pe in PE_KINDS:
         c = cfg.with_(pe=pe)
         path = out / f"{pe}_array_{c.rows}x{c.cols}_w{c.width}.v"
         path.write_text(generate_verilog(c, name=f"{pe}_array"))
@@ -67,7 +68,7 @@ def array_demo(out_dir, seed=0, config=None, shape=(12, 72, 20)):
     lines += ["", f"GEMM T={T} K={K} P={P} on the {cfg.rows}x{cfg.cols} arrays (Amaranth simulator, no stalls):",
               ""]
     ok, rows = True, []
-    for pe, ref in (("sad", sad_gemm), ("mac", mac_gemm)):
+    for pe, ref in GEMMS.items():
         c = cfg.with_(pe=pe)
         t0 = time.perf_counter()
         y, cycles = run_gemm(c, a, b)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from adderhw.base.pe_kind import pe_kind
 from adderhw.base.engine import DEFAULT_POST_LANES, check_post_lanes
 from adderhw.base.errors import BadParameter
 from adderhw.base.tables import markdown_table, pyplot, write_reports
@@ -88,7 +89,7 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
     from adderhw.golden.program import run_program
 
     t0 = time.perf_counter()
-    progress(f"[1/4] data and the trained {cfg.network} {'AdderNet' if cfg.pe == 'sad' else 'CNN twin'}")
+    progress(f"[1/4] data and the trained {cfg.network} {pe_kind(cfg.pe).network}")
     data, model, program, net = network_program(cfg.network, cfg.pe, cfg.width, cfg.seed, cfg.epochs, progress,
                                                 fresh=cfg.train, first_last=cfg.first_last, requant=cfg.requant,
                                                 shift_terms=cfg.shift_terms, quant=cfg.quant,
@@ -163,7 +164,7 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
         # the adder layers' share of cycles per image (compare: the host-fed array, docs/results/digits.md)
         "adder_cycles_per_image": (sum(l["cycles"] for l in adder_layers) / engine.lanes if adder_layers else None),
         # the CNN twin's layers in the adder layers' places are its conv2 and conv3 (golden.addernet)
-        "layers": [{"name": l["name"] if cfg.pe == "sad" or l["name"] not in ADDER_LAYERS
+        "layers": [{"name": l["name"] if not pe_kind(cfg.pe).has_multiplier or l["name"] not in ADDER_LAYERS
                     else layer_label(l["name"], False), "kind": "adder" if l["op"] == "add" else "multiplier",
                     "k": l["k"], "tiles": l["tiles"], "cycles": l["cycles"], "pes": l["pes"],
                     "utilisation": l["utilisation"]} for l in model_cycles["layers"]],
@@ -184,7 +185,7 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
 
 def format_engine(r):
     util = "n/a" if r["array_utilisation"] is None else f"{100 * r['array_utilisation']:.1f} %"
-    lines = [f"# Engine: {r['network']} ({'AdderNet' if r['pe'] == 'sad' else 'CNN twin'}) on {r['engine']}", "",
+    lines = [f"# Engine: {r['network']} ({pe_kind(r['pe']).network}) on {r['engine']}", "",
              f"`{r['command']}`", "",
              f"- weights: {_weights_line(r)}",
              f"- {r['images']} test images on {r['sim']}: {r['hw_correct']} correct on the engine, "

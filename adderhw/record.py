@@ -55,7 +55,7 @@ def config_record(config, top="adder_array"):
     """The JSON-ready record of ``SystolicArray(config)`` generated as module ``top``."""
     cfg = check_config(config)
     fields = {"rows": cfg.rows, "cols": cfg.cols, "width": cfg.width, "k_max": cfg.k_max, "pe": cfg.pe}
-    if cfg.pe == "mac":
+    if cfg.kind.has_multiplier:
         fields["mul_stages"] = cfg.mul_stages
     elif cfg.sad_stage != "difference":
         fields["sad_stage"] = cfg.sad_stage

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from adderhw.base.pe_kind import PE_KINDS, pe_kind
 from adderhw.base.config import ArrayConfig
 from adderhw.base.errors import BadParameter
 from adderhw.base.tables import markdown_table
@@ -35,7 +36,7 @@ def draw_cases(n, seed=0):
         rng = np.random.default_rng([seed, i])
         rows, cols = (int(v) for v in rng.integers(1, 5, 2))
         width = int(rng.choice([2, 4, 6, 8, 12, 16]))
-        pe = str(rng.choice(["sad", "mac"]))
+        pe = str(rng.choice(list(PE_KINDS)))
         k = int(rng.integers(1, 33))
         k_max = int(k + rng.integers(0, 8))
         t, p = (int(v) for v in rng.integers(1, 2 * max(rows, cols) + 3, 2))
@@ -46,7 +47,7 @@ def draw_cases(n, seed=0):
         a[rng.random((t, k)) < 0.15] = lo
         b[rng.random((k, p)) < 0.15] = hi
         cases.append({"case": i, "rows": rows, "cols": cols, "width": width, "pe": pe, "k_max": k_max,
-                      "mul_stages": int(rng.integers(1, 4)) if pe == "mac" else 1,
+                      "mul_stages": int(rng.integers(1, 4)) if pe_kind(pe).has_multiplier else 1,
                       "t": t, "k": k, "p": p, "stall_prob": stall, "stall_seed": int(rng.integers(0, 1 << 16)),
                       "a": a.tolist(), "b": b.tolist()})
     return cases
@@ -56,13 +57,13 @@ def run_case(case, backend="amaranth"):
     """Run one case (a job: it may run in another process or on another machine); returns its
     result dict without the operands."""
     from adderhw.golden.cycles import gemm_cycles
-    from adderhw.golden.gemm import mac_gemm, sad_gemm
+    from adderhw.golden.gemm import GEMMS
     from adderhw.sim.gemm import run_gemm
     cfg = ArrayConfig(rows=case["rows"], cols=case["cols"], width=case["width"], k_max=case["k_max"],
                       pe=case["pe"], mul_stages=case["mul_stages"])
     a, b = np.array(case["a"], dtype=np.int64), np.array(case["b"], dtype=np.int64)
     y, cycles = run_gemm(cfg, a, b, backend=backend, seed=case["stall_seed"], stall_prob=case["stall_prob"])
-    gold = sad_gemm(a, b, width=cfg.width) if cfg.pe == "sad" else mac_gemm(a, b, width=cfg.width)
+    gold = GEMMS[cfg.pe](a, b, width=cfg.width)
     model = gemm_cycles(cfg, case["t"], case["k"], case["p"])
     exact = bool(np.array_equal(y, gold))
     cycles_ok = cycles == model if case["stall_prob"] == 0 else cycles > model

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from adderhw.base.pe_kind import pe_kind
 from adderhw.base.engine import DEFAULT_POST_LANES
 from adderhw.base.errors import BadParameter, SimulationError
 from adderhw.base.tables import markdown_table, write_reports
@@ -87,7 +88,7 @@ def run_board_flow(cfg, out_dir=None, progress=print):
     from adderhw.base.host import HostSession
     from adderhw.golden.host_program import host_program
 
-    progress(f"[1/3] the trained {cfg.network} {'AdderNet' if cfg.pe == 'sad' else 'CNN twin'} and its program")
+    progress(f"[1/3] the trained {cfg.network} {pe_kind(cfg.pe).network} and its program")
     data, _, program, net = network_program(cfg.network, cfg.pe, cfg.width, cfg.seed, progress=progress,
                                             fresh=cfg.train, first_last=cfg.first_last, requant=cfg.requant,
                                             shift_terms=cfg.shift_terms)

@@ -3,7 +3,7 @@ import time
 
 import numpy as np
 
-from adderhw.golden import mac_gemm, sad_gemm
+from adderhw.golden.gemm import GEMMS
 from adderhw.golden.cycles import gemm_cycles
 from adderhw.base.errors import BadParameter
 from adderhw.base.tables import markdown_table
@@ -77,7 +77,7 @@ def simulate(config, backend, T=None, K=None, P=None, seed=0, stall_prob=0.0, wa
     try:
         y, cycles = run_gemm(config, a, b, backend=backend, seed=seed, stall_prob=stall_prob, waves=waves,
                              driver=driver, info=info, progress=progress, target=target)
-        expect = (sad_gemm if config.pe == "sad" else mac_gemm)(a, b, width=config.width)
+        expect = GEMMS[config.pe](a, b, width=config.width)
         mismatches = int(np.count_nonzero(y != expect))
         detail = None
     except SimulationMismatch as exc:

@@ -8,12 +8,11 @@ models, the simulators and the board flows), so that ``hw`` does not depend on `
 from dataclasses import dataclass
 
 from .errors import BadParameter
+from .pe_kind import PE_KINDS, pe_kind
 from .validate import check_int
-from .widths import mac_acc_width, sad_acc_width
 
 __all__ = ["ArrayConfig", "PE_KINDS", "SAD_STAGES", "SKEWS", "RTL_WIDTHS", "check_config"]
 
-PE_KINDS = ("sad", "mac")
 #: what the register between a SAD PE's two stages holds (ArrayConfig.sad_stage)
 SAD_STAGES = ("difference", "operands")
 #: how the array's skew lanes are built (ArrayConfig.skew, see hw.skew)
@@ -65,29 +64,31 @@ class ArrayConfig:
         for name, lo, hi in (("rows", 1, 64), ("cols", 1, 64), ("width", *RTL_WIDTHS),
                              ("k_max", 1, 1 << 20), ("mul_stages", 1, 3)):
             object.__setattr__(self, name, check_int(name, getattr(self, name), lo=lo, hi=hi))
-        if self.pe not in PE_KINDS:
-            raise BadParameter(f"pe must be one of {', '.join(map(repr, PE_KINDS))}, not {self.pe!r}")
-        if self.pe == "sad" and self.mul_stages != 1:
+        kind = pe_kind(self.pe)
+        if not kind.has_multiplier and self.mul_stages != 1:
             raise BadParameter(f"mul_stages applies to the MAC PE only; a SAD PE takes 1, not {self.mul_stages}")
         if self.sad_stage not in SAD_STAGES:
             raise BadParameter(f"sad_stage must be one of {', '.join(map(repr, SAD_STAGES))}, not {self.sad_stage!r}")
-        if self.pe == "mac" and self.sad_stage != "difference":
+        if kind.has_multiplier and self.sad_stage != "difference":
             raise BadParameter(f"sad_stage applies to the SAD PE only; a MAC PE takes 'difference', "
                                f"not {self.sad_stage!r}")
         if self.skew not in SKEWS:
             raise BadParameter(f"skew must be one of {', '.join(map(repr, SKEWS))}, not {self.skew!r}")
 
+    @property
+    def kind(self):
+        """The PE kind (base.pe_kind.PeKind) that ``pe`` names."""
+        return pe_kind(self.pe)
+
     # ---- derived widths
     @property
     def acc_width(self):
         """Accumulator bits: worst case over k_max terms (unsigned for SAD, signed for MAC)."""
-        if self.pe == "sad":
-            return sad_acc_width(self.width, self.k_max)
-        return mac_acc_width(self.width, self.k_max)
+        return self.kind.acc_width(self.width, self.k_max)
 
     @property
     def acc_signed(self):
-        return self.pe == "mac"
+        return self.kind.acc_signed
 
     # ---- derived latencies (the RTL implements exactly these; tests compare)
     @property
@@ -100,7 +101,7 @@ class ArrayConfig:
         (``hw.pe``) read it and build ``pe_stages - 1`` registers in front of the accumulator,
         and the cycle model reads it too.
         """
-        return 2 if self.pe == "sad" else 1 + self.mul_stages
+        return 1 + self.mul_stages if self.kind.has_multiplier else 2
 
     @property
     def pes(self):
@@ -116,9 +117,11 @@ class ArrayConfig:
         return replace(self, **changes)
 
     def describe(self):
-        kind = "SAD" if self.pe == "sad" else f"MAC (multiplier stages {self.mul_stages})"
-        if self.pe == "sad" and self.sad_stage != "difference":
-            kind = f"SAD (stage 1: {self.sad_stage})"
+        kind = self.kind.label
+        if self.kind.has_multiplier:
+            kind += f" (multiplier stages {self.mul_stages})"
+        elif self.sad_stage != "difference":
+            kind += f" (stage 1: {self.sad_stage})"
         sign = "signed" if self.acc_signed else "unsigned"
         skew = "" if self.skew == "registers" else f", skew in {self.skew}"
         return (f"{self.rows}x{self.cols} {kind} array, {self.width}-bit operands, K <= {self.k_max}, "

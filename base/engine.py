@@ -150,7 +150,7 @@ class EngineConfig:
                              ("scale_bits", *SCALE_BITS_RANGE), ("bias_bits", *BIAS_BITS_RANGE)):
             object.__setattr__(self, name, check_int(name, getattr(self, name), lo=lo, hi=hi))
         rows = self.array.rows
-        if self.array.pe == "sad":
+        if not self.array.kind.has_multiplier:
             object.__setattr__(self, "mac_rows", check_int("mac_rows", self.mac_rows, lo=0, hi=rows))
         elif self.mac_rows not in (0, rows):
             raise BadParameter(f"mac_rows applies to an AdderNet engine (array pe 'sad'); a CNN engine "
@@ -162,7 +162,7 @@ class EngineConfig:
     @property
     def adder(self):
         """True for an AdderNet engine (SAD array plus a MAC array for multiplier layers)."""
-        return self.array.pe == "sad"
+        return not self.array.kind.has_multiplier
 
     @property
     def has_mac_array(self):

@@ -135,7 +135,7 @@ class EngineHost:
             if s[name] != expected:
                 raise BadParameter(f"the board's engine has {name} {s[name]!r} but the program was compiled for "
                                    f"{name} {expected!r} ({engine.describe()}); build the board for this network")
-        want = {"pe": 0 if a.pe == "sad" else 1, "rows": a.rows, "cols": a.cols, "width": a.width,
+        want = {"pe": a.kind.code, "rows": a.rows, "cols": a.cols, "width": a.width,
                 "mac_rows": engine.mac_rows}
         got = {k: s[k] for k in want}
         if got != want or (1 << s["act_depth_log2"]) < engine.act_depth or \

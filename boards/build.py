@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from adderhw.base.errors import BadParameter, ToolFailed
+from adderhw.base.pe_kind import pe_kind
 from adderhw.base.words import a_an, count
 
 from .bench_top import BenchTop
@@ -141,7 +142,7 @@ def _prepare(board_name, config, freq_mhz, dsp, seed, booth):
     # ``keep`` attribute on their wire; Yosys's opt_merge would otherwise merge the identical copies
     # back into one register driving the whole array. A keep on the flip-flop cell stops it.
     script_after_read = "proc\nsetattr -set keep 1 a:keep %ci1 t:$dff %i"
-    if config.pe == "mac":
+    if config.kind.has_multiplier:
         if b.family == "ice40" and dsp:
             synth_opts.append("-dsp")
         if b.family == "ecp5" and not dsp:
@@ -259,7 +260,7 @@ def summarise(r):
     c = r["config"]
     met = "met" if r["timing_met"] else "NOT met"
     dsp = (f"{r['dsp']['used']}/{r['dsp']['available']} {r['dsp']['cell']}"
-           + (" (requested)" if r["dsp_requested"] else " (not requested)" if c["pe"] == "mac" else ""))
+           + (" (requested)" if r["dsp_requested"] else " (not requested)" if pe_kind(c["pe"]).has_multiplier else ""))
     lines = [
         f"{r['board']} ({r['device']}): {c['rows']}x{c['cols']} {c['pe'].upper()} array, {c['width']}-bit, "
         f"K <= {c['k_max']} ({count(c['pes'], 'PE')})",

@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 
 from adderhw.base.errors import BadParameter
+from adderhw.base.pe_kind import PE_KINDS, pe_kind
 from adderhw.base.tables import markdown_table, pyplot
 from adderhw.base.validate import check_int
 from adderhw.base.words import count
@@ -58,7 +59,7 @@ def _tag(board, network, pe, rows, cols, mac_rows, dsp, first_last="mul", requan
     each other's builds); nextpnr's ``placer`` and ``router`` name it only where they are not its
     defaults (None), so that the builds made before these options are found again."""
     variant = ""
-    if pe == "sad":
+    if not pe_kind(pe).has_multiplier:
         variant = "-alladder" if first_last == "adder" else f"-m{mac_rows}"
         variant += "-shift" if requant == "shift" else ""
     return (f"{board}-{network}-{pe}-{rows}x{cols}{variant}-{'dsp' if dsp else 'nodsp'}"
@@ -72,7 +73,7 @@ def build_one(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress
     keeps its multipliers: a CNN needs them); ``placer`` and ``router``: nextpnr's."""
     from adderhw.golden.network_program import engine_for, network_program
     from adderhw.golden.engine_cycles import engine_cycles
-    if pe == "mac":
+    if pe_kind(pe).has_multiplier:
         first_last = requant = "mul"
     _, _, program, _ = network_program(network, pe, 8, progress=progress, first_last=first_last, requant=requant)
     engine = engine_for(program, rows, cols, pe, mac_rows, post_lanes)
@@ -107,7 +108,7 @@ def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="
             mac = mac or mac_rows
             for dsp in dsp_modes or ((True, False) if family == "ice40" else (True,)):
                 pair = {"board": board, "rows": rows, "cols": cols, "mac_rows": mac, "dsp": dsp}
-                for pe in ("sad", "mac"):
+                for pe in PE_KINDS:
                     tag = _tag(board, network, pe, rows, cols, mac, dsp, first_last, requant, breakdown, placer, router)
                     progress(f"[{board} {rows}x{cols} {'with' if dsp else 'without'} DSPs] the {pe.upper()} engine")
                     pair[pe] = build_one(board, network, pe, rows, cols, mac, dsp, seed, Path(build_dir) / tag, progress,
@@ -306,7 +307,7 @@ def compare_largest(network="digits", starts=None, mac_rows=2, seed=1, max_pes=5
     for board, start in starts.items():
         entry = {"board": board, **{pe: largest_fitting(board, network, pe, start, mac_rows, seed, max_pes, build_dir,
                                                         progress, first_last, requant, fine, max_fine_probes, placer,
-                                                        router) for pe in ("sad", "mac")}}
+                                                        router) for pe in PE_KINDS}}
         s, m = entry["sad"]["largest"], entry["mac"]["largest"]
         if s and m:
             entry["ratio"] = {"pes": (s["rows"] * s["cols"]) / (m["rows"] * m["cols"]),
@@ -328,9 +329,9 @@ def _variant(res):
 def format_compare_largest(res):
     rows = []
     for e in res["boards"]:
-        for pe in ("sad", "mac"):
+        for pe in PE_KINDS:
             r = e[pe]["largest"]
-            name = "AdderNet" if pe == "sad" else "CNN twin"
+            name = pe_kind(pe).network
             if r is None:
                 rows.append([e["board"], name, "none fits", "", "", "", "", "", "", "", e[pe]["limit"]])
                 continue
@@ -346,8 +347,8 @@ def format_compare_largest(res):
             "cycles/image", "images/s at Fmax", "search stopped because"]
     probes, faster = [], []
     for e in res["boards"]:
-        for pe in ("sad", "mac"):
-            name = "AdderNet" if pe == "sad" else "CNN twin"
+        for pe in PE_KINDS:
+            name = pe_kind(pe).network
             for r in e[pe]["probes"]:
                 probes.append([e["board"], name, f"{r['rows']}x{r['cols']}", f"{r['rows'] * r['cols']}",
                                r.get("stage", "-"), "yes" if r["fits"] else "no", f"{r['luts']:,}",
@@ -400,11 +401,11 @@ def _cell(r, key, fmt):
 def format_compare_boards(res):
     rows = []
     for p in res["pairs"]:
-        for pe in ("sad", "mac"):
+        for pe in PE_KINDS:
             r = p[pe]
             fits = r["fits"]
             rows.append([p["board"], f"{p['rows']}x{p['cols']}", "yes" if p["dsp"] else "no",
-                         "AdderNet" if pe == "sad" else "CNN twin", r["engine"], f"{r['luts']:,}", f"{r['ffs']:,}",
+                         pe_kind(pe).network, r["engine"], f"{r['luts']:,}", f"{r['ffs']:,}",
                          f"{r['dsp']['used']}" if fits else "-", f"{r['bram']['used']}" if fits else "-",
                          _cell(r, "fmax_mhz", "{:.1f}") if fits else "does not fit",
                          f"{r['cycles_per_image']:,.0f}",
@@ -427,8 +428,8 @@ def format_compare_boards(res):
 def _blocks_of(res):
     """[(label, report)] of the builds whose reports break their logic down per block."""
     return [(f"{p['board']} {p['rows']}x{p['cols']} {'DSP' if p['dsp'] else 'no DSP'} "
-             f"{'AdderNet' if pe == 'sad' else 'CNN twin'}", p[pe])
-            for p in res["pairs"] for pe in ("sad", "mac") if p[pe].get("blocks")]
+             f"{pe_kind(pe).network}", p[pe])
+            for p in res["pairs"] for pe in PE_KINDS if p[pe].get("blocks")]
 
 
 def _format_blocks(res):
@@ -451,7 +452,7 @@ def plot_compare_boards(res, path):
     fig, ax = plt.subplots(figsize=(7, 3.6))
     labels = [f"{p['board']}\n{p['rows']}x{p['cols']} {'DSP' if p['dsp'] else 'no DSP'}" for p in pairs]
     x = range(len(pairs))
-    if all(p[pe].get("blocks") for p in pairs for pe in ("sad", "mac")):
+    if all(p[pe].get("blocks") for p in pairs for pe in PE_KINDS):
         # stacked by block: AdderNet on the left of each pair, the CNN twin on the right
         from .breakdown import BLOCKS
         colours = plt.get_cmap("tab10").colors
@@ -460,7 +461,8 @@ def plot_compare_boards(res, path):
             for k, b in enumerate(BLOCKS):
                 heights = [p[pe]["blocks"][b]["luts"] for p in pairs]
                 ax.bar([i + off for i in x], heights, 0.4, bottom=bottom, color=colours[k % len(colours)],
-                       edgecolor="black" if pe == "sad" else "white", label=b if pe == "sad" else None)
+                       edgecolor="white" if pe_kind(pe).has_multiplier else "black",
+                       label=None if pe_kind(pe).has_multiplier else b)
                 bottom = [u + v for u, v in zip(bottom, heights)]
         ax.set_xlabel("each pair: AdderNet (left, black edges), CNN twin (right)", fontsize=8)
     else:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from adderhw.base.config import check_config
 from adderhw.base.errors import BadParameter
+from adderhw.base.pe_kind import pe_kind
 
 __all__ = ["BuildKind", "KINDS", "kinds_from_pe_list"]
 
@@ -34,9 +35,10 @@ class BuildKind:
         this kind; each PE kind keeps the template's option that applies to it (a SAD template's
         mul_stages is not a choice: the MAC kinds then take their own, ``self.mul_stages``)."""
         check_config(template, "template")
-        mul_stages = template.mul_stages if template.pe == "mac" else self.mul_stages
-        sad_stage = template.sad_stage if self.pe == "sad" else "difference"
-        return template.with_(rows=rows, cols=cols, pe=self.pe, mul_stages=mul_stages if self.pe == "mac" else 1,
+        mine = pe_kind(self.pe)
+        mul_stages = template.mul_stages if template.kind.has_multiplier else self.mul_stages
+        sad_stage = "difference" if mine.has_multiplier else template.sad_stage
+        return template.with_(rows=rows, cols=cols, pe=self.pe, mul_stages=mul_stages if mine.has_multiplier else 1,
                               sad_stage=sad_stage)
 
 

@@ -125,7 +125,7 @@ def build_report(b, config, freq_mhz, dsp, seed, out, seconds):
     stat = parse_yosys_stat(json.loads((out / "stat.json").read_text()), b.family)
     fields = {"rows": config.rows, "cols": config.cols, "width": config.width, "k_max": config.k_max,
               "pe": config.pe, "pes": config.pes}
-    if config.pe == "mac":
+    if config.kind.has_multiplier:
         fields["mul_stages"] = config.mul_stages
     elif config.sad_stage != "difference":
         fields["sad_stage"] = config.sad_stage
@@ -134,7 +134,7 @@ def build_report(b, config, freq_mhz, dsp, seed, out, seconds):
     return {
         "board": b.name, "device": b.device, "family": b.family,
         "config": fields,
-        "dsp_requested": bool(dsp) if config.pe == "mac" else False,
+        "dsp_requested": bool(dsp) if config.kind.has_multiplier else False,
         "uses_dsp": pnr["dsp"]["used"] > 0,
         "logic": pnr["logic"], **stat, "dsp": pnr["dsp"], "bram": pnr["bram"],
         "fmax_mhz": pnr["fmax_mhz"], "target_mhz": float(freq_mhz), "timing_met": pnr["fmax_mhz"] >= freq_mhz,

@@ -32,7 +32,9 @@ import numpy as np
 
 from adderhw.base.errors import BadParameter
 
-from .conv import adder2d, mac_conv2d
+from adderhw.base.pe_kind import MAC, SAD
+
+from .conv import CONVS
 from .training import sgd_train
 from .fixed import choose_frac_bits, dequantize, quantize
 
@@ -208,8 +210,8 @@ class FixedPointAdders:
     def __init__(self, model, width, calib_x, compute=None, keep=False):
         torch = _torch()
         self.width = width
-        self.kind = "sad" if model.adder else "mac"
-        golden_fn = adder2d if self.kind == "sad" else mac_conv2d
+        self.kind = SAD if model.adder else MAC
+        golden_fn = CONVS[self.kind.name]
         self.compute = compute or (lambda name, xq, wq, s, p: golden_fn(xq, wq, s, p, width=width))
         self.keep = keep
         self.records = {}
@@ -243,4 +245,4 @@ class FixedPointAdders:
         yq = self.compute(name, xq, wq, stride, padding)
         if self.keep:
             self.records.setdefault(name, []).append((xq, wq, yq))
-        return torch.tensor(dequantize(yq, f if self.kind == "sad" else 2 * f), dtype=x.dtype)
+        return torch.tensor(dequantize(yq, self.kind.product_scale * f), dtype=x.dtype)

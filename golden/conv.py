@@ -14,7 +14,7 @@ from adderhw.base.errors import BadParameter
 from .gemm import mac_gemm, sad_kernel, scratch_dtype
 from adderhw.base.validate import check_int, check_operand_pair
 
-__all__ = ["adder2d", "mac_conv2d", "im2col", "conv_output_shape", "check_layer"]
+__all__ = ["CONVS", "adder2d", "mac_conv2d", "im2col", "conv_output_shape", "check_layer"]
 
 #: im2col elements built per chunk
 _COLS_ELEMS = 1 << 19
@@ -97,3 +97,8 @@ def adder2d(x, w, stride=1, padding=0, width=None):
 def mac_conv2d(x, w, stride=1, padding=0, width=None):
     """The multiplier twin: integer cross-correlation Σ X·F, int64 of shape (N, Cout, Hout, Wout)."""
     return _layer("mac", x, w, stride, padding, width)
+
+
+#: the golden layer of each PE kind (base.pe_kind), by its name: the adder layer for "sad", the
+#: convolution for "mac"
+CONVS = {"sad": adder2d, "mac": mac_conv2d}

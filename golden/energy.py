@@ -9,6 +9,8 @@ a subtraction at the operand width plus an accumulation (an add at accumulator w
 is a multiplication at the operand width plus an accumulation. Operand widths up to 8 bits use the
 8-bit numbers and wider ones the 32-bit numbers; accumulators (wider than 8 bits) use the 32-bit add.
 """
+from adderhw.base.pe_kind import pe_kind
+
 __all__ = ["HOROWITZ_45NM_PJ", "term_energy_pj"]
 
 #: pJ per operation, Horowitz ISSCC 2014 (45 nm)
@@ -18,5 +20,5 @@ HOROWITZ_45NM_PJ = {("add", 8): 0.03, ("mul", 8): 0.2, ("add", 32): 0.1, ("mul",
 def term_energy_pj(pe, width):
     """Estimated pJ of one SAD or MAC term at the given operand width."""
     w = 8 if width <= 8 else 32
-    first = HOROWITZ_45NM_PJ[("add" if pe == "sad" else "mul", w)]
+    first = HOROWITZ_45NM_PJ[(pe_kind(pe).op, w)]
     return first + HOROWITZ_45NM_PJ[("add", 32)]

@@ -17,7 +17,7 @@ from adderhw.base.validate import check_operand_pair, data_width
 from adderhw.base.widths import mac_acc_width
 from adderhw.base.words import a_an
 
-__all__ = ["sad_gemm", "mac_gemm", "check_gemm_operands", "data_width", "sad_kernel", "scratch_dtype"]
+__all__ = ["GEMMS", "sad_gemm", "mac_gemm", "check_gemm_operands", "data_width", "sad_kernel", "scratch_dtype"]
 
 #: elements of one (T, P) scratch block; 2^15 int16/int32 values sit in L1/L2.
 _BLOCK_ELEMS = 1 << 15
@@ -106,3 +106,8 @@ def mac_gemm(a, b, width=None):
     if acc <= 53:
         return np.rint(a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
     return a @ b
+
+
+#: the golden GEMM of each PE kind (base.pe_kind), by its name: SAD[t, p] = sum_k |A[t, k] - B[k, p]|
+#: for "sad", the product sum for "mac"
+GEMMS = {"sad": sad_gemm, "mac": mac_gemm}

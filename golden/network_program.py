@@ -9,6 +9,7 @@
 """
 import numpy as np
 
+from adderhw.base.pe_kind import pe_kind
 from adderhw.base.config import ArrayConfig
 from adderhw.base.engine import EngineConfig
 from adderhw.base.errors import BadParameter
@@ -20,12 +21,10 @@ from .compiler import compile_network
 from .program import memory_images
 from .trained import NETWORK_EPOCHS, trained_network
 
-__all__ = ["network_program", "engine_for", "check_program_options", "QUANTS", "PE_KINDS"]
+__all__ = ["network_program", "engine_for", "check_program_options", "QUANTS"]
 
 #: how a program is quantised: post-training, QAT, QAT with per-group scales (golden.qat)
 QUANTS = ("ptq", "qat", "qat-group")
-#: the engine's PE kinds: "sad" (the AdderNet), "mac" (its CNN twin)
-PE_KINDS = ("sad", "mac")
 
 
 def check_program_options(network, pe, first_last="mul", requant="mul", shift_terms=2, quant="ptq", group=0,
@@ -34,21 +33,20 @@ def check_program_options(network, pe, first_last="mul", requant="mul", shift_te
     make a program of a built-in network."""
     if network not in NETWORK_EPOCHS:
         raise BadParameter(f"network must be one of {', '.join(NETWORK_EPOCHS)}, not {network!r}")
-    if pe not in PE_KINDS:
-        raise BadParameter(f"pe must be 'sad' (AdderNet) or 'mac' (CNN twin), not {pe!r}")
-    check_first_last(first_last, pe == "sad")
+    kind = pe_kind(pe)
+    check_first_last(first_last, not kind.has_multiplier)
     if requant not in REQUANT_KINDS:
         raise BadParameter(f"requant must be one of {', '.join(REQUANT_KINDS)}, not {requant!r}")
     if shift_terms not in SHIFT_TERMS:
         raise BadParameter(f"shift_terms must be one of {', '.join(map(str, SHIFT_TERMS))}, not {shift_terms!r}")
     if quant not in QUANTS:
         raise BadParameter(f"quant must be one of {', '.join(QUANTS)}, not {quant!r}")
-    if quant != "ptq" and pe != "sad":
+    if quant != "ptq" and kind.has_multiplier:
         raise BadParameter(f"quant {quant!r} applies to the AdderNet (golden.qat fine-tunes adder layers); "
                            f"give the CNN twin quant 'ptq'")
     check_int("group", group, lo=0)
     check_int("qat_epochs", qat_epochs, lo=1)
-    if requant == "shift" and pe == "mac":
+    if requant == "shift" and kind.has_multiplier:
         raise BadParameter("requant 'shift' applies to the AdderNet engine; the CNN twin keeps its multipliers "
                            "(a CNN needs them), so give it requant 'mul'")
 
@@ -62,7 +60,7 @@ def network_program(network, pe, width, seed=0, epochs=0, progress=print, fresh=
     ``model`` the fine-tuned float model."""
     check_program_options(network, pe, first_last, requant, shift_terms, quant, group, qat_epochs)
     epochs = check_int("epochs", epochs, lo=0)
-    net = trained_network(network, pe == "sad", seed, epochs, fresh=fresh, progress=progress,
+    net = trained_network(network, not pe_kind(pe).has_multiplier, seed, epochs, fresh=fresh, progress=progress,
                           first_last=first_last)
     name = f"{network}-{pe}" + ("-alladder" if first_last == "adder" else "") + ("-shift" if requant == "shift" else "")
     if quant == "ptq":
@@ -94,7 +92,7 @@ def engine_for(program, rows, cols, pe, mac_rows, post_lanes=0):
     k_max = max(layer.k for layer in program.layers)
     array = ArrayConfig(rows=rows, cols=cols, width=program.width, k_max=k_max, pe=pe)
     needs_mac = any(layer.op == "mul" for layer in program.layers)
-    probe = EngineConfig(array=array, mac_rows=mac_rows if pe == "sad" and needs_mac else 0, act_depth=1 << 20,
+    probe = EngineConfig(array=array, mac_rows=mac_rows if not array.kind.has_multiplier and needs_mac else 0, act_depth=1 << 20,
                          weight_depth=1 << 20, const_depth=1 << 16, max_layers=len(program.layers),
                          scale_bits=program.scale_bits, bias_bits=program.bias_bits, requant=program.requant,
                          shift_terms=program.shift_terms,

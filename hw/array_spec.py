@@ -100,6 +100,7 @@ from adderhw.base.errors import BadParameter
 
 from .array import SystolicArray
 from .drain import FIFO_DEPTH
+from .pe import PE_CLASSES
 
 __all__ = ["ArraySpec", "PROPERTIES", "INVARIANTS", "COVER", "NEEDS", "term_bounds"]
 
@@ -119,10 +120,7 @@ NEEDS = {
 
 def term_bounds(config):
     """(smallest, largest) value of one term: |a − b| for SAD, a·b for MAC, on signed ``width``-bit operands."""
-    half = 1 << (config.width - 1)
-    if config.pe == "sad":
-        return 0, 2 * half - 1
-    return -half * (half - 1), half * half
+    return config.kind.term_bounds(config.width)
 
 
 class ArraySpec(Elaboratable):
@@ -244,7 +242,7 @@ class ArraySpec(Elaboratable):
                 h = hist[lag]
                 term = Signal(wide, name=f"term_{r}_{c}")
                 x, y = h.a[r], h.b[c]
-                m.d.comb += term.eq(abs(x - y) if cfg.pe == "sad" else x * y)
+                m.d.comb += term.eq(PE_CLASSES[cfg.pe].term_value(x, y))
                 sh, cnt = shadow[r][c], count[r][c]
                 with m.If(h.fire):
                     with m.If(h.last):

@@ -215,5 +215,5 @@ class LayerEngine(wiring.Component):
                 for c in range(C):
                     lane = arr.o_sum.payload.data[c]
                     # the signed layer sum: −SAD for the adder array, the MAC sum as it is
-                    m.d.comb += post.i_sum.payload.data[c].eq(-lane if cfg.pe == "sad" else lane)
+                    m.d.comb += post.i_sum.payload.data[c].eq(-lane if cfg.kind.output_sign < 0 else lane)
         return m

@@ -78,7 +78,7 @@ def default_timeout(divisor):
 def status_bytes(engine, clk_hz):
     """The STATUS reply's payload for ``engine`` at ``clk_hz`` (protocol.STATUS_FIELDS)."""
     a = engine.array
-    values = {"version": PROTOCOL_VERSION, "pe": 0 if a.pe == "sad" else 1, "rows": a.rows, "cols": a.cols,
+    values = {"version": PROTOCOL_VERSION, "pe": a.kind.code, "rows": a.rows, "cols": a.cols,
               "width": a.width, "mac_rows": engine.mac_rows, "act_depth_log2": ceil_log2(engine.act_depth),
               "weight_depth_log2": ceil_log2(engine.weight_depth), "const_depth_log2": ceil_log2(engine.const_depth),
               "max_layers": engine.max_layers, "max_payload": MAX_PAYLOAD, "clk_khz": clk_hz // 1000,

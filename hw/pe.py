@@ -181,6 +181,11 @@ class SadPE(ProcessingElement):
 
     kind = "sad"
 
+    @staticmethod
+    def term_value(a, b):
+        """What one term adds to the sum, as one expression (the formal spec's reference)."""
+        return abs(a - b)
+
     def term(self, m, valid1, last1, a1, b1):
         w = self.config.width
         diff = Signal(signed(w + 1))
@@ -207,6 +212,11 @@ class MacPE(ProcessingElement):
     """
 
     kind = "mac"
+
+    @staticmethod
+    def term_value(a, b):
+        """What one term adds to the sum, as one expression (the formal spec's reference)."""
+        return a * b
 
     def term(self, m, valid1, last1, a1, b1):
         w, n = self.config.width, self.config.mul_stages
@@ -250,6 +260,10 @@ class MacPE(ProcessingElement):
         return ra, rb
 
 
+#: the RTL PE of each PE kind (base.pe_kind), by its name
+PE_CLASSES = {cls.kind: cls for cls in (SadPE, MacPE)}
+
+
 def make_pe(config):
     """The PE class that ``config.pe`` names, built for ``config``."""
-    return {"sad": SadPE, "mac": MacPE}[config.pe](config)
+    return PE_CLASSES[config.pe](config)

@@ -34,4 +34,4 @@ def run_layer(config, x_q, w_q, stride=1, padding=0, backend="amaranth", seed=No
                          split_k=True, **kwargs)
     # C-contiguous like golden's output (a transposed view makes torch pick other float kernels)
     y = np.ascontiguousarray(y.reshape(cout, n, ho, wo).transpose(1, 0, 2, 3))
-    return (-y if config.pe == "sad" else y), cycles
+    return config.kind.output_sign * y, cycles

@@ -134,10 +134,10 @@ class GemmPlan:
         wrong expectation, which proves the harness can fail.
         """
         import os
-        from adderhw.golden import mac_gemm, sad_gemm
+        from adderhw.golden.gemm import GEMMS
         cfg = self.config
         ap, bp = self.padded()
-        gemm = sad_gemm if cfg.pe == "sad" else mac_gemm
+        gemm = GEMMS[cfg.pe]
         refs = [gemm(ap[:, k0:k1], bp[k0:k1], width=cfg.width) for k0, k1 in self.parts]
         words = []
         for i, t0, p0 in self.tiles:

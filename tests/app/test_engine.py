@@ -90,6 +90,6 @@ def test_the_flows_default_to_one_post_processing_lane():
     """The default chosen from adderhw bench lanes (base.engine.DEFAULT_POST_LANES): one lane."""
     from adderhw.cli import build_parser
     parser = build_parser()
-    for argv in (["engine"], ["run", "--port", "sim"], ["build", "--top", "engine"],
-                 ["bench", "engine-fmax"]):
+    for argv in (["engine"], ["run", "--port", "sim"], ["build", "--top", "engine", "--board", "icebreaker",
+                                                       "--out", "x"], ["bench", "engine-fmax"]):
         assert parser.parse_args(argv).post_lanes == 1, argv
