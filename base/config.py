@@ -49,7 +49,7 @@ class ArrayConfig:
         (``hw.skew``). "registers" (default): chains of flip-flops. "memory": the lanes of 4 cycles
         or more are RAM ring buffers (distributed RAM on the ECP5, block RAM on the iCE40) with two
         registers each; the same cycles and results, and 6,708 fewer flip-flops at 32x32 on the
-        ECP5-85F (measured, README).
+        ECP5-85F (measured: docs/history.md).
     """
     rows: int = 8
     cols: int = 8

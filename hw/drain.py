@@ -32,7 +32,7 @@ Control, and what it fans out to:
     group copies cut the fan-out to C / 4 + 1 but did not remove the long wire: the placer puts a
     group's copy between the far corner and its columns, and its wire into column 2's controller
     logic was 4.68 ns on another 16x16 seed (160.6 MHz). The start still comes from the far corner;
-    taking it from the top row instead is noted in the README. A capture pulse is combinational
+    taking it from the top row instead is noted in docs/history.md. A capture pulse is combinational
     from its PE's flags; routed from the
     array's far corner straight into every column's controller it was the critical path at 16x16
     on the ECP5-85F (5.38 ns of routing in 7.47 ns), and with one register per column the wire from
