@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from adderhw.base.errors import BadParameter
+from adderhw.base.networks import QAT_EPOCHS, STUDY_EPOCHS
 from adderhw.base.tables import markdown_table, pyplot, write_reports
 from adderhw.base.validate import check_int
 from adderhw.golden.network_program import QUANTS
@@ -45,11 +46,11 @@ class AccuracyBenchConfig:
     first_last: tuple = ("mul", "adder")
     requants: tuple = ("mul", "shift2", "shift1")
     quants: tuple = ("ptq", "qat", "qat-group")
-    digits_epochs: int = 40
-    mnist_epochs: int = 40
+    digits_epochs: int = STUDY_EPOCHS["digits"]
+    mnist_epochs: int = STUDY_EPOCHS["mnist"]
     calib: int = 512
     group: int = 8
-    qat_epochs: int = 6
+    qat_epochs: int = QAT_EPOCHS
 
     def __post_init__(self):
         from adderhw.golden.addernet import FIRST_LAST

@@ -10,9 +10,12 @@ from pathlib import Path
 
 from adderhw import __version__
 from adderhw.base.engine import DEFAULT_POST_LANES
+from adderhw.base.networks import NETWORKS, QAT_EPOCHS
 from adderhw.base.pe_kind import PE_KINDS, pe_kind
 from adderhw.base.errors import AdderhwError, BadParameter, Stopped
 from adderhw.base.paths import check_output_dir, check_output_file
+from adderhw.base.simulators import VERILOG_SIMULATORS
+from adderhw.base.platform import BUILD_TARGET_MHZ, SWEEP_TARGET_MHZ, family_mhz
 
 __all__ = ["main"]
 
@@ -53,6 +56,20 @@ POST_LANES_HELP = ("the engine's post-processing lanes L, a divisor of --cols, o
 
 def _train_option(parser, prefix=""):
     parser.add_argument("--train", action="store_true", help=prefix + TRAIN_HELP)
+
+
+def _epochs_words():
+    from adderhw.base.networks import NETWORK_EPOCHS
+    return " and ".join(f"{n} for {name}" for name, n in NETWORK_EPOCHS.items())
+
+
+def _study_epochs_options(parser):
+    """--digits-epochs, --mnist-epochs and --qat-epochs of the studies (golden.trained.STUDY_EPOCHS)."""
+    from adderhw.base.networks import QAT_EPOCHS, STUDY_EPOCHS
+    for name, n in STUDY_EPOCHS.items():
+        parser.add_argument(f"--{name}-epochs", type=int, default=n,
+                            help=f"float training epochs, {'MNIST' if name == 'mnist' else name} (default {n})")
+    parser.add_argument("--qat-epochs", type=int, default=QAT_EPOCHS, help=f"QAT fine-tuning epochs (default {QAT_EPOCHS})")
 
 
 def _pe_option(parser):
@@ -837,7 +854,7 @@ def build_parser():
     d.add_argument("--cols", type=int, help="digits: array columns (default 8)")
     d.add_argument("--small-batch", type=int,
                    help="digits: images through Amaranth's simulator, at most the test set's 449 (default 4)")
-    d.add_argument("--verilog-backend", choices=["verilator", "icarus"],
+    d.add_argument("--verilog-backend", choices=VERILOG_SIMULATORS,
                    help="digits: Verilog simulator for the large batch (default verilator)")
     d.add_argument("--verilog-batch", type=int,
                    help="digits: images through the Verilog simulator, at most the test set's 449 "
@@ -894,14 +911,14 @@ def build_parser():
     bd = sub.add_parser("build", help="synthesise the array for an FPGA board; report resources and Fmax")
     bd.add_argument("--board", required=True, help="icebreaker, hx8k, ulx3s-85f or orangecrab-25f")
     _add_array_args(bd)
-    bd.add_argument("--freq", type=float, default=None, help="target clock in MHz (default 48 on iCE40, 100 on ECP5)")
+    bd.add_argument("--freq", type=float, default=None, help=f"target clock in MHz (default {family_mhz(BUILD_TARGET_MHZ)})")
     bd.add_argument("--dsp", action=argparse.BooleanOptionalAction, default=None,
                     help="MAC only: map multipliers to DSP blocks (default yes)")
     bd.add_argument("--seed", type=_seed, default=1, help="nextpnr placement seed (default 1)")
     bd.add_argument("--out", required=True, help="build directory; report.json is written there")
     bd.add_argument("--top", default="array", help="array (the benchmark harness, default) or engine (the layer "
                                                    "engine behind a UART link: a bitstream to flash)")
-    bd.add_argument("--network", default="digits", help="--top engine: digits or mnist (sizes the memories)")
+    bd.add_argument("--network", default=NETWORKS[0], help=f"--top engine: {' or '.join(NETWORKS)} (sizes the memories)")
     bd.add_argument("--mac-rows", type=int, default=2, help="--top engine, AdderNet: MAC array rows (default 2)")
     bd.add_argument("--first-last", default=None, choices=("mul", "adder"),
                     help="--top engine, AdderNet: first and last layers as multiplier (default) or adder layers")
@@ -935,7 +952,7 @@ def build_parser():
     sw.add_argument("--k-max", type=int, default=144, help="k_max of the arrays (default 144)")
     _add_sad_stage_arg(sw)
     _add_skew_arg(sw)
-    sw.add_argument("--freq", type=float, default=None, help="target clock in MHz (default 40 on iCE40, 100 on ECP5)")
+    sw.add_argument("--freq", type=float, default=None, help=f"target clock in MHz (default {family_mhz(SWEEP_TARGET_MHZ)})")
     _add_executor_args(sw, "builds")
     sw.add_argument("--seed", type=_seed, default=1, help="nextpnr seed (default 1)")
     sw.add_argument("--max-pes", type=int, default=None,
@@ -995,8 +1012,7 @@ def build_parser():
                     help="AdderNet only: rows of the MAC array for the multiplier layers (default 2)")
     en.add_argument("--sim", default="verilator", help="verilator, icarus or amaranth (default verilator)")
     en.add_argument("--images", type=int, default=0, help="test images to run (default 0: the whole test set)")
-    en.add_argument("--epochs", type=int, default=0, help="training epochs (default 0: the network's, "
-                    "40 for digits and 60 for mnist)")
+    en.add_argument("--epochs", type=int, default=0, help="training epochs (default 0: the network's, " + _epochs_words() + ")")
     en.add_argument("--seed", type=int, default=0, help="data split and training seed (default 0)")
     en.add_argument("--out", default="out/engine", help="directory for engine.json, .md and .png")
     en.add_argument("--quant", default="ptq", choices=("ptq", "qat", "qat-group"),
@@ -1005,7 +1021,8 @@ def build_parser():
                          "(qat-group)")
     en.add_argument("--group", type=int, default=0,
                     help="with --quant qat-group: output channels per scale, a multiple of --rows (default: --rows)")
-    en.add_argument("--qat-epochs", type=int, default=6, help="with --quant qat*: fine-tuning epochs (default 6)")
+    en.add_argument("--qat-epochs", type=int, default=QAT_EPOCHS,
+                    help=f"with --quant qat*: fine-tuning epochs (default {QAT_EPOCHS})")
     _multiplier_options(en)
     _train_option(en)
     en.set_defaults(func=cmd_engine)
@@ -1016,9 +1033,7 @@ def build_parser():
     qz.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds (default 0,1,2,3,4)")
     qz.add_argument("--mnist-seeds", default=None, help="comma-separated seeds for MNIST (default: --seeds)")
     qz.add_argument("--widths", default="3,4,5,6,8,12", help="comma-separated widths (default 3,4,5,6,8,12)")
-    qz.add_argument("--digits-epochs", type=int, default=40, help="float training epochs, digits (default 40)")
-    qz.add_argument("--mnist-epochs", type=int, default=40, help="float training epochs, MNIST (default 40)")
-    qz.add_argument("--qat-epochs", type=int, default=6, help="QAT fine-tuning epochs (default 6)")
+    _study_epochs_options(qz)
     qz.add_argument("--group", type=int, default=8, help="output channels per scale for QAT with per-group scales "
                                                          "(default 8, the array's rows)")
     qz.add_argument("--rtl-widths", default=None,
@@ -1041,7 +1056,7 @@ def build_parser():
                     "its clock and baud, on the serial port or, with --port sim, in the simulated top")
     rn.add_argument("--clock-mhz", type=float, default=None, help="with --board: the PLL clock the board was built "
                     "for (adderhw build --clock-mhz); default: the oscillator")
-    rn.add_argument("--network", default="digits", help="digits or mnist (default digits)")
+    rn.add_argument("--network", default=NETWORKS[0], help=f"{' or '.join(NETWORKS)} (default {NETWORKS[0]})")
     _pe_option(rn)
     rn.add_argument("--rows", type=int, default=8, help="array rows of the board's engine (default 8)")
     rn.add_argument("--cols", type=int, default=8, help="array columns = images per batch (default 8)")
@@ -1056,11 +1071,10 @@ def build_parser():
 
     tr = sub.add_parser("train", help="train a network (AdderNet or CNN twin) deterministically and write its "
                                       "weights file (.npz), as committed in docs/results/weights")
-    tr.add_argument("--network", default="digits", help="digits or mnist (default digits)")
+    tr.add_argument("--network", default=NETWORKS[0], help=f"{' or '.join(NETWORKS)} (default {NETWORKS[0]})")
     _pe_option(tr)
     tr.add_argument("--seed", type=_seed, default=0, help="data split and training seed (default 0)")
-    tr.add_argument("--epochs", type=int, default=0, help="training epochs (default 0: the network's, "
-                    "40 for digits and 60 for mnist)")
+    tr.add_argument("--epochs", type=int, default=0, help="training epochs (default 0: the network's, " + _epochs_words() + ")")
     tr.add_argument("--first-last", default="mul", choices=("mul", "adder"),
                     help="AdderNet: first and last layers as multiplier (default) or adder layers (all-adder)")
     tr.add_argument("--out", default="out/weights", help="directory for <name>.npz (default out/weights)")
@@ -1068,7 +1082,7 @@ def build_parser():
 
     cb = sub.add_parser("compare-boards", help="the whole AdderNet accelerator against its CNN twin, built for "
                                                 "the boards: logic, FF, DSP, BRAM, Fmax, images/s")
-    cb.add_argument("--network", default="digits", help="digits or mnist (default digits)")
+    cb.add_argument("--network", default=NETWORKS[0], help=f"{' or '.join(NETWORKS)} (default {NETWORKS[0]})")
     cb.add_argument("--sizes", default="icebreaker:1x1+1,ulx3s-85f:8x8+2",
                     help="board:RxC[+M] items, M the AdderNet engine's MAC rows (default icebreaker:1x1+1,ulx3s-85f:8x8+2)")
     cb.add_argument("--mac-rows", type=int, default=2, help="MAC array rows where --sizes gives no +M (default 2)")
@@ -1116,9 +1130,7 @@ def build_parser():
     ba.add_argument("--quants", default="ptq,qat,qat-group", help="comma-separated quantisations: ptq, qat, "
                     "qat-group (QAT with per-group scales) (default all three)")
     ba.add_argument("--group", type=int, default=8, help="qat-group: output channels per scale (default 8)")
-    ba.add_argument("--qat-epochs", type=int, default=6, help="QAT fine-tuning epochs (default 6)")
-    ba.add_argument("--digits-epochs", type=int, default=40, help="float training epochs, digits (default 40)")
-    ba.add_argument("--mnist-epochs", type=int, default=40, help="float training epochs, MNIST (default 40)")
+    _study_epochs_options(ba)
     ba.add_argument("--out", default="out/bench_accuracy", help="directory for bench_accuracy.json, .md and .png "
                     "(and the .partial.json an interrupted run resumes from)")
     ba.set_defaults(func=cmd_bench_accuracy)

@@ -24,14 +24,14 @@ from adderhw.base.engine import DEFAULT_POST_LANES, check_post_lanes
 from adderhw.base.errors import BadParameter
 from adderhw.base.tables import markdown_table, pyplot, write_reports
 from adderhw.base.validate import check_int
+from adderhw.base.networks import NETWORKS, QAT_EPOCHS
+from adderhw.base.simulators import ENGINE_SIMULATORS
 from adderhw.golden.addernet import ADDER_LAYERS, layer_label
 from adderhw.golden.network_program import QUANTS, check_program_options, engine_for, network_program
-from adderhw.golden.trained import NETWORK_EPOCHS
 
 __all__ = ["EngineRunConfig", "run_engine_flow", "engine_for", "network_program", "NETWORKS", "SIMULATORS", "QUANTS"]
 
-NETWORKS = tuple(NETWORK_EPOCHS)
-SIMULATORS = ("verilator", "icarus", "amaranth")
+SIMULATORS = ENGINE_SIMULATORS
 
 
 @dataclass
@@ -52,7 +52,7 @@ class EngineRunConfig:
     shift_terms: int = 2       # powers of two per M with requant "shift"
     quant: str = "ptq"         # QUANTS: post-training, or QAT (golden.qat.qat_compile), per-group with "qat-group"
     group: int = 0             # "qat-group": output channels per scale (0: the array's rows)
-    qat_epochs: int = 6
+    qat_epochs: int = QAT_EPOCHS
     post_lanes: int = DEFAULT_POST_LANES   # post-processing lanes L (EngineConfig.post_lanes); 0: one per column
 
     def __post_init__(self):

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from adderhw.base.errors import BadParameter
+from adderhw.base.networks import QAT_EPOCHS, STUDY_EPOCHS
 from adderhw.base.tables import markdown_table, pyplot, write_reports
 from adderhw.base.validate import check_int
 
@@ -50,9 +51,9 @@ class QuantiseConfig:
     seeds: tuple = (0, 1, 2, 3, 4)
     mnist_seeds: tuple = None   # None: the same seeds as digits
     widths: tuple = (3, 4, 5, 6, 8, 12)
-    digits_epochs: int = 40
-    mnist_epochs: int = 40
-    qat_epochs: int = 6
+    digits_epochs: int = STUDY_EPOCHS["digits"]
+    mnist_epochs: int = STUDY_EPOCHS["mnist"]
+    qat_epochs: int = QAT_EPOCHS
     calib: int = 512            # training images that calibrate the scales
     group: int = 8              # output channels per scale for qat-group (the array's rows)
     train: bool = False         # train the float networks afresh instead of using the committed weights

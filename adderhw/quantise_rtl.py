@@ -23,10 +23,12 @@ from adderhw.base.config import ArrayConfig
 from adderhw.base.errors import BadParameter
 from adderhw.base.tables import markdown_table
 from adderhw.base.validate import check_int
+from adderhw.base.networks import QAT_EPOCHS
+from adderhw.base.simulators import ENGINE_SIMULATORS
 
 __all__ = ["QuantiseRtlConfig", "run_quantise_rtl", "attach_sweep", "format_quantise_rtl"]
 
-BACKENDS = ("verilator", "icarus", "amaranth")
+BACKENDS = ENGINE_SIMULATORS
 #: the QAT methods run through the RTL (adderhw.quantise's names)
 METHODS = ("qat", "qat-group")
 _LABELS = {"qat": "QAT, one scale per layer", "qat-group": "QAT, one scale per group of channels"}
@@ -37,7 +39,7 @@ class QuantiseRtlConfig:
     widths: tuple = (4, 6)
     seed: int = 0
     epochs: int = 40            # float training, as the sweep's digits_epochs
-    qat_epochs: int = 6
+    qat_epochs: int = QAT_EPOCHS
     calib: int = 512
     group: int = 8              # output channels per scale for qat-group (one tile of the array's rows)
     rows: int = 8

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from adderhw.base.simulators import SIMULATORS
 from adderhw.base.pe_kind import PE_KINDS, pe_kind
 from adderhw.base.config import ArrayConfig
 from adderhw.base.errors import BadParameter
@@ -26,7 +27,7 @@ from adderhw.boards.executor import make_executor
 
 __all__ = ["draw_cases", "run_case", "regress_gemm", "format_regress"]
 
-BACKENDS = ("amaranth", "icarus", "verilator")
+BACKENDS = SIMULATORS
 
 
 def draw_cases(n, seed=0):

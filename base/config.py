@@ -104,6 +104,13 @@ class ArrayConfig:
         return 1 + self.mul_stages if self.kind.has_multiplier else 2
 
     @property
+    def drain_gap(self):
+        """G = 2R + C + S - 1 (S = ``pe_stages``): the fewest cycles between two tiles' last beats,
+        the one source of the rule (hw.drain builds it, golden.cycles counts with it, the formal
+        spec and ``adderhw prove`` assume it); K >= G hides the drain."""
+        return 2 * self.rows + self.cols + self.pe_stages - 1
+
+    @property
     def pes(self):
         return self.rows * self.cols
 

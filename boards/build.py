@@ -30,7 +30,7 @@ from adderhw.base.words import a_an, count
 
 from .bench_top import BenchTop
 from .build_process import run_build
-from .platforms import board as board_by_name, make_platform
+from .platforms import BUILD_TARGET_MHZ, board as board_by_name, make_platform
 from .report import LOGIC_CELL, build_report, no_fit_reason
 from .toolchain import tool_env, tool_versions
 
@@ -131,7 +131,7 @@ def _prepare(board_name, config, freq_mhz, dsp, seed, booth):
     """Check the options and make the build plan; returns (board, freq, env, plan, key, multipliers)."""
     b = board_by_name(board_name)
     if freq_mhz is None:
-        freq_mhz = 100.0 if b.family == "ecp5" else 48.0
+        freq_mhz = BUILD_TARGET_MHZ[b.family]
     if not (isinstance(freq_mhz, (int, float)) and 1 <= freq_mhz <= 1000):
         raise BadParameter(f"freq must be a frequency in MHz from 1 to 1000, not {freq_mhz!r}")
     env = tool_env(b.family)

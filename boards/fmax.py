@@ -25,7 +25,7 @@ from adderhw.base.tables import markdown_table, pyplot
 from .build_job import BuildJob, run_here, submit_build
 from .executor import WorkerLost, make_executor, then
 from .kinds import KINDS
-from .platforms import board as board_by_name
+from .platforms import SWEEP_TARGET_MHZ, board as board_by_name
 
 __all__ = ["bench_fmax", "format_bench_fmax", "plot_bench_fmax", "DEFAULT_SIZES"]
 
@@ -141,7 +141,7 @@ def bench_fmax(boards=("ulx3s-85f", "icebreaker"), kinds=tuple(KINDS), sizes=Non
             while queue and len(pending) < jobs:
                 t = queue.pop(0)
                 b = board_by_name(t[0])
-                f = freq or (100.0 if b.family == "ecp5" else 40.0)
+                f = freq or SWEEP_TARGET_MHZ[b.family]
                 pending[_submit(pool, *t, template, f, out_dir)] = t
 
         submit()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from amaranth.build import Clock, Resource
 
 from adderhw.base.errors import BadParameter
+from adderhw.base.platform import BUILD_TARGET_MHZ, SWEEP_TARGET_MHZ, family_mhz   # noqa: F401 (re-exported)
 
 __all__ = ["Board", "BOARDS", "board", "make_platform", "PROGRAMMING_TOOLS"]
 

@@ -39,7 +39,7 @@ from adderhw.base.tables import markdown_table, pyplot
 from .build_job import BuildJob, run_here, submit_build
 from .executor import WorkerLost, make_executor, then
 from .kinds import KINDS
-from .platforms import board as board_by_name
+from .platforms import SWEEP_TARGET_MHZ, board as board_by_name
 
 __all__ = ["sweep", "format_sweep", "plot_sweep", "candidate_shapes", "fine_shapes"]
 
@@ -116,7 +116,7 @@ def sweep(board_name, kinds=tuple(KINDS), config=None, freq=None, jobs=None, see
         raise BadParameter(f"start_pes must be a positive integer, not {start_pes!r}")
     template = check_config(ArrayConfig(width=8, k_max=144) if config is None else config)
     b = board_by_name(board_name)
-    freq = freq or (100.0 if b.family == "ecp5" else 40.0)
+    freq = freq or SWEEP_TARGET_MHZ[b.family]
     say = progress or (lambda m: None)
     shapes = candidate_shapes()
     state = {}

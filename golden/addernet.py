@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from adderhw.base.errors import BadParameter
+from adderhw.base.networks import NETWORK_EPOCHS
 
 from adderhw.base.pe_kind import MAC, SAD
 
@@ -174,7 +175,11 @@ def DigitsNet(adder=True, channels=(8, 16, 16), eta=0.2, compiled=False, first_l
     return Net()
 
 
-def train(model, data, epochs=40, batch=64, lr=0.05, seed=0, progress=None):
+#: the digits network's training epochs (base.networks, the flows' default)
+TRAIN_EPOCHS = NETWORK_EPOCHS["digits"]
+
+
+def train(model, data, epochs=TRAIN_EPOCHS, batch=64, lr=0.05, seed=0, progress=None):
     """SGD with momentum and a cosine schedule; seeded and deterministic (golden.determinism: one
     thread, deterministic algorithms), so a seed gives the same weights bit for bit on any machine
     of this kind. Returns per-epoch losses."""

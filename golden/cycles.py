@@ -24,8 +24,7 @@ __all__ = ["drain_gap", "tiles", "tile_sequence_cycles", "gemm_cycles", "k_chunk
 
 def drain_gap(config):
     """G = 2R + C + S - 1: the fewest cycles between two tiles' last beats; K >= G hides the drain."""
-    check_config(config)
-    return 2 * config.rows + config.cols + config.pe_stages - 1
+    return check_config(config).drain_gap
 
 
 def tiles(config, T, P):

@@ -32,6 +32,7 @@ only 4,000 of them (the AdderNet with η = 0.2, seed 0, 60 epochs: 95.6 % at 8 b
 import numpy as np
 
 from adderhw.base.errors import BadParameter
+from adderhw.base.networks import NETWORK_EPOCHS
 from adderhw.base.validate import check_int
 
 from .addernet import DigitsData, check_first_last
@@ -164,7 +165,11 @@ def augment(x, generator, rotate=10.0, scale=0.1, shift=2.0):
     return torch.nn.functional.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
 
 
-def train_mnist(model, data, epochs=60, batch=64, lr=0.05, seed=0, distort=True, progress=None):
+#: the MNIST network's training epochs (base.networks, the flows' default)
+TRAIN_EPOCHS = NETWORK_EPOCHS["mnist"]
+
+
+def train_mnist(model, data, epochs=TRAIN_EPOCHS, batch=64, lr=0.05, seed=0, distort=True, progress=None):
     """golden.addernet.train with random affine distortions of the training images (:func:`augment`)
     when ``distort``: SGD with momentum, a cosine schedule, seeded and deterministic
     (golden.determinism). Returns per-epoch losses."""

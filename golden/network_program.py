@@ -19,7 +19,7 @@ from adderhw.base.validate import check_int
 from .addernet import check_first_last
 from .compiler import compile_network
 from .program import memory_images
-from .trained import NETWORK_EPOCHS, trained_network
+from .trained import NETWORK_EPOCHS, QAT_EPOCHS, trained_network
 
 __all__ = ["network_program", "engine_for", "check_program_options", "QUANTS"]
 
@@ -28,7 +28,7 @@ QUANTS = ("ptq", "qat", "qat-group")
 
 
 def check_program_options(network, pe, first_last="mul", requant="mul", shift_terms=2, quant="ptq", group=0,
-                          qat_epochs=6):
+                          qat_epochs=QAT_EPOCHS):
     """Raise BadParameter, naming the option, the value and what is allowed, unless these options
     make a program of a built-in network."""
     if network not in NETWORK_EPOCHS:
@@ -52,7 +52,7 @@ def check_program_options(network, pe, first_last="mul", requant="mul", shift_te
 
 
 def network_program(network, pe, width, seed=0, epochs=0, progress=print, fresh=False, first_last="mul",
-                    requant="mul", shift_terms=2, quant="ptq", group=0, qat_epochs=6):
+                    requant="mul", shift_terms=2, quant="ptq", group=0, qat_epochs=QAT_EPOCHS):
     """(data, model, program, trained): the trained network (golden.trained: the committed weights,
     the cache, or a training when ``fresh``), its ``width``-bit program, and where the weights came
     from (a golden.trained.TrainedNetwork). ``quant`` "qat"/"qat-group": the program of

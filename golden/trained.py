@@ -32,12 +32,12 @@ import numpy as np
 from adderhw.base.errors import BadParameter
 from adderhw.base.paths import cache_root
 from adderhw.base.validate import check_int
+from adderhw.base.networks import NETWORK_EPOCHS, QAT_EPOCHS, STUDY_EPOCHS   # the table, re-exported
 
-__all__ = ["NETWORK_EPOCHS", "TrainedNetwork", "trained_network", "model_name", "weights_sha256",
+__all__ = ["NETWORK_EPOCHS", "STUDY_EPOCHS", "QAT_EPOCHS", "TrainedNetwork", "trained_network", "model_name", "weights_sha256",
            "save_weights", "load_weights", "committed_dir", "cache_dir"]
 
-#: the networks and their default training epochs (the engine's; quantise sets its own)
-NETWORK_EPOCHS = {"digits": 40, "mnist": 60}
+
 
 _KINDS = {True: "addernet", False: "cnn"}
 

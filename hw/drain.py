@@ -15,7 +15,7 @@ the result registers and adds one 2:1 multiplexer per bit in front of them.
 The cost is latency: a chain can only start once its column is complete (the capture wave reaches
 row R-1 R-1 cycles after row 0), so the drain starts R cycles later than a multiplexer's would and
 G, the gap between two tiles' last beats that hides the drain, grows from R + C + S - 1 to
-2R + C + S - 1 (``golden.cycles.drain_gap``).
+2R + C + S - 1 (``ArrayConfig.drain_gap``).
 
 Control, and what it fans out to:
   * The drain starts (``start``) in the cycle in which PE(R-1, C-1), the last result register of a

@@ -20,13 +20,14 @@ from adderhw.hw.engine import LayerEngine, class_layout, load_layout, write_layo
 
 from .cocotb_sim import SimulationMismatch, TIMESCALE, _failed, _tool_env, build_sources, icarus_compatible
 from .engine import EngineRun, image_beats, program_beats
+from adderhw.base.simulators import VERILOG_SIMULATORS, check_simulator
 from .engine_harness import BATCH_DEPTH, ENGINE_HARNESS_TOP, LOAD_DEPTH, engine_harness_verilog
 from .toolchain import scoped_environment
 
 __all__ = ["run_engine_verilog", "engine_verilog", "ENGINE_TOP", "BACKENDS"]
 
 ENGINE_TOP = "layer_engine"
-BACKENDS = ("verilator", "icarus")
+BACKENDS = VERILOG_SIMULATORS
 
 
 def engine_verilog(engine):
@@ -75,8 +76,7 @@ def run_engine_verilog(engine, program, images, backend="verilator", max_cycles=
 
     The HDL harness (sim.engine_harness) loads the program once and then every batch of C images,
     and records every post-processing write; the simulator runs without Python in the loop."""
-    if backend not in BACKENDS:
-        raise BadParameter(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    check_simulator(backend, BACKENDS)
     x = np.asarray(images, dtype=np.int64)
     C = engine.lanes
     batches = [x[i:i + C] for i in range(0, len(x), C)]

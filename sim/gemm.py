@@ -6,12 +6,13 @@ from adderhw.golden.cycles import drain_gap
 from adderhw.hw.verilog import check_target
 
 from .plan import GemmPlan
+from adderhw.base.simulators import SIMULATORS, check_simulator
 from .stalls import StallPattern
 from .waves import waves_format
 
 __all__ = ["run_gemm", "BACKENDS"]
 
-BACKENDS = ("amaranth", "icarus", "verilator")
+BACKENDS = SIMULATORS
 
 
 def _max_cycles(plan, stalls):
@@ -50,8 +51,7 @@ def run_gemm(config, a, b, backend="amaranth", seed=None, stall_prob=0.0, waves=
     Returns (result as int64 (T, P), cycles), where cycles counts from the first cycle with
     input offered to the cycle that accepts the last output beat, inclusive.
     """
-    if backend not in BACKENDS:
-        raise BadParameter(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    check_simulator(backend, BACKENDS)
     check_config(config)
     if backend == "amaranth" and driver is not None:
         raise BadParameter(f"driver {driver!r} applies to the Verilog backends (icarus, verilator) only; "

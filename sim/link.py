@@ -23,13 +23,14 @@ from adderhw.golden.host_program import host_program
 from adderhw.hw.link import EngineLink, default_timeout
 
 from .cocotb_sim import SimulationMismatch, TIMESCALE, _failed, _tool_env, build_sources, icarus_compatible
+from adderhw.base.simulators import VERILOG_SIMULATORS, check_simulator
 from .toolchain import scoped_environment
 
 __all__ = ["run_link_session", "run_link_exchanges", "link_verilog", "clock_period_ps", "LINK_TOP", "SIM_CLK_HZ"]
 
 LINK_TOP = "engine_link"
 SIM_CLK_HZ = 100_000_000
-BACKENDS = ("verilator", "icarus")
+BACKENDS = VERILOG_SIMULATORS
 
 
 def link_verilog(engine, divisor, timeout=None, clk_hz=SIM_CLK_HZ):
@@ -45,8 +46,7 @@ def clock_period_ps(clk_hz):
 
 
 def _run(engine, testcase, job, backend, divisor, timeout, progress, clk_hz=SIM_CLK_HZ):
-    if backend not in BACKENDS:
-        raise BadParameter(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    check_simulator(backend, BACKENDS)
     text = link_verilog(engine, divisor, timeout, clk_hz)
     job = {**job, "clock_ps": clock_period_ps(clk_hz)}
     if backend == "icarus":
