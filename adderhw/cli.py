@@ -39,6 +39,21 @@ def _write_reports(out_dir, stem, data, markdown):
     _say(f"wrote {paths[0]} and {paths[1]}")
 
 
+def _finish_study(out_dir, stem, result, format_fn, plot_fn=None, partial=None):
+    """How every study ends: its table printed, ``stem``.json and .md (with their provenance,
+    base.provenance) and ``stem``.png written into ``out_dir`` (when given), and the partial file
+    that an interrupted run would have resumed from removed."""
+    table = format_fn(result)
+    print(table)
+    if out_dir is not None:
+        _write_reports(out_dir, stem, result, table)
+        if plot_fn is not None:
+            plot_fn(result, Path(out_dir) / f"{stem}.png")
+    if partial is not None and Path(partial).exists():
+        Path(partial).unlink()
+    return table
+
+
 # ---------------------------------------------------------------- demo
 #: the options only ``demo digits`` takes (their defaults are DigitsConfig's); the quick demo
 #: refuses them rather than ignoring them
@@ -235,9 +250,7 @@ def cmd_bench_golden(args):
     _check_out_dirs(args)
     from adderhw.bench_golden import format_table, run_bench
     result = run_bench(repeats=args.repeats, progress=_say)
-    table = format_table(result)
-    print(table)
-    _write_reports(args.out, "bench_golden", result, table)
+    _finish_study(args.out, "bench_golden", result, format_table)
     return 0
 
 
@@ -324,9 +337,7 @@ def cmd_bench_sim(args):
     from adderhw.simulate import bench_sim, format_bench
     from adderhw.base.config import ArrayConfig
     result = bench_sim(ArrayConfig(rows=8, cols=8, width=args.width, pe=args.pe), progress=_say)
-    table = format_bench(result)
-    print(table)
-    _write_reports(args.out, "bench_sim", result, table)
+    _finish_study(args.out, "bench_sim", result, format_bench)
     return 0
 
 
@@ -510,9 +521,7 @@ def cmd_compare_boards(args):
                           + (f" --first-last {args.first_last}" if args.first_last != "mul" else "")
                           + (f" --requant {args.requant}" if args.requant != "mul" else "")
                           + (f" --max-fine-probes {max_fine}" if fine else " --no-fine") + pnr)
-        table = format_compare_largest(res)
-        print(table)
-        _write_reports(out, "compare_largest", res, table)
+        _finish_study(out, "compare_largest", res, format_compare_largest)
         return 0
     dsp_modes = {"both": (True, False), "yes": (True,), "no": (False,), None: None}[args.dsp]
     res = compare_boards(args.network, sizes, args.mac_rows, args.seed, build_dir, progress=_say,
@@ -522,10 +531,7 @@ def cmd_compare_boards(args):
                       f"--seed {args.seed}" + (f" --first-last {args.first_last}" if args.first_last != "mul" else "")
                       + (f" --requant {args.requant}" if args.requant != "mul" else "")
                       + (f" --dsp {args.dsp}" if args.dsp else "") + (" --breakdown" if args.breakdown else "") + pnr)
-    table = format_compare_boards(res)
-    print(table)
-    _write_reports(out, "compare_boards", res, table)
-    plot_compare_boards(res, out / "compare_boards.png")
+    _finish_study(out, "compare_boards", res, format_compare_boards, plot_compare_boards)
     _say(f"wrote {out / 'compare_boards.json'}, .md and .png")
     return 0
 
@@ -623,10 +629,7 @@ def cmd_bench_lanes(args):
     res["command"] = (f"adderhw bench lanes --board {args.board} --rows {args.rows} --cols {args.cols} "
                       f"--network {args.network} --first-last {args.first_last} --requant {args.requant} "
                       f"--mac-rows {args.mac_rows} --seed {args.seed}" + (f" --lanes {args.lanes}" if args.lanes else ""))
-    table = format_bench_lanes(res)
-    print(table)
-    _write_reports(out, "bench_lanes", res, table)
-    plot_bench_lanes(res, out / "bench_lanes.png")
+    _finish_study(out, "bench_lanes", res, format_bench_lanes, plot_bench_lanes)
     return 0
 
 
@@ -642,9 +645,7 @@ def cmd_bench_engine_fmax(args):
     res["command"] = (f"adderhw bench engine-fmax --board {args.board} --rows {args.rows} --cols {args.cols} "
                       f"--network {args.network} --seeds {args.seeds} --first-last {args.first_last} "
                       f"--requant {args.requant}" + (f" --post-lanes {args.post_lanes}" if args.post_lanes != DEFAULT_POST_LANES else ""))
-    table = format_bench_engine_fmax(res)
-    print(table)
-    _write_reports(out, "bench_engine_fmax", res, table)
+    _finish_study(out, "bench_engine_fmax", res, format_bench_engine_fmax)
     return 0
 
 
@@ -667,13 +668,7 @@ def cmd_bench_fmax(args):
     result = bench_fmax(boards=boards, kinds=kinds, sizes=sizes, seeds=seeds, width=args.width, k_max=args.k_max,
                         sad_stage=args.sad_stage or "difference", skew=args.skew or "registers", freq=args.freq, jobs=args.jobs, out_dir=args.build_dir, progress=_say, partial=partial,
                         scheduler=_scheduler(args))
-    table = format_bench_fmax(result)
-    print(table)
-    if args.out:
-        _write_reports(args.out, "bench_fmax", result, table)
-        plot_bench_fmax(result, Path(args.out) / "bench_fmax.png")
-        if partial.exists():
-            partial.unlink()
+    _finish_study(args.out, "bench_fmax", result, format_bench_fmax, plot_bench_fmax, partial)
     return 0
 
 
@@ -716,13 +711,7 @@ def cmd_sweep(args):
     result = sweep(args.board, kinds, config=template, freq=args.freq, jobs=args.jobs,
                    seed=args.seed, out_dir=args.build_dir, progress=_say, start_bounds=bounds, partial=partial,
                    scheduler=_scheduler(args), bound=args.bound, start_pes=args.start_pes)
-    if partial and partial.exists():
-        partial.unlink()
-    table = format_sweep(result)
-    print(table)
-    if args.out:
-        _write_reports(args.out, stem, result, table)
-        plot_sweep(result, Path(args.out) / f"{stem}.png")
+    _finish_study(args.out, stem, result, format_sweep, plot_sweep, partial)
     return 0
 
 
@@ -736,11 +725,7 @@ def cmd_regress(args):
         partial = Path(args.out) / "regress.partial.json"
     result = regress_gemm(cases=args.cases, seed=args.seed, backend=args.sim, jobs=args.jobs,
                           scheduler=_scheduler(args), progress=_say, partial=partial)
-    if partial and partial.exists():
-        partial.unlink()
-    table = format_regress(result)
-    print(table)
-    _write_reports(args.out, "regress", result, table)
+    _finish_study(args.out, "regress", result, format_regress, partial=partial)
     return 1 if result["failed"] else 0
 
 

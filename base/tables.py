@@ -7,6 +7,8 @@ and a headless matplotlib for the PNG plots.
 import json
 from pathlib import Path
 
+from .provenance import stamp
+
 __all__ = ["markdown_table", "pyplot", "write_reports"]
 
 
@@ -33,10 +35,16 @@ def pyplot():
 
 
 def write_reports(out_dir, stem, data, markdown):
-    """Write ``stem.json`` and ``stem.md`` into ``out_dir`` (created if needed); returns their paths."""
+    """Write ``stem.json`` and ``stem.md`` into ``out_dir`` (created if needed); returns their paths.
+    Both carry their provenance (base.provenance): the JSON its ``command`` and ``commit``, the
+    Markdown a last line naming them."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = out / f"{stem}.json", out / f"{stem}.md"
+    data = stamp(data)
     paths[0].write_text(json.dumps(data, indent=2) + "\n")
+    if isinstance(data, dict) and "from commit" not in markdown:
+        by = "" if data["command"] in markdown else f" by `{data['command']}`"
+        markdown = markdown.rstrip("\n") + f"\n\nMade{by} from commit {data['commit'] or 'unknown (not a git checkout)'}."
     paths[1].write_text(markdown.rstrip("\n") + "\n")
     return paths

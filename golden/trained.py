@@ -95,7 +95,7 @@ def save_weights(path, model, meta):
     meta = dict(meta, sha256=weights_sha256(state))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")   # unique: parallel writers of one name
     np.savez(tmp, __meta__=np.array(json.dumps(meta, sort_keys=True)), **state)
     os.replace(tmp, path)
     return meta
