@@ -59,10 +59,10 @@ class AdderDigits(nn.Module):
         super().__init__()
         self.stem = nn.Conv2d(1, 8, 3, padding=1, bias=False)
         self.bn0 = nn.BatchNorm2d(8)
-        self.add1 = UserAdder2d(8, 12, 3, padding=1)
-        self.bn1 = nn.BatchNorm2d(12)
+        self.add1 = UserAdder2d(8, 8, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(8)
         self.pool = nn.MaxPool2d(2)
-        self.add2 = UserAdder2d(12, 16, 3, padding=1, bias=True)
+        self.add2 = UserAdder2d(8, 16, 3, padding=1, bias=True)
         self.bn2 = nn.BatchNorm2d(16)
         self.head = nn.Linear(16, 10)
 
