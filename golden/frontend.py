@@ -202,8 +202,14 @@ def import_model(model, input_shape, engine=None):
         raise BadParameter(f"input_shape must be (C, H, W) with positive sizes, not {input_shape}")
     model.eval()
     gm = _trace(model)
-    shapes = _shapes(gm, input_shape)
     modules = dict(gm.named_modules())
+    for node in gm.graph.nodes:
+        # before the shapes are propagated: a grouped fork may not even run on them
+        mod = modules.get(node.target) if node.op == "call_module" else None
+        if mod is not None and is_adder_like(mod) and getattr(mod, "groups", 1) != 1:
+            _refuse(node, f"is an adder layer with groups {mod.groups}, and the engine runs dense layers only "
+                    f"(groups 1)")
+    shapes = _shapes(gm, input_shape)
     items, names, used = [], {}, set()
     sizes = set()               # nodes holding x.size(0) / x.shape[0] (for view/reshape)
 
