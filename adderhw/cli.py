@@ -107,6 +107,17 @@ def _multiplier_options(parser):
     parser.add_argument("--post-lanes", type=int, default=DEFAULT_POST_LANES, help=POST_LANES_HELP)
 
 
+def _program_options(parser, data=True, prefix=""):
+    """--program FILE (a program file of adderhw compile, instead of --network) and its --data."""
+    parser.add_argument("--program", default=None,
+                        help=prefix + "a program file written by adderhw compile, instead of a built-in --network "
+                                      "(its width and PE kind come from the program)")
+    if data:
+        parser.add_argument("--data", default=None,
+                            help="with --program: the images, a .npz with x (N, C, H, W floats, as the model was "
+                                 "calibrated) and y (labels, for the accuracy), or a .npy of images")
+
+
 def cmd_demo(args):
     if args.what == "digits":
         return cmd_demo_digits(args)
@@ -132,10 +143,44 @@ def cmd_engine(args):
                           mac_rows=args.mac_rows, sim=args.sim, images=args.images, seed=args.seed,
                           epochs=args.epochs, train=args.train, first_last=args.first_last, requant=args.requant,
                           shift_terms=args.shift_terms, quant=args.quant, group=args.group, qat_epochs=args.qat_epochs,
-                          post_lanes=args.post_lanes)
+                          post_lanes=args.post_lanes, program=args.program, data=args.data)
     r = run_engine_flow(cfg, out, progress=_say)
     _say(f"wrote {out / 'engine.json'}, {out / 'engine.md'} and {out / 'engine.png'}")
     return 0 if r["bit_exact"] and r["cycles_match_model"] else 1
+
+
+def cmd_compile(args):
+    out = check_output_file("-o/--output", args.output)
+    from adderhw.base.requant import REQUANT_KINDS
+    from adderhw.compile import QUANTS
+    if args.quant not in QUANTS:
+        raise BadParameter(f"--quant must be one of {', '.join(QUANTS)}, not {args.quant!r}")
+    if args.requant not in REQUANT_KINDS:
+        raise BadParameter(f"--requant must be one of {', '.join(REQUANT_KINDS)}, not {args.requant!r}")
+    if out.suffix != ".npz":
+        raise BadParameter(f"-o/--output {str(out)!r} must name a .npz file (the program file's format)")
+    from adderhw.compile import compile_model, load_calibration
+    from adderhw.golden.compiler import evaluate
+    from adderhw.golden.program_file import write_program
+    from adderhw.user_model import load_user_model
+    _say(f"[1/3] the model {args.model}" + (f" with the weights {args.weights}" if args.weights else ""))
+    model = load_user_model(args.model, args.weights)
+    x, y = load_calibration(args.calib)
+    _say(f"[2/3] imported and compiled: {args.quant}, {args.width}-bit, requant {args.requant}, "
+         f"calibrated on {min(len(x), args.calib_images)} of {len(x)} images")
+    compiled, imported, digest = compile_model(model, (x, y), width=args.width, quant=args.quant,
+                                               requant=args.requant, shift_terms=args.shift_terms,
+                                               name=args.name, calib_images=args.calib_images,
+                                               qat_epochs=args.qat_epochs, seed=args.seed)
+    program = compiled.program
+    write_program(out, program, compiled.logit_frac, compiled.scales, digest, type(model).__name__)
+    steps = ", ".join(f"{getattr(s, 'name', '?')} ({getattr(s, 'op', '?')})" for s in program.layers)
+    _say(f"[3/3] wrote {out}: program {program.name!r}, {len(program.layers)} steps: {steps}")
+    if y is not None:
+        e = evaluate(imported, program, x, y)
+        _say(f"  on the {e.images} calibration images (labelled): float {100 * e.float_accuracy:.2f} %, "
+             f"the {args.width}-bit program {100 * e.int_accuracy:.2f} %")
+    return 0
 
 
 def cmd_run(args):
@@ -144,12 +189,13 @@ def cmd_run(args):
     cfg = BoardRunConfig(port=args.port, network=args.network, pe=args.pe, rows=args.rows, cols=args.cols,
                          width=args.width, mac_rows=args.mac_rows, images=args.images, baud=args.baud, seed=args.seed,
                          train=args.train, first_last=args.first_last, requant=args.requant,
-                         shift_terms=args.shift_terms, post_lanes=args.post_lanes, board=args.board,
-                         clock_mhz=args.clock_mhz)
+                         shift_terms=args.shift_terms, post_lanes=args.post_lanes, program=args.program,
+                         data=args.data, board=args.board, clock_mhz=args.clock_mhz)
     r = run_board_flow(cfg, out, progress=_say)
     link = "n/a" if r["link_images_per_s"] is None else f"{r['link_images_per_s']:,.0f}"
-    _say(f"accuracy {100 * r['correct'] / r['images']:.2f} % ({r['correct']}/{r['images']}), every class equal to the "
-         f"golden program; images/s over the link {link} ({r['link_seconds_kind']}), link-bound at {r['baud']} baud "
+    acc = ("no labels" if r["correct"] is None else
+           f"accuracy {100 * r['correct'] / r['images']:.2f} % ({r['correct']}/{r['images']})")
+    _say(f"{acc}, every class equal to the golden program; images/s over the link {link} ({r['link_seconds_kind']}), link-bound at {r['baud']} baud "
          f"{r['link_bound_images_per_s_at_baud']:,.1f}; the engine alone {r['engine_images_per_s']:,.0f} images/s "
          f"at {r['clk_hz'] / 1e6:g} MHz")
     if out:
@@ -439,18 +485,26 @@ def cmd_build_engine(args):
     EngineRunConfig(network=args.network, pe=args.pe, rows=args.rows, cols=args.cols, width=args.width,
                     mac_rows=args.mac_rows, first_last=args.first_last or "mul", requant=args.requant or "mul",
                     shift_terms=args.shift_terms, post_lanes=args.post_lanes)   # the engine flow's checks
-    _, _, program, _ = network_program(args.network, args.pe, args.width, progress=_say,
-                                       first_last=args.first_last or "mul", requant=args.requant or "mul",
-                                       shift_terms=args.shift_terms)
-    engine = engine_for(program, args.rows, args.cols, args.pe, args.mac_rows, args.post_lanes)
+    from adderhw.workload import check_program_data, program_workload
+    check_program_data(args.program, None, data_needed=False)
+    if args.program is not None:
+        w = program_workload(args.program)
+        program, pe, network = w.program, w.pe, w.program.name
+    else:
+        _, _, program, _ = network_program(args.network, args.pe, args.width, progress=_say,
+                                           first_last=args.first_last or "mul", requant=args.requant or "mul",
+                                           shift_terms=args.shift_terms)
+        pe, network = args.pe, args.network
+    engine = engine_for(program, args.rows, args.cols, pe, args.mac_rows, args.post_lanes)
     per_image = engine_cycles(engine, program)["total"] / engine.lanes
     options = dict(baud=args.baud, dsp=args.dsp is not False, seed=args.seed, out_dir=out, progress=_say,
-                   extra={"network": args.network}, breakdown=args.breakdown, placer=args.placer, router=args.router)
+                   extra={"network": network, **({"program_file": args.program} if args.program else {})},
+                   breakdown=args.breakdown, placer=args.placer, router=args.router)
     if clock_mhz == "auto":
         r = build_engine_board_auto_clock(args.board, engine, per_image, margin_pct=margin, **options)
     else:
         r = build_engine_board(args.board, engine, per_image, clock_mhz=clock_mhz, **options)
-    print(f"{r['board']} ({r['device']}): {args.network} engine {r['engine']}\n"
+    print(f"{r['board']} ({r['device']}): {network} engine {r['engine']}\n"
           f"  logic {r['logic']['used']}/{r['logic']['available']} {r['logic']['cell']}; {r['luts']} LUT4s, "
           f"{r['ffs']} flip-flops; DSP {r['dsp']['used']}/{r['dsp']['available']}; block RAM "
           f"{r['bram']['used']}/{r['bram']['available']}\n"
@@ -543,7 +597,7 @@ def cmd_build(args):
         return cmd_build_engine(args)
     if args.top != "array":
         raise BadParameter(f"--top must be array or engine, not {args.top!r}")
-    for name in ("first_last", "requant", "clock_mhz", "baud", "pll_margin", "placer", "router"):
+    for name in ("first_last", "requant", "clock_mhz", "baud", "pll_margin", "placer", "router", "program"):
         if getattr(args, name) is not None:
             raise BadParameter(f"--{name.replace('_', '-')} {getattr(args, name)} applies to --top engine only, "
                                f"not to an array build")
@@ -904,6 +958,7 @@ def build_parser():
     bd.add_argument("--top", default="array", help="array (the benchmark harness, default) or engine (the layer "
                                                    "engine behind a UART link: a bitstream to flash)")
     bd.add_argument("--network", default=NETWORKS[0], help=f"--top engine: {' or '.join(NETWORKS)} (sizes the memories)")
+    _program_options(bd, data=False, prefix="--top engine: ")
     bd.add_argument("--mac-rows", type=int, default=2, help="--top engine, AdderNet: MAC array rows (default 2)")
     bd.add_argument("--first-last", default=None, choices=("mul", "adder"),
                     help="--top engine, AdderNet: first and last layers as multiplier (default) or adder layers")
@@ -1009,6 +1064,7 @@ def build_parser():
     en.add_argument("--qat-epochs", type=int, default=QAT_EPOCHS,
                     help=f"with --quant qat*: fine-tuning epochs (default {QAT_EPOCHS})")
     _multiplier_options(en)
+    _program_options(en)
     _train_option(en)
     en.set_defaults(func=cmd_engine)
 
@@ -1032,6 +1088,29 @@ def build_parser():
     _train_option(qz, "the float networks: ")
     qz.set_defaults(func=cmd_quantise)
 
+    co = sub.add_parser("compile", help="import a PyTorch model (torch.fx), quantise it on your data and write a "
+                                         "program file for engine, build --top engine and run (--program)")
+    co.add_argument("model", help="file.py[:NAME] (NAME default 'model': a module, or a class or function making one) "
+                                  "or a module saved with torch.save (.pt/.pth; trusted files only)")
+    co.add_argument("--weights", default=None, help="a state_dict to load: .pt/.pth (torch.save(model.state_dict())) "
+                                                    "or .npz")
+    co.add_argument("--calib", required=True, help="calibration images: .npz with x (N, C, H, W floats) and y "
+                                                   "(labels: needed by --quant qat, and for the accuracy), or .npy")
+    co.add_argument("--width", type=int, default=8, help="bits of activations and weights (default 8)")
+    co.add_argument("--quant", default="ptq", help="ptq (post-training, default) or qat (fine-tunes the adder layers "
+                                                   "at the PTQ scales; needs labels)")
+    co.add_argument("--requant", default="mul", help="mul (an integer multiplier per channel, default) or shift "
+                                                     "(sums of powers of two: no multiplier in the post-processing)")
+    co.add_argument("--shift-terms", type=int, default=2, choices=(1, 2), help="with --requant shift: powers of two "
+                                                                              "per scale (default 2)")
+    co.add_argument("--calib-images", type=_positive_int, default=512,
+                    help="images that choose the scales (default 512)")
+    co.add_argument("--qat-epochs", type=_positive_int, default=4, help="with --quant qat: epochs (default 4)")
+    co.add_argument("--seed", type=int, default=0, help="QAT's seed (default 0)")
+    co.add_argument("--name", default=None, help="the program's name (default the model's class name)")
+    co.add_argument("-o", "--output", required=True, help="the program file to write (.npz)")
+    co.set_defaults(func=cmd_compile)
+
     rn = sub.add_parser("run", help="a trained network on a board through the UART host link (or --port sim: "
                                      "the simulated board), every answer checked against the golden program")
     rn.add_argument("--port", default="sim", help="serial port of the board, e.g. /dev/ttyUSB1, or sim (default sim)")
@@ -1051,6 +1130,7 @@ def build_parser():
     rn.add_argument("--seed", type=int, default=0, help="data split and training seed (default 0)")
     rn.add_argument("--out", default=None, help="directory for run.json and run.md (default: none)")
     _multiplier_options(rn)
+    _program_options(rn)
     _train_option(rn)
     rn.set_defaults(func=cmd_run)
 

@@ -28,6 +28,7 @@ from adderhw.base.networks import NETWORKS, QAT_EPOCHS
 from adderhw.base.simulators import ENGINE_SIMULATORS
 from adderhw.golden.addernet import ADDER_LAYERS, layer_label
 from adderhw.golden.network_program import QUANTS, check_program_options, engine_for, network_program
+from adderhw.workload import check_program_data, network_workload, program_workload
 
 __all__ = ["EngineRunConfig", "run_engine_flow", "engine_for", "network_program", "NETWORKS", "SIMULATORS", "QUANTS"]
 
@@ -54,8 +55,11 @@ class EngineRunConfig:
     group: int = 0             # "qat-group": output channels per scale (0: the array's rows)
     qat_epochs: int = QAT_EPOCHS
     post_lanes: int = DEFAULT_POST_LANES   # post-processing lanes L (EngineConfig.post_lanes); 0: one per column
+    program: str = None        # a program file (adderhw compile) instead of a built-in network
+    data: str = None           # with ``program``: the images (.npz: x, and y for the accuracy)
 
     def __post_init__(self):
+        check_program_data(self.program, self.data)
         check_program_options(self.network, self.pe, self.first_last, self.requant, self.shift_terms, self.quant,
                               self.group, self.qat_epochs)
         if self.sim not in SIMULATORS:
@@ -81,6 +85,34 @@ class EngineRunConfig:
             out.append(f"--post-lanes {self.post_lanes}")
         return "".join(" " + f for f in out)
 
+    @property
+    def command(self):
+        """The command that reproduces this run (a result's ``command``)."""
+        if self.program is not None:
+            return (f"adderhw engine --program {self.program} --data {self.data} --rows {self.rows} --cols {self.cols} "
+                    f"--mac-rows {self.mac_rows} --sim {self.sim} --images {self.images}"
+                    + (f" --post-lanes {self.post_lanes}" if self.post_lanes != DEFAULT_POST_LANES else ""))
+        return (f"adderhw engine --network {self.network} --pe {self.pe} --rows {self.rows} --cols {self.cols} "
+                f"--width {self.width} --mac-rows {self.mac_rows} --sim {self.sim} --images {self.images}"
+                + self.flags + (" --train" if self.train else ""))
+
+
+def workload(cfg, progress=print):
+    """The engine flows' :class:`adderhw.workload.Workload` of ``cfg`` (an EngineRunConfig or a
+    BoardRunConfig): the program file's with --program, else the built-in network's."""
+    if cfg.program is not None:
+        progress(f"[1/4] the program file {cfg.program}" + (f" and the images of {cfg.data}" if cfg.data else ""))
+        return program_workload(cfg.program, cfg.data)
+    progress(f"[1/4] data and the trained {cfg.network} {pe_kind(cfg.pe).network}")
+    return network_workload(cfg.network, cfg.pe, cfg.width, cfg.seed, cfg.epochs, progress, fresh=cfg.train,
+                            first_last=cfg.first_last, requant=cfg.requant, shift_terms=cfg.shift_terms,
+                            quant=getattr(cfg, "quant", "ptq"), group=getattr(cfg, "group", 0) or cfg.rows,
+                            qat_epochs=getattr(cfg, "qat_epochs", QAT_EPOCHS))
+
+
+def _percent(v):
+    return "n/a" if v is None else f"{100 * v:.2f} %"
+
 
 
 def run_engine_flow(cfg, out_dir=None, progress=print):
@@ -89,26 +121,18 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
     from adderhw.golden.program import run_program
 
     t0 = time.perf_counter()
-    progress(f"[1/4] data and the trained {cfg.network} {pe_kind(cfg.pe).network}")
-    data, model, program, net = network_program(cfg.network, cfg.pe, cfg.width, cfg.seed, cfg.epochs, progress,
-                                                fresh=cfg.train, first_last=cfg.first_last, requant=cfg.requant,
-                                                shift_terms=cfg.shift_terms, quant=cfg.quant,
-                                                group=cfg.group or cfg.rows, qat_epochs=cfg.qat_epochs)
+    w = workload(cfg, progress)
+    program, pe, y_test = w.program, w.pe, w.y
     progress("[2/4] the program compiled; the golden program on the whole test set")
-    engine = engine_for(program, cfg.rows, cfg.cols, cfg.pe, cfg.mac_rows, cfg.post_lanes)
-    xq = quantize_images(program, data.x_test)
+    engine = engine_for(program, cfg.rows, cfg.cols, pe, cfg.mac_rows, cfg.post_lanes)
+    xq = quantize_images(program, w.x)
     golden = run_program(program, xq)
-    golden_acc = float(np.mean(golden.classes == data.y_test))
-    import torch
-    with torch.no_grad():
-        # the trained float network's (for QAT too: the fine-tuned copy without its quantisers is not a
-        # network anyone runs)
-        float_acc = float(np.mean(net.model(torch.tensor(data.x_test)).numpy().argmax(axis=1) == data.y_test))
-    progress(f"  float accuracy {100 * float_acc:.2f} %, {cfg.width}-bit program {100 * golden_acc:.2f} % "
+    golden_acc = float(np.mean(golden.classes == y_test)) if w.labelled else None
+    progress(f"  float accuracy {_percent(w.float_accuracy)}, {program.width}-bit program {_percent(golden_acc)} "
              f"on {len(xq)} test images; engine {engine.describe()}")
     n = cfg.images or len(xq)
-    if n > len(xq):
-        raise BadParameter(f"images must be at most the {len(xq)} test images of {cfg.network}, not {n}")
+    if not 1 <= n <= len(xq):
+        raise BadParameter(f"images must be from 1 to the {len(xq)} test images of {w.what}, not {n}")
     progress(f"[3/4] {n} images through the engine on {cfg.sim} in batches of {engine.lanes}")
     t1 = time.perf_counter()
     if cfg.sim == "amaranth":
@@ -138,8 +162,8 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
                   if adder_layers else None)
     pes = engine.array.pes + engine.mac_rows * engine.array.cols
     result = {
-        "network": cfg.network, "pe": cfg.pe, "engine": engine.describe(),
-        "rows": cfg.rows, "cols": cfg.cols, "mac_rows": engine.mac_rows, "width": cfg.width, "pes": pes,
+        "network": cfg.network if cfg.program is None else program.name, "pe": pe, "engine": engine.describe(),
+        "rows": cfg.rows, "cols": cfg.cols, "mac_rows": engine.mac_rows, "width": program.width, "pes": pes,
         # multipliers of the whole engine as built: the MAC array's PEs, and one BatchNorm
         # multiplier per lane in the post-processing (hw.postproc) unless requant is "shift"
         "multipliers": engine.multipliers, "first_last": cfg.first_last, "requant": engine.requant,
@@ -149,10 +173,10 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
         "memories": {"act_words": engine.act_depth, "act_buffers": 2, "weight_words": engine.weight_depth,
                      "const_entries": engine.const_depth},
         "sim": cfg.sim, "images": n,
-        "hw_correct": int(np.sum(hw_classes == data.y_test[:n])),
-        "golden_correct": int(np.sum(golden.classes[:n] == data.y_test[:n])),
-        "hw_accuracy": float(np.mean(hw_classes == data.y_test[:n])),
-        "golden_accuracy_test_set": golden_acc, "float_accuracy_test_set": float_acc,
+        "hw_correct": int(np.sum(hw_classes == y_test[:n])) if w.labelled else None,
+        "golden_correct": int(np.sum(golden.classes[:n] == y_test[:n])) if w.labelled else None,
+        "hw_accuracy": float(np.mean(hw_classes == y_test[:n])) if w.labelled else None,
+        "golden_accuracy_test_set": golden_acc, "float_accuracy_test_set": w.float_accuracy,
         "bit_exact": bool(bit_exact and np.array_equal(hw_classes, golden.classes[:n])),
         "mismatched_layers": sorted(mismatched_layers),
         "cycles_per_batch_measured": cycles, "cycles_per_batch_model": model_cycles["total"],
@@ -164,17 +188,17 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
         # the adder layers' share of cycles per image (compare: the host-fed array, docs/results/digits.md)
         "adder_cycles_per_image": (sum(l["cycles"] for l in adder_layers) / engine.lanes if adder_layers else None),
         # the CNN twin's layers in the adder layers' places are its conv2 and conv3 (golden.addernet)
-        "layers": [{"name": l["name"] if not pe_kind(cfg.pe).has_multiplier or l["name"] not in ADDER_LAYERS
+        "layers": [{"name": l["name"] if cfg.program or not pe_kind(pe).has_multiplier or l["name"] not in ADDER_LAYERS
                     else layer_label(l["name"], False), "kind": "adder" if l["op"] == "add" else "multiplier",
                     "k": l["k"], "tiles": l["tiles"], "cycles": l["cycles"], "pes": l["pes"],
                     "utilisation": l["utilisation"]} for l in model_cycles["layers"]],
-        "weights": net.record(),
+        **w.source,
         "sim_seconds": sim_s, "seconds": time.perf_counter() - t0,
-        "command": (f"adderhw engine --network {cfg.network} --pe {cfg.pe} --rows {cfg.rows} --cols {cfg.cols} "
-                    f"--width {cfg.width} --mac-rows {cfg.mac_rows} --sim {cfg.sim} --images {cfg.images}"
-                    + cfg.flags + (" --train" if cfg.train else "")),
+        "command": cfg.command,
     }
-    progress(f"[4/4] {result['hw_correct']}/{n} correct on the engine, golden {result['golden_correct']}/{n}; "
+    correct = (f"{result['hw_correct']}/{n} correct on the engine, golden {result['golden_correct']}/{n}"
+               if w.labelled else f"{n} images (no labels)")
+    progress(f"[4/4] {correct}; "
              f"bit-exact {result['bit_exact']}; {result['cycles_per_image']:.1f} cycles per image "
              f"(model {result['model_cycles_per_image']:.1f})")
     if out_dir is not None:
@@ -188,10 +212,12 @@ def format_engine(r):
     lines = [f"# Engine: {r['network']} ({pe_kind(r['pe']).network}) on {r['engine']}", "",
              f"`{r['command']}`", "",
              f"- weights: {_weights_line(r)}",
-             f"- {r['images']} test images on {r['sim']}: {r['hw_correct']} correct on the engine, "
-             f"{r['golden_correct']} by the golden program; every layer output bit-exact: **{r['bit_exact']}**",
-             f"- fixed-point accuracy of the program on the whole test set {100 * r['golden_accuracy_test_set']:.2f} % "
-             f"(float model {100 * r['float_accuracy_test_set']:.2f} %)",
+             f"- {r['images']} test images on {r['sim']}: "
+             + (f"{r['hw_correct']} correct on the engine, {r['golden_correct']} by the golden program"
+                if r["hw_correct"] is not None else "no labels")
+             + f"; every layer output bit-exact: **{r['bit_exact']}**",
+             f"- fixed-point accuracy of the program on the whole test set {_percent(r['golden_accuracy_test_set'])} "
+             f"(float model {_percent(r['float_accuracy_test_set'])})",
              f"- cycles per batch of {r['cols']} images: measured {', '.join(map(str, r['cycles_per_batch_measured']))}, "
              f"model {r['cycles_per_batch_model']} (equal: {r['cycles_match_model']})",
              f"- cycles per image {r['cycles_per_image']:.1f}; PE-cycles per image {r['pe_cycles_per_image']:,.0f} "
@@ -208,6 +234,10 @@ def format_engine(r):
 
 def _weights_line(r):
     w = r.get("weights")
+    if r.get("program_file"):
+        sha = r.get("source_sha256")
+        return (f"program file `{r['program_file']}`" + (f" (model {r.get('source_model')}, sha256 {sha[:12]})"
+                                                         if sha else ""))
     if not w:
         return "not recorded"
     return f"{w['source']} `{w['name']}` (sha256 {w['sha256'][:12]})"

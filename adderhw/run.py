@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-from adderhw.base.pe_kind import pe_kind
 from adderhw.base.engine import DEFAULT_POST_LANES
 from adderhw.base.errors import BadParameter, SimulationError
 from adderhw.base.tables import markdown_table, write_reports
@@ -53,6 +52,8 @@ class BoardRunConfig:
     requant: str = "mul"
     shift_terms: int = 2
     post_lanes: int = DEFAULT_POST_LANES   # EngineConfig.post_lanes; 0: one per column
+    program: str = None         # a program file (adderhw compile) instead of a built-in network
+    data: str = None            # with ``program``: the images (.npz: x, and y for the accuracy)
 
     def __post_init__(self):
         from adderhw.engine import EngineRunConfig
@@ -60,7 +61,8 @@ class BoardRunConfig:
         self.engine_flags = EngineRunConfig(network=self.network, pe=self.pe, rows=self.rows, cols=self.cols,
                                             width=self.width, mac_rows=self.mac_rows, images=self.images,
                                             seed=self.seed, first_last=self.first_last, requant=self.requant,
-                                            shift_terms=self.shift_terms, post_lanes=self.post_lanes).flags
+                                            shift_terms=self.shift_terms, post_lanes=self.post_lanes,
+                                            program=self.program, data=self.data).flags
         self.images = check_int("images", self.images, lo=1)
         if self.baud is not None:
             self.baud = check_int("baud", self.baud, lo=300)
@@ -81,22 +83,21 @@ class BoardRunConfig:
 
 
 def run_board_flow(cfg, out_dir=None, progress=print):
-    from adderhw.golden.network_program import engine_for, network_program
+    from adderhw.engine import workload
+    from adderhw.golden.network_program import engine_for
     from adderhw.golden.compiler import quantize_images
     from adderhw.golden.engine_cycles import engine_cycles
     from adderhw.golden.program import run_program
     from adderhw.base.host import HostSession
     from adderhw.golden.host_program import host_program
 
-    progress(f"[1/3] the trained {cfg.network} {pe_kind(cfg.pe).network} and its program")
-    data, _, program, net = network_program(cfg.network, cfg.pe, cfg.width, cfg.seed, progress=progress,
-                                            fresh=cfg.train, first_last=cfg.first_last, requant=cfg.requant,
-                                            shift_terms=cfg.shift_terms)
-    engine = engine_for(program, cfg.rows, cfg.cols, cfg.pe, cfg.mac_rows, cfg.post_lanes)
-    xq = quantize_images(program, data.x_test)
+    w = workload(cfg, progress)
+    program, pe = w.program, w.pe
+    engine = engine_for(program, cfg.rows, cfg.cols, pe, cfg.mac_rows, cfg.post_lanes)
+    xq = quantize_images(program, w.x)
     if cfg.images > len(xq):
-        raise BadParameter(f"images must be at most the {len(xq)} test images of {cfg.network}, not {cfg.images}")
-    x, y = xq[:cfg.images], data.y_test[:cfg.images]
+        raise BadParameter(f"images must be at most the {len(xq)} test images of {w.what}, not {cfg.images}")
+    x, y = xq[:cfg.images], (w.y[:cfg.images] if w.labelled else None)
     golden = run_program(program, x)
     model_cycles = engine_cycles(engine, program)["total"]
 
@@ -122,8 +123,10 @@ def run_board_flow(cfg, out_dir=None, progress=print):
     per_image = (full or cycles)[0] / engine.lanes
     image_bytes = result["image_bytes"] / cfg.images        # both directions, the upload of the program apart
     r = {
-        "port": cfg.port, "network": cfg.network, "pe": cfg.pe, "engine": engine.describe(), "images": cfg.images,
-        "correct": int(np.sum(classes == y)), "golden_correct": int(np.sum(golden.classes == y)),
+        "port": cfg.port, "network": cfg.network if cfg.program is None else program.name, "pe": pe,
+        "engine": engine.describe(), "images": cfg.images,
+        "correct": int(np.sum(classes == y)) if y is not None else None,
+        "golden_correct": int(np.sum(golden.classes == y)) if y is not None else None,
         "classes_equal_golden": bool(np.array_equal(classes, golden.classes)),
         "cycles_per_batch": sorted(set(cycles)), "model_cycles_per_batch": model_cycles,
         "cycles_equal_model": all(c == model_cycles for c in cycles),
@@ -137,15 +140,19 @@ def run_board_flow(cfg, out_dir=None, progress=print):
         "bytes_per_image": image_bytes, "baud": cfg.baud,
         "link_bound_images_per_s_at_baud": cfg.baud / 10 / image_bytes,
         "program_bytes": result["program_bytes"], "program_seconds": result["program_seconds"], "frames": result["frames"], "wall_seconds": wall,
-        "weights": net.record(),
-        "command": f"adderhw run --port {cfg.port} --network {cfg.network} --pe {cfg.pe} --rows {cfg.rows} "
-                   f"--cols {cfg.cols} --mac-rows {cfg.mac_rows} --images {cfg.images} --baud {cfg.baud}"
+        **w.source,
+        "command": f"adderhw run --port {cfg.port} "
+                   + (f"--network {cfg.network} --pe {cfg.pe}" if cfg.program is None else
+                      f"--program {cfg.program} --data {cfg.data}")
+                   + f" --rows {cfg.rows} --cols {cfg.cols} --mac-rows {cfg.mac_rows} --images {cfg.images} --baud {cfg.baud}"
                    + (f" --board {cfg.board}" if cfg.board else "")
                    + (f" --clock-mhz {cfg.clock_mhz:g}" if cfg.clock_mhz is not None else "")
                    + cfg.engine_flags + (" --train" if cfg.train else ""),
     }
-    progress(f"[3/3] {r['correct']}/{cfg.images} correct (golden {r['golden_correct']}); classes equal golden: "
-             f"{r['classes_equal_golden']}; cycles equal the model: {r['cycles_equal_model']}")
+    got = (f"{r['correct']}/{cfg.images} correct (golden {r['golden_correct']})" if y is not None
+           else f"{cfg.images} images (no labels)")
+    progress(f"[3/3] {got}; classes equal golden: {r['classes_equal_golden']}; cycles equal the model: "
+             f"{r['cycles_equal_model']}")
     if out_dir is not None:
         write_reports(Path(out_dir), "run", r, format_run(r))
     if not (r["classes_equal_golden"] and r["cycles_equal_model"]):
