@@ -6,7 +6,7 @@ from vcd.reader import TokenKind, tokenize
 
 from adderhw.base.errors import BadParameter
 from adderhw.hw import ArrayConfig
-from adderhw.hw.array_spec import INVARIANTS, NEEDS, PROPERTIES, ArraySpec, term_bounds
+from adderhw.hw.array_spec import _GROUPS, INVARIANTS, NEEDS, PROPERTIES, ArraySpec, term_bounds
 from adderhw.hw.mutation import ENV_VAR
 from adderhw.prove import prove
 
@@ -31,6 +31,13 @@ def final_values(vcd_path):
 def test_unknown_group_is_refused():
     with pytest.raises(BadParameter, match="property must be one of stream, .* not 'liveness'"):
         ArraySpec(ArrayConfig(rows=1, cols=1, width=4, k_max=3), ("liveness",))
+
+
+def test_every_group_has_the_method_that_states_it():
+    assert list(_GROUPS) == ["reset", "stream", "join", "no-overflow", "shadow", "conservation", "progress",
+                             "equivalence", "drain", "phase", "values", "cover"]
+    assert set(_GROUPS) == set(PROPERTIES + INVARIANTS + ("cover",))
+    assert all(method.__doc__ for method in _GROUPS.values())
 
 
 def test_term_bounds():
