@@ -687,6 +687,14 @@ def cmd_bench_lanes(args):
     return 0
 
 
+def cmd_bench_compile(args):
+    out = check_output_dir("--out", args.out)
+    from adderhw.bench_compile import bench_compile, format_bench_compile
+    res = bench_compile(args.depth, args.images, args.repeats, progress=_say)
+    _finish_study(out, "bench_compile", res, format_bench_compile)
+    return 0
+
+
 def cmd_bench_engine_fmax(args):
     out = check_output_dir("--out", args.out)
     from adderhw.engine import EngineRunConfig
@@ -778,23 +786,21 @@ def cmd_regress(args):
         Path(args.out).mkdir(parents=True, exist_ok=True)
         partial = Path(args.out) / "regress.partial.json"
     result = regress_gemm(cases=args.cases, seed=args.seed, backend=args.sim, jobs=args.jobs,
-                          scheduler=_scheduler(args), progress=_say, partial=partial)
+                          scheduler=_scheduler(args), progress=_say, partial=partial, mutation=args.mutate)
     _finish_study(args.out, "regress", result, format_regress, partial=partial)
     return 1 if result["failed"] else 0
 
 
 # ---------------------------------------------------------------- prove
 def cmd_prove(args):
-    from adderhw.hw.mutation import active_mutation
     from adderhw.prove import SOLVER, check_request, format_line, prove
     cfg = _config_from(args)
     props = [p.strip() for p in args.properties.split(",") if p.strip()] if args.properties is not None else None
     check_request(cfg, args.depth, props)
-    mutant = active_mutation()
-    note = f"; MUTATION {mutant} (failures expected)" if mutant else ""
+    note = f"; MUTATION {args.mutate} (failures expected)" if args.mutate else ""
     print(f"{cfg.describe()}; yowasp-sby + smtbmc {SOLVER}{note}", flush=True)
     results = prove(cfg, depth=args.depth, properties=props, cover=args.cover, out_dir=args.out,
-                    progress=lambda r: print(format_line(r), flush=True))
+                    progress=lambda r: print(format_line(r), flush=True), mutation=args.mutate)
     counts = {s: sum(r.status == s for r in results) for s in ("PASS", "UNKNOWN", "FAIL")}
     print(f"{counts['PASS']} passed, {counts['UNKNOWN']} bounded only (UNKNOWN), {counts['FAIL']} failed; "
           f"work files in {args.out}")
@@ -811,6 +817,13 @@ def _add_array_args(p, *, k_max=True):
     p.add_argument("--mul-stages", type=int, default=None, help="MAC only: multiplier pipeline stages 1-3")
     _add_sad_stage_arg(p)
     _add_skew_arg(p)
+
+
+def _add_mutate_arg(p, what):
+    from adderhw.hw.mutation import MUTATIONS
+    p.add_argument("--mutate", metavar="NAME", choices=MUTATIONS, default=None,
+                   help=f"build the array with a deliberate bug, to show that {what} catch it: "
+                        f"{', '.join(MUTATIONS)} (see adderhw.hw.mutation)")
 
 
 def _add_skew_arg(p):
@@ -1019,6 +1032,7 @@ def build_parser():
     rg.add_argument("--seed", type=_seed, default=0, help="seed of the cases (default 0)")
     _add_executor_args(rg, "cases")
     rg.add_argument("--out", help="directory for regress.json and regress.md")
+    _add_mutate_arg(rg, "the cases")
     rg.set_defaults(func=cmd_regress)
 
     pv = sub.add_parser("prove", help="prove the array's promises (stream rules, no overflow, conservation, progress, "
@@ -1038,6 +1052,7 @@ def build_parser():
                     help="also reach the cover statements (default yes)")
     pv.add_argument("--out", default="out/prove",
                     help="work directory; counterexample VCDs go here (default out/prove)")
+    _add_mutate_arg(pv, "the proofs")
     pv.set_defaults(func=cmd_prove)
 
     en = sub.add_parser("engine", help="a trained network through the on-chip layer engine's Verilog, image in, "
@@ -1230,6 +1245,14 @@ def build_parser():
     be.add_argument("--build-dir", default="build/engines", help="where the builds go (reused when unchanged)")
     be.add_argument("--out", default="out/bench_engine_fmax", help="directory for bench_engine_fmax.json and .md")
     be.set_defaults(func=cmd_bench_engine_fmax)
+    bc = bsub.add_parser("compile", help="seconds to import, quantise (PTQ) and compile a ResNet-20 with adder "
+                                         "layers, cold and warm, against one float forward pass")
+    bc.add_argument("--depth", type=int, default=20, help="ResNet depth, 6n + 2 (default 20)")
+    bc.add_argument("--images", type=int, default=64, help="calibration images (default 64)")
+    bc.add_argument("--repeats", type=int, default=3, help="fresh processes per cache state (default 3)")
+    bc.add_argument("--out", default="out/bench_compile", help="directory for bench_compile.json and .md")
+    bc.set_defaults(func=cmd_bench_compile)
+
     bs = bsub.add_parser("sim", help="simulated cycles per second of an 8x8 array on each simulator")
     bs.add_argument("--width", type=int, default=8, help="operand width (default 8)")
     _pe_option(bs)
