@@ -37,6 +37,9 @@ The initial state is arbitrary: the script drops every ``init`` attribute, so al
 including the data registers the design leaves without reset, start with any value, and the
 reset (asserted in the first cycle) must bring the design into a state where the properties hold.
 
+``mutation`` (``hw.mutation``, ``adderhw prove --mutate NAME``) proves an array with a deliberate
+bug instead: the properties that catch it must FAIL, which shows that the proofs can fail.
+
 The work directory holds, per job, the RTLIL of the harness (``top.il``), the ``.sby`` file and
 SymbiYosys's own directory with its logs; a counterexample is copied to ``<job>.vcd`` beside them.
 """
@@ -51,6 +54,7 @@ from pathlib import Path
 from adderhw.base.config import check_config
 from adderhw.base.errors import BadParameter, ToolFailed, ToolMissingError
 from adderhw.base.validate import check_int
+from adderhw.hw.mutation import check_mutation
 from adderhw.hw.reset import RESET_CYCLES
 
 __all__ = ["SOLVER", "TOOLS", "JobResult", "require_tools", "default_depth", "cover_depth", "check_request",
@@ -135,10 +139,11 @@ def _failed_checks(log, checks):
     return list(dict.fromkeys(checks.get(i, ("", f"check {i}"))[1] for i in ids))
 
 
-def _prove_one(config, name, groups, depth, work):
+def _prove_one(config, name, groups, depth, work, mutation):
     from amaranth.back import rtlil
     from adderhw.hw.array_spec import ArraySpec
-    text = rtlil.convert(ArraySpec(config, groups), name="top", platform="formal", ports=[], emit_src=False)
+    spec = ArraySpec(config, groups, mutation=mutation)
+    text = rtlil.convert(spec, name="top", platform="formal", ports=[], emit_src=False)
     job_dir = work / name
     status, seconds, log = _run_sby(job_dir, name, "prove", depth, text)
     checks = _checks(text)
@@ -156,10 +161,11 @@ def _prove_one(config, name, groups, depth, work):
                      f"bounded only: no counterexample in {depth} cycles; induction did not close ({failed})")
 
 
-def _cover(config, depth, work):
+def _cover(config, depth, work, mutation):
     from amaranth.back import rtlil
     from adderhw.hw.array_spec import COVER, ArraySpec
-    text = rtlil.convert(ArraySpec(config, (COVER,)), name="top", platform="formal", ports=[], emit_src=False)
+    spec = ArraySpec(config, (COVER,), mutation=mutation)
+    text = rtlil.convert(spec, name="top", platform="formal", ports=[], emit_src=False)
     job_dir = work / "cover"
     status, seconds, log = _run_sby(job_dir, "cover", "cover", depth, text)
     covers = {cid: msg for cid, (flavor, msg) in _checks(text).items() if flavor == "cover"}
@@ -195,25 +201,27 @@ def check_request(config, depth=None, properties=None):
     return depth, properties
 
 
-def prove(config, depth=None, properties=None, cover=True, out_dir="out/prove", progress=None):
+def prove(config, depth=None, properties=None, cover=True, out_dir="out/prove", progress=None, mutation=None):
     """Prove each property of ``config``'s array; return one :class:`JobResult` per property and cover.
 
     ``depth`` defaults to :func:`default_depth`; ``properties`` to every one of ``PROPERTIES``.
     ``progress`` (optional) is called with each result as soon as it is known.
+    ``mutation``: one of ``hw.mutation.MUTATIONS``, to prove the array with that bug (None: the design).
     """
     from adderhw.hw.array_spec import NEEDS
     depth, properties = check_request(config, depth, properties)
+    mutation = check_mutation(mutation)
     require_tools()
     work = Path(out_dir)
     work.mkdir(parents=True, exist_ok=True)
     results = []
     for p in properties:
-        r = _prove_one(config, p, (p,) + NEEDS[p], depth, work)
+        r = _prove_one(config, p, (p,) + NEEDS[p], depth, work, mutation)
         results.append(r)
         if progress:
             progress(r)
     if cover:
-        for r in _cover(config, cover_depth(config), work):
+        for r in _cover(config, cover_depth(config), work, mutation):
             results.append(r)
             if progress:
                 progress(r)

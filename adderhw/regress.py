@@ -9,7 +9,8 @@ without stalls, against the cycle model exactly; with stalls the cycles must exc
 
 The jobs go to a local process pool (``jobs``) or to a Dask cluster (``scheduler``, see
 :mod:`adderhw.boards.executor`); the result is the same list either way. ``partial`` (a path)
-receives the results so far after every case.
+receives the results so far after every case. ``mutation`` (``hw.mutation``) runs every case
+on an array with that deliberate bug, to show that the regression catches it.
 """
 import json
 import time
@@ -24,6 +25,7 @@ from adderhw.base.config import ArrayConfig
 from adderhw.base.errors import BadParameter
 from adderhw.base.tables import markdown_table
 from adderhw.boards.executor import make_executor
+from adderhw.hw.mutation import check_mutation, mutated
 
 __all__ = ["draw_cases", "run_case", "regress_gemm", "format_regress"]
 
@@ -54,16 +56,18 @@ def draw_cases(n, seed=0):
     return cases
 
 
-def run_case(case, backend="amaranth"):
+def run_case(case, backend="amaranth", mutation=None):
     """Run one case (a job: it may run in another process or on another machine); returns its
-    result dict without the operands."""
+    result dict without the operands. ``mutation``: the array's deliberate bug, if any."""
     from adderhw.golden.cycles import gemm_cycles
     from adderhw.golden.gemm import GEMMS
     from adderhw.sim.gemm import run_gemm
     cfg = ArrayConfig(rows=case["rows"], cols=case["cols"], width=case["width"], k_max=case["k_max"],
                       pe=case["pe"], mul_stages=case["mul_stages"])
     a, b = np.array(case["a"], dtype=np.int64), np.array(case["b"], dtype=np.int64)
-    y, cycles = run_gemm(cfg, a, b, backend=backend, seed=case["stall_seed"], stall_prob=case["stall_prob"])
+    # run_gemm builds the array (or its Verilog) itself: the mutation reaches it through the block
+    with mutated(mutation):
+        y, cycles = run_gemm(cfg, a, b, backend=backend, seed=case["stall_seed"], stall_prob=case["stall_prob"])
     gold = GEMMS[cfg.pe](a, b, width=cfg.width)
     model = gemm_cycles(cfg, case["t"], case["k"], case["p"])
     exact = bool(np.array_equal(y, gold))
@@ -74,16 +78,20 @@ def run_case(case, backend="amaranth"):
     return out
 
 
-def _summary(results, n, seed, backend, where, seconds, complete):
+def _summary(results, n, seed, backend, mutation, where, seconds, complete):
     done = [results[i] for i in sorted(results)]
-    return {"seed": seed, "cases": n, "backend": backend, "where": where, "complete": complete,
+    return {"seed": seed, "cases": n, "backend": backend, **({"mutation": mutation} if mutation else {}),
+            "where": where, "complete": complete,
             "passed": sum(r["passed"] for r in done), "failed": sum(not r["passed"] for r in done),
             "seconds": round(seconds, 1), "results": done}
 
 
-def regress_gemm(cases=40, seed=0, backend="amaranth", jobs=None, scheduler=None, progress=None, partial=None):
+def regress_gemm(cases=40, seed=0, backend="amaranth", jobs=None, scheduler=None, progress=None, partial=None,
+                 mutation=None):
     """Run ``cases`` random GEMM cases (see the module docstring); returns the JSON-ready result.
-    ``cases`` may also be a list of cases in :func:`draw_cases`'s form, to run those instead."""
+    ``cases`` may also be a list of cases in :func:`draw_cases`'s form, to run those instead.
+    ``mutation``: one of ``hw.mutation.MUTATIONS``, to run every case on that broken array (the
+    result then names it)."""
     if isinstance(cases, list) and cases:
         drawn = cases
     elif isinstance(cases, int) and not isinstance(cases, bool) and cases >= 1:
@@ -92,13 +100,15 @@ def regress_gemm(cases=40, seed=0, backend="amaranth", jobs=None, scheduler=None
         raise BadParameter(f"cases must be a positive integer (or a list of drawn cases), not {cases!r}")
     if backend not in BACKENDS:
         raise BadParameter(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    mutation = check_mutation(mutation)
     say = progress or (lambda m: None)
     cases = len(drawn)
     results = {}
     t0 = time.monotonic()
     with make_executor(jobs, scheduler, progress=say) as pool:
-        pending = {pool.submit(run_case, c, backend): c["case"] for c in drawn}
-        say(f"{cases} GEMM cases on {backend}, seed {seed}, on {pool.where}")
+        pending = {pool.submit(run_case, c, backend, mutation): c["case"] for c in drawn}
+        note = f"; MUTATION {mutation} (failures expected)" if mutation else ""
+        say(f"{cases} GEMM cases on {backend}, seed {seed}, on {pool.where}{note}")
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for f in done:
@@ -111,10 +121,10 @@ def regress_gemm(cases=40, seed=0, backend="amaranth", jobs=None, scheduler=None
                     + ("pass" if r["passed"] else "FAIL") + f", {r['cycles']} cycles (model {r['model_cycles']})"
                     + f" | {pool.status(len(results), len(pending), {'passed': len(results) - failed, 'failed': failed})}")
                 if partial:
-                    doc = _summary(results, cases, seed, backend, pool.where, time.monotonic() - t0, complete=False)
+                    doc = _summary(results, cases, seed, backend, mutation, pool.where, time.monotonic() - t0, complete=False)
                     Path(partial).write_text(json.dumps(doc, indent=1) + "\n")
         where = pool.where
-    return _summary(results, cases, seed, backend, where, time.monotonic() - t0, complete=True)
+    return _summary(results, cases, seed, backend, mutation, where, time.monotonic() - t0, complete=True)
 
 
 def format_regress(r):
@@ -122,7 +132,8 @@ def format_regress(r):
              f"{x['stall_prob']:g}", x["cycles"], x["model_cycles"], "pass" if x["passed"] else
              f"FAIL ({x['mismatches']} values differ)" if not x["bit_exact"] else "FAIL (cycles)"]
             for x in r["results"]]
-    head = (f"{r['cases']} random GEMM cases on {r['backend']} (seed {r['seed']}), on {r['where']}: "
+    on = f"{r['backend']}, MUTATION {r['mutation']}" if r.get("mutation") else r["backend"]
+    head = (f"{r['cases']} random GEMM cases on {on} (seed {r['seed']}), on {r['where']}: "
             f"{r['passed']} passed, {r['failed']} failed, {r['seconds']:g} s.")
     return "\n".join([head, "", markdown_table(
         ["case", "array", "PE", "width", "T x K x P", "stalls", "cycles", "model", "result"], rows, "rlllllrrl")])

@@ -66,7 +66,7 @@ from amaranth.lib.wiring import In, Out
 from adderhw.base.config import check_config
 
 from .drain import DrainControl
-from .mutation import active_mutation, mutation
+from .mutation import check_mutation, current_mutation, fires
 from .pe import acc_shape, make_pe
 from .reset import RESET_CYCLES, ResetTree, clear_on
 from .skew import RingDelay, in_memory, ram_style
@@ -109,21 +109,26 @@ class SystolicArray(wiring.Component):
 
     After a reset the ports are silent for ``RESET_CYCLES`` cycles (see the module docstring).
 
+    ``mutation``: one of ``hw.mutation.MUTATIONS``, a deliberate bug for the formal proofs and the
+    regressions to catch; None (the default) builds the array of the innermost
+    ``hw.mutation.mutated`` block, and outside every block the correct array.
+
     After elaboration ``pes[r][c]``, ``drain`` and ``reset_tree`` name the submodules, whose
     registers the formal spec (``hw.array_spec``) reads.
     """
 
-    def __new__(cls, config, *args, **kwargs):
-        # Refuse a bad config before the object exists (see ProcessingElement.__new__).
+    def __new__(cls, config, *args, mutation=None, **kwargs):
+        # Refuse a bad config or mutation before the object exists (see ProcessingElement.__new__).
         check_config(config)
-        return super().__new__(cls, config, *args, **kwargs)
+        check_mutation(mutation)
+        return super().__new__(cls, config, *args, mutation=mutation, **kwargs)
 
-    def __init__(self, config):
+    def __init__(self, config, *, mutation=None):
         self.config = config
+        self.mutation = current_mutation() if mutation is None else check_mutation(mutation)
         super().__init__(array_signature(config))
 
     def elaborate(self, platform):
-        active_mutation()       # refuse a bad ADDERHW_MUTATE before any module is built
         m = Module()
         cfg = self.config
         R, C = cfg.rows, cfg.cols
@@ -137,7 +142,7 @@ class SystolicArray(wiring.Component):
         fire = Signal()
         # A tile's last beat waits until the previous tile has drained (see module docstring).
         waits = self.i_act.payload.last & busy
-        if mutation("ready-ignores-backpressure"):  # MUTATION (hw.mutation): the last beat never waits
+        if fires(self.mutation, "ready-ignores-backpressure"):  # MUTATION (hw.mutation): the last beat never waits
             waits = Const(0, 1)
         m.d.comb += fire.eq(self.i_filter.valid & self.i_act.valid & ~waits & ~quiet)
         m.d.comb += [self.i_filter.ready.eq(fire), self.i_act.ready.eq(fire)]
@@ -176,7 +181,7 @@ class SystolicArray(wiring.Component):
             v_in.append(delayed(m, v_in[-1], 1, f"skew_v{c}", clear=tree.o_pe[0][c]))
             l_in.append(delayed(m, l_in[-1], 1, f"skew_l{c}", clear=tree.o_pe[0][c]))
 
-        pes = [[make_pe(cfg) for _ in range(C)] for _ in range(R)]
+        pes = [[make_pe(cfg, mutation=self.mutation) for _ in range(C)] for _ in range(R)]
         for r in range(R):
             for c in range(C):
                 pe = pes[r][c]
@@ -191,7 +196,7 @@ class SystolicArray(wiring.Component):
                              pe.i_rst.eq(tree.o_pe[r][c])]
 
         # Drain: each column's result registers shift toward row 0 (see hw/drain.py).
-        m.submodules.drain = drain = DrainControl(cfg)
+        m.submodules.drain = drain = DrainControl(cfg, mutation=self.mutation)
         m.d.comb += [drain.i_rst.eq(tree.o_drain), drain.i_rst_col.eq(tree.o_col)]
         for r in range(R):
             for c in range(C):

@@ -6,6 +6,7 @@ array's promises with ``Assert`` and ``Cover``. It is a formal-only top: the flo
 ``adderhw.prove`` converts it to RTLIL and hands it to SymbiYosys. Each group below is one method
 of ``ArraySpec``, whose docstring says what it proves and what it is proved beside; ``elaborate``
 builds the harness and the checker's bookkeeping and adds the groups asked for.
+``ArraySpec(config, groups, mutation=NAME)`` wraps an array with a deliberate bug (``hw.mutation``).
 
 Environment (assumed)
 ---------------------
@@ -106,6 +107,7 @@ from adderhw.base.errors import BadParameter
 
 from .array import SystolicArray
 from .drain import FIFO_DEPTH
+from .mutation import check_mutation
 from .pe import PE_CLASSES
 
 __all__ = ["ArraySpec", "PROPERTIES", "INVARIANTS", "COVER", "NEEDS", "term_bounds"]
@@ -162,24 +164,27 @@ class ArraySpec(Elaboratable):
 
     ``groups`` names what to assert: any of :data:`PROPERTIES` and :data:`INVARIANTS`, and
     :data:`COVER` for the cover statements. Assumptions are always present.
+    ``mutation`` (``hw.mutation``) builds the array with that deliberate bug, for the proofs to catch.
 
     ``elaborate`` builds the harness and the checker's bookkeeping, then adds one method's
     statements per group asked for; each method's docstring says what it proves and what it
     relies on beside the environment of the module docstring.
     """
 
-    def __new__(cls, config, groups):
+    def __new__(cls, config, groups, mutation=None):
         # Refuse bad arguments before the object exists (see ProcessingElement.__new__).
         check_config(config)
         known = PROPERTIES + INVARIANTS + (COVER,)
         for g in groups:
             if g not in known:
                 raise BadParameter(f"property must be one of {', '.join(known)}, not {g!r}")
+        check_mutation(mutation)
         return super().__new__(cls)
 
-    def __init__(self, config, groups):
+    def __init__(self, config, groups, mutation=None):
         self.config = config
         self.groups = frozenset(groups)
+        self.mutation = mutation
 
     def elaborate(self, platform):
         s = self._harness(platform)
@@ -202,7 +207,7 @@ class ArraySpec(Elaboratable):
         the checker's bookkeeping (module ``m``) is reset with them (``book_rst``), and the array's
         promises are checked from boot == 3 on (``live``)."""
         top = Module()
-        dut = SystolicArray(self.config)
+        dut = SystolicArray(self.config, mutation=self.mutation)
         top.submodules.dut = Fragment.get(dut, platform)
         rst = ResetSignal()
         top.d.comb += Assume(rst == Initial(), "reset in the first cycle only")

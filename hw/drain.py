@@ -148,7 +148,7 @@ from amaranth.lib.wiring import In, Out
 
 from adderhw.base.config import check_config
 
-from .mutation import mutation
+from .mutation import fires
 from .pe import acc_shape
 from .reset import GROUP_COLS, clear_on
 
@@ -162,8 +162,9 @@ C0 = Const(0, 1)
 
 
 class DrainControl(wiring.Component):
-    def __init__(self, config):
+    def __init__(self, config, *, mutation=None):
         self.config = check_config(config)
+        self.mutation = mutation        # hw.mutation: the array's deliberate bug, if any
         self.start_lead = min(3, config.rows + config.cols - 2)
         row = data.ArrayLayout(acc_shape(config), config.cols)
         super().__init__({
@@ -221,7 +222,7 @@ class DrainControl(wiring.Component):
         row = Signal(range(max(R, 2)), reset_less=True)     # row index of the next row pushed into the FIFO
         for r in range(R):
             shift = Cat(*(go_col[c][r // GROUP_ROWS] for c in range(C)))
-            if mutation("drain-skips-row"):     # MUTATION (hw.mutation): an extra shift as the drain starts
+            if fires(self.mutation, "drain-skips-row"):     # MUTATION (hw.mutation): an extra shift at the start
                 shift = shift | start.replicate(C)
             m.d.comb += self.o_shift[r].eq(shift)
 

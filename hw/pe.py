@@ -36,7 +36,7 @@ from adderhw.base.config import check_config
 from adderhw.base.errors import BadParameter
 
 from .dsp import mult18x18d, registered_dsp
-from .mutation import mutation
+from .mutation import fires
 from .reset import clear_on
 
 __all__ = ["ProcessingElement", "SadPE", "MacPE", "make_pe", "acc_shape"]
@@ -90,8 +90,9 @@ class ProcessingElement(wiring.Component):
             raise BadParameter(f"{cls.__name__} needs a config with pe={cls.kind!r}, not {config.pe!r}")
         return super().__new__(cls, config, *args, **kwargs)
 
-    def __init__(self, config):
+    def __init__(self, config, *, mutation=None):
         self.config = config
+        self.mutation = mutation        # hw.mutation: the array's deliberate bug, if any
         w = config.width
         super().__init__({
             "i_a": In(signed(w)), "i_b": In(signed(w)), "i_valid": In(1), "i_last": In(1),
@@ -143,7 +144,7 @@ class ProcessingElement(wiring.Component):
         acc = Signal(shape, reset_less=True)
         result = Signal(shape, reset_less=True)
         total = Signal(shape)
-        if mutation("acc-short"):   # MUTATION (hw.mutation): the running sum is one bit short
+        if fires(self.mutation, "acc-short"):   # MUTATION (hw.mutation): the running sum is one bit short
             total = Signal(Shape(shape.width - 1, shape.signed))
         self.acc = acc
         # The worst case over k_max terms fits acc_width bits, so truncation never loses a bit.
@@ -264,6 +265,6 @@ class MacPE(ProcessingElement):
 PE_CLASSES = {cls.kind: cls for cls in (SadPE, MacPE)}
 
 
-def make_pe(config):
-    """The PE class that ``config.pe`` names, built for ``config``."""
-    return PE_CLASSES[config.pe](config)
+def make_pe(config, *, mutation=None):
+    """The PE class that ``config.pe`` names, built for ``config`` (with the array's ``mutation``)."""
+    return PE_CLASSES[config.pe](config, mutation=mutation)

@@ -31,7 +31,7 @@ def test_prove_passes_every_property_on_a_small_mac_array(tmp_path):
 
 def test_prove_fails_with_a_counterexample_under_a_mutation(tmp_path):
     r = run("--rows", "2", "--cols", "1", "--width", "3", "--k-max", "2", "--properties", "conservation",
-            "--no-cover", "--out", str(tmp_path), env={"ADDERHW_MUTATE": "ready-ignores-backpressure"})
+            "--no-cover", "--out", str(tmp_path), "--mutate", "ready-ignores-backpressure")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "MUTATION ready-ignores-backpressure (failures expected)" in r.stdout
     line = next(l for l in r.stdout.splitlines() if l.startswith("conservation "))
@@ -54,8 +54,10 @@ def test_bad_parameters_give_one_sentence(args, msg, tmp_path):
 
 
 def test_a_bad_mutation_name_gives_one_sentence(tmp_path):
-    r = run("--out", str(tmp_path), env={"ADDERHW_MUTATE": "everything"})
-    assert r.returncode == 2 and "ADDERHW_MUTATE must be one of acc-short" in r.stderr and "Traceback" not in r.stderr
+    r = run("--out", str(tmp_path), "--mutate", "everything")
+    assert r.returncode == 2 and r.stdout == "" and "Traceback" not in r.stderr
+    assert r.stderr.splitlines()[-1] == ("adderhw prove: error: argument --mutate: invalid choice: 'everything' "
+                                         "(choose from 'acc-short', 'drain-skips-row', 'ready-ignores-backpressure')")
 
 
 def test_a_missing_tool_says_how_to_install_it(monkeypatch, tmp_path):

@@ -1,6 +1,5 @@
 """adderhw regress: random GEMM cases, seeded, checked against golden and the cycle model."""
 import json
-import os
 import subprocess
 import sys
 
@@ -34,12 +33,12 @@ def test_every_case_passes_on_the_local_pool():
 
 def test_a_broken_drain_fails_the_regression(tmp_path):
     # with a deliberate design bug the cases of more than one row must fail, and the exit code says so
-    env = {**os.environ, "ADDERHW_MUTATE": "drain-skips-row"}
-    r = subprocess.run([sys.executable, "-m", "adderhw", "regress", "--cases", "6", "--seed", "1", "--out", "o"],
-                       capture_output=True, text=True, cwd=tmp_path, env=env)
+    r = subprocess.run([sys.executable, "-m", "adderhw", "regress", "--cases", "6", "--seed", "1", "--out", "o",
+                        "--mutate", "drain-skips-row"], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 1, r.stderr
     doc = json.loads((tmp_path / "o" / "regress.json").read_text())
     assert doc["failed"] >= 1 and "FAIL" in r.stdout
+    assert doc["mutation"] == "drain-skips-row" and "on amaranth, MUTATION drain-skips-row (seed 1)" in r.stdout
     assert all(not x["passed"] for x in doc["results"] if x["rows"] > 1 and x["t"] > 1)
     assert not (tmp_path / "o" / "regress.partial.json").exists()
 
@@ -47,6 +46,8 @@ def test_a_broken_drain_fails_the_regression(tmp_path):
 @pytest.mark.parametrize("kwargs, message", [
     ({"cases": 0}, "cases must be a positive integer (or a list of drawn cases), not 0"),
     ({"cases": 2, "backend": "spice"}, "backend must be one of amaranth, icarus, verilator, not 'spice'"),
+    ({"cases": 2, "mutation": "acc-long"},
+     "mutation must be one of acc-short, drain-skips-row, ready-ignores-backpressure, not 'acc-long'"),
 ])
 def test_bad_input_is_one_sentence(kwargs, message):
     with pytest.raises(BadParameter) as e:
@@ -58,3 +59,10 @@ def test_the_cli_refuses_zero_cases(tmp_path):
     r = subprocess.run([sys.executable, "-m", "adderhw", "regress", "--cases", "0"], capture_output=True, text=True,
                        cwd=tmp_path)
     assert r.returncode == 2 and "must be a positive integer, not 0" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_cli_refuses_an_unknown_mutation(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "adderhw", "regress", "--mutate", "acc-long"], capture_output=True,
+                       text=True, cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "argument --mutate: invalid choice: 'acc-long' (choose from 'acc-short', 'drain-skips-row'" in r.stderr

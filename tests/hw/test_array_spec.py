@@ -7,7 +7,6 @@ from vcd.reader import TokenKind, tokenize
 from adderhw.base.errors import BadParameter
 from adderhw.hw import ArrayConfig
 from adderhw.hw.array_spec import _GROUPS, INVARIANTS, NEEDS, PROPERTIES, ArraySpec, term_bounds
-from adderhw.hw.mutation import ENV_VAR
 from adderhw.prove import prove
 
 
@@ -31,6 +30,11 @@ def final_values(vcd_path):
 def test_unknown_group_is_refused():
     with pytest.raises(BadParameter, match="property must be one of stream, .* not 'liveness'"):
         ArraySpec(ArrayConfig(rows=1, cols=1, width=4, k_max=3), ("liveness",))
+
+
+def test_unknown_mutation_is_refused():
+    with pytest.raises(BadParameter, match="^mutation must be one of acc-short, .* not 'acc-long'$"):
+        ArraySpec(ArrayConfig(rows=1, cols=1, width=4, k_max=3), ("join",), mutation="acc-long")
 
 
 def test_every_group_has_the_method_that_states_it():
@@ -110,9 +114,8 @@ def test_too_short_an_induction_is_reported_as_bounded_only(tmp_path):
 CFG = ArrayConfig(rows=2, cols=2, width=4, k_max=3)
 
 
-def test_a_one_bit_short_accumulator_is_caught(tmp_path, monkeypatch):
-    monkeypatch.setenv(ENV_VAR, "acc-short")
-    [r] = prove(CFG, properties=("no-overflow",), cover=False, out_dir=tmp_path)
+def test_a_one_bit_short_accumulator_is_caught(tmp_path):
+    [r] = prove(CFG, properties=("no-overflow",), cover=False, out_dir=tmp_path, mutation="acc-short")
     assert r.status == "FAIL" and "captured sum equals its wide shadow" in r.detail
     # the counterexample is a tile whose true sum needs the accumulator's top bit
     v = final_values(r.vcd)
@@ -120,16 +123,15 @@ def test_a_one_bit_short_accumulator_is_caught(tmp_path, monkeypatch):
     assert max(sums) >= 1 << (CFG.acc_width - 1)
 
 
-def test_a_drain_that_skips_a_row_is_caught(tmp_path, monkeypatch):
-    monkeypatch.setenv(ENV_VAR, "drain-skips-row")
-    [r] = prove(CFG, properties=("equivalence",), cover=False, out_dir=tmp_path)
+def test_a_drain_that_skips_a_row_is_caught(tmp_path):
+    [r] = prove(CFG, properties=("equivalence",), cover=False, out_dir=tmp_path, mutation="drain-skips-row")
     assert r.status == "FAIL" and "holds row" in r.detail
     assert Path(r.vcd).read_text().startswith("$")
 
 
-def test_a_ready_that_ignores_backpressure_is_caught(tmp_path, monkeypatch):
-    monkeypatch.setenv(ENV_VAR, "ready-ignores-backpressure")
-    [r] = prove(CFG, properties=("conservation",), cover=False, out_dir=tmp_path)
+def test_a_ready_that_ignores_backpressure_is_caught(tmp_path):
+    [r] = prove(CFG, properties=("conservation",), cover=False, out_dir=tmp_path,
+                mutation="ready-ignores-backpressure")
     assert r.status == "FAIL" and "a last beat waits while a tile is pending" in r.detail
     # in the counterexample a tile is pending (o_busy) when the next last beat is accepted
     v = final_values(r.vcd)
