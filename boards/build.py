@@ -30,6 +30,7 @@ from adderhw.base.words import a_an, count
 
 from .bench_top import BenchTop
 from .build_process import run_build
+from .synthesis import synthesis_recipe
 from .platforms import BUILD_TARGET_MHZ, board as board_by_name, make_platform
 from .report import LOGIC_CELL, build_report, no_fit_reason
 from .toolchain import tool_env, tool_versions
@@ -136,20 +137,9 @@ def _prepare(board_name, config, freq_mhz, dsp, seed, booth):
         raise BadParameter(f"freq must be a frequency in MHz from 1 to 1000, not {freq_mhz!r}")
     env = tool_env(b.family)
     platform = make_platform(b, freq_mhz * 1e6, dsp=dsp)
-    synth_opts = []
-    multipliers = "none"
-    # Registers the design replicates on purpose (the drain's per-column shift enables) carry a
-    # ``keep`` attribute on their wire; Yosys's opt_merge would otherwise merge the identical copies
-    # back into one register driving the whole array. A keep on the flip-flop cell stops it.
-    script_after_read = "proc\nsetattr -set keep 1 a:keep %ci1 t:$dff %i"
-    if config.kind.has_multiplier:
-        if b.family == "ice40" and dsp:
-            synth_opts.append("-dsp")
-        if b.family == "ecp5" and not dsp:
-            synth_opts.append("-nodsp")
-        multipliers = "dsp" if dsp else "booth" if booth else "default"
-        if multipliers == "booth":
-            script_after_read += "\nbooth"            # booth maps $mul cells, which exist only after proc
+    has_mul = config.kind.has_multiplier
+    multipliers = ("dsp" if dsp else "booth" if booth else "default") if has_mul else "none"
+    synth_opts, script_after_read = synthesis_recipe(b.family, has_mul, dsp, booth=multipliers == "booth")
     overrides = {"script_after_read": script_after_read}
     # build_dir only names where files would go; it is not part of the plan's digest. emit_src=False:
     # no source-location attributes in the RTLIL, so that the digest (the reuse key) follows the

@@ -51,6 +51,7 @@ from pathlib import Path
 
 from adderhw.base.errors import BadParameter
 
+from .synthesis import synthesis_recipe
 from .build import BuildFailed, DesignDoesNotFit, design_key, execute_plan, keep_no_fit, reuse_record
 
 from .engine_top import EngineTop, board_clock, oscillator_hz
@@ -147,19 +148,7 @@ def build_engine_board(board_name, engine, cycles_per_image, baud=None, dsp=True
     out = Path(out_dir)
     name = "top"
     env = tool_env(b.family)
-    synth_opts = []
-    script_after_read = "proc\nsetattr -set keep 1 a:keep %ci1 t:$dff %i"
-    if breakdown:
-        # the hierarchy is kept through place and route, so that the per-block figures are a
-        # statistic of the very netlist that was placed (splitnets: boards.breakdown says why)
-        synth_opts.append("-noflatten")
-        script_after_read = script_after_read.replace("proc", "proc\nsplitnets", 1)
-    if b.family == "ice40" and dsp:
-        synth_opts.append("-dsp")
-    if b.family == "ecp5" and not dsp:
-        synth_opts.append("-nodsp")
-    if not dsp:
-        script_after_read += "\nbooth"
+    synth_opts, script_after_read = synthesis_recipe(b.family, True, dsp, booth=not dsp, hierarchy=breakdown)
     plan = platform.build(top, name=name, build_dir=str(out), do_build=False,
                           do_program=False, emit_src=False, synth_opts=synth_opts, script_after_read=script_after_read,
                           nextpnr_opts=nextpnr_opts(seed, placer, router),

@@ -1,0 +1,26 @@
+"""The one Yosys recipe (boards.synthesis): the exact scripts the builds have always used, so that
+a finished build's design key (its reuse record) stays the same."""
+import pytest
+
+from adderhw.boards.synthesis import synthesis_recipe
+
+KEEP = "proc\nsetattr -set keep 1 a:keep %ci1 t:$dff %i"
+
+
+@pytest.mark.parametrize("args, opts, script", [
+    # the array's benchmark top: a SAD array has no multiplier, whatever dsp says
+    (("ice40", False, True), [], KEEP),
+    (("ecp5", False, False), [], KEEP),
+    # a MAC array: DSP blocks or not, Booth for the ones in logic
+    (("ice40", True, True), ["-dsp"], KEEP),
+    (("ice40", True, False, True), [], KEEP + "\nbooth"),
+    (("ecp5", True, True), [], KEEP),
+    (("ecp5", True, False, True), ["-nodsp"], KEEP + "\nbooth"),
+    (("ecp5", True, False, False), ["-nodsp"], KEEP),
+    # the engine top with its per-block breakdown
+    (("ice40", True, False, True, True), ["-noflatten"], "proc\nsplitnets\nsetattr -set keep 1 a:keep %ci1 t:$dff %i"
+                                                          "\nbooth"),
+    (("ecp5", True, True, False, True), ["-noflatten"], "proc\nsplitnets\nsetattr -set keep 1 a:keep %ci1 t:$dff %i"),
+])
+def test_the_recipe_of_each_kind_of_build(args, opts, script):
+    assert synthesis_recipe(*args) == (opts, script)
