@@ -1,0 +1,134 @@
+"""``FrameReceiver``: the host link's first stage (hw.link): UART bytes in, one checked frame out.
+
+The frame is ``| SYNC | CMD | LEN lo | LEN hi | payload: LEN bytes | CHK |`` (adderhw.base.protocol).
+Between frames every byte other than the sync byte is ignored, and so is a framing error. After
+the sync byte the receiver keeps CMD and LEN, the running sum of the bytes after the sync byte, the
+first ``WRITE_HEADER`` payload bytes (a command's header) in registers and the whole payload in a
+frame buffer (``MAX_PAYLOAD`` bytes, one ``amaranth.lib.memory`` block; bytes beyond it are counted,
+not stored). The frame ends with a ``code``:
+
+* 0 after the CHK byte of a frame whose LEN is at most MAX_PAYLOAD and whose sum is 0;
+* ERR_LENGTH after the CHK byte when LEN is beyond MAX_PAYLOAD, else ERR_CHECKSUM when the sum
+  is not 0;
+* ERR_FRAMING at once when a byte inside the frame comes without its stop bit (``i_byte_error``);
+* ERR_TIMEOUT at once when ``timeout`` cycles pass without a byte inside the frame.
+
+The frame is then offered on ``o_frame``, one beat, and held (valid, its payload and the frame
+buffer unchanged) until it is taken; the receiver drops every byte that arrives meanwhile, and
+looks for a sync byte again from the cycle after. Taking the beat therefore means "the frame is
+done with": hw.link's executor takes it only when the frame's reply has been sent, so the host's
+next frame, sent after the reply, finds the receiver listening, and no byte can overwrite a frame
+buffer that is still being read.
+
+Latency: the beat is valid in the cycle after the one that decided its code (the CHK byte's
+arrival plus one cycle for the checks; a framing error's or a timeout's cycle).
+
+Parameters: ``timeout`` (cycles without a byte that end a frame with ERR_TIMEOUT, at least 1).
+
+Members
+-------
+i_byte : In(stream.Signature(8, always_ready=True))
+    the UART's received bytes (hw.uart.UartRx); a UART cannot wait, so the stream is always ready.
+i_byte_error : In(1)
+    pulses when the UART's byte had no stop bit (a framing error, or a break).
+o_frame : Out(stream.Signature(frame_layout()))
+    the frame: ``cmd`` (8), ``length`` (16, LEN as sent), ``head`` (``WRITE_HEADER`` bytes: the
+    first payload bytes; bytes the frame did not carry hold older values), ``code`` (8: 0 or an
+    ERR_* code, as above).
+o_payload : Out(memory.ReadPort.Signature(addr_width=ceil_log2(MAX_PAYLOAD), shape=8))
+    a synchronous read port of the frame buffer (``en``, ``addr`` in; ``data`` one cycle later;
+    not transparent), valid for the held frame's first min(LEN, MAX_PAYLOAD) bytes.
+"""
+from amaranth.hdl import Module, Signal
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from adderhw.base.protocol import (ERR_CHECKSUM, ERR_FRAMING, ERR_LENGTH, ERR_TIMEOUT, MAX_PAYLOAD, SYNC,
+                                   WRITE_HEADER)
+from adderhw.base.errors import BadParameter
+from adderhw.base.validate import check_int
+
+__all__ = ["FrameReceiver", "frame_layout"]
+
+
+def frame_layout():
+    """The layout of ``FrameReceiver.o_frame``'s payload: one received frame."""
+    return data.StructLayout({"cmd": 8, "length": 16, "head": data.ArrayLayout(8, WRITE_HEADER), "code": 8})
+
+
+class FrameReceiver(wiring.Component):
+    def __init__(self, timeout):
+        try:
+            self.timeout = check_int("timeout", timeout, lo=1)
+        except BadParameter:
+            self._MustUse__used = True           # refused, never returned: no "created but never used"
+            raise
+        super().__init__({
+            "i_byte": In(stream.Signature(8, always_ready=True)),
+            "i_byte_error": In(1),
+            "o_frame": Out(stream.Signature(frame_layout())),
+            "o_payload": Out(memory.ReadPort.Signature(addr_width=ceil_log2(MAX_PAYLOAD), shape=8)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.buffer = buf = memory.Memory(shape=8, depth=MAX_PAYLOAD, init=[])
+        wr = buf.write_port()
+        wiring.connect(m, wiring.flipped(self.o_payload), buf.read_port(transparent_for=()))
+
+        frame = self.o_frame.payload
+        byte, got = self.i_byte.payload, self.i_byte.valid
+        idx = Signal(16)                     # payload bytes received so far
+        total = Signal(8)                    # running sum of the bytes after the sync byte
+        timer = Signal(range(self.timeout + 1))
+        m.d.comb += [wr.addr.eq(idx), wr.data.eq(byte)]
+
+        def end(code):
+            m.d.sync += frame.code.eq(code)
+            m.next = "FRAME"
+
+        def no_byte():                       # the Elif/Else arms after ``If(got)``: wait, or give up
+            with m.Elif(self.i_byte_error):
+                end(ERR_FRAMING)
+            with m.Elif(timer == self.timeout):
+                end(ERR_TIMEOUT)
+            with m.Else():
+                m.d.sync += timer.eq(timer + 1)
+
+        with m.FSM(name="receiver"):
+            with m.State("IDLE"):
+                with m.If(got & (byte == SYNC)):
+                    m.d.sync += [total.eq(0), idx.eq(0), timer.eq(0), frame.code.eq(0)]
+                    m.next = "CMD"
+            for state, field, nxt in (("CMD", frame.cmd, "LEN0"), ("LEN0", frame.length[:8], "LEN1"),
+                                      ("LEN1", frame.length[8:], "PAYLOAD"), ("CHK", None, "CHECK")):
+                with m.State(state):
+                    with m.If(got):
+                        m.d.sync += [total.eq(total + byte), timer.eq(0)]
+                        if field is not None:
+                            m.d.sync += field.eq(byte)
+                        m.next = nxt
+                    no_byte()
+            with m.State("PAYLOAD"):
+                with m.If(idx == frame.length):
+                    m.next = "CHK"
+                with m.Elif(got):
+                    m.d.sync += [total.eq(total + byte), timer.eq(0), idx.eq(idx + 1)]
+                    m.d.comb += wr.en.eq(idx < MAX_PAYLOAD)
+                    for i in range(WRITE_HEADER):
+                        with m.If(idx == i):
+                            m.d.sync += frame.head[i].eq(byte)
+                no_byte()
+            with m.State("CHECK"):
+                with m.If(frame.length > MAX_PAYLOAD):
+                    end(ERR_LENGTH)
+                with m.Elif(total != 0):
+                    end(ERR_CHECKSUM)
+                with m.Else():
+                    m.next = "FRAME"
+            with m.State("FRAME"):           # held, every byte dropped, until the frame is done with
+                m.d.comb += self.o_frame.valid.eq(1)
+                with m.If(self.o_frame.ready):
+                    m.next = "IDLE"
+        return m

@@ -1,0 +1,153 @@
+"""``ReplySender``: the host link's last stage (hw.link): one reply in, its frame's bytes out.
+
+A reply (``i_reply``, from hw.link's executor) is sent as ``| SYNC | CMD | LEN lo | LEN hi |
+payload | CHK |`` (adderhw.base.protocol), CHK making the sum of the bytes after the sync byte 0.
+The payload comes from the reply's ``cmd``:
+
+* ``CMD_STATUS | REPLY``: the ``status`` bytes given to the constructor (a table fixed when the top
+  is built; hw.link.status_bytes);
+* ``CMD_RUN | REPLY``: ``cycles`` (4 bytes, LE), then ``classes`` (a byte per lane);
+* ``CMD_READ | REPLY``: ``length`` bytes of words ``addr``, ``addr + 1``, ... of activation buffer
+  ``side``, read through the engine's peek port (``o_peek_*`` → ``i_peek_data`` one cycle later):
+  each word's C lanes in turn, each lane's ``abytes`` = ceil(width / 8) bytes LE, sign-extended;
+* ``CMD_ERROR``: the one byte ``code``;
+* any other (WRITE's reply): ``length`` is 0, no payload.
+
+Protocol and latency: the reply beat is held by its producer while its frame is sent and taken (its
+``ready``) in the cycle the CHK byte is taken by ``o_byte``, so its fields need no copy here and
+"taken" means "sent". The sync byte is offered one cycle after the beat becomes valid, each header
+byte in the cycle after the one before it was taken, each payload byte four cycles after (the
+address set, the peek word registered, then the byte, so no path runs from the activation buffer's
+output through the lane and byte multiplexers: it was the ECP5 8x8 engine's critical path, 12.9
+ns), the CHK byte two cycles after the last payload byte (or LEN hi). A reply of n payload bytes
+is n + 5 bytes of ``o_byte``.
+
+Parameters: ``engine`` (EngineConfig: C, the width and the activation depth), ``status`` (bytes,
+STATUS's payload).
+
+Members
+-------
+i_reply : In(stream.Signature(reply_layout(engine)))
+    ``cmd`` (8), ``length`` (16), ``code`` (8), ``side`` (1) and ``addr`` (24, READ's first word),
+    ``cycles`` (32), ``classes`` (ArrayLayout(8, C)).
+o_byte : Out(stream.Signature(8))
+    the frame's bytes, for hw.uart.UartTx; the stream rules hold (valid kept, the byte stable).
+o_peek_side : Out(1), o_peek_addr : Out(ceil_log2(act_depth))
+    the activation word being read (hw.engine's peek port).
+i_peek_data : In(ArrayLayout(signed(width), C))
+    that word, one cycle after its address.
+"""
+from amaranth.hdl import Cat, Const, Module, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from adderhw.base.engine import EngineConfig
+from adderhw.base.errors import BadParameter
+from adderhw.base.protocol import CMD_ERROR, CMD_READ, CMD_RUN, CMD_STATUS, MAX_PAYLOAD, REPLY, SYNC
+
+__all__ = ["ReplySender", "reply_layout"]
+
+
+def reply_layout(engine):
+    """The layout of ``ReplySender.i_reply``'s payload for an engine of ``engine`` (its C lanes)."""
+    return data.StructLayout({"cmd": 8, "length": 16, "code": 8, "side": 1, "addr": 24, "cycles": 32,
+                              "classes": data.ArrayLayout(8, engine.array.cols)})
+
+
+class ReplySender(wiring.Component):
+    def __init__(self, engine, status):
+        status = bytes(status)
+        if not isinstance(engine, EngineConfig) or not 0 < len(status) <= MAX_PAYLOAD:
+            self._MustUse__used = True           # refused, never returned: no "created but never used"
+            if not isinstance(engine, EngineConfig):
+                raise BadParameter(f"engine must be an EngineConfig, not {type(engine).__name__}")
+            raise BadParameter(f"status must be 1 to {MAX_PAYLOAD} bytes, not {len(status)}")
+        self.engine, self.status = engine, status
+        a = engine.array
+        super().__init__({
+            "i_reply": In(stream.Signature(reply_layout(engine))),
+            "o_byte": Out(stream.Signature(8)),
+            "o_peek_side": Out(1), "o_peek_addr": Out(ceil_log2(engine.act_depth)),
+            "i_peek_data": In(data.ArrayLayout(signed(a.width), a.cols)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        a = self.engine.array
+        C, abytes = a.cols, (a.width + 7) // 8
+        reply, out = self.i_reply.payload, self.o_byte
+        rep_sum = Signal(8)
+        rep_i = Signal(16)                   # payload byte being sent
+        w_i = Signal(16)                     # READ: word, lane and byte of the byte being sent
+        l_i = Signal(range(max(C, 2)))
+        b_i = Signal(range(max(abytes, 2)))
+        tx_byte = Signal(8)
+        pay = Signal(8)                      # the payload byte rep_i, valid one cycle after rep_i is set
+        m.d.comb += [self.o_peek_side.eq(reply.side), self.o_peek_addr.eq(reply.addr + w_i),
+                     out.payload.eq(tx_byte)]
+
+        with m.Switch(reply.cmd):
+            with m.Case(CMD_STATUS | REPLY):
+                table = Const(int.from_bytes(self.status, "little"), 8 * len(self.status))
+                m.d.sync += pay.eq(table.word_select(rep_i[:ceil_log2(len(self.status) + 1)], 8))
+            with m.Case(CMD_RUN | REPLY):
+                run_bytes = Cat(reply.cycles, reply.classes.as_value())
+                m.d.sync += pay.eq(run_bytes.word_select(rep_i[:ceil_log2(4 + C + 1)], 8))
+            with m.Case(CMD_READ | REPLY):   # the peek port's word registered, then the byte
+                peek = Signal.like(self.i_peek_data, name="peek_word")
+                m.d.sync += peek.eq(self.i_peek_data)
+                lane_val = Signal(signed(16))
+                m.d.comb += lane_val.eq(peek.as_value().word_select(l_i, a.width).as_signed())
+                m.d.sync += pay.eq(lane_val.as_unsigned().word_select(b_i, 8))
+            with m.Case(CMD_ERROR):
+                m.d.sync += pay.eq(reply.code)
+
+        with m.FSM(name="reply"):
+            with m.State("IDLE"):
+                with m.If(self.i_reply.valid):
+                    m.d.sync += [rep_sum.eq(0), rep_i.eq(0), w_i.eq(0), l_i.eq(0), b_i.eq(0),
+                                 tx_byte.eq(SYNC)]
+                    m.next = "SEND_SYNC"
+            # the header: each state sends ``tx_byte`` and loads the next one; CHK counts all but SYNC
+            for state, nxt_byte, nxt in (("SEND_SYNC", reply.cmd, "SEND_CMD"),
+                                         ("SEND_CMD", reply.length[:8], "SEND_LEN0"),
+                                         ("SEND_LEN0", reply.length[8:], "SEND_LEN1"),
+                                         ("SEND_LEN1", None, "PAY_FETCH")):
+                with m.State(state):
+                    m.d.comb += out.valid.eq(1)
+                    with m.If(out.ready):
+                        if state != "SEND_SYNC":
+                            m.d.sync += rep_sum.eq(rep_sum + tx_byte)
+                        if nxt_byte is not None:
+                            m.d.sync += tx_byte.eq(nxt_byte)
+                        m.next = nxt
+            with m.State("PAY_FETCH"):       # ``pay`` (and the peek port) settle for rep_i
+                with m.If(rep_i == reply.length):
+                    m.d.sync += tx_byte.eq(-rep_sum)
+                    m.next = "SEND_CHK"
+                with m.Else():
+                    m.next = "PAY_WAIT"
+            with m.State("PAY_WAIT"):        # the peek port's data for w_i, registered in ``peek_word``
+                m.next = "PAY_LATCH"
+            with m.State("PAY_LATCH"):       # ``pay`` registered from it
+                m.next = "PAY_SEND"
+            with m.State("PAY_SEND"):
+                m.d.comb += [out.valid.eq(1), out.payload.eq(pay)]
+                with m.If(out.ready):
+                    m.d.sync += [rep_sum.eq(rep_sum + pay), rep_i.eq(rep_i + 1)]
+                    with m.If(b_i == abytes - 1):
+                        m.d.sync += b_i.eq(0)
+                        with m.If(l_i == C - 1):
+                            m.d.sync += [l_i.eq(0), w_i.eq(w_i + 1)]
+                        with m.Else():
+                            m.d.sync += l_i.eq(l_i + 1)
+                    with m.Else():
+                        m.d.sync += b_i.eq(b_i + 1)
+                    m.next = "PAY_FETCH"
+            with m.State("SEND_CHK"):        # the reply is sent when its last byte is taken
+                m.d.comb += out.valid.eq(1)
+                with m.If(out.ready):
+                    m.d.comb += self.i_reply.ready.eq(1)
+                    m.next = "IDLE"
+        return m

@@ -1,0 +1,176 @@
+"""hw.link_executor.CommandExecutor on Amaranth's simulator, with a frame buffer and a model of the
+engine's ports: each command's reply, WRITE's load beats under stalls, RUN's start, result and hang
+reset, the frame and the reply held until the reply is taken, and one test per error path."""
+import numpy as np
+import pytest
+from amaranth.hdl import Module, Shape
+from amaranth.lib import memory, wiring
+from amaranth.sim import Simulator
+
+from adderhw.base.config import ArrayConfig
+from adderhw.base.engine import EngineConfig
+from adderhw.base.errors import BadParameter
+from adderhw.base.protocol import (CMD_ERROR, CMD_READ, CMD_RUN, CMD_STATUS, CMD_WRITE, ERR_CHECKSUM,
+                                   ERR_COMMAND, ERR_FRAMING, ERR_HANG, ERR_LENGTH, ERR_RANGE, ERR_TIMEOUT,
+                                   MAX_PAYLOAD, REPLY, STATUS_BYTES)
+from adderhw.hw.engine import load_layout
+from adderhw.hw.link_executor import CommandExecutor
+
+ENGINE = EngineConfig(array=ArrayConfig(rows=2, cols=3, width=8, k_max=4), mac_rows=0, act_depth=512,
+                      weight_depth=32, const_depth=8, max_layers=1, scale_bits=8, bias_bits=16, tile_shift=False)
+C = ENGINE.array.cols
+
+
+def test_the_executor_refuses_what_is_not_an_engine_config():
+    with pytest.raises(BadParameter, match="engine must be an EngineConfig, not int"):
+        CommandExecutor(4)
+
+
+def _write(space, lane, addr, vb, values):
+    return bytes([space, lane]) + addr.to_bytes(3, "little") + bytes([vb]) + \
+        b"".join((v & ((1 << (8 * vb)) - 1)).to_bytes(vb, "little") for v in values)
+
+
+def _execute(cmd, payload=b"", code=0, length=None, done_after=None, seed=0):
+    """One frame (``cmd``, ``payload``; LEN = ``length`` or the payload's) offered to an executor,
+    the reply taken after random stalls, load beats taken under random stalls, ``i_done`` raised
+    ``done_after`` cycles after ``o_start`` (never: None). Checks the stream rules on the way and
+    returns {"reply": (cmd, length, code), "beats", "starts", "resets" (cycles), "errors", "run"}."""
+    rng = np.random.default_rng(seed)
+    m = Module()
+    m.submodules.exe = dut = CommandExecutor(ENGINE)
+    m.submodules.buf = buf = memory.Memory(shape=8, depth=MAX_PAYLOAD, init=payload[:MAX_PAYLOAD])
+    wiring.connect(m, dut.i_payload, buf.read_port(transparent_for=()))
+    out = {"beats": [], "starts": [], "resets": [], "errors": 0}
+    length = len(payload) if length is None else length
+
+    async def bench(ctx):
+        f = dut.i_frame.payload
+        ctx.set(f.cmd, cmd)
+        ctx.set(f.length, length)
+        for i, b in enumerate(payload[:6]):
+            ctx.set(f.head[i], b)
+        ctx.set(f.code, code)
+        ctx.set(dut.i_frame.valid, 1)
+        ctx.set(dut.i_class, [7, 0, 5])
+        ctx.set(dut.i_cycles, 123456)
+        held = None
+        for cycle in range(3000):
+            out["errors"] += ctx.get(dut.o_error)
+            if ctx.get(dut.o_start):
+                out["starts"].append(cycle)
+            if ctx.get(dut.o_engine_reset):
+                out["resets"].append(cycle)
+            ready = int(rng.random() < 0.5)
+            ctx.set(dut.o_load.ready, ready)
+            if ready and ctx.get(dut.o_load.valid):
+                p = dut.o_load.payload
+                out["beats"].append((ctx.get(p.space), ctx.get(p.lane), ctx.get(p.addr), ctx.get(p.data)))
+            ctx.set(dut.i_done, int(done_after is not None and bool(out["starts"]) and
+                                    cycle >= out["starts"][0] + done_after))
+            r = dut.o_reply.payload
+            if ctx.get(dut.o_reply.valid):
+                now = (ctx.get(r.cmd), ctx.get(r.length), ctx.get(r.code), ctx.get(r.cycles),
+                       [ctx.get(r.classes[c]) for c in range(C)], ctx.get(r.side), ctx.get(r.addr))
+                assert held in (None, now)              # stable until taken
+                held = now
+                take = rng.random() < 0.2
+                ctx.set(dut.o_reply.ready, take)
+                assert ctx.get(dut.i_frame.ready) == take     # the frame is done with when the reply is
+                if take:
+                    await ctx.tick()
+                    ctx.set(dut.i_frame.valid, 0)
+                    ctx.set(dut.o_reply.ready, 0)
+                    await ctx.tick().repeat(3)
+                    assert not ctx.get(dut.o_reply.valid) and not ctx.get(dut.o_load.valid)
+                    out["reply"], out["run"], out["read"] = held[:3], held[3:5], held[5:]
+                    return
+            else:
+                assert held is None                     # valid is never withdrawn
+                assert not ctx.get(dut.i_frame.ready)
+            await ctx.tick()
+        raise AssertionError("no reply")
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return out
+
+
+def test_status_replies_with_the_status_table_s_length():
+    got = _execute(CMD_STATUS)
+    assert got["reply"] == (CMD_STATUS | REPLY, STATUS_BYTES, 0) and not got["errors"]
+
+
+@pytest.mark.parametrize("vb", [1, 2, 3, 4])
+def test_write_issues_one_sign_extended_load_per_value_under_stalls_then_an_empty_reply(vb):
+    lo = -(1 << (8 * vb - 1))
+    values = [lo, -lo - 1, -1, 0, 1, 77 % (-lo)]
+    got = _execute(CMD_WRITE, _write(1, 1, 25, vb, values), seed=vb)
+    w = Shape.cast(load_layout(ENGINE).members["data"]).width     # the load port's data field keeps w bits
+    wrap = lambda v: (v + (1 << (w - 1))) % (1 << w) - (1 << (w - 1))    # noqa: E731
+    assert got["beats"] == [(1, 1, 25 + i, wrap(v)) for i, v in enumerate(values)]
+    assert got["reply"] == (CMD_WRITE | REPLY, 0, 0)
+
+
+def test_run_starts_the_engine_once_and_replies_with_its_cycles_and_classes():
+    got = _execute(CMD_RUN, done_after=40)
+    assert len(got["starts"]) == 1 and not got["resets"]
+    assert got["reply"] == (CMD_RUN | REPLY, 4 + C, 0) and got["run"] == (123456, [7, 0, 5])
+
+
+def test_read_replies_with_the_words_bytes_and_passes_side_and_address_through():
+    got = _execute(CMD_READ, bytes([1]) + (13).to_bytes(3, "little") + (3).to_bytes(2, "little"))
+    assert got["reply"] == (CMD_READ | REPLY, 3 * C, 0) and got["read"] == (1, 13)
+
+
+@pytest.mark.parametrize("code", [ERR_CHECKSUM, ERR_LENGTH, ERR_TIMEOUT, ERR_FRAMING])
+def test_a_receiver_s_error_is_answered_with_its_code_and_nothing_else(code):
+    got = _execute(CMD_WRITE, _write(0, 0, 0, 1, [1, 2]), code=code)
+    assert got["reply"] == (CMD_ERROR, 1, code) and got["errors"] == 1
+    assert not got["beats"] and not got["starts"]
+
+
+ERROR_CASES = {   # name: (cmd, payload, LEN or None, the code)
+    "status with a payload": (CMD_STATUS, b"\x01", None, ERR_LENGTH),
+    "unknown command": (0x33, b"", None, ERR_COMMAND),
+    "write shorter than its header": (CMD_WRITE, b"\x00\x00\x00\x00\x00", None, ERR_LENGTH),
+    "write with 0-byte values": (CMD_WRITE, _write(0, 0, 0, 0, []), None, ERR_RANGE),
+    "write with 5-byte values": (CMD_WRITE, _write(0, 0, 0, 5, [1]), None, ERR_RANGE),
+    "write with a torn value": (CMD_WRITE, _write(0, 0, 0, 2, [1]) + b"\x05", None, ERR_LENGTH),
+    "write to a space the engine lacks": (CMD_WRITE, _write(4, 0, 0, 1, [1]), None, ERR_RANGE),
+    "write to a lane the space lacks": (CMD_WRITE, _write(0, C, 0, 1, [1]), None, ERR_RANGE),
+    "write to a third constant lane without tile_shift": (CMD_WRITE, _write(2, 2, 0, 1, [1]), None, ERR_RANGE),
+    "write past the weights": (CMD_WRITE, _write(1, 0, 31, 1, [1, 2]), None, ERR_RANGE),
+    "write past the descriptors": (CMD_WRITE, _write(3, 0, 32, 1, [1]), None, ERR_RANGE),
+    "run with a 2-byte payload": (CMD_RUN, b"\x01\x02", None, ERR_LENGTH),
+    "read of 5 bytes": (CMD_READ, bytes(5), None, ERR_LENGTH),
+    "read of side 2": (CMD_READ, bytes([2, 0, 0, 0, 1, 0]), None, ERR_RANGE),
+    "read past the buffer": (CMD_READ, bytes([0, 0xFF, 0x01, 0, 2, 0]), None, ERR_RANGE),
+    "read of more than a frame": (CMD_READ, bytes([0, 0, 0, 0]) + (MAX_PAYLOAD // C + 1).to_bytes(2, "little"),
+                                  None, ERR_LENGTH),
+}
+
+
+@pytest.mark.parametrize("name", ERROR_CASES)
+def test_each_error_path_answers_its_code_once_and_touches_nothing(name):
+    cmd, payload, length, code = ERROR_CASES[name]
+    got = _execute(cmd, payload, length=length)
+    assert got["reply"] == (CMD_ERROR, 1, code) and got["errors"] == 1
+    assert not got["beats"] and not got["starts"] and not got["resets"]
+
+
+def test_a_run_past_its_limit_resets_the_engine_for_one_cycle_and_answers_err_hang():
+    limit = 100
+    got = _execute(CMD_RUN, limit.to_bytes(4, "little"))
+    (start,) = got["starts"]
+    # the limit counted down from the cycle after the start, the reset register set when it reaches 0
+    assert got["resets"] == [start + limit + 2]
+    assert got["reply"] == (CMD_ERROR, 1, ERR_HANG) and got["errors"] == 1
+
+
+def test_a_run_that_ends_on_its_last_allowed_cycle_is_not_a_hang():
+    limit = 60
+    got = _execute(CMD_RUN, limit.to_bytes(4, "little"), done_after=limit + 1)
+    assert got["reply"] == (CMD_RUN | REPLY, 4 + C, 0) and not got["resets"]
