@@ -19,6 +19,10 @@ What it does (``compile``):
    Conv2d, Linear, adder layers by their interface, BatchNorm, ReLU, pools, flatten, residual add);
 2. post-training quantisation (``quant="ptq"``): golden.compiler.compile_model on the first
    ``calib_images`` calibration images chooses every tensor's power-of-two scale;
+   A model with Brevitas layers (the optional extra ``adderhw[brevitas]``) is compiled instead by
+   adderhw.golden.brevitas_import.compile_imported: its fixed-point scales and integer weights are
+   the program's, not re-quantised; the calibration images choose only the logits' scale where its
+   last layer has no output quantiser (``quant`` must be "ptq");
 3. quantisation-aware training (``quant="qat"``, needs labels): the scales of step 2's adder layers
    are kept fixed, golden.qat.fine_tune trains a copy of the imported model with its adder layers
    fake-quantised at them, and golden.compiler.compile_model compiles the tuned copy with them
@@ -109,6 +113,15 @@ def compile_model(model, calib, width=8, quant="ptq", requant="mul", shift_terms
     name = name or type(model).__name__
     net = import_model(model, shape, engine=engine)
     calib_x = x[:calib_images]
+    # ---- a Brevitas model (adderhw[brevitas]): its own scales and integers, not re-quantised
+    from adderhw.golden.brevitas_import import compile_imported as compile_brevitas, has_brevitas_layers
+    if has_brevitas_layers(model):
+        if quant != "ptq":
+            raise BadParameter(f"quant {quant!r} trains, and model {type(model).__name__} is a Brevitas model that "
+                               f"is quantised already; use quant 'ptq' (its scales and integers are imported as "
+                               f"they are)")
+        return compile_brevitas(net, calib_x, width, name, scale_bits, bias_bits, requant, shift_terms), net, digest
+    # ---- end of Brevitas
     compiled = compile_imported(net, calib_x, width, name, scale_bits, bias_bits, requant, shift_terms)
     if quant == "ptq":
         return compiled, net, digest

@@ -70,6 +70,11 @@ layers they name:
   bits finer than "nothing saturates": the argmax needs resolution more than the largest logits)
   and, after a global average pool, the stored scale between the cap and the trained f.
 
+Scales a quantised model fixes itself (``imposed``, an :class:`ImposedScales`; golden.brevitas_import
+makes them from Brevitas's fixed-point quantisers): the tensors and multiplier weights it names are
+stored at exactly those scales instead of the calibrated ones, and weights already on their grid
+(integers times 2^-f) keep their integers, since quantising them at that f rounds nothing.
+
 Folding (:func:`fold_requant`): BatchNorm in eval mode (running mean/var, eps, γ, β) and any bias b
 of the conv/linear make, per output channel, y = gain·acc_float + offset with
 gain = γ/√(var + eps), offset = β + gain·(b − mean). The program computes
@@ -79,7 +84,7 @@ B = round(offset·2^(f_out + S)), with S the largest shift (≤ MAX_SHIFT) at wh
 """
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -92,7 +97,7 @@ from .cycles import drain_gap
 from .fixed import choose_frac_bits, quantize
 from .program import ADD_SHIFT_MAX, LayerProgram, Program, ResidualAdd, run_program
 
-__all__ = ["compile_network", "compile_model", "Compiled", "LayerScales", "network_chain", "Residual",
+__all__ = ["compile_network", "compile_model", "Compiled", "LayerScales", "ImposedScales", "network_chain", "Residual",
            "fold_requant", "clip_adder_weights", "quantize_images", "evaluate", "Evaluation",
            "float_logits", "engine_cost", "EngineCost"]
 
@@ -625,14 +630,14 @@ def _float_passes(model, stages, calib_x):
 
 
 def compile_model(model, calib_x, width, name, scale_bits=16, bias_bits=32, requant="mul", shift_terms=2,
-                  fracs=None):
+                  fracs=None, imposed=None):
     """Compile ``model`` (a trained torch module, see the module docstring) into a :class:`Compiled`.
 
     ``calib_x``: float images (N, Cin, H, W) that choose the scales (for example, training images).
     ``requant``/``shift_terms``: "shift" fits every M to a sum of ``shift_terms`` signed powers of
     two, for an engine without multipliers (adderhw.base.requant). ``fracs``: the scales of
-    quantisation-aware training for the adder layers it names (module docstring). The model is
-    put in eval mode.
+    quantisation-aware training for the adder layers it names (module docstring). ``imposed``: an
+    :class:`ImposedScales` (module docstring). The model is put in eval mode.
     """
     if requant not in REQUANT_KINDS:
         raise BadParameter(f"requant must be one of {', '.join(REQUANT_KINDS)}, not {requant!r}")
@@ -675,6 +680,11 @@ def compile_model(model, calib_x, width, name, scale_bits=16, bias_bits=32, requ
         else:
             x_frac[j] = choose_frac_bits(seen, width)
     logit_frac = choose_frac_bits([np.array([sat_max[-1]])], width)
+    # ---- imposed scales (golden.brevitas_import): the model's own, instead of the calibrated ones
+    w_frac = {}
+    if imposed is not None:
+        x_frac, logit_frac, w_frac = _impose(imposed, stages, x_frac, logit_frac, fracs)
+    # ---- end of imposed scales
 
     def build(x_frac, logit_frac):
         """The Compiled of the tensor scales ``x_frac`` ({tensor: f}) and the logits' scale."""
@@ -688,7 +698,7 @@ def compile_model(model, calib_x, width, name, scale_bits=16, bias_bits=32, requ
                 continue
             kernel, stride, padding = geometry[i]
             fx = x_frac[src[i]]
-            fw = fx if st.op == "add" else choose_frac_bits([weights[i]], width)
+            fw = fx if st.op == "add" else w_frac.get(st.name, choose_frac_bits([weights[i]], width))
             gain, offset = _gain_offset(st)
             centre = _centre(st)
             w = weights[i]
@@ -726,6 +736,46 @@ def compile_model(model, calib_x, width, name, scale_bits=16, bias_bits=32, requ
     if group_fracs:
         compiled = _refine(build, compiled, stages, x_frac, logit_frac, group_fracs, model, calib_x)
     return compiled
+
+
+@dataclass(frozen=True)
+class ImposedScales:
+    """Scales that a quantised model fixes itself, which :func:`compile_model` takes as given
+    (golden.brevitas_import makes them from Brevitas's fixed-point quantisers).
+
+    ``tensors``: {stage name, or "input" for the image: f}: the tensor that stage writes is stored
+    at 2^-f (where the program saturates it; the last stage's is the logits'). ``weights``:
+    {multiplier layer name: f}: its weights are quantised at 2^-f, so weights that are integers
+    times 2^-f keep exactly those integers (an adder layer's weights share its input's scale)."""
+    tensors: dict = field(default_factory=dict)
+    weights: dict = field(default_factory=dict)
+
+
+def _impose(imposed, stages, x_frac, logit_frac, fracs):
+    """(x_frac, logit_frac, {layer: weight frac}) with ``imposed``'s scales in place."""
+    from .fixed import FRAC_BITS_RANGE
+    if not isinstance(imposed, ImposedScales):
+        raise BadParameter(f"imposed must be an ImposedScales, not {type(imposed).__name__}")
+    if fracs:
+        raise BadParameter("fracs and imposed both fix scales; give one of them")
+    index = {st.name: i for i, st in enumerate(stages)}
+    x_frac = dict(x_frac)
+    for tensor, f in imposed.tensors.items():
+        if tensor != "input" and tensor not in index:
+            raise BadParameter(f"imposed scales name tensor {tensor!r}, which is neither 'input' nor a layer of the "
+                               f"model's chain (it has {', '.join(index)})")
+        f = check_int(f"imposed scale of {tensor!r}", f, lo=FRAC_BITS_RANGE[0], hi=FRAC_BITS_RANGE[1])
+        j = -1 if tensor == "input" else index[tensor]
+        if j == len(stages) - 1:
+            logit_frac = f
+        else:
+            x_frac[j] = f
+    for layer, f in imposed.weights.items():
+        if layer not in index or stages[index[layer]].op != "mul":
+            _refuse(layer, "imposed weight scale", "applies to conv and linear layers only (an adder layer's weights "
+                    "share its input's scale)")
+        check_int(f"imposed weight scale of {layer!r}", f, lo=FRAC_BITS_RANGE[0], hi=FRAC_BITS_RANGE[1])
+    return x_frac, logit_frac, dict(imposed.weights)
 
 
 def _residual_step(st, f_main, f_skip, f_out, shape, step_src):

@@ -25,7 +25,11 @@ and this list):
 * ``nn.Flatten``, ``torch.flatten(x, 1)``, ``x.flatten(1)``, ``x.view(N, -1)`` / ``x.reshape(N, -1)``
   (N from ``x.size(0)`` or ``x.shape[0]``);
 * the residual add of two tensors: ``a + b``, ``torch.add(a, b)``, ``a += b``;
-* ``nn.Dropout`` and ``nn.Identity`` (the model is imported in eval mode).
+* ``nn.Dropout`` and ``nn.Identity`` (the model is imported in eval mode);
+* Brevitas's fixed-point ``QuantConv2d``, ``QuantLinear``, ``QuantReLU`` and ``QuantIdentity``
+  (the optional extra ``adderhw[brevitas]``): every module from the ``brevitas`` package is a leaf
+  of the tracer and is lowered by golden.brevitas_import, which says what it reads exactly and what
+  it refuses; compile such an import with golden.brevitas_import.compile_imported.
 
 With ``engine`` (an adderhw.base.engine.EngineConfig) the shapes are checked against its buffers:
 a tensor larger than ``act_depth`` values, or a layer whose K = cin·k² exceeds its array's ``k_max``,
@@ -41,6 +45,7 @@ from torch.nn import functional as F
 
 from adderhw.base.errors import BadParameter
 
+from .brevitas_import import finish_brevitas, is_brevitas_module, lower_brevitas
 from .compiler import Residual, _compute_kind
 from .reference import Adder2d, adder2d_torch
 
@@ -50,7 +55,7 @@ __all__ = ["import_model", "ImportedNet", "ImportedAdder", "AdderTracer", "is_ad
 SUPPORTED = ("Conv2d, Linear, adder layers (Adder2d or an adder2d-style module), BatchNorm1d/2d, ReLU, "
              "MaxPool2d 2x2, a global average pool (AvgPool2d over the whole input, AdaptiveAvgPool2d(1), "
              "mean over (2, 3)), Flatten or view/reshape to (N, -1), Dropout, Identity and the residual add "
-             "of two tensors")
+             "of two tensors; from Brevitas: fixed-point QuantConv2d, QuantLinear, QuantReLU and QuantIdentity")
 
 #: how far the lowered chain may differ from the user's model on the sample (relative to its largest output)
 _TOLERANCE = 1e-3
@@ -66,10 +71,11 @@ def is_adder_like(module):
 
 class AdderTracer(torch.fx.Tracer):
     """torch.fx's tracer with adder layers as leaves: their forward calls a custom autograd
-    Function (golden.reference's, or a user's), which symbolic tracing cannot enter."""
+    Function (golden.reference's, or a user's), which symbolic tracing cannot enter. Brevitas's
+    modules are leaves too (golden.brevitas_import lowers them whole)."""
 
     def is_leaf_module(self, m, module_qualified_name):
-        if isinstance(m, Adder2d) or is_adder_like(m):
+        if isinstance(m, Adder2d) or is_adder_like(m) or is_brevitas_module(m):
             return True
         return super().is_leaf_module(m, module_qualified_name)
 
@@ -262,6 +268,7 @@ def import_model(model, input_shape, engine=None):
         _lower_call(node, shapes, emit, src, sizes)
     if not items:
         raise BadParameter(f"model {type(model).__name__} has no layer to import")
+    items = finish_brevitas(items)      # Brevitas (golden.brevitas_import): checks and quantised biases
     net = ImportedNet(items, input_shape, type(model).__name__)
     _check_same(model, net, input_shape)
     return net
@@ -269,6 +276,15 @@ def import_model(model, input_shape, engine=None):
 
 def _lower_module(node, mod, shapes, emit, src):
     x = src(node, node.args[0])
+    # ---- Brevitas (golden.brevitas_import): before nn.Conv2d/nn.Linear, which QuantConv2d/QuantLinear subclass
+    if is_brevitas_module(mod):
+        parts = lower_brevitas(_describe(node), mod)
+        for suffix, part in parts[:-1]:
+            emit(node, part, [x], name=f"{node.name}.{suffix}")
+            x = f"{node.name}.{suffix}"
+        emit(node, parts[-1][1], [x])
+        return
+    # ---- end of Brevitas
     if isinstance(mod, Adder2d):
         emit(node, mod, [x])
     elif is_adder_like(mod):
@@ -401,6 +417,8 @@ def _check_same(model, net, input_shape):
     with torch.no_grad():
         want = model(x)
         got = net(x)
+    if not isinstance(want, torch.Tensor) and isinstance(getattr(want, "value", None), torch.Tensor):
+        want = want.value           # a Brevitas QuantTensor (return_quant_tensor=True)
     if tuple(got.reshape(len(x), -1).shape) != tuple(want.reshape(len(x), -1).shape):
         raise BadParameter(f"model {type(model).__name__}'s output has shape {tuple(want.shape)} but its import gives "
                            f"{tuple(got.shape)}")
