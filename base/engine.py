@@ -43,6 +43,17 @@ tile_shift : bool
     before it enters the array, so that each tile of output channels (a group of per-group scales,
     golden.qat) sees its input at its own scale. Its table is a third constant column. False: the
     engine runs only programs without x_shift.
+residual : bool
+    True builds what residual networks need (golden.program, "Graphs and the residual add"): a third
+    activation buffer, so that a block's input (a *kept* tensor) stays where it is while the
+    block's layers ping-pong between the other two; each step's buffers named by its descriptor
+    (``bufs``: the buffer it reads, the one it writes and a residual add's skip operand, chosen by
+    golden.program.memory_images), so that a step may read any earlier tensor still held; and the
+    residual add in the post-processing (hw.postproc), whose descriptor has ``main_shift`` and
+    ``skip_shift`` too (RESIDUAL_FIELDS). The descriptor then has len(DESCRIPTOR_FIELDS) +
+    len(RESIDUAL_FIELDS) fields, so every step's fetch takes that many cycles more
+    (:attr:`fetch_cycles`). False (the default): two buffers in ping-pong, chains of layers only,
+    and the engine's Verilog is what it was before residual blocks existed.
 post_lanes : int
     L, the post-processing's lanes (hw.postproc), 1 <= L <= C with C a multiple of L; 0 (the
     default) means L = C. With L < C each drained row of C sums is taken in P = C / L chunks of L
@@ -59,7 +70,8 @@ from .requant import REQUANT_KINDS, SHIFT_TERMS
 from .validate import check_int
 
 __all__ = ["EngineConfig", "check_post_lanes", "DESCRIPTOR_FIELDS", "SIGNED_FIELDS", "POOL_KINDS", "LAYER_OPS", "MAX_SHIFT",
-           "SHIFT_BITS", "IM2COL_STAGES", "POSTPROC_STAGES", "FETCH_CYCLES", "SCALE_BITS_RANGE", "BIAS_BITS_RANGE", "X_SHIFT_BITS", "X_SHIFT_RANGE"]
+           "SHIFT_BITS", "IM2COL_STAGES", "POSTPROC_STAGES", "FETCH_CYCLES", "SCALE_BITS_RANGE", "BIAS_BITS_RANGE", "X_SHIFT_BITS", "X_SHIFT_RANGE",
+           "RESIDUAL_FIELDS", "RESIDUAL_FLAG", "RESIDUAL_BUFFERS", "ADD_SHIFT_MAX"]
 
 LAYER_OPS = ("add", "mul")
 POOL_KINDS = ("none", "max2", "gap")
@@ -86,7 +98,8 @@ X_SHIFT_RANGE = (-(1 << (X_SHIFT_BITS - 1)), (1 << (X_SHIFT_BITS - 1)) - 1)
 #: hw.sequencer). The compiler precomputes every product the address generator and the
 #: post-processing need, so the hardware steps its addresses with adders only.
 DESCRIPTOR_FIELDS = (
-    "flags",        # bit 0 op (1 = mul), bit 1 relu, bits 2-3 pool (0 none, 1 max2, 2 gap), bit 4 last layer
+    "flags",        # bit 0 op (1 = mul), bit 1 relu, bits 2-3 pool (0 none, 1 max2, 2 gap), bit 4 last layer,
+                    # bit 5 a residual add (RESIDUAL_FLAG; engines built with residual only)
     "cin", "in_h", "in_w",
     "kernel", "stride", "padding",
     "out_h", "out_w",
@@ -100,6 +113,18 @@ DESCRIPTOR_FIELDS = (
     "gap_log2",                              # log2 of the positions a global average pool sums
 )
 SIGNED_FIELDS = ("pos_start", "ky_step", "ci_step")
+#: the descriptor's fields after DESCRIPTOR_FIELDS on an engine built with ``residual``
+RESIDUAL_FIELDS = (
+    "bufs",                                  # bits 0-1 the buffer read, 2-3 the one written, 4-5 the skip's
+    "main_shift", "skip_shift",              # a residual add's left shifts (golden.program.ResidualAdd)
+)
+#: flags bit 5: the step is a residual add (RESIDUAL_FIELDS engines only)
+RESIDUAL_FLAG = 1 << 5
+#: the activation buffers of an engine built with ``residual`` (two without)
+RESIDUAL_BUFFERS = 3
+#: the largest left (alignment) or right (rounding) shift of a residual add (golden.program and
+#: hw.postproc, which derives the add's widths from it)
+ADD_SHIFT_MAX = 40
 
 
 #: The flows' default post-processing lanes (``adderhw engine``, ``run``, ``build --top engine``,
@@ -135,10 +160,13 @@ class EngineConfig:
     shift_terms: int = 2
     tile_shift: bool = False
     post_lanes: int = 0
+    residual: bool = False
 
     def __post_init__(self):
         if not isinstance(self.tile_shift, bool):
             raise BadParameter(f"tile_shift must be True or False, not {self.tile_shift!r}")
+        if not isinstance(self.residual, bool):
+            raise BadParameter(f"residual must be True or False, not {self.residual!r}")
         check_config(self.array, "array")
         if self.requant not in REQUANT_KINDS:
             raise BadParameter(f"requant must be one of {', '.join(REQUANT_KINDS)}, not {self.requant!r}")
@@ -205,6 +233,23 @@ class EngineConfig:
         R the rows of the array that runs ``op`` (golden.engine_cycles)."""
         return self.rows_for(op) * (self.post_chunks - 1)
 
+    @property
+    def descriptor_fields(self):
+        """The fields of this engine's descriptors, in table order: DESCRIPTOR_FIELDS, and with
+        ``residual`` RESIDUAL_FIELDS after them."""
+        return DESCRIPTOR_FIELDS + (RESIDUAL_FIELDS if self.residual else ())
+
+    @property
+    def fetch_cycles(self):
+        """Cycles the sequencer spends fetching one descriptor: a field per cycle, plus the first
+        read's latency (FETCH_CYCLES without ``residual``)."""
+        return len(self.descriptor_fields) + 1
+
+    @property
+    def act_buffers(self):
+        """Activation buffers: 2 (ping-pong), or RESIDUAL_BUFFERS with ``residual``."""
+        return RESIDUAL_BUFFERS if self.residual else 2
+
     def array_for(self, op):
         """The ArrayConfig that runs a layer of ``op`` ("add" or "mul")."""
         if op not in LAYER_OPS:
@@ -249,7 +294,9 @@ class EngineConfig:
             shift += ", per-tile input shift"
         if self.pp_lanes < a.cols:
             shift += f", {self.pp_lanes} post-processing lane{'s' if self.pp_lanes > 1 else ''}"
-        return (f"{a.rows}x{a.cols} {a.pe.upper()}{extra}, {a.width}-bit, act {self.act_depth} x2, "
+        if self.residual:
+            shift += ", residual adds"
+        return (f"{a.rows}x{a.cols} {a.pe.upper()}{extra}, {a.width}-bit, act {self.act_depth} x{self.act_buffers}, "
                 f"weights {self.weight_depth}, consts {self.const_depth}{shift}")
 
 

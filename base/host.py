@@ -32,7 +32,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from adderhw.base.errors import BadParameter, ToolMissingError
-from adderhw.base.engine import DESCRIPTOR_FIELDS
 from adderhw.base.protocol import (CMD_ERROR, CMD_READ, CMD_RUN, CMD_STATUS, CMD_WRITE, MAX_PAYLOAD, REPLY,
                                    DeviceError, FrameParser, LinkError, decode_status, encode_frame, DESC_SLOTS,
                                    SPACE_ACT, SPACE_CONST, SPACE_DESC, SPACE_WEIGHT, WRITE_HEADER)
@@ -44,9 +43,9 @@ __all__ = ["EngineHost", "SerialTransport", "value_bytes", "HostSession", "HostP
 @dataclass(frozen=True)
 class HostProgram:
     """What the host sends and expects for one program on one engine: ``mem`` (the memory images:
-    ``descriptors``, a list of dicts of DESCRIPTOR_FIELDS; ``weights``, (depth, R); ``consts``, (n, 2)
-    M and B; ``x_shifts`` or None), ``input_shape`` (C_in, H, W) and ``cycle_limit``, the RUN
-    frame's limit (a run past it is abandoned and answered with ERR_HANG)."""
+    ``descriptors``, a list of dicts of the engine's ``descriptor_fields``; ``weights``, (depth, R);
+    ``consts``, (n, 2) M and B; ``x_shifts`` or None), ``input_shape`` (C_in, H, W) and
+    ``cycle_limit``, the RUN frame's limit (a run past it is abandoned and answered with ERR_HANG)."""
     mem: object
     input_shape: tuple
     cycle_limit: int
@@ -165,7 +164,7 @@ class EngineHost:
     def load_program(self, hp, engine):
         mem = hp.mem
         for i, d in enumerate(mem.descriptors):
-            self.write(SPACE_DESC, 0, i * DESC_SLOTS, [d[name] for name in DESCRIPTOR_FIELDS])
+            self.write(SPACE_DESC, 0, i * DESC_SLOTS, [d[name] for name in engine.descriptor_fields])
         for r in range(mem.weights.shape[1]):
             self.write(SPACE_WEIGHT, r, 0, mem.weights[:, r])
         # M (lane 0) and B (lane 1) are separate tables (hw.engine): a lane each, as few frames as fit

@@ -18,7 +18,7 @@ from adderhw.base.validate import check_int
 
 from .addernet import check_first_last
 from .compiler import compile_network
-from .program import memory_images
+from .program import LayerProgram, ResidualAdd, memory_images
 from .trained import NETWORK_EPOCHS, QAT_EPOCHS, trained_network
 
 __all__ = ["network_program", "engine_for", "check_program_options", "QUANTS"]
@@ -88,16 +88,21 @@ def engine_for(program, rows, cols, pe, mac_rows, post_lanes=0):
     powers of two). Only what the program needs is built: an AdderNet program without multiplier
     layers gets no MAC array (``mac_rows`` is then 0 whatever was asked), and a program compiled
     with requant "shift" a post-processing without multipliers; the per-tile input shift is built
-    when a layer has a non-zero x_shift (per-group scales). ``post_lanes``: EngineConfig.post_lanes."""
-    k_max = max(layer.k for layer in program.layers)
+    when a layer has a non-zero x_shift (per-group scales), and the residual add with its third
+    activation buffer (EngineConfig.residual) when the program is a graph (a residual add, or a step
+    reading a tensor other than the previous one). ``post_lanes``: EngineConfig.post_lanes."""
+    convs = [layer for layer in program.layers if isinstance(layer, LayerProgram)]
+    k_max = max(layer.k for layer in convs)
     array = ArrayConfig(rows=rows, cols=cols, width=program.width, k_max=k_max, pe=pe)
     needs_mac = any(layer.op == "mul" for layer in program.layers)
     probe = EngineConfig(array=array, mac_rows=mac_rows if not array.kind.has_multiplier and needs_mac else 0, act_depth=1 << 20,
                          weight_depth=1 << 20, const_depth=1 << 16, max_layers=len(program.layers),
                          scale_bits=program.scale_bits, bias_bits=program.bias_bits, requant=program.requant,
                          shift_terms=program.shift_terms,
-                         tile_shift=any(layer.x_shifts.any() for layer in program.layers), post_lanes=post_lanes)
+                         tile_shift=any(layer.x_shifts.any() for layer in convs), post_lanes=post_lanes,
+                         residual=not program.sequential)
     mem = memory_images(program, probe)
-    act = max(max(layer.cin * layer.in_hw[0] * layer.in_hw[1], int(np.prod(layer.out_shape))) for layer in program.layers)
+    act = max(max(int(np.prod(program.input_shape)), *(int(np.prod(step.out_shape)) for step in program.layers),
+                  *(int(np.prod(step.shape)) for step in program.layers if isinstance(step, ResidualAdd))), 1)
     return probe.with_(act_depth=_pow2(act), weight_depth=_pow2(len(mem.weights)),
                        const_depth=_pow2(len(mem.consts)))

@@ -55,8 +55,9 @@ tensor at 2^-f_out:
      block is followed by the global average pool).
 
 Every intermediate value is exact (int64: |s| < 2^(width + max(la, lb) + 1) <= 2^(16 + 40 + 1)).
-la, lb and r are each from 0 to ADD_SHIFT_MAX. The engine RTL has no residual add and no
-non-sequential ``src`` yet: :func:`memory_images` refuses such programs, naming the step.
+la, lb and r are each from 0 to ADD_SHIFT_MAX. An engine built with ``residual``
+(adderhw.base.engine.EngineConfig) runs both; on one without, :func:`memory_images` refuses such
+programs, naming the step.
 
 Memory images (:func:`memory_images`; the engine's loader writes them, hw.engine reads them):
   * weights: word address ``wbase + tt·K + k`` holds lane r = F[tt·R_L + r, k] (0 where that
@@ -66,15 +67,25 @@ Memory images (:func:`memory_images`; the engine's loader writes them, hw.engine
     term code (adderhw.base.requant.encode_scale);
   * activations: value (ci, y, x) of image c sits at word ``ci·H·W + y·W + x``, lane c, of the
     buffer the layer reads: layer i reads buffer i mod 2 and writes buffer (i + 1) mod 2; the
-    image is loaded into buffer 0.
-  * descriptors: one per layer, the fields of ``adderhw.base.engine.DESCRIPTOR_FIELDS``.
+    image is loaded into buffer 0. On an engine built with ``residual`` every tensor sits at word 0
+    of one of its three buffers (:func:`allocate_buffers`): the image in buffer 0, and step i's
+    output in the lowest-numbered buffer that holds no tensor a step from i on still reads (so a
+    chain ping-pongs between buffers 0 and 1 as above, and a residual block's input stays put while
+    the block runs in the other two); a program that would need a fourth is refused, naming the
+    step. ``MemoryImages.buffers`` lists each step's (read, write, skip) buffers, and the
+    descriptor carries them (``bufs``).
+  * descriptors: one per step, the fields of ``engine.descriptor_fields`` (DESCRIPTOR_FIELDS, and
+    with ``residual`` RESIDUAL_FIELDS). A residual add's descriptor (:func:`residual_descriptor`)
+    describes a 1x1 layer of C_ch channels over H x W with one T-tile, which is how the engine's
+    address generator walks it, with ``main_shift``, ``skip_shift`` and its shift r in ``shift``.
 """
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from adderhw.base.engine import (BIAS_BITS_RANGE, DESCRIPTOR_FIELDS, GAP_EXTRA_BITS, LAYER_OPS, MAX_SHIFT,
-                                 POOL_KINDS, SCALE_BITS_RANGE, SIGNED_FIELDS, X_SHIFT_RANGE, EngineConfig)
+from adderhw.base.engine import (ADD_SHIFT_MAX, BIAS_BITS_RANGE, DESCRIPTOR_FIELDS, GAP_EXTRA_BITS, LAYER_OPS,
+                                 MAX_SHIFT, POOL_KINDS, RESIDUAL_BUFFERS, RESIDUAL_FLAG, SCALE_BITS_RANGE,
+                                 SIGNED_FIELDS, X_SHIFT_RANGE, EngineConfig)
 from adderhw.base.errors import BadParameter
 from adderhw.base.requant import REQUANT_KINDS, SHIFT_TERMS, encode_scale, pow2_terms
 from adderhw.base.validate import check_int, int_range
@@ -83,7 +94,7 @@ from .conv import adder2d, conv_output_shape, mac_conv2d
 
 __all__ = ["LayerProgram", "ResidualAdd", "ADD_SHIFT_MAX", "Program", "postprocess", "pool", "tile_shift",
            "residual_add", "run_layer_program", "run_program",
-           "ProgramRun", "memory_images", "MemoryImages", "descriptor"]
+           "ProgramRun", "memory_images", "MemoryImages", "descriptor", "residual_descriptor", "allocate_buffers"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,8 +163,8 @@ class LayerProgram:
         return self.cout * self.k * h * w
 
 
-#: the largest left (alignment) or right (rounding) shift of a residual add
-ADD_SHIFT_MAX = 40
+# ADD_SHIFT_MAX (adderhw.base.engine, 40): the largest left (alignment) or right (rounding) shift of a
+# residual add; the engine's post-processing derives the add's widths from it
 
 
 @dataclass(frozen=True, eq=False)
@@ -497,6 +508,7 @@ class MemoryImages:
     descriptors: list
     bases: list
     x_shifts: np.ndarray = None
+    buffers: list = None        # per step (read, write, skip) activation buffers, on a residual engine
 
 
 def descriptor(layer, wbase, cbase, last, rows):
@@ -527,10 +539,12 @@ def memory_images(program, engine):
         raise BadParameter(f"engine must be an EngineConfig, not {type(engine).__name__}")
     check_program(program)
     for i, step in enumerate(program.layers):
-        if isinstance(step, ResidualAdd) or step.src is not None:
+        if not engine.residual and (isinstance(step, ResidualAdd) or step.src is not None):
             _fail(step, "op" if isinstance(step, ResidualAdd) else "src",
-                  "is a residual add, which the engine RTL does not run yet" if isinstance(step, ResidualAdd)
-                  else f"reads step {step.src}, not the previous one, and the engine RTL runs layer chains only")
+                  ("is a residual add" if isinstance(step, ResidualAdd) else
+                   f"reads step {step.src}, not the previous one,") + ", which needs an engine built with "
+                  "residual (EngineConfig.residual: a third activation buffer and the add); this one runs "
+                  "chains of layers only")
     if program.width != engine.array.width:
         raise BadParameter(f"program {program.name!r} has width {program.width} but the engine's array "
                            f"is {engine.array.width}-bit; compile for the engine's width")
@@ -543,7 +557,13 @@ def memory_images(program, engine):
     R = engine.array.rows
     words, consts, descs, bases, x_shifts = [], [], [], [], []
     wbase = cbase = 0
+    bufs = allocate_buffers(program) if engine.residual else None
     for i, layer in enumerate(program.layers):
+        if isinstance(layer, ResidualAdd):
+            _check_residual_fits(layer, engine)
+            descs.append(residual_descriptor(layer, bufs[i]))
+            bases.append((wbase, cbase))
+            continue
         if engine.adder and layer.op == "add" and engine.array.pe != "sad":
             _fail(layer, "op", "add needs an AdderNet engine")
         if not engine.adder and layer.op == "add":
@@ -580,6 +600,8 @@ def memory_images(program, engine):
             scale = np.array([encode_scale(m, engine.shift_terms, engine.scale_bits) for m in scale], dtype=np.int64)
         consts.append(np.stack([scale, np.asarray(layer.bias)], axis=1).astype(np.int64))
         descs.append(descriptor(layer, wbase, cbase, i == len(program.layers) - 1, rows))
+        if engine.residual:
+            descs[-1].update(bufs=_bufs_field(bufs[i]), main_shift=0, skip_shift=0)
         bases.append((wbase, cbase))
         wbase += len(block)
         cbase += layer.cout
@@ -593,7 +615,68 @@ def memory_images(program, engine):
             lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if name in SIGNED_FIELDS else (0, (1 << bits) - 1)
             if not lo <= value <= hi:
                 _fail(layer, name, f"{value} does not fit a {bits}-bit descriptor field")
-    return MemoryImages(np.concatenate(words), np.concatenate(consts), descs, bases, np.concatenate(x_shifts))
+    return MemoryImages(np.concatenate(words), np.concatenate(consts), descs, bases, np.concatenate(x_shifts), bufs)
+
+
+def allocate_buffers(program, buffers=RESIDUAL_BUFFERS):
+    """Where each tensor of ``program`` lives on an engine built with ``residual``: per step, the
+    (read, write, skip) activation buffers (skip = read for a layer). The image is in buffer 0;
+    step i writes the lowest-numbered buffer that holds no tensor read by step i or later (a tensor
+    is dead after its last reader, and the step's own operands are live while it runs, so it never
+    writes a buffer it reads). Refuses, naming the step, a program that needs more than ``buffers``."""
+    last_read = {}
+    for i in range(len(program.layers)):
+        for j in program.sources(i):
+            last_read[j] = i
+    where, out = {-1: 0}, []
+    for i, step in enumerate(program.layers):
+        live = {j: where[j] for j, last in last_read.items() if j in where and last >= i}
+        free = [b for b in range(buffers) if b not in live.values()]
+        if not free:
+            held = ", ".join("the input" if j < 0 else repr(program.layers[j].name) for j in sorted(live))
+            _fail(step, "src", f"needs a fourth activation buffer: the engine's {buffers} hold {held}, which "
+                  f"this or a later step reads")
+        where[i] = free[0]
+        src = program.sources(i)
+        out.append((where[src[0]], where[i], where[src[-1]]))
+    return out
+
+
+def _bufs_field(bufs):
+    read, write, skip = bufs
+    return read | (write << 2) | (skip << 4)
+
+
+def residual_descriptor(step, bufs):
+    """The descriptor of a :class:`ResidualAdd` on an engine built with ``residual``: a 1x1 layer of
+    C_ch channels over H x W with one T-tile (the address generator's walk: position by position,
+    channel by channel, at ci·H·W + y·W + x), flags with RESIDUAL_FLAG, r in ``shift`` and the left
+    shifts in ``main_shift``/``skip_shift``; ``bufs`` the (read, write, skip) buffers."""
+    c, h, w = step.shape
+    _, dst_h, dst_w = step.out_shape
+    flags = RESIDUAL_FLAG | (int(step.relu) << 1) | (POOL_KINDS.index(step.pool) << 2)
+    d = {"flags": flags, "cin": c, "in_h": h, "in_w": w, "kernel": 1, "stride": 1, "padding": 0, "out_h": h,
+         "out_w": w, "cout": c, "t_tiles": 1, "t_beats": c, "wbase": 0, "cbase": 0, "shift": step.shift,
+         "pos_start": 0, "row_step": w, "ky_step": w, "ci_step": h * w, "dst_w": dst_w, "dst_plane": dst_h * dst_w,
+         "gap_log2": step.gap_log2 if step.pool == "gap" else 0,
+         "bufs": _bufs_field(bufs), "main_shift": step.main_shift, "skip_shift": step.skip_shift}
+    assert tuple(d)[:len(DESCRIPTOR_FIELDS)] == DESCRIPTOR_FIELDS
+    return d
+
+
+def _check_residual_fits(step, engine):
+    """Refuse a residual add ``engine`` cannot run: operands beyond act_depth; a pooled add whose
+    positions come closer than the post-processing's read-after-write distance (C_ch·P >= 4 cycles,
+    hw.postproc); an average pool of more channels than its running sums hold (const_depth)."""
+    c, h, w = step.shape
+    if c * h * w > engine.act_depth:
+        _fail(step, "shape", f"{c}x{h}x{w} = {c * h * w} values does not fit act_depth={engine.act_depth}")
+    if step.pool != "none" and c * engine.post_chunks < 4:
+        _fail(step, "pool", f"{step.pool!r} after a residual add of {c} channel(s) needs at least "
+              f"{-(-4 // engine.post_chunks)} (the post-processing's pool reads a destination 4 cycles after "
+              f"writing it, and the add's positions are {c * engine.post_chunks} cycle(s) apart)")
+    if step.pool == "gap" and c > engine.const_depth:
+        _fail(step, "pool", f"'gap' of {c} channels exceeds the {engine.const_depth} running sums (const_depth)")
 
 
 def _check_x_shift(layer, engine, rows):

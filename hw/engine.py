@@ -8,7 +8,8 @@ up to C images, image c on lane c (``adderhw.base.engine`` says why).
 
 Memories (``amaranth.lib.memory``, one synchronous read port and one write port each, the shape
 Yosys maps to iCE40 EBR and ECP5 DP16KD):
-  * two activation buffers (ping-pong), ``act_depth`` words of C lanes x ``width`` bits;
+  * two activation buffers (ping-pong), ``act_depth`` words of C lanes x ``width`` bits; three on
+    an engine built with ``residual`` (below);
   * the weight buffer, ``weight_depth`` words of R lanes x ``width`` bits;
   * the constant tables, ``const_depth`` entries of M and of B, and with ``tile_shift`` of the
     per-channel input shift d (read by hw.im2col at each tile's first channel);
@@ -24,7 +25,21 @@ Loading and reading (the host link or a testbench), only while the engine is idl
     load waits in a register, so a reset of the engine's logic loses no load it took);
     3: descriptor slot ``addr``. ``ready`` is low while the engine runs.
   * ``i_peek_side``/``i_peek_addr`` → ``o_peek_data`` (one cycle later): a word of an activation
-    buffer, for example the last layer's logits (words 0 .. classes-1 of buffer L mod 2).
+    buffer, for example the last layer's logits (words 0 .. classes-1 of buffer L mod 2; with
+    ``residual`` of the buffer the last step's ``bufs`` names, golden.program.MemoryImages.buffers).
+
+Residual networks (``EngineConfig.residual``; golden.program, "Graphs and the residual add"): every
+tensor of a program lives, at word 0, in one of three activation buffers, which the compiler side
+chooses (golden.program.memory_images: the image in buffer 0; each step's output in the first
+buffer that holds no tensor a later step still reads, so a residual block's input stays in its
+buffer while the block's layers ping-pong between the other two). A step's descriptor names the
+buffer it reads, the one it writes and, for a residual add, its skip operand's (``bufs``). A
+residual add runs without the arrays: hw.im2col walks the main operand as a 1x1 layer, the skip
+operand's buffer is read at the same address, and both go straight into hw.postproc, which adds,
+rounds, applies ReLU, saturates, pools and writes (one element of C images per cycle, or per P
+cycles with L < C lanes; golden.engine_cycles). The written buffer is never one the step reads:
+its read port serves the max pool's read-modify-write.
+
 Running: pulse ``i_start``; ``o_done`` rises when the last layer is written; ``o_class`` holds
 every lane's class and ``o_cycles`` the cycles of the run.
 
@@ -38,8 +53,10 @@ i_start : In(1)
 o_busy, o_done : Out(1)
 o_cycles : Out(32)
 o_class : Out(ArrayLayout(unsigned(class bits), C))
-i_peek_side : In(1), i_peek_addr : In(act address), o_peek_data : Out(ArrayLayout(signed(width), C))
-o_wr : Out({valid: 1, layer: 6, side: 1, addr: act address, data: ArrayLayout(signed(width), C), lanes: C})
+i_peek_side : In(side_bits: 1, or 2 with residual), i_peek_addr : In(act address),
+o_peek_data : Out(ArrayLayout(signed(width), C))
+o_wr : Out({valid: 1, layer: 6, side: side_bits, addr: act address, data: ArrayLayout(signed(width), C),
+            lanes: C})
 """
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
@@ -51,7 +68,7 @@ from adderhw.base.errors import BadParameter
 from adderhw.base.protocol import DESC_SLOTS, SPACE_ACT, SPACE_CONST, SPACE_DESC, SPACE_WEIGHT
 
 from .array import SystolicArray
-from .descriptor import is_mul
+from .descriptor import buffers, is_mul, is_residual
 from .im2col import Im2colGenerator
 from .postproc import PostProcessor, const_layout
 from .sequencer import Sequencer
@@ -69,9 +86,15 @@ def load_layout(engine):
 def write_layout(engine):
     """The layout of ``o_wr``: one post-processing write to an activation word; ``lanes`` has a bit
     set for each of the C lanes it changes (all of them, or one chunk's L with L < C)."""
-    return data.StructLayout({"valid": 1, "layer": 6, "side": 1, "addr": ceil_log2(engine.act_depth),
+    return data.StructLayout({"valid": 1, "layer": 6, "side": side_bits(engine),
+                              "addr": ceil_log2(engine.act_depth),
                               "data": data.ArrayLayout(signed(engine.array.width), engine.array.cols),
                               "lanes": engine.array.cols})
+
+
+def side_bits(engine):
+    """Bits of an activation buffer's number: 1, or 2 on an engine built with ``residual``."""
+    return ceil_log2(engine.act_buffers)
 
 
 def class_layout(engine):
@@ -91,7 +114,8 @@ class LayerEngine(wiring.Component):
             "i_load": In(stream.Signature(load_layout(engine))),
             "i_start": In(1), "o_busy": Out(1), "o_done": Out(1), "o_cycles": Out(32),
             "o_class": Out(class_layout(engine)),
-            "i_peek_side": In(1), "i_peek_addr": In(act_addr), "o_peek_data": Out(data.ArrayLayout(signed(w), C)),
+            "i_peek_side": In(side_bits(engine)), "i_peek_addr": In(act_addr),
+            "o_peek_data": Out(data.ArrayLayout(signed(w), C)),
             "o_wr": Out(write_layout(engine)),
         })
 
@@ -105,8 +129,10 @@ class LayerEngine(wiring.Component):
         m.submodules.seq = seq = Sequencer(e)
         m.submodules.im2col = gen = Im2colGenerator(e)
         m.submodules.post = post = PostProcessor(e)
-        m.submodules.act0 = act0 = memory.Memory(shape=word, depth=e.act_depth, init=[])
-        m.submodules.act1 = act1 = memory.Memory(shape=word, depth=e.act_depth, init=[])
+        acts = []
+        for s in range(e.act_buffers):
+            m.submodules[f"act{s}"] = mem = memory.Memory(shape=word, depth=e.act_depth, init=[])
+            acts.append(mem)
         m.submodules.weights = wmem = memory.Memory(shape=data.ArrayLayout(signed(w), R), depth=e.weight_depth, init=[])
         # M and B in a table each, so that either is written the cycle its load arrives and no load
         # waits in a register for the other (a register would lose it to a reset; hw.link's promise)
@@ -159,19 +185,29 @@ class LayerEngine(wiring.Component):
                          x_wr.addr.eq(ld.addr), x_wr.data.eq(ld.data),
                          x_wr.en.eq(load & (ld.space == SPACE_CONST) & (ld.lane == 2))]
 
-        # ---- activations: the layer reads side seq.o_side and writes the other
-        side = seq.o_side
-        for s, mem in ((0, act0), (1, act1)):
+        # ---- activations: the layer reads side seq.o_side and writes the other; with residual the
+        # descriptor names the buffer read, the one written and a residual add's skip operand's
+        if e.residual:
+            side, dst, skip = buffers(desc)
+            res = is_residual(desc)
+        else:
+            side = seq.o_side
+        for s, mem in enumerate(acts):
             rd = mem.read_port(transparent_for=())
             wr = mem.write_port(granularity=1)
             reading = side == s                 # this buffer is the layer's source
+            if e.residual:
+                skipping = res & (skip == s)    # a residual add's skip operand: read at the same address
+                writing = dst == s
+            else:
+                skipping, writing = False, ~reading
             with m.If(~busy):
                 m.d.comb += [rd.addr.eq(self.i_peek_addr), rd.en.eq(1)]
-            with m.Elif(reading):
+            with m.Elif(reading | skipping if e.residual else reading):
                 m.d.comb += [rd.addr.eq(gen.o_act_addr), rd.en.eq(gen.o_read_en)]
             with m.Else():
                 m.d.comb += [rd.addr.eq(post.o_rd_addr), rd.en.eq(post.o_rd_en)]
-            with m.If(busy & ~reading):
+            with m.If(busy & writing):
                 m.d.comb += [wr.addr.eq(post.o_wr_addr), wr.data.eq(post.o_wr_data),
                              wr.en.eq(Mux(post.o_wr_en, post.o_wr_lanes, 0))]
             if s == 0:
@@ -183,12 +219,21 @@ class LayerEngine(wiring.Component):
             m.d.sync += peek_sel.eq(self.i_peek_side == s)
             with m.If(peek_sel & ~busy):
                 m.d.comb += self.o_peek_data.eq(rd.data)
-            with m.If(reading):
-                m.d.comb += gen.i_act_data.eq(rd.data)
-            with m.Else():
-                m.d.comb += post.i_rd_data.eq(rd.data)
+            if e.residual:
+                # the buffers' read data by role: a buffer may be both source and skip
+                with m.If(reading):
+                    m.d.comb += gen.i_act_data.eq(rd.data)
+                with m.If(skip == s):
+                    m.d.comb += gen.i_skip_data.eq(rd.data)
+                with m.If(dst == s):
+                    m.d.comb += post.i_rd_data.eq(rd.data)
+            else:
+                with m.If(reading):
+                    m.d.comb += gen.i_act_data.eq(rd.data)
+                with m.Else():
+                    m.d.comb += post.i_rd_data.eq(rd.data)
         m.d.comb += [self.o_wr.valid.eq(busy & post.o_wr_en), self.o_wr.layer.eq(seq.o_layer),
-                     self.o_wr.side.eq(~side), self.o_wr.addr.eq(post.o_wr_addr), self.o_wr.data.eq(post.o_wr_data),
+                     self.o_wr.side.eq(dst if e.residual else ~side), self.o_wr.addr.eq(post.o_wr_addr), self.o_wr.data.eq(post.o_wr_data),
                      self.o_wr.lanes.eq(post.o_wr_lanes)]
 
         # ---- the arrays: one for adder layers, one for multiplier layers (AdderNet), or one MAC array
@@ -200,10 +245,22 @@ class LayerEngine(wiring.Component):
         # the ECP5 8x8 engine's critical path (into im2col's tile counter, 10.7 ns)
         mul = Signal(name="op_mul")
         m.d.sync += mul.eq(is_mul(desc))
+        if e.residual:
+            # a residual add (registered like the op) feeds the post-processing from hw.im2col: the
+            # main operand as the row's sums (sign-extended), the skip operand beside it
+            add = Signal(name="op_residual")
+            m.d.sync += add.eq(res)
+            with m.If(add):
+                m.d.comb += [gen.o_act.ready.eq(post.i_sum.ready), gen.o_filter.ready.eq(post.i_sum.ready),
+                             post.i_sum.valid.eq(gen.o_act.valid), post.i_sum.payload.skip.eq(gen.o_skip)]
+                for c in range(C):
+                    m.d.comb += post.i_sum.payload.data[c].eq(gen.o_act.payload.data[c])
         for op, arr in arrays.items():
             m.submodules[f"array_{op}"] = arr
             cfg = arr.config
             sel = mul if op == "mul" else ~mul
+            if e.residual:
+                sel = sel & ~add
             m.d.comb += [arr.i_act.payload.eq(gen.o_act.payload), arr.i_act.valid.eq(gen.o_act.valid & sel),
                          arr.i_filter.valid.eq(gen.o_filter.valid & sel),
                          arr.o_sum.ready.eq(post.i_sum.ready)]

@@ -20,6 +20,14 @@ arrives with the activation word at stage 1, and every lane of the payload is
 tile_shift(value, d) (x·2^d saturated for d >= 0, (x + 2^(−d−1)) >> −d for d < 0), after zero
 padding. Without tile_shift none of it is built and the ports are absent.
 
+Residual add (``EngineConfig.residual``): a residual step's descriptor describes a 1x1
+"convolution" of its C_ch channels with one T-tile, so the generator walks its operand in the
+post-processing's order (position by position, channel by channel) at address ci·H·W + y·W + x.
+The engine reads the skip operand's buffer at the same address (``o_act_addr``; both operands have
+one layout), and ``i_skip_data`` is registered beside the main operand's word into ``o_skip``,
+which is valid with ``o_act``. A residual step is never shifted per tile (its d is not in the
+table), and nothing of this is built without ``residual``.
+
 Timing (``IM2COL_STAGES`` = 2): stage 0 holds the loop counters and drives the memories' read
 addresses; stage 1 is the memories' read data (registered inside the block RAM); stage 2 registers
 it, after the zero padding and the per-tile shift, as the stream payload, so that no path runs from
@@ -43,6 +51,7 @@ o_act : Out(stream.Signature({data: ArrayLayout(signed(width), C), last: 1}))
 o_filter : Out(stream.Signature(ArrayLayout(signed(width), R)))
 o_busy : Out(1)
 o_xs_addr : Out(const address), i_xs_data : In(signed(X_SHIFT_BITS))   only with tile_shift
+i_skip_data : In(ArrayLayout(signed(width), C)), o_skip : Out(ArrayLayout(signed(width), C))   only with residual
 """
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
@@ -51,7 +60,7 @@ from amaranth.utils import ceil_log2
 
 from adderhw.base.engine import X_SHIFT_BITS, X_SHIFT_RANGE
 
-from .descriptor import descriptor_layout, is_mul
+from .descriptor import descriptor_layout, is_mul, is_residual
 
 __all__ = ["Im2colGenerator"]
 
@@ -63,6 +72,8 @@ class Im2colGenerator(wiring.Component):
         w, C, R = a.width, a.cols, a.rows
         xs = {"o_xs_addr": Out(ceil_log2(engine.const_depth)), "i_xs_data": In(signed(X_SHIFT_BITS))} \
             if engine.tile_shift else {}
+        if engine.residual:
+            xs.update({"i_skip_data": In(data.ArrayLayout(signed(w), C)), "o_skip": Out(data.ArrayLayout(signed(w), C))})
         super().__init__({**xs,
             "i_start": In(1),
             "i_desc": In(descriptor_layout(engine)),
@@ -120,8 +131,11 @@ class Im2colGenerator(wiring.Component):
             for c in range(self.engine.array.cols):
                 value = Mux(pad1, 0, self.i_act_data[c])        # zero padding
                 if self.engine.tile_shift:
-                    value = self._tile_shift(m, value, self.i_xs_data, f"xs{c}")
+                    shifted = self._tile_shift(m, value, self.i_xs_data, f"xs{c}")
+                    value = Mux(is_residual(d), value, shifted) if self.engine.residual else shifted
                 m.d.sync += act2[c].eq(value)
+            if self.engine.residual:
+                m.d.sync += self.o_skip.eq(self.i_skip_data)
         m.d.comb += [self.o_act.payload.data.eq(act2), self.o_act.payload.last.eq(last2), self.o_act.valid.eq(v2),
                      self.o_filter.payload.eq(w2), self.o_filter.valid.eq(v2)]
 

@@ -64,11 +64,26 @@ or the add in one cycle, the ECP5 8x8 engine's critical path was the activation 
 the max pool's compare, 14.7 ns.)
 The last layer's rows also feed a running argmax per lane (first maximum wins): ``o_class``.
 
+The residual add (``EngineConfig.residual``; golden.program.residual_add): a residual step's rows
+are not array sums but the main operand a (in ``data``, sign-extended) and the skip operand b (in
+``skip``) of one channel of C images, streamed by hw.im2col in the same order as a layer's rows
+(position by position, channel t = 0 .. C_ch − 1). The requantisation's stages compute the add:
+stage A2 shifts a and b left by the upper three bits of ``main_shift`` / ``skip_shift`` (0, 8, ..
+40), stage B by the lower three, stage B1 sums them in place of acc·M, stage B2 adds the rounding
+half of the shift S (no B), and from there on the step is a layer's: the arithmetic shift right by
+S, ReLU, saturation, pooling and the write. Widths from the whole range the program format allows
+(:func:`residual_bits`): a·2^la + b·2^lb with la, lb <= ADD_SHIFT_MAX is a signed width +
+ADD_SHIFT_MAX + 1-bit number, so U, the width of the requantisation's sum, is at least that on an
+engine built with ``residual`` (:func:`requant_bits`), and S <= ADD_SHIFT_MAX < U is never clamped.
+A pooled residual step must have C_ch·P >= 4 (golden.program.memory_images refuses fewer), for the
+read-after-write distance above: its positions are C_ch·P cycles apart, not a tile period.
+
 Members
 -------
 i_start : In(1)                  begin a layer; ``i_desc`` is held stable until ``o_done``
 i_desc : In(descriptor_layout)
-i_sum : In(stream.Signature({data: ArrayLayout(signed(acc_bits), C), last: 1}))   ready every P-th cycle
+i_sum : In(stream.Signature({data: ArrayLayout(signed(acc_bits), C), last: 1}))   ready every P-th cycle;
+    with ``residual`` also ``skip``: ArrayLayout(signed(width), C), a residual add's second operand
 o_const_addr : Out, o_const_en : Out(1), i_const_data : In({scale, bias})   the constant table
 o_rd_addr : Out, o_rd_en : Out(1), i_rd_data : In(ArrayLayout(signed(width), C))   destination read
 o_wr_addr : Out, o_wr_en : Out(1), o_wr_data : Out(ArrayLayout(signed(width), C))  destination write
@@ -81,12 +96,13 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from adderhw.base.engine import GAP_EXTRA_BITS, MAX_SHIFT, SHIFT_BITS
+from adderhw.base.engine import ADD_SHIFT_MAX, GAP_EXTRA_BITS, MAX_SHIFT, SHIFT_BITS
 from adderhw.base.requant import code_bits, exp_bits
 
-from .descriptor import POOL_GAP, POOL_MAX2, descriptor_layout, has_relu, is_last, pool_kind
+from .descriptor import POOL_GAP, POOL_MAX2, descriptor_layout, has_relu, is_last, is_residual, pool_kind
 
-__all__ = ["PostProcessor", "const_layout", "scale_terms", "sum_bits", "requant_bits", "requant_shift", "GAP_EXTRA_BITS"]
+__all__ = ["PostProcessor", "const_layout", "scale_terms", "sum_bits", "requant_bits", "residual_bits", "requant_shift",
+           "GAP_EXTRA_BITS"]
 
 
 def const_layout(engine):
@@ -121,9 +137,18 @@ def sum_bits(engine):
     return bits
 
 
+def residual_bits(engine):
+    """Signed width of a residual add's aligned sum a·2^la + b·2^lb for any signed ``width``-bit a, b
+    and la, lb <= ADD_SHIFT_MAX: |a·2^la| <= 2^(width − 1 + ADD_SHIFT_MAX), so the sum lies in
+    [−2^(width + ADD_SHIFT_MAX), 2^(width + ADD_SHIFT_MAX))."""
+    return engine.array.width + ADD_SHIFT_MAX + 1
+
+
 def requant_bits(engine):
-    """Signed width of acc·M + B for any acc the engine feeds in and any M, B its table holds."""
-    return max(sum_bits(engine) + engine.scale_bits, engine.bias_bits) + 1
+    """Signed width U of acc·M + B for any acc the engine feeds in and any M, B its table holds; on an
+    engine built with ``residual`` also of any residual add's aligned sum (:func:`residual_bits`)."""
+    u = max(sum_bits(engine) + engine.scale_bits, engine.bias_bits) + 1
+    return max(u, residual_bits(engine)) if engine.residual else u
 
 
 def requant_shift(m, shift, u_bits):
@@ -153,10 +178,13 @@ class PostProcessor(wiring.Component):
         self.acc_bits = sum_bits(engine)
         self.u_bits = requant_bits(engine)
         self.class_bits = max(1, ceil_log2(engine.const_depth))
+        row = {"data": data.ArrayLayout(signed(self.acc_bits), C), "last": 1}
+        if engine.residual:
+            row["skip"] = data.ArrayLayout(signed(w), C)
         super().__init__({
             "i_start": In(1),
             "i_desc": In(descriptor_layout(engine)),
-            "i_sum": In(stream.Signature(data.StructLayout({"data": data.ArrayLayout(signed(self.acc_bits), C), "last": 1}))),
+            "i_sum": In(stream.Signature(data.StructLayout(row))),
             "o_const_addr": Out(ceil_log2(engine.const_depth)),
             "o_const_en": Out(1),
             "i_const_data": In(const_layout(engine)),
@@ -196,14 +224,18 @@ class PostProcessor(wiring.Component):
             with m.If(self.i_start):
                 m.d.sync += q.eq(0)
             chunk = Signal(data.ArrayLayout(signed(self.acc_bits), L), name="chunk_data")
+            skip = Signal(data.ArrayLayout(signed(w), L), name="chunk_skip") if e.residual else None
             with m.Switch(q):
                 for i in range(P):
                     with m.Case(i):
                         m.d.comb += [chunk[lane].eq(self.i_sum.payload.data[i * L + lane]) for lane in range(L)]
+                        if e.residual:
+                            m.d.comb += [skip[lane].eq(self.i_sum.payload.skip[i * L + lane]) for lane in range(L)]
         else:
             beat = take
             m.d.comb += self.i_sum.ready.eq(1)
             chunk = self.i_sum.payload.data
+            skip = self.i_sum.payload.skip if e.residual else None
 
         # ---- beat counters: channel t within the position, and the position
         t, tplane = Signal(fb, name="t"), Signal(fb, name="tplane")
@@ -261,6 +293,18 @@ class PostProcessor(wiring.Component):
         const = Signal(const_layout(e), name="const_a2")
         acc_a2 = Signal(data.ArrayLayout(signed(self.acc_bits), L), name="acc_a2")
         m.d.sync += [const.eq(self.i_const_data), acc_a2.eq(acc_a)]
+        if e.residual:
+            # the residual add's operands, shifted left by the upper three bits of la and lb
+            res = is_residual(d)
+            la, lb = d.main_shift[:6], d.skip_shift[:6]
+            skip_a = Signal(data.ArrayLayout(signed(w), L), name="skip_a")
+            m.d.sync += skip_a.eq(skip)
+            aligned = signed(w + ADD_SHIFT_MAX)          # a·2^la for any la <= ADD_SHIFT_MAX
+            main_a2 = Signal(data.ArrayLayout(aligned, L), name="res_main_a2")
+            skip_a2 = Signal(data.ArrayLayout(aligned, L), name="res_skip_a2")
+            for c in range(L):
+                m.d.sync += [main_a2[c].eq(acc_a[c] << Cat(Const(0, 3), la[3:])),
+                             skip_a2[c].eq(skip_a[c] << Cat(Const(0, 3), lb[3:]))]
         advance(1)
         # ---- stage B: requant "mul": acc·M per lane (a multiplier, DSP-mapped where there are DSPs);
         # "shift": each of M's one or two signed powers of two as a shift and a negation. B + 2^(S'−1)
@@ -269,6 +313,8 @@ class PostProcessor(wiring.Component):
         half = Signal(total_shape)
         m.d.sync += half.eq(Mux(shift == 0, 0, Const(1, total_shape) << (shift - 1)[:SHIFT_BITS]))
         prod_shape = signed(self.acc_bits + e.scale_bits)          # any acc·M, exactly
+        if e.residual:                                             # and any a·2^la + b·2^lb
+            prod_shape = signed(max(prod_shape.width, residual_bits(e)))
         n_terms = 1 if e.requant == "mul" else e.shift_terms
         terms = [Signal(data.ArrayLayout(prod_shape, L), name=f"term{i}") for i in range(n_terms)]
         for c in range(L):
@@ -277,12 +323,23 @@ class PostProcessor(wiring.Component):
             else:
                 m.d.sync += [terms[i][c].eq(v) for i, v in enumerate(scale_terms(const.scale, acc_a2[c], e))]
         bias_half = Signal(total_shape, name="bias_half")           # |B + half| < 2^(U−1) + 2^(U−1)
-        m.d.sync += bias_half.eq(const.bias + half)
+        if e.residual:              # a residual add has no B
+            m.d.sync += bias_half.eq(Mux(res, 0, const.bias) + half)
+            main_b = Signal(data.ArrayLayout(aligned, L), name="res_main_b")
+            skip_b = Signal(data.ArrayLayout(aligned, L), name="res_skip_b")
+            for c in range(L):
+                m.d.sync += [main_b[c].eq(main_a2[c] << la[:3]), skip_b[c].eq(skip_a2[c] << lb[:3])]
+        else:
+            m.d.sync += bias_half.eq(const.bias + half)
         advance(2)
-        # ---- stage B1: acc·M, the sum of the terms (one adder; "mul": the product, delayed)
+        # ---- stage B1: acc·M, the sum of the terms (one adder; "mul": the product, delayed); a
+        # residual add's a·2^la + b·2^lb
         prod = Signal(data.ArrayLayout(prod_shape, L))
         for c in range(L):
-            m.d.sync += prod[c].eq(sum(t[c] for t in terms[1:]) + terms[0][c] if n_terms > 1 else terms[0][c])
+            value = sum(t[c] for t in terms[1:]) + terms[0][c] if n_terms > 1 else terms[0][c]
+            if e.residual:
+                value = Mux(res, main_b[c] + skip_b[c], value)
+            m.d.sync += prod[c].eq(value)
         bias_b1 = Signal(total_shape, name="bias_half_b1")
         m.d.sync += bias_b1.eq(bias_half)
         advance(3)

@@ -4,11 +4,12 @@ For layer i it reads the descriptor's fields from the descriptor table (one fiel
 ``i·DESC_SLOTS + f``) into a register, pulses ``o_start`` for the address generator and the
 post-processing, and waits for the post-processing's ``i_layer_done``; after the layer whose
 ``last`` flag is set it raises ``o_done`` (held until the next ``i_start``). Layer i reads
-activation buffer i mod 2 and writes the other (``o_side`` = i mod 2).
+activation buffer i mod 2 and writes the other (``o_side`` = i mod 2); on an engine built with
+``residual`` the descriptor's ``bufs`` names them instead (hw.engine reads it).
 
-Timing per layer: F + 1 cycles to fetch the F fields (a synchronous read), one cycle for
-``o_start``, then the layer itself; ``o_cycles`` counts every cycle from the one after ``i_start``
-to the one that raises ``o_done`` (golden.engine_cycles models it exactly).
+Timing per layer: F + 1 cycles (``EngineConfig.fetch_cycles``) to fetch the F fields (a synchronous
+read), one cycle for ``o_start``, then the layer itself; ``o_cycles`` counts every cycle from the one
+after ``i_start`` to the one that raises ``o_done`` (golden.engine_cycles models it exactly).
 
 Members
 -------
@@ -27,7 +28,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from adderhw.base.engine import DESCRIPTOR_FIELDS, FETCH_CYCLES
+from adderhw.base.engine import DESCRIPTOR_FIELDS, FETCH_CYCLES, RESIDUAL_FIELDS
 from adderhw.base.protocol import DESC_SLOTS
 
 from .descriptor import descriptor_layout, is_last
@@ -35,7 +36,8 @@ from .descriptor import descriptor_layout, is_last
 __all__ = ["Sequencer", "DESC_SLOTS", "FETCH_CYCLES"]
 
 SLOT_BITS = DESC_SLOTS.bit_length() - 1
-assert 1 << SLOT_BITS == DESC_SLOTS and len(DESCRIPTOR_FIELDS) < DESC_SLOTS   # a table address is {layer, field}
+# a table address is {layer, field}
+assert 1 << SLOT_BITS == DESC_SLOTS and len(DESCRIPTOR_FIELDS) + len(RESIDUAL_FIELDS) < DESC_SLOTS
 
 
 class Sequencer(wiring.Component):
@@ -52,7 +54,7 @@ class Sequencer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        F = len(DESCRIPTOR_FIELDS)
+        F = len(self.engine.descriptor_fields)
         fb = self.engine.field_bits
         layer = Signal(6)
         field = Signal(range(F + 1))

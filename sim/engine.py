@@ -18,8 +18,6 @@ from adderhw.base.errors import BadParameter, SimulationError
 from adderhw.golden.program import memory_images
 from adderhw.base.protocol import DESC_SLOTS, SPACE_ACT, SPACE_CONST, SPACE_DESC, SPACE_WEIGHT
 
-from adderhw.base.engine import DESCRIPTOR_FIELDS
-
 __all__ = ["load_beats", "program_beats", "image_beats", "EngineRun", "run_engine_amaranth", "check_batch"]
 
 
@@ -28,7 +26,7 @@ def program_beats(program, engine):
     mem = memory_images(program, engine)
     beats = []
     for i, d in enumerate(mem.descriptors):
-        for f, name in enumerate(DESCRIPTOR_FIELDS):
+        for f, name in enumerate(engine.descriptor_fields):
             beats.append((SPACE_DESC, i * DESC_SLOTS + f, 0, int(d[name])))
     for addr, row in enumerate(mem.weights):
         for r, v in enumerate(row):

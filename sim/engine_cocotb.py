@@ -16,7 +16,7 @@ from amaranth.back import verilog
 from amaranth.utils import ceil_log2
 
 from adderhw.base.errors import BadParameter
-from adderhw.hw.engine import LayerEngine, class_layout, load_layout, write_layout
+from adderhw.hw.engine import LayerEngine, class_layout, load_layout, side_bits, write_layout
 
 from .cocotb_sim import SimulationMismatch, TIMESCALE, _failed, _tool_env, build_sources, icarus_compatible
 from .engine import EngineRun, image_beats, program_beats
@@ -83,7 +83,8 @@ def run_engine_verilog(engine, program, images, backend="verilator", max_cycles=
     pack = _packer(engine)
     text = engine_verilog(engine)
     harness = engine_harness_verilog(load_layout(engine).size, write_layout(engine).size,
-                                     class_layout(engine).size, ceil_log2(engine.act_depth), dut=ENGINE_TOP)
+                                     class_layout(engine).size, ceil_log2(engine.act_depth), dut=ENGINE_TOP,
+                                     side_bits=side_bits(engine))
     if backend == "icarus":
         text, harness = icarus_compatible(text), icarus_compatible(harness)
     files = {f"{ENGINE_TOP}.v": text, f"{ENGINE_HARNESS_TOP}.v": harness}

@@ -171,7 +171,7 @@ def test_memory_images_refuses_a_residual_program(residual):
     _, net, x = residual
     program = compile_model(net, x, 8, "res").program
     engine = EngineConfig(array=ArrayConfig(rows=4, cols=4, width=8, k_max=64, pe="sad"), mac_rows=4)
-    with pytest.raises(BadParameter, match="layer 'add': op is a residual add, which the engine RTL does not run"):
+    with pytest.raises(BadParameter, match="layer 'add': op is a residual add, which needs an engine built with residual"):
         memory_images(program, engine)
 
 
