@@ -9,18 +9,11 @@ command checks where its outputs go first, and says in one sentence what is wron
 * An output *directory* (``--out``, ``--build-dir``) is created when missing, with its parents,
   but neither it nor any existing parent may be a file.
 """
-import os
 from pathlib import Path
 
 from .errors import BadParameter
 
-__all__ = ["check_output_file", "check_output_dir", "cache_root"]
-
-
-def cache_root():
-    """Where every cache of adderhw lives (simulator builds, trained models, board builds' records):
-    ``$ADDERHW_CACHE``, default ``~/.cache/adderhw``."""
-    return Path(os.environ.get("ADDERHW_CACHE", Path.home() / ".cache" / "adderhw"))
+__all__ = ["check_output_file", "check_output_dir"]
 
 
 def check_output_file(option, path):

@@ -25,7 +25,6 @@ Layout (NumPy's ``.npz``, read with ``allow_pickle=False``; nothing in it is exe
 
 Version history: 1, this layout.
 """
-import hashlib
 import json
 import zipfile
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ import numpy as np
 
 from adderhw.base.errors import BadParameter
 
+from .trained import weights_sha256
 from .program import LayerProgram, Program, ResidualAdd
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ProgramFile", "write_program", "read_program", "state_dict_sha256"]
@@ -44,18 +44,10 @@ FORMAT_VERSION = 1
 
 
 def state_dict_sha256(model):
-    """sha256 (hex) of a torch model's weights: over its ``state_dict()`` entries in sorted key
-    order, each entry hashed as the key (UTF-8), a NUL byte, the dtype's name, a NUL byte, the shape
-    as comma-separated decimals, a NUL byte, then the tensor's bytes (CPU, C-contiguous, the
-    machine's byte order, which is little-endian on every platform torch ships for)."""
-    h = hashlib.sha256()
-    state = model.state_dict()
-    for key in sorted(state):
-        t = state[key].detach().cpu().contiguous()
-        h.update(key.encode() + b"\0" + str(t.dtype).removeprefix("torch.").encode() + b"\0"
-                 + ",".join(map(str, t.shape)).encode() + b"\0")
-        h.update(t.numpy().tobytes())
-    return h.hexdigest()
+    """SHA-256 (hex) of a torch model's weights: golden.trained.weights_sha256 of its
+    ``state_dict()`` (the one hash of weights in adderhw: names, dtypes, shapes and bytes, in name
+    order), so a program file names the same weights file that ``adderhw train`` writes."""
+    return weights_sha256(model.state_dict())
 
 
 @dataclass(frozen=True, eq=False)

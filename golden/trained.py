@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from adderhw.base.errors import BadParameter
-from adderhw.base.paths import cache_root
+from adderhw.base.cache import cache_dir as _cache_dir, content_key
 from adderhw.base.validate import check_int
 from adderhw.base.networks import NETWORK_EPOCHS, QAT_EPOCHS, STUDY_EPOCHS   # the table, re-exported
 
@@ -53,7 +53,7 @@ def committed_dir():
 
 def cache_dir():
     """``$ADDERHW_CACHE/models`` (default ~/.cache/adderhw/models): the simulators' cache root."""
-    return cache_root() / "models"
+    return _cache_dir("models")
 
 
 def _network_parts(network):
@@ -162,7 +162,7 @@ def trained_network(network, adder, seed=0, epochs=0, fresh=False, channels=None
         progress(f"  the {network} {kind}: committed weights {committed.name} (sha256 {meta['sha256'][:12]})")
         return TrainedNetwork(data, model.eval(), name, "committed", committed, meta)
     fp = kernel_fingerprint()
-    cached = cache_dir() / f"{name}-t{fp['training']}-torch{fp['torch']}-{fp['capability']}.npz"
+    cached = cache_dir() / f"{name}-{content_key(fp['training'], fp['torch'], fp['capability'])}.npz"
     if not fresh and cached.exists():
         meta = load_weights(cached, model)
         progress(f"  the {network} {kind}: cached training {cached}")

@@ -14,8 +14,6 @@ as every earlier size and its own need together, so the sizes of a design conver
 Drivers (see :mod:`adderhw.sim.cocotb_tb`): ``"harness"`` (default) drives the streams from an HDL harness,
 so the simulator runs at its own speed; ``"cocotb"`` drives them from Python every cycle.
 """
-import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -26,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from adderhw.base.errors import BadParameter, SimulationError, ToolFailed
-from adderhw.base.paths import cache_root
+from adderhw.base.cache import cache_root, content_key, locked
 from adderhw.hw.verilog import VERILATOR_WAIVERS, generate_verilog
 
 from .dsp_model import mult18x18d_model
@@ -155,8 +153,7 @@ def model_key(files, top, backend, waves=None, memories=None):
     # keys the tracer; the environment's prefix keys the cocotb and Verilator files the makefile
     # names by path, so a cache shared by several environments (a home directory that cluster
     # workers share) stays valid
-    return hashlib.sha256("\0".join([backend, top, *files.values(), *_build_args(backend, waves), str(bool(waves)),
-                                      sys.prefix]).encode()).hexdigest()[:20]
+    return content_key(backend, top, *files.values(), *_build_args(backend, waves), bool(waves), sys.prefix)
 
 
 _STAMP = "adderhw.built"
@@ -203,9 +200,7 @@ def build_sources(files, top, backend, waves=None, progress=None, what="the desi
     if not built:
         # parallel jobs (a local pool, cluster workers on one machine) may want the same model at
         # once: one builds it under a lock, the others wait and then reuse it
-        home.parent.mkdir(parents=True, exist_ok=True)
-        with open(home.parent / f"{key}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with locked(home):
             build_dir, depths, built = where()
             if not built:
                 if memories is not None:

@@ -1,3 +1,4 @@
+import hashlib
 import json
 
 import numpy as np
@@ -58,9 +59,11 @@ def test_committed_weights_come_first_then_the_cache_then_a_training(dirs):
     name = model_name("digits", True, 0, 1)
     first = trained_network("digits", True, 0, 1, progress=lambda m: None)
     assert first.source == "trained"
-    # the cache key holds the training code's version, torch's version and the kernels in use
+    # the cache key (base.cache.content_key) holds the training code's version, torch's version and
+    # the kernels in use
     cap = torch.backends.cpu.get_cpu_capability()
-    assert first.path.name == f"{name}-t2-torch{torch.__version__}-{cap}.npz"
+    key = hashlib.sha256(f"2\0{torch.__version__}\0{cap}".encode()).hexdigest()[:20]
+    assert first.path.name == f"{name}-{key}.npz"
     again = trained_network("digits", True, 0, 1, progress=lambda m: None)
     assert again.source == "cache" and again.meta["sha256"] == first.meta["sha256"]
     # another seed's weights, committed under this name, win over the cache
@@ -81,7 +84,8 @@ def test_another_kernel_family_is_another_cache_entry(dirs, monkeypatch):
     real = det.kernel_fingerprint
     monkeypatch.setattr(det, "kernel_fingerprint", lambda: dict(real(), capability="AVX512"))
     second = trained_network("digits", False, 0, 1, progress=lambda m: None)
-    assert second.source == "trained" and second.path != first.path and "AVX512" in second.path.name
+    key = hashlib.sha256(f"2\0{torch.__version__}\0AVX512".encode()).hexdigest()[:20]
+    assert second.source == "trained" and second.path != first.path and second.path.name.endswith(f"-{key}.npz")
 
 
 def test_unknown_network_is_refused(dirs):
