@@ -96,10 +96,17 @@ def load_calibration(calib):
     return x, y
 
 
-def compile_model(model, calib, width=8, quant="ptq", requant="mul", shift_terms=2, scale_bits=16, bias_bits=32,
-                  name=None, input_shape=None, engine=None, calib_images=512, qat_epochs=4, seed=0):
+def compile_model(model, calib, width=8, quant="ptq", **options):
     """(golden.compiler.Compiled, the imported model it was compiled from, the source sha256) of a
-    user's ``model``; see :func:`compile`."""
+    user's ``model``; see :func:`compile`. The adder layers run their eager code meanwhile
+    (golden.reference.eager_kernels: compiling the fused kernel costs more than one calibration)."""
+    from adderhw.golden.reference import eager_kernels
+    with eager_kernels():
+        return _compile_model(model, calib, width, quant, **options)
+
+
+def _compile_model(model, calib, width=8, quant="ptq", requant="mul", shift_terms=2, scale_bits=16, bias_bits=32,
+                   name=None, input_shape=None, engine=None, calib_images=512, qat_epochs=4, seed=0):
     from adderhw.golden.compiler import compile_model as compile_imported
     from adderhw.golden.frontend import import_model
     from adderhw.golden.program_file import state_dict_sha256

@@ -23,6 +23,7 @@ code. Set ``ADDERHW_TORCH_COMPILE=0`` to force the eager path.
 """
 import math
 import os
+from contextlib import contextmanager
 import warnings
 
 import torch
@@ -57,9 +58,10 @@ class _Kernels:
     def __init__(self):
         self._compiled = None
         self._failed = False
+        self.eager = 0          # > 0 inside eager_kernels(): the eager code only
 
     def _get(self):
-        if self._failed or os.environ.get("ADDERHW_TORCH_COMPILE", "1") == "0":
+        if self._failed or self.eager or os.environ.get("ADDERHW_TORCH_COMPILE", "1") == "0":
             return None
         if self._compiled is None:
             self._compiled = (torch.compile(_sad_cols, dynamic=True),
@@ -101,6 +103,20 @@ def _grad_cols_eager(w, cols, g):
 
 _eager = (_sad_cols_eager, _grad_cols_eager)
 _kernels = _Kernels()
+
+
+@contextmanager
+def eager_kernels():
+    """Within the block every adder layer runs the eager code, not the fused torch.compile kernel.
+    For one-shot work in a fresh process (importing and calibrating a user's model: adderhw.compile)
+    the kernel's compilation costs more than it saves: ResNet-20 with 64 calibration images took a
+    median 76 s warm and 157 s with an empty compile cache, and 17 s eager (adderhw bench compile,
+    docs/results/bench_compile)."""
+    _kernels.eager += 1
+    try:
+        yield
+    finally:
+        _kernels.eager -= 1
 
 
 def _geometry(x, w, stride, padding):
