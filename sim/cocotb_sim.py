@@ -47,7 +47,7 @@ def _pow2(n, floor):
     return v
 
 
-def _tool_env(backend):
+def tool_env(backend):
     """Variables the backend's tools need while cocotb's runner works (see sim/toolchain.py)."""
     if backend == "verilator":
         return verilator_env()
@@ -57,7 +57,7 @@ def _tool_env(backend):
 
 def _runner(backend):
     from cocotb_tools.runner import get_runner
-    with scoped_environment(_tool_env(backend)):
+    with scoped_environment(tool_env(backend)):
         return get_runner(backend)
 
 
@@ -127,7 +127,7 @@ def _build_model(runner, backend, build_dir, files, sources, top, args, waves, p
     for name, text in files.items():
         (build_dir / name).write_text(text)
     try:
-        with scoped_environment(_tool_env(backend)):
+        with scoped_environment(tool_env(backend)):
             runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir, build_args=args,
                          timescale=TIMESCALE, waves=bool(waves), always=True, log_file=build_dir / "build.log")
     except Exception as exc:
@@ -212,7 +212,7 @@ def build_sources(files, top, backend, waves=None, progress=None, what="the desi
     names = list(files) + ([memories.name] if memories is not None else [])
     sources = [build_dir / name for name in names]
     # the runner keeps its build state in memory: register the cached build without rebuilding
-    with scoped_environment(_tool_env(backend)):
+    with scoped_environment(tool_env(backend)):
         runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir, build_args=args,
                      timescale=TIMESCALE, waves=bool(waves), always=False, log_file=build_dir / "reuse.log")
     return runner, build_dir, top
@@ -273,21 +273,12 @@ def run_plan(plan, stalls, max_cycles, backend, waves=None, seed=None, driver="h
                 plusargs += ["+stalls=1", f"+stall_file={tmp / 's.hex'}"]
         wave_file = tmp / f"waves.{wave_fmt}" if wave_fmt else None
         wave_plusargs, test_args, wave_env = _wave_options(backend, wave_fmt, wave_file)
-        try:
-            with scoped_environment({**_tool_env(backend), **wave_env}):
-                results = runner.test(test_module="adderhw.sim.cocotb_tb", hdl_toplevel=top, build_dir=build_dir,
-                                      testcase="harness" if driver == "harness" else "gemm_stream",
-                                      test_dir=tmp, plusargs=plusargs + wave_plusargs, test_args=test_args,
-                                      timescale=TIMESCALE, waves=bool(waves), log_file=tmp / "sim.log")
-            failed = _failed(results)
-        except SystemExit:                  # the runner exits when a test fails
-            failed = True
-        res_path = Path(str(job_path) + ".result.json")
-        if failed or not res_path.exists():
-            log = (tmp / "sim.log").read_text() if (tmp / "sim.log").exists() else ""
-            tail = "\n".join(line for line in log.splitlines() if "Error" in line or "FAIL" in line
-                             or "assert" in line.lower() or "differs" in line)[-3000:]
-            raise SimulationMismatch(f"cocotb test on {backend} failed:\n{tail}")
+        res_path = run_testbench(runner, build_dir, top, backend, "adderhw.sim.cocotb_tb",
+                                 "harness" if driver == "harness" else "gemm_stream", tmp, plusargs + wave_plusargs,
+                                 Path(str(job_path) + ".result.json"), "the array", waves=waves,
+                                 test_args=test_args, extra_env=wave_env,
+                                 log_lines=lambda line: ("Error" in line or "FAIL" in line or "assert" in line.lower()
+                                                         or "differs" in line))
         res = json.loads(res_path.read_text())
         if info is not None:
             info["sim_seconds"] = res["sim_seconds"]
@@ -306,3 +297,28 @@ def _failed(results_xml):
     from cocotb_tools.check_results import get_results
     _, fails = get_results(Path(results_xml))
     return fails > 0
+
+
+def run_testbench(runner, build_dir, top, backend, test_module, testcase, test_dir, plusargs, result, what,
+                  waves=False, test_args=(), extra_env=None, log_lines=None):
+    """The one way adderhw runs a cocotb testbench on a built simulator: ``test_module``'s
+    ``testcase`` on ``top`` in ``test_dir`` with ``plusargs``, the backend's tool variables set (and
+    ``extra_env``), its log in ``test_dir/sim.log``. It fails, with a SimulationMismatch naming
+    ``what`` and the log's tail (its lines that ``log_lines`` keeps, when given), when a test fails,
+    the runner exits, or the file ``result`` the testbench writes is missing; returns ``result``."""
+    log = Path(test_dir) / "sim.log"
+    try:
+        with scoped_environment({**tool_env(backend), **(extra_env or {})}):
+            results = runner.test(test_module=test_module, hdl_toplevel=top, build_dir=build_dir, testcase=testcase,
+                                  test_dir=test_dir, plusargs=list(plusargs), test_args=list(test_args),
+                                  timescale=TIMESCALE, waves=bool(waves), log_file=log)
+        failed = _failed(results)
+    except SystemExit:                  # the runner exits when a test fails
+        failed = True
+    result = Path(result)
+    if failed or not result.exists():
+        text = log.read_text() if log.exists() else ""
+        if log_lines is not None:
+            text = "\n".join(line for line in text.splitlines() if log_lines(line))
+        raise SimulationMismatch(f"{what}'s cocotb run on {backend} failed:\n{text[-3000:]}")
+    return result

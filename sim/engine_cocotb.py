@@ -18,11 +18,10 @@ from amaranth.utils import ceil_log2
 from adderhw.base.errors import BadParameter
 from adderhw.hw.engine import LayerEngine, class_layout, load_layout, side_bits, write_layout
 
-from .cocotb_sim import SimulationMismatch, TIMESCALE, _failed, _tool_env, build_sources, icarus_compatible
+from .cocotb_sim import SimulationMismatch, build_sources, icarus_compatible, run_testbench
 from .engine import EngineRun, image_beats, program_beats
 from adderhw.base.simulators import VERILOG_SIMULATORS, check_simulator
 from .engine_harness import BATCH_DEPTH, ENGINE_HARNESS_TOP, LOAD_DEPTH, engine_harness_verilog
-from .toolchain import scoped_environment
 
 __all__ = ["run_engine_verilog", "engine_verilog", "ENGINE_TOP", "BACKENDS"]
 
@@ -94,18 +93,8 @@ def run_engine_verilog(engine, program, images, backend="verilator", max_cycles=
     with tempfile.TemporaryDirectory(prefix="adderhw-engine-") as tmp:
         tmp = Path(tmp)
         plusargs = _run_files(engine, program, batches, tmp, pack) + [f"+max_cycles={max_cycles}"]
-        try:
-            with scoped_environment(_tool_env(backend)):
-                results = runner.test(test_module="adderhw.sim.engine_tb", hdl_toplevel=top, build_dir=build_dir,
-                                      testcase="harness", test_dir=tmp, plusargs=plusargs,
-                                      timescale=TIMESCALE, log_file=tmp / "sim.log")
-            failed = _failed(results)
-        except SystemExit:
-            failed = True
-        out = tmp / "out.txt"
-        if failed or not out.exists():
-            log = (tmp / "sim.log").read_text() if (tmp / "sim.log").exists() else ""
-            raise SimulationMismatch(f"the engine's cocotb run on {backend} failed:\n{log[-3000:]}")
+        out = run_testbench(runner, build_dir, top, backend, "adderhw.sim.engine_tb", "harness", tmp, plusargs,
+                            tmp / "out.txt", "the engine")
         lines = out.read_text().split("\n")
     runs, run = [], None
     for line in lines:

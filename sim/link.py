@@ -18,13 +18,11 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from adderhw.base.errors import BadParameter
 from adderhw.golden.host_program import host_program
 from adderhw.hw.link import EngineLink, default_timeout
 
-from .cocotb_sim import SimulationMismatch, TIMESCALE, _failed, _tool_env, build_sources, icarus_compatible
+from .cocotb_sim import build_sources, icarus_compatible, run_testbench
 from adderhw.base.simulators import VERILOG_SIMULATORS, check_simulator
-from .toolchain import scoped_environment
 
 __all__ = ["run_link_session", "run_link_exchanges", "link_verilog", "clock_period_ps", "LINK_TOP", "SIM_CLK_HZ"]
 
@@ -57,18 +55,8 @@ def _run(engine, testcase, job, backend, divisor, timeout, progress, clk_hz=SIM_
         tmp = Path(tmp)
         path = tmp / "job.pkl"
         path.write_bytes(pickle.dumps({**job, "divisor": divisor}))
-        try:
-            with scoped_environment(_tool_env(backend)):
-                results = runner.test(test_module="adderhw.sim.link_tb", hdl_toplevel=top, build_dir=build_dir,
-                                      testcase=testcase, test_dir=tmp, plusargs=[f"+adderhw_job={path}"],
-                                      timescale=TIMESCALE, log_file=tmp / "sim.log")
-            failed = _failed(results)
-        except SystemExit:
-            failed = True
-        out = Path(str(path) + ".out")
-        if failed or not out.exists():
-            log = (tmp / "sim.log").read_text() if (tmp / "sim.log").exists() else ""
-            raise SimulationMismatch(f"the board link's cocotb run on {backend} failed:\n{log[-3000:]}")
+        out = run_testbench(runner, build_dir, top, backend, "adderhw.sim.link_tb", testcase, tmp,
+                            [f"+adderhw_job={path}"], Path(str(path) + ".out"), "the board link")
         return pickle.loads(out.read_bytes())
 
 
