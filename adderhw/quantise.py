@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from adderhw.golden.trained import trained_pair
 from adderhw.base.errors import BadParameter
 from adderhw.base.networks import QAT_EPOCHS, STUDY_EPOCHS
 from adderhw.base.tables import markdown_table, pyplot, write_reports
@@ -75,16 +76,6 @@ class QuantiseConfig:
             setattr(self, name, check_int(name, getattr(self, name), lo=1))
 
 
-def train_pair(network, seed, epochs, say, twin=True, fresh=False):
-    """(data, float AdderNet, float CNN twin, weights records): the committed weights, the cached or a
-    fresh training (adderhw.golden.trained); the twin is None when not ``twin``."""
-    from adderhw.golden.trained import trained_network
-    nets = [trained_network(network, adder, seed, epochs, fresh=fresh, progress=say)
-            for adder in (True, False)[:2 if twin else 1]]
-    return (nets[0].data, nets[0].model, nets[1].model if twin else None,
-            {("AdderNet" if i == 0 else "CNN"): n.record() for i, n in enumerate(nets)})
-
-
 def _one_seed(conf, network, seed, say):
     import torch
     from adderhw.golden.addernet import FixedPointAdders, accuracy
@@ -92,7 +83,7 @@ def _one_seed(conf, network, seed, say):
     epochs = conf.digits_epochs if network == "digits" else conf.mnist_epochs
     t0 = time.perf_counter()
     say(f"{network}, seed {seed}: training the float AdderNet and CNN ({epochs} epochs)")
-    data, adder, cnn, weights = train_pair(network, seed, epochs, say, fresh=conf.train)
+    data, adder, cnn, weights = trained_pair(network, seed, epochs, say, fresh=conf.train)
     x, y = data.x_test, data.y_test
     calib = data.x_train[:conf.calib]
     torch.set_num_threads(1)

@@ -67,12 +67,12 @@ def run_quantise_rtl(conf, progress=None):
     from adderhw.digits import HardwareRuns, hardware_inference
     from adderhw.golden.addernet import ADDER_LAYERS, accuracy
     from adderhw.golden.qat import ClampedFixedPoint, calibrate_fracs, copy_model, fine_tune
-    from adderhw.quantise import train_pair
+    from adderhw.golden.trained import trained_pair
     say = progress or (lambda m: None)
     t0 = time.perf_counter()
     say(f"RTL at {', '.join(map(str, conf.widths))} bits: training the digits AdderNet, seed {conf.seed} "
         f"({conf.epochs} epochs)")
-    data, adder, _, weights = train_pair("digits", conf.seed, conf.epochs, say, twin=False, fresh=conf.train)
+    data, adder, _, weights = trained_pair("digits", conf.seed, conf.epochs, say, twin=False, fresh=conf.train)
     n = conf.images or len(data.y_test)
     if n > len(data.y_test):
         raise BadParameter(f"rtl images must be at most the {len(data.y_test)} test images, not {n}")

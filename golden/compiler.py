@@ -66,7 +66,7 @@ layers they name:
   does not saturate the values before the pool (the program saturates those, the training the
   mean); a group then has d > 0.
 * two scales the training does not see are then chosen on the calibration images, by how often the
-  program's class equals the fine-tuned model's: the logits' scale (up to golden.qat.CALIB_EXTRA
+  program's class equals the fine-tuned model's: the logits' scale (up to CALIB_EXTRA
   bits finer than "nothing saturates": the argmax needs resolution more than the largest logits)
   and, after a global average pool, the stored scale between the cap and the trained f.
 
@@ -101,6 +101,8 @@ __all__ = ["compile_network", "compile_model", "Compiled", "LayerScales", "Impos
            "fold_requant", "clip_adder_weights", "quantize_images", "evaluate", "Evaluation",
            "float_logits", "engine_cost", "EngineCost"]
 
+#: how many bits finer than the finest non-saturating scale QAT's calibration tries (golden.qat)
+CALIB_EXTRA = 4
 #: images per float / calibration batch
 _BATCH = 500
 
@@ -795,7 +797,6 @@ def _refine(build, compiled, stages, x_frac, logit_frac, group_fracs, model, cal
     CALIB_EXTRA bits finer) and, for a trained layer after a global average pool, its stored input
     scale (from the cap up to the trained f). Ties keep the coarser (the default)."""
     from .fixed import FRAC_BITS_RANGE
-    from .qat import CALIB_EXTRA
     want = float_logits(model, calib_x).argmax(axis=1)
     src = {i: st.sources(i)[0] for i, st in enumerate(stages)}
     gap_at = sorted({src[i] for i, st in enumerate(stages)

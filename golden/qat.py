@@ -47,7 +47,7 @@ from adderhw.base.errors import BadParameter
 from adderhw.base.validate import check_int, check_width, int_range
 
 from .addernet import ADDER_LAYERS, adder_layers
-from .compiler import clip_adder_weights
+from .compiler import CALIB_EXTRA, clip_adder_weights
 from .conv import adder2d, mac_conv2d
 from .fixed import FRAC_BITS_RANGE, choose_frac_bits, quantize
 from .training import sgd_train
@@ -56,7 +56,6 @@ __all__ = ["fake_quantize", "FakeQuantize", "quantized_adder", "channel_groups",
            "TwinFixedPoint", "calibrate_fracs", "fine_tune", "qat_compile", "CALIB_EXTRA"]
 
 #: how many bits finer than "nothing saturates" the calibration tries for an adder layer's scale
-CALIB_EXTRA = 4
 
 
 def _bounds(width, frac):

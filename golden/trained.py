@@ -34,7 +34,7 @@ from adderhw.base.cache import cache_dir as _cache_dir, content_key
 from adderhw.base.validate import check_int
 from adderhw.base.networks import NETWORK_EPOCHS, QAT_EPOCHS, STUDY_EPOCHS   # the table, re-exported
 
-__all__ = ["NETWORK_EPOCHS", "STUDY_EPOCHS", "QAT_EPOCHS", "TrainedNetwork", "trained_network", "model_name", "weights_sha256",
+__all__ = ["NETWORK_EPOCHS", "STUDY_EPOCHS", "QAT_EPOCHS", "trained_pair", "TrainedNetwork", "trained_network", "model_name", "weights_sha256",
            "save_weights", "load_weights", "committed_dir", "cache_dir"]
 
 
@@ -175,3 +175,12 @@ def trained_network(network, adder, seed=0, epochs=0, fresh=False, channels=None
             "fingerprint": fp, "test_accuracy": accuracy(model, data.x_test, data.y_test)}
     meta = save_weights(cached, model, meta)
     return TrainedNetwork(data, model, name, "trained", cached, meta)
+
+
+def trained_pair(network, seed, epochs, say, twin=True, fresh=False):
+    """(data, float AdderNet, float CNN twin, weights records): the committed weights, the cached or a
+    fresh training (:func:`trained_network`); the twin is None when not ``twin``."""
+    nets = [trained_network(network, adder, seed, epochs, fresh=fresh, progress=say)
+            for adder in (True, False)[:2 if twin else 1]]
+    return (nets[0].data, nets[0].model, nets[1].model if twin else None,
+            {("AdderNet" if i == 0 else "CNN"): n.record() for i, n in enumerate(nets)})
