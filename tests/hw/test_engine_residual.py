@@ -21,11 +21,26 @@ def _engine(rows=2, cols=2, width=8, pe="sad", mac_rows=0, **kw):
                         mac_rows=mac_rows if pe == "sad" else 0, residual=True, **kw)
 
 
+def _requant(rng, cout, k, width):
+    """(M, B, S) that keep a layer's outputs spread over its ``width`` bits instead of saturated: a
+    sum of k terms |x − f| is about k·2^width / 3, M about 100, so S ≈ log2(k) + 7 brings acc·M to
+    about 2^(width − 2); B moves it by up to a quarter of the range."""
+    shift = (k * 128).bit_length() - 1
+    b = 1 << (shift + width - 3)
+    # an adder layer's acc is <= 0: mostly negative M, so that ReLU keeps most values
+    m = rng.integers(20, 200, cout) * np.where(rng.random(cout) < 0.75, -1, 1)
+    return m, rng.integers(-b, b, cout), shift
+
+
 def _shifts(rng):
-    """(main_shift, skip_shift, shift): small ones most of the time, the ends of the range too."""
+    """(main_shift, skip_shift, shift): most of the time as the compiler makes them (the coarser
+    operand moved to the finer one's scale, rounded back to about that scale), the ends of the
+    range and anything in it too."""
     pick = rng.random()
     if pick < 0.6:
-        return tuple(int(v) for v in rng.integers(0, 4, 3))
+        d = int(rng.integers(0, 4))
+        la, lb = (d, 0) if rng.random() < 0.5 else (0, d)
+        return la, lb, max(0, d + int(rng.integers(-1, 2)))
     if pick < 0.8:
         return tuple(int(v) for v in rng.choice([0, 1, ADD_SHIFT_MAX - 1, ADD_SHIFT_MAX], 3))
     return tuple(int(v) for v in rng.integers(0, ADD_SHIFT_MAX + 1, 3))
@@ -41,9 +56,8 @@ def random_residual_program(rng, width, blocks, op="add", skip_input=False):
     layers = []
 
     def conv(name, cin, cout, k, src=None, relu=True):
-        return LayerProgram(name, op, rng.integers(lo, hi + 1, (cout, cin, k, k)), rng.integers(-200, 200, cout),
-                            rng.integers(-3000, 3000, cout), int(rng.integers(4, 12)), (h, w), 1, k // 2,
-                            relu, "none", src=src)
+        return LayerProgram(name, op, rng.integers(lo, hi + 1, (cout, cin, k, k)), *_requant(rng, cout, cin * k * k, width),
+                            (h, w), 1, k // 2, relu, "none", src=src)
     if skip_input:
         block_in = -1
         c_out = c
@@ -262,3 +276,22 @@ def test_a_pooled_residual_add(pool, channels, post_lanes):
     images = rng.integers(-32, 32, (2, channels, 4, 4))
     _, golden = check_run(engine, program, images)
     assert len(np.unique(golden.outputs[1])) > 1           # not all saturated
+
+
+def test_a_residual_engine_with_the_per_tile_shift():
+    """tile_shift and residual together: the layers' inputs are shifted per row tile, the residual
+    add's operands never are (its d is not in the constant table)."""
+    rng = np.random.default_rng(21)
+    width = 8
+
+    def conv(name, d, src=None):
+        return LayerProgram(name, "add", rng.integers(-128, 128, (4, 4, 3, 3)), *_requant(rng, 4, 36, width),
+                            (4, 4), 1, 1, False, x_shift=(d, d, -d, -d), src=src)
+    layers = (conv("a", 1), conv("b", -2), conv("c", 3),
+              ResidualAdd("add", 0, (4, 4, 4), 1, 0, 1, True),
+              LayerProgram("fc", "add", rng.integers(-128, 128, (3, 4, 4, 4)), np.ones(3, int), np.zeros(3, int), 6,
+                           (4, 4), relu=False))
+    program = Program("tiles", width, layers, input_frac=0)
+    engine = _engine(2, 2, width, tile_shift=True)
+    _, golden = check_run(engine, program, rng.integers(-128, 128, (2, 4, 4, 4)))
+    assert len(np.unique(golden.outputs[3])) > 4
