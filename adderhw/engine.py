@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from adderhw.base.pe_kind import pe_kind
+from adderhw.base.config import check_array_shape
 from adderhw.base.engine import DEFAULT_POST_LANES, check_post_lanes
 from adderhw.base.errors import BadParameter
 from adderhw.base.tables import markdown_table, pyplot, write_reports
@@ -59,6 +60,8 @@ class EngineRunConfig:
     data: str = None           # with ``program``: the images (.npz: x, and y for the accuracy)
 
     def __post_init__(self):
+        # every parameter before any work: a bad array shape is refused before a model is trained or loaded
+        check_array_shape(self.rows, self.cols, self.width, self.mac_rows)
         check_program_data(self.program, self.data)
         check_program_options(self.network, self.pe, self.first_last, self.requant, self.shift_terms, self.quant,
                               self.group, self.qat_epochs)

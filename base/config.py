@@ -11,7 +11,8 @@ from .errors import BadParameter
 from .pe_kind import PE_KINDS, pe_kind
 from .validate import check_int
 
-__all__ = ["ArrayConfig", "PE_KINDS", "SAD_STAGES", "SKEWS", "RTL_WIDTHS", "check_config"]
+__all__ = ["ArrayConfig", "PE_KINDS", "SAD_STAGES", "SKEWS", "RTL_WIDTHS", "ARRAY_SIDE", "check_config",
+           "check_array_shape"]
 
 #: what the register between a SAD PE's two stages holds (ArrayConfig.sad_stage)
 SAD_STAGES = ("difference", "operands")
@@ -19,6 +20,8 @@ SAD_STAGES = ("difference", "operands")
 SKEWS = ("registers", "memory")
 #: widths the RTL generator supports
 RTL_WIDTHS = (2, 16)
+#: the array sizes the generator builds: rows and cols from 1 to 64 each
+ARRAY_SIDE = (1, 64)
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class ArrayConfig:
     skew: str = "registers"
 
     def __post_init__(self):
-        for name, lo, hi in (("rows", 1, 64), ("cols", 1, 64), ("width", *RTL_WIDTHS),
+        for name, lo, hi in (("rows", *ARRAY_SIDE), ("cols", *ARRAY_SIDE), ("width", *RTL_WIDTHS),
                              ("k_max", 1, 1 << 20), ("mul_stages", 1, 3)):
             object.__setattr__(self, name, check_int(name, getattr(self, name), lo=lo, hi=hi))
         kind = pe_kind(self.pe)
@@ -133,6 +136,19 @@ class ArrayConfig:
         skew = "" if self.skew == "registers" else f", skew in {self.skew}"
         return (f"{self.rows}x{self.cols} {kind} array, {self.width}-bit operands, K <= {self.k_max}, "
                 f"{self.acc_width}-bit {sign} accumulators, PE latency {self.pe_stages}{skew}")
+
+
+def check_array_shape(rows, cols, width=None, mac_rows=None, what=""):
+    """The checks ArrayConfig would make of ``rows``, ``cols`` and ``width`` (and that ``mac_rows``
+    is 0 to ``rows``), for a flow to make before any training or build; ``what`` prefixes the
+    names (``"--"`` for the command line's options). Returns the values."""
+    rows = check_int(f"{what}rows", rows, lo=ARRAY_SIDE[0], hi=ARRAY_SIDE[1])
+    cols = check_int(f"{what}cols", cols, lo=ARRAY_SIDE[0], hi=ARRAY_SIDE[1])
+    if width is not None:
+        check_int(f"{what}width", width, lo=RTL_WIDTHS[0], hi=RTL_WIDTHS[1])
+    if mac_rows is not None:
+        check_int(f"{what}mac-rows" if what else "mac_rows", mac_rows, lo=0, hi=rows)
+    return rows, cols
 
 
 def check_config(config, name="config"):

@@ -93,3 +93,26 @@ def test_the_flows_default_to_one_post_processing_lane():
     for argv in (["engine"], ["run", "--port", "sim"], ["build", "--top", "engine", "--board", "icebreaker",
                                                        "--out", "x"], ["bench", "engine-fmax"]):
         assert parser.parse_args(argv).post_lanes == 1, argv
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["engine", "--rows", "0"], "rows must be an integer from 1 to 64, not 0"),
+    (["engine", "--cols", "65"], "cols must be an integer from 1 to 64, not 65"),
+    (["engine", "--width", "17"], "width must be an integer from 2 to 16, not 17"),
+    (["engine", "--mac-rows", "9"], "mac_rows must be an integer from 0 to 8, not 9"),
+    (["build", "--top", "engine", "--board", "icebreaker", "--rows", "100", "--out", "o"],
+     "rows must be an integer from 1 to 64, not 100"),
+    (["run", "--port", "sim", "--cols", "0"], "cols must be an integer from 1 to 64, not 0"),
+])
+def test_a_bad_array_shape_is_refused_before_any_model_is_trained_or_loaded(argv, message, capsys, monkeypatch,
+                                                                            tmp_path):
+    import adderhw.golden.network_program as network_program
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a model was trained or loaded before the parameters were checked")
+    # every flow reaches its model through network_program, which calls this name
+    monkeypatch.setattr(network_program, "trained_network", no_model)
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
