@@ -70,7 +70,7 @@ def test_the_readme_types_no_measured_figure():
 
 def test_the_readme_keeps_the_test_command_and_ci_runs_it():
     ci = (README.parent / ".ci" / "run").read_text().strip().splitlines()[-1]
-    assert ci == "./install.sh && . .venv/bin/activate && python3 -m pytest -n auto"
+    assert ci == "./install.sh && . .venv/bin/activate && python3 -m pytest"
     assert any(line.startswith(ci + " ") for line in README.read_text().splitlines())
 
 
