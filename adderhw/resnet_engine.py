@@ -27,7 +27,7 @@ from adderhw.golden.engine_cycles import engine_cycles
 from adderhw.golden.frontend import import_model
 from adderhw.golden.network_program import engine_for
 from adderhw.golden.program import memory_images, run_program
-from adderhw.golden.resnet import AdderResNet
+from adderhw.golden.resnet import AdderResNet, randomise_batchnorm
 from adderhw.sim.engine_cocotb import run_engine_verilog
 
 __all__ = ["resnet20_engine", "memory_blocks", "DP16KD_SHAPES", "ULX3S_85F_DP16KD"]
@@ -57,25 +57,12 @@ def memory_blocks(engine):
             for k, (d, w) in mems.items()}
 
 
-def _randomise_batchnorm(model, seed=0):
-    import torch            # the model's framework
-    gen = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            n = m.num_features
-            m.running_mean.copy_(torch.randn(n, generator=gen) * 2)
-            m.running_var.copy_(torch.rand(n, generator=gen) * 4 + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
-            m.bias.data.copy_(torch.randn(n, generator=gen) * 0.5)
-    return model
-
-
 def resnet20_engine(rows=8, cols=2, width=8, images=2, calib=16, post_lanes=1, verilator=True, progress=print):
     """The measurements (module docstring) as a result dict."""
     import torch            # the model's framework (golden.frontend imports it too)
 
     torch.manual_seed(0)
-    model = _randomise_batchnorm(AdderResNet(20))
+    model = randomise_batchnorm(AdderResNet(20))
     rng = np.random.default_rng(0)
     t0 = time.time()
     program = compile_model(import_model(model, (3, 32, 32)), rng.random((calib, 3, 32, 32)).astype(np.float32),
@@ -95,7 +82,8 @@ def resnet20_engine(rows=8, cols=2, width=8, images=2, calib=16, post_lanes=1, v
         srcs = program.sources(i)
         tensors.append({"step": step.name, "op": step.op, "reads": names[srcs[0] + 1], "read_buffer": rd,
                         **({"skip": names[srcs[1] + 1], "skip_buffer": sk} if step.op == "residual" else {}),
-                        "writes_buffer": wr, "out_shape": list(step.out_shape), "cycles": cyc["layers"][i]["cycles"]})
+                        "writes_buffer": wr, "out_shape": list(step.out_shape), "cycles": cyc["layers"][i]["cycles"],
+                        "utilisation": cyc["layers"][i]["utilisation"], "k": cyc["layers"][i]["k"]})
     r = {"network": "resnet20", "model": "golden.resnet.AdderResNet(20), random weights (torch seed 0), "
          "BatchNorm randomised (seed 0)", "calibration_images": calib, "width": width,
          "engine": engine.describe(), "rows": rows, "cols": cols, "mac_rows": engine.mac_rows,
@@ -106,6 +94,12 @@ def resnet20_engine(rows=8, cols=2, width=8, images=2, calib=16, post_lanes=1, v
          "fits_ulx3s_85f_block_ram": total <= ULX3S_85F_DP16KD,
          "dp16kd_power_of_two_depths": sum(v["dp16kd"] for v in memory_blocks(loose).values()),
          "cycles_per_batch_model": cyc["total"], "cycles_per_image_model": cyc["total"] / engine.lanes,
+         # the 3x3 adder layers' utilisation (issue 30's goal: at least 90 %), terms over PE-cycles
+         "utilisation_3x3_adder_min": min(t["utilisation"] for t in tensors if t["op"] == "add" and t["k"] % 9 == 0
+                                          and t["k"] > 9),
+         # images/s follow from the cycles at any clock; no board build was made, so no Fmax is known:
+         # at the ULX3S-85F's 25 MHz oscillator
+         "images_per_s_at_25_mhz": 25e6 / (cyc["total"] / engine.lanes),
          "tensors": tensors}
     if verilator:
         x = quantize_images(program, rng.random((images, 3, 32, 32)).astype(np.float32))
@@ -137,6 +131,9 @@ def format_resnet20_engine(r):
                   f"{r['verilator_cycles_per_batch']}, the cycle model's {r['cycles_per_batch_model']}: equal "
                   f"**{r['verilator_cycles_equal_model']}**; classes {r['classes']} (golden {r['golden_classes']}); "
                   f"{r['verilator_seconds']} s of simulation.", ""]
+    lines += [f"Cycles per image (model): {r['cycles_per_image_model']:,.1f}; at the ULX3S-85F's 25 MHz oscillator "
+              f"{r['images_per_s_at_25_mhz']:.2f} images/s (no board build was made: Fmax unknown). The 3x3 adder "
+              f"layers' utilisation is at least {100 * r['utilisation_3x3_adder_min']:.2f} %.", ""]
     lines += [f"Block RAM (ECP5 DP16KD, 18 Kbit, estimated from the memories' shapes): **{r['dp16kd']}** of the "
               f"ULX3S-85F's {r['ulx3s_85f_dp16kd']}: fits **{r['fits_ulx3s_85f_block_ram']}** (with every depth "
               f"rounded up to a power of two, as engine_for builds it: {r['dp16kd_power_of_two_depths']}).", "",
@@ -144,12 +141,13 @@ def format_resnet20_engine(r):
     for k, v in r["memories"].items():
         lines.append(f"| {k} | {v['depth']} | {v['bits']} | {v['kbit']} | {v['dp16kd']} |")
     lines += ["", "Where each tensor lives (golden.program.allocate_buffers; the image is in buffer 0):", "",
-              "| step | op | reads (buffer) | skip (buffer) | writes buffer | output | cycles |",
-              "|---|---|---|---|---:|---|---:|"]
+              "| step | op | reads (buffer) | skip (buffer) | writes buffer | output | cycles | utilisation |",
+              "|---|---|---|---|---:|---|---:|---:|"]
     for t in r["tensors"]:
         skip = f"{t['skip']} ({t['skip_buffer']})" if "skip" in t else ""
         lines.append(f"| {t['step']} | {t['op']} | {t['reads']} ({t['read_buffer']}) | {skip} | {t['writes_buffer']} "
-                     f"| {'x'.join(map(str, t['out_shape']))} | {t['cycles']} |")
+                     f"| {'x'.join(map(str, t['out_shape']))} | {t['cycles']} | "
+                     + (f"{100 * t['utilisation']:.2f} % |" if t["op"] != "residual" else "– |"))
     return "\n".join(lines) + "\n"
 
 

@@ -12,7 +12,7 @@ from torch import nn
 
 from .reference import Adder2d
 
-__all__ = ["AdderBasicBlock", "AdderResNet"]
+__all__ = ["AdderBasicBlock", "AdderResNet", "randomise_batchnorm"]
 
 
 class AdderBasicBlock(nn.Module):
@@ -54,3 +54,18 @@ class AdderResNet(nn.Module):
     def forward(self, x):
         x = self.blocks(torch.relu(self.bn1(self.conv1(x))))
         return self.fc(torch.flatten(self.pool(x), 1))
+
+
+def randomise_batchnorm(model, seed=0):
+    """``model`` with random BatchNorm running statistics and affine parameters (means N(0, 2²),
+    variances U(0.5, 4.5), scales U(0.5, 1.5), shifts N(0, 0.5²); seeded), so that an untrained
+    model's folding is exercised as a trained one's would be."""
+    gen = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
+            n = m.num_features
+            m.running_mean.copy_(torch.randn(n, generator=gen) * 2)
+            m.running_var.copy_(torch.rand(n, generator=gen) * 4 + 0.5)
+            m.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
+            m.bias.data.copy_(torch.randn(n, generator=gen) * 0.5)
+    return model
