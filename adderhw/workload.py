@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from adderhw.base.errors import BadParameter
+from adderhw.base.pe_kind import pe_kind
 
 __all__ = ["Workload", "network_workload", "program_workload", "program_pe", "check_program_data"]
 
@@ -60,9 +61,8 @@ def network_workload(network, pe, width, seed=0, epochs=0, progress=print, **opt
         # the trained float network's (for QAT too: the fine-tuned copy without its quantisers is not
         # a network anyone runs)
         float_acc = float(np.mean(net.model(torch.tensor(data.x_test)).numpy().argmax(axis=1) == data.y_test))
-    kind = "AdderNet" if pe == "sad" else "CNN twin"
     return Workload(program, data.x_test, data.y_test, float_acc, pe, {"weights": net.record()},
-                    f"the trained {network} {kind}")
+                    f"the trained {network} {pe_kind(pe).network}")
 
 
 def program_workload(path, data=None):

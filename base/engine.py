@@ -15,7 +15,7 @@ array : ArrayConfig
     The array of the network's adder layers (pe="sad"), or, for the CNN twin, of every layer
     (pe="mac"). Its ``k_max`` bounds the reduction length K of every layer that runs on it.
 mac_rows : int
-    An AdderNet engine (array.pe == "sad") runs its multiplier layers (the first conv and the
+    An AdderNet engine (an array of SAD PEs: not ``array.kind.has_multiplier``) runs its multiplier layers (the first conv and the
     classifier, as in the paper) on a second array, of MAC PEs, ``mac_rows`` x C, in the same top.
     0 for an all-adder AdderNet engine, which has no MAC array (its programs have adder layers
     only, golden.addernet.FIRST_LAST), and for a CNN engine (every layer runs on ``array``).

@@ -46,17 +46,17 @@ KINDS = {k.name: k for k in (BuildKind("sad", "sad", False, 30), BuildKind("mac"
                              BuildKind("mac+dsp", "mac", True, 30, mul_stages=2))}
 
 
+#: the build kinds a PE's name stands for in a list (a MAC PE: in logic and on DSP blocks)
+_PE_NAMES = {"sad": ["sad"], "mac": ["mac", "mac+dsp"], "mac+lut": ["mac"]}
+
+
 def kinds_from_pe_list(text):
     """Kinds named by a comma-separated list of PEs: ``sad`` gives sad; ``mac`` gives mac and mac+dsp;
     ``mac+lut`` gives mac alone (the multipliers in logic), ``mac+dsp`` mac+dsp alone."""
     names = []
     for pe in [p.strip() for p in text.split(",") if p.strip()]:
-        if pe == "sad":
-            names.append("sad")
-        elif pe == "mac":
-            names += ["mac", "mac+dsp"]
-        elif pe == "mac+lut":
-            names.append("mac")
+        if pe in _PE_NAMES:
+            names += _PE_NAMES[pe]
         elif pe in KINDS:
             names.append(pe)
         else:

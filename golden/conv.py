@@ -59,14 +59,15 @@ def im2col(x, kh, kw, stride=1, padding=0, dtype=None):
     return cols.reshape(c * kh * kw, n * ho * wo)
 
 
-def _layer(kind, x, w, stride, padding, width):
+def _layer(l1, x, w, stride, padding, width):
+    """The layer on integers: -sum |X - F| when ``l1`` (the adder layer), else sum X·F."""
     x, w, stride, padding, width = check_layer(x, w, stride, padding, width)
     n, c, h, wd = x.shape
     cout, _, kh, kw = w.shape
     ho, wo = conv_output_shape(h, wd, kh, kw, stride, padding)
     k = c * kh * kw
     out = np.empty((n, cout, ho, wo), dtype=np.int64)
-    if kind == "sad":
+    if l1:
         dt = scratch_dtype(width)
         aT = np.ascontiguousarray(w.reshape(cout, k).T, dtype=dt)
         xs = x.astype(dt)
@@ -76,7 +77,7 @@ def _layer(kind, x, w, stride, padding, width):
     for n0 in range(0, n, step):
         n1 = min(n, n0 + step)
         cols = im2col(xs[n0:n1], kh, kw, stride, padding)
-        if kind == "sad":
+        if l1:
             y = sad_kernel(aT, cols, width)
         else:
             y = mac_gemm(a, cols, width=width)
@@ -89,14 +90,14 @@ def adder2d(x, w, stride=1, padding=0, width=None):
 
     ``width``: signed width the values must fit (2 to 32); taken from the data if omitted.
     """
-    y = _layer("sad", x, w, stride, padding, width)
+    y = _layer(True, x, w, stride, padding, width)
     np.negative(y, out=y)
     return y
 
 
 def mac_conv2d(x, w, stride=1, padding=0, width=None):
     """The multiplier twin: integer cross-correlation Σ X·F, int64 of shape (N, Cout, Hout, Wout)."""
-    return _layer("mac", x, w, stride, padding, width)
+    return _layer(False, x, w, stride, padding, width)
 
 
 #: the golden layer of each PE kind (base.pe_kind), by its name: the adder layer for "sad", the

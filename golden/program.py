@@ -564,7 +564,7 @@ def memory_images(program, engine):
             descs.append(residual_descriptor(layer, bufs[i]))
             bases.append((wbase, cbase))
             continue
-        if engine.adder and layer.op == "add" and engine.array.pe != "sad":
+        if engine.adder and layer.op == "add" and engine.array.kind.has_multiplier:
             _fail(layer, "op", "add needs an AdderNet engine")
         if not engine.adder and layer.op == "add":
             _fail(layer, "op", f"'add' cannot run on a CNN engine (MAC arrays only); compile the CNN twin")
