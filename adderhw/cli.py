@@ -883,6 +883,13 @@ def _add_executor_args(p, what):
                         "workers (default $ADDERHW_SCHEDULER, else a local process pool)")
 
 
+def _out_option(parser, stem, default=None, png=True, more=""):
+    """--out: the directory a study writes ``stem``.json, .md (and .png) into; ``more``: what else."""
+    parser.add_argument("--out", default=default,
+                        help=f"directory for {stem}.json, .md" + (" and .png" if png else "") + more
+                             + (f" (default {default})" if default else ""))
+
+
 def _add_board_bench_args(p, stem):
     """The options every board benchmark shares."""
     p.add_argument("--width", type=int, default=8, help="operand width (default 8)")
@@ -890,7 +897,7 @@ def _add_board_bench_args(p, stem):
     p.add_argument("--freq", type=float, default=None, help="target clock in MHz (default per family)")
     _add_executor_args(p, "builds")
     p.add_argument("--build-dir", default=f"build/{stem}", help="where the builds go (reused on a rerun)")
-    p.add_argument("--out", help=f"directory for {stem}.json, .md and .png")
+    _out_option(p, stem)
 
 
 def build_parser():
@@ -964,7 +971,7 @@ def build_parser():
     c.add_argument("--sad-cols", type=int, help="SAD array columns if different")
     c.add_argument("--sad-report", help="report.json of an adderhw build of the SAD array (adds Fmax and time)")
     c.add_argument("--mac-report", help="report.json of an adderhw build of the MAC array")
-    c.add_argument("--out", help="directory for compare.json, compare.md and compare.png")
+    _out_option(c, "compare")
     c.set_defaults(func=cmd_compare)
 
     bd = sub.add_parser("build", help="synthesise the array for an FPGA board; report resources and Fmax")
@@ -1038,7 +1045,7 @@ def build_parser():
                     help="simulator (default amaranth)")
     rg.add_argument("--seed", type=_seed, default=0, help="seed of the cases (default 0)")
     _add_executor_args(rg, "cases")
-    rg.add_argument("--out", help="directory for regress.json and regress.md")
+    _out_option(rg, "regress", png=False)
     _add_mutate_arg(rg, "the cases")
     rg.set_defaults(func=cmd_regress)
 
@@ -1076,7 +1083,7 @@ def build_parser():
     en.add_argument("--images", type=int, default=0, help="test images to run (default 0: the whole test set)")
     en.add_argument("--epochs", type=int, default=0, help="training epochs (default 0: the network's, " + _epochs_words() + ")")
     en.add_argument("--seed", type=int, default=0, help="data split and training seed (default 0)")
-    en.add_argument("--out", default="out/engine", help="directory for engine.json, .md and .png")
+    _out_option(en, "engine", "out/engine")
     en.add_argument("--quant", default="ptq", choices=("ptq", "qat", "qat-group"),
                     help="AdderNet: post-training quantisation (ptq, default), quantisation-aware fine-tuning (qat), "
                          "or QAT with one scale per --group output channels, run with the per-tile input shift "
@@ -1105,8 +1112,7 @@ def build_parser():
     qz.add_argument("--rtl-seed", type=int, default=None, help="the seed of that run (default: the first of --seeds)")
     qz.add_argument("--rtl-backend", default="verilator", help="verilator, icarus or amaranth (default verilator)")
     qz.add_argument("--rtl-images", type=int, default=0, help="test images through the RTL (default 0: all)")
-    qz.add_argument("--out", default="out/quantise", help="directory for quantise.json, .md and .png "
-                    "(and quantise.partial.json, from which an interrupted run resumes)")
+    _out_option(qz, "quantise", "out/quantise", more=" (and quantise.partial.json, which an interrupted run resumes from)")
     _train_option(qz, "the float networks: ")
     qz.set_defaults(func=cmd_quantise)
 
@@ -1196,14 +1202,14 @@ def build_parser():
                     help="with --largest: at most this many builds in the fine stage, per kind and board (default 6)")
     _nextpnr_options(cb, "")
     cb.add_argument("--build-dir", default="build/engines", help="where the builds go (reused when unchanged)")
-    cb.add_argument("--out", default="out/compare_boards", help="directory for compare_boards.json, .md and .png")
+    _out_option(cb, "compare_boards", "out/compare_boards")
     cb.set_defaults(func=cmd_compare_boards, runs_builds=True)
 
     b = sub.add_parser("bench", help="benchmarks that print ratios against a baseline measured in the same run")
     bsub = b.add_subparsers(dest="bench", required=True, metavar="WHAT")
     bg = bsub.add_parser("golden", help="golden model and PyTorch reference vs conv2d on ResNet-20 layers")
     bg.add_argument("--repeats", type=_positive_int, default=7, help="timed rounds, best is kept (default 7)")
-    bg.add_argument("--out", help="directory for bench_golden.json and bench_golden.md")
+    _out_option(bg, "bench_golden", png=False)
     bg.set_defaults(func=cmd_bench_golden)
     ba = bsub.add_parser("accuracy", help="engine program accuracy of all-adder networks and shift-only "
                                           "requantisation against the paper-style network, over seeds")
@@ -1218,8 +1224,8 @@ def build_parser():
                     "qat-group (QAT with per-group scales) (default all three)")
     ba.add_argument("--group", type=int, default=8, help="qat-group: output channels per scale (default 8)")
     _study_epochs_options(ba)
-    ba.add_argument("--out", default="out/bench_accuracy", help="directory for bench_accuracy.json, .md and .png "
-                    "(and the .partial.json an interrupted run resumes from)")
+    _out_option(ba, "bench_accuracy", "out/bench_accuracy",
+                more=" (and bench_accuracy.partial.json, which an interrupted run resumes from)")
     ba.set_defaults(func=cmd_bench_accuracy)
     bl = bsub.add_parser("lanes", help="the engine's post-processing lanes L against cells and cycles: one build per "
                                        "L, the baseline L = C in the same run")
@@ -1236,7 +1242,7 @@ def build_parser():
     bl.add_argument("--mac-rows", type=int, default=2, help="MAC array rows with --first-last mul (default 2)")
     bl.add_argument("--seed", type=_seed, default=1, help="nextpnr seed (default 1)")
     bl.add_argument("--build-dir", default="build/engines", help="where the builds go (reused when unchanged)")
-    bl.add_argument("--out", default="out/bench_lanes", help="directory for bench_lanes.json, .md and .png")
+    _out_option(bl, "bench_lanes", "out/bench_lanes")
     bl.set_defaults(func=cmd_bench_lanes)
     be = bsub.add_parser("engine-fmax", help="the engine's Fmax against its bare array's, over nextpnr seeds, both "
                                             "built in the same run")
@@ -1250,20 +1256,20 @@ def build_parser():
     be.add_argument("--requant", default="shift", choices=("mul", "shift"), help="requantisation (default shift)")
     be.add_argument("--post-lanes", type=int, default=DEFAULT_POST_LANES, help=POST_LANES_HELP)
     be.add_argument("--build-dir", default="build/engines", help="where the builds go (reused when unchanged)")
-    be.add_argument("--out", default="out/bench_engine_fmax", help="directory for bench_engine_fmax.json and .md")
+    _out_option(be, "bench_engine_fmax", "out/bench_engine_fmax", png=False)
     be.set_defaults(func=cmd_bench_engine_fmax)
     bc = bsub.add_parser("compile", help="seconds to import, quantise (PTQ) and compile a ResNet-20 with adder "
                                          "layers, cold and warm, against one float forward pass")
     bc.add_argument("--depth", type=int, default=20, help="ResNet depth, 6n + 2 (default 20)")
     bc.add_argument("--images", type=int, default=64, help="calibration images (default 64)")
     bc.add_argument("--repeats", type=int, default=3, help="fresh processes per cache state (default 3)")
-    bc.add_argument("--out", default="out/bench_compile", help="directory for bench_compile.json and .md")
+    _out_option(bc, "bench_compile", "out/bench_compile", png=False)
     bc.set_defaults(func=cmd_bench_compile)
 
     bs = bsub.add_parser("sim", help="simulated cycles per second of an 8x8 array on each simulator")
     bs.add_argument("--width", type=int, default=8, help="operand width (default 8)")
     _pe_option(bs)
-    bs.add_argument("--out", help="directory for bench_sim.json and bench_sim.md")
+    _out_option(bs, "bench_sim", png=False)
     bs.set_defaults(func=cmd_bench_sim)
     bp = bsub.add_parser("pe", help="LUTs, FFs and Fmax per SAD and MAC PE on iCE40 and ECP5 (the headline table)")
     bp.add_argument("--boards", default="icebreaker,ulx3s-85f", help="comma-separated boards")
