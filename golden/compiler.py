@@ -213,23 +213,7 @@ def _graph_stages(chain):
         if last[src] != inputs[0] or readers.get(inputs[0], 0) > 1:
             _refuse(name, "position", f"({type(mod).__name__}) reads {inputs[0]!r}, which other layers read "
                     f"too; the engine folds it into {st.name!r} and keeps only the value after it")
-        if isinstance(mod, nn.modules.batchnorm._BatchNorm):
-            if st.op == "residual" or st.bn is not None or st.relu or st.pool != "none":
-                _refuse(name, "position", f"(BatchNorm) must come right after a conv, adder or linear layer, "
-                        f"before its ReLU and pooling, not after {st.name!r}")
-            if mod.running_mean is None or mod.running_var is None:
-                _refuse(name, "running_mean", "is missing (track_running_stats=False); the compiler "
-                        "folds BatchNorm's running statistics")
-            st.bn = mod
-        elif isinstance(mod, nn.ReLU):
-            if st.relu or st.pool != "none":
-                _refuse(name, "position", f"(ReLU) must come after {st.name!r}'s BatchNorm and before its pooling")
-            st.relu = True
-        elif isinstance(mod, (nn.MaxPool2d, nn.AdaptiveAvgPool2d)):
-            if st.pool != "none":
-                _refuse(name, "pool", f"is a second pooling after {st.name!r}; the engine pools once per layer")
-            st.pool = _pool_kind(name, mod)
-        else:
+        if not _fold_into(st, name, mod):
             _refuse(name, "type", f"{type(mod).__name__} is not one the compiler knows (Conv2d, Adder2d, "
                     f"Linear, BatchNorm, ReLU, MaxPool2d(2), AdaptiveAvgPool2d(1), Flatten, Dropout, Residual)")
         where[name], last[src] = (src, False), name
@@ -304,24 +288,8 @@ def _stages(chain):
         if not stages:
             _refuse(name, "position", f"({type(mod).__name__}) must follow a conv, adder or linear layer")
         st = stages[-1]
-        if isinstance(mod, nn.modules.batchnorm._BatchNorm):
-            if st.bn is not None or st.relu or st.pool != "none":
-                _refuse(name, "position", f"(BatchNorm) must come right after {st.name!r}, before its "
-                        f"ReLU and pooling")
-            if mod.running_mean is None or mod.running_var is None:
-                _refuse(name, "running_mean", "is missing (track_running_stats=False); the compiler "
-                        "folds BatchNorm's running statistics")
-            st.bn = mod
-        elif isinstance(mod, nn.ReLU):
-            if st.relu or st.pool != "none":
-                _refuse(name, "position", f"(ReLU) must come after {st.name!r}'s BatchNorm and before "
-                        f"its pooling")
-            st.relu = True
-        elif isinstance(mod, (nn.MaxPool2d, nn.AdaptiveAvgPool2d)):
-            if st.pool != "none":
-                _refuse(name, "pool", f"is a second pooling after {st.name!r}; the engine pools once "
-                        f"per layer")
-            st.pool = _pool_kind(name, mod)
+        if _fold_into(st, name, mod):
+            pass
         elif isinstance(mod, nn.modules.pooling._MaxPoolNd) or isinstance(mod, nn.modules.pooling._AvgPoolNd) \
                 or isinstance(mod, nn.modules.pooling._AdaptiveMaxPoolNd) \
                 or isinstance(mod, nn.modules.pooling._AdaptiveAvgPoolNd) or isinstance(mod, nn.modules.pooling._LPPoolNd):
@@ -335,6 +303,32 @@ def _stages(chain):
     if not stages:
         raise BadParameter("model has no conv, adder or linear layer to compile")
     return stages
+
+
+def _fold_into(st, name, mod):
+    """Fold ``mod`` (module ``name``) into stage ``st`` when it is a BatchNorm, a ReLU or a pooling
+    the engine applies after a layer (in that order, once each); True if it was one, else False.
+    Refuses, naming the module, one that comes out of order or a second of its kind."""
+    nn = _torch().nn
+    if isinstance(mod, nn.modules.batchnorm._BatchNorm):
+        if st.op == "residual" or st.bn is not None or st.relu or st.pool != "none":
+            _refuse(name, "position", f"(BatchNorm) must come right after a conv, adder or linear layer, "
+                    f"before its ReLU and pooling, not after {st.name!r}")
+        if mod.running_mean is None or mod.running_var is None:
+            _refuse(name, "running_mean", "is missing (track_running_stats=False); the compiler "
+                    "folds BatchNorm's running statistics")
+        st.bn = mod
+    elif isinstance(mod, nn.ReLU):
+        if st.relu or st.pool != "none":
+            _refuse(name, "position", f"(ReLU) must come after {st.name!r}'s BatchNorm and before its pooling")
+        st.relu = True
+    elif isinstance(mod, (nn.MaxPool2d, nn.AdaptiveAvgPool2d)):
+        if st.pool != "none":
+            _refuse(name, "pool", f"is a second pooling after {st.name!r}; the engine pools once per layer")
+        st.pool = _pool_kind(name, mod)
+    else:
+        return False
+    return True
 
 
 def _pool_kind(name, mod):
