@@ -343,13 +343,7 @@ def check_program(program):
         if src in shapes and shapes[src] != (layer.cin, *layer.in_hw):
             _fail(layer, "input shape", f"{(layer.cin, *layer.in_hw)} does not match the "
                   f"{'input' if src < 0 else 'output of step ' + repr(program.layers[src].name)} {shapes[src]}")
-        h, wd = layer.conv_hw
-        if layer.pool == "max2" and (h % 2 or wd % 2):
-            _fail(layer, "pool", f"max2 needs an even output, not {h}x{wd}")
-        if layer.pool == "gap" and (h * wd) & (h * wd - 1):
-            _fail(layer, "pool", f"gap needs a power-of-two count of positions, not {h}x{wd} = {h * wd}")
-        if layer.pool == "gap" and h * wd > 1 << GAP_EXTRA_BITS:
-            _fail(layer, "pool", f"gap pools at most 2^{GAP_EXTRA_BITS} positions, not {h}x{wd} = {h * wd}")
+        _check_pool(layer)
         if i == len(program.layers) - 1 and (layer.pool != "none" or layer.conv_hw != (1, 1)):
             _fail(layer, "output", f"of the last layer (the logits) must be cout x 1 x 1 with pool 'none', "
                   f"not {layer.conv_hw} with pool {layer.pool!r}")
