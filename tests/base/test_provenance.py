@@ -7,6 +7,7 @@ from adderhw.base.tables import write_reports
 
 
 def test_a_report_records_the_checkouts_commit_and_the_flows_command(tmp_path):
+    provenance.source_commit.cache_clear()          # this process may have asked before HEAD moved
     head = subprocess.run(["git", "-C", str(provenance._ROOT), "rev-parse", "--short", "HEAD"],
                           capture_output=True, text=True).stdout.strip()
     js, md = write_reports(tmp_path, "r", {"command": "adderhw engine --network digits", "x": 1}, "# R\n\ntext")
