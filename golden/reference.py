@@ -109,9 +109,10 @@ _kernels = _Kernels()
 def eager_kernels():
     """Within the block every adder layer runs the eager code, not the fused torch.compile kernel.
     For one-shot work in a fresh process (importing and calibrating a user's model: adderhw.compile)
-    the kernel's compilation costs more than it saves: ResNet-20 with 64 calibration images took a
-    median 76 s warm and 157 s with an empty compile cache, and 17 s eager (adderhw bench compile,
-    docs/results/bench_compile)."""
+    the kernel's compilation costs more than it saves: ResNet-20's import, PTQ and compile with 64
+    calibration images took a median 157 s with an empty compile cache and 76 s with a filled one,
+    and 27.5 s and 21.7 s eager (adderhw bench compile, docs/results/bench_compile; a loaded 2-core
+    machine)."""
     _kernels.eager += 1
     try:
         yield
