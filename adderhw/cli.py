@@ -496,13 +496,13 @@ def cmd_build_engine(args):
     check_program_data(args.program, None, data_needed=False)
     if args.program is not None:
         w = program_workload(args.program)
-        program, pe, network = w.program, w.pe, w.program.name
+        program, pe, network, exact = w.program, w.pe, w.program.name, w.exact_depths
     else:
         _, _, program, _ = network_program(args.network, args.pe, args.width, progress=_say,
                                            first_last=args.first_last or "mul", requant=args.requant or "mul",
                                            shift_terms=args.shift_terms)
-        pe, network = args.pe, args.network
-    engine = engine_for(program, args.rows, args.cols, pe, args.mac_rows, args.post_lanes)
+        pe, network, exact = args.pe, args.network, False
+    engine = engine_for(program, args.rows, args.cols, pe, args.mac_rows, args.post_lanes, exact_depths=exact)
     per_image = engine_cycles(engine, program)["total"] / engine.lanes
     options = dict(baud=args.baud, dsp=args.dsp is not False, seed=args.seed, out_dir=out, progress=_say,
                    extra={"network": network, **({"program_file": args.program} if args.program else {})},

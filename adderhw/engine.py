@@ -127,7 +127,7 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
     w = workload(cfg, progress)
     program, pe, y_test = w.program, w.pe, w.y
     progress("[2/4] the program compiled; the golden program on the whole test set")
-    engine = engine_for(program, cfg.rows, cfg.cols, pe, cfg.mac_rows, cfg.post_lanes)
+    engine = engine_for(program, cfg.rows, cfg.cols, pe, cfg.mac_rows, cfg.post_lanes, exact_depths=w.exact_depths)
     xq = quantize_images(program, w.x)
     golden = run_program(program, xq)
     golden_acc = float(np.mean(golden.classes == y_test)) if w.labelled else None

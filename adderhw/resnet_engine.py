@@ -30,7 +30,7 @@ from adderhw.golden.program import memory_images, run_program
 from adderhw.golden.resnet import AdderResNet, randomise_batchnorm
 from adderhw.sim.engine_cocotb import run_engine_verilog
 
-__all__ = ["resnet20_engine", "memory_blocks", "DP16KD_SHAPES", "ULX3S_85F_DP16KD"]
+__all__ = ["resnet20_engine", "resnet20_program", "memory_blocks", "DP16KD_SHAPES", "ULX3S_85F_DP16KD"]
 
 #: the port shapes (depth, bits) of an ECP5 DP16KD block (18 Kbit)
 DP16KD_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
@@ -57,21 +57,33 @@ def memory_blocks(engine):
             for k, (d, w) in mems.items()}
 
 
-def resnet20_engine(rows=8, cols=2, width=8, images=2, calib=16, post_lanes=1, verilator=True, progress=print):
-    """The measurements (module docstring) as a result dict."""
+def resnet20_program(width=8, calib=16):
+    """(model, program, rng): the ResNet-20 of the module docstring compiled at ``width`` bits on
+    ``calib`` random calibration images; ``rng`` the generator the images were drawn from."""
     import torch            # the model's framework (golden.frontend imports it too)
 
     torch.manual_seed(0)
     model = randomise_batchnorm(AdderResNet(20))
     rng = np.random.default_rng(0)
-    t0 = time.time()
     program = compile_model(import_model(model, (3, 32, 32)), rng.random((calib, 3, 32, 32)).astype(np.float32),
                             width, "resnet20-adder").program
+    return model, program, rng
+
+
+def resnet20_engine(rows=8, cols=2, width=8, images=2, calib=16, post_lanes=1, verilator=True, progress=print,
+                    program_out=None):
+    """The measurements (module docstring) as a result dict; ``program_out``: also write the program
+    file there (golden.program_file), for ``adderhw build --top engine --program``."""
+    t0 = time.time()
+    model, program, rng = resnet20_program(width, calib)
     progress(f"  compiled in {time.time() - t0:.0f} s: {len(program.layers)} steps")
+    if program_out:
+        from adderhw.golden.program_file import state_dict_sha256, write_program
+        write_program(program_out, program, source_sha256=state_dict_sha256(model),
+                      source_model="golden.resnet.AdderResNet(20), torch seed 0")
     loose = engine_for(program, rows, cols, "sad", 1, post_lanes=post_lanes)
-    mem = memory_images(program, loose)
-    # engine_for rounds each depth up to a power of two; the tables need exactly these
-    engine = loose.with_(weight_depth=len(mem.weights), const_depth=len(mem.consts))
+    # the program-file flows' engine: the tables exactly as deep as the program needs
+    engine = engine_for(program, rows, cols, "sad", 1, post_lanes=post_lanes, exact_depths=True)
     mem = memory_images(program, engine)
     mems = memory_blocks(engine)
     total = sum(v["dp16kd"] for v in mems.values())
@@ -159,10 +171,11 @@ def main(argv=None):
     p.add_argument("--images", type=int, default=2)
     p.add_argument("--post-lanes", type=int, default=1)
     p.add_argument("--no-verilator", action="store_true")
+    p.add_argument("--program-out", default=None, help="also write the program file here")
     p.add_argument("--out", default="docs/results/resnet20_engine")
     args = p.parse_args(argv)
     r = resnet20_engine(args.rows, args.cols, args.width, args.images, post_lanes=args.post_lanes,
-                        verilator=not args.no_verilator)
+                        verilator=not args.no_verilator, program_out=args.program_out)
     r["command"] = "python -m adderhw.resnet_engine " + " ".join(sys.argv[1:] if argv is None else argv)
     paths = write_reports(args.out, "resnet20_engine", r, format_resnet20_engine(r))
     print(format_resnet20_engine(r))

@@ -93,7 +93,7 @@ def run_board_flow(cfg, out_dir=None, progress=print):
 
     w = workload(cfg, progress)
     program, pe = w.program, w.pe
-    engine = engine_for(program, cfg.rows, cfg.cols, pe, cfg.mac_rows, cfg.post_lanes)
+    engine = engine_for(program, cfg.rows, cfg.cols, pe, cfg.mac_rows, cfg.post_lanes, exact_depths=w.exact_depths)
     xq = quantize_images(program, w.x)
     if cfg.images > len(xq):
         raise BadParameter(f"images must be at most the {len(xq)} test images of {w.what}, not {cfg.images}")

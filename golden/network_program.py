@@ -83,9 +83,12 @@ def _pow2(n):
     return 1 << max(4, (int(n) - 1).bit_length())
 
 
-def engine_for(program, rows, cols, pe, mac_rows, post_lanes=0):
-    """The smallest EngineConfig of this array shape that holds ``program`` (memories rounded up to
-    powers of two). Only what the program needs is built: an AdderNet program without multiplier
+def engine_for(program, rows, cols, pe, mac_rows, post_lanes=0, exact_depths=False):
+    """The smallest EngineConfig of this array shape that holds ``program``: the activation buffers
+    and the weight and constant tables rounded up to powers of two, or, with ``exact_depths``, the
+    tables exactly as deep as the program needs (the program-file flows: a large network such as
+    ResNet-20 then fits the block RAM that power-of-two depths overflow; the address widths are the
+    same either way). Only what the program needs is built: an AdderNet program without multiplier
     layers gets no MAC array (``mac_rows`` is then 0 whatever was asked), and a program compiled
     with requant "shift" a post-processing without multipliers; the per-tile input shift is built
     when a layer has a non-zero x_shift (per-group scales), and the residual add with its third
@@ -104,5 +107,8 @@ def engine_for(program, rows, cols, pe, mac_rows, post_lanes=0):
     mem = memory_images(program, probe)
     act = max(max(int(np.prod(program.input_shape)), *(int(np.prod(step.out_shape)) for step in program.layers),
                   *(int(np.prod(step.shape)) for step in program.layers if isinstance(step, ResidualAdd))), 1)
+    if exact_depths:
+        return probe.with_(act_depth=_pow2(act), weight_depth=max(len(mem.weights), 16),
+                           const_depth=max(len(mem.consts), 16))
     return probe.with_(act_depth=_pow2(act), weight_depth=_pow2(len(mem.weights)),
                        const_depth=_pow2(len(mem.consts)))
