@@ -548,7 +548,8 @@ def cmd_build_engine(args):
 def cmd_compare_boards(args):
     out = check_output_dir("--out", args.out)
     build_dir = check_output_dir("--build-dir", args.build_dir)
-    from adderhw.boards.engine_compare import compare_boards, format_compare_boards, parse_sizes, plot_compare_boards
+    from adderhw.boards.engine_compare import compare_boards, parse_sizes
+    from adderhw.board_reports import format_compare_boards, plot_compare_boards
     from adderhw.engine import EngineRunConfig
     EngineRunConfig(network=args.network, mac_rows=args.mac_rows)           # the engine flow's checks
     sizes = parse_sizes(args.sizes)
@@ -565,7 +566,8 @@ def cmd_compare_boards(args):
             raise BadParameter(f"--max-fine-probes {args.max_fine_probes} applies to --largest only, not to the "
                                "equal-array comparison")
     if args.largest:
-        from adderhw.boards.engine_compare import MAX_FINE_PROBES, compare_largest, format_compare_largest
+        from adderhw.boards.engine_compare import MAX_FINE_PROBES, compare_largest
+        from adderhw.board_reports import format_compare_largest
         from adderhw.base.validate import check_int
         fine = args.fine is not False
         max_fine = check_int("--max-fine-probes", MAX_FINE_PROBES if args.max_fine_probes is None
@@ -632,7 +634,8 @@ def _boards_list(text):
 
 def cmd_bench_pe(args):
     _check_out_dirs(args)
-    from adderhw.boards.bench import bench_pe, format_bench_pe, plot_bench_pe
+    from adderhw.boards.bench import bench_pe
+    from adderhw.board_reports import format_bench_pe, plot_bench_pe
     baseline = None
     if args.baseline:
         try:
@@ -647,7 +650,8 @@ def cmd_bench_pe(args):
     if args.widths:
         if baseline is not None:
             raise BadParameter("--baseline checks one width; it does not apply with --widths")
-        from adderhw.boards.bench import bench_pe_widths, format_bench_pe_widths, plot_bench_pe_widths
+        from adderhw.boards.bench import bench_pe_widths
+        from adderhw.board_reports import format_bench_pe_widths, plot_bench_pe_widths
         from adderhw.base.config import ArrayConfig
         widths = _int_list(args.widths, "--widths", 2)
         for w in widths:
@@ -680,7 +684,8 @@ def cmd_bench_pe(args):
 def cmd_bench_lanes(args):
     out = check_output_dir("--out", args.out)
     from adderhw.engine import EngineRunConfig
-    from adderhw.boards.lanes_bench import bench_lanes, format_bench_lanes, lane_choices, plot_bench_lanes
+    from adderhw.boards.lanes_bench import bench_lanes, lane_choices
+    from adderhw.board_reports import format_bench_lanes, plot_bench_lanes
     EngineRunConfig(network=args.network, rows=args.rows, cols=args.cols, mac_rows=args.mac_rows,
                     first_last=args.first_last, requant=args.requant)            # the engine flow's checks
     lanes = None if args.lanes is None else _int_list(args.lanes, "--lanes", 1)
@@ -705,7 +710,8 @@ def cmd_bench_compile(args):
 def cmd_bench_engine_fmax(args):
     out = check_output_dir("--out", args.out)
     from adderhw.engine import EngineRunConfig
-    from adderhw.boards.engine_fmax import bench_engine_fmax, format_bench_engine_fmax
+    from adderhw.boards.engine_fmax import bench_engine_fmax
+    from adderhw.board_reports import format_bench_engine_fmax
     EngineRunConfig(network=args.network, rows=args.rows, cols=args.cols, first_last=args.first_last,
                     requant=args.requant, post_lanes=args.post_lanes)           # the engine flow's checks
     seeds = _int_list(args.seeds, "--seeds", 1)
@@ -720,7 +726,8 @@ def cmd_bench_engine_fmax(args):
 
 def cmd_bench_fmax(args):
     _check_out_dirs(args)
-    from adderhw.boards.fmax import DEFAULT_SIZES, bench_fmax, format_bench_fmax, plot_bench_fmax
+    from adderhw.boards.fmax import DEFAULT_SIZES, bench_fmax
+    from adderhw.board_reports import format_bench_fmax, plot_bench_fmax
     from adderhw.boards.kinds import kinds_from_pe_list
     boards = _boards_list(args.boards)
     kinds = kinds_from_pe_list(args.pe)
@@ -760,7 +767,8 @@ def _int_list(text, option, lo=None):
 def cmd_sweep(args):
     _check_out_dirs(args)
     from adderhw.boards.kinds import kinds_from_pe_list
-    from adderhw.boards.sweep import format_sweep, plot_sweep, sweep
+    from adderhw.boards.sweep import sweep
+    from adderhw.board_reports import format_sweep, plot_sweep
     kinds = kinds_from_pe_list(args.pe)
     from adderhw.base.config import ArrayConfig
     template = ArrayConfig(width=args.width, k_max=args.k_max, sad_stage=args.sad_stage or "difference",

@@ -6,6 +6,9 @@ reduction) grows with R + C and the PEs with R·C, so the cost per PE is c in a 
 cost = a + b·(R + C) + c·R·C of LUT4s (and flip-flops, logic cells): the harness overhead cancels.
 MAC on DSP blocks needs one block per PE, so on small devices it uses the shapes
 1x1, 1x2, 2x2, 2x4, ... that fit the device's DSP blocks. Fmax is reported at the largest array. All numbers come from nextpnr's report JSON and Yosys's stat JSON.
+
+This module measures; the Markdown report of its result, and the plot where there is one, are
+the application's (adderhw.board_reports).
 """
 from concurrent.futures import as_completed
 from pathlib import Path
@@ -14,15 +17,12 @@ import numpy as np
 
 from adderhw.base.config import ArrayConfig
 
-from adderhw.base.tables import markdown_table, pyplot
-
 from .build import build_board
 from .executor import make_executor
 from .kinds import KINDS
 from .platforms import board as board_by_name
 
-__all__ = ["VARIANTS", "bench_pe", "format_bench_pe", "plot_bench_pe", "check_baseline", "bench_pe_widths",
-           "format_bench_pe_widths", "plot_bench_pe_widths", "widths_table"]
+__all__ = ["VARIANTS", "bench_pe", "check_baseline", "bench_pe_widths", "widths_table"]
 
 #: the kinds compared, in table order
 VARIANTS = tuple(KINDS)
@@ -106,49 +106,6 @@ def bench_pe(boards=("icebreaker", "ulx3s-85f"), sizes=(1, 2, 4), width=8, k_max
             "goals": {"sad_over_mac_luts_ice40": 0.25, "sad_over_mac_fmax": 1.3}}
 
 
-def format_bench_pe(r):
-    lines = [f"Cost per PE at {r['width']} bits (K <= {r['k_max']}): c in cost = a + b(R+C) + c·RC fitted over "
-             f"N x N arrays, N in {r['sizes']} (MAC+DSP on iCE40: d in a + bR + cC + d·RC over the shapes that fit "
-             f"its DSP blocks and their transposes); Fmax at the last array. nextpnr + Yosys (YoWASP), seed {r['seed']}.",
-             "", markdown_table(
-                 ["board", "PE", "LUT4 / PE", "FF / PE", "logic cells / PE", "DSP / PE", "Fmax (MHz) at"],
-                 [[f"{row['board']} ({row['device']})", row["variant"], f"{row['luts_per_pe']:.1f}",
-                   f"{row['ffs_per_pe']:.1f}", f"{row['logic_per_pe']:.1f} {row['logic_cell']}",
-                   f"{row['dsps_per_pe']:.1f}", f"{row['fmax_mhz']:.1f} at {row['fmax_size']}"] for row in r["rows"]],
-                 "llrrrrr"), ""]
-    for b, q in r["ratios"].items():
-        lines.append(f"{b}: SAD / MAC (LUTs) LUT4s per PE {q['sad_over_mac_luts']:.3f}, logic cells per PE "
-                     f"{q['sad_over_mac_logic']:.3f}; Fmax SAD / MAC {q['sad_over_mac_fmax']:.2f}, "
-                     f"SAD / MAC+DSP {q['sad_over_macdsp_fmax']:.2f}.")
-    g = r["goals"]
-    lines.append(f"Goals: SAD LUT4s per PE <= {g['sad_over_mac_luts_ice40']}x the MAC's on iCE40 without DSPs; "
-                 f"SAD Fmax >= {g['sad_over_mac_fmax']}x the MAC's.")
-    return "\n".join(lines)
-
-
-def plot_bench_pe(r, path):
-    plt = pyplot()
-    boards = sorted({row["board"] for row in r["rows"]})
-    fig, axes = plt.subplots(1, len(boards), figsize=(6 * len(boards), 4.5), squeeze=False)
-    for ax, b in zip(axes[0], boards):
-        cell = ""
-        for row in (x for x in r["rows"] if x["board"] == b):
-            pes = [p["pes"] for p in row["points"]]
-            cell = row["logic_cell"]
-            ax.plot(pes, [p["logic"] for p in row["points"]], "o-",
-                    label=f"{row['variant']}: {row['logic_per_pe']:.0f} cells/PE ({row['luts_per_pe']:.0f} LUT4), "
-                          f"{row['fmax_mhz']:.0f} MHz")
-        # logic cells, not LUT4s: on ECP5 the adders sit in CCU2C carry cells, which LUT4 counts leave out
-        ax.set_title(f"{b}: logic cells vs PEs ({r['width']}-bit)")
-        ax.set_xlabel("PEs")
-        ax.set_ylabel(f"{cell} used (whole design)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def bench_pe_widths(widths=(4, 6, 8), **kw):
     """:func:`bench_pe` at each operand width (the same boards, sizes and seed); returns
     {"widths", "by_width": {width: bench_pe result}, "table": one row per board and width}. How the
@@ -180,49 +137,6 @@ def widths_table(by_width):
                           "sad_over_mac_luts": q["sad_over_mac_luts"], "sad_over_mac_logic": q["sad_over_mac_logic"],
                           "sad_over_mac_fmax": q["sad_over_mac_fmax"]})
     return table
-
-
-def format_bench_pe_widths(r):
-    first = next(iter(r["by_width"].values()))
-    first_size = r["table"][0].get("largest") or "largest"
-    rows = [[t["board"], f"{t['width']}", f"{t['sad_luts_per_pe']:.1f}", f"{t['sad_ffs_per_pe']:.1f}",
-             f"{t['mac_luts_per_pe']:.1f}", f"{t['mac_ffs_per_pe']:.1f}", f"**{t['sad_over_mac_luts']:.3f}**",
-             f"{t['sad_over_mac_logic']:.3f}",
-             f"{t['sad_largest_luts']:,} / {t['mac_largest_luts']:,} = {t['sad_largest_luts'] / t['mac_largest_luts']:.2f}",
-             f"{t['sad_fmax_mhz']:.1f}", f"{t['mac_fmax_mhz']:.1f}",
-             f"{t['mac+dsp_fmax_mhz']:.1f}", f"{t['sad_over_mac_fmax']:.2f}"]
-            for t in sorted(r["table"], key=lambda t: (t["board"], t["width"]))]
-    return "\n".join([
-        f"# Cost per PE against the operand width ({', '.join(map(str, r['widths']))} bits)", "",
-        f"Per-PE costs fitted over N x N arrays, N in {first['sizes']} (K <= {first['k_max']}), seed "
-        f"{first['seed']}; Fmax at the largest array. One `bench pe` run per width, each in bench_pe_w<W>.*.", "",
-        markdown_table(["board", "bits", "SAD LUT4/PE", "SAD FF/PE", "MAC LUT4/PE", "MAC FF/PE", "SAD/MAC LUT4",
-                        "SAD/MAC logic cells", f"whole {first_size} design, LUT4 SAD / MAC", "SAD MHz", "MAC MHz",
-                        "MAC+DSP MHz", "SAD/MAC Fmax"], rows, "lrrrrrrrrrrrr"), ""])
-
-
-def plot_bench_pe_widths(r, path):
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for b in sorted({t["board"] for t in r["table"]}):
-        ts = sorted((t for t in r["table"] if t["board"] == b), key=lambda t: t["width"])
-        ws = [t["width"] for t in ts]
-        axes[0].plot(ws, [t["sad_over_mac_luts"] for t in ts], "o-", label=f"{b}: LUT4")
-        axes[0].plot(ws, [t["sad_over_mac_logic"] for t in ts], "s--", label=f"{b}: logic cells")
-        axes[1].plot(ws, [t["sad_luts_per_pe"] for t in ts], "o-", label=f"{b}: SAD")
-        axes[1].plot(ws, [t["mac_luts_per_pe"] for t in ts], "s--", label=f"{b}: MAC (LUTs)")
-    axes[0].set_ylabel("SAD / MAC per PE")
-    axes[1].set_ylabel("LUT4 per PE")
-    for ax in axes:
-        ax.set_xlabel("operand width (bits)")
-        ax.set_xticks(r["widths"])
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    axes[0].set_title("the adder's advantage against width")
-    axes[1].set_title("logic per PE")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def check_baseline(result, baseline):

@@ -15,13 +15,15 @@ exist only for builds that placed and routed. Builds are reused when their desig
 board (:func:`largest_fitting`): probes that double the PEs from a starting size, then a fine stage
 over arrays of any rows and columns between the largest that fit and the smallest that did not.
 nextpnr's placer and router are options of both comparisons (boards.engine_build).
+
+This module measures; the Markdown report of its result, and the plot where there is one, are
+the application's (adderhw.board_reports).
 """
 import json
 from pathlib import Path
 
 from adderhw.base.errors import BadParameter
 from adderhw.base.pe_kind import PE_KINDS, pe_kind
-from adderhw.base.tables import markdown_table, pyplot
 from adderhw.base.validate import check_int
 from adderhw.base.words import count
 
@@ -30,8 +32,7 @@ from .engine_build import ENGINE_BOARDS, NEXTPNR_DEFAULTS, build_engine_board, c
 from .report import parse_yosys_stat
 from .platforms import board as board_by_name
 
-__all__ = ["compare_boards", "format_compare_boards", "plot_compare_boards", "parse_sizes", "largest_fitting",
-           "compare_largest", "format_compare_largest"]
+__all__ = ["compare_boards", "parse_sizes", "largest_fitting", "compare_largest"]
 
 
 def parse_sizes(text):
@@ -317,164 +318,3 @@ def compare_largest(network="digits", starts=None, mac_rows=2, seed=1, max_pes=5
             "requant": requant, "fine": fine, "max_fine_probes": max_fine_probes, "fine_aspect": FINE_ASPECT,
             "placer": placer or NEXTPNR_DEFAULTS["placer"], "router": router or NEXTPNR_DEFAULTS["router"],
             "boards": boards}
-
-
-def _variant(res):
-    """The AdderNet engine's variant, as the tables' titles name it."""
-    return {("adder", "shift"): " (all-adder, shift-only requantisation: no multiplier)",
-            ("adder", "mul"): " (all-adder, no MAC array)", ("mul", "shift"): " (shift-only requantisation)"}.get(
-        (res.get("first_last", "mul"), res.get("requant", "mul")), "")
-
-
-def format_compare_largest(res):
-    rows = []
-    for e in res["boards"]:
-        for pe in PE_KINDS:
-            r = e[pe]["largest"]
-            name = pe_kind(pe).network
-            if r is None:
-                rows.append([e["board"], name, "none fits", "", "", "", "", "", "", "", e[pe]["limit"]])
-                continue
-            rows.append([e["board"], name, r["engine"], f"{r['rows'] * r['cols']}", f"{r['logic']['used']:,}/"
-                         f"{r['logic']['available']:,}", f"{r['dsp']['used']}/{r['dsp']['available']}",
-                         f"{r['bram']['used']}/{r['bram']['available']}", f"{r['fmax_mhz']:.1f}",
-                         f"{r['cycles_per_image']:,.0f}", f"{r['images_per_s_at_fmax']:,.0f}", e[pe]["limit"]])
-        if "ratio" in e:
-            ratio = e["ratio"]
-            rows.append(["", "**AdderNet / CNN**", "", f"{ratio['pes']:.2f}", "", "", "", "", "",
-                         f"**{ratio['images_per_s_at_fmax']:.2f}**", ""])
-    head = ["board", "network", "largest engine that fits", "array PEs", "logic cells", "DSP", "BRAM", "Fmax MHz",
-            "cycles/image", "images/s at Fmax", "search stopped because"]
-    probes, faster = [], []
-    for e in res["boards"]:
-        for pe in PE_KINDS:
-            name = pe_kind(pe).network
-            for r in e[pe]["probes"]:
-                probes.append([e["board"], name, f"{r['rows']}x{r['cols']}", f"{r['rows'] * r['cols']}",
-                               r.get("stage", "-"), "yes" if r["fits"] else "no", f"{r['luts']:,}",
-                               f"{r['fmax_mhz']:.1f}" if r["fits"] else "-",
-                               f"{r['images_per_s_at_fmax']:,.0f}" if r["fits"] else "-",
-                               "" if r["fits"] else r["reason"]])
-            best, fast = e[pe]["largest"], e[pe].get("fastest")
-            if best and fast and fast["images_per_s_at_fmax"] > best["images_per_s_at_fmax"]:
-                faster.append(f"On the {e['board']}, the {name}'s fastest array that fits is {fast['rows']}x"
-                              f"{fast['cols']} ({fast['images_per_s_at_fmax']:,.0f} images/s at Fmax), not its "
-                              f"largest.")
-    mac_array = ("The AdderNet engine has no MAC array. " if res.get("first_last") == "adder" else
-                 f"The AdderNet engine's MAC array has min({res['mac_rows']}, rows) rows. ")
-    command = [f"`{res['command']}`", ""] if res.get("command") else []
-    return "\n".join([
-        f"# The largest {res['network']} engine of each kind that fits each board: AdderNet{_variant(res)} "
-        "against its CNN twin", "", *command, _search_text(res) + " DSP blocks are used as a user would. "
-        f"{mac_array}Fmax and images/s from nextpnr and the engine cycle model.", "",
-        markdown_table(head, rows, "lllrrrrrrrl"), "", *(faster and [" ".join(faster), ""]), "## Every probe", "",
-        markdown_table(["board", "network", "array", "PEs", "stage", "fits", "LUT4 (Yosys)", "Fmax MHz",
-                        "images/s at Fmax", "reason"], probes, "lllrllrrrl"), ""])
-
-
-def _search_text(res):
-    """What the search did, in words, from the result's own record of its options."""
-    pnr = ""
-    if (res.get("placer"), res.get("router")) not in ((None, None), (NEXTPNR_DEFAULTS["placer"],
-                                                                    NEXTPNR_DEFAULTS["router"])):
-        pnr = f" nextpnr places with its {res['placer']} placer and routes with {res['router']}."
-    text = (f"Each kind's array starts at the board's size and grows 1x2, 2x2, 2x4, 4x4, ... (twice the PEs per "
-            f"probe, at most {res['max_pes']} PEs) until a build does not place and route; if the starting size "
-            "does not fit, it halves until one does.")
-    if not res.get("fine"):
-        return text + " The largest array that fits is the largest of these probes (no fine stage)." + pnr
-    aspect = res.get("fine_aspect", FINE_ASPECT)
-    return (text + " A fine stage then searches the arrays between the largest that fit and the smallest that did "
-            f"not (or {res['max_pes']} PEs): any rows and columns, neither more than {aspect} times the other. It "
-            f"bisects on PEs, at most {res['max_fine_probes']} probes per kind and board: a fit leaves only larger "
-            "arrays to try, a failure rules out every array with at least its PEs and at least its columns (a "
-            "column costs at least what a row does: its post-processing lane, its activation bank and the AdderNet "
-            "engine's MAC column against a row's weight bank), and of two equally square arrays the one with fewer "
-            "columns is tried first. Where the search stopped at its bound, the last column says how many arrays, "
-            "of how many PEs, it left untried." + pnr)
-
-
-def _cell(r, key, fmt):
-    return fmt.format(r[key]) if r.get(key) is not None else "-"
-
-
-def format_compare_boards(res):
-    rows = []
-    for p in res["pairs"]:
-        for pe in PE_KINDS:
-            r = p[pe]
-            fits = r["fits"]
-            rows.append([p["board"], f"{p['rows']}x{p['cols']}", "yes" if p["dsp"] else "no",
-                         pe_kind(pe).network, r["engine"], f"{r['luts']:,}", f"{r['ffs']:,}",
-                         f"{r['dsp']['used']}" if fits else "-", f"{r['bram']['used']}" if fits else "-",
-                         _cell(r, "fmax_mhz", "{:.1f}") if fits else "does not fit",
-                         f"{r['cycles_per_image']:,.0f}",
-                         _cell(r, "images_per_s_at_fmax", "{:,.0f}") if fits else "-",
-                         (f"{1000 * r['images_per_s_at_fmax'] / r['luts']:,.1f}" if fits else "-")])
-        ratio = p["ratio"]
-        rows.append(["", "", "", "**AdderNet / CNN**", "", f"**{ratio['luts']:.2f}**", f"{ratio['ffs']:.2f}", "", "",
-                     f"{ratio['fmax']:.2f}" if "fmax" in ratio else "-", "",
-                     f"{ratio['images_per_s_at_fmax']:.2f}" if "images_per_s_at_fmax" in ratio else "-", ""])
-    head = ["board", "array", "DSPs", "network", "engine", "LUT4", "FF", "DSP", "BRAM", "Fmax MHz", "cycles/image",
-            "images/s at Fmax", "images/s per 1k LUT4"]
-    variant = _variant(res)
-    command = [f"`{res['command']}`", ""] if res.get("command") else []
-    return "\n".join([f"# Whole accelerators on the boards: {res['network']} AdderNet{variant} against its CNN twin",
-                      "", *command, markdown_table(head, rows, "lllllrrrrrrrr"), "",
-                      "LUT4 and FF counts are Yosys's after synthesis (for a design that does not fit, the only "
-                      "numbers there are); Fmax from nextpnr.", "", *_format_blocks(res)])
-
-
-def _blocks_of(res):
-    """[(label, report)] of the builds whose reports break their logic down per block."""
-    return [(f"{p['board']} {p['rows']}x{p['cols']} {'DSP' if p['dsp'] else 'no DSP'} "
-             f"{pe_kind(pe).network}", p[pe])
-            for p in res["pairs"] for pe in PE_KINDS if p[pe].get("blocks")]
-
-
-def _format_blocks(res):
-    built = _blocks_of(res)
-    if not built:
-        return []
-    from .breakdown import BLOCKS
-    rows = [[label, *(f"{r['blocks'][b]['luts']:,}" for b in BLOCKS), f"{r['luts']:,}",
-             f"{r['luts'] - r['blocks']['arrays']['luts']:,}"] for label, r in built]
-    return ["## Where the logic goes (LUT4 per block)", "",
-            "Each build keeps its hierarchy (Yosys `-noflatten`), and each block's LUT4s are the per-module "
-            "statistic of the netlist that was placed (boards.breakdown); the blocks add up to the whole.", "",
-            markdown_table(["build", *BLOCKS, "whole", "all but the arrays"], built and rows,
-                           "l" + "r" * (len(BLOCKS) + 2)), ""]
-
-
-def plot_compare_boards(res, path):
-    plt = pyplot()
-    pairs = res["pairs"]
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    labels = [f"{p['board']}\n{p['rows']}x{p['cols']} {'DSP' if p['dsp'] else 'no DSP'}" for p in pairs]
-    x = range(len(pairs))
-    if all(p[pe].get("blocks") for p in pairs for pe in PE_KINDS):
-        # stacked by block: AdderNet on the left of each pair, the CNN twin on the right
-        from .breakdown import BLOCKS
-        colours = plt.get_cmap("tab10").colors
-        for off, pe in ((-0.2, "sad"), (0.2, "mac")):
-            bottom = [0] * len(pairs)
-            for k, b in enumerate(BLOCKS):
-                heights = [p[pe]["blocks"][b]["luts"] for p in pairs]
-                ax.bar([i + off for i in x], heights, 0.4, bottom=bottom, color=colours[k % len(colours)],
-                       edgecolor="white" if pe_kind(pe).has_multiplier else "black",
-                       label=None if pe_kind(pe).has_multiplier else b)
-                bottom = [u + v for u, v in zip(bottom, heights)]
-        ax.set_xlabel("each pair: AdderNet (left, black edges), CNN twin (right)", fontsize=8)
-    else:
-        ax.bar([i - 0.2 for i in x], [p["sad"]["luts"] for p in pairs], 0.4, label="AdderNet engine", color="tab:green")
-        ax.bar([i + 0.2 for i in x], [p["mac"]["luts"] for p in pairs], 0.4, label="CNN twin engine",
-               color="tab:orange")
-    for i, p in enumerate(pairs):
-        ax.text(i, max(p["sad"]["luts"], p["mac"]["luts"]), f"{p['ratio']['luts']:.2f}x", ha="center", va="bottom")
-    ax.set_xticks(list(x), labels, fontsize=8)
-    ax.set_ylabel("LUT4 (Yosys)")
-    ax.set_title(f"{res['network']}: whole accelerator logic, AdderNet / CNN twin")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

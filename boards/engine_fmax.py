@@ -7,18 +7,20 @@ columns, width and k_max, fed from LFSRs). The baseline is the array, measured i
 the same seeds; the report gives every seed's Fmax of both, their medians, and the ratio of the
 medians (the issue's goal: the engine at >= 0.9x its array). Both builds are reused when unchanged,
 so a finished bench reruns in seconds.
+
+This module measures; the Markdown report of its result, and the plot where there is one, are
+the application's (adderhw.board_reports).
 """
 import statistics
 from pathlib import Path
 
 from adderhw.base.errors import BadParameter
-from adderhw.base.tables import markdown_table
 
 from .build import DesignDoesNotFit, build_board
 from .engine_build import ENGINE_BOARDS
 from .engine_compare import _tag, build_one
 
-__all__ = ["bench_engine_fmax", "format_bench_engine_fmax", "FMAX_GOAL"]
+__all__ = ["bench_engine_fmax", "FMAX_GOAL"]
 
 #: the issue's goal: the engine's median Fmax over the seeds, as a share of its array's
 FMAX_GOAL = 0.9
@@ -61,26 +63,3 @@ def bench_engine_fmax(board="ulx3s-85f", rows=8, cols=8, network="digits", seeds
             "array": engine.array.describe(), "seeds": list(seeds), "runs": runs,
             "array_fmax_median_mhz": med_a, "engine_fmax_median_mhz": med_e, "ratio": ratio,
             "goal": FMAX_GOAL, "met": ratio is not None and ratio >= FMAX_GOAL}
-
-
-def _mhz(v):
-    return "-" if v is None else f"{v:.1f}"
-
-
-def format_bench_engine_fmax(res):
-    rows = [[r["seed"], _mhz(r["array_fmax_mhz"]), _mhz(r["engine_fmax_mhz"]),
-             "-" if not r["array_fmax_mhz"] or not r["engine_fmax_mhz"] else
-             f"{r['engine_fmax_mhz'] / r['array_fmax_mhz']:.2f}"] for r in res["runs"]]
-    rows.append(["**median**", _mhz(res["array_fmax_median_mhz"]), _mhz(res["engine_fmax_median_mhz"]),
-                 "-" if res["ratio"] is None else f"**{res['ratio']:.2f}**"])
-    paths = [f"* seed {r['seed']}: `{p['from_cell']}` → `{p['to_cell']}`, {p['delay_ns']:.2f} ns, "
-             f"{p['logic_levels']} logic levels" for r in res["runs"] if (p := r["engine_critical_path"])]
-    verdict = "no ratio (a build did not fit)" if res["ratio"] is None else \
-        f"{res['ratio']:.2f}x, goal >= {res['goal']}: {'met' if res['met'] else 'missed'}"
-    return "\n".join([
-        f"# The engine's Fmax against its array's on {res['board']}: {res['rows']}x{res['cols']}", "",
-        f"`{res.get('command', '')}`", "",
-        f"Engine: {res['engine']}, behind its UART link (the board top). Array alone: the benchmark harness of "
-        f"{res['array']}. nextpnr seeds {', '.join(map(str, res['seeds']))}; both measured in this run.", "",
-        markdown_table(["seed", "array alone MHz", "engine MHz", "engine / array"], rows, "rrrr"), "",
-        f"Engine / array, medians: {verdict}.", "", "The engine's critical path per seed:", "", *paths, ""])

@@ -13,6 +13,9 @@ Order: every point with the first seed (largest first), then the next seed, so a
 already covers every size.
 
 ``before`` points (the multiplexer drain, one seed) come from ``docs/results/fmax_before.json``.
+
+This module measures; the Markdown report of its result, and the plot where there is one, are
+the application's (adderhw.board_reports).
 """
 import json
 import statistics
@@ -20,14 +23,13 @@ from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
 from adderhw.base.config import ArrayConfig
-from adderhw.base.tables import markdown_table, pyplot
 
 from .build_job import BuildJob, run_here, submit_build
 from .executor import WorkerLost, make_executor, then
 from .kinds import KINDS
 from .platforms import SWEEP_TARGET_MHZ, board as board_by_name
 
-__all__ = ["bench_fmax", "format_bench_fmax", "plot_bench_fmax", "DEFAULT_SIZES"]
+__all__ = ["bench_fmax", "DEFAULT_SIZES"]
 
 DEFAULT_SIZES = {"ulx3s-85f": (4, 8, 16, 24), "icebreaker": (2, 4, 6)}
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
@@ -166,61 +168,3 @@ def bench_fmax(boards=("ulx3s-85f", "icebreaker"), kinds=tuple(KINDS), sizes=Non
                     Path(partial).write_text(json.dumps(doc, indent=1) + "\n")
             submit()
     return _summary(runs, skipped, seeds, template, freq, complete=True)
-
-
-def format_bench_fmax(r):
-    rows = []
-    for p in sorted(r["points"], key=lambda p: (p["board"], p["kind"], p["n"])):
-        if "fmax_median" in p:
-            rows.append([p["board"], p["kind"], f"{p['n']}x{p['n']}", p["pes"], f"{p['fmax_min']:.1f}",
-                         f"{p['fmax_median']:.1f}", f"{p['fmax_max']:.1f}", p["runs"]])
-        else:
-            rows.append([p["board"], p["kind"], f"{p['n']}x{p['n']}", p["pes"], "-", "-", "-",
-                         "0 (" + "; ".join(sorted(set(p["failed"].values())))[:80] + ")"])
-    options = ("" if r.get("sad_stage", "difference") == "difference" else f", SAD stage 1: {r['sad_stage']}") + \
-              ("" if r.get("skew", "registers") == "registers" else f", skew in {r['skew']}")
-    lines = [f"Fmax against array size, {r['width']}-bit, K <= {r['k_max']}{options}, nextpnr seeds {r['seeds']}"
-             + ("" if r["complete"] else " (partial: some builds have not run yet)") + ".", "",
-             markdown_table(["board", "PE", "array", "PEs", "Fmax min", "median", "max (MHz)", "seeds"], rows,
-                            "lllrrrrr")]
-    for s in r["skipped"]:
-        lines.append(f"- not built: {s['board']} {s['kind']} {s['n']}x{s['n']} ({s['why']})")
-    by = {(p["board"], p["kind"], p["n"]): p for p in r["points"] if "fmax_median" in p}
-    g = r["goal"]
-    for kind in ("sad", "mac", "mac+dsp"):
-        a, b = by.get((g["board"], kind, 4)), by.get((g["board"], kind, 16))
-        if a and b:
-            ratio = b["fmax_median"] / a["fmax_median"]
-            lines.append(f"{g['board']} {kind}: median Fmax at 16x16 / 4x4 = {ratio:.2f} "
-                         f"(goal >= {g['ratio_16_over_4']}: {'met' if ratio >= g['ratio_16_over_4'] else 'missed'})")
-    return "\n".join(lines)
-
-
-def plot_bench_fmax(r, path):
-    plt = pyplot()
-    boards = sorted({p["board"] for p in r["points"]})
-    fig, axes = plt.subplots(1, len(boards), figsize=(6.5 * len(boards), 4.5), squeeze=False)
-    colors = {"sad": "C0", "mac": "C1", "mac+dsp": "C2"}
-    for ax, board in zip(axes[0], boards):
-        for kind, color in colors.items():
-            pts = sorted((p for p in r["points"] if p["board"] == board and p["kind"] == kind and "fmax_median" in p),
-                         key=lambda p: p["pes"])
-            if pts:
-                x = [p["pes"] for p in pts]
-                med = [p["fmax_median"] for p in pts]
-                err = [[m - p["fmax_min"] for m, p in zip(med, pts)], [p["fmax_max"] - m for m, p in zip(med, pts)]]
-                ax.errorbar(x, med, yerr=err, fmt="o-", color=color, capsize=3, label=f"{kind}, shift-chain drain")
-            old = sorted((p for p in ((r.get("before") or {}).get("points", []))
-                          if p["board"] == board and p["kind"] == kind), key=lambda p: p["pes"])
-            if old:
-                ax.plot([p["pes"] for p in old], [p["fmax_mhz"] for p in old], "x--", color=color, alpha=0.6,
-                        label=f"{kind}, multiplexer drain (before, seed 1)")
-        ax.set_xscale("log")
-        ax.set_title(f"{board}: Fmax against PEs ({r['width']}-bit)")
-        ax.set_xlabel("PEs (log scale)")
-        ax.set_ylabel("Fmax (MHz): median, min-max over seeds")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)

@@ -13,16 +13,18 @@ build's own Fmax). A design that does not fit still reports Yosys's LUT4 (its Fm
 
 Builds are reused when their design is unchanged (boards.engine_build), so a rerun of a finished
 bench rebuilds nothing.
+
+This module measures; the Markdown report of its result, and the plot where there is one, are
+the application's (adderhw.board_reports).
 """
 from pathlib import Path
 
 from adderhw.base.errors import BadParameter
-from adderhw.base.tables import markdown_table, pyplot
 
 from .engine_build import ENGINE_BOARDS
 from .engine_compare import _tag, build_one
 
-__all__ = ["bench_lanes", "format_bench_lanes", "plot_bench_lanes", "lane_choices"]
+__all__ = ["bench_lanes", "lane_choices"]
 
 
 def lane_choices(cols, lanes=None):
@@ -67,40 +69,3 @@ def bench_lanes(board="icebreaker", rows=2, cols=4, network="digits", lanes=None
         p["post_luts_ratio"] = (p["post_luts"] / base["post_luts"]) if p["post_luts"] and base["post_luts"] else None
     return {"board": board, "rows": rows, "cols": cols, "network": network, "first_last": first_last,
             "requant": requant, "mac_rows": mac_rows, "seed": seed, "points": points}
-
-
-def format_bench_lanes(res):
-    rows = []
-    for p in res["points"]:
-        rows.append([p["lanes"], "yes" if p["fits"] else "no", f"{p['luts']:,}",
-                     "-" if p["post_luts"] is None else f"{p['post_luts']:,}",
-                     f"{p['luts_ratio']:.2f}", f"{p['cycles_per_image']:,.1f}", f"{p['cycles_ratio']:.2f}",
-                     "-" if p["fmax_mhz"] is None else f"{p['fmax_mhz']:.1f}",
-                     "-" if p["images_per_s_per_klut"] is None else f"{p['images_per_s_per_klut']:,.0f}"])
-    table = markdown_table(["L", "fits", "LUT4 (whole)", "LUT4 (post-processing)", "LUT4 / L=C",
-                            "cycles/image", "cycles / L=C", "Fmax MHz", "images/s per 1k LUT4 at Fmax"], rows)
-    variant = ("all-adder" if res["first_last"] == "adder" else "multiplier first and last layers") + \
-        (", shift-only requant" if res["requant"] == "shift" else "")
-    return "\n".join([
-        f"# Post-processing lanes on {res['board']}: {res['rows']}x{res['cols']} {res['network']} AdderNet engine ({variant})",
-        "", f"`{res.get('command', '')}`", "",
-        f"Each row is one build of the same engine with L post-processing lanes; L = {res['cols']} (one per column) is "
-        "the baseline, built in the same run. LUT4 from Yosys (per block from the hierarchical netlist, "
-        "boards.breakdown); cycles per image from the engine cycle model, which the RTL equals for every L; Fmax "
-        f"from nextpnr (seed {res['seed']}).", "", table, ""])
-
-
-def plot_bench_lanes(res, path):
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    pts = res["points"]
-    ax.plot([p["luts"] for p in pts], [p["cycles_per_image"] for p in pts], "o-")
-    for p in pts:
-        ax.annotate(f"L={p['lanes']}" + ("" if p["fits"] else " (no fit)"), (p["luts"], p["cycles_per_image"]),
-                    textcoords="offset points", xytext=(5, 5))
-    ax.set_xlabel("LUT4 (whole design)")
-    ax.set_ylabel("cycles per image")
-    ax.set_title(f"{res['board']} {res['rows']}x{res['cols']}: post-processing lanes")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

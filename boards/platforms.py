@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from amaranth.build import Clock, Resource
 
 from adderhw.base.errors import BadParameter
-from adderhw.base.platform import BUILD_TARGET_MHZ, SWEEP_TARGET_MHZ, family_mhz   # noqa: F401 (re-exported)
+from adderhw.base.platform import BUILD_TARGET_MHZ, SWEEP_TARGET_MHZ, family_mhz
 
-__all__ = ["Board", "BOARDS", "board", "make_platform", "PROGRAMMING_TOOLS"]
+# the clock targets are base's (base.platform), re-exported here beside the boards they apply to
+__all__ = ["Board", "BOARDS", "board", "make_platform", "PROGRAMMING_TOOLS", "BUILD_TARGET_MHZ", "SWEEP_TARGET_MHZ",
+           "family_mhz"]
 
 #: tools only needed to program or package for programming, never for a build
 PROGRAMMING_TOOLS = ("openFPGALoader", "dfu-suffix", "dfu-util", "iceprog")

@@ -26,6 +26,9 @@ Reported per kind: PEs, Fmax, peak throughput = PEs × Fmax (terms per second), 
 Long sweeps can be resumed: every probe's report is kept in its build directory and reused when the
 design and options are unchanged, and ``partial`` (a path) receives the results so far after every
 probe, marked ``"complete": false``.
+
+This module measures; the Markdown report of its result, and the plot where there is one, are
+the application's (adderhw.board_reports).
 """
 import json
 from concurrent.futures import FIRST_COMPLETED, wait
@@ -34,14 +37,12 @@ from pathlib import Path
 from adderhw.base.config import ArrayConfig, check_config
 from adderhw.base.errors import BadParameter
 
-from adderhw.base.tables import markdown_table, pyplot
-
 from .build_job import BuildJob, run_here, submit_build
 from .executor import WorkerLost, make_executor, then
 from .kinds import KINDS
 from .platforms import SWEEP_TARGET_MHZ, board as board_by_name
 
-__all__ = ["sweep", "format_sweep", "plot_sweep", "candidate_shapes", "fine_shapes"]
+__all__ = ["sweep", "candidate_shapes", "fine_shapes"]
 
 
 def candidate_shapes(limit=64):
@@ -210,56 +211,3 @@ def _summary(b, template, freq, seed, state, complete, bound="clock"):
     return {"board": b.name, "device": b.device, "width": template.width, "k_max": template.k_max,
             "sad_stage": template.sad_stage, "skew": template.skew,
             "target_mhz": freq, "seed": seed, "bound": bound, "complete": complete, "results": results}
-
-
-def format_sweep(r):
-    what = ("that places and routes at any clock (built for "
-            f"{r['target_mhz']:g} MHz; throughput at its own Fmax)" if r.get("bound") == "area"
-            else f"that fits and meets {r['target_mhz']:g} MHz")
-    stage = (f", SAD stage 1: {r['sad_stage']}" if r.get("sad_stage", "difference") != "difference" else "")
-    stage += (f", skew in {r['skew']}" if r.get("skew", "registers") != "registers" else "")
-    lines = [f"{r['board']} ({r['device']}), {r['width']}-bit, K <= {r['k_max']}{stage}: the largest array of each "
-             f"kind {what} (seed {r['seed']}).", "",
-             markdown_table(
-                 ["PE", "array", "PEs", "Fmax (MHz)", "peak throughput (G terms/s)", "logic used", "DSP", "probes"],
-                 [[x["kind"], f"{b['rows']}x{b['cols']}", b["pes"], f"{b['fmax_mhz']:.1f}",
-                   f"{x['throughput_gops']:.2f}", f"{b['logic']}/{b['logic_available']}", b["dsp"], len(x["probes"])]
-                  if (b := x["best"]) else [x["kind"], "none fits", 0, "-", 0, "-", "-", len(x["probes"])]
-                  for x in r["results"]], "llrrrrrr")]
-    by = {x["kind"]: x for x in r["results"]}
-    if "sad" in by and "mac" in by and by["mac"]["throughput_gops"]:
-        lines.append("")
-        lines.append(f"SAD / MAC on LUTs: {by['sad']['throughput_gops'] / by['mac']['throughput_gops']:.2f}x "
-                     "peak throughput" + (f"; SAD / MAC with DSPs: "
-                                          f"{by['sad']['throughput_gops'] / by['mac+dsp']['throughput_gops']:.2f}x"
-                                          if by.get("mac+dsp", {}).get("throughput_gops") else "") + ".")
-    return "\n".join(lines)
-
-
-def plot_sweep(r, path):
-    plt = pyplot()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for x in r["results"]:
-        pts = [p for p in x["probes"] if "logic" in p]
-        a1.plot([p["pes"] for p in pts], [p["logic"] for p in pts], "o-", label=x["kind"])
-    if r["results"] and r["results"][0]["probes"]:
-        avail = next((p["logic_available"] for x in r["results"] for p in x["probes"] if "logic_available" in p), None)
-        if avail:
-            a1.axhline(avail, color="gray", ls="--", label="device capacity")
-    a1.set_xlabel("PEs")
-    a1.set_ylabel("logic cells used")
-    a1.set_title(f"{r['board']}: logic vs PEs")
-    a1.grid(alpha=0.3)
-    a1.legend()
-    kinds = [x["kind"] for x in r["results"]]
-    a2.bar(kinds, [x["throughput_gops"] for x in r["results"]], color=["C0", "C1", "C2"][:len(kinds)])
-    a2.set_ylabel("peak throughput (G terms/s) = PEs x Fmax")
-    a2.set_title("largest array that places and routes (own Fmax)" if r.get("bound") == "area"
-                 else f"largest array meeting {r['target_mhz']:g} MHz")
-    for i, x in enumerate(r["results"]):
-        if x["best"]:
-            a2.text(i, x["throughput_gops"], f"{x['best']['rows']}x{x['best']['cols']}\n{x['best']['fmax_mhz']:.0f} MHz",
-                    ha="center", va="bottom", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)

@@ -2,6 +2,8 @@
 builds are test_bench.py's)."""
 import pytest
 
+from adderhw.board_reports import format_bench_pe_widths
+
 
 def _fake_bench_pe(width, **kw):
     """A bench_pe result whose SAD PE costs 5W LUT4s and whose MAC PE costs W^2 (made-up numbers,
@@ -24,7 +26,7 @@ def test_bench_pe_widths_puts_one_row_per_board_and_width(monkeypatch):
     assert table[("icebreaker", 4)]["sad_luts_per_pe"] == 20 and table[("icebreaker", 4)]["mac_luts_per_pe"] == 16
     assert table[("ulx3s-85f", 8)]["sad_over_mac_luts"] == 5 / 8
     assert table[("ulx3s-85f", 8)]["sad_largest_luts"] == 16 * 40 + 100
-    md = bench.format_bench_pe_widths(res)
+    md = format_bench_pe_widths(res)
     assert "| icebreaker | 4 | 20.0 | 8.0 | 16.0 | 8.0 | **1.250** | 1.235 | 420 / 356 = 1.18 | 96.0 | 96.0 |" in md
 
 

@@ -17,8 +17,9 @@ from adderhw.boards.platforms import board as board_by_name
 from adderhw.boards.report import build_report
 from adderhw.boards.lfsr import Lfsr
 from adderhw.boards.report import no_fit_reason
-from adderhw.boards.sweep import candidate_shapes, fine_shapes, format_sweep, sweep
+from adderhw.boards.sweep import candidate_shapes, fine_shapes, sweep
 from adderhw.base.errors import BadParameter
+from adderhw.board_reports import format_sweep
 from adderhw.golden import AdderhwError
 from adderhw.hw import ArrayConfig
 

@@ -10,6 +10,7 @@ import pytest
 from adderhw.base.config import ArrayConfig
 from adderhw.base.engine import EngineConfig
 from adderhw.base.errors import BadParameter
+from adderhw.board_reports import format_compare_largest
 from adderhw.boards import engine_build, engine_compare
 from adderhw.boards.engine_build import build_engine_board
 from adderhw.boards.engine_compare import largest_fitting, parse_sizes
@@ -105,7 +106,7 @@ def test_compare_largest_puts_each_kind_at_its_own_largest_array(monkeypatch):
     assert (entry["mac"]["largest"]["rows"], entry["mac"]["largest"]["cols"]) == (2, 4)
     assert entry["ratio"]["pes"] == 4 and entry["ratio"]["images_per_s_at_fmax"] == 4
     assert entry["sad"]["limit"] == "8x8 does not fit" and entry["mac"]["limit"] == "4x4 does not fit"
-    md = engine_compare.format_compare_largest(res)
+    md = format_compare_largest(res)
     assert "| icebreaker | AdderNet | 4x8 sad | 32 | 3,200/5,280 |" in md and "**4.00**" in md
     assert md.count("| no |") == 2                     # the two probes that did not fit
     assert "(no fine stage)" in md and "A fine stage" not in md
@@ -126,7 +127,7 @@ def test_compare_largest_builds_the_addernet_variant_it_is_asked_for(monkeypatch
     # the CNN twin is asked for the same variant; _build keeps its multipliers (a CNN needs them)
     assert {v[3] for v in variants if v[0] == "mac"} == {f"icebreaker-digits-mac-{s}-dsp"
                                                          for s in ("1x1", "1x2", "2x2")}
-    md = engine_compare.format_compare_largest({**res, "command": "adderhw compare-boards --largest"})
+    md = format_compare_largest({**res, "command": "adderhw compare-boards --largest"})
     assert md.startswith("# The largest digits engine of each kind that fits each board: AdderNet (all-adder, "
                          "shift-only requantisation: no multiplier) against its CNN twin\n\n"
                          "`adderhw compare-boards --largest`\n")
@@ -224,7 +225,7 @@ def test_the_comparisons_pass_the_placer_and_router_to_every_build_and_name_thei
                                          placer="sa", router="router2")
     assert (res["placer"], res["router"]) == ("sa", "router2")
     assert variants and all(v[4:] == ("sa", "router2") and v[3].endswith("-dsp-sa-router2") for v in variants)
-    assert "nextpnr places with its sa placer and routes with router2." in engine_compare.format_compare_largest(res)
+    assert "nextpnr places with its sa placer and routes with router2." in format_compare_largest(res)
     variants.clear()
     res = engine_compare.compare_boards(sizes={"icebreaker": [(1, 1, 1)]}, progress=lambda m: None,
                                         dsp_modes=(True,), placer="heap", router="router2")

@@ -4,9 +4,9 @@ report of what it did."""
 import pytest
 
 from adderhw.base.errors import BadParameter
+from adderhw.board_reports import format_compare_largest
 from adderhw.boards import engine_compare
-from adderhw.boards.engine_compare import (FINE_ASPECT, MAX_FINE_PROBES, fine_shapes, format_compare_largest,
-                                           largest_fitting, search_largest)
+from adderhw.boards.engine_compare import FINE_ASPECT, MAX_FINE_PROBES, fine_shapes, largest_fitting, search_largest
 
 
 def _device(pes, max_cols=None):

@@ -3,9 +3,10 @@ built for every seed, the array alone from the engine's own ArrayConfig, the med
 against the goal, a seed whose array does not fit, and the report."""
 import pytest
 
+from adderhw.board_reports import format_bench_engine_fmax
 from adderhw.boards import engine_fmax
 from adderhw.boards.build import DesignDoesNotFit
-from adderhw.boards.engine_fmax import FMAX_GOAL, bench_engine_fmax, format_bench_engine_fmax
+from adderhw.boards.engine_fmax import FMAX_GOAL, bench_engine_fmax
 
 
 def _stubs(monkeypatch, array_mhz, engine_mhz):

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from adderhw.base.errors import BadParameter
+from adderhw.board_reports import format_bench_lanes, plot_bench_lanes
 from adderhw.boards import lanes_bench
-from adderhw.boards.lanes_bench import bench_lanes, format_bench_lanes, lane_choices, plot_bench_lanes
+from adderhw.boards.lanes_bench import bench_lanes, lane_choices
 from adderhw.cli import main
 
 
