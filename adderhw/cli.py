@@ -20,6 +20,7 @@ from adderhw.base.engine import DEFAULT_POST_LANES
 from adderhw.base.networks import NETWORKS, QAT_EPOCHS
 from adderhw.base.pe_kind import PE_KINDS, pe_kind
 from adderhw.base.errors import AdderhwError, BadParameter, Stopped
+from adderhw.base.executor import scheduler_from_env
 from adderhw.base.paths import check_output_dir, check_output_file
 from adderhw.base.simulators import VERILOG_SIMULATORS
 from adderhw.base.platform import BUILD_TARGET_MHZ, SWEEP_TARGET_MHZ, family_mhz
@@ -750,7 +751,6 @@ def cmd_bench_fmax(args):
 
 def _scheduler(args):
     """--scheduler, else $ADDERHW_SCHEDULER, else None (the local process pool; Dask stays unimported)."""
-    from adderhw.boards.executor import scheduler_from_env
     return scheduler_from_env(args.scheduler)
 
 
@@ -883,7 +883,7 @@ _seed = _int_at_least(0, "non-negative")
 
 
 def _add_executor_args(p, what):
-    """--jobs and --scheduler: where the run's parallel jobs go (adderhw.boards.executor)."""
+    """--jobs and --scheduler: where the run's parallel jobs go (adderhw.base.executor)."""
     p.add_argument("--jobs", type=_positive_int, default=None,
                    help=f"parallel {what} (default 2 local processes; with --scheduler, the cluster's worker threads)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",

@@ -25,6 +25,7 @@ from adderhw.golden.addernet import (ADDER_LAYERS, FixedPointAdders, accuracy, l
 from adderhw.compare import compare_network
 from adderhw.base.config import ArrayConfig
 from adderhw.base.errors import BadParameter
+from adderhw.base.executor import make_executor
 from adderhw.base.words import count
 from adderhw.base.tables import markdown_table, pyplot, write_reports as write_report_files
 from adderhw.golden.cycles import layer_cycles
@@ -67,7 +68,7 @@ def _layer_spec(name, module, x):
 def hardware_inference(model, cfg_hw, fp_golden, x, backend, chunk, runs, say, executor=None):
     """Fixed-point inference of ``x`` with the model's adder (or twin conv) layers on the RTL;
     every layer output is checked against golden. Returns logits. ``runs`` records each run's
-    layer by its report name (the twin's are conv2, conv3). ``executor`` (adderhw.boards.executor):
+    layer by its report name (the twin's are conv2, conv3). ``executor`` (adderhw.base.executor):
     run a layer's chunks of images as parallel jobs there; None runs them one after another here."""
     golden_compute = fp_golden.compute
 
@@ -114,7 +115,7 @@ def _check_batches(conf, n_test):
 def run_digits(conf=None, progress=None, scheduler=None):
     """The whole demo (see the module docstring); returns the JSON-ready result. ``scheduler``: None
     runs the Verilog batch here, one chunk after another; a Dask scheduler (``tcp://HOST:8786`` or
-    ``local:N``, adderhw.boards.executor) runs each layer's chunks of images there in parallel."""
+    ``local:N``, adderhw.base.executor) runs each layer's chunks of images there in parallel."""
     conf = conf or DigitsConfig()
     say = progress or (lambda m: None)
     t_start = time.perf_counter()
@@ -161,7 +162,6 @@ def run_digits(conf=None, progress=None, scheduler=None):
         if scheduler is None:
             big = hardware_inference(model, cfg, fp, xb, conf.verilog_backend, conf.chunk, runs, say)
         else:
-            from adderhw.boards.executor import make_executor
             with make_executor(scheduler=scheduler, progress=say) as executor:
                 big = hardware_inference(model, cfg, fp, xb, conf.verilog_backend, conf.chunk, runs, say, executor)
         gold_small = predict(model, xs, layer_fn=fp).argmax(1)

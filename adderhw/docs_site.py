@@ -495,7 +495,7 @@ API_MODULES = (
     ("pe", "adderhw.hw.pe", "the SAD and MAC processing elements"),
     ("array", "adderhw.hw.array", "the systolic array"),
     ("gemm-sim", "adderhw.sim.gemm", "one GEMM on any simulator"),
-    ("executor", "adderhw.boards.executor", "where parallel jobs run"),
+    ("executor", "adderhw.base.executor", "where parallel jobs run"),
 )
 
 

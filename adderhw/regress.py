@@ -8,7 +8,7 @@ job runs one case with ``run_gemm`` and checks it against the golden model bit f
 without stalls, against the cycle model exactly; with stalls the cycles must exceed the model's.
 
 The jobs go to a local process pool (``jobs``) or to a Dask cluster (``scheduler``, see
-:mod:`adderhw.boards.executor`); the result is the same list either way. ``partial`` (a path)
+:mod:`adderhw.base.executor`); the result is the same list either way. ``partial`` (a path)
 receives the results so far after every case. ``mutation`` (``hw.mutation``) runs every case
 on an array with that deliberate bug, to show that the regression catches it.
 """
@@ -23,8 +23,8 @@ from adderhw.base.simulators import SIMULATORS
 from adderhw.base.pe_kind import PE_KINDS, pe_kind
 from adderhw.base.config import ArrayConfig
 from adderhw.base.errors import BadParameter
+from adderhw.base.executor import make_executor
 from adderhw.base.tables import markdown_table
-from adderhw.boards.executor import make_executor
 from adderhw.hw.mutation import check_mutation, mutated
 
 __all__ = ["draw_cases", "run_case", "regress_gemm", "format_regress"]

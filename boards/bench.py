@@ -18,7 +18,7 @@ import numpy as np
 from adderhw.base.config import ArrayConfig
 
 from .build import build_board
-from .executor import make_executor
+from .build_job import build_executor
 from .kinds import KINDS
 from .platforms import board as board_by_name
 
@@ -60,13 +60,13 @@ def _per_pe(shapes, values):
 
 def bench_pe(boards=("icebreaker", "ulx3s-85f"), sizes=(1, 2, 4), width=8, k_max=144, freq=None,
              seed=1, out_dir="build/bench_pe", jobs=None, progress=None, scheduler=None):
-    """Build every point. ``jobs``, ``scheduler``: where the builds run (:mod:`.executor`); on a
+    """Build every point. ``jobs``, ``scheduler``: where the builds run (:func:`.build_job.build_executor`); on a
     cluster each report comes back with its result and the build files stay on the worker."""
     say = progress or (lambda m: None)
     template = ArrayConfig(width=width, k_max=k_max)
     tasks = [(b, v, shape) for b in boards for v in VARIANTS for shape in _shapes(b, v, sizes)]
     results = {}
-    with make_executor(jobs, scheduler, progress=say) as pool:
+    with build_executor(jobs, scheduler, progress=say) as pool:
         futures = [pool.submit(_one, b, v, shape, template, freq, seed, out_dir) for b, v, shape in tasks]
         for i, f in enumerate(as_completed(futures), 1):
             b, v, shape, r = f.result()

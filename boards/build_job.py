@@ -14,6 +14,9 @@ may be another machine, so:
 
 A build that fails for another reason (the tools exited with an error) is returned with its reason
 and not kept: it is recorded once by the caller and retried only by a new run.
+
+The builds run on :func:`build_executor`: base.executor's, whose every worker process stops the
+builds it runs when it is stopped (boards.build_process).
 """
 import json
 import shutil
@@ -22,11 +25,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adderhw.base.config import ArrayConfig
+from adderhw.base.executor import done_future, make_executor, then
 
 from .build import BuildFailed, DesignDoesNotFit, build_board, keep_no_fit, kept_build
-from .executor import done_future, then
+from .build_process import stop_builds_on_signals
 
-__all__ = ["BuildJob", "BuildOutcome", "submit_build", "run_here", "run_anywhere"]
+__all__ = ["BuildJob", "BuildOutcome", "build_executor", "submit_build", "run_here", "run_anywhere"]
+
+
+def build_executor(jobs=None, scheduler=None, progress=None):
+    """The executor of a run of board builds (:func:`adderhw.base.executor.make_executor`'s
+    arguments): every worker process, the local pool's and a cluster's, stops the builds it runs
+    when it receives SIGTERM or SIGINT. The builds run in process groups of their own, which a
+    signal to the worker alone would not reach."""
+    return make_executor(jobs, scheduler, progress=progress, initializer=stop_builds_on_signals)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ So every process that runs builds must stop them when it is stopped itself:
   which the CLI reports in one sentence with a non-zero exit.
 * :func:`stop_builds_on_signals`, in a worker process, makes SIGTERM and SIGINT first stop that
   worker's builds and then act as before (SIGTERM ends the worker, SIGINT raises
-  KeyboardInterrupt). The local pool's workers install it as they start (boards.executor), and
+  KeyboardInterrupt). Board builds run on boards.build_job.build_executor, which hands it to
+  base.executor as the workers' initializer: the local pool's workers run it as they start, and
   Dask workers through a worker plugin.
 
 A remote Dask worker runs on another machine: its client cannot signal it, and Dask does not stop

@@ -23,9 +23,9 @@ from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
 from adderhw.base.config import ArrayConfig
+from adderhw.base.executor import WorkerLost, then
 
-from .build_job import BuildJob, run_here, submit_build
-from .executor import WorkerLost, make_executor, then
+from .build_job import BuildJob, build_executor, run_here, submit_build
 from .kinds import KINDS
 from .platforms import SWEEP_TARGET_MHZ, board as board_by_name
 
@@ -117,8 +117,9 @@ def bench_fmax(boards=("ulx3s-85f", "icebreaker"), kinds=tuple(KINDS), sizes=Non
                progress=None, partial=None, scheduler=None):
     """Build every point; returns the JSON-ready result (see the module docstring). ``jobs``: builds
     in flight (default 2 on the local pool, the cluster's worker threads with ``scheduler``);
-    ``scheduler``: None for the local pool, else a Dask scheduler (see :mod:`.executor`). ``sad_stage``
-    and ``skew``: the ArrayConfig options of every array (``sad_stage`` for the SAD arrays only)."""
+    ``scheduler``: None for the local pool, else a Dask scheduler (see :mod:`adderhw.base.executor`).
+    ``sad_stage`` and ``skew``: the ArrayConfig options of every array (``sad_stage`` for the SAD
+    arrays only)."""
     say = progress or (lambda m: None)
     template = ArrayConfig(width=width, k_max=k_max, sad_stage=sad_stage, skew=skew)
     tasks, skipped = [], []
@@ -133,7 +134,7 @@ def bench_fmax(boards=("ulx3s-85f", "icebreaker"), kinds=tuple(KINDS), sizes=Non
                         continue
                     tasks.append((board, kind, n, seed))
     runs = {}
-    with make_executor(jobs, scheduler, progress=say) as pool:
+    with build_executor(jobs, scheduler, progress=say) as pool:
         if jobs is None:
             jobs = pool.slots()
         pending = {}

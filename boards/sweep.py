@@ -36,9 +36,9 @@ from pathlib import Path
 
 from adderhw.base.config import ArrayConfig, check_config
 from adderhw.base.errors import BadParameter
+from adderhw.base.executor import WorkerLost, then
 
-from .build_job import BuildJob, run_here, submit_build
-from .executor import WorkerLost, make_executor, then
+from .build_job import BuildJob, build_executor, run_here, submit_build
 from .kinds import KINDS
 from .platforms import SWEEP_TARGET_MHZ, board as board_by_name
 
@@ -105,8 +105,9 @@ def sweep(board_name, kinds=tuple(KINDS), config=None, freq=None, jobs=None, see
     (default 8-bit, k_max 144); ``start_bounds``: {kind: max PEs to consider} to cap the search.
     ``jobs``: probes per round of a kind (default 2 on the local pool, the cluster's worker
     threads with ``scheduler``); ``scheduler``: None for the local pool of ``jobs`` processes, else
-    a Dask scheduler (``tcp://HOST:8786`` or ``local:N``, see :mod:`.executor`); ``bound``: "clock"
-    (the largest array meeting ``freq``) or "area" (the largest that places and routes at any clock);
+    a Dask scheduler (``tcp://HOST:8786`` or ``local:N``, see :mod:`adderhw.base.executor`);
+    ``bound``: "clock" (the largest array meeting ``freq``) or "area" (the largest that places and
+    routes at any clock);
     ``start_pes``: where each kind's search starts, for instance an earlier sweep's answer: the first
     round probes the largest candidate of at most that many PEs and spreads the rest of its probes
     above it, instead of over the whole range. It is a hint only: that probe is built and judged like
@@ -130,7 +131,7 @@ def sweep(board_name, kinds=tuple(KINDS), config=None, freq=None, jobs=None, see
         state[kind] = {"shapes": shapes, "lo": -1, "hi": hi + 1, "cap": cap, "refined": False, "best": None,
                        "probes": []}
     probe_no = 0
-    with make_executor(jobs, scheduler, progress=say) as pool:
+    with build_executor(jobs, scheduler, progress=say) as pool:
         if jobs is None:
             jobs = pool.slots()
         running = {}                                       # future -> (kind, shape index)

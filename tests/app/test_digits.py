@@ -109,7 +109,7 @@ def test_the_plot_of_a_poorly_trained_run_has_a_zoom_too(tmp_path):
 
 
 def test_a_layers_chunks_on_a_local_dask_cluster_give_the_same_logits_and_cycles(tiny):
-    from adderhw.boards.executor import DaskExecutor
+    from adderhw.base.executor import DaskExecutor
     data, model = tiny
     fp = FixedPointAdders(model, 8, data.x_train[:128])
     cfg = ArrayConfig(rows=4, cols=4, width=8, k_max=72, pe="sad")

@@ -19,7 +19,7 @@ import pytest
 from adderhw.base.errors import Stopped
 from adderhw.boards import build_process
 from adderhw.boards.build_process import run_build, stop_builds, stopping_builds
-from adderhw.boards.executor import LocalExecutor
+from adderhw.boards.build_job import build_executor
 
 FAKE_TOOL = """#!/bin/sh
 sleep 120 &
@@ -175,23 +175,23 @@ def test_a_pool_worker_stopped_by_sigterm_stops_its_build(tmp_path):
     script = tmp_path / "build_top.sh"
     script.write_text('echo $PPID > "$ADDERHW_TEST_PIDS/worker"\n"$YOSYS"\n')
     with pytest.raises(BrokenProcessPool):
-        with LocalExecutor(1) as pool:
+        with build_executor(1) as pool:
             job = pool.submit(functools.partial(run_build, ["sh", str(script)], cwd=tmp_path, env=env))
             _stop_worker_and_see_its_build_end(pids)
             job.result(timeout=30)
 
 
 def test_a_dask_worker_stopped_by_sigterm_stops_its_build(tmp_path):
-    # a DaskExecutor registers a worker plugin: each worker process stops its builds when stopped
+    # the builds' executor on a cluster registers a worker plugin: each worker process stops its
+    # builds when stopped
     distributed = pytest.importorskip("distributed")
-    from adderhw.boards.executor import DaskExecutor
     env, pids = _fake_tool_env(tmp_path)
     script = tmp_path / "build_top.sh"
     # the first run starts the tool; the scheduler's rerun on the restarted worker ends at once
     script.write_text('[ -e "$ADDERHW_TEST_PIDS/worker" ] && exit 0\n'
                       'echo $PPID > "$ADDERHW_TEST_PIDS/worker"\n"$YOSYS"\n')
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as c:
-        with DaskExecutor(c.scheduler_address) as ex:
+        with build_executor(scheduler=c.scheduler_address) as ex:
             job = ex.submit(functools.partial(run_build, ["sh", str(script)], cwd=tmp_path, env=env))
             _stop_worker_and_see_its_build_end(pids)
             assert job.result(timeout=60) == 0

@@ -22,16 +22,19 @@ not fit, the tools failed) into results, so those are recorded once, with their 
 Leaving the executor's ``with`` block by an exception (Ctrl-C among them) cancels every job that
 has not finished.
 
-Stopping. Every worker process, the local pool's and a cluster's, stops the board builds it runs
-when it receives SIGTERM or SIGINT (boards.build_process): the builds run in process groups of
-their own, which a signal to the worker alone would not reach.
+Workers set up. ``initializer`` (a module-level function, so that a cluster can ship it by
+reference) runs once in every worker process as it starts: the local pool's, through
+:class:`concurrent.futures.ProcessPoolExecutor`'s own ``initializer``, and a cluster's, those that
+join later included, through a Dask worker plugin. The caller passes what its jobs need: the board
+builds (adderhw.boards.build_job.build_executor) pass ``stop_builds_on_signals``
+(boards.build_process), so that a worker stopped by SIGTERM or SIGINT stops the builds it runs
+(they run in process groups of their own, which a signal to the worker alone would not reach).
+This module knows nothing of builds.
 """
 import concurrent.futures as cf
 import os
 
-from adderhw.base.errors import AdderhwError, BadParameter, ToolFailed, ToolMissingError
-
-from .build_process import stop_builds_on_signals
+from .errors import AdderhwError, BadParameter, ToolFailed, ToolMissingError
 
 __all__ = ["make_executor", "scheduler_from_env", "LocalExecutor", "DaskExecutor", "WorkerLost", "then",
            "done_future", "SCHEDULER_ENV"]
@@ -49,12 +52,13 @@ def scheduler_from_env(option):
     return option or os.environ.get(SCHEDULER_ENV) or None
 
 
-def make_executor(jobs=None, scheduler=None, progress=None):
+def make_executor(jobs=None, scheduler=None, progress=None, initializer=None):
     """The executor for a run: a local pool of ``jobs`` processes (default 2) without a scheduler,
-    else a Dask cluster (see the module docstring for the scheduler forms)."""
+    else a Dask cluster (see the module docstring for the scheduler forms); ``initializer`` runs in
+    every worker process as it starts."""
     if scheduler is None:
-        return LocalExecutor(2 if jobs is None else jobs)
-    return DaskExecutor(scheduler, progress=progress)
+        return LocalExecutor(2 if jobs is None else jobs, initializer=initializer)
+    return DaskExecutor(scheduler, progress=progress, initializer=initializer)
 
 
 def done_future(value):
@@ -84,17 +88,18 @@ def then(future, fn):
 
 
 class LocalExecutor:
-    """``jobs`` worker processes on this machine (:class:`concurrent.futures.ProcessPoolExecutor`)."""
+    """``jobs`` worker processes on this machine (:class:`concurrent.futures.ProcessPoolExecutor`),
+    each running ``initializer()`` (if given) as it starts."""
 
     remote = False
 
-    def __init__(self, jobs):
+    def __init__(self, jobs, initializer=None):
         if not (isinstance(jobs, int) and jobs >= 1):
             raise BadParameter(f"jobs must be a positive integer, not {jobs!r}")
+        _check_initializer(initializer)
         self.jobs = jobs
         self.where = f"{jobs} local process{'es' if jobs != 1 else ''}"
-        # each worker stops its builds when it is stopped (its parent forwards SIGTERM to it)
-        self._pool = cf.ProcessPoolExecutor(max_workers=jobs, initializer=stop_builds_on_signals)
+        self._pool = cf.ProcessPoolExecutor(max_workers=jobs, initializer=initializer)
 
     def slots(self):
         """How many jobs run at once."""
@@ -115,12 +120,14 @@ class LocalExecutor:
 
 
 class DaskExecutor:
-    """Jobs on a Dask distributed cluster; results, and any exception, come back to this process."""
+    """Jobs on a Dask distributed cluster; results, and any exception, come back to this process.
+    Every worker process, those that join later included, runs ``initializer()`` (if given) once."""
 
     remote = True
 
-    def __init__(self, scheduler, progress=None):
+    def __init__(self, scheduler, progress=None, initializer=None):
         say = progress or (lambda m: None)
+        _check_initializer(initializer)
         try:
             import distributed
         except ImportError:
@@ -150,8 +157,8 @@ class DaskExecutor:
             raise ToolFailed(f"no Dask scheduler answered at {address} ({exc}); start one with "
                              f"'dask scheduler' and workers with 'dask worker {address}'") from None
         self._killed = distributed.KilledWorker
-        # every worker process, those that start later included, stops its builds when it is stopped
-        self._client.register_plugin(_stop_builds_plugin(distributed))
+        if initializer is not None:
+            self._client.register_plugin(_initializer_plugin(distributed, initializer))
         self._outer = []                        # the futures handed out, to cancel on the way out
         # retries=0: only a worker's death reschedules a job (the scheduler's allowed-failures)
         self._pool = self._client.get_executor(pure=False, retries=0)
@@ -214,20 +221,27 @@ class DaskExecutor:
         self._close_cluster()
 
 
-def _stop_builds_plugin(distributed):
-    """A Dask worker plugin: the worker process stops its board builds on SIGTERM and SIGINT.
-    (Made here, so that Dask is imported only on the cluster path; Dask ships it by value.)"""
+def _check_initializer(initializer):
+    if initializer is not None and not callable(initializer):
+        raise BadParameter(f"initializer must be a function or None, not {initializer!r}")
 
-    class StopBuildsOnSignals(distributed.WorkerPlugin):
-        name = "adderhw-stop-builds"
+
+def _initializer_plugin(distributed, initializer):
+    """A Dask worker plugin that runs ``initializer()`` in each worker process as it joins. (Made
+    here, so that Dask is imported only on the cluster path; Dask ships the class by value and
+    ``initializer``, a module-level function, by reference.)"""
+
+    class RunInitializer(distributed.WorkerPlugin):
+        # one plugin per initializer: registering it again (a second executor) replaces it
+        name = f"adderhw-init-{initializer.__module__}.{initializer.__qualname__}"
         idempotent = True
 
         def setup(self, worker):
-            # the worker's event loop runs in its process's main thread, where handlers may be set
-            from adderhw.boards.build_process import stop_builds_on_signals
-            stop_builds_on_signals()
+            # runs in the worker's event loop, in its process's main thread (where signal handlers
+            # may be set)
+            initializer()
 
-    return StopBuildsOnSignals()
+    return RunInitializer()
 
 
 def _status(done, in_flight, slots, counts):

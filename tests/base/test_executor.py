@@ -1,7 +1,7 @@
 """The executors: the local pool stays the default without Dask; a real Dask LocalCluster (2 worker
-processes) gives the same sweep and regression results, survives a killed worker, and records a
-deterministic build failure once."""
-import json
+processes) gives the same regression results and survives a killed worker; Ctrl-C cancels what has
+not finished; every worker of either runs the caller's initializer. (Board builds on the cluster:
+tests/boards/test_build_job.py.)"""
 import os
 import signal
 import subprocess
@@ -9,30 +9,33 @@ import sys
 import threading
 import time
 
-import distributed
 import numpy as np
 import pytest
 
-from adderhw.base.config import ArrayConfig
 from adderhw.base.errors import BadParameter
-from adderhw.boards.build_job import BuildJob, submit_build
-from adderhw.boards.executor import DaskExecutor, LocalExecutor, make_executor, scheduler_from_env
-from adderhw.boards.sweep import sweep
+from adderhw.base.executor import DaskExecutor, LocalExecutor, make_executor, scheduler_from_env
 from adderhw.regress import draw_cases, regress_gemm
+
+from .dask_cluster import local_cluster, tasks_run
+
+#: what :func:`_mark_worker` leaves in a worker process's environment
+MARK = "ADDERHW_TEST_WORKER_INITIALISED"
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c:
-        with distributed.Client(c) as client:
-            yield c, client
+    with local_cluster() as c:
+        yield c
 
 
-def _tasks_run(client, work):
-    """How many tasks the cluster's workers ran while ``work()`` ran, and its result."""
-    with distributed.get_task_stream(client) as ts:
-        result = work()
-    return len(ts.data), result
+def _mark_worker():
+    """An initializer: the worker process notes its own pid (a job then reads it back there)."""
+    os.environ[MARK] = str(os.getpid())
+
+
+def _initialised_here(_):
+    """A job: the pid this worker's initializer noted, and this worker's pid."""
+    return os.environ.get(MARK), str(os.getpid())
 
 
 def test_no_scheduler_means_the_local_pool_and_no_dask(tmp_path, monkeypatch):
@@ -68,53 +71,11 @@ def test_a_bad_scheduler_is_one_sentence(scheduler, message, tmp_path):
 def test_a_regression_on_the_cluster_equals_the_local_pools(cluster):
     c, client = cluster
     here = regress_gemm(cases=8, seed=3, jobs=2)
-    tasks, there = _tasks_run(client, lambda: regress_gemm(cases=8, seed=3, scheduler=c.scheduler_address))
+    tasks, there = tasks_run(client, lambda: regress_gemm(cases=8, seed=3, scheduler=c.scheduler_address))
     assert tasks == 8                                     # every case ran on the cluster's workers
     assert "Dask cluster" in there["where"] and "local" in here["where"]
     assert there["results"] == here["results"] and here["passed"] == 8
     assert [r["case"] for r in there["results"]] == list(range(8))
-
-
-@pytest.mark.boards
-def test_a_sweep_on_the_cluster_equals_the_local_pools_and_resumes_without_building(cluster, tmp_path):
-    c, client = cluster
-    opts = dict(kinds=("mac+dsp",), config=ArrayConfig(width=6, k_max=4), freq=20)
-    said = []
-    here = sweep("icebreaker", jobs=2, out_dir=tmp_path / "local", **opts)
-    tasks, there = _tasks_run(client, lambda: sweep("icebreaker", scheduler=c.scheduler_address,
-                                                    out_dir=tmp_path / "cluster", progress=said.append,
-                                                    partial=tmp_path / "partial.json", **opts))
-    assert there == here
-    best = there["results"][0]["best"]
-    assert (best["rows"], best["cols"], best["dsp"]) == (2, 4, 8)
-    assert tasks == len(there["results"][0]["probes"]) >= 3
-    # the reports came home: each probe's report.json sits in the client's build directory
-    for p in there["results"][0]["probes"]:
-        kept = json.loads((tmp_path / "cluster" / f"mac+dsp_{p['rows']}x{p['cols']}" / "report.json").read_text())
-        assert kept["fmax_mhz"] == p["fmax_mhz"] and len(kept["design_key"]) == 20
-    assert json.loads((tmp_path / "partial.json").read_text())["complete"] is False
-    assert any("1 running" in line or "0 running" in line for line in said)
-    assert said[-1].endswith(f"{tasks} done, 0 running, 0 queued; mac+dsp {tasks}")
-    # a resumed sweep builds nothing: no task reaches a worker
-    tasks, again = _tasks_run(client, lambda: sweep("icebreaker", scheduler=c.scheduler_address,
-                                                    out_dir=tmp_path / "cluster", **opts))
-    assert tasks == 0 and again == here
-
-
-@pytest.mark.boards
-def test_a_design_that_does_not_fit_is_recorded_once_and_not_rebuilt(cluster, tmp_path):
-    c, client = cluster
-    # the UP5K has 8 SB_MAC16 blocks; a 3x3 MAC array asks for 9: a deterministic failure
-    job = BuildJob("icebreaker", ArrayConfig(rows=3, cols=3, width=6, k_max=4, pe="mac"), 20, True, 1,
-                   str(tmp_path / "mac_3x3"))
-    with DaskExecutor(c.scheduler_address) as ex:
-        tasks, outcome = _tasks_run(client, lambda: submit_build(ex, job).result())
-        assert tasks == 1                                 # it ran once and was not retried
-        assert outcome.report is None and "needs 9 ICESTORM_DSP, the device has 8" in outcome.why
-        record = json.loads((tmp_path / "mac_3x3" / "does_not_fit.json").read_text())
-        assert record["reason"] == outcome.why and record["design_key"] == outcome.no_fit_key
-        tasks, again = _tasks_run(client, lambda: submit_build(ex, job).result())
-    assert tasks == 0 and again.kept and again.why == outcome.why
 
 
 def _long_cases(n):
@@ -179,3 +140,27 @@ def test_ctrl_c_cancels_the_jobs_that_have_not_finished(cluster):
     while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == 0   # nothing left queued
+
+
+def test_every_local_worker_runs_the_initializer_and_none_runs_without_one():
+    with make_executor(2, initializer=_mark_worker) as ex:
+        seen = [f.result() for f in [ex.submit(_initialised_here, i) for i in range(6)]]
+    assert all(noted == pid for noted, pid in seen)
+    with make_executor(2) as ex:
+        assert [f.result()[0] for f in [ex.submit(_initialised_here, i) for i in range(4)]] == [None] * 4
+
+
+def test_every_dask_worker_runs_the_initializer(cluster):
+    c, client = cluster
+    with make_executor(scheduler=c.scheduler_address, initializer=_mark_worker) as ex:
+        assert ex.remote
+        seen = [f.result() for f in [ex.submit(_initialised_here, i) for i in range(6)]]
+    assert all(noted == pid for noted, pid in seen)
+    # the plugin also set up the workers that had joined before it was registered: both of them
+    noted = client.run(lambda: os.environ.get(MARK) == str(os.getpid()))
+    assert list(noted.values()) == [True, True]
+
+
+def test_an_initializer_that_is_not_a_function_is_one_sentence():
+    with pytest.raises(BadParameter, match=r"^initializer must be a function or None, not 'stop'$"):
+        LocalExecutor(1, initializer="stop")
