@@ -54,6 +54,12 @@ residual : bool
     len(RESIDUAL_FIELDS) fields, so every step's fetch takes that many cycles more
     (:attr:`fetch_cycles`). False (the default): two buffers in ping-pong, chains of layers only,
     and the engine's Verilog is what it was before residual blocks existed.
+rounding : str
+    How the requantisation's right shift rounds a tie (adderhw.base.requant.ROUNDINGS; it must be
+    the program's, golden.program.memory_images refuses another): "half_up" (the default, and
+    the Verilog it always was) or "half_even" (Brevitas's programs, golden.brevitas_import), which
+    adds one flag per lane beside the shift (the low S bits of the rounding sum all 0) and clears the
+    result's lowest bit where it is set (hw.postproc): no adder and no cycle.
 post_lanes : int
     L, the post-processing's lanes (hw.postproc), 1 <= L <= C with C a multiple of L; 0 (the
     default) means L = C. With L < C each drained row of C sums is taken in P = C / L chunks of L
@@ -66,7 +72,7 @@ from dataclasses import dataclass, replace
 
 from .config import ArrayConfig, check_config
 from .errors import BadParameter
-from .requant import REQUANT_KINDS, SHIFT_TERMS
+from .requant import REQUANT_KINDS, ROUNDINGS, SHIFT_TERMS
 from .validate import check_int
 
 __all__ = ["EngineConfig", "check_post_lanes", "DESCRIPTOR_FIELDS", "SIGNED_FIELDS", "POOL_KINDS", "LAYER_OPS", "MAX_SHIFT",
@@ -161,6 +167,7 @@ class EngineConfig:
     tile_shift: bool = False
     post_lanes: int = 0
     residual: bool = False
+    rounding: str = "half_up"
 
     def __post_init__(self):
         if not isinstance(self.tile_shift, bool):
@@ -173,6 +180,8 @@ class EngineConfig:
         if self.shift_terms not in SHIFT_TERMS:
             raise BadParameter(f"shift_terms must be one of {', '.join(map(str, SHIFT_TERMS))}, not "
                                f"{self.shift_terms!r}")
+        if self.rounding not in ROUNDINGS:
+            raise BadParameter(f"rounding must be one of {', '.join(ROUNDINGS)}, not {self.rounding!r}")
         for name, lo, hi in (("act_depth", 1, 1 << 20), ("weight_depth", 1, 1 << 20),
                              ("const_depth", 1, 1 << 16), ("max_layers", 1, 64),
                              ("scale_bits", *SCALE_BITS_RANGE), ("bias_bits", *BIAS_BITS_RANGE)):
@@ -296,6 +305,8 @@ class EngineConfig:
             shift += f", {self.pp_lanes} post-processing lane{'s' if self.pp_lanes > 1 else ''}"
         if self.residual:
             shift += ", residual adds"
+        if self.rounding == "half_even":
+            shift += ", ties to even"
         return (f"{a.rows}x{a.cols} {a.pe.upper()}{extra}, {a.width}-bit, act {self.act_depth} x{self.act_buffers}, "
                 f"weights {self.weight_depth}, consts {self.const_depth}{shift}")
 

@@ -5,12 +5,13 @@
 ``SerialTransport`` is a serial port through pyserial; the simulated board (``sim.link``) has its
 own transport that moves bytes through a UART model on the top's pins. Both run this same code.
 
-* ``status()`` -> dict of protocol.STATUS_FIELDS (protocol.decode_status: requant by name,
-  tile_shift a bool); a board of another protocol version is refused. ``check_engine(engine)``
-  refuses a board whose engine is not the one the program was compiled for; a requant,
-  shift_terms (on a "shift" engine: a "mul" engine's post-processing does not depend on it),
-  tile_shift or post_lanes (the cycles per batch depend on it) that differs is named, with the
-  board's value and the expected one, and descriptor fields narrower than the program needs.
+* ``status()`` -> dict of protocol.STATUS_FIELDS (protocol.decode_status: requant and rounding by
+  name, tile_shift and residual bools); a board of another protocol version is refused.
+  ``check_engine(engine)`` refuses a board whose engine is not the one the program was compiled
+  for; a requant, shift_terms (on a "shift" engine: a "mul" engine's post-processing does not
+  depend on it), tile_shift, post_lanes (the cycles per batch depend on it), residual or rounding
+  that differs is named, with the board's value and the expected one, and descriptor fields
+  narrower than the program needs.
 * ``write(space, lane, addr, values)``: WRITE frames of at most MAX_PAYLOAD bytes, each value in
   the fewest bytes (1 to 4) that hold the frame's values.
 The host works from a :class:`HostProgram` (the memory images, the input shape and a RUN's cycle
@@ -127,7 +128,8 @@ class EngineHost:
     def check_engine(self, engine):
         s = self.status()
         a = engine.array
-        named = [("requant", engine.requant), ("tile_shift", engine.tile_shift), ("post_lanes", engine.pp_lanes)]
+        named = [("requant", engine.requant), ("tile_shift", engine.tile_shift), ("post_lanes", engine.pp_lanes),
+                 ("residual", engine.residual), ("rounding", engine.rounding)]
         if engine.requant == "shift":        # a "mul" engine's hardware does not depend on shift_terms
             named.insert(1, ("shift_terms", engine.shift_terms))
         for name, expected in named:

@@ -18,7 +18,7 @@ Commands (host to device) and replies (device to host; a reply's CMD is the comm
 command     CMD   payload                                         reply payload
 ==========  ====  ==============================================  ==========================================
 STATUS      0x01  none                                            ``STATUS_FIELDS``: version and the engine's
-                                                                  configuration, 19 bytes (below)
+                                                                  configuration, 23 bytes (below)
 WRITE       0x02  space (1), lane (1), addr (3, LE), vbytes (1),  none, after the last value is written
                   then n values of vbytes bytes each (signed,
                   LE), to addr, addr+1, ... of lane ``lane``
@@ -26,7 +26,8 @@ RUN         0x03  none, or limit (4, LE): run the loaded program   cycles (4, LE
                   on activation buffer 0 (up to C images, image   lane (C bytes); ERR_HANG if the run
                   c on lane c) for at most ``limit`` cycles       passed its limit (the engine is reset,
                   (default ``RUN_LIMIT``)                         its memories kept)
-READ        0x04  side (1), addr (3, LE), count (2, LE)           count words of activation buffer ``side``,
+READ        0x04  side (1: 0 or 1, or 2 on a residual engine),    count words of activation buffer ``side``,
+                  addr (3, LE), count (2, LE)
                                                                   each C lanes of ``abytes`` bytes (signed,
                                                                   LE): for example the logits
 error       0xFF  (device to host only)                           one byte, an ``ERR_*`` code
@@ -37,8 +38,8 @@ The STATUS reply (``STATUS_FIELDS``, in this order; every field an unsigned litt
 ====================  ======  ================================================================
 field                 bytes   value (from the device's ``adderhw.base.engine.EngineConfig``)
 ====================  ======  ================================================================
-version               1       ``PROTOCOL_VERSION`` of the device (3; a version-1 device's reply
-                              is the first 16 bytes, a version-2 device's the first 19)
+version               1       ``PROTOCOL_VERSION`` of the device (4; the replies of versions 1,
+                              2 and 3 are the first 16, 19 and 21 bytes)
 pe                    1       the array's PE: 0 SAD (an AdderNet engine), 1 MAC (the CNN twin)
 rows, cols, width     1 each  the array's R, C (images per batch) and signed width in bits
 mac_rows              1       rows of the AdderNet engine's MAC array (0: none)
@@ -59,11 +60,16 @@ post_lanes            1       the post-processing's lanes L (``EngineConfig.pp_l
                               engine's cycles per batch depend on it
 field_bits            1       the width of a descriptor field (``EngineConfig.field_bits``): a
                               program whose descriptor values need more is refused by the host
+residual              1       1 if the engine runs residual adds (``EngineConfig.residual``: a
+                              third activation buffer, which READ's side 2 reads), else 0
+rounding              1       index of ``rounding`` in ``adderhw.base.requant.ROUNDINGS``: 0
+                              "half_up", 1 "half_even" (how the requantisation rounds a tie)
 ====================  ======  ================================================================
 
-Version 2 added requant, shift_terms and tile_shift, version 3 post_lanes and field_bits; a host
-refuses a device of another version (:func:`decode_status`), so it never loads a program onto an
-engine whose requantisation, cycles or descriptor width it cannot see.
+Version 2 added requant, shift_terms and tile_shift, version 3 post_lanes and field_bits, version 4
+residual and rounding; a host refuses a device of another version (:func:`decode_status`), so it
+never loads a program onto an engine whose requantisation, rounding, cycles, buffers or descriptor
+width it cannot see.
 
 Spaces of WRITE: 0 activation buffer 0 (the images: lane = image), 1 weights (lane = row), 2
 constants (lane 0 = M, 1 = B, and on an engine with ``tile_shift`` lane 2 = the input shift
@@ -92,7 +98,7 @@ stalled), ``ERR_RANGE`` (a space, lane, address or vbytes the engine does not ha
 the engine may never finish, and the limit keeps the device answering).
 """
 from .errors import BadParameter, SimulationError
-from .requant import REQUANT_KINDS
+from .requant import REQUANT_KINDS, ROUNDINGS
 
 __all__ = ["SYNC", "MAX_PAYLOAD", "PROTOCOL_VERSION", "CMD_STATUS", "CMD_WRITE", "CMD_RUN", "CMD_READ",
            "CMD_ERROR", "REPLY", "ERRORS", "ERR_CHECKSUM", "ERR_COMMAND", "ERR_LENGTH", "ERR_TIMEOUT",
@@ -110,8 +116,8 @@ DESC_SLOTS = 32
 #: the longest payload a frame may carry (the top buffers a whole frame before acting on it)
 MAX_PAYLOAD = 1024
 #: 2: STATUS reports requant, shift_terms and tile_shift (version 1 did not); 3: and post_lanes and
-#: field_bits
-PROTOCOL_VERSION = 3
+#: field_bits; 4: and residual and rounding (and READ reads a residual engine's third buffer)
+PROTOCOL_VERSION = 4
 
 CMD_STATUS, CMD_WRITE, CMD_RUN, CMD_READ = 0x01, 0x02, 0x03, 0x04
 CMD_ERROR = 0xFF
@@ -128,7 +134,7 @@ ERRORS = {ERR_CHECKSUM: "bad checksum", ERR_COMMAND: "unknown command", ERR_LENG
 STATUS_FIELDS = (("version", 1), ("pe", 1), ("rows", 1), ("cols", 1), ("width", 1), ("mac_rows", 1),
                  ("act_depth_log2", 1), ("weight_depth_log2", 1), ("const_depth_log2", 1),
                  ("max_layers", 1), ("max_payload", 2), ("clk_khz", 4), ("requant", 1), ("shift_terms", 1),
-                 ("tile_shift", 1), ("post_lanes", 1), ("field_bits", 1))
+                 ("tile_shift", 1), ("post_lanes", 1), ("field_bits", 1), ("residual", 1), ("rounding", 1))
 STATUS_BYTES = sum(n for _, n in STATUS_FIELDS)
 
 
@@ -139,9 +145,10 @@ def const_lanes(engine):
 
 
 def decode_status(payload):
-    """The STATUS reply ``payload`` as a dict over STATUS_FIELDS, numbers as sent except requant
-    (its name, from REQUANT_KINDS) and tile_shift (a bool). A device of another protocol version,
-    or a reply that is not a STATUS reply of this version, raises LinkError."""
+    """The STATUS reply ``payload`` as a dict over STATUS_FIELDS, numbers as sent except requant and
+    rounding (their names, from REQUANT_KINDS and ROUNDINGS) and tile_shift and residual (bools).
+    A device of another protocol version, or a reply that is not a STATUS reply of this version,
+    raises LinkError."""
     payload = bytes(payload)
     if not payload:
         raise LinkError("the device answered STATUS with an empty payload, not the status of protocol "
@@ -150,8 +157,8 @@ def decode_status(payload):
     if version < PROTOCOL_VERSION:
         # checked before the length: an older reply is shorter, and the version says why
         raise LinkError(f"the board speaks host-link protocol version {version} and this host speaks version "
-                        f"{PROTOCOL_VERSION}, which needs the board's requant, shift_terms, tile_shift, post_lanes "
-                        f"and field_bits in STATUS; rebuild the board with this adderhw (adderhw build --top engine)")
+                        f"{PROTOCOL_VERSION}, which needs the board's requant, shift_terms, tile_shift, post_lanes, "
+                        f"field_bits, residual and rounding in STATUS; rebuild the board with this adderhw (adderhw build --top engine)")
     if version > PROTOCOL_VERSION:
         raise LinkError(f"the board speaks host-link protocol version {version} and this host speaks version "
                         f"{PROTOCOL_VERSION}; update adderhw on the host to the version the board was built with")
@@ -166,10 +173,16 @@ def decode_status(payload):
         raise LinkError(f"the device reports requant code {out['requant']}, which protocol version "
                         f"{PROTOCOL_VERSION} does not define (" +
                         ", ".join(f"{c} {k}" for c, k in enumerate(REQUANT_KINDS)) + ")")
-    if out["tile_shift"] > 1:
-        raise LinkError(f"the device reports tile_shift {out['tile_shift']}, not 0 or 1")
+    if out["rounding"] >= len(ROUNDINGS):
+        raise LinkError(f"the device reports rounding code {out['rounding']}, which protocol version "
+                        f"{PROTOCOL_VERSION} does not define (" +
+                        ", ".join(f"{c} {k}" for c, k in enumerate(ROUNDINGS)) + ")")
+    for flag in ("tile_shift", "residual"):
+        if out[flag] > 1:
+            raise LinkError(f"the device reports {flag} {out[flag]}, not 0 or 1")
+        out[flag] = bool(out[flag])
     out["requant"] = REQUANT_KINDS[out["requant"]]
-    out["tile_shift"] = bool(out["tile_shift"])
+    out["rounding"] = ROUNDINGS[out["rounding"]]
     return out
 
 

@@ -16,7 +16,7 @@ disabled term (en = 0) adds nothing, so M = 0 is the code 0.
 """
 from .errors import BadParameter
 
-__all__ = ["REQUANT_KINDS", "SHIFT_TERMS", "exp_bits", "term_bits", "code_bits", "pow2_terms",
+__all__ = ["REQUANT_KINDS", "SHIFT_TERMS", "ROUNDINGS", "exp_bits", "term_bits", "code_bits", "pow2_terms",
            "encode_scale", "decode_scale"]
 
 #: "mul": M is any signed scale_bits number and each lane multiplies; "shift": M is a sum of
@@ -24,6 +24,10 @@ __all__ = ["REQUANT_KINDS", "SHIFT_TERMS", "exp_bits", "term_bits", "code_bits",
 REQUANT_KINDS = ("mul", "shift")
 #: how many signed powers of two a "shift" M may have
 SHIFT_TERMS = (1, 2)
+#: how a requantisation's right shift by S rounds a tie (a value exactly k + 1/2 units of 2^S):
+#: "half_up" to k + 1 ((v + 2^(S−1)) >> S, the built-in networks' rounding), "half_even" to
+#: whichever of k and k + 1 is even (as torch.round and Brevitas's ROUND quantisers round)
+ROUNDINGS = ("half_up", "half_even")
 
 
 def exp_bits(scale_bits):

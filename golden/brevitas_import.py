@@ -53,12 +53,13 @@ Where Brevitas and the program differ
 -------------------------------------
 Both compute the accumulator exactly (Brevitas in float32 on values of the form int·2^-f, exact
 while |acc| < 2^24). Brevitas then rounds y·2^f_out to the nearest integer with ties to even
-(torch.round); the program rounds ties up ((acc·M + B + 2^(S−1)) >> S, M = 2^(f_out − f_acc + S)
-exactly). So with a quantised bias the two differ only where y·2^f_out is exactly k + 1/2 with k
-even, and there by one unit (the program's is k + 1). With a float bias, Brevitas adds it in
-float32 and the program adds B = round(bias·2^(f_out + S)): they can also differ by one unit where
-y·2^f_out lies within about 2^-S (or float32's rounding of y) of a tie. Without an output quantiser
-the program's logits are Brevitas's float logits rounded (half up) to 2^-f_logit.
+(torch.round), and so does the program: an imported program has ``rounding`` "half_even"
+(golden.program, step 2; the engine is built with it, hw.postproc), where a built-in network's
+rounds ties up. So with a quantised bias the program's integers are Brevitas's exactly, ties
+included. With a float bias, Brevitas adds it in float32 and the program adds B =
+round(bias·2^(f_out + S)): the two can differ by one unit where y·2^f_out lies within about 2^-S
+(or float32's rounding of y) of a tie. Without an output quantiser the program's logits are
+Brevitas's float logits rounded (ties to even) to 2^-f_logit.
 """
 import math
 
@@ -424,7 +425,7 @@ def imposed_scales(net, width):
         if isinstance(mod, FixedPointQuant):
             tensors[_stage_of(by_name, inputs[0])] = mod.frac
     weights = {name: mod.w_frac for name, mod, _ in items if isinstance(mod, _Carrier)}
-    return ImposedScales(tensors, weights)
+    return ImposedScales(tensors, weights, rounding="half_even")       # Brevitas's ROUND: ties to even
 
 
 def compile_imported(net, calib_x, width, name, scale_bits=16, bias_bits=32, requant="mul", shift_terms=2):

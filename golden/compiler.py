@@ -725,7 +725,8 @@ def compile_model(model, calib_x, width, name, scale_bits=16, bias_bits=32, requ
                                        st.relu, st.pool, x_shift, step_src))
             scales.append(LayerScales(st.name, st.op, fx, int(fc[0]), f_out, s,
                                       tuple(int(f) for f in fc) if st.name in group_fracs else None))
-        program = Program(name, width, tuple(layers), x_frac[-1], scale_bits, bias_bits, requant, shift_terms)
+        program = Program(name, width, tuple(layers), x_frac[-1], scale_bits, bias_bits, requant, shift_terms,
+                          imposed.rounding if imposed is not None else "half_up")
         return Compiled(program, tuple(scales))
 
     compiled = build(x_frac, logit_frac)
@@ -742,9 +743,12 @@ class ImposedScales:
     ``tensors``: {stage name, or "input" for the image: f}: the tensor that stage writes is stored
     at 2^-f (where the program saturates it; the last stage's is the logits'). ``weights``:
     {multiplier layer name: f}: its weights are quantised at 2^-f, so weights that are integers
-    times 2^-f keep exactly those integers (an adder layer's weights share its input's scale)."""
+    times 2^-f keep exactly those integers (an adder layer's weights share its input's scale).
+    ``rounding``: how the model's quantisers round a tie (adderhw.base.requant.ROUNDINGS), which
+    becomes the program's (Brevitas's quantisers round to even)."""
     tensors: dict = field(default_factory=dict)
     weights: dict = field(default_factory=dict)
+    rounding: str = "half_up"
 
 
 def _impose(imposed, stages, x_frac, logit_frac, fracs):

@@ -8,7 +8,7 @@ compiled from) and computes each step with torch operations on tensors that hold
 * step 0 of a layer (the per-tile input shift) and steps 2-4 (requantisation, ReLU, saturation,
   pooling) and the residual add are computed on int64 tensors with the program's shifts
   (torch's ``>>`` on int64 is arithmetic, so (v + 2^(S−1)) >> S rounds half up as golden.program
-  defines it);
+  defines it; a program with rounding "half_even" then clears the lowest bit of a tie's result);
 * step 1, the accumulator: Σ x·F with ``torch.nn.functional.conv2d`` and −Σ|x − F| with
   ``unfold``, both in float64 on integer values. Every product and partial sum is an integer below
   2^53 (|acc| <= K·2^(2w−2) for w <= 16 and the K of any engine layer), so float64 is exact whatever
@@ -125,7 +125,11 @@ class FakeQuantNet(nn.Module):
 
     def _finish(self, v, shift, relu, pool):
         if shift:
-            v = (v + (1 << (shift - 1))) >> shift
+            w = v + (1 << (shift - 1))
+            v = w >> shift
+            if self.program.rounding == "half_even":
+                # a tie leaves w's low shift bits all 0; the even neighbour is v with bit 0 cleared
+                v = torch.where((w & ((1 << shift) - 1)) == 0, v & ~1, v)
         if relu:
             v = v.clamp(min=0)
         v = v.clamp(self.lo, self.hi)

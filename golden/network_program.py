@@ -93,7 +93,8 @@ def engine_for(program, rows, cols, pe, mac_rows, post_lanes=0, exact_depths=Fal
     with requant "shift" a post-processing without multipliers; the per-tile input shift is built
     when a layer has a non-zero x_shift (per-group scales), and the residual add with its third
     activation buffer (EngineConfig.residual) when the program is a graph (a residual add, or a step
-    reading a tensor other than the previous one). ``post_lanes``: EngineConfig.post_lanes."""
+    reading a tensor other than the previous one), and the program's rounding (ties to even for a
+    Brevitas import). ``post_lanes``: EngineConfig.post_lanes."""
     convs = [layer for layer in program.layers if isinstance(layer, LayerProgram)]
     k_max = max(layer.k for layer in convs)
     array = ArrayConfig(rows=rows, cols=cols, width=program.width, k_max=k_max, pe=pe)
@@ -103,7 +104,7 @@ def engine_for(program, rows, cols, pe, mac_rows, post_lanes=0, exact_depths=Fal
                          scale_bits=program.scale_bits, bias_bits=program.bias_bits, requant=program.requant,
                          shift_terms=program.shift_terms,
                          tile_shift=any(layer.x_shifts.any() for layer in convs), post_lanes=post_lanes,
-                         residual=not program.sequential)
+                         residual=not program.sequential, rounding=program.rounding)
     mem = memory_images(program, probe)
     act = max(max(int(np.prod(program.input_shape)), *(int(np.prod(step.out_shape)) for step in program.layers),
                   *(int(np.prod(step.shape)) for step in program.layers if isinstance(step, ResidualAdd))), 1)

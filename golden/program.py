@@ -19,7 +19,10 @@ One layer, on signed ``width``-bit activations x (Cin, H, W) of one image:
    |0 − F| in an adder layer, as in golden.adder2d), cross-correlation with ``stride``.
 2. Folded BatchNorm and requantisation, per output channel t, with integers only:
    v = (acc·M[t] + B[t] + 2^(S−1)) >> S for S > 0 (an arithmetic shift: rounding half up), or
-   acc·M[t] + B[t] for S = 0, with 0 <= S <= MAX_SHIFT (adderhw.base.engine). M is a signed
+   acc·M[t] + B[t] for S = 0. A program with ``rounding="half_even"`` (adderhw.base.requant.ROUNDINGS)
+   rounds a tie to even instead: where the low S bits of w = acc·M[t] + B[t] + 2^(S−1) are all 0
+   (u = acc·M[t] + B[t] lies exactly halfway), v = (w >> S) with its lowest bit cleared
+   (:func:`round_shift`), with 0 <= S <= MAX_SHIFT (adderhw.base.engine). M is a signed
    ``scale_bits`` number (negative when BN's γ is), B a signed ``bias_bits`` number. Every
    intermediate value is exact: the sum is not truncated to any width before the shift. A program
    with ``requant="shift"`` has every M a sum of at most ``shift_terms`` signed powers of two
@@ -48,7 +51,8 @@ tensor at 2^-f_out:
      la = f_m − f_a and lb = f_m − f_b (``main_shift``, ``skip_shift``: left shifts, so the
      coarser operand moves to the finer scale and nothing is rounded);
   2. one rounding to the output scale: r = f_m − f_out (``shift``); v = (s + 2^(r−1)) >> r for
-     r > 0 (an arithmetic shift, rounding half up, as step 2 of a layer), v = s for r = 0;
+     r > 0 (an arithmetic shift, rounding half up, or to even with the program's ``rounding``
+     "half_even": the same rounding as step 2 of a layer), v = s for r = 0;
   3. ReLU (v = max(v, 0)) when the graph has one right after the add; then saturation to signed
      ``width`` bits;
   4. pooling (``pool``) as a layer's step 4, on the saturated values (a residual network's last
@@ -87,12 +91,12 @@ from adderhw.base.engine import (ADD_SHIFT_MAX, BIAS_BITS_RANGE, DESCRIPTOR_FIEL
                                  MAX_SHIFT, POOL_KINDS, RESIDUAL_BUFFERS, RESIDUAL_FLAG, SCALE_BITS_RANGE,
                                  SIGNED_FIELDS, X_SHIFT_RANGE, EngineConfig)
 from adderhw.base.errors import BadParameter
-from adderhw.base.requant import REQUANT_KINDS, SHIFT_TERMS, encode_scale, pow2_terms
+from adderhw.base.requant import REQUANT_KINDS, ROUNDINGS, SHIFT_TERMS, encode_scale, pow2_terms
 from adderhw.base.validate import check_int, int_range
 
 from .conv import adder2d, conv_output_shape, mac_conv2d
 
-__all__ = ["LayerProgram", "ResidualAdd", "ADD_SHIFT_MAX", "Program", "postprocess", "pool", "tile_shift",
+__all__ = ["LayerProgram", "ResidualAdd", "ADD_SHIFT_MAX", "Program", "postprocess", "round_shift", "pool", "tile_shift",
            "residual_add", "run_layer_program", "run_program",
            "ProgramRun", "memory_images", "MemoryImages", "descriptor", "residual_descriptor", "allocate_buffers"]
 
@@ -223,6 +227,7 @@ class Program:
     bias_bits: int = 32
     requant: str = "mul"        # "shift": every M a sum of shift_terms signed powers of two
     shift_terms: int = 2
+    rounding: str = "half_up"   # how step 2 (and a residual add) rounds a tie: base.requant.ROUNDINGS
 
     def __post_init__(self):
         check_program(self)
@@ -268,6 +273,8 @@ def check_program(program):
         raise BadParameter(f"requant must be one of {', '.join(REQUANT_KINDS)}, not {program.requant!r}")
     if program.shift_terms not in SHIFT_TERMS:
         raise BadParameter(f"shift_terms must be one of {', '.join(map(str, SHIFT_TERMS))}, not {program.shift_terms!r}")
+    if program.rounding not in ROUNDINGS:
+        raise BadParameter(f"rounding must be one of {', '.join(ROUNDINGS)}, not {program.rounding!r}")
     if not program.layers:
         raise BadParameter("a program needs at least one layer, not an empty list")
     lo, hi = int_range(width)
@@ -381,12 +388,27 @@ def _check_pool(layer):
         _fail(layer, "pool", f"gap pools at most 2^{GAP_EXTRA_BITS} positions, not {h}x{wd} = {h * wd}")
 
 
-def postprocess(acc, scale, bias, shift, relu, width):
+def round_shift(v, shift, rounding="half_up"):
+    """v (an integer array, int64 or object) divided by 2^shift and rounded to the nearest integer:
+    ties up with "half_up", ties to even with "half_even" (module docstring, step 2). shift 0
+    returns v."""
+    if not shift:
+        return v
+    w = v + (1 << (shift - 1))
+    r = w >> shift
+    if rounding == "half_even":
+        # a tie leaves the low shift bits of w all 0; its two neighbours are r − 1 and r, and the
+        # even one is r with the lowest bit cleared
+        r = r - (((w & ((1 << shift) - 1)) == 0) & ((r & 1) == 1)).astype(np.int64)
+    return r
+
+
+def postprocess(acc, scale, bias, shift, relu, width, rounding="half_up"):
     """Steps 2-3 of a layer: int64 acc (..., cout, ...) with per-channel scale/bias on axis ``-3``
-    broadcast by the caller; returns the saturated ``width``-bit values (int64)."""
+    broadcast by the caller; returns the saturated ``width``-bit values (int64). ``rounding``: the
+    program's (base.requant.ROUNDINGS)."""
     v = acc.astype(object) * scale + bias if _too_wide(acc, scale, bias) else acc * scale + bias
-    if shift:
-        v = (v + (1 << (shift - 1))) >> shift
+    v = round_shift(v, shift, rounding)
     if relu:
         v = np.maximum(v, 0)
     lo, hi = int_range(width)
@@ -423,21 +445,21 @@ def tile_shift(x, d, width):
     return (x + (1 << (-d - 1))) >> -d
 
 
-def residual_add(step, a, b, width):
+def residual_add(step, a, b, width, rounding="half_up"):
     """Steps 1-3 of a :class:`ResidualAdd` on int64 operands ``a`` (main) and ``b`` (skip) of equal
     shape: the saturated ``width``-bit sum before pooling (module docstring, "Graphs and the
     residual add")."""
     s = (np.asarray(a, dtype=np.int64) << step.main_shift) + (np.asarray(b, dtype=np.int64) << step.skip_shift)
-    if step.shift:
-        s = (s + (1 << (step.shift - 1))) >> step.shift
+    s = round_shift(s, step.shift, rounding)
     if step.relu:
         s = np.maximum(s, 0)
     lo, hi = int_range(width)
     return np.clip(s, lo, hi)
 
 
-def run_layer_program(layer, x, width):
-    """One layer on int64 x (N, Cin, H, W): returns (acc, output) as int64 arrays."""
+def run_layer_program(layer, x, width, rounding="half_up"):
+    """One layer on int64 x (N, Cin, H, W): returns (acc, output) as int64 arrays. ``rounding``:
+    the program's (step 2)."""
     conv = adder2d if layer.op == "add" else mac_conv2d
     if layer.x_shift is None:
         acc = conv(x, layer.weights, layer.stride, layer.padding, width=width)
@@ -454,7 +476,7 @@ def run_layer_program(layer, x, width):
             acc[:, chans] = part
     scale = np.asarray(layer.scale, dtype=np.int64)[None, :, None, None]
     bias = np.asarray(layer.bias, dtype=np.int64)[None, :, None, None]
-    v = postprocess(acc, scale, bias, layer.shift, layer.relu, width)
+    v = postprocess(acc, scale, bias, layer.shift, layer.relu, width, rounding)
     return acc, pool(v, layer.pool)
 
 
@@ -479,9 +501,9 @@ def run_program(program, images):
     for i, layer in enumerate(program.layers):
         read = [x if j < 0 else run.outputs[j] for j in program.sources(i)]
         if isinstance(layer, ResidualAdd):
-            out = pool(residual_add(layer, read[0], read[1], program.width), layer.pool)
+            out = pool(residual_add(layer, read[0], read[1], program.width, program.rounding), layer.pool)
         else:
-            _, out = run_layer_program(layer, read[0], program.width)
+            _, out = run_layer_program(layer, read[0], program.width, program.rounding)
         run.outputs.append(out)
     run.classes = run.logits.argmax(axis=1)
     return run
@@ -548,6 +570,9 @@ def memory_images(program, engine):
     if len(program.layers) > engine.max_layers:
         raise BadParameter(f"program {program.name!r} has {len(program.layers)} layers but the engine's "
                            f"descriptor table holds max_layers={engine.max_layers}")
+    if program.rounding != engine.rounding:
+        raise BadParameter(f"program {program.name!r} rounds ties {program.rounding!r} but the engine was built "
+                           f"with rounding {engine.rounding!r}; build the engine with the program's rounding")
     R = engine.array.rows
     words, consts, descs, bases, x_shifts = [], [], [], [], []
     wbase = cbase = 0

@@ -8,8 +8,9 @@ Layout (NumPy's ``.npz``, read with ``allow_pickle=False``; nothing in it is exe
     a file with a newer version, naming the file, its version and the one it reads);
   - the program: ``name``, ``width`` (signed bits of every activation and weight), ``input_frac``
     (the image is round(x·2^input_frac), saturated), ``input_shape`` (C, H, W), ``classes``,
-    ``scale_bits`` and ``bias_bits`` (signed widths of M and B), ``requant`` ("mul" or "shift")
-    and ``shift_terms``; ``logit_frac`` (the logits' scale) or null;
+    ``scale_bits`` and ``bias_bits`` (signed widths of M and B), ``requant`` ("mul" or "shift"),
+    ``shift_terms`` and ``rounding`` ("half_up" or "half_even": how the requantisation rounds a
+    tie); ``logit_frac`` (the logits' scale) or null;
   - ``steps``: one object per step, in order, with ``kind`` ("layer" or "residual"), ``name``,
     ``src`` (null: the previous step; -1: the input) and ``out_shape``; a layer adds ``op``,
     ``in_hw``, ``kernel``, ``cin``, ``cout``, ``stride``, ``padding``, ``shift``, ``relu``, ``pool``
@@ -23,7 +24,8 @@ Layout (NumPy's ``.npz``, read with ``allow_pickle=False``; nothing in it is exe
 * per layer step i: ``step{i}.weights`` int64 (cout, cin, k, k), ``step{i}.scale`` and
   ``step{i}.bias`` int64 (cout,).
 
-Version history: 1, this layout.
+Version history: 1, this layout without ``rounding`` (read as "half_up", the only rounding then);
+2, ``rounding`` added.
 """
 import json
 import zipfile
@@ -40,7 +42,7 @@ from .program import LayerProgram, Program, ResidualAdd
 __all__ = ["FORMAT", "FORMAT_VERSION", "ProgramFile", "write_program", "read_program", "state_dict_sha256"]
 
 FORMAT = "adderhw-program"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def state_dict_sha256(model):
@@ -97,7 +99,7 @@ def write_program(path, program, logit_frac=None, scales=None, source_sha256=Non
     header = {"format": FORMAT, "version": FORMAT_VERSION, "name": program.name, "width": program.width,
               "input_frac": int(program.input_frac), "input_shape": [int(v) for v in program.input_shape],
               "classes": int(program.classes), "scale_bits": program.scale_bits, "bias_bits": program.bias_bits,
-              "requant": program.requant, "shift_terms": program.shift_terms,
+              "requant": program.requant, "shift_terms": program.shift_terms, "rounding": program.rounding,
               "logit_frac": None if logit_frac is None else int(logit_frac),
               "steps": steps, "kept": [int(j) for j in program.kept],
               "source": {"model": source_model, "sha256": source_sha256}}
@@ -145,7 +147,8 @@ def read_program(path):
                                           None if s["x_shift"] is None else tuple(s["x_shift"]), s["src"]))
             scales.append(s.get("scales"))
         program = Program(header["name"], header["width"], tuple(steps), header["input_frac"], header["scale_bits"],
-                          header["bias_bits"], header["requant"], header["shift_terms"])
+                          header["bias_bits"], header["requant"], header["shift_terms"],
+                          header["rounding"] if version >= 2 else "half_up")
     except KeyError as exc:
         raise BadParameter(f"program file {str(path)!r} lacks the field {exc.args[0]!r}") from None
     except BadParameter as exc:

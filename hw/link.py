@@ -32,8 +32,8 @@ one cycle later than that machine did for the errors the receiver finds.
 STATUS replies with a table fixed when the top is built (:func:`status_bytes`): the protocol
 version and the EngineConfig the engine was built from, among them (version 2) how it requantises
 (``requant`` as its index in REQUANT_KINDS, ``shift_terms``) and whether it has the per-tile input
-shift (``tile_shift``, 0 or 1), and (version 3) ``post_lanes`` and ``field_bits``, so that the host
-loads only programs it can run.
+shift (``tile_shift``, 0 or 1), (version 3) ``post_lanes`` and ``field_bits``, and (version 4)
+``residual`` and ``rounding``, so that the host loads only programs it can run.
 
 Acknowledged writes are kept (protocol: "What the device keeps"). A WRITE's reply starts after its
 last load beat was taken, and every load beat is a write of one memory word: the engine has no
@@ -62,7 +62,7 @@ from amaranth.utils import ceil_log2
 from adderhw.base.engine import EngineConfig
 from adderhw.base.errors import BadParameter
 from adderhw.base.protocol import MAX_PAYLOAD, PROTOCOL_VERSION, STATUS_FIELDS, WRITE_HEADER
-from adderhw.base.requant import REQUANT_KINDS
+from adderhw.base.requant import REQUANT_KINDS, ROUNDINGS
 from adderhw.base.validate import check_int
 
 from .engine import LayerEngine
@@ -88,7 +88,8 @@ def status_bytes(engine, clk_hz):
               "weight_depth_log2": ceil_log2(engine.weight_depth), "const_depth_log2": ceil_log2(engine.const_depth),
               "max_layers": engine.max_layers, "max_payload": MAX_PAYLOAD, "clk_khz": clk_hz // 1000,
               "requant": REQUANT_KINDS.index(engine.requant), "shift_terms": engine.shift_terms,
-              "tile_shift": int(engine.tile_shift), "post_lanes": engine.pp_lanes, "field_bits": engine.field_bits}
+              "tile_shift": int(engine.tile_shift), "post_lanes": engine.pp_lanes, "field_bits": engine.field_bits,
+              "residual": int(engine.residual), "rounding": ROUNDINGS.index(engine.rounding)}
     out = bytearray()
     for name, n in STATUS_FIELDS:
         out += int(values[name]).to_bytes(n, "little")

@@ -18,7 +18,8 @@ error reply of that code: it changes nothing. A good frame is executed (adderhw.
   (the frame's, or RUN_LIMIT) ``o_engine_reset`` is high for one cycle and ERR_HANG replies.
   ``o_engine_reset`` is a register: the reset net reaches nearly every flip-flop of the engine, and
   driven from the 32-bit limit's comparison it was the iCE40 engine's critical path (39.5 ns).
-* READ (LEN 6, else ERR_LENGTH; side 0 or 1 and the words inside the buffer, else ERR_RANGE; a
+* READ (LEN 6, else ERR_LENGTH; a side below the engine's activation buffers (2, or 3 with
+  ``residual``) and the words inside the buffer, else ERR_RANGE; a
   reply of at most MAX_PAYLOAD bytes, else ERR_LENGTH): replies with the words (hw.link_reply reads
   them).
 * any other CMD: ERR_COMMAND.
@@ -113,7 +114,7 @@ class CommandExecutor(wiring.Component):
                      load.payload.data.eq(self._sign_extend(m, value, vbytes))]
         # READ's fields, passed through to the reply (the frame is held while the reply is sent)
         r_addr, r_count = Cat(head[1], head[2], head[3]), Cat(head[4], head[5])
-        m.d.comb += [reply.side.eq(head[0][0]), reply.addr.eq(r_addr)]
+        m.d.comb += [reply.side.eq(head[0]), reply.addr.eq(r_addr)]
         run_left = Signal(32)                # RUN: cycles left before the run counts as hung
         run_hung = Signal()
         m.d.sync += self.o_engine_reset.eq(0)
@@ -157,7 +158,7 @@ class CommandExecutor(wiring.Component):
                         with m.Case(CMD_READ):
                             with m.If(length != 6):
                                 fail(ERR_LENGTH)
-                            with m.Elif((r_addr + r_count > e.act_depth) | (head[0] >= 2)):
+                            with m.Elif((r_addr + r_count > e.act_depth) | (head[0] >= e.act_buffers)):
                                 fail(ERR_RANGE)
                             with m.Elif(r_count * (C * abytes) > MAX_PAYLOAD):
                                 fail(ERR_LENGTH)

@@ -28,11 +28,12 @@ STATUS's payload).
 Members
 -------
 i_reply : In(stream.Signature(reply_layout(engine)))
-    ``cmd`` (8), ``length`` (16), ``code`` (8), ``side`` (1) and ``addr`` (24, READ's first word),
+    ``cmd`` (8), ``length`` (16), ``code`` (8), ``side`` (hw.engine.side_bits: 1, or 2 with
+    ``residual``) and ``addr`` (24, READ's first word),
     ``cycles`` (32), ``classes`` (ArrayLayout(8, C)).
 o_byte : Out(stream.Signature(8))
     the frame's bytes, for hw.uart.UartTx; the stream rules hold (valid kept, the byte stable).
-o_peek_side : Out(1), o_peek_addr : Out(ceil_log2(act_depth))
+o_peek_side : Out(side_bits(engine)), o_peek_addr : Out(ceil_log2(act_depth))
     the activation word being read (hw.engine's peek port).
 i_peek_data : In(ArrayLayout(signed(width), C))
     that word, one cycle after its address.
@@ -46,12 +47,14 @@ from adderhw.base.engine import EngineConfig
 from adderhw.base.errors import BadParameter
 from adderhw.base.protocol import CMD_ERROR, CMD_READ, CMD_RUN, CMD_STATUS, MAX_PAYLOAD, REPLY, SYNC
 
+from .engine import side_bits
+
 __all__ = ["ReplySender", "reply_layout"]
 
 
 def reply_layout(engine):
     """The layout of ``ReplySender.i_reply``'s payload for an engine of ``engine`` (its C lanes)."""
-    return data.StructLayout({"cmd": 8, "length": 16, "code": 8, "side": 1, "addr": 24, "cycles": 32,
+    return data.StructLayout({"cmd": 8, "length": 16, "code": 8, "side": side_bits(engine), "addr": 24, "cycles": 32,
                               "classes": data.ArrayLayout(8, engine.array.cols)})
 
 
@@ -68,7 +71,7 @@ class ReplySender(wiring.Component):
         super().__init__({
             "i_reply": In(stream.Signature(reply_layout(engine))),
             "o_byte": Out(stream.Signature(8)),
-            "o_peek_side": Out(1), "o_peek_addr": Out(ceil_log2(engine.act_depth)),
+            "o_peek_side": Out(side_bits(engine)), "o_peek_addr": Out(ceil_log2(engine.act_depth)),
             "i_peek_data": In(data.ArrayLayout(signed(a.width), a.cols)),
         })
 

@@ -354,6 +354,21 @@ class PostProcessor(wiring.Component):
         for c in range(L):
             m.d.sync += [coarse[c].eq(total[c] >> Cat(Const(0, 3), shift[3:])),
                          shifted[c].eq(coarse[c] >> shift[:3])]
+        tie = None
+        if e.rounding == "half_even":
+            # ties to even (golden.program.round_shift): u was exactly halfway where the low S' bits
+            # of u + 2^(S'−1) are all 0 (S' > 0); the shifted value is then the upper neighbour, and
+            # stage C3 clears its lowest bit. The mask ~(all ones << S') is constant within a layer
+            # and registered; the flag is a reduction beside stage C1's shift, delayed through C2
+            ones = (1 << total_shape.width) - 1
+            low_mask = Signal(total_shape.width, name="tie_mask")
+            rounds = Signal(name="tie_rounds")
+            m.d.sync += [low_mask.eq(~(Const(ones, total_shape.width) << shift)), rounds.eq(shift != 0)]
+            tie_c1 = Signal(L, name="tie_c1")
+            tie = Signal(L, name="tie_c2")
+            m.d.sync += [tie_c1[c].eq(rounds & ~(total[c] & low_mask).any())
+                         for c in range(L)]
+            m.d.sync += tie.eq(tie_c1)
         advance(5)
         advance(6)
         # ---- stage C3: ReLU, saturate; read what the write needs. The value fits ``width`` bits when
@@ -364,6 +379,8 @@ class PostProcessor(wiring.Component):
         vals = Signal(data.ArrayLayout(signed(w), L))
         for c in range(L):
             x = shifted[c]
+            if tie is not None:
+                x = Cat(x[0] & ~tie[c], x[1:]).as_signed()
             top = x[w - 1:]
             neg = x[-1]
             fits = (top == 0) | (top == (1 << len(top)) - 1)

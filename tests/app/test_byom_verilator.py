@@ -3,6 +3,8 @@ networks), imported, compiled and run on the engine's Verilog: an adder CNN writ
 adder2d-style module and trained a few epochs on the digits, a model with two residual blocks, and a
 Brevitas model (where the extra is installed). Each run is bit-exact with the golden program at every
 layer, its cycles equal the engine cycle model, and the fake-quant torch model equals the program."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -71,5 +73,11 @@ def test_a_brevitas_model_runs_bit_exact_on_verilator():
     model = _ready(Net9(), (2, 8, 8))
     x = _images((2, 8, 8), n=32)
     program = adderhw.compile(model, x.numpy(), width=9, name="net9")
-    xq = quantize_input(import_model(model, (2, 8, 8)), x)
-    _on_verilator(program, np.asarray(xq)[:2], mac_rows=1)
+    assert program.rounding == "half_even"          # Brevitas's quantisers round ties to even
+    xq = np.asarray(quantize_input(import_model(model, (2, 8, 8)), x))[:2]
+    runs = _on_verilator(program, xq, mac_rows=1)
+    assert engine_for(program, 2, 2, "sad", 1).rounding == "half_even"
+    # these images meet ties, where rounding half up would give other integers: the engine's ties
+    # to even are exercised, not only present
+    up = dataclasses.replace(program, rounding="half_up")
+    assert any(not np.array_equal(a, b) for a, b in zip(run_program(up, xq).outputs, runs[0].layer_outputs()))

@@ -1,9 +1,12 @@
 """golden.fakequant: the torch model generated from a program equals golden.program's integers
 layer by layer, on random and real images, at widths 4..8 and with both requant kinds."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
+from adderhw.base.requant import ROUNDINGS
 from adderhw.golden import BadParameter
 from adderhw.golden.addernet import load_digits_data
 from adderhw.golden.compiler import compile_model, quantize_images
@@ -47,16 +50,46 @@ def test_fake_quant_equals_the_program_model(nets, digits, width, requant, net):
         assert np.array_equal(logits, np.ldexp(want[-1].reshape(len(x), -1).astype(np.float64), -compiled.logit_frac))
 
 
+def _tie_program(rng):
+    """A 4-bit adder layer whose sums land on ties often: acc = −(|x0 − f0| + |x1 − f1|) in [−30, 0],
+    B even and S = 2, so acc + B is a tie (k + 1/2 units of 4) wherever it is 2 modulo 4."""
+    w = rng.integers(-8, 8, (6, 2, 1, 1))
+    bias = 2 * rng.integers(4, 9, 6)
+    return Program("ties", 4, (_fc(w, np.ones(6, np.int64), bias, 2, op="add"),), 0)
+
+
+@pytest.mark.parametrize("net", ["handmade", "residual"])
+def test_fake_quant_rounds_ties_to_even_as_the_program_does(nets, digits, net):
+    rng = np.random.default_rng(11)
+    if net == "handmade":
+        up, logit_frac = _tie_program(rng), None
+        xq = rng.integers(-8, 8, (64, 2, 1, 1))
+    else:           # 4 bits with shift-only scales: the residual adds' roundings land on ties
+        compiled = compile_model(nets[net], digits.x_train[:128], 4, net, requant="shift")
+        up, logit_frac = compiled.program, compiled.logit_frac
+        xq = quantize_images(up, digits.x_test[:60])
+    even = dataclasses.replace(up, rounding="half_even")
+    want = run_program(even, xq).outputs
+    with torch.no_grad():
+        got = FakeQuantNet(even, logit_frac).integer_outputs(torch.tensor(xq))
+    for step, g, w in zip(even.layers, got, want):
+        assert np.array_equal(g.numpy(), w), step.name
+    # the two roundings differ on these images, so ties were reached
+    assert any(not np.array_equal(a, b) for a, b in zip(run_program(up, xq).outputs, want))
+
+
 def _fc(weights, scale, bias, shift, relu=False, op="mul", x_shift=None):
     w = np.asarray(weights, dtype=np.int64)
     return LayerProgram("fc", op, w, np.asarray(scale, dtype=np.int64), np.asarray(bias, dtype=np.int64), shift,
                         (1, 1), relu=relu, x_shift=x_shift)
 
 
-def test_corner_values_round_and_saturate_as_the_program():
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+def test_corner_values_round_and_saturate_as_the_program(rounding):
     # the 4-bit corners −8 and 7, exact halves of the shift, and a per-tile input shift of each sign
     w = np.array([[[[-8]], [[7]]], [[[7]], [[-8]]], [[[1]], [[1]]], [[[-1]], [[3]]]])
-    program = Program("c", 4, (_fc(w, [1, -3, 5, 2], [4, -4, 0, 1], 3, x_shift=(0, 0, -1, 1)),), 0)
+    program = Program("c", 4, (_fc(w, [1, -3, 5, 2], [4, -4, 0, 1], 3, x_shift=(0, 0, -1, 1)),), 0,
+                      rounding=rounding)
     xq = np.array([[[[-8]], [[7]]], [[[7]], [[-8]]], [[[0]], [[0]]], [[[-1]], [[1]]]])
     want = run_program(program, xq).outputs[0]
     got = FakeQuantNet(program).integer_outputs(torch.tensor(xq))[0].numpy()

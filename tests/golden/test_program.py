@@ -3,14 +3,18 @@
 The brute force below is written from the module docstring's definition only: plain Python
 integers and loops over output positions and taps, no im2col and nothing from golden.
 """
+import math
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, strategies as st
 
 from adderhw.base.config import ArrayConfig
 from adderhw.base.engine import BIAS_BITS_RANGE, MAX_SHIFT, SCALE_BITS_RANGE, EngineConfig
+from adderhw.base.requant import ROUNDINGS
 from adderhw.golden import BadParameter
-from adderhw.golden.program import (LayerProgram, Program, check_program, memory_images, postprocess,
+from adderhw.golden.program import (LayerProgram, Program, check_program, memory_images, postprocess, round_shift,
                                     run_layer_program, run_program)
 
 
@@ -333,6 +337,13 @@ def test_memory_images_refuses_what_does_not_fit():
     _refused(lambda: memory_images(ok, _engine(const_depth=13)), "fc", "cout")
     cnn = EngineConfig(array=ArrayConfig(rows=4, cols=4, width=8, k_max=32, pe="mac"), mac_rows=0)
     _refused(lambda: memory_images(ok, cnn), "c1", "op")
+    even = Program("even", 8, ok.layers, 0, rounding="half_even")
+    with pytest.raises(BadParameter, match="program 'even' rounds ties 'half_even' but the engine was built with "
+                                           "rounding 'half_up'; build the engine with the program's rounding"):
+        memory_images(even, _engine())
+    memory_images(even, _engine().with_(rounding="half_even"))
+    with pytest.raises(BadParameter, match="rounding must be one of half_up, half_even, not 'half_down'"):
+        Program("odd", 8, ok.layers, 0, rounding="half_down")
 
 
 def test_memory_images_weight_layout():
@@ -508,3 +519,19 @@ def test_check_program_refuses_scale_and_bias_widths_beyond_the_format():
                          ("scale_bits", 1)):
         with pytest.raises(BadParameter, match=f"^{field} must be an integer from .* not {value}$"):
             Program("p", 8, (_head(1),), 0, **{field: value})
+
+
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+def test_round_shift_equals_exact_rational_rounding_for_every_shift(rounding):
+    # the oracle: Python's exact rationals; round() of a Fraction rounds ties to even, and
+    # floor(x + 1/2) rounds them up
+    rng = np.random.default_rng(5)
+    for shift in range(MAX_SHIFT + 1):
+        ties = [(2 * k + 1) << shift >> 1 for k in range(-3, 3)] if shift else []
+        v = [int(a) for a in rng.integers(-(1 << 62), 1 << 62, 40)] + ties + [0, 1, -1]
+        exact = [Fraction(a, 1 << shift) for a in v]
+        want = [round(f) if rounding == "half_even" else math.floor(f + Fraction(1, 2)) for f in exact]
+        assert round_shift(np.array(v, dtype=object), shift, rounding).tolist() == want, shift
+        small = [a for a in v if abs(a) < 1 << 61]
+        got64 = round_shift(np.array(small, dtype=np.int64), shift, rounding).tolist()
+        assert got64 == [w for a, w in zip(v, want) if abs(a) < 1 << 61], shift

@@ -1,5 +1,6 @@
 """golden.program_file: a round trip gives the same program (and the same outputs); a newer format
 version and a file that is not a program are refused naming the file."""
+import dataclasses
 import json
 
 import numpy as np
@@ -29,8 +30,8 @@ def test_round_trip_gives_the_same_program_and_outputs(tmp_path, compiled):
     path = write_program(tmp_path / "res.npz", c.program, c.logit_frac, c.scales, digest, "ResidualNet")
     back = read_program(path)
     p, q = c.program, back.program
-    assert (q.name, q.width, q.input_frac, q.scale_bits, q.bias_bits, q.requant, q.shift_terms) == \
-        ("res6", 6, p.input_frac, 16, 32, "shift", 2)
+    assert (q.name, q.width, q.input_frac, q.scale_bits, q.bias_bits, q.requant, q.shift_terms, q.rounding) == \
+        ("res6", 6, p.input_frac, 16, 32, "shift", 2, "half_up")
     assert back.logit_frac == c.logit_frac and back.source_sha256 == digest and back.version == FORMAT_VERSION
     assert len(q.layers) == len(p.layers)
     for a, b in zip(p.layers, q.layers):
@@ -68,6 +69,20 @@ def _rewrite_header(path, change):
     data["header"] = np.array(json.dumps(header))
     with open(path, "wb") as f:
         np.savez(f, **data)
+
+
+def test_the_rounding_round_trips_and_a_version_1_file_reads_as_half_up(tmp_path, compiled):
+    _, c, _ = compiled
+    even = dataclasses.replace(c.program, rounding="half_even")
+    assert read_program(write_program(tmp_path / "even.npz", even)).program.rounding == "half_even"
+    path = write_program(tmp_path / "v1.npz", c.program)
+
+    def as_version_1(h):            # the layout before rounding existed
+        h.update(version=1)
+        del h["rounding"]
+    _rewrite_header(path, as_version_1)
+    back = read_program(path)
+    assert back.version == 1 and back.program.rounding == "half_up"
 
 
 def test_a_newer_version_is_refused_naming_the_file_and_both_versions(tmp_path, compiled):

@@ -31,14 +31,14 @@ def _write(space, lane, addr, vb, values):
         b"".join((v & ((1 << (8 * vb)) - 1)).to_bytes(vb, "little") for v in values)
 
 
-def _execute(cmd, payload=b"", code=0, length=None, done_after=None, seed=0):
+def _execute(cmd, payload=b"", code=0, length=None, done_after=None, seed=0, engine=ENGINE):
     """One frame (``cmd``, ``payload``; LEN = ``length`` or the payload's) offered to an executor,
     the reply taken after random stalls, load beats taken under random stalls, ``i_done`` raised
     ``done_after`` cycles after ``o_start`` (never: None). Checks the stream rules on the way and
     returns {"reply": (cmd, length, code), "beats", "starts", "resets" (cycles), "errors", "run"}."""
     rng = np.random.default_rng(seed)
     m = Module()
-    m.submodules.exe = dut = CommandExecutor(ENGINE)
+    m.submodules.exe = dut = CommandExecutor(engine)
     m.submodules.buf = buf = memory.Memory(shape=8, depth=MAX_PAYLOAD, init=payload[:MAX_PAYLOAD])
     wiring.connect(m, dut.i_payload, buf.read_port(transparent_for=()))
     out = {"beats": [], "starts": [], "resets": [], "errors": 0}
@@ -123,6 +123,16 @@ def test_run_starts_the_engine_once_and_replies_with_its_cycles_and_classes():
 def test_read_replies_with_the_words_bytes_and_passes_side_and_address_through():
     got = _execute(CMD_READ, bytes([1]) + (13).to_bytes(3, "little") + (3).to_bytes(2, "little"))
     assert got["reply"] == (CMD_READ | REPLY, 3 * C, 0) and got["read"] == (1, 13)
+
+
+@pytest.mark.parametrize("side", [0, 1, 2, 3])
+def test_a_residual_engine_reads_its_third_buffer_and_refuses_a_fourth(side):
+    engine = ENGINE.with_(residual=True)
+    got = _execute(CMD_READ, bytes([side]) + (5).to_bytes(3, "little") + (2).to_bytes(2, "little"), engine=engine)
+    if side < 3:
+        assert got["reply"] == (CMD_READ | REPLY, 2 * C, 0) and got["read"] == (side, 5) and not got["errors"]
+    else:
+        assert got["reply"] == (CMD_ERROR, 1, ERR_RANGE) and got["errors"] == 1
 
 
 @pytest.mark.parametrize("code", [ERR_CHECKSUM, ERR_LENGTH, ERR_TIMEOUT, ERR_FRAMING])

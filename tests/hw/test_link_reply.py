@@ -96,17 +96,17 @@ def test_an_error_reply_is_its_code_and_a_write_s_reply_is_empty():
     _one_frame(_send(_engine(), {"cmd": CMD_WRITE | REPLY, "length": 0}, seed=4), CMD_WRITE | REPLY, b"")
 
 
-@pytest.mark.parametrize("width", [4, 8, 12, 16])
-def test_read_sends_words_lane_by_lane_in_signed_little_endian_bytes(width):
-    engine = _engine(width)
+@pytest.mark.parametrize("width,side", [(4, 1), (8, 1), (12, 1), (16, 1), (8, 2)])
+def test_read_sends_words_lane_by_lane_in_signed_little_endian_bytes(width, side):
+    engine = _engine(width).with_(residual=side == 2)         # a residual engine's third buffer: side 2
     C, abytes = engine.array.cols, (width + 7) // 8
     rng = np.random.default_rng(width)
     lo, hi = -(1 << (width - 1)), (1 << (width - 1))
-    words = {(1, a): [int(v) for v in rng.integers(lo, hi, C)] for a in range(32)}
-    words[(1, 6)] = [lo, hi - 1, -1]
+    words = {(s, a): [int(v) for v in rng.integers(lo, hi, C)] for s in range(engine.act_buffers) for a in range(32)}
+    words[(side, 6)] = [lo, hi - 1, -1]
     addr, count = 5, 4
-    sent = _send(engine, {"cmd": CMD_READ | REPLY, "length": count * C * abytes, "side": 1, "addr": addr},
+    sent = _send(engine, {"cmd": CMD_READ | REPLY, "length": count * C * abytes, "side": side, "addr": addr},
                  words=words, seed=width)
     want = b"".join(int(v).to_bytes(abytes, "little", signed=True) for a in range(addr, addr + count)
-                    for v in words[(1, a)])
+                    for v in words[(side, a)])
     _one_frame(sent, CMD_READ | REPLY, want)

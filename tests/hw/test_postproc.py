@@ -7,6 +7,7 @@ from amaranth.sim import Simulator
 
 from adderhw.base.config import ArrayConfig
 from adderhw.base.engine import DESCRIPTOR_FIELDS, MAX_SHIFT, POSTPROC_STAGES, EngineConfig
+from adderhw.base.requant import ROUNDINGS
 from adderhw.golden.program import LayerProgram, descriptor, pool, postprocess
 from adderhw.hw.postproc import PostProcessor, requant_bits, sum_bits
 
@@ -66,19 +67,21 @@ def run_postproc(engine, layer, accs, scale, bias, seed=0):
     return mem
 
 
+@pytest.mark.parametrize("rounding", ROUNDINGS)
 @pytest.mark.parametrize("post_lanes", [0, 1], ids=["L=C", "L=1"])
 @pytest.mark.parametrize("pool_kind,relu", [("none", False), ("none", True), ("max2", True), ("gap", False)])
-def test_corner_values(pool_kind, relu, post_lanes):
+def test_corner_values(pool_kind, relu, post_lanes, rounding):
     width, C, rows = 6, 3, 2
     engine = EngineConfig(array=ArrayConfig(rows=rows, cols=C, width=width, k_max=16), mac_rows=1,
-                          act_depth=64, const_depth=16, post_lanes=post_lanes)
+                          act_depth=64, const_depth=16, post_lanes=post_lanes, rounding=rounding)
     cout, h, w, shift = 3, 2, 2, 2
     # scale/bias per channel: a negative scale, ties (x.5 of both signs at shift 2), saturation
     scale = np.array([-3, 1, 40])
     bias = np.array([2, 0, -1])
     rng = np.random.default_rng(3)
     acc = rng.integers(-400, 400, (1, cout, h, w, C))
-    acc[0, 1, 0, 0] = [2, -2, 6]            # (2 + 2) >> 2 = 1, (-2 + 2) >> 2 = 0, (6 + 2) >> 2 = 2: ties round up
+    # ties: 2/4, -2/4 and 6/4 give 1, 0, 2 rounded half up and 0, 0, 2 to even
+    acc[0, 1, 0, 0] = [2, -2, 6]
     acc[0, 2, 1, 1] = [-400, 400, 0]        # x40: far beyond both ends of 6 bits
     layer = LayerProgram("l", "add", np.zeros((cout, 1, 1, 1), int), scale, bias, shift, (h, w), 1, 0, relu, pool_kind)
     # the beats: per position (raster), t = 0 .. t_beats - 1 (channels beyond cout are padding rows)
@@ -87,33 +90,35 @@ def test_corner_values(pool_kind, relu, post_lanes):
     for p in range(h * w):
         beats[p, :cout] = acc[0, :, p // w, p % w, :]
     mem = run_postproc(engine, layer, beats, scale, bias, seed=post_lanes)
-    v = postprocess(acc[0].transpose(3, 0, 1, 2), scale[None, :, None, None], bias[None, :, None, None], shift, relu, width)
+    v = postprocess(acc[0].transpose(3, 0, 1, 2), scale[None, :, None, None], bias[None, :, None, None], shift, relu,
+                    width, rounding)
     want = pool(v, pool_kind)                                 # (C images, cout, H', W')
     got = np.array([mem[a] for a in range(int(np.prod(want.shape[1:])))]).T.reshape(want.shape)
     assert np.array_equal(got, want)
     if pool_kind == "none" and not relu:
         assert got.min() == -(1 << (width - 1)) and got.max() == (1 << (width - 1)) - 1   # both ends reached
-        assert list(got[:, 1, 0, 0]) == [1, 0, 2]
+        assert list(got[:, 1, 0, 0]) == {"half_up": [1, 0, 2], "half_even": [0, 0, 2]}[rounding]
 
 
 # ---- the requantisation over the whole range the program format allows --------------------------
 
-def _engine(kind):
+def _engine(kind, rounding="half_up"):
     """Three engines whose u = acc·M + B is narrower than, as wide as the issue's (40 bits), and
     wider than MAX_SHIFT."""
     if kind == "narrow":       # U = 15: most shifts are beyond u and are clamped
         return EngineConfig(array=ArrayConfig(rows=2, cols=3, width=4, k_max=4), mac_rows=1, act_depth=64,
-                            const_depth=16, scale_bits=4, bias_bits=8)
+                            const_depth=16, scale_bits=4, bias_bits=8, rounding=rounding)
     if kind == "u40":          # the engine of tests/sim: U = 40, where S = 40 once gave -1 for 0
         return EngineConfig(array=ArrayConfig(rows=2, cols=3, width=8, k_max=200), mac_rows=1, act_depth=64,
-                            const_depth=16)
+                            const_depth=16, rounding=rounding)
     return EngineConfig(array=ArrayConfig(rows=2, cols=3, width=16, k_max=4096), mac_rows=1, act_depth=64,
-                        const_depth=16, scale_bits=32, bias_bits=48)        # U = 77: never clamped
+                        const_depth=16, scale_bits=32, bias_bits=48, rounding=rounding)   # U = 77: never clamped
 
 
+@pytest.mark.parametrize("rounding", ROUNDINGS)
 @pytest.mark.parametrize("kind", ["narrow", "u40", "wide"])
-def test_requant_is_bit_exact_for_every_shift_up_to_the_format_maximum(kind):
-    engine = _engine(kind)
+def test_requant_is_bit_exact_for_every_shift_up_to_the_format_maximum(kind, rounding):
+    engine = _engine(kind, rounding)
     width, C = engine.array.width, engine.array.cols
     acc_bits, u_bits = sum_bits(engine), requant_bits(engine)
     assert u_bits == {"narrow": 15, "u40": 40, "wide": 77}[kind]
@@ -122,12 +127,13 @@ def test_requant_is_bit_exact_for_every_shift_up_to_the_format_maximum(kind):
     rng = np.random.default_rng(u_bits)
     shifts = sorted({0, 1, 2, u_bits - 2, u_bits - 1, u_bits, u_bits + 1, 39, 40, 41, MAX_SHIFT - 1,
                      MAX_SHIFT} & set(range(MAX_SHIFT + 1)))
-    cout, h, w = 6, 2, 2
+    cout, h, w = 7, 2, 2
     for shift in shifts:
-        # the extremes of M and B, zero and -1, and a bias that puts acc = 0 on a rounding tie
+        # the extremes of M and B, zero and -1, and biases that put acc = 0 on a rounding tie (1/2,
+        # −1/2 and 3/2 units)
         half = min(b_hi, (1 << shift) >> 1)
-        scale = np.array([m_hi, -m_hi - 1, 0, -1, int(rng.integers(-m_hi, m_hi + 1)), 1])
-        bias = np.array([b_hi, -b_hi - 1, half, -half, int(rng.integers(-b_hi, b_hi + 1)), 0])
+        scale = np.array([m_hi, -m_hi - 1, 0, -1, int(rng.integers(-m_hi, m_hi + 1)), 1, 0])
+        bias = np.array([b_hi, -b_hi - 1, half, -half, int(rng.integers(-b_hi, b_hi + 1)), 0, min(b_hi, 3 * half)])
         acc = rng.integers(a_lo, a_hi + 1, (1, cout, h, w, C))
         acc[0, :, 0, 0] = [a_lo, a_hi, 0]
         acc[0, :, 0, 1] = [a_hi, a_lo, -1]
@@ -138,9 +144,12 @@ def test_requant_is_bit_exact_for_every_shift_up_to_the_format_maximum(kind):
             beats[p, :cout] = acc[0, :, p // w, p % w, :]
         mem = run_postproc(engine, layer, beats, scale, bias)
         want = postprocess(acc[0].transpose(3, 0, 1, 2), scale[None, :, None, None],
-                           bias[None, :, None, None], shift, False, width)
+                           bias[None, :, None, None], shift, False, width, rounding)
         got = np.array([mem[a] for a in range(cout * h * w)]).T.reshape(want.shape)
         assert np.array_equal(got, want), f"shift {shift}"
+        if 2 <= shift < u_bits and half < b_hi:
+            # acc = 0 with B = 2^(S−1) (channel 2, position 0) is a tie: 1 half up, 0 to even
+            assert int(got[2, 2, 0, 0]) == (1 if rounding == "half_up" else 0), f"shift {shift}"
         if shift >= u_bits:
             assert not got.any()        # u + 2^(S-1) in [0, 2^S): where S = U = 40 once gave -1
         elif 2 <= shift <= u_bits - 3:        # nearer U, every output is 0 or -1 whatever the inputs

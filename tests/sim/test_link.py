@@ -3,8 +3,8 @@ whole board top (hw.link.EngineLink) on Verilator under cocotb, with a UART mode
 a trained digits network through the host code (adderhw.base.host), malformed input of every kind, and
 acknowledged writes that survive every later error, hang and reset (issue 26: its three frames byte
 for byte, and random sequences of updates with disturbances between their halves, checked against
-the engine's memories and the golden program); STATUS of protocol version 3 (requant, shift_terms,
-tile_shift) byte for byte from tiny tops on Amaranth's simulator, with the constant space's x_shift
+the engine's memories and the golden program); STATUS of protocol version 4 (requant, shift_terms,
+tile_shift, post_lanes, field_bits, residual, rounding) byte for byte from tiny tops on Amaranth's simulator, with the constant space's x_shift
 lane, and the host's refusals of a version-1 board and of a board of another requantisation."""
 import dataclasses
 from types import SimpleNamespace
@@ -316,20 +316,27 @@ class _Replay:
         return chunk
 
 
-# ------------------------------------------- STATUS version 3: requant, shift_terms, tile_shift, post_lanes, field_bits
+# ------------------- STATUS version 4: requant, shift_terms, tile_shift, post_lanes, field_bits, residual, rounding
 
-#: (requant, shift_terms, tile_shift) and the last three STATUS bytes the protocol's table gives them
-#: (requant's code: 0 mul, 1 shift); together every value of each field
-STATUS_CASES = [pytest.param(r, t, ts, last, id=f"{r}-{t}-{'tile_shift' if ts else 'no_tile_shift'}")
-                for r, t, ts, last in (("mul", 1, False, bytes([0, 1, 0])), ("mul", 2, True, bytes([0, 2, 1])),
-                                       ("shift", 1, True, bytes([1, 1, 1])), ("shift", 2, False, bytes([1, 2, 0])))]
+#: (requant, shift_terms, tile_shift, residual, rounding) and the STATUS bytes the protocol's table
+#: gives them (requant's code: 0 mul, 1 shift; rounding's: 0 half_up, 1 half_even), requant to
+#: tile_shift and residual to rounding; together every value of each field
+STATUS_CASES = [pytest.param(r, t, ts, res, rnd, mid, last,
+                             id=f"{r}-{t}-{'tile_shift' if ts else 'no_tile_shift'}-{'residual-' if res else ''}{rnd}")
+                for r, t, ts, res, rnd, mid, last in (
+                    ("mul", 1, False, False, "half_up", bytes([0, 1, 0]), bytes([0, 0])),
+                    ("mul", 2, True, True, "half_even", bytes([0, 2, 1]), bytes([1, 1])),
+                    ("shift", 1, True, False, "half_even", bytes([1, 1, 1]), bytes([0, 1])),
+                    ("shift", 2, False, True, "half_up", bytes([1, 2, 0]), bytes([1, 0])))]
 
 
-def _tiny_engine(requant="mul", shift_terms=2, tile_shift=False, cols=1, post_lanes=0, act_depth=16):
+def _tiny_engine(requant="mul", shift_terms=2, tile_shift=False, cols=1, post_lanes=0, act_depth=16, residual=False,
+                 rounding="half_up"):
     """A 1x1 all-adder engine with 16-word buffers: enough for the link, quick to simulate."""
     return EngineConfig(array=ArrayConfig(rows=1, cols=cols, width=4, k_max=4), mac_rows=0, act_depth=act_depth,
                         weight_depth=16, const_depth=4, max_layers=1, scale_bits=8, bias_bits=16,
-                        requant=requant, shift_terms=shift_terms, tile_shift=tile_shift, post_lanes=post_lanes)
+                        requant=requant, shift_terms=shift_terms, tile_shift=tile_shift, post_lanes=post_lanes,
+                        residual=residual, rounding=rounding)
 
 
 def _link_replies(engine, frames, clk_hz=1_000_000):
@@ -377,18 +384,18 @@ def _link_replies(engine, frames, clk_hz=1_000_000):
     return replies
 
 
-@pytest.mark.parametrize("requant,shift_terms,tile_shift,last", STATUS_CASES)
+@pytest.mark.parametrize("requant,shift_terms,tile_shift,residual,rounding,mid,last", STATUS_CASES)
 def test_status_reports_the_engines_requantisation_and_tile_shift_and_the_constant_lanes_follow(
-        requant, shift_terms, tile_shift, last):
-    engine = _tiny_engine(requant, shift_terms, tile_shift)
+        requant, shift_terms, tile_shift, residual, rounding, mid, last):
+    engine = _tiny_engine(requant, shift_terms, tile_shift, residual=residual, rounding=rounding)
     frames = [_status(), _write(SPACE_CONST, 1, 0, 1, [-3, 5]), _write(SPACE_CONST, 2, 0, 1, [-8, 7, 0, -1]),
               _write(SPACE_CONST, 3, 0, 1, [1])]
     status, lane1, lane2, lane3 = _link_replies(engine, frames)
-    # the protocol's table, byte for byte: version 3, SAD, 1x1, 4 bits, no MAC rows, depths 2^4, 2^4,
+    # the protocol's table, byte for byte: version 4, SAD, 1x1, 4 bits, no MAC rows, depths 2^4, 2^4,
     # 2^2, 1 layer, MAX_PAYLOAD 1024, 1000 kHz, then requant, shift_terms, tile_shift, one
-    # post-processing lane, 8-bit descriptor fields (the least: MAX_SHIFT = 62 needs 7)
-    want = bytes([3, 0, 1, 1, 4, 0, 4, 4, 2, 1]) + (1024).to_bytes(2, "little") + (1000).to_bytes(4, "little") + last \
-        + bytes([1, 8])
+    # post-processing lane, 8-bit descriptor fields (the least: MAX_SHIFT = 62 needs 7), residual, rounding
+    want = bytes([4, 0, 1, 1, 4, 0, 4, 4, 2, 1]) + (1024).to_bytes(2, "little") + (1000).to_bytes(4, "little") + mid \
+        + bytes([1, 8]) + last
     assert status == (CMD_STATUS | REPLY, want)
     assert lane1 == (CMD_WRITE | REPLY, b"")
     # x_shift's lane exists only on an engine with the per-tile shift; there is never a fourth
@@ -396,38 +403,43 @@ def test_status_reports_the_engines_requantisation_and_tile_shift_and_the_consta
     assert lane3 == (CMD_ERROR, bytes([ERR_RANGE]))
 
 
-@pytest.mark.parametrize("requant,shift_terms,tile_shift,last", STATUS_CASES)
-def test_the_host_decodes_status_into_names(requant, shift_terms, tile_shift, last):
-    engine = _tiny_engine(requant, shift_terms, tile_shift)
+@pytest.mark.parametrize("requant,shift_terms,tile_shift,residual,rounding,mid,last", STATUS_CASES)
+def test_the_host_decodes_status_into_names(requant, shift_terms, tile_shift, residual, rounding, mid, last):
+    engine = _tiny_engine(requant, shift_terms, tile_shift, residual=residual, rounding=rounding)
     s = EngineHost(_Replay(engine)).status()
-    assert (s["version"], s["rows"], s["cols"], s["width"], s["clk_khz"]) == (3, 1, 1, 4, 100_000)
+    assert (s["version"], s["rows"], s["cols"], s["width"], s["clk_khz"]) == (4, 1, 1, 4, 100_000)
     assert (s["post_lanes"], s["field_bits"]) == (1, 8)
     assert (s["requant"], s["shift_terms"], s["tile_shift"]) == (requant, shift_terms, tile_shift)
-    assert s["tile_shift"] is tile_shift
+    assert s["tile_shift"] is tile_shift and s["residual"] is residual and s["rounding"] == rounding
     assert EngineHost(_Replay(engine)).check_engine(engine) == s
 
 
-def test_a_version_3_host_refuses_a_version_1_or_2_board_in_one_sentence():
+def test_a_version_4_host_refuses_a_version_1_2_or_3_board_in_one_sentence():
     # what a version-1 board of _tiny_engine() sends: 16 bytes, no requant, shift_terms or tile_shift;
-    # a version-2 board: 19 bytes, no post_lanes or field_bits
+    # a version-2 board: 19 bytes, no post_lanes or field_bits; a version-3 board: 21, no residual or rounding
     v1 = bytes([1, 0, 1, 1, 4, 0, 4, 4, 2, 1]) + (1024).to_bytes(2, "little") + (1000).to_bytes(4, "little")
     v2 = bytes([2]) + v1[1:] + bytes([0, 2, 0])
+    v3 = bytes([3]) + v1[1:] + bytes([0, 2, 0, 1, 8])
     engine = _tiny_engine()
-    for old, version in ((v1, 1), (v2, 2)):
+    for old, version in ((v1, 1), (v2, 2), (v3, 3)):
         for run in (lambda host: host.status(), lambda host: host.check_engine(engine)):
             with pytest.raises(LinkError) as info:
                 run(EngineHost(_Replay(engine, status=old)))
             msg = str(info.value)
             assert msg.startswith(f"the board speaks host-link protocol version {version} and this host speaks "
-                                  f"version 3")
-            assert "post_lanes and field_bits" in msg and "rebuild the board" in msg
+                                  f"version 4")
+            assert "field_bits, residual and rounding" in msg and "rebuild the board" in msg
             assert msg.count(". ") == 0 and "\n" not in msg
-    with pytest.raises(LinkError, match="protocol version 4 and this host speaks version 3; update adderhw"):
-        EngineHost(_Replay(engine, status=bytes([4]) + v1[1:] + bytes(5))).status()
-    with pytest.raises(LinkError, match="has 20 bytes, not the 21 of protocol version 3"):
-        EngineHost(_Replay(engine, status=bytes([3]) + v1[1:] + bytes(4))).status()
-    with pytest.raises(LinkError, match="requant code 2, which protocol version 3 does not define"):
-        EngineHost(_Replay(engine, status=bytes([3]) + v1[1:] + bytes([2, 1, 0, 1, 8]))).status()
+    with pytest.raises(LinkError, match="protocol version 5 and this host speaks version 4; update adderhw"):
+        EngineHost(_Replay(engine, status=bytes([5]) + v1[1:] + bytes(7))).status()
+    with pytest.raises(LinkError, match="has 22 bytes, not the 23 of protocol version 4"):
+        EngineHost(_Replay(engine, status=bytes([4]) + v1[1:] + bytes(6))).status()
+    with pytest.raises(LinkError, match="requant code 2, which protocol version 4 does not define"):
+        EngineHost(_Replay(engine, status=bytes([4]) + v1[1:] + bytes([2, 1, 0, 1, 8, 0, 0]))).status()
+    with pytest.raises(LinkError, match="rounding code 2, which protocol version 4 does not define"):
+        EngineHost(_Replay(engine, status=bytes([4]) + v1[1:] + bytes([0, 1, 0, 1, 8, 0, 2]))).status()
+    with pytest.raises(LinkError, match="the device reports residual 2, not 0 or 1"):
+        EngineHost(_Replay(engine, status=bytes([4]) + v1[1:] + bytes([0, 1, 0, 1, 8, 2, 0]))).status()
 
 
 @pytest.mark.parametrize("board,host,message", [
@@ -441,6 +453,9 @@ def test_a_version_3_host_refuses_a_version_1_or_2_board_in_one_sentence():
      "has tile_shift True but the program was compiled for tile_shift False"),
     (dict(cols=2, post_lanes=1), dict(cols=2), "has post_lanes 1 but the program was compiled for post_lanes 2"),
     (dict(cols=2), dict(cols=2, post_lanes=1), "has post_lanes 2 but the program was compiled for post_lanes 1"),
+    (dict(residual=False), dict(residual=True), "has residual False but the program was compiled for residual True"),
+    (dict(rounding="half_up"), dict(rounding="half_even"),
+     "has rounding 'half_up' but the program was compiled for rounding 'half_even'"),
     # a board of 1,000 words reports 2^10 and passes the depth check, but its fields have a bit less
     (dict(act_depth=1000), dict(act_depth=1024), "has 11-bit descriptor fields but the program needs 12"),
 ])
