@@ -898,6 +898,18 @@ def _out_option(parser, stem, default=None, png=True, more=""):
                              + (f" (default {default})" if default else ""))
 
 
+def _multiplier_free_options(p):
+    """--first-last and --requant of the engine benchmarks, whose default is the multiplier-free engine."""
+    p.add_argument("--first-last", default="adder", choices=("mul", "adder"),
+                   help="AdderNet first and last layers (default adder: the multiplier-free engine)")
+    p.add_argument("--requant", default="shift", choices=("mul", "shift"), help="requantisation (default shift)")
+
+
+def _engine_build_dir_option(p):
+    """--build-dir of the commands that build engines (their builds share one directory)."""
+    p.add_argument("--build-dir", default="build/engines", help="where the builds go (reused when unchanged)")
+
+
 def _add_board_bench_args(p, stem):
     """The options every board benchmark shares."""
     p.add_argument("--width", type=int, default=8, help="operand width (default 8)")
@@ -908,13 +920,8 @@ def _add_board_bench_args(p, stem):
     _out_option(p, stem)
 
 
-def build_parser():
-    p = argparse.ArgumentParser(
-        prog="adderhw",
-        description="Generate, simulate and compare AdderNet (SAD) hardware against its multiplier (MAC) twin.")
-    p.add_argument("--version", action="version", version=f"adderhw {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_demo_parser(sub):
+    """``adderhw demo`` and its options."""
     d = sub.add_parser("demo", help="the main job: 'demo' (golden, Verilog, a bit-exact RTL run, compare) "
                                     "or 'demo digits' (a trained AdderNet through the hardware)")
     d.add_argument("what", nargs="?", choices=["quick", "digits"], default="quick",
@@ -939,6 +946,9 @@ def build_parser():
     _train_option(d, "digits: ")
     d.set_defaults(func=cmd_demo)
 
+
+def _add_verilog_parser(sub):
+    """``adderhw verilog`` and its options."""
     v = sub.add_parser("verilog", help="write the array as Verilog")
     _add_array_args(v)
     v.add_argument("-o", "--output", required=True, help="output .v file")
@@ -946,6 +956,9 @@ def build_parser():
     _add_target_arg(v)
     v.set_defaults(func=cmd_verilog)
 
+
+def _add_simulate_parser(sub):
+    """``adderhw simulate`` and its options."""
     s = sub.add_parser("simulate", help="run a GEMM on the array in a simulator, check it against golden")
     s.add_argument("--sim", choices=["amaranth", "icarus", "verilator"], default="amaranth",
                    help="simulator (default amaranth)")
@@ -968,6 +981,9 @@ def build_parser():
     _add_target_arg(s)
     s.set_defaults(func=cmd_simulate)
 
+
+def _add_compare_parser(sub):
+    """``adderhw compare`` and its options."""
     c = sub.add_parser("compare", help="AdderNet on the SAD array vs the CNN on the MAC twin: ops, cycles, energy")
     c.add_argument("--network", default="resnet20",
                    help="lenet5, resnet20, resnet32, vggsmall, or a network .json file (default resnet20)")
@@ -982,6 +998,9 @@ def build_parser():
     _out_option(c, "compare")
     c.set_defaults(func=cmd_compare)
 
+
+def _add_build_parser(sub):
+    """``adderhw build`` and its options."""
     bd = sub.add_parser("build", help="synthesise the array for an FPGA board; report resources and Fmax")
     bd.add_argument("--board", required=True, help="icebreaker, hx8k, ulx3s-85f or orangecrab-25f")
     _add_array_args(bd)
@@ -1019,6 +1038,9 @@ def build_parser():
                          "rate that the board's USB bridge and the clock both make exactly)")
     bd.set_defaults(func=cmd_build, runs_builds=True)
 
+
+def _add_sweep_parser(sub):
+    """``adderhw sweep`` and its options."""
     sw = sub.add_parser("sweep", help="largest SAD and MAC arrays that fit a device and meet a clock")
     sw.add_argument("--board", required=True, help="icebreaker, hx8k, ulx3s-85f or orangecrab-25f")
     sw.add_argument("--pe", default="sad,mac", help="kinds to sweep: sad,mac (mac sweeps with and without DSPs; "
@@ -1046,6 +1068,9 @@ def build_parser():
                                   "--bound area)")
     sw.set_defaults(func=cmd_sweep, runs_builds=True)
 
+
+def _add_regress_parser(sub):
+    """``adderhw regress`` and its options."""
     rg = sub.add_parser("regress", help="many random GEMM cases through a simulator against golden and the cycle "
                                          "model, on local processes or a Dask cluster")
     rg.add_argument("--cases", type=_positive_int, default=40, help="random cases (default 40)")
@@ -1057,6 +1082,9 @@ def build_parser():
     _add_mutate_arg(rg, "the cases")
     rg.set_defaults(func=cmd_regress)
 
+
+def _add_prove_parser(sub):
+    """``adderhw prove`` and its options."""
     pv = sub.add_parser("prove", help="prove the array's promises (stream rules, no overflow, conservation, progress, "
                                       "equivalence) with SymbiYosys and Yices; PASS, FAIL or UNKNOWN per property")
     pv.add_argument("--rows", type=int, default=2, help="array rows R (default 2)")
@@ -1077,6 +1105,9 @@ def build_parser():
     _add_mutate_arg(pv, "the proofs")
     pv.set_defaults(func=cmd_prove)
 
+
+def _add_engine_parser(sub):
+    """``adderhw engine`` and its options."""
     en = sub.add_parser("engine", help="a trained network through the on-chip layer engine's Verilog, image in, "
                                        "class out, bit-exact per layer")
     en.add_argument("--network", default="digits", help="digits or mnist (default digits); for mnist, "
@@ -1105,6 +1136,9 @@ def build_parser():
     _train_option(en)
     en.set_defaults(func=cmd_engine)
 
+
+def _add_quantise_parser(sub):
+    """``adderhw quantise`` and its options."""
     qz = sub.add_parser("quantise", help="test accuracy against width for PTQ, QAT and the CNN twin, mean and "
                                          "range over seeds (digits and MNIST)")
     qz.add_argument("--networks", default="digits,mnist", help="comma-separated: digits, mnist (default both)")
@@ -1124,6 +1158,9 @@ def build_parser():
     _train_option(qz, "the float networks: ")
     qz.set_defaults(func=cmd_quantise)
 
+
+def _add_compile_parser(sub):
+    """``adderhw compile`` and its options."""
     co = sub.add_parser("compile", help="import a PyTorch model (torch.fx), quantise it on your data and write a "
                                          "program file for engine, build --top engine and run (--program)")
     co.add_argument("model", help="file.py[:NAME] (NAME default 'model': a module, or a class or function making one) "
@@ -1147,6 +1184,9 @@ def build_parser():
     co.add_argument("-o", "--output", required=True, help="the program file to write (.npz)")
     co.set_defaults(func=cmd_compile)
 
+
+def _add_run_parser(sub):
+    """``adderhw run`` and its options."""
     rn = sub.add_parser("run", help="a trained network on a board through the UART host link (or --port sim: "
                                      "the simulated board), every answer checked against the golden program")
     rn.add_argument("--port", default="sim", help="serial port of the board, e.g. /dev/ttyUSB1, or sim (default sim)")
@@ -1170,6 +1210,9 @@ def build_parser():
     _train_option(rn)
     rn.set_defaults(func=cmd_run)
 
+
+def _add_train_parser(sub):
+    """``adderhw train`` and its options."""
     tr = sub.add_parser("train", help="train a network (AdderNet or CNN twin) deterministically and write its "
                                       "weights file (.npz), as committed in docs/results/weights")
     tr.add_argument("--network", default=NETWORKS[0], help=f"{' or '.join(NETWORKS)} (default {NETWORKS[0]})")
@@ -1181,6 +1224,9 @@ def build_parser():
     tr.add_argument("--out", default="out/weights", help="directory for <name>.npz (default out/weights)")
     tr.set_defaults(func=cmd_train)
 
+
+def _add_compare_boards_parser(sub):
+    """``adderhw compare-boards`` and its options."""
     cb = sub.add_parser("compare-boards", help="the whole AdderNet accelerator against its CNN twin, built for "
                                                 "the boards: logic, FF, DSP, BRAM, Fmax, images/s")
     cb.add_argument("--network", default=NETWORKS[0], help=f"{' or '.join(NETWORKS)} (default {NETWORKS[0]})")
@@ -1209,16 +1255,21 @@ def build_parser():
     cb.add_argument("--max-fine-probes", type=int, default=None,
                     help="with --largest: at most this many builds in the fine stage, per kind and board (default 6)")
     _nextpnr_options(cb, "")
-    cb.add_argument("--build-dir", default="build/engines", help="where the builds go (reused when unchanged)")
+    _engine_build_dir_option(cb)
     _out_option(cb, "compare_boards", "out/compare_boards")
     cb.set_defaults(func=cmd_compare_boards, runs_builds=True)
 
-    b = sub.add_parser("bench", help="benchmarks that print ratios against a baseline measured in the same run")
-    bsub = b.add_subparsers(dest="bench", required=True, metavar="WHAT")
+
+def _add_bench_golden_parser(bsub):
+    """``adderhw bench golden`` and its options."""
     bg = bsub.add_parser("golden", help="golden model and PyTorch reference vs conv2d on ResNet-20 layers")
     bg.add_argument("--repeats", type=_positive_int, default=7, help="timed rounds, best is kept (default 7)")
     _out_option(bg, "bench_golden", png=False)
     bg.set_defaults(func=cmd_bench_golden)
+
+
+def _add_bench_accuracy_parser(bsub):
+    """``adderhw bench accuracy`` and its options."""
     ba = bsub.add_parser("accuracy", help="engine program accuracy of all-adder networks and shift-only "
                                           "requantisation against the paper-style network, over seeds")
     ba.add_argument("--networks", default="digits,mnist", help="comma-separated: digits, mnist (default both)")
@@ -1235,6 +1286,10 @@ def build_parser():
     _out_option(ba, "bench_accuracy", "out/bench_accuracy",
                 more=" (and bench_accuracy.partial.json, which an interrupted run resumes from)")
     ba.set_defaults(func=cmd_bench_accuracy)
+
+
+def _add_bench_lanes_parser(bsub):
+    """``adderhw bench lanes`` and its options."""
     bl = bsub.add_parser("lanes", help="the engine's post-processing lanes L against cells and cycles: one build per "
                                        "L, the baseline L = C in the same run")
     bl.add_argument("--board", default="icebreaker", help="icebreaker (default) or ulx3s-85f")
@@ -1244,14 +1299,16 @@ def build_parser():
                     "of them); L = C is always built as the baseline")
     bl.add_argument("--network", default="digits", help="digits (default) or mnist: the program whose memories and "
                     "cycles count")
-    bl.add_argument("--first-last", default="adder", choices=("mul", "adder"),
-                    help="AdderNet first and last layers (default adder: the multiplier-free engine)")
-    bl.add_argument("--requant", default="shift", choices=("mul", "shift"), help="requantisation (default shift)")
+    _multiplier_free_options(bl)
     bl.add_argument("--mac-rows", type=int, default=2, help="MAC array rows with --first-last mul (default 2)")
     bl.add_argument("--seed", type=_seed, default=1, help="nextpnr seed (default 1)")
-    bl.add_argument("--build-dir", default="build/engines", help="where the builds go (reused when unchanged)")
+    _engine_build_dir_option(bl)
     _out_option(bl, "bench_lanes", "out/bench_lanes")
     bl.set_defaults(func=cmd_bench_lanes)
+
+
+def _add_bench_engine_fmax_parser(bsub):
+    """``adderhw bench engine-fmax`` and its options."""
     be = bsub.add_parser("engine-fmax", help="the engine's Fmax against its bare array's, over nextpnr seeds, both "
                                             "built in the same run")
     be.add_argument("--board", default="ulx3s-85f", help="ulx3s-85f (default) or icebreaker")
@@ -1259,13 +1316,15 @@ def build_parser():
     be.add_argument("--cols", type=int, default=8, help="array columns (default 8)")
     be.add_argument("--network", default="digits", help="digits (default) or mnist: the program that sizes the engine")
     be.add_argument("--seeds", default="1,2,3", help="comma-separated nextpnr seeds (default 1,2,3)")
-    be.add_argument("--first-last", default="adder", choices=("mul", "adder"),
-                    help="AdderNet first and last layers (default adder: the multiplier-free engine)")
-    be.add_argument("--requant", default="shift", choices=("mul", "shift"), help="requantisation (default shift)")
+    _multiplier_free_options(be)
     be.add_argument("--post-lanes", type=int, default=DEFAULT_POST_LANES, help=POST_LANES_HELP)
-    be.add_argument("--build-dir", default="build/engines", help="where the builds go (reused when unchanged)")
+    _engine_build_dir_option(be)
     _out_option(be, "bench_engine_fmax", "out/bench_engine_fmax", png=False)
     be.set_defaults(func=cmd_bench_engine_fmax)
+
+
+def _add_bench_compile_parser(bsub):
+    """``adderhw bench compile`` and its options."""
     bc = bsub.add_parser("compile", help="seconds to import, quantise (PTQ) and compile a ResNet-20 with adder "
                                          "layers, cold and warm, against one float forward pass")
     bc.add_argument("--depth", type=int, default=20, help="ResNet depth, 6n + 2 (default 20)")
@@ -1274,11 +1333,18 @@ def build_parser():
     _out_option(bc, "bench_compile", "out/bench_compile", png=False)
     bc.set_defaults(func=cmd_bench_compile)
 
+
+def _add_bench_sim_parser(bsub):
+    """``adderhw bench sim`` and its options."""
     bs = bsub.add_parser("sim", help="simulated cycles per second of an 8x8 array on each simulator")
     bs.add_argument("--width", type=int, default=8, help="operand width (default 8)")
     _pe_option(bs)
     _out_option(bs, "bench_sim", png=False)
     bs.set_defaults(func=cmd_bench_sim)
+
+
+def _add_bench_pe_parser(bsub):
+    """``adderhw bench pe`` and its options."""
     bp = bsub.add_parser("pe", help="LUTs, FFs and Fmax per SAD and MAC PE on iCE40 and ECP5 (the headline table)")
     bp.add_argument("--boards", default="icebreaker,ulx3s-85f", help="comma-separated boards")
     bp.add_argument("--sizes", default="1,2,4", help="N of the N x N arrays to fit (default 1,2,4)")
@@ -1288,6 +1354,10 @@ def build_parser():
     bp.add_argument("--baseline", help="check the result against a baseline file "
                                        "(tests/boards/baselines/bench_pe.json); exit 1 on a violation")
     bp.set_defaults(func=cmd_bench_pe, runs_builds=True)
+
+
+def _add_bench_fmax_parser(bsub):
+    """``adderhw bench fmax`` and its options."""
     bf = bsub.add_parser("fmax", help="Fmax against array size (N x N), several nextpnr seeds, before/after plot")
     bf.add_argument("--boards", default="ulx3s-85f,icebreaker", help="comma-separated boards")
     bf.add_argument("--pe", default="sad,mac", help="kinds: sad,mac (mac builds with and without DSPs)")
@@ -1299,6 +1369,37 @@ def build_parser():
     _add_skew_arg(bf)
     _add_board_bench_args(bf, "bench_fmax")
     bf.set_defaults(func=cmd_bench_fmax, runs_builds=True)
+
+
+def _add_bench_parser(sub):
+    """``adderhw bench`` and its benchmarks, one subcommand each."""
+    b = sub.add_parser("bench", help="benchmarks that print ratios against a baseline measured in the same run")
+    bsub = b.add_subparsers(dest="bench", required=True, metavar="WHAT")
+    _add_bench_golden_parser(bsub)
+    _add_bench_accuracy_parser(bsub)
+    _add_bench_lanes_parser(bsub)
+    _add_bench_engine_fmax_parser(bsub)
+    _add_bench_compile_parser(bsub)
+    _add_bench_sim_parser(bsub)
+    _add_bench_pe_parser(bsub)
+    _add_bench_fmax_parser(bsub)
+
+
+#: the functions that add each command's parser, in the order ``adderhw --help`` lists the commands
+_COMMAND_PARSERS = (_add_demo_parser, _add_verilog_parser, _add_simulate_parser, _add_compare_parser,
+                    _add_build_parser, _add_sweep_parser, _add_regress_parser, _add_prove_parser, _add_engine_parser,
+                    _add_quantise_parser, _add_compile_parser, _add_run_parser, _add_train_parser,
+                    _add_compare_boards_parser, _add_bench_parser)
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog="adderhw",
+        description="Generate, simulate and compare AdderNet (SAD) hardware against its multiplier (MAC) twin.")
+    p.add_argument("--version", action="version", version=f"adderhw {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_parser in _COMMAND_PARSERS:
+        add_parser(sub)
     return p
 
 
