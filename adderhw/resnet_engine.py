@@ -5,13 +5,17 @@ randomised BatchNorm (seed 0), imported by golden.frontend and compiled by golde
 it (EngineConfig.residual: three activation buffers), with the weight and constant tables cut to
 exactly what the program needs; where each tensor lives; whether the memories fit the ULX3S-85F's
 block RAM; and a run of synthetic images through the engine's Verilog on Verilator, compared with the
-golden program step by step and with the engine cycle model.
+golden program step by step and with the engine cycle model; with ``--build-dir``, a ULX3S-85F
+build of that engine behind its UART link (boards.engine_build, ``--clock-mhz auto``: at the
+oscillator to measure Fmax, then through the PLL at Fmax less 10 %), whose block RAM, logic, Fmax
+and images/s at Fmax and at the PLL's clock the result records.
 
 Block RAM is counted as ECP5 DP16KD blocks (18 Kbit), each memory in the cheapest of the block's
 port shapes (16384x1, 8192x2, 4096x4, 2048x9, 1024x18, 512x36): an estimate from the memories'
 shapes, not a synthesis (Yosys may also put a small table in LUT RAM).
 
-    python -m adderhw.resnet_engine --rows 8 --cols 2 --images 2 --out docs/results/resnet20_engine
+    python -m adderhw.resnet_engine --rows 8 --cols 2 --images 2 --build-dir build/resnet20 \
+        --out docs/results/resnet20_engine
 """
 import argparse
 import sys
@@ -71,9 +75,10 @@ def resnet20_program(width=8, calib=16):
 
 
 def resnet20_engine(rows=8, cols=2, width=8, images=2, calib=16, post_lanes=1, verilator=True, progress=print,
-                    program_out=None):
+                    program_out=None, build_dir=None, seed=1):
     """The measurements (module docstring) as a result dict; ``program_out``: also write the program
-    file there (golden.program_file), for ``adderhw build --top engine --program``."""
+    file there (golden.program_file), for ``adderhw build --top engine --program``; ``build_dir``:
+    build the engine for the ULX3S-85F there (nextpnr ``seed``)."""
     t0 = time.time()
     model, program, rng = resnet20_program(width, calib)
     progress(f"  compiled in {time.time() - t0:.0f} s: {len(program.layers)} steps")
@@ -109,10 +114,12 @@ def resnet20_engine(rows=8, cols=2, width=8, images=2, calib=16, post_lanes=1, v
          # the 3x3 adder layers' utilisation (issue 30's goal: at least 90 %), terms over PE-cycles
          "utilisation_3x3_adder_min": min(t["utilisation"] for t in tensors if t["op"] == "add" and t["k"] % 9 == 0
                                           and t["k"] > 9),
-         # images/s follow from the cycles at any clock; no board build was made, so no Fmax is known:
-         # at the ULX3S-85F's 25 MHz oscillator
+         # images/s follow from the cycles at any clock: at the ULX3S-85F's 25 MHz oscillator (the
+         # board build, when made, gives them at Fmax and at the PLL's clock)
          "images_per_s_at_25_mhz": 25e6 / (cyc["total"] / engine.lanes),
          "tensors": tensors}
+    if build_dir is not None:
+        r["board_build"] = _board_build(engine, cyc["total"] / engine.lanes, build_dir, seed, progress)
     if verilator:
         x = quantize_images(program, rng.random((images, 3, 32, 32)).astype(np.float32))
         t1 = time.time()
@@ -133,6 +140,20 @@ def resnet20_engine(rows=8, cols=2, width=8, images=2, calib=16, post_lanes=1, v
     return r
 
 
+def _board_build(engine, cycles_per_image, build_dir, seed, progress):
+    """The ULX3S-85F build of ``engine`` at the automatic clock, as the result's ``board_build``."""
+    from adderhw.boards.engine_build import build_engine_board_auto_clock
+    b = build_engine_board_auto_clock("ulx3s-85f", engine, cycles_per_image, out_dir=build_dir, seed=seed,
+                                      progress=progress, extra={"network": "resnet20"})
+    auto = b["auto_clock"]
+    return {"board": b["board"], "device": b["device"], "seed": seed, "bram": b["bram"], "logic": b["logic"],
+            "luts": b["luts"], "ffs": b["ffs"], "dsp": b["dsp"], "fits": b["bitstream"] is not None,
+            "fmax_mhz_at_oscillator": auto["first_build"]["fmax_mhz"], "fmax_mhz": b["fmax_mhz"],
+            "clock_mhz": b["clock_mhz"], "pll": b["pll"], "timing_met": b["timing_met"],
+            "images_per_s_at_fmax": b["images_per_s_at_fmax"], "images_per_s_at_clock": b["images_per_s_at_clock"],
+            "critical_path": b["critical_path"], "build_seconds": b["build_seconds"], "tools": b["tools"]}
+
+
 def format_resnet20_engine(r):
     lines = [f"# ResNet-20 on the layer engine ({r['engine']})", "",
              f"{r['model']}, compiled at {r['width']} bits; {r['steps']} steps, of which {r['residual_adds']} "
@@ -144,11 +165,24 @@ def format_resnet20_engine(r):
                   f"**{r['verilator_cycles_equal_model']}**; classes {r['classes']} (golden {r['golden_classes']}); "
                   f"{r['verilator_seconds']} s of simulation.", ""]
     lines += [f"Cycles per image (model): {r['cycles_per_image_model']:,.1f}; at the ULX3S-85F's 25 MHz oscillator "
-              f"{r['images_per_s_at_25_mhz']:.2f} images/s (no board build was made: Fmax unknown). The 3x3 adder "
+              f"{r['images_per_s_at_25_mhz']:.2f} images/s" + ("" if "board_build" in r else
+                                                                " (no board build was made: Fmax unknown)")
+              + ". The 3x3 adder "
               f"layers' utilisation is at least {100 * r['utilisation_3x3_adder_min']:.2f} %.", ""]
+    if "board_build" in r:
+        b = r["board_build"]
+        cp = b["critical_path"] or {}
+        lines += [f"**ULX3S-85F build** ({b['device']}, nextpnr seed {b['seed']}): fits **{b['fits']}**; block RAM "
+                  f"{b['bram']['used']}/{b['bram']['available']} DP16KD, {b['luts']:,} LUT4 "
+                  f"({b['logic']['used']:,}/{b['logic']['available']:,} {b['logic']['cell']}), {b['ffs']:,} flip-flops, "
+                  f"DSP {b['dsp']['used']}/{b['dsp']['available']}. Fmax {b['fmax_mhz_at_oscillator']:.1f} MHz at the "
+                  f"25 MHz oscillator; through the PLL at {b['clock_mhz']:g} MHz, Fmax {b['fmax_mhz']:.1f} MHz "
+                  f"(timing {'met' if b['timing_met'] else 'NOT met'}): **{b['images_per_s_at_clock']:.2f} images/s at "
+                  f"the PLL's clock, {b['images_per_s_at_fmax']:.2f} at Fmax**. Critical path "
+                  f"{cp.get('from_cell')} -> {cp.get('to_cell')} ({cp.get('delay_ns', 0):.2f} ns).", ""]
     lines += [f"Block RAM (ECP5 DP16KD, 18 Kbit, estimated from the memories' shapes): **{r['dp16kd']}** of the "
               f"ULX3S-85F's {r['ulx3s_85f_dp16kd']}: fits **{r['fits_ulx3s_85f_block_ram']}** (with every depth "
-              f"rounded up to a power of two, as engine_for builds it: {r['dp16kd_power_of_two_depths']}).", "",
+              f"rounded up to a power of two, as engine_for builds the built-in networks' engines: {r['dp16kd_power_of_two_depths']}).", "",
               "| memory | depth | bits | Kbit | DP16KD |", "|---|---:|---:|---:|---:|"]
     for k, v in r["memories"].items():
         lines.append(f"| {k} | {v['depth']} | {v['bits']} | {v['kbit']} | {v['dp16kd']} |")
@@ -172,10 +206,13 @@ def main(argv=None):
     p.add_argument("--post-lanes", type=int, default=1)
     p.add_argument("--no-verilator", action="store_true")
     p.add_argument("--program-out", default=None, help="also write the program file here")
+    p.add_argument("--build-dir", default=None, help="also build the engine for the ULX3S-85F in this directory")
+    p.add_argument("--seed", type=int, default=1, help="nextpnr's seed for --build-dir (default 1)")
     p.add_argument("--out", default="docs/results/resnet20_engine")
     args = p.parse_args(argv)
     r = resnet20_engine(args.rows, args.cols, args.width, args.images, post_lanes=args.post_lanes,
-                        verilator=not args.no_verilator, program_out=args.program_out)
+                        verilator=not args.no_verilator, program_out=args.program_out, build_dir=args.build_dir,
+                        seed=args.seed)
     r["command"] = "python -m adderhw.resnet_engine " + " ".join(sys.argv[1:] if argv is None else argv)
     paths = write_reports(args.out, "resnet20_engine", r, format_resnet20_engine(r))
     print(format_resnet20_engine(r))
