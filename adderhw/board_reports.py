@@ -21,9 +21,13 @@ __all__ = ["format_bench_pe", "plot_bench_pe", "format_bench_pe_widths", "plot_b
            "format_compare_largest"]
 
 
-def _per_board_axes(plt, boards, width):
-    """A figure with one axes per board, side by side, ``width`` inches each."""
-    return plt.subplots(1, len(boards), figsize=(width * len(boards), 4.5), squeeze=False)
+def _board_panels(items, width):
+    """pyplot, a figure with one panel per board named in ``items`` (side by side, in name order,
+    ``width`` inches each), and the (axes, board) pairs."""
+    plt = pyplot()
+    boards = sorted({x["board"] for x in items})
+    fig, axes = plt.subplots(1, len(boards), figsize=(width * len(boards), 4.5), squeeze=False)
+    return plt, fig, zip(axes[0], boards)
 
 
 def _save(plt, fig, path, dpi=110):
@@ -57,10 +61,8 @@ def format_bench_pe(r):
 
 def plot_bench_pe(r, path):
     """Logic cells against PEs, one panel per board, a line per PE kind."""
-    plt = pyplot()
-    boards = sorted({row["board"] for row in r["rows"]})
-    fig, axes = _per_board_axes(plt, boards, 6)
-    for ax, b in zip(axes[0], boards):
+    plt, fig, panels = _board_panels(r["rows"], 6)
+    for ax, b in panels:
         cell = ""
         for row in (x for x in r["rows"] if x["board"] == b):
             pes = [p["pes"] for p in row["points"]]
@@ -154,11 +156,9 @@ def format_bench_fmax(r):
 
 def plot_bench_fmax(r, path):
     """Median Fmax (min-max bars) against PEs per board, with the ``before`` points where given."""
-    plt = pyplot()
-    boards = sorted({p["board"] for p in r["points"]})
-    fig, axes = _per_board_axes(plt, boards, 6.5)
+    plt, fig, panels = _board_panels(r["points"], 6.5)
     colors = {"sad": "C0", "mac": "C1", "mac+dsp": "C2"}
-    for ax, board in zip(axes[0], boards):
+    for ax, board in panels:
         for kind, color in colors.items():
             pts = sorted((p for p in r["points"] if p["board"] == board and p["kind"] == kind and "fmax_median" in p),
                          key=lambda p: p["pes"])

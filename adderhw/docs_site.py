@@ -223,99 +223,70 @@ def _ref(r):
     return f"[{r.rel}]({_link(HEADLINES, r.page)})" + (f" `{r.commit}`" if r.commit else "")
 
 
-def _named(results, prefix, filename):
-    return [r for r in results if r.rel.startswith(prefix) and r.json_path.name == filename]
+def _engine_rows(r):
+    if not (r.rel.startswith("engine_") and r.json_path.name == "engine.json"):
+        return
+    d = r.data
+    mult = d.get("multipliers")
+    mult = ", ".join(f"{k} {v}" for k, v in mult.items()) if isinstance(mult, dict) else _fmt(mult)
+    yield [_ref(r), d.get("network"), _cell(d.get("engine", "")), _fmt(d.get("first_last", "mul")),
+           _fmt(d.get("requant", "mul")), _fmt(d.get("quant", "ptq")), _fmt(d.get("post_lanes")),
+           _fmt(d.get("images")), _fmt(d.get("hw_correct")), _fmt(d.get("golden_correct")),
+           _fmt(d.get("bit_exact")), _fmt(d.get("cycles_per_image")),
+           _fmt(d.get("cycles_match_model")), mult or "0"]
 
 
-def _engine_rows(results):
-    rows = []
-    for r in _named(results, "engine_", "engine.json"):
-        d = r.data
-        mult = d.get("multipliers")
-        mult = ", ".join(f"{k} {v}" for k, v in mult.items()) if isinstance(mult, dict) else _fmt(mult)
-        rows.append([_ref(r), d.get("network"), _cell(d.get("engine", "")), _fmt(d.get("first_last", "mul")),
-                     _fmt(d.get("requant", "mul")), _fmt(d.get("quant", "ptq")), _fmt(d.get("post_lanes")),
-                     _fmt(d.get("images")), _fmt(d.get("hw_correct")), _fmt(d.get("golden_correct")),
-                     _fmt(d.get("bit_exact")), _fmt(d.get("cycles_per_image")),
-                     _fmt(d.get("cycles_match_model")), mult or "0"])
-    return _table(["result", "network", "engine", "first/last", "requant", "quant", "post lanes", "images",
-                   "engine correct", "golden correct", "bit-exact", "cycles/image", "= model", "multipliers"],
-                  rows)
-
-
-def _pe_rows(r, rows_of):
-    out = []
+def _pe_cells(r, rows_of):
+    """The cells of each per-PE row of a ``bench pe`` result ``r`` (``rows_of``: its rows)."""
     for row in rows_of:
-        out.append([_ref(r), row.get("device"), row.get("variant"), _fmt(row.get("luts_per_pe")),
-                    _fmt(row.get("ffs_per_pe")), _fmt(row.get("logic_per_pe")), _fmt(row.get("fmax_mhz")),
-                    _fmt(row.get("fmax_size"))])
-    return out
+        yield [_ref(r), row.get("device"), row.get("variant"), _fmt(row.get("luts_per_pe")),
+               _fmt(row.get("ffs_per_pe")), _fmt(row.get("logic_per_pe")), _fmt(row.get("fmax_mhz")),
+               _fmt(row.get("fmax_size"))]
 
 
-def _pe_table(results):
-    rows = []
-    for r in results:
-        if r.rel == "bench_pe":
-            rows += _pe_rows(r, r.data.get("rows", []))
-    return _table(["result", "device", "PE", "LUT4 / PE", "FF / PE", "logic cells / PE", "Fmax MHz", "at"],
-                  rows)
+def _pe_rows(r):
+    if r.rel == "bench_pe":
+        yield from _pe_cells(r, r.data.get("rows", []))
 
 
-def _pe_widths_table(results):
-    rows = []
-    for r in results:
-        if r.rel.endswith("bench_pe_widths/bench_pe_widths"):
-            for width, run in sorted(r.data.get("by_width", {}).items(), key=lambda kv: int(kv[0])):
-                rows += [[width, *cells] for cells in _pe_rows(r, run.get("rows", []))]
-    return _table(["bits", "result", "device", "PE", "LUT4 / PE", "FF / PE", "logic cells / PE", "Fmax MHz",
-                   "at"], rows)
+def _pe_widths_rows(r):
+    if r.rel.endswith("bench_pe_widths/bench_pe_widths"):
+        for width, run in sorted(r.data.get("by_width", {}).items(), key=lambda kv: int(kv[0])):
+            yield from ([width, *cells] for cells in _pe_cells(r, run.get("rows", [])))
 
 
-def _sweep_table(results):
-    rows = []
-    for r in results:
-        if not r.rel.startswith("sweep_") or not isinstance(r.data.get("results"), list):
-            continue
-        d = r.data
-        for k in d["results"]:
-            best = k.get("best") or {}
-            shape = f"{best['rows']}×{best['cols']}" if best else "none"
-            logic = (f"{best.get('logic')} / {best.get('logic_available')}"
-                     if best.get("logic") is not None else "–")
-            rows.append([_ref(r), d.get("device"), _fmt(d.get("target_mhz")), d.get("bound", "clock"),
-                         _fmt(d.get("complete")), k.get("kind"), shape, _fmt(best.get("pes")),
-                         _fmt(best.get("fmax_mhz")), _fmt(k.get("throughput_gops"), 2), logic])
-    return _table(["result", "device", "target MHz", "bound", "complete", "PE", "largest array", "PEs",
-                   "Fmax MHz", "G terms/s", "logic cells"], rows)
+def _sweep_rows(r):
+    d = r.data
+    if not r.rel.startswith("sweep_") or not isinstance(d.get("results"), list):
+        return
+    for k in d["results"]:
+        best = k.get("best") or {}
+        shape = f"{best['rows']}×{best['cols']}" if best else "none"
+        logic = (f"{best.get('logic')} / {best.get('logic_available')}"
+                 if best.get("logic") is not None else "–")
+        yield [_ref(r), d.get("device"), _fmt(d.get("target_mhz")), d.get("bound", "clock"),
+               _fmt(d.get("complete")), k.get("kind"), shape, _fmt(best.get("pes")),
+               _fmt(best.get("fmax_mhz")), _fmt(k.get("throughput_gops"), 2), logic]
 
 
-def _fmax_table(results):
-    rows = []
-    for r in results:
-        d = r.data
-        if not (r.rel.startswith("bench_fmax") and isinstance(d.get("points"), list)):
-            continue
-        for pt in d["points"]:
-            if not isinstance(pt, dict) or "n" not in pt:
-                continue
-            rows.append([_ref(r), pt.get("board"), pt.get("kind"), _fmt(d.get("skew", "registers")),
-                         f"{pt['n']}×{pt['n']}", _fmt(pt.get("runs")), _fmt(pt.get("fmax_min")),
-                         _fmt(pt.get("fmax_median")), _fmt(pt.get("fmax_max"))])
-    return _table(["result", "board", "PE", "skew", "array", "seeds built", "min MHz", "median MHz",
-                   "max MHz"], rows)
+def _fmax_rows(r):
+    d = r.data
+    if not (r.rel.startswith("bench_fmax") and isinstance(d.get("points"), list)):
+        return
+    for pt in d["points"]:
+        if isinstance(pt, dict) and "n" in pt:
+            yield [_ref(r), pt.get("board"), pt.get("kind"), _fmt(d.get("skew", "registers")),
+                   f"{pt['n']}×{pt['n']}", _fmt(pt.get("runs")), _fmt(pt.get("fmax_min")),
+                   _fmt(pt.get("fmax_median")), _fmt(pt.get("fmax_max"))]
 
 
-def _engine_fmax_table(results):
-    rows = []
-    for r in results:
-        d = r.data
-        if r.json_path.name == "bench_engine_fmax.json":
-            rows.append([_ref(r), d.get("board"), f"{d.get('rows')}×{d.get('cols')}", _cell(d.get("engine", "")),
-                         _fmt(d.get("seeds")), _fmt(d.get("engine_fmax_median_mhz")),
-                         _fmt(d.get("array_fmax_median_mhz")), _fmt(d.get("ratio"), 2), _fmt(d.get("goal")),
-                         _fmt(d.get("met"))])
-    return _table(["result", "board", "array", "engine", "seeds", "engine median MHz", "array median MHz",
-                   "engine / array", "goal", "met"], rows)
+def _engine_fmax_rows(r):
+    d = r.data
+    if r.json_path.name == "bench_engine_fmax.json":
+        yield [_ref(r), d.get("board"), f"{d.get('rows')}×{d.get('cols')}", _cell(d.get("engine", "")),
+               _fmt(d.get("seeds")), _fmt(d.get("engine_fmax_median_mhz")),
+               _fmt(d.get("array_fmax_median_mhz")), _fmt(d.get("ratio"), 2), _fmt(d.get("goal")),
+               _fmt(d.get("met"))]
 
 
 def _engine_cells(e):
@@ -328,70 +299,82 @@ def _engine_cells(e):
             _fmt(e.get("images_per_s_at_fmax"), 0) if fits else "–"]
 
 
-def _boards_table(results):
-    rows = []
-    for r in results:
-        d = r.data
-        if r.json_path.name != "compare_boards.json":
-            continue
-        kind = "multiplier-free" if d.get("first_last") == "adder" else "paper-style"
-        for p in d.get("pairs", []):
-            ratio = p.get("ratio") or {}
-            rows.append([_ref(r), p.get("board"), f"{p.get('rows')}×{p.get('cols')}", kind, _fmt(p.get("dsp")),
-                         *_engine_cells(p.get("sad")), *_engine_cells(p.get("mac")),
-                         _fmt(ratio.get("luts"), 2), _fmt(ratio.get("images_per_s_at_fmax"), 2)])
-    return _table(["result", "board", "array", "AdderNet", "DSPs", "AdderNet LUT4", "FF", "DSP", "Fmax MHz",
-                   "images/s at Fmax", "CNN twin LUT4", "FF", "DSP", "Fmax MHz", "images/s at Fmax",
-                   "LUT4 ratio", "images/s ratio"], rows)
+def _largest_cells(entry):
+    """Each kind's largest engine of a board in a ``compare-boards --largest`` result."""
+    cells = []
+    for pe in ("sad", "mac"):
+        big = (entry.get(pe) or {}).get("largest") or {}
+        cells += [f"{big['rows']}×{big['cols']}" if big else "none", _fmt(big.get("luts")),
+                  _fmt(big.get("fmax_mhz")), _fmt(big.get("images_per_s_at_fmax"), 0)]
+    return cells
 
 
-def _largest_table(results):
-    rows = []
-    for r in results:
-        d = r.data
-        if r.json_path.name != "compare_largest.json":
-            continue
-        kind = "multiplier-free" if d.get("first_last") == "adder" else "paper-style"
-        for b in d.get("boards", []):
-            cells = []
-            for pe in ("sad", "mac"):
-                big = (b.get(pe) or {}).get("largest") or {}
-                cells += [f"{big['rows']}×{big['cols']}" if big else "none", _fmt(big.get("luts")),
-                          _fmt(big.get("fmax_mhz")), _fmt(big.get("images_per_s_at_fmax"), 0)]
-            ratio = b.get("ratio") or {}
-            rows.append([_ref(r), b.get("board"), kind, _fmt(d.get("max_pes")), *cells,
-                         _fmt(ratio.get("images_per_s_at_fmax"), 2)])
-    return _table(["result", "board", "AdderNet", "max PEs", "AdderNet array", "LUT4", "Fmax MHz", "images/s",
-                   "CNN twin array", "LUT4", "Fmax MHz", "images/s", "images/s ratio"], rows)
+def _comparison_rows(r, filename, key, cells_of, ratios):
+    """The rows of a whole-accelerator comparison ``r`` (when its file is ``filename``), one per item
+    of ``r.data[key]`` (a pair or a board): the result, the board, ``cells_of(item, kind)`` (``kind``:
+    the AdderNet engine's, multiplier-free or paper-style), then the item's ``ratios``."""
+    d = r.data
+    if r.json_path.name != filename:
+        return
+    kind = "multiplier-free" if d.get("first_last") == "adder" else "paper-style"
+    for item in d.get(key, []):
+        ratio = item.get("ratio") or {}
+        yield [_ref(r), item.get("board"), *cells_of(item, kind), *(_fmt(ratio.get(k), 2) for k in ratios)]
 
 
-#: The sections of the headlines page: (title, what it shows, table maker).
+def _boards_rows(r):
+    def cells(p, kind):
+        return [f"{p.get('rows')}×{p.get('cols')}", kind, _fmt(p.get("dsp")), *_engine_cells(p.get("sad")),
+                *_engine_cells(p.get("mac"))]
+    return _comparison_rows(r, "compare_boards.json", "pairs", cells, ("luts", "images_per_s_at_fmax"))
+
+
+def _largest_rows(r):
+    max_pes = _fmt(r.data.get("max_pes"))
+    return _comparison_rows(r, "compare_largest.json", "boards", lambda b, kind: [kind, max_pes, *_largest_cells(b)],
+                            ("images_per_s_at_fmax",))
+
+
+#: The sections of the headlines page: (title, what it shows, the table's header, its rows: a
+#: generator of the rows of one result, none for a result of another kind).
 _HEADLINE_SECTIONS = (
     ("The layer engine: whole networks on chip",
      "Every `engine_*/engine.json`: the engine's classes against the golden program's on the whole test "
-     "set, and its measured cycles against the engine cycle model.", _engine_rows),
+     "set, and its measured cycles against the engine cycle model.",
+     ["result", "network", "engine", "first/last", "requant", "quant", "post lanes", "images", "engine correct",
+      "golden correct", "bit-exact", "cycles/image", "= model", "multipliers"], _engine_rows),
     ("What a PE costs",
      "`adderhw bench pe`: per-PE cost fitted over several array sizes in the benchmark harness, so the "
-     "harness cancels; Fmax at the size named.", _pe_table),
+     "harness cancels; Fmax at the size named.",
+     ["result", "device", "PE", "LUT4 / PE", "FF / PE", "logic cells / PE", "Fmax MHz", "at"], _pe_rows),
     ("What a PE costs against the operand width", "`adderhw bench pe --widths`: the same fit at each width.",
-     _pe_widths_table),
+     ["bits", "result", "device", "PE", "LUT4 / PE", "FF / PE", "logic cells / PE", "Fmax MHz", "at"],
+     _pe_widths_rows),
     ("The largest array that meets the clock (sweeps)",
      "`adderhw sweep`: per board and PE kind, the largest array that fits and meets the target clock "
      "(`bound` clock) or that places and routes at any clock (`bound` area); a sweep that is not "
-     "`complete` was stopped and resumes with its command.", _sweep_table),
+     "`complete` was stopped and resumes with its command.",
+     ["result", "device", "target MHz", "bound", "complete", "PE", "largest array", "PEs", "Fmax MHz",
+      "G terms/s", "logic cells"], _sweep_rows),
     ("Fmax against array size",
      "`adderhw bench fmax`: N×N arrays in the benchmark harness over nextpnr seeds. The files under "
      "`bench_fmax_history/` are earlier steps of the array, described on the "
-     "[history page](../../history.md).", _fmax_table),
+     "[history page](../../history.md).",
+     ["result", "board", "PE", "skew", "array", "seeds built", "min MHz", "median MHz", "max MHz"], _fmax_rows),
     ("The engine against its bare array",
      "`adderhw bench engine-fmax`: the whole engine's Fmax against the array it holds, same board and "
-     "seeds.", _engine_fmax_table),
+     "seeds.",
+     ["result", "board", "array", "engine", "seeds", "engine median MHz", "array median MHz", "engine / array",
+      "goal", "met"], _engine_fmax_rows),
     ("The whole accelerator on the boards",
      "`adderhw compare-boards`: the AdderNet engine against its CNN twin at the same array size. "
-     "Ratios are AdderNet / CNN twin, as the result files hold them.", _boards_table),
+     "Ratios are AdderNet / CNN twin, as the result files hold them.",
+     ["result", "board", "array", "AdderNet", "DSPs", "AdderNet LUT4", "FF", "DSP", "Fmax MHz", "images/s at Fmax",
+      "CNN twin LUT4", "FF", "DSP", "Fmax MHz", "images/s at Fmax", "LUT4 ratio", "images/s ratio"], _boards_rows),
     ("The largest engine of each kind per board",
      "`adderhw compare-boards --largest`: the largest engine of each kind that places and routes.",
-     _largest_table),
+     ["result", "board", "AdderNet", "max PEs", "AdderNet array", "LUT4", "Fmax MHz", "images/s", "CNN twin array",
+      "LUT4", "Fmax MHz", "images/s", "images/s ratio"], _largest_rows),
 )
 
 
@@ -403,8 +386,8 @@ def headlines_page(results):
              "command that made it and its commit. Values are rounded for reading; nothing here is typed "
              "by hand. How the numbers came to be what they are is on the [history page](../../history.md).",
              ""]
-    for title, what, make in _HEADLINE_SECTIONS:
-        table = make(results)
+    for title, what, header, rows_of in _HEADLINE_SECTIONS:
+        table = _table(header, [row for r in results for row in rows_of(r)])
         if table:
             lines += [f"## {title}", "", what, "", *table]
     return "\n".join(lines).rstrip("\n") + "\n"
