@@ -54,16 +54,9 @@ def _ports(config):
 def config_record(config, top="adder_array"):
     """The JSON-ready record of ``SystolicArray(config)`` generated as module ``top``."""
     cfg = check_config(config)
-    fields = {"rows": cfg.rows, "cols": cfg.cols, "width": cfg.width, "k_max": cfg.k_max, "pe": cfg.pe}
-    if cfg.kind.has_multiplier:
-        fields["mul_stages"] = cfg.mul_stages
-    elif cfg.sad_stage != "difference":
-        fields["sad_stage"] = cfg.sad_stage
-    if cfg.skew != "registers":
-        fields["skew"] = cfg.skew
     return {
         "generator": "adderhw", "version": __version__, "top": top,
-        "config": fields,
+        "config": cfg.record_fields(),
         "derived": {"pes": cfg.pes, "acc_width": cfg.acc_width, "acc_signed": cfg.acc_signed,
                     "pe_stages": cfg.pe_stages, "drain_gap": drain_gap(cfg)},
         "ports": _ports(cfg),

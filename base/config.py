@@ -126,6 +126,21 @@ class ArrayConfig:
         from dataclasses import replace
         return replace(self, **changes)
 
+    def record_fields(self, pes=False):
+        """The config as a result's JSON records it: rows, cols, width, k_max and pe (with ``pes``
+        the PE count after them), then only the options that differ from their defaults
+        (mul_stages for a multiplier PE, sad_stage, skew)."""
+        fields = {"rows": self.rows, "cols": self.cols, "width": self.width, "k_max": self.k_max, "pe": self.pe}
+        if pes:
+            fields["pes"] = self.pes
+        if self.kind.has_multiplier:
+            fields["mul_stages"] = self.mul_stages
+        elif self.sad_stage != "difference":
+            fields["sad_stage"] = self.sad_stage
+        if self.skew != "registers":
+            fields["skew"] = self.skew
+        return fields
+
     def describe(self):
         kind = self.kind.label
         if self.kind.has_multiplier:

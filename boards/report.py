@@ -123,17 +123,9 @@ def build_report(b, config, freq_mhz, dsp, seed, out, seconds):
     out = Path(out)
     pnr = parse_nextpnr(json.loads((out / "report_nextpnr.json").read_text()), b.family)
     stat = parse_yosys_stat(json.loads((out / "stat.json").read_text()), b.family)
-    fields = {"rows": config.rows, "cols": config.cols, "width": config.width, "k_max": config.k_max,
-              "pe": config.pe, "pes": config.pes}
-    if config.kind.has_multiplier:
-        fields["mul_stages"] = config.mul_stages
-    elif config.sad_stage != "difference":
-        fields["sad_stage"] = config.sad_stage
-    if config.skew != "registers":
-        fields["skew"] = config.skew
     return {
         "board": b.name, "device": b.device, "family": b.family,
-        "config": fields,
+        "config": config.record_fields(pes=True),
         "dsp_requested": bool(dsp) if config.kind.has_multiplier else False,
         "uses_dsp": pnr["dsp"]["used"] > 0,
         "logic": pnr["logic"], **stat, "dsp": pnr["dsp"], "bram": pnr["bram"],
