@@ -208,13 +208,20 @@ def _bits(node, what, bit_width):
     return int(b)
 
 
+def _enabled_proxy(node, module, what, why):
+    """``module``'s quantiser proxy ``what``, refused (``why``: what that leaves, and what is allowed)
+    when it is disabled."""
+    proxy = getattr(module, what)
+    if not proxy.is_quant_enabled:
+        raise BadParameter(f"{node}: {what} is disabled{why}")
+    return proxy
+
+
 def _act_quant(node, module):
     """A FixedPointQuant from a QuantReLU's or QuantIdentity's act_quant (module docstring)."""
     what = "act_quant"
-    proxy = module.act_quant
-    if not proxy.is_quant_enabled:
-        raise BadParameter(f"{node}: {what} is disabled (act_quant=None), so the tensor has no grid; allowed: a "
-                           f"fixed-point activation quantiser")
+    proxy = _enabled_proxy(node, module, what, " (act_quant=None), so the tensor has no grid; allowed: a fixed-point "
+                                               "activation quantiser")
     rounding = getattr(proxy, "rounding_mode", "ROUND")
     if str(rounding).upper() != "ROUND":
         raise BadParameter(f"{node}: {what} rounds with {rounding!r}; allowed: ROUND (to nearest, ties to even)")
@@ -238,10 +245,7 @@ def _check_no_io_quant(node, module, names):
 
 def _compute_layer(node, module):
     what = "weight_quant"
-    proxy = module.weight_quant
-    if not proxy.is_quant_enabled:
-        raise BadParameter(f"{node}: {what} is disabled, so its weights are floats; allowed: a fixed-point weight "
-                           f"quantiser")
+    proxy = _enabled_proxy(node, module, what, ", so its weights are floats; allowed: a fixed-point weight quantiser")
     if getattr(proxy, "requires_quant_input", False):
         raise BadParameter(f"{node}: {what} needs the layer's input to quantise its weights ({type(proxy).__name__}); "
                            f"allowed: a per-tensor fixed-point weight quantiser")

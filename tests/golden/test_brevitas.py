@@ -373,3 +373,20 @@ def test_refuses_an_unquantised_input_and_other_brevitas_modules():
     with pytest.raises(BadParameter, match=r"node 'act' \(call_module 'act'\): Brevitas QuantTanh is not one the "
                                            r"import reads exactly; allowed: QuantConv2d, QuantLinear"):
         import_model(Tanh(), (1, 2, 2))
+
+
+@pytest.mark.parametrize("which,match", [
+    ("conv", r"node 'conv' \(call_module 'conv'\): weight_quant is disabled, so its weights are floats; allowed: a "
+             r"fixed-point weight quantiser"),
+    ("relu", r"node 'relu' \(call_module 'relu'\): act_quant is disabled \(act_quant=None\), so the tensor has no "
+             r"grid; allowed: a fixed-point activation quantiser"),
+])
+def test_refuses_a_disabled_quantiser_naming_it(which, match):
+    model = Net5()
+    if which == "conv":
+        model.conv = qnn.QuantConv2d(1, 4, 3, weight_quant=None, bias=False)
+    else:
+        model.relu = qnn.QuantReLU(act_quant=None)
+    with pytest.raises(BadParameter, match=match) as info:
+        import_model(_ready(model, (1, 6, 6)), (1, 6, 6))
+    assert "\n" not in str(info.value)
