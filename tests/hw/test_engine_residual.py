@@ -3,12 +3,15 @@ and two blocks, identity and projection shortcuts, a skip from the program's inp
 adds over the whole range of their shifts, run on Amaranth's simulator (and one on Verilator) with
 every step's output equal to the golden program (golden.program.run_program), the classes too, and
 the cycles equal to the engine cycle model (golden.engine_cycles) exactly."""
+import dataclasses
+
 import numpy as np
 import pytest
 
 from adderhw.base.config import ArrayConfig
 from adderhw.base.engine import ADD_SHIFT_MAX, EngineConfig
 from adderhw.base.errors import BadParameter
+from adderhw.base.requant import ROUNDINGS
 from adderhw.golden.engine_cycles import engine_cycles, layer_overhead
 from adderhw.golden.program import LayerProgram, Program, ResidualAdd, allocate_buffers, memory_images, run_program
 from adderhw.sim.engine import run_engine_amaranth
@@ -112,8 +115,10 @@ def test_random_residual_programs_are_bit_exact_and_cycle_exact(seed, blocks):
     rng = np.random.default_rng(300 + 10 * blocks + seed)
     width = int(rng.choice([4, 6, 8]))
     cols = int(rng.integers(1, 4))
-    engine = _engine(int(rng.integers(1, 4)), cols, width)
-    program = random_residual_program(rng, width, blocks, skip_input=seed % 3 == 2)
+    rounding = ROUNDINGS[seed % 2]                 # half the seeds round ties to even (a Brevitas import's)
+    engine = _engine(int(rng.integers(1, 4)), cols, width, rounding=rounding)
+    program = dataclasses.replace(random_residual_program(rng, width, blocks, skip_input=seed % 3 == 2),
+                                  rounding=rounding)
     assert not program.sequential and len(program.kept) >= 1
     lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
     images = rng.integers(lo, hi + 1, (int(rng.integers(1, cols + 1)), *program.input_shape))
@@ -152,9 +157,11 @@ def _corner_program(width, adds):
     return Program("corners", width, tuple(layers), input_frac=0)
 
 
-def test_the_corners_of_the_residual_add():
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+def test_the_corners_of_the_residual_add(rounding):
     """ADD_SHIFT_MAX on each shift, saturation at both ends, ReLU on and off, the skip from the
-    program's input, and the extremes −2^(w−1), 2^(w−1)−1 and 0 as operands."""
+    program's input, and the extremes −2^(w−1), 2^(w−1)−1 and 0 as operands; rounding ties up and
+    to even."""
     width = 8
     lo, hi = -128, 127
     adds = [(ADD_SHIFT_MAX, 0, ADD_SHIFT_MAX, False),     # a·2^40 rounded back by 2^40: a + round(b / 2^40)
@@ -163,8 +170,8 @@ def test_the_corners_of_the_residual_add():
             (0, ADD_SHIFT_MAX, 0, True),                  # b·2^40 + a: saturates high, ReLU clears the rest
             (0, 0, 1, False),                             # (a + b + 1) >> 1
             (3, 0, ADD_SHIFT_MAX, False)]                 # everything rounds to 0
-    program = _corner_program(width, adds)
-    engine = _engine(2, 3, width, max_layers=len(program.layers))
+    program = dataclasses.replace(_corner_program(width, adds), rounding=rounding)
+    engine = _engine(2, 3, width, max_layers=len(program.layers), rounding=rounding)
     images = np.stack([np.full((2, 2, 2), lo), np.full((2, 2, 2), hi),
                        np.array([[[lo, hi], [0, 1]], [[-1, 0], [hi, lo]]])])
     run, golden = check_run(engine, program, images)
@@ -172,6 +179,9 @@ def test_the_corners_of_the_residual_add():
     assert lo in out[3] and hi in out[3] and 0 in out[3]          # both ends of the saturation, and 0
     assert hi in out[4] and (out[4] >= 0).all()
     assert (out[2] >= 0).all() and (out[1] < 0).any() and not out[6].any()     # ReLU on, and off
+    # (a + b) / 2 meets ties here, where the two roundings differ
+    other = dataclasses.replace(program, rounding=[r for r in ROUNDINGS if r != rounding][0])
+    assert not np.array_equal(run_program(other, images).outputs[5], out[5])
     # every add read the program's input as its skip operand, from buffer 0, kept there all along
     bufs = memory_images(program, engine).buffers
     assert all(b[2] == 0 for b in bufs[1:-1]) and all(b[1] != 0 for b in bufs[:-1])
