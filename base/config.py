@@ -5,7 +5,7 @@ board builds. Derived widths and latencies are properties, never stored twice.
 It lives in the base package, which every package may import (the RTL, the golden and cycle
 models, the simulators and the board flows), so that ``hw`` does not depend on ``golden``.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import BadParameter
 from .pe_kind import PE_KINDS, pe_kind
@@ -123,7 +123,6 @@ class ArrayConfig:
 
     def with_(self, **changes):
         """A copy with some fields changed (validated again)."""
-        from dataclasses import replace
         return replace(self, **changes)
 
     def record_fields(self, pes=False):

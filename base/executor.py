@@ -129,7 +129,7 @@ class DaskExecutor:
         say = progress or (lambda m: None)
         _check_initializer(initializer)
         try:
-            import distributed
+            import distributed      # optional: the cluster extra (dask[distributed])
         except ImportError:
             raise ToolMissingError("a scheduler needs Dask distributed on this machine: "
                                    "pip install 'adderhw[cluster]' (or pip install 'dask[distributed]')") from None

@@ -66,7 +66,7 @@ class SerialTransport:
 
     def __init__(self, port, baud=115200, timeout=2.0):
         try:
-            import serial
+            import serial           # pyserial: a real port only; missing, one sentence below
         except ImportError:
             raise ToolMissingError("adderhw run needs pyserial: pip install pyserial") from None
         try:

@@ -26,6 +26,8 @@ from adderhw.base.errors import BadParameter
 from adderhw.base.pe_kind import PE_KINDS, pe_kind
 from adderhw.base.validate import check_int
 from adderhw.base.words import count
+from adderhw.golden.engine_cycles import engine_cycles
+from adderhw.golden.network_program import engine_for, network_program
 
 from .build import DesignDoesNotFit
 from .engine_build import ENGINE_BOARDS, NEXTPNR_DEFAULTS, build_engine_board, check_nextpnr_options
@@ -72,8 +74,6 @@ def build_one(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress
              breakdown=False, placer=None, router=None, post_lanes=0):
     """One engine build; ``first_last`` and ``requant`` shape the AdderNet side only (the CNN twin
     keeps its multipliers: a CNN needs them); ``placer`` and ``router``: nextpnr's."""
-    from adderhw.golden.network_program import engine_for, network_program
-    from adderhw.golden.engine_cycles import engine_cycles
     if pe_kind(pe).has_multiplier:
         first_last = requant = "mul"
     _, _, program, _ = network_program(network, pe, 8, progress=progress, first_last=first_last, requant=requant)

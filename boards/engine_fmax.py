@@ -15,6 +15,7 @@ import statistics
 from pathlib import Path
 
 from adderhw.base.errors import BadParameter
+from adderhw.golden.network_program import engine_for, network_program
 
 from .build import DesignDoesNotFit, build_board
 from .engine_build import ENGINE_BOARDS
@@ -28,7 +29,6 @@ FMAX_GOAL = 0.9
 
 def bench_engine_fmax(board="ulx3s-85f", rows=8, cols=8, network="digits", seeds=(1, 2, 3), first_last="adder",
                       requant="shift", mac_rows=2, post_lanes=0, build_dir="build/engines", progress=print):
-    from adderhw.golden.network_program import engine_for, network_program
     if board not in ENGINE_BOARDS:
         raise BadParameter(f"board must be one of {', '.join(ENGINE_BOARDS)}, not {board!r}")
     if not seeds:

@@ -20,7 +20,9 @@ from adderhw.hw.link import EngineLink
 from adderhw.hw.uart import uart_divisor
 
 from .clocking import oscillator_sync, pll_sync
+from .platforms import board as board_by_name
 from .pll import solve_pll
+from .usb_bridge import fastest_baud
 
 __all__ = ["EngineTop", "oscillator_hz", "board_clock"]
 
@@ -40,8 +42,6 @@ def board_clock(board_name, clock_mhz=None, baud=None):
     oscillator, or with the PLL the fastest rate the board's USB bridge and the clock make exactly
     (boards.usb_bridge). A clock the PLL cannot make, or a rate the clock cannot make, is refused
     here, before anything is built or simulated."""
-    from .platforms import board as board_by_name
-    from .usb_bridge import fastest_baud
     b = board_by_name(board_name)
     osc_hz = oscillator_hz(b.platform_class())
     pll = None if clock_mhz is None else solve_pll(b.family, osc_hz, clock_mhz)

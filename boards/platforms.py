@@ -3,6 +3,7 @@
 Each board's clock resource is replaced by a copy constrained at the requested frequency, so
 nextpnr times the design against the target, not the board oscillator (12/25/48 MHz).
 """
+import importlib
 from dataclasses import dataclass
 
 from amaranth.build import Clock, Resource
@@ -28,7 +29,6 @@ class Board:
     platform: str          # amaranth_boards module:class
 
     def platform_class(self):
-        import importlib
         module, cls = self.platform.split(":")
         return getattr(importlib.import_module(f"amaranth_boards.{module}"), cls)
 

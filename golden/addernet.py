@@ -84,7 +84,7 @@ class DigitsData:
 
 
 def load_digits_data(seed=0, test_fraction=0.25):
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # start-up: deferred (golden/__init__ docstring)
     d = load_digits()
     x = (d.images / 16.0).astype(np.float32)[:, None]
     y = d.target.astype(np.int64)
@@ -96,7 +96,7 @@ def load_digits_data(seed=0, test_fraction=0.25):
 
 
 def _torch():
-    import torch
+    import torch            # torch: deferred (start-up, golden/__init__ docstring)
     return torch
 
 
@@ -114,6 +114,7 @@ def DigitsNet(adder=True, channels=(8, 16, 16), eta=0.2, compiled=False, first_l
     BatchNorm (``bn_fc``, which the compiler folds into the post-processing like any other)."""
     torch = _torch()
     first_last = check_first_last(first_last, adder)
+    # torch: deferred (start-up, golden/__init__ docstring)
     from torch import nn
     from .reference import Adder2d
 

@@ -94,7 +94,7 @@ from adderhw.base.requant import REQUANT_KINDS, SHIFT_TERMS
 from adderhw.base.validate import check_int, int_range
 
 from .cycles import drain_gap
-from .fixed import choose_frac_bits, quantize
+from .fixed import FRAC_BITS_RANGE, choose_frac_bits, quantize
 from .program import ADD_SHIFT_MAX, LayerProgram, Program, ResidualAdd, run_program
 
 __all__ = ["compile_network", "compile_model", "Compiled", "LayerScales", "ImposedScales", "network_chain", "Residual",
@@ -108,7 +108,7 @@ _BATCH = 500
 
 
 def _torch():
-    import torch
+    import torch            # torch: deferred (start-up, golden/__init__ docstring)
     return torch
 
 
@@ -120,7 +120,7 @@ def _refuse(name, field, message):
 
 def network_chain(model):
     """The model as a list of ``(name, module)`` in execution order (see the module docstring)."""
-    from torch import nn
+    from torch import nn    # torch: deferred (start-up, golden/__init__ docstring)
     if isinstance(model, nn.Sequential):
         return list(model.named_children())
     if callable(getattr(model, "chain", None)):
@@ -166,7 +166,7 @@ class _Stage:
 
 def _graph_stages(chain):
     """The stages of a chain whose items name their inputs (module docstring, "Graphs")."""
-    from torch import nn
+    from torch import nn    # torch: deferred (start-up, golden/__init__ docstring)
     readers = {}
     for item in chain:
         for ref in (item[2] if len(item) > 2 else ()):
@@ -245,6 +245,7 @@ def _pair(name, field, value):
 
 def _compute_kind(name, mod):
     """"add"/"mul" and whether it is a Linear, or None for a module that is not a compute layer."""
+    # torch: deferred (start-up, golden/__init__ docstring)
     from torch import nn
     from .reference import Adder2d
     if isinstance(mod, Adder2d):
@@ -268,7 +269,7 @@ def _compute_kind(name, mod):
 
 
 def _stages(chain):
-    from torch import nn
+    from torch import nn    # torch: deferred (start-up, golden/__init__ docstring)
     stages = []
     flatten = None
     for name, mod in chain:
@@ -332,7 +333,7 @@ def _fold_into(st, name, mod):
 
 
 def _pool_kind(name, mod):
-    from torch import nn
+    from torch import nn    # torch: deferred (start-up, golden/__init__ docstring)
     if isinstance(mod, nn.AdaptiveAvgPool2d):
         size = mod.output_size
         if _pair(name, "output_size", size) != 1:
@@ -753,7 +754,6 @@ class ImposedScales:
 
 def _impose(imposed, stages, x_frac, logit_frac, fracs):
     """(x_frac, logit_frac, {layer: weight frac}) with ``imposed``'s scales in place."""
-    from .fixed import FRAC_BITS_RANGE
     if not isinstance(imposed, ImposedScales):
         raise BadParameter(f"imposed must be an ImposedScales, not {type(imposed).__name__}")
     if fracs:
@@ -794,7 +794,6 @@ def _refine(build, compiled, stages, x_frac, logit_frac, group_fracs, model, cal
     two scales training does not fix: the logits' (from the finest that does not saturate up to
     CALIB_EXTRA bits finer) and, for a trained layer after a global average pool, its stored input
     scale (from the cap up to the trained f). Ties keep the coarser (the default)."""
-    from .fixed import FRAC_BITS_RANGE
     want = float_logits(model, calib_x).argmax(axis=1)
     src = {i: st.sources(i)[0] for i, st in enumerate(stages)}
     gap_at = sorted({src[i] for i, st in enumerate(stages)
@@ -830,7 +829,6 @@ def compile_network(model, calib_x, width, name, scale_bits=16, bias_bits=32, re
 
 def _group_fracs(fracs, stages, width):
     """``fracs`` checked against the stages: {name: int64 (cout,) f per output channel}."""
-    from .fixed import FRAC_BITS_RANGE
     if fracs is None:
         return {}
     if not isinstance(fracs, dict):

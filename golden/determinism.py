@@ -42,7 +42,7 @@ TRAIN_THREADS = 1
 def deterministic(seed, threads=TRAIN_THREADS):
     """A ``with`` block in which torch runs deterministically on ``threads`` threads, with its global
     generator seeded with ``seed`` (a non-negative integer)."""
-    import torch
+    import torch    # torch: deferred (start-up, golden/__init__ docstring)
     seed = check_int("seed", seed, lo=0)
     threads = check_int("threads", threads, lo=1)
     old_threads = torch.get_num_threads()
@@ -62,6 +62,6 @@ def kernel_fingerprint():
     """What decides a trained model's bits besides its seed and code: torch's version, the kernel
     family torch runs (``torch.backends.cpu.get_cpu_capability()``; AVX2 where adderhw's pin took
     effect) and :data:`TRAINING_VERSION`, as a dict of strings."""
-    import torch
+    import torch    # torch: deferred (start-up, golden/__init__ docstring)
     return {"torch": torch.__version__, "capability": torch.backends.cpu.get_cpu_capability(),
             "training": str(TRAINING_VERSION)}

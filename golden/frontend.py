@@ -41,6 +41,7 @@ import numpy as np
 import torch
 import torch.fx
 from torch import nn
+from torch.fx.passes.shape_prop import ShapeProp
 from torch.nn import functional as F
 
 from adderhw.base.errors import BadParameter
@@ -181,7 +182,6 @@ def _trace(model):
 
 
 def _shapes(gm, input_shape):
-    from torch.fx.passes.shape_prop import ShapeProp
     sample = torch.zeros((2, *input_shape))
     try:
         ShapeProp(gm).propagate(sample)

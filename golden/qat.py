@@ -47,9 +47,11 @@ from adderhw.base.errors import BadParameter
 from adderhw.base.validate import check_int, check_width, int_range
 
 from .addernet import ADDER_LAYERS, adder_layers
-from .compiler import CALIB_EXTRA, clip_adder_weights
+from .compiler import CALIB_EXTRA, clip_adder_weights, compile_model
 from .conv import adder2d, mac_conv2d
 from .fixed import FRAC_BITS_RANGE, choose_frac_bits, quantize
+from .mnist import augment
+from .reference import adder2d_torch
 from .training import sgd_train
 
 __all__ = ["fake_quantize", "FakeQuantize", "quantized_adder", "channel_groups", "FakeQuantAdders", "ClampedFixedPoint",
@@ -129,7 +131,6 @@ def quantized_adder(module, x, width, frac):
 
 def _quantized_part(module, w, x, width, frac):
     """:func:`quantized_adder` for the filters ``w`` (all or a group of the module's) at one scale."""
-    from .reference import adder2d_torch
     lo, hi, frac = _bounds(width, frac)
     lo_v, hi_v = float(np.ldexp(lo, -frac)), float(np.ldexp(hi, -frac))
     beyond = (w - w.clamp(lo_v, hi_v)).abs().sum(dim=(1, 2, 3))
@@ -243,7 +244,6 @@ def qat_compile(model, data, width, name, group=None, epochs=6, seed=0, distort=
     golden.compiler.compile_model of the tuned copy with them (its ``fracs``: per-group scales
     become per-tile input shifts, golden.program step 0). Returns (Compiled, fracs, tuned model);
     ``model`` is not changed."""
-    from .compiler import compile_model
     calib_x = data.x_train[:calib]
     fracs = calibrate_fracs(model, calib_x, width, group=group)
     tuned = copy_model(model)
@@ -259,7 +259,6 @@ def fine_tune(model, data, width, fracs, epochs=6, batch=64, lr=0.005, seed=0, d
     fake-quantised at ``width`` bits with the fixed scales ``fracs``. ``distort``: golden.mnist's
     random affine distortions of the training images. Returns per-epoch losses."""
     epochs = check_int("epochs", epochs, lo=1)
-    from .mnist import augment
     return sgd_train(model, data, epochs, batch, lr, seed, augment=augment if distort else None,
                      layer_fn=FakeQuantAdders(width, fracs), progress=progress, label=f"    QAT {width}-bit")
 

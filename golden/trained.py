@@ -34,6 +34,11 @@ from adderhw.base.cache import cache_dir as _cache_dir, content_key
 from adderhw.base.validate import check_int
 from adderhw.base.networks import NETWORK_EPOCHS, QAT_EPOCHS, STUDY_EPOCHS   # the table, re-exported
 
+from . import determinism
+from .addernet import DigitsNet, accuracy, load_digits_data, train
+from .determinism import deterministic
+from .mnist import MNIST_CHANNELS, MnistNet, load_mnist_data, train_mnist
+
 __all__ = ["NETWORK_EPOCHS", "STUDY_EPOCHS", "QAT_EPOCHS", "trained_pair", "TrainedNetwork", "trained_network", "model_name", "weights_sha256",
            "save_weights", "load_weights", "committed_dir", "cache_dir"]
 
@@ -58,10 +63,8 @@ def cache_dir():
 
 def _network_parts(network):
     if network == "digits":
-        from .addernet import DigitsNet, load_digits_data, train
         return load_digits_data, DigitsNet, train, (8, 16, 16)
     if network == "mnist":
-        from .mnist import MNIST_CHANNELS, MnistNet, load_mnist_data, train_mnist
         return load_mnist_data, MnistNet, train_mnist, MNIST_CHANNELS
     raise BadParameter(f"network must be one of {', '.join(NETWORK_EPOCHS)}, not {network!r}")
 
@@ -104,7 +107,7 @@ def save_weights(path, model, meta):
 def load_weights(path, model):
     """Load ``path`` into ``model``; returns its meta. Refuses a file whose weights do not hash to
     the SHA-256 recorded in it, or whose names do not match the model's."""
-    import torch
+    import torch    # torch: deferred (start-up, golden/__init__ docstring)
     with np.load(path) as f:
         meta = json.loads(str(f["__meta__"]))
         state = {k: f[k] for k in f.files if k != "__meta__"}
@@ -144,8 +147,6 @@ def trained_network(network, adder, seed=0, epochs=0, fresh=False, channels=None
     ``epochs`` (0: :data:`NETWORK_EPOCHS`), from the committed weights, the cache or a training
     (module docstring); ``fresh`` skips the first two; ``first_last`` "adder": the all-adder
     AdderNet (golden.addernet.FIRST_LAST). The model is in eval mode."""
-    from .addernet import accuracy
-    from .determinism import deterministic, kernel_fingerprint
     load_data, make, fit, default_channels = _network_parts(network)
     seed = check_int("seed", seed, lo=0)
     epochs = check_int("epochs", epochs, lo=0) or NETWORK_EPOCHS[network]
@@ -161,7 +162,7 @@ def trained_network(network, adder, seed=0, epochs=0, fresh=False, channels=None
         meta = load_weights(committed, model)
         progress(f"  the {network} {kind}: committed weights {committed.name} (sha256 {meta['sha256'][:12]})")
         return TrainedNetwork(data, model.eval(), name, "committed", committed, meta)
-    fp = kernel_fingerprint()
+    fp = determinism.kernel_fingerprint()      # by attribute: tests/golden/test_trained.py patches it
     cached = cache_dir() / f"{name}-{content_key(fp['training'], fp['torch'], fp['capability'])}.npz"
     if not fresh and cached.exists():
         meta = load_weights(cached, model)

@@ -20,7 +20,7 @@ def sgd_train(model, data, epochs, batch, lr, seed, augment=None, layer_fn=None,
     """Train ``model`` in place on ``data.x_train``/``data.y_train``; returns per-epoch mean losses.
     ``augment(x, generator)`` transforms each minibatch; ``progress`` gets "{label} epoch e/E: loss
     L (t s)" after every ``every``-th epoch. The model is left in eval mode."""
-    import torch
+    import torch    # torch: deferred (start-up, golden/__init__ docstring)
     with deterministic(seed):
         g = torch.Generator().manual_seed(seed)
         x = torch.tensor(data.x_train)

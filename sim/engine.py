@@ -13,10 +13,12 @@ program, not only the class.
 from dataclasses import dataclass, field
 
 import numpy as np
+from amaranth.sim import Simulator
 
 from adderhw.base.errors import BadParameter, SimulationError
 from adderhw.golden.program import memory_images
 from adderhw.base.protocol import DESC_SLOTS, SPACE_ACT, SPACE_CONST, SPACE_DESC, SPACE_WEIGHT
+from adderhw.hw.engine import LayerEngine
 
 __all__ = ["load_beats", "program_beats", "image_beats", "EngineRun", "run_engine_amaranth", "check_batch"]
 
@@ -87,8 +89,6 @@ class EngineRun:
 
 def run_engine_amaranth(engine, program, images, max_cycles=2_000_000):
     """Run one batch on Amaranth's simulator; returns an :class:`EngineRun`."""
-    from amaranth.sim import Simulator
-    from adderhw.hw.engine import LayerEngine
 
     x = check_batch(program, engine, images)
     dut = LayerEngine(engine)

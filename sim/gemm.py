@@ -5,6 +5,7 @@ from adderhw.base.errors import BadParameter
 from adderhw.golden.cycles import drain_gap
 from adderhw.hw.verilog import check_target
 
+from . import amaranth_sim, cocotb_sim
 from .plan import GemmPlan
 from adderhw.base.simulators import SIMULATORS, check_simulator
 from .stalls import StallPattern
@@ -66,11 +67,9 @@ def run_gemm(config, a, b, backend="amaranth", seed=None, stall_prob=0.0, waves=
         stalls = StallPattern(stall_prob, seed)
     limit = _max_cycles(plan, stalls)
     if backend == "amaranth":
-        from .amaranth_sim import run_plan
-        rows, cycles = run_plan(plan, stalls, limit, waves, info=info)
+        rows, cycles = amaranth_sim.run_plan(plan, stalls, limit, waves, info=info)
     else:
-        from .cocotb_sim import run_plan
         expect = plan.expected_words() if scoreboard else None
-        rows, cycles = run_plan(plan, stalls, limit, backend, waves, seed, driver=driver or "harness",
+        rows, cycles = cocotb_sim.run_plan(plan, stalls, limit, backend, waves, seed, driver=driver or "harness",
                                 expect=expect, info=info, progress=progress, target=target)
     return plan.assemble(rows), cycles

@@ -15,6 +15,7 @@ The job (``+adderhw_job=PATH``, a pickle) says what to do:
     memory of that name); the results of "reply", "host" and "memories" go to ``PATH.out``, in
     order.
 """
+import logging
 import pickle
 
 import cocotb
@@ -22,6 +23,7 @@ from cocotb.clock import Clock
 from cocotb.task import bridge, resume
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, Timer, First
 from cocotb.utils import get_sim_time
+from cocotbext.uart import UartSink, UartSource
 
 from adderhw.base.host import EngineHost, HostSession
 from adderhw.base.errors import SimulationError
@@ -57,8 +59,6 @@ class SimTransport:
 
 
 async def _start(dut, divisor, clock_ps=CLOCK_NS * 1000):
-    from cocotbext.uart import UartSink, UartSource
-    import logging
     cocotb.start_soon(Clock(dut.clk, clock_ps, unit="ps").start())
     dut.i_rx.value = 1
     dut.rst.value = 1

@@ -22,7 +22,7 @@ import numpy as np
 from adderhw.base.config import ArrayConfig, check_config
 from adderhw.base.errors import BadParameter, SimulationError
 from adderhw.golden.cycles import k_chunks
-from adderhw.golden.gemm import check_gemm_operands
+from adderhw.golden.gemm import GEMMS, check_gemm_operands
 
 __all__ = ["GemmPlan", "pack_lanes", "unpack_lanes"]
 
@@ -132,7 +132,6 @@ class GemmPlan:
 
         The tests show that the scoreboard can fail by corrupting these (``tests/sim/test_cocotb.py``,
         the ``wrong_expectation`` fixture), not through a switch here."""
-        from adderhw.golden.gemm import GEMMS
         cfg = self.config
         ap, bp = self.padded()
         gemm = GEMMS[cfg.pe]

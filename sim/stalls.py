@@ -9,6 +9,8 @@ that need a stall at an exact cycle.
 """
 import random
 
+from adderhw.base.errors import BadParameter
+
 __all__ = ["StallPattern"]
 
 
@@ -21,7 +23,6 @@ class StallPattern:
         self.script = None if script is None else [int(w) & 7 for w in script]
         self._at = 0
         if not 0.0 <= prob < 1.0:
-            from adderhw.base.errors import BadParameter
             raise BadParameter(f"stall probability must be at least 0 and below 1, not {prob}")
         self.prob = prob
         self.rng = random.Random(seed)

