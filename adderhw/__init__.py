@@ -7,6 +7,8 @@ and the command line (:mod:`adderhw.cli`) sit in this package, above them all.
 
 Importing any part of adderhw pins torch's CPU kernels to one instruction set before torch runs
 (adderhw.base.kernels), so that a seeded training gives the same weights on every x86-64 machine."""
+import importlib
+
 from adderhw.base.kernels import pin_kernels as _pin_kernels
 
 _pin_kernels()
@@ -18,7 +20,6 @@ def __getattr__(name):
     # adderhw.compile(...) without importing torch and the golden layer when adderhw is imported: the
     # front door (adderhw/compile.py) loads on first use
     if name in ("compile", "compile_to_file"):
-        import importlib
         func = getattr(importlib.import_module("adderhw.compile"), name)
         globals()[name] = func      # the import set adderhw.compile to the module; the function wins
         return func

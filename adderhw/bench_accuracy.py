@@ -30,7 +30,11 @@ from adderhw.base.errors import BadParameter
 from adderhw.base.networks import QAT_EPOCHS, STUDY_EPOCHS
 from adderhw.base.tables import markdown_table, pyplot, write_reports
 from adderhw.base.validate import check_int
+from adderhw.golden.addernet import FIRST_LAST
+from adderhw.golden.compiler import compile_model, quantize_images
 from adderhw.golden.network_program import QUANTS
+from adderhw.golden.program import run_program
+from adderhw.golden.trained import NETWORK_EPOCHS, trained_network
 
 __all__ = ["AccuracyBenchConfig", "run_accuracy_bench", "format_accuracy_bench", "REQUANTS"]
 
@@ -53,8 +57,6 @@ class AccuracyBenchConfig:
     qat_epochs: int = QAT_EPOCHS
 
     def __post_init__(self):
-        from adderhw.golden.addernet import FIRST_LAST
-        from adderhw.golden.trained import NETWORK_EPOCHS
         for name, values, allowed in (("networks", self.networks, tuple(NETWORK_EPOCHS)),
                                       ("first_last", self.first_last, FIRST_LAST),
                                       ("requants", self.requants, tuple(REQUANTS)),
@@ -72,10 +74,7 @@ class AccuracyBenchConfig:
 
 
 def _one(conf, network, seed, first_last, say):
-    from adderhw.golden.compiler import compile_model, quantize_images
-    from adderhw.golden.program import run_program
-    from adderhw.golden.qat import calibrate_fracs, copy_model, fine_tune
-    from adderhw.golden.trained import trained_network
+    from adderhw.golden.qat import calibrate_fracs, copy_model, fine_tune      # torch: deferred (start-up, golden/__init__ docstring)
     epochs = conf.digits_epochs if network == "digits" else conf.mnist_epochs
     net = trained_network(network, True, seed, epochs, first_last=first_last, progress=say)
     calib = net.data.x_train[:conf.calib]

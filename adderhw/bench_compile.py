@@ -16,6 +16,7 @@ the same images (what the user's own evaluation of the model costs). The report 
 medians, the spread (min to max) and the ratios compile / forward.
 """
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -53,7 +54,6 @@ print(json.dumps({{"setup_s": t1 - t0, "compile_s": t2 - t1, "total_s": t2 - t0,
 
 
 def _one(depth, images, cache_dir, timeout=1800):
-    import os
     env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache_dir, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     t0 = time.perf_counter()
     r = subprocess.run([sys.executable, "-c", _ONE.format(depth=depth, images=images)], capture_output=True,

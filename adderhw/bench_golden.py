@@ -19,7 +19,10 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
 from adderhw.base.tables import markdown_table
+from adderhw.golden import adder2d
 
 __all__ = ["LAYERS", "IMPLS", "run_bench", "format_table"]
 
@@ -52,10 +55,9 @@ def _rss_kib(field):
 
 def _op(impl, layer):
     """A no-argument callable running ``impl`` on one layer (inputs built once, seeded)."""
-    import numpy as np
+    # torch: deferred (start-up, golden/__init__ docstring)
     import torch
     import torch.nn.functional as F
-    from adderhw.golden import adder2d
     from adderhw.golden.reference import adder2d_torch
     rng = np.random.default_rng(0)
     name, cin, cout, h, stride = LAYERS[layer]

@@ -2,12 +2,19 @@
 
 Each subcommand's work lives in the package it belongs to; this module only wires arguments.
 
-Why each command imports its flow inside its function (a measured start-up cost): the parser and
-the tables it reads (base: PE kinds, simulators, networks, clock targets) load in about 1 s on this
-2-core machine, while importing every flow with torch, Amaranth and matplotlib takes about 16 s
-(3 runs each, loaded machine, 2026-12-07). So ``adderhw --help`` and a refused option answer at
-once, and a command pays only for what it runs. import-linter sees these imports all the same
-(tests/app/test_layers.py).
+Why each command imports its flow inside its function (a measured start-up cost): ``adderhw --help``
+takes 0.7 s, against 3.9 s with every command's flow (and torch) imported first (wall clock, best of
+5, the 2-core test machine under load, 2026-12-07). So ``adderhw --help`` and a refused option answer
+at once, and a command pays only for what it runs. What the parser itself reads (base's tables, and
+the hw and boards modules whose names its options list) is imported at the top.
+
+The flows defer the same way inside, where a path needs a slow import that others do not: over the
+module that imports them (``python -X importtime``, best of 3), adderhw.sim.engine adds 0.30 s and
+adderhw.sim.engine_cocotb 0.27 s to adderhw.engine (which build, train and the benches import for its
+checks alone); adderhw.sim.link 0.23 s (``--port sim``) and adderhw.boards.engine_build 0.26 s
+(``--board``) to adderhw.run; adderhw.digits 0.27 s (``--rtl-widths``) to adderhw.quantise;
+adderhw.boards.engine_build 0.09 s (``--build-dir``) to adderhw.resnet_engine. torch's cost is in
+golden/__init__.py. import-linter sees these imports all the same (tests/app/test_layers.py).
 """
 import argparse
 import json
@@ -16,14 +23,30 @@ import sys
 from pathlib import Path
 
 from adderhw import __version__
+from adderhw.base.config import ArrayConfig
 from adderhw.base.engine import DEFAULT_POST_LANES
-from adderhw.base.networks import NETWORKS, QAT_EPOCHS
+from adderhw.base.networks import NETWORK_EPOCHS, NETWORKS, QAT_EPOCHS, STUDY_EPOCHS
+from adderhw.base.requant import REQUANT_KINDS
+from adderhw.base.tables import markdown_table, write_reports
+from adderhw.base.validate import check_int
 from adderhw.base.pe_kind import PE_KINDS, pe_kind
 from adderhw.base.errors import AdderhwError, BadParameter, Stopped
 from adderhw.base.executor import scheduler_from_env
 from adderhw.base.paths import check_output_dir, check_output_file
 from adderhw.base.simulators import VERILOG_SIMULATORS
 from adderhw.base.platform import BUILD_TARGET_MHZ, SWEEP_TARGET_MHZ, family_mhz
+from adderhw.boards import engine_build         # by module: the tests patch its build functions
+from adderhw.boards.build import build_board, summarise
+from adderhw.boards.build_process import stopping_builds
+from adderhw.boards.engine_build import (ENGINE_BOARDS, NEXTPNR_DEFAULTS, NEXTPNR_PLACERS, NEXTPNR_ROUTERS,
+                                         check_nextpnr_options)
+from adderhw.boards.engine_top import oscillator_hz
+from adderhw.boards.platforms import BOARDS, board as board_by_name
+from adderhw.boards.pll import PLL_MARGIN_PCT, check_pll_margin, solve_pll
+from adderhw.golden.addernet import FIRST_LAST
+from adderhw.hw.mutation import MUTATIONS
+from adderhw.hw.verilog import TARGETS, generate_verilog
+from adderhw.record import check_record_config, config_record
 
 __all__ = ["main"]
 
@@ -42,7 +65,6 @@ def _check_out_dirs(args):
 def _write_reports(out_dir, stem, data, markdown):
     if out_dir is None:
         return
-    from adderhw.base.tables import write_reports
     paths = write_reports(out_dir, stem, data, markdown)
     _say(f"wrote {paths[0]} and {paths[1]}")
 
@@ -82,13 +104,11 @@ def _train_option(parser, prefix=""):
 
 
 def _epochs_words():
-    from adderhw.base.networks import NETWORK_EPOCHS
     return " and ".join(f"{n} for {name}" for name, n in NETWORK_EPOCHS.items())
 
 
 def _study_epochs_options(parser):
     """--digits-epochs, --mnist-epochs and --qat-epochs of the studies (golden.trained.STUDY_EPOCHS)."""
-    from adderhw.base.networks import QAT_EPOCHS, STUDY_EPOCHS
     for name, n in STUDY_EPOCHS.items():
         parser.add_argument(f"--{name}-epochs", type=int, default=n,
                             help=f"float training epochs, {'MNIST' if name == 'mnist' else name} (default {n})")
@@ -102,8 +122,6 @@ def _pe_option(parser):
 
 
 def _multiplier_options(parser):
-    from adderhw.base.requant import REQUANT_KINDS
-    from adderhw.golden.addernet import FIRST_LAST
     parser.add_argument("--first-last", default="mul", choices=FIRST_LAST,
                         help="AdderNet: the first conv and the classifier as multiplier layers (mul, the paper's; "
                              "default) or adder layers (adder: an all-adder network, whose engine has no MAC array)")
@@ -138,6 +156,7 @@ def cmd_demo(args):
     if args.train:
         raise BadParameter("--train applies to 'adderhw demo digits' only; the quick demo trains nothing")
     out = check_output_dir("--out", args.out or "out/demo")
+    # start-up: deferred (module docstring)
     from adderhw.demo import run_demo
     text, ok = run_demo(out_dir=out, seed=args.seed)
     print(text)
@@ -146,6 +165,7 @@ def cmd_demo(args):
 
 def cmd_engine(args):
     out = check_output_dir("--out", args.out)
+    # start-up: deferred (module docstring)
     from adderhw.engine import EngineRunConfig, run_engine_flow
     cfg = EngineRunConfig(network=args.network, pe=args.pe, rows=args.rows, cols=args.cols, width=args.width,
                           mac_rows=args.mac_rows, sim=args.sim, images=args.images, seed=args.seed,
@@ -159,7 +179,7 @@ def cmd_engine(args):
 
 def cmd_compile(args):
     out = check_output_file("-o/--output", args.output)
-    from adderhw.base.requant import REQUANT_KINDS
+    # start-up: deferred (module docstring)
     from adderhw.compile import QUANTS
     if args.quant not in QUANTS:
         raise BadParameter(f"--quant must be one of {', '.join(QUANTS)}, not {args.quant!r}")
@@ -167,6 +187,7 @@ def cmd_compile(args):
         raise BadParameter(f"--requant must be one of {', '.join(REQUANT_KINDS)}, not {args.requant!r}")
     if out.suffix != ".npz":
         raise BadParameter(f"-o/--output {str(out)!r} must name a .npz file (the program file's format)")
+    # start-up: deferred (module docstring)
     from adderhw.compile import compile_model, load_calibration
     from adderhw.golden.compiler import evaluate
     from adderhw.golden.program_file import write_program
@@ -193,6 +214,7 @@ def cmd_compile(args):
 
 def cmd_run(args):
     out = check_output_dir("--out", args.out) if args.out else None
+    # start-up: deferred (module docstring)
     from adderhw.run import BoardRunConfig, run_board_flow
     cfg = BoardRunConfig(port=args.port, network=args.network, pe=args.pe, rows=args.rows, cols=args.cols,
                          width=args.width, mac_rows=args.mac_rows, images=args.images, baud=args.baud, seed=args.seed,
@@ -213,6 +235,7 @@ def cmd_run(args):
 
 def cmd_train(args):
     out = check_output_dir("--out", args.out)
+    # start-up: deferred (module docstring)
     from adderhw.engine import EngineRunConfig
     from adderhw.golden.trained import save_weights, trained_network
     EngineRunConfig(network=args.network, pe=args.pe, seed=args.seed, epochs=args.epochs,
@@ -228,6 +251,7 @@ def cmd_train(args):
 
 def cmd_demo_digits(args):
     out = check_output_dir("--out", args.out or "out/digits")
+    # start-up: deferred (module docstring)
     from adderhw.digits import DigitsConfig, format_digits, run_digits, write_reports
     import torch
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -261,6 +285,7 @@ def cmd_demo_digits(args):
 
 def cmd_quantise(args):
     out = check_output_dir("--out", args.out)
+    # start-up: deferred (module docstring)
     from adderhw.quantise import QuantiseConfig, run_quantise
     networks = tuple(n for n in args.networks.split(",") if n)
     mnist_seeds = None if args.mnist_seeds is None else tuple(_int_list(args.mnist_seeds, "--mnist-seeds", 0))
@@ -270,12 +295,14 @@ def cmd_quantise(args):
                           train=args.train)
     rtl = None
     if args.rtl_widths:
+        # start-up: deferred (module docstring)
         from adderhw.quantise_rtl import QuantiseRtlConfig
         rtl = QuantiseRtlConfig(widths=tuple(_int_list(args.rtl_widths, "--rtl-widths", 2)),
                                 seed=conf.seeds[0] if args.rtl_seed is None else args.rtl_seed,
                                 epochs=conf.digits_epochs, qat_epochs=conf.qat_epochs, calib=conf.calib, group=conf.group,
                                 backend=args.rtl_backend, images=args.rtl_images, train=args.train)
     result = run_quantise(conf, out_dir=out, progress=_say, rtl=rtl)
+    # start-up: deferred (module docstring)
     from adderhw.quantise import format_quantise
     print(format_quantise(result))
     _say(f"wrote {out / 'quantise.json'}, {out / 'quantise.md'} and {out / 'quantise.png'}")
@@ -285,6 +312,7 @@ def cmd_quantise(args):
 # ---------------------------------------------------------------- bench
 def cmd_bench_accuracy(args):
     out = check_output_dir("--out", args.out)
+    # start-up: deferred (module docstring)
     from adderhw.bench_accuracy import AccuracyBenchConfig, format_accuracy_bench, run_accuracy_bench
 
     def names(text):
@@ -302,6 +330,7 @@ def cmd_bench_accuracy(args):
 
 def cmd_bench_golden(args):
     _check_out_dirs(args)
+    # start-up: deferred (module docstring)
     from adderhw.bench_golden import format_table, run_bench
     result = run_bench(repeats=args.repeats, progress=_say)
     _finish_study(args.out, "bench_golden", result, format_table)
@@ -310,7 +339,6 @@ def cmd_bench_golden(args):
 
 # ---------------------------------------------------------------- verilog
 def _config_from(args, **extra):
-    from adderhw.base.config import ArrayConfig
     fields = dict(rows=args.rows, cols=args.cols, width=args.width, k_max=args.k_max, pe=args.pe)
     kind = pe_kind(args.pe)
     if getattr(args, "mul_stages", None) is not None:
@@ -331,8 +359,6 @@ def _config_from(args, **extra):
 
 
 def cmd_verilog(args):
-    from adderhw.hw.verilog import generate_verilog
-    from adderhw.record import config_record
     cfg = _config_from(args)
     out = check_output_file("-o/--output", args.output)
     text = generate_verilog(cfg, name=args.name, target=args.target)
@@ -360,6 +386,7 @@ SIM_SHAPE = {"t": 8, "k": 16, "p": 8}
 
 
 def cmd_simulate(args):
+    # start-up: deferred (module docstring)
     from adderhw.simulate import format_report, load_operands, simulate
     from adderhw.sim.waves import waves_format
     if not 0.0 <= args.stall_prob < 1.0:
@@ -388,8 +415,8 @@ def cmd_simulate(args):
 
 def cmd_bench_sim(args):
     _check_out_dirs(args)
+    # start-up: deferred (module docstring)
     from adderhw.simulate import bench_sim, format_bench
-    from adderhw.base.config import ArrayConfig
     result = bench_sim(ArrayConfig(rows=8, cols=8, width=args.width, pe=args.pe), progress=_say)
     _finish_study(args.out, "bench_sim", result, format_bench)
     return 0
@@ -398,7 +425,6 @@ def cmd_bench_sim(args):
 # ---------------------------------------------------------------- compare
 def _fmax_from_report(path, option, expect):
     """Fmax of a build report, after checking that it was built for the array ``expect``."""
-    from adderhw.record import check_record_config
     try:
         doc = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -413,6 +439,7 @@ def _fmax_from_report(path, option, expect):
 
 
 def cmd_compare(args):
+    # start-up: deferred (module docstring)
     from adderhw.compare import compare_network, format_compare, plot_compare
     from adderhw.golden.networks import network
     for name in ("rows", "cols", "width", "batch"):
@@ -425,7 +452,6 @@ def cmd_compare(args):
     sad_shape = None
     if args.sad_rows or args.sad_cols:
         sad_shape = (args.sad_rows or args.rows, args.sad_cols or args.cols)
-    from adderhw.base.config import ArrayConfig
     config = ArrayConfig(rows=args.rows, cols=args.cols, width=args.width)          # validates the array
     sad_config = config.with_(rows=sad_shape[0], cols=sad_shape[1]) if sad_shape else config
     fmax = {}
@@ -456,7 +482,6 @@ def _clock_mhz(text):
 
 
 def _nextpnr_options(parser, prefix):
-    from adderhw.boards.engine_build import NEXTPNR_DEFAULTS, NEXTPNR_PLACERS, NEXTPNR_ROUTERS
     parser.add_argument("--placer", default=None,
                         help=f"{prefix}nextpnr's placer: {', '.join(NEXTPNR_PLACERS)} (default "
                              f"{NEXTPNR_DEFAULTS['placer']})")
@@ -471,9 +496,6 @@ def cmd_build_engine(args):
                            f"clock or, with --clock-mhz, at its PLL's (the UART's divisor depends on it); its Fmax "
                            f"is reported")
     out = check_output_dir("--out", args.out)
-    from adderhw.boards.engine_build import (ENGINE_BOARDS, build_engine_board, build_engine_board_auto_clock,
-                                             check_nextpnr_options)
-    from adderhw.boards.pll import PLL_MARGIN_PCT, check_pll_margin
     if args.board not in ENGINE_BOARDS:
         raise BadParameter(f"board must be one of {', '.join(ENGINE_BOARDS)} for --top engine, not {args.board!r}")
     clock_mhz = _clock_mhz(args.clock_mhz)
@@ -483,16 +505,15 @@ def cmd_build_engine(args):
                            + ("a fixed clock" if clock_mhz else "the oscillator's clock"))
     margin = check_pll_margin(PLL_MARGIN_PCT if args.pll_margin is None else args.pll_margin, "--pll-margin")
     if clock_mhz not in (None, "auto"):             # refuse a clock the PLL cannot make before any training
-        from adderhw.boards.engine_top import oscillator_hz
-        from adderhw.boards.platforms import board as board_by_name
-        from adderhw.boards.pll import solve_pll
         b = board_by_name(args.board)
         solve_pll(b.family, oscillator_hz(b.platform_class()), clock_mhz)
+    # start-up: deferred (module docstring)
     from adderhw.engine import EngineRunConfig, engine_for, network_program
     from adderhw.golden.engine_cycles import engine_cycles
     EngineRunConfig(network=args.network, pe=args.pe, rows=args.rows, cols=args.cols, width=args.width,
                     mac_rows=args.mac_rows, first_last=args.first_last or "mul", requant=args.requant or "mul",
                     shift_terms=args.shift_terms, post_lanes=args.post_lanes)   # the engine flow's checks
+    # start-up: deferred (module docstring)
     from adderhw.workload import check_program_data, program_workload
     check_program_data(args.program, None, data_needed=False)
     if args.program is not None:
@@ -509,9 +530,9 @@ def cmd_build_engine(args):
                    extra={"network": network, **({"program_file": args.program} if args.program else {})},
                    breakdown=args.breakdown, placer=args.placer, router=args.router)
     if clock_mhz == "auto":
-        r = build_engine_board_auto_clock(args.board, engine, per_image, margin_pct=margin, **options)
+        r = engine_build.build_engine_board_auto_clock(args.board, engine, per_image, margin_pct=margin, **options)
     else:
-        r = build_engine_board(args.board, engine, per_image, clock_mhz=clock_mhz, **options)
+        r = engine_build.build_engine_board(args.board, engine, per_image, clock_mhz=clock_mhz, **options)
     print(f"{r['board']} ({r['device']}): {network} engine {r['engine']}\n"
           f"  logic {r['logic']['used']}/{r['logic']['available']} {r['logic']['cell']}; {r['luts']} LUT4s, "
           f"{r['ffs']} flip-flops; DSP {r['dsp']['used']}/{r['dsp']['available']}; block RAM "
@@ -538,7 +559,6 @@ def cmd_build_engine(args):
         print(f"  critical path {cp['from_cell']} -> {cp['to_cell']}: {cp['delay_ns']:.2f} ns, "
               f"{cp['logic_levels']} logic levels")
     if r.get("blocks"):
-        from adderhw.base.tables import markdown_table
         rows = [[name, f"{b['luts']:,}", f"{b['carry_cells']:,}", f"{b['ffs']:,}", b["bram"], b["dsp"]]
                 for name, b in r["blocks"].items()]
         print(markdown_table(["block", "LUT4", "carry", "FF", "BRAM", "DSP"], rows, "lrrrrr"))
@@ -549,6 +569,7 @@ def cmd_build_engine(args):
 def cmd_compare_boards(args):
     out = check_output_dir("--out", args.out)
     build_dir = check_output_dir("--build-dir", args.build_dir)
+    # start-up: deferred (module docstring)
     from adderhw.boards.engine_compare import compare_boards, parse_sizes
     from adderhw.board_reports import format_compare_boards, plot_compare_boards
     from adderhw.engine import EngineRunConfig
@@ -556,7 +577,6 @@ def cmd_compare_boards(args):
     sizes = parse_sizes(args.sizes)
     if args.largest and args.breakdown:
         raise BadParameter("--breakdown applies to the equal-array comparison, not to --largest")
-    from adderhw.boards.engine_build import check_nextpnr_options
     check_nextpnr_options(args.placer, args.router, prefix="--")
     pnr = (f" --placer {args.placer}" if args.placer else "") + (f" --router {args.router}" if args.router else "")
     if not args.largest:
@@ -567,9 +587,9 @@ def cmd_compare_boards(args):
             raise BadParameter(f"--max-fine-probes {args.max_fine_probes} applies to --largest only, not to the "
                                "equal-array comparison")
     if args.largest:
+        # start-up: deferred (module docstring)
         from adderhw.boards.engine_compare import MAX_FINE_PROBES, compare_largest
         from adderhw.board_reports import format_compare_largest
-        from adderhw.base.validate import check_int
         fine = args.fine is not False
         max_fine = check_int("--max-fine-probes", MAX_FINE_PROBES if args.max_fine_probes is None
                              else args.max_fine_probes, lo=1)
@@ -611,7 +631,6 @@ def cmd_build(args):
         if getattr(args, name) is not None:
             raise BadParameter(f"--{name.replace('_', '-')} {getattr(args, name)} applies to --top engine only, "
                                f"not to an array build")
-    from adderhw.boards.build import build_board, summarise
     cfg = _config_from(args)
     if args.dsp is not None and not cfg.kind.has_multiplier:
         flag = "--dsp" if args.dsp else "--no-dsp"
@@ -625,7 +644,6 @@ def cmd_build(args):
 
 
 def _boards_list(text):
-    from adderhw.boards.platforms import BOARDS
     names = [b.strip() for b in text.split(",") if b.strip()]
     for n in names:
         if n not in BOARDS:
@@ -635,6 +653,7 @@ def _boards_list(text):
 
 def cmd_bench_pe(args):
     _check_out_dirs(args)
+    # start-up: deferred (module docstring)
     from adderhw.boards.bench import bench_pe
     from adderhw.board_reports import format_bench_pe, plot_bench_pe
     baseline = None
@@ -651,9 +670,9 @@ def cmd_bench_pe(args):
     if args.widths:
         if baseline is not None:
             raise BadParameter("--baseline checks one width; it does not apply with --widths")
+        # start-up: deferred (module docstring)
         from adderhw.boards.bench import bench_pe_widths
         from adderhw.board_reports import format_bench_pe_widths, plot_bench_pe_widths
-        from adderhw.base.config import ArrayConfig
         widths = _int_list(args.widths, "--widths", 2)
         for w in widths:
             ArrayConfig(width=w, k_max=args.k_max)          # the width check, before any build
@@ -673,6 +692,7 @@ def cmd_bench_pe(args):
         _write_reports(args.out, "bench_pe", result, table)
         plot_bench_pe(result, Path(args.out) / "bench_pe.png")
     if baseline is not None:
+        # start-up: deferred (module docstring)
         from adderhw.boards.bench import check_baseline
         bad = check_baseline(result, baseline)
         for line in bad:
@@ -684,6 +704,7 @@ def cmd_bench_pe(args):
 
 def cmd_bench_lanes(args):
     out = check_output_dir("--out", args.out)
+    # start-up: deferred (module docstring)
     from adderhw.engine import EngineRunConfig
     from adderhw.boards.lanes_bench import bench_lanes, lane_choices
     from adderhw.board_reports import format_bench_lanes, plot_bench_lanes
@@ -702,6 +723,7 @@ def cmd_bench_lanes(args):
 
 def cmd_bench_compile(args):
     out = check_output_dir("--out", args.out)
+    # start-up: deferred (module docstring)
     from adderhw.bench_compile import bench_compile, format_bench_compile
     res = bench_compile(args.depth, args.images, args.repeats, progress=_say)
     _finish_study(out, "bench_compile", res, format_bench_compile)
@@ -710,6 +732,7 @@ def cmd_bench_compile(args):
 
 def cmd_bench_engine_fmax(args):
     out = check_output_dir("--out", args.out)
+    # start-up: deferred (module docstring)
     from adderhw.engine import EngineRunConfig
     from adderhw.boards.engine_fmax import bench_engine_fmax
     from adderhw.board_reports import format_bench_engine_fmax
@@ -727,6 +750,7 @@ def cmd_bench_engine_fmax(args):
 
 def cmd_bench_fmax(args):
     _check_out_dirs(args)
+    # start-up: deferred (module docstring)
     from adderhw.boards.fmax import DEFAULT_SIZES, bench_fmax
     from adderhw.board_reports import format_bench_fmax, plot_bench_fmax
     from adderhw.boards.kinds import kinds_from_pe_list
@@ -766,11 +790,11 @@ def _int_list(text, option, lo=None):
 
 def cmd_sweep(args):
     _check_out_dirs(args)
+    # start-up: deferred (module docstring)
     from adderhw.boards.kinds import kinds_from_pe_list
     from adderhw.boards.sweep import sweep
     from adderhw.board_reports import format_sweep, plot_sweep
     kinds = kinds_from_pe_list(args.pe)
-    from adderhw.base.config import ArrayConfig
     template = ArrayConfig(width=args.width, k_max=args.k_max, sad_stage=args.sad_stage or "difference",
                            skew=args.skew or "registers")
     if args.max_pes is not None and args.max_pes < 1:
@@ -795,6 +819,7 @@ def cmd_sweep(args):
 # ---------------------------------------------------------------- regress
 def cmd_regress(args):
     _check_out_dirs(args)
+    # start-up: deferred (module docstring)
     from adderhw.regress import format_regress, regress_gemm
     partial = None
     if args.out:
@@ -808,6 +833,7 @@ def cmd_regress(args):
 
 # ---------------------------------------------------------------- prove
 def cmd_prove(args):
+    # start-up: deferred (module docstring)
     from adderhw.prove import SOLVER, check_request, format_line, prove
     cfg = _config_from(args)
     props = [p.strip() for p in args.properties.split(",") if p.strip()] if args.properties is not None else None
@@ -835,7 +861,6 @@ def _add_array_args(p, *, k_max=True):
 
 
 def _add_mutate_arg(p, what):
-    from adderhw.hw.mutation import MUTATIONS
     p.add_argument("--mutate", metavar="NAME", choices=MUTATIONS, default=None,
                    help=f"build the array with a deliberate bug, to show that {what} catch it: "
                         f"{', '.join(MUTATIONS)} (see adderhw.hw.mutation)")
@@ -850,7 +875,6 @@ def _add_skew_arg(p):
 
 
 def _add_target_arg(p):
-    from adderhw.hw.verilog import TARGETS
     p.add_argument("--target", choices=TARGETS, default="generic",
                    help="the Verilog to write or simulate: generic (plain operators and registers, default) or "
                         "ecp5-dsp (as an ECP5 board build with DSP blocks elaborates it: each MAC PE's multiplier "
@@ -1409,7 +1433,6 @@ def _dispatch(args):
     killing adderhw alone would leave running."""
     if not getattr(args, "runs_builds", False):
         return args.func(args)
-    from adderhw.boards.build_process import stopping_builds
     with stopping_builds():
         return args.func(args)
 

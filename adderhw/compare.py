@@ -9,6 +9,8 @@ exact cycle model (golden.cycles, which tests hold the RTL to), utilisation (use
 PE-cycles), and an arithmetic energy ESTIMATE from Horowitz's 45 nm table (golden.energy).
 When Fmax is known for a design (from ``adderhw build`` reports), time = cycles / Fmax is added.
 """
+import numpy as np
+
 from adderhw.base.config import ArrayConfig, check_config
 from adderhw.base.tables import markdown_table, pyplot
 from adderhw.base.words import a_an
@@ -109,7 +111,6 @@ def plot_compare(r, path):
     arithmetic energy, where the designs differ.
     """
     plt = pyplot()
-    import numpy as np
     layers = r["layers"]
     names = [l["name"] for l in layers]
     x = np.arange(len(names))

@@ -40,6 +40,9 @@ from pathlib import Path
 import numpy as np
 
 from adderhw.base.errors import BadParameter
+from adderhw.golden.addernet import DigitsData
+from adderhw.golden.compiler import compile_model as compile_imported
+from adderhw.golden.program_file import read_program, state_dict_sha256, write_program
 
 __all__ = ["compile", "compile_model", "compile_to_file", "load_calibration", "load_program", "QUANTS"]
 
@@ -49,7 +52,7 @@ QUANTS = ("ptq", "qat")
 
 def load_calibration(calib):
     """(x float32 (N, C, H, W), y int64 (N,) or None) from ``calib`` (module docstring)."""
-    import torch
+    import torch    # torch: deferred (start-up, golden/__init__ docstring)
     if isinstance(calib, (str, Path)):
         path = Path(calib)
         if path.suffix not in (".npy", ".npz"):
@@ -100,16 +103,14 @@ def compile_model(model, calib, width=8, quant="ptq", **options):
     """(golden.compiler.Compiled, the imported model it was compiled from, the source sha256) of a
     user's ``model``; see :func:`compile`. The adder layers run their eager code meanwhile
     (golden.reference.eager_kernels: compiling the fused kernel costs more than one calibration)."""
-    from adderhw.golden.reference import eager_kernels
+    from adderhw.golden.reference import eager_kernels      # torch: deferred (start-up, golden/__init__ docstring)
     with eager_kernels():
         return _compile_model(model, calib, width, quant, **options)
 
 
 def _compile_model(model, calib, width=8, quant="ptq", requant="mul", shift_terms=2, scale_bits=16, bias_bits=32,
                    name=None, input_shape=None, engine=None, calib_images=512, qat_epochs=4, seed=0):
-    from adderhw.golden.compiler import compile_model as compile_imported
-    from adderhw.golden.frontend import import_model
-    from adderhw.golden.program_file import state_dict_sha256
+    from adderhw.golden.frontend import import_model        # torch: deferred (start-up, golden/__init__ docstring)
     if quant not in QUANTS:
         raise BadParameter(f"quant must be one of {', '.join(QUANTS)}, not {quant!r}")
     x, y = load_calibration(calib)
@@ -135,8 +136,7 @@ def _compile_model(model, calib, width=8, quant="ptq", requant="mul", shift_term
     if y is None:
         raise BadParameter("quant 'qat' trains, so calib must carry labels y (a .npz with x and y, a tuple (x, y) "
                            "or a Dataset of (image, label))")
-    from adderhw.golden.addernet import DigitsData
-    from adderhw.golden.qat import copy_model, fine_tune
+    from adderhw.golden.qat import copy_model, fine_tune    # torch: deferred (start-up, golden/__init__ docstring)
     fracs = {s.name: s.x_frac for s in compiled.scales if s.op == "add"}
     if not fracs:
         raise BadParameter(f"quant 'qat' fine-tunes adder layers, and model {type(model).__name__} has none; use "
@@ -161,7 +161,6 @@ def compile(model, calib, width=8, quant="ptq", **options):
 def compile_to_file(model, path, calib, width=8, quant="ptq", **options):
     """:func:`compile` and write the program file (golden.program_file) to ``path``, with the
     logits' scale, every step's scales and the model's sha256; returns the Program."""
-    from adderhw.golden.program_file import write_program
     compiled, _, digest = compile_model(model, calib, width, quant, **options)
     write_program(path, compiled.program, compiled.logit_frac, compiled.scales, digest, type(model).__name__)
     return compiled.program
@@ -169,7 +168,6 @@ def compile_to_file(model, path, calib, width=8, quant="ptq", **options):
 
 def load_program(path):
     """The golden.program_file.ProgramFile at ``path``."""
-    from adderhw.golden.program_file import read_program
     return read_program(path)
 
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from adderhw.compare import compare_network, format_compare, plot_compare
 from adderhw.golden.gemm import GEMMS
+from adderhw.golden.networks import network
 from adderhw.base.config import ArrayConfig
 from adderhw.base.pe_kind import PE_KINDS
 from adderhw.golden.cycles import gemm_cycles
@@ -27,6 +29,7 @@ __all__ = ["golden_demo", "array_demo", "run_demo"]
 
 
 def golden_demo(seed=0, width=8, shape=(2, 8, 10, 10), cout=16, stride=1, padding=1):
+    # torch: deferred (start-up, golden/__init__ docstring)
     import torch
     from adderhw.golden.reference import adder2d_torch
     rng = np.random.default_rng(seed)
@@ -82,8 +85,6 @@ def array_demo(out_dir, seed=0, config=None, shape=(12, 72, 20)):
 
 
 def compare_demo(out_dir, network_name="resnet20"):
-    from adderhw.compare import compare_network, format_compare, plot_compare
-    from adderhw.golden.networks import network
     r = compare_network(network(network_name), ArrayConfig(rows=8, cols=8, width=8))
     plot_compare(r, Path(out_dir) / "compare.png")
     return ("## AdderNet vs CNN on the 8x8 arrays (cycle model, energy estimate)\n\n" + format_compare(r)

@@ -30,6 +30,7 @@ from adderhw.base.words import count
 from adderhw.base.tables import markdown_table, pyplot, write_reports as write_report_files
 from adderhw.golden.cycles import layer_cycles
 from adderhw.golden.networks import Layer, Network
+from adderhw.golden.trained import trained_network
 
 from adderhw.sim.layer import run_layer
 
@@ -119,8 +120,7 @@ def run_digits(conf=None, progress=None, scheduler=None):
     conf = conf or DigitsConfig()
     say = progress or (lambda m: None)
     t_start = time.perf_counter()
-    import torch
-    from adderhw.golden.trained import trained_network
+    import torch    # torch: deferred (start-up, golden/__init__ docstring)
     data = load_digits_data(conf.seed)
     _check_batches(conf, len(data.y_test))
     say(f"digits: {len(data.y_train)} training and {len(data.y_test)} test images (scikit-learn, 8x8)")

@@ -28,7 +28,10 @@ from adderhw.base.validate import check_int
 from adderhw.base.networks import NETWORKS, QAT_EPOCHS
 from adderhw.base.simulators import ENGINE_SIMULATORS
 from adderhw.golden.addernet import ADDER_LAYERS, layer_label
+from adderhw.golden.compiler import quantize_images
+from adderhw.golden.engine_cycles import engine_cycles
 from adderhw.golden.network_program import QUANTS, check_program_options, engine_for, network_program
+from adderhw.golden.program import run_program
 from adderhw.workload import check_program_data, network_workload, program_workload
 
 __all__ = ["EngineRunConfig", "run_engine_flow", "engine_for", "network_program", "NETWORKS", "SIMULATORS", "QUANTS"]
@@ -119,10 +122,6 @@ def _percent(v):
 
 
 def run_engine_flow(cfg, out_dir=None, progress=print):
-    from adderhw.golden.compiler import quantize_images
-    from adderhw.golden.engine_cycles import engine_cycles
-    from adderhw.golden.program import run_program
-
     t0 = time.perf_counter()
     w = workload(cfg, progress)
     program, pe, y_test = w.program, w.pe, w.y
@@ -139,13 +138,13 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
     progress(f"[3/4] {n} images through the engine on {cfg.sim} in batches of {engine.lanes}")
     t1 = time.perf_counter()
     if cfg.sim == "amaranth":
-        from adderhw.sim.engine import run_engine_amaranth
+        from adderhw.sim.engine import run_engine_amaranth          # start-up: deferred (cli docstring)
         runs = []
         for i in range(0, n, engine.lanes):
             runs.append(run_engine_amaranth(engine, program, xq[i:min(n, i + engine.lanes)]))
             progress(f"  batch {len(runs)}/{-(-n // engine.lanes)}")
     else:
-        from adderhw.sim.engine_cocotb import run_engine_verilog
+        from adderhw.sim.engine_cocotb import run_engine_verilog    # start-up: deferred (cli docstring)
         runs = run_engine_verilog(engine, program, xq[:n], backend=cfg.sim, progress=progress)
     sim_s = time.perf_counter() - t1
     model_cycles = engine_cycles(engine, program)

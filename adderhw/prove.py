@@ -51,9 +51,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from amaranth.back import rtlil
+
 from adderhw.base.config import check_config
 from adderhw.base.errors import BadParameter, ToolFailed, ToolMissingError
 from adderhw.base.validate import check_int
+from adderhw.hw.array_spec import COVER, NEEDS, PROPERTIES, ArraySpec
 from adderhw.hw.mutation import check_mutation
 from adderhw.hw.reset import RESET_CYCLES
 
@@ -140,8 +143,6 @@ def _failed_checks(log, checks):
 
 
 def _prove_one(config, name, groups, depth, work, mutation):
-    from amaranth.back import rtlil
-    from adderhw.hw.array_spec import ArraySpec
     spec = ArraySpec(config, groups, mutation=mutation)
     text = rtlil.convert(spec, name="top", platform="formal", ports=[], emit_src=False)
     job_dir = work / name
@@ -162,8 +163,6 @@ def _prove_one(config, name, groups, depth, work, mutation):
 
 
 def _cover(config, depth, work, mutation):
-    from amaranth.back import rtlil
-    from adderhw.hw.array_spec import COVER, ArraySpec
     spec = ArraySpec(config, (COVER,), mutation=mutation)
     text = rtlil.convert(spec, name="top", platform="formal", ports=[], emit_src=False)
     job_dir = work / "cover"
@@ -189,7 +188,6 @@ def _cover(config, depth, work, mutation):
 
 def check_request(config, depth=None, properties=None):
     """Validate a request; return (depth, properties) with the defaults filled in."""
-    from adderhw.hw.array_spec import PROPERTIES
     check_config(config)
     depth = check_int("depth", depth, lo=1, hi=200) if depth is not None else default_depth(config)
     properties = tuple(PROPERTIES if properties is None else properties)
@@ -208,7 +206,6 @@ def prove(config, depth=None, properties=None, cover=True, out_dir="out/prove", 
     ``progress`` (optional) is called with each result as soon as it is known.
     ``mutation``: one of ``hw.mutation.MUTATIONS``, to prove the array with that bug (None: the design).
     """
-    from adderhw.hw.array_spec import NEEDS
     depth, properties = check_request(config, depth, properties)
     mutation = check_mutation(mutation)
     require_tools()

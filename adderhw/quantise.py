@@ -30,7 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+from adderhw.golden.addernet import FixedPointAdders, accuracy
+from adderhw.golden.determinism import kernel_fingerprint
 from adderhw.golden.trained import trained_pair
+from adderhw.quantise_rtl import attach_sweep, format_quantise_rtl, run_quantise_rtl
 from adderhw.base.errors import BadParameter
 from adderhw.base.networks import QAT_EPOCHS, STUDY_EPOCHS
 from adderhw.base.tables import markdown_table, pyplot, write_reports
@@ -77,8 +80,8 @@ class QuantiseConfig:
 
 
 def _one_seed(conf, network, seed, say):
+    # torch: deferred (start-up, golden/__init__ docstring)
     import torch
-    from adderhw.golden.addernet import FixedPointAdders, accuracy
     from adderhw.golden.qat import ClampedFixedPoint, TwinFixedPoint, calibrate_fracs, copy_model, fine_tune
     epochs = conf.digits_epochs if network == "digits" else conf.mnist_epochs
     t0 = time.perf_counter()
@@ -125,7 +128,6 @@ def _seeds(conf, network):
 def _run_key(conf, network):
     """The settings one (network, seed) result depends on: a saved result is reused only if they match
     (the kernels too: QAT fine-tuning sums in their order, golden.determinism)."""
-    from adderhw.golden.determinism import kernel_fingerprint
     return {"epochs": conf.digits_epochs if network == "digits" else conf.mnist_epochs, "train": conf.train,
             "kernels": kernel_fingerprint(),
             "qat_epochs": conf.qat_epochs, "widths": list(conf.widths), "calib": conf.calib, "group": conf.group,
@@ -172,7 +174,6 @@ def run_quantise(conf=None, out_dir=None, progress=None, rtl=None):
     result = {"config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(conf).items()},
               "command": command, "summary": summary, "runs": runs, "seconds": time.perf_counter() - t0}
     if rtl is not None:
-        from adderhw.quantise_rtl import attach_sweep, run_quantise_rtl
         result["rtl"] = attach_sweep(run_quantise_rtl(rtl, say), runs)
     if out_dir is not None:
         write_reports(Path(out_dir), "quantise", result, format_quantise(result))
@@ -219,7 +220,6 @@ def format_quantise(r):
                                 goal_rows, "lllrrl"))
     lines += ["", f"Done in {r['seconds']:.0f} s (this run; resumed results count their own time)."]
     if "rtl" in r:
-        from adderhw.quantise_rtl import format_quantise_rtl
         lines += ["", format_quantise_rtl(r["rtl"])]
     return "\n".join(lines)
 

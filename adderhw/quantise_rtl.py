@@ -25,6 +25,8 @@ from adderhw.base.tables import markdown_table
 from adderhw.base.validate import check_int
 from adderhw.base.networks import QAT_EPOCHS
 from adderhw.base.simulators import ENGINE_SIMULATORS
+from adderhw.golden.addernet import ADDER_LAYERS, accuracy
+from adderhw.golden.trained import trained_pair
 
 __all__ = ["QuantiseRtlConfig", "run_quantise_rtl", "attach_sweep", "format_quantise_rtl"]
 
@@ -63,11 +65,10 @@ class QuantiseRtlConfig:
 
 def run_quantise_rtl(conf, progress=None):
     """Module docstring; returns the JSON-ready result."""
+    # torch: deferred (start-up, golden/__init__ docstring)
     import torch
-    from adderhw.digits import HardwareRuns, hardware_inference
-    from adderhw.golden.addernet import ADDER_LAYERS, accuracy
     from adderhw.golden.qat import ClampedFixedPoint, calibrate_fracs, copy_model, fine_tune
-    from adderhw.golden.trained import trained_pair
+    from adderhw.digits import HardwareRuns, hardware_inference     # start-up: deferred (cli docstring)
     say = progress or (lambda m: None)
     t0 = time.perf_counter()
     say(f"RTL at {', '.join(map(str, conf.widths))} bits: training the digits AdderNet, seed {conf.seed} "

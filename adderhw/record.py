@@ -18,6 +18,8 @@ from amaranth.lib import data
 
 from adderhw import __version__
 from adderhw.base.config import check_config
+from adderhw.base.errors import BadParameter
+from adderhw.base.words import a_an
 from adderhw.golden.cycles import drain_gap
 from adderhw.hw.array import act_layout, filter_layout, sum_layout
 from adderhw.hw.verilog import port_summary
@@ -69,8 +71,6 @@ def config_record(config, top="adder_array"):
 def check_record_config(doc, option, expect):
     """Raise unless the build report ``doc`` (from ``adderhw build``) describes the array ``expect``
     (an ArrayConfig; rows, cols, width and pe are compared)."""
-    from adderhw.base.errors import BadParameter
-    from adderhw.base.words import a_an
     got = doc.get("config") or {}
     for name in ("pe", "rows", "cols", "width"):
         if got.get(name) != getattr(expect, name):

@@ -25,7 +25,10 @@ from adderhw.base.config import ArrayConfig
 from adderhw.base.errors import BadParameter
 from adderhw.base.executor import make_executor
 from adderhw.base.tables import markdown_table
+from adderhw.golden.cycles import gemm_cycles
+from adderhw.golden.gemm import GEMMS
 from adderhw.hw.mutation import check_mutation, mutated
+from adderhw.sim.gemm import run_gemm
 
 __all__ = ["draw_cases", "run_case", "regress_gemm", "format_regress"]
 
@@ -59,9 +62,6 @@ def draw_cases(n, seed=0):
 def run_case(case, backend="amaranth", mutation=None):
     """Run one case (a job: it may run in another process or on another machine); returns its
     result dict without the operands. ``mutation``: the array's deliberate bug, if any."""
-    from adderhw.golden.cycles import gemm_cycles
-    from adderhw.golden.gemm import GEMMS
-    from adderhw.sim.gemm import run_gemm
     cfg = ArrayConfig(rows=case["rows"], cols=case["cols"], width=case["width"], k_max=case["k_max"],
                       pe=case["pe"], mul_stages=case["mul_stages"])
     a, b = np.array(case["a"], dtype=np.int64), np.array(case["b"], dtype=np.int64)

@@ -31,6 +31,7 @@ from adderhw.golden.engine_cycles import engine_cycles
 from adderhw.golden.frontend import import_model
 from adderhw.golden.network_program import engine_for
 from adderhw.golden.program import memory_images, run_program
+from adderhw.golden.program_file import state_dict_sha256, write_program
 from adderhw.golden.resnet import AdderResNet, randomise_batchnorm
 from adderhw.sim.engine_cocotb import run_engine_verilog
 
@@ -83,7 +84,6 @@ def resnet20_engine(rows=8, cols=2, width=8, images=2, calib=16, post_lanes=1, v
     model, program, rng = resnet20_program(width, calib)
     progress(f"  compiled in {time.time() - t0:.0f} s: {len(program.layers)} steps")
     if program_out:
-        from adderhw.golden.program_file import state_dict_sha256, write_program
         write_program(program_out, program, source_sha256=state_dict_sha256(model),
                       source_model="golden.resnet.AdderResNet(20), torch seed 0")
     loose = engine_for(program, rows, cols, "sad", 1, post_lanes=post_lanes)
@@ -142,7 +142,7 @@ def resnet20_engine(rows=8, cols=2, width=8, images=2, calib=16, post_lanes=1, v
 
 def _board_build(engine, cycles_per_image, build_dir, seed, progress):
     """The ULX3S-85F build of ``engine`` at the automatic clock, as the result's ``board_build``."""
-    from adderhw.boards.engine_build import build_engine_board_auto_clock
+    from adderhw.boards.engine_build import build_engine_board_auto_clock   # start-up: deferred (cli docstring)
     b = build_engine_board_auto_clock("ulx3s-85f", engine, cycles_per_image, out_dir=build_dir, seed=seed,
                                       progress=progress, extra={"network": "resnet20"})
     auto = b["auto_clock"]

@@ -27,8 +27,15 @@ import numpy as np
 
 from adderhw.base.engine import DEFAULT_POST_LANES
 from adderhw.base.errors import BadParameter, SimulationError
+from adderhw.base.host import HostSession, SerialTransport
 from adderhw.base.tables import markdown_table, write_reports
 from adderhw.base.validate import check_int
+from adderhw.engine import EngineRunConfig, workload
+from adderhw.golden.compiler import quantize_images
+from adderhw.golden.engine_cycles import engine_cycles
+from adderhw.golden.host_program import host_program
+from adderhw.golden.network_program import engine_for
+from adderhw.golden.program import run_program
 
 __all__ = ["BoardRunConfig", "run_board_flow", "format_run"]
 
@@ -56,7 +63,6 @@ class BoardRunConfig:
     data: str = None            # with ``program``: the images (.npz: x, and y for the accuracy)
 
     def __post_init__(self):
-        from adderhw.engine import EngineRunConfig
         # the same checks, and the engine options for the recorded command
         self.engine_flags = EngineRunConfig(network=self.network, pe=self.pe, rows=self.rows, cols=self.cols,
                                             width=self.width, mac_rows=self.mac_rows, images=self.images,
@@ -68,6 +74,7 @@ class BoardRunConfig:
             self.baud = check_int("baud", self.baud, lo=300)
         self.clock = None
         if self.board is not None:
+            # start-up: deferred (cli docstring)
             from adderhw.boards.engine_build import ENGINE_BOARDS
             from adderhw.boards.engine_top import board_clock
             if self.board not in ENGINE_BOARDS:
@@ -83,14 +90,6 @@ class BoardRunConfig:
 
 
 def run_board_flow(cfg, out_dir=None, progress=print):
-    from adderhw.engine import workload
-    from adderhw.golden.network_program import engine_for
-    from adderhw.golden.compiler import quantize_images
-    from adderhw.golden.engine_cycles import engine_cycles
-    from adderhw.golden.program import run_program
-    from adderhw.base.host import HostSession
-    from adderhw.golden.host_program import host_program
-
     w = workload(cfg, progress)
     program, pe = w.program, w.pe
     engine = engine_for(program, cfg.rows, cfg.cols, pe, cfg.mac_rows, cfg.post_lanes, exact_depths=w.exact_depths)
@@ -104,11 +103,10 @@ def run_board_flow(cfg, out_dir=None, progress=print):
     progress(f"[2/3] {cfg.images} images through the board on {cfg.port} ({engine.describe()})")
     t0 = time.perf_counter()
     if cfg.port == "sim":
-        from adderhw.sim.link import run_link_session
+        from adderhw.sim.link import run_link_session      # start-up: deferred (cli docstring)
         clock = {} if cfg.clock is None else {"clk_hz": cfg.clock["clk_hz"], "divisor": cfg.clock["divisor"]}
         result = run_link_session(engine, program, x, progress=progress, **clock)
     else:
-        from adderhw.base.host import SerialTransport
         transport = SerialTransport(cfg.port, cfg.baud)
         try:
             result = HostSession(host_program(program, engine), engine, x, progress=progress).run(transport)

@@ -9,6 +9,7 @@ from adderhw.base.errors import BadParameter
 from adderhw.base.tables import markdown_table
 from adderhw.base.validate import check_int, int_range
 
+from adderhw.sim.cocotb_sim import SimulationMismatch
 from adderhw.sim.gemm import BACKENDS, run_gemm
 
 __all__ = ["simulate", "load_operands", "format_report", "bench_sim", "format_bench"]
@@ -71,7 +72,6 @@ def simulate(config, backend, T=None, K=None, P=None, seed=0, stall_prob=0.0, wa
     """
     seed = check_int("seed", seed, lo=0)
     a, b = _operands(config, T, K, P, seed, a, b)
-    from adderhw.sim.cocotb_sim import SimulationMismatch
     info = {}
     t0 = time.perf_counter()
     try:

@@ -43,13 +43,13 @@ def _module_from_file(path, name):
 
 
 def _is_module(value):
-    import torch
+    import torch    # torch: deferred (start-up, golden/__init__ docstring)
     return isinstance(value, torch.nn.Module)
 
 
 def load_user_model(spec, weights=None):
     """The ``nn.Module`` that ``spec`` names (module docstring), with ``weights`` loaded, in eval mode."""
-    import torch
+    import torch    # torch: deferred (start-up, golden/__init__ docstring)
     text = str(spec)
     path_text, _, name = text.partition(":") if text.count(":") == 1 and not Path(text).exists() else (text, "", "")
     path = Path(path_text)
@@ -83,7 +83,7 @@ def load_user_model(spec, weights=None):
 
 
 def _load_weights(model, path):
-    import torch
+    import torch    # torch: deferred (start-up, golden/__init__ docstring)
     if not path.is_file():
         raise BadParameter(f"--weights {str(path)!r} is not a file")
     try:

@@ -13,6 +13,7 @@ import numpy as np
 
 from adderhw.base.errors import BadParameter
 from adderhw.base.pe_kind import pe_kind
+from adderhw.golden.network_program import network_program
 
 __all__ = ["Workload", "network_workload", "program_workload", "program_pe", "check_program_data"]
 
@@ -58,8 +59,7 @@ def check_program_data(program, data, data_needed=True):
 
 def network_workload(network, pe, width, seed=0, epochs=0, progress=print, **options):
     """A built-in trained network's workload (golden.network_program.network_program's options)."""
-    import torch
-    from adderhw.golden.network_program import network_program
+    import torch    # torch: deferred (start-up, golden/__init__ docstring)
     data, model, program, net = network_program(network, pe, width, seed, epochs, progress, **options)
     with torch.no_grad():
         # the trained float network's (for QAT too: the fine-tuned copy without its quantisers is not
@@ -72,6 +72,8 @@ def network_workload(network, pe, width, seed=0, epochs=0, progress=print, **opt
 def program_workload(path, data=None):
     """The workload of the program file at ``path`` with the images of ``data`` (.npz/.npy; none:
     no images, for a build)."""
+    # not at the top: importing adderhw.compile binds the name adderhw.compile to the module, which would
+    # hide the function adderhw/__init__ serves under that name (adderhw.engine imports this module)
     from adderhw.compile import load_calibration, load_program
     pf = load_program(path)
     program = pf.program
