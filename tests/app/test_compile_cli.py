@@ -94,6 +94,13 @@ def test_compile_writes_a_program_file_that_the_engine_runs_bit_exact(user, caps
     assert r["network"] == "Tiny" and r["pe"] == "sad" and r["hw_correct"] == r["golden_correct"]
     assert r["program_file"] == str(prog) and r["source_sha256"] == pf.source_sha256
     assert r["command"].startswith(f"adderhw engine --program {prog} --data {user / 'digits.npz'}")
+    # a program file's engine has its tables exactly as deep as the program needs
+    from adderhw.golden.network_program import engine_for
+    from adderhw.golden.program import memory_images
+    from adderhw.workload import program_workload
+    assert program_workload(prog).exact_depths
+    words = len(memory_images(pf.program, engine_for(pf.program, 2, 2, "sad", 2, exact_depths=True)).weights)
+    assert f"weights {max(words, 16)}," in r["engine"]
 
 
 @pytest.mark.parametrize("argv, message", [
