@@ -111,8 +111,8 @@ def eager_kernels():
     For one-shot work in a fresh process (importing and calibrating a user's model: adderhw.compile)
     the kernel's compilation costs more than it saves: ResNet-20's import, PTQ and compile with 64
     calibration images took a median 157 s with an empty compile cache and 76 s with a filled one,
-    and 27.5 s and 21.7 s eager (adderhw bench compile, docs/results/bench_compile; a loaded 2-core
-    machine)."""
+    and 27.5 s and 21.7 s eager, on a loaded 2-core machine; eager on the idle machine, 8.7 s and
+    8.8 s (adderhw bench compile, docs/results/bench_compile)."""
     _kernels.eager += 1
     try:
         yield
