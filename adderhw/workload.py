@@ -23,10 +23,7 @@ class Workload:
     """``program`` (golden.program.Program); ``x`` float images and ``y`` labels (or None) of the
     test set; ``float_accuracy`` of the float model on them (None for a program file: its float
     model is the user's); ``pe`` the array's kind the program needs; ``source`` what a result's
-    JSON says about where the program came from; ``what`` the workload in words;
-    ``exact_depths`` whether the engine's tables are built exactly as deep as the program needs
-    (golden.network_program.engine_for): a program file's are, so that a large user network fits
-    the block RAM; the built-in networks keep the power-of-two depths their results were made with."""
+    JSON says about where the program came from; ``what`` the workload in words."""
     program: object
     x: np.ndarray
     y: object
@@ -34,11 +31,18 @@ class Workload:
     pe: str
     source: dict
     what: str
-    exact_depths: bool = False
 
     @property
     def labelled(self):
         return self.y is not None
+
+    @property
+    def exact_depths(self):
+        """Whether the engine's tables are built exactly as deep as the program needs
+        (golden.network_program.engine_for): a program file's are, so that a large user network
+        fits the block RAM; the built-in networks keep the power-of-two depths their results were
+        made with."""
+        return "program_file" in self.source
 
 
 def program_pe(program):
@@ -86,5 +90,4 @@ def program_workload(path, data=None):
         x, y = np.zeros((0, *program.input_shape), np.float32), None
     source = {"program_file": str(path), "program_name": program.name, "source_model": pf.source_model,
               "source_sha256": pf.source_sha256, "data": None if data is None else str(data)}
-    return Workload(program, x, y, None, program_pe(program), source, f"program {Path(path).name}",
-                    exact_depths=True)
+    return Workload(program, x, y, None, program_pe(program), source, f"program {Path(path).name}")

@@ -19,10 +19,10 @@ One layer, on signed ``width``-bit activations x (Cin, H, W) of one image:
    |0 − F| in an adder layer, as in golden.adder2d), cross-correlation with ``stride``.
 2. Folded BatchNorm and requantisation, per output channel t, with integers only:
    v = (acc·M[t] + B[t] + 2^(S−1)) >> S for S > 0 (an arithmetic shift: rounding half up), or
-   acc·M[t] + B[t] for S = 0. A program with ``rounding="half_even"`` (adderhw.base.requant.ROUNDINGS)
-   rounds a tie to even instead: where the low S bits of w = acc·M[t] + B[t] + 2^(S−1) are all 0
-   (u = acc·M[t] + B[t] lies exactly halfway), v = (w >> S) with its lowest bit cleared
-   (:func:`round_shift`), with 0 <= S <= MAX_SHIFT (adderhw.base.engine). M is a signed
+   acc·M[t] + B[t] for S = 0, with 0 <= S <= MAX_SHIFT (adderhw.base.engine). A program with
+   ``rounding="half_even"`` (adderhw.base.requant.ROUNDINGS) rounds a tie to even instead: where
+   the low S bits of w = acc·M[t] + B[t] + 2^(S−1) are all 0 (acc·M[t] + B[t] lies exactly
+   halfway), v = w >> S with its lowest bit cleared (:func:`round_shift`). M is a signed
    ``scale_bits`` number (negative when BN's γ is), B a signed ``bias_bits`` number. Every
    intermediate value is exact: the sum is not truncated to any width before the shift. A program
    with ``requant="shift"`` has every M a sum of at most ``shift_terms`` signed powers of two

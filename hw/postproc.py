@@ -3,6 +3,10 @@ next layer's activations, bit-exact with ``golden.program`` (steps 2-4 there):
 
     v = sat_width(relu?((acc·M[t] + B[t] + 2^(S−1)) >> S)),   then 2x2 max pool or global average
 
+(on an engine built with ``rounding`` "half_even", a tie's result has its lowest bit cleared: a
+flag per lane, the low S' bits of the rounding sum all 0, formed beside stage C1 and applied in
+stage C3).
+
 ``acc`` is the signed layer sum (the engine negates the SAD array's unsigned sums; the MAC sums
 are signed already). One multiplier per lane (L of them, ``EngineConfig.pp_lanes``) applies M, or
 with requant "shift" M's powers of two as shifts and adds; the CNN twin's engine has the same unit,
