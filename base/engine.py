@@ -75,7 +75,7 @@ from .errors import BadParameter
 from .requant import REQUANT_KINDS, ROUNDINGS, SHIFT_TERMS
 from .validate import check_int
 
-__all__ = ["EngineConfig", "check_post_lanes", "DESCRIPTOR_FIELDS", "SIGNED_FIELDS", "POOL_KINDS", "LAYER_OPS", "MAX_SHIFT",
+__all__ = ["EngineConfig", "check_post_lanes", "DESCRIPTOR_FIELDS", "SIGNED_FIELDS", "ADDRESS_FIELDS", "POOL_KINDS", "LAYER_OPS", "MAX_SHIFT",
            "SHIFT_BITS", "IM2COL_STAGES", "POSTPROC_STAGES", "FETCH_CYCLES", "SCALE_BITS_RANGE", "BIAS_BITS_RANGE", "X_SHIFT_BITS", "X_SHIFT_RANGE",
            "RESIDUAL_FIELDS", "RESIDUAL_FLAG", "RESIDUAL_BUFFERS", "ADD_SHIFT_MAX"]
 
@@ -119,6 +119,10 @@ DESCRIPTOR_FIELDS = (
     "gap_log2",                              # log2 of the positions a global average pool sums
 )
 SIGNED_FIELDS = ("pos_start", "ky_step", "ci_step")
+#: the fields that only ever step an activation address (hw.im2col): the hardware keeps them, and
+#: the addresses it sums from them, modulo the activation buffer's depth rounded up to a power of
+#: two, so any value of the table's ``field_bits`` is exact there (EngineConfig.field_widths)
+ADDRESS_FIELDS = ("pos_start", "row_step", "ky_step", "ci_step")
 #: the descriptor's fields after DESCRIPTOR_FIELDS on an engine built with ``residual``
 RESIDUAL_FIELDS = (
     "bufs",                                  # bits 0-1 the buffer read, 2-3 the one written, 4-5 the skip's
@@ -290,6 +294,41 @@ class EngineConfig:
         need 10 or 11.)"""
         biggest = max(self.act_depth, self.weight_depth, self.const_depth, MAX_SHIFT, 1 << GAP_EXTRA_BITS.bit_length())
         return max(8, biggest.bit_length() + 1)
+
+    @property
+    def field_widths(self):
+        """{field: bits} the hardware keeps of each descriptor field (hw.sequencer registers those
+        low bits of the table's ``field_bits``; hw.im2col and hw.postproc count in them). Every
+        width comes from what STATUS reports (the depths' ceil(log2), R, ``residual``), so a board
+        whose STATUS passes the host's check (adderhw.base.host) keeps at least these bits:
+
+        * sizes, strides and the pooled output's row and plane (``cin``, ``in_h`` .. ``out_w``,
+          ``dst_w``, ``dst_plane``): values up to 2^ceil(log2 act_depth) (a layer's input and output
+          fit the activation buffer);
+        * ``cout``, ``t_tiles``: up to 2^ceil(log2 const_depth); ``t_beats`` = t_tiles·R up to that
+          plus R − 1; ``cbase``, ``wbase``: addresses of the constant and weight tables;
+        * ``shift``: SHIFT_BITS; ``gap_log2``: GAP_EXTRA_BITS; ``flags``: its six bits; ``bufs``:
+          three 2-bit buffer numbers; ``main_shift``, ``skip_shift``: up to ADD_SHIFT_MAX;
+        * ADDRESS_FIELDS: ceil(log2 act_depth) bits, two's complement for the signed ones; the
+          address generator sums them modulo the depth, so no value is refused for these.
+
+        golden.program.memory_images refuses, naming the layer and the field, a value the width does
+        not hold (a kernel or padding wider than the activation buffer), so nothing is truncated."""
+        act = (self.act_depth - 1).bit_length()             # ceil(log2), as STATUS reports it
+        const = (self.const_depth - 1).bit_length()
+        widths = {"flags": 6 if self.residual else 5}
+        for name in ("cin", "in_h", "in_w", "kernel", "stride", "padding", "out_h", "out_w", "dst_w", "dst_plane"):
+            widths[name] = act + 1
+        widths.update(cout=const + 1, t_tiles=const + 1,
+                      t_beats=((1 << const) + self.array.rows - 1).bit_length(),
+                      wbase=max(1, (self.weight_depth - 1).bit_length()), cbase=max(1, const),
+                      shift=SHIFT_BITS, gap_log2=GAP_EXTRA_BITS.bit_length())
+        for name in ADDRESS_FIELDS:
+            widths[name] = max(2, act)
+        if self.residual:
+            widths.update(bufs=6, main_shift=ADD_SHIFT_MAX.bit_length(), skip_shift=ADD_SHIFT_MAX.bit_length())
+        assert tuple(sorted(widths)) == tuple(sorted(self.descriptor_fields))
+        return {name: min(widths[name], self.field_bits) for name in self.descriptor_fields}
 
     def with_(self, **changes):
         return replace(self, **changes)

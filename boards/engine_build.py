@@ -148,7 +148,8 @@ def build_engine_board(board_name, engine, cycles_per_image, baud=None, dsp=True
     out = Path(out_dir)
     name = "top"
     env = tool_env(b.family)
-    synth_opts, script_after_read = synthesis_recipe(b.family, True, dsp, booth=not dsp, hierarchy=breakdown)
+    synth_opts, script_after_read = synthesis_recipe(b.family, True, dsp, booth=not dsp, hierarchy=breakdown,
+                                                     memories=True)
     plan = platform.build(top, name=name, build_dir=str(out), do_build=False,
                           do_program=False, emit_src=False, synth_opts=synth_opts, script_after_read=script_after_read,
                           nextpnr_opts=nextpnr_opts(seed, placer, router),

@@ -6,18 +6,30 @@
   back into one register driving the whole array. A keep on the flip-flop cell stops it.
 * ``hierarchy``: the hierarchy is kept through place and route (``-noflatten``, and ``splitnets``
   so that per-block figures are a statistic of the very netlist that was placed; boards.breakdown).
+* ``memories`` (the engine top): every memory read port returns a don't-care value when it reads the address a write port writes
+  in the same cycle (``COLLISION_X_MASK`` set on each ``$memrd_v2``; :data:`NO_RW_COLLISION`).
+  Amaranth asks for the old value there, which neither the iCE40's nor the ECP5's block RAM
+  promises, so Yosys built it in logic beside every block RAM: a register of the write data and
+  address, a comparator and a multiplexer per read bit (on the iCE40 1x1 digits engine about 150
+  flip-flops and 250 LUT4s). The designs built here never use such a read (hw.engine, "Memories":
+  the post-processing reads a destination three cycles before a write to another address, and
+  the memories the host loads are read only while the engine runs, or for data that is not used),
+  so the value is a don't-care for them. Every memory has one write port, so the mask is one bit.
+  (The array's benchmark top keeps the script it always had: its skew ring, hw.skew, is a memory
+  too, and a changed script would change every finished build's design key.)
 * A design with multipliers maps them to DSP blocks or not (``dsp``: iCE40 SB_MAC16 through
   ``synth_ice40 -dsp``; ECP5 MULT18X18D unless ``-nodsp``); ``booth`` maps the ones left in logic
   with Yosys's Booth multiplier (its ``$mul`` cells exist only after ``proc``).
 """
-__all__ = ["synthesis_recipe", "KEEP_REPLICATED"]
+__all__ = ["synthesis_recipe", "KEEP_REPLICATED", "NO_RW_COLLISION"]
 
 KEEP_REPLICATED = "proc\nsetattr -set keep 1 a:keep %ci1 t:$dff %i"
+NO_RW_COLLISION = "setparam -set COLLISION_X_MASK 1'b1 t:$memrd_v2"
 
 
-def synthesis_recipe(family, multipliers, dsp, booth=False, hierarchy=False):
+def synthesis_recipe(family, multipliers, dsp, booth=False, hierarchy=False, memories=False):
     """(synth_opts, script_after_read) for a ``family`` ("ice40"/"ecp5") design (module docstring)."""
-    opts, script = [], KEEP_REPLICATED
+    opts, script = [], KEEP_REPLICATED + ("\n" + NO_RW_COLLISION if memories else "")
     if hierarchy:
         opts.append("-noflatten")
         script = script.replace("proc", "proc\nsplitnets", 1)

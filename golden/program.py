@@ -87,7 +87,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from adderhw.base.engine import (ADD_SHIFT_MAX, BIAS_BITS_RANGE, DESCRIPTOR_FIELDS, GAP_EXTRA_BITS, LAYER_OPS,
+from adderhw.base.engine import (ADDRESS_FIELDS, ADD_SHIFT_MAX, BIAS_BITS_RANGE, DESCRIPTOR_FIELDS, GAP_EXTRA_BITS, LAYER_OPS,
                                  MAX_SHIFT, POOL_KINDS, RESIDUAL_BUFFERS, RESIDUAL_FLAG, SCALE_BITS_RANGE,
                                  SIGNED_FIELDS, X_SHIFT_RANGE, EngineConfig)
 from adderhw.base.errors import BadParameter
@@ -628,12 +628,17 @@ def memory_images(program, engine):
             _fail(layer, "weights", f"end at word {wbase}, beyond weight_depth={engine.weight_depth}")
         if cbase > engine.const_depth:
             _fail(layer, "cout", f"{layer.cout} constants end at entry {cbase}, beyond const_depth={engine.const_depth}")
-    bits = engine.field_bits
+    bits, kept = engine.field_bits, engine.field_widths
     for layer, d in zip(program.layers, descs):
         for name, value in d.items():
             lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if name in SIGNED_FIELDS else (0, (1 << bits) - 1)
             if not lo <= value <= hi:
                 _fail(layer, name, f"{value} does not fit a {bits}-bit descriptor field")
+            # the hardware keeps kept[name] bits of a field (EngineConfig.field_widths); an address
+            # step is summed modulo the buffer's depth, so any value of the table's width is exact
+            if name not in ADDRESS_FIELDS and value >= 1 << kept[name]:
+                _fail(layer, name, f"{value} needs more than the {kept[name]} bits the engine keeps of it "
+                      f"(EngineConfig.field_widths, from the activation buffer's and the tables' depths)")
     return MemoryImages(np.concatenate(words), np.concatenate(consts), descs, bases, np.concatenate(x_shifts), bufs)
 
 

@@ -3,8 +3,10 @@
 with ``residual`` RESIDUAL_FIELDS; what each field means is documented there and in
 ``golden.program.descriptor``, which computes them).
 
-Every field is ``EngineConfig.field_bits`` wide; the fields in ``SIGNED_FIELDS`` are two's
-complement. ``flag(desc, name)`` decodes the bits of ``flags``.
+The descriptor table holds every field in ``EngineConfig.field_bits`` bits; the hardware keeps the
+low ``EngineConfig.field_widths[name]`` bits of each (what the engine's depths bound; the address
+steps of ``ADDRESS_FIELDS`` modulo the activation buffer's depth), two's complement for the fields
+in ``SIGNED_FIELDS``. The helpers below decode the bits of ``flags`` and ``bufs``.
 """
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
@@ -18,9 +20,9 @@ POOL_NONE, POOL_MAX2, POOL_GAP = 0, 1, 2
 
 
 def descriptor_layout(engine):
-    bits = engine.field_bits
+    """The descriptor as registered by hw.sequencer: each field its ``field_widths`` bits."""
     return data.StructLayout({name: (signed(bits) if name in SIGNED_FIELDS else unsigned(bits))
-                              for name in engine.descriptor_fields})
+                              for name, bits in engine.field_widths.items()})
 
 
 def is_mul(desc):

@@ -15,6 +15,12 @@ Yosys maps to iCE40 EBR and ECP5 DP16KD):
     per-channel input shift d (read by hw.im2col at each tile's first channel);
   * the descriptor table, ``max_layers`` x 32 slots of ``field_bits`` bits;
   * the average pool's running sums (inside ``hw.postproc``).
+No read of any of them is used in a cycle that writes the address it reads: the post-processing
+reads a destination (or a running sum) three cycles before it writes one, and never the address
+of an entry in flight (hw.postproc); the tables the host loads, and buffer 0's images, are written
+only while the engine is idle, when what their read ports return is not used. So a board build
+lets each read port return a don't-care value there (boards.synthesis), and Yosys maps every
+memory to block RAM without logic to give the old value.
 
 Loading and reading (the host link or a testbench), only while the engine is idle:
   * ``i_load``: a write per cycle, {space, addr, lane, data}. Space 0: activation buffer 0, lane

@@ -90,23 +90,31 @@ class Im2colGenerator(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         d = self.i_desc
-        fb = self.engine.field_bits
+        fw = self.engine.field_widths
         w = self.engine.array.width
-        addr = signed(fb + 2)
+        # counters as wide as the fields they count to (EngineConfig.field_widths); the input row and
+        # column of a tap, iy0 + ky in [−padding, in_h + padding), signed two bits beyond a size
+        coord = signed(fw["in_h"] + 2)
         running = Signal()
-        oy, ox, tt, ci, ky, kx = (Signal(fb, name=n) for n in ("oy", "ox", "tt", "ci", "ky", "kx"))
-        iy0, ix0 = Signal(addr, name="iy0"), Signal(addr, name="ix0")
-        a_row, a_pos, t_off = Signal(addr, name="a_row"), Signal(addr, name="a_pos"), Signal(addr, name="t_off")
-        w_addr = Signal(fb, name="w_addr")
+        oy, ox = Signal(fw["out_h"], name="oy"), Signal(fw["out_w"], name="ox")
+        tt, ci = Signal(fw["t_tiles"], name="tt"), Signal(fw["cin"], name="ci")
+        ky, kx = Signal(fw["kernel"], name="ky"), Signal(fw["kernel"], name="kx")
+        iy0, ix0 = Signal(coord, name="iy0"), Signal(coord, name="ix0")
+        # addresses modulo the activation buffer's (power-of-two) address range: only their sum's low
+        # bits address the memory, so the steps (ADDRESS_FIELDS) are kept and summed in those bits
+        abits = fw["pos_start"]
+        a_row, a_pos, t_off = Signal(abits, name="a_row"), Signal(abits, name="a_pos"), Signal(abits, name="t_off")
+        w_addr = Signal(fw["wbase"], name="w_addr")
         v1, pad1, last1 = Signal(), Signal(), Signal()
 
-        y, x = Signal(addr), Signal(addr)
+        y, x = Signal(coord), Signal(coord)
         m.d.comb += [y.eq(iy0 + ky), x.eq(ix0 + kx)]
         in_range = (y >= 0) & (y < d.in_h) & (x >= 0) & (x < d.in_w)
         # the loop bounds less one, registered at i_start (the descriptor is valid then and held): a
         # counter compares with a register, not through a subtractor's carry chain
-        kernel_m1, cin_m1, tiles_m1, ow_m1, oh_m1 = (Signal(fb, name=n) for n in
-                                                     ("kernel_m1", "cin_m1", "tiles_m1", "ow_m1", "oh_m1"))
+        kernel_m1, cin_m1, tiles_m1 = Signal.like(kx, name="kernel_m1"), Signal.like(ci, name="cin_m1"), \
+            Signal.like(tt, name="tiles_m1")
+        ow_m1, oh_m1 = Signal.like(ox, name="ow_m1"), Signal.like(oy, name="oh_m1")
         with m.If(self.i_start):
             m.d.sync += [kernel_m1.eq(d.kernel - 1), cin_m1.eq(d.cin - 1), tiles_m1.eq(d.t_tiles - 1),
                          ow_m1.eq(d.out_w - 1), oh_m1.eq(d.out_h - 1)]
@@ -167,7 +175,7 @@ class Im2colGenerator(wiring.Component):
                     m.d.sync += running.eq(0)
         if self.engine.tile_shift:
             # cbase + tt·R_L of the tile at stage 0, read with the activation word
-            c_tile = Signal(fb, name="c_tile")
+            c_tile = Signal(fw["cbase"], name="c_tile")
             rows = Mux(is_mul(d), self.engine.mac_rows, self.engine.array.rows) if self.engine.mac_rows \
                 else self.engine.array.rows
             m.d.comb += self.o_xs_addr.eq(c_tile)

@@ -206,7 +206,7 @@ class PostProcessor(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         e, d = self.engine, self.i_desc
-        w, C, fb = e.array.width, e.array.cols, e.field_bits
+        w, C, fw = e.array.width, e.array.cols, e.field_widths
         L, P = e.pp_lanes, e.post_chunks
         qb = ceil_log2(P)                    # bits of a chunk index (0 when L = C)
         lo, hi = -(1 << (w - 1)), (1 << (w - 1)) - 1
@@ -242,18 +242,23 @@ class PostProcessor(wiring.Component):
             skip = self.i_sum.payload.skip if e.residual else None
 
         # ---- beat counters: channel t within the position, and the position
-        t, tplane = Signal(fb, name="t"), Signal(fb, name="tplane")
-        oy, ox = Signal(fb, name="pp_oy"), Signal(fb, name="pp_ox")
-        pidx, prow = Signal(fb, name="pidx"), Signal(fb, name="prow")
+        # (widths: EngineConfig.field_widths; the destination's address and its parts modulo the
+        # activation buffer's address range, of which only a kept row's address is ever used)
+        abits = len(self.o_wr_addr)
+        t = Signal(fw["t_beats"], name="t")
+        tplane = Signal(abits, name="tplane")
+        oy, ox = Signal(fw["out_h"], name="pp_oy"), Signal(fw["out_w"], name="pp_ox")
+        pidx, prow = Signal(abits, name="pidx"), Signal(abits, name="prow")
         pool = pool_kind(d)
         # the bounds less one, registered at i_start (the descriptor is valid then and held), so the
         # counters compare with registers instead of through subtractors
-        ow_m1, oh_m1, beats_m1 = (Signal(fb, name=n) for n in ("pp_ow_m1", "pp_oh_m1", "beats_m1"))
+        ow_m1, oh_m1, beats_m1 = Signal.like(ox, name="pp_ow_m1"), Signal.like(oy, name="pp_oh_m1"), \
+            Signal.like(t, name="beats_m1")
         with m.If(self.i_start):
             m.d.sync += [ow_m1.eq(d.out_w - 1), oh_m1.eq(d.out_h - 1), beats_m1.eq(d.t_beats - 1)]
         pos_last = (ox == ow_m1) & (oy == oh_m1)
         t_last = t == beats_m1
-        pos_off = Signal(fb)
+        pos_off = Signal(abits)
         with m.Switch(pool):
             with m.Case(POOL_MAX2):
                 m.d.comb += pos_off.eq(prow + (ox >> 1))
@@ -277,8 +282,9 @@ class PostProcessor(wiring.Component):
             m.d.sync += [t.eq(0), tplane.eq(0), oy.eq(0), ox.eq(0), pidx.eq(0), prow.eq(0)]
 
         # ---- the sideband of a chunk, carried along the stages (one register set per stage)
-        side = data.StructLayout({"v": 1, "t": fb, "t0": 1, "dst": fb, "first": 1, "lastpos": 1, "end": 1,
-                                  **({"q": qb} if P > 1 else {})})
+        # t is carried in the bits of a constant-table entry: a kept row's channel is below cout
+        side = data.StructLayout({"v": 1, "t": self.class_bits, "t0": 1, "dst": abits, "first": 1, "lastpos": 1,
+                                  "end": 1, **({"q": qb} if P > 1 else {})})
         stage = [Signal(side, name=f"side_{n}") for n in ("a", "a2", "b", "b1", "b2", "c1", "c2", "c3")]
 
         def advance(i):

@@ -1,7 +1,8 @@
 """``Sequencer``: runs a compiled program layer by layer.
 
 For layer i it reads the descriptor's fields from the descriptor table (one field per cycle, slot
-``i·DESC_SLOTS + f``) into a register, pulses ``o_start`` for the address generator and the
+``i·DESC_SLOTS + f``) into a register each, of the low bits the engine keeps
+(``EngineConfig.field_widths``; hw.descriptor), pulses ``o_start`` for the address generator and the
 post-processing, and waits for the post-processing's ``i_layer_done``; after the layer whose
 ``last`` flag is set it raises ``o_done`` (held until the next ``i_start``). Layer i reads
 activation buffer i mod 2 and writes the other (``o_side`` = i mod 2); on an engine built with
@@ -54,12 +55,12 @@ class Sequencer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        F = len(self.engine.descriptor_fields)
-        fb = self.engine.field_bits
+        widths = self.engine.field_widths
+        F = len(widths)
         layer = Signal(6)
         field = Signal(range(F + 1))
-        desc_bits = Signal(F * fb)
-        m.d.comb += [self.o_desc.as_value().eq(desc_bits), self.o_layer.eq(layer), self.o_side.eq(layer[0]),
+        desc = Signal.like(self.o_desc, name="desc")
+        m.d.comb += [self.o_desc.eq(desc), self.o_layer.eq(layer), self.o_side.eq(layer[0]),
                      # slot (layer, field) is layer·32 + field: bits side by side, no multiplier
                      self.o_table_addr.eq(Cat(field, Const(0, SLOT_BITS - len(field)), layer))]
         with m.If(self.o_busy):
@@ -71,9 +72,12 @@ class Sequencer(wiring.Component):
                     m.next = "FETCH"
             with m.State("FETCH"):
                 m.d.comb += self.o_busy.eq(1)
-                # the field addressed in the previous cycle arrives now: shift it in from the top
-                with m.If(field != 0):
-                    m.d.sync += desc_bits.eq((desc_bits >> fb) | (self.i_table_data << ((F - 1) * fb)))
+                # the field addressed in the previous cycle arrives now: its register keeps the low
+                # bits the engine uses (EngineConfig.field_widths; a register with an enable, no logic)
+                with m.Switch(field):
+                    for f, (name, bits) in enumerate(widths.items()):
+                        with m.Case(f + 1):
+                            m.d.sync += desc[name].eq(self.i_table_data[:bits])
                 m.d.sync += field.eq(field + 1)
                 with m.If(field == F):
                     m.next = "START"

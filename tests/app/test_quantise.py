@@ -46,7 +46,9 @@ def test_rtl_config_refusals(kw, msg):
 
 def test_the_4_bit_qat_models_run_bit_exact_through_the_verilog_array(tmp_path):
     conf = QuantiseConfig(networks=("digits",), seeds=(0,), widths=(4,), digits_epochs=2, qat_epochs=1)
-    rtl = QuantiseRtlConfig(widths=(4,), epochs=2, qat_epochs=1, rows=8, cols=4)
+    # one simulator chunk of the 449 test images (the whole set took 393 s of the suite's time, most of
+    # it in Verilator; `adderhw quantise --rtl-widths 4` runs the whole set)
+    rtl = QuantiseRtlConfig(widths=(4,), epochs=2, qat_epochs=1, rows=8, cols=4, images=150)
     r = run_quantise(conf, out_dir=tmp_path, rtl=rtl)
     rows = {row["method"]: row for row in r["rtl"]["rows"]}
     assert set(rows) == {"qat", "qat-group"}
@@ -54,15 +56,15 @@ def test_the_4_bit_qat_models_run_bit_exact_through_the_verilog_array(tmp_path):
     assert all(isinstance(f, int) for f in rows["qat"]["fracs"].values())
     assert all(len(f) == 2 for f in rows["qat-group"]["fracs"].values())
     for method, row in rows.items():
-        assert row["width"] == 4 and row["images"] == row["test_images"] == 449
+        assert row["width"] == 4 and row["images"] == 150 and row["test_images"] == 449
         assert "4-bit operands" in row["array"]
         assert row["mismatches"] == 0 and row["hardware_accuracy"] == row["golden_accuracy"]
         # both adder layers ran on every image (each group as its own run), in the modelled cycles
         groups = 2 if method == "qat-group" else 1
         assert {c["layer"] for c in row["cycles"]} == {"add1", "add2"}
-        assert sum(c["images"] for c in row["cycles"]) == 2 * groups * 449
+        assert sum(c["images"] for c in row["cycles"]) == 2 * groups * 150
         assert all(c["measured"] == c["model"] for c in row["cycles"]) and row["cycles_equal_model"]
-        # the same seed trains the same model: the sweep's accuracy of the method is repeated exactly
-        assert row["sweep_accuracy"] == r["runs"]["digits/0"]["widths"]["4"][method] == row["golden_accuracy"]
+        # the sweep's accuracy (of the whole test set) is not set beside a part of it
+        assert row["sweep_accuracy"] is None and 0 < r["runs"]["digits/0"]["widths"]["4"][method] <= 1
     md = (tmp_path / "quantise.md").read_text()
     assert "through the Verilog SAD array" in md and "--rtl-widths 4" in md and "per group" in md

@@ -535,3 +535,16 @@ def test_round_shift_equals_exact_rational_rounding_for_every_shift(rounding):
         small = [a for a in v if abs(a) < 1 << 61]
         got64 = round_shift(np.array(small, dtype=np.int64), shift, rounding).tolist()
         assert got64 == [w for a, w in zip(v, want) if abs(a) < 1 << 61], shift
+
+
+def test_memory_images_refuses_a_field_beyond_the_bits_the_engine_keeps():
+    """EngineConfig.field_widths: sizes and strides up to 2^ceil(log2 act_depth + 1) − 1; a stride
+    of 32 on an engine of 16-word buffers (5 kept bits) is refused, naming the layer and the field,
+    while 31 runs and an address step (row_step = stride·in_w = 62) is kept modulo the depth."""
+    engine = _engine(act_depth=16)
+    assert engine.field_widths["stride"] == 5 and engine.field_widths["row_step"] == 4
+    ok = Program("ok", 8, (_layer("c1", cin=1, cout=2, k=1, in_hw=(2, 2), stride=31), _head(2)), 0)
+    memory_images(ok, engine)
+    far = Program("far", 8, (_layer("c1", cin=1, cout=2, k=1, in_hw=(2, 2), stride=32), _head(2)), 0)
+    msg = _refused(lambda: memory_images(far, engine), "c1", "stride")
+    assert "32 needs more than the 5 bits the engine keeps of it" in msg

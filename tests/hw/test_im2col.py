@@ -92,3 +92,37 @@ def test_generator_streams_golden_im2col(seed):
     assert len(got) == len(want)
     for i, (g, e) in enumerate(zip(got, want)):
         assert g == e, f"beat {i}: {g} != {e} (k={k} s={stride} p={padding} cin={cin} h={h} w={w})"
+
+
+@pytest.mark.parametrize("case", [
+    # (in_h, in_w, kernel, stride, padding): the largest stride and padding the kept 5-bit fields hold
+    # (act_depth 16: values up to 2^4·2 − 1 = 31), with taps 31 before and after the input
+    (1, 1, 1, 31, 31),
+    (1, 1, 2, 30, 30),
+    # the tallest and widest inputs the buffer holds (in_h, in_w = act_depth)
+    (16, 1, 1, 1, 0),
+    (1, 16, 3, 2, 1),
+])
+def test_generator_at_the_edges_of_the_kept_field_widths(case):
+    """EngineConfig.field_widths keeps sizes, strides and padding in ceil(log2 act_depth) + 1 bits
+    and the address steps modulo the buffer's depth (negative pos_start, ci_step of a kernel taller
+    than the input): the beats still equal golden im2col at the largest values they allow."""
+    h, w, k, stride, padding = case
+    engine = EngineConfig(array=ArrayConfig(rows=2, cols=2, width=8, k_max=128), mac_rows=1,
+                          act_depth=16, weight_depth=64, const_depth=16)
+    assert engine.field_widths["stride"] == engine.field_widths["padding"] == 5
+    rng = np.random.default_rng(sum(case))
+    cout = 1                        # one channel in a tile of two rows: the padding row is dropped
+    weights = rng.integers(-128, 128, (cout, 1, k, k))
+    layer = LayerProgram("l", "add", weights, np.ones(cout, int), np.zeros(cout, int), 0, (h, w), stride, padding)
+    oc, oh, ow = layer.out_shape
+    assert oc * oh * ow <= engine.act_depth and h * w <= engine.act_depth
+    x = rng.integers(-128, 128, (2, 1, h, w))
+    tiles = -(-cout // 2)
+    f = np.zeros((tiles * 2, layer.k), dtype=np.int64)
+    f[:cout] = weights.reshape(cout, layer.k)
+    words = f.reshape(tiles, 2, layer.k).transpose(0, 2, 1).reshape(tiles * layer.k, 2)
+    got = run_generator(engine, layer, x, words, 5)
+    want = expected_beats(x, weights, 2, stride, padding)
+    assert any(any(v != 0 for v in act) for act, _, _ in want)      # some taps read the input
+    assert got == want
