@@ -64,7 +64,11 @@ class EngineRunConfig:
 
     def __post_init__(self):
         # every parameter before any work: a bad array shape is refused before a model is trained or loaded
-        check_array_shape(self.rows, self.cols, self.width, self.mac_rows)
+        # mac_rows shapes a MAC array only an AdderNet with multiplier first and last layers has: an
+        # all-adder network (or a CNN) ignores it, so the default 2 does not refuse a 1-row array
+        mac_used = self.first_last != "adder" and self.program is None and not pe_kind(self.pe).has_multiplier
+        check_array_shape(self.rows, self.cols, self.width, self.mac_rows if mac_used else None)
+        check_int("mac_rows", self.mac_rows, lo=0)
         check_program_data(self.program, self.data)
         check_program_options(self.network, self.pe, self.first_last, self.requant, self.shift_terms, self.quant,
                               self.group, self.qat_epochs)

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from adderhw.base.errors import BadParameter
 from adderhw.cli import main
 from adderhw.golden.engine_cycles import engine_cycles
 
@@ -116,3 +117,15 @@ def test_a_bad_array_shape_is_refused_before_any_model_is_trained_or_loaded(argv
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_mac_rows_is_checked_only_where_a_mac_array_is_built():
+    """The default --mac-rows 2 must not refuse a one-row all-adder engine (it has no MAC array), while
+    an AdderNet with multiplier first and last layers still needs mac_rows <= rows, and no network
+    takes a negative one."""
+    from adderhw.engine import EngineRunConfig
+    EngineRunConfig(network="digits", rows=1, cols=1, mac_rows=2, first_last="adder", requant="shift")
+    with pytest.raises(BadParameter, match="mac_rows must be an integer from 0 to 1, not 2"):
+        EngineRunConfig(network="digits", rows=1, cols=1, mac_rows=2)
+    with pytest.raises(BadParameter, match="mac_rows must be an integer of at least 0, not -1"):
+        EngineRunConfig(network="digits", rows=1, cols=1, mac_rows=-1, first_last="adder")
