@@ -104,6 +104,7 @@ from adderhw.base.engine import ADD_SHIFT_MAX, GAP_EXTRA_BITS, MAX_SHIFT, SHIFT_
 from adderhw.base.requant import code_bits, exp_bits
 
 from .descriptor import POOL_GAP, POOL_MAX2, descriptor_layout, has_relu, is_last, is_residual, pool_kind
+from .skew import RingDelay, ram_style
 
 __all__ = ["PostProcessor", "const_layout", "scale_terms", "sum_bits", "requant_bits", "residual_bits", "requant_shift",
            "GAP_EXTRA_BITS"]
@@ -285,10 +286,20 @@ class PostProcessor(wiring.Component):
         # t is carried in the bits of a constant-table entry: a kept row's channel is below cout
         side = data.StructLayout({"v": 1, "t": self.class_bits, "t0": 1, "dst": abits, "first": 1, "lastpos": 1,
                                   "end": 1, **({"q": qb} if P > 1 else {})})
-        stage = [Signal(side, name=f"side_{n}") for n in ("a", "a2", "b", "b1", "b2", "c1", "c2", "c3")]
+        # Stages A2 to C2 only pass it on: a chunk's valid and end flags in flip-flops (reset with the
+        # engine), its data (channel, destination, window flags) in a 6-cycle hw.skew.RingDelay, a
+        # block RAM on the iCE40 (2·18 flip-flops instead of 6·18; Yosys's ram_style hint)
+        stage = {i: Signal(side, name=f"side_{n}") for i, n in ((0, "a"), (6, "c2"), (7, "c3"))}
+        flags = [Signal(2, name=f"flags_{n}") for n in ("a2", "b", "b1", "b2", "c1", "c2")]
+        m.submodules.side_ring = ring = RingDelay(side, 6, name="side", ram_style=ram_style(platform))
+        m.d.comb += [ring.i_data.eq(stage[0]), stage[6].eq(ring.o_data),
+                     stage[6].v.eq(flags[5][0]), stage[6].end.eq(flags[5][1])]
 
         def advance(i):
-            m.d.sync += stage[i].eq(stage[i - 1])
+            if i <= 6:                  # flags[i − 1] holds stage i's valid and end
+                m.d.sync += flags[i - 1].eq(Cat(stage[0].v, stage[0].end) if i == 1 else flags[i - 2])
+            else:
+                m.d.sync += stage[i].eq(stage[i - 1])
 
         # ---- stage A: the chunk, and the constant table's address (its data comes in stage A2)
         acc_a = Signal(data.ArrayLayout(signed(self.acc_bits), L))
