@@ -30,8 +30,8 @@ Loading and reading (the host link or a testbench), only while the engine is idl
     are separate tables: each load is written as it arrives, in either order, and no part of a
     load waits in a register, so a reset of the engine's logic loses no load it took);
     3: descriptor slot ``addr``. ``ready`` is low while the engine runs.
-  * ``i_peek_side``/``i_peek_addr`` → ``o_peek_data`` (one cycle later): a word of an activation
-    buffer, for example the last layer's logits (words 0 .. classes-1 of buffer L mod 2; with
+  * ``i_peek_side``/``i_peek_addr`` → ``o_peek_data`` (one cycle later; while idle, its value
+    while the engine runs is not the peek's): a word of an activation buffer, for example the last layer's logits (words 0 .. classes-1 of buffer L mod 2; with
     ``residual`` of the buffer the last step's ``bufs`` names, golden.program.MemoryImages.buffers).
 
 Residual networks (``EngineConfig.residual``; golden.program, "Graphs and the residual add"): every
@@ -197,7 +197,12 @@ class LayerEngine(wiring.Component):
             side, dst, skip = buffers(desc)
             res = is_residual(desc)
         else:
-            side = seq.o_side
+            # while idle, the side the host's peek reads (registered: its word comes a cycle after
+            # its address), so that the peek's word comes through the source's multiplexer and no
+            # C-lane multiplexer of its own is built (on the ECP5 8x16 engine, 128 LUT4s)
+            peek_side = Signal(name="peek_side")
+            m.d.sync += peek_side.eq(self.i_peek_side)
+            side = Mux(busy, seq.o_side, peek_side)
         for s, mem in enumerate(acts):
             rd = mem.read_port(transparent_for=())
             wr = mem.write_port(granularity=1)
@@ -221,11 +226,11 @@ class LayerEngine(wiring.Component):
                     m.d.comb += [wr.addr.eq(ld.addr), wr.en.eq(Mux(load & (ld.space == SPACE_ACT), lane_en[:C], 0))]
                     for c in range(C):
                         m.d.comb += wr.data[c].eq(ld.data)
-            peek_sel = Signal(name=f"peek_sel{s}")
-            m.d.sync += peek_sel.eq(self.i_peek_side == s)
-            with m.If(peek_sel & ~busy):
-                m.d.comb += self.o_peek_data.eq(rd.data)
             if e.residual:
+                peek_sel = Signal(name=f"peek_sel{s}")
+                m.d.sync += peek_sel.eq(self.i_peek_side == s)
+                with m.If(peek_sel & ~busy):
+                    m.d.comb += self.o_peek_data.eq(rd.data)
                 # the buffers' read data by role: a buffer may be both source and skip
                 with m.If(reading):
                     m.d.comb += gen.i_act_data.eq(rd.data)
@@ -238,6 +243,8 @@ class LayerEngine(wiring.Component):
                     m.d.comb += gen.i_act_data.eq(rd.data)
                 with m.Else():
                     m.d.comb += post.i_rd_data.eq(rd.data)
+        if not e.residual:
+            m.d.comb += self.o_peek_data.eq(gen.i_act_data)      # the peek's word while idle
         m.d.comb += [self.o_wr.valid.eq(busy & post.o_wr_en), self.o_wr.layer.eq(seq.o_layer),
                      self.o_wr.side.eq(dst if e.residual else ~side), self.o_wr.addr.eq(post.o_wr_addr), self.o_wr.data.eq(post.o_wr_data),
                      self.o_wr.lanes.eq(post.o_wr_lanes)]

@@ -33,10 +33,13 @@ addresses; stage 1 is the memories' read data (registered inside the block RAM);
 it, after the zero padding and the per-tile shift, as the stream payload, so that no path runs from
 a block RAM's output through logic into the array (the RAM's clock-to-output is slower than a
 flip-flop's). A beat is offered from the third cycle after ``i_start`` and then on every cycle that
-the array accepts the previous one; when the array holds ``ready`` low (the last beat of a tile
-waits for the drain, hw.array) the counters, the memories' read enables and stage 2 hold, so no
-beat is lost and no bubble is added. ``o_busy`` is high from ``i_start`` until the layer's last
-beat is accepted.
+the array accepts the previous one. When the array holds ``ready`` low (the last beat of a tile
+waits for the drain, hw.array), the beat it did not take moves into a skid register, which offers
+it until it is taken, and the pipeline moves once more and then holds (counters, the memories'
+read enables and stage 2), so no beat is lost and no bubble is added: the array sees the same
+beats in the same cycles as from a pipeline that held at once, but the pipeline's advance is a
+function of its own registers (the skid register's and stage 2's valid), not of ``ready``.
+``o_busy`` is high from ``i_start`` until the layer's last beat is accepted.
 
 Members
 -------
@@ -110,6 +113,8 @@ class Im2colGenerator(wiring.Component):
         y, x = Signal(coord), Signal(coord)
         m.d.comb += [y.eq(iy0 + ky), x.eq(ix0 + kx)]
         in_range = (y >= 0) & (y < d.in_h) & (x >= 0) & (x < d.in_w)
+        # the loop bounds less one, as hw.sequencer registers them: a counter compares with a
+        # register, not through a subtractor's carry chain
         # the loop bounds less one, registered at i_start (the descriptor is valid then and held): a
         # counter compares with a register, not through a subtractor's carry chain
         kernel_m1, cin_m1, tiles_m1 = Signal.like(kx, name="kernel_m1"), Signal.like(ci, name="cin_m1"), \
@@ -127,13 +132,20 @@ class Im2colGenerator(wiring.Component):
 
         ready = self.o_act.ready & self.o_filter.ready
         v2 = Signal()
-        adv = ~v2 | ready                   # the whole pipeline moves, or holds, together
+        # the skid register: the beat stage 2 offered in a cycle the array did not take it, while the
+        # pipeline moved on (it saw a free skid register). The pipeline's advance depends on
+        # registers only, not on the array's ready (on the ECP5 8x8 engine that ready into every
+        # counter's enable was the critical path, 10.8 ns)
+        skid_v = Signal(name="skid_valid")
+        adv = ~v2 | ~skid_v                 # the whole pipeline moves, or holds, together
         m.d.comb += [self.o_act_addr.eq(a_pos + t_off), self.o_w_addr.eq(w_addr), self.o_read_en.eq(adv),
-                     self.o_busy.eq(running | v1 | v2)]
+                     self.o_busy.eq(running | v1 | v2 | skid_v)]
         # ---- stage 2: the payload, registered
         act2 = Signal(data.ArrayLayout(signed(w), self.engine.array.cols), name="act2")
         w2 = Signal(data.ArrayLayout(signed(w), self.engine.array.rows), name="w2")
         last2 = Signal()
+        skip2 = Signal(data.ArrayLayout(signed(w), self.engine.array.cols), name="skip2") \
+            if self.engine.residual else None
         with m.If(adv):
             m.d.sync += [v2.eq(v1), last2.eq(last1), w2.eq(self.i_w_data)]
             for c in range(self.engine.array.cols):
@@ -143,9 +155,25 @@ class Im2colGenerator(wiring.Component):
                     value = Mux(is_residual(d), value, shifted) if self.engine.residual else shifted
                 m.d.sync += act2[c].eq(value)
             if self.engine.residual:
-                m.d.sync += self.o_skip.eq(self.i_skip_data)
-        m.d.comb += [self.o_act.payload.data.eq(act2), self.o_act.payload.last.eq(last2), self.o_act.valid.eq(v2),
-                     self.o_filter.payload.eq(w2), self.o_filter.valid.eq(v2)]
+                m.d.sync += skip2.eq(self.i_skip_data)
+        # ---- the output: the skid register's beat while it holds one, else stage 2's
+        skid_act, skid_w, skid_last = Signal.like(act2, name="skid_act"), Signal.like(w2, name="skid_w"), Signal()
+        with m.If(skid_v):
+            m.d.comb += [self.o_act.payload.data.eq(skid_act), self.o_act.payload.last.eq(skid_last),
+                         self.o_filter.payload.eq(skid_w)]
+            with m.If(ready):
+                m.d.sync += skid_v.eq(0)
+        with m.Else():
+            m.d.comb += [self.o_act.payload.data.eq(act2), self.o_act.payload.last.eq(last2),
+                         self.o_filter.payload.eq(w2)]
+            with m.If(v2 & ~ready):         # stage 2 moves on (adv is high): keep its beat
+                m.d.sync += [skid_v.eq(1), skid_act.eq(act2), skid_w.eq(w2), skid_last.eq(last2)]
+        m.d.comb += [self.o_act.valid.eq(v2 | skid_v), self.o_filter.valid.eq(v2 | skid_v)]
+        if self.engine.residual:
+            skid_skip = Signal.like(skip2, name="skid_skip")
+            m.d.comb += self.o_skip.eq(Mux(skid_v, skid_skip, skip2))
+            with m.If(~skid_v & v2 & ~ready):
+                m.d.sync += skid_skip.eq(skip2)
 
         with m.If(adv):
             m.d.sync += [v1.eq(running), pad1.eq(~in_range), last1.eq(k_last)]
