@@ -24,10 +24,12 @@ Each beat is taken when the work it started is finished: the reply when its CHK 
 the transmitter, the frame in that same cycle. So a frame is executed only after its checksum is
 good (a bad one changes nothing), bytes that arrive while a command executes or its reply is sent
 are dropped (the host sends the next frame after the reply), and the receiver listens again from
-the cycle after the reply's last byte was taken. The device answers byte for byte and cycle for
-cycle as the single state machine it was split from (compared on Amaranth's simulator, every cycle
-of ``o_tx`` and ``o_busy``, over every command and error); ``o_error`` pulses once per error reply,
-one cycle later than that machine did for the errors the receiver finds.
+the cycle after the reply's last byte was taken. The device answers byte for byte as the single
+state machine it was split from (compared on Amaranth's simulator, every cycle of ``o_tx`` and
+``o_busy``, over every command and error); since the stages were made lean (issue 28) it is no
+longer cycle for cycle: an error the executor finds in a frame's header is answered one cycle
+sooner, a WRITE walks its bytes twice (a dry walk, then the loads) and ERR_HANG one cycle sooner.
+``o_error`` pulses once per error reply, when the executor decides it.
 
 STATUS replies with a table fixed when the top is built (:func:`status_bytes`): the protocol
 version and the EngineConfig the engine was built from, among them (version 2) how it requantises

@@ -42,9 +42,9 @@ o_payload : Out(memory.ReadPort.Signature(addr_width=ceil_log2(MAX_PAYLOAD), sha
 from amaranth.hdl import Module, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
+from amaranth.utils import bits_for, ceil_log2
 
-from adderhw.base.protocol import (ERR_CHECKSUM, ERR_FRAMING, ERR_LENGTH, ERR_TIMEOUT, MAX_PAYLOAD, SYNC,
+from adderhw.base.protocol import (ERRORS, ERR_CHECKSUM, ERR_FRAMING, ERR_LENGTH, ERR_TIMEOUT, MAX_PAYLOAD, SYNC,
                                    WRITE_HEADER)
 from adderhw.base.errors import BadParameter
 from adderhw.base.validate import check_int
@@ -54,7 +54,8 @@ __all__ = ["FrameReceiver", "frame_layout"]
 
 def frame_layout():
     """The layout of ``FrameReceiver.o_frame``'s payload: one received frame."""
-    return data.StructLayout({"cmd": 8, "length": 16, "head": data.ArrayLayout(8, WRITE_HEADER), "code": 8})
+    return data.StructLayout({"cmd": 8, "length": 16, "head": data.ArrayLayout(8, WRITE_HEADER),
+                              "code": bits_for(max(ERRORS))})
 
 
 class FrameReceiver(wiring.Component):
