@@ -55,7 +55,7 @@ o_error : Out(1)                     pulses once for each error reply, when it i
 from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import bits_for, ceil_log2
+from amaranth.utils import bits_for, ceil_log2, exact_log2
 
 from adderhw.base.engine import EngineConfig
 from adderhw.base.errors import BadParameter
@@ -138,7 +138,11 @@ class CommandExecutor(wiring.Component):
                 with m.Case(CMD_READ):
                     m.d.comb += reply.length.eq(r_count[:act_bits] * word_bytes)
 
-        run_left = Signal(32)                # RUN: cycles left before the run counts as hung
+        # RUN: cycles since the start, from 0 (a flip-flop's reset, where a down-counter loaded with
+        # the limit needs a multiplexer per bit), and the limit reached: the frame's, or RUN_LIMIT,
+        # a power of two whose bit rises first when the count reaches it
+        run_count = Signal(32)
+        run_limit = Mux(length == 4, run_count == Cat(*head[:4]), run_count[exact_log2(RUN_LIMIT)])
         run_hung = Signal()
         m.d.sync += self.o_engine_reset.eq(0)
 
@@ -151,8 +155,7 @@ class CommandExecutor(wiring.Component):
             with m.State("IDLE"):
                 # loaded in every idle cycle, used by the frame that leaves it (fail overrides code)
                 m.d.sync += [reply.code.eq(frame.code), pos.eq(WRITE_HEADER), k.eq(0), dry.eq(1),
-                             waddr.eq(addr[:addr_bits]), run_hung.eq(0),
-                             run_left.eq(Mux(length == 4, Cat(*head[:4]), RUN_LIMIT))]
+                             waddr.eq(addr[:addr_bits]), run_hung.eq(0), run_count.eq(0)]
                 with m.If(self.i_frame.valid & (frame.code != 0)):      # the receiver's error
                     m.d.comb += self.o_error.eq(1)
                     m.next = "REPLY"
@@ -221,10 +224,10 @@ class CommandExecutor(wiring.Component):
                     m.next = "WRITE_FETCH"
 
             with m.State("RUN"):
-                m.d.sync += run_left.eq(run_left - 1)
+                m.d.sync += run_count.eq(run_count + 1)
                 with m.If(run_hung):         # the engine is reset in this cycle
                     fail(ERR_HANG)
-                with m.Elif((run_left == 0) & ~self.i_done):
+                with m.Elif(run_limit & ~self.i_done):
                     m.d.sync += [self.o_engine_reset.eq(1), run_hung.eq(1)]     # the reset: next cycle
                 with m.Elif(self.i_done):
                     m.d.sync += reply.cycles.eq(self.i_cycles)

@@ -181,6 +181,25 @@ def test_a_run_past_its_limit_resets_the_engine_for_one_cycle_and_answers_err_ha
     assert got["reply"] == (CMD_ERROR, 1, ERR_HANG) and got["errors"] == 1
 
 
+@pytest.mark.parametrize("limit", [0, 1, 2, 255, 256, 257])
+def test_a_run_s_limit_counts_exactly_its_cycles(limit):
+    got = _execute(CMD_RUN, limit.to_bytes(4, "little"))
+    assert got["resets"] == [got["starts"][0] + limit + 2] and got["reply"] == (CMD_ERROR, 1, ERR_HANG)
+    if limit:
+        got = _execute(CMD_RUN, limit.to_bytes(4, "little"), done_after=limit + 1)
+        assert got["reply"] == (CMD_RUN | REPLY, 4 + C, 0) and not got["resets"]
+
+
+def test_a_run_without_a_limit_has_run_limit(monkeypatch):
+    # RUN_LIMIT (2^26) made 2^7 here, to be simulated: the run without a limit in its frame
+    import adderhw.hw.link_executor as executor
+    monkeypatch.setattr(executor, "RUN_LIMIT", 1 << 7)
+    got = _execute(CMD_RUN)
+    assert got["resets"] == [got["starts"][0] + (1 << 7) + 2] and got["reply"] == (CMD_ERROR, 1, ERR_HANG)
+    got = _execute(CMD_RUN, done_after=(1 << 7) + 1)
+    assert got["reply"] == (CMD_RUN | REPLY, 4 + C, 0) and not got["resets"]
+
+
 def test_a_run_that_ends_on_its_last_allowed_cycle_is_not_a_hang():
     limit = 60
     got = _execute(CMD_RUN, limit.to_bytes(4, "little"), done_after=limit + 1)
