@@ -108,12 +108,13 @@ class CommandExecutor(wiring.Component):
         pos, k, dry = Signal(range(MAX_PAYLOAD + 1)), Signal(2), Signal()
         waddr = Signal(bits_for((1 << addr_bits) - 1 + MAX_PAYLOAD - WRITE_HEADER))
         value = Signal(min(32, len(load.payload.data)))
-        fits = Signal()                                      # the lane, and waddr as an end address
+        depth, lane_ok = Signal(addr_bits), Signal()         # the space's depth, and the lane in it
         with m.Switch(space):
-            for code, (depth, lanes) in spaces.items():
+            for code, (d, lanes) in spaces.items():
                 with m.Case(code):
-                    m.d.comb += fits.eq((waddr <= depth) & (lane < lanes))
-        in_range = fits & (head[0][2:] == 0) & (addr[addr_bits:] == 0)
+                    m.d.comb += [depth.eq(d), lane_ok.eq(lane < lanes)]
+        # one comparison with the space's depth (four, one per space, were a carry chain each)
+        in_range = lane_ok & (waddr <= depth) & (head[0][2:] == 0) & (addr[addr_bits:] == 0)
         last = k + 1 == vbytes                               # the value's last byte
         m.d.comb += [load.payload.space.eq(space), load.payload.addr.eq(waddr), load.payload.lane.eq(lane),
                      load.payload.data.eq(value.as_signed())]
