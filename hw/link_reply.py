@@ -17,7 +17,10 @@ The payload comes from the reply's ``cmd``:
 Protocol and latency: the reply beat is held by its producer while its frame is sent and taken (its
 ``ready``) in the cycle the CHK byte is taken by ``o_byte``, so its fields need no copy here and
 "taken" means "sent". One register holds the byte offered (header, payload and CHK alike), and CHK
-is kept as minus the running sum, so no negation follows the last byte. The sync byte is offered one cycle after the beat becomes valid, each header
+is kept as minus the running sum, so no negation follows the last byte. READ's byte, lane and word
+are bit fields of the payload byte's index when a word has a power-of-two number of bytes (C and
+abytes powers of two: no counters, the peek address is ``addr`` plus the index's high bits), else
+counters of their own. The sync byte is offered one cycle after the beat becomes valid, each header
 byte in the cycle after the one before it was taken, each payload byte four cycles after (the
 address set, the peek word registered, then the byte, so no path runs from the activation buffer's
 output through the lane and byte multiplexers: it was the ECP5 8x8 engine's critical path, 12.9
@@ -44,7 +47,7 @@ i_peek_data : In(ArrayLayout(signed(width), C))
 from amaranth.hdl import Cat, Const, Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import bits_for, ceil_log2
+from amaranth.utils import bits_for, ceil_log2, exact_log2
 
 from adderhw.base.engine import EngineConfig
 from adderhw.base.errors import BadParameter
@@ -88,11 +91,19 @@ class ReplySender(wiring.Component):
         reply, out = self.i_reply.payload, self.o_byte
         chk = Signal(8)                      # minus the sum of the bytes sent after the sync byte
         rep_i = Signal.like(reply.length)    # payload byte being sent
-        l_i = Signal(range(max(C, 2)))       # READ: lane and byte of the byte being sent,
-        b_i = Signal(range(max(abytes, 2)))
-        peek_addr = Signal.like(self.o_peek_addr)       # and its word
         tx_byte = Signal(8)                  # the byte offered on o_byte
-        m.d.comb += [self.o_peek_side.eq(reply.side), self.o_peek_addr.eq(peek_addr), out.payload.eq(tx_byte)]
+        m.d.comb += [self.o_peek_side.eq(reply.side), out.payload.eq(tx_byte)]
+        # READ: the lane and byte of the byte being sent, and its word. With a power-of-two number of
+        # bytes per word they are bit fields of rep_i; else counters of their own.
+        pow2 = (C * abytes) & (C * abytes - 1) == 0
+        if pow2:
+            lane_at, word_at = exact_log2(abytes), exact_log2(C * abytes)
+            b_i, l_i = rep_i[:lane_at], rep_i[lane_at:word_at]
+            m.d.comb += self.o_peek_addr.eq(reply.addr + rep_i[word_at:])
+        else:
+            l_i, b_i = Signal(range(C)), Signal(range(abytes))
+            peek_addr = Signal.like(self.o_peek_addr)
+            m.d.comb += self.o_peek_addr.eq(peek_addr)
 
         peek = Signal.like(self.i_peek_data, name="peek_word")
         pay = Signal(8)                      # the payload byte rep_i, from registers only
@@ -105,16 +116,18 @@ class ReplySender(wiring.Component):
                 m.d.comb += pay.eq(run_bytes.word_select(rep_i[:ceil_log2(4 + C + 1)], 8))
             with m.Case(CMD_READ | REPLY):   # the peek port's word registered, then the byte
                 lane_val = Signal(signed(8 * abytes))
-                m.d.comb += [lane_val.eq(peek.as_value().word_select(l_i, a.width).as_signed()),
-                             pay.eq(lane_val.as_unsigned().word_select(b_i, 8))]
+                lane = peek.as_value().word_select(l_i, a.width) if C > 1 else peek.as_value()
+                m.d.comb += lane_val.eq(lane.as_signed())
+                m.d.comb += pay.eq(lane_val.as_unsigned().word_select(b_i, 8) if abytes > 1 else lane_val)
             with m.Case(CMD_ERROR):
                 m.d.comb += pay.eq(reply.code)
         m.d.sync += peek.eq(self.i_peek_data)
 
         with m.FSM(name="reply"):
             with m.State("IDLE"):
-                m.d.sync += [chk.eq(0), rep_i.eq(0), l_i.eq(0), b_i.eq(0), peek_addr.eq(reply.addr),
-                             tx_byte.eq(SYNC)]
+                m.d.sync += [chk.eq(0), rep_i.eq(0), tx_byte.eq(SYNC)]
+                if not pow2:
+                    m.d.sync += [l_i.eq(0), b_i.eq(0), peek_addr.eq(reply.addr)]
                 with m.If(self.i_reply.valid):
                     m.next = "SEND_SYNC"
             # the header: each state sends ``tx_byte`` and loads the next one; CHK counts all but SYNC
@@ -145,14 +158,15 @@ class ReplySender(wiring.Component):
                 m.d.comb += out.valid.eq(1)
                 with m.If(out.ready):
                     m.d.sync += [chk.eq(chk - tx_byte), rep_i.eq(rep_i + 1)]
-                    with m.If(b_i == abytes - 1):
-                        m.d.sync += b_i.eq(0)
-                        with m.If(l_i == C - 1):
-                            m.d.sync += [l_i.eq(0), peek_addr.eq(peek_addr + 1)]
+                    if not pow2:
+                        with m.If(b_i == abytes - 1):
+                            m.d.sync += b_i.eq(0)
+                            with m.If(l_i == C - 1):
+                                m.d.sync += [l_i.eq(0), peek_addr.eq(peek_addr + 1)]
+                            with m.Else():
+                                m.d.sync += l_i.eq(l_i + 1)
                         with m.Else():
-                            m.d.sync += l_i.eq(l_i + 1)
-                    with m.Else():
-                        m.d.sync += b_i.eq(b_i + 1)
+                            m.d.sync += b_i.eq(b_i + 1)
                     m.next = "PAY_FETCH"
             with m.State("SEND_CHK"):        # the reply is sent when its last byte is taken
                 m.d.comb += out.valid.eq(1)
