@@ -65,7 +65,7 @@ from adderhw.base.protocol import (CMD_ERROR, CMD_READ, CMD_RUN, CMD_STATUS, CMD
                                    const_lanes)
 
 from .engine import class_layout, load_layout
-from .link_receiver import frame_layout
+from .link_receiver import below, frame_layout
 from .link_reply import reply_layout
 
 __all__ = ["CommandExecutor"]
@@ -108,13 +108,12 @@ class CommandExecutor(wiring.Component):
         pos, k, dry = Signal(range(MAX_PAYLOAD + 1)), Signal(2), Signal()
         waddr = Signal(bits_for((1 << addr_bits) - 1 + MAX_PAYLOAD - WRITE_HEADER))
         value = Signal(min(32, len(load.payload.data)))
-        depth, lane_ok = Signal(addr_bits), Signal()         # the space's depth, and the lane in it
+        fits = Signal()                                      # the lane, and waddr as an end address
         with m.Switch(space):
-            for code, (d, lanes) in spaces.items():
+            for code, (depth, lanes) in spaces.items():
                 with m.Case(code):
-                    m.d.comb += [depth.eq(d), lane_ok.eq(lane < lanes)]
-        # one comparison with the space's depth (four, one per space, were a carry chain each)
-        in_range = lane_ok & (waddr <= depth) & (head[0][2:] == 0) & (addr[addr_bits:] == 0)
+                    m.d.comb += fits.eq(below(lane, lanes) & below(waddr, depth + 1))
+        in_range = fits & (head[0][2:] == 0) & (addr[addr_bits:] == 0)
         last = k + 1 == vbytes                               # the value's last byte
         m.d.comb += [load.payload.space.eq(space), load.payload.addr.eq(waddr), load.payload.lane.eq(lane),
                      load.payload.data.eq(value.as_signed())]
@@ -123,8 +122,8 @@ class CommandExecutor(wiring.Component):
         act_bits = bits_for(e.act_depth)
         r_side, r_addr, r_count = head[0], Cat(head[1], head[2], head[3]), Cat(head[4], head[5])
         m.d.comb += [reply.side.eq(r_side), reply.addr.eq(r_addr)]
-        r_outside = ((r_side >= e.act_buffers) | (r_addr[act_bits:] != 0) | (r_count[act_bits:] != 0) |
-                     (r_addr[:act_bits] + r_count[:act_bits] > e.act_depth))
+        r_outside = (~below(r_side, e.act_buffers) | (r_addr[act_bits:] != 0) | (r_count[act_bits:] != 0) |
+                     ~below(r_addr[:act_bits] + r_count[:act_bits], e.act_depth + 1))
 
         # the reply's command and length follow from the frame; code is 0 for a good reply
         with m.If(reply.code != 0):
@@ -168,9 +167,9 @@ class CommandExecutor(wiring.Component):
                             with m.Else():
                                 m.next = "REPLY"
                         with m.Case(CMD_WRITE):
-                            with m.If(length < WRITE_HEADER):
+                            with m.If(below(length, WRITE_HEADER)):
                                 fail(ERR_LENGTH)
-                            with m.Elif((vbytes == 0) | (vbytes > 4)):
+                            with m.Elif((vbytes == 0) | ~below(vbytes, 5)):
                                 fail(ERR_RANGE)
                             with m.Else():
                                 m.next = "WRITE_FETCH"
@@ -185,7 +184,7 @@ class CommandExecutor(wiring.Component):
                                 fail(ERR_LENGTH)
                             with m.Elif(r_outside):
                                 fail(ERR_RANGE)
-                            with m.Elif(r_count[:act_bits] > MAX_PAYLOAD // word_bytes):
+                            with m.Elif(~below(r_count[:act_bits], MAX_PAYLOAD // word_bytes + 1)):
                                 fail(ERR_LENGTH)
                             with m.Else():
                                 m.next = "REPLY"
@@ -211,7 +210,7 @@ class CommandExecutor(wiring.Component):
                     with m.If(k == j // 8):
                         m.d.sync += part.eq(rd.data)
                     if j:                    # a byte above the first one: the sign, after the last byte
-                        with m.Elif(last & (k < j // 8)):
+                        with m.Elif(last & below(k, j // 8)):
                             m.d.sync += part.eq(Mux(rd.data[7], -1, 0))
                 m.d.sync += [pos.eq(pos + 1), k.eq(Mux(last, 0, k + 1))]
                 with m.If(last):

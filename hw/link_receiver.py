@@ -50,7 +50,7 @@ o_payload : Out(memory.ReadPort.Signature(addr_width=ceil_log2(MAX_PAYLOAD), sha
     a synchronous read port of the frame buffer (``en``, ``addr`` in; ``data`` one cycle later),
     valid for the held frame's first min(LEN, MAX_PAYLOAD) bytes.
 """
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for, ceil_log2
@@ -60,7 +60,21 @@ from adderhw.base.protocol import (ERRORS, ERR_CHECKSUM, ERR_FRAMING, ERR_LENGTH
 from adderhw.base.errors import BadParameter
 from adderhw.base.validate import check_int
 
-__all__ = ["FrameReceiver", "frame_layout"]
+__all__ = ["FrameReceiver", "frame_layout", "below"]
+
+
+def below(value, limit):
+    """``value < limit`` for a constant ``limit``, as logic: ``value`` is below it when, at some bit
+    where ``limit`` has a 1, ``value`` has a 0 and matches ``limit`` above. Yosys turns every ``<``
+    into a carry chain, a carry cell per bit even against a constant; this needs none. (Here because
+    the executor imports this module: a shared module for it lies outside the link.)"""
+    value = Value.cast(value)
+    if limit <= 0:
+        return Const(0)
+    if limit >> len(value):
+        return Const(1)
+    return Cat(*((value[i + 1:] == limit >> (i + 1)) & ~value[i]
+                 for i in range(len(value)) if limit >> i & 1)).any()
 
 
 def frame_layout():
@@ -172,13 +186,13 @@ class FrameReceiver(wiring.Component):
                     m.next = "CHK"
                 with m.Elif(got):
                     m.d.sync += idx.eq(idx + 1)
-                    m.d.comb += wr.en.eq(idx < MAX_PAYLOAD)
+                    m.d.comb += wr.en.eq(below(idx, MAX_PAYLOAD))
                     for i in range(WRITE_HEADER):
                         with m.If(idx == i):
                             m.d.sync += frame.head[i].eq(byte)
                 no_byte()
             with m.State("CHECK"):
-                with m.If(frame.length > MAX_PAYLOAD):
+                with m.If(~below(frame.length, MAX_PAYLOAD + 1)):
                     end(ERR_LENGTH)
                 with m.Elif(total != 0):
                     end(ERR_CHECKSUM)

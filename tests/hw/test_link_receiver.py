@@ -7,7 +7,7 @@ from amaranth.sim import Simulator
 from adderhw.base.errors import BadParameter
 from adderhw.base.protocol import (CMD_STATUS, CMD_WRITE, ERR_CHECKSUM, ERR_FRAMING, ERR_LENGTH, ERR_TIMEOUT,
                                    MAX_PAYLOAD, SYNC, checksum, encode_frame)
-from adderhw.hw.link_receiver import PRIMITIVE_TAPS, FrameReceiver, lfsr_polynomial, lfsr_state
+from adderhw.hw.link_receiver import PRIMITIVE_TAPS, FrameReceiver, below, lfsr_polynomial, lfsr_state
 
 TIMEOUT = 50
 
@@ -17,6 +17,24 @@ def test_the_timeout_must_be_a_positive_number_of_cycles_that_the_timer_can_coun
         FrameReceiver(0)
     with pytest.raises(BadParameter, match="timeout must be an integer from 1 to 4294967294, not 4294967295"):
         FrameReceiver((1 << 32) - 1)
+
+
+def test_below_is_less_than_a_constant_for_every_value_and_limit_of_five_bits():
+    from amaranth.hdl import Module, Signal
+    x = Signal(5)
+    limits = range(-1, 35)
+    outs = [Signal(name=f"below_{i}") for i in range(len(limits))]
+    m = Module()
+    m.d.comb += [o.eq(below(x, limit)) for o, limit in zip(outs, limits)]
+
+    async def bench(ctx):
+        for v in range(32):
+            ctx.set(x, v)
+            assert [ctx.get(o) for o in outs] == [int(v < limit) for limit in limits], v
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
 
 
 def _prime_factors(n):
