@@ -16,7 +16,8 @@ its own specification::
   in a frame buffer, and offers one beat per frame, good or not (its ``code``).
 * ``CommandExecutor`` answers a bad frame with its code, executes a good one (STATUS, WRITE's
   checks and load beats, RUN with its cycle limit and the hang's reset of the engine's logic,
-  READ's checks) and offers one reply beat.
+  READ's checks) and offers one reply beat. It counts a run's cycles itself, for the limit and the
+  reply alike (the cycles the engine's ``o_cycles`` counts, which the link does not read).
 * ``ReplySender`` sends the reply's frame: the status table, RUN's cycles and classes, READ's words
   through the engine's peek port, or the error code, and the checksum.
 
@@ -137,7 +138,7 @@ class EngineLink(wiring.Component):
 
         wiring.connect(m, executor.o_load, eng.i_load)
         m.d.comb += [eng.i_start.eq(executor.o_start), executor.i_done.eq(eng.o_done),
-                     executor.i_cycles.eq(eng.o_cycles), executor.i_class.eq(eng.o_class),
+                     executor.i_class.eq(eng.o_class),
                      eng.i_peek_side.eq(reply.o_peek_side), eng.i_peek_addr.eq(reply.o_peek_addr),
                      reply.i_peek_data.eq(eng.o_peek_data)]
         return m

@@ -15,7 +15,10 @@ error reply of that code: it changes nothing. A good frame is executed (adderhw.
   every beat is a write of one memory word, so nothing of an acknowledged write waits in a
   register: neither the hang's reset nor the board's takes it back.
 * RUN (LEN 0 or 4, else ERR_LENGTH): pulses ``o_start`` and waits for ``i_done``; the reply holds
-  ``i_cycles`` and ``i_class``, registered when ``i_done`` rises. If the run passes its cycle limit
+  the run's cycles and ``i_class``, registered when ``i_done`` rises. The cycles are counted here,
+  every cycle from the one after ``o_start`` to the one before ``i_done`` is seen: the cycles the
+  engine's ``o_cycles`` counts (from the one after its ``i_start`` to the one that raises its
+  registered ``o_done``), with the counter the cycle limit needs anyway. If the run passes its limit
   (the frame's, or RUN_LIMIT) ``o_engine_reset`` is high for one cycle and ERR_HANG replies.
   ``o_engine_reset`` is a register: the reset net reaches nearly every flip-flop of the engine, and
   driven from the 32-bit limit's comparison it was the iCE40 engine's critical path (39.5 ns).
@@ -48,7 +51,7 @@ i_payload : In(memory.ReadPort.Signature(addr_width=ceil_log2(MAX_PAYLOAD), shap
 o_reply : Out(stream.Signature(hw.link_reply.reply_layout(engine)))
 o_load : Out(stream.Signature(hw.engine.load_layout(engine)))   the engine's memory writes
 o_start : Out(1)                     starts a run (one cycle)
-i_done : In(1), i_cycles : In(32), i_class : In(hw.engine.class_layout(engine))   the run's end
+i_done : In(1), i_class : In(hw.engine.class_layout(engine))   the run's end
 o_engine_reset : Out(1)              resets the engine's logic (not its memories) after a hang
 o_error : Out(1)                     pulses once for each error reply, when it is decided
 """
@@ -82,7 +85,7 @@ class CommandExecutor(wiring.Component):
             "i_payload": In(memory.ReadPort.Signature(addr_width=ceil_log2(MAX_PAYLOAD), shape=8)),
             "o_reply": Out(stream.Signature(reply_layout(engine))),
             "o_load": Out(stream.Signature(load_layout(engine))),
-            "o_start": Out(1), "i_done": In(1), "i_cycles": In(32), "i_class": In(class_layout(engine)),
+            "o_start": Out(1), "i_done": In(1), "i_class": In(class_layout(engine)),
             "o_engine_reset": Out(1), "o_error": Out(1),
         })
 
@@ -139,9 +142,11 @@ class CommandExecutor(wiring.Component):
                     m.d.comb += reply.length.eq(r_count[:act_bits] * word_bytes)
 
         # RUN: cycles since the start, from 0 (a flip-flop's reset, where a down-counter loaded with
-        # the limit needs a multiplexer per bit), and the limit reached: the frame's, or RUN_LIMIT,
-        # a power of two whose bit rises first when the count reaches it
+        # the limit needs a multiplexer per bit), held from i_done on as the reply's cycles; and the
+        # limit reached: the frame's, or RUN_LIMIT, a power of two whose bit rises first when the
+        # count reaches it
         run_count = Signal(32)
+        m.d.comb += reply.cycles.eq(run_count)
         run_limit = Mux(length == 4, run_count == Cat(*head[:4]), run_count[exact_log2(RUN_LIMIT)])
         run_hung = Signal()
         m.d.sync += self.o_engine_reset.eq(0)
@@ -224,13 +229,13 @@ class CommandExecutor(wiring.Component):
                     m.next = "WRITE_FETCH"
 
             with m.State("RUN"):
-                m.d.sync += run_count.eq(run_count + 1)
+                with m.If(~self.i_done):
+                    m.d.sync += run_count.eq(run_count + 1)
                 with m.If(run_hung):         # the engine is reset in this cycle
                     fail(ERR_HANG)
                 with m.Elif(run_limit & ~self.i_done):
                     m.d.sync += [self.o_engine_reset.eq(1), run_hung.eq(1)]     # the reset: next cycle
                 with m.Elif(self.i_done):
-                    m.d.sync += reply.cycles.eq(self.i_cycles)
                     m.d.sync += [reply.classes[c].eq(self.i_class[c]) for c in range(C)]
                     m.next = "REPLY"
 

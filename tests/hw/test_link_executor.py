@@ -54,7 +54,6 @@ def _execute(cmd, payload=b"", code=0, length=None, done_after=None, seed=0, eng
         ctx.set(f.code, code)
         ctx.set(dut.i_frame.valid, 1)
         ctx.set(dut.i_class, [7, 0, 5])
-        ctx.set(dut.i_cycles, 123456)
         held = None
         for cycle in range(cycles):
             out["errors"] += ctx.get(dut.o_error)
@@ -115,10 +114,13 @@ def test_write_issues_one_sign_extended_load_per_value_under_stalls_then_an_empt
     assert got["reply"] == (CMD_WRITE | REPLY, 0, 0)
 
 
-def test_run_starts_the_engine_once_and_replies_with_its_cycles_and_classes():
-    got = _execute(CMD_RUN, done_after=40)
+@pytest.mark.parametrize("done_after", [1, 2, 40])
+def test_run_starts_the_engine_once_and_replies_with_its_cycles_and_classes(done_after):
+    got = _execute(CMD_RUN, done_after=done_after)
     assert len(got["starts"]) == 1 and not got["resets"]
-    assert got["reply"] == (CMD_RUN | REPLY, 4 + C, 0) and got["run"] == (123456, [7, 0, 5])
+    # o_start in cycle s, i_done from s + done_after: the cycles s + 1 .. s + done_after - 1, as the
+    # engine's o_cycles counts them (from the cycle after i_start to the one that raises o_done)
+    assert got["reply"] == (CMD_RUN | REPLY, 4 + C, 0) and got["run"] == (done_after - 1, [7, 0, 5])
 
 
 def test_read_replies_with_the_words_bytes_and_passes_side_and_address_through():
