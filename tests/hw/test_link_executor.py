@@ -227,7 +227,8 @@ def test_a_write_may_end_at_the_last_word_of_its_space_but_not_one_past_it(space
 # (512 words) needs 10 bits for its depth, and a frame carries at most MAX_PAYLOAD - 6 values
 FAR = {"an empty write at the depth": (512, 0, True), "an empty write one past it": (513, 0, False),
        "the last word": (511, 1, True), "the first address past 10 bits": (1 << 10, 1, False),
-       "the last address of 10 bits": ((1 << 10) - 1, 1, False), "the last address of 24 bits": ((1 << 24) - 1, 1, False),
+       "the last address of 10 bits": ((1 << 10) - 1, 1, False),
+       "the last address of 24 bits": ((1 << 24) - 1, 1, False),
        "a full frame from 0": (0, MAX_PAYLOAD - WRITE_HEADER, False),
        "a full frame wrapping 11 bits": ((1 << 11) - (MAX_PAYLOAD - WRITE_HEADER), MAX_PAYLOAD - WRITE_HEADER, False),
        "a full frame wrapping 24 bits": ((1 << 24) - 8, MAX_PAYLOAD - WRITE_HEADER, False)}
