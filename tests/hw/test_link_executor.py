@@ -36,7 +36,8 @@ def _execute(cmd, payload=b"", code=0, length=None, done_after=None, seed=0, eng
     """One frame (``cmd``, ``payload``; LEN = ``length`` or the payload's) offered to an executor,
     the reply taken after random stalls, load beats taken under random stalls, ``i_done`` raised
     ``done_after`` cycles after ``o_start`` (never: None). Checks the stream rules on the way and
-    returns {"reply": (cmd, length, code), "beats", "starts", "resets" (cycles), "errors", "run"}."""
+    returns {"reply": (cmd, length, code), "beats", "starts", "resets" (cycles), "errors", "run",
+    "valid_at" (the reply's first valid cycle; the frame is valid from cycle 0)}."""
     rng = np.random.default_rng(seed)
     m = Module()
     m.submodules.exe = dut = CommandExecutor(engine)
@@ -70,6 +71,7 @@ def _execute(cmd, payload=b"", code=0, length=None, done_after=None, seed=0, eng
                                     cycle >= out["starts"][0] + done_after))
             r = dut.o_reply.payload
             if ctx.get(dut.o_reply.valid):
+                out.setdefault("valid_at", cycle)
                 now = (ctx.get(r.cmd), ctx.get(r.length), ctx.get(r.code), ctx.get(r.cycles),
                        [ctx.get(r.classes[c]) for c in range(C)], ctx.get(r.side), ctx.get(r.addr))
                 assert held in (None, now)              # stable until taken
@@ -187,6 +189,7 @@ def test_a_run_past_its_limit_resets_the_engine_for_one_cycle_and_answers_err_ha
 def test_a_run_s_limit_counts_exactly_its_cycles(limit):
     got = _execute(CMD_RUN, limit.to_bytes(4, "little"))
     assert got["resets"] == [got["starts"][0] + limit + 2] and got["reply"] == (CMD_ERROR, 1, ERR_HANG)
+    assert got["valid_at"] == got["resets"][0] + 1              # ERR_HANG: one cycle after the reset
     if limit:
         got = _execute(CMD_RUN, limit.to_bytes(4, "little"), done_after=limit + 1)
         assert got["reply"] == (CMD_RUN | REPLY, 4 + C, 0) and not got["resets"]
@@ -262,3 +265,13 @@ def test_a_read_s_address_and_count_are_checked_over_the_whole_range_the_frame_a
         assert got["reply"] == (CMD_ERROR, 1, want) and got["errors"] == 1
     else:
         assert got["reply"] == (CMD_READ | REPLY, want, 0) and not got["errors"]
+
+
+@pytest.mark.parametrize("cmd,payload,code", [(CMD_STATUS, b"", 0), (CMD_STATUS, b"\x01", 0), (0x33, b"", 0),
+                                              (CMD_READ, bytes([0, 0, 0, 0, 2, 0]), 0),
+                                              (CMD_READ, bytes([0, 0xFF, 0x01, 0, 2, 0]), 0),
+                                              (CMD_WRITE, _write(0, 0, 0, 5, [1]), 0),
+                                              (CMD_WRITE, _write(0, 0, 0, 1, [1]), ERR_CHECKSUM)])
+def test_a_reply_decided_from_the_header_is_valid_one_cycle_after_the_frame(cmd, payload, code):
+    got = _execute(cmd, payload, code=code)
+    assert got["valid_at"] == 1
