@@ -60,7 +60,7 @@ from adderhw.base.protocol import (ERRORS, ERR_CHECKSUM, ERR_FRAMING, ERR_LENGTH
 from adderhw.base.errors import BadParameter
 from adderhw.base.validate import check_int
 
-__all__ = ["FrameReceiver", "frame_layout", "below"]
+__all__ = ["FrameReceiver", "frame_layout", "below", "PRIMITIVE_TAPS", "lfsr_polynomial", "lfsr_state"]
 
 
 def below(value, limit):
