@@ -16,7 +16,8 @@ its own specification::
   in a frame buffer, and offers one beat per frame, good or not (its ``code``).
 * ``CommandExecutor`` answers a bad frame with its code, executes a good one (STATUS, WRITE's
   checks and load beats, RUN with its cycle limit and the hang's reset of the engine's logic,
-  READ's checks) and offers one reply beat.
+  READ's checks) and offers one reply beat. It counts a run's cycles itself, for the limit and the
+  reply alike (the cycles the engine's ``o_cycles`` counts, which the link does not read).
 * ``ReplySender`` sends the reply's frame: the status table, RUN's cycles and classes, READ's words
   through the engine's peek port, or the error code, and the checksum.
 
@@ -24,10 +25,12 @@ Each beat is taken when the work it started is finished: the reply when its CHK 
 the transmitter, the frame in that same cycle. So a frame is executed only after its checksum is
 good (a bad one changes nothing), bytes that arrive while a command executes or its reply is sent
 are dropped (the host sends the next frame after the reply), and the receiver listens again from
-the cycle after the reply's last byte was taken. The device answers byte for byte and cycle for
-cycle as the single state machine it was split from (compared on Amaranth's simulator, every cycle
-of ``o_tx`` and ``o_busy``, over every command and error); ``o_error`` pulses once per error reply,
-one cycle later than that machine did for the errors the receiver finds.
+the cycle after the reply's last byte was taken. The device answers byte for byte as the single
+state machine it was split from (compared on Amaranth's simulator, every cycle of ``o_tx`` and
+``o_busy``, over every command and error); since the stages were made lean (issue 28) it is no
+longer cycle for cycle: an error the executor finds in a frame's header is answered one cycle
+sooner, a WRITE walks its bytes twice (a dry walk, then the loads) and ERR_HANG one cycle sooner.
+``o_error`` pulses once per error reply, when the executor decides it.
 
 STATUS replies with a table fixed when the top is built (:func:`status_bytes`): the protocol
 version and the EngineConfig the engine was built from, among them (version 2) how it requantises
@@ -135,7 +138,7 @@ class EngineLink(wiring.Component):
 
         wiring.connect(m, executor.o_load, eng.i_load)
         m.d.comb += [eng.i_start.eq(executor.o_start), executor.i_done.eq(eng.o_done),
-                     executor.i_cycles.eq(eng.o_cycles), executor.i_class.eq(eng.o_class),
+                     executor.i_class.eq(eng.o_class),
                      eng.i_peek_side.eq(reply.o_peek_side), eng.i_peek_addr.eq(reply.o_peek_addr),
                      reply.i_peek_data.eq(eng.o_peek_data)]
         return m

@@ -23,7 +23,18 @@ buffer that is still being read.
 Latency: the beat is valid in the cycle after the one that decided its code (the CHK byte's
 arrival plus one cycle for the checks; a framing error's or a timeout's cycle).
 
-Parameters: ``timeout`` (cycles without a byte that end a frame with ERR_TIMEOUT, at least 1).
+Size (issue 28): the timeout's timer is a Galois LFSR (:func:`lfsr_state`) rather than a binary
+counter: it only has to tell when ``timeout`` cycles have passed, and an LFSR steps without a carry
+chain (on the iCE40 digits link the binary counter and its comparison were 35 LUT4s and 15 carry
+cells, the LFSR's are 19 LUT4s). The frame buffer is read asynchronously into a register of this
+module, and the memory carries Yosys's ``no_rw_check``: the buffer is never read while it is
+written (it is read only while the frame is held), and without the attribute Yosys emulates around
+the iCE40's block RAM the read-during-write behaviour that Amaranth's ports promise (28 flip-flops
+and 10 LUT4s there). Yosys honours the attribute when it merges a register into an asynchronous
+read port; Amaranth's synchronous port reaches it already merged, promising read-before-write.
+
+Parameters: ``timeout`` (cycles without a byte that end a frame with ERR_TIMEOUT, 1 to 2^32 - 2,
+the longest timer of PRIMITIVE_TAPS).
 
 Members
 -------
@@ -33,34 +44,88 @@ i_byte_error : In(1)
     pulses when the UART's byte had no stop bit (a framing error, or a break).
 o_frame : Out(stream.Signature(frame_layout()))
     the frame: ``cmd`` (8), ``length`` (16, LEN as sent), ``head`` (``WRITE_HEADER`` bytes: the
-    first payload bytes; bytes the frame did not carry hold older values), ``code`` (8: 0 or an
-    ERR_* code, as above).
+    first payload bytes; bytes the frame did not carry hold older values), ``code`` (bits_for of
+    the largest ERR_* code, 3: 0 or an ERR_* code, as above).
 o_payload : Out(memory.ReadPort.Signature(addr_width=ceil_log2(MAX_PAYLOAD), shape=8))
-    a synchronous read port of the frame buffer (``en``, ``addr`` in; ``data`` one cycle later;
-    not transparent), valid for the held frame's first min(LEN, MAX_PAYLOAD) bytes.
+    a synchronous read port of the frame buffer (``en``, ``addr`` in; ``data`` one cycle later),
+    valid for the held frame's first min(LEN, MAX_PAYLOAD) bytes.
 """
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
+from amaranth.utils import bits_for, ceil_log2
 
-from adderhw.base.protocol import (ERR_CHECKSUM, ERR_FRAMING, ERR_LENGTH, ERR_TIMEOUT, MAX_PAYLOAD, SYNC,
+from adderhw.base.protocol import (ERRORS, ERR_CHECKSUM, ERR_FRAMING, ERR_LENGTH, ERR_TIMEOUT, MAX_PAYLOAD, SYNC,
                                    WRITE_HEADER)
 from adderhw.base.errors import BadParameter
 from adderhw.base.validate import check_int
 
-__all__ = ["FrameReceiver", "frame_layout"]
+__all__ = ["FrameReceiver", "frame_layout", "below", "PRIMITIVE_TAPS", "lfsr_polynomial", "lfsr_state"]
+
+
+def below(value, limit):
+    """``value < limit`` for a constant ``limit``, as logic: ``value`` is below it when, at some bit
+    where ``limit`` has a 1, ``value`` has a 0 and matches ``limit`` above. Yosys turns every ``<``
+    into a carry chain, a carry cell per bit even against a constant; this needs none. (Here because
+    the executor imports this module: a shared module for it lies outside the link.)"""
+    value = Value.cast(value)
+    if limit <= 0:
+        return Const(0)
+    if limit >> len(value):
+        return Const(1)
+    return Cat(*((value[i + 1:] == limit >> (i + 1)) & ~value[i]
+                 for i in range(len(value)) if limit >> i & 1)).any()
 
 
 def frame_layout():
     """The layout of ``FrameReceiver.o_frame``'s payload: one received frame."""
-    return data.StructLayout({"cmd": 8, "length": 16, "head": data.ArrayLayout(8, WRITE_HEADER), "code": 8})
+    return data.StructLayout({"cmd": 8, "length": 16, "head": data.ArrayLayout(8, WRITE_HEADER),
+                              "code": bits_for(max(ERRORS))})
+
+
+#: a primitive polynomial over GF(2) of each degree n (Xilinx XAPP052's LFSR taps): the exponents
+#: of x^n + ... + 1 between n and 0; tests/hw/test_link_receiver.py checks that each is primitive
+PRIMITIVE_TAPS = {2: (1,), 3: (2,), 4: (3,), 5: (3,), 6: (5,), 7: (6,), 8: (6, 5, 4), 9: (5,), 10: (7,),
+                  11: (9,), 12: (6, 4, 1), 13: (4, 3, 1), 14: (5, 3, 1), 15: (14,), 16: (15, 13, 4), 17: (14,),
+                  18: (11,), 19: (6, 2, 1), 20: (17,), 21: (19,), 22: (21,), 23: (18,), 24: (23, 22, 17),
+                  25: (22,), 26: (6, 2, 1), 27: (5, 2, 1), 28: (25,), 29: (27,), 30: (6, 4, 1), 31: (28,),
+                  32: (22, 2, 1)}
+
+
+def lfsr_polynomial(n):
+    """PRIMITIVE_TAPS' polynomial of degree ``n`` as an integer (bit i: the coefficient of x^i)."""
+    return (1 << n) | sum(1 << t for t in PRIMITIVE_TAPS[n]) | 1
+
+
+def lfsr_state(n, steps):
+    """The state of the timeout's Galois LFSR of ``n`` bits ``steps`` steps after state 1: x^steps
+    modulo lfsr_polynomial(n), by squaring and multiplying (a timeout can be billions of cycles)."""
+    poly = lfsr_polynomial(n)
+
+    def mulmod(a, b):
+        out = 0
+        while b:
+            if b & 1:
+                out ^= a
+            b >>= 1
+            a <<= 1
+            if a >> n & 1:
+                a ^= poly
+        return out
+
+    out, base = 1, 2
+    while steps:
+        if steps & 1:
+            out = mulmod(out, base)
+        base = mulmod(base, base)
+        steps >>= 1
+    return out
 
 
 class FrameReceiver(wiring.Component):
     def __init__(self, timeout):
         try:
-            self.timeout = check_int("timeout", timeout, lo=1)
+            self.timeout = check_int("timeout", timeout, lo=1, hi=(1 << max(PRIMITIVE_TAPS)) - 2)
         except BadParameter:
             self._MustUse__used = True           # refused, never returned: no "created but never used"
             raise
@@ -73,15 +138,23 @@ class FrameReceiver(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.buffer = buf = memory.Memory(shape=8, depth=MAX_PAYLOAD, init=[])
+        m.submodules.buffer = buf = memory.Memory(shape=8, depth=MAX_PAYLOAD, init=[], attrs={"no_rw_check": 1})
         wr = buf.write_port()
-        wiring.connect(m, wiring.flipped(self.o_payload), buf.read_port(transparent_for=()))
+        rd = buf.read_port(domain="comb")
+        m.d.comb += [rd.addr.eq(self.o_payload.addr)]
+        with m.If(self.o_payload.en):
+            m.d.sync += self.o_payload.data.eq(rd.data)
 
         frame = self.o_frame.payload
         byte, got = self.i_byte.payload, self.i_byte.valid
         idx = Signal(16)                     # payload bytes received so far
         total = Signal(8)                    # running sum of the bytes after the sync byte
-        timer = Signal(range(self.timeout + 1))
+        # the timer: a Galois LFSR, state x^t (modulo a primitive polynomial) t cycles after it was set
+        # to 1; x^t differs for every t below 2^n - 1, so it is x^timeout first after exactly timeout
+        # cycles, and it steps without a carry chain
+        n = max(2, bits_for(self.timeout + 1))
+        timer = Signal(n, init=1)
+        timer_step = Cat(Const(0, 1), timer[:-1]) ^ Mux(timer[-1], lfsr_polynomial(n) & ~(1 << n), 0)
         m.d.comb += [wr.addr.eq(idx), wr.data.eq(byte)]
 
         def end(code):
@@ -91,37 +164,35 @@ class FrameReceiver(wiring.Component):
         def no_byte():                       # the Elif/Else arms after ``If(got)``: wait, or give up
             with m.Elif(self.i_byte_error):
                 end(ERR_FRAMING)
-            with m.Elif(timer == self.timeout):
+            with m.Elif(timer == lfsr_state(n, self.timeout)):
                 end(ERR_TIMEOUT)
-            with m.Else():
-                m.d.sync += timer.eq(timer + 1)
 
-        with m.FSM(name="receiver"):
+        timer_hold = Signal()                # the cycle between the last payload byte and CHK's wait
+        with m.FSM(name="receiver") as fsm:
             with m.State("IDLE"):
                 with m.If(got & (byte == SYNC)):
-                    m.d.sync += [total.eq(0), idx.eq(0), timer.eq(0), frame.code.eq(0)]
                     m.next = "CMD"
             for state, field, nxt in (("CMD", frame.cmd, "LEN0"), ("LEN0", frame.length[:8], "LEN1"),
                                       ("LEN1", frame.length[8:], "PAYLOAD"), ("CHK", None, "CHECK")):
                 with m.State(state):
                     with m.If(got):
-                        m.d.sync += [total.eq(total + byte), timer.eq(0)]
                         if field is not None:
                             m.d.sync += field.eq(byte)
                         m.next = nxt
                     no_byte()
             with m.State("PAYLOAD"):
                 with m.If(idx == frame.length):
+                    m.d.comb += timer_hold.eq(1)
                     m.next = "CHK"
                 with m.Elif(got):
-                    m.d.sync += [total.eq(total + byte), timer.eq(0), idx.eq(idx + 1)]
-                    m.d.comb += wr.en.eq(idx < MAX_PAYLOAD)
+                    m.d.sync += idx.eq(idx + 1)
+                    m.d.comb += wr.en.eq(below(idx, MAX_PAYLOAD))
                     for i in range(WRITE_HEADER):
                         with m.If(idx == i):
                             m.d.sync += frame.head[i].eq(byte)
                 no_byte()
             with m.State("CHECK"):
-                with m.If(frame.length > MAX_PAYLOAD):
+                with m.If(~below(frame.length, MAX_PAYLOAD + 1)):
                     end(ERR_LENGTH)
                 with m.Elif(total != 0):
                     end(ERR_CHECKSUM)
@@ -131,4 +202,17 @@ class FrameReceiver(wiring.Component):
                 m.d.comb += self.o_frame.valid.eq(1)
                 with m.If(self.o_frame.ready):
                     m.next = "IDLE"
+
+        # outside the states, so that each is a flip-flop's reset and enable rather than logic: the
+        # frame's registers start in IDLE (the sync byte leaves it), every byte restarts the timer,
+        # and only the frame's bytes before CHECK count (the sum is read there, a byte comes at most
+        # every other cycle, and bytes after it are dropped)
+        with m.If(fsm.ongoing("IDLE")):
+            m.d.sync += [total.eq(0), idx.eq(0), frame.code.eq(0)]
+        with m.Elif(got):
+            m.d.sync += total.eq(total + byte)
+        with m.If(got):
+            m.d.sync += timer.eq(1)
+        with m.Elif(~timer_hold):
+            m.d.sync += timer.eq(timer_step)
         return m

@@ -6,7 +6,8 @@ The payload comes from the reply's ``cmd``:
 
 * ``CMD_STATUS | REPLY``: the ``status`` bytes given to the constructor (a table fixed when the top
   is built; hw.link.status_bytes);
-* ``CMD_RUN | REPLY``: ``cycles`` (4 bytes, LE), then ``classes`` (a byte per lane);
+* ``CMD_RUN | REPLY``: ``cycles`` (4 bytes, LE), then ``classes`` (a byte per lane, the class
+  index zero-extended);
 * ``CMD_READ | REPLY``: ``length`` bytes of words ``addr``, ``addr + 1``, ... of activation buffer
   ``side``, read through the engine's peek port (``o_peek_*`` → ``i_peek_data`` one cycle later):
   each word's C lanes in turn, each lane's ``abytes`` = ceil(width / 8) bytes LE, sign-extended;
@@ -15,7 +16,11 @@ The payload comes from the reply's ``cmd``:
 
 Protocol and latency: the reply beat is held by its producer while its frame is sent and taken (its
 ``ready``) in the cycle the CHK byte is taken by ``o_byte``, so its fields need no copy here and
-"taken" means "sent". The sync byte is offered one cycle after the beat becomes valid, each header
+"taken" means "sent". One register holds the byte offered (header, payload and CHK alike), and CHK
+is kept as minus the running sum, so no negation follows the last byte. READ's byte, lane and word
+are bit fields of the payload byte's index when a word has a power-of-two number of bytes (C and
+abytes powers of two: no counters, the peek address is ``addr`` plus the index's high bits), else
+counters of their own. The sync byte is offered one cycle after the beat becomes valid, each header
 byte in the cycle after the one before it was taken, each payload byte four cycles after (the
 address set, the peek word registered, then the byte, so no path runs from the activation buffer's
 output through the lane and byte multiplexers: it was the ECP5 8x8 engine's critical path, 12.9
@@ -28,9 +33,10 @@ STATUS's payload).
 Members
 -------
 i_reply : In(stream.Signature(reply_layout(engine)))
-    ``cmd`` (8), ``length`` (16), ``code`` (8), ``side`` (hw.engine.side_bits: 1, or 2 with
-    ``residual``) and ``addr`` (24, READ's first word),
-    ``cycles`` (32), ``classes`` (ArrayLayout(8, C)).
+    ``cmd`` (8), ``length`` (bits_for(MAX_PAYLOAD): 11), ``code`` (bits_for of the largest ERR_*
+    code: 3), ``side`` (hw.engine.side_bits: 1, or 2 with ``residual``) and ``addr``
+    (ceil_log2(act_depth), READ's first word), ``cycles`` (32), ``classes``
+    (hw.engine.class_layout: a class index per lane).
 o_byte : Out(stream.Signature(8))
     the frame's bytes, for hw.uart.UartTx; the stream rules hold (valid kept, the byte stable).
 o_peek_side : Out(side_bits(engine)), o_peek_addr : Out(ceil_log2(act_depth))
@@ -41,21 +47,24 @@ i_peek_data : In(ArrayLayout(signed(width), C))
 from amaranth.hdl import Cat, Const, Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
+from amaranth.utils import bits_for, ceil_log2, exact_log2
 
 from adderhw.base.engine import EngineConfig
 from adderhw.base.errors import BadParameter
-from adderhw.base.protocol import CMD_ERROR, CMD_READ, CMD_RUN, CMD_STATUS, MAX_PAYLOAD, REPLY, SYNC
+from adderhw.base.protocol import CMD_ERROR, CMD_READ, CMD_RUN, CMD_STATUS, ERRORS, MAX_PAYLOAD, REPLY, SYNC
 
-from .engine import side_bits
+from .engine import class_layout, side_bits
 
 __all__ = ["ReplySender", "reply_layout"]
 
 
 def reply_layout(engine):
-    """The layout of ``ReplySender.i_reply``'s payload for an engine of ``engine`` (its C lanes)."""
-    return data.StructLayout({"cmd": 8, "length": 16, "code": 8, "side": side_bits(engine), "addr": 24, "cycles": 32,
-                              "classes": data.ArrayLayout(8, engine.array.cols)})
+    """The layout of ``ReplySender.i_reply``'s payload for an engine of ``engine``: each field as wide
+    as the protocol lets it be (a payload of at most MAX_PAYLOAD bytes, an ERR_* code, an address
+    inside the activation buffer, the engine's class indices)."""
+    return data.StructLayout({"cmd": 8, "length": bits_for(MAX_PAYLOAD), "code": bits_for(max(ERRORS)),
+                              "side": side_bits(engine), "addr": ceil_log2(engine.act_depth), "cycles": 32,
+                              "classes": class_layout(engine)})
 
 
 class ReplySender(wiring.Component):
@@ -80,37 +89,46 @@ class ReplySender(wiring.Component):
         a = self.engine.array
         C, abytes = a.cols, (a.width + 7) // 8
         reply, out = self.i_reply.payload, self.o_byte
-        rep_sum = Signal(8)
-        rep_i = Signal(16)                   # payload byte being sent
-        w_i = Signal(16)                     # READ: word, lane and byte of the byte being sent
-        l_i = Signal(range(max(C, 2)))
-        b_i = Signal(range(max(abytes, 2)))
-        tx_byte = Signal(8)
-        pay = Signal(8)                      # the payload byte rep_i, valid one cycle after rep_i is set
-        m.d.comb += [self.o_peek_side.eq(reply.side), self.o_peek_addr.eq(reply.addr + w_i),
-                     out.payload.eq(tx_byte)]
+        chk = Signal(8)                      # minus the sum of the bytes sent after the sync byte
+        rep_i = Signal.like(reply.length)    # payload byte being sent
+        tx_byte = Signal(8)                  # the byte offered on o_byte
+        m.d.comb += [self.o_peek_side.eq(reply.side), out.payload.eq(tx_byte)]
+        # READ: the lane and byte of the byte being sent, and its word. With a power-of-two number of
+        # bytes per word they are bit fields of rep_i; else counters of their own.
+        pow2 = (C * abytes) & (C * abytes - 1) == 0
+        if pow2:
+            lane_at, word_at = exact_log2(abytes), exact_log2(C * abytes)
+            b_i, l_i = rep_i[:lane_at], rep_i[lane_at:word_at]
+            m.d.comb += self.o_peek_addr.eq(reply.addr + rep_i[word_at:])
+        else:
+            l_i, b_i = Signal(range(C)), Signal(range(abytes))
+            peek_addr = Signal.like(self.o_peek_addr)
+            m.d.comb += self.o_peek_addr.eq(peek_addr)
 
+        peek = Signal.like(self.i_peek_data, name="peek_word")
+        pay = Signal(8)                      # the payload byte rep_i, from registers only
         with m.Switch(reply.cmd):
             with m.Case(CMD_STATUS | REPLY):
                 table = Const(int.from_bytes(self.status, "little"), 8 * len(self.status))
-                m.d.sync += pay.eq(table.word_select(rep_i[:ceil_log2(len(self.status) + 1)], 8))
+                m.d.comb += pay.eq(table.word_select(rep_i[:ceil_log2(len(self.status) + 1)], 8))
             with m.Case(CMD_RUN | REPLY):
-                run_bytes = Cat(reply.cycles, reply.classes.as_value())
-                m.d.sync += pay.eq(run_bytes.word_select(rep_i[:ceil_log2(4 + C + 1)], 8))
+                run_bytes = Cat(reply.cycles, *(Cat(c, Const(0, 8 - len(c))) for c in reply.classes))
+                m.d.comb += pay.eq(run_bytes.word_select(rep_i[:ceil_log2(4 + C + 1)], 8))
             with m.Case(CMD_READ | REPLY):   # the peek port's word registered, then the byte
-                peek = Signal.like(self.i_peek_data, name="peek_word")
-                m.d.sync += peek.eq(self.i_peek_data)
-                lane_val = Signal(signed(16))
-                m.d.comb += lane_val.eq(peek.as_value().word_select(l_i, a.width).as_signed())
-                m.d.sync += pay.eq(lane_val.as_unsigned().word_select(b_i, 8))
+                lane_val = Signal(signed(8 * abytes))
+                lane = peek.as_value().word_select(l_i, a.width) if C > 1 else peek.as_value()
+                m.d.comb += lane_val.eq(lane.as_signed())
+                m.d.comb += pay.eq(lane_val.as_unsigned().word_select(b_i, 8) if abytes > 1 else lane_val)
             with m.Case(CMD_ERROR):
-                m.d.sync += pay.eq(reply.code)
+                m.d.comb += pay.eq(reply.code)
+        m.d.sync += peek.eq(self.i_peek_data)
 
         with m.FSM(name="reply"):
             with m.State("IDLE"):
+                m.d.sync += [chk.eq(0), rep_i.eq(0), tx_byte.eq(SYNC)]
+                if not pow2:
+                    m.d.sync += [l_i.eq(0), b_i.eq(0), peek_addr.eq(reply.addr)]
                 with m.If(self.i_reply.valid):
-                    m.d.sync += [rep_sum.eq(0), rep_i.eq(0), w_i.eq(0), l_i.eq(0), b_i.eq(0),
-                                 tx_byte.eq(SYNC)]
                     m.next = "SEND_SYNC"
             # the header: each state sends ``tx_byte`` and loads the next one; CHK counts all but SYNC
             for state, nxt_byte, nxt in (("SEND_SYNC", reply.cmd, "SEND_CMD"),
@@ -121,32 +139,34 @@ class ReplySender(wiring.Component):
                     m.d.comb += out.valid.eq(1)
                     with m.If(out.ready):
                         if state != "SEND_SYNC":
-                            m.d.sync += rep_sum.eq(rep_sum + tx_byte)
+                            m.d.sync += chk.eq(chk - tx_byte)
                         if nxt_byte is not None:
                             m.d.sync += tx_byte.eq(nxt_byte)
                         m.next = nxt
-            with m.State("PAY_FETCH"):       # ``pay`` (and the peek port) settle for rep_i
+            with m.State("PAY_FETCH"):       # the peek port's address is set for rep_i
                 with m.If(rep_i == reply.length):
-                    m.d.sync += tx_byte.eq(-rep_sum)
+                    m.d.sync += tx_byte.eq(chk)
                     m.next = "SEND_CHK"
                 with m.Else():
                     m.next = "PAY_WAIT"
-            with m.State("PAY_WAIT"):        # the peek port's data for w_i, registered in ``peek_word``
+            with m.State("PAY_WAIT"):        # the peek port's data, registered in ``peek_word``
                 m.next = "PAY_LATCH"
-            with m.State("PAY_LATCH"):       # ``pay`` registered from it
+            with m.State("PAY_LATCH"):       # the payload byte registered from it
+                m.d.sync += tx_byte.eq(pay)
                 m.next = "PAY_SEND"
             with m.State("PAY_SEND"):
-                m.d.comb += [out.valid.eq(1), out.payload.eq(pay)]
+                m.d.comb += out.valid.eq(1)
                 with m.If(out.ready):
-                    m.d.sync += [rep_sum.eq(rep_sum + pay), rep_i.eq(rep_i + 1)]
-                    with m.If(b_i == abytes - 1):
-                        m.d.sync += b_i.eq(0)
-                        with m.If(l_i == C - 1):
-                            m.d.sync += [l_i.eq(0), w_i.eq(w_i + 1)]
+                    m.d.sync += [chk.eq(chk - tx_byte), rep_i.eq(rep_i + 1)]
+                    if not pow2:
+                        with m.If(b_i == abytes - 1):
+                            m.d.sync += b_i.eq(0)
+                            with m.If(l_i == C - 1):
+                                m.d.sync += [l_i.eq(0), peek_addr.eq(peek_addr + 1)]
+                            with m.Else():
+                                m.d.sync += l_i.eq(l_i + 1)
                         with m.Else():
-                            m.d.sync += l_i.eq(l_i + 1)
-                    with m.Else():
-                        m.d.sync += b_i.eq(b_i + 1)
+                            m.d.sync += b_i.eq(b_i + 1)
                     m.next = "PAY_FETCH"
             with m.State("SEND_CHK"):        # the reply is sent when its last byte is taken
                 m.d.comb += out.valid.eq(1)

@@ -59,9 +59,10 @@ class UartRx(wiring.Component):
         rx = Signal(init=1)
         m.d.sync += [meta.eq(self.i_rx), rx.eq(meta)]
         timer = Signal(range(D))
-        bit = Signal(range(9))
-        shreg = Signal(8)
-        m.d.comb += self.o_data.eq(shreg)
+        # the data bits shift in from the top behind a marker bit, which reaches bit 0 with the
+        # eighth: the register counts the bits itself
+        shreg = Signal(9)
+        m.d.comb += self.o_data.eq(shreg[1:])
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(~rx):
@@ -73,14 +74,14 @@ class UartRx(wiring.Component):
                 with m.Elif(rx):                     # a glitch, not a start bit
                     m.next = "IDLE"
                 with m.Else():
-                    m.d.sync += [timer.eq(D - 1), bit.eq(0)]
+                    m.d.sync += [timer.eq(D - 1), shreg.eq(1 << 8)]
                     m.next = "DATA"
             with m.State("DATA"):
                 with m.If(timer != 0):
                     m.d.sync += timer.eq(timer - 1)
                 with m.Else():
-                    m.d.sync += [timer.eq(D - 1), shreg.eq(Cat(shreg[1:], rx)), bit.eq(bit + 1)]
-                    with m.If(bit == 7):
+                    m.d.sync += [timer.eq(D - 1), shreg.eq(Cat(shreg[1:], rx))]
+                    with m.If(shreg[1]):             # the marker, one above bit 0: the eighth bit
                         m.next = "STOP"
             with m.State("STOP"):
                 with m.If(timer != 0):
@@ -109,16 +110,17 @@ class UartTx(wiring.Component):
         m = Module()
         D = self.divisor
         timer = Signal(range(D))
-        bits = Signal(range(11))                     # bits left to send, start and stop included
-        shreg = Signal(10, init=0x3FF)
+        # the bits to send, from bit 0; zeros shift in from the top, so the register counts the bits
+        # itself: it is 1 (the stop bit, or the idle line) once the start and data bits are sent
+        shreg = Signal(10, init=1)
         m.d.comb += self.o_tx.eq(shreg[0])
-        # ready in the stop bit's last cycle too, so that bytes go back to back (exactly 10 bits each)
-        m.d.comb += self.i_data.ready.eq((bits == 0) | ((bits == 1) & (timer == 0)))
+        # ready in the stop bit's last cycle too, so that bytes go back to back (exactly 10 bits each);
+        # the timer rests at 0 when idle
+        m.d.comb += self.i_data.ready.eq((shreg[1:] == 0) & (timer == 0))
         with m.If(self.i_data.valid & self.i_data.ready):
-            m.d.sync += [shreg.eq(Cat(0, self.i_data.payload, 1)), bits.eq(10), timer.eq(D - 1)]
-        with m.Elif(bits != 0):
-            with m.If(timer != 0):
-                m.d.sync += timer.eq(timer - 1)
-            with m.Else():
-                m.d.sync += [timer.eq(D - 1), shreg.eq(Cat(shreg[1:], 1)), bits.eq(bits - 1)]
+            m.d.sync += [shreg.eq(Cat(0, self.i_data.payload, 1)), timer.eq(D - 1)]
+        with m.Elif(timer != 0):
+            m.d.sync += timer.eq(timer - 1)
+        with m.Elif(shreg[1:] != 0):
+            m.d.sync += [timer.eq(D - 1), shreg.eq(shreg[1:])]
         return m

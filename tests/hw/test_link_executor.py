@@ -10,9 +10,10 @@ from amaranth.sim import Simulator
 from adderhw.base.config import ArrayConfig
 from adderhw.base.engine import EngineConfig
 from adderhw.base.errors import BadParameter
-from adderhw.base.protocol import (CMD_ERROR, CMD_READ, CMD_RUN, CMD_STATUS, CMD_WRITE, ERR_CHECKSUM,
+from adderhw.base.protocol import (CMD_ERROR, CMD_READ, CMD_RUN, CMD_STATUS, CMD_WRITE, DESC_SLOTS, ERR_CHECKSUM,
                                    ERR_COMMAND, ERR_FRAMING, ERR_HANG, ERR_LENGTH, ERR_RANGE, ERR_TIMEOUT,
-                                   MAX_PAYLOAD, REPLY, STATUS_BYTES)
+                                   MAX_PAYLOAD, REPLY, SPACE_ACT, SPACE_CONST, SPACE_DESC, SPACE_WEIGHT, STATUS_BYTES,
+                                   WRITE_HEADER)
 from adderhw.hw.engine import load_layout
 from adderhw.hw.link_executor import CommandExecutor
 
@@ -31,11 +32,12 @@ def _write(space, lane, addr, vb, values):
         b"".join((v & ((1 << (8 * vb)) - 1)).to_bytes(vb, "little") for v in values)
 
 
-def _execute(cmd, payload=b"", code=0, length=None, done_after=None, seed=0, engine=ENGINE):
+def _execute(cmd, payload=b"", code=0, length=None, done_after=None, seed=0, engine=ENGINE, cycles=3000):
     """One frame (``cmd``, ``payload``; LEN = ``length`` or the payload's) offered to an executor,
     the reply taken after random stalls, load beats taken under random stalls, ``i_done`` raised
     ``done_after`` cycles after ``o_start`` (never: None). Checks the stream rules on the way and
-    returns {"reply": (cmd, length, code), "beats", "starts", "resets" (cycles), "errors", "run"}."""
+    returns {"reply": (cmd, length, code), "beats", "starts", "resets" (cycles), "errors", "run",
+    "valid_at" (the reply's first valid cycle; the frame is valid from cycle 0)}."""
     rng = np.random.default_rng(seed)
     m = Module()
     m.submodules.exe = dut = CommandExecutor(engine)
@@ -53,9 +55,8 @@ def _execute(cmd, payload=b"", code=0, length=None, done_after=None, seed=0, eng
         ctx.set(f.code, code)
         ctx.set(dut.i_frame.valid, 1)
         ctx.set(dut.i_class, [7, 0, 5])
-        ctx.set(dut.i_cycles, 123456)
         held = None
-        for cycle in range(3000):
+        for cycle in range(cycles):
             out["errors"] += ctx.get(dut.o_error)
             if ctx.get(dut.o_start):
                 out["starts"].append(cycle)
@@ -70,6 +71,7 @@ def _execute(cmd, payload=b"", code=0, length=None, done_after=None, seed=0, eng
                                     cycle >= out["starts"][0] + done_after))
             r = dut.o_reply.payload
             if ctx.get(dut.o_reply.valid):
+                out.setdefault("valid_at", cycle)
                 now = (ctx.get(r.cmd), ctx.get(r.length), ctx.get(r.code), ctx.get(r.cycles),
                        [ctx.get(r.classes[c]) for c in range(C)], ctx.get(r.side), ctx.get(r.addr))
                 assert held in (None, now)              # stable until taken
@@ -114,10 +116,13 @@ def test_write_issues_one_sign_extended_load_per_value_under_stalls_then_an_empt
     assert got["reply"] == (CMD_WRITE | REPLY, 0, 0)
 
 
-def test_run_starts_the_engine_once_and_replies_with_its_cycles_and_classes():
-    got = _execute(CMD_RUN, done_after=40)
+@pytest.mark.parametrize("done_after", [1, 2, 40])
+def test_run_starts_the_engine_once_and_replies_with_its_cycles_and_classes(done_after):
+    got = _execute(CMD_RUN, done_after=done_after)
     assert len(got["starts"]) == 1 and not got["resets"]
-    assert got["reply"] == (CMD_RUN | REPLY, 4 + C, 0) and got["run"] == (123456, [7, 0, 5])
+    # o_start in cycle s, i_done from s + done_after: the cycles s + 1 .. s + done_after - 1, as the
+    # engine's o_cycles counts them (from the cycle after i_start to the one that raises o_done)
+    assert got["reply"] == (CMD_RUN | REPLY, 4 + C, 0) and got["run"] == (done_after - 1, [7, 0, 5])
 
 
 def test_read_replies_with_the_words_bytes_and_passes_side_and_address_through():
@@ -180,7 +185,93 @@ def test_a_run_past_its_limit_resets_the_engine_for_one_cycle_and_answers_err_ha
     assert got["reply"] == (CMD_ERROR, 1, ERR_HANG) and got["errors"] == 1
 
 
+@pytest.mark.parametrize("limit", [0, 1, 2, 255, 256, 257])
+def test_a_run_s_limit_counts_exactly_its_cycles(limit):
+    got = _execute(CMD_RUN, limit.to_bytes(4, "little"))
+    assert got["resets"] == [got["starts"][0] + limit + 2] and got["reply"] == (CMD_ERROR, 1, ERR_HANG)
+    assert got["valid_at"] == got["resets"][0] + 1              # ERR_HANG: one cycle after the reset
+    if limit:
+        got = _execute(CMD_RUN, limit.to_bytes(4, "little"), done_after=limit + 1)
+        assert got["reply"] == (CMD_RUN | REPLY, 4 + C, 0) and not got["resets"]
+
+
+def test_a_run_without_a_limit_has_run_limit(monkeypatch):
+    # RUN_LIMIT (2^26) made 2^7 here, to be simulated: the run without a limit in its frame
+    import adderhw.hw.link_executor as executor
+    monkeypatch.setattr(executor, "RUN_LIMIT", 1 << 7)
+    got = _execute(CMD_RUN)
+    assert got["resets"] == [got["starts"][0] + (1 << 7) + 2] and got["reply"] == (CMD_ERROR, 1, ERR_HANG)
+    got = _execute(CMD_RUN, done_after=(1 << 7) + 1)
+    assert got["reply"] == (CMD_RUN | REPLY, 4 + C, 0) and not got["resets"]
+
+
 def test_a_run_that_ends_on_its_last_allowed_cycle_is_not_a_hang():
     limit = 60
     got = _execute(CMD_RUN, limit.to_bytes(4, "little"), done_after=limit + 1)
     assert got["reply"] == (CMD_RUN | REPLY, 4 + C, 0) and not got["resets"]
+
+
+#: WRITE's spaces of ENGINE: (depth, lanes)
+SPACES = {SPACE_ACT: (ENGINE.act_depth, C), SPACE_WEIGHT: (ENGINE.weight_depth, ENGINE.array.rows),
+          SPACE_CONST: (ENGINE.const_depth, 2), SPACE_DESC: (ENGINE.max_layers * DESC_SLOTS, 1)}
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_a_write_may_end_at_the_last_word_of_its_space_but_not_one_past_it(space):
+    depth, lanes = SPACES[space]
+    got = _execute(CMD_WRITE, _write(space, lanes - 1, depth - 2, 2, [300, -7]))
+    assert got["reply"] == (CMD_WRITE | REPLY, 0, 0) and not got["errors"]
+    assert got["beats"] == [(space, lanes - 1, depth - 2, 300), (space, lanes - 1, depth - 1, -7)]
+    got = _execute(CMD_WRITE, _write(space, lanes - 1, depth - 1, 2, [300, -7]))
+    assert got["reply"] == (CMD_ERROR, 1, ERR_RANGE) and got["errors"] == 1 and not got["beats"]
+
+
+# every address a WRITE can name, near the edges of the registers that hold it: the deepest space
+# (512 words) needs 10 bits for its depth, and a frame carries at most MAX_PAYLOAD - 6 values
+FAR = {"an empty write at the depth": (512, 0, True), "an empty write one past it": (513, 0, False),
+       "the last word": (511, 1, True), "the first address past 10 bits": (1 << 10, 1, False),
+       "the last address of 10 bits": ((1 << 10) - 1, 1, False),
+       "the last address of 24 bits": ((1 << 24) - 1, 1, False),
+       "a full frame from 0": (0, MAX_PAYLOAD - WRITE_HEADER, False),
+       "a full frame wrapping 11 bits": ((1 << 11) - (MAX_PAYLOAD - WRITE_HEADER), MAX_PAYLOAD - WRITE_HEADER, False),
+       "a full frame wrapping 24 bits": ((1 << 24) - 8, MAX_PAYLOAD - WRITE_HEADER, False)}
+
+
+@pytest.mark.parametrize("name", FAR)
+def test_a_write_s_address_and_count_are_checked_over_the_whole_range_the_frame_allows(name):
+    addr, n, ok = FAR[name]
+    got = _execute(CMD_WRITE, _write(SPACE_ACT, 0, addr, 1, [3] * n), cycles=4000)
+    if ok:
+        assert got["reply"] == (CMD_WRITE | REPLY, 0, 0) and got["beats"] == [(0, 0, addr + i, 3) for i in range(n)]
+    else:
+        assert got["reply"] == (CMD_ERROR, 1, ERR_RANGE) and got["errors"] == 1 and not got["beats"]
+
+
+# READs of ENGINE (512 words of C = 3 bytes; MAX_PAYLOAD // 3 = 341 words fit a reply): the reply's
+# LEN, or the error
+WORDS = MAX_PAYLOAD // C
+READS = {"the largest": (512 - WORDS, WORDS, 3 * WORDS), "one word too many": (0, WORDS + 1, ERR_LENGTH),
+         "the largest one word late": (512 - WORDS + 1, WORDS, ERR_RANGE), "none at the depth": (512, 0, 0),
+         "none past the depth": (513, 0, ERR_RANGE), "none past 10 bits": (1 << 10, 0, ERR_RANGE),
+         "the last address of 24 bits": ((1 << 24) - 1, 1, ERR_RANGE), "the largest count": (0, 0xFFFF, ERR_RANGE),
+         "a count past 10 bits": (0, 1 << 10, ERR_RANGE), "a count of 10 bits": (0, (1 << 10) - 1, ERR_RANGE)}
+
+
+@pytest.mark.parametrize("name", READS)
+def test_a_read_s_address_and_count_are_checked_over_the_whole_range_the_frame_allows(name):
+    addr, count, want = READS[name]
+    got = _execute(CMD_READ, bytes([1]) + addr.to_bytes(3, "little") + count.to_bytes(2, "little"))
+    if want in (ERR_LENGTH, ERR_RANGE):
+        assert got["reply"] == (CMD_ERROR, 1, want) and got["errors"] == 1
+    else:
+        assert got["reply"] == (CMD_READ | REPLY, want, 0) and not got["errors"]
+
+
+@pytest.mark.parametrize("cmd,payload,code", [(CMD_STATUS, b"", 0), (CMD_STATUS, b"\x01", 0), (0x33, b"", 0),
+                                              (CMD_READ, bytes([0, 0, 0, 0, 2, 0]), 0),
+                                              (CMD_READ, bytes([0, 0xFF, 0x01, 0, 2, 0]), 0),
+                                              (CMD_WRITE, _write(0, 0, 0, 5, [1]), 0),
+                                              (CMD_WRITE, _write(0, 0, 0, 1, [1]), ERR_CHECKSUM)])
+def test_a_reply_decided_from_the_header_is_valid_one_cycle_after_the_frame(cmd, payload, code):
+    got = _execute(cmd, payload, code=code)
+    assert got["valid_at"] == 1

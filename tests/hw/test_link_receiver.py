@@ -7,14 +7,62 @@ from amaranth.sim import Simulator
 from adderhw.base.errors import BadParameter
 from adderhw.base.protocol import (CMD_STATUS, CMD_WRITE, ERR_CHECKSUM, ERR_FRAMING, ERR_LENGTH, ERR_TIMEOUT,
                                    MAX_PAYLOAD, SYNC, checksum, encode_frame)
-from adderhw.hw.link_receiver import FrameReceiver
+from adderhw.hw.link_receiver import PRIMITIVE_TAPS, FrameReceiver, below, lfsr_polynomial, lfsr_state
 
 TIMEOUT = 50
 
 
-def test_the_timeout_must_be_a_positive_number_of_cycles():
+def test_the_timeout_must_be_a_positive_number_of_cycles_that_the_timer_can_count():
     with pytest.raises(BadParameter, match="timeout"):
         FrameReceiver(0)
+    with pytest.raises(BadParameter, match="timeout must be an integer from 1 to 4294967294, not 4294967295"):
+        FrameReceiver((1 << 32) - 1)
+
+
+def test_below_is_less_than_a_constant_for_every_value_and_limit_of_five_bits():
+    from amaranth.hdl import Module, Signal
+    x = Signal(5)
+    limits = range(-1, 35)
+    outs = [Signal(name=f"below_{i}") for i in range(len(limits))]
+    m = Module()
+    m.d.comb += [o.eq(below(x, limit)) for o, limit in zip(outs, limits)]
+
+    async def bench(ctx):
+        for v in range(32):
+            ctx.set(x, v)
+            assert [ctx.get(o) for o in outs] == [int(v < limit) for limit in limits], v
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def _prime_factors(n):
+    out, p = set(), 2
+    while p * p <= n:
+        while n % p == 0:
+            out.add(p)
+            n //= p
+        p += 1
+    return out | ({n} if n > 1 else set())
+
+
+@pytest.mark.parametrize("n", sorted(PRIMITIVE_TAPS))
+def test_each_timer_polynomial_is_primitive_so_the_timer_counts_2_to_the_n_minus_1_states(n):
+    # x has order 2^n - 1 modulo the polynomial: x^(2^n - 1) = 1, and no x^((2^n - 1) / q) for a prime q
+    period = (1 << n) - 1
+    assert lfsr_polynomial(n) >> n == 1 and lfsr_state(n, period) == 1 and lfsr_state(n, 0) == 1
+    assert all(lfsr_state(n, period // q) != 1 for q in _prime_factors(period))
+
+
+def test_the_timer_state_after_t_steps_is_the_hardware_s_step_repeated():
+    n, poly = 7, lfsr_polynomial(7)
+    state, seen = 1, []
+    for t in range(300):
+        assert lfsr_state(n, t) == state
+        seen.append(state)
+        state = ((state << 1) ^ (poly if state >> (n - 1) & 1 else 0)) & ((1 << n) - 1)
+    assert len(set(seen[:127])) == 127 and seen[127] == 1
 
 
 def _receive(events, hold=0, read=0, timeout=TIMEOUT):
@@ -127,13 +175,24 @@ def test_a_byte_without_its_stop_bit_inside_a_frame_ends_it_with_err_framing_at_
     assert got[2]["code"] == ERR_FRAMING and got[0] == 12
 
 
-def test_a_frame_that_stalls_for_the_timeout_ends_with_err_timeout():
-    # TIMEOUT idle cycles between two bytes are in time (SYNC in cycle 0, CMD in TIMEOUT + 1, LEN lo
-    # in 2 TIMEOUT + 2); after LEN lo the state is entered in 2 TIMEOUT + 3 and gives up TIMEOUT
-    # cycles later
-    T = TIMEOUT
-    (got,) = _receive([SYNC, ("gap", T - 1), CMD_STATUS, ("gap", T - 1), 0, ("gap", 3 * T)])
+# the timer's LFSR has n = bits_for(T + 1) bits: timeouts at both ends of a width, and the test's own
+@pytest.mark.parametrize("T", [1, 2, 5, 6, 7, TIMEOUT, 62, 63])
+def test_a_frame_that_stalls_for_the_timeout_ends_with_err_timeout(T):
+    # T idle cycles between two bytes are in time (SYNC in cycle 0, CMD in T + 1, LEN lo
+    # in 2 T + 2); after LEN lo the state is entered in 2 T + 3 and gives up T cycles later
+    (got,) = _receive([SYNC, ("gap", T - 1), CMD_STATUS, ("gap", T - 1), 0, ("gap", 3 * T)], timeout=T)
     assert (got[2]["code"], got[2]["cmd"], got[0]) == (ERR_TIMEOUT, CMD_STATUS, 3 * T + 4)
     # one idle cycle more before CMD: the frame ends in CMD's state, the late bytes are noise
-    (got,) = _receive([SYNC, ("gap", T)] + list(encode_frame(CMD_STATUS))[1:] + [("gap", 3 * T)])
+    (got,) = _receive([SYNC, ("gap", T)] + list(encode_frame(CMD_STATUS))[1:] + [("gap", 3 * T)], timeout=T)
     assert (got[2]["code"], got[0]) == (ERR_TIMEOUT, T + 2)
+
+
+@pytest.mark.parametrize("T", [2, TIMEOUT])
+def test_the_wait_for_the_chk_byte_has_the_whole_timeout_too(T):
+    # the last payload byte in cycle 8 (SYNC 0, CMD 2, LEN 4 and 6): T idle cycles before CHK are in
+    # time, T + 1 are not (the beat from the cycle after the timeout's)
+    body = encode_frame(CMD_WRITE, b"\x07")[:-1]
+    (got,) = _receive(list(body) + [("gap", T - 1), encode_frame(CMD_WRITE, b"\x07")[-1], ("gap", 3 * T)], timeout=T)
+    assert got[2]["code"] == 0 and got[2]["head"][0] == 7
+    (got,) = _receive(list(body) + [("gap", T), ("gap", 3 * T)], timeout=T)
+    assert got[2]["code"] == ERR_TIMEOUT and got[0] == 8 + T + 3

@@ -96,15 +96,17 @@ def test_an_error_reply_is_its_code_and_a_write_s_reply_is_empty():
     _one_frame(_send(_engine(), {"cmd": CMD_WRITE | REPLY, "length": 0}, seed=4), CMD_WRITE | REPLY, b"")
 
 
-@pytest.mark.parametrize("width,side", [(4, 1), (8, 1), (12, 1), (16, 1), (8, 2)])
-def test_read_sends_words_lane_by_lane_in_signed_little_endian_bytes(width, side):
-    engine = _engine(width).with_(residual=side == 2)         # a residual engine's third buffer: side 2
+# C x abytes bytes per word: 3 and 6 walk with counters, 1, 2, 4 and 8 are bit fields of the byte's index
+@pytest.mark.parametrize("width,side,cols", [(4, 1, 3), (8, 1, 3), (12, 1, 3), (16, 1, 3), (8, 2, 3), (8, 1, 1),
+                                             (16, 0, 1), (8, 1, 2), (16, 1, 2), (8, 2, 4), (16, 1, 4)])
+def test_read_sends_words_lane_by_lane_in_signed_little_endian_bytes(width, side, cols):
+    engine = _engine(width, cols).with_(residual=side == 2)   # a residual engine's third buffer: side 2
     C, abytes = engine.array.cols, (width + 7) // 8
     rng = np.random.default_rng(width)
     lo, hi = -(1 << (width - 1)), (1 << (width - 1))
     words = {(s, a): [int(v) for v in rng.integers(lo, hi, C)] for s in range(engine.act_buffers) for a in range(32)}
-    words[(side, 6)] = [lo, hi - 1, -1]
-    addr, count = 5, 4
+    words[(side, 29)] = ([lo, hi - 1, -1] * C)[:C]
+    addr, count = 28, 4                                      # up to the buffer's last word
     sent = _send(engine, {"cmd": CMD_READ | REPLY, "length": count * C * abytes, "side": side, "addr": addr},
                  words=words, seed=width)
     want = b"".join(int(v).to_bytes(abytes, "little", signed=True) for a in range(addr, addr + count)
