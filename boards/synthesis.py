@@ -24,7 +24,7 @@
 __all__ = ["synthesis_recipe", "KEEP_REPLICATED", "NO_RW_COLLISION"]
 
 KEEP_REPLICATED = "proc\nsetattr -set keep 1 a:keep %ci1 t:$dff %i"
-NO_RW_COLLISION = "setparam -set COLLISION_X_MASK 1'b1 t:$memrd_v2"
+NO_RW_COLLISION = "setparam -set COLLISION_X_MASK 1'b1 t:$memrd_v2 r:CLK_ENABLE=1 %i"
 
 
 def synthesis_recipe(family, multipliers, dsp, booth=False, hierarchy=False, memories=False):

@@ -22,7 +22,7 @@ KEEP = "proc\nsetattr -set keep 1 a:keep %ci1 t:$dff %i"
                                                           "\nbooth"),
     (("ecp5", True, True, False, True), ["-noflatten"], "proc\nsplitnets\nsetattr -set keep 1 a:keep %ci1 t:$dff %i"),
     # the engine top: its memories' reads of an address written in the same cycle are don't-cares
-    (("ecp5", True, True, False, False, True), [], KEEP + "\nsetparam -set COLLISION_X_MASK 1'b1 t:$memrd_v2"),
+    (("ecp5", True, True, False, False, True), [], KEEP + "\nsetparam -set COLLISION_X_MASK 1'b1 t:$memrd_v2 r:CLK_ENABLE=1 %i"),
 ])
 def test_the_recipe_of_each_kind_of_build(args, opts, script):
     assert synthesis_recipe(*args) == (opts, script)
