@@ -139,7 +139,11 @@ class CommandExecutor(wiring.Component):
                 with m.Case(CMD_RUN):
                     m.d.comb += reply.length.eq(4 + C)
                 with m.Case(CMD_READ):
-                    m.d.comb += reply.length.eq(r_count[:act_bits] * word_bytes)
+                    # count · word_bytes as shifts and adds: an engine without multipliers has none
+                    # here either (Yosys put a constant product of 3 lanes in an iCE40 DSP block)
+                    count = r_count[:act_bits]
+                    m.d.comb += reply.length.eq(sum(count << i for i in range(word_bytes.bit_length())
+                                                    if word_bytes >> i & 1))
 
         # RUN: cycles since the start, from 0 (a flip-flop's reset, where a down-counter loaded with
         # the limit needs a multiplexer per bit), held from i_done on as the reply's cycles; and the

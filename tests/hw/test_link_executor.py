@@ -275,3 +275,14 @@ def test_a_read_s_address_and_count_are_checked_over_the_whole_range_the_frame_a
 def test_a_reply_decided_from_the_header_is_valid_one_cycle_after_the_frame(cmd, payload, code):
     got = _execute(cmd, payload, code=code)
     assert got["valid_at"] == 1
+
+
+@pytest.mark.parametrize("cols, width", [(3, 8), (5, 12), (4, 8)])
+def test_the_executor_has_no_multiplier_for_any_word_size(cols, width):
+    """READ's reply length, count x bytes per word, is shifts and adds: with 3 lanes the product
+    was a $mul, which an iCE40 build put in a DSP block of a multiplier-free engine."""
+    from tests.hw.netlist import netlist_cells
+    engine = EngineConfig(array=ArrayConfig(rows=2, cols=cols, width=width, k_max=16), mac_rows=0,
+                          requant="shift")
+    kinds = {kind for kind, _ in netlist_cells(CommandExecutor(engine))}
+    assert "$mul" not in kinds and "$add" in kinds
