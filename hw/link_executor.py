@@ -68,7 +68,8 @@ from adderhw.base.protocol import (CMD_ERROR, CMD_READ, CMD_RUN, CMD_STATUS, CMD
                                    const_lanes)
 
 from .engine import class_layout, load_layout
-from .link_receiver import below, frame_layout
+from .compare import below
+from .link_receiver import frame_layout
 from .link_reply import reply_layout
 
 __all__ = ["CommandExecutor"]

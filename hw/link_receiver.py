@@ -50,7 +50,7 @@ o_payload : Out(memory.ReadPort.Signature(addr_width=ceil_log2(MAX_PAYLOAD), sha
     a synchronous read port of the frame buffer (``en``, ``addr`` in; ``data`` one cycle later),
     valid for the held frame's first min(LEN, MAX_PAYLOAD) bytes.
 """
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for, ceil_log2
@@ -60,66 +60,16 @@ from adderhw.base.protocol import (ERRORS, ERR_CHECKSUM, ERR_FRAMING, ERR_LENGTH
 from adderhw.base.errors import BadParameter
 from adderhw.base.validate import check_int
 
-__all__ = ["FrameReceiver", "frame_layout", "below", "PRIMITIVE_TAPS", "lfsr_polynomial", "lfsr_state"]
+from .compare import below
+from .lfsr_timer import PRIMITIVE_TAPS, lfsr_polynomial, lfsr_state
 
-
-def below(value, limit):
-    """``value < limit`` for a constant ``limit``, as logic: ``value`` is below it when, at some bit
-    where ``limit`` has a 1, ``value`` has a 0 and matches ``limit`` above. Yosys turns every ``<``
-    into a carry chain, a carry cell per bit even against a constant; this needs none. (Here because
-    the executor imports this module: a shared module for it lies outside the link.)"""
-    value = Value.cast(value)
-    if limit <= 0:
-        return Const(0)
-    if limit >> len(value):
-        return Const(1)
-    return Cat(*((value[i + 1:] == limit >> (i + 1)) & ~value[i]
-                 for i in range(len(value)) if limit >> i & 1)).any()
+__all__ = ["FrameReceiver", "frame_layout"]
 
 
 def frame_layout():
     """The layout of ``FrameReceiver.o_frame``'s payload: one received frame."""
     return data.StructLayout({"cmd": 8, "length": 16, "head": data.ArrayLayout(8, WRITE_HEADER),
                               "code": bits_for(max(ERRORS))})
-
-
-#: a primitive polynomial over GF(2) of each degree n (Xilinx XAPP052's LFSR taps): the exponents
-#: of x^n + ... + 1 between n and 0; tests/hw/test_link_receiver.py checks that each is primitive
-PRIMITIVE_TAPS = {2: (1,), 3: (2,), 4: (3,), 5: (3,), 6: (5,), 7: (6,), 8: (6, 5, 4), 9: (5,), 10: (7,),
-                  11: (9,), 12: (6, 4, 1), 13: (4, 3, 1), 14: (5, 3, 1), 15: (14,), 16: (15, 13, 4), 17: (14,),
-                  18: (11,), 19: (6, 2, 1), 20: (17,), 21: (19,), 22: (21,), 23: (18,), 24: (23, 22, 17),
-                  25: (22,), 26: (6, 2, 1), 27: (5, 2, 1), 28: (25,), 29: (27,), 30: (6, 4, 1), 31: (28,),
-                  32: (22, 2, 1)}
-
-
-def lfsr_polynomial(n):
-    """PRIMITIVE_TAPS' polynomial of degree ``n`` as an integer (bit i: the coefficient of x^i)."""
-    return (1 << n) | sum(1 << t for t in PRIMITIVE_TAPS[n]) | 1
-
-
-def lfsr_state(n, steps):
-    """The state of the timeout's Galois LFSR of ``n`` bits ``steps`` steps after state 1: x^steps
-    modulo lfsr_polynomial(n), by squaring and multiplying (a timeout can be billions of cycles)."""
-    poly = lfsr_polynomial(n)
-
-    def mulmod(a, b):
-        out = 0
-        while b:
-            if b & 1:
-                out ^= a
-            b >>= 1
-            a <<= 1
-            if a >> n & 1:
-                a ^= poly
-        return out
-
-    out, base = 1, 2
-    while steps:
-        if steps & 1:
-            out = mulmod(out, base)
-        base = mulmod(base, base)
-        steps >>= 1
-    return out
 
 
 class FrameReceiver(wiring.Component):

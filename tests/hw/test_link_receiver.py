@@ -7,7 +7,9 @@ from amaranth.sim import Simulator
 from adderhw.base.errors import BadParameter
 from adderhw.base.protocol import (CMD_STATUS, CMD_WRITE, ERR_CHECKSUM, ERR_FRAMING, ERR_LENGTH, ERR_TIMEOUT,
                                    MAX_PAYLOAD, SYNC, checksum, encode_frame)
-from adderhw.hw.link_receiver import PRIMITIVE_TAPS, FrameReceiver, below, lfsr_polynomial, lfsr_state
+from adderhw.hw.compare import below
+from adderhw.hw.lfsr_timer import PRIMITIVE_TAPS, lfsr_polynomial, lfsr_state
+from adderhw.hw.link_receiver import FrameReceiver
 
 TIMEOUT = 50
 
