@@ -282,7 +282,7 @@ class PostProcessor(wiring.Component):
         with m.If(self.i_start):
             m.d.sync += [t.eq(0), tplane.eq(0), oy.eq(0), ox.eq(0), pidx.eq(0), prow.eq(0)]
 
-        # ---- the sideband of a chunk, carried along the stages (one register set per stage)
+        # ---- the sideband of a chunk: registered at stage A, carried to stage C2 as below, then registered again
         # t is carried in the bits of a constant-table entry: a kept row's channel is below cout
         side = data.StructLayout({"v": 1, "t": self.class_bits, "t0": 1, "dst": abits, "first": 1, "lastpos": 1,
                                   "end": 1, **({"q": qb} if P > 1 else {})})
