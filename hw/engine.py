@@ -30,8 +30,8 @@ Loading and reading (the host link or a testbench), only while the engine is idl
     are separate tables: each load is written as it arrives, in either order, and no part of a
     load waits in a register, so a reset of the engine's logic loses no load it took);
     3: descriptor slot ``addr``. ``ready`` is low while the engine runs.
-  * ``i_peek_side``/``i_peek_addr`` → ``o_peek_data`` (one cycle later; while idle, its value
-    while the engine runs is not the peek's): a word of an activation buffer, for example the last layer's logits (words 0 .. classes-1 of buffer L mod 2; with
+  * ``i_peek_side``/``i_peek_addr`` → ``o_peek_data`` (one cycle later, while the engine is idle;
+    while it runs, ``o_peek_data`` shows other words): a word of an activation buffer, for example the last layer's logits (words 0 .. classes-1 of buffer L mod 2; with
     ``residual`` of the buffer the last step's ``bufs`` names, golden.program.MemoryImages.buffers).
 
 Residual networks (``EngineConfig.residual``; golden.program, "Graphs and the residual add"): every

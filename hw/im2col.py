@@ -113,8 +113,6 @@ class Im2colGenerator(wiring.Component):
         y, x = Signal(coord), Signal(coord)
         m.d.comb += [y.eq(iy0 + ky), x.eq(ix0 + kx)]
         in_range = (y >= 0) & (y < d.in_h) & (x >= 0) & (x < d.in_w)
-        # the loop bounds less one, as hw.sequencer registers them: a counter compares with a
-        # register, not through a subtractor's carry chain
         # the loop bounds less one, registered at i_start (the descriptor is valid then and held): a
         # counter compares with a register, not through a subtractor's carry chain
         kernel_m1, cin_m1, tiles_m1 = Signal.like(kx, name="kernel_m1"), Signal.like(ci, name="cin_m1"), \
