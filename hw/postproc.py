@@ -54,9 +54,10 @@ shifts, negations and sum (39.0 ns, 30 logic levels)):
          (stages C1, C2);
   * n+7: ReLU and saturation (stage C3); the destination's old value (max pool) or the running
          sum (average pool) is read;
-  * n+8: the reads' data registered, with v and v + n/2 (stage D);
-  * n+9: the pool (stage E, registered): v, or max(old, v) (not on the first position of a 2x2
-         window, which overwrites); for the average pool the running sum old + v (v on the first
+  * n+8: the reads' data registered (the destination's whole word of C lanes), with v and v + n/2
+         (stage D);
+  * n+9: the pool (stage E, registered): with L < C the chunk's L lanes of the registered word
+         selected, then v, or max(old, v) (not on the first position of a 2x2 window, which overwrites); for the average pool the running sum old + v (v on the first
          position) and its rounding sum old + (v + n/2), one adder each;
   * n+10: the write to the destination: the pooled value, or for the average pool at the last
          position (sum + n/2) >> log2 n; the running sum goes back to the pool memory (not at the
@@ -415,23 +416,26 @@ class PostProcessor(wiring.Component):
         # with v and v + n/2 (the average pool's rounding half, constant within a layer)
         side_d, side_e = Signal(side, name="side_d"), Signal(side, name="side_e")
         m.d.sync += [side_d.eq(last_stage), side_e.eq(side_d)]
-        if P > 1:
-            old = Signal(data.ArrayLayout(signed(w), L), name="old_chunk")
-            with m.Switch(last_stage.q):
-                for i in range(P):
-                    with m.Case(i):
-                        m.d.comb += [old[lane].eq(self.i_rd_data[i * L + lane]) for lane in range(L)]
-        else:
-            old = self.i_rd_data
         log2 = d.gap_log2[:4]       # at most GAP_EXTRA_BITS
         rnd_shape = signed(gap_shape.width + 1)
         gap_half = Signal(rnd_shape, name="gap_half")
         m.d.sync += gap_half.eq(Mux(log2 == 0, 0, Const(1, rnd_shape) << (log2 - 1)[:4]))   # constant per layer
-        old_d = Signal(data.ArrayLayout(signed(w), L), name="old_d")
+        # the destination's whole word (all C lanes): with L < C the chunk's lanes are selected from
+        # this register in stage E, not between the block RAM and it (that selection after the
+        # activation buffer's read was the ECP5 8x16 engine's critical path, 11.3 ns)
+        word_d = Signal(data.ArrayLayout(signed(w), C), name="old_word_d")
         gap_d = Signal(data.ArrayLayout(gap_shape, L), name="gap_old_d")
         v_d = Signal(data.ArrayLayout(signed(w), L), name="v_d")
         vh_d = Signal(data.ArrayLayout(rnd_shape, L), name="v_half_d")
-        m.d.sync += [old_d.eq(old), gap_d.eq(gap_rd.data), v_d.eq(vals)]
+        m.d.sync += [word_d.eq(self.i_rd_data), gap_d.eq(gap_rd.data), v_d.eq(vals)]
+        if P > 1:
+            old_d = Signal(data.ArrayLayout(signed(w), L), name="old_chunk_d")
+            with m.Switch(side_d.q):
+                for i in range(P):
+                    with m.Case(i):
+                        m.d.comb += [old_d[lane].eq(word_d[i * L + lane]) for lane in range(L)]
+        else:
+            old_d = word_d
         m.d.sync += [vh_d[c].eq(vals[c] + gap_half) for c in range(L)]
         # ---- stage E: the pool (one compare, or for the average pool the running sum and its
         # rounding sum, one adder each), registered
