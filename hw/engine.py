@@ -64,7 +64,7 @@ o_peek_data : Out(ArrayLayout(signed(width), C))
 o_wr : Out({valid: 1, layer: 6, side: side_bits, addr: act address, data: ArrayLayout(signed(width), C),
             lanes: C})
 """
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -256,8 +256,13 @@ class LayerEngine(wiring.Component):
         # cycle before o_start, and the first beat comes IM2COL_STAGES after it), and it selects the
         # arrays' ready into the address generator's advance, where the descriptor's flag bit was on
         # the ECP5 8x8 engine's critical path (into im2col's tile counter, 10.7 ns)
+        # On an engine with one array (an all-adder AdderNet, or a CNN) there is nothing to select:
+        # its array takes every layer (golden.program refuses a program whose op the engine lacks),
+        # and no flip-flop sits before the array's ready into the address generator's skid register
+        # (op_mul was on that path, the ECP5 8x16 MNIST engine's critical path, 12.1 ns)
         mul = Signal(name="op_mul")
         m.d.sync += mul.eq(is_mul(desc))
+        single = len(arrays) == 1
         if e.residual:
             # a residual add (registered like the op) feeds the post-processing from hw.im2col: the
             # main operand as the row's sums (sign-extended), the skip operand beside it
@@ -271,7 +276,7 @@ class LayerEngine(wiring.Component):
         for op, arr in arrays.items():
             m.submodules[f"array_{op}"] = arr
             cfg = arr.config
-            sel = mul if op == "mul" else ~mul
+            sel = Const(1) if single else mul if op == "mul" else ~mul
             if e.residual:
                 sel = sel & ~add
             m.d.comb += [arr.i_act.payload.eq(gen.o_act.payload), arr.i_act.valid.eq(gen.o_act.valid & sel),

@@ -50,7 +50,8 @@ shifts, negations and sum (39.0 ns, 30 logic levels)):
          B + 2^(S'−1) (stage B);
   * n+3: acc·M, the terms' sum (stage B1);
   * n+4: u + 2^(S'−1) = acc·M + (B + 2^(S'−1)) (stage B2);
-  * n+5, n+6: the arithmetic shift right by S', by its upper three bits and then its lower three
+  * n+5, n+6: the arithmetic shift right by S', by its upper three bits and then its lower three,
+         to the w + 7 and then the w bits the result can take, and whether it fits w bits
          (stages C1, C2);
   * n+7: ReLU and saturation (stage C3); the destination's old value (max pool) or the running
          sum (average pool) is read;
@@ -370,12 +371,30 @@ class PostProcessor(wiring.Component):
         for c in range(L):
             m.d.sync += total[c].eq(prod[c] + bias_b1)
         advance(4)
-        # ---- stages C1, C2: the arithmetic shift right by S' in two steps of three shift bits each
-        coarse = Signal(data.ArrayLayout(total_shape, L))
-        shifted = Signal(data.ArrayLayout(total_shape, L))
+        # ---- stages C1, C2: the arithmetic shift right by S' in two steps of three shift bits each,
+        # keeping only the bits the result can take: x = u_r >> S' (u_r = u + 2^(S'−1), U + 1 bits) is
+        # saturated to ``width`` bits, so only x's low w bits (u_r's bits S' .. S' + w − 1) and
+        # whether x fits w bits are needed. The coarse step (by 8·⌊S'/8⌋) keeps w + 7 bits, all that
+        # the fine step (by S' mod 8) selects from, and the fine step keeps w. Whether x fits is
+        # decided from u_r beside them: x's bits from w − 1 up are u_r's from S' + w − 1 up (the sign
+        # beyond U), so x fits where u_r's bits under ``fit_mask`` (all ones << (S' + w − 1), constant
+        # within a layer and registered) are all 0 or all 1, two reductions in stage C1; with the
+        # sign, delayed through C2. (Shifting all U + 1 bits in both steps cost about 200 LUT4 per
+        # lane more on the ECP5.)
+        ub = total_shape.width
+        coarse = Signal(data.ArrayLayout(signed(w + 7), L), name="coarse")
+        shifted = Signal(data.ArrayLayout(unsigned(w), L), name="shifted")
         for c in range(L):
             m.d.sync += [coarse[c].eq(total[c] >> Cat(Const(0, 3), shift[3:])),
                          shifted[c].eq(coarse[c] >> shift[:3])]
+        fit_mask = Signal(ub, name="fit_mask")
+        m.d.sync += fit_mask.eq(Const((1 << ub) - 1, ub) << (shift + (w - 1)))
+        fits_c1, neg_c1 = Signal(L, name="fits_c1"), Signal(L, name="neg_c1")
+        fits, neg = Signal(L, name="fits_c2"), Signal(L, name="neg_c2")
+        for c in range(L):
+            upper = total[c].as_unsigned() & fit_mask
+            m.d.sync += [fits_c1[c].eq((upper == 0) | (upper == fit_mask)), neg_c1[c].eq(total[c][-1])]
+        m.d.sync += [fits.eq(fits_c1), neg.eq(neg_c1)]
         tie = None
         if e.rounding == "half_even":
             # ties to even (golden.program.round_shift): u was exactly halfway where the low S' bits
@@ -393,21 +412,15 @@ class PostProcessor(wiring.Component):
             m.d.sync += tie.eq(tie_c1)
         advance(5)
         advance(6)
-        # ---- stage C3: ReLU, saturate; read what the write needs. The value fits ``width`` bits when
-        # its bits from w − 1 up are all equal (all 0 or all 1): two reductions, not two compares
-        # of the whole U + 1 bits through carry chains (the ECP5 8x8 engine's critical path was the
-        # ReLU flag into those, 11.1 ns, 32 levels). sat(relu(x)) = 0 for a negative x with ReLU,
-        # else x, or hi / lo by x's sign where it does not fit
+        # ---- stage C3: ReLU, saturate; read what the write needs. sat(relu(x)) = 0 for a negative x
+        # with ReLU, else x's low w bits where x fits (stages C1, C2), or hi / lo by x's sign
         vals = Signal(data.ArrayLayout(signed(w), L))
         for c in range(L):
             x = shifted[c]
             if tie is not None:
-                x = Cat(x[0] & ~tie[c], x[1:]).as_signed()
-            top = x[w - 1:]
-            neg = x[-1]
-            fits = (top == 0) | (top == (1 << len(top)) - 1)
-            sat = Mux(fits, x[:w].as_signed(), Mux(neg, lo, hi))
-            m.d.sync += vals[c].eq(Mux(has_relu(d) & neg, 0, sat))
+                x = Cat(x[0] & ~tie[c], x[1:])
+            sat = Mux(fits[c], x.as_signed(), Mux(neg[c], lo, hi))
+            m.d.sync += vals[c].eq(Mux(has_relu(d) & neg[c], 0, sat))
         advance(7)
         pre, last_stage = stage[6], stage[7]
         gap_addr = (lambda s: Cat(s.q, s.t)) if P > 1 else (lambda s: s.t)

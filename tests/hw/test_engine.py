@@ -169,6 +169,15 @@ def test_an_engine_without_a_mac_array_refuses_a_multiplier_layer():
         memory_images(program, engine)
 
 
+def test_a_cnn_engine_refuses_an_adder_layer():
+    # a CNN engine has one array, the MAC array, and takes every layer on it without a select
+    engine = EngineConfig(array=ArrayConfig(rows=2, cols=2, width=8, k_max=64, pe="mac"), act_depth=256)
+    assert engine.ops == ("mul",)
+    program = random_program(np.random.default_rng(0), 8, True)
+    with pytest.raises(BadParameter, match="layer 'l1': op 'add' cannot run on a CNN engine"):
+        memory_images(program, engine)
+
+
 def test_an_all_adder_engine_builds_no_mac_array():
     """From the netlist: the MAC array's multipliers are gone with mac_rows 0; what multiplies then is
     the post-processing's BatchNorm scale, one per lane with requant 'mul', none with 'shift'."""
