@@ -7,7 +7,9 @@ saturation, pooling, argmax) and ``hw.sequencer`` (the program). The engine work
 up to C images, image c on lane c (``adderhw.base.engine`` says why).
 
 Memories (``amaranth.lib.memory``, one synchronous read port and one write port each, the shape
-Yosys maps to iCE40 EBR and ECP5 DP16KD):
+Yosys maps to iCE40 EBR and ECP5 DP16KD). Where they live: on the iCE40UP5K the weight buffer in
+the SB_SPRAM256KA blocks when it fits and everything else in EBR; on every other device all of
+them in block RAM (the ECP5 puts small ones in LUT RAM):
   * two activation buffers (ping-pong), ``act_depth`` words of C lanes x ``width`` bits; three on
     an engine built with ``residual`` (below);
   * the weight buffer, ``weight_depth`` words of R lanes x ``width`` bits. Its two ports share one
@@ -21,7 +23,8 @@ Yosys maps to iCE40 EBR and ECP5 DP16KD):
     EBRs to the other memories; otherwise, and on every other device, it stays in block RAM. The
     shared address is built for every platform, not only the UltraPlus, so that the Verilog the
     simulations run (generated without a platform) is the circuit a board gets, less an attribute
-    (it costs a multiplexer of ``ceil_log2(weight_depth)`` bits elsewhere). A memory in SPRAM has no
+    (a multiplexer of ``ceil_log2(weight_depth)`` bits: on the iCEBreaker's digits engines 3 LUT4s
+    more at 1x1 and 23 at 4x3, with 8 EBRs fewer at both). A memory in SPRAM has no
     initial value (the block has none; boards.synthesis drops Amaranth's all-zero one): the host
     loads the weights before a run;
   * the constant tables, ``const_depth`` entries of M and of B, and with ``tile_shift`` of the
