@@ -32,9 +32,11 @@ def test_a_tiny_engine_builds_a_bitstream_with_its_memories_in_block_ram(board, 
     assert json.loads((tmp_path / "report.json").read_text()) == r
     check_blocks_add_up(r, tmp_path / "stat.json")
     assert r["bitstream"] and (tmp_path / r["bitstream"]).stat().st_size > 10_000
-    # iCE40: the two activation buffers, weights, constants, descriptors and the frame buffer each
-    # take an EBR; ECP5 puts memories this small in LUT RAM, all but the largest
+    # iCE40UP5K: the two activation buffers, constants, descriptors and the frame buffer each take an
+    # EBR, the weights an SB_SPRAM256KA; ECP5 puts memories this small in LUT RAM, all but the largest
     assert r["bram"]["used"] >= (5 if board == "icebreaker" else 1)
+    assert r["spram"] == ({"cell": "ICESTORM_SPRAM", "used": 1, "available": 4} if board == "icebreaker" else
+                          {"cell": None, "used": 0, "available": 0})
     assert 0 < r["logic"]["used"] < r["logic"]["available"] and r["luts"] > 0 and r["ffs"] > 0
     clk = oscillator_hz(board_by_name(board).platform_class()) / 1e6
     assert r["clock_mhz"] == clk and r["timing_met"] == (r["fmax_mhz"] >= clk)
