@@ -536,7 +536,9 @@ def cmd_build_engine(args):
     print(f"{r['board']} ({r['device']}): {network} engine {r['engine']}\n"
           f"  logic {r['logic']['used']}/{r['logic']['available']} {r['logic']['cell']}; {r['luts']} LUT4s, "
           f"{r['ffs']} flip-flops; DSP {r['dsp']['used']}/{r['dsp']['available']}; block RAM "
-          f"{r['bram']['used']}/{r['bram']['available']}\n"
+          f"{r['bram']['used']}/{r['bram']['available']}"
+          + (f"; SPRAM {r['spram']['used']}/{r['spram']['available']}" if r.get("spram", {}).get("available") else "")
+          + "\n"
           f"  clock {r['clock_mhz']:g} MHz ("
           + (f"PLL {r['pll']['primitive']} {' '.join(f'{k}={v}' for k, v in r['pll']['dividers'].items())} from the "
              f"{r['oscillator_mhz']:g} MHz oscillator, asked for {r['clock_target_mhz']:g}" if r["pll"] else "the oscillator")
@@ -559,9 +561,12 @@ def cmd_build_engine(args):
         print(f"  critical path {cp['from_cell']} -> {cp['to_cell']}: {cp['delay_ns']:.2f} ns, "
               f"{cp['logic_levels']} logic levels")
     if r.get("blocks"):
-        rows = [[name, f"{b['luts']:,}", f"{b['carry_cells']:,}", f"{b['ffs']:,}", b["bram"], b["dsp"]]
-                for name, b in r["blocks"].items()]
-        print(markdown_table(["block", "LUT4", "carry", "FF", "BRAM", "DSP"], rows, "lrrrrr"))
+        # an SPRAM column where the device has SPRAM (the iCE40UP5K)
+        spram = bool(r.get("spram", {}).get("available"))
+        rows = [[name, f"{b['luts']:,}", f"{b['carry_cells']:,}", f"{b['ffs']:,}", b["bram"]]
+                + ([b.get("spram", 0)] if spram else []) + [b["dsp"]] for name, b in r["blocks"].items()]
+        print(markdown_table(["block", "LUT4", "carry", "FF", "BRAM"] + (["SPRAM"] if spram else []) + ["DSP"], rows,
+                             "lrrrr" + "r" * spram + "r"))
     _say(f"wrote {out / 'report.json'}; talk to the board with adderhw run --baud {r['baud']}")
     return 0
 

@@ -32,6 +32,7 @@ _ENGINE_PARTS = {"im2col": "im2col", "post": "post-processing", "seq": "sequence
 _BRAM_CELLS = {"ice40": ("SB_RAM40_4K",), "ecp5": ("DP16KD", "PDPW16KD")}
 _DSP_CELLS = {"ice40": ("SB_MAC16",), "ecp5": ("MULT18X18D", "ALU54B")}
 _LUTRAM_CELLS = {"ice40": (), "ecp5": ("TRELLIS_DPR16X4",)}
+_SPRAM_CELLS = {"ice40": ("SB_SPRAM256KA",), "ecp5": ()}
 
 
 def block_of(module):
@@ -58,14 +59,15 @@ def _own(cells, fam):
             "carry_cells": sum(cells.get(c, 0) for c in _CARRY_CELLS[fam]),
             "bram": sum(cells.get(c, 0) for c in _BRAM_CELLS[fam]),
             "dsp": sum(cells.get(c, 0) for c in _DSP_CELLS[fam]),
-            "lutram": sum(cells.get(c, 0) for c in _LUTRAM_CELLS[fam])}
+            "lutram": sum(cells.get(c, 0) for c in _LUTRAM_CELLS[fam]),
+            "spram": sum(cells.get(c, 0) for c in _SPRAM_CELLS[fam])}
 
 
 def breakdown(stat_doc, family):
-    """{block: {"luts", "ffs", "carry_cells", "bram", "dsp", "lutram"}} for every block of BLOCKS,
+    """{block: {"luts", "ffs", "carry_cells", "bram", "dsp", "lutram", "spram"}} for every block of BLOCKS,
     from Yosys ``stat -json`` of a hierarchical netlist (each module's own primitive cells)."""
     fam = _family(family)
-    out = {b: dict.fromkeys(("luts", "ffs", "carry_cells", "bram", "dsp", "lutram"), 0) for b in BLOCKS}
+    out = {b: dict.fromkeys(("luts", "ffs", "carry_cells", "bram", "dsp", "lutram", "spram"), 0) for b in BLOCKS}
     modules = stat_doc.get("modules", {})
     if len(modules) < 2:
         raise BadParameter("the netlist has no hierarchy to break down (was it synthesised with -noflatten?)")

@@ -259,6 +259,8 @@ def summarise(r):
         f"{r['ffs']} flip-flops, {r['carry_cells']} carry cells",
         f"  DSP    {dsp}",
         f"  BRAM   {r['bram']['used']}/{r['bram']['available']} {r['bram']['cell']}",
+        *([f"  SPRAM  {r['spram']['used']}/{r['spram']['available']} {r['spram']['cell']}"]
+          if r.get("spram", {}).get("available") else []),
         f"  Fmax   {r['fmax_mhz']:.1f} MHz against {a_an(int(r['target_mhz']))} {r['target_mhz']:g} MHz target: {met}",
         f"  seed {r['seed']}, {r['build_seconds']} s",
     ]

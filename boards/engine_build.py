@@ -3,7 +3,10 @@ for a board, and its report: logic, flip-flops, DSP and block RAM, Fmax, and ima
 
 The memories of the engine (activation ping-pong buffers, weights, constants, descriptors, the
 link's frame buffer) are ``amaranth.lib.memory`` blocks with a synchronous read port, which Yosys
-maps to iCE40 EBR (SB_RAM40_4K) and ECP5 DP16KD; the report counts them (``bram``).
+maps to iCE40 EBR (SB_RAM40_4K) and ECP5 DP16KD; the report counts them (``bram``). On the
+iCE40UP5K the weight buffer goes to the single-port SB_SPRAM256KA blocks when it fits
+(hw.engine.weights_in_spram); the report counts those apart (``spram``: used and available, 0 of 0
+on a device without them).
 
 With ``breakdown``, the build keeps the design's hierarchy (Yosys ``-noflatten``), and the report's
 ``blocks`` gives its LUTs, flip-flops, carry cells, block RAMs and DSPs per block
@@ -185,7 +188,7 @@ def build_engine_board(board_name, engine, cycles_per_image, baud=None, dsp=True
         "pe": engine.array.pe, "rows": engine.array.rows, "cols": engine.array.cols, "mac_rows": engine.mac_rows,
         "width": engine.array.width, "dsp_requested": bool(dsp), "baud": baud, "baud_choice": baud_choice,
         "logic": pnr["logic"], **stat, "blocks": blocks, "dsp": pnr["dsp"], "bram": pnr["bram"],
-        "fmax_mhz": pnr["fmax_mhz"], "critical_path": pnr["critical_path"], "clock_mhz": clock_mhz_run, "timing_met": pnr["fmax_mhz"] >= clock_mhz_run,
+        "spram": pnr["spram"], "fmax_mhz": pnr["fmax_mhz"], "critical_path": pnr["critical_path"], "clock_mhz": clock_mhz_run, "timing_met": pnr["fmax_mhz"] >= clock_mhz_run,
         "clock_source": "oscillator" if pll is None else "pll", "oscillator_mhz": osc_hz / 1e6,
         "clock_target_mhz": clock_mhz, "pll": None if pll is None else pll.record(),
         "clock_constraints_mhz": {net: c.get("constraint") for net, c in pnr_doc.get("fmax", {}).items()},

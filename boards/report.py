@@ -20,10 +20,11 @@ from adderhw.base.errors import ToolFailed
 __all__ = ["UTIL_CELLS", "LOGIC_CELL", "parse_nextpnr", "critical_path", "parse_yosys_stat", "overflow",
            "no_fit_reason", "build_report"]
 
-#: nextpnr utilisation names per family: logic cells, DSP blocks, block RAMs
+#: nextpnr utilisation names per family: logic cells, DSP blocks, block RAMs and the iCE40
+#: UltraPlus's single-port RAMs (SB_SPRAM256KA; the ECP5 has none, None)
 UTIL_CELLS = {
-    "ice40": {"logic": "ICESTORM_LC", "dsp": "ICESTORM_DSP", "bram": "ICESTORM_RAM"},
-    "ecp5": {"logic": "TRELLIS_COMB", "dsp": "MULT18X18D", "bram": "DP16KD"},
+    "ice40": {"logic": "ICESTORM_LC", "dsp": "ICESTORM_DSP", "bram": "ICESTORM_RAM", "spram": "ICESTORM_SPRAM"},
+    "ecp5": {"logic": "TRELLIS_COMB", "dsp": "MULT18X18D", "bram": "DP16KD", "spram": None},
 }
 LOGIC_CELL = {family: cells["logic"] for family, cells in UTIL_CELLS.items()}
 #: Yosys cell types per family
@@ -39,16 +40,18 @@ def _family(family):
 
 
 def parse_nextpnr(doc, family):
-    """From a nextpnr ``--report`` document: {"logic"|"dsp"|"bram": {cell, used, available}, "fmax_mhz",
-    "critical_path"}.
+    """From a nextpnr ``--report`` document: {"logic"|"dsp"|"bram"|"spram": {cell, used, available},
+    "fmax_mhz", "critical_path"}.
 
+    ``spram`` counts the SB_SPRAM256KA blocks (4 on the iCE40UP5K; 0 of 0 on an iCE40 without them,
+    whose report does not name the cell, and on the ECP5, where ``cell`` is None);
     ``fmax_mhz`` is the lowest achieved Fmax over the design's clocks (the harness has one);
     ``critical_path`` is :func:`critical_path`'s."""
     cells = UTIL_CELLS[_family(family)]
     util = doc.get("utilization", {})
     out = {}
     for role, cell in cells.items():
-        u = util.get(cell, {"used": 0, "available": 0})
+        u = util.get(cell, {"used": 0, "available": 0}) if cell else {"used": 0, "available": 0}
         out[role] = {"cell": cell, "used": int(u["used"]), "available": int(u["available"])}
     fmax = [f["achieved"] for f in doc.get("fmax", {}).values()]
     if not fmax:
@@ -128,7 +131,7 @@ def build_report(b, config, freq_mhz, dsp, seed, out, seconds):
         "config": config.record_fields(pes=True),
         "dsp_requested": bool(dsp) if config.kind.has_multiplier else False,
         "uses_dsp": pnr["dsp"]["used"] > 0,
-        "logic": pnr["logic"], **stat, "dsp": pnr["dsp"], "bram": pnr["bram"],
+        "logic": pnr["logic"], **stat, "dsp": pnr["dsp"], "bram": pnr["bram"], "spram": pnr["spram"],
         "fmax_mhz": pnr["fmax_mhz"], "target_mhz": float(freq_mhz), "timing_met": pnr["fmax_mhz"] >= freq_mhz,
         "critical_path": pnr["critical_path"],
         "seed": seed, "build_seconds": round(seconds, 1),

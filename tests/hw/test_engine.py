@@ -237,3 +237,42 @@ def test_a_qat_per_group_all_adder_program_runs_bit_exact_with_the_per_tile_shif
     check_run(engine, program, quantize_images(program, net.data.x_test[:3]))
     with pytest.raises(BadParameter, match=r"x_shift .*\(tile_shift False\)"):
         memory_images(program, engine.with_(tile_shift=False))
+
+
+@pytest.mark.parametrize("width, lanes, depth, blocks", [
+    (8, 1, 4096, 1),            # the 1x1 digits engine's weights
+    (16, 1, 16384, 1),          # one whole block
+    (16, 1, 16385, 2),          # one word more: a second page
+    (8, 1, 32768, 1),           # two pages of 8 bits side by side in one block
+    (8, 8, 16384, 4),           # 64 bits at 16K: all four
+    (8, 9, 1, 5),               # 72 bits: five, whatever the depth
+    (16, 4, 16385, 8),
+    (6, 3, 1024, 2),            # each lane from a nibble: 3 x 8 bits, not 18
+    (5, 1, 1, 1), (4, 4, 1, 1), (13, 5, 1, 5),
+])
+def test_spram_cost_counts_nibble_aligned_lanes_in_16_bit_blocks(width, lanes, depth, blocks):
+    from adderhw.hw.engine import spram_cost
+    assert spram_cost(width, lanes, depth) == blocks
+
+
+@pytest.mark.parametrize("rows, width, depth, platform, spram", [
+    (8, 8, 16384, "icebreaker", True),      # 64 bits x 16K: the four blocks exactly
+    (4, 16, 16384, "icebreaker", True),
+    (9, 8, 16384, "icebreaker", False),     # 72 bits: five blocks, one too many
+    (8, 8, 16385, "icebreaker", False),     # a second page: eight blocks
+    (1, 8, 4096, "icebreaker", True),
+    (1, 8, 4096, "hx8k", False),            # an iCE40 without SPRAM
+    (1, 8, 4096, "ulx3s", False),
+    (1, 8, 4096, None, False),              # generic Verilog, simulation
+])
+def test_the_weights_go_to_spram_where_the_device_has_enough(rows, width, depth, platform, spram):
+    from amaranth_boards.ice40_hx8k_b_evn import ICE40HX8KBEVNPlatform
+    from amaranth_boards.icebreaker import ICEBreakerPlatform
+    from amaranth_boards.ulx3s import ULX3S_85F_Platform
+
+    from adderhw.hw.engine import weights_in_spram
+    plat = {"icebreaker": ICEBreakerPlatform, "hx8k": ICE40HX8KBEVNPlatform, "ulx3s": ULX3S_85F_Platform,
+            None: lambda: None}[platform]()
+    engine = EngineConfig(array=ArrayConfig(rows=rows, cols=2, width=width, k_max=64), mac_rows=1, act_depth=64,
+                          weight_depth=depth, const_depth=16, max_layers=4)
+    assert weights_in_spram(engine, plat) is spram
