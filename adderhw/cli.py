@@ -33,6 +33,7 @@ from adderhw.base.pe_kind import PE_KINDS, pe_kind
 from adderhw.base.errors import AdderhwError, BadParameter, Stopped
 from adderhw.base.executor import scheduler_from_env
 from adderhw.base.paths import check_output_dir, check_output_file
+from adderhw.base.provenance import stamp, typed_command
 from adderhw.base.simulators import VERILOG_SIMULATORS
 from adderhw.base.platform import BUILD_TARGET_MHZ, SWEEP_TARGET_MHZ, family_mhz
 from adderhw.boards import engine_build         # by module: the tests patch its build functions
@@ -490,6 +491,16 @@ def _nextpnr_options(parser, prefix):
                              f"{NEXTPNR_DEFAULTS['router']})")
 
 
+def _stamp_report(report, out, argv):
+    """A build's report with the command that made it (``argv`` as typed) and the commit of the code
+    that ran (base.provenance), written back to ``out``/report.json, so that a copied build result
+    says how to make it again."""
+    report = stamp({**report, "command": typed_command(argv)})
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
 def cmd_build_engine(args):
     if args.freq is not None:
         raise BadParameter(f"--freq {args.freq:g} does not apply to --top engine: it runs at the board's oscillator "
@@ -533,6 +544,7 @@ def cmd_build_engine(args):
         r = engine_build.build_engine_board_auto_clock(args.board, engine, per_image, margin_pct=margin, **options)
     else:
         r = engine_build.build_engine_board(args.board, engine, per_image, clock_mhz=clock_mhz, **options)
+    r = _stamp_report(r, out, args.argv)
     print(f"{r['board']} ({r['device']}): {network} engine {r['engine']}\n"
           f"  logic {r['logic']['used']}/{r['logic']['available']} {r['logic']['cell']}; {r['luts']} LUT4s, "
           f"{r['ffs']} flip-flops; DSP {r['dsp']['used']}/{r['dsp']['available']}; block RAM "
@@ -641,8 +653,8 @@ def cmd_build(args):
         flag = "--dsp" if args.dsp else "--no-dsp"
         raise BadParameter(f"{flag} applies to MAC arrays only (a SAD PE has no multiplier), not to --pe sad")
     out = check_output_dir("--out", args.out)
-    report = build_board(args.board, cfg, freq_mhz=args.freq, dsp=args.dsp is not False, seed=args.seed,
-                         out_dir=out, progress=_say)
+    report = _stamp_report(build_board(args.board, cfg, freq_mhz=args.freq, dsp=args.dsp is not False,
+                                       seed=args.seed, out_dir=out, progress=_say), out, args.argv)
     print(summarise(report))
     _say(f"wrote {Path(args.out) / 'report.json'}")
     return 0
@@ -1445,6 +1457,7 @@ def _dispatch(args):
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)      # the command as typed, for provenance
     try:
         return _dispatch(args)
     except AdderhwError as exc:

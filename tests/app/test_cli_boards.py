@@ -1,11 +1,13 @@
 """The command line of the board flows: what `adderhw build --top engine` and `adderhw compare-boards`
 pass to boards.engine_build and boards.engine_compare, and what they print, with the builds replaced
 by stand-ins (no toolchain runs)."""
+import json
 import subprocess
 import sys
 
 import pytest
 
+from adderhw.base.provenance import source_commit
 from adderhw.boards import engine_build, engine_compare
 from adderhw.cli import main
 
@@ -39,6 +41,10 @@ def test_clock_auto_builds_through_the_automatic_clock_with_the_margin_asked_for
     assert "clock auto: Fmax 25.3 MHz at the 12 MHz oscillator; Fmax 25.30 MHz less 10 % is 22.77 MHz; Fmax 24.0 " \
            "MHz at 22.5 MHz through the PLL: timing met at 22.5 MHz" in out
     assert "nextpnr placer sa, router router1, 61 s" in out
+    # the report says how it was made: the command as typed and the code's commit (base.provenance)
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert report["command"].startswith("adderhw build --board icebreaker --top engine --rows 1 --cols 1")
+    assert report["commit"] == source_commit() and report["fmax_mhz"] == 24.0
 
 
 def test_compare_boards_largest_passes_the_fine_stage_and_nextpnr_options(monkeypatch, tmp_path):
