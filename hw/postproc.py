@@ -379,8 +379,8 @@ class PostProcessor(wiring.Component):
         # decided from u_r beside them: x's bits from w − 1 up are u_r's from S' + w − 1 up (the sign
         # beyond U), so x fits where u_r's bits under ``fit_mask`` (all ones << (S' + w − 1), constant
         # within a layer and registered) are all 0 or all 1, two reductions in stage C1; with the
-        # sign, delayed through C2. (Shifting all U + 1 bits in both steps cost about 200 LUT4 per
-        # lane more on the ECP5.)
+        # sign, delayed through C2. (Shifting all U + 1 bits in both steps, the ECP5 8x16 MNIST
+        # engine's post-processing with 4 lanes took 3,530 LUT4 against 3,320 now; nextpnr seed 1.)
         ub = total_shape.width
         coarse = Signal(data.ArrayLayout(signed(w + 7), L), name="coarse")
         shifted = Signal(data.ArrayLayout(unsigned(w), L), name="shifted")
