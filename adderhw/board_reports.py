@@ -286,11 +286,16 @@ def _mhz(v):
 def format_bench_engine_fmax(res):
     """Every seed's Fmax of the engine and of its array alone, their medians' ratio against the goal,
     and the engine's critical paths (a :func:`adderhw.boards.engine_fmax.bench_engine_fmax` result)."""
+    def dense(v):
+        return "-" if v is None else f"{v:,.0f}"
     rows = [[r["seed"], _mhz(r["array_fmax_mhz"]), _mhz(r["engine_fmax_mhz"]),
              "-" if not r["array_fmax_mhz"] or not r["engine_fmax_mhz"] else
-             f"{r['engine_fmax_mhz'] / r['array_fmax_mhz']:.2f}"] for r in res["runs"]]
+             f"{r['engine_fmax_mhz'] / r['array_fmax_mhz']:.2f}", f"{r['engine_luts']:,}",
+             "-" if r.get("engine_carry_cells") is None else f"{r['engine_carry_cells']:,}",
+             dense(r.get("images_per_s_per_kluts"))] for r in res["runs"]]
     rows.append(["**median**", _mhz(res["array_fmax_median_mhz"]), _mhz(res["engine_fmax_median_mhz"]),
-                 "-" if res["ratio"] is None else f"**{res['ratio']:.2f}**"])
+                 "-" if res["ratio"] is None else f"**{res['ratio']:.2f}**", "", "",
+                 dense(res.get("images_per_s_per_kluts_median"))])
     paths = [f"* seed {r['seed']}: `{p['from_cell']}` → `{p['to_cell']}`, {p['delay_ns']:.2f} ns, "
              f"{p['logic_levels']} logic levels" for r in res["runs"] if (p := r["engine_critical_path"])]
     verdict = "no ratio (a build did not fit)" if res["ratio"] is None else \
@@ -300,8 +305,14 @@ def format_bench_engine_fmax(res):
         f"`{res.get('command', '')}`", "",
         f"Engine: {res['engine']}, behind its UART link (the board top). Array alone: the benchmark harness of "
         f"{res['array']}. nextpnr seeds {', '.join(map(str, res['seeds']))}; both measured in this run.", "",
-        markdown_table(["seed", "array alone MHz", "engine MHz", "engine / array"], rows, "rrrr"), "",
-        f"Engine / array, medians: {verdict}.", "", "The engine's critical path per seed:", "", *paths, ""])
+        markdown_table(["seed", "array alone MHz", "engine MHz", "engine / array", "engine LUT4", "engine carry cells",
+                        "images/s per 1k LUT4 at Fmax"], rows, "rrrrrrr"), "",
+        f"Engine / array, medians: {verdict}.", "",
+        *([f"Images/s per 1,000 LUT4 at the engine's Fmax: {res['cycles_per_image']:,.1f} cycles per image (the "
+           f"engine cycle model); LUT4 counts Yosys's LUT4 cells, and the carry cells (SB_CARRY on the iCE40, "
+           f"CCU2C on the ECP5, each two LUT4-sized halves there) are apart.", ""]
+          if res.get("cycles_per_image") else []),
+        "The engine's critical path per seed:", "", *paths, ""])
 
 
 # ---- compare-boards: whole accelerators on the boards (boards.engine_compare) ----------------------

@@ -5,7 +5,9 @@ engine behind its UART link, boards.engine_build, as ``adderhw build --top engin
 benchmark harness of the same array alone (boards.build: the engine's SAD array, same rows,
 columns, width and k_max, fed from LFSRs). The baseline is the array, measured in the same run with
 the same seeds; the report gives every seed's Fmax of both, their medians, and the ratio of the
-medians (the issue's goal: the engine at >= 0.9x its array). Both builds are reused when unchanged,
+medians (the issue's goal: the engine at >= 0.9x its array); and every seed's engine images/s at
+its Fmax per 1,000 LUT4 (:func:`per_kluts`, with the engine cycle model's cycles per image), with
+their median (the issue's goal for the ULX3S-85F MNIST engine: >= 13.4k). Both builds are reused when unchanged,
 so a finished bench reruns in seconds.
 
 This module measures; the Markdown report of its result, and the plot where there is one, are
@@ -15,13 +17,14 @@ import statistics
 from pathlib import Path
 
 from adderhw.base.errors import BadParameter
+from adderhw.golden.engine_cycles import engine_cycles
 from adderhw.golden.network_program import engine_for, network_program
 
 from .build import DesignDoesNotFit, build_board
 from .engine_build import ENGINE_BOARDS
 from .engine_compare import _tag, build_one
 
-__all__ = ["bench_engine_fmax", "FMAX_GOAL"]
+__all__ = ["bench_engine_fmax", "per_kluts", "FMAX_GOAL"]
 
 #: the issue's goal: the engine's median Fmax over the seeds, as a share of its array's
 FMAX_GOAL = 0.9
@@ -35,6 +38,7 @@ def bench_engine_fmax(board="ulx3s-85f", rows=8, cols=8, network="digits", seeds
         raise BadParameter("seeds must name at least one nextpnr seed, not none")
     _, _, program, _ = network_program(network, "sad", 8, progress=progress, first_last=first_last, requant=requant)
     engine = engine_for(program, rows, cols, "sad", mac_rows, post_lanes)
+    cycles = engine_cycles(engine, program)["total"] / engine.lanes       # per image, the exact model
     runs = []
     for i, seed in enumerate(seeds):
         progress(f"[{i + 1}/{len(seeds)}] seed {seed}: the {engine.array.describe()} alone, then the engine")
@@ -49,17 +53,30 @@ def bench_engine_fmax(board="ulx3s-85f", rows=8, cols=8, network="digits", seeds
         tag = _tag(board, network, "sad", rows, cols, mac_rows, True, first_last, requant, post_lanes=post_lanes)
         eng = build_one(board, network, "sad", rows, cols, mac_rows, True, seed, Path(build_dir) / f"{tag}-seed{seed}",
                         progress, first_last, requant, post_lanes=post_lanes)
-        runs.append({"seed": seed, "array_fmax_mhz": array_fmax,
-                     "engine_fmax_mhz": eng.get("fmax_mhz") if eng["fits"] else None,
+        fmax = eng.get("fmax_mhz") if eng["fits"] else None
+        runs.append({"seed": seed, "array_fmax_mhz": array_fmax, "engine_fmax_mhz": fmax,
                      "engine_critical_path": eng.get("critical_path"), "engine_luts": eng["luts"],
-                     "engine_fits": eng["fits"]})
+                     "engine_carry_cells": eng.get("carry_cells"), "engine_logic_cells": eng.get("logic", {}).get("used"),
+                     "engine_fits": eng["fits"],
+                     "images_per_s_per_kluts": per_kluts(fmax, cycles, eng["luts"])})
     arrays = [r["array_fmax_mhz"] for r in runs if r["array_fmax_mhz"]]
     engines = [r["engine_fmax_mhz"] for r in runs if r["engine_fmax_mhz"]]
     med_a = statistics.median(arrays) if arrays else None
     med_e = statistics.median(engines) if engines else None
     ratio = med_e / med_a if med_a and med_e else None
+    dense = [r["images_per_s_per_kluts"] for r in runs if r["images_per_s_per_kluts"]]
     return {"board": board, "rows": rows, "cols": cols, "network": network, "first_last": first_last,
             "requant": requant, "post_lanes": engine.pp_lanes, "engine": engine.describe(),
             "array": engine.array.describe(), "seeds": list(seeds), "runs": runs,
             "array_fmax_median_mhz": med_a, "engine_fmax_median_mhz": med_e, "ratio": ratio,
-            "goal": FMAX_GOAL, "met": ratio is not None and ratio >= FMAX_GOAL}
+            "goal": FMAX_GOAL, "met": ratio is not None and ratio >= FMAX_GOAL, "cycles_per_image": cycles,
+            "images_per_s_per_kluts_median": statistics.median(dense) if dense else None}
+
+
+def per_kluts(fmax_mhz, cycles_per_image, luts):
+    """Images per second at ``fmax_mhz`` per 1,000 LUT4 (issue 28's throughput per logic): Fmax /
+    cycles per image / (LUT4 / 1000). The LUT4s are Yosys's LUT4 cells; the carry cells (SB_CARRY,
+    CCU2C) are counted apart, as in every build report. None where the build did not fit."""
+    if not fmax_mhz or not luts:
+        return None
+    return fmax_mhz * 1e6 / cycles_per_image / (luts / 1000)

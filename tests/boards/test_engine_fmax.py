@@ -6,7 +6,7 @@ import pytest
 from adderhw.board_reports import format_bench_engine_fmax
 from adderhw.boards import engine_fmax
 from adderhw.boards.build import DesignDoesNotFit
-from adderhw.boards.engine_fmax import FMAX_GOAL, bench_engine_fmax
+from adderhw.boards.engine_fmax import FMAX_GOAL, bench_engine_fmax, per_kluts
 
 
 def _stubs(monkeypatch, array_mhz, engine_mhz):
@@ -40,8 +40,21 @@ def test_medians_and_their_ratio_over_the_seeds(monkeypatch, tmp_path):
     assert len({c[3] for c in calls}) == 6
     assert res["array_fmax_median_mhz"] == 190.0 and res["engine_fmax_median_mhz"] == 80.0
     assert res["ratio"] == pytest.approx(80 / 190) and res["met"] is False and res["goal"] == FMAX_GOAL
+    # images/s at each seed's Fmax per 1,000 LUT4 (the stand-in engine has 1,000), and their median
+    cycles = res["cycles_per_image"]
+    assert cycles > 0
+    assert [r["images_per_s_per_kluts"] for r in res["runs"]] == pytest.approx([70e6 / cycles, 90e6 / cycles,
+                                                                                80e6 / cycles])
+    assert res["images_per_s_per_kluts_median"] == pytest.approx(80e6 / cycles)
     text = format_bench_engine_fmax(res)
     assert "| **median** | 190.0 | 80.0 | **0.42** |" in text and "0.42x, goal >= 0.9: missed" in text
+    assert f"| 1 | 190.0 | 70.0 | 0.37 | 1,000 | - | {70e6 / cycles:,.0f} |" in text
+
+
+def test_images_per_second_per_thousand_luts():
+    # 100 MHz over 1,000 cycles per image is 100,000 images/s, on 2,000 LUT4 50,000 per 1,000
+    assert per_kluts(100.0, 1000.0, 2000) == pytest.approx(50_000.0)
+    assert per_kluts(None, 1000.0, 2000) is None and per_kluts(100.0, 1000.0, 0) is None
 
 
 def test_a_seed_whose_array_does_not_fit_leaves_the_median_of_the_others(monkeypatch, tmp_path):
