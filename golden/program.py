@@ -690,15 +690,20 @@ def residual_descriptor(step, bufs):
 
 def _check_residual_fits(step, engine):
     """Refuse a residual add ``engine`` cannot run: operands beyond act_depth; a pooled add whose
-    positions come closer than the post-processing's read-after-write distance (C_ch·P >= 4 cycles,
-    hw.postproc); an average pool of more channels than its running sums hold (const_depth)."""
+    positions come closer than the post-processing's read-after-write distance (hw.postproc: C_ch·P
+    >= 4 cycles for the average pool, whose running sums have an address per chunk, and >= P + 3 for
+    the 2x2 max pool, which reads a destination word once, for its first chunk, 3 cycles after the
+    write of the last chunk before it); an average pool of more channels than its running sums hold
+    (const_depth)."""
     c, h, w = step.shape
     if c * h * w > engine.act_depth:
         _fail(step, "shape", f"{c}x{h}x{w} = {c * h * w} values does not fit act_depth={engine.act_depth}")
-    if step.pool != "none" and c * engine.post_chunks < 4:
+    p = engine.post_chunks
+    need = 4 if step.pool == "gap" else p + 3
+    if step.pool != "none" and c * p < need:
         _fail(step, "pool", f"{step.pool!r} after a residual add of {c} channel(s) needs at least "
-              f"{-(-4 // engine.post_chunks)} (the post-processing's pool reads a destination 4 cycles after "
-              f"writing it, and the add's positions are {c * engine.post_chunks} cycle(s) apart)")
+              f"{-(-need // p)} (the post-processing's pool needs the add's positions at least {need} cycles "
+              f"apart, and they are {c * p} cycle(s) apart)")
     if step.pool == "gap" and c > engine.const_depth:
         _fail(step, "pool", f"'gap' of {c} channels exceeds the {engine.const_depth} running sums (const_depth)")
 

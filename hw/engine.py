@@ -31,12 +31,15 @@ them in block RAM (the ECP5 puts small ones in LUT RAM):
     per-channel input shift d (read by hw.im2col at each tile's first channel);
   * the descriptor table, ``max_layers`` x 32 slots of ``field_bits`` bits;
   * the average pool's running sums (inside ``hw.postproc``).
-No read of any of them is used in a cycle that writes the address it reads: the post-processing
-reads a destination (or a running sum) three cycles before it writes one, and never the address
-of an entry in flight (hw.postproc); the tables the host loads, and buffer 0's images, are written
-only while the engine is idle, when what their read ports return is not used. So a board build
-lets each read port return a don't-care value there (boards.synthesis), and Yosys maps every
-memory to block RAM without logic to give the old value.
+No read of any of them is used in a cycle that writes the address it reads, in any of its lanes:
+the post-processing reads a destination word (once per row) or a running sum after the last write
+to it and never in the cycle of a write to the same word (hw.postproc); the tables the host loads,
+and buffer 0's images, are written only while the engine is idle, when what their read ports
+return is not used. So a board build lets each read port return a don't-care value there
+(boards.synthesis), and Yosys maps every memory to block RAM without logic to give the old value.
+Simulation checks it: built with ``poison_collisions`` (hw.collision), every read that meets a
+write of its address returns its data inverted, and the engine still runs bit-exact with golden
+(tests/hw/test_collision.py).
 
 Loading and reading (the host link or a testbench), only while the engine is idle:
   * ``i_load``: a write per cycle, {space, addr, lane, data}. Space 0: activation buffer 0, lane
@@ -79,6 +82,8 @@ i_peek_side : In(side_bits: 1, or 2 with residual), i_peek_addr : In(act address
 o_peek_data : Out(ArrayLayout(signed(width), C))
 o_wr : Out({valid: 1, layer: 6, side: side_bits, addr: act address, data: ArrayLayout(signed(width), C),
             lanes: C})
+o_collisions : Out(32)          only with ``poison_collisions``: the reads so far that met a write of
+    their address (hw.collision), used or not
 """
 from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
@@ -91,6 +96,7 @@ from adderhw.base.platform import spram_blocks
 from adderhw.base.protocol import DESC_SLOTS, SPACE_ACT, SPACE_CONST, SPACE_DESC, SPACE_WEIGHT
 
 from .array import SystolicArray
+from .collision import poisoned
 from .descriptor import buffers, is_mul, is_residual
 from .im2col import Im2colGenerator
 from .postproc import PostProcessor, const_layout
@@ -153,10 +159,11 @@ def class_layout(engine):
 
 
 class LayerEngine(wiring.Component):
-    def __init__(self, engine):
+    def __init__(self, engine, poison_collisions=False):
         if not isinstance(engine, EngineConfig):
             raise BadParameter(f"engine must be an EngineConfig, not {type(engine).__name__}")
         self.engine = engine
+        self.poison_collisions = bool(poison_collisions)
         a = engine.array
         w, C = a.width, a.cols
         act_addr = ceil_log2(engine.act_depth)
@@ -167,6 +174,7 @@ class LayerEngine(wiring.Component):
             "i_peek_side": In(side_bits(engine)), "i_peek_addr": In(act_addr),
             "o_peek_data": Out(data.ArrayLayout(signed(w), C)),
             "o_wr": Out(write_layout(engine)),
+            **({"o_collisions": Out(32)} if poison_collisions else {}),
         })
 
     def elaborate(self, platform):
@@ -178,7 +186,15 @@ class LayerEngine(wiring.Component):
 
         m.submodules.seq = seq = Sequencer(e)
         m.submodules.im2col = gen = Im2colGenerator(e)
-        m.submodules.post = post = PostProcessor(e)
+        m.submodules.post = post = PostProcessor(e, self.poison_collisions)
+        hits = []
+
+        def read_data(rd, wr, shape, name):
+            # the port's data, poisoned after a read that met a write of its address (hw.collision)
+            out, hit = poisoned(m, rd, wr, shape, self.poison_collisions, name)
+            if hit is not None:
+                hits.append(hit)
+            return out
         acts = []
         for s in range(e.act_buffers):
             m.submodules[f"act{s}"] = mem = memory.Memory(shape=word, depth=e.act_depth, init=[])
@@ -211,7 +227,7 @@ class LayerEngine(wiring.Component):
         # ---- descriptor table
         d_rd = dmem.read_port(transparent_for=())
         d_wr = dmem.write_port()
-        m.d.comb += [d_rd.addr.eq(seq.o_table_addr), seq.i_table_data.eq(d_rd.data),
+        m.d.comb += [d_rd.addr.eq(seq.o_table_addr), seq.i_table_data.eq(read_data(d_rd, d_wr, dmem.shape, "descs")),
                      d_wr.addr.eq(ld.addr), d_wr.data.eq(ld.data), d_wr.en.eq(load & (ld.space == SPACE_DESC))]
 
         # ---- weights and constants
@@ -221,7 +237,8 @@ class LayerEngine(wiring.Component):
         m.d.comb += w_addr.eq(Mux(busy, gen.o_w_addr, ld.addr))
         w_rd = wmem.read_port(transparent_for=())
         w_wr = wmem.write_port(granularity=1)
-        m.d.comb += [w_rd.addr.eq(w_addr), w_rd.en.eq(busy & gen.o_read_en), gen.i_w_data.eq(w_rd.data),
+        m.d.comb += [w_rd.addr.eq(w_addr), w_rd.en.eq(busy & gen.o_read_en),
+                     gen.i_w_data.eq(read_data(w_rd, w_wr, wmem.shape, "weights")),
                      w_wr.addr.eq(w_addr), w_wr.en.eq(Mux(load & (ld.space == SPACE_WEIGHT), lane_en[:R], 0))]
         for r in range(R):
             m.d.comb += w_wr.data[r].eq(ld.data)
@@ -229,7 +246,7 @@ class LayerEngine(wiring.Component):
             rd = mem.read_port(transparent_for=())
             wr = mem.write_port()
             m.d.comb += [rd.addr.eq(post.o_const_addr), rd.en.eq(post.o_const_en),
-                         post.i_const_data[name].eq(rd.data),
+                         post.i_const_data[name].eq(read_data(rd, wr, mem.shape, name)),
                          wr.addr.eq(ld.addr), wr.data.eq(ld.data),
                          wr.en.eq(load & (ld.space == SPACE_CONST) & (ld.lane == lane))]
 
@@ -238,7 +255,8 @@ class LayerEngine(wiring.Component):
             m.submodules.xshifts = xmem = memory.Memory(shape=signed(X_SHIFT_BITS), depth=e.const_depth, init=[])
             x_rd = xmem.read_port(transparent_for=())
             x_wr = xmem.write_port()
-            m.d.comb += [x_rd.addr.eq(gen.o_xs_addr), x_rd.en.eq(gen.o_read_en), gen.i_xs_data.eq(x_rd.data),
+            m.d.comb += [x_rd.addr.eq(gen.o_xs_addr), x_rd.en.eq(gen.o_read_en),
+                         gen.i_xs_data.eq(read_data(x_rd, x_wr, xmem.shape, "xshifts")),
                          x_wr.addr.eq(ld.addr), x_wr.data.eq(ld.data),
                          x_wr.en.eq(load & (ld.space == SPACE_CONST) & (ld.lane == 2))]
 
@@ -257,6 +275,7 @@ class LayerEngine(wiring.Component):
         for s, mem in enumerate(acts):
             rd = mem.read_port(transparent_for=())
             wr = mem.write_port(granularity=1)
+            rdata = read_data(rd, wr, word, f"act{s}")
             reading = side == s                 # this buffer is the layer's source
             if e.residual:
                 skipping = res & (skip == s)    # a residual add's skip operand: read at the same address
@@ -281,21 +300,25 @@ class LayerEngine(wiring.Component):
                 peek_sel = Signal(name=f"peek_sel{s}")
                 m.d.sync += peek_sel.eq(self.i_peek_side == s)
                 with m.If(peek_sel & ~busy):
-                    m.d.comb += self.o_peek_data.eq(rd.data)
+                    m.d.comb += self.o_peek_data.eq(rdata)
                 # the buffers' read data by role: a buffer may be both source and skip
                 with m.If(reading):
-                    m.d.comb += gen.i_act_data.eq(rd.data)
+                    m.d.comb += gen.i_act_data.eq(rdata)
                 with m.If(skip == s):
-                    m.d.comb += gen.i_skip_data.eq(rd.data)
+                    m.d.comb += gen.i_skip_data.eq(rdata)
                 with m.If(dst == s):
-                    m.d.comb += post.i_rd_data.eq(rd.data)
+                    m.d.comb += post.i_rd_data.eq(rdata)
             else:
                 with m.If(reading):
-                    m.d.comb += gen.i_act_data.eq(rd.data)
+                    m.d.comb += gen.i_act_data.eq(rdata)
                 with m.Else():
-                    m.d.comb += post.i_rd_data.eq(rd.data)
+                    m.d.comb += post.i_rd_data.eq(rdata)
         if not e.residual:
             m.d.comb += self.o_peek_data.eq(gen.i_act_data)      # the peek's word while idle
+        if self.poison_collisions:
+            # the poisoned reads of this cycle, used or not, counted (hw.collision)
+            hits.append(post.o_collided)
+            m.d.sync += self.o_collisions.eq(self.o_collisions + sum(hits))
         m.d.comb += [self.o_wr.valid.eq(busy & post.o_wr_en), self.o_wr.layer.eq(seq.o_layer),
                      self.o_wr.side.eq(dst if e.residual else ~side), self.o_wr.addr.eq(post.o_wr_addr), self.o_wr.data.eq(post.o_wr_data),
                      self.o_wr.lanes.eq(post.o_wr_lanes)]

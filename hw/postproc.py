@@ -65,7 +65,12 @@ shifts, negations and sum (39.0 ns, 30 logic levels)):
          last position). ``o_done`` is high in the cycle after the layer's last write.
 A destination (or running-sum) address is read and written again only for another position, which
 arrives at least one tile period (>= G >= 4 cycles) later: its read at n'+7 >= n+11 comes after the
-write at n+10, so the read always sees the previous write. (With the reads' data into the compare
+write at n+10, so the read always sees the previous write. With L < C a row's P chunks share their
+destination word: it is read for the first chunk only (``o_rd_en``) and held in stage D's register
+for the others, each of which takes its own lanes from it, so no read of the activation buffer
+falls in the cycle of a write to the same word (chunk q + 3's read would fall in chunk q's write),
+whatever lanes each block RAM holds (hw.engine, "Memories"; the running sums have an address per
+chunk). (With the reads' data into the compare
 or the add in one cycle, the ECP5 8x8 engine's critical path was the activation buffer's read into
 the max pool's compare, 14.7 ns.)
 The last layer's rows also feed a running argmax per lane (first maximum wins): ``o_class``.
@@ -81,8 +86,12 @@ S, ReLU, saturation, pooling and the write. Widths from the whole range the prog
 (:func:`residual_bits`): a·2^la + b·2^lb with la, lb <= ADD_SHIFT_MAX is a signed width +
 ADD_SHIFT_MAX + 1-bit number, so U, the width of the requantisation's sum, is at least that on an
 engine built with ``residual`` (:func:`requant_bits`), and S <= ADD_SHIFT_MAX < U is never clamped.
-A pooled residual step must have C_ch·P >= 4 (golden.program.memory_images refuses fewer), for the
-read-after-write distance above: its positions are C_ch·P cycles apart, not a tile period.
+A pooled residual step's positions are C_ch·P cycles apart, not a tile period, so for the
+read-after-write distance above it must have C_ch·P >= 4 with the average pool (its running sums
+have an address per chunk) and C_ch·P >= P + 3 with the max pool (a destination word is read for
+its first chunk, 3 cycles after the previous position's last chunk wrote it);
+golden.program.memory_images refuses fewer. A layer's positions are a tile period apart, which the
+drain's waits stretch by R·(P − 1) (golden.engine_cycles), so at least G + P − 1 >= P + 3 cycles.
 
 Members
 -------
@@ -96,6 +105,8 @@ o_wr_addr : Out, o_wr_en : Out(1), o_wr_data : Out(ArrayLayout(signed(width), C)
 o_wr_lanes : Out(C)              the lanes the write changes (all of them when L = C)
 o_done : Out(1)
 o_class : Out(ArrayLayout(unsigned(class bits), C))   argmax of the last layer's rows, per lane
+o_collided : Out(1)              only with ``poison_collisions`` (hw.collision): the running sums'
+    read data is poisoned in this cycle
 """
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
@@ -105,6 +116,7 @@ from amaranth.utils import ceil_log2
 from adderhw.base.engine import ADD_SHIFT_MAX, GAP_EXTRA_BITS, MAX_SHIFT, SHIFT_BITS
 from adderhw.base.requant import code_bits, exp_bits
 
+from .collision import poisoned
 from .descriptor import POOL_GAP, POOL_MAX2, descriptor_layout, has_relu, is_last, is_residual, pool_kind
 from .skew import RingDelay, ram_style
 
@@ -178,8 +190,9 @@ def requant_shift(m, shift, u_bits):
 
 
 class PostProcessor(wiring.Component):
-    def __init__(self, engine):
+    def __init__(self, engine, poison_collisions=False):
         self.engine = engine
+        self.poison_collisions = poison_collisions
         a = engine.array
         w, C = a.width, a.cols
         self.acc_bits = sum_bits(engine)
@@ -204,6 +217,7 @@ class PostProcessor(wiring.Component):
             "o_wr_lanes": Out(C),
             "o_done": Out(1),
             "o_class": Out(data.ArrayLayout(unsigned(self.class_bits), C)),
+            **({"o_collided": Out(1)} if poison_collisions else {}),
         })
 
     def elaborate(self, platform):
@@ -424,7 +438,12 @@ class PostProcessor(wiring.Component):
         advance(7)
         pre, last_stage = stage[6], stage[7]
         gap_addr = (lambda s: Cat(s.q, s.t)) if P > 1 else (lambda s: s.t)
-        m.d.comb += [self.o_rd_addr.eq(pre.dst), self.o_rd_en.eq(1), gap_rd.addr.eq(gap_addr(pre)), gap_rd.en.eq(1)]
+        # with L < C the destination word is read once per row, for its first chunk (q = 0), and held
+        # in stage D's register for the others: a row's chunks share the word, and chunk q + 3's read
+        # would otherwise fall in the cycle of chunk q's write to it (other lanes of the same address)
+        first_chunk = (pre.q == 0) if P > 1 else 1
+        m.d.comb += [self.o_rd_addr.eq(pre.dst), self.o_rd_en.eq(first_chunk), gap_rd.addr.eq(gap_addr(pre)),
+                     gap_rd.en.eq(1)]
         # ---- stage D: the reads' data registered (no path from a block RAM's output through logic),
         # with v and v + n/2 (the average pool's rounding half, constant within a layer)
         side_d, side_e = Signal(side, name="side_d"), Signal(side, name="side_e")
@@ -440,7 +459,12 @@ class PostProcessor(wiring.Component):
         gap_d = Signal(data.ArrayLayout(gap_shape, L), name="gap_old_d")
         v_d = Signal(data.ArrayLayout(signed(w), L), name="v_d")
         vh_d = Signal(data.ArrayLayout(rnd_shape, L), name="v_half_d")
-        m.d.sync += [word_d.eq(self.i_rd_data), gap_d.eq(gap_rd.data), v_d.eq(vals)]
+        gap_data, gap_hit = poisoned(m, gap_rd, gap_wr, gap_mem.shape, self.poison_collisions, "gap")
+        if gap_hit is not None:
+            m.d.comb += self.o_collided.eq(gap_hit)
+        m.d.sync += [gap_d.eq(gap_data), v_d.eq(vals)]
+        with m.If((last_stage.q == 0) if P > 1 else 1):
+            m.d.sync += word_d.eq(self.i_rd_data)
         if P > 1:
             old_d = Signal(data.ArrayLayout(signed(w), L), name="old_chunk_d")
             with m.Switch(side_d.q):

@@ -69,6 +69,7 @@ class EngineRun:
     classes: np.ndarray = None
     cycles: int = 0
     writes: list = field(default_factory=list)     # (layer, addr, values of the C lanes, lane mask)
+    collisions: int = None      # with poison_collisions: the reads that met a write (hw.collision)
 
     def layer_outputs(self):
         outs = []
@@ -87,11 +88,13 @@ class EngineRun:
         return outs
 
 
-def run_engine_amaranth(engine, program, images, max_cycles=2_000_000):
-    """Run one batch on Amaranth's simulator; returns an :class:`EngineRun`."""
+def run_engine_amaranth(engine, program, images, max_cycles=2_000_000, poison_collisions=False):
+    """Run one batch on Amaranth's simulator; returns an :class:`EngineRun`. ``poison_collisions``:
+    the engine's memory reads that meet a write of their address return poisoned data (hw.collision),
+    and the run records how many there were (``collisions``)."""
 
     x = check_batch(program, engine, images)
-    dut = LayerEngine(engine)
+    dut = LayerEngine(engine, poison_collisions=poison_collisions)
     beats = load_beats(program, engine, x)
     run = EngineRun(program, len(x))
 
@@ -114,6 +117,8 @@ def run_engine_amaranth(engine, program, images, max_cycles=2_000_000):
             raise SimulationError(f"the engine did not finish within {max_cycles} cycles")
         run.classes = np.array([int(v) for v in ctx.get(dut.o_class)][:len(x)])
         run.cycles = int(ctx.get(dut.o_cycles))
+        if poison_collisions:
+            run.collisions = int(ctx.get(dut.o_collisions))
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

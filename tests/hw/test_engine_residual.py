@@ -231,7 +231,15 @@ def test_what_the_engine_cannot_run_is_refused():
     with pytest.raises(BadParameter, match=r"layer 'x': pool 'max2' after a residual add of 1 channel\(s\) needs at "
                                            r"least 4"):
         memory_images(pooled, _engine())
-    assert memory_images(pooled, _engine(cols=4, post_lanes=1)).buffers      # 1 x 4 chunks: 4 cycles apart
+    # P = 4 chunks per element: the max pool reads a destination word once, for its first chunk, so
+    # it needs P + 3 = 7 cycles between positions; the average pool's per-chunk sums need 4
+    with pytest.raises(BadParameter, match=r"layer 'x': pool 'max2' after a residual add of 1 channel\(s\) needs at "
+                                           r"least 2 \(the post-processing's pool needs the add's positions at least "
+                                           r"7 cycles apart, and they are 4 cycle\(s\) apart\)"):
+        memory_images(pooled, _engine(cols=4, post_lanes=1))
+    gap = dataclasses.replace(pooled, layers=(pooled.layers[0], dataclasses.replace(pooled.layers[1], pool="gap"),
+                                              pooled.layers[2]))
+    assert memory_images(gap, _engine(cols=4, post_lanes=1)).buffers         # 1 x 4 chunks: 4 cycles apart
 
 
 def test_residual_programs_on_verilator_equal_golden():
@@ -267,12 +275,11 @@ def test_a_user_residual_network_from_the_front_end_runs_bit_exact():
     assert golden.outputs[-2].any()            # the last add's pooled values are not all 0
 
 
-@pytest.mark.parametrize("pool", ["max2", "gap"])
-@pytest.mark.parametrize("channels,post_lanes", [(4, 0), (2, 1)])
+@pytest.mark.parametrize("pool,channels,post_lanes", [("max2", 4, 0), ("gap", 4, 0), ("max2", 3, 1), ("gap", 2, 1)])
 def test_a_pooled_residual_add(pool, channels, post_lanes):
     """A residual add followed by a 2x2 max pool or a global average, with the fewest channels the
-    post-processing's read-after-write distance allows: 4 on one lane per column, 2 when each
-    element takes P = 2 cycles."""
+    post-processing's read-after-write distance allows: 4 on one lane per column; when each
+    element takes P = 2 cycles, 3 for the max pool (P + 3 = 5 cycles) and 2 for the average."""
     rng = np.random.default_rng(11)
     width = 6
     conv = LayerProgram("a", "add", rng.integers(-32, 32, (channels, channels, 3, 3)), rng.integers(-99, 99, channels),
