@@ -286,7 +286,7 @@ def _engine_fmax_rows(r):
         yield [_ref(r), d.get("board"), f"{d.get('rows')}×{d.get('cols')}", _cell(d.get("engine", "")),
                _fmt(d.get("seeds")), _fmt(d.get("engine_fmax_median_mhz")),
                _fmt(d.get("array_fmax_median_mhz")), _fmt(d.get("ratio"), 2), _fmt(d.get("goal")),
-               _fmt(d.get("met"))]
+               _fmt(d.get("met")), _fmt(d.get("images_per_s_per_kluts_median"), 0)]
 
 
 def _engine_cells(e):
@@ -363,9 +363,10 @@ _HEADLINE_SECTIONS = (
      ["result", "board", "PE", "skew", "array", "seeds built", "min MHz", "median MHz", "max MHz"], _fmax_rows),
     ("The engine against its bare array",
      "`adderhw bench engine-fmax`: the whole engine's Fmax against the array it holds, same board and "
-     "seeds.",
+     "seeds; and the engine's images/s at its Fmax per 1,000 LUT4 (median over the seeds; LUT4 cells, carry "
+     "cells apart; \"–\" where the result predates the column).",
      ["result", "board", "array", "engine", "seeds", "engine median MHz", "array median MHz", "engine / array",
-      "goal", "met"], _engine_fmax_rows),
+      "goal", "met", "images/s per 1k LUT4"], _engine_fmax_rows),
     ("The whole accelerator on the boards",
      "`adderhw compare-boards`: the AdderNet engine against its CNN twin at the same array size. "
      "Ratios are AdderNet / CNN twin, as the result files hold them.",

@@ -58,8 +58,9 @@ shifts, negations and sum (39.0 ns, 30 logic levels)):
   * n+8: the reads' data registered (the destination's whole word of C lanes), with v and v + n/2
          (stage D);
   * n+9: the pool (stage E, registered): with L < C the chunk's L lanes of the registered word
-         selected, then v, or max(old, v) (not on the first position of a 2x2 window, which overwrites); for the average pool the running sum old + v (v on the first
-         position) and its rounding sum old + (v + n/2), one adder each;
+         selected, then v, or max(old, v) (not on the first position of a 2x2 window, which
+         overwrites); for the average pool the running sum old + v (v on the first position) and
+         its rounding sum old + (v + n/2), one adder each;
   * n+10: the write to the destination: the pooled value, or for the average pool at the last
          position (sum + n/2) >> log2 n; the running sum goes back to the pool memory (not at the
          last position). ``o_done`` is high in the cycle after the layer's last write.
@@ -70,9 +71,8 @@ destination word: it is read for the first chunk only (``o_rd_en``) and held in 
 for the others, each of which takes its own lanes from it, so no read of the activation buffer
 falls in the cycle of a write to the same word (chunk q + 3's read would fall in chunk q's write),
 whatever lanes each block RAM holds (hw.engine, "Memories"; the running sums have an address per
-chunk). (With the reads' data into the compare
-or the add in one cycle, the ECP5 8x8 engine's critical path was the activation buffer's read into
-the max pool's compare, 14.7 ns.)
+chunk). (With the reads' data into the compare or the add in one cycle, the ECP5 8x8 engine's
+critical path was the activation buffer's read into the max pool's compare, 14.7 ns.)
 The last layer's rows also feed a running argmax per lane (first maximum wins): ``o_class``.
 
 The residual add (``EngineConfig.residual``; golden.program.residual_add): a residual step's rows
