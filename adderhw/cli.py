@@ -24,7 +24,7 @@ from pathlib import Path
 
 from adderhw import __version__
 from adderhw.base.config import ArrayConfig
-from adderhw.base.engine import DEFAULT_POST_LANES
+from adderhw.base.engine import DEFAULT_POST_LANES, check_post_lanes
 from adderhw.base.networks import NETWORK_EPOCHS, NETWORKS, QAT_EPOCHS, STUDY_EPOCHS
 from adderhw.base.requant import REQUANT_KINDS
 from adderhw.base.tables import markdown_table, write_reports
@@ -592,6 +592,13 @@ def cmd_compare_boards(args):
     from adderhw.engine import EngineRunConfig
     EngineRunConfig(network=args.network, mac_rows=args.mac_rows)           # the engine flow's checks
     sizes = parse_sizes(args.sizes)
+    if args.largest:
+        from adderhw.boards.engine_compare import check_largest_post_lanes
+        check_largest_post_lanes(args.post_lanes)
+    else:
+        for shapes in sizes.values():
+            for _, cols, _ in shapes:
+                check_post_lanes(args.post_lanes, cols)
     if args.largest and args.breakdown:
         raise BadParameter("--breakdown applies to the equal-array comparison, not to --largest")
     check_nextpnr_options(args.placer, args.router, prefix="--")
@@ -616,21 +623,23 @@ def cmd_compare_boards(args):
         starts = {board: shapes[0][:2] for board, shapes in sizes.items()}
         res = compare_largest(args.network, starts, args.mac_rows, args.seed, args.max_pes, build_dir, progress=_say,
                               first_last=args.first_last, requant=args.requant, fine=fine, max_fine_probes=max_fine,
-                              placer=args.placer, router=args.router)
+                              placer=args.placer, router=args.router, post_lanes=args.post_lanes)
         res["command"] = (f"adderhw compare-boards --network {args.network} --sizes {args.sizes} --largest "
                           f"--mac-rows {args.mac_rows} --seed {args.seed} --max-pes {args.max_pes}"
                           + (f" --first-last {args.first_last}" if args.first_last != "mul" else "")
                           + (f" --requant {args.requant}" if args.requant != "mul" else "")
+                          + (f" --post-lanes {args.post_lanes}" if args.post_lanes else "")
                           + (f" --max-fine-probes {max_fine}" if fine else " --no-fine") + pnr)
         _finish_study(out, "compare_largest", res, format_compare_largest)
         return 0
     dsp_modes = {"both": (True, False), "yes": (True,), "no": (False,), None: None}[args.dsp]
     res = compare_boards(args.network, sizes, args.mac_rows, args.seed, build_dir, progress=_say,
                          first_last=args.first_last, requant=args.requant, dsp_modes=dsp_modes, breakdown=args.breakdown,
-                         placer=args.placer, router=args.router)
+                         placer=args.placer, router=args.router, post_lanes=args.post_lanes)
     res["command"] = (f"adderhw compare-boards --network {args.network} --sizes {args.sizes} --mac-rows {args.mac_rows} "
                       f"--seed {args.seed}" + (f" --first-last {args.first_last}" if args.first_last != "mul" else "")
                       + (f" --requant {args.requant}" if args.requant != "mul" else "")
+                      + (f" --post-lanes {args.post_lanes}" if args.post_lanes else "")
                       + (f" --dsp {args.dsp}" if args.dsp else "") + (" --breakdown" if args.breakdown else "") + pnr)
     _finish_study(out, "compare_boards", res, format_compare_boards, plot_compare_boards)
     _say(f"wrote {out / 'compare_boards.json'}, .md and .png")
@@ -1290,6 +1299,10 @@ def _add_compare_boards_parser(sub):
     cb.add_argument("--dsp", default=None, choices=("both", "yes", "no"),
                     help="DSP settings per pair (default: both on iCE40, yes on ECP5)")
     cb.add_argument("--max-pes", type=int, default=512, help="with --largest: the largest array probed (default 512)")
+    cb.add_argument("--post-lanes", type=int, default=0,
+                    help="both engines' post-processing lanes L, a divisor of every size's columns (with --largest "
+                         "0 or 1, which divide every probe's); default 0, one lane per column, as the committed "
+                         "comparisons were made (the engine flows' default is 1)")
     cb.add_argument("--fine", action=argparse.BooleanOptionalAction, default=None,
                     help="with --largest: after the doubling, search the arrays between the largest that fit and "
                          "the smallest that did not, of any rows and columns (default: yes; --no-fine: doubling only)")

@@ -22,6 +22,7 @@ the application's (adderhw.board_reports).
 import json
 from pathlib import Path
 
+from adderhw.base.engine import check_post_lanes
 from adderhw.base.errors import BadParameter
 from adderhw.base.pe_kind import PE_KINDS, pe_kind
 from adderhw.base.validate import check_int
@@ -34,7 +35,8 @@ from .engine_build import ENGINE_BOARDS, NEXTPNR_DEFAULTS, build_engine_board, c
 from .report import parse_yosys_stat
 from .platforms import board as board_by_name
 
-__all__ = ["compare_boards", "parse_sizes", "largest_fitting", "compare_largest"]
+__all__ = ["compare_boards", "parse_sizes", "largest_fitting", "compare_largest", "check_largest_post_lanes",
+           "LARGEST_POST_LANES"]
 
 
 def parse_sizes(text):
@@ -94,14 +96,20 @@ def build_one(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress
 
 
 def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="build/engines", progress=print,
-                   first_last="mul", requant="mul", dsp_modes=None, breakdown=False, placer=None, router=None):
+                   first_last="mul", requant="mul", dsp_modes=None, breakdown=False, placer=None, router=None,
+                   post_lanes=0):
     """The AdderNet engine (``first_last``, ``requant``: adderhw engine's options) against its CNN twin
     at each size of ``sizes``; ``dsp_modes`` (default: with and without DSPs on iCE40, with on ECP5)
     the DSP settings to build each pair with. ``breakdown``: hierarchical builds whose reports break
     the logic down per block (boards.breakdown), shown as a table and stacked bars. ``placer`` and
-    ``router``: nextpnr's (boards.engine_build; None: its defaults)."""
+    ``router``: nextpnr's (boards.engine_build; None: its defaults). ``post_lanes``: both engines'
+    post-processing lanes L (base.engine.check_post_lanes; 0, one per column, as the committed
+    comparisons were made), checked against every size's columns before any build."""
     placer, router = check_nextpnr_options(placer, router)
     sizes = sizes or {"icebreaker": [(1, 1, 1)], "ulx3s-85f": [(8, 8, 2)]}
+    for shapes in sizes.values():
+        for _, cols, _ in shapes:
+            check_post_lanes(post_lanes, cols)
     pairs = []
     for board, shapes in sizes.items():
         family = board_by_name(board).family
@@ -110,10 +118,12 @@ def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="
             for dsp in dsp_modes or ((True, False) if family == "ice40" else (True,)):
                 pair = {"board": board, "rows": rows, "cols": cols, "mac_rows": mac, "dsp": dsp}
                 for pe in PE_KINDS:
-                    tag = _tag(board, network, pe, rows, cols, mac, dsp, first_last, requant, breakdown, placer, router)
+                    tag = _tag(board, network, pe, rows, cols, mac, dsp, first_last, requant, breakdown, placer, router,
+                               post_lanes=post_lanes)
                     progress(f"[{board} {rows}x{cols} {'with' if dsp else 'without'} DSPs] the {pe.upper()} engine")
                     pair[pe] = build_one(board, network, pe, rows, cols, mac, dsp, seed, Path(build_dir) / tag, progress,
-                                      first_last, requant, breakdown, placer=placer, router=router)
+                                      first_last, requant, breakdown, placer=placer, router=router,
+                                      post_lanes=post_lanes)
                 s, m = pair["sad"], pair["mac"]
                 pair["ratio"] = {"luts": s["luts"] / m["luts"], "ffs": s["ffs"] / m["ffs"],
                                  "luts_plus_ffs": (s["luts"] + s["ffs"]) / (m["luts"] + m["ffs"])}
@@ -123,7 +133,7 @@ def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="
                 pairs.append(pair)
     return {"network": network, "mac_rows": mac_rows, "seed": seed, "first_last": first_last, "requant": requant,
             "breakdown": breakdown, "placer": placer or NEXTPNR_DEFAULTS["placer"],
-            "router": router or NEXTPNR_DEFAULTS["router"], "pairs": pairs}
+            "router": router or NEXTPNR_DEFAULTS["router"], "post_lanes": post_lanes, "pairs": pairs}
 
 
 def _grow(rows, cols):
@@ -138,6 +148,17 @@ def _shrink(rows, cols):
 
 #: the fine stage's shapes: neither side more than this many times the other
 FINE_ASPECT = 2
+#: the post-processing lanes a largest-engine search can give every probe: its shapes have any
+#: number of columns, and only 0 (one lane per column) and 1 divide them all
+LARGEST_POST_LANES = (0, 1)
+
+
+def check_largest_post_lanes(post_lanes):
+    """``post_lanes`` if it is one of :data:`LARGEST_POST_LANES`; else a BadParameter naming it."""
+    if post_lanes not in LARGEST_POST_LANES:
+        raise BadParameter(f"post_lanes of a largest-engine search must be 0 (one lane per column) or 1 (one "
+                           f"lane), which divide every probe's columns, not {post_lanes!r}")
+    return post_lanes
 #: the fine stage's default bound on its probes (each one a full build)
 MAX_FINE_PROBES = 6
 
@@ -259,29 +280,33 @@ def search_largest(fits, start, max_pes, fine=True, max_fine_probes=MAX_FINE_PRO
 
 def largest_fitting(board, network, pe, start, mac_rows=2, seed=1, max_pes=512, build_dir="build/engines",
                     progress=print, first_last="mul", requant="mul", fine=True, max_fine_probes=MAX_FINE_PROBES,
-                    placer=None, router=None):
+                    placer=None, router=None, post_lanes=0):
     """The largest engine of kind ``pe`` that places and routes on ``board`` (with DSP blocks, as a
     user would build it), found by :func:`search_largest` from ``start`` (rows, cols): doubling (or
     halving) stages, then, with ``fine``, a fine stage of at most ``max_fine_probes`` probes over
     shapes of any rows and columns between the largest array that fit and the smallest that did
     not. The AdderNet engine's MAC array has min(``mac_rows``, rows) rows; ``first_last`` and
     ``requant`` shape the AdderNet engine as in :func:`compare_boards` (with ``first_last="adder"``
-    it has no MAC array); ``placer`` and ``router`` are nextpnr's (boards.engine_build). Returns
+    it has no MAC array); ``placer`` and ``router`` are nextpnr's (boards.engine_build);
+    ``post_lanes`` the post-processing lanes of every probe, 0 (one per column) or 1 (a lane divides
+    every probe's columns; :data:`LARGEST_POST_LANES`). Returns
     {"largest": report or None, "probes": [report, ...] in increasing PEs, each with its "stage"
     and its "probe" number in build order, "limit": why the search stopped, "fine": the fine
     stage's record or None}. Every probe is a full build, reused when unchanged."""
     check_int("max_pes", max_pes, lo=1)
     check_int("max_fine_probes", max_fine_probes, lo=1)
+    check_largest_post_lanes(post_lanes)
     placer, router = check_nextpnr_options(placer, router)
     probes = {}
 
     def fits(shape, stage):
         rows, cols = shape
         mac = min(mac_rows, rows)
-        tag = _tag(board, network, pe, rows, cols, mac, True, first_last, requant, placer=placer, router=router)
+        tag = _tag(board, network, pe, rows, cols, mac, True, first_last, requant, placer=placer, router=router,
+                   post_lanes=post_lanes)
         progress(f"[largest {pe.upper()} engine on {board}] {stage} probe {len(probes) + 1}: {rows}x{cols}")
         r = build_one(board, network, pe, rows, cols, mac, True, seed, Path(build_dir) / tag, progress, first_last,
-                   requant, placer=placer, router=router)
+                   requant, placer=placer, router=router, post_lanes=post_lanes)
         probes[shape] = {**r, "stage": stage, "probe": len(probes) + 1}
         return r["fits"]
 
@@ -296,19 +321,21 @@ def largest_fitting(board, network, pe, start, mac_rows=2, seed=1, max_pes=512, 
 
 def compare_largest(network="digits", starts=None, mac_rows=2, seed=1, max_pes=512, build_dir="build/engines",
                     progress=print, first_last="mul", requant="mul", fine=True, max_fine_probes=MAX_FINE_PROBES,
-                    placer=None, router=None):
+                    placer=None, router=None, post_lanes=0):
     """:func:`largest_fitting` for the AdderNet engine (shaped by ``first_last`` and ``requant``) and
     the CNN twin on each board of ``starts`` ({board: (rows, cols)}), with or without the ``fine``
     stage (at most ``max_fine_probes`` probes per kind and board), with nextpnr's ``placer`` and
-    ``router``; the pair's ratios compare each kind at its own largest array."""
+    ``router``, and ``post_lanes`` (0 or 1) for every probe; the pair's ratios compare each kind at
+    its own largest array."""
     check_int("max_fine_probes", max_fine_probes, lo=1)
+    check_largest_post_lanes(post_lanes)
     placer, router = check_nextpnr_options(placer, router)
     starts = starts or {"icebreaker": (1, 1), "ulx3s-85f": (8, 8)}
     boards = []
     for board, start in starts.items():
         entry = {"board": board, **{pe: largest_fitting(board, network, pe, start, mac_rows, seed, max_pes, build_dir,
                                                         progress, first_last, requant, fine, max_fine_probes, placer,
-                                                        router) for pe in PE_KINDS}}
+                                                        router, post_lanes) for pe in PE_KINDS}}
         s, m = entry["sad"]["largest"], entry["mac"]["largest"]
         if s and m:
             entry["ratio"] = {"pes": (s["rows"] * s["cols"]) / (m["rows"] * m["cols"]),
@@ -317,4 +344,4 @@ def compare_largest(network="digits", starts=None, mac_rows=2, seed=1, max_pes=5
     return {"network": network, "mac_rows": mac_rows, "seed": seed, "max_pes": max_pes, "first_last": first_last,
             "requant": requant, "fine": fine, "max_fine_probes": max_fine_probes, "fine_aspect": FINE_ASPECT,
             "placer": placer or NEXTPNR_DEFAULTS["placer"], "router": router or NEXTPNR_DEFAULTS["router"],
-            "boards": boards}
+            "post_lanes": post_lanes, "boards": boards}

@@ -57,13 +57,32 @@ def test_compare_boards_largest_passes_the_fine_stage_and_nextpnr_options(monkey
     assert main(["compare-boards", "--largest", "--sizes", "ulx3s-85f:8x8", "--max-fine-probes", "3",
                  "--router", "router2", "--out", str(tmp_path / "a")]) == 0
     assert seen == {"starts": {"ulx3s-85f": (8, 8)}, "first_last": "mul", "requant": "mul", "fine": True,
-                    "max_fine_probes": 3, "placer": None, "router": "router2"}
+                    "max_fine_probes": 3, "placer": None, "router": "router2", "post_lanes": 0}
     text = (tmp_path / "a" / "compare_largest.md").read_text()
     assert "--max-fine-probes 3 --router router2`" in text and "at most 3 probes per kind and board" in text
     assert main(["compare-boards", "--largest", "--sizes", "ulx3s-85f:8x8", "--no-fine", "--out",
                  str(tmp_path / "b")]) == 0
     assert seen["fine"] is False and seen["max_fine_probes"] == engine_compare.MAX_FINE_PROBES
     assert "--no-fine`" in (tmp_path / "b" / "compare_largest.md").read_text()
+    # one post-processing lane for every probe, named in the command
+    assert main(["compare-boards", "--largest", "--sizes", "icebreaker:4x3", "--post-lanes", "1", "--out",
+                 str(tmp_path / "c")]) == 0
+    assert seen["post_lanes"] == 1 and "--post-lanes 1 " in (tmp_path / "c" / "compare_largest.md").read_text()
+
+
+def test_compare_boards_passes_the_post_lanes_to_both_engines(monkeypatch, tmp_path):
+    built = []
+
+    def build_one(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress, first_last="mul",
+                  requant="mul", breakdown=False, placer=None, router=None, post_lanes=0):
+        built.append((pe, post_lanes, out.name))
+        return {"fits": False, "luts": 100, "ffs": 100, "engine": "e", "board": board, "pe": pe, "rows": rows,
+                "cols": cols, "reason": "stand-in"}
+    monkeypatch.setattr(engine_compare, "build_one", build_one)
+    res = engine_compare.compare_boards("digits", {"icebreaker": [(2, 4, 1)]}, dsp_modes=(True,), post_lanes=2,
+                                        progress=lambda *a: None, build_dir=tmp_path)
+    assert [b[:2] for b in built] == [("sad", 2), ("mac", 2)] and all(b[2].endswith("-l2") for b in built)
+    assert res["post_lanes"] == 2
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -82,6 +101,11 @@ def test_compare_boards_largest_passes_the_fine_stage_and_nextpnr_options(monkey
     (["build", "--board", "icebreaker", "--placer", "sa"], "--placer sa applies to --top engine only"),
     (["build", "--board", "icebreaker", "--clock-mhz", "auto"], "--clock-mhz auto applies to --top engine only"),
     (["compare-boards", "--no-fine"], "--no-fine applies to --largest only, not to the equal-array comparison"),
+    (["compare-boards", "--largest", "--post-lanes", "2"],
+     "post_lanes of a largest-engine search must be 0 (one lane per column) or 1 (one lane), which divide every "
+     "probe's columns, not 2"),
+    (["compare-boards", "--sizes", "icebreaker:2x3", "--post-lanes", "2"],
+     "post_lanes must divide the array's 3 columns (1 to 3, or 0 for 3), not 2"),
     (["compare-boards", "--largest", "--max-fine-probes", "0"],
      "--max-fine-probes must be an integer of at least 1, not 0"),
     (["compare-boards", "--largest", "--no-fine", "--max-fine-probes", "2"],
