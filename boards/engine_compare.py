@@ -137,13 +137,16 @@ def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="
 
 
 def _grow(rows, cols):
-    """The next probe of the doubling stage: columns to twice the rows, then rows to the columns
-    (1x2, 2x2, 2x4, 4x4, 4x8, ...)."""
-    return (rows, 2 * cols) if rows == cols else (cols, cols)
+    """The next probe of the doubling stage: the smaller side doubled, the columns on a tie (from
+    1x1: 1x2, 2x2, 2x4, 4x4, 4x8, ...; from 4x3: 4x6, 8x6, 8x12, ...), so every probe has twice the
+    PEs of the one before, whatever the start."""
+    return (rows, 2 * cols) if cols <= rows else (2 * rows, cols)
 
 
 def _shrink(rows, cols):
-    return (rows // 2, cols) if rows == cols else (rows, cols // 2)
+    """The next probe of the halving stage: the larger side halved, the rows on a tie (8x8: 4x8,
+    4x4, 2x4, ...; 4x3: 2x3, 2x1, 1x1)."""
+    return (rows // 2, cols) if rows >= cols else (rows, cols // 2)
 
 
 #: the fine stage's shapes: neither side more than this many times the other

@@ -207,3 +207,13 @@ def test_the_report_says_which_stage_each_probe_belongs_to_and_what_the_search_d
     # a result written before the fine stage existed is described as what it was
     old = {k: v for k, v in res.items() if k not in ("fine", "max_fine_probes", "placer", "router")}
     assert "(no fine stage)" in format_compare_largest(old)
+
+
+def test_a_start_that_is_not_square_doubles_and_halves_its_pes(monkeypatch):
+    # from 4x3 (12 PEs) the doubling goes 4x6, 8x6, and the halving 2x3, 2x1: never back to fewer PEs
+    asked = _stub(monkeypatch, lambda r, c: r * c <= 40)
+    largest_fitting("icebreaker", "digits", "sad", (4, 3), max_pes=512, fine=False, progress=lambda m: None)
+    assert asked == [(4, 3), (4, 6), (8, 6)]
+    asked = _stub(monkeypatch, lambda r, c: r * c <= 2)
+    largest_fitting("icebreaker", "digits", "sad", (4, 3), max_pes=512, fine=False, progress=lambda m: None)
+    assert asked == [(4, 3), (2, 3), (2, 1)]
