@@ -587,13 +587,12 @@ def cmd_compare_boards(args):
     out = check_output_dir("--out", args.out)
     build_dir = check_output_dir("--build-dir", args.build_dir)
     # start-up: deferred (module docstring)
-    from adderhw.boards.engine_compare import compare_boards, parse_sizes
+    from adderhw.boards.engine_compare import check_largest_post_lanes, compare_boards, parse_sizes
     from adderhw.board_reports import format_compare_boards, plot_compare_boards
     from adderhw.engine import EngineRunConfig
     EngineRunConfig(network=args.network, mac_rows=args.mac_rows)           # the engine flow's checks
     sizes = parse_sizes(args.sizes)
     if args.largest:
-        from adderhw.boards.engine_compare import check_largest_post_lanes
         check_largest_post_lanes(args.post_lanes)
     else:
         for shapes in sizes.values():
