@@ -103,8 +103,12 @@ def test_corner_values(pool_kind, relu, post_lanes, rounding):
 # ---- the requantisation over the whole range the program format allows --------------------------
 
 def _engine(kind, rounding="half_up"):
-    """Three engines whose u = acc·M + B is narrower than, as wide as the issue's (40 bits), and
-    wider than MAX_SHIFT."""
+    """Four engines whose u = acc·M + B is narrower than, as wide as the issue's (40 bits), and
+    wider than MAX_SHIFT; "w2" at the narrowest width the RTL allows (2 bits: the shift keeps
+    width + 7 and then width bits, hw.postproc)."""
+    if kind == "w2":           # U = 11
+        return EngineConfig(array=ArrayConfig(rows=2, cols=3, width=2, k_max=4), mac_rows=1, act_depth=64,
+                            const_depth=16, scale_bits=4, bias_bits=8, rounding=rounding)
     if kind == "narrow":       # U = 15: most shifts are beyond u and are clamped
         return EngineConfig(array=ArrayConfig(rows=2, cols=3, width=4, k_max=4), mac_rows=1, act_depth=64,
                             const_depth=16, scale_bits=4, bias_bits=8, rounding=rounding)
@@ -116,12 +120,12 @@ def _engine(kind, rounding="half_up"):
 
 
 @pytest.mark.parametrize("rounding", ROUNDINGS)
-@pytest.mark.parametrize("kind", ["narrow", "u40", "wide"])
+@pytest.mark.parametrize("kind", ["w2", "narrow", "u40", "wide"])
 def test_requant_is_bit_exact_for_every_shift_up_to_the_format_maximum(kind, rounding):
     engine = _engine(kind, rounding)
     width, C = engine.array.width, engine.array.cols
     acc_bits, u_bits = sum_bits(engine), requant_bits(engine)
-    assert u_bits == {"narrow": 15, "u40": 40, "wide": 77}[kind]
+    assert u_bits == {"w2": 11, "narrow": 15, "u40": 40, "wide": 77}[kind]
     a_lo, a_hi = -(1 << (acc_bits - 1)), (1 << (acc_bits - 1)) - 1
     m_hi, b_hi = (1 << (engine.scale_bits - 1)) - 1, (1 << (engine.bias_bits - 1)) - 1
     rng = np.random.default_rng(u_bits)
@@ -152,6 +156,6 @@ def test_requant_is_bit_exact_for_every_shift_up_to_the_format_maximum(kind, rou
             assert int(got[2, 2, 0, 0]) == (1 if rounding == "half_up" else 0), f"shift {shift}"
         if shift >= u_bits:
             assert not got.any()        # u + 2^(S-1) in [0, 2^S): where S = U = 40 once gave -1
-        elif 2 <= shift <= u_bits - 3:        # nearer U, every output is 0 or -1 whatever the inputs
+        elif 2 <= shift <= u_bits - 3 and width > 2:   # nearer U, every output is 0 or -1 whatever the inputs
             inside = (got > -(1 << (width - 1))) & (got < (1 << (width - 1)) - 1)
             assert (got[inside] != 0).any(), f"shift {shift}: no value between 0 and saturation"
