@@ -19,6 +19,7 @@ from adderhw.base.validate import check_int
 from .addernet import check_first_last
 from .compiler import compile_network
 from .program import LayerProgram, ResidualAdd, memory_images
+from .requant_normal import normal_widths
 from .trained import NETWORK_EPOCHS, QAT_EPOCHS, trained_network
 
 __all__ = ["network_program", "engine_for", "check_program_options", "QUANTS"]
@@ -94,14 +95,19 @@ def engine_for(program, rows, cols, pe, mac_rows, post_lanes=0, exact_depths=Fal
     when a layer has a non-zero x_shift (per-group scales), and the residual add with its third
     activation buffer (EngineConfig.residual) when the program is a graph (a residual add, or a step
     reading a tensor other than the previous one), and the program's rounding (ties to even for a
-    Brevitas import). ``post_lanes``: EngineConfig.post_lanes."""
+    Brevitas import). The scale and bias tables are as wide as the program's requantisation needs
+    in normal form (golden.requant_normal.normal_widths: M's common power of two taken out), not
+    the program's format widths: the multiplier-free digits and MNIST programs need 9 and 19, 8 and
+    22 bits against 16 and 32. ``post_lanes``:
+    EngineConfig.post_lanes."""
     convs = [layer for layer in program.layers if isinstance(layer, LayerProgram)]
+    scale_bits, bias_bits = normal_widths(program)
     k_max = max(layer.k for layer in convs)
     array = ArrayConfig(rows=rows, cols=cols, width=program.width, k_max=k_max, pe=pe)
     needs_mac = any(layer.op == "mul" for layer in program.layers)
     probe = EngineConfig(array=array, mac_rows=mac_rows if not array.kind.has_multiplier and needs_mac else 0, act_depth=1 << 20,
                          weight_depth=1 << 20, const_depth=1 << 16, max_layers=len(program.layers),
-                         scale_bits=program.scale_bits, bias_bits=program.bias_bits, requant=program.requant,
+                         scale_bits=scale_bits, bias_bits=bias_bits, requant=program.requant,
                          shift_terms=program.shift_terms,
                          tile_shift=any(layer.x_shifts.any() for layer in convs), post_lanes=post_lanes,
                          residual=not program.sequential, rounding=program.rounding)

@@ -95,6 +95,7 @@ from adderhw.base.requant import REQUANT_KINDS, ROUNDINGS, SHIFT_TERMS, encode_s
 from adderhw.base.validate import check_int, int_range
 
 from .conv import adder2d, conv_output_shape, mac_conv2d
+from .requant_normal import normal_requant, signed_bits
 
 __all__ = ["LayerProgram", "ResidualAdd", "ADD_SHIFT_MAX", "Program", "postprocess", "round_shift", "pool", "tile_shift",
            "residual_add", "run_layer_program", "run_program",
@@ -515,8 +516,10 @@ def run_program(program, images):
 class MemoryImages:
     """The engine's memories for one program (see the module docstring).
 
-    weights: int64 (words, R); consts: int64 (entries, 2) as (M, B); descriptors: list of dicts
-    (DESCRIPTOR_FIELDS); bases: per layer (wbase, cbase); x_shifts: int64 (entries,), the input
+    weights: int64 (words, R); consts: int64 (entries, 2) as (M, B) of each layer's normal form
+    (golden.requant_normal: M's common power of two taken out of M and S, B scaled to match;
+    a shift-only engine's M as its term code); descriptors: list of dicts (DESCRIPTOR_FIELDS, with
+    the normal form's shift S); bases: per layer (wbase, cbase); x_shifts: int64 (entries,), the input
     shift d of each constant entry's channel (step 0; the engine's third constant column, loaded
     only on an engine built with tile_shift, and all 0 otherwise)."""
     weights: np.ndarray
@@ -564,9 +567,6 @@ def memory_images(program, engine):
     if program.width != engine.array.width:
         raise BadParameter(f"program {program.name!r} has width {program.width} but the engine's array "
                            f"is {engine.array.width}-bit; compile for the engine's width")
-    if program.scale_bits > engine.scale_bits or program.bias_bits > engine.bias_bits:
-        raise BadParameter(f"program {program.name!r} needs scale/bias of {program.scale_bits}/{program.bias_bits} "
-                           f"bits but the engine has {engine.scale_bits}/{engine.bias_bits}")
     if len(program.layers) > engine.max_layers:
         raise BadParameter(f"program {program.name!r} has {len(program.layers)} layers but the engine's "
                            f"descriptor table holds max_layers={engine.max_layers}")
@@ -614,11 +614,23 @@ def memory_images(program, engine):
         block = np.zeros((tiles * layer.k, R), dtype=np.int64)
         block[:, :rows] = f.reshape(tiles, rows, layer.k).transpose(0, 2, 1).reshape(tiles * layer.k, rows)
         words.append(block)
-        scale = np.asarray(layer.scale)
+        # the tables hold the layer's requantisation in normal form (golden.requant_normal): the same
+        # results from M, B and S with M's common power of two taken out
+        scale, bias, shift = normal_requant(layer.scale, layer.bias, layer.shift, program.rounding)
         if engine.requant == "shift":
-            scale = np.array([encode_scale(m, engine.shift_terms, engine.scale_bits) for m in scale], dtype=np.int64)
-        consts.append(np.stack([scale, np.asarray(layer.bias)], axis=1).astype(np.int64))
+            try:
+                scale = np.array([encode_scale(m, engine.shift_terms, engine.scale_bits) for m in scale], dtype=np.int64)
+            except BadParameter as err:
+                _fail(layer, "scale", f"in normal form: {err}; build the engine with wider scales")
+        elif signed_bits(scale) > engine.scale_bits:
+            _fail(layer, "scale", f"in normal form ({scale.min()}..{scale.max()}) needs {signed_bits(scale)} bits, "
+                  f"more than the engine's scale_bits={engine.scale_bits}")
+        if signed_bits(bias) > engine.bias_bits:
+            _fail(layer, "bias", f"in normal form ({bias.min()}..{bias.max()}) needs {signed_bits(bias)} bits, more "
+                  f"than the engine's bias_bits={engine.bias_bits}")
+        consts.append(np.stack([scale, bias], axis=1).astype(np.int64))
         descs.append(descriptor(layer, wbase, cbase, i == len(program.layers) - 1, rows))
+        descs[-1]["shift"] = shift
         if engine.residual:
             descs[-1].update(bufs=_bufs_field(bufs[i]), main_shift=0, skip_shift=0)
         bases.append((wbase, cbase))

@@ -55,14 +55,13 @@ shifts, negations and sum (39.0 ns, 30 logic levels)):
          (stages C1, C2);
   * n+7: ReLU and saturation (stage C3); the destination's old value (max pool) or the running
          sum (average pool) is read;
-  * n+8: the reads' data registered (the destination's whole word of C lanes), with v and v + n/2
-         (stage D);
+  * n+8: the reads' data registered (the destination's whole word of C lanes), with v (stage D);
   * n+9: the pool (stage E, registered): with L < C the chunk's L lanes of the registered word
          selected, then v, or max(old, v) (not on the first position of a 2x2 window, which
-         overwrites); for the average pool the running sum old + v (v on the first position) and
-         its rounding sum old + (v + n/2), one adder each;
+         overwrites); for the average pool the running sum old + v, which starts at n/2 + v on
+         the first position (one adder);
   * n+10: the write to the destination: the pooled value, or for the average pool at the last
-         position (sum + n/2) >> log2 n; the running sum goes back to the pool memory (not at the
+         position (n/2 + sum) >> log2 n; the running sum goes back to the pool memory (not at the
          last position). ``o_done`` is high in the cycle after the layer's last write.
 A destination (or running-sum) address is read and written again only for another position, which
 arrives at least one tile period (>= G >= 4 cycles) later: its read at n'+7 >= n+11 comes after the
@@ -449,16 +448,14 @@ class PostProcessor(wiring.Component):
         side_d, side_e = Signal(side, name="side_d"), Signal(side, name="side_e")
         m.d.sync += [side_d.eq(last_stage), side_e.eq(side_d)]
         log2 = d.gap_log2[:4]       # at most GAP_EXTRA_BITS
-        rnd_shape = signed(gap_shape.width + 1)
-        gap_half = Signal(rnd_shape, name="gap_half")
-        m.d.sync += gap_half.eq(Mux(log2 == 0, 0, Const(1, rnd_shape) << (log2 - 1)[:4]))   # constant per layer
+        gap_half = Signal(gap_shape, name="gap_half")
+        m.d.sync += gap_half.eq(Mux(log2 == 0, 0, Const(1, gap_shape) << (log2 - 1)[:4]))   # constant per layer
         # the destination's whole word (all C lanes): with L < C the chunk's lanes are selected from
         # this register in stage E, not between the block RAM and it (that selection after the
         # activation buffer's read was the ECP5 8x16 engine's critical path, 11.3 ns)
         word_d = Signal(data.ArrayLayout(signed(w), C), name="old_word_d")
         gap_d = Signal(data.ArrayLayout(gap_shape, L), name="gap_old_d")
         v_d = Signal(data.ArrayLayout(signed(w), L), name="v_d")
-        vh_d = Signal(data.ArrayLayout(rnd_shape, L), name="v_half_d")
         gap_data, gap_hit = poisoned(m, gap_rd, gap_wr, gap_mem.shape, self.poison_collisions, "gap")
         if gap_hit is not None:
             m.d.comb += self.o_collided.eq(gap_hit)
@@ -473,17 +470,19 @@ class PostProcessor(wiring.Component):
                         m.d.comb += [old_d[lane].eq(word_d[i * L + lane]) for lane in range(L)]
         else:
             old_d = word_d
-        m.d.sync += [vh_d[c].eq(vals[c] + gap_half) for c in range(L)]
-        # ---- stage E: the pool (one compare, or for the average pool the running sum and its
-        # rounding sum, one adder each), registered
+        # ---- stage E: the pool (one compare, or for the average pool the running sum, one adder),
+        # registered. The running sum starts at the rounding half n/2, so at the last position it
+        # is already Σv + n/2 and needs only the shift: n/2 + Σv of n <= 2^GAP_EXTRA_BITS signed
+        # w-bit values lies in [−2^(w+11), 2^(w+11) − 2^11], within gap_shape (w + 12 bits). (A
+        # second adder formed the rounding sum beside the running sum until issue 28: 21 LUT4
+        # and 42 flip-flops more on the iCE40 digits engine.)
         pooled_e = Signal(data.ArrayLayout(signed(w), L), name="pooled_e")
         gsum_e = Signal(data.ArrayLayout(gap_shape, L), name="gap_sum_e")
-        rnd_e = Signal(data.ArrayLayout(rnd_shape, L), name="gap_round_e")
         first_d = side_d.first
         for c in range(L):
-            base = Mux(first_d, 0, gap_d[c])
+            base = Mux(first_d, gap_half, gap_d[c])
             m.d.sync += [pooled_e[c].eq(Mux((pool != POOL_MAX2) | first_d | (v_d[c] > old_d[c]), v_d[c], old_d[c])),
-                         gsum_e[c].eq(base + v_d[c]), rnd_e[c].eq(base + vh_d[c])]
+                         gsum_e[c].eq(base + v_d[c])]
         # the running sum back to the pool memory (not at the last position), with the write
         m.d.comb += [gap_wr.addr.eq(gap_addr(side_e)), gap_wr.data.eq(gsum_e),
                      gap_wr.en.eq((pool == POOL_GAP) & side_e.v & ~side_e.lastpos)]
@@ -499,7 +498,7 @@ class PostProcessor(wiring.Component):
         out = Signal(data.ArrayLayout(signed(w), L), name="chunk_out")
         m.d.comb += [self.o_wr_data[c].eq(out[c % L]) for c in range(C)]
         with m.If(pool == POOL_GAP):
-            m.d.comb += [out[c].eq(rnd_e[c] >> log2) for c in range(L)]
+            m.d.comb += [out[c].eq(gsum_e[c] >> log2) for c in range(L)]
             m.d.comb += self.o_wr_en.eq(side_e.v & side_e.lastpos)
         with m.Else():
             m.d.comb += [out.eq(pooled_e), self.o_wr_en.eq(side_e.v)]

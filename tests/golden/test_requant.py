@@ -96,8 +96,10 @@ def test_a_shift_only_engine_refuses_a_program_that_needs_multiplies():
                                            r"shift-only"):
         memory_images(program, engine)
     ok = Program("p", 8, (_layer([4, -6]),), 0, requant="shift")
-    consts = memory_images(ok, engine).consts
-    assert [decode_scale(c, 2, engine.scale_bits) for c in np.asarray(consts)[:2, 0]] == [4, -6]
+    images = memory_images(ok, engine)
+    # in normal form (golden.requant_normal): 4 and −6 share 2^1, so M' = 2, −3 and S' = 3 − 1
+    assert [decode_scale(c, 2, engine.scale_bits) for c in np.asarray(images.consts)[:2, 0]] == [2, -3]
+    assert images.descriptors[0]["shift"] == 2
     assert engine.multipliers == {"mac_array": 0, "postproc": 0}
     assert EngineConfig(array=ArrayConfig(rows=2, cols=2, width=8, k_max=16)).multipliers == \
         {"mac_array": 4, "postproc": 2}

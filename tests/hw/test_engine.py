@@ -276,3 +276,29 @@ def test_the_weights_go_to_spram_where_the_device_has_enough(rows, width, depth,
     engine = EngineConfig(array=ArrayConfig(rows=rows, cols=2, width=width, k_max=64), mac_rows=1, act_depth=64,
                           weight_depth=depth, const_depth=16, max_layers=4)
     assert weights_in_spram(engine, plat) is spram
+
+
+@pytest.mark.parametrize("rounding", ["half_up", "half_even"])
+def test_the_tables_hold_each_layer_in_normal_form(rounding):
+    """M with a common power of two, up to 2^S: the engine sized by golden.network_program.engine_for
+    has tables narrower than the program's format, holds each layer in normal form
+    (golden.requant_normal), and runs bit-exact with the golden program on the program's own M, B
+    and S. Layer l0's values stay inside the saturation limits, so a table entry off by one shows."""
+    from adderhw.golden.network_program import engine_for
+    from adderhw.golden.program import run_program
+    rng = np.random.default_rng(41)
+    # l0: acc = −|x| (weights 0), M = ±2^3, S = 3, B + 4 = 48 and 56: ties up take out e = 3 (S' = 0);
+    # ties to even e = 2 (S' = 1), and every value of l0 is then a tie
+    layers = (LayerProgram("l0", "add", np.zeros((2, 1, 1, 1), int), np.array([8, -8]), np.array([44, 52]), 3,
+                           (4, 4), 1, 0, False, "none"),
+              LayerProgram("fc", "add", rng.integers(-4, 5, (3, 2, 4, 4)), np.array([12, -8, 4]),
+                           np.array([100, -300, 4]), 5, (4, 4), 1, 0, False, "none"))
+    program = Program("normal", 8, layers, input_frac=0, scale_bits=24, bias_bits=32, rounding=rounding)
+    engine = engine_for(program, 2, 2, "sad", 0)
+    assert engine.scale_bits < 24 and engine.bias_bits < 32
+    assert [d["shift"] for d in memory_images(program, engine).descriptors] == \
+        ([0, 3] if rounding == "half_up" else [1, 3])
+    images = rng.integers(-8, 9, (2, 1, 4, 4))
+    l0 = run_program(program, images).outputs[0]
+    assert l0.min() > -128 and l0.max() < 127 and len(np.unique(l0)) > 4
+    check_run(engine, program, images)

@@ -14,7 +14,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from adderhw.base.config import ArrayConfig
-from adderhw.base.engine import DESCRIPTOR_FIELDS, EngineConfig
+from adderhw.base.engine import BIAS_BITS_RANGE, DESCRIPTOR_FIELDS, SCALE_BITS_RANGE, EngineConfig
 from adderhw.base.errors import BadParameter
 from adderhw.base.protocol import (CMD_ERROR, CMD_READ, CMD_RUN, CMD_STATUS, CMD_WRITE, ERR_CHECKSUM, ERR_COMMAND,
                                    ERR_FRAMING, ERR_HANG, ERR_LENGTH, ERR_RANGE, ERR_TIMEOUT, MAX_PAYLOAD, REPLY, SYNC,
@@ -503,8 +503,20 @@ def test_load_program_writes_the_x_shift_lane_only_on_a_tile_shift_engine(tile_s
 
 # ---------------------------------------------------------------- acknowledged writes survive (issue 26)
 
-def _with_const(program, entry, lane, value):
-    """``program`` with M (lane 0) or B (lane 1) of constant entry ``entry`` set to ``value``."""
+def _table_exponents(program, engine):
+    """Per constant entry, the e of its layer's normal form in ``engine``'s tables
+    (golden.requant_normal: the table's M and B are the program's divided by 2^e, its shift S − e)."""
+    from adderhw.golden.program import memory_images
+    descs = memory_images(program, engine).descriptors
+    return np.concatenate([np.full(layer.cout, layer.shift - d["shift"]) for layer, d in zip(program.layers, descs)])
+
+
+def _with_const(program, entry, lane, value, exponents):
+    """``program`` with M (lane 0) or B (lane 1) of constant entry ``entry`` set to what a table
+    value ``value`` means there: ``value``·2^e with e the entry's layer's normal-form exponent
+    (:func:`_table_exponents`), so that (acc·M·2^e + B·2^e + 2^(S−1)) >> S equals the engine's
+    (acc·M + B + 2^(S−e−1)) >> (S − e); the program's format is widened to hold it."""
+    value = int(value) << int(exponents[entry])
     layers = list(program.layers)
     for i, layer in enumerate(layers):
         if entry < layer.cout:
@@ -512,7 +524,8 @@ def _with_const(program, entry, lane, value):
             values = np.array(getattr(layer, name))
             values[entry] = value
             layers[i] = dataclasses.replace(layer, **{name: values})
-            return dataclasses.replace(program, layers=tuple(layers))
+            return dataclasses.replace(program, layers=tuple(layers), scale_bits=SCALE_BITS_RANGE[1],
+                                       bias_bits=BIAS_BITS_RANGE[1])
         entry -= layer.cout
     raise IndexError("no such constant entry")
 
@@ -540,9 +553,10 @@ def test_a_hang_between_the_m_and_b_frames_of_a_constant_keeps_the_acknowledged_
     _, *replies, memories, (classes, cycles), logits = run_link_exchanges(engine, steps)
     assert replies == [(CMD_WRITE | REPLY, b""), (CMD_ERROR, bytes([ERR_HANG])), (CMD_WRITE | REPLY, b"")]
     m, b = 0x4000, 0x0ACC0C                    # the frames' values
-    want = _with_const(_with_const(program, 42, 0, m), 42, 1, b)
+    exps = _table_exponents(program, engine)
+    want = _with_const(_with_const(program, 42, 0, m, exps), 42, 1, b, exps)
     golden = run_program(want, images)
-    lost = run_program(_with_const(want, 42, 0, 0), images)
+    lost = run_program(_with_const(want, 42, 0, 0, exps), images)
     assert not np.array_equal(lost.logits, golden.logits)      # the check below would see a lost M
     assert classes.tolist() == golden.classes.tolist()
     assert np.array_equal(logits.T, golden.logits)
@@ -587,13 +601,14 @@ class _MemoryModel:
             self.descs[i * DESC_SLOTS:i * DESC_SLOTS + len(DESCRIPTOR_FIELDS)] = [d[f] for f in DESCRIPTOR_FIELDS]
         self.program_descs = self.descs.copy()
         self.n_consts, self.n_weights = len(mem.consts), len(mem.weights)
+        self.exponents = _table_exponents(program, engine)
         self.act0 = np.zeros((engine.act_depth, engine.lanes), dtype=np.int64)
 
     def write(self, space, lane, addr, values):
         for i, v in enumerate(values):
             if space == SPACE_CONST:
                 self.consts[addr + i, lane] = v
-                self.program = _with_const(self.program, addr + i, lane, v)
+                self.program = _with_const(self.program, addr + i, lane, v, self.exponents)
             elif space == SPACE_WEIGHT:
                 self.weights[addr + i, lane] = v
             elif space == SPACE_DESC:
