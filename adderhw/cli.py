@@ -506,6 +506,10 @@ def cmd_build_engine(args):
         raise BadParameter(f"--freq {args.freq:g} does not apply to --top engine: it runs at the board's oscillator "
                            f"clock or, with --clock-mhz, at its PLL's (the UART's divisor depends on it); its Fmax "
                            f"is reported")
+    for name in ("mul_stages", "sad_stage", "skew"):
+        if getattr(args, name, None) is not None:
+            raise BadParameter(f"--{name.replace('_', '-')} {getattr(args, name)} applies to --top array only: the "
+                               f"engine's arrays are built with their defaults (golden.network_program.engine_for)")
     out = check_output_dir("--out", args.out)
     if args.board not in ENGINE_BOARDS:
         raise BadParameter(f"board must be one of {', '.join(ENGINE_BOARDS)} for --top engine, not {args.board!r}")

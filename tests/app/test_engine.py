@@ -104,6 +104,12 @@ def test_the_flows_default_to_one_post_processing_lane():
     (["build", "--top", "engine", "--board", "icebreaker", "--rows", "100", "--out", "o"],
      "rows must be an integer from 1 to 64, not 100"),
     (["run", "--port", "sim", "--cols", "0"], "cols must be an integer from 1 to 64, not 0"),
+    (["build", "--top", "engine", "--board", "icebreaker", "--sad-stage", "operands", "--out", "o"],
+     "--sad-stage operands applies to --top array only"),
+    (["build", "--top", "engine", "--board", "icebreaker", "--skew", "memory", "--out", "o"],
+     "--skew memory applies to --top array only"),
+    (["build", "--top", "engine", "--board", "icebreaker", "--pe", "mac", "--mul-stages", "2", "--out", "o"],
+     "--mul-stages 2 applies to --top array only"),
 ])
 def test_a_bad_array_shape_is_refused_before_any_model_is_trained_or_loaded(argv, message, capsys, monkeypatch,
                                                                             tmp_path):
