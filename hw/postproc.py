@@ -4,8 +4,8 @@ next layer's activations, bit-exact with ``golden.program`` (steps 2-4 there):
     v = sat_width(relu?((acc·M[t] + B[t] + 2^(S−1)) >> S)),   then 2x2 max pool or global average
 
 (on an engine built with ``rounding`` "half_even", a tie's result has its lowest bit cleared: a
-flag per lane, the low S' bits of the rounding sum all 0, formed beside stage C1 and applied in
-stage C3).
+flag per lane, the rounding bit u[S' − 1] set and the low S' − 1 bits of u all 0, formed beside
+stage C1 and applied in stage C3).
 
 ``acc`` is the signed layer sum (the engine negates the SAD array's unsigned sums; the MAC sums
 are signed already). One multiplier per lane (L of them, ``EngineConfig.pp_lanes``) applies M, or
@@ -14,10 +14,10 @@ so the comparison stays fair.
 
 Widths come from the whole range the program format allows, not from today's networks: acc·M
 holds ``sum_bits + scale_bits`` bits, u = acc·M + B holds U = ``requant_bits`` bits (one more than
-the wider of acc·M and B), and the rounding sum u + 2^(S−1) holds U + 1 for every S from 0 to
-MAX_SHIFT, because a shift S >= U is applied as S' = U, which gives the same result, 0
-(:func:`requant_shift`). So the rounding sum and the shifter are one bit wider than u, not the
-MAX_SHIFT + 1 bits that 2^(MAX_SHIFT−1) would otherwise need (for the default engine, 44 not 63).
+the wider of acc·M and B), and the rounding is (u >> S) + u[S − 1] (the bit below the shift; no
+adder adds 2^(S−1) to u), for every S from 0 to MAX_SHIFT, because a shift S >= U is applied as
+S' = U, which gives the same result, 0 (:func:`requant_shift`). So the shifter takes 2u, one bit
+wider than u, not the MAX_SHIFT + 1 bits that 2^(MAX_SHIFT−1) would otherwise need.
 
 Beats arrive in the order hw.im2col issues tiles: per output position, T-tile by T-tile, rows
 r = 0 .. R_L−1 of each tile, so the output channel is t = tt·R_L + r and simply counts
@@ -46,15 +46,15 @@ shifts, negations and sum (39.0 ns, 30 logic levels)):
   * n:   the constant table's read address cbase + t is presented; acc, t and the destination
          address are registered (stage A);
   * n+1: the table's M and B registered (stage A2);
-  * n+2: acc·M per lane ("mul"), or each of M's signed powers of two, ±(acc << e) ("shift"); and
-         B + 2^(S'−1) (stage B);
+  * n+2: acc·M per lane ("mul"), or each of M's signed powers of two, ±(acc << e) ("shift")
+         (stage B);
   * n+3: acc·M, the terms' sum (stage B1);
-  * n+4: u + 2^(S'−1) = acc·M + (B + 2^(S'−1)) (stage B2);
-  * n+5, n+6: the arithmetic shift right by S', by its upper three bits and then its lower three,
-         to the w + 7 and then the w bits the result can take, and whether it fits w bits
-         (stages C1, C2);
-  * n+7: ReLU and saturation (stage C3); the destination's old value (max pool) or the running
-         sum (average pool) is read;
+  * n+4: u = acc·M + B (stage B2);
+  * n+5, n+6: the arithmetic shift of 2u right by S', by its upper three bits and then its lower
+         three, to the w + 8 and then the w + 1 bits the result can take (z = u >> S' and the
+         rounding bit u[S' − 1] below it), and whether z fits w bits (stages C1, C2);
+  * n+7: z + u[S' − 1] (a w-bit adder), ReLU and saturation (stage C3); the destination's old
+         value (max pool) or the running sum (average pool) is read;
   * n+8: the reads' data registered (the destination's whole word of C lanes), with v (stage D);
   * n+9: the pool (stage E, registered): with L < C the chunk's L lanes of the registered word
          selected, then v, or max(old, v) (not on the first position of a 2x2 window, which
@@ -79,8 +79,7 @@ are not array sums but the main operand a (in ``data``, sign-extended) and the s
 ``skip``) of one channel of C images, streamed by hw.im2col in the same order as a layer's rows
 (position by position, channel t = 0 .. C_ch − 1). The requantisation's stages compute the add:
 stage A2 shifts a and b left by the upper three bits of ``main_shift`` / ``skip_shift`` (0, 8, ..
-40), stage B by the lower three, stage B1 sums them in place of acc·M, stage B2 adds the rounding
-half of the shift S (no B), and from there on the step is a layer's: the arithmetic shift right by
+40), stage B by the lower three, stage B1 sums them in place of acc·M, stage B2 adds no B, and from there on the step is a layer's: the arithmetic shift right by
 S, ReLU, saturation, pooling and the write. Widths from the whole range the program format allows
 (:func:`residual_bits`): a·2^la + b·2^lb with la, lb <= ADD_SHIFT_MAX is a signed width +
 ADD_SHIFT_MAX + 1-bit number, so U, the width of the requantisation's sum, is at least that on an
@@ -170,16 +169,16 @@ def requant_bits(engine):
 
 
 def requant_shift(m, shift, u_bits):
-    """The shift S' the post-processing applies for a descriptor's S, and the signed width of
-    u + 2^(S'−1), where u = acc·M + B is a signed ``u_bits``-bit value (U below).
+    """The shift S' the post-processing applies for a descriptor's S, and the signed width of 2u,
+    which it shifts (u = acc·M + B is a signed ``u_bits``-bit value, U below; the rounded result
+    is (u >> S') + u[S' − 1], the bits of 2u >> S').
 
-    The width holds the whole range of the program format (every S up to MAX_SHIFT) without
-    widening the datapath to MAX_SHIFT bits: for S >= U, u + 2^(S−1) lies in [0, 2^S) whatever
-    u is, so the result is 0, and S' = min(S, U) gives that same 0 (u + 2^(U−1) is in [0, 2^U)).
-    With S' <= U the rounding half 2^(S'−1) <= 2^(U−1), and u + half fits U + 1 signed bits:
-    one bit more than u. S' is registered, so the clamp's 6-bit comparator stays off the datapath:
-    a chunk's stage B reads it (for the rounding half) two cycles after the chunk is taken, its
-    stage C1 five, and the descriptor is held from i_start to o_done. An engine whose u is wider than MAX_SHIFT never clamps."""
+    Every S up to MAX_SHIFT is held without widening the datapath to MAX_SHIFT bits: for S >= U,
+    u + 2^(S−1) lies in [0, 2^S) whatever u is, so the result is 0, and S' = min(S, U) gives that
+    same 0 ((u >> U) + u[U − 1] is −1 + 1 or 0 + 0). S' is registered, so the clamp's 6-bit
+    comparator stays off the datapath: a chunk's stage C1 reads it five cycles after the chunk is
+    taken, and the descriptor is held from i_start to o_done. An engine whose u is wider than
+    MAX_SHIFT never clamps."""
     s = shift[:SHIFT_BITS]
     if u_bits > MAX_SHIFT:
         return s, signed(u_bits + 1)
@@ -343,11 +342,8 @@ class PostProcessor(wiring.Component):
                              skip_a2[c].eq(skip_a[c] << Cat(Const(0, 3), lb[3:]))]
         advance(1)
         # ---- stage B: requant "mul": acc·M per lane (a multiplier, DSP-mapped where there are DSPs);
-        # "shift": each of M's one or two signed powers of two as a shift and a negation. B + 2^(S'−1)
-        # (the rounding half, constant within a layer) is summed beside them
+        # "shift": each of M's one or two signed powers of two as a shift and a negation; B, delayed
         shift, total_shape = requant_shift(m, d.shift, self.u_bits)
-        half = Signal(total_shape)
-        m.d.sync += half.eq(Mux(shift == 0, 0, Const(1, total_shape) << (shift - 1)[:SHIFT_BITS]))
         prod_shape = signed(self.acc_bits + e.scale_bits)          # any acc·M, exactly
         if e.residual:                                             # and any a·2^la + b·2^lb
             prod_shape = signed(max(prod_shape.width, residual_bits(e)))
@@ -358,15 +354,16 @@ class PostProcessor(wiring.Component):
                 m.d.sync += terms[0][c].eq(acc_a2[c] * const.scale)
             else:
                 m.d.sync += [terms[i][c].eq(v) for i, v in enumerate(scale_terms(const.scale, acc_a2[c], e))]
-        bias_half = Signal(total_shape, name="bias_half")           # |B + half| < 2^(U−1) + 2^(U−1)
+        u_shape = signed(self.u_bits)
+        bias_b = Signal(signed(e.bias_bits), name="bias_b")
         if e.residual:              # a residual add has no B
-            m.d.sync += bias_half.eq(Mux(res, 0, const.bias) + half)
+            m.d.sync += bias_b.eq(Mux(res, 0, const.bias))
             main_b = Signal(data.ArrayLayout(aligned, L), name="res_main_b")
             skip_b = Signal(data.ArrayLayout(aligned, L), name="res_skip_b")
             for c in range(L):
                 m.d.sync += [main_b[c].eq(main_a2[c] << la[:3]), skip_b[c].eq(skip_a2[c] << lb[:3])]
         else:
-            m.d.sync += bias_half.eq(const.bias + half)
+            m.d.sync += bias_b.eq(const.bias)
         advance(2)
         # ---- stage B1: acc·M, the sum of the terms (one adder; "mul": the product, delayed); a
         # residual add's a·2^la + b·2^lb
@@ -376,29 +373,35 @@ class PostProcessor(wiring.Component):
             if e.residual:
                 value = Mux(res, main_b[c] + skip_b[c], value)
             m.d.sync += prod[c].eq(value)
-        bias_b1 = Signal(total_shape, name="bias_half_b1")
-        m.d.sync += bias_b1.eq(bias_half)
+        bias_b1 = Signal(signed(e.bias_bits), name="bias_b1")
+        m.d.sync += bias_b1.eq(bias_b)
         advance(3)
-        # ---- stage B2: u + 2^(S'−1) = acc·M + (B + 2^(S'−1))
-        total = Signal(data.ArrayLayout(total_shape, L))
+        # ---- stage B2: u = acc·M + B (U bits)
+        total = Signal(data.ArrayLayout(u_shape, L))
         for c in range(L):
             m.d.sync += total[c].eq(prod[c] + bias_b1)
         advance(4)
-        # ---- stages C1, C2: the arithmetic shift right by S' in two steps of three shift bits each,
-        # keeping only the bits the result can take: x = u_r >> S' (u_r = u + 2^(S'−1), U + 1 bits) is
-        # saturated to ``width`` bits, so only x's low w bits (u_r's bits S' .. S' + w − 1) and
-        # whether x fits w bits are needed. The coarse step (by 8·⌊S'/8⌋) keeps w + 7 bits, all that
-        # the fine step (by S' mod 8) selects from, and the fine step keeps w. Whether x fits is
-        # decided from u_r beside them: x's bits from w − 1 up are u_r's from S' + w − 1 up (the sign
-        # beyond U), so x fits where u_r's bits under ``fit_mask`` (all ones << (S' + w − 1), constant
-        # within a layer and registered) are all 0 or all 1, two reductions in stage C1; with the
-        # sign, delayed through C2. (Shifting all U + 1 bits in both steps, the ECP5 8x16 MNIST
-        # engine's post-processing with 4 lanes took 3,530 LUT4 against 3,320 now; nextpnr seed 1.)
-        ub = total_shape.width
-        coarse = Signal(data.ArrayLayout(signed(w + 7), L), name="coarse")
-        shifted = Signal(data.ArrayLayout(unsigned(w), L), name="shifted")
+        # ---- stages C1, C2, C3: the rounding shift, as (u + 2^(S'−1)) >> S' = (u >> S') + u[S'−1]
+        # (u[−1] = 0: S' = 0 rounds nothing), so no adder as wide as u adds the rounding half: only
+        # z = u >> S' and the bit below it, rb, are needed, as the w + 1 bits of 2u >> S' (the sign
+        # beyond U), and r = z + rb is saturated to ``width`` bits, so only z's low w bits and whether
+        # r fits w bits are needed. The coarse step (by 8·⌊S'/8⌋, stage C1) keeps w + 8 bits, all that
+        # the fine step (by S' mod 8, stage C2) selects from, and the fine step keeps w + 1. Whether z
+        # fits is decided from u beside them: z's bits from w − 1 up are u's from S' + w − 1 up, so z
+        # fits where u's bits under ``fit_mask`` (all ones << (S' + w − 1), constant within a layer
+        # and registered) are all 0 or all 1, two reductions in stage C1; with u's sign, delayed
+        # through C2. r fits where z does, except z = hi with rb = 1 (r = hi + 1, saturated to hi);
+        # z = lo − 1 with rb = 1 gives r = lo, which saturation to lo gives too. For ReLU and the
+        # saturation's side, r's sign is u's: u < 0 gives r <= 0. (Until issue 28 the rounding half
+        # was added to B and then to acc·M, two adders of U + 1 bits, and shifted with u; the iCE40
+        # digits engine's post-processing took 53 LUT4 and 47 flip-flops more. Shifting all U + 1
+        # bits in both steps, the ECP5 8x16 MNIST engine's post-processing with 4 lanes took 3,530
+        # LUT4 against 3,320 with these narrow steps; nextpnr seed 1.)
+        ub = u_shape.width
+        coarse = Signal(data.ArrayLayout(signed(w + 8), L), name="coarse")
+        shifted = Signal(data.ArrayLayout(unsigned(w + 1), L), name="shifted")
         for c in range(L):
-            m.d.sync += [coarse[c].eq(total[c] >> Cat(Const(0, 3), shift[3:])),
+            m.d.sync += [coarse[c].eq(Cat(Const(0, 1), total[c]).as_signed() >> Cat(Const(0, 3), shift[3:])),
                          shifted[c].eq(coarse[c] >> shift[:3])]
         fit_mask = Signal(ub, name="fit_mask")
         m.d.sync += fit_mask.eq(Const((1 << ub) - 1, ub) << (shift + (w - 1)))
@@ -408,31 +411,34 @@ class PostProcessor(wiring.Component):
             upper = total[c].as_unsigned() & fit_mask
             m.d.sync += [fits_c1[c].eq((upper == 0) | (upper == fit_mask)), neg_c1[c].eq(total[c][-1])]
         m.d.sync += [fits.eq(fits_c1), neg.eq(neg_c1)]
-        tie = None
+        tie_low = None
         if e.rounding == "half_even":
-            # ties to even (golden.program.round_shift): u was exactly halfway where the low S' bits
-            # of u + 2^(S'−1) are all 0 (S' > 0); the shifted value is then the upper neighbour, and
-            # stage C3 clears its lowest bit. The mask ~(all ones << S') is constant within a layer
-            # and registered; the flag is a reduction beside stage C1's shift, delayed through C2
-            ones = (1 << total_shape.width) - 1
-            low_mask = Signal(total_shape.width, name="tie_mask")
+            # ties to even (golden.program.round_shift): u is exactly halfway where rb = 1 and u's low
+            # S' − 1 bits are all 0 (S' > 0); r = z + 1 is then the upper neighbour, and stage C3
+            # clears its lowest bit. The mask ~(all ones << (S' − 1)) is constant within a layer and
+            # registered; the flag is a reduction beside stage C1's shift, delayed through C2
+            ones = (1 << ub) - 1
+            low_mask = Signal(ub, name="tie_mask")
             rounds = Signal(name="tie_rounds")
-            m.d.sync += [low_mask.eq(~(Const(ones, total_shape.width) << shift)), rounds.eq(shift != 0)]
+            m.d.sync += [low_mask.eq(~(Const(ones, ub) << (shift - 1)[:SHIFT_BITS])), rounds.eq(shift != 0)]
             tie_c1 = Signal(L, name="tie_c1")
-            tie = Signal(L, name="tie_c2")
-            m.d.sync += [tie_c1[c].eq(rounds & ~(total[c] & low_mask).any())
-                         for c in range(L)]
-            m.d.sync += tie.eq(tie_c1)
+            tie_low = Signal(L, name="tie_c2")
+            m.d.sync += [tie_c1[c].eq(rounds & ~(total[c] & low_mask).any()) for c in range(L)]
+            m.d.sync += tie_low.eq(tie_c1)
         advance(5)
         advance(6)
-        # ---- stage C3: ReLU, saturate; read what the write needs. sat(relu(x)) = 0 for a negative x
-        # with ReLU, else x's low w bits where x fits (stages C1, C2), or hi / lo by x's sign
+        # ---- stage C3: the rounding bit added, ReLU, saturate; read what the write needs.
+        # sat(relu(r)) = 0 for a negative u with ReLU, else r's low w bits where r fits, or hi / lo by
+        # u's sign
         vals = Signal(data.ArrayLayout(signed(w), L))
         for c in range(L):
-            x = shifted[c]
-            if tie is not None:
-                x = Cat(x[0] & ~tie[c], x[1:])
-            sat = Mux(fits[c], x.as_signed(), Mux(neg[c], lo, hi))
+            rb, z = shifted[c][0], shifted[c][1:]
+            r = Signal(w, name=f"rounded{c}")
+            m.d.comb += r.eq(z + rb)
+            if tie_low is not None:
+                r = Cat(r[0] & ~(tie_low[c] & rb), r[1:])
+            r_fits = fits[c] & ~(rb & (z == (hi & ((1 << w) - 1))))
+            sat = Mux(r_fits, r.as_signed(), Mux(neg[c], lo, hi))
             m.d.sync += vals[c].eq(Mux(has_relu(d) & neg[c], 0, sat))
         advance(7)
         pre, last_stage = stage[6], stage[7]
@@ -444,7 +450,7 @@ class PostProcessor(wiring.Component):
         m.d.comb += [self.o_rd_addr.eq(pre.dst), self.o_rd_en.eq(first_chunk), gap_rd.addr.eq(gap_addr(pre)),
                      gap_rd.en.eq(1)]
         # ---- stage D: the reads' data registered (no path from a block RAM's output through logic),
-        # with v and v + n/2 (the average pool's rounding half, constant within a layer)
+        # with v; and n/2, the average pool's rounding half (constant within a layer)
         side_d, side_e = Signal(side, name="side_d"), Signal(side, name="side_e")
         m.d.sync += [side_d.eq(last_stage), side_e.eq(side_d)]
         log2 = d.gap_log2[:4]       # at most GAP_EXTRA_BITS
