@@ -29,7 +29,8 @@ the cycle after the reply's last byte was taken. The device answers byte for byt
 state machine it was split from (compared on Amaranth's simulator, every cycle of ``o_tx`` and
 ``o_busy``, over every command and error); since the stages were made lean (issue 28) it is no
 longer cycle for cycle: an error the executor finds in a frame's header is answered one cycle
-sooner, a WRITE walks its bytes twice (a dry walk, then the loads) and ERR_HANG one cycle sooner.
+sooner, a WRITE walks its bytes twice (a dry walk, then the loads), ERR_HANG one cycle sooner, and
+RUN starts the engine one cycle later (``o_start`` is a register).
 ``o_error`` pulses once per error reply, when the executor decides it.
 
 STATUS replies with a table fixed when the top is built (:func:`status_bytes`): the protocol

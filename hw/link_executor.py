@@ -14,7 +14,8 @@ error reply of that code: it changes nothing. A good frame is executed (adderhw.
   per value, plus the engine's stalls. The (empty) reply starts after the last beat was taken, and
   every beat is a write of one memory word, so nothing of an acknowledged write waits in a
   register: neither the hang's reset nor the board's takes it back.
-* RUN (LEN 0 or 4, else ERR_LENGTH): pulses ``o_start`` and waits for ``i_done``; the reply holds
+* RUN (LEN 0 or 4, else ERR_LENGTH): pulses ``o_start`` (a register, in the cycle after the
+  frame is decided) and waits for ``i_done``; the reply holds
   the run's cycles and ``i_class``, registered when ``i_done`` rises. The cycles are counted here,
   every cycle from the one after ``o_start`` to the one before ``i_done`` is seen: the cycles the
   engine's ``o_cycles`` counts (from the one after its ``i_start`` to the one that raises its
@@ -154,7 +155,12 @@ class CommandExecutor(wiring.Component):
         m.d.comb += reply.cycles.eq(run_count)
         run_limit = Mux(length == 4, run_count == Cat(*head[:4]), run_count[exact_log2(RUN_LIMIT)])
         run_hung = Signal()
-        m.d.sync += self.o_engine_reset.eq(0)
+        # o_start is a register, high in RUN's first cycle: decided from the frame's header in IDLE
+        # and driven straight into the sequencer, it was the iCE40 1x1 engine's critical path
+        # (30.4 ns from the frame's LEN to the descriptor table's address)
+        start = Signal()
+        m.d.comb += self.o_start.eq(start)
+        m.d.sync += [self.o_engine_reset.eq(0), start.eq(0)]
 
         def fail(code):
             m.d.sync += reply.code.eq(code)
@@ -187,7 +193,7 @@ class CommandExecutor(wiring.Component):
                             with m.If((length != 0) & (length != 4)):
                                 fail(ERR_LENGTH)
                             with m.Else():
-                                m.d.comb += self.o_start.eq(1)
+                                m.d.sync += start.eq(1)
                                 m.next = "RUN"
                         with m.Case(CMD_READ):
                             with m.If(length != 6):
@@ -234,15 +240,18 @@ class CommandExecutor(wiring.Component):
                     m.next = "WRITE_FETCH"
 
             with m.State("RUN"):
-                with m.If(~self.i_done):
-                    m.d.sync += run_count.eq(run_count + 1)
-                with m.If(run_hung):         # the engine is reset in this cycle
-                    fail(ERR_HANG)
-                with m.Elif(run_limit & ~self.i_done):
-                    m.d.sync += [self.o_engine_reset.eq(1), run_hung.eq(1)]     # the reset: next cycle
-                with m.Elif(self.i_done):
-                    m.d.sync += [reply.classes[c].eq(self.i_class[c]) for c in range(C)]
-                    m.next = "REPLY"
+                with m.If(start):            # the engine starts in this cycle; counting begins after it
+                    pass
+                with m.Else():
+                    with m.If(~self.i_done):
+                        m.d.sync += run_count.eq(run_count + 1)
+                    with m.If(run_hung):     # the engine is reset in this cycle
+                        fail(ERR_HANG)
+                    with m.Elif(run_limit & ~self.i_done):
+                        m.d.sync += [self.o_engine_reset.eq(1), run_hung.eq(1)]     # the reset: next cycle
+                    with m.Elif(self.i_done):
+                        m.d.sync += [reply.classes[c].eq(self.i_class[c]) for c in range(C)]
+                        m.next = "REPLY"
 
             with m.State("REPLY"):           # held until sent; then the frame is done with too
                 m.d.comb += [self.o_reply.valid.eq(1), self.i_frame.ready.eq(self.o_reply.ready)]
