@@ -113,14 +113,10 @@ class Im2colGenerator(wiring.Component):
         y, x = Signal(coord), Signal(coord)
         m.d.comb += [y.eq(iy0 + ky), x.eq(ix0 + kx)]
         in_range = (y >= 0) & (y < d.in_h) & (x >= 0) & (x < d.in_w)
-        # the loop bounds less one, registered at i_start (the descriptor is valid then and held): a
+        # the loop bounds less one, as the sequencer registers them (hw.descriptor.BOUND_FIELDS): a
         # counter compares with a register, not through a subtractor's carry chain
-        kernel_m1, cin_m1, tiles_m1 = Signal.like(kx, name="kernel_m1"), Signal.like(ci, name="cin_m1"), \
-            Signal.like(tt, name="tiles_m1")
-        ow_m1, oh_m1 = Signal.like(ox, name="ow_m1"), Signal.like(oy, name="oh_m1")
-        with m.If(self.i_start):
-            m.d.sync += [kernel_m1.eq(d.kernel - 1), cin_m1.eq(d.cin - 1), tiles_m1.eq(d.t_tiles - 1),
-                         ow_m1.eq(d.out_w - 1), oh_m1.eq(d.out_h - 1)]
+        kernel_m1, cin_m1, tiles_m1 = d.kernel_m1, d.cin_m1, d.t_tiles_m1
+        ow_m1, oh_m1 = d.out_w_m1, d.out_h_m1
         kx_last, ky_last = kx == kernel_m1, ky == kernel_m1
         k_last = kx_last & ky_last & (ci == cin_m1)
         tt_last = tt == tiles_m1

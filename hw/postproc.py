@@ -265,12 +265,9 @@ class PostProcessor(wiring.Component):
         oy, ox = Signal(fw["out_h"], name="pp_oy"), Signal(fw["out_w"], name="pp_ox")
         pidx, prow = Signal(abits, name="pidx"), Signal(abits, name="prow")
         pool = pool_kind(d)
-        # the bounds less one, registered at i_start (the descriptor is valid then and held), so the
+        # the bounds less one, as the sequencer registers them (hw.descriptor.BOUND_FIELDS), so the
         # counters compare with registers instead of through subtractors
-        ow_m1, oh_m1, beats_m1 = Signal.like(ox, name="pp_ow_m1"), Signal.like(oy, name="pp_oh_m1"), \
-            Signal.like(t, name="beats_m1")
-        with m.If(self.i_start):
-            m.d.sync += [ow_m1.eq(d.out_w - 1), oh_m1.eq(d.out_h - 1), beats_m1.eq(d.t_beats - 1)]
+        ow_m1, oh_m1, beats_m1 = d.out_w_m1, d.out_h_m1, d.t_beats_m1
         pos_last = (ox == ow_m1) & (oy == oh_m1)
         t_last = t == beats_m1
         pos_off = Signal(abits)

@@ -16,7 +16,7 @@ Members
 -------
 i_start : In(1)            run the program from layer 0 (ignored while busy)
 o_busy, o_done : Out(1)
-o_desc : Out(descriptor_layout)    the current layer's descriptor
+o_desc : Out(descriptor_layout)    the current layer's descriptor (its loop bounds less one)
 o_start : Out(1)           one-cycle pulse: the current layer begins
 o_side : Out(1)            the buffer the current layer reads
 o_layer : Out(6)           the current layer's index
@@ -32,7 +32,7 @@ from amaranth.utils import ceil_log2
 from adderhw.base.engine import DESCRIPTOR_FIELDS, FETCH_CYCLES, RESIDUAL_FIELDS
 from adderhw.base.protocol import DESC_SLOTS
 
-from .descriptor import descriptor_layout, is_last
+from .descriptor import BOUND_FIELDS, descriptor_layout, is_last, registered_name
 
 __all__ = ["Sequencer", "DESC_SLOTS", "FETCH_CYCLES"]
 
@@ -73,11 +73,15 @@ class Sequencer(wiring.Component):
             with m.State("FETCH"):
                 m.d.comb += self.o_busy.eq(1)
                 # the field addressed in the previous cycle arrives now: its register keeps the low
-                # bits the engine uses (EngineConfig.field_widths; a register with an enable, no logic)
+                # bits the engine uses (EngineConfig.field_widths; a register with an enable, no
+                # logic), a loop bound less one (hw.descriptor.BOUND_FIELDS; Yosys merges the six
+                # identical subtractors into one. Through a combinational signal of its own, the
+                # subtraction made Icarus loop forever at time 0 in the engine's Verilog)
                 with m.Switch(field):
                     for f, (name, bits) in enumerate(widths.items()):
                         with m.Case(f + 1):
-                            m.d.sync += desc[name].eq(self.i_table_data[:bits])
+                            value = (self.i_table_data - 1) if name in BOUND_FIELDS else self.i_table_data
+                            m.d.sync += desc[registered_name(name)].eq(value[:bits])
                 m.d.sync += field.eq(field + 1)
                 with m.If(field == F):
                     m.next = "START"

@@ -7,6 +7,7 @@ from adderhw.base.config import ArrayConfig
 from adderhw.base.engine import DESCRIPTOR_FIELDS, EngineConfig
 from adderhw.golden.conv import im2col
 from adderhw.golden.program import LayerProgram, descriptor
+from adderhw.hw.descriptor import as_registered
 from adderhw.hw.im2col import Im2colGenerator
 
 
@@ -37,7 +38,7 @@ def run_generator(engine, layer, x, weights_words, stall_seed):
     got = []
 
     async def testbench(ctx):
-        ctx.set(dut.i_desc, {name: d[name] for name in DESCRIPTOR_FIELDS})
+        ctx.set(dut.i_desc, as_registered({name: d[name] for name in DESCRIPTOR_FIELDS}))
         ctx.set(dut.i_start, 1)
         await ctx.tick()
         ctx.set(dut.i_start, 0)

@@ -9,6 +9,7 @@ from adderhw.base.config import ArrayConfig
 from adderhw.base.engine import DESCRIPTOR_FIELDS, MAX_SHIFT, POSTPROC_STAGES, EngineConfig
 from adderhw.base.requant import ROUNDINGS
 from adderhw.golden.program import LayerProgram, descriptor, pool, postprocess
+from adderhw.hw.descriptor import as_registered
 from adderhw.hw.postproc import PostProcessor, requant_bits, sum_bits
 
 
@@ -25,7 +26,7 @@ def run_postproc(engine, layer, accs, scale, bias, seed=0):
     rng = np.random.default_rng(seed)
 
     async def testbench(ctx):
-        ctx.set(dut.i_desc, {name: d[name] for name in DESCRIPTOR_FIELDS})
+        ctx.set(dut.i_desc, as_registered({name: d[name] for name in DESCRIPTOR_FIELDS}))
         ctx.set(dut.i_start, 1)
         await ctx.tick()
         ctx.set(dut.i_start, 0)
