@@ -46,10 +46,10 @@ shifts, negations and sum (39.0 ns, 30 logic levels)):
   * n:   the constant table's read address cbase + t is presented; acc, t and the destination
          address are registered (stage A);
   * n+1: the table's M and B registered (stage A2);
-  * n+2: acc·M per lane ("mul"), or each of M's signed powers of two, ±(acc << e) ("shift")
-         (stage B);
-  * n+3: acc·M, the terms' sum (stage B1);
-  * n+4: u = acc·M + B (stage B2);
+  * n+2: acc·M per lane ("mul"), or each of M's signed powers of two as acc << e and its sign
+         ("shift") (stage B);
+  * n+3: acc·M, or ±acc·M for "shift", the terms summed with their relative sign (stage B1);
+  * n+4: u = acc·M + B, the sign applied in the same adder (stage B2);
   * n+5, n+6: the arithmetic shift of 2u right by S', by its upper three bits and then its lower
          three, to the w + 8 and then the w + 1 bits the result can take (z = u >> S' and the
          rounding bit u[S' − 1] below it), and whether z fits w bits (stages C1, C2);
@@ -118,7 +118,7 @@ from .collision import poisoned
 from .descriptor import POOL_GAP, POOL_MAX2, descriptor_layout, has_relu, is_last, is_residual, pool_kind
 from .skew import RingDelay, ram_style
 
-__all__ = ["PostProcessor", "const_layout", "scale_terms", "sum_bits", "requant_bits", "residual_bits", "requant_shift",
+__all__ = ["PostProcessor", "const_layout", "scale_terms", "add_signed", "sum_bits", "requant_bits", "residual_bits", "requant_shift",
            "GAP_EXTRA_BITS"]
 
 
@@ -131,18 +131,28 @@ def const_layout(engine):
 
 
 def scale_terms(code, acc, engine):
-    """The terms of acc·M on a shift-only engine, from M's term code: ±(acc << e) for each enabled
-    term, 0 for the others, as shifts and negations (no multiplier); acc·M is their sum. A term's
-    shift reaches 2^E − 1 >= scale_bits − 1 (E = exp_bits), but a legal code has e < scale_bits, so
-    |acc·M| fits acc·M's width as the multiplier's product does."""
+    """The terms of acc·M on a shift-only engine, from M's term code: for each term its magnitude
+    acc << e (0 for a disabled term) and whether it is subtracted, as shifts only (no multiplier;
+    PostProcessor's adders apply the signs, so no stage holds a shift and a negation in series).
+    acc·M is Σ ±(acc << e). A term's shift reaches 2^E − 1 >= scale_bits − 1 (E = exp_bits), but a
+    legal code has e < scale_bits, so |acc·M| fits acc·M's width as the multiplier's product does."""
     eb = exp_bits(engine.scale_bits)
     tb = 2 + eb
     out = []
     for i in range(engine.shift_terms):
         term = code[i * tb:(i + 1) * tb]
-        shifted = acc << term[2:]
-        out.append(Mux(term[0], Mux(term[1], -shifted, shifted), 0))
+        out.append((Mux(term[0], acc << term[2:], 0), term[0] & term[1]))
     return out
+
+
+def add_signed(m, a, b, negate, shape, name):
+    """a + (−b if ``negate`` else b), one adder: (2a + negate) + (2(b XOR negate…negate) + negate),
+    halved, with the carry-in in bit 0 of both operands; the result modulo 2^width of ``shape``,
+    which must hold the true value."""
+    width = shape.width
+    x, y = Signal(shape, name=f"{name}_a"), Signal(shape, name=f"{name}_b")
+    m.d.comb += [x.eq(a), y.eq(b)]
+    return (Cat(negate, x) + Cat(negate, y ^ negate.replicate(width)))[1:width + 1].as_signed()
 
 
 def sum_bits(engine):
@@ -346,11 +356,15 @@ class PostProcessor(wiring.Component):
             prod_shape = signed(max(prod_shape.width, residual_bits(e)))
         n_terms = 1 if e.requant == "mul" else e.shift_terms
         terms = [Signal(data.ArrayLayout(prod_shape, L), name=f"term{i}") for i in range(n_terms)]
+        negs = [Signal(name=f"term{i}_neg") for i in range(n_terms)]     # the term is subtracted
         for c in range(L):
             if e.requant == "mul":
                 m.d.sync += terms[0][c].eq(acc_a2[c] * const.scale)
             else:
-                m.d.sync += [terms[i][c].eq(v) for i, v in enumerate(scale_terms(const.scale, acc_a2[c], e))]
+                for i, (mag, neg) in enumerate(scale_terms(const.scale, acc_a2[c], e)):
+                    m.d.sync += terms[i][c].eq(mag)
+                    if c == 0:                   # the code is the channel's, the same for every lane
+                        m.d.sync += negs[i].eq(neg)
         u_shape = signed(self.u_bits)
         bias_b = Signal(signed(e.bias_bits), name="bias_b")
         if e.residual:              # a residual add has no B
@@ -362,21 +376,29 @@ class PostProcessor(wiring.Component):
         else:
             m.d.sync += bias_b.eq(const.bias)
         advance(2)
-        # ---- stage B1: acc·M, the sum of the terms (one adder; "mul": the product, delayed); a
-        # residual add's a·2^la + b·2^lb
+        # ---- stage B1: ±acc·M, the terms summed with their relative sign (one adder: term 0 ± term 1,
+        # as ±a ± b = ±(a ± b)), the outer sign (term 0's) carried to B2; "mul": the product,
+        # delayed; a residual add's a·2^la + b·2^lb. (With each term's shift and negation in stage B,
+        # the iCE40 engine's critical path ran from the constant register through both, 30.2 ns.)
         prod = Signal(data.ArrayLayout(prod_shape, L))
+        prod_neg = Signal(name="prod_neg")
         for c in range(L):
-            value = sum(t[c] for t in terms[1:]) + terms[0][c] if n_terms > 1 else terms[0][c]
+            if n_terms > 1:
+                value = add_signed(m, terms[0][c], terms[1][c], negs[0] ^ negs[1], prod_shape, f"terms{c}")
+            else:
+                value = terms[0][c]
             if e.residual:
                 value = Mux(res, main_b[c] + skip_b[c], value)
             m.d.sync += prod[c].eq(value)
+        outer = negs[0] if e.requant == "shift" else Const(0, 1)
+        m.d.sync += prod_neg.eq(outer & ~res if e.residual else outer)
         bias_b1 = Signal(signed(e.bias_bits), name="bias_b1")
         m.d.sync += bias_b1.eq(bias_b)
         advance(3)
-        # ---- stage B2: u = acc·M + B (U bits)
+        # ---- stage B2: u = B ± (the terms' sum) = acc·M + B (U bits; one adder, the sign its carry-in)
         total = Signal(data.ArrayLayout(u_shape, L))
         for c in range(L):
-            m.d.sync += total[c].eq(prod[c] + bias_b1)
+            m.d.sync += total[c].eq(add_signed(m, bias_b1, prod[c], prod_neg, u_shape, f"u{c}"))
         advance(4)
         # ---- stages C1, C2, C3: the rounding shift, as (u + 2^(S'−1)) >> S' = (u >> S') + u[S'−1]
         # (u[−1] = 0: S' = 0 rounds nothing), so no adder as wide as u adds the rounding half: only
