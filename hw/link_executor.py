@@ -240,9 +240,7 @@ class CommandExecutor(wiring.Component):
                     m.next = "WRITE_FETCH"
 
             with m.State("RUN"):
-                with m.If(start):            # the engine starts in this cycle; counting begins after it
-                    pass
-                with m.Else():
+                with m.If(~start):           # the engine starts in the first cycle; counting begins after it
                     with m.If(~self.i_done):
                         m.d.sync += run_count.eq(run_count + 1)
                     with m.If(run_hung):     # the engine is reset in this cycle

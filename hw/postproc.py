@@ -179,9 +179,9 @@ def requant_bits(engine):
 
 
 def requant_shift(m, shift, u_bits):
-    """The shift S' the post-processing applies for a descriptor's S, and the signed width of 2u,
-    which it shifts (u = acc·M + B is a signed ``u_bits``-bit value, U below; the rounded result
-    is (u >> S') + u[S' − 1], the bits of 2u >> S').
+    """The shift S' the post-processing applies for a descriptor's S (u = acc·M + B is a signed
+    ``u_bits``-bit value, U below; the rounded result is (u >> S') + u[S' − 1], the bits of
+    2u >> S', whose U + 1 bits the post-processing shifts).
 
     Every S up to MAX_SHIFT is held without widening the datapath to MAX_SHIFT bits: for S >= U,
     u + 2^(S−1) lies in [0, 2^S) whatever u is, so the result is 0, and S' = min(S, U) gives that
@@ -191,10 +191,10 @@ def requant_shift(m, shift, u_bits):
     MAX_SHIFT never clamps."""
     s = shift[:SHIFT_BITS]
     if u_bits > MAX_SHIFT:
-        return s, signed(u_bits + 1)
+        return s
     clamped = Signal(SHIFT_BITS, name="requant_shift")
     m.d.sync += clamped.eq(Mux(s > u_bits, u_bits, s))
-    return clamped, signed(u_bits + 1)
+    return clamped
 
 
 class PostProcessor(wiring.Component):
@@ -350,7 +350,7 @@ class PostProcessor(wiring.Component):
         advance(1)
         # ---- stage B: requant "mul": acc·M per lane (a multiplier, DSP-mapped where there are DSPs);
         # "shift": each of M's one or two signed powers of two as a shift and a negation; B, delayed
-        shift, total_shape = requant_shift(m, d.shift, self.u_bits)
+        shift = requant_shift(m, d.shift, self.u_bits)
         prod_shape = signed(self.acc_bits + e.scale_bits)          # any acc·M, exactly
         if e.residual:                                             # and any a·2^la + b·2^lb
             prod_shape = signed(max(prod_shape.width, residual_bits(e)))
