@@ -113,16 +113,22 @@ class Im2colGenerator(wiring.Component):
         y, x = Signal(coord), Signal(coord)
         m.d.comb += [y.eq(iy0 + ky), x.eq(ix0 + kx)]
         in_range = (y >= 0) & (y < d.in_h) & (x >= 0) & (x < d.in_w)
-        # the loop bounds less one, as the sequencer registers them (hw.descriptor.BOUND_FIELDS): a
-        # counter compares with a register, not through a subtractor's carry chain
+        # the loop bounds less one, as the sequencer registers them (hw.descriptor.BOUND_FIELDS), and one
+        # registered flag per counter, high while the counter equals its bound: each flag is set from
+        # the counter's next value in the cycle the counter steps, so the end-of-loop conditions below
+        # are ANDs of flip-flops, not a chain of comparators in front of every counter's enable (on
+        # the iCE40 the comparators' chain into the tile counter and the address was the critical
+        # path, 29-31 ns)
         kernel_m1, cin_m1, tiles_m1 = d.kernel_m1, d.cin_m1, d.t_tiles_m1
         ow_m1, oh_m1 = d.out_w_m1, d.out_h_m1
-        kx_last, ky_last = kx == kernel_m1, ky == kernel_m1
-        k_last = kx_last & ky_last & (ci == cin_m1)
-        tt_last = tt == tiles_m1
+        kx_end, ky_end, ci_end = Signal(name="kx_end"), Signal(name="ky_end"), Signal(name="ci_end")
+        tt_end, ox_end, oy_end = Signal(name="tt_end"), Signal(name="ox_end"), Signal(name="oy_end")
+        kx_last, ky_last = kx_end, ky_end
+        k_last = kx_end & ky_end & ci_end
+        tt_last = tt_end
         pos_last = k_last & tt_last
-        row_last = pos_last & (ox == ow_m1)
-        final = row_last & (oy == oh_m1)
+        row_last = pos_last & ox_end
+        final = row_last & oy_end
 
         ready = self.o_act.ready & self.o_filter.ready
         v2 = Signal()
@@ -169,29 +175,48 @@ class Im2colGenerator(wiring.Component):
             with m.If(~skid_v & v2 & ~ready):
                 m.d.sync += skid_skip.eq(skip2)
 
+        def step(m, counter, end, bound):
+            """counter + 1, and its flag from that value (the caller has checked that it is not at its end)"""
+            m.d.sync += [counter.eq(counter + 1), end.eq(counter + 1 == bound)]
+
+        def wrap(m, counter, end, bound):
+            m.d.sync += [counter.eq(0), end.eq(bound == 0)]
+
         with m.If(adv):
             m.d.sync += [v1.eq(running), pad1.eq(~in_range), last1.eq(k_last)]
             with m.If(running):
                 # step the taps: kx fastest, then ky, then ci
                 with m.If(~kx_last):
-                    m.d.sync += [kx.eq(kx + 1), t_off.eq(t_off + 1)]
+                    step(m, kx, kx_end, kernel_m1)
+                    m.d.sync += t_off.eq(t_off + 1)
                 with m.Elif(~ky_last):
-                    m.d.sync += [kx.eq(0), ky.eq(ky + 1), t_off.eq(t_off + d.ky_step)]
-                with m.Elif(ci != cin_m1):
-                    m.d.sync += [kx.eq(0), ky.eq(0), ci.eq(ci + 1), t_off.eq(t_off + d.ci_step)]
+                    wrap(m, kx, kx_end, kernel_m1)
+                    step(m, ky, ky_end, kernel_m1)
+                    m.d.sync += t_off.eq(t_off + d.ky_step)
+                with m.Elif(~ci_end):
+                    wrap(m, kx, kx_end, kernel_m1)
+                    wrap(m, ky, ky_end, kernel_m1)
+                    step(m, ci, ci_end, cin_m1)
+                    m.d.sync += t_off.eq(t_off + d.ci_step)
                 with m.Else():
-                    m.d.sync += [kx.eq(0), ky.eq(0), ci.eq(0), t_off.eq(0)]
+                    for counter, end, bound in ((kx, kx_end, kernel_m1), (ky, ky_end, kernel_m1), (ci, ci_end, cin_m1)):
+                        wrap(m, counter, end, bound)
+                    m.d.sync += t_off.eq(0)
                 # the weight word follows the beats of one position, then returns to wbase
                 m.d.sync += w_addr.eq(w_addr + 1)
                 with m.If(k_last):
                     with m.If(~tt_last):
-                        m.d.sync += tt.eq(tt + 1)
+                        step(m, tt, tt_end, tiles_m1)
                     with m.Else():
-                        m.d.sync += [tt.eq(0), w_addr.eq(d.wbase)]
-                        with m.If(ox != ow_m1):
-                            m.d.sync += [ox.eq(ox + 1), ix0.eq(ix0 + d.stride), a_pos.eq(a_pos + d.stride)]
+                        wrap(m, tt, tt_end, tiles_m1)
+                        m.d.sync += w_addr.eq(d.wbase)
+                        with m.If(~ox_end):
+                            step(m, ox, ox_end, ow_m1)
+                            m.d.sync += [ix0.eq(ix0 + d.stride), a_pos.eq(a_pos + d.stride)]
                         with m.Else():
-                            m.d.sync += [ox.eq(0), ix0.eq(-d.padding), oy.eq(oy + 1), iy0.eq(iy0 + d.stride),
+                            wrap(m, ox, ox_end, ow_m1)
+                            step(m, oy, oy_end, oh_m1)
+                            m.d.sync += [ix0.eq(-d.padding), iy0.eq(iy0 + d.stride),
                                          a_row.eq(a_row + d.row_step), a_pos.eq(a_row + d.row_step)]
                 with m.If(final):
                     m.d.sync += running.eq(0)
@@ -209,6 +234,9 @@ class Im2colGenerator(wiring.Component):
             m.d.sync += [running.eq(1), oy.eq(0), ox.eq(0), tt.eq(0), ci.eq(0), ky.eq(0), kx.eq(0),
                          iy0.eq(-d.padding), ix0.eq(-d.padding), a_row.eq(d.pos_start), a_pos.eq(d.pos_start),
                          t_off.eq(0), w_addr.eq(d.wbase)]
+            for counter, end, bound in ((kx, kx_end, kernel_m1), (ky, ky_end, kernel_m1), (ci, ci_end, cin_m1),
+                                        (tt, tt_end, tiles_m1), (ox, ox_end, ow_m1), (oy, oy_end, oh_m1)):
+                m.d.sync += end.eq(bound == 0)
         return m
 
     def _tile_shift(self, m, x, d, name):

@@ -11,7 +11,7 @@ error reply of that code: it changes nothing. A good frame is executed (adderhw.
   lanes 0 (M) and 1 (B), and 2 (x_shift) on an engine with ``tile_shift``, protocol.const_lanes).
   Only then does the same walk issue one beat per value on ``o_load`` (sign-extended from vbytes
   bytes, read from the frame buffer through ``i_payload``). Each walk takes 2 cycles per byte and 1
-  per value, plus the engine's stalls. The (empty) reply starts after the last beat was taken, and
+  per value, plus the engine's stalls, and the dry walk one more for its range check. The (empty) reply starts after the last beat was taken, and
   every beat is a write of one memory word, so nothing of an acknowledged write waits in a
   register: neither the hang's reset nor the board's takes it back.
 * RUN (LEN 0 or 4, else ERR_LENGTH): pulses ``o_start`` (a register, in the cycle after the
@@ -36,9 +36,9 @@ a frame carries; READ's address and count are checked the same way against the a
 the value under assembly is no wider than the load port's ``data`` (at most 4 bytes).
 
 Protocol: the frame is taken (``i_frame.ready``) in the cycle its reply is taken, that is when the
-reply has been sent; until then both beats are held, so the reply's ``cmd``, ``length``, ``side``
-and ``addr`` are derived from the frame's header, and only ``code`` (0 for a good reply), ``cycles``
-and ``classes`` are registers. Latency: the reply is valid one cycle after the frame for a
+reply has been sent; until then both beats are held, so the reply's ``side`` and ``addr`` are derived from the frame's header, ``cmd`` and ``length``
+from ``code`` and registers loaded from the header in IDLE, and ``code`` (0 for a good reply),
+``cycles`` and ``classes`` are registers. Latency: the reply is valid one cycle after the frame for a
 receiver's error, STATUS, READ and every error found in the header; WRITE and RUN take as long as
 their work (a WRITE's error after its dry walk, ERR_HANG one cycle after the reset).
 
@@ -120,6 +120,11 @@ class CommandExecutor(wiring.Component):
                     m.d.comb += fits.eq(below(lane, lanes) & below(waddr, depth + 1))
         in_range = fits & (head[0][2:] == 0) & (addr[addr_bits:] == 0)
         last = k + 1 == vbytes                               # the value's last byte
+        # the range check, registered: the dry walk's end reads it one cycle later (WRITE_CHECK), so
+        # that the space's comparators do not feed the walk's next-state logic (waddr through them
+        # into the walk's registers was the iCE40 engine's critical path, 27.4 ns)
+        in_range_r = Signal()
+        m.d.sync += in_range_r.eq(in_range)
         m.d.comb += [load.payload.space.eq(space), load.payload.addr.eq(waddr), load.payload.lane.eq(lane),
                      load.payload.data.eq(value.as_signed())]
 
@@ -130,22 +135,27 @@ class CommandExecutor(wiring.Component):
         r_outside = (~below(r_side, e.act_buffers) | (r_addr[act_bits:] != 0) | (r_count[act_bits:] != 0) |
                      ~below(r_addr[:act_bits] + r_count[:act_bits], e.act_depth + 1))
 
-        # the reply's command and length follow from the frame; code is 0 for a good reply
+        # the reply's command and length follow from the frame; code is 0 for a good reply. A good
+        # reply's are registered in every idle cycle (so from the frame that leaves IDLE, held while it
+        # is), and only the error's multiplexer follows: READ's length, a sum of shifted counts, went
+        # into the reply's first bytes (the iCE40 engine's critical path, 26.9 ns)
+        good_cmd, good_length = Signal(8, name="good_cmd"), Signal.like(reply.length, name="good_length")
+        length_of = Signal.like(reply.length)
+        with m.Switch(frame.cmd):
+            with m.Case(CMD_STATUS):
+                m.d.comb += length_of.eq(STATUS_BYTES)
+            with m.Case(CMD_RUN):
+                m.d.comb += length_of.eq(4 + C)
+            with m.Case(CMD_READ):
+                # count · word_bytes as shifts and adds: an engine without multipliers has none
+                # here either (Yosys put a constant product of 3 lanes in an iCE40 DSP block)
+                count = r_count[:act_bits]
+                m.d.comb += length_of.eq(sum(count << i for i in range(word_bytes.bit_length())
+                                             if word_bytes >> i & 1))
         with m.If(reply.code != 0):
             m.d.comb += [reply.cmd.eq(CMD_ERROR), reply.length.eq(1)]
         with m.Else():
-            m.d.comb += reply.cmd.eq(frame.cmd | REPLY)
-            with m.Switch(frame.cmd):
-                with m.Case(CMD_STATUS):
-                    m.d.comb += reply.length.eq(STATUS_BYTES)
-                with m.Case(CMD_RUN):
-                    m.d.comb += reply.length.eq(4 + C)
-                with m.Case(CMD_READ):
-                    # count · word_bytes as shifts and adds: an engine without multipliers has none
-                    # here either (Yosys put a constant product of 3 lanes in an iCE40 DSP block)
-                    count = r_count[:act_bits]
-                    m.d.comb += reply.length.eq(sum(count << i for i in range(word_bytes.bit_length())
-                                                    if word_bytes >> i & 1))
+            m.d.comb += [reply.cmd.eq(good_cmd), reply.length.eq(good_length)]
 
         # RUN: cycles since the start, from 0 (a flip-flop's reset, where a down-counter loaded with
         # the limit needs a multiplexer per bit), held from i_done on as the reply's cycles; and the
@@ -170,6 +180,7 @@ class CommandExecutor(wiring.Component):
         with m.FSM(name="executor"):
             with m.State("IDLE"):
                 # loaded in every idle cycle, used by the frame that leaves it (fail overrides code)
+                m.d.sync += [good_cmd.eq(frame.cmd | REPLY), good_length.eq(length_of)]
                 m.d.sync += [reply.code.eq(frame.code), pos.eq(WRITE_HEADER), k.eq(0), dry.eq(1),
                              waddr.eq(addr[:addr_bits]), run_hung.eq(0), run_count.eq(0)]
                 with m.If(self.i_frame.valid & (frame.code != 0)):      # the receiver's error
@@ -216,10 +227,14 @@ class CommandExecutor(wiring.Component):
                     m.next = "REPLY"
                 with m.Elif(k != 0):         # a torn value
                     fail(ERR_LENGTH)
-                with m.Elif(~in_range):
+                with m.Else():
+                    m.next = "WRITE_CHECK"
+            with m.State("WRITE_CHECK"):     # the dry walk's end: its range, registered in WRITE_FETCH
+                with m.If(~in_range_r):
                     fail(ERR_RANGE)
                 with m.Else():
                     m.d.sync += [pos.eq(WRITE_HEADER), waddr.eq(addr[:addr_bits]), dry.eq(0)]
+                    m.next = "WRITE_FETCH"
             with m.State("WRITE_BYTE"):      # byte k of the value; its last one also sign-fills the rest
                 for j in range(0, len(value), 8):
                     part = value[j:j + 8]

@@ -118,6 +118,12 @@ class FrameReceiver(wiring.Component):
                 end(ERR_TIMEOUT)
 
         timer_hold = Signal()                # the cycle between the last payload byte and CHK's wait
+        # registered, so that a payload byte's enables are flip-flops, not comparators of idx (idx ==
+        # LEN and idx == i into the header registers were the iCE40 engine's critical path, 30.2 ns):
+        # idx_end is idx == LEN, set when LEN's last byte arrives and when idx steps; head_at is one
+        # hot, bit i while idx == i < WRITE_HEADER (zero beyond)
+        idx_end = Signal(name="idx_end")
+        head_at = Signal(WRITE_HEADER, name="head_at")
         with m.FSM(name="receiver") as fsm:
             with m.State("IDLE"):
                 with m.If(got & (byte == SYNC)):
@@ -128,17 +134,20 @@ class FrameReceiver(wiring.Component):
                     with m.If(got):
                         if field is not None:
                             m.d.sync += field.eq(byte)
+                        if state == "LEN1":     # LEN complete: no payload byte yet
+                            m.d.sync += [idx_end.eq(Cat(frame.length[:8], byte) == 0), head_at.eq(1)]
                         m.next = nxt
                     no_byte()
             with m.State("PAYLOAD"):
-                with m.If(idx == frame.length):
+                with m.If(idx_end):
                     m.d.comb += timer_hold.eq(1)
                     m.next = "CHK"
                 with m.Elif(got):
-                    m.d.sync += idx.eq(idx + 1)
+                    m.d.sync += [idx.eq(idx + 1), idx_end.eq(idx + 1 == frame.length),
+                                 head_at.eq(head_at << 1)]
                     m.d.comb += wr.en.eq(below(idx, MAX_PAYLOAD))
                     for i in range(WRITE_HEADER):
-                        with m.If(idx == i):
+                        with m.If(head_at[i]):
                             m.d.sync += frame.head[i].eq(byte)
                 no_byte()
             with m.State("CHECK"):

@@ -92,6 +92,9 @@ class ReplySender(wiring.Component):
         chk = Signal(8)                      # minus the sum of the bytes sent after the sync byte
         rep_i = Signal.like(reply.length)    # payload byte being sent
         tx_byte = Signal(8)                  # the byte offered on o_byte
+        # rep_i == length, registered when rep_i is set (rep_i against the reply's length into the
+        # byte register's multiplexer was the iCE40 engine's critical path, 27.5 ns)
+        pay_end = Signal(name="pay_end")
         m.d.comb += [self.o_peek_side.eq(reply.side), out.payload.eq(tx_byte)]
         # READ: the lane and byte of the byte being sent, and its word. With a power-of-two number of
         # bytes per word they are bit fields of rep_i; else counters of their own.
@@ -107,25 +110,37 @@ class ReplySender(wiring.Component):
 
         peek = Signal.like(self.i_peek_data, name="peek_word")
         pay = Signal(8)                      # the payload byte rep_i, from registers only
-        with m.Switch(reply.cmd):
-            with m.Case(CMD_STATUS | REPLY):
-                table = Const(int.from_bytes(self.status, "little"), 8 * len(self.status))
-                m.d.comb += pay.eq(table.word_select(rep_i[:ceil_log2(len(self.status) + 1)], 8))
-            with m.Case(CMD_RUN | REPLY):
-                run_bytes = Cat(reply.cycles, *(Cat(c, Const(0, 8 - len(c))) for c in reply.classes))
-                m.d.comb += pay.eq(run_bytes.word_select(rep_i[:ceil_log2(4 + C + 1)], 8))
-            with m.Case(CMD_READ | REPLY):   # the peek port's word registered, then the byte
-                lane_val = Signal(signed(8 * abytes))
-                lane = peek.as_value().word_select(l_i, a.width) if C > 1 else peek.as_value()
-                m.d.comb += lane_val.eq(lane.as_signed())
-                m.d.comb += pay.eq(lane_val.as_unsigned().word_select(b_i, 8) if abytes > 1 else lane_val)
-            with m.Case(CMD_ERROR):
-                m.d.comb += pay.eq(reply.code)
+        # the bytes of STATUS, RUN and ERROR replies depend on rep_i and the reply only: selected into
+        # a register in every cycle (rep_i holds from PAY_FETCH to PAY_SEND), so PAY_LATCH takes them
+        # from a flip-flop, not through the table's multiplexer tree and the command's decoder (that
+        # chain into the byte register was the iCE40 engine's critical path, 25.4 ns)
+        fixed = Signal(8, name="fixed_byte")
+        # the reply's kind, decoded from its cmd into flags in IDLE (the beat is held from then on, and
+        # the payload begins five cycles later)
+        kinds = {CMD_STATUS | REPLY: "is_status", CMD_RUN | REPLY: "is_run", CMD_READ | REPLY: "is_read",
+                 CMD_ERROR: "is_error"}
+        is_ = {cmd: Signal(name=name) for cmd, name in kinds.items()}
+        with m.If(is_[CMD_STATUS | REPLY]):
+            table = Const(int.from_bytes(self.status, "little"), 8 * len(self.status))
+            m.d.sync += fixed.eq(table.word_select(rep_i[:ceil_log2(len(self.status) + 1)], 8))
+        with m.Elif(is_[CMD_RUN | REPLY]):
+            run_bytes = Cat(reply.cycles, *(Cat(c, Const(0, 8 - len(c))) for c in reply.classes))
+            m.d.sync += fixed.eq(run_bytes.word_select(rep_i[:ceil_log2(4 + C + 1)], 8))
+        with m.Elif(is_[CMD_ERROR]):
+            m.d.sync += fixed.eq(reply.code)
+        with m.If(is_[CMD_READ | REPLY]):    # the peek port's word registered, then the byte
+            lane_val = Signal(signed(8 * abytes))
+            lane = peek.as_value().word_select(l_i, a.width) if C > 1 else peek.as_value()
+            m.d.comb += lane_val.eq(lane.as_signed())
+            m.d.comb += pay.eq(lane_val.as_unsigned().word_select(b_i, 8) if abytes > 1 else lane_val)
+        with m.Else():
+            m.d.comb += pay.eq(fixed)
         m.d.sync += peek.eq(self.i_peek_data)
 
         with m.FSM(name="reply"):
             with m.State("IDLE"):
                 m.d.sync += [chk.eq(0), rep_i.eq(0), tx_byte.eq(SYNC)]
+                m.d.sync += [flag.eq(reply.cmd == cmd) for cmd, flag in is_.items()]
                 if not pow2:
                     m.d.sync += [l_i.eq(0), b_i.eq(0), peek_addr.eq(reply.addr)]
                 with m.If(self.i_reply.valid):
@@ -142,9 +157,11 @@ class ReplySender(wiring.Component):
                             m.d.sync += chk.eq(chk - tx_byte)
                         if nxt_byte is not None:
                             m.d.sync += tx_byte.eq(nxt_byte)
+                        else:                # the header's last byte: is there no payload?
+                            m.d.sync += pay_end.eq(reply.length == 0)
                         m.next = nxt
             with m.State("PAY_FETCH"):       # the peek port's address is set for rep_i
-                with m.If(rep_i == reply.length):
+                with m.If(pay_end):
                     m.d.sync += tx_byte.eq(chk)
                     m.next = "SEND_CHK"
                 with m.Else():
@@ -157,7 +174,7 @@ class ReplySender(wiring.Component):
             with m.State("PAY_SEND"):
                 m.d.comb += out.valid.eq(1)
                 with m.If(out.ready):
-                    m.d.sync += [chk.eq(chk - tx_byte), rep_i.eq(rep_i + 1)]
+                    m.d.sync += [chk.eq(chk - tx_byte), rep_i.eq(rep_i + 1), pay_end.eq(rep_i + 1 == reply.length)]
                     if not pow2:
                         with m.If(b_i == abytes - 1):
                             m.d.sync += b_i.eq(0)

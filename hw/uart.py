@@ -6,9 +6,9 @@ Both take ``divisor`` = clock cycles per bit (clock / baud, rounded; at least 4)
 ``UartRx``: ``i_rx`` passes two synchronising flip-flops (it comes from a pin). A falling edge
 starts a byte; the start bit is checked again half a bit later (a glitch shorter than that is
 ignored), then every bit is sampled in its middle, LSB first. After the stop bit's sample,
-``o_valid`` pulses for one cycle with ``o_data``; ``o_error`` pulses instead when the stop bit is
+``o_valid`` pulses for one cycle (the next) with ``o_data``; ``o_error`` pulses instead when the stop bit is
 0 (a framing error, or a break), and the receiver waits for the line to go idle (high) before it
-looks for the next start bit. Latency: a byte is out 9.5 bit times after its start edge, plus 3
+looks for the next start bit. Latency: a byte is out 9.5 bit times after its start edge, plus 4
 cycles.
 
 ``UartTx``: a stream of bytes in (``i_data``: valid/ready, the stream rules); a byte is taken when
@@ -63,6 +63,10 @@ class UartRx(wiring.Component):
         # eighth: the register counts the bits itself
         shreg = Signal(9)
         m.d.comb += self.o_data.eq(shreg[1:])
+        # o_valid and o_error are registers (a pulse in the cycle after the stop bit's sample): the
+        # stop bit's decision drove the link's receiver through the bit timer's comparison (the iCE40
+        # engine's critical path, 27.8 ns). o_data holds until the next byte's first bit, a bit later.
+        m.d.sync += [self.o_valid.eq(0), self.o_error.eq(0)]
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(~rx):
@@ -87,10 +91,10 @@ class UartRx(wiring.Component):
                 with m.If(timer != 0):
                     m.d.sync += timer.eq(timer - 1)
                 with m.Elif(rx):
-                    m.d.comb += self.o_valid.eq(1)
+                    m.d.sync += self.o_valid.eq(1)
                     m.next = "IDLE"
                 with m.Else():
-                    m.d.comb += self.o_error.eq(1)
+                    m.d.sync += self.o_error.eq(1)
                     m.next = "BREAK"
             with m.State("BREAK"):                    # wait for the idle line after a framing error
                 with m.If(rx):
@@ -116,11 +120,16 @@ class UartTx(wiring.Component):
         m.d.comb += self.o_tx.eq(shreg[0])
         # ready in the stop bit's last cycle too, so that bytes go back to back (exactly 10 bits each);
         # the timer rests at 0 when idle
-        m.d.comb += self.i_data.ready.eq((shreg[1:] == 0) & (timer == 0))
+        # the timer rests at 0 when idle. Both conditions are registered flags, set beside the timer
+        # and the shift register (``timer == 0`` and ``shreg[1:] == 0`` of the values they load), so
+        # that ready is one gate: through the comparisons, ready reached the link's receiver (the
+        # iCE40 engine's critical path, 26.0 ns)
+        timer_zero, sent = Signal(init=1, name="timer_zero"), Signal(init=1, name="sent")
+        m.d.comb += self.i_data.ready.eq(sent & timer_zero)
         with m.If(self.i_data.valid & self.i_data.ready):
-            m.d.sync += [shreg.eq(Cat(0, self.i_data.payload, 1)), timer.eq(D - 1)]
-        with m.Elif(timer != 0):
-            m.d.sync += timer.eq(timer - 1)
-        with m.Elif(shreg[1:] != 0):
-            m.d.sync += [timer.eq(D - 1), shreg.eq(shreg[1:])]
+            m.d.sync += [shreg.eq(Cat(0, self.i_data.payload, 1)), timer.eq(D - 1), timer_zero.eq(0), sent.eq(0)]
+        with m.Elif(~timer_zero):
+            m.d.sync += [timer.eq(timer - 1), timer_zero.eq(timer == 1)]
+        with m.Elif(~sent):
+            m.d.sync += [timer.eq(D - 1), timer_zero.eq(0), shreg.eq(shreg[1:]), sent.eq(shreg[2:] == 0)]
         return m
