@@ -95,20 +95,25 @@ class Im2colGenerator(wiring.Component):
         d = self.i_desc
         fw = self.engine.field_widths
         w = self.engine.array.width
+        # Reset: only the valid bits (running, v1, v2, skid_valid) take the domain's reset (the engine's
+        # after a hang, hw.link); the counters, addresses and data are loaded by ``i_start`` or travel
+        # beside a valid bit, so they are ``reset_less``: on the iCE40 a synchronous reset acts only
+        # with the flip-flop's enable, and the reset joined every counter's enable logic (the reset
+        # into the tile counter's enable was the iCE40 engine's critical path, 26.0 ns)
         # counters as wide as the fields they count to (EngineConfig.field_widths); the input row and
         # column of a tap, iy0 + ky in [−padding, in_h + padding), signed two bits beyond a size
         coord = signed(fw["in_h"] + 2)
         running = Signal()
-        oy, ox = Signal(fw["out_h"], name="oy"), Signal(fw["out_w"], name="ox")
-        tt, ci = Signal(fw["t_tiles"], name="tt"), Signal(fw["cin"], name="ci")
-        ky, kx = Signal(fw["kernel"], name="ky"), Signal(fw["kernel"], name="kx")
-        iy0, ix0 = Signal(coord, name="iy0"), Signal(coord, name="ix0")
+        oy, ox = Signal(fw["out_h"], name="oy", reset_less=True), Signal(fw["out_w"], name="ox", reset_less=True)
+        tt, ci = Signal(fw["t_tiles"], name="tt", reset_less=True), Signal(fw["cin"], name="ci", reset_less=True)
+        ky, kx = Signal(fw["kernel"], name="ky", reset_less=True), Signal(fw["kernel"], name="kx", reset_less=True)
+        iy0, ix0 = Signal(coord, name="iy0", reset_less=True), Signal(coord, name="ix0", reset_less=True)
         # addresses modulo the activation buffer's (power-of-two) address range: only their sum's low
         # bits address the memory, so the steps (ADDRESS_FIELDS) are kept and summed in those bits
         abits = fw["pos_start"]
-        a_row, a_pos, t_off = Signal(abits, name="a_row"), Signal(abits, name="a_pos"), Signal(abits, name="t_off")
-        w_addr = Signal(fw["wbase"], name="w_addr")
-        v1, pad1, last1 = Signal(), Signal(), Signal()
+        a_row, a_pos, t_off = (Signal(abits, name=name, reset_less=True) for name in ("a_row", "a_pos", "t_off"))
+        w_addr = Signal(fw["wbase"], name="w_addr", reset_less=True)
+        v1, pad1, last1 = Signal(), Signal(reset_less=True), Signal(reset_less=True)
 
         y, x = Signal(coord), Signal(coord)
         m.d.comb += [y.eq(iy0 + ky), x.eq(ix0 + kx)]
@@ -121,8 +126,8 @@ class Im2colGenerator(wiring.Component):
         # path, 29-31 ns)
         kernel_m1, cin_m1, tiles_m1 = d.kernel_m1, d.cin_m1, d.t_tiles_m1
         ow_m1, oh_m1 = d.out_w_m1, d.out_h_m1
-        kx_end, ky_end, ci_end = Signal(name="kx_end"), Signal(name="ky_end"), Signal(name="ci_end")
-        tt_end, ox_end, oy_end = Signal(name="tt_end"), Signal(name="ox_end"), Signal(name="oy_end")
+        kx_end, ky_end, ci_end = (Signal(name=name, reset_less=True) for name in ("kx_end", "ky_end", "ci_end"))
+        tt_end, ox_end, oy_end = (Signal(name=name, reset_less=True) for name in ("tt_end", "ox_end", "oy_end"))
         kx_last, ky_last = kx_end, ky_end
         k_last = kx_end & ky_end & ci_end
         tt_last = tt_end
@@ -141,10 +146,10 @@ class Im2colGenerator(wiring.Component):
         m.d.comb += [self.o_act_addr.eq(a_pos + t_off), self.o_w_addr.eq(w_addr), self.o_read_en.eq(adv),
                      self.o_busy.eq(running | v1 | v2 | skid_v)]
         # ---- stage 2: the payload, registered
-        act2 = Signal(data.ArrayLayout(signed(w), self.engine.array.cols), name="act2")
-        w2 = Signal(data.ArrayLayout(signed(w), self.engine.array.rows), name="w2")
-        last2 = Signal()
-        skip2 = Signal(data.ArrayLayout(signed(w), self.engine.array.cols), name="skip2") \
+        act2 = Signal(data.ArrayLayout(signed(w), self.engine.array.cols), name="act2", reset_less=True)
+        w2 = Signal(data.ArrayLayout(signed(w), self.engine.array.rows), name="w2", reset_less=True)
+        last2 = Signal(reset_less=True)
+        skip2 = Signal(data.ArrayLayout(signed(w), self.engine.array.cols), name="skip2", reset_less=True) \
             if self.engine.residual else None
         with m.If(adv):
             m.d.sync += [v2.eq(v1), last2.eq(last1), w2.eq(self.i_w_data)]
@@ -157,7 +162,8 @@ class Im2colGenerator(wiring.Component):
             if self.engine.residual:
                 m.d.sync += skip2.eq(self.i_skip_data)
         # ---- the output: the skid register's beat while it holds one, else stage 2's
-        skid_act, skid_w, skid_last = Signal.like(act2, name="skid_act"), Signal.like(w2, name="skid_w"), Signal()
+        skid_act, skid_w = Signal.like(act2, name="skid_act"), Signal.like(w2, name="skid_w")
+        skid_last = Signal(reset_less=True)
         with m.If(skid_v):
             m.d.comb += [self.o_act.payload.data.eq(skid_act), self.o_act.payload.last.eq(skid_last),
                          self.o_filter.payload.eq(skid_w)]
@@ -222,7 +228,7 @@ class Im2colGenerator(wiring.Component):
                     m.d.sync += running.eq(0)
         if self.engine.tile_shift:
             # cbase + tt·R_L of the tile at stage 0, read with the activation word
-            c_tile = Signal(fw["cbase"], name="c_tile")
+            c_tile = Signal(fw["cbase"], name="c_tile", reset_less=True)
             rows = Mux(is_mul(d), self.engine.mac_rows, self.engine.array.rows) if self.engine.mac_rows \
                 else self.engine.array.rows
             m.d.comb += self.o_xs_addr.eq(c_tile)

@@ -36,10 +36,12 @@ a frame carries; READ's address and count are checked the same way against the a
 the value under assembly is no wider than the load port's ``data`` (at most 4 bytes).
 
 Protocol: the frame is taken (``i_frame.ready``) in the cycle its reply is taken, that is when the
-reply has been sent; until then both beats are held, so the reply's ``side`` and ``addr`` are derived from the frame's header, ``cmd`` and ``length``
-from ``code`` and registers loaded from the header in IDLE, and ``code`` (0 for a good reply),
-``cycles`` and ``classes`` are registers. Latency: the reply is valid one cycle after the frame for a
-receiver's error, STATUS, READ and every error found in the header; WRITE and RUN take as long as
+reply has been sent; until then both beats are held, so the reply's ``side`` and ``addr`` are
+derived from the frame's header, ``cmd`` and ``length`` from ``code`` and registers loaded from the
+header in IDLE, and ``code`` (0 for a good reply), ``cycles`` and ``classes`` are registers. The
+header's checks are registered too: IDLE loads them in every cycle, and the frame is decided in
+DECIDE, the cycle after it became valid. Latency: the reply is valid two cycles after the frame for
+a receiver's error, STATUS, READ and every error found in the header; WRITE and RUN take as long as
 their work (a WRITE's error after its dry walk, ERR_HANG one cycle after the reset).
 
 Parameters: ``engine`` (EngineConfig).
@@ -111,6 +113,7 @@ class CommandExecutor(wiring.Component):
         spaces = self._spaces()
         addr_bits = bits_for(max(depth for depth, _ in spaces.values()))
         pos, k, dry = Signal(range(MAX_PAYLOAD + 1)), Signal(2), Signal()
+        pos_end = Signal(name="pos_end")                     # pos == LEN, registered when pos is set
         waddr = Signal(bits_for((1 << addr_bits) - 1 + MAX_PAYLOAD - WRITE_HEADER))
         value = Signal(min(32, len(load.payload.data)))
         fits = Signal()                                      # the lane, and waddr as an end address
@@ -172,6 +175,22 @@ class CommandExecutor(wiring.Component):
         m.d.comb += self.o_start.eq(start)
         m.d.sync += [self.o_engine_reset.eq(0), start.eq(0)]
 
+        # the header's checks, registered in IDLE and read in DECIDE, the cycle after the frame became
+        # valid (the frame is held): from the frame's fields through these comparisons into the
+        # decision and the error pulse was the iCE40 engine's critical path, 24.8 ns
+        status_long, write_short, write_vbytes_bad, run_length_bad, read_length_bad, read_outside, read_too_long = (
+            Signal(name=name) for name in ("status_long", "write_short", "write_vbytes_bad", "run_length_bad",
+                                           "read_length_bad", "read_outside", "read_too_long"))
+        checks = [(status_long, length != 0), (write_short, below(length, WRITE_HEADER)),
+                  (write_vbytes_bad, (vbytes == 0) | ~below(vbytes, 5)),
+                  (run_length_bad, (length != 0) & (length != 4)), (read_length_bad, length != 6),
+                  (read_outside, r_outside), (read_too_long, ~below(r_count[:act_bits], MAX_PAYLOAD // word_bytes + 1))]
+        # and the command, decoded (one flag per command; none for an unknown one), and the receiver's error
+        cmd_is = {cmd: Signal(name=f"cmd_is_{name}") for cmd, name in
+                  ((CMD_STATUS, "status"), (CMD_WRITE, "write"), (CMD_RUN, "run"), (CMD_READ, "read"))}
+        rx_error = Signal(name="rx_error")
+        checks += [(flag, frame.cmd == cmd) for cmd, flag in cmd_is.items()] + [(rx_error, frame.code != 0)]
+
         def fail(code):
             m.d.sync += reply.code.eq(code)
             m.d.comb += self.o_error.eq(1)
@@ -181,47 +200,50 @@ class CommandExecutor(wiring.Component):
             with m.State("IDLE"):
                 # loaded in every idle cycle, used by the frame that leaves it (fail overrides code)
                 m.d.sync += [good_cmd.eq(frame.cmd | REPLY), good_length.eq(length_of)]
-                m.d.sync += [reply.code.eq(frame.code), pos.eq(WRITE_HEADER), k.eq(0), dry.eq(1),
+                m.d.sync += [reply.code.eq(frame.code), pos.eq(WRITE_HEADER), pos_end.eq(length == WRITE_HEADER),
+                             k.eq(0), dry.eq(1),
                              waddr.eq(addr[:addr_bits]), run_hung.eq(0), run_count.eq(0)]
-                with m.If(self.i_frame.valid & (frame.code != 0)):      # the receiver's error
+                m.d.sync += [flag.eq(check) for flag, check in checks]
+                with m.If(self.i_frame.valid):
+                    m.next = "DECIDE"
+            with m.State("DECIDE"):          # the frame's header checks, registered in IDLE
+                with m.If(rx_error):         # the receiver's error
                     m.d.comb += self.o_error.eq(1)
                     m.next = "REPLY"
-                with m.Elif(self.i_frame.valid):
-                    with m.Switch(frame.cmd):
-                        with m.Case(CMD_STATUS):
-                            with m.If(length != 0):
-                                fail(ERR_LENGTH)
-                            with m.Else():
-                                m.next = "REPLY"
-                        with m.Case(CMD_WRITE):
-                            with m.If(below(length, WRITE_HEADER)):
-                                fail(ERR_LENGTH)
-                            with m.Elif((vbytes == 0) | ~below(vbytes, 5)):
-                                fail(ERR_RANGE)
-                            with m.Else():
-                                m.next = "WRITE_FETCH"
-                        with m.Case(CMD_RUN):
-                            with m.If((length != 0) & (length != 4)):
-                                fail(ERR_LENGTH)
-                            with m.Else():
-                                m.d.sync += start.eq(1)
-                                m.next = "RUN"
-                        with m.Case(CMD_READ):
-                            with m.If(length != 6):
-                                fail(ERR_LENGTH)
-                            with m.Elif(r_outside):
-                                fail(ERR_RANGE)
-                            with m.Elif(~below(r_count[:act_bits], MAX_PAYLOAD // word_bytes + 1)):
-                                fail(ERR_LENGTH)
-                            with m.Else():
-                                m.next = "REPLY"
-                        with m.Default():
-                            fail(ERR_COMMAND)
+                with m.Elif(cmd_is[CMD_STATUS]):
+                    with m.If(status_long):
+                        fail(ERR_LENGTH)
+                    with m.Else():
+                        m.next = "REPLY"
+                with m.Elif(cmd_is[CMD_WRITE]):
+                    with m.If(write_short):
+                        fail(ERR_LENGTH)
+                    with m.Elif(write_vbytes_bad):
+                        fail(ERR_RANGE)
+                    with m.Else():
+                        m.next = "WRITE_FETCH"
+                with m.Elif(cmd_is[CMD_RUN]):
+                    with m.If(run_length_bad):
+                        fail(ERR_LENGTH)
+                    with m.Else():
+                        m.d.sync += start.eq(1)
+                        m.next = "RUN"
+                with m.Elif(cmd_is[CMD_READ]):
+                    with m.If(read_length_bad):
+                        fail(ERR_LENGTH)
+                    with m.Elif(read_outside):
+                        fail(ERR_RANGE)
+                    with m.Elif(read_too_long):
+                        fail(ERR_LENGTH)
+                    with m.Else():
+                        m.next = "REPLY"
+                with m.Else():
+                    fail(ERR_COMMAND)
 
             # the walk, twice: dry (count the values: waddr ends at addr + count), then for real
             with m.State("WRITE_FETCH"):     # frame buffer address set: the byte arrives next cycle
                 m.d.comb += [rd.addr.eq(pos), rd.en.eq(1)]
-                with m.If(pos != length):
+                with m.If(~pos_end):
                     m.next = "WRITE_BYTE"
                 with m.Elif(~dry):
                     m.next = "REPLY"
@@ -233,7 +255,8 @@ class CommandExecutor(wiring.Component):
                 with m.If(~in_range_r):
                     fail(ERR_RANGE)
                 with m.Else():
-                    m.d.sync += [pos.eq(WRITE_HEADER), waddr.eq(addr[:addr_bits]), dry.eq(0)]
+                    m.d.sync += [pos.eq(WRITE_HEADER), pos_end.eq(length == WRITE_HEADER), waddr.eq(addr[:addr_bits]),
+                                 dry.eq(0)]
                     m.next = "WRITE_FETCH"
             with m.State("WRITE_BYTE"):      # byte k of the value; its last one also sign-fills the rest
                 for j in range(0, len(value), 8):
@@ -243,7 +266,7 @@ class CommandExecutor(wiring.Component):
                     if j:                    # a byte above the first one: the sign, after the last byte
                         with m.Elif(last & below(k, j // 8)):
                             m.d.sync += part.eq(Mux(rd.data[7], -1, 0))
-                m.d.sync += [pos.eq(pos + 1), k.eq(Mux(last, 0, k + 1))]
+                m.d.sync += [pos.eq(pos + 1), pos_end.eq(pos + 1 == length), k.eq(Mux(last, 0, k + 1))]
                 with m.If(last):
                     m.next = "WRITE_LOAD"
                 with m.Else():

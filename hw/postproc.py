@@ -270,16 +270,23 @@ class PostProcessor(wiring.Component):
         # (widths: EngineConfig.field_widths; the destination's address and its parts modulo the
         # activation buffer's address range, of which only a kept row's address is ever used)
         abits = len(self.o_wr_addr)
-        t = Signal(fw["t_beats"], name="t")
-        tplane = Signal(abits, name="tplane")
-        oy, ox = Signal(fw["out_h"], name="pp_oy"), Signal(fw["out_w"], name="pp_ox")
-        pidx, prow = Signal(abits, name="pidx"), Signal(abits, name="prow")
+        # The counters are loaded by i_start (reset_less: on the iCE40 a synchronous reset acts only
+        # with a flip-flop's enable, so it would join every counter's enable logic), and each has a
+        # registered flag, high while it equals its bound (set from its next value when it steps), so
+        # the end-of-position and end-of-layer conditions are ANDs of flip-flops: through the
+        # comparators of ox with its bound into the row address's enable was the iCE40 engine's
+        # critical path (25.7 ns, 7 logic levels)
+        t = Signal(fw["t_beats"], name="t", reset_less=True)
+        tplane = Signal(abits, name="tplane", reset_less=True)
+        oy, ox = Signal(fw["out_h"], name="pp_oy", reset_less=True), Signal(fw["out_w"], name="pp_ox", reset_less=True)
+        pidx, prow = Signal(abits, name="pidx", reset_less=True), Signal(abits, name="prow", reset_less=True)
+        t_end, ox_end, oy_end = (Signal(name=name, reset_less=True) for name in ("t_end", "pp_ox_end", "pp_oy_end"))
+        t_zero, t_kept, pos_zero = (Signal(name=name, reset_less=True) for name in ("t_zero", "t_kept", "pos_zero"))
         pool = pool_kind(d)
-        # the bounds less one, as the sequencer registers them (hw.descriptor.BOUND_FIELDS), so the
-        # counters compare with registers instead of through subtractors
+        # the bounds less one, as the sequencer registers them (hw.descriptor.BOUND_FIELDS)
         ow_m1, oh_m1, beats_m1 = d.out_w_m1, d.out_h_m1, d.t_beats_m1
-        pos_last = (ox == ow_m1) & (oy == oh_m1)
-        t_last = t == beats_m1
+        pos_last = ox_end & oy_end
+        t_last = t_end
         pos_off = Signal(abits)
         with m.Switch(pool):
             with m.Case(POOL_MAX2):
@@ -291,17 +298,21 @@ class PostProcessor(wiring.Component):
         m.d.comb += [self.o_const_addr.eq(d.cbase + t), self.o_const_en.eq(1)]
         with m.If(beat):
             with m.If(~t_last):
-                m.d.sync += [t.eq(t + 1), tplane.eq(tplane + d.dst_plane)]
+                m.d.sync += [t.eq(t + 1), tplane.eq(tplane + d.dst_plane), t_end.eq(t + 1 == beats_m1),
+                             t_zero.eq(0), t_kept.eq(t + 1 < d.cout)]
             with m.Else():
-                m.d.sync += [t.eq(0), tplane.eq(0), pidx.eq(pidx + 1)]
-                with m.If(ox != ow_m1):
-                    m.d.sync += ox.eq(ox + 1)
+                m.d.sync += [t.eq(0), tplane.eq(0), pidx.eq(pidx + 1), t_end.eq(beats_m1 == 0), t_zero.eq(1),
+                             t_kept.eq(1), pos_zero.eq(0)]
+                with m.If(~ox_end):
+                    m.d.sync += [ox.eq(ox + 1), ox_end.eq(ox + 1 == ow_m1)]
                 with m.Else():
-                    m.d.sync += [ox.eq(0), oy.eq(oy + 1)]
+                    m.d.sync += [ox.eq(0), ox_end.eq(ow_m1 == 0), oy.eq(oy + 1), oy_end.eq(oy + 1 == oh_m1)]
                     with m.If(oy[0]):
                         m.d.sync += prow.eq(prow + d.dst_w)
         with m.If(self.i_start):
-            m.d.sync += [t.eq(0), tplane.eq(0), oy.eq(0), ox.eq(0), pidx.eq(0), prow.eq(0)]
+            m.d.sync += [t.eq(0), tplane.eq(0), oy.eq(0), ox.eq(0), pidx.eq(0), prow.eq(0),
+                         t_end.eq(beats_m1 == 0), ox_end.eq(ow_m1 == 0), oy_end.eq(oh_m1 == 0),
+                         t_zero.eq(1), t_kept.eq(1), pos_zero.eq(1)]      # a layer has cout >= 1
 
         # ---- the sideband of a chunk: registered at stage A, carried to stage C2 as below, then registered again
         # t is carried in the bits of a constant-table entry: a kept row's channel is below cout
@@ -324,8 +335,8 @@ class PostProcessor(wiring.Component):
 
         # ---- stage A: the chunk, and the constant table's address (its data comes in stage A2)
         acc_a = Signal(data.ArrayLayout(signed(self.acc_bits), L))
-        first = Mux(pool == POOL_MAX2, ~oy[0] & ~ox[0], (ox == 0) & (oy == 0))
-        m.d.sync += [acc_a.eq(chunk), stage[0].v.eq(take & (t < d.cout)), stage[0].t.eq(t), stage[0].t0.eq(t == 0),
+        first = Mux(pool == POOL_MAX2, ~oy[0] & ~ox[0], pos_zero)
+        m.d.sync += [acc_a.eq(chunk), stage[0].v.eq(take & t_kept), stage[0].t.eq(t), stage[0].t0.eq(t_zero),
                      stage[0].dst.eq(tplane + pos_off), stage[0].first.eq(first), stage[0].lastpos.eq(pos_last),
                      stage[0].end.eq(beat & pos_last & t_last)]
         if P > 1:

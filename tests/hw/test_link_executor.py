@@ -272,9 +272,9 @@ def test_a_read_s_address_and_count_are_checked_over_the_whole_range_the_frame_a
                                               (CMD_READ, bytes([0, 0xFF, 0x01, 0, 2, 0]), 0),
                                               (CMD_WRITE, _write(0, 0, 0, 5, [1]), 0),
                                               (CMD_WRITE, _write(0, 0, 0, 1, [1]), ERR_CHECKSUM)])
-def test_a_reply_decided_from_the_header_is_valid_one_cycle_after_the_frame(cmd, payload, code):
+def test_a_reply_decided_from_the_header_is_valid_two_cycles_after_the_frame(cmd, payload, code):
     got = _execute(cmd, payload, code=code)
-    assert got["valid_at"] == 1
+    assert got["valid_at"] == 2                 # IDLE registers the header's checks, DECIDE reads them
 
 
 @pytest.mark.parametrize("cols, width", [(3, 8), (5, 12), (4, 8)])
