@@ -255,8 +255,8 @@ class EngineConfig:
     @property
     def fetch_cycles(self):
         """Cycles the sequencer spends fetching one descriptor: a field per cycle, plus the first
-        read's latency (FETCH_CYCLES without ``residual``)."""
-        return len(self.descriptor_fields) + 1
+        read's latency and its register (FETCH_CYCLES without ``residual``)."""
+        return len(self.descriptor_fields) + 2
 
     @property
     def act_buffers(self):
@@ -351,11 +351,11 @@ class EngineConfig:
 
 
 #: Cycles the sequencer spends fetching one descriptor (one field per cycle from a synchronous
-#: table, plus the first read's latency); hw.sequencer builds exactly this.
-FETCH_CYCLES = len(DESCRIPTOR_FIELDS) + 1
+#: table, plus the first read's latency and the register its word passes); hw.sequencer builds exactly this.
+FETCH_CYCLES = len(DESCRIPTOR_FIELDS) + 2
 #: Cycles from a layer's start to its first beat offered to the array: the address generator's
-#: counters, the memories' read, the registered payload (hw.im2col)
-IM2COL_STAGES = 2
+#: counters, the memories' read, the read words registered, the registered payload (hw.im2col)
+IM2COL_STAGES = 3
 #: Cycles from a chunk's entry into the post-processing to the cycle its write happens
 #: (stages A, A2, B, B1, B2, C1, C2, C3, D, E; the write is in the tenth cycle after entry); hw.postproc.
 POSTPROC_STAGES = 10

@@ -5,7 +5,7 @@ raises ``o_done``. Per layer, in order:
 
   * FETCH_CYCLES to read the descriptor (hw.sequencer), then one cycle that starts the layer;
   * IM2COL_STAGES cycles for the address generator's first beat (hw.im2col: counters, the
-    memories' read, the registered payload);
+    memories' read, the read words registered, the registered payload);
   * the array's run of the layer's tiles (golden.cycles.tile_sequence_cycles: from the first beat
     offered to the acceptance of the last output row): out_h·out_w·t_tiles tiles of K beats
     back to back, on the array the layer's op selects. With L = C post-processing lanes the

@@ -28,17 +28,19 @@ one layout), and ``i_skip_data`` is registered beside the main operand's word in
 which is valid with ``o_act``. A residual step is never shifted per tile (its d is not in the
 table), and nothing of this is built without ``residual``.
 
-Timing (``IM2COL_STAGES`` = 2): stage 0 holds the loop counters and drives the memories' read
-addresses; stage 1 is the memories' read data (registered inside the block RAM); stage 2 registers
-it, after the zero padding and the per-tile shift, as the stream payload, so that no path runs from
-a block RAM's output through logic into the array (the RAM's clock-to-output is slower than a
-flip-flop's). A beat is offered from the third cycle after ``i_start`` and then on every cycle that
+Timing (``IM2COL_STAGES`` = 3): stage 0 holds the loop counters and drives the memories' read
+addresses; stage 1 is the memories' read data (registered inside the block RAM); stage 1b registers
+the words as they are (no logic between a block RAM's output, whose clock-to-output is 5.8 ns on the
+ECP5, and a flip-flop); stage 2 registers them, after the zero padding and the per-tile shift, as
+the stream payload, so that no path runs from a block RAM's output through logic into the array. A
+beat is offered from the fourth cycle after ``i_start`` and then on every cycle that
 the array accepts the previous one. When the array holds ``ready`` low (the last beat of a tile
 waits for the drain, hw.array), the beat it did not take moves into a skid register, which offers
 it until it is taken, and the pipeline moves once more and then holds (counters, the memories'
-read enables and stage 2), so no beat is lost and no bubble is added: the array sees the same
+read enables, stage 1b and stage 2), so no beat is lost and no bubble is added: the array sees the same
 beats in the same cycles as from a pipeline that held at once, but the pipeline's advance is a
-function of its own registers (the skid register's and stage 2's valid), not of ``ready``.
+function of its own registers (the skid register's and stage 2's valid), not of ``ready`` in the
+same cycle; it is itself registered (from those valid bits' next values, which ``ready`` decides).
 ``o_busy`` is high from ``i_start`` until the layer's last beat is accepted.
 
 Members
@@ -95,7 +97,7 @@ class Im2colGenerator(wiring.Component):
         d = self.i_desc
         fw = self.engine.field_widths
         w = self.engine.array.width
-        # Reset: only the valid bits (running, v1, v2, skid_valid) take the domain's reset (the engine's
+        # Reset: only the valid bits (running, v1, v1b, v2, skid_valid) take the domain's reset (the engine's
         # after a hang, hw.link); the counters, addresses and data are loaded by ``i_start`` or travel
         # beside a valid bit, so they are ``reset_less``: on the iCE40 a synchronous reset acts only
         # with the flip-flop's enable, and the reset joined every counter's enable logic (the reset
@@ -114,6 +116,7 @@ class Im2colGenerator(wiring.Component):
         a_row, a_pos, t_off = (Signal(abits, name=name, reset_less=True) for name in ("a_row", "a_pos", "t_off"))
         w_addr = Signal(fw["wbase"], name="w_addr", reset_less=True)
         v1, pad1, last1 = Signal(), Signal(reset_less=True), Signal(reset_less=True)
+        v1b = Signal(name="v1b")            # stage 1b's valid (the stage is built with stage 2, below)
 
         y, x = Signal(coord), Signal(coord)
         m.d.comb += [y.eq(iy0 + ky), x.eq(ix0 + kx)]
@@ -142,25 +145,51 @@ class Im2colGenerator(wiring.Component):
         # registers only, not on the array's ready (on the ECP5 8x8 engine that ready into every
         # counter's enable was the critical path, 10.8 ns)
         skid_v = Signal(name="skid_valid")
-        adv = ~v2 | ~skid_v                 # the whole pipeline moves, or holds, together
+        # The whole pipeline moves, or holds, together: adv = ~v2 | ~skid_valid. It enables every
+        # register of the generator, so it is a flip-flop, computed from the next values of v2 and
+        # skid_valid (v2' = adv ? v1b : v2, skid_valid' = ~ready & (skid_valid | v2), below), in three
+        # copies that Yosys must keep (one each for stage 0 with the memories' read enables, stage 1b and
+        # stage 2): on the ECP5 8x16 engine, ~v2 | ~skid_valid wired to every enable was the critical
+        # path, 11.3 ns, of which 9.8 routing
+        adv_copies = [Signal(init=1, name=f"adv_{n}", attrs={"keep": 1}) for n in ("s0", "s1b", "s2")]
+        adv, adv_1b, adv_2 = adv_copies
+        v2_next = Mux(adv, v1b, v2)
+        skid_next = ~ready & (skid_v | v2)
+        m.d.sync += [copy.eq(~v2_next | ~skid_next) for copy in adv_copies]
         m.d.comb += [self.o_act_addr.eq(a_pos + t_off), self.o_w_addr.eq(w_addr), self.o_read_en.eq(adv),
-                     self.o_busy.eq(running | v1 | v2 | skid_v)]
+                     self.o_busy.eq(running | v1 | v1b | v2 | skid_v)]
         # ---- stage 2: the payload, registered
         act2 = Signal(data.ArrayLayout(signed(w), self.engine.array.cols), name="act2", reset_less=True)
         w2 = Signal(data.ArrayLayout(signed(w), self.engine.array.rows), name="w2", reset_less=True)
         last2 = Signal(reset_less=True)
         skip2 = Signal(data.ArrayLayout(signed(w), self.engine.array.cols), name="skip2", reset_less=True) \
             if self.engine.residual else None
-        with m.If(adv):
-            m.d.sync += [v2.eq(v1), last2.eq(last1), w2.eq(self.i_w_data)]
+        # ---- stage 1b: the memories' words registered as they come (no logic between a block RAM's
+        # output and a flip-flop: on the ECP5 its clock-to-output is 5.8 ns, and the word through the
+        # zero padding into stage 2 was the 8x16 engine's critical path, 10.2-10.6 ns), with stage 1's
+        # flags
+        act1b = Signal.like(self.i_act_data, name="act1b", reset_less=True)
+        w1b = Signal.like(self.i_w_data, name="w1b", reset_less=True)
+        pad1b, last1b = Signal(name="pad1b", reset_less=True), Signal(name="last1b", reset_less=True)
+        xs1b = Signal.like(self.i_xs_data, name="xs1b", reset_less=True) if self.engine.tile_shift else None
+        skip1b = Signal.like(self.i_skip_data, name="skip1b", reset_less=True) if self.engine.residual else None
+        with m.If(adv_1b):
+            m.d.sync += [act1b.eq(self.i_act_data), w1b.eq(self.i_w_data), v1b.eq(v1), pad1b.eq(pad1),
+                         last1b.eq(last1)]
+            if self.engine.tile_shift:
+                m.d.sync += xs1b.eq(self.i_xs_data)
+            if self.engine.residual:
+                m.d.sync += skip1b.eq(self.i_skip_data)
+        with m.If(adv_2):
+            m.d.sync += [v2.eq(v1b), last2.eq(last1b), w2.eq(w1b)]
             for c in range(self.engine.array.cols):
-                value = Mux(pad1, 0, self.i_act_data[c])        # zero padding
+                value = Mux(pad1b, 0, act1b[c])        # zero padding
                 if self.engine.tile_shift:
-                    shifted = self._tile_shift(m, value, self.i_xs_data, f"xs{c}")
+                    shifted = self._tile_shift(m, value, xs1b, f"xs{c}")
                     value = Mux(is_residual(d), value, shifted) if self.engine.residual else shifted
                 m.d.sync += act2[c].eq(value)
             if self.engine.residual:
-                m.d.sync += skip2.eq(self.i_skip_data)
+                m.d.sync += skip2.eq(skip1b)
         # ---- the output: the skid register's beat while it holds one, else stage 2's
         skid_act, skid_w = Signal.like(act2, name="skid_act"), Signal.like(w2, name="skid_w")
         skid_last = Signal(reset_less=True)

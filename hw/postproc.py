@@ -538,17 +538,25 @@ class PostProcessor(wiring.Component):
             m.d.comb += self.o_wr_en.eq(side_e.v & side_e.lastpos)
         with m.Else():
             m.d.comb += [out.eq(pooled_e), self.o_wr_en.eq(side_e.v)]
-        # ---- the last layer's argmax, per lane of the word (the first maximum wins), in stage E from
-        # registers (v and the sideband of stage D; t = 0 is a flag computed in stage A): from
-        # ``vals`` and a 16-bit t == 0 it was the ECP5 8x8 engine's critical path, 10.8 ns
-        best = Signal(data.ArrayLayout(signed(w), C))
+        # ---- the last layer's argmax, per lane of the word (the first maximum wins), in stage F from
+        # registers: stage D's values and sideband registered once more beside it (from ``vals`` and
+        # a 16-bit t == 0 it was the ECP5 8x8 engine's critical path, 10.8 ns; then, from stage D's
+        # values across the chip into the comparison, the 8x16 engine's, 10.3 ns). Its last update
+        # is at the end of stage E's cycle, so o_class is final in the cycle o_done rises.
+        v_f = Signal.like(v_d, name="argmax_v")
+        t_f, t0_f = Signal.like(side_d.t, name="argmax_t"), Signal(name="argmax_t0")
+        mine_f = Signal(C, name="argmax_mine")
+        m.d.sync += [v_f.eq(v_d), t_f.eq(side_d.t), t0_f.eq(side_d.t0)]
         for c in range(C):
             mine = side_d.v & is_last(d)
             if P > 1:
                 mine = mine & (side_d.q == c // L)
-            with m.If(mine):
-                with m.If(side_d.t0 | (v_d[c % L] > best[c])):
-                    m.d.sync += [best[c].eq(v_d[c % L]), self.o_class[c].eq(side_d.t)]
+            m.d.sync += mine_f[c].eq(mine)
+        best = Signal(data.ArrayLayout(signed(w), C))
+        for c in range(C):
+            with m.If(mine_f[c]):
+                with m.If(t0_f | (v_f[c % L] > best[c])):
+                    m.d.sync += [best[c].eq(v_f[c % L]), self.o_class[c].eq(t_f)]
         done = Signal()
         m.d.sync += done.eq(side_e.end)
         m.d.comb += self.o_done.eq(done)
