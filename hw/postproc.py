@@ -72,7 +72,8 @@ falls in the cycle of a write to the same word (chunk q + 3's read would fall in
 whatever lanes each block RAM holds (hw.engine, "Memories"; the running sums have an address per
 chunk). (With the reads' data into the compare or the add in one cycle, the ECP5 8x8 engine's
 critical path was the activation buffer's read into the max pool's compare, 14.7 ns.)
-The last layer's rows also feed a running argmax per lane (first maximum wins): ``o_class``.
+The last layer's rows also feed a running argmax per lane (first maximum wins): ``o_class``, final
+in the cycle after ``o_done`` rises (the cycle hw.sequencer raises the engine's ``o_done``).
 
 The residual add (``EngineConfig.residual``; golden.program.residual_add): a residual step's rows
 are not array sums but the main operand a (in ``data``, sign-extended) and the skip operand b (in
@@ -542,7 +543,7 @@ class PostProcessor(wiring.Component):
         # registers: stage D's values and sideband registered once more beside it (from ``vals`` and
         # a 16-bit t == 0 it was the ECP5 8x8 engine's critical path, 10.8 ns; then, from stage D's
         # values across the chip into the comparison, the 8x16 engine's, 10.3 ns). Its last update
-        # is at the end of stage E's cycle, so o_class is final in the cycle o_done rises.
+        # is at the end of stage E's cycle.
         v_f = Signal.like(v_d, name="argmax_v")
         t_f, t0_f = Signal.like(side_d.t, name="argmax_t"), Signal(name="argmax_t0")
         mine_f = Signal(C, name="argmax_mine")
@@ -552,11 +553,17 @@ class PostProcessor(wiring.Component):
             if P > 1:
                 mine = mine & (side_d.q == c // L)
             m.d.sync += mine_f[c].eq(mine)
+        # The running maximum and its class stay beside the comparison; o_class copies the class a
+        # cycle later (its readers sit elsewhere: the link's executor; across the chip the enable of
+        # o_class was the ECP5 8x16 engine's critical path, 9.9 ns). The copy is final in the cycle
+        # after o_done rises, when the sequencer raises the engine's o_done.
         best = Signal(data.ArrayLayout(signed(w), C))
+        cls = Signal.like(self.o_class, name="argmax_class")
         for c in range(C):
             with m.If(mine_f[c]):
                 with m.If(t0_f | (v_f[c % L] > best[c])):
-                    m.d.sync += [best[c].eq(v_f[c % L]), self.o_class[c].eq(t_f)]
+                    m.d.sync += [best[c].eq(v_f[c % L]), cls[c].eq(t_f)]
+        m.d.sync += self.o_class.eq(cls)
         done = Signal()
         m.d.sync += done.eq(side_e.end)
         m.d.comb += self.o_done.eq(done)
