@@ -195,6 +195,14 @@ class CommandExecutor(wiring.Component):
         rx_error = Signal(name="rx_error")
         checks += [(flag, frame.cmd == cmd) for cmd, flag in cmd_is.items()] + [(rx_error, frame.code != 0)]
 
+        # per command: its checks in order (a registered flag and the error it answers), then the state
+        # a good frame goes to
+        decisions = {CMD_STATUS: ([(status_long, ERR_LENGTH)], "REPLY"),
+                     CMD_WRITE: ([(write_short, ERR_LENGTH), (write_vbytes_bad, ERR_RANGE)], "WRITE_FETCH"),
+                     CMD_RUN: ([(run_length_bad, ERR_LENGTH)], "RUN"),
+                     CMD_READ: ([(read_length_bad, ERR_LENGTH), (read_outside, ERR_RANGE),
+                                 (read_too_long, ERR_LENGTH)], "REPLY")}
+
         def fail(code):
             m.d.sync += reply.code.eq(code)
             m.d.comb += self.o_error.eq(1)
@@ -214,34 +222,16 @@ class CommandExecutor(wiring.Component):
                 with m.If(rx_error):         # the receiver's error
                     m.d.comb += self.o_error.eq(1)
                     m.next = "REPLY"
-                with m.Elif(cmd_is[CMD_STATUS]):
-                    with m.If(status_long):
-                        fail(ERR_LENGTH)
-                    with m.Else():
-                        m.next = "REPLY"
-                with m.Elif(cmd_is[CMD_WRITE]):
-                    with m.If(write_short):
-                        fail(ERR_LENGTH)
-                    with m.Elif(write_vbytes_bad):
-                        fail(ERR_RANGE)
-                    with m.Else():
-                        m.next = "WRITE_FETCH"
-                with m.Elif(cmd_is[CMD_RUN]):
-                    with m.If(run_length_bad):
-                        fail(ERR_LENGTH)
-                    with m.Else():
-                        m.d.sync += [start.eq(1), own_limit.eq(length == 4), limit_m1.eq(Cat(*head[:4]) - 1),
-                                     at_limit.eq(Cat(*head[:4]) == 0)]
-                        m.next = "RUN"
-                with m.Elif(cmd_is[CMD_READ]):
-                    with m.If(read_length_bad):
-                        fail(ERR_LENGTH)
-                    with m.Elif(read_outside):
-                        fail(ERR_RANGE)
-                    with m.Elif(read_too_long):
-                        fail(ERR_LENGTH)
-                    with m.Else():
-                        m.next = "REPLY"
+                for cmd, (rules, then) in decisions.items():
+                    with m.Elif(cmd_is[cmd]):
+                        for i, (flag, code) in enumerate(rules):     # the first failed check answers
+                            with (m.Elif if i else m.If)(flag):
+                                fail(code)
+                        with m.Else():
+                            if cmd == CMD_RUN:
+                                m.d.sync += [start.eq(1), own_limit.eq(length == 4),
+                                             limit_m1.eq(Cat(*head[:4]) - 1), at_limit.eq(Cat(*head[:4]) == 0)]
+                            m.next = then
                 with m.Else():
                     fail(ERR_COMMAND)
 
