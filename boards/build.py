@@ -32,7 +32,7 @@ from .bench_top import BenchTop
 from .build_process import run_build
 from .synthesis import synthesis_recipe
 from .platforms import BUILD_TARGET_MHZ, board as board_by_name, make_platform
-from .report import LOGIC_CELL, build_report, no_fit_reason
+from .report import LOGIC_CELL, build_report, no_fit_reason, overfull
 from .toolchain import tool_env, tool_versions
 
 __all__ = ["build_board", "execute_plan", "design_key", "kept_build", "keep_no_fit", "reuse_record", "BuildFailed",
@@ -229,8 +229,9 @@ def execute_plan(plan, b, out, name, key, env, say):
     try:
         with open(out / "build.log", "w") as log:
             # in a process group of its own, which a stop signal ends as one (boards.build_process)
+            # ended as soon as nextpnr's packed utilisation shows a cell type beyond the device
             returncode = run_build(["sh", f"build_{name}.sh"], cwd=out, stdout=log, stderr=subprocess.STDOUT,
-                                   env=env)
+                                   env=env, stop_when=lambda: overfull(out / f"{name}.tim", LOGIC_CELL[b.family]))
     finally:
         stop.set()
         watcher.join()

@@ -56,10 +56,15 @@ class _Running:
 _running = _Running()
 
 
-def run_build(args, **popen_args):
+def run_build(args, stop_when=None, poll=2.0, **popen_args):
     """Run ``args`` (a build script) in a process group of its own until it ends; returns its exit
     status. The keyword arguments go to :class:`subprocess.Popen` (cwd, env, stdout, ...). An
-    exception while it runs (a stop signal's) ends the build's whole group before it propagates."""
+    exception while it runs (a stop signal's) ends the build's whole group before it propagates.
+
+    ``stop_when``: a function called every ``poll`` seconds while the build runs; when it returns
+    true the build's whole group is ended at once and its (non-zero) status returned (a design
+    that the packer already found too large for the device, which nextpnr may go on placing for
+    an hour)."""
     with _running.lock:
         _running.starting += 1
     proc = None
@@ -77,7 +82,13 @@ def run_build(args, **popen_args):
                 # a stop signal came while Popen ran: acting on it then could have left the new
                 # build unknown and running; now that it is registered, it is delivered again
                 os.kill(os.getpid(), pending)
-        return proc.wait()
+        while True:
+            try:
+                return proc.wait(None if stop_when is None else poll)
+            except subprocess.TimeoutExpired:
+                if stop_when():
+                    _end_group(proc)
+                    return proc.returncode
     finally:
         if proc is not None:
             _running.procs.discard(proc)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from adderhw.base.errors import ToolFailed
 
-__all__ = ["UTIL_CELLS", "LOGIC_CELL", "parse_nextpnr", "critical_path", "parse_yosys_stat", "overflow",
+__all__ = ["UTIL_CELLS", "LOGIC_CELL", "parse_nextpnr", "critical_path", "parse_yosys_stat", "overflow", "overfull",
            "no_fit_reason", "build_report"]
 
 #: nextpnr utilisation names per family: logic cells, DSP blocks, block RAMs and the iCE40
@@ -99,6 +99,13 @@ def overflow(text, logic_cell):
         if cell == logic_cell:
             logic = cell, used, avail
     return logic if full else None
+
+
+def overfull(log_path, logic_cell):
+    """Whether nextpnr's log at ``log_path`` (written as it runs) already shows a cell type that
+    the design needs more of than the device has (its utilisation after packing)."""
+    over = overflow(_read(log_path), logic_cell)
+    return over is not None and over[1] > over[2]
 
 
 def _read(path):

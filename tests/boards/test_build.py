@@ -310,6 +310,25 @@ def test_a_design_that_does_not_fit_is_named_by_the_cells_it_lacks(tmp_path, lc,
         assert message == f"design does not fit iCE40UP5K-SG48: {expect} (make the array smaller or pick a larger board)"
 
 
+class _PackedTooLarge:
+    """A build plan whose "nextpnr" logs the packed utilisation of a design 8 % too large for the
+    UP5K and then places for five minutes (as nextpnr did with the iCEBreaker 4x4 engine)."""
+
+    def extract(self, out):
+        tim = _UTILISATION.format(lc=5701, dsp=0).replace("95%", "107%")
+        (Path(out) / "top.tim").write_text(tim + "Info: Creating initial placement for remaining 5728 cells.\n")
+        (Path(out) / "build_top.sh").write_text("sleep 300\n")
+
+
+def test_a_design_the_packer_finds_too_large_is_refused_at_once(tmp_path):
+    b = board_by_name("icebreaker")
+    t0 = time.monotonic()
+    with pytest.raises(DesignDoesNotFit, match="needs 5701 ICESTORM_LC, the device has 5280"):
+        build_module.execute_plan(_PackedTooLarge(), b, tmp_path, "top", "key", dict(os.environ), lambda msg: None)
+    assert time.monotonic() - t0 < 60            # not the five minutes of placing
+    assert json.loads((tmp_path / "does_not_fit.json").read_text())["design_key"] == "key"
+
+
 FIRST_RUN = "  first run: YoWASP compiles its tools once ({} now), this takes a minute or two"
 
 

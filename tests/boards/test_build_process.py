@@ -195,3 +195,20 @@ def test_a_dask_worker_stopped_by_sigterm_stops_its_build(tmp_path):
             job = ex.submit(functools.partial(run_build, ["sh", str(script)], cwd=tmp_path, env=env))
             _stop_worker_and_see_its_build_end(pids)
             assert job.result(timeout=60) == 0
+
+
+def test_a_build_is_ended_as_soon_as_its_stop_condition_holds(tmp_path):
+    # the "tool" writes a marker, then would run for five minutes; the condition sees the marker
+    script = tmp_path / "build.sh"
+    script.write_text("sleep 300 &\necho $! > tool.pid\ntouch marker\nwait\n")
+    t0 = time.monotonic()
+    rc = run_build(["sh", str(script)], cwd=tmp_path, stop_when=lambda: (tmp_path / "marker").exists(), poll=0.2)
+    assert rc == -signal.SIGTERM and time.monotonic() - t0 < 60
+    tool = int((tmp_path / "tool.pid").read_text())
+    assert _wait_for(lambda: not _alive(tool), 5)      # the tool, in the build's group, ended with it
+
+
+def test_a_build_whose_stop_condition_never_holds_runs_to_its_end(tmp_path):
+    script = tmp_path / "build.sh"
+    script.write_text("sleep 1\nexit 3\n")
+    assert run_build(["sh", str(script)], cwd=tmp_path, stop_when=lambda: False, poll=0.2) == 3
