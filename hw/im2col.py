@@ -30,8 +30,9 @@ table), and nothing of this is built without ``residual``.
 
 Timing (``IM2COL_STAGES`` = 3): stage 0 holds the loop counters and drives the memories' read
 addresses; stage 1 is the memories' read data (registered inside the block RAM); stage 1b registers
-the words as they are (no logic between a block RAM's output, whose clock-to-output is 5.8 ns on the
-ECP5, and a flip-flop); stage 2 registers them, after the zero padding and the per-tile shift, as
+the words as they come (none of the generator's logic between a block RAM's output, whose
+clock-to-output is 5.8 ns on the ECP5, and a flip-flop; hw.engine's choice of the activation buffer
+is one multiplexer before it); stage 2 registers them, after the zero padding and the per-tile shift, as
 the stream payload, so that no path runs from a block RAM's output through logic into the array. A
 beat is offered from the fourth cycle after ``i_start`` and then on every cycle that
 the array accepts the previous one. When the array holds ``ready`` low (the last beat of a tile
@@ -164,10 +165,10 @@ class Im2colGenerator(wiring.Component):
         last2 = Signal(reset_less=True)
         skip2 = Signal(data.ArrayLayout(signed(w), self.engine.array.cols), name="skip2", reset_less=True) \
             if self.engine.residual else None
-        # ---- stage 1b: the memories' words registered as they come (no logic between a block RAM's
-        # output and a flip-flop: on the ECP5 its clock-to-output is 5.8 ns, and the word through the
-        # zero padding into stage 2 was the 8x16 engine's critical path, 10.2-10.6 ns), with stage 1's
-        # flags
+        # ---- stage 1b: the memories' words registered as they come (none of this generator's logic
+        # between a block RAM's output and a flip-flop: on the ECP5 its clock-to-output is 5.8 ns, and
+        # the word through the zero padding into stage 2 was the 8x16 engine's critical path,
+        # 10.2-10.6 ns), with stage 1's flags
         act1b = Signal.like(self.i_act_data, name="act1b", reset_less=True)
         w1b = Signal.like(self.i_w_data, name="w1b", reset_less=True)
         pad1b, last1b = Signal(name="pad1b", reset_less=True), Signal(name="last1b", reset_less=True)
