@@ -67,6 +67,7 @@ from amaranth.utils import ceil_log2
 from adderhw.base.engine import X_SHIFT_BITS, X_SHIFT_RANGE
 
 from .descriptor import descriptor_layout, is_mul, is_residual
+from .loop_counter import LoopCounter
 
 __all__ = ["Im2colGenerator"]
 
@@ -107,9 +108,12 @@ class Im2colGenerator(wiring.Component):
         # column of a tap, iy0 + ky in [−padding, in_h + padding), signed two bits beyond a size
         coord = signed(fw["in_h"] + 2)
         running = Signal()
-        oy, ox = Signal(fw["out_h"], name="oy", reset_less=True), Signal(fw["out_w"], name="ox", reset_less=True)
-        tt, ci = Signal(fw["t_tiles"], name="tt", reset_less=True), Signal(fw["cin"], name="ci", reset_less=True)
-        ky, kx = Signal(fw["kernel"], name="ky", reset_less=True), Signal(fw["kernel"], name="kx", reset_less=True)
+        # the loop counters (hw.loop_counter: each with a registered flag, high while it is at its
+        # bound; the bounds less one, as the sequencer registers them, hw.descriptor.BOUND_FIELDS)
+        oy_c, ox_c = LoopCounter(fw["out_h"], d.out_h_m1, "oy"), LoopCounter(fw["out_w"], d.out_w_m1, "ox")
+        tt_c, ci_c = LoopCounter(fw["t_tiles"], d.t_tiles_m1, "tt"), LoopCounter(fw["cin"], d.cin_m1, "ci")
+        ky_c, kx_c = LoopCounter(fw["kernel"], d.kernel_m1, "ky"), LoopCounter(fw["kernel"], d.kernel_m1, "kx")
+        counters = (kx_c, ky_c, ci_c, tt_c, ox_c, oy_c)
         iy0, ix0 = Signal(coord, name="iy0", reset_less=True), Signal(coord, name="ix0", reset_less=True)
         # addresses modulo the activation buffer's (power-of-two) address range: only their sum's low
         # bits address the memory, so the steps (ADDRESS_FIELDS) are kept and summed in those bits
@@ -120,24 +124,14 @@ class Im2colGenerator(wiring.Component):
         v1b = Signal(name="v1b")            # stage 1b's valid (the stage is built with stage 2, below)
 
         y, x = Signal(coord), Signal(coord)
-        m.d.comb += [y.eq(iy0 + ky), x.eq(ix0 + kx)]
+        m.d.comb += [y.eq(iy0 + ky_c.value), x.eq(ix0 + kx_c.value)]
         in_range = (y >= 0) & (y < d.in_h) & (x >= 0) & (x < d.in_w)
-        # the loop bounds less one, as the sequencer registers them (hw.descriptor.BOUND_FIELDS), and one
-        # registered flag per counter, high while the counter equals its bound: each flag is set from
-        # the counter's next value in the cycle the counter steps, so the end-of-loop conditions below
-        # are ANDs of flip-flops, not a chain of comparators in front of every counter's enable (on
-        # the iCE40 the comparators' chain into the tile counter and the address was the critical
-        # path, 29-31 ns)
-        kernel_m1, cin_m1, tiles_m1 = d.kernel_m1, d.cin_m1, d.t_tiles_m1
-        ow_m1, oh_m1 = d.out_w_m1, d.out_h_m1
-        kx_end, ky_end, ci_end = (Signal(name=name, reset_less=True) for name in ("kx_end", "ky_end", "ci_end"))
-        tt_end, ox_end, oy_end = (Signal(name=name, reset_less=True) for name in ("tt_end", "ox_end", "oy_end"))
-        kx_last, ky_last = kx_end, ky_end
-        k_last = kx_end & ky_end & ci_end
-        tt_last = tt_end
-        pos_last = k_last & tt_last
-        row_last = pos_last & ox_end
-        final = row_last & oy_end
+        # the end-of-loop conditions: ANDs of the counters' end flags (on the iCE40 the comparators'
+        # chain they replaced, into the tile counter and the address, was the critical path, 29-31 ns)
+        k_last = kx_c.end & ky_c.end & ci_c.end
+        pos_last = k_last & tt_c.end
+        row_last = pos_last & ox_c.end
+        final = row_last & oy_c.end
 
         ready = self.o_act.ready & self.o_filter.ready
         v2 = Signal()
@@ -211,47 +205,40 @@ class Im2colGenerator(wiring.Component):
             with m.If(~skid_v & v2 & ~ready):
                 m.d.sync += skid_skip.eq(skip2)
 
-        def step(m, counter, end, bound):
-            """counter + 1, and its flag from that value (the caller has checked that it is not at its end)"""
-            m.d.sync += [counter.eq(counter + 1), end.eq(counter + 1 == bound)]
-
-        def wrap(m, counter, end, bound):
-            m.d.sync += [counter.eq(0), end.eq(bound == 0)]
-
         with m.If(adv):
             m.d.sync += [v1.eq(running), pad1.eq(~in_range), last1.eq(k_last)]
             with m.If(running):
                 # step the taps: kx fastest, then ky, then ci
-                with m.If(~kx_last):
-                    step(m, kx, kx_end, kernel_m1)
+                with m.If(~kx_c.end):
+                    kx_c.step(m)
                     m.d.sync += t_off.eq(t_off + 1)
-                with m.Elif(~ky_last):
-                    wrap(m, kx, kx_end, kernel_m1)
-                    step(m, ky, ky_end, kernel_m1)
+                with m.Elif(~ky_c.end):
+                    kx_c.restart(m)
+                    ky_c.step(m)
                     m.d.sync += t_off.eq(t_off + d.ky_step)
-                with m.Elif(~ci_end):
-                    wrap(m, kx, kx_end, kernel_m1)
-                    wrap(m, ky, ky_end, kernel_m1)
-                    step(m, ci, ci_end, cin_m1)
+                with m.Elif(~ci_c.end):
+                    kx_c.restart(m)
+                    ky_c.restart(m)
+                    ci_c.step(m)
                     m.d.sync += t_off.eq(t_off + d.ci_step)
                 with m.Else():
-                    for counter, end, bound in ((kx, kx_end, kernel_m1), (ky, ky_end, kernel_m1), (ci, ci_end, cin_m1)):
-                        wrap(m, counter, end, bound)
+                    for counter in (kx_c, ky_c, ci_c):
+                        counter.restart(m)
                     m.d.sync += t_off.eq(0)
                 # the weight word follows the beats of one position, then returns to wbase
                 m.d.sync += w_addr.eq(w_addr + 1)
                 with m.If(k_last):
-                    with m.If(~tt_last):
-                        step(m, tt, tt_end, tiles_m1)
+                    with m.If(~tt_c.end):
+                        tt_c.step(m)
                     with m.Else():
-                        wrap(m, tt, tt_end, tiles_m1)
+                        tt_c.restart(m)
                         m.d.sync += w_addr.eq(d.wbase)
-                        with m.If(~ox_end):
-                            step(m, ox, ox_end, ow_m1)
+                        with m.If(~ox_c.end):
+                            ox_c.step(m)
                             m.d.sync += [ix0.eq(ix0 + d.stride), a_pos.eq(a_pos + d.stride)]
                         with m.Else():
-                            wrap(m, ox, ox_end, ow_m1)
-                            step(m, oy, oy_end, oh_m1)
+                            ox_c.restart(m)
+                            oy_c.step(m)
                             m.d.sync += [ix0.eq(-d.padding), iy0.eq(iy0 + d.stride),
                                          a_row.eq(a_row + d.row_step), a_pos.eq(a_row + d.row_step)]
                 with m.If(final):
@@ -263,16 +250,14 @@ class Im2colGenerator(wiring.Component):
                 else self.engine.array.rows
             m.d.comb += self.o_xs_addr.eq(c_tile)
             with m.If(adv & running & k_last):
-                m.d.sync += c_tile.eq(Mux(~tt_last, c_tile + rows, d.cbase))
+                m.d.sync += c_tile.eq(Mux(~tt_c.end, c_tile + rows, d.cbase))
             with m.If(self.i_start):
                 m.d.sync += c_tile.eq(d.cbase)
         with m.If(self.i_start):
-            m.d.sync += [running.eq(1), oy.eq(0), ox.eq(0), tt.eq(0), ci.eq(0), ky.eq(0), kx.eq(0),
-                         iy0.eq(-d.padding), ix0.eq(-d.padding), a_row.eq(d.pos_start), a_pos.eq(d.pos_start),
-                         t_off.eq(0), w_addr.eq(d.wbase)]
-            for counter, end, bound in ((kx, kx_end, kernel_m1), (ky, ky_end, kernel_m1), (ci, ci_end, cin_m1),
-                                        (tt, tt_end, tiles_m1), (ox, ox_end, ow_m1), (oy, oy_end, oh_m1)):
-                m.d.sync += end.eq(bound == 0)
+            m.d.sync += [running.eq(1), iy0.eq(-d.padding), ix0.eq(-d.padding), a_row.eq(d.pos_start),
+                         a_pos.eq(d.pos_start), t_off.eq(0), w_addr.eq(d.wbase)]
+            for counter in counters:
+                counter.restart(m)
         return m
 
     def _tile_shift(self, m, x, d, name):

@@ -141,8 +141,8 @@ class FrameReceiver(wiring.Component):
                         if field is not None:
                             m.d.sync += field.eq(byte)
                         if state == "LEN1":     # LEN complete: no payload byte yet
-                            m.d.sync += [idx_end.eq(Cat(frame.length[:8], byte) == 0), head_at.eq(1),
-                                         length_m1.eq(Cat(frame.length[:8], byte) - 1)]
+                            length = Cat(frame.length[:8], byte)
+                            m.d.sync += [idx_end.eq(length == 0), head_at.eq(1), length_m1.eq(length - 1)]
                         m.next = nxt
                     no_byte()
             with m.State("PAYLOAD"):

@@ -117,6 +117,7 @@ from adderhw.base.requant import code_bits, exp_bits
 
 from .collision import poisoned
 from .descriptor import POOL_GAP, POOL_MAX2, descriptor_layout, has_relu, is_last, is_residual, pool_kind
+from .loop_counter import LoopCounter
 from .skew import RingDelay, ram_style
 
 __all__ = ["PostProcessor", "const_layout", "scale_terms", "add_signed", "sum_bits", "requant_bits", "residual_bits", "requant_shift",
@@ -271,23 +272,21 @@ class PostProcessor(wiring.Component):
         # (widths: EngineConfig.field_widths; the destination's address and its parts modulo the
         # activation buffer's address range, of which only a kept row's address is ever used)
         abits = len(self.o_wr_addr)
-        # The counters are loaded by i_start (reset_less: on the iCE40 a synchronous reset acts only
-        # with a flip-flop's enable, so it would join every counter's enable logic), and each has a
-        # registered flag, high while it equals its bound (set from its next value when it steps), so
-        # the end-of-position and end-of-layer conditions are ANDs of flip-flops: through the
-        # comparators of ox with its bound into the row address's enable was the iCE40 engine's
-        # critical path (25.7 ns, 7 logic levels)
-        t = Signal(fw["t_beats"], name="t", reset_less=True)
+        # The counters (hw.loop_counter: reset_less, loaded by i_start, each with a registered flag
+        # high while it is at its bound, the bound less one as the sequencer registers it), so the
+        # end-of-position and end-of-layer conditions are ANDs of flip-flops: through the comparators
+        # of ox with its bound into the row address's enable was the iCE40 engine's critical path
+        # (25.7 ns, 7 logic levels). t_zero (t == 0), t_kept (t < cout) and pos_zero (the layer's
+        # first position) are flags of the same kind.
+        t_c = LoopCounter(fw["t_beats"], d.t_beats_m1, "t")
+        ox_c, oy_c = LoopCounter(fw["out_w"], d.out_w_m1, "pp_ox"), LoopCounter(fw["out_h"], d.out_h_m1, "pp_oy")
+        t, ox, oy = t_c.value, ox_c.value, oy_c.value
         tplane = Signal(abits, name="tplane", reset_less=True)
-        oy, ox = Signal(fw["out_h"], name="pp_oy", reset_less=True), Signal(fw["out_w"], name="pp_ox", reset_less=True)
         pidx, prow = Signal(abits, name="pidx", reset_less=True), Signal(abits, name="prow", reset_less=True)
-        t_end, ox_end, oy_end = (Signal(name=name, reset_less=True) for name in ("t_end", "pp_ox_end", "pp_oy_end"))
         t_zero, t_kept, pos_zero = (Signal(name=name, reset_less=True) for name in ("t_zero", "t_kept", "pos_zero"))
         pool = pool_kind(d)
-        # the bounds less one, as the sequencer registers them (hw.descriptor.BOUND_FIELDS)
-        ow_m1, oh_m1, beats_m1 = d.out_w_m1, d.out_h_m1, d.t_beats_m1
-        pos_last = ox_end & oy_end
-        t_last = t_end
+        pos_last = ox_c.end & oy_c.end
+        t_last = t_c.end
         pos_off = Signal(abits)
         with m.Switch(pool):
             with m.Case(POOL_MAX2):
@@ -299,20 +298,22 @@ class PostProcessor(wiring.Component):
         m.d.comb += [self.o_const_addr.eq(d.cbase + t), self.o_const_en.eq(1)]
         with m.If(beat):
             with m.If(~t_last):
-                m.d.sync += [t.eq(t + 1), tplane.eq(tplane + d.dst_plane), t_end.eq(t + 1 == beats_m1),
-                             t_zero.eq(0), t_kept.eq(t + 1 < d.cout)]
+                t_c.step(m)
+                m.d.sync += [tplane.eq(tplane + d.dst_plane), t_zero.eq(0), t_kept.eq(t + 1 < d.cout)]
             with m.Else():
-                m.d.sync += [t.eq(0), tplane.eq(0), pidx.eq(pidx + 1), t_end.eq(beats_m1 == 0), t_zero.eq(1),
-                             t_kept.eq(1), pos_zero.eq(0)]
-                with m.If(~ox_end):
-                    m.d.sync += [ox.eq(ox + 1), ox_end.eq(ox + 1 == ow_m1)]
+                t_c.restart(m)
+                m.d.sync += [tplane.eq(0), pidx.eq(pidx + 1), t_zero.eq(1), t_kept.eq(1), pos_zero.eq(0)]
+                with m.If(~ox_c.end):
+                    ox_c.step(m)
                 with m.Else():
-                    m.d.sync += [ox.eq(0), ox_end.eq(ow_m1 == 0), oy.eq(oy + 1), oy_end.eq(oy + 1 == oh_m1)]
+                    ox_c.restart(m)
+                    oy_c.step(m)
                     with m.If(oy[0]):
                         m.d.sync += prow.eq(prow + d.dst_w)
         with m.If(self.i_start):
-            m.d.sync += [t.eq(0), tplane.eq(0), oy.eq(0), ox.eq(0), pidx.eq(0), prow.eq(0),
-                         t_end.eq(beats_m1 == 0), ox_end.eq(ow_m1 == 0), oy_end.eq(oh_m1 == 0),
+            for counter in (t_c, ox_c, oy_c):
+                counter.restart(m)
+            m.d.sync += [tplane.eq(0), pidx.eq(0), prow.eq(0),
                          t_zero.eq(1), t_kept.eq(1), pos_zero.eq(1)]      # a layer has cout >= 1
 
         # ---- the sideband of a chunk: registered at stage A, carried to stage C2 as below, then registered again
