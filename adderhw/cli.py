@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from adderhw import __version__
-from adderhw.base.config import ArrayConfig
+from adderhw.base.config import DATAFLOWS, ArrayConfig
 from adderhw.base.engine import DEFAULT_POST_LANES, check_post_lanes
 from adderhw.base.networks import NETWORK_EPOCHS, NETWORKS, QAT_EPOCHS, STUDY_EPOCHS
 from adderhw.base.requant import REQUANT_KINDS
@@ -172,7 +172,8 @@ def cmd_engine(args):
                           mac_rows=args.mac_rows, sim=args.sim, images=args.images, seed=args.seed,
                           epochs=args.epochs, train=args.train, first_last=args.first_last, requant=args.requant,
                           shift_terms=args.shift_terms, quant=args.quant, group=args.group, qat_epochs=args.qat_epochs,
-                          post_lanes=args.post_lanes, program=args.program, data=args.data)
+                          post_lanes=args.post_lanes, dataflow=args.dataflow or "systolic", program=args.program,
+                          data=args.data)
     r = run_engine_flow(cfg, out, progress=_say)
     _say(f"wrote {out / 'engine.json'}, {out / 'engine.md'} and {out / 'engine.png'}")
     return 0 if r["bit_exact"] and r["cycles_match_model"] else 1
@@ -220,7 +221,8 @@ def cmd_run(args):
     cfg = BoardRunConfig(port=args.port, network=args.network, pe=args.pe, rows=args.rows, cols=args.cols,
                          width=args.width, mac_rows=args.mac_rows, images=args.images, baud=args.baud, seed=args.seed,
                          train=args.train, first_last=args.first_last, requant=args.requant,
-                         shift_terms=args.shift_terms, post_lanes=args.post_lanes, program=args.program,
+                         shift_terms=args.shift_terms, post_lanes=args.post_lanes,
+                         dataflow=args.dataflow or "systolic", program=args.program,
                          data=args.data, board=args.board, clock_mhz=args.clock_mhz)
     r = run_board_flow(cfg, out, progress=_say)
     link = "n/a" if r["link_images_per_s"] is None else f"{r['link_images_per_s']:,.0f}"
@@ -352,6 +354,8 @@ def _config_from(args, **extra):
         fields["sad_stage"] = args.sad_stage
     if getattr(args, "skew", None) is not None:
         fields["skew"] = args.skew
+    if getattr(args, "dataflow", None) is not None:
+        fields["dataflow"] = args.dataflow
     if getattr(args, "target", "generic") != "generic" and not kind.has_multiplier:
         raise BadParameter(f"--target {args.target} applies to MAC arrays only (their multipliers), not to "
                            f"--pe sad: a SAD array's Verilog is the same for every target")
@@ -539,7 +543,8 @@ def cmd_build_engine(args):
                                            first_last=args.first_last or "mul", requant=args.requant or "mul",
                                            shift_terms=args.shift_terms)
         pe, network, exact = args.pe, args.network, False
-    engine = engine_for(program, args.rows, args.cols, pe, args.mac_rows, args.post_lanes, exact_depths=exact)
+    engine = engine_for(program, args.rows, args.cols, pe, args.mac_rows, args.post_lanes, exact_depths=exact,
+                        dataflow=args.dataflow or "systolic")
     per_image = engine_cycles(engine, program)["total"] / engine.lanes
     options = dict(baud=args.baud, dsp=args.dsp is not False, seed=args.seed, out_dir=out, progress=_say,
                    extra={"network": network, **({"program_file": args.program} if args.program else {})},
@@ -605,6 +610,8 @@ def cmd_compare_boards(args):
     if args.largest and args.breakdown:
         raise BadParameter("--breakdown applies to the equal-array comparison, not to --largest")
     check_nextpnr_options(args.placer, args.router, prefix="--")
+    flow = args.dataflow or "systolic"
+    flow_flag = "" if flow == "systolic" else f" --dataflow {flow}"
     pnr = (f" --placer {args.placer}" if args.placer else "") + (f" --router {args.router}" if args.router else "")
     if not args.largest:
         if args.fine is not None:
@@ -626,23 +633,23 @@ def cmd_compare_boards(args):
         starts = {board: shapes[0][:2] for board, shapes in sizes.items()}
         res = compare_largest(args.network, starts, args.mac_rows, args.seed, args.max_pes, build_dir, progress=_say,
                               first_last=args.first_last, requant=args.requant, fine=fine, max_fine_probes=max_fine,
-                              placer=args.placer, router=args.router, post_lanes=args.post_lanes)
+                              placer=args.placer, router=args.router, post_lanes=args.post_lanes, dataflow=flow)
         res["command"] = (f"adderhw compare-boards --network {args.network} --sizes {args.sizes} --largest "
                           f"--mac-rows {args.mac_rows} --seed {args.seed} --max-pes {args.max_pes}"
                           + (f" --first-last {args.first_last}" if args.first_last != "mul" else "")
                           + (f" --requant {args.requant}" if args.requant != "mul" else "")
-                          + (f" --post-lanes {args.post_lanes}" if args.post_lanes else "")
+                          + (f" --post-lanes {args.post_lanes}" if args.post_lanes else "") + flow_flag
                           + (f" --max-fine-probes {max_fine}" if fine else " --no-fine") + pnr)
         _finish_study(out, "compare_largest", res, format_compare_largest)
         return 0
     dsp_modes = {"both": (True, False), "yes": (True,), "no": (False,), None: None}[args.dsp]
     res = compare_boards(args.network, sizes, args.mac_rows, args.seed, build_dir, progress=_say,
                          first_last=args.first_last, requant=args.requant, dsp_modes=dsp_modes, breakdown=args.breakdown,
-                         placer=args.placer, router=args.router, post_lanes=args.post_lanes)
+                         placer=args.placer, router=args.router, post_lanes=args.post_lanes, dataflow=flow)
     res["command"] = (f"adderhw compare-boards --network {args.network} --sizes {args.sizes} --mac-rows {args.mac_rows} "
                       f"--seed {args.seed}" + (f" --first-last {args.first_last}" if args.first_last != "mul" else "")
                       + (f" --requant {args.requant}" if args.requant != "mul" else "")
-                      + (f" --post-lanes {args.post_lanes}" if args.post_lanes else "")
+                      + (f" --post-lanes {args.post_lanes}" if args.post_lanes else "") + flow_flag
                       + (f" --dsp {args.dsp}" if args.dsp else "") + (" --breakdown" if args.breakdown else "") + pnr)
     _finish_study(out, "compare_boards", res, format_compare_boards, plot_compare_boards)
     _say(f"wrote {out / 'compare_boards.json'}, .md and .png")
@@ -769,10 +776,12 @@ def cmd_bench_engine_fmax(args):
                     requant=args.requant, post_lanes=args.post_lanes)           # the engine flow's checks
     seeds = _int_list(args.seeds, "--seeds", 1)
     res = bench_engine_fmax(args.board, args.rows, args.cols, args.network, seeds, args.first_last, args.requant,
-                            post_lanes=args.post_lanes, build_dir=args.build_dir, progress=_say)
+                            post_lanes=args.post_lanes, build_dir=args.build_dir, progress=_say,
+                            dataflow=args.dataflow or "systolic")
     res["command"] = (f"adderhw bench engine-fmax --board {args.board} --rows {args.rows} --cols {args.cols} "
                       f"--network {args.network} --seeds {args.seeds} --first-last {args.first_last} "
-                      f"--requant {args.requant}" + (f" --post-lanes {args.post_lanes}" if args.post_lanes != DEFAULT_POST_LANES else ""))
+                      f"--requant {args.requant}" + (f" --post-lanes {args.post_lanes}" if args.post_lanes != DEFAULT_POST_LANES else "")
+                      + (f" --dataflow {args.dataflow}" if args.dataflow not in (None, "systolic") else ""))
     _finish_study(out, "bench_engine_fmax", res, format_bench_engine_fmax)
     return 0
 
@@ -887,6 +896,14 @@ def _add_array_args(p, *, k_max=True):
     p.add_argument("--mul-stages", type=int, default=None, help="MAC only: multiplier pipeline stages 1-3")
     _add_sad_stage_arg(p)
     _add_skew_arg(p)
+    _add_dataflow_arg(p)
+
+
+def _add_dataflow_arg(p, prefix=""):
+    p.add_argument("--dataflow", choices=DATAFLOWS, default=None,
+                   help=prefix + "how operands reach the PEs: systolic (one PE per cycle behind a skew, every wire "
+                        "local; default) or broadcast (each row's and column's operands registered once and read by "
+                        "every PE of it: no skew and no forwarding registers, fewer flip-flops, for small devices)")
 
 
 def _add_mutate_arg(p, what):
@@ -1185,6 +1202,7 @@ def _add_engine_parser(sub):
     en.add_argument("--qat-epochs", type=int, default=QAT_EPOCHS,
                     help=f"with --quant qat*: fine-tuning epochs (default {QAT_EPOCHS})")
     _multiplier_options(en)
+    _add_dataflow_arg(en, "the engine's arrays: ")
     _program_options(en)
     _train_option(en)
     en.set_defaults(func=cmd_engine)
@@ -1259,6 +1277,7 @@ def _add_run_parser(sub):
     rn.add_argument("--seed", type=int, default=0, help="data split and training seed (default 0)")
     rn.add_argument("--out", default=None, help="directory for run.json and run.md (default: none)")
     _multiplier_options(rn)
+    _add_dataflow_arg(rn, "the board engine's arrays: ")
     _program_options(rn)
     _train_option(rn)
     rn.set_defaults(func=cmd_run)
@@ -1306,6 +1325,7 @@ def _add_compare_boards_parser(sub):
                     help="both engines' post-processing lanes L, a divisor of every size's columns (with --largest "
                          "0 or 1, which divide every probe's); default 0, one lane per column, as the committed "
                          "comparisons were made (the engine flows' default is 1)")
+    _add_dataflow_arg(cb, "both engines' arrays: ")
     cb.add_argument("--fine", action=argparse.BooleanOptionalAction, default=None,
                     help="with --largest: after the doubling, search the arrays between the largest that fit and "
                          "the smallest that did not, of any rows and columns (default: yes; --no-fine: doubling only)")
@@ -1375,6 +1395,7 @@ def _add_bench_engine_fmax_parser(bsub):
     be.add_argument("--seeds", default="1,2,3", help="comma-separated nextpnr seeds (default 1,2,3)")
     _multiplier_free_options(be)
     be.add_argument("--post-lanes", type=int, default=DEFAULT_POST_LANES, help=POST_LANES_HELP)
+    _add_dataflow_arg(be, "the engine's array and the bare array: ")
     _engine_build_dir_option(be)
     _out_option(be, "bench_engine_fmax", "out/bench_engine_fmax", png=False)
     be.set_defaults(func=cmd_bench_engine_fmax)

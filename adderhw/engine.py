@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from adderhw.base.pe_kind import pe_kind
-from adderhw.base.config import check_array_shape
+from adderhw.base.config import DATAFLOWS, check_array_shape
 from adderhw.base.engine import DEFAULT_POST_LANES, check_post_lanes
 from adderhw.base.errors import BadParameter
 from adderhw.base.tables import markdown_table, pyplot, write_reports
@@ -59,6 +59,7 @@ class EngineRunConfig:
     group: int = 0             # "qat-group": output channels per scale (0: the array's rows)
     qat_epochs: int = QAT_EPOCHS
     post_lanes: int = DEFAULT_POST_LANES   # post-processing lanes L (EngineConfig.post_lanes); 0: one per column
+    dataflow: str = "systolic"  # ArrayConfig.dataflow of the engine's arrays
     program: str = None        # a program file (adderhw compile) instead of a built-in network
     data: str = None           # with ``program``: the images (.npz: x, and y for the accuracy)
 
@@ -79,6 +80,8 @@ class EngineRunConfig:
         self.group = check_int("group", self.group, lo=0)
         self.qat_epochs = check_int("qat_epochs", self.qat_epochs, lo=1)
         check_post_lanes(self.post_lanes, self.cols)
+        if self.dataflow not in DATAFLOWS:
+            raise BadParameter(f"dataflow must be one of {', '.join(map(repr, DATAFLOWS))}, not {self.dataflow!r}")
 
     @property
     def flags(self):
@@ -93,6 +96,8 @@ class EngineRunConfig:
                        + (f" --qat-epochs {self.qat_epochs}" if self.qat_epochs != 6 else ""))
         if self.post_lanes != DEFAULT_POST_LANES:
             out.append(f"--post-lanes {self.post_lanes}")
+        if self.dataflow != "systolic":
+            out.append(f"--dataflow {self.dataflow}")
         return "".join(" " + f for f in out)
 
     @property
@@ -101,7 +106,8 @@ class EngineRunConfig:
         if self.program is not None:
             return (f"adderhw engine --program {self.program} --data {self.data} --rows {self.rows} --cols {self.cols} "
                     f"--mac-rows {self.mac_rows} --sim {self.sim} --images {self.images}"
-                    + (f" --post-lanes {self.post_lanes}" if self.post_lanes != DEFAULT_POST_LANES else ""))
+                    + (f" --post-lanes {self.post_lanes}" if self.post_lanes != DEFAULT_POST_LANES else "")
+                    + (f" --dataflow {self.dataflow}" if self.dataflow != "systolic" else ""))
         return (f"adderhw engine --network {self.network} --pe {self.pe} --rows {self.rows} --cols {self.cols} "
                 f"--width {self.width} --mac-rows {self.mac_rows} --sim {self.sim} --images {self.images}"
                 + self.flags + (" --train" if self.train else ""))
@@ -130,7 +136,8 @@ def run_engine_flow(cfg, out_dir=None, progress=print):
     w = workload(cfg, progress)
     program, pe, y_test = w.program, w.pe, w.y
     progress("[2/4] the program compiled; the golden program on the whole test set")
-    engine = engine_for(program, cfg.rows, cfg.cols, pe, cfg.mac_rows, cfg.post_lanes, exact_depths=w.exact_depths)
+    engine = engine_for(program, cfg.rows, cfg.cols, pe, cfg.mac_rows, cfg.post_lanes, exact_depths=w.exact_depths,
+                        dataflow=cfg.dataflow)
     xq = quantize_images(program, w.x)
     golden = run_program(program, xq)
     golden_acc = float(np.mean(golden.classes == y_test)) if w.labelled else None

@@ -90,15 +90,16 @@ def require_tools():
 def default_depth(config):
     """Steps for the basecase and k-induction: the longest beat-to-accumulator lag plus margin.
 
-    The induction must outlast everything in flight (the skew and PE pipelines, R + C + S - 3
-    cycles) and the start of a drain (a few cycles more); the basecase starts with the
-    ``RESET_CYCLES`` cycles in which the array's reset tree settles (hw.reset)."""
-    return config.rows + config.cols + config.pe_stages + 5 + RESET_CYCLES
+    The induction must outlast everything in flight (the skew or broadcast registers and the PE
+    pipelines, ``arrival(R - 1, C - 1)`` + S - 1 cycles) and the start of a drain (a few cycles
+    more); the basecase starts with the ``RESET_CYCLES`` cycles in which the array's reset tree
+    settles (hw.reset). (For a systolic array this is R + C + S + 5 + RESET_CYCLES.)"""
+    return config.arrival(config.rows - 1, config.cols - 1) + config.pe_stages + 7 + RESET_CYCLES
 
 
 def cover_depth(config):
-    """Cycles for the covers: two full tiles of k_max beats with their drains (G = 2R + C + S - 1)."""
-    gap = 2 * config.rows + config.cols + config.pe_stages - 1
+    """Cycles for the covers: two full tiles of k_max beats with their drains (G = ``drain_gap``)."""
+    gap = config.drain_gap
     return 2 * (config.k_max + gap) + 4
 
 

@@ -59,6 +59,7 @@ class BoardRunConfig:
     requant: str = "mul"
     shift_terms: int = 2
     post_lanes: int = DEFAULT_POST_LANES   # EngineConfig.post_lanes; 0: one per column
+    dataflow: str = "systolic"  # ArrayConfig.dataflow of the engine's arrays
     program: str = None         # a program file (adderhw compile) instead of a built-in network
     data: str = None            # with ``program``: the images (.npz: x, and y for the accuracy)
 
@@ -68,7 +69,7 @@ class BoardRunConfig:
                                             width=self.width, mac_rows=self.mac_rows, images=self.images,
                                             seed=self.seed, first_last=self.first_last, requant=self.requant,
                                             shift_terms=self.shift_terms, post_lanes=self.post_lanes,
-                                            program=self.program, data=self.data).flags
+                                            dataflow=self.dataflow, program=self.program, data=self.data).flags
         self.images = check_int("images", self.images, lo=1)
         if self.baud is not None:
             self.baud = check_int("baud", self.baud, lo=300)
@@ -92,7 +93,8 @@ class BoardRunConfig:
 def run_board_flow(cfg, out_dir=None, progress=print):
     w = workload(cfg, progress)
     program, pe = w.program, w.pe
-    engine = engine_for(program, cfg.rows, cfg.cols, pe, cfg.mac_rows, cfg.post_lanes, exact_depths=w.exact_depths)
+    engine = engine_for(program, cfg.rows, cfg.cols, pe, cfg.mac_rows, cfg.post_lanes, exact_depths=w.exact_depths,
+                        dataflow=cfg.dataflow)
     xq = quantize_images(program, w.x)
     if cfg.images > len(xq):
         raise BadParameter(f"images must be at most the {len(xq)} test images of {w.what}, not {cfg.images}")

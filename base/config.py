@@ -11,13 +11,15 @@ from .errors import BadParameter
 from .pe_kind import PE_KINDS, pe_kind
 from .validate import check_int
 
-__all__ = ["ArrayConfig", "PE_KINDS", "SAD_STAGES", "SKEWS", "RTL_WIDTHS", "ARRAY_SIDE", "check_config",
+__all__ = ["ArrayConfig", "PE_KINDS", "SAD_STAGES", "SKEWS", "DATAFLOWS", "RTL_WIDTHS", "ARRAY_SIDE", "check_config",
            "check_array_shape"]
 
 #: what the register between a SAD PE's two stages holds (ArrayConfig.sad_stage)
 SAD_STAGES = ("difference", "operands")
 #: how the array's skew lanes are built (ArrayConfig.skew, see hw.skew)
 SKEWS = ("registers", "memory")
+#: how operands reach the PEs (ArrayConfig.dataflow, see hw.array)
+DATAFLOWS = ("systolic", "broadcast")
 #: widths the RTL generator supports
 RTL_WIDTHS = (2, 16)
 #: the array sizes the generator builds: rows and cols from 1 to 64 each
@@ -53,6 +55,14 @@ class ArrayConfig:
         or more are RAM ring buffers (distributed RAM on the ECP5, block RAM on the iCE40) with two
         registers each; the same cycles and results, and 6,708 fewer flip-flops at 32x32 on the
         ECP5-85F (measured: docs/history.md).
+    dataflow : "systolic" or "broadcast"
+        How a beat reaches the PEs (``hw.array``). "systolic" (default): operands move one PE per
+        cycle, behind a skew, so every wire stays local and large arrays keep their clock.
+        "broadcast": row r's filter value and column c's activation are registered once and
+        reach every PE of the row or column in the same cycle; no skew and no forwarding
+        registers (about 16 fewer flip-flops per 8-bit PE plus the skew's), and a drain gap
+        that no longer grows with C, for small devices whose flip-flops bound the array. Its
+        fan-out grows with the array, so large arrays lose clock. Takes ``skew="registers"``.
     """
     rows: int = 8
     cols: int = 8
@@ -62,6 +72,7 @@ class ArrayConfig:
     mul_stages: int = 1
     sad_stage: str = "difference"
     skew: str = "registers"
+    dataflow: str = "systolic"
 
     def __post_init__(self):
         for name, lo, hi in (("rows", *ARRAY_SIDE), ("cols", *ARRAY_SIDE), ("width", *RTL_WIDTHS),
@@ -77,6 +88,11 @@ class ArrayConfig:
                                f"not {self.sad_stage!r}")
         if self.skew not in SKEWS:
             raise BadParameter(f"skew must be one of {', '.join(map(repr, SKEWS))}, not {self.skew!r}")
+        if self.dataflow not in DATAFLOWS:
+            raise BadParameter(f"dataflow must be one of {', '.join(map(repr, DATAFLOWS))}, not {self.dataflow!r}")
+        if self.dataflow == "broadcast" and self.skew != "registers":
+            raise BadParameter(f"skew applies to the systolic dataflow only; a broadcast array has no skew "
+                               f"and takes 'registers', not {self.skew!r}")
 
     @property
     def kind(self):
@@ -106,12 +122,22 @@ class ArrayConfig:
         """
         return 1 + self.mul_stages if self.kind.has_multiplier else 2
 
+    def arrival(self, r, c):
+        """Cycles from the acceptance of a beat to the cycle its operands are at PE(r, c)'s inputs:
+        r + c behind the systolic skew, 1 (the broadcast registers) for every PE of a broadcast
+        array. The PE adds the term ``pe_stages`` cycles later; it captures a tile's sum in
+        cycle ``arrival(r, c) + pe_stages - 1`` after the tile's last beat."""
+        return r + c if self.dataflow == "systolic" else 1
+
     @property
     def drain_gap(self):
-        """G = 2R + C + S - 1 (S = ``pe_stages``): the fewest cycles between two tiles' last beats,
-        the one source of the rule (hw.drain builds it, golden.cycles counts with it, the formal
-        spec and ``adderhw prove`` assume it); K >= G hides the drain."""
-        return 2 * self.rows + self.cols + self.pe_stages - 1
+        """G: the fewest cycles between two tiles' last beats, the one source of the rule (hw.drain
+        builds it, golden.cycles counts with it, the formal spec and ``adderhw prove`` assume it);
+        K >= G hides the drain. The last PE captures ``arrival(R - 1, C - 1) + S - 1`` cycles after
+        the last beat (S = ``pe_stages``), its column's chain then shifts R times and the output
+        FIFO offers the last row one cycle later: G = arrival(R - 1, C - 1) + S + R + 1, which is
+        2R + C + S - 1 for the systolic dataflow and R + S + 2 for the broadcast one."""
+        return self.arrival(self.rows - 1, self.cols - 1) + self.pe_stages + self.rows + 1
 
     @property
     def pes(self):
@@ -128,7 +154,7 @@ class ArrayConfig:
     def record_fields(self, pes=False):
         """The config as a result's JSON records it: rows, cols, width, k_max and pe (with ``pes``
         the PE count after them), then only the options that differ from their defaults
-        (mul_stages for a multiplier PE, sad_stage, skew)."""
+        (mul_stages for a multiplier PE, sad_stage, skew, dataflow)."""
         fields = {"rows": self.rows, "cols": self.cols, "width": self.width, "k_max": self.k_max, "pe": self.pe}
         if pes:
             fields["pes"] = self.pes
@@ -138,6 +164,8 @@ class ArrayConfig:
             fields["sad_stage"] = self.sad_stage
         if self.skew != "registers":
             fields["skew"] = self.skew
+        if self.dataflow != "systolic":
+            fields["dataflow"] = self.dataflow
         return fields
 
     def describe(self):
@@ -148,7 +176,8 @@ class ArrayConfig:
             kind += f" (stage 1: {self.sad_stage})"
         sign = "signed" if self.acc_signed else "unsigned"
         skew = "" if self.skew == "registers" else f", skew in {self.skew}"
-        return (f"{self.rows}x{self.cols} {kind} array, {self.width}-bit operands, K <= {self.k_max}, "
+        flow = "" if self.dataflow == "systolic" else f" {self.dataflow}"
+        return (f"{self.rows}x{self.cols}{flow} {kind} array, {self.width}-bit operands, K <= {self.k_max}, "
                 f"{self.acc_width}-bit {sign} accumulators, PE latency {self.pe_stages}{skew}")
 
 

@@ -59,27 +59,29 @@ def parse_sizes(text):
 
 
 def _tag(board, network, pe, rows, cols, mac_rows, dsp, first_last="mul", requant="mul", breakdown=False,
-         placer=None, router=None, post_lanes=0):
+         placer=None, router=None, post_lanes=0, dataflow="systolic"):
     """The build directory's name of one engine build (shared by both comparisons, so they reuse
-    each other's builds); nextpnr's ``placer`` and ``router`` name it only where they are not its
-    defaults (None), so that the builds made before these options are found again."""
+    each other's builds); nextpnr's ``placer`` and ``router`` and the arrays' ``dataflow`` name it
+    only where they are not their defaults, so that the builds made before these options are found
+    again."""
     variant = ""
     if not pe_kind(pe).has_multiplier:
         variant = "-alladder" if first_last == "adder" else f"-m{mac_rows}"
         variant += "-shift" if requant == "shift" else ""
     return (f"{board}-{network}-{pe}-{rows}x{cols}{variant}-{'dsp' if dsp else 'nodsp'}"
-            + (f"-l{post_lanes}" if post_lanes else "")
+            + (f"-l{post_lanes}" if post_lanes else "") + ("" if dataflow == "systolic" else f"-{dataflow}")
             + ("-blocks" if breakdown else "") + "".join(f"-{o}" for o in (placer, router) if o))
 
 
 def build_one(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress, first_last="mul", requant="mul",
-             breakdown=False, placer=None, router=None, post_lanes=0):
+             breakdown=False, placer=None, router=None, post_lanes=0, dataflow="systolic"):
     """One engine build; ``first_last`` and ``requant`` shape the AdderNet side only (the CNN twin
-    keeps its multipliers: a CNN needs them); ``placer`` and ``router``: nextpnr's."""
+    keeps its multipliers: a CNN needs them); ``placer`` and ``router``: nextpnr's; ``dataflow``:
+    the arrays' (ArrayConfig.dataflow)."""
     if pe_kind(pe).has_multiplier:
         first_last = requant = "mul"
     _, _, program, _ = network_program(network, pe, 8, progress=progress, first_last=first_last, requant=requant)
-    engine = engine_for(program, rows, cols, pe, mac_rows, post_lanes)
+    engine = engine_for(program, rows, cols, pe, mac_rows, post_lanes, dataflow=dataflow)
     per_image = engine_cycles(engine, program)["total"] / engine.lanes
     try:
         r = build_engine_board(board, engine, per_image, dsp=dsp, seed=seed, out_dir=out, progress=progress,
@@ -91,20 +93,22 @@ def build_one(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress
         stat = parse_yosys_stat(json.loads((Path(out) / "stat.json").read_text()), b.family)
         placer, router = check_nextpnr_options(placer, router)
         return {"board": board, "pe": pe, "rows": rows, "cols": cols, "engine": engine.describe(), "fits": False,
+                "dataflow": dataflow,
                 "reason": str(exc), **stat, "dsp_requested": dsp, "cycles_per_image": per_image,
                 "placer": placer or NEXTPNR_DEFAULTS["placer"], "router": router or NEXTPNR_DEFAULTS["router"]}
 
 
 def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="build/engines", progress=print,
                    first_last="mul", requant="mul", dsp_modes=None, breakdown=False, placer=None, router=None,
-                   post_lanes=0):
+                   post_lanes=0, dataflow="systolic"):
     """The AdderNet engine (``first_last``, ``requant``: adderhw engine's options) against its CNN twin
     at each size of ``sizes``; ``dsp_modes`` (default: with and without DSPs on iCE40, with on ECP5)
     the DSP settings to build each pair with. ``breakdown``: hierarchical builds whose reports break
     the logic down per block (boards.breakdown), shown as a table and stacked bars. ``placer`` and
     ``router``: nextpnr's (boards.engine_build; None: its defaults). ``post_lanes``: both engines'
     post-processing lanes L (base.engine.check_post_lanes; 0, one per column, as the committed
-    comparisons were made), checked against every size's columns before any build."""
+    comparisons were made), checked against every size's columns before any build. ``dataflow``:
+    both engines' arrays' (ArrayConfig.dataflow), so that the twins stay alike."""
     placer, router = check_nextpnr_options(placer, router)
     sizes = sizes or {"icebreaker": [(1, 1, 1)], "ulx3s-85f": [(8, 8, 2)]}
     for shapes in sizes.values():
@@ -119,11 +123,11 @@ def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="
                 pair = {"board": board, "rows": rows, "cols": cols, "mac_rows": mac, "dsp": dsp}
                 for pe in PE_KINDS:
                     tag = _tag(board, network, pe, rows, cols, mac, dsp, first_last, requant, breakdown, placer, router,
-                               post_lanes=post_lanes)
+                               post_lanes=post_lanes, dataflow=dataflow)
                     progress(f"[{board} {rows}x{cols} {'with' if dsp else 'without'} DSPs] the {pe.upper()} engine")
                     pair[pe] = build_one(board, network, pe, rows, cols, mac, dsp, seed, Path(build_dir) / tag, progress,
                                       first_last, requant, breakdown, placer=placer, router=router,
-                                      post_lanes=post_lanes)
+                                      post_lanes=post_lanes, dataflow=dataflow)
                 s, m = pair["sad"], pair["mac"]
                 pair["ratio"] = {"luts": s["luts"] / m["luts"], "ffs": s["ffs"] / m["ffs"],
                                  "luts_plus_ffs": (s["luts"] + s["ffs"]) / (m["luts"] + m["ffs"])}
@@ -133,7 +137,8 @@ def compare_boards(network="digits", sizes=None, mac_rows=2, seed=1, build_dir="
                 pairs.append(pair)
     return {"network": network, "mac_rows": mac_rows, "seed": seed, "first_last": first_last, "requant": requant,
             "breakdown": breakdown, "placer": placer or NEXTPNR_DEFAULTS["placer"],
-            "router": router or NEXTPNR_DEFAULTS["router"], "post_lanes": post_lanes, "pairs": pairs}
+            "router": router or NEXTPNR_DEFAULTS["router"], "post_lanes": post_lanes, "dataflow": dataflow,
+            "pairs": pairs}
 
 
 def _grow(rows, cols):
@@ -283,7 +288,7 @@ def search_largest(fits, start, max_pes, fine=True, max_fine_probes=MAX_FINE_PRO
 
 def largest_fitting(board, network, pe, start, mac_rows=2, seed=1, max_pes=512, build_dir="build/engines",
                     progress=print, first_last="mul", requant="mul", fine=True, max_fine_probes=MAX_FINE_PROBES,
-                    placer=None, router=None, post_lanes=0):
+                    placer=None, router=None, post_lanes=0, dataflow="systolic"):
     """The largest engine of kind ``pe`` that places and routes on ``board`` (with DSP blocks, as a
     user would build it), found by :func:`search_largest` from ``start`` (rows, cols): doubling (or
     halving) stages, then, with ``fine``, a fine stage of at most ``max_fine_probes`` probes over
@@ -292,7 +297,7 @@ def largest_fitting(board, network, pe, start, mac_rows=2, seed=1, max_pes=512, 
     ``requant`` shape the AdderNet engine as in :func:`compare_boards` (with ``first_last="adder"``
     it has no MAC array); ``placer`` and ``router`` are nextpnr's (boards.engine_build);
     ``post_lanes`` the post-processing lanes of every probe, 0 (one per column) or 1 (a lane divides
-    every probe's columns; :data:`LARGEST_POST_LANES`). Returns
+    every probe's columns; :data:`LARGEST_POST_LANES`); ``dataflow`` the arrays' (ArrayConfig). Returns
     {"largest": report or None, "probes": [report, ...] in increasing PEs, each with its "stage"
     and its "probe" number in build order, "limit": why the search stopped, "fine": the fine
     stage's record or None}. Every probe is a full build, reused when unchanged."""
@@ -306,10 +311,10 @@ def largest_fitting(board, network, pe, start, mac_rows=2, seed=1, max_pes=512, 
         rows, cols = shape
         mac = min(mac_rows, rows)
         tag = _tag(board, network, pe, rows, cols, mac, True, first_last, requant, placer=placer, router=router,
-                   post_lanes=post_lanes)
+                   post_lanes=post_lanes, dataflow=dataflow)
         progress(f"[largest {pe.upper()} engine on {board}] {stage} probe {len(probes) + 1}: {rows}x{cols}")
         r = build_one(board, network, pe, rows, cols, mac, True, seed, Path(build_dir) / tag, progress, first_last,
-                   requant, placer=placer, router=router, post_lanes=post_lanes)
+                   requant, placer=placer, router=router, post_lanes=post_lanes, dataflow=dataflow)
         probes[shape] = {**r, "stage": stage, "probe": len(probes) + 1}
         return r["fits"]
 
@@ -324,11 +329,11 @@ def largest_fitting(board, network, pe, start, mac_rows=2, seed=1, max_pes=512, 
 
 def compare_largest(network="digits", starts=None, mac_rows=2, seed=1, max_pes=512, build_dir="build/engines",
                     progress=print, first_last="mul", requant="mul", fine=True, max_fine_probes=MAX_FINE_PROBES,
-                    placer=None, router=None, post_lanes=0):
+                    placer=None, router=None, post_lanes=0, dataflow="systolic"):
     """:func:`largest_fitting` for the AdderNet engine (shaped by ``first_last`` and ``requant``) and
     the CNN twin on each board of ``starts`` ({board: (rows, cols)}), with or without the ``fine``
     stage (at most ``max_fine_probes`` probes per kind and board), with nextpnr's ``placer`` and
-    ``router``, and ``post_lanes`` (0 or 1) for every probe; the pair's ratios compare each kind at
+    ``router``, ``post_lanes`` (0 or 1) and ``dataflow`` for every probe; the pair's ratios compare each kind at
     its own largest array."""
     check_int("max_fine_probes", max_fine_probes, lo=1)
     check_largest_post_lanes(post_lanes)
@@ -338,7 +343,7 @@ def compare_largest(network="digits", starts=None, mac_rows=2, seed=1, max_pes=5
     for board, start in starts.items():
         entry = {"board": board, **{pe: largest_fitting(board, network, pe, start, mac_rows, seed, max_pes, build_dir,
                                                         progress, first_last, requant, fine, max_fine_probes, placer,
-                                                        router, post_lanes) for pe in PE_KINDS}}
+                                                        router, post_lanes, dataflow) for pe in PE_KINDS}}
         s, m = entry["sad"]["largest"], entry["mac"]["largest"]
         if s and m:
             entry["ratio"] = {"pes": (s["rows"] * s["cols"]) / (m["rows"] * m["cols"]),
@@ -347,4 +352,4 @@ def compare_largest(network="digits", starts=None, mac_rows=2, seed=1, max_pes=5
     return {"network": network, "mac_rows": mac_rows, "seed": seed, "max_pes": max_pes, "first_last": first_last,
             "requant": requant, "fine": fine, "max_fine_probes": max_fine_probes, "fine_aspect": FINE_ASPECT,
             "placer": placer or NEXTPNR_DEFAULTS["placer"], "router": router or NEXTPNR_DEFAULTS["router"],
-            "post_lanes": post_lanes, "boards": boards}
+            "post_lanes": post_lanes, "dataflow": dataflow, "boards": boards}

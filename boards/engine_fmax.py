@@ -31,13 +31,14 @@ FMAX_GOAL = 0.9
 
 
 def bench_engine_fmax(board="ulx3s-85f", rows=8, cols=8, network="digits", seeds=(1, 2, 3), first_last="adder",
-                      requant="shift", mac_rows=2, post_lanes=0, build_dir="build/engines", progress=print):
+                      requant="shift", mac_rows=2, post_lanes=0, build_dir="build/engines", progress=print,
+                      dataflow="systolic"):
     if board not in ENGINE_BOARDS:
         raise BadParameter(f"board must be one of {', '.join(ENGINE_BOARDS)}, not {board!r}")
     if not seeds:
         raise BadParameter("seeds must name at least one nextpnr seed, not none")
     _, _, program, _ = network_program(network, "sad", 8, progress=progress, first_last=first_last, requant=requant)
-    engine = engine_for(program, rows, cols, "sad", mac_rows, post_lanes)
+    engine = engine_for(program, rows, cols, "sad", mac_rows, post_lanes, dataflow=dataflow)
     cycles = engine_cycles(engine, program)["total"] / engine.lanes       # per image, the exact model
     runs = []
     for i, seed in enumerate(seeds):
@@ -45,14 +46,17 @@ def bench_engine_fmax(board="ulx3s-85f", rows=8, cols=8, network="digits", seeds
         try:
             arr = build_board(board, engine.array, seed=seed, progress=progress, reuse=True,
                               out_dir=Path(build_dir) / f"{board}-array-{rows}x{cols}-w{engine.array.width}"
-                                                        f"-k{engine.array.k_max}-seed{seed}")
+                                                        f"-k{engine.array.k_max}"
+                                                        + ("" if dataflow == "systolic" else f"-{dataflow}")
+                                                        + f"-seed{seed}")
             array_fmax = arr["fmax_mhz"]
         except DesignDoesNotFit as exc:
             array_fmax = None
             progress(f"  the array alone does not fit: {exc}")
-        tag = _tag(board, network, "sad", rows, cols, mac_rows, True, first_last, requant, post_lanes=post_lanes)
+        tag = _tag(board, network, "sad", rows, cols, mac_rows, True, first_last, requant, post_lanes=post_lanes,
+                   dataflow=dataflow)
         eng = build_one(board, network, "sad", rows, cols, mac_rows, True, seed, Path(build_dir) / f"{tag}-seed{seed}",
-                        progress, first_last, requant, post_lanes=post_lanes)
+                        progress, first_last, requant, post_lanes=post_lanes, dataflow=dataflow)
         fmax = eng.get("fmax_mhz") if eng["fits"] else None
         runs.append({"seed": seed, "array_fmax_mhz": array_fmax, "engine_fmax_mhz": fmax,
                      "engine_critical_path": eng.get("critical_path"), "engine_luts": eng["luts"],
@@ -66,7 +70,7 @@ def bench_engine_fmax(board="ulx3s-85f", rows=8, cols=8, network="digits", seeds
     ratio = med_e / med_a if med_a and med_e else None
     dense = [r["images_per_s_per_kluts"] for r in runs if r["images_per_s_per_kluts"]]
     return {"board": board, "rows": rows, "cols": cols, "network": network, "first_last": first_last,
-            "requant": requant, "post_lanes": engine.pp_lanes, "engine": engine.describe(),
+            "requant": requant, "post_lanes": engine.pp_lanes, "dataflow": dataflow, "engine": engine.describe(),
             "array": engine.array.describe(), "seeds": list(seeds), "runs": runs,
             "array_fmax_median_mhz": med_a, "engine_fmax_median_mhz": med_e, "ratio": ratio,
             "goal": FMAX_GOAL, "met": ratio is not None and ratio >= FMAX_GOAL, "cycles_per_image": cycles,

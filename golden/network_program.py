@@ -84,7 +84,7 @@ def _pow2(n):
     return 1 << max(4, (int(n) - 1).bit_length())
 
 
-def engine_for(program, rows, cols, pe, mac_rows, post_lanes=0, exact_depths=False):
+def engine_for(program, rows, cols, pe, mac_rows, post_lanes=0, exact_depths=False, dataflow="systolic"):
     """The smallest EngineConfig of this array shape that holds ``program``: the activation buffers
     and the weight and constant tables rounded up to powers of two, or, with ``exact_depths``, the
     tables exactly as deep as the program needs (the program-file flows: a large network such as
@@ -99,11 +99,11 @@ def engine_for(program, rows, cols, pe, mac_rows, post_lanes=0, exact_depths=Fal
     in normal form (golden.requant_normal.normal_widths: M's common power of two taken out), not
     the program's format widths: the multiplier-free digits and MNIST programs need 9 and 19, 8 and
     22 bits against 16 and 32. ``post_lanes``:
-    EngineConfig.post_lanes."""
+    EngineConfig.post_lanes. ``dataflow``: ArrayConfig.dataflow of every array of the engine."""
     convs = [layer for layer in program.layers if isinstance(layer, LayerProgram)]
     scale_bits, bias_bits = normal_widths(program)
     k_max = max(layer.k for layer in convs)
-    array = ArrayConfig(rows=rows, cols=cols, width=program.width, k_max=k_max, pe=pe)
+    array = ArrayConfig(rows=rows, cols=cols, width=program.width, k_max=k_max, pe=pe, dataflow=dataflow)
     needs_mac = any(layer.op == "mul" for layer in program.layers)
     probe = EngineConfig(array=array, mac_rows=mac_rows if not array.kind.has_multiplier and needs_mac else 0, act_depth=1 << 20,
                          weight_depth=1 << 20, const_depth=1 << 16, max_layers=len(program.layers),

@@ -8,6 +8,15 @@ PE(r, c) k + r + c cycles after beat k was accepted. With ``config.skew = "memor
 cycles or more are RAM ring buffers of the same delay instead (:mod:`hw.skew`). ``valid`` and ``last`` travel down
 with the activations.
 
+Broadcast dataflow (``config.dataflow = "broadcast"``), for small devices. Row r's filter value,
+column c's activation and the valid and last flags are each registered once, and PE(r, c) reads
+row r's and column c's registers: every PE sees beat k one cycle after it was accepted
+(``ArrayConfig.arrival``), all PEs capture a tile in the same cycle, and there is no skew and no
+operand forwarding (the PEs' forwarding registers have no load and synthesis removes them). The
+drain, the join, the reset and the stream rules are the same; G below becomes R + S + 2. The
+broadcast registers drive C (a filter lane), R (an activation lane) or R·C (the flags) loads, so
+the clock falls as the array grows.
+
 Streams (``amaranth.lib.stream``, rules honoured: valid is never withdrawn by us and our
 payload is held until accepted):
   * ``i_filter``: payload ``ArrayLayout(signed(width), rows)``, the column A[tile rows, k].
@@ -47,7 +56,7 @@ the same cycle), and its ports stay silent until then: from the cycle after the 
 cycles after it falls, both inputs' ``ready``, ``o_sum.valid`` and ``o_busy`` are low. After a
 reset, the first beat can be accepted ``RESET_CYCLES`` cycles after the reset falls.
 
-Cycles (no stalls on either side). Let S = ``config.pe_stages`` and G = 2R + C + S - 1,
+Cycles (no stalls on either side; systolic, see above for broadcast). Let S = ``config.pe_stages`` and G = 2R + C + S - 1,
 the cycles from accepting a tile's last beat to its last output row, plus one: the capture wave
 reaches PE(R-1, C-1) R + C + S - 3 cycles after the last beat, the chains then shift for R
 cycles, and the FIFO offers each row one cycle after it left its chain. If tile j has K_j beats
@@ -168,24 +177,36 @@ class SystolicArray(wiring.Component):
                 clear_on(m, clear, regs)
             return value
 
-        a_in = [lane(self.i_filter.payload[r], r, f"skew_a{r}") for r in range(R)]
-        b_in = [lane(self.i_act.payload.data[c], c, f"skew_b{c}") for c in range(C)]
-        # valid and last are the same for every column, only later: one chain along the top edge,
-        # column c's flags one register after column c - 1's (C - 1 registers each, not C(C - 1)/2,
-        # and ``fire`` drives one register, not one per column: with a chain per column, cleared by
-        # different reset leaves so that Yosys could not merge them, fire's wire to column 12's
-        # chain was the 16x16 critical path on the ECP5-85F, 4.5 ns of routing)
-        v_in, l_in = [fire], [fire & self.i_act.payload.last]
-        for c in range(1, C):
-            # cleared by the reset leaf of PE(0, c), beside it
-            v_in.append(delayed(m, v_in[-1], 1, f"skew_v{c}", clear=tree.o_pe[0][c]))
-            l_in.append(delayed(m, l_in[-1], 1, f"skew_l{c}", clear=tree.o_pe[0][c]))
+        if cfg.dataflow == "systolic":
+            a_in = [lane(self.i_filter.payload[r], r, f"skew_a{r}") for r in range(R)]
+            b_in = [lane(self.i_act.payload.data[c], c, f"skew_b{c}") for c in range(C)]
+            # valid and last are the same for every column, only later: one chain along the top edge,
+            # column c's flags one register after column c - 1's (C - 1 registers each, not C(C - 1)/2,
+            # and ``fire`` drives one register, not one per column: with a chain per column, cleared by
+            # different reset leaves so that Yosys could not merge them, fire's wire to column 12's
+            # chain was the 16x16 critical path on the ECP5-85F, 4.5 ns of routing)
+            v_in, l_in = [fire], [fire & self.i_act.payload.last]
+            for c in range(1, C):
+                # cleared by the reset leaf of PE(0, c), beside it
+                v_in.append(delayed(m, v_in[-1], 1, f"skew_v{c}", clear=tree.o_pe[0][c]))
+                l_in.append(delayed(m, l_in[-1], 1, f"skew_l{c}", clear=tree.o_pe[0][c]))
+        else:
+            # broadcast: one register per row's filter lane, per column's activation lane and for
+            # valid and last, which every PE of the row, the column or the array reads (arrival 1)
+            a_in = [delayed(m, self.i_filter.payload[r], 1, f"bcast_a{r}") for r in range(R)]
+            b_in = [delayed(m, self.i_act.payload.data[c], 1, f"bcast_b{c}") for c in range(C)]
+            bcast_v = delayed(m, fire, 1, "bcast_v", clear=tree.o_pe[0][0])
+            bcast_l = delayed(m, fire & self.i_act.payload.last, 1, "bcast_l", clear=tree.o_pe[0][0])
 
         pes = [[make_pe(cfg, mutation=self.mutation) for _ in range(C)] for _ in range(R)]
         for r in range(R):
             for c in range(C):
                 pe = pes[r][c]
                 m.submodules[f"pe_{r}_{c}"] = pe
+                if cfg.dataflow == "broadcast":
+                    m.d.comb += [pe.i_a.eq(a_in[r]), pe.i_b.eq(b_in[c]), pe.i_valid.eq(bcast_v),
+                                 pe.i_last.eq(bcast_l), pe.i_rst.eq(tree.o_pe[r][c])]
+                    continue
                 left = a_in[r] if c == 0 else pes[r][c - 1].o_a
                 if r == 0:
                     b, v, l = b_in[c], v_in[c], l_in[c]
@@ -205,11 +226,16 @@ class SystolicArray(wiring.Component):
                              pe.i_below.eq(pes[r + 1][c].o_sum if r + 1 < R else 0)]
         for c in range(C):
             m.d.comb += drain.i_head[c].eq(pes[0][c].o_sum)
-        # the drain registers its start from a PE that the capture wave reaches drain.start_lead
-        # cycles before PE(R-1, C-1), so that no capture pulse crosses the array (hw/drain.py)
-        diagonal = R + C - 2 - drain.start_lead
-        early = pes[min(R - 1, diagonal)][diagonal - min(R - 1, diagonal)]
-        m.d.comb += drain.i_start.eq(early.o_capture)
+        if cfg.dataflow == "systolic":
+            # the drain registers its start from a PE that the capture wave reaches drain.start_lead
+            # cycles before PE(R-1, C-1), so that no capture pulse crosses the array (hw/drain.py)
+            diagonal = R + C - 2 - drain.start_lead
+            early = pes[min(R - 1, diagonal)][diagonal - min(R - 1, diagonal)]
+            m.d.comb += drain.i_start.eq(early.o_capture)
+        else:
+            # every PE captures S - 1 = drain.start_lead cycles after the broadcast flags carry the
+            # tile's last beat
+            m.d.comb += drain.i_start.eq(bcast_l)
         # o_sum is the drain's stream, silent while the reset tree is quiet (the drain may still pop
         # rows in those cycles: they are from before the reset, which clears the drain before quiet ends)
         m.d.comb += [self.o_sum.valid.eq(drain.o_sum.valid & ~quiet), self.o_sum.payload.eq(drain.o_sum.payload),

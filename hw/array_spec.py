@@ -44,7 +44,7 @@ Properties (asserted), one group each, so that each is proved and reported on it
     sequence and every stall pattern on all three streams.
 ``progress``
     Nothing is held back: a tile's last output row is accepted within G − 1 cycles of its last
-    beat (G = 2R + C + S − 1, the drain gap of ``hw.array``), not counting the cycles in which
+    beat (G = ``config.drain_gap``: 2R + C + S − 1 systolic, R + S + 2 broadcast), not counting the cycles in which
     ``o_sum`` was stalled (valid and not ready). Proved with the ranking invariant
     spent + remaining <= G − 1, where ``remaining`` counts the cycles the tile needs if ``o_sum`` is
     never stalled again. With conservation, every accepted tile is delivered, in order, as long
@@ -83,8 +83,9 @@ A tile with the largest possible sum delivered; a full drain under backpressure 
 in the cycle after the first's last row left.
 
 How the checker keeps its shadows. A beat accepted in cycle t reaches the accumulator of PE(r, c)
-in cycle t + r + c + S − 1 (S = ``config.pe_stages``; the skew and the PE latency, see
-``hw.array``). The checker keeps the last R + C + S − 3 accepted beats in a delay line of its own
+in cycle t + a(r, c) + S − 1 (S = ``config.pe_stages``; a(r, c) = ``config.arrival(r, c)``, r + c
+behind the systolic skew and 1 in a broadcast array; then the PE latency, see ``hw.array``). The
+checker keeps the last a(R-1, C-1) + S − 1 accepted beats in a delay line of its own
 and adds each term to PE(r, c)'s shadow in that cycle, so the shadow and the accumulator can be
 compared at every cycle. The delay line is the specification's timing, written independently of
 the skew registers it checks.
@@ -255,9 +256,10 @@ class ArraySpec(Elaboratable):
     def _track_beats(self, s):
         """The specification's timing and arithmetic, written independently of the array.
 
-        A beat accepted in cycle t reaches PE(r, c)'s accumulator in cycle t + r + c + S − 1
-        (the skew and the PE latency). ``hist[d]`` is the beat accepted d cycles ago (a delay
-        line of R + C + S − 3 beats, the lag of PE(R-1, C-1)); in the cycle a beat reaches PE(r, c)
+        A beat accepted in cycle t reaches PE(r, c)'s accumulator in cycle t + ``lag(r, c)``,
+        lag = ``config.arrival(r, c)`` + S − 1 (the skew or the broadcast register, then the PE
+        latency). ``hist[d]`` is the beat accepted d cycles ago (a delay line of ``depth`` beats,
+        the lag of PE(R-1, C-1)); in the cycle a beat reaches PE(r, c)
         its term is added to the PE's ``shadow``, a sum two bits wider than the accumulator, and
         ``count`` counts it; at the tile's last term the full sum moves to ``expect[r][c]``."""
         cfg, m = self.config, s.m
@@ -265,7 +267,8 @@ class ArraySpec(Elaboratable):
         beat = data.StructLayout({"fire": 1, "last": 1, "idx": range(K),
                                   "a": data.ArrayLayout(signed(cfg.width), R),
                                   "b": data.ArrayLayout(signed(cfg.width), C)})
-        s.depth = depth = R + C + S - 3                      # the lag of PE(R-1, C-1)
+        s.lag = lambda r, c: cfg.arrival(r, c) + S - 1      # cycles from acceptance to PE(r, c)'s accumulator
+        s.depth = depth = s.lag(R - 1, C - 1)                # the lag of PE(R-1, C-1), the largest
         s.hist = hist = [Signal(beat, name="beat_now")]
         m.d.comb += [hist[0].fire.eq(s.accept), hist[0].last.eq(s.a.payload.last), hist[0].idx.eq(s.n),
                      hist[0].a.eq(s.f.payload), hist[0].b.eq(s.a.payload.data)]
@@ -279,7 +282,7 @@ class ArraySpec(Elaboratable):
         s.expect = [[Signal(wide, name=f"expect_{r}_{c}") for c in range(C)] for r in range(R)]
         for r in range(R):
             for c in range(C):
-                h = hist[r + c + S - 1]
+                h = hist[s.lag(r, c)]
                 term = Signal(wide, name=f"term_{r}_{c}")
                 m.d.comb += term.eq(PE_CLASSES[cfg.pe].term_value(h.a[r], h.b[c]))
                 sh, cnt = s.shadow[r][c], s.count[r][c]
@@ -309,11 +312,18 @@ class ArraySpec(Elaboratable):
             m.d.sync += [pending.eq(1), age.eq(1)]
         s.draining = pending & (age == full)
 
-    @staticmethod
-    def _on_diagonal(s, d):
-        """A PE with r + c = d (the capture wave reaches every PE of a diagonal in one cycle)."""
-        r = min(len(s.pes) - 1, d)
-        return s.pes[r][d - r]
+    def _captures_ahead(self, s, k):
+        """What PE(R-1, C-1) will capture k cycles from now: in a systolic array the capture of a PE
+        with r + c = R + C - 2 - k (the capture wave reaches every PE of a diagonal in one cycle); in
+        a broadcast array, where every PE captures in the same cycle, the checker's own record of
+        the tile's last beat k cycles before it reaches the accumulators."""
+        cfg = self.config
+        if cfg.dataflow == "systolic":
+            d = cfg.rows + cfg.cols - 2 - k
+            r = min(cfg.rows - 1, d)
+            return s.pes[r][d - r].o_capture
+        h = s.hist[s.depth - k]
+        return h.fire & h.last
 
     # ---------------------------------------------------------------- invariants and properties
     @_group("reset")
@@ -377,7 +387,7 @@ class ArraySpec(Elaboratable):
             for c in range(cfg.cols):
                 sh, cnt = s.shadow[r][c], s.count[r][c]
                 next_idx = s.n
-                for d in range(1, r + c + cfg.pe_stages):
+                for d in range(1, s.lag(r, c) + 1):
                     next_idx = Mux(hist[d].fire, hist[d].idx, next_idx)
                 with m.If(s.live):
                     m.d.comb += [Assert(cnt == next_idx, f"shadow({r},{c}) counts the terms that reached it"),
@@ -406,7 +416,7 @@ class ArraySpec(Elaboratable):
     @_group("progress")
     def _progress(self, s):
         """Property ``progress``: a tile's last output row is accepted within G − 1 cycles of its
-        last beat (G = 2R + C + S − 1, the drain gap of ``hw.array``), not counting the cycles in
+        last beat (G = ``config.drain_gap``: 2R + C + S − 1 systolic, R + S + 2 broadcast), not counting the cycles in
         which ``o_sum`` was stalled (valid and not ready).
 
         ``spent`` counts those cycles; ``remaining`` is what the tile still needs if ``o_sum`` is
@@ -416,7 +426,7 @@ class ArraySpec(Elaboratable):
         Needs ``reset``, ``drain``, ``phase`` and ``conservation``."""
         cfg, m, o = self.config, s.m, s.o
         R = cfg.rows
-        gap = 2 * R + cfg.cols + cfg.pe_stages - 1      # G of hw.array: the unstalled drain takes G - 1 cycles
+        gap = cfg.drain_gap      # G of hw.array: the unstalled drain takes G - 1 cycles
         spent = Signal(range(gap + 1), name="spent")
         with m.If(s.pending & ~(o.valid & ~o.ready) & (spent < gap)):
             m.d.sync += spent.eq(spent + 1)
@@ -476,12 +486,12 @@ class ArraySpec(Elaboratable):
                   for c in range(C)),
                 # the registered start agrees with the capture of PE(R-1, C-1) (hw.drain)
                 Assert(drain.start == pes[R - 1][C - 1].o_capture, "drain: start is PE(R-1, C-1)'s capture"),
-                *([Assert(drain.start_early == self._on_diagonal(s, R + C - 3).o_capture,
+                *([Assert(drain.start_early == self._captures_ahead(s, 1),
                           "drain: the early start is the capture one step before PE(R-1, C-1)")]
                   if drain.start_early is not None else []),
                 *(Assert(copy == drain.start_early, f"drain: column group {g}'s copy of the early start")
                   for g, copy in enumerate(drain.start_early_grp)),
-                *([Assert(drain.start_first == self._on_diagonal(s, R + C - 4).o_capture,
+                *([Assert(drain.start_first == self._captures_ahead(s, 2),
                           "drain: the first start stage is the capture two steps before PE(R-1, C-1)")]
                   if drain.start_first is not None else []),
                 *(Assert(drain.start_col[c] == drain.start, f"drain: column {c}'s copy of the start")
@@ -544,7 +554,7 @@ class ArraySpec(Elaboratable):
         with m.If(s.live & s.pending):
             for r in range(R):
                 for c in range(C):
-                    with m.If(s.age > r + c + cfg.pe_stages - 1):        # PE(r, c) has captured this tile
+                    with m.If(s.age > s.lag(r, c)):        # PE(r, c) has captured this tile
                         for sh in range(R - r):
                             with m.If(shifted == sh):
                                 m.d.comb += Assert(s.pes[r][c].o_sum == expect[r + sh][c],

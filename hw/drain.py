@@ -123,8 +123,9 @@ accepted.
 Members
 -------
 i_start : In(1)                       the tile is complete at the end of the cycle ``start_lead``
-                                      cycles later: the capture of a PE with
-                                      r + c = R + C - 2 - start_lead
+                                      cycles later: in a systolic array the capture of a PE with
+                                      r + c = R + C - 2 - start_lead; in a broadcast array the
+                                      broadcast valid and last registers (hw.array)
 i_head : In(ArrayLayout(acc, cols))   row 0 of every column's chain
 o_shift : Out(ArrayLayout(cols, rows)) o_shift[r][c]: result register (r, c) takes the one below
                                       at the end of this cycle
@@ -133,7 +134,9 @@ o_done : Out(1)                       the tile's last row is accepted in this cy
 i_rst : In(1)                         clears the central controller (a leaf of hw.reset's tree)
 i_rst_col : In(cols)                  i_rst_col[c] clears column c's controller (likewise)
 
-``start_lead`` (an int, set in the constructor) is min(3, R + C - 2). After elaboration,
+``start_lead`` (an int, set in the constructor) is min(3, R + C - 2) in a systolic array and
+S - 1 (1 to 3; S = ``pe_stages``) in a broadcast one, whose PEs all capture S - 1 cycles after
+the broadcast flags carry the tile's last beat. After elaboration,
 ``start_first`` (None unless the lead is 3), ``start_early`` (None if the lead is below 2),
 ``start_early_grp`` (its copies per group of columns, a list, empty if the lead is below 2), ``start``, ``start_col``, ``left``, ``occ``, ``row``, ``go``, ``go_col`` (per
 column, a list per row group), ``e`` (the three entries), ``sel``, ``sel_col``, ``left_col``,
@@ -165,7 +168,10 @@ class DrainControl(wiring.Component):
     def __init__(self, config, *, mutation=None):
         self.config = check_config(config)
         self.mutation = mutation        # hw.mutation: the array's deliberate bug, if any
-        self.start_lead = min(3, config.rows + config.cols - 2)
+        if config.dataflow == "systolic":
+            self.start_lead = min(3, config.rows + config.cols - 2)
+        else:
+            self.start_lead = config.pe_stages - 1
         row = data.ArrayLayout(acc_shape(config), config.cols)
         super().__init__({
             "i_start": In(1),

@@ -55,11 +55,12 @@ def test_compare_boards_largest_passes_the_fine_stage_and_nextpnr_options(monkey
         return {"network": network, "mac_rows": mac_rows, "max_pes": max_pes, "boards": [], **options}
     monkeypatch.setattr(engine_compare, "compare_largest", largest)
     assert main(["compare-boards", "--largest", "--sizes", "ulx3s-85f:8x8", "--max-fine-probes", "3",
-                 "--router", "router2", "--out", str(tmp_path / "a")]) == 0
+                 "--router", "router2", "--dataflow", "broadcast", "--out", str(tmp_path / "a")]) == 0
     assert seen == {"starts": {"ulx3s-85f": (8, 8)}, "first_last": "mul", "requant": "mul", "fine": True,
-                    "max_fine_probes": 3, "placer": None, "router": "router2", "post_lanes": 0}
+                    "max_fine_probes": 3, "placer": None, "router": "router2", "post_lanes": 0,
+                    "dataflow": "broadcast"}
     text = (tmp_path / "a" / "compare_largest.md").read_text()
-    assert "--max-fine-probes 3 --router router2`" in text and "at most 3 probes per kind and board" in text
+    assert "--dataflow broadcast --max-fine-probes 3 --router router2`" in text and "at most 3 probes per kind and board" in text
     assert main(["compare-boards", "--largest", "--sizes", "ulx3s-85f:8x8", "--no-fine", "--out",
                  str(tmp_path / "b")]) == 0
     assert seen["fine"] is False and seen["max_fine_probes"] == engine_compare.MAX_FINE_PROBES
@@ -74,15 +75,22 @@ def test_compare_boards_passes_the_post_lanes_to_both_engines(monkeypatch, tmp_p
     built = []
 
     def build_one(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress, first_last="mul",
-                  requant="mul", breakdown=False, placer=None, router=None, post_lanes=0):
-        built.append((pe, post_lanes, out.name))
+                  requant="mul", breakdown=False, placer=None, router=None, post_lanes=0, dataflow="systolic"):
+        built.append((pe, post_lanes, dataflow, out.name))
         return {"fits": False, "luts": 100, "ffs": 100, "engine": "e", "board": board, "pe": pe, "rows": rows,
                 "cols": cols, "reason": "stand-in"}
     monkeypatch.setattr(engine_compare, "build_one", build_one)
     res = engine_compare.compare_boards("digits", {"icebreaker": [(2, 4, 1)]}, dsp_modes=(True,), post_lanes=2,
                                         progress=lambda *a: None, build_dir=tmp_path)
-    assert [b[:2] for b in built] == [("sad", 2), ("mac", 2)] and all(b[2].endswith("-l2") for b in built)
-    assert res["post_lanes"] == 2
+    assert [b[:3] for b in built] == [("sad", 2, "systolic"), ("mac", 2, "systolic")]
+    assert all(b[3].endswith("-l2") for b in built)
+    assert res["post_lanes"] == 2 and res["dataflow"] == "systolic"
+    # the dataflow reaches both engines and names their build directories
+    built.clear()
+    res = engine_compare.compare_boards("digits", {"icebreaker": [(2, 4, 1)]}, dsp_modes=(True,), post_lanes=2,
+                                        progress=lambda *a: None, build_dir=tmp_path, dataflow="broadcast")
+    assert [b[:3] for b in built] == [("sad", 2, "broadcast"), ("mac", 2, "broadcast")]
+    assert all(b[3].endswith("-l2-broadcast") for b in built) and res["dataflow"] == "broadcast"
 
 
 @pytest.mark.parametrize("argv,message", [

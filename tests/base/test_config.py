@@ -17,6 +17,9 @@ from adderhw.hw import ArrayConfig
     (dict(pe="sad", sad_stage="sum"), "sad_stage must be one of 'difference', 'operands', not 'sum'"),
     (dict(pe="mac", sad_stage="operands"), "sad_stage applies to the SAD PE only"),
     (dict(skew="fifo"), "skew must be one of 'registers', 'memory', not 'fifo'"),
+    (dict(dataflow="wavefront"), "dataflow must be one of 'systolic', 'broadcast', not 'wavefront'"),
+    (dict(dataflow="broadcast", skew="memory"), "skew applies to the systolic dataflow only; a broadcast array "
+                                                "has no skew and takes 'registers', not 'memory'"),
 ])
 def test_bad_config_is_refused(kwargs, msg):
     with pytest.raises(AdderhwError, match=msg):

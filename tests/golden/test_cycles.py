@@ -20,6 +20,17 @@ def test_formula_by_hand():
         tile_sequence_cycles(cfg, [9], drain_wait=-1)
 
 
+def test_broadcast_formula_by_hand():
+    # every PE captures S - 1 cycles after the broadcast registers (1 cycle after the last beat),
+    # the chain shifts R times, the FIFO offers the last row a cycle later: G = R + S + 2
+    cfg = ArrayConfig(rows=4, cols=8, width=8, k_max=16, dataflow="broadcast")     # G = 4 + 2 + 2
+    assert drain_gap(cfg) == 8 and drain_gap(cfg.with_(dataflow="systolic")) == 2 * 4 + 8 + 2 - 1
+    assert drain_gap(cfg.with_(cols=64)) == 8                 # the gap does not grow with C
+    assert drain_gap(ArrayConfig(rows=2, cols=2, pe="mac", mul_stages=3, dataflow="broadcast")) == 2 + 4 + 2
+    assert gemm_cycles(cfg, 8, 9, 8) == 8 + 9 + 8             # two tiles, K >= G
+    assert gemm_cycles(cfg, 8, 2, 8) == 1 + 8 + 8             # K < G
+
+
 def test_k_chunks_are_balanced_and_bounded():
     for K in range(1, 200):
         for k_max in (1, 7, 64, 144):

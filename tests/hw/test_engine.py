@@ -92,6 +92,26 @@ def test_fewer_post_processing_lanes_than_columns_are_bit_exact_and_cycle_exact(
     assert run.cycles > check_run(engine.with_(post_lanes=0), program, images).cycles
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_broadcast_arrays_are_bit_exact_and_cycle_exact(seed):
+    """The engine on broadcast arrays (ArrayConfig.dataflow): AdderNet with a MAC array, CNN and
+    all-adder programs, one lane per column and fewer; its shorter drain gap is in the cycle model."""
+    rng = np.random.default_rng(300 + seed)
+    rows, cols = int(rng.integers(1, 5)), int(rng.choice([1, 2, 4]))
+    width = int(rng.choice([4, 6, 8]))
+    adder, all_adder = seed % 3 != 1, seed % 3 == 2
+    pe = "sad" if adder else "mac"
+    engine = EngineConfig(array=ArrayConfig(rows=rows, cols=cols, width=width, k_max=200, pe=pe, dataflow="broadcast"),
+                          mac_rows=int(rng.integers(1, rows + 1)) if adder and not all_adder else 0,
+                          act_depth=512, weight_depth=2048, const_depth=64, max_layers=6,
+                          post_lanes=1 if seed % 2 else 0)
+    assert engine.array_for("mul" if not adder else "add").dataflow == "broadcast"
+    program = random_program(rng, width, adder, all_adder=all_adder)
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    images = rng.integers(lo, hi + 1, (int(rng.integers(1, cols + 1)), *program.input_shape))
+    check_run(engine, program, images)
+
+
 def test_post_lanes_must_divide_the_columns():
     arr = ArrayConfig(rows=2, cols=6, width=8, k_max=16)
     assert EngineConfig(array=arr, post_lanes=0).pp_lanes == 6

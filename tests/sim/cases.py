@@ -38,9 +38,14 @@ CASES = [
     (ArrayConfig(rows=8, cols=8, width=8, k_max=144), 9, 144, 10, 0.0, None),
     (ArrayConfig(rows=8, cols=8, width=8, k_max=144), 9, 2, 17, 0.3, None),
     (ArrayConfig(rows=8, cols=8, width=2, k_max=20), 8, 20, 8, 0.3, "minmax"),
+    # the broadcast dataflow (hw.array)
+    (ArrayConfig(rows=4, cols=8, width=8, k_max=144, dataflow="broadcast"), 9, 144, 19, 0.0, None),
+    (ArrayConfig(rows=8, cols=4, width=8, k_max=16, dataflow="broadcast"), 11, 2, 6, 0.3, None),
+    (ArrayConfig(rows=3, cols=2, width=12, k_max=9, dataflow="broadcast"), 5, 9, 5, 0.2, "minmax"),
 ]
 
 
 def case_id(case):
     cfg, T, K, P, stall, corner = case
-    return f"{cfg.rows}x{cfg.cols}-w{cfg.width}-T{T}K{K}P{P}-s{stall}" + (f"-{corner}" if corner else "")
+    return (f"{cfg.rows}x{cfg.cols}-w{cfg.width}-T{T}K{K}P{P}-s{stall}" + (f"-{corner}" if corner else "")
+            + ("" if cfg.dataflow == "systolic" else f"-{cfg.dataflow}"))

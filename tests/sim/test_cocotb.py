@@ -47,6 +47,11 @@ CONFIGS = [
     # skew lanes of 4 cycles and more in RAM rings (hw.skew), on both PEs: same results and cycles
     (ArrayConfig(rows=6, cols=5, width=8, k_max=24, pe="sad", skew="memory"), 13, 24, 11, 0.3),
     (ArrayConfig(rows=5, cols=7, width=8, k_max=9, pe="mac", skew="memory"), 6, 9, 15, 0.0),
+    # the broadcast dataflow (hw.array), on both PEs, K below and above its drain gap R + S + 2
+    (ArrayConfig(rows=4, cols=8, width=8, k_max=144, pe="sad", dataflow="broadcast"), 9, 144, 19, 0.0),
+    (ArrayConfig(rows=8, cols=4, width=8, k_max=16, pe="sad", dataflow="broadcast"), 11, 3, 6, 0.3),
+    (ArrayConfig(rows=3, cols=2, width=8, k_max=20, pe="mac", mul_stages=3, dataflow="broadcast"), 4, 20, 5, 0.2),
+    (ArrayConfig(rows=1, cols=1, width=16, k_max=9, pe="sad", dataflow="broadcast"), 2, 1, 3, 0.0),
 ]
 
 
@@ -54,7 +59,8 @@ def cid(case):
     cfg, T, K, P, stall = case
     return (f"{cfg.pe}-{cfg.rows}x{cfg.cols}-w{cfg.width}-K{K}-s{stall}"
             + ("" if cfg.sad_stage == "difference" else f"-{cfg.sad_stage}")
-            + ("" if cfg.skew == "registers" else f"-skew-{cfg.skew}"))
+            + ("" if cfg.skew == "registers" else f"-skew-{cfg.skew}")
+            + ("" if cfg.dataflow == "systolic" else f"-{cfg.dataflow}"))
 
 
 @pytest.mark.parametrize("case", CONFIGS, ids=cid)
