@@ -379,6 +379,7 @@ def cmd_verilog(args):
           f"accumulator {cfg.acc_width} bits {sign}; PE latency {cfg.pe_stages} cycles"
           + (f"; SAD stage 1: {cfg.sad_stage}" if cfg.sad_stage != "difference" else "")
           + (f"; skew in {cfg.skew}" if cfg.skew != "registers" else "")
+          + (f"; {cfg.dataflow} dataflow" if cfg.dataflow != "systolic" else "")
           + ("; MULT18X18D blocks with their own registers" if args.target == "ecp5-dsp" and cfg.kind.has_multiplier else "")
           + f"; ports: {ports}")
     print(f"{sidecar}: the config, derived widths, ports and payload bit layouts as JSON")
@@ -1163,8 +1164,10 @@ def _add_prove_parser(sub):
     pv.add_argument("--k-max", type=int, default=3, help="largest reduction length K (default 3)")
     _pe_option(pv)
     pv.add_argument("--mul-stages", type=int, default=None, help="MAC only: multiplier pipeline stages 1-3")
+    _add_dataflow_arg(pv)
     pv.add_argument("--depth", type=int, default=None,
-                    help="basecase cycles and longest induction (default R + C + PE latency + 8)")
+                    help="basecase cycles and longest induction (default: the latest PE's arrival, R + C - 2 "
+                         "systolic or 1 broadcast, + PE latency + 10)")
     pv.add_argument("--properties", default=None,
                     help="comma-separated subset of stream, join, no-overflow, conservation, equivalence, "
                          "progress (default all)")

@@ -45,10 +45,10 @@ def bench_engine_fmax(board="ulx3s-85f", rows=8, cols=8, network="digits", seeds
         progress(f"[{i + 1}/{len(seeds)}] seed {seed}: the {engine.array.describe()} alone, then the engine")
         try:
             arr = build_board(board, engine.array, seed=seed, progress=progress, reuse=True,
-                              out_dir=Path(build_dir) / f"{board}-array-{rows}x{cols}-w{engine.array.width}"
-                                                        f"-k{engine.array.k_max}"
-                                                        + ("" if dataflow == "systolic" else f"-{dataflow}")
-                                                        + f"-seed{seed}")
+                              out_dir=Path(build_dir) / (f"{board}-array-{rows}x{cols}-w{engine.array.width}"
+                                                         f"-k{engine.array.k_max}"
+                                                         + ("" if dataflow == "systolic" else f"-{dataflow}")
+                                                         + f"-seed{seed}"))
             array_fmax = arr["fmax_mhz"]
         except DesignDoesNotFit as exc:
             array_fmax = None

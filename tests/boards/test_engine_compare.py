@@ -20,7 +20,7 @@ def _stub(monkeypatch, fits):
     asked = []
 
     def build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress, first_last="mul", requant="mul",
-              breakdown=False, placer=None, router=None, post_lanes=0):
+              breakdown=False, placer=None, router=None, post_lanes=0, dataflow="systolic"):
         asked.append((rows, cols))
         ok = fits(rows, cols)
         return {"rows": rows, "cols": cols, "fits": ok, "reason": "" if ok else "too big", "engine": f"{rows}x{cols}",

@@ -19,8 +19,8 @@ def _stubs(monkeypatch, array_mhz, engine_mhz):
         return {"fmax_mhz": array_mhz[seed]}
 
     def build_one(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress, first_last, requant,
-                  post_lanes=0):
-        calls.append(("engine", seed, (rows, cols, first_last, requant, post_lanes), out))
+                  post_lanes=0, dataflow="systolic"):
+        calls.append(("engine", seed, (rows, cols, first_last, requant, post_lanes, dataflow), out))
         return {"fits": True, "fmax_mhz": engine_mhz[seed], "luts": 1000,
                 "critical_path": {"from_cell": "a", "to_cell": "b", "delay_ns": 1000 / engine_mhz[seed],
                                   "logic_levels": 3}}
@@ -49,6 +49,19 @@ def test_medians_and_their_ratio_over_the_seeds(monkeypatch, tmp_path):
     text = format_bench_engine_fmax(res)
     assert "| **median** | 190.0 | 80.0 | **0.42** |" in text and "0.42x, goal >= 0.9: missed" in text
     assert f"| 1 | 190.0 | 70.0 | 0.37 | 1,000 | - | {70e6 / cycles:,.0f} |" in text
+
+
+def test_the_dataflow_reaches_the_engine_and_the_bare_array(monkeypatch, tmp_path):
+    calls = _stubs(monkeypatch, {1: 150.0}, {1: 100.0})
+    res = bench_engine_fmax("ulx3s-85f", 2, 4, seeds=(1,), build_dir=tmp_path, progress=lambda *a: None,
+                            dataflow="broadcast")
+    (_, _, cfg, array_dir), (_, _, engine_args, engine_dir) = calls
+    assert cfg.dataflow == "broadcast" and engine_args[-1] == "broadcast" and res["dataflow"] == "broadcast"
+    assert array_dir.name == "ulx3s-85f-array-2x4-w8-k144-broadcast-seed1" and "broadcast" in engine_dir.name
+    # the systolic default keeps the directories of the builds made before the option
+    calls = _stubs(monkeypatch, {1: 150.0}, {1: 100.0})
+    bench_engine_fmax("ulx3s-85f", 2, 4, seeds=(1,), build_dir=tmp_path, progress=lambda *a: None)
+    assert calls[0][3].name == "ulx3s-85f-array-2x4-w8-k144-seed1" and "broadcast" not in calls[1][3].name
 
 
 def test_images_per_second_per_thousand_luts():
