@@ -120,7 +120,8 @@ def workload(cfg, progress=print):
         progress(f"[1/4] the program file {cfg.program}" + (f" and the images of {cfg.data}" if cfg.data else ""))
         return program_workload(cfg.program, cfg.data)
     progress(f"[1/4] data and the trained {cfg.network} {pe_kind(cfg.pe).network}")
-    return network_workload(cfg.network, cfg.pe, cfg.width, cfg.seed, cfg.epochs, progress, fresh=cfg.train,
+    return network_workload(cfg.network, cfg.pe, cfg.width, cfg.seed, getattr(cfg, "epochs", 0), progress,
+                            fresh=cfg.train,
                             first_last=cfg.first_last, requant=cfg.requant, shift_terms=cfg.shift_terms,
                             quant=getattr(cfg, "quant", "ptq"), group=getattr(cfg, "group", 0) or cfg.rows,
                             qat_epochs=getattr(cfg, "qat_epochs", QAT_EPOCHS))

@@ -135,3 +135,15 @@ def test_mac_rows_is_checked_only_where_a_mac_array_is_built():
         EngineRunConfig(network="digits", rows=1, cols=1, mac_rows=2)
     with pytest.raises(BadParameter, match="mac_rows must be an integer of at least 0, not -1"):
         EngineRunConfig(network="digits", rows=1, cols=1, mac_rows=-1, first_last="adder")
+
+
+def test_the_board_flow_loads_a_built_in_network():
+    """adderhw run --network ...: the board flow's config has no --epochs of its own, and the
+    workload takes the network's default (this raised AttributeError before)."""
+    from adderhw.engine import workload
+    from adderhw.run import BoardRunConfig
+    cfg = BoardRunConfig(port="sim", network="digits", rows=1, cols=1, first_last="adder", requant="shift",
+                         dataflow="broadcast", images=2)
+    w = workload(cfg, progress=lambda *a: None)
+    assert w.program.width == 8 and {step.op for step in w.program.layers} == {"add"}
+    assert len(w.x) == 449 and cfg.engine_flags.endswith("--dataflow broadcast")
