@@ -1,8 +1,9 @@
 """The exact cycle model of the array, from the same ``ArrayConfig`` as the RTL.
 
 Stall-free timing of ``hw.SystolicArray`` (derivation in hw/array.py's docstring):
-with S = ``config.pe_stages`` and G = 2R + C + S - 1 (the capture wave, then R cycles of the
-column drain chains, then the output FIFO),
+with S = ``config.pe_stages`` and G = ``config.drain_gap`` (2R + C + S - 1 for the systolic
+dataflow: the capture wave, then R cycles of the column drain chains, then the output FIFO;
+R + S + 2 for the broadcast one, whose PEs all capture in the same cycle),
 
   * tile j (K_j beats) has its last beat accepted at L_j = L_{j-1} + max(K_j, G), L_0 = K_0 - 1;
   * a run of tiles takes L_last + G cycles, counted from the first cycle input is offered to
@@ -23,7 +24,8 @@ __all__ = ["drain_gap", "tiles", "tile_sequence_cycles", "gemm_cycles", "k_chunk
 
 
 def drain_gap(config):
-    """G = 2R + C + S - 1: the fewest cycles between two tiles' last beats; K >= G hides the drain."""
+    """G (``ArrayConfig.drain_gap``: 2R + C + S - 1 systolic, R + S + 2 broadcast): the fewest cycles
+    between two tiles' last beats; K >= G hides the drain."""
     return check_config(config).drain_gap
 
 

@@ -66,7 +66,7 @@ def _fake_builds(monkeypatch, capacity, variants=None):
     asked = []
 
     def build(board, network, pe, rows, cols, mac_rows, dsp, seed, out, progress, first_last="mul", requant="mul",
-              breakdown=False, placer=None, router=None, post_lanes=0):
+              breakdown=False, placer=None, router=None, post_lanes=0, dataflow="systolic"):
         asked.append((pe, rows, cols, mac_rows))
         variants.append((pe, first_last, requant, Path(out).name, placer, router))
         cap = capacity[pe]

@@ -79,9 +79,11 @@ SMALL = [ArrayConfig(rows=1, cols=1, width=3, k_max=2, pe="sad"),
          ArrayConfig(rows=5, cols=2, width=3, k_max=2, pe="sad", skew="memory"),
          # the broadcast dataflow (every PE reads its row's and column's registers): SAD (drain
          # start lead 1), MAC with three multiplier stages (lead 3: the early and first stages),
-         # and more rows than GROUP_ROWS with more columns than GROUP_COLS
+         # MAC with two (lead 2), and more rows than GROUP_ROWS with more columns than GROUP_COLS
          ArrayConfig(rows=2, cols=2, width=4, k_max=3, pe="sad", dataflow="broadcast"),
          ArrayConfig(rows=2, cols=2, width=3, k_max=2, pe="mac", mul_stages=3, dataflow="broadcast"),
+         # lead 2: an early start stage but no first one
+         ArrayConfig(rows=1, cols=2, width=3, k_max=2, pe="mac", mul_stages=2, dataflow="broadcast"),
          ArrayConfig(rows=5, cols=5, width=3, k_max=2, pe="sad", dataflow="broadcast")]
 LARGER = [ArrayConfig(rows=2, cols=3, width=4, k_max=4, pe="sad"),
           ArrayConfig(rows=2, cols=3, width=4, k_max=4, pe="mac"),

@@ -51,6 +51,7 @@ CONFIGS = [
     (ArrayConfig(rows=4, cols=8, width=8, k_max=144, pe="sad", dataflow="broadcast"), 9, 144, 19, 0.0),
     (ArrayConfig(rows=8, cols=4, width=8, k_max=16, pe="sad", dataflow="broadcast"), 11, 3, 6, 0.3),
     (ArrayConfig(rows=3, cols=2, width=8, k_max=20, pe="mac", mul_stages=3, dataflow="broadcast"), 4, 20, 5, 0.2),
+    (ArrayConfig(rows=2, cols=5, width=6, k_max=12, pe="mac", mul_stages=2, dataflow="broadcast"), 3, 12, 11, 0.3),
     (ArrayConfig(rows=1, cols=1, width=16, k_max=9, pe="sad", dataflow="broadcast"), 2, 1, 3, 0.0),
 ]
 
