@@ -110,6 +110,8 @@ def test_the_flows_default_to_one_post_processing_lane():
      "--skew memory applies to --top array only"),
     (["build", "--top", "engine", "--board", "icebreaker", "--pe", "mac", "--mul-stages", "2", "--out", "o"],
      "--mul-stages 2 applies to --top array only"),
+    (["verilog", "--dataflow", "broadcast", "--skew", "memory", "-o", "a.v"],
+     "skew applies to the systolic dataflow only; a broadcast array has no skew and takes 'registers', not 'memory'"),
 ])
 def test_a_bad_array_shape_is_refused_before_any_model_is_trained_or_loaded(argv, message, capsys, monkeypatch,
                                                                             tmp_path):
@@ -147,3 +149,13 @@ def test_the_board_flow_loads_a_built_in_network():
     w = workload(cfg, progress=lambda *a: None)
     assert w.program.width == 8 and {step.op for step in w.program.layers} == {"add"}
     assert len(w.x) == 449 and cfg.engine_flags.endswith("--dataflow broadcast")
+
+
+@pytest.mark.parametrize("argv", [["engine", "--dataflow", "diagonal"], ["run", "--port", "sim", "--dataflow", "diagonal"],
+                                  ["compare-boards", "--dataflow", "diagonal"]])
+def test_an_unknown_dataflow_is_refused_by_the_parser(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "argument --dataflow: invalid choice: 'diagonal'" in err
+    assert "Traceback" not in err
