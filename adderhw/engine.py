@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from adderhw.base.pe_kind import pe_kind
-from adderhw.base.config import DATAFLOWS, check_array_shape
+from adderhw.base.config import check_array_shape, check_dataflow
 from adderhw.base.engine import DEFAULT_POST_LANES, check_post_lanes
 from adderhw.base.errors import BadParameter
 from adderhw.base.tables import markdown_table, pyplot, write_reports
@@ -80,8 +80,7 @@ class EngineRunConfig:
         self.group = check_int("group", self.group, lo=0)
         self.qat_epochs = check_int("qat_epochs", self.qat_epochs, lo=1)
         check_post_lanes(self.post_lanes, self.cols)
-        if self.dataflow not in DATAFLOWS:
-            raise BadParameter(f"dataflow must be one of {', '.join(map(repr, DATAFLOWS))}, not {self.dataflow!r}")
+        check_dataflow(self.dataflow)
 
     @property
     def flags(self):

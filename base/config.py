@@ -11,7 +11,7 @@ from .errors import BadParameter
 from .pe_kind import PE_KINDS, pe_kind
 from .validate import check_int
 
-__all__ = ["ArrayConfig", "PE_KINDS", "SAD_STAGES", "SKEWS", "DATAFLOWS", "RTL_WIDTHS", "ARRAY_SIDE", "check_config",
+__all__ = ["ArrayConfig", "PE_KINDS", "SAD_STAGES", "SKEWS", "DATAFLOWS", "check_dataflow", "RTL_WIDTHS", "ARRAY_SIDE", "check_config",
            "check_array_shape"]
 
 #: what the register between a SAD PE's two stages holds (ArrayConfig.sad_stage)
@@ -88,8 +88,7 @@ class ArrayConfig:
                                f"not {self.sad_stage!r}")
         if self.skew not in SKEWS:
             raise BadParameter(f"skew must be one of {', '.join(map(repr, SKEWS))}, not {self.skew!r}")
-        if self.dataflow not in DATAFLOWS:
-            raise BadParameter(f"dataflow must be one of {', '.join(map(repr, DATAFLOWS))}, not {self.dataflow!r}")
+        check_dataflow(self.dataflow)
         if self.dataflow == "broadcast" and self.skew != "registers":
             raise BadParameter(f"skew applies to the systolic dataflow only; a broadcast array has no skew "
                                f"and takes 'registers', not {self.skew!r}")
@@ -192,6 +191,14 @@ def check_array_shape(rows, cols, width=None, mac_rows=None, what=""):
     if mac_rows is not None:
         check_int(f"{what}mac-rows" if what else "mac_rows", mac_rows, lo=0, hi=rows)
     return rows, cols
+
+
+def check_dataflow(dataflow):
+    """``dataflow`` if it is one of :data:`DATAFLOWS`; else a BadParameter naming it (the one check,
+    for ArrayConfig and for the flows that take the option before any config exists)."""
+    if dataflow not in DATAFLOWS:
+        raise BadParameter(f"dataflow must be one of {', '.join(map(repr, DATAFLOWS))}, not {dataflow!r}")
+    return dataflow
 
 
 def check_config(config, name="config"):
