@@ -524,6 +524,7 @@ def cmd_build_engine(args):
         raise BadParameter(f"--pll-margin {args.pll_margin:g} applies to --clock-mhz auto only, not to "
                            + ("a fixed clock" if clock_mhz else "the oscillator's clock"))
     margin = check_pll_margin(PLL_MARGIN_PCT if args.pll_margin is None else args.pll_margin, "--pll-margin")
+    engine_build.check_time_limit(args.time_limit, board_by_name(args.board).family, "--time-limit")
     if clock_mhz not in (None, "auto"):             # refuse a clock the PLL cannot make before any training
         b = board_by_name(args.board)
         solve_pll(b.family, oscillator_hz(b.platform_class()), clock_mhz)
@@ -547,7 +548,11 @@ def cmd_build_engine(args):
     engine = engine_for(program, args.rows, args.cols, pe, args.mac_rows, args.post_lanes, exact_depths=exact,
                         dataflow=args.dataflow or "systolic")
     per_image = engine_cycles(engine, program)["total"] / engine.lanes
-    options = dict(baud=args.baud, dsp=args.dsp is not False, seed=args.seed, out_dir=out, progress=_say,
+    seeds = _int_list(args.seed, "--seed", 0)
+    if len(set(seeds)) != len(seeds):
+        raise BadParameter(f"--seed must list distinct seeds, not {args.seed!r}")
+    options = dict(baud=args.baud, dsp=args.dsp is not False, seed=seeds, out_dir=out, progress=_say,
+                   time_limit_min=args.time_limit,
                    extra={"network": network, **({"program_file": args.program} if args.program else {})},
                    breakdown=args.breakdown, placer=args.placer, router=args.router)
     if clock_mhz == "auto":
@@ -570,12 +575,15 @@ def cmd_build_engine(args):
           f"{r['images_per_s_at_fmax']:,.0f} at Fmax\n  bitstream {out / r['bitstream'] if r['bitstream'] else 'none'}")
     auto = r.get("auto_clock")
     if auto:
-        first, second = auto["first_build"], auto["second_build"]
+        first = auto["first_build"]
         print(f"  clock auto: Fmax {first['fmax_mhz']:.1f} MHz at the {first['clock_mhz']:g} MHz oscillator; "
               f"{auto['why']}"
-              + (f"; Fmax {second['fmax_mhz']:.1f} MHz at {second['clock_mhz']:g} MHz through the PLL"
-                 if second else "")
+              + "".join(f"; Fmax {b['fmax_mhz']:.1f} MHz at {b['clock_mhz']:g} MHz through the PLL"
+                        for b in auto.get("pll_builds", []))
               + f": timing {'met' if auto['timing_met'] else 'NOT met'} at {auto['clock_mhz']:g} MHz")
+    for t in r.get("seeds_tried", []):
+        print(f"  seed {t['seed']}: {t['outcome']}"
+              + (f", Fmax {t['fmax_mhz']:.1f} MHz" if "fmax_mhz" in t else f" ({t['reason']})"))
     if (r.get("placer"), r.get("router")) != ("heap", "router1"):
         print(f"  nextpnr placer {r['placer']}, router {r['router']}, {r['build_seconds']:g} s")
     cp = r.get("critical_path")
@@ -664,7 +672,8 @@ def cmd_build(args):
         return cmd_build_engine(args)
     if args.top != "array":
         raise BadParameter(f"--top must be array or engine, not {args.top!r}")
-    for name in ("first_last", "requant", "clock_mhz", "baud", "pll_margin", "placer", "router", "program"):
+    for name in ("first_last", "requant", "clock_mhz", "baud", "pll_margin", "placer", "router", "program",
+                 "time_limit"):
         if getattr(args, name) is not None:
             raise BadParameter(f"--{name.replace('_', '-')} {getattr(args, name)} applies to --top engine only, "
                                f"not to an array build")
@@ -672,9 +681,13 @@ def cmd_build(args):
     if args.dsp is not None and not cfg.kind.has_multiplier:
         flag = "--dsp" if args.dsp else "--no-dsp"
         raise BadParameter(f"{flag} applies to MAC arrays only (a SAD PE has no multiplier), not to --pe sad")
+    seeds = _int_list(args.seed, "--seed", 0)
+    if len(seeds) != 1:
+        raise BadParameter(f"--seed takes one seed for an array build (a list of seeds is for --top engine), "
+                           f"not {args.seed!r}")
     out = check_output_dir("--out", args.out)
     report = _stamp_report(build_board(args.board, cfg, freq_mhz=args.freq, dsp=args.dsp is not False,
-                                       seed=args.seed, out_dir=out, progress=_say), out, args.argv)
+                                       seed=seeds[0], out_dir=out, progress=_say), out, args.argv)
     print(summarise(report))
     _say(f"wrote {Path(args.out) / 'report.json'}")
     return 0
@@ -1078,7 +1091,12 @@ def _add_build_parser(sub):
     bd.add_argument("--freq", type=float, default=None, help=f"target clock in MHz (default {family_mhz(BUILD_TARGET_MHZ)})")
     bd.add_argument("--dsp", action=argparse.BooleanOptionalAction, default=None,
                     help="MAC only: map multipliers to DSP blocks (default yes)")
-    bd.add_argument("--seed", type=_seed, default=1, help="nextpnr placement seed (default 1)")
+    bd.add_argument("--seed", default="1",
+                    help="nextpnr placement seed (default 1); --top engine: a comma-separated list is tried in turn "
+                         "until a build places and meets timing, each in <out>/seed-<n>")
+    bd.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
+                    help="--top engine: stop a build still running after this many minutes and count it as not "
+                         "placed (default 20 on the iCE40, 60 on the ECP5; 0: no limit)")
     bd.add_argument("--out", required=True, help="build directory; report.json is written there")
     bd.add_argument("--top", default="array", help="array (the benchmark harness, default) or engine (the layer "
                                                    "engine behind a UART link: a bitstream to flash)")

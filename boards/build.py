@@ -36,6 +36,7 @@ from .report import LOGIC_CELL, build_report, no_fit_reason, overfull
 from .toolchain import tool_env, tool_versions
 
 __all__ = ["build_board", "execute_plan", "design_key", "kept_build", "keep_no_fit", "reuse_record", "BuildFailed",
+           "PlacementGaveUp", "BuildTimedOut",
            "DesignDoesNotFit", "summarise"]
 
 #: what a build that did not fit leaves in its directory, so that ``reuse`` need not rebuild it
@@ -50,6 +51,15 @@ class BuildFailed(ToolFailed):
 
 class DesignDoesNotFit(BuildFailed):
     """The design needs more of a resource than the device has; the message gives both counts."""
+
+
+class PlacementGaveUp(DesignDoesNotFit):
+    """nextpnr gave up placing or routing a design the device has room for, or did not finish it
+    within the build's time limit: another seed, placer or router may finish it."""
+
+
+class BuildTimedOut(PlacementGaveUp):
+    """The build did not finish within its time limit and was stopped."""
 
 
 #: what a YoWASP tool prints on its first run, while it compiles its WebAssembly to machine code
@@ -216,26 +226,43 @@ def build_board(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="bu
     return report
 
 
-def execute_plan(plan, b, out, name, key, env, say):
+def execute_plan(plan, b, out, name, key, env, say, time_limit_s=None):
     """Run an Amaranth build ``plan`` for board ``b`` in ``out`` with the tool environment ``env``;
     returns its seconds. A design that does not fit raises DesignDoesNotFit (and leaves its record,
-    keyed by ``key``), any other failure BuildFailed quoting the log."""
+    keyed by ``key``), any other failure BuildFailed quoting the log. ``time_limit_s`` (None: none):
+    a build still running after that many seconds is stopped and raises BuildTimedOut (not kept:
+    a longer limit may finish it)."""
     out.mkdir(parents=True, exist_ok=True)
     plan.extract(str(out))
     t0 = time.monotonic()
+    timed_out = threading.Event()
+
+    def stop_when():
+        # ended as soon as nextpnr's packed utilisation shows a cell type beyond the device, or
+        # at the time limit (nextpnr-ice40's heap placer can go on for an hour on a nearly full
+        # device: the iCEBreaker 8x2 engine with all four SPRAMs in use, at 89 %)
+        if overfull(out / f"{name}.tim", LOGIC_CELL[b.family]):
+            return True
+        if time_limit_s is not None and time.monotonic() - t0 > time_limit_s:
+            timed_out.set()
+            return True
+        return False
+
     stop = threading.Event()
     watcher = threading.Thread(target=_progress_thread, args=(out, name, say, stop), daemon=True)
     watcher.start()
     try:
         with open(out / "build.log", "w") as log:
             # in a process group of its own, which a stop signal ends as one (boards.build_process)
-            # ended as soon as nextpnr's packed utilisation shows a cell type beyond the device
             returncode = run_build(["sh", f"build_{name}.sh"], cwd=out, stdout=log, stderr=subprocess.STDOUT,
-                                   env=env, stop_when=lambda: overfull(out / f"{name}.tim", LOGIC_CELL[b.family]))
+                                   env=env, stop_when=stop_when, poll=min(2.0, time_limit_s or 2.0))
     finally:
         stop.set()
         watcher.join()
     seconds = time.monotonic() - t0
+    if timed_out.is_set():
+        raise BuildTimedOut(f"the build for {b.name} ({b.device}) did not finish within {_duration(time_limit_s)} "
+                            f"and was stopped (its log: {out / 'build.log'})")
     if returncode != 0 or not (out / "report_nextpnr.json").exists():
         message = no_fit_reason(b.device, out, name, LOGIC_CELL[b.family])
         if message:
@@ -244,6 +271,11 @@ def execute_plan(plan, b, out, name, key, env, say):
         raise BuildFailed(f"the build for {b.name} failed (exit {returncode}); from {out / 'build.log'}:\n"
                           + _tail(out / "build.log"))
     return seconds
+
+
+def _duration(seconds):
+    """``seconds`` in words: "90 s", "20 minutes", "1.5 minutes"."""
+    return f"{seconds:g} s" if seconds < 60 else f"{seconds / 60:g} minute" + ("" if seconds == 60 else "s")
 
 
 def summarise(r):

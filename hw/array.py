@@ -13,9 +13,11 @@ column c's activation and the valid and last flags are each registered once, and
 row r's and column c's registers: every PE sees beat k one cycle after it was accepted
 (``ArrayConfig.arrival``), all PEs capture a tile in the same cycle, and there is no skew and no
 operand forwarding (the PEs' forwarding registers have no load and synthesis removes them). The
-drain, the join, the reset and the stream rules are the same; G below becomes R + S + 2. The
-broadcast registers drive C (a filter lane), R (an activation lane) or R·C (the flags) loads, so
-the clock falls as the array grows.
+drain, the join, the reset and the stream rules are the same; G below becomes R + S + 2. The valid
+and last flags are registered once per row (kept copies), so every broadcast register drives C (a
+filter lane or a row's flags) or R (an activation lane) loads, never R·C; still, a lane's loads
+grow with a row or a column, where the systolic array's are one neighbour, so the broadcast array's
+clock falls sooner as it grows.
 
 Streams (``amaranth.lib.stream``, rules honoured: valid is never withdrawn by us and our
 payload is held until accepted):
@@ -166,10 +168,11 @@ class SystolicArray(wiring.Component):
             m.d.comb += ring.i_data.eq(value)
             return ring.o_data
 
-        def delayed(m, value, n, name, clear=None):
+        def delayed(m, value, n, name, clear=None, keep=False):
             regs = []
             for i in range(n):
-                reg = Signal(value.shape(), name=f"{name}_d{i + 1}", reset_less=True)
+                reg = Signal(value.shape(), name=f"{name}_d{i + 1}", reset_less=True,
+                             attrs={"keep": 1} if keep else {})
                 m.d.sync += reg.eq(value)
                 regs.append(reg)
                 value = reg
@@ -195,8 +198,18 @@ class SystolicArray(wiring.Component):
             # valid and last, which every PE of the row, the column or the array reads (arrival 1)
             a_in = [delayed(m, self.i_filter.payload[r], 1, f"bcast_a{r}") for r in range(R)]
             b_in = [delayed(m, self.i_act.payload.data[c], 1, f"bcast_b{c}") for c in range(C)]
-            bcast_v = delayed(m, fire, 1, "bcast_v", clear=tree.o_pe[0][0])
-            bcast_l = delayed(m, fire & self.i_act.payload.last, 1, "bcast_l", clear=tree.o_pe[0][0])
+            # valid and last: a copy per row, which the row's C PEs read (fan-out C, as a filter lane's;
+            # one copy for the whole array drove R·C loads, and the bare 8x16 array's clock on the
+            # ECP5-85F fell to 166 MHz from the systolic array's 198), kept so that Yosys does not
+            # merge the equal registers, and cleared by the row's first reset leaf
+            bcast_v, bcast_l = [], []
+            for r in range(R):
+                bcast_v.append(delayed(m, fire, 1, f"bcast_v{r}", clear=tree.o_pe[r][0], keep=True))
+                bcast_l.append(delayed(m, fire & self.i_act.payload.last, 1, f"bcast_l{r}", clear=tree.o_pe[r][0],
+                                       keep=True))
+            # and one more copy of last for the drain's start (hw.drain fans it out per column)
+            bcast_l_drain = delayed(m, fire & self.i_act.payload.last, 1, "bcast_l_drain", clear=tree.o_pe[0][0],
+                                    keep=True)
 
         pes = [[make_pe(cfg, mutation=self.mutation) for _ in range(C)] for _ in range(R)]
         for r in range(R):
@@ -204,8 +217,8 @@ class SystolicArray(wiring.Component):
                 pe = pes[r][c]
                 m.submodules[f"pe_{r}_{c}"] = pe
                 if cfg.dataflow == "broadcast":
-                    m.d.comb += [pe.i_a.eq(a_in[r]), pe.i_b.eq(b_in[c]), pe.i_valid.eq(bcast_v),
-                                 pe.i_last.eq(bcast_l), pe.i_rst.eq(tree.o_pe[r][c])]
+                    m.d.comb += [pe.i_a.eq(a_in[r]), pe.i_b.eq(b_in[c]), pe.i_valid.eq(bcast_v[r]),
+                                 pe.i_last.eq(bcast_l[r]), pe.i_rst.eq(tree.o_pe[r][c])]
                     continue
                 left = a_in[r] if c == 0 else pes[r][c - 1].o_a
                 if r == 0:
@@ -235,7 +248,7 @@ class SystolicArray(wiring.Component):
         else:
             # every PE captures S - 1 = drain.start_lead cycles after the broadcast flags carry the
             # tile's last beat
-            m.d.comb += drain.i_start.eq(bcast_l)
+            m.d.comb += drain.i_start.eq(bcast_l_drain)
         # o_sum is the drain's stream, silent while the reset tree is quiet (the drain may still pop
         # rows in those cycles: they are from before the reset, which clears the drain before quiet ends)
         m.d.comb += [self.o_sum.valid.eq(drain.o_sum.valid & ~quiet), self.o_sum.payload.eq(drain.o_sum.payload),

@@ -147,6 +147,16 @@ def test_the_largest_array_search_refuses_a_cap_below_its_start(monkeypatch):
      "--freq 50 does not apply to --top engine"),
     (["build", "--board", "hx8k", "--top", "engine", "--out", "{tmp}"], "board must be one of icebreaker, ulx3s-85f"),
     (["build", "--board", "icebreaker", "--top", "chip", "--out", "{tmp}"], "--top must be array or engine"),
+    (["build", "--board", "icebreaker", "--top", "engine", "--seed", "1,x", "--out", "{tmp}"],
+     "--seed must be a comma-separated list of integers, not '1,x'"),
+    (["build", "--board", "icebreaker", "--top", "engine", "--seed", "2,2", "--out", "{tmp}"],
+     "--seed must list distinct seeds, not '2,2'"),
+    (["build", "--board", "icebreaker", "--top", "engine", "--time-limit", "-5", "--out", "{tmp}"],
+     "--time-limit must be a number of minutes, at least 0 (0: no limit), not -5.0"),
+    (["build", "--board", "icebreaker", "--seed", "1,2", "--out", "{tmp}"],
+     "--seed takes one seed for an array build (a list of seeds is for --top engine), not '1,2'"),
+    (["build", "--board", "icebreaker", "--time-limit", "5", "--out", "{tmp}"],
+     "--time-limit 5.0 applies to --top engine only"),
     (["compare-boards", "--sizes", "icebreaker:2", "--out", "{tmp}"], "--sizes must be board:RxC"),
     (["compare-boards", "--largest", "--breakdown", "--out", "{tmp}"],
      "--breakdown applies to the equal-array comparison, not to --largest"),
@@ -172,7 +182,7 @@ def _plan_of(monkeypatch, tmp_path, board, **options):
     """The build plan build_engine_board would run for TINY, and its design key (nothing runs)."""
     seen = {}
 
-    def execute(plan, b, out, name, key, env, say):
+    def execute(plan, b, out, name, key, env, say, time_limit_s=None):
         seen.update(plan=plan, key=key)
         raise _Stop
     monkeypatch.setattr(engine_build, "execute_plan", execute)
@@ -266,7 +276,7 @@ def test_the_automatic_clock_builds_again_at_the_first_fmax_less_the_margin(monk
     calls = _fake_engine_builds(monkeypatch, lambda c: fmax if c is None else fmax - 1)
     r = engine_build.build_engine_board_auto_clock(board, TINY, 1000, margin_pct=margin, out_dir=tmp_path,
                                                    seed=2, placer="sa")
-    (out1, clock1, opts1), (out2, clock2, opts2) = calls
+    (out1, clock1, opts1), (out2, clock2, opts2), *again = calls
     assert (out1, clock1) == (tmp_path / "oscillator", None) and out2 == tmp_path
     assert clock2 == clock and opts1 == opts2 == {"progress": None, "seed": 2, "placer": "sa"}
     auto = r["auto_clock"]
@@ -275,8 +285,41 @@ def test_the_automatic_clock_builds_again_at_the_first_fmax_less_the_margin(monk
                                    "fmax_mhz": fmax, "timing_met": True, "build_seconds": 1.5}
     assert auto["second_build"] == {"dir": ".", "clock_mhz": clock, "fmax_mhz": fmax - 1,
                                     "timing_met": fmax - 1 >= clock, "build_seconds": 1.5}
-    assert auto["clock_mhz"] == clock and auto["timing_met"] == (fmax - 1 >= clock)
+    assert auto["pll_builds"][0] == auto["second_build"]
+    if fmax - 1 >= clock:
+        assert again == [] and auto["clock_mhz"] == clock and auto["timing_met"]
+    else:
+        # 24.3 MHz at 25.125: built again at the highest clock the PLL makes not above 24.3 (no margin)
+        (out3, clock3, _), = again
+        assert clock3 == solve_pll("ice40", 12_000_000, fmax - 1).out_mhz and out3 == tmp_path / f"pll-{clock3:g}"
+        assert auto["clock_mhz"] == clock3 and auto["timing_met"] and r["bitstream"] == f"pll-{clock3:g}/top.bin"
     assert json.loads((tmp_path / "report.json").read_text()) == r
+
+
+def test_a_pll_build_that_misses_timing_is_built_again_lower(monkeypatch, tmp_path):
+    # as the iCEBreaker 8x2 engine did: 40.8 MHz at the oscillator, 36.75 chosen, 36.1 reached there
+    calls = _fake_engine_builds(monkeypatch, lambda c: 40.8 if c is None else 36.1)
+    r = engine_build.build_engine_board_auto_clock("icebreaker", TINY, 1000, out_dir=tmp_path)
+    clocks = [c for _, c, _ in calls]
+    third = solve_pll("ice40", 12_000_000, 36.1 * 0.9).out_mhz
+    assert clocks == [None, solve_pll("ice40", 12_000_000, 40.8 * 0.9).out_mhz, third] and third < 36.1
+    auto = r["auto_clock"]
+    assert [b["timing_met"] for b in auto["pll_builds"]] == [False, True]
+    assert [b["dir"] for b in auto["pll_builds"]] == [".", f"pll-{third:g}"]
+    assert r["clock_mhz"] == auto["clock_mhz"] == third and r["timing_met"] and auto["timing_met"]
+
+
+def test_when_no_pll_build_meets_timing_the_oscillator_build_is_the_answer(monkeypatch, tmp_path):
+    # every PLL build comes out 2 MHz below its clock: three PLL builds, each lower, then the
+    # oscillator's bitstream, which meets its 12 MHz
+    calls = _fake_engine_builds(monkeypatch, lambda c: 30.0 if c is None else c - 2)
+    r = engine_build.build_engine_board_auto_clock("icebreaker", TINY, 1000, out_dir=tmp_path)
+    assert len(calls) == 1 + engine_build.AUTO_CLOCK_BUILDS == 4
+    pll_clocks = [c for _, c, _ in calls[1:]]
+    assert pll_clocks == sorted(pll_clocks, reverse=True) and len(set(pll_clocks)) == 3
+    auto = r["auto_clock"]
+    assert not any(b["timing_met"] for b in auto["pll_builds"])
+    assert r["clock_mhz"] == 12.0 and r["bitstream"] == "oscillator/top.bin" and auto["timing_met"]
 
 
 def test_the_automatic_clock_keeps_the_oscillator_below_the_plls_range(monkeypatch, tmp_path):
@@ -317,7 +360,7 @@ ERROR: Placing design failed.
 def test_a_design_nextpnr_gives_up_placing_is_a_no_fit_kept_for_reuse(monkeypatch, tmp_path):
     builds = []
 
-    def execute(plan, b, out, name, key, env, say):
+    def execute(plan, b, out, name, key, env, say, time_limit_s=None):
         builds.append(key)
         out.mkdir(parents=True, exist_ok=True)
         (out / "build.log").write_text(SA_GAVE_UP)
@@ -335,7 +378,7 @@ def test_a_design_nextpnr_gives_up_placing_is_a_no_fit_kept_for_reuse(monkeypatc
 
 
 def test_other_build_failures_stay_build_failures(monkeypatch, tmp_path):
-    def execute(plan, b, out, name, key, env, say):
+    def execute(plan, b, out, name, key, env, say, time_limit_s=None):
         out.mkdir(parents=True, exist_ok=True)
         (out / "build.log").write_text("ERROR: Module `SB_FOO' referenced but not found\n")
         raise engine_build.BuildFailed("the build for iCEBreaker failed (exit 1)")

@@ -5,10 +5,31 @@ from amaranth.sim import Simulator
 from adderhw.base.errors import BadParameter
 from adderhw.hw import ArrayConfig, SystolicArray
 
+from .netlist import net_loads
+
 
 def test_array_refuses_a_non_config():
     with pytest.raises(BadParameter, match="config must be an ArrayConfig, not dict"):
         SystolicArray({"rows": 2})
+
+
+@pytest.mark.parametrize("rows,cols", [(5, 5), (8, 3), (3, 8)])
+def test_no_broadcast_register_drives_the_whole_array(rows, cols):
+    # DESIGN.md: fan-out grows with a row or a column, never with R x C. A broadcast array registers
+    # each row's filter lane (C loads), each column's activation lane (R loads), valid and last once
+    # per row (C loads each) and last once more for the drain's start, which hw.drain spreads over
+    # its per-column controllers (2C + 2 loads); one valid/last register for the whole array drove
+    # R·C PEs (26 and 37 loads at 5x5)
+    cfg = ArrayConfig(rows=rows, cols=cols, width=4, k_max=8, dataflow="broadcast")
+    loads = net_loads(SystolicArray(cfg), "bcast_")
+    assert {name for name in loads if name.startswith(("bcast_v", "bcast_l"))} == \
+        {f"bcast_{flag}{r}_d1" for flag in "vl" for r in range(rows)} | {"bcast_l_drain_d1"}
+    for name, n in loads.items():
+        bound = {"bcast_a": cols, "bcast_b": rows, "bcast_v": cols}.get(name[:7], cols)
+        if name == "bcast_l_drain_d1":
+            bound = 2 * cols + 2
+        assert n == bound, (name, n, loads)
+    assert max(loads.values()) < rows * cols
 
 
 def test_busy_covers_capture_and_drain_exactly():
