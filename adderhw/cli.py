@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from adderhw import __version__
-from adderhw.base.config import DATAFLOWS, ArrayConfig
+from adderhw.base.config import DATAFLOWS, ArrayConfig, dataflow_flag
 from adderhw.base.engine import DEFAULT_POST_LANES, check_post_lanes
 from adderhw.base.networks import NETWORK_EPOCHS, NETWORKS, QAT_EPOCHS, STUDY_EPOCHS
 from adderhw.base.requant import REQUANT_KINDS
@@ -620,7 +620,7 @@ def cmd_compare_boards(args):
         raise BadParameter("--breakdown applies to the equal-array comparison, not to --largest")
     check_nextpnr_options(args.placer, args.router, prefix="--")
     flow = args.dataflow or "systolic"
-    flow_flag = "" if flow == "systolic" else f" --dataflow {flow}"
+    flow_flag = dataflow_flag(flow)
     pnr = (f" --placer {args.placer}" if args.placer else "") + (f" --router {args.router}" if args.router else "")
     if not args.largest:
         if args.fine is not None:
@@ -795,7 +795,7 @@ def cmd_bench_engine_fmax(args):
     res["command"] = (f"adderhw bench engine-fmax --board {args.board} --rows {args.rows} --cols {args.cols} "
                       f"--network {args.network} --seeds {args.seeds} --first-last {args.first_last} "
                       f"--requant {args.requant}" + (f" --post-lanes {args.post_lanes}" if args.post_lanes != DEFAULT_POST_LANES else "")
-                      + (f" --dataflow {args.dataflow}" if args.dataflow not in (None, "systolic") else ""))
+                      + dataflow_flag(args.dataflow))
     _finish_study(out, "bench_engine_fmax", res, format_bench_engine_fmax)
     return 0
 

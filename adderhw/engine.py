@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from adderhw.base.pe_kind import pe_kind
-from adderhw.base.config import check_array_shape, check_dataflow
+from adderhw.base.config import check_array_shape, check_dataflow, dataflow_flag
 from adderhw.base.engine import DEFAULT_POST_LANES, check_post_lanes
 from adderhw.base.errors import BadParameter
 from adderhw.base.tables import markdown_table, pyplot, write_reports
@@ -95,8 +95,8 @@ class EngineRunConfig:
                        + (f" --qat-epochs {self.qat_epochs}" if self.qat_epochs != 6 else ""))
         if self.post_lanes != DEFAULT_POST_LANES:
             out.append(f"--post-lanes {self.post_lanes}")
-        if self.dataflow != "systolic":
-            out.append(f"--dataflow {self.dataflow}")
+        if dataflow_flag(self.dataflow):
+            out.append(dataflow_flag(self.dataflow).strip())
         return "".join(" " + f for f in out)
 
     @property
@@ -106,7 +106,7 @@ class EngineRunConfig:
             return (f"adderhw engine --program {self.program} --data {self.data} --rows {self.rows} --cols {self.cols} "
                     f"--mac-rows {self.mac_rows} --sim {self.sim} --images {self.images}"
                     + (f" --post-lanes {self.post_lanes}" if self.post_lanes != DEFAULT_POST_LANES else "")
-                    + (f" --dataflow {self.dataflow}" if self.dataflow != "systolic" else ""))
+                    + dataflow_flag(self.dataflow))
         return (f"adderhw engine --network {self.network} --pe {self.pe} --rows {self.rows} --cols {self.cols} "
                 f"--width {self.width} --mac-rows {self.mac_rows} --sim {self.sim} --images {self.images}"
                 + self.flags + (" --train" if self.train else ""))

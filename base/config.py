@@ -11,7 +11,7 @@ from .errors import BadParameter
 from .pe_kind import PE_KINDS, pe_kind
 from .validate import check_int
 
-__all__ = ["ArrayConfig", "PE_KINDS", "SAD_STAGES", "SKEWS", "DATAFLOWS", "check_dataflow", "RTL_WIDTHS", "ARRAY_SIDE", "check_config",
+__all__ = ["ArrayConfig", "PE_KINDS", "SAD_STAGES", "SKEWS", "DATAFLOWS", "check_dataflow", "dataflow_flag", "dataflow_suffix", "RTL_WIDTHS", "ARRAY_SIDE", "check_config",
            "check_array_shape"]
 
 #: what the register between a SAD PE's two stages holds (ArrayConfig.sad_stage)
@@ -199,6 +199,18 @@ def check_dataflow(dataflow):
     if dataflow not in DATAFLOWS:
         raise BadParameter(f"dataflow must be one of {', '.join(map(repr, DATAFLOWS))}, not {dataflow!r}")
     return dataflow
+
+
+def dataflow_flag(dataflow):
+    """The command-line words that name ``dataflow`` in a result's command: none for the default,
+    " --dataflow <name>" for any other (a command names only what differs from the defaults)."""
+    return "" if dataflow in (None, DATAFLOWS[0]) else f" --dataflow {dataflow}"
+
+
+def dataflow_suffix(dataflow):
+    """The suffix that ``dataflow`` adds to a build directory's or a tag's name: none for the
+    default, so that builds made before the option keep their names; "-<name>" for any other."""
+    return "" if dataflow in (None, DATAFLOWS[0]) else f"-{dataflow}"
 
 
 def check_config(config, name="config"):

@@ -22,6 +22,7 @@ the application's (adderhw.board_reports).
 import json
 from pathlib import Path
 
+from adderhw.base.config import dataflow_suffix
 from adderhw.base.engine import check_post_lanes
 from adderhw.base.errors import BadParameter
 from adderhw.base.pe_kind import PE_KINDS, pe_kind
@@ -69,7 +70,7 @@ def _tag(board, network, pe, rows, cols, mac_rows, dsp, first_last="mul", requan
         variant = "-alladder" if first_last == "adder" else f"-m{mac_rows}"
         variant += "-shift" if requant == "shift" else ""
     return (f"{board}-{network}-{pe}-{rows}x{cols}{variant}-{'dsp' if dsp else 'nodsp'}"
-            + (f"-l{post_lanes}" if post_lanes else "") + ("" if dataflow == "systolic" else f"-{dataflow}")
+            + (f"-l{post_lanes}" if post_lanes else "") + dataflow_suffix(dataflow)
             + ("-blocks" if breakdown else "") + "".join(f"-{o}" for o in (placer, router) if o))
 
 

@@ -16,6 +16,7 @@ the application's (adderhw.board_reports).
 import statistics
 from pathlib import Path
 
+from adderhw.base.config import dataflow_suffix
 from adderhw.base.errors import BadParameter
 from adderhw.golden.engine_cycles import engine_cycles
 from adderhw.golden.network_program import engine_for, network_program
@@ -47,7 +48,7 @@ def bench_engine_fmax(board="ulx3s-85f", rows=8, cols=8, network="digits", seeds
             arr = build_board(board, engine.array, seed=seed, progress=progress, reuse=True,
                               out_dir=Path(build_dir) / (f"{board}-array-{rows}x{cols}-w{engine.array.width}"
                                                          f"-k{engine.array.k_max}"
-                                                         + ("" if dataflow == "systolic" else f"-{dataflow}")
+                                                         + dataflow_suffix(dataflow)
                                                          + f"-seed{seed}"))
             array_fmax = arr["fmax_mhz"]
         except DesignDoesNotFit as exc:

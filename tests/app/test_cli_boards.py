@@ -30,6 +30,8 @@ def test_clock_auto_builds_through_the_automatic_clock_with_the_margin_asked_for
                                 "build_seconds": 60.0},
                 "second_build": {"dir": ".", "clock_mhz": 22.5, "fmax_mhz": 24.0, "timing_met": True,
                                  "build_seconds": 61.0},
+                "pll_builds": [{"dir": ".", "clock_mhz": 22.5, "fmax_mhz": 24.0, "timing_met": True,
+                                "build_seconds": 61.0}],
                 "clock_mhz": 22.5, "timing_met": True}}
     monkeypatch.setattr(engine_build, "build_engine_board_auto_clock", auto)
     rc = main(["build", "--board", "icebreaker", "--top", "engine", "--rows", "1", "--cols", "1", "--mac-rows", "1",

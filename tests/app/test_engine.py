@@ -159,3 +159,34 @@ def test_an_unknown_dataflow_is_refused_by_the_parser(argv, capsys):
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "argument --dataflow: invalid choice: 'diagonal'" in err
     assert "Traceback" not in err
+
+
+def test_run_on_the_simulated_board_with_a_built_in_network(tmp_path):
+    """``adderhw run --port sim --network digits`` end to end, as the README shows it (it raised
+    AttributeError for a while and no test noticed): the committed digits weights, a 2x1 broadcast
+    engine on Verilator behind the UART link, three images. The board's correct count and cycles are
+    held to the golden program and the cycle model, computed here apart from the flow."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from adderhw.engine import workload
+    from adderhw.golden.compiler import quantize_images
+    from adderhw.golden.network_program import engine_for
+    from adderhw.golden.program import run_program
+    from adderhw.run import BoardRunConfig
+    argv = ["run", "--port", "sim", "--network", "digits", "--rows", "2", "--cols", "1", "--first-last", "adder",
+            "--requant", "shift", "--images", "3", "--dataflow", "broadcast", "--out", str(tmp_path)]
+    p = subprocess.run([sys.executable, "-m", "adderhw", *argv], capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stderr
+    r = json.loads((tmp_path / "run.json").read_text())
+    cfg = BoardRunConfig(port="sim", network="digits", rows=2, cols=1, first_last="adder", requant="shift",
+                         dataflow="broadcast", images=3)
+    w = workload(cfg, progress=lambda *a: None)
+    golden = run_program(w.program, quantize_images(w.program, w.x)[:3])
+    assert r["images"] == 3 and r["golden_correct"] == int(np.sum(golden.classes == w.y[:3]))
+    assert r["correct"] == r["golden_correct"] and r["classes_equal_golden"] is True
+    engine = engine_for(w.program, 2, 1, "sad", 2, 1, dataflow="broadcast")
+    assert r["cycles_per_batch"] == [engine_cycles(engine, w.program)["total"]]    # every batch's, as a set
+    assert "2x1 broadcast SAD" in r["engine"] and "Traceback" not in p.stderr

@@ -46,3 +46,9 @@ def test_run_time_k_is_checked():
     assert c.check_k(9) == 9
     with pytest.raises(AdderhwError, match="K must be an integer from 1 to 9, not 10"):
         c.check_k(10)
+
+
+def test_a_command_and_a_directory_name_the_dataflow_only_when_it_is_not_the_default():
+    from adderhw.base.config import dataflow_flag, dataflow_suffix
+    assert dataflow_flag("systolic") == dataflow_flag(None) == "" and dataflow_flag("broadcast") == " --dataflow broadcast"
+    assert dataflow_suffix("systolic") == dataflow_suffix(None) == "" and dataflow_suffix("broadcast") == "-broadcast"
