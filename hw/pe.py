@@ -5,7 +5,9 @@ which kind it holds; only the arithmetic between the operand registers and the a
 
 Protocol (per PE, one clock domain ``sync``):
   * Every cycle the PE forwards its operands with one register: ``o_a`` ← ``i_a`` (to the right),
-    ``o_b``/``o_valid``/``o_last`` ← ``i_b``/``i_valid``/``i_last`` (downwards).
+    ``o_b``/``o_valid``/``o_last`` ← ``i_b``/``i_valid``/``i_last`` (downwards). In a broadcast
+    array (``config.dataflow``, hw.array) nothing reads ``o_a`` and ``o_b``, and synthesis removes
+    those registers; the valid and last registers stay, as the first stage's flags.
   * A term enters when ``i_valid`` is high. ``stages`` cycles later it has been added to the
     accumulator. If ``i_last`` was high with it, the final sum is written to the result register
     ``o_sum`` (the second buffer of the double-buffered accumulator) and the accumulator restarts
