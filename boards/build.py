@@ -32,7 +32,7 @@ from .bench_top import BenchTop
 from .build_process import run_build
 from .synthesis import synthesis_recipe
 from .platforms import BUILD_TARGET_MHZ, board as board_by_name, make_platform
-from .report import LOGIC_CELL, build_report, no_fit_reason, overfull
+from .report import LOGIC_CELL, at_placement_limit, build_report, no_fit_reason, overfull
 from .toolchain import tool_env, tool_versions
 
 __all__ = ["build_board", "execute_plan", "design_key", "kept_build", "keep_no_fit", "reuse_record", "BuildFailed",
@@ -267,7 +267,8 @@ def execute_plan(plan, b, out, name, key, env, say, time_limit_s=None):
         message = no_fit_reason(b.device, out, name, LOGIC_CELL[b.family])
         if message:
             keep_no_fit(out, key, message)
-            raise DesignDoesNotFit(message)
+            # no legal placement within the device's cells is a placer's verdict: another seed may differ
+            raise (PlacementGaveUp if at_placement_limit(out, name, LOGIC_CELL[b.family]) else DesignDoesNotFit)(message)
         raise BuildFailed(f"the build for {b.name} failed (exit {returncode}); from {out / 'build.log'}:\n"
                           + _tail(out / "build.log"))
     return seconds

@@ -18,7 +18,7 @@ from pathlib import Path
 from adderhw.base.errors import ToolFailed
 
 __all__ = ["UTIL_CELLS", "LOGIC_CELL", "parse_nextpnr", "critical_path", "parse_yosys_stat", "overflow", "overfull",
-           "no_fit_reason", "build_report"]
+           "no_fit_reason", "at_placement_limit", "build_report"]
 
 #: nextpnr utilisation names per family: logic cells, DSP blocks, block RAMs and the iCE40
 #: UltraPlus's single-port RAMs (SB_SPRAM256KA; the ECP5 has none, None)
@@ -115,17 +115,30 @@ def _read(path):
         return ""
 
 
+def _build_overflow(out, name, logic_cell):
+    return overflow(_read(Path(out) / f"{name}.tim"), logic_cell) or overflow(_read(Path(out) / "build.log"),
+                                                                              logic_cell)
+
+
 def no_fit_reason(device, out, name, logic_cell):
     """The one-sentence reason a build did not fit, from the logs it left in ``out``; or None."""
-    over = overflow(_read(Path(out) / f"{name}.tim"), logic_cell) or overflow(_read(Path(out) / "build.log"),
-                                                                               logic_cell)
+    over = _build_overflow(out, name, logic_cell)
     if not over:
         return None
     cell, used, avail = over
-    needs = (f"needs {used} {cell}, the device has {avail}" if used > avail else
-             f"nextpnr found no legal placement with {used} of its {avail} {cell} in use "
-             f"({100 * used / avail:.0f} %), the utilisation limit")
-    return f"design does not fit {device}: {needs} (make the array smaller or pick a larger board)"
+    if used > avail:
+        return (f"design does not fit {device}: needs {used} {cell}, the device has {avail} (make the array smaller "
+                f"or pick a larger board)")
+    return (f"design does not fit {device}: nextpnr found no legal placement with {used} of its {avail} {cell} in "
+            f"use ({100 * used / avail:.0f} %), the utilisation limit (another nextpnr seed may place it; else make "
+            f"the array smaller or pick a larger board)")
+
+
+def at_placement_limit(out, name, logic_cell):
+    """Whether the build in ``out`` failed for want of a legal placement with every cell type
+    within the device (which another seed may find), not for a cell type the device lacks."""
+    over = _build_overflow(out, name, logic_cell)
+    return over is not None and over[1] <= over[2]
 
 
 def build_report(b, config, freq_mhz, dsp, seed, out, seconds):

@@ -16,7 +16,7 @@ from adderhw.boards.build import DesignDoesNotFit, build_board, summarise
 from adderhw.boards.platforms import board as board_by_name
 from adderhw.boards.report import build_report
 from adderhw.boards.lfsr import Lfsr
-from adderhw.boards.report import no_fit_reason
+from adderhw.boards.report import at_placement_limit, no_fit_reason
 from adderhw.boards.sweep import candidate_shapes, fine_shapes, sweep
 from adderhw.base.errors import BadParameter
 from adderhw.board_reports import format_sweep
@@ -309,7 +309,8 @@ Info: \t        ICESTORM_DSP:       {dsp}/      8     0%
 
 @pytest.mark.parametrize("lc, dsp, error, expect", [
     (5068, 0, "ERROR: Unable to find legal placement for all cells, design is probably at utilisation limit.",
-     "nextpnr found no legal placement with 5068 of its 5280 ICESTORM_LC in use (96 %), the utilisation limit"),
+     "nextpnr found no legal placement with 5068 of its 5280 ICESTORM_LC in use (96 %), the utilisation limit "
+     "(another nextpnr seed may place it; else"),
     (900, 9, "ERROR: Unable to place cell", "needs 9 ICESTORM_DSP, the device has 8"),
     (6017, 0, "ERROR: Unable to place cell", "needs 6017 ICESTORM_LC, the device has 5280"),
     (900, 0, "ERROR: something else", None),
@@ -321,7 +322,9 @@ def test_a_design_that_does_not_fit_is_named_by_the_cells_it_lacks(tmp_path, lc,
     if expect is None:
         assert message is None
     else:
-        assert message == f"design does not fit iCE40UP5K-SG48: {expect} (make the array smaller or pick a larger board)"
+        advice = "make the array smaller or pick a larger board)"
+        assert message == f"design does not fit iCE40UP5K-SG48: {expect} " + ("" if expect.endswith("else") else "(") + advice
+        assert at_placement_limit(tmp_path, "top", "ICESTORM_LC") == (lc <= 5280 and dsp <= 8)
 
 
 class _PackedTooLarge:

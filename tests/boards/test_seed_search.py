@@ -143,3 +143,21 @@ def test_a_bad_time_limit_is_refused(minutes):
                                            r"not "):
         engine_build.check_time_limit(minutes, "ice40", "--time-limit")
     assert engine_build.check_time_limit(None, "ecp5") == 3600 and engine_build.check_time_limit(0, "ice40") is None
+
+
+class _NoLegalPlacement:
+    """A build plan whose "nextpnr" packs the design into 90 % of the UP5K and then finds no legal
+    placement, as nextpnr-ice40 0.11 did with the iCEBreaker 8x2 broadcast engine on seed 1."""
+
+    def extract(self, out):
+        (Path(out) / "build_top.sh").write_text(
+            "printf 'Info: Device utilisation:\\nInfo: \\t         ICESTORM_LC:  4731/  5280    89%%\\n"
+            "ERROR: Unable to find legal placement for all cells, design is probably at utilisation limit.\\n'"
+            " > top.tim\nexit 1\n")
+
+
+def test_no_legal_placement_within_the_device_is_a_placers_verdict_that_a_seed_search_moves_past(tmp_path):
+    b = board_by_name("icebreaker")
+    with pytest.raises(PlacementGaveUp, match=r"no legal placement with 4731 of its 5280 ICESTORM_LC in use \(90 %\), "
+                                              r"the utilisation limit \(another nextpnr seed may place it"):
+        build_module.execute_plan(_NoLegalPlacement(), b, tmp_path, "top", "key", dict(os.environ), lambda msg: None)
