@@ -243,7 +243,7 @@ class LayerEngine(wiring.Component):
         m.d.comb += w_addr.eq(Mux(busy, gen.o_w_addr, ld.addr))
         w_rd = wmem.read_port(transparent_for=())
         w_wr = wmem.write_port(granularity=1)
-        m.d.comb += [w_rd.addr.eq(w_addr), w_rd.en.eq(busy & gen.o_read_en),
+        m.d.comb += [w_rd.addr.eq(w_addr), w_rd.en.eq(busy & gen.o_w_en),
                      gen.i_w_data.eq(read_data(w_rd, w_wr, wmem.shape, "weights")),
                      w_wr.addr.eq(w_addr), w_wr.en.eq(Mux(load & (ld.space == SPACE_WEIGHT), lane_en[:R], 0))]
         for r in range(R):

@@ -30,7 +30,7 @@ table), and nothing of this is built without ``residual``.
 
 Timing (``IM2COL_STAGES`` = 3): stage 0 holds the loop counters and drives the memories' read
 addresses; stage 1 is the memories' read data (registered inside the block RAM); stage 1b registers
-the words as they come (none of the generator's logic between a block RAM's output, whose
+the words as they come (the weight word in the memory itself, read from stage 1's copy of its address) (none of the generator's logic between a block RAM's output, whose
 clock-to-output is 5.8 ns on the ECP5, and a flip-flop; hw.engine's choice of the activation buffer
 is one multiplexer before it); stage 2 registers them, after the zero padding and the per-tile shift, as
 the stream payload, so that no path runs from a block RAM's output through logic into the array. A
@@ -49,10 +49,12 @@ Members
 i_start : In(1)                 begin the layer ``i_desc`` describes (held stable while busy)
 i_desc : In(descriptor_layout)  the layer's descriptor (hw.descriptor)
 o_act_addr : Out(act address)   read address of the source activation buffer; ``o_read_en`` enables
-o_w_addr : Out(weight address)  read address of the weight buffer
-o_read_en : Out(1)              both memories' read enables
+o_w_addr : Out(weight address)  read address of the weight buffer, one stage behind the activations'
+                                (its word is registered in the memory as stage 1b); ``o_w_en`` enables
+o_read_en : Out(1)              the activation buffer's (and the x_shift table's) read enable
+o_w_en : Out(1)                 the weight buffer's read enable
 i_act_data : In(ArrayLayout(signed(width), C))   activation word read (one cycle after the address)
-i_w_data : In(ArrayLayout(signed(width), R))     weight word read
+i_w_data : In(ArrayLayout(signed(width), R))     weight word read (one cycle after its address)
 o_act : Out(stream.Signature({data: ArrayLayout(signed(width), C), last: 1}))
 o_filter : Out(stream.Signature(ArrayLayout(signed(width), R)))
 o_busy : Out(1)
@@ -87,6 +89,7 @@ class Im2colGenerator(wiring.Component):
             "o_act_addr": Out(ceil_log2(engine.act_depth)),
             "o_w_addr": Out(ceil_log2(engine.weight_depth)),
             "o_read_en": Out(1),
+            "o_w_en": Out(1),
             "i_act_data": In(data.ArrayLayout(signed(w), C)),
             "i_w_data": In(data.ArrayLayout(signed(w), R)),
             "o_act": Out(stream.Signature(data.StructLayout({"data": data.ArrayLayout(signed(w), C), "last": 1}))),
@@ -151,7 +154,16 @@ class Im2colGenerator(wiring.Component):
         v2_next = Mux(adv, v1b, v2)
         skid_next = ~ready & (skid_v | v2)
         m.d.sync += [copy.eq(~v2_next | ~skid_next) for copy in adv_copies]
-        m.d.comb += [self.o_act_addr.eq(a_pos + t_off), self.o_w_addr.eq(w_addr), self.o_read_en.eq(adv),
+        # the weight word is read a stage later than the activation word, from stage 1's copy of its
+        # address, so that the weight memory's own read register is stage 1b's weight register: a
+        # word of R·w bits is not registered twice (R·w flip-flops fewer, 64 at 8x2, each a logic
+        # cell of its own on the iCE40), and the memory's output still goes straight into stage 2's
+        # register
+        w_addr1 = Signal(fw["wbase"], name="w_addr1", reset_less=True)
+        with m.If(adv):
+            m.d.sync += w_addr1.eq(w_addr)
+        m.d.comb += [self.o_act_addr.eq(a_pos + t_off), self.o_w_addr.eq(w_addr1), self.o_w_en.eq(adv_1b),
+                     self.o_read_en.eq(adv),
                      self.o_busy.eq(running | v1 | v1b | v2 | skid_v)]
         # ---- stage 2: the payload, registered
         act2 = Signal(data.ArrayLayout(signed(w), self.engine.array.cols), name="act2", reset_less=True)
@@ -164,19 +176,18 @@ class Im2colGenerator(wiring.Component):
         # the word through the zero padding into stage 2 was the 8x16 engine's critical path,
         # 10.2-10.6 ns), with stage 1's flags
         act1b = Signal.like(self.i_act_data, name="act1b", reset_less=True)
-        w1b = Signal.like(self.i_w_data, name="w1b", reset_less=True)
         pad1b, last1b = Signal(name="pad1b", reset_less=True), Signal(name="last1b", reset_less=True)
         xs1b = Signal.like(self.i_xs_data, name="xs1b", reset_less=True) if self.engine.tile_shift else None
         skip1b = Signal.like(self.i_skip_data, name="skip1b", reset_less=True) if self.engine.residual else None
         with m.If(adv_1b):
-            m.d.sync += [act1b.eq(self.i_act_data), w1b.eq(self.i_w_data), v1b.eq(v1), pad1b.eq(pad1),
+            m.d.sync += [act1b.eq(self.i_act_data), v1b.eq(v1), pad1b.eq(pad1),
                          last1b.eq(last1)]
             if self.engine.tile_shift:
                 m.d.sync += xs1b.eq(self.i_xs_data)
             if self.engine.residual:
                 m.d.sync += skip1b.eq(self.i_skip_data)
         with m.If(adv_2):
-            m.d.sync += [v2.eq(v1b), last2.eq(last1b), w2.eq(w1b)]
+            m.d.sync += [v2.eq(v1b), last2.eq(last1b), w2.eq(self.i_w_data)]   # the weights' stage 1b
             for c in range(self.engine.array.cols):
                 value = Mux(pad1b, 0, act1b[c])        # zero padding
                 if self.engine.tile_shift:

@@ -51,14 +51,15 @@ def run_generator(engine, layer, x, weights_words, stall_seed):
             ctx.set(dut.o_filter.ready, ready)
             ctx.set(dut.i_act_data, act_word)
             ctx.set(dut.i_w_data, w_word)
-            _, _, en, aaddr, waddr, valid, act, filt, busy = await ctx.tick().sample(
-                dut.o_read_en, dut.o_act_addr, dut.o_w_addr, dut.o_act.valid, dut.o_act.payload,
+            _, _, en, aaddr, w_en, waddr, valid, act, filt, busy = await ctx.tick().sample(
+                dut.o_read_en, dut.o_act_addr, dut.o_w_en, dut.o_w_addr, dut.o_act.valid, dut.o_act.payload,
                 dut.o_filter.payload, dut.o_busy)
             if valid and ready:
                 got.append(([int(v) for v in act.data][:len(x)], [int(v) for v in filt], bool(act.last)))
             if en:      # the memories: registered read data, held while not enabled
                 act_word = [int(flat[c, aaddr]) if aaddr < flat.shape[1] else 99 for c in range(len(x))] + \
                            [0] * (engine.array.cols - len(x))
+            if w_en:
                 w_word = [int(v) for v in weights_words[waddr]] if waddr < len(weights_words) else [77] * engine.array.rows
             idle = 0 if busy else idle + 1
 
