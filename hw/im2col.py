@@ -113,9 +113,13 @@ class Im2colGenerator(wiring.Component):
         running = Signal()
         # the loop counters (hw.loop_counter: each with a registered flag, high while it is at its
         # bound; the bounds less one, as the sequencer registers them, hw.descriptor.BOUND_FIELDS)
-        oy_c, ox_c = LoopCounter(fw["out_h"], d.out_h_m1, "oy"), LoopCounter(fw["out_w"], d.out_w_m1, "ox")
-        tt_c, ci_c = LoopCounter(fw["t_tiles"], d.t_tiles_m1, "tt"), LoopCounter(fw["cin"], d.cin_m1, "ci")
-        ky_c, kx_c = LoopCounter(fw["kernel"], d.kernel_m1, "ky"), LoopCounter(fw["kernel"], d.kernel_m1, "kx")
+        # (the indices of ci, tt, ox and oy are not read, only their ends: they count down, which
+        # keeps an adder out of their flags' logic, hw.loop_counter)
+        oy_c = LoopCounter(m, fw["out_h"], d.out_h_m1, "oy", down=True)
+        ox_c = LoopCounter(m, fw["out_w"], d.out_w_m1, "ox", down=True)
+        tt_c = LoopCounter(m, fw["t_tiles"], d.t_tiles_m1, "tt", down=True)
+        ci_c = LoopCounter(m, fw["cin"], d.cin_m1, "ci", down=True)
+        ky_c, kx_c = LoopCounter(m, fw["kernel"], d.kernel_m1, "ky"), LoopCounter(m, fw["kernel"], d.kernel_m1, "kx")
         counters = (kx_c, ky_c, ci_c, tt_c, ox_c, oy_c)
         iy0, ix0 = Signal(coord, name="iy0", reset_less=True), Signal(coord, name="ix0", reset_less=True)
         # addresses modulo the activation buffer's (power-of-two) address range: only their sum's low

@@ -278,8 +278,8 @@ class PostProcessor(wiring.Component):
         # of ox with its bound into the row address's enable was the iCE40 engine's critical path
         # (25.7 ns, 7 logic levels). t_zero (t == 0), t_kept (t < cout) and pos_zero (the layer's
         # first position) are flags of the same kind.
-        t_c = LoopCounter(fw["t_beats"], d.t_beats_m1, "t")
-        ox_c, oy_c = LoopCounter(fw["out_w"], d.out_w_m1, "pp_ox"), LoopCounter(fw["out_h"], d.out_h_m1, "pp_oy")
+        t_c = LoopCounter(m, fw["t_beats"], d.t_beats_m1, "t")
+        ox_c, oy_c = LoopCounter(m, fw["out_w"], d.out_w_m1, "pp_ox"), LoopCounter(m, fw["out_h"], d.out_h_m1, "pp_oy")
         t, ox, oy = t_c.value, ox_c.value, oy_c.value
         tplane = Signal(abits, name="tplane", reset_less=True)
         pidx, prow = Signal(abits, name="pidx", reset_less=True), Signal(abits, name="prow", reset_less=True)
