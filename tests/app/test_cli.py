@@ -248,7 +248,7 @@ NO_TOOLS = {"YOSYS": "false", "NEXTPNR_ICE40": "false", "ICEPACK": "false", "NEX
     (["build", "--board", "icebreaker", "--mul-stages", "2"], "--mul-stages 2 applies to MAC arrays only, not to --pe sad"),
     (["build", "--board", "icebreaker", "--pe", "mac", "--sad-stage", "operands"],
      "--sad-stage operands applies to SAD arrays only, not to --pe mac"),
-    (["build", "--board", "icebreaker", "--seed", "-1"], "argument --seed: must be a non-negative integer, not -1"),
+    (["build", "--board", "icebreaker", "--seed", "-1"], "--seed must list integers of at least 0, not '-1'"),
     (["build", "--board", "icebreaker", "--breakdown"], "--breakdown applies to --top engine, not --top array"),
 ])
 def test_build_refuses_options_that_do_not_apply(args, msg, tmp_path):
