@@ -30,9 +30,10 @@ table), and nothing of this is built without ``residual``.
 
 Timing (``IM2COL_STAGES`` = 3): stage 0 holds the loop counters and drives the memories' read
 addresses; stage 1 is the memories' read data (registered inside the block RAM); stage 1b registers
-the words as they come (the weight word in the memory itself, read from stage 1's copy of its address) (none of the generator's logic between a block RAM's output, whose
-clock-to-output is 5.8 ns on the ECP5, and a flip-flop; hw.engine's choice of the activation buffer
-is one multiplexer before it); stage 2 registers them, after the zero padding and the per-tile shift, as
+the words as they come, with none of the generator's logic between a block RAM's output, whose
+clock-to-output is 5.8 ns on the ECP5, and a flip-flop (hw.engine's choice of the activation buffer
+is one multiplexer before it; the weight memory, read a stage later from stage 1's copy of its
+address, is itself stage 1b's register for the weights); stage 2 registers them, after the zero padding and the per-tile shift, as
 the stream payload, so that no path runs from a block RAM's output through logic into the array. A
 beat is offered from the fourth cycle after ``i_start`` and then on every cycle that
 the array accepts the previous one. When the array holds ``ready`` low (the last beat of a tile
@@ -160,7 +161,7 @@ class Im2colGenerator(wiring.Component):
         m.d.sync += [copy.eq(~v2_next | ~skid_next) for copy in adv_copies]
         # the weight word is read a stage later than the activation word, from stage 1's copy of its
         # address, so that the weight memory's own read register is stage 1b's weight register: a
-        # word of R·w bits is not registered twice (R·w flip-flops fewer, 64 at 8x2, each a logic
+        # word of R·w bits is not registered twice (at 8x2 Yosys kept 55 of the 64, each a logic
         # cell of its own on the iCE40), and the memory's output still goes straight into stage 2's
         # register
         w_addr1 = Signal(fw["wbase"], name="w_addr1", reset_less=True)
