@@ -178,7 +178,7 @@ def reuse_record(b, out, key, say):
         message = old.get("reason") or no_fit_reason(b.device, out, _NAME, LOGIC_CELL[b.family])
         if old.get("design_key") == key and message:
             say(f"reusing the failed build in {out}")
-            raise DesignDoesNotFit(message)
+            raise (PlacementGaveUp if old.get("gave_up") else DesignDoesNotFit)(message)
     return None
 
 
@@ -193,11 +193,14 @@ def kept_build(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="bui
     return reuse_record(b, out, key, lambda m: None)
 
 
-def keep_no_fit(out_dir, key, reason):
-    """Record in ``out_dir`` that the design ``key`` does not fit, with the one-sentence reason."""
+def keep_no_fit(out_dir, key, reason, gave_up=False):
+    """Record in ``out_dir`` that the design ``key`` does not fit, with the one-sentence reason;
+    ``gave_up``: nextpnr gave up on a design within the device's cells (PlacementGaveUp, which a
+    reuse raises again as such, so that a seed search moves on)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / _NO_FIT).write_text(json.dumps({"design_key": key, "reason": reason}, indent=2) + "\n")
+    record = {"design_key": key, "reason": reason, **({"gave_up": True} if gave_up else {})}
+    (out / _NO_FIT).write_text(json.dumps(record, indent=2) + "\n")
 
 
 def build_board(board_name, config, freq_mhz=None, dsp=True, seed=1, out_dir="build", progress=None,
@@ -266,9 +269,10 @@ def execute_plan(plan, b, out, name, key, env, say, time_limit_s=None):
     if returncode != 0 or not (out / "report_nextpnr.json").exists():
         message = no_fit_reason(b.device, out, name, LOGIC_CELL[b.family])
         if message:
-            keep_no_fit(out, key, message)
             # no legal placement within the device's cells is a placer's verdict: another seed may differ
-            raise (PlacementGaveUp if at_placement_limit(out, name, LOGIC_CELL[b.family]) else DesignDoesNotFit)(message)
+            gave_up = at_placement_limit(out, name, LOGIC_CELL[b.family])
+            keep_no_fit(out, key, message, gave_up)
+            raise (PlacementGaveUp if gave_up else DesignDoesNotFit)(message)
         raise BuildFailed(f"the build for {b.name} failed (exit {returncode}); from {out / 'build.log'}:\n"
                           + _tail(out / "build.log"))
     return seconds

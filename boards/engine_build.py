@@ -221,7 +221,7 @@ def build_engine_board(board_name, engine, cycles_per_image, baud=None, dsp=True
                              router or NEXTPNR_DEFAULTS["router"])
         if reason is None:
             raise
-        keep_no_fit(out, key, reason)               # reused as a no-fit, like a design too big
+        keep_no_fit(out, key, reason, gave_up=True)     # reused as such, like a design too big
         raise PlacementGaveUp(reason) from None
     pnr_doc = json.loads((out / "report_nextpnr.json").read_text())
     pnr = parse_nextpnr(pnr_doc, b.family)

@@ -371,8 +371,10 @@ def test_a_design_nextpnr_gives_up_placing_is_a_no_fit_kept_for_reuse(monkeypatc
     with pytest.raises(engine_build.DesignDoesNotFit) as e:
         build_engine_board("icebreaker", TINY, 1000, out_dir=tmp_path, versions=False, placer="sa", reuse=True)
     assert str(e.value) == reason
-    assert json.loads((tmp_path / "does_not_fit.json").read_text()) == {"design_key": builds[0], "reason": reason}
-    with pytest.raises(engine_build.DesignDoesNotFit, match="^nextpnr's sa placer could not place"):
+    assert json.loads((tmp_path / "does_not_fit.json").read_text()) == {"design_key": builds[0], "reason": reason,
+                                                                         "gave_up": True}
+    # reused as the placer's verdict it was, which a seed search moves past
+    with pytest.raises(engine_build.PlacementGaveUp, match="^nextpnr's sa placer could not place"):
         build_engine_board("icebreaker", TINY, 1000, out_dir=tmp_path, versions=False, placer="sa", reuse=True)
     assert len(builds) == 1                                     # the verdict was reused, not built again
 

@@ -161,3 +161,7 @@ def test_no_legal_placement_within_the_device_is_a_placers_verdict_that_a_seed_s
     with pytest.raises(PlacementGaveUp, match=r"no legal placement with 4731 of its 5280 ICESTORM_LC in use \(90 %\), "
                                               r"the utilisation limit \(another nextpnr seed may place it"):
         build_module.execute_plan(_NoLegalPlacement(), b, tmp_path, "top", "key", dict(os.environ), lambda msg: None)
+    # kept, and reused as the same verdict
+    assert json.loads((tmp_path / "does_not_fit.json").read_text())["gave_up"] is True
+    with pytest.raises(PlacementGaveUp, match="no legal placement with 4731"):
+        build_module.reuse_record(b, tmp_path, "key", lambda msg: None)
