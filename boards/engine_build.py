@@ -84,7 +84,7 @@ ENGINE_BOARDS = ("icebreaker", "ulx3s-85f")
 
 #: the default time limit of an engine build, in minutes, per FPGA family: about seven times the
 #: longest build seen (iCE40UP5K engines place and route in 1-3 minutes, the ULX3S-85F 8x16 engine
-#: in about 8); nextpnr-ice40's heap placer has run on for an hour on a nearly full UP5K
+#: in about 8); nextpnr-ice40's heap placer had not finished nearly full UP5K engines after 8 and 13 minutes
 BUILD_TIME_LIMIT_MIN = {"ice40": 20, "ecp5": 60}
 
 #: how many PLL builds ``clock_mhz="auto"`` makes at most, each at the last one's Fmax less the margin
