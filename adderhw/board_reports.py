@@ -471,11 +471,12 @@ def _search_text(res):
     if not res.get("fine"):
         return text + " The largest array that fits is the largest of these probes (no fine stage)." + pnr
     aspect = res.get("fine_aspect", FINE_ASPECT)
-    return (text + " A fine stage then searches the arrays between the largest that fit and the smallest that did "
-            f"not (or {res['max_pes']} PEs): any rows and columns, neither more than {aspect} times the other. It "
-            f"bisects on PEs, at most {res['max_fine_probes']} probes per kind and board: a fit leaves only larger "
-            "arrays to try, a failure rules out every array with at least its PEs and at least its columns (a "
-            "column costs at least what a row does: its post-processing lane, its activation bank and the AdderNet "
-            "engine's MAC column against a row's weight bank), and of two equally square arrays the one with fewer "
-            "columns is tried first. Where the search stopped at its bound, the last column says how many arrays, "
-            "of how many PEs, it left untried." + pnr)
+    return (text + " A fine stage then searches the arrays with more PEs than the largest that fit, up to "
+            f"{res['max_pes']} PEs, of any rows and columns, neither more than {aspect} times the other. It bisects "
+            f"on PEs, at most {res['max_fine_probes']} probes per kind and board: a fit leaves only larger arrays "
+            "to try, a failure rules out every array with at least its PEs and at least its columns (a column costs "
+            "at least what a row does: its post-processing lane, its activation bank and the AdderNet engine's MAC "
+            "column against a row's weight bank), so beyond the smallest failure only arrays with fewer columns "
+            "stay open, and of two equally square arrays the one with fewer columns is tried first. Where the "
+            "search stopped at its bound, the last column says how many arrays, of how many PEs, it left untried."
+            + pnr)

@@ -629,9 +629,11 @@ def cmd_compare_boards(args):
         if args.max_fine_probes is not None:
             raise BadParameter(f"--max-fine-probes {args.max_fine_probes} applies to --largest only, not to the "
                                "equal-array comparison")
+        if args.aspect is not None:
+            raise BadParameter(f"--aspect {args.aspect} applies to --largest only, not to the equal-array comparison")
     if args.largest:
         # start-up: deferred (module docstring)
-        from adderhw.boards.engine_compare import MAX_FINE_PROBES, compare_largest
+        from adderhw.boards.engine_compare import FINE_ASPECT, MAX_FINE_PROBES, compare_largest
         from adderhw.board_reports import format_compare_largest
         fine = args.fine is not False
         max_fine = check_int("--max-fine-probes", MAX_FINE_PROBES if args.max_fine_probes is None
@@ -639,16 +641,21 @@ def cmd_compare_boards(args):
         if not fine and args.max_fine_probes is not None:
             raise BadParameter(f"--max-fine-probes {args.max_fine_probes} applies to the fine stage, which "
                                "--no-fine turns off")
+        if not fine and args.aspect is not None:
+            raise BadParameter(f"--aspect {args.aspect} applies to the fine stage, which --no-fine turns off")
+        aspect = check_int("--aspect", FINE_ASPECT if args.aspect is None else args.aspect, lo=1)
         starts = {board: shapes[0][:2] for board, shapes in sizes.items()}
         res = compare_largest(args.network, starts, args.mac_rows, args.seed, args.max_pes, build_dir, progress=_say,
                               first_last=args.first_last, requant=args.requant, fine=fine, max_fine_probes=max_fine,
-                              placer=args.placer, router=args.router, post_lanes=args.post_lanes, dataflow=flow)
+                              placer=args.placer, router=args.router, post_lanes=args.post_lanes, dataflow=flow,
+                              aspect=aspect)
         res["command"] = (f"adderhw compare-boards --network {args.network} --sizes {args.sizes} --largest "
                           f"--mac-rows {args.mac_rows} --seed {args.seed} --max-pes {args.max_pes}"
                           + (f" --first-last {args.first_last}" if args.first_last != "mul" else "")
                           + (f" --requant {args.requant}" if args.requant != "mul" else "")
                           + (f" --post-lanes {args.post_lanes}" if args.post_lanes else "") + flow_flag
-                          + (f" --max-fine-probes {max_fine}" if fine else " --no-fine") + pnr)
+                          + (f" --max-fine-probes {max_fine}" if fine else " --no-fine")
+                          + (f" --aspect {aspect}" if fine and aspect != FINE_ASPECT else "") + pnr)
         _finish_study(out, "compare_largest", res, format_compare_largest)
         return 0
     dsp_modes = {"both": (True, False), "yes": (True,), "no": (False,), None: None}[args.dsp]
@@ -1352,6 +1359,9 @@ def _add_compare_boards_parser(sub):
                          "the smallest that did not, of any rows and columns (default: yes; --no-fine: doubling only)")
     cb.add_argument("--max-fine-probes", type=int, default=None,
                     help="with --largest: at most this many builds in the fine stage, per kind and board (default 6)")
+    cb.add_argument("--aspect", type=int, default=None,
+                    help="with --largest: the fine stage's arrays have neither side more than this many times the "
+                         "other (default 2; 4 reaches an 8x2 engine)")
     _nextpnr_options(cb, "")
     _engine_build_dir_option(cb)
     _out_option(cb, "compare_boards", "out/compare_boards")

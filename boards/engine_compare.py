@@ -155,7 +155,8 @@ def _shrink(rows, cols):
     return (rows // 2, cols) if rows >= cols else (rows, cols // 2)
 
 
-#: the fine stage's shapes: neither side more than this many times the other
+#: the fine stage's shapes by default: neither side more than this many times the other
+#: (``aspect`` of the searches; 4 lets an iCEBreaker search reach the 8x2 broadcast engine)
 FINE_ASPECT = 2
 #: the post-processing lanes a largest-engine search can give every probe: its shapes have any
 #: number of columns, and only 0 (one lane per column) and 1 divide them all
@@ -214,15 +215,19 @@ def search_largest(fits, start, max_pes, fine=True, max_fine_probes=MAX_FINE_PRO
     The doubling stage grows ``start`` through 1x2, 2x2, 2x4, 4x4, ... shapes (each twice the PEs
     of the last) until one does not fit or the next would exceed ``max_pes``; if ``start`` does not
     fit, the halving stage shrinks it instead until one does. With ``fine``, the fine stage then
-    searches the bracket between the largest array that fit and the smallest that did not (or
-    ``max_pes``): :func:`fine_shapes`, any rows and columns with neither side more than ``aspect``
-    times the other. It bisects on PEs (:func:`_fine_pick`): a fit rules out every smaller count,
-    a failure every shape it rules out by :func:`_ruled_out`; the failures of the first two stages
-    count too. It ends when no open shape is left, which makes the answer the array with the most
-    PEs in the bracket that fits (where failures follow :func:`_ruled_out`'s rule, as a device
-    bounded by its logic and by its columns' resources does), or after ``max_fine_probes`` probes,
-    with the shapes still open recorded (the fine record's ``open``) and counted in the limit. Each
-    probe's ``stage`` is "start", "doubling", "halving" or "fine"."""
+    searches every array with more PEs than the largest that fit, up to ``max_pes``, with neither
+    side more than ``aspect`` times the other (:func:`fine_shapes`), that no failure rules out
+    (:func:`_ruled_out`: a failure rules out every array with at least its PEs and at least its
+    columns). That is the bracket between the largest array that fit and the smallest that did not,
+    and beyond it the arrays with fewer columns than every failure: a 4x4 engine that does not fit
+    leaves 8x2 open (a column costs more than a row). It bisects on PEs (:func:`_fine_pick`): a fit
+    rules out every smaller count, a failure what it rules out; the failures of the first two
+    stages count too. It ends when no open array is left, which makes the answer the array with
+    the most PEs within the aspect that fits (where failures follow :func:`_ruled_out`'s rule, as a
+    device bounded by its logic and by its columns' resources does), or after ``max_fine_probes``
+    probes, with the arrays still open recorded (the fine record's ``open``) and counted in the
+    limit. Each probe's ``stage`` is "start", "doubling", "halving" or "fine"."""
+    check_int("aspect", aspect, lo=1)
     shape = tuple(start)
     if _pes(shape) > max_pes:
         raise BadParameter(f"max_pes must be at least the starting array's {_pes(shape)} PEs, not {max_pes}")
@@ -257,12 +262,16 @@ def search_largest(fits, start, max_pes, fine=True, max_fine_probes=MAX_FINE_PRO
     if not fine:
         return {"largest": largest, "limit": limit, "fine": None}
     lo_pes = _pes(largest)
-    candidates = fine_shapes(lo_pes, hi_pes, aspect)
+
+    def failed():
+        return [s for s, ok in outcome.items() if not ok]
+
+    candidates = [s for s in fine_shapes(lo_pes, max_pes + 1, aspect) if not _ruled_out(s, failed())]
     tried = []
 
     def still_open():
-        failed = [s for s, ok in outcome.items() if not ok]
-        return [s for s in candidates if s not in outcome and _pes(s) > _pes(largest) and not _ruled_out(s, failed)]
+        gone = failed()
+        return [s for s in candidates if s not in outcome and _pes(s) > _pes(largest) and not _ruled_out(s, gone)]
 
     while (left := still_open()) and len(tried) < max_fine_probes:
         pick = _fine_pick(left)
@@ -270,10 +279,11 @@ def search_largest(fits, start, max_pes, fine=True, max_fine_probes=MAX_FINE_PRO
         if probe(pick, "fine"):
             largest = pick
     left = still_open()
-    between, probes = f"of {lo_pes + 1} to {hi_pes - 1} PEs", count(len(tried), "probe")
+    between = f"of {lo_pes + 1} to {max_pes} PEs with neither side more than {aspect} times the other"
+    probes = count(len(tried), "probe")
     if not candidates:
-        if lo_pes + 1 < hi_pes:
-            limit += f"; no array {between} has neither side more than {aspect} times the other: no fine stage"
+        if lo_pes < max_pes:
+            limit += f"; no array {between} is left open: no fine stage"
     elif left:
         limit += (f"; the fine stage stopped at its bound of {probes} with {count(len(left), 'shape')} of "
                   f"{_pes(left[0])} to {_pes(left[-1])} PEs untried")
@@ -281,20 +291,21 @@ def search_largest(fits, start, max_pes, fine=True, max_fine_probes=MAX_FINE_PRO
         limit += f"; {largest[0]}x{largest[1]} is the largest array {between} that fits (fine stage: {probes})"
     else:
         limit += f"; no array {between} fits (fine stage: {probes})"
+    beyond = sum(_pes(s) >= hi_pes for s in candidates)
     record = {"bracket_pes": [lo_pes, hi_pes], "aspect": aspect, "candidates": len(candidates),
-              "probes": len(tried), "max_probes": max_fine_probes, "exact": not left,
+              "beyond_bracket": beyond, "probes": len(tried), "max_probes": max_fine_probes, "exact": not left,
               "open": [list(s) for s in left]}
     return {"largest": largest, "limit": limit, "fine": record}
 
 
 def largest_fitting(board, network, pe, start, mac_rows=2, seed=1, max_pes=512, build_dir="build/engines",
                     progress=print, first_last="mul", requant="mul", fine=True, max_fine_probes=MAX_FINE_PROBES,
-                    placer=None, router=None, post_lanes=0, dataflow="systolic"):
+                    placer=None, router=None, post_lanes=0, dataflow="systolic", aspect=FINE_ASPECT):
     """The largest engine of kind ``pe`` that places and routes on ``board`` (with DSP blocks, as a
     user would build it), found by :func:`search_largest` from ``start`` (rows, cols): doubling (or
     halving) stages, then, with ``fine``, a fine stage of at most ``max_fine_probes`` probes over
-    shapes of any rows and columns between the largest array that fit and the smallest that did
-    not. The AdderNet engine's MAC array has min(``mac_rows``, rows) rows; ``first_last`` and
+    shapes of any rows and columns, neither side more than ``aspect`` times the other, with more PEs
+    than the largest array that fit and not ruled out by one that did not. The AdderNet engine's MAC array has min(``mac_rows``, rows) rows; ``first_last`` and
     ``requant`` shape the AdderNet engine as in :func:`compare_boards` (with ``first_last="adder"``
     it has no MAC array); ``placer`` and ``router`` are nextpnr's (boards.engine_build);
     ``post_lanes`` the post-processing lanes of every probe, 0 (one per column) or 1 (a lane divides
@@ -304,6 +315,7 @@ def largest_fitting(board, network, pe, start, mac_rows=2, seed=1, max_pes=512, 
     stage's record or None}. Every probe is a full build, reused when unchanged."""
     check_int("max_pes", max_pes, lo=1)
     check_int("max_fine_probes", max_fine_probes, lo=1)
+    check_int("aspect", aspect, lo=1)
     check_largest_post_lanes(post_lanes)
     placer, router = check_nextpnr_options(placer, router)
     probes = {}
@@ -319,7 +331,7 @@ def largest_fitting(board, network, pe, start, mac_rows=2, seed=1, max_pes=512, 
         probes[shape] = {**r, "stage": stage, "probe": len(probes) + 1}
         return r["fits"]
 
-    found = search_largest(fits, start, max_pes, fine, max_fine_probes)
+    found = search_largest(fits, start, max_pes, fine, max_fine_probes, aspect)
     ordered = [probes[k] for k in sorted(probes, key=lambda rc: (_pes(rc), rc[1]))]
     # more PEs need not mean more images/s: a shape that divides the layers' channels and pixels
     # evenly can beat a larger one that does not, so the fastest probe that fits is kept beside it
@@ -330,13 +342,14 @@ def largest_fitting(board, network, pe, start, mac_rows=2, seed=1, max_pes=512, 
 
 def compare_largest(network="digits", starts=None, mac_rows=2, seed=1, max_pes=512, build_dir="build/engines",
                     progress=print, first_last="mul", requant="mul", fine=True, max_fine_probes=MAX_FINE_PROBES,
-                    placer=None, router=None, post_lanes=0, dataflow="systolic"):
+                    placer=None, router=None, post_lanes=0, dataflow="systolic", aspect=FINE_ASPECT):
     """:func:`largest_fitting` for the AdderNet engine (shaped by ``first_last`` and ``requant``) and
     the CNN twin on each board of ``starts`` ({board: (rows, cols)}), with or without the ``fine``
-    stage (at most ``max_fine_probes`` probes per kind and board), with nextpnr's ``placer`` and
+    stage (at most ``max_fine_probes`` probes per kind and board, over arrays within ``aspect``), with nextpnr's ``placer`` and
     ``router``, ``post_lanes`` (0 or 1) and ``dataflow`` for every probe; the pair's ratios compare each kind at
     its own largest array."""
     check_int("max_fine_probes", max_fine_probes, lo=1)
+    check_int("aspect", aspect, lo=1)
     check_largest_post_lanes(post_lanes)
     placer, router = check_nextpnr_options(placer, router)
     starts = starts or {"icebreaker": (1, 1), "ulx3s-85f": (8, 8)}
@@ -344,13 +357,13 @@ def compare_largest(network="digits", starts=None, mac_rows=2, seed=1, max_pes=5
     for board, start in starts.items():
         entry = {"board": board, **{pe: largest_fitting(board, network, pe, start, mac_rows, seed, max_pes, build_dir,
                                                         progress, first_last, requant, fine, max_fine_probes, placer,
-                                                        router, post_lanes, dataflow) for pe in PE_KINDS}}
+                                                        router, post_lanes, dataflow, aspect) for pe in PE_KINDS}}
         s, m = entry["sad"]["largest"], entry["mac"]["largest"]
         if s and m:
             entry["ratio"] = {"pes": (s["rows"] * s["cols"]) / (m["rows"] * m["cols"]),
                               "images_per_s_at_fmax": s["images_per_s_at_fmax"] / m["images_per_s_at_fmax"]}
         boards.append(entry)
     return {"network": network, "mac_rows": mac_rows, "seed": seed, "max_pes": max_pes, "first_last": first_last,
-            "requant": requant, "fine": fine, "max_fine_probes": max_fine_probes, "fine_aspect": FINE_ASPECT,
+            "requant": requant, "fine": fine, "max_fine_probes": max_fine_probes, "fine_aspect": aspect,
             "placer": placer or NEXTPNR_DEFAULTS["placer"], "router": router or NEXTPNR_DEFAULTS["router"],
             "post_lanes": post_lanes, "dataflow": dataflow, "boards": boards}

@@ -60,7 +60,7 @@ def test_compare_boards_largest_passes_the_fine_stage_and_nextpnr_options(monkey
                  "--router", "router2", "--dataflow", "broadcast", "--out", str(tmp_path / "a")]) == 0
     assert seen == {"starts": {"ulx3s-85f": (8, 8)}, "first_last": "mul", "requant": "mul", "fine": True,
                     "max_fine_probes": 3, "placer": None, "router": "router2", "post_lanes": 0,
-                    "dataflow": "broadcast"}
+                    "dataflow": "broadcast", "aspect": engine_compare.FINE_ASPECT}
     text = (tmp_path / "a" / "compare_largest.md").read_text()
     assert "--dataflow broadcast --max-fine-probes 3 --router router2`" in text and "at most 3 probes per kind and board" in text
     assert main(["compare-boards", "--largest", "--sizes", "ulx3s-85f:8x8", "--no-fine", "--out",
@@ -71,6 +71,10 @@ def test_compare_boards_largest_passes_the_fine_stage_and_nextpnr_options(monkey
     assert main(["compare-boards", "--largest", "--sizes", "icebreaker:4x3", "--post-lanes", "1", "--out",
                  str(tmp_path / "c")]) == 0
     assert seen["post_lanes"] == 1 and "--post-lanes 1 " in (tmp_path / "c" / "compare_largest.md").read_text()
+    # the fine stage's aspect, named in the command when it is not the default
+    assert main(["compare-boards", "--largest", "--sizes", "icebreaker:1x1", "--aspect", "4", "--dataflow",
+                 "broadcast", "--out", str(tmp_path / "d")]) == 0
+    assert seen["aspect"] == 4 and "--max-fine-probes 6 --aspect 4`" in (tmp_path / "d" / "compare_largest.md").read_text()
 
 
 def test_compare_boards_passes_the_post_lanes_to_both_engines(monkeypatch, tmp_path):
@@ -121,6 +125,10 @@ def test_compare_boards_passes_the_post_lanes_to_both_engines(monkeypatch, tmp_p
     (["compare-boards", "--largest", "--no-fine", "--max-fine-probes", "2"],
      "--max-fine-probes 2 applies to the fine stage, which --no-fine turns off"),
     (["compare-boards", "--largest", "--placer", "x"], "--placer must be one of heap, sa, static"),
+    (["compare-boards", "--largest", "--aspect", "0"], "--aspect must be an integer of at least 1, not 0"),
+    (["compare-boards", "--aspect", "4"], "--aspect 4 applies to --largest only, not to the equal-array comparison"),
+    (["compare-boards", "--largest", "--no-fine", "--aspect", "4"],
+     "--aspect 4 applies to the fine stage, which --no-fine turns off"),
 ])
 def test_the_new_board_options_are_refused_in_one_sentence(argv, message, tmp_path):
     p = subprocess.run([sys.executable, "-m", "adderhw", *argv, "--out", str(tmp_path / "o")], capture_output=True,

@@ -54,9 +54,11 @@ def _bracket(fits, start, max_pes):
     return None
 
 
-def _true_largest(fits, lo, hi):
-    """The most PEs of an array that fits, with lo <= PEs < hi and neither side more than twice the other."""
-    shapes = [(r, c) for r in range(1, hi) for c in range(1, hi) if lo <= r * c < hi and max(r, c) <= 2 * min(r, c)]
+def _true_largest(fits, lo, max_pes, aspect=FINE_ASPECT):
+    """Brute force: the most PEs of an array that fits, with lo <= PEs <= max_pes and neither side
+    more than ``aspect`` times the other (or lo, the doubling's largest)."""
+    shapes = [(r, c) for r in range(1, max_pes + 1) for c in range(1, max_pes // r + 1)
+              if lo <= r * c and max(r, c) <= aspect * min(r, c)]
     return max((r * c for r, c in shapes if fits(r, c)), default=lo)
 
 
@@ -90,13 +92,19 @@ def test_without_a_bound_the_fine_stage_finds_the_largest_array_of_the_bracket(m
         return
     lo, hi = bracket
     best = res["largest"]
-    assert best["fits"] and best["rows"] * best["cols"] == _true_largest(fits, lo, hi)
+    assert best["fits"] and best["rows"] * best["cols"] == _true_largest(fits, lo, max_pes)
     assert best["rows"] * best["cols"] <= max_pes and all(r * c <= max_pes for r, c in asked)
     assert len(asked) == len(set(asked))                           # no array built twice
     assert res["fine"]["bracket_pes"] == [lo, hi] and res["fine"]["exact"] and res["fine"]["open"] == []
     fine = [p for p in res["probes"] if p["stage"] == "fine"]
     assert len(fine) == res["fine"]["probes"]
-    assert all(lo < p["rows"] * p["cols"] < hi for p in fine)
+    # the fine probes lie above the doubling's largest, within max_pes and the aspect, and no failure
+    # before a probe had at most its PEs and at most its columns (beyond the bracket: fewer columns)
+    assert all(lo < p["rows"] * p["cols"] <= max_pes and max(p["rows"], p["cols"]) <= FINE_ASPECT *
+               min(p["rows"], p["cols"]) for p in fine)
+    for p in fine:
+        before = [f for f in res["probes"] if not f["fits"] and f["probe"] < p["probe"]]
+        assert not any(f["rows"] * f["cols"] <= p["rows"] * p["cols"] and f["cols"] <= p["cols"] for f in before)
     # every probe is reported once, with its stage and build order
     assert sorted((p["rows"], p["cols"]) for p in res["probes"]) == sorted(asked)
     assert sorted(p["probe"] for p in res["probes"]) == list(range(1, len(asked) + 1))
@@ -117,13 +125,13 @@ def test_the_fine_stage_keeps_to_its_bound_and_says_what_it_left(monkeypatch, pe
     lo, hi = record["bracket_pes"]
     best = res["largest"]["rows"] * res["largest"]["cols"]
     if record["exact"]:
-        assert best == _true_largest(fits, lo, hi)
+        assert best == _true_largest(fits, lo, max_pes)
     else:
         # stopped at the bound: every array it did not try and could not rule out is named, and
         # the true answer is among them
         assert record["probes"] == MAX_FINE_PROBES and record["open"]
         assert all(r * c > best for r, c in record["open"])
-        assert _true_largest(fits, lo, hi) in {best} | {r * c for r, c in record["open"] if fits(r, c)}
+        assert _true_largest(fits, lo, max_pes) in {best} | {r * c for r, c in record["open"] if fits(r, c)}
         assert f"stopped at its bound of {MAX_FINE_PROBES} probes with {len(record['open'])} shape" in res["limit"]
 
 
@@ -140,14 +148,33 @@ def test_the_search_shrinks_from_a_start_that_does_not_fit_then_refines(monkeypa
     asked = _stub(monkeypatch, _device(40, max_cols=6))
     res = largest_fitting("ulx3s-85f", "digits", "sad", (16, 16), max_pes=512, progress=lambda m: None)
     # 16x16, then 8x16 and 8x8 fail (too many PEs, too many columns) and 4x8 does too (8 columns);
-    # 4x4 fits, and between 16 and 32 PEs the largest with at most 6 columns is 5x6 = 30
+    # 4x4 fits. 4x8's failure rules out no array with fewer columns, so the fine stage looks beyond
+    # 32 PEs too: the largest with at most 6 columns and neither side more than twice the other is
+    # 8x5 = 40 (before the fine stage looked past the bracket, the search answered 5x6 = 30)
     assert asked[:5] == [(16, 16), (8, 16), (8, 8), (4, 8), (4, 4)]
     stages = {(p["rows"], p["cols"]): p["stage"] for p in res["probes"]}
     assert stages[(16, 16)] == "start" and stages[(4, 4)] == "halving" and stages[(8, 8)] == "halving"
-    assert (res["largest"]["rows"], res["largest"]["cols"]) in {(5, 6), (6, 5)}
-    assert res["fine"]["bracket_pes"] == [16, 32] and res["fine"]["exact"]
-    assert res["limit"] == (f"16x16 does not fit, nor does 4x8; {res['largest']['rows']}x{res['largest']['cols']} is "
-                            f"the largest array of 17 to 31 PEs that fits (fine stage: {res['fine']['probes']} probes)")
+    assert (res["largest"]["rows"], res["largest"]["cols"]) == (8, 5)
+    assert res["fine"]["bracket_pes"] == [16, 32] and res["fine"]["exact"] and res["fine"]["beyond_bracket"] > 0
+    assert res["limit"] == ("16x16 does not fit, nor does 4x8; 8x5 is the largest array of 17 to 512 PEs with "
+                            f"neither side more than 2 times the other that fits (fine stage: {res['fine']['probes']} "
+                            "probes)")
+
+
+def test_a_failure_leaves_open_the_arrays_with_fewer_columns():
+    # a device whose columns run out first (as the iCEBreaker's broadcast engines do: 8x2 places,
+    # 4x4 does not): 2x4 fails, and the arrays of 8 PEs or more with fewer columns stay open; how far
+    # the fine stage reaches is its aspect
+    narrow = lambda s, stage: s[0] * s[1] <= 16 and s[1] <= 2          # noqa: E731
+    found = search_largest(narrow, (1, 1), 512)
+    assert found["largest"] == (4, 2) and found["fine"]["exact"]
+    wide = search_largest(narrow, (1, 1), 512, aspect=4)
+    assert wide["largest"] == (8, 2) and wide["fine"]["exact"] and wide["fine"]["aspect"] == 4
+    assert wide["fine"]["bracket_pes"] == [4, 8] and wide["fine"]["beyond_bracket"] == 15
+    assert wide["limit"] == ("2x4 does not fit; 8x2 is the largest array of 5 to 512 PEs with neither side more "
+                             "than 4 times the other that fits (fine stage: 4 probes)")
+    with pytest.raises(BadParameter, match=r"^aspect must be an integer of at least 1, not 0$"):
+        search_largest(narrow, (1, 1), 512, aspect=0)
 
 
 def test_the_fine_stage_stays_within_max_pes(monkeypatch):
@@ -159,7 +186,7 @@ def test_the_fine_stage_stays_within_max_pes(monkeypatch):
     n = res["fine"]["probes"]
     assert n == 4                  # a bisection over the 14 PE counts from 65 to 100 of arrays within 2:1
     assert res["limit"] == ("the next probe (8x16) would exceed max_pes=100; 10x10 is the largest array of 65 to "
-                            f"100 PEs that fits (fine stage: {n} probes)")
+                            f"100 PEs with neither side more than 2 times the other that fits (fine stage: {n} probes)")
 
 
 def test_no_fine_stage_builds_only_the_doubling(monkeypatch):
@@ -171,13 +198,15 @@ def test_no_fine_stage_builds_only_the_doubling(monkeypatch):
 def test_an_empty_bracket_has_no_fine_probe():
     seen = []
     found = search_largest(lambda s, stage: seen.append((s, stage)) or s == (1, 1), (1, 1), 64)
-    assert seen == [((1, 1), "start"), ((1, 2), "doubling")]           # nothing lies between 1 and 2 PEs
-    assert found == {"largest": (1, 1), "limit": "1x2 does not fit", "fine": {
-        "bracket_pes": [1, 2], "aspect": 2, "candidates": 0, "probes": 0, "max_probes": MAX_FINE_PROBES,
-        "exact": True, "open": []}}
+    # nothing lies between 1 and 2 PEs, but 1x2's failure leaves 2x1 (fewer columns) open
+    assert seen == [((1, 1), "start"), ((1, 2), "doubling"), ((2, 1), "fine")]
+    assert found == {"largest": (1, 1), "limit": "1x2 does not fit; no array of 2 to 64 PEs with neither side more "
+                                                 "than 2 times the other fits (fine stage: 1 probe)", "fine": {
+        "bracket_pes": [1, 2], "aspect": 2, "candidates": 1, "beyond_bracket": 1, "probes": 1,
+        "max_probes": MAX_FINE_PROBES, "exact": True, "open": []}}
     found = search_largest(lambda s, stage: s[0] * s[1] <= 2, (1, 1), 64)
-    assert found["limit"] == "2x2 does not fit; no array of 3 to 3 PEs has neither side more than 2 times the other: " \
-                             "no fine stage"
+    assert found["limit"] == "2x2 does not fit; no array of 3 to 64 PEs with neither side more than 2 times the " \
+                             "other is left open: no fine stage"
 
 
 def test_the_search_refuses_bad_bounds(monkeypatch):
@@ -193,9 +222,10 @@ def test_the_report_says_which_stage_each_probe_belongs_to_and_what_the_search_d
     res = engine_compare.compare_largest(starts={"ulx3s-85f": (8, 8)}, max_pes=256, progress=lambda m: None)
     assert (res["fine"], res["max_fine_probes"], res["placer"], res["router"]) == (True, 6, "heap", "router1")
     md = format_compare_largest(res)
-    assert "A fine stage then searches the arrays between the largest that fit and the smallest that did not " \
-           "(or 256 PEs): any rows and columns, neither more than 2 times the other. It bisects on PEs, at most 6 " \
-           "probes per kind and board" in md
+    assert "A fine stage then searches the arrays with more PEs than the largest that fit, up to 256 PEs, of any " \
+           "rows and columns, neither more than 2 times the other. It bisects on PEs, at most 6 probes per kind " \
+           "and board" in md
+    assert "beyond the smallest failure only arrays with fewer columns stay open" in md
     assert "| ulx3s-85f | AdderNet | 8x8 | 64 | start | no |" in md
     assert "| ulx3s-85f | AdderNet | 4x8 | 32 | halving | yes | 3,200 | 50.0 | 32,000 |  |" in md
     entry, = res["boards"]
