@@ -141,9 +141,11 @@ class DaskExecutor:
                                    f"workers, not {scheduler!r}")
             say(f"starting a local Dask cluster of {n} worker processes")
             # one thread per worker: a build or a simulation is one process's work, and more
-            # threads would only share the same cores
+            # threads would only share the same cores. The scheduler's HTTP server listens on any
+            # free port (":0"): without an address it takes 8787, and with 8787 busy (another
+            # cluster on this machine) distributed warns, which a warnings-as-errors run refuses
             self._cluster = distributed.LocalCluster(n_workers=int(n), threads_per_worker=1, processes=True,
-                                                     dashboard_address=None)
+                                                     dashboard_address=":0")
             address = self._cluster.scheduler_address
         elif "://" in scheduler:
             address = scheduler

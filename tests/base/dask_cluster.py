@@ -9,7 +9,7 @@ import distributed
 def local_cluster(workers=2):
     """(cluster, client): ``workers`` single-threaded worker processes on this machine."""
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as c:
+                                  dashboard_address=":0") as c:
         with distributed.Client(c) as client:
             yield c, client
 

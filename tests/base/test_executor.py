@@ -164,3 +164,21 @@ def test_every_dask_worker_runs_the_initializer(cluster):
 def test_an_initializer_that_is_not_a_function_is_one_sentence():
     with pytest.raises(BadParameter, match=r"^initializer must be a function or None, not 'stop'$"):
         LocalExecutor(1, initializer="stop")
+
+
+def test_a_local_cluster_starts_while_another_holds_the_dashboard_port():
+    # the scheduler's HTTP server took port 8787 when no dashboard address was given; with it busy
+    # (another cluster, or another test's, under xdist) distributed warned, which the suite's
+    # warnings-as-errors turned into "Cluster failed to start". It now asks for any free port.
+    import socket
+    held = socket.socket()
+    try:
+        held.bind(("0.0.0.0", 8787))
+        held.listen()
+    except OSError:
+        pass                    # something else holds it already: the case this test is about
+    try:
+        with make_executor(scheduler="local:1") as ex:
+            assert ex.remote and ex.submit(divmod, 7, 2).result() == (3, 1)
+    finally:
+        held.close()

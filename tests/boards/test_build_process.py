@@ -190,7 +190,7 @@ def test_a_dask_worker_stopped_by_sigterm_stops_its_build(tmp_path):
     # the first run starts the tool; the scheduler's rerun on the restarted worker ends at once
     script.write_text('[ -e "$ADDERHW_TEST_PIDS/worker" ] && exit 0\n'
                       'echo $PPID > "$ADDERHW_TEST_PIDS/worker"\n"$YOSYS"\n')
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as c:
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as c:
         with build_executor(scheduler=c.scheduler_address) as ex:
             job = ex.submit(functools.partial(run_build, ["sh", str(script)], cwd=tmp_path, env=env))
             _stop_worker_and_see_its_build_end(pids)
