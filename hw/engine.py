@@ -31,6 +31,17 @@ them in block RAM (the ECP5 puts small ones in LUT RAM):
     per-channel input shift d (read by hw.im2col at each tile's first channel);
   * the descriptor table, ``max_layers`` x 32 slots of ``field_bits`` bits;
   * the average pool's running sums (inside ``hw.postproc``).
+Each activation buffer's read data goes straight into an output register of its own (C x ``width``
+flip-flops, no reset), which takes the word when the buffer's reader takes it: hw.im2col's stage 1b
+(``o_act_reg_en``) for the layer's source and a residual add's skip operand, hw.postproc's stage D
+(``o_rd_reg_en``) for the destination, and every cycle while the engine is idle (the peek). The
+choice of the buffer by its role (a multiplexer of the buffers' words) comes after these registers,
+so no path runs from a block RAM's output through logic: with it before them, a block RAM's word
+through that choice into one register was the ECP5 8x16 engine's critical path (10.1-10.2 ns, from
+a DP16KD's 5.6 ns clock-to-output). The register is where the reader had its own (hw.im2col's
+stage 1b, hw.postproc's stage D, hw.link_reply's first peek register), so the cycles are those of
+before. (On the ECP5 a DP16KD can hold such a register in its output register, REGMODE "OUTREG";
+nextpnr times a DP16KD read into a flip-flop at 152 MHz at best, docs/history.md.)
 No read of any of them is used in a cycle that writes the address it reads, in any of its lanes:
 the post-processing reads a destination word (once per row) or a running sum after the last write
 to it and never in the cycle of a write to the same word (hw.postproc); the tables the host loads,
@@ -49,7 +60,8 @@ Loading and reading (the host link or a testbench), only while the engine is idl
     are separate tables: each load is written as it arrives, in either order, and no part of a
     load waits in a register, so a reset of the engine's logic loses no load it took);
     3: descriptor slot ``addr``. ``ready`` is low while the engine runs.
-  * ``i_peek_side``/``i_peek_addr`` → ``o_peek_data`` (one cycle later, while the engine is idle;
+  * ``i_peek_side``/``i_peek_addr`` → ``o_peek_data`` (two cycles later, through the buffer's output
+    register, below; while the engine is idle, with the side and address held for both cycles;
     while it runs, ``o_peek_data`` shows other words): a word of an activation buffer, for example the last layer's logits (words 0 .. classes-1 of buffer L mod 2; with
     ``residual`` of the buffer the last step's ``bufs`` names, golden.program.MemoryImages.buffers).
 
@@ -281,13 +293,21 @@ class LayerEngine(wiring.Component):
         for s, mem in enumerate(acts):
             rd = mem.read_port(transparent_for=())
             wr = mem.write_port(granularity=1)
-            rdata = read_data(rd, wr, word, f"act{s}")
             reading = side == s                 # this buffer is the layer's source
             if e.residual:
                 skipping = res & (skip == s)    # a residual add's skip operand: read at the same address
                 writing = dst == s
             else:
                 skipping, writing = False, ~reading
+            # the buffer's output register ("Memories", the read registers): its read data as it
+            # comes, with no logic before it, taken when its reader's stage takes it (hw.im2col's
+            # stage 1b for a source or skip operand, hw.postproc's stage D for a destination) and in
+            # every cycle while idle (the peek)
+            port_data = read_data(rd, wr, word, f"act{s}")
+            rdata = Signal(word, name=f"act{s}_q", reset_less=True)
+            taken = Mux(reading | skipping if e.residual else reading, gen.o_act_reg_en, post.o_rd_reg_en)
+            with m.If(~busy | taken):
+                m.d.sync += rdata.eq(port_data)
             with m.If(~busy):
                 m.d.comb += [rd.addr.eq(self.i_peek_addr), rd.en.eq(1)]
             with m.Elif(reading | skipping if e.residual else reading):

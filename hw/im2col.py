@@ -30,11 +30,15 @@ table), and nothing of this is built without ``residual``.
 
 Timing (``IM2COL_STAGES`` = 3): stage 0 holds the loop counters and drives the memories' read
 addresses; stage 1 is the memories' read data (registered inside the block RAM); stage 1b registers
-the words as they come, with none of the generator's logic between a block RAM's output, whose
-clock-to-output is 5.8 ns on the ECP5, and a flip-flop (hw.engine's choice of the activation buffer
-is one multiplexer before it; the weight memory, read a stage later from stage 1's copy of its
-address, is itself stage 1b's register for the weights); stage 2 registers them, after the zero padding and the per-tile shift, as
-the stream payload, so that no path runs from a block RAM's output through logic into the array. A
+the words as they come, with no logic between a block RAM's output, whose clock-to-output is 5.6 ns
+on the ECP5, and a flip-flop. Stage 1b's activation words are not registered here: each activation
+buffer has an output register of its own in hw.engine, enabled by ``o_act_reg_en``, and the engine's
+choice of the source buffer is a multiplexer after those registers (before it, the choice sat
+between the block RAM and this generator's register, and the block RAM's word through it was the
+ECP5 8x16 engine's critical path, 10.1-10.2 ns); the weight memory, read a stage later from stage
+1's copy of its address, is itself stage 1b's register for the weights. Stage 2 registers them,
+after the source's choice, the zero padding and the per-tile shift, as the stream payload, so that
+no path runs from a block RAM's output through logic into the array. A
 beat is offered from the fourth cycle after ``i_start`` and then on every cycle that
 the array accepts the previous one. When the array holds ``ready`` low (the last beat of a tile
 waits for the drain, hw.array), the beat it did not take moves into a skid register, which offers
@@ -54,13 +58,17 @@ o_w_addr : Out(weight address)  read address of the weight buffer, one stage beh
                                 (its word is registered in the memory as stage 1b); ``o_w_en`` enables
 o_read_en : Out(1)              the activation buffer's (and the x_shift table's) read enable
 o_w_en : Out(1)                 the weight buffer's read enable
-i_act_data : In(ArrayLayout(signed(width), C))   activation word read (one cycle after the address)
+o_act_reg_en : Out(1)           stage 1b's enable: the enable of the source buffer's output register
+i_act_data : In(ArrayLayout(signed(width), C))   the source buffer's output register (stage 1b): the
+                                word read at the address of the last ``o_read_en``, taken in each
+                                cycle ``o_act_reg_en`` is high (two cycles after its address)
 i_w_data : In(ArrayLayout(signed(width), R))     weight word read (one cycle after its address)
 o_act : Out(stream.Signature({data: ArrayLayout(signed(width), C), last: 1}))
 o_filter : Out(stream.Signature(ArrayLayout(signed(width), R)))
 o_busy : Out(1)
 o_xs_addr : Out(const address), i_xs_data : In(signed(X_SHIFT_BITS))   only with tile_shift
-i_skip_data : In(ArrayLayout(signed(width), C)), o_skip : Out(ArrayLayout(signed(width), C))   only with residual
+i_skip_data : In(ArrayLayout(signed(width), C)), o_skip : Out(ArrayLayout(signed(width), C))   only with residual;
+                                ``i_skip_data`` is the skip buffer's output register, as ``i_act_data``
 """
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
@@ -91,6 +99,7 @@ class Im2colGenerator(wiring.Component):
             "o_w_addr": Out(ceil_log2(engine.weight_depth)),
             "o_read_en": Out(1),
             "o_w_en": Out(1),
+            "o_act_reg_en": Out(1),
             "i_act_data": In(data.ArrayLayout(signed(w), C)),
             "i_w_data": In(data.ArrayLayout(signed(w), R)),
             "o_act": Out(stream.Signature(data.StructLayout({"data": data.ArrayLayout(signed(w), C), "last": 1}))),
@@ -168,7 +177,7 @@ class Im2colGenerator(wiring.Component):
         with m.If(adv):
             m.d.sync += w_addr1.eq(w_addr)
         m.d.comb += [self.o_act_addr.eq(a_pos + t_off), self.o_w_addr.eq(w_addr1), self.o_w_en.eq(adv_1b),
-                     self.o_read_en.eq(adv),
+                     self.o_read_en.eq(adv), self.o_act_reg_en.eq(adv_1b),
                      self.o_busy.eq(running | v1 | v1b | v2 | skid_v)]
         # ---- stage 2: the payload, registered
         act2 = Signal(data.ArrayLayout(signed(w), self.engine.array.cols), name="act2", reset_less=True)
@@ -176,21 +185,19 @@ class Im2colGenerator(wiring.Component):
         last2 = Signal(reset_less=True)
         skip2 = Signal(data.ArrayLayout(signed(w), self.engine.array.cols), name="skip2", reset_less=True) \
             if self.engine.residual else None
-        # ---- stage 1b: the memories' words registered as they come (none of this generator's logic
-        # between a block RAM's output and a flip-flop: on the ECP5 its clock-to-output is 5.8 ns, and
-        # the word through the zero padding into stage 2 was the 8x16 engine's critical path,
-        # 10.2-10.6 ns), with stage 1's flags
-        act1b = Signal.like(self.i_act_data, name="act1b", reset_less=True)
+        # ---- stage 1b: the memories' words registered as they come (no logic between a block RAM's
+        # output and a flip-flop: on the ECP5 its clock-to-output is 5.6 ns, and the word through the
+        # zero padding into stage 2 was the 8x16 engine's critical path, 10.2-10.6 ns), with stage 1's
+        # flags. The activation words (and a residual add's skip words) are registered in the engine,
+        # in each buffer's output register (``o_act_reg_en``, module docstring)
+        act1b = self.i_act_data
         pad1b, last1b = Signal(name="pad1b", reset_less=True), Signal(name="last1b", reset_less=True)
         xs1b = Signal.like(self.i_xs_data, name="xs1b", reset_less=True) if self.engine.tile_shift else None
-        skip1b = Signal.like(self.i_skip_data, name="skip1b", reset_less=True) if self.engine.residual else None
+        skip1b = self.i_skip_data if self.engine.residual else None
         with m.If(adv_1b):
-            m.d.sync += [act1b.eq(self.i_act_data), v1b.eq(v1), pad1b.eq(pad1),
-                         last1b.eq(last1)]
+            m.d.sync += [v1b.eq(v1), pad1b.eq(pad1), last1b.eq(last1)]
             if self.engine.tile_shift:
                 m.d.sync += xs1b.eq(self.i_xs_data)
-            if self.engine.residual:
-                m.d.sync += skip1b.eq(self.i_skip_data)
         with m.If(adv_2):
             m.d.sync += [v2.eq(v1b), last2.eq(last1b), w2.eq(self.i_w_data)]   # the weights' stage 1b
             for c in range(self.engine.array.cols):

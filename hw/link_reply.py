@@ -9,7 +9,7 @@ The payload comes from the reply's ``cmd``:
 * ``CMD_RUN | REPLY``: ``cycles`` (4 bytes, LE), then ``classes`` (a byte per lane, the class
   index zero-extended);
 * ``CMD_READ | REPLY``: ``length`` bytes of words ``addr``, ``addr + 1``, ... of activation buffer
-  ``side``, read through the engine's peek port (``o_peek_*`` → ``i_peek_data`` one cycle later):
+  ``side``, read through the engine's peek port (``o_peek_*`` → ``i_peek_data`` two cycles later):
   each word's C lanes in turn, each lane's ``abytes`` = ceil(width / 8) bytes LE, sign-extended;
 * ``CMD_ERROR``: the one byte ``code``;
 * any other (WRITE's reply): ``length`` is 0, no payload.
@@ -42,7 +42,8 @@ o_byte : Out(stream.Signature(8))
 o_peek_side : Out(side_bits(engine)), o_peek_addr : Out(ceil_log2(act_depth))
     the activation word being read (hw.engine's peek port).
 i_peek_data : In(ArrayLayout(signed(width), C))
-    that word, one cycle after its address.
+    that word, two cycles after its address (held while the address is): hw.engine's activation
+    buffers have an output register each, which is the first of the two registers the word passes.
 """
 from amaranth.hdl import Cat, Const, Module, Signal, signed
 from amaranth.lib import data, stream, wiring
@@ -135,11 +136,13 @@ class ReplySender(wiring.Component):
             m.d.comb += pay.eq(lane_val.as_unsigned().word_select(b_i, 8) if abytes > 1 else lane_val)
         with m.Else():
             m.d.comb += pay.eq(fixed)
-        # the peek port's word passes two registers: from the activation buffer's block RAM (5.8 ns
+        # the peek port's word passes two registers: from the activation buffer's block RAM (5.6 ns
         # clock-to-output on the ECP5) across the chip into one register was the ECP5 8x16 engine's
-        # critical path, 11.0 ns; the first register can sit near the RAM
-        peek_in = Signal.like(self.i_peek_data, name="peek_in")
-        m.d.sync += [peek_in.eq(self.i_peek_data), peek.eq(peek_in)]
+        # critical path, 11.0 ns. The first is the buffer's output register in hw.engine (beside
+        # the block RAM; until issue 28's eighth round it was a register here, after the engine's
+        # choice of the buffer, and the block RAM's word through that choice into it was again the
+        # critical path, 10.1-10.2 ns), the second is here
+        m.d.sync += peek.eq(self.i_peek_data)
 
         with m.FSM(name="reply"):
             with m.State("IDLE"):
@@ -170,7 +173,7 @@ class ReplySender(wiring.Component):
                     m.next = "SEND_CHK"
                 with m.Else():
                     m.next = "PAY_WAIT"
-            with m.State("PAY_WAIT"):        # the peek port's data, registered in ``peek_in``
+            with m.State("PAY_WAIT"):        # the peek port's data, in the buffer's output register
                 m.next = "PAY_WAIT2"
             with m.State("PAY_WAIT2"):       # and again in ``peek_word``
                 m.next = "PAY_LATCH"

@@ -55,14 +55,19 @@ shifts, negations and sum (39.0 ns, 30 logic levels)):
          rounding bit u[S' − 1] below it), and whether z fits w bits (stages C1, C2);
   * n+7: z + u[S' − 1] (a w-bit adder), ReLU and saturation (stage C3); the destination's old
          value (max pool) or the running sum (average pool) is read;
-  * n+8: the reads' data registered (the destination's whole word of C lanes), with v (stage D);
+  * n+8: the reads' data registered (stage D): the running sum here, with v; the destination's
+         whole word of C lanes in the destination buffer's own output register in hw.engine
+         (``o_rd_reg_en`` its enable), so that the engine's choice of the buffer comes after a
+         register, not between the block RAM and one;
   * n+9: the pool (stage E, registered): with L < C the chunk's L lanes of the registered word
          selected, then v, or max(old, v) (not on the first position of a 2x2 window, which
          overwrites); for the average pool the running sum old + v, which starts at n/2 + v on
-         the first position (one adder);
-  * n+10: the write to the destination: the pooled value, or for the average pool at the last
-         position (n/2 + sum) >> log2 n; the running sum goes back to the pool memory (not at the
-         last position). ``o_done`` is high in the cycle after the layer's last write.
+         the first position (one adder), and beside it that sum shifted, (n/2 + Σv) >> log2 n, the
+         average the last position writes;
+  * n+10: the write to the destination, from stage E's registers: the pooled value, or for the
+         average pool at the last position the average; the running sum goes back to the pool
+         memory (not at the last position). ``o_done`` is high in the cycle after the layer's last
+         write.
 A destination (or running-sum) address is read and written again only for another position, which
 arrives at least one tile period (>= G >= 4 cycles) later: its read at n'+7 >= n+11 comes after the
 write at n+10, so the read always sees the previous write. With L < C a row's P chunks share their
@@ -99,7 +104,10 @@ i_desc : In(descriptor_layout)
 i_sum : In(stream.Signature({data: ArrayLayout(signed(acc_bits), C), last: 1}))   ready every P-th cycle;
     with ``residual`` also ``skip``: ArrayLayout(signed(width), C), a residual add's second operand
 o_const_addr : Out, o_const_en : Out(1), i_const_data : In({scale, bias})   the constant table
-o_rd_addr : Out, o_rd_en : Out(1), i_rd_data : In(ArrayLayout(signed(width), C))   destination read
+o_rd_addr : Out, o_rd_en : Out(1), i_rd_data : In(ArrayLayout(signed(width), C))   destination read:
+    ``i_rd_data`` is the destination buffer's output register, which takes the word read at the
+    address of the last ``o_rd_en`` in each cycle ``o_rd_reg_en`` is high (two cycles after its address)
+o_rd_reg_en : Out(1)
 o_wr_addr : Out, o_wr_en : Out(1), o_wr_data : Out(ArrayLayout(signed(width), C))  destination write
 o_wr_lanes : Out(C)              the lanes the write changes (all of them when L = C)
 o_done : Out(1)
@@ -220,6 +228,7 @@ class PostProcessor(wiring.Component):
             "i_const_data": In(const_layout(engine)),
             "o_rd_addr": Out(ceil_log2(engine.act_depth)),
             "o_rd_en": Out(1),
+            "o_rd_reg_en": Out(1),
             "i_rd_data": In(data.ArrayLayout(signed(w), C)),
             "o_wr_addr": Out(ceil_log2(engine.act_depth)),
             "o_wr_en": Out(1),
@@ -488,18 +497,19 @@ class PostProcessor(wiring.Component):
         log2 = d.gap_log2[:4]       # at most GAP_EXTRA_BITS
         gap_half = Signal(gap_shape, name="gap_half")
         m.d.sync += gap_half.eq(Mux(log2 == 0, 0, Const(1, gap_shape) << (log2 - 1)[:4]))   # constant per layer
-        # the destination's whole word (all C lanes): with L < C the chunk's lanes are selected from
-        # this register in stage E, not between the block RAM and it (that selection after the
-        # activation buffer's read was the ECP5 8x16 engine's critical path, 11.3 ns)
-        word_d = Signal(data.ArrayLayout(signed(w), C), name="old_word_d")
+        # the destination's whole word (all C lanes), in the destination buffer's output register
+        # (hw.engine), which takes it for a row's first chunk and holds it for the others: with L < C
+        # the chunk's lanes are selected from that register in stage E, not between the block RAM
+        # and it (that selection after the activation buffer's read was the ECP5 8x16 engine's
+        # critical path, 11.3 ns)
+        m.d.comb += self.o_rd_reg_en.eq((last_stage.q == 0) if P > 1 else 1)
+        word_d = self.i_rd_data
         gap_d = Signal(data.ArrayLayout(gap_shape, L), name="gap_old_d")
         v_d = Signal(data.ArrayLayout(signed(w), L), name="v_d")
         gap_data, gap_hit = poisoned(m, gap_rd, gap_wr, gap_mem.shape, self.poison_collisions, "gap")
         if gap_hit is not None:
             m.d.comb += self.o_collided.eq(gap_hit)
         m.d.sync += [gap_d.eq(gap_data), v_d.eq(vals)]
-        with m.If((last_stage.q == 0) if P > 1 else 1):
-            m.d.sync += word_d.eq(self.i_rd_data)
         if P > 1:
             old_d = Signal(data.ArrayLayout(signed(w), L), name="old_chunk_d")
             with m.Switch(side_d.q):
@@ -514,13 +524,19 @@ class PostProcessor(wiring.Component):
         # w-bit values lies in [−2^(w+11), 2^(w+11) − 2^11], within gap_shape (w + 12 bits). (A
         # second adder formed the rounding sum beside the running sum until issue 28: 21 LUT4
         # and 42 flip-flops more on the iCE40 digits engine.)
+        # The average (the running sum shifted by log2 n) is registered here too: shifted from gsum_e
+        # in the write's cycle, through the multiplexers into the activation buffer's write data, it
+        # was the ECP5 8x16 engine's critical path (10.7 ns, 5 logic levels)
         pooled_e = Signal(data.ArrayLayout(signed(w), L), name="pooled_e")
         gsum_e = Signal(data.ArrayLayout(gap_shape, L), name="gap_sum_e")
+        avg_e = Signal(data.ArrayLayout(signed(w), L), name="gap_avg_e")
         first_d = side_d.first
         for c in range(L):
             base = Mux(first_d, gap_half, gap_d[c])
+            total = Signal(gap_shape, name=f"gap_total{c}")
+            m.d.comb += total.eq(base + v_d[c])
             m.d.sync += [pooled_e[c].eq(Mux((pool != POOL_MAX2) | first_d | (v_d[c] > old_d[c]), v_d[c], old_d[c])),
-                         gsum_e[c].eq(base + v_d[c])]
+                         gsum_e[c].eq(total), avg_e[c].eq(total >> log2)]
         # the running sum back to the pool memory (not at the last position), with the write
         m.d.comb += [gap_wr.addr.eq(gap_addr(side_e)), gap_wr.data.eq(gsum_e),
                      gap_wr.en.eq((pool == POOL_GAP) & side_e.v & ~side_e.lastpos)]
@@ -536,7 +552,7 @@ class PostProcessor(wiring.Component):
         out = Signal(data.ArrayLayout(signed(w), L), name="chunk_out")
         m.d.comb += [self.o_wr_data[c].eq(out[c % L]) for c in range(C)]
         with m.If(pool == POOL_GAP):
-            m.d.comb += [out[c].eq(gsum_e[c] >> log2) for c in range(L)]
+            m.d.comb += out.eq(avg_e)
             m.d.comb += self.o_wr_en.eq(side_e.v & side_e.lastpos)
         with m.Else():
             m.d.comb += [out.eq(pooled_e), self.o_wr_en.eq(side_e.v)]

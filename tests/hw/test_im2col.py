@@ -42,7 +42,7 @@ def run_generator(engine, layer, x, weights_words, stall_seed):
         ctx.set(dut.i_start, 1)
         await ctx.tick()
         ctx.set(dut.i_start, 0)
-        act_word = [0] * engine.array.cols
+        act_word = act_latch = [0] * engine.array.cols
         w_word = [0] * engine.array.rows
         idle = 0
         while idle < 20:
@@ -51,14 +51,18 @@ def run_generator(engine, layer, x, weights_words, stall_seed):
             ctx.set(dut.o_filter.ready, ready)
             ctx.set(dut.i_act_data, act_word)
             ctx.set(dut.i_w_data, w_word)
-            _, _, en, aaddr, w_en, waddr, valid, act, filt, busy = await ctx.tick().sample(
-                dut.o_read_en, dut.o_act_addr, dut.o_w_en, dut.o_w_addr, dut.o_act.valid, dut.o_act.payload,
-                dut.o_filter.payload, dut.o_busy)
+            _, _, en, aaddr, reg_en, w_en, waddr, valid, act, filt, busy = await ctx.tick().sample(
+                dut.o_read_en, dut.o_act_addr, dut.o_act_reg_en, dut.o_w_en, dut.o_w_addr, dut.o_act.valid,
+                dut.o_act.payload, dut.o_filter.payload, dut.o_busy)
             if valid and ready:
                 got.append(([int(v) for v in act.data][:len(x)], [int(v) for v in filt], bool(act.last)))
-            if en:      # the memories: registered read data, held while not enabled
-                act_word = [int(flat[c, aaddr]) if aaddr < flat.shape[1] else 99 for c in range(len(x))] + \
-                           [0] * (engine.array.cols - len(x))
+            # the memories: registered read data, held while not enabled; the activation buffer's
+            # word then passes its output register (hw.engine), held while o_act_reg_en is low
+            if reg_en:
+                act_word = act_latch
+            if en:
+                act_latch = [int(flat[c, aaddr]) if aaddr < flat.shape[1] else 99 for c in range(len(x))] + \
+                            [0] * (engine.array.cols - len(x))
             if w_en:
                 w_word = [int(v) for v in weights_words[waddr]] if waddr < len(weights_words) else [77] * engine.array.rows
             idle = 0 if busy else idle + 1

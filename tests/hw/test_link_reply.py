@@ -33,9 +33,12 @@ def _send(engine, fields, status=b"\x03\x01\x02", words=None, seed=0):
     dut = ReplySender(engine, status)
     sent = []
 
-    async def peek(ctx):                # the engine's peek port: the word one cycle after its address
+    async def peek(ctx):                # the engine's peek port: the word two cycles after its address
+        blank = [0] * engine.array.cols     # (the block RAM's read register, then the buffer's output register)
+        latch = blank
         async for _, _, side, addr in ctx.tick().sample(dut.o_peek_side, dut.o_peek_addr):
-            ctx.set(dut.i_peek_data, (words or {}).get((side, addr), [0] * engine.array.cols))
+            ctx.set(dut.i_peek_data, latch)
+            latch = (words or {}).get((side, addr), blank)
 
     async def bench(ctx):
         r = dut.i_reply.payload

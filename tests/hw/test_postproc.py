@@ -32,6 +32,7 @@ def run_postproc(engine, layer, accs, scale, bias, seed=0):
         ctx.set(dut.i_start, 0)
         beats = [(p, t) for p in range(accs.shape[0]) for t in range(accs.shape[1])]
         const_word, rd_word = {"scale": 0, "bias": 0}, [0] * C
+        rd_latch = [0] * C
         i = gap_idle = 0
         offered = False
         while gap_idle < POSTPROC_STAGES + 4:
@@ -45,8 +46,9 @@ def run_postproc(engine, layer, accs, scale, bias, seed=0):
             ctx.set(dut.i_const_data, const_word)
             ctx.set(dut.i_rd_data, rd_word)
             accepted = valid and ctx.get(dut.i_sum.ready)
-            _, _, caddr, raddr, wen, waddr, wdata, lanes, done = await ctx.tick().sample(
-                dut.o_const_addr, dut.o_rd_addr, dut.o_wr_en, dut.o_wr_addr, dut.o_wr_data, dut.o_wr_lanes, dut.o_done)
+            _, _, caddr, raddr, rd_en, rd_reg_en, wen, waddr, wdata, lanes, done = await ctx.tick().sample(
+                dut.o_const_addr, dut.o_rd_addr, dut.o_rd_en, dut.o_rd_reg_en, dut.o_wr_en, dut.o_wr_addr,
+                dut.o_wr_data, dut.o_wr_lanes, dut.o_done)
             if wen:
                 word = mem.setdefault(int(waddr), [0] * C)
                 for c in range(C):
@@ -54,7 +56,12 @@ def run_postproc(engine, layer, accs, scale, bias, seed=0):
                         word[c] = int(wdata[c])
             c = int(caddr)
             const_word = {"scale": int(scale[c]) if c < len(scale) else 0, "bias": int(bias[c]) if c < len(bias) else 0}
-            rd_word = list(mem.get(int(raddr), [0] * C))
+            # the destination's read: the block RAM's read register (held while o_rd_en is low), then
+            # the buffer's output register (hw.engine, held while o_rd_reg_en is low)
+            if rd_reg_en:
+                rd_word = rd_latch
+            if rd_en:
+                rd_latch = list(mem.get(int(raddr), [0] * C))
             offered = valid and not accepted
             i += accepted
             gap_idle = gap_idle + 1 if i >= len(beats) else 0
