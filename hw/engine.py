@@ -284,12 +284,26 @@ class LayerEngine(wiring.Component):
             side, dst, skip = buffers(desc)
             res = is_residual(desc)
         else:
-            # while idle, the side the host's peek reads (registered: its word comes a cycle after
-            # its address), so that the peek's word comes through the source's multiplexer and no
-            # C-lane multiplexer of its own is built (on the ECP5 8x16 engine, 128 LUT4s)
-            peek_side = Signal(name="peek_side")
-            m.d.sync += peek_side.eq(self.i_peek_side)
-            side = Mux(busy, seq.o_side, peek_side)
+            side = seq.o_side
+            dst = ~side
+        # The roles, registered for the output registers' enables and the choice of the words by role
+        # (both after the output registers): a layer's roles are constant from before its i_start
+        # until its o_done, the first word read comes three cycles after i_start (hw.im2col) and
+        # the post-processing's first read later still, so a copy a cycle late serves them, and
+        # while idle the peek's side (its word comes two cycles after its address, which the host
+        # link holds). Taken combinationally from the sequencer's state (busy) and the descriptor,
+        # the choice was on the ECP5 8x16 engine's critical path into the max pool's compare, from
+        # the sequencer's state register (11.5-12.1 ns, 13-15 logic levels).
+        busy_q = Signal(name="busy_q")
+        m.d.sync += busy_q.eq(busy)
+        role = {}
+        for s in range(len(acts)):
+            names = ("src", "skip", "dst") if e.residual else ("src", "dst")
+            role[s] = {n: Signal(name=f"act{s}_is_{n}", reset_less=True) for n in names}
+            m.d.sync += [role[s]["src"].eq(Mux(busy, side == s, self.i_peek_side == s)),
+                         role[s]["dst"].eq(busy & (dst == s))]
+            if e.residual:
+                m.d.sync += role[s]["skip"].eq(busy & res & (skip == s))
         for s, mem in enumerate(acts):
             rd = mem.read_port(transparent_for=())
             wr = mem.write_port(granularity=1)
@@ -305,8 +319,9 @@ class LayerEngine(wiring.Component):
             # every cycle while idle (the peek)
             port_data = read_data(rd, wr, word, f"act{s}")
             rdata = Signal(word, name=f"act{s}_q", reset_less=True)
-            taken = Mux(reading | skipping if e.residual else reading, gen.o_act_reg_en, post.o_rd_reg_en)
-            with m.If(~busy | taken):
+            is_ = role[s]
+            read_by_gen = (is_["src"] | is_["skip"]) if e.residual else is_["src"]
+            with m.If(~busy_q | Mux(read_by_gen, gen.o_act_reg_en, post.o_rd_reg_en)):
                 m.d.sync += rdata.eq(port_data)
             with m.If(~busy):
                 m.d.comb += [rd.addr.eq(self.i_peek_addr), rd.en.eq(1)]
@@ -322,31 +337,24 @@ class LayerEngine(wiring.Component):
                     m.d.comb += [wr.addr.eq(ld.addr), wr.en.eq(Mux(load & (ld.space == SPACE_ACT), lane_en[:C], 0))]
                     for c in range(C):
                         m.d.comb += wr.data[c].eq(ld.data)
+            # the buffers' words by role (a buffer may be both source and skip); while idle the
+            # source's role is the peek's side, so the peek's word comes through the source's
+            # multiplexer and no C-lane multiplexer of its own is built (on the ECP5 8x16 engine,
+            # 128 LUT4s)
+            with m.If(is_["src"]):
+                m.d.comb += gen.i_act_data.eq(rdata)
             if e.residual:
-                peek_sel = Signal(name=f"peek_sel{s}")
-                m.d.sync += peek_sel.eq(self.i_peek_side == s)
-                with m.If(peek_sel & ~busy):
-                    m.d.comb += self.o_peek_data.eq(rdata)
-                # the buffers' read data by role: a buffer may be both source and skip
-                with m.If(reading):
-                    m.d.comb += gen.i_act_data.eq(rdata)
-                with m.If(skip == s):
+                with m.If(is_["skip"]):
                     m.d.comb += gen.i_skip_data.eq(rdata)
-                with m.If(dst == s):
-                    m.d.comb += post.i_rd_data.eq(rdata)
-            else:
-                with m.If(reading):
-                    m.d.comb += gen.i_act_data.eq(rdata)
-                with m.Else():
-                    m.d.comb += post.i_rd_data.eq(rdata)
-        if not e.residual:
-            m.d.comb += self.o_peek_data.eq(gen.i_act_data)      # the peek's word while idle
+            with m.If(is_["dst"]):
+                m.d.comb += post.i_rd_data.eq(rdata)
+        m.d.comb += self.o_peek_data.eq(gen.i_act_data)      # the peek's word while idle
         if self.poison_collisions:
             # the poisoned reads of this cycle, used or not, counted (hw.collision)
             hits.append(post.o_collided)
             m.d.sync += self.o_collisions.eq(self.o_collisions + sum(hits))
         m.d.comb += [self.o_wr.valid.eq(busy & post.o_wr_en), self.o_wr.layer.eq(seq.o_layer),
-                     self.o_wr.side.eq(dst if e.residual else ~side), self.o_wr.addr.eq(post.o_wr_addr), self.o_wr.data.eq(post.o_wr_data),
+                     self.o_wr.side.eq(dst), self.o_wr.addr.eq(post.o_wr_addr), self.o_wr.data.eq(post.o_wr_data),
                      self.o_wr.lanes.eq(post.o_wr_lanes)]
 
         # ---- the arrays: one for adder layers, one for multiplier layers (AdderNet), or one MAC array
