@@ -60,14 +60,15 @@ shifts, negations and sum (39.0 ns, 30 logic levels)):
          (``o_rd_reg_en`` its enable), so that the engine's choice of the buffer comes after a
          register, not between the block RAM and one;
   * n+9: the pool (stage E, registered): with L < C the chunk's L lanes of the registered word
-         selected, then v, or max(old, v) (not on the first position of a 2x2 window, which
-         overwrites); for the average pool the running sum old + v, which starts at n/2 + v on
-         the first position (one adder), and beside it that sum shifted, (n/2 + Σv) >> log2 n, the
-         average the last position writes;
-  * n+10: the write to the destination, from stage E's registers: the pooled value, or for the
-         average pool at the last position the average; the running sum goes back to the pool
-         memory (not at the last position). ``o_done`` is high in the cycle after the layer's last
-         write.
+         selected; whether v is written rather than the old value (max pool: v > old, or the first
+         position of a 2x2 window, which overwrites; otherwise always), with v and the old value;
+         for the average pool the running sum old + v, which starts at n/2 + v on the first
+         position (one adder), and beside it that sum shifted, (n/2 + Σv) >> log2 n, the average
+         the last position writes;
+  * n+10: the write to the destination, from stage E's registers: v or the old value as stage E
+         chose, or for the average pool at the last position the average; the running sum goes
+         back to the pool memory (not at the last position). ``o_done`` is high in the cycle after
+         the layer's last write.
 A destination (or running-sum) address is read and written again only for another position, which
 arrives at least one tile period (>= G >= 4 cycles) later: its read at n'+7 >= n+11 comes after the
 write at n+10, so the read always sees the previous write. With L < C a row's P chunks share their
@@ -527,7 +528,14 @@ class PostProcessor(wiring.Component):
         # The average (the running sum shifted by log2 n) is registered here too: shifted from gsum_e
         # in the write's cycle, through the multiplexers into the activation buffer's write data, it
         # was the ECP5 8x16 engine's critical path (10.7 ns, 5 logic levels)
-        pooled_e = Signal(data.ArrayLayout(signed(w), L), name="pooled_e")
+        # The max pool's choice is registered here as a flag per lane, beside v and the old value, and
+        # made in the write's cycle: with the chosen value registered here, the chunk's old value
+        # (from the destination buffer's output register through the choice of the buffer and of the
+        # chunk's lanes) through the compare and the choice was the ECP5 8x16 engine's critical path
+        # (10.4-10.9 ns, 13-17 logic levels)
+        take_v_e = Signal(L, name="take_v_e")
+        v_e = Signal(data.ArrayLayout(signed(w), L), name="v_e")
+        old_e = Signal(data.ArrayLayout(signed(w), L), name="old_e")
         gsum_e = Signal(data.ArrayLayout(gap_shape, L), name="gap_sum_e")
         avg_e = Signal(data.ArrayLayout(signed(w), L), name="gap_avg_e")
         first_d = side_d.first
@@ -535,8 +543,8 @@ class PostProcessor(wiring.Component):
             base = Mux(first_d, gap_half, gap_d[c])
             total = Signal(gap_shape, name=f"gap_total{c}")
             m.d.comb += total.eq(base + v_d[c])
-            m.d.sync += [pooled_e[c].eq(Mux((pool != POOL_MAX2) | first_d | (v_d[c] > old_d[c]), v_d[c], old_d[c])),
-                         gsum_e[c].eq(total), avg_e[c].eq(total >> log2)]
+            m.d.sync += [take_v_e[c].eq((pool != POOL_MAX2) | first_d | (v_d[c] > old_d[c])), v_e[c].eq(v_d[c]),
+                         old_e[c].eq(old_d[c]), gsum_e[c].eq(total), avg_e[c].eq(total >> log2)]
         # the running sum back to the pool memory (not at the last position), with the write
         m.d.comb += [gap_wr.addr.eq(gap_addr(side_e)), gap_wr.data.eq(gsum_e),
                      gap_wr.en.eq((pool == POOL_GAP) & side_e.v & ~side_e.lastpos)]
@@ -555,7 +563,8 @@ class PostProcessor(wiring.Component):
             m.d.comb += out.eq(avg_e)
             m.d.comb += self.o_wr_en.eq(side_e.v & side_e.lastpos)
         with m.Else():
-            m.d.comb += [out.eq(pooled_e), self.o_wr_en.eq(side_e.v)]
+            m.d.comb += [out[c].eq(Mux(take_v_e[c], v_e[c], old_e[c])) for c in range(L)]
+            m.d.comb += self.o_wr_en.eq(side_e.v)
         # ---- the last layer's argmax, per lane of the word (the first maximum wins), in stage F from
         # registers: stage D's values and sideband registered once more beside it (from ``vals`` and
         # a 16-bit t == 0 it was the ECP5 8x8 engine's critical path, 10.8 ns; then, from stage D's
