@@ -560,9 +560,7 @@ class PostProcessor(wiring.Component):
                         m.d.comb += self.o_wr_lanes.eq(((1 << L) - 1) << (i * L))
         else:
             m.d.comb += self.o_wr_lanes.eq((1 << C) - 1)
-        # ``keep``: the L lanes' choice is made once, not merged by the LUT mapping into the write data
-        # of every lane of both buffers (C / L copies each: 577 LUT4 more on the ECP5 8x16 engine)
-        out = Signal(data.ArrayLayout(signed(w), L), name="chunk_out", attrs={"keep": 1})
+        out = Signal(data.ArrayLayout(signed(w), L), name="chunk_out")
         m.d.comb += [self.o_wr_data[c].eq(out[c % L]) for c in range(C)]
         with m.If(pool == POOL_GAP):
             m.d.comb += out.eq(avg_e)
