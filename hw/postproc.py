@@ -533,9 +533,10 @@ class PostProcessor(wiring.Component):
         # (from the destination buffer's output register through the choice of the buffer and of the
         # chunk's lanes) through the compare and the choice was the ECP5 8x16 engine's critical path
         # (10.4-10.9 ns, 13-17 logic levels)
-        # (v_e holds what the argmax's v_f holds: ``keep`` stops Yosys from merging the two, which
-        # put one register between the write and the argmax's compare, and that wire on the ECP5
-        # 8x16 engine's critical path, 9.6 ns)
+        # (v_e holds what the argmax's v_f holds: ``keep`` on both stops Yosys from merging the two,
+        # which put one register between the write and the argmax's compare, and that wire on the
+        # ECP5 8x16 engine's critical path, 9.6 ns; with ``keep`` on one of them the other was still
+        # merged into it)
         take_v_e = Signal(L, name="take_v_e")
         v_e = Signal(data.ArrayLayout(signed(w), L), name="v_e", attrs={"keep": 1})
         old_e = Signal(data.ArrayLayout(signed(w), L), name="old_e")
@@ -573,7 +574,7 @@ class PostProcessor(wiring.Component):
         # a 16-bit t == 0 it was the ECP5 8x8 engine's critical path, 10.8 ns; then, from stage D's
         # values across the chip into the comparison, the 8x16 engine's, 10.3 ns). Its last update
         # is at the end of stage E's cycle.
-        v_f = Signal.like(v_d, name="argmax_v")
+        v_f = Signal.like(v_d, name="argmax_v", attrs={"keep": 1})
         t_f, t0_f = Signal.like(side_d.t, name="argmax_t"), Signal(name="argmax_t0")
         mine_f = Signal(C, name="argmax_mine")
         m.d.sync += [v_f.eq(v_d), t_f.eq(side_d.t), t0_f.eq(side_d.t0)]
