@@ -122,10 +122,11 @@ def test_compare_largest_builds_the_addernet_variant_it_is_asked_for(monkeypatch
                                          first_last="adder", requant="shift")
     assert (res["first_last"], res["requant"]) == ("adder", "shift")
     sad = {v for v in variants if v[0] == "sad"}
-    # 1x1, 1x2, 2x2 fit, 2x4 does not; between 4 and 8 PEs the fine stage has 3x2 and 2x3, and 3x2's
-    # failure rules out 2x3 (as many PEs, more columns)
+    # 1x1, 1x2, 2x2 fit, 2x4 does not; the fine stage's open arrays are 3x2 and 2x3 (6 PEs), 4x2 (8)
+    # and, with fewer columns than 2x4, 3x3 and larger; it bisects: 3x3 fails, then 3x2, whose failure
+    # rules out 2x3 and 4x2 (at least as many PEs and columns)
     assert sad == {("sad", "adder", "shift", f"icebreaker-digits-sad-{s}-alladder-shift-dsp", None, None)
-                   for s in ("1x1", "1x2", "2x2", "2x4", "3x2")}
+                   for s in ("1x1", "1x2", "2x2", "2x4", "3x3", "3x2")}
     # the CNN twin is asked for the same variant; _build keeps its multipliers (a CNN needs them)
     assert {v[3] for v in variants if v[0] == "mac"} == {f"icebreaker-digits-mac-{s}-dsp"
                                                          for s in ("1x1", "1x2", "2x2")}
