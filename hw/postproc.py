@@ -37,8 +37,10 @@ memory writes per lane); the average pool keeps its sums per chunk (address q + 
 power of two), the argmax per lane of the word.
 
 Pipeline (a chunk taken in cycle n; ``POSTPROC_STAGES`` = 10 registered stages, so that no stage
-holds more than one wide adder, a multiplier or half a barrel shifter, and no path starts at a block
-RAM's output and runs through logic: with the rounding shift in one stage the engine's iCE40 Fmax
+holds more than one wide adder, a multiplier or half a barrel shifter (except stage E, whose
+average pool adds its running sum and shifts it by log2 n, a 4-bit shift amount; on the iCEBreaker
+8x2 engine that is one seed's critical path, 24.0 ns), and no path starts at a block RAM's output
+and runs through logic: with the rounding shift in one stage the engine's iCE40 Fmax
 was 13.5 MHz; with the pool's read, compare or add, rounding and shift in the write's cycle the
 average pool's read-modify-write was the iCE40 engine's critical path (39.6 ns from the pool memory
 to the activation buffer), and then the constant table's read data through the shift-only terms'
