@@ -315,7 +315,6 @@ def largest_fitting(board, network, pe, start, mac_rows=2, seed=1, max_pes=512, 
     stage's record or None}. Every probe is a full build, reused when unchanged."""
     check_int("max_pes", max_pes, lo=1)
     check_int("max_fine_probes", max_fine_probes, lo=1)
-    check_int("aspect", aspect, lo=1)
     check_largest_post_lanes(post_lanes)
     placer, router = check_nextpnr_options(placer, router)
     probes = {}
@@ -349,7 +348,6 @@ def compare_largest(network="digits", starts=None, mac_rows=2, seed=1, max_pes=5
     ``router``, ``post_lanes`` (0 or 1) and ``dataflow`` for every probe; the pair's ratios compare each kind at
     its own largest array."""
     check_int("max_fine_probes", max_fine_probes, lo=1)
-    check_int("aspect", aspect, lo=1)
     check_largest_post_lanes(post_lanes)
     placer, router = check_nextpnr_options(placer, router)
     starts = starts or {"icebreaker": (1, 1), "ulx3s-85f": (8, 8)}

@@ -6,7 +6,7 @@ import re
 from amaranth._toolchain.yosys import find_yosys
 from amaranth.back import rtlil
 
-__all__ = ["netlist_cells", "flip_flop_bits", "net_loads"]
+__all__ = ["netlist_cells", "flip_flop_bits", "net_loads", "netlist_module"]
 
 
 def _yosys(elaboratable, passes):
@@ -27,11 +27,16 @@ def flip_flop_bits(elaboratable):
                for kind, params in netlist_cells(elaboratable) if "dff" in kind)
 
 
+def netlist_module(elaboratable, passes="proc\nflatten\nopt_clean"):
+    """The flattened top module of Yosys's JSON netlist after ``passes``."""
+    return json.loads(_yosys(elaboratable, f"{passes}\nwrite_json -"))["modules"]["top"]
+
+
 def net_loads(elaboratable, prefix):
     """{net name: cell inputs its bit 0 drives} for the flattened design's nets whose name starts
     with ``prefix`` (after ``proc``, ``flatten`` and ``opt_clean``: a multi-bit cell that reads the
     bit counts once)."""
-    module = json.loads(_yosys(elaboratable, "proc\nflatten\nopt_clean\nwrite_json -"))["modules"]["top"]
+    module = netlist_module(elaboratable)
     loads = collections.Counter(bit for cell in module["cells"].values()
                                 for port, bits in cell["connections"].items()
                                 if cell["port_directions"][port] == "input"

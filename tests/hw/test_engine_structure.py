@@ -2,23 +2,20 @@
 flip-flop): what hw.engine's docstring promises about the activation buffers' read data
 ("Memories": an output register of its own, no logic before it). It fails on the engine before
 those registers, whose read data went through the choice of the buffer."""
-import json
-
 import pytest
 
 from adderhw.base.config import ArrayConfig
 from adderhw.base.engine import EngineConfig
 from adderhw.hw.engine import LayerEngine
 
-from .netlist import _yosys
+from .netlist import netlist_module
 
 
 @pytest.mark.parametrize("residual,post_lanes", [(False, 0), (False, 1), (True, 0)], ids=["L=C", "L=1", "residual"])
 def test_every_activation_buffer_reads_into_a_register_of_its_own(residual, post_lanes):
     engine = EngineConfig(array=ArrayConfig(rows=2, cols=2, width=8, k_max=64), mac_rows=0, act_depth=64,
                           post_lanes=post_lanes, residual=residual)
-    passes = "proc\nflatten\nopt_clean\nopt_dff\nopt_clean\nwrite_json -"
-    module = json.loads(_yosys(LayerEngine(engine), passes))["modules"]["top"]
+    module = netlist_module(LayerEngine(engine), "proc\nflatten\nopt_clean\nopt_dff\nopt_clean")
     loads = {}
     for name, cell in module["cells"].items():
         for port, bits in cell["connections"].items():
