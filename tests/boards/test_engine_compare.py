@@ -79,20 +79,21 @@ CASES = [(pes, cols, start, max_pes)
          if start[0] * start[1] <= max_pes]
 
 
+@pytest.mark.parametrize("aspect", [FINE_ASPECT, 4])
 @pytest.mark.parametrize("pes,max_cols,start,max_pes", CASES)
 def test_without_a_bound_the_fine_stage_finds_the_largest_array_of_the_bracket(monkeypatch, pes, max_cols, start,
-                                                                               max_pes):
+                                                                               max_pes, aspect):
     fits = _device(pes, max_cols)
     asked = _stub(monkeypatch, fits)
     res = largest_fitting("icebreaker", "digits", "sad", start, max_pes=max_pes, progress=lambda m: None,
-                          max_fine_probes=1000)
+                          max_fine_probes=1000, aspect=aspect)
     bracket = _bracket(fits, start, max_pes)
     if bracket is None:
         assert res["largest"] is None and res["limit"] == "no array fits" and res["fine"] is None
         return
     lo, hi = bracket
     best = res["largest"]
-    assert best["fits"] and best["rows"] * best["cols"] == _true_largest(fits, lo, max_pes)
+    assert best["fits"] and best["rows"] * best["cols"] == _true_largest(fits, lo, max_pes, aspect)
     assert best["rows"] * best["cols"] <= max_pes and all(r * c <= max_pes for r, c in asked)
     assert len(asked) == len(set(asked))                           # no array built twice
     assert res["fine"]["bracket_pes"] == [lo, hi] and res["fine"]["exact"] and res["fine"]["open"] == []
@@ -100,7 +101,7 @@ def test_without_a_bound_the_fine_stage_finds_the_largest_array_of_the_bracket(m
     assert len(fine) == res["fine"]["probes"]
     # the fine probes lie above the doubling's largest, within max_pes and the aspect, and no failure
     # before a probe had at most its PEs and at most its columns (beyond the bracket: fewer columns)
-    assert all(lo < p["rows"] * p["cols"] <= max_pes and max(p["rows"], p["cols"]) <= FINE_ASPECT *
+    assert all(lo < p["rows"] * p["cols"] <= max_pes and max(p["rows"], p["cols"]) <= aspect *
                min(p["rows"], p["cols"]) for p in fine)
     for p in fine:
         before = [f for f in res["probes"] if not f["fits"] and f["probe"] < p["probe"]]
